@@ -1,0 +1,91 @@
+/**
+ * Codex CLI adapter.
+ * Launch: `codex exec --json --strict-config -C <worktree> [-m model] <prompt>` with a per-run
+ * `CODEX_HOME` holding the generated config.toml. stdin is ignored (piped stdin would be appended to
+ * the prompt and awaited). Never `-s`/`--sandbox`: it overrides the permission profile.
+ * Stream format (source: openai/codex `codex-rs/exec/src/exec_events.rs`, checked against 0.169):
+ * `thread.started`, `turn.started`, `item.started|updated|completed` {item:{id, type, …}} with types
+ * `agent_message`{text}, `reasoning`{text}, `command_execution`{command, aggregated_output, exit_code,
+ * status: in_progress|completed|failed|declined}, `file_change`{changes[{path, kind}], status},
+ * `mcp_tool_call`, `web_search`, `todo_list`, `error` (a warning); `turn.completed`{usage{input_tokens,
+ * cached_input_tokens, output_tokens}}, `turn.failed`{error{message}}, top-level `error`{message}.
+ */
+import { renderCodex } from '../authz/render/codex.js';
+import { clip, jsonLine, relativeToWorktree, type AgentAdapter, type AgentEvent, type StreamParser } from './types.js';
+
+/** Parser for `codex exec --json` output. */
+export function codexParser(worktree: string): StreamParser {
+  let finalText: string | undefined;
+  let reportedError = false;
+  let errorText: string | undefined;
+  let sawEnd = false;
+  return {
+    line(text) {
+      const msg = jsonLine(text);
+      if (!msg) return [];
+      const out: AgentEvent[] = [];
+      const item = (msg.item ?? {}) as Record<string, unknown>;
+      const id = String(item.id ?? '');
+      if (msg.type === 'item.started' && item.type === 'command_execution') {
+        out.push({ type: 'tool.called', payload: { id, tool: 'shell', input: { command: clip(String(item.command ?? ''), 1000) } } });
+      } else if (msg.type === 'item.completed') {
+        switch (item.type) {
+          case 'agent_message':
+            finalText = String(item.text ?? '');
+            out.push({ type: 'agent.message', payload: { text: clip(finalText) } });
+            break;
+          case 'reasoning':
+            out.push({ type: 'agent.message', payload: { text: clip(String(item.text ?? '')), kind: 'reasoning' } });
+            break;
+          case 'command_execution':
+            out.push({ type: 'tool.result', payload: { id, isError: item.status !== 'completed', exitCode: item.exit_code ?? null, output: clip(String(item.aggregated_output ?? ''), 2000) } });
+            if (item.status === 'declined') out.push({ type: 'permission.denied', payload: { tool: 'shell', id, input: { command: clip(String(item.command ?? ''), 1000) } } });
+            break;
+          case 'file_change':
+            if (item.status === 'completed') {
+              for (const change of (item.changes ?? []) as { path?: string; kind?: string }[]) {
+                if (change.path) out.push({ type: 'file.changed', payload: { path: relativeToWorktree(change.path, worktree), tool: 'apply_patch', kind: change.kind ?? 'update' } });
+              }
+            }
+            break;
+          case 'error':
+            out.push({ type: 'agent.message', payload: { text: clip(String(item.message ?? '')), severity: 'warning' } });
+            break;
+          default:
+            break;
+        }
+      } else if (msg.type === 'turn.completed') {
+        sawEnd = true;
+        const usage = (msg.usage ?? {}) as Record<string, unknown>;
+        out.push({ type: 'agent.usage', payload: { inputTokens: Number(usage.input_tokens ?? 0), outputTokens: Number(usage.output_tokens ?? 0), costUsd: null, turns: 1 } });
+      } else if (msg.type === 'turn.failed') {
+        sawEnd = true;
+        reportedError = true;
+        errorText = String((msg.error as { message?: string } | undefined)?.message ?? 'turn failed');
+      } else if (msg.type === 'error') {
+        errorText = String(msg.message ?? '');
+      }
+      return out;
+    },
+    finish() {
+      if (!sawEnd && !reportedError) return { finalText, reportedError: true, errorText: errorText ?? 'the stream ended without turn.completed' };
+      return { finalText, reportedError, errorText: reportedError ? errorText : undefined };
+    },
+  };
+}
+
+/** The Codex CLI adapter. */
+export const codexAdapter: AgentAdapter = {
+  name: 'codex',
+  credentialEnv: ['OPENAI_API_KEY', 'CODEX_API_KEY', 'OPENAI_BASE_URL'],
+  render: renderCodex,
+  launch({ prompt, worktree, settings, rendered, interactive }) {
+    const args = [...settings.args];
+    if (!interactive) args.push('exec', '--json', '--strict-config', '-C', worktree);
+    args.push(...(rendered?.args ?? []));
+    if (settings.model) args.push('-m', settings.model);
+    if (!interactive) args.push(prompt);
+    return { bin: settings.bin, args, env: { ...rendered?.env }, input: undefined };
+  },
+  parser: codexParser,
+};

@@ -1,0 +1,107 @@
+/**
+ * The one interface every agent tool sits behind. An adapter renders the policy into the tool's
+ * native config, builds the argv/env to launch it, and parses its stream output into events.
+ * Adapters never spawn processes themselves: the orchestrator launches the {@link LaunchSpec}
+ * through the one process runner.
+ */
+import type { Policy } from '../authz/policy.js';
+import type { RenderContext, RenderedConfig } from '../authz/render/types.js';
+import type { AgentSettings } from '../definition/config.js';
+import type { AgentName } from '../definition/task.js';
+import type { EventType } from '../evidence/events.js';
+
+/** An event parsed from the agent's output, before it gets a subject and a sequence number. */
+export interface AgentEvent {
+  type: Extract<EventType, 'agent.message' | 'tool.called' | 'tool.result' | 'permission.denied' | 'file.changed' | 'agent.usage'>;
+  payload: Record<string, unknown>;
+}
+
+/** What the parser concluded when the stream ended. */
+export interface StreamSummary {
+  /** The agent's final message (what it says it did), if any. */
+  finalText: string | undefined;
+  /** True when the tool itself reported failure in its stream (even with exit code 0). */
+  reportedError: boolean;
+  /** The tool's error text, when it reported one. */
+  errorText: string | undefined;
+}
+
+/** Turns one tool's output lines into events. One instance per run. */
+export interface StreamParser {
+  /** Parse one stdout line; returns zero or more events. Never throws on malformed lines. */
+  line(text: string): AgentEvent[];
+  /** Called at end of stream. */
+  finish(): StreamSummary;
+}
+
+/** What to start. */
+export interface LaunchSpec {
+  /** Executable (name on PATH or absolute path). A `.js`/`.mjs` file is run with this Node. */
+  bin: string;
+  args: string[];
+  /** Variables set on top of the allowlisted base environment. */
+  env: Record<string, string>;
+  /** Text for stdin; undefined = stdin ignored. */
+  input: string | undefined;
+}
+
+/** Input to {@link AgentAdapter.launch}. */
+export interface LaunchInput {
+  prompt: string;
+  worktree: string;
+  settings: AgentSettings;
+  /** The rendered config (undefined for tools without native permissions). */
+  rendered: RenderedConfig | undefined;
+  /** A human drives the tool in the terminal (hold tasks claimed with --claim). */
+  interactive: boolean;
+}
+
+/** One agent tool. */
+export interface AgentAdapter {
+  readonly name: AgentName;
+  /** Host environment variables the tool needs for its own credentials and endpoint (passed through when set). */
+  readonly credentialEnv: readonly string[];
+  /** Native config for a policy, or undefined when the tool has no permission system of its own. */
+  render(policy: Policy, ctx: RenderContext): RenderedConfig | undefined;
+  /** Build the launch. Throws ConfigError when settings are incomplete (e.g. no `agents.command.bin`). */
+  launch(input: LaunchInput): LaunchSpec;
+  /** A fresh parser for one run's stdout. */
+  parser(worktree: string): StreamParser;
+}
+
+/** Longest text kept in one event payload field, in characters. */
+export const MAX_EVENT_TEXT = 4000;
+
+/** Cut text to {@link MAX_EVENT_TEXT} characters, marking the cut. */
+export function clip(text: string, max = MAX_EVENT_TEXT): string {
+  return text.length > max ? `${text.slice(0, max)}… [${text.length - max} more characters]` : text;
+}
+
+/** Parse a JSON line, or undefined when it is not a JSON object. */
+export function jsonLine(text: string): Record<string, unknown> | undefined {
+  const t = text.trim();
+  if (!t.startsWith('{')) return undefined;
+  try {
+    const v = JSON.parse(t) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Make a tool-reported path repository-relative when it lies inside the worktree. */
+export function relativeToWorktree(path: string, worktree: string): string {
+  const prefix = worktree.endsWith('/') ? worktree : `${worktree}/`;
+  if (path.startsWith(prefix)) return path.slice(prefix.length);
+  return path.replace(/^\.\//, '');
+}
+
+/** Clip every string inside a tool input object (for event payloads). */
+export function clipInput(input: unknown): unknown {
+  if (typeof input === 'string') return clip(input, 1000);
+  if (Array.isArray(input)) return input.slice(0, 50).map(clipInput);
+  if (input && typeof input === 'object') {
+    return Object.fromEntries(Object.entries(input as Record<string, unknown>).map(([k, v]) => [k, clipInput(v)]));
+  }
+  return input;
+}

@@ -1,0 +1,138 @@
+/**
+ * Composition: a task's profiles → one normalized policy. Pure.
+ *
+ * Semantics (DESIGN.md): default deny; grants are the union of the profiles' grants; any deny beats any
+ * allow; the order of profiles never changes a decision; `scope: paths` (careful) replaces the write
+ * grants with the task's `paths`; `yolo` must be named by the task and is refused for `auto` tasks.
+ * agentctl's own files (task files, profiles, `.agentrc.yaml`, tool config folders) are always
+ * write-denied: an agent cannot raise its own permissions.
+ */
+import { InputError } from '../core/errors.js';
+import type { Task } from '../definition/task.js';
+import type { Profile } from './profile.js';
+
+/** A rule value with the profile it came from (`agentctl` for built-in protections, `task` for task paths). */
+export interface Sourced<T> {
+  value: T;
+  source: string;
+}
+
+/** The one source of truth for what a run may do. Globs are relative to the worktree root (or `~/…`). */
+export interface Policy {
+  /** Profiles composed, in the task's order, with `extends` expanded (base first). */
+  profiles: string[];
+  read: Sourced<string>[];
+  write: Sourced<string>[];
+  /** Neither read nor write. */
+  deny: Sourced<string>[];
+  /** Write-denied: agentctl's and the tools' own configuration (self-escalation guard). */
+  protected: Sourced<string>[];
+  commands: { allow: Sourced<string>[]; deny: Sourced<string>[] };
+  network: Sourced<boolean>;
+  env: Sourced<string>[];
+  yolo: boolean;
+  /** True when `careful` narrowed writes to the task's paths. */
+  narrowed: boolean;
+}
+
+/** What the composition needs to know about the project. */
+export interface ComposeContext {
+  tasksDir: string;
+  profilesDir: string;
+}
+
+/** Files no agent may write, whatever its profiles say. */
+export function protectedGlobs(ctx: ComposeContext): string[] {
+  return [
+    '.agentrc.yaml',
+    '.agentctl/**',
+    `${ctx.tasksDir.replace(/\/+$/, '')}/**`,
+    `${ctx.profilesDir.replace(/\/+$/, '')}/**`,
+    '.claude/**',
+    '.gemini/**',
+    '.codex/**',
+    '.mcp.json',
+    '.git',
+    '.git/**',
+  ];
+}
+
+/**
+ * Compose a task's profiles into one policy.
+ * @param task the task (its `profiles`, `paths`, `autonomy`)
+ * @param profiles every known profile by name (built-in and project)
+ * @param ctx project folders for the protected-path list
+ * @returns the policy
+ * @throws InputError for an unknown profile, an `extends` cycle, `careful` without `paths`, or `yolo` on an `auto` task
+ */
+export function composePolicy(task: Pick<Task, 'id' | 'file' | 'profiles' | 'paths' | 'autonomy'>, profiles: ReadonlyMap<string, Profile>, ctx: ComposeContext): Policy {
+  const expanded: Profile[] = [];
+  const seen = new Set<string>();
+  const expand = (name: string, chain: string[]): void => {
+    const profile = profiles.get(name);
+    if (!profile) {
+      throw new InputError(`${task.file}: task field "profile": unknown profile "${name}" (known: ${[...profiles.keys()].sort().join(', ')})`, {
+        file: task.file,
+        field: 'profile',
+      });
+    }
+    if (chain.includes(name)) {
+      throw new InputError(`${profile.origin}: profile field "extends": cycle ${[...chain, name].join(' → ')}`, { file: profile.origin, field: 'extends' });
+    }
+    if (profile.extends) {
+      const base = profiles.get(profile.extends);
+      if (base?.yolo) {
+        throw new InputError(`${profile.origin}: profile field "extends": cannot extend "yolo"; name it on the task instead`, { file: profile.origin, field: 'extends' });
+      }
+      expand(profile.extends, [...chain, name]);
+    }
+    if (!seen.has(name)) {
+      seen.add(name);
+      expanded.push(profile);
+    }
+  };
+  for (const name of task.profiles) expand(name, []);
+
+  const yolo = task.profiles.some((n) => profiles.get(n)?.yolo);
+  if (yolo && task.autonomy === 'auto') {
+    throw new InputError(`${task.file}: task field "profile": "yolo" is refused for autonomy "auto"`, { file: task.file, field: 'profile' });
+  }
+  const narrowed = expanded.some((p) => p.scope === 'paths');
+  if (narrowed && task.paths.length === 0) {
+    throw new InputError(`${task.file}: task field "paths": profile "careful" narrows writes to "paths", which is empty`, {
+      file: task.file,
+      field: 'paths',
+    });
+  }
+
+  const collect = (pick: (p: Profile) => string[]): Sourced<string>[] => {
+    const out = new Map<string, Sourced<string>>();
+    for (const p of expanded) for (const value of pick(p)) if (!out.has(value)) out.set(value, { value, source: p.name });
+    return [...out.values()];
+  };
+  const forbids = expanded.find((p) => p.network === false);
+  const grants = expanded.find((p) => p.network === true);
+  const network: Sourced<boolean> = forbids
+    ? { value: false, source: forbids.name }
+    : grants
+      ? { value: true, source: grants.name }
+      : { value: false, source: 'default' };
+
+  return {
+    profiles: expanded.map((p) => p.name),
+    read: collect((p) => p.read),
+    write: narrowed ? task.paths.map((value) => ({ value, source: 'task paths (careful)' })) : collect((p) => p.write),
+    deny: collect((p) => p.deny),
+    protected: protectedGlobs(ctx).map((value) => ({ value, source: 'agentctl' })),
+    commands: { allow: collect((p) => p.commands.allow), deny: collect((p) => p.commands.deny) },
+    network,
+    env: collect((p) => p.env),
+    yolo,
+    narrowed,
+  };
+}
+
+/** True when the policy lets the agent write or run commands (anything beyond reading). */
+export function policyCanActUnattended(policy: Policy): boolean {
+  return policy.yolo || policy.write.length > 0 || policy.commands.allow.length > 0;
+}

@@ -1,0 +1,92 @@
+/**
+ * Claude Code renderer: policy → a settings JSON passed with `--settings <file>` plus `--permission-mode`.
+ *
+ * Source: Claude Code docs, "Configure permissions" (code.claude.com/docs/en/permissions) and
+ * "Settings" (code.claude.com/docs/en/settings):
+ * - rules are `Tool` or `Tool(specifier)`; deny is checked before allow; a deny in any settings scope wins;
+ * - `Read(...)`/`Edit(...)` use gitignore patterns: `./p` is relative to the working directory, `//p` is
+ *   absolute, `~/p` is under home, and `/p` is relative to the *settings file's* directory (so never used
+ *   here: our file lives outside the worktree); `Edit` rules cover every built-in editing tool;
+ *   path rules named `Write(...)` are never consulted, so writes are expressed as `Edit(...)`;
+ * - `Bash(prefix:*)` matches the prefix followed by anything; compound commands are split;
+ * - `defaultMode: "dontAsk"` denies whatever is not allowed instead of prompting; `bypassPermissions`
+ *   skips prompts but still applies deny rules (emitted only for the `yolo` profile);
+ * - in `-p` mode the default permission mode may be `auto` when feature flags are not fetched, so the
+ *   mode is also passed explicitly with `--permission-mode`.
+ * A `Read` deny also stops `cat`/`head`/`tail` of that file through Bash; writes through shell
+ * redirection need an `Edit` allow as well as the command allow.
+ */
+import { join } from 'node:path';
+import type { Policy } from '../policy.js';
+import type { RenderContext, RenderedConfig } from './types.js';
+
+/** Claude Code `permissions` block. */
+export interface ClaudePermissions {
+  defaultMode: 'dontAsk' | 'bypassPermissions';
+  allow: string[];
+  deny: string[];
+}
+
+/** Translate one policy glob to a Claude Code path specifier. */
+export function claudePathSpec(glob: string): string {
+  if (glob.startsWith('~/')) return glob;
+  if (!glob.includes('/')) return glob; // bare name: matches at any depth (gitignore rule)
+  return `./${glob}`;
+}
+
+/** Translate a command prefix to a Claude Code Bash rule. `*` becomes the bare tool name. */
+export function claudeBashRule(prefix: string): string {
+  return prefix === '*' ? 'Bash' : `Bash(${prefix}:*)`;
+}
+
+/**
+ * Build the `permissions` block for a policy.
+ * @returns allow/deny rule lists (deduplicated, in policy order) and the default mode
+ */
+export function claudePermissions(policy: Policy): ClaudePermissions {
+  const allow = new Set<string>();
+  const deny = new Set<string>();
+  for (const r of policy.read) allow.add(r.value === '**' ? 'Read' : `Read(${claudePathSpec(r.value)})`);
+  for (const r of policy.write) allow.add(r.value === '**' ? 'Edit' : `Edit(${claudePathSpec(r.value)})`);
+  for (const c of policy.commands.allow) {
+    allow.add(claudeBashRule(c.value));
+    if (c.value !== '*') allow.add(`Bash(${c.value})`);
+  }
+  for (const r of policy.deny) {
+    deny.add(`Read(${claudePathSpec(r.value)})`);
+    deny.add(`Edit(${claudePathSpec(r.value)})`);
+  }
+  for (const r of policy.protected) deny.add(`Edit(${claudePathSpec(r.value)})`);
+  for (const c of policy.commands.deny) {
+    deny.add(claudeBashRule(c.value));
+    deny.add(`Bash(${c.value})`);
+  }
+  if (!policy.network.value) {
+    deny.add('WebFetch');
+    deny.add('WebSearch');
+  }
+  return { defaultMode: policy.yolo ? 'bypassPermissions' : 'dontAsk', allow: [...allow], deny: [...deny] };
+}
+
+/**
+ * Render the Claude Code configuration for one run.
+ * @returns the settings file (`<runDir>/claude/settings.json`), the `--settings`/`--permission-mode` args,
+ *   and env: `CLAUDE_CONFIG_DIR` (per-run, `<runDir>/claude/config`) and the no-telemetry switches
+ */
+export function renderClaude(policy: Policy, ctx: RenderContext): RenderedConfig {
+  const permissions = claudePermissions(policy);
+  const settingsPath = join(ctx.runDir, 'claude', 'settings.json');
+  const settings = {
+    permissions,
+    env: { DISABLE_AUTOUPDATER: '1', DISABLE_TELEMETRY: '1', DISABLE_ERROR_REPORTING: '1' },
+  };
+  return {
+    tool: 'claude',
+    files: [{ path: settingsPath, content: JSON.stringify(settings, null, 2) + '\n' }],
+    args: ['--settings', settingsPath, '--permission-mode', permissions.defaultMode],
+    env: {
+      CLAUDE_CONFIG_DIR: join(ctx.runDir, 'claude', 'config'),
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    },
+  };
+}

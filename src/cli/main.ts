@@ -1,0 +1,38 @@
+/**
+ * Entry point: parse argv, run the command, and turn every error into a message and an exit code.
+ * This is the only place that decides the process exit code (bin/agentctl sets process.exitCode).
+ */
+import chalk from 'chalk';
+import { CommanderError } from 'commander';
+import { AgentctlError, EXIT } from '../core/errors.js';
+import { configureColor } from '../ui/output.js';
+import { buildProgram } from './program.js';
+
+/**
+ * Run agentctl.
+ * @param argv full process argv (`node`, script, ...arguments)
+ * @returns the exit code (see EXIT in core/errors.ts)
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  configureColor();
+  let code: number = EXIT.OK;
+  const program = buildProgram((c) => (code = c));
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  try {
+    await program.parseAsync([...argv]);
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.OK;
+      return EXIT.INPUT;
+    }
+    if (error instanceof AgentctlError) {
+      process.stderr.write(`${chalk.red('error:')} ${error.message}\n`);
+      if (error.hint) process.stderr.write(`${chalk.dim('hint:')} ${error.hint}\n`);
+      return error.exitCode;
+    }
+    process.stderr.write(`${chalk.red('internal error (this is a bug in agentctl):')} ${(error as Error)?.stack ?? String(error)}\n`);
+    return EXIT.INTERNAL;
+  }
+}

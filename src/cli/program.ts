@@ -1,0 +1,114 @@
+/**
+ * The command table: commander declarations only. Each action lazily imports `commands/<verb>.js`,
+ * which loads, calls the core and prints. Actions return an exit code through `setExit`.
+ */
+import { Command, Option } from 'commander';
+
+/** Build the program. `setExit` receives the exit code an action decided. */
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('agentctl')
+    .description('Run coding agents in disposable git worktrees under generated permission policies; trust is earned from an append-only event log.')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  agentctl tasks                       tasks with requested and effective autonomy
+  agentctl run fix-readme              run a task in a fresh worktree sandbox
+  agentctl review                      runs awaiting your decision
+  agentctl review show 01jf            diff, gate result and the agent's summary
+  agentctl review merge 01jf --note "looks good"
+  agentctl promote --json              evidence per agent × project × task type
+
+Environment:
+  AGENTCTL_HOME   where the event log and worktrees live (default: $XDG_DATA_HOME/agentctl)
+  NO_COLOR        disable colors
+
+Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4 agent failed
+            5 refused by state (dirty checkout, conflict) · 6 gate failed · 130 interrupted`,
+    );
+
+  const act =
+    <A extends unknown[]>(load: () => Promise<{ default: (...args: A) => Promise<number> }>) =>
+    async (...args: A) => setExit(await (await load()).default(...args));
+
+  program
+    .command('tasks')
+    .description('list the project\'s tasks with requested and effective autonomy')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  agentctl tasks --json | jq \'.tasks[] | select(.effective == "auto")\'')
+    .action(act(() => import('../commands/tasks.js')));
+
+  program
+    .command('run')
+    .description('run a task: worktree sandbox → policy → agent → gate → merge or await review')
+    .argument('<task>', 'task id')
+    .option('--claim', 'drive the agent yourself, interactively, in the sandbox (needed for hold tasks)')
+    .option('--json', 'print the finished run as JSON (progress goes to stderr)')
+    .addHelpText('after', '\nExamples:\n  agentctl run fix-readme\n  agentctl run risky-migration --claim')
+    .action(act(() => import('../commands/run.js')));
+
+  program
+    .command('runs')
+    .description('list runs of this project, newest first')
+    .option('--json', 'print JSON')
+    .addOption(new Option('--state <state>', 'only runs in this state').choices(['planned', 'running', 'awaiting_review', 'merged', 'discarded', 'failed', 'interrupted']))
+    .action(act(() => import('../commands/runs.js')));
+
+  program
+    .command('log')
+    .description('show the event log of this project (or one run)')
+    .option('--run <id>', 'only this run (id or unique prefix)')
+    .option('--limit <n>', 'only the last n events', (v) => Number.parseInt(v, 10))
+    .option('--json', 'print JSON (one array of events)')
+    .action(act(() => import('../commands/log.js')));
+
+  const review = program
+    .command('review')
+    .description('runs awaiting review; show, merge or discard one')
+    .option('--json', 'print JSON')
+    .action(act(() => import('../commands/review-list.js')));
+  review
+    .command('show')
+    .description('what a run did: diff stat, diff, gate result, the agent\'s final summary')
+    .argument('<run>', 'run id or unique prefix')
+    .option('--json', 'print JSON')
+    .action(act(() => import('../commands/review-show.js')));
+  review
+    .command('merge')
+    .description('merge a run into its base branch (your checkout must be clean)')
+    .argument('<run>', 'run id or unique prefix')
+    .option('--note <text>', 'review note, kept as evidence')
+    .option('--json', 'print JSON')
+    .action(act(() => import('../commands/review-merge.js')));
+  review
+    .command('discard')
+    .description('discard a run; its work is kept under refs/agentctl/archive/<run>')
+    .argument('<run>', 'run id or unique prefix')
+    .option('--reason <text>', 'why, kept as evidence')
+    .option('--json', 'print JSON')
+    .action(act(() => import('../commands/review-discard.js')));
+
+  program
+    .command('promote')
+    .description('show evidence per agent × task type, or record a promotion you approve')
+    .argument('[agent]', 'agent to promote (claude, gemini, codex, command)')
+    .option('--type <type>', 'task type the promotion applies to')
+    .addOption(new Option('--to <level>', 'new level').choices(['review', 'auto']))
+    .option('--note <text>', 'why, kept with the evidence snapshot')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExamples:\n  agentctl promote\n  agentctl promote command --type docs --to auto --note "10 clean merges"')
+    .action(act(() => import('../commands/promote.js')));
+
+  const policy = program.command('policy').description('inspect the composed policy of a task');
+  policy
+    .command('show')
+    .description('the composed policy, where each rule came from, and each tool\'s rendered config')
+    .argument('<task>', 'task id')
+    .addOption(new Option('--tool <tool>', 'only this tool\'s config').choices(['claude', 'gemini', 'codex']))
+    .option('--json', 'print JSON')
+    .action(act(() => import('../commands/policy-show.js')));
+
+  return program;
+}

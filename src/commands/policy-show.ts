@@ -1,0 +1,41 @@
+/** `agentctl policy show <task>`: the composed policy, rule provenance and each tool's rendered config. */
+import { homedir } from 'node:os';
+import chalk from 'chalk';
+import { adapterFor } from '../adapters/registry.js';
+import { EXIT } from '../core/errors.js';
+import { runDir, worktreePath } from '../core/paths.js';
+import { findTask } from '../definition/load.js';
+import { policyFor } from '../orchestrator/run.js';
+import { printJson, println } from '../ui/output.js';
+import { withContext } from './shared.js';
+
+export default async function policyShow(taskId: string, opts: { tool?: 'claude' | 'gemini' | 'codex'; json?: boolean }): Promise<number> {
+  return withContext((ctx) => {
+    const task = findTask(ctx.project, taskId);
+    const policy = policyFor(ctx, task);
+    // Rendered as for a run with placeholder ids, so paths show where they would go.
+    const ctxPaths = { worktree: worktreePath(ctx.paths, ctx.project.key, task.id, '<run>'), runDir: runDir(ctx.paths, '<run>'), homeDir: homedir() };
+    const tools = opts.tool ? [opts.tool] : (['claude', 'gemini', 'codex'] as const);
+    const rendered = Object.fromEntries(tools.map((t) => [t, adapterFor(t).render(policy, ctxPaths)]));
+    if (opts.json) {
+      printJson({ task: task.id, policy, rendered });
+      return EXIT.OK;
+    }
+    const list = (title: string, rules: { value: string; source: string }[]) =>
+      println(chalk.bold(title), ...(rules.length ? rules.map((r) => `  ${r.value}  ${chalk.dim(`← ${r.source}`)}`) : ['  (none)']));
+    println(`${chalk.bold('Policy for')} ${task.id}: profiles ${policy.profiles.join(' + ')}${policy.yolo ? chalk.red(' (yolo)') : ''}`);
+    list('read', policy.read);
+    list('write', policy.write);
+    list('deny (read and write)', policy.deny);
+    list('protected (never written)', policy.protected);
+    list('commands allowed', policy.commands.allow);
+    list('commands denied', policy.commands.deny);
+    println(chalk.bold('network'), `  ${policy.network.value ? 'on' : 'off'}  ${chalk.dim(`← ${policy.network.source}`)}`);
+    for (const [tool, r] of Object.entries(rendered)) {
+      if (!r) continue;
+      println('', chalk.bold(`${tool}: ${r.args.join(' ')}`));
+      for (const f of r.files) println(chalk.dim(`# ${f.path}`), f.content.trimEnd());
+    }
+    return EXIT.OK;
+  });
+}

@@ -1,0 +1,22 @@
+/** `agentctl runs`: runs of this project, newest first. */
+import { EXIT } from '../core/errors.js';
+import { projectRunsOf } from '../orchestrator/context.js';
+import { colorState, printJson, println, table } from '../ui/output.js';
+import { withContext } from './shared.js';
+
+export default async function runs(opts: { json?: boolean; state?: string }): Promise<number> {
+  return withContext((ctx) => {
+    const list = [...projectRunsOf(ctx).values()].filter((r) => !opts.state || r.state === opts.state).reverse();
+    if (opts.json) printJson({ runs: list });
+    else if (list.length === 0) println('No runs yet. Start one with: agentctl run <task>');
+    else {
+      println(
+        table(
+          ['RUN', 'TASK', 'AGENT', 'STATE', 'EFFECTIVE', 'FILES', 'GATE', 'STARTED'],
+          list.map((r) => [r.runId, r.task, r.agent, colorState(r.state), r.effective, String(r.files.length), r.gate ? colorState(r.gate.passed ? 'passed' : 'failed') : '-', r.startedAt.replace('T', ' ').slice(0, 19)]),
+        ),
+      );
+    }
+    return EXIT.OK;
+  });
+}

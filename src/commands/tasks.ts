@@ -1,0 +1,33 @@
+/** `agentctl tasks`: tasks with requested and effective autonomy. */
+import chalk from 'chalk';
+import { EXIT } from '../core/errors.js';
+import { loadTasks } from '../definition/load.js';
+import { earnedLevel } from '../evidence/projections/trust.js';
+import { trustOf } from '../orchestrator/context.js';
+import { effectiveAutonomy } from '../orchestrator/decide.js';
+import { colorState, printJson, println, table } from '../ui/output.js';
+import { withContext } from './shared.js';
+
+export default async function tasks(opts: { json?: boolean }): Promise<number> {
+  return withContext((ctx) => {
+    const { items, errors } = loadTasks(ctx.project);
+    const trust = trustOf(ctx);
+    const cfg = ctx.project.config;
+    const rows = items.map((t) => {
+      const earned = earnedLevel(trust, t.agent, cfg.project, t.type, cfg.trustInitial);
+      const eff = effectiveAutonomy(t.autonomy, earned);
+      return { id: t.id, title: t.title, agent: t.agent, type: t.type, profiles: t.profiles, priority: t.priority, tags: t.tags, requested: t.autonomy, effective: eff.level, why: eff.reasons, file: t.file };
+    });
+    if (opts.json) {
+      printJson({ tasks: rows, errors: errors.map((e) => ({ file: e.file ?? null, field: e.field ?? null, message: e.message })) });
+    } else {
+      if (rows.length === 0 && errors.length === 0) println(`No tasks in ${cfg.tasksDir}/. Create one, e.g. ${cfg.tasksDir}/fix-readme.md (see README).`);
+      else if (rows.length) {
+        println(table(['TASK', 'AGENT', 'TYPE', 'REQUESTED', 'EFFECTIVE', 'TITLE'], rows.map((r) => [r.id, r.agent, r.type, colorState(r.requested), colorState(r.effective), r.title])));
+        for (const r of rows) if (r.effective !== r.requested) println(chalk.dim(`  ${r.id}: ${r.why.slice(1).join('; ')}`));
+      }
+      for (const e of errors) process.stderr.write(`${chalk.red('invalid task:')} ${e.message}\n`);
+    }
+    return errors.length ? EXIT.INPUT : EXIT.OK;
+  });
+}

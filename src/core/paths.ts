@@ -1,0 +1,82 @@
+/**
+ * Every filesystem location agentctl uses comes from here.
+ *
+ * Layout under AGENTCTL_HOME (default: `$XDG_DATA_HOME/agentctl`, i.e. `~/.local/share/agentctl` on Linux):
+ *   agentctl.db                         the append-only event log (SQLite, WAL)
+ *   worktrees/<project-key>/<task>-<run> the disposable sandboxes
+ *   runs/<run>/                          per-run generated tool configs and tool homes (outside the worktree)
+ *   locks/<project-key>.lock             per-repository lock for worktree operations
+ */
+import { createHash } from 'node:crypto';
+import { basename, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import envPaths from 'env-paths';
+
+/**
+ * Resolve agentctl's home directory.
+ * @param env process environment (reads `AGENTCTL_HOME`, and `XDG_DATA_HOME` through env-paths)
+ * @returns absolute path; not created here
+ */
+export function agentctlHome(env: NodeJS.ProcessEnv = process.env): string {
+  const override = env.AGENTCTL_HOME;
+  if (override && override.trim() !== '') return resolve(override);
+  return envPaths('agentctl', { suffix: '' }).data;
+}
+
+/** The resolved locations for one AGENTCTL_HOME. All absolute. */
+export interface HomePaths {
+  home: string;
+  database: string;
+  worktreesRoot: string;
+  runsRoot: string;
+  locksRoot: string;
+}
+
+/** Build the {@link HomePaths} for a home directory (absolute path in, absolute paths out). */
+export function homePaths(home: string): HomePaths {
+  return {
+    home,
+    database: join(home, 'agentctl.db'),
+    worktreesRoot: join(home, 'worktrees'),
+    runsRoot: join(home, 'runs'),
+    locksRoot: join(home, 'locks'),
+  };
+}
+
+/**
+ * A stable, filesystem-safe key for a repository: `<basename>-<8 hex of sha256(common git dir)>`.
+ * Two clones with the same folder name get different keys.
+ */
+export function projectKey(gitCommonDir: string): string {
+  const name = basename(resolve(gitCommonDir, gitCommonDir.endsWith('.git') ? '..' : '.'))
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .slice(0, 40);
+  const hash = createHash('sha256').update(resolve(gitCommonDir)).digest('hex').slice(0, 8);
+  return `${name || 'repo'}-${hash}`;
+}
+
+/** Worktree directory for one run. */
+export function worktreePath(paths: HomePaths, project: string, taskId: string, runId: string): string {
+  return join(paths.worktreesRoot, project, `${taskId}-${runId}`);
+}
+
+/** Per-run directory for generated configs and tool homes (never inside the worktree). */
+export function runDir(paths: HomePaths, runId: string): string {
+  return join(paths.runsRoot, runId);
+}
+
+/** Lock file guarding worktree add/remove for one repository. */
+export function repoLockPath(paths: HomePaths, project: string): string {
+  return join(paths.locksRoot, `${project}.lock`);
+}
+
+/** Root of the installed agentctl package (holds `profiles/`, `dist/`). */
+export function packageRoot(): string {
+  // dist/core/paths.js or src/core/paths.ts → two levels up.
+  return resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+}
+
+/** Folder of the built-in profiles shipped with agentctl. */
+export function builtinProfilesDir(): string {
+  return join(packageRoot(), 'profiles');
+}

@@ -1,0 +1,137 @@
+/**
+ * Project configuration: `.agentrc.yaml` at the repository root, over built-in defaults. Pure.
+ * See `.agentrc.example.yaml` for every field with comments.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import ms from 'ms';
+import { z } from 'zod';
+import { InputError } from '../core/errors.js';
+import { AGENT_NAMES, TASK_ID_PATTERN, type AgentName, type TaskDefaults } from './task.js';
+import { parseYaml, toData, validate } from './yamlSource.js';
+
+/** Name of the project config file, at the repository root. */
+export const CONFIG_FILE = '.agentrc.yaml';
+
+const agentSchema = z.strictObject({
+  /** Executable name or path; a relative path with a `/` is resolved from the repository root. */
+  bin: z.string().min(1).optional(),
+  /** Extra arguments placed before agentctl's own (for `command`: the whole argument list). */
+  args: z.array(z.string()).default([]),
+  /** Model name passed to the tool (`--model`/`-m`), when set. */
+  model: z.string().min(1).optional(),
+  /** Extra environment for the agent (names and values; host secrets are not passed otherwise). */
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+});
+
+const relativeDir = z
+  .string()
+  .min(1)
+  .refine((p) => !isAbsolute(p) && !p.split('/').includes('..'), 'must be a folder inside the repository');
+
+/** Schema of `.agentrc.yaml`. Unknown keys are errors. */
+export const configSchema = z.strictObject({
+  project: z.string().regex(TASK_ID_PATTERN, 'must match ^[a-z0-9][a-z0-9-]{0,63}$').optional(),
+  baseBranch: z.string().min(1).optional(),
+  tasks: z.strictObject({ dir: relativeDir.default('tasks') }).default({ dir: 'tasks' }),
+  profiles: z.strictObject({ dir: relativeDir.default('.agentctl/profiles') }).default({ dir: '.agentctl/profiles' }),
+  defaults: z
+    .strictObject({
+      agent: z.enum(AGENT_NAMES).default('claude'),
+      profile: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).default('implement'),
+      gate: z.string().min(1).optional(),
+      timeout: z
+        .union([z.number().positive(), z.string().min(1)])
+        .default('30m')
+        .refine((v) => typeof v === 'number' || typeof ms(v as ms.StringValue) === 'number', 'not a duration'),
+    })
+    .default({ agent: 'claude', profile: 'implement', timeout: '30m' }),
+  agents: z
+    .strictObject({
+      claude: agentSchema.default({ args: [], env: {} }),
+      gemini: agentSchema.default({ args: [], env: {} }),
+      codex: agentSchema.default({ args: [], env: {} }),
+      command: agentSchema.default({ args: [], env: {} }),
+    })
+    .default({
+      claude: { args: [], env: {} },
+      gemini: { args: [], env: {} },
+      codex: { args: [], env: {} },
+      command: { args: [], env: {} },
+    }),
+  trust: z
+    .strictObject({ initial: z.enum(['hold', 'review']).default('review') })
+    .default({ initial: 'review' }),
+});
+
+/** One agent tool's settings after defaults. */
+export interface AgentSettings {
+  /** Executable to start: absolute path, or a name looked up on PATH. */
+  bin: string;
+  args: string[];
+  model: string | undefined;
+  env: Record<string, string>;
+}
+
+/** The effective project configuration. */
+export interface ProjectConfig {
+  /** Project name used in events and trust keys (config `project`, else the repository folder name). */
+  project: string;
+  /** Branch runs start from and merge into; undefined = the branch checked out when `run` starts. */
+  baseBranch: string | undefined;
+  tasksDir: string;
+  profilesDir: string;
+  taskDefaults: TaskDefaults;
+  agents: Record<AgentName, AgentSettings>;
+  trustInitial: 'hold' | 'review';
+  /** Config file the values came from, or undefined when only defaults apply. */
+  file: string | undefined;
+}
+
+/**
+ * Build the project configuration from `.agentrc.yaml` text (or none).
+ * @param repoRoot absolute repository root (relative `bin` paths resolve from it)
+ * @param text file contents, or undefined when the file does not exist
+ * @param fallbackProject project name when the config sets none (the repository folder name)
+ * @throws InputError naming `.agentrc.yaml`, the line and the field
+ */
+export function parseConfig(repoRoot: string, text: string | undefined, fallbackProject: string): ProjectConfig {
+  const file = CONFIG_FILE;
+  let data: unknown = {};
+  let parsed: z.output<typeof configSchema>;
+  if (text !== undefined) {
+    const source = parseYaml(file, text);
+    data = toData(source) ?? {};
+    if (typeof data !== 'object' || Array.isArray(data)) throw new InputError(`${file}: must be a YAML mapping`, { file });
+    parsed = validate(source, data, configSchema, 'config');
+  } else {
+    parsed = configSchema.parse({});
+  }
+  const timeout = parsed.defaults.timeout;
+  const agents = {} as Record<AgentName, AgentSettings>;
+  for (const name of AGENT_NAMES) {
+    const a = parsed.agents[name];
+    const bin = a.bin === undefined ? (name === 'command' ? '' : name) : a.bin.includes('/') ? resolve(repoRoot, a.bin) : a.bin;
+    agents[name] = { bin, args: a.args, model: a.model, env: a.env };
+  }
+  const profile = parsed.defaults.profile;
+  return {
+    project: parsed.project ?? sanitizeProject(fallbackProject),
+    baseBranch: parsed.baseBranch,
+    tasksDir: parsed.tasks.dir,
+    profilesDir: parsed.profiles.dir,
+    taskDefaults: {
+      agent: parsed.defaults.agent,
+      profiles: Array.isArray(profile) ? profile : [profile],
+      gate: parsed.defaults.gate,
+      timeoutMs: typeof timeout === 'number' ? timeout * 1000 : (ms(timeout as ms.StringValue) as number),
+    },
+    agents,
+    trustInitial: parsed.trust.initial,
+    file: text === undefined ? undefined : file,
+  };
+}
+
+function sanitizeProject(name: string): string {
+  const cleaned = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64);
+  return cleaned || 'project';
+}

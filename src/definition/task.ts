@@ -1,0 +1,186 @@
+/**
+ * Task files: Markdown with YAML front matter. Pure parsing and validation (no filesystem access).
+ *
+ * ```markdown
+ * ---
+ * title: Document the CLI flags
+ * autonomy: review          # hold | review | auto (default review)
+ * agent: claude             # claude | gemini | codex | command (default: config defaults.agent)
+ * profile: [implement]      # a name or a list, composed in order
+ * type: docs                # task class for trust (default general)
+ * priority: 1
+ * tags: [docs]
+ * paths: [docs/**]          # scope for the `careful` profile
+ * gate: npm test
+ * timeout: 20m
+ * ---
+ * The body is the prompt.
+ * ```
+ */
+import ms from 'ms';
+import { z } from 'zod';
+import { InputError } from '../core/errors.js';
+import { parseYaml, toData, validate } from './yamlSource.js';
+
+/** Task ids: lowercase letters, digits and dashes, starting with a letter or digit, at most 64 chars. */
+export const TASK_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;
+/** Task types (task classes) follow the same rule, at most 32 chars. */
+export const TASK_TYPE_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
+/** Largest task file accepted, in bytes. */
+export const MAX_TASK_FILE_BYTES = 1024 * 1024;
+
+export const AUTONOMY_LEVELS = ['hold', 'review', 'auto'] as const;
+/** How much a run may do without a human: see DESIGN.md. Ordered: hold < review < auto. */
+export type Autonomy = (typeof AUTONOMY_LEVELS)[number];
+
+export const AGENT_NAMES = ['claude', 'gemini', 'codex', 'command'] as const;
+/** The agent tools agentctl has adapters for. */
+export type AgentName = (typeof AGENT_NAMES)[number];
+
+/** Timeouts: a number of seconds or an `ms` duration string (`90s`, `20m`, `1h`). */
+const durationSchema = z
+  .union([z.number().positive(), z.string().min(1)])
+  .transform((value, ctx) => {
+    const millis = typeof value === 'number' ? value * 1000 : ms(value as ms.StringValue);
+    if (typeof millis !== 'number' || !Number.isFinite(millis) || millis <= 0) {
+      ctx.addIssue({ code: 'custom', message: `not a duration: "${value}" (use seconds or e.g. 90s, 20m, 1h)` });
+      return z.NEVER;
+    }
+    return Math.round(millis);
+  });
+
+const pathGlob = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'paths must be relative to the repository, without ".."');
+
+/** Schema of a task file's front matter. Unknown fields are errors. */
+export const taskFrontMatterSchema = z.strictObject({
+  id: z.string().regex(TASK_ID_PATTERN, 'must match ^[a-z0-9][a-z0-9-]{0,63}$').optional(),
+  title: z.string().min(1).max(200).optional(),
+  autonomy: z.enum(AUTONOMY_LEVELS).default('review'),
+  agent: z.enum(AGENT_NAMES).optional(),
+  profile: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  type: z.string().regex(TASK_TYPE_PATTERN, 'must match ^[a-z0-9][a-z0-9-]{0,31}$').default('general'),
+  priority: z.number().int().min(-1000).max(1000).default(0),
+  tags: z.array(z.string().min(1).max(64)).default([]),
+  paths: z.array(pathGlob).default([]),
+  gate: z.string().min(1).optional(),
+  timeout: durationSchema.optional(),
+});
+
+/** A validated task. `agent` and `profiles` are resolved against config defaults by {@link parseTaskFile}. */
+export interface Task {
+  id: string;
+  title: string;
+  autonomy: Autonomy;
+  agent: AgentName;
+  /** Profile names in the order given (composition is order-independent for decisions). */
+  profiles: string[];
+  type: string;
+  priority: number;
+  tags: string[];
+  paths: string[];
+  gate: string | undefined;
+  /** Agent timeout in milliseconds, if set. */
+  timeoutMs: number | undefined;
+  /** The Markdown body: the prompt given to the agent. */
+  prompt: string;
+  /** File the task came from (as given to the parser; usually repo-relative). */
+  file: string;
+}
+
+/** Defaults a task inherits from the project config. */
+export interface TaskDefaults {
+  agent: AgentName;
+  profiles: string[];
+  gate: string | undefined;
+  timeoutMs: number | undefined;
+}
+
+/**
+ * Split a Markdown file into front matter and body.
+ * @returns front matter text, body text and the 0-based line where the front matter starts
+ * @throws InputError when the file does not start with `---` or the front matter is not closed
+ */
+export function splitFrontMatter(file: string, text: string): { yaml: string; body: string; yamlLine: number } {
+  const normalized = text.replace(/^\uFEFF/, '').replace(/\r\n/g, '\n');
+  if (!normalized.startsWith('---\n')) {
+    throw new InputError(`${file}:1: a task file starts with a "---" line of YAML front matter`, { file });
+  }
+  const end = normalized.indexOf('\n---', 3);
+  if (end === -1 || (normalized[end + 4] !== '\n' && normalized[end + 4] !== undefined)) {
+    throw new InputError(`${file}: front matter is not closed by a "---" line`, { file });
+  }
+  return { yaml: normalized.slice(4, end + 1), body: normalized.slice(end + 5), yamlLine: 1 };
+}
+
+/**
+ * Derive a task id from a file name (`tasks/fix-readme.md` → `fix-readme`).
+ * @returns the id, or null when the name is not a valid id
+ */
+export function idFromFileName(fileName: string): string | null {
+  const base = fileName.split('/').pop()!.replace(/\.md$/i, '');
+  return TASK_ID_PATTERN.test(base) ? base : null;
+}
+
+/**
+ * Parse and validate one task file.
+ * @param file path for messages (repo-relative preferred)
+ * @param text file contents
+ * @param defaults project defaults for agent, profiles, gate and timeout
+ * @returns the task
+ * @throws InputError naming the file, line and field of the first problem
+ */
+export function parseTaskFile(file: string, text: string, defaults: TaskDefaults): Task {
+  if (text.includes('\0')) throw new InputError(`${file}: contains a NUL byte`, { file });
+  if (Buffer.byteLength(text) > MAX_TASK_FILE_BYTES) {
+    throw new InputError(`${file}: larger than ${MAX_TASK_FILE_BYTES} bytes`, { file });
+  }
+  const { yaml, body, yamlLine } = splitFrontMatter(file, text);
+  const source = parseYaml(file, yaml, yamlLine);
+  const data = toData(source) ?? {};
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw new InputError(`${file}:${yamlLine + 1}: front matter must be a YAML mapping`, { file });
+  }
+  const fm = validate(source, data, taskFrontMatterSchema, 'task');
+  const id = fm.id ?? idFromFileName(file);
+  if (!id) {
+    throw new InputError(
+      `${file}: task field "id": the file name is not a valid id; set "id" (^[a-z0-9][a-z0-9-]{0,63}$)`,
+      { file, field: 'id' },
+    );
+  }
+  const prompt = body.trim();
+  if (prompt === '') throw new InputError(`${file}: the task has no prompt (the Markdown body is empty)`, { file });
+  const profiles = fm.profile === undefined ? defaults.profiles : Array.isArray(fm.profile) ? fm.profile : [fm.profile];
+  return {
+    id,
+    title: fm.title ?? firstLine(prompt),
+    autonomy: fm.autonomy,
+    agent: fm.agent ?? defaults.agent,
+    profiles: [...new Set(profiles)],
+    type: fm.type,
+    priority: fm.priority,
+    tags: fm.tags,
+    paths: fm.paths,
+    gate: fm.gate ?? defaults.gate,
+    timeoutMs: fm.timeout ?? defaults.timeoutMs,
+    prompt,
+    file,
+  };
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0]!.replace(/^#+\s*/, '').slice(0, 80);
+}
+
+/** Rank of an autonomy level (hold 0, review 1, auto 2). */
+export function autonomyRank(level: Autonomy): number {
+  return AUTONOMY_LEVELS.indexOf(level);
+}
+
+/** The lower of autonomy levels. */
+export function minAutonomy(...levels: Autonomy[]): Autonomy {
+  return levels.reduce((a, b) => (autonomyRank(a) <= autonomyRank(b) ? a : b));
+}

@@ -1,0 +1,86 @@
+/**
+ * Events: immutable facts in the log. Serializable records only (no live objects). Pure.
+ */
+import { canonicalJson, sha256 } from './canonical.js';
+
+/** Every event type agentctl writes, with its payload version. A reader that meets another type fails closed. */
+export const EVENT_TYPES = {
+  'run.planned': 1,
+  'sandbox.created': 1,
+  'policy.rendered': 1,
+  'agent.launched': 1,
+  'agent.message': 1,
+  'tool.called': 1,
+  'tool.result': 1,
+  'permission.denied': 1,
+  'file.changed': 1,
+  'agent.usage': 1,
+  'agent.exited': 1,
+  'sandbox.committed': 1,
+  'scope.violation': 1,
+  'gate.passed': 1,
+  'gate.failed': 1,
+  'run.decided': 1,
+  'run.failed': 1,
+  'run.interrupted': 1,
+  'review.approved': 1,
+  'review.rejected': 1,
+  'run.merged': 1,
+  'run.discarded': 1,
+  'sandbox.removed': 1,
+  'trust.promoted': 1,
+} as const;
+
+export type EventType = keyof typeof EVENT_TYPES;
+
+/** The subject of an event: which run, task, agent, project and task type it is about. */
+export interface EventSubject {
+  runId?: string | undefined;
+  task?: string | undefined;
+  agent?: string | undefined;
+  project?: string | undefined;
+  taskType?: string | undefined;
+}
+
+/** An event to append. `key` makes appends idempotent (same key → not written twice). */
+export interface EventInput extends EventSubject {
+  type: EventType;
+  payload: Record<string, unknown>;
+  /** Idempotency key; default: a random one. */
+  key?: string;
+  /** ISO-8601 time; default: now. */
+  ts?: string;
+}
+
+/** An event as stored: sequence number, chain hashes and the canonical payload. */
+export interface StoredEvent extends EventSubject {
+  seq: number;
+  key: string;
+  ts: string;
+  type: string;
+  version: number;
+  payload: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+/** Hash of the empty chain (the `prevHash` of event 1). */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** Chain hash of an event: sha256(prevHash + "\n" + canonical JSON of every stored field but the hashes). */
+export function eventHash(e: Omit<StoredEvent, 'hash'>): string {
+  const body = canonicalJson({
+    seq: e.seq,
+    key: e.key,
+    ts: e.ts,
+    type: e.type,
+    version: e.version,
+    runId: e.runId ?? null,
+    task: e.task ?? null,
+    agent: e.agent ?? null,
+    project: e.project ?? null,
+    taskType: e.taskType ?? null,
+    payload: e.payload,
+  });
+  return sha256(`${e.prevHash}\n${body}`);
+}

@@ -1,0 +1,175 @@
+/**
+ * The runs projection: the current state of every run, folded from its events. Pure.
+ */
+import type { Autonomy } from '../../definition/task.js';
+import type { StoredEvent } from '../events.js';
+
+/** Lifecycle states of a run (DESIGN.md). */
+export type RunState = 'planned' | 'running' | 'awaiting_review' | 'merged' | 'discarded' | 'failed' | 'interrupted';
+
+/** One run as the projection sees it. Times are ISO strings. */
+export interface RunView {
+  runId: string;
+  task: string;
+  title: string;
+  agent: string;
+  project: string;
+  taskType: string;
+  requested: Autonomy;
+  effective: Autonomy;
+  reasons: string[];
+  state: RunState;
+  repoRoot: string;
+  baseBranch: string;
+  baseSha: string;
+  worktree: string | undefined;
+  branch: string | undefined;
+  headSha: string | undefined;
+  /** True while the worktree exists (created and not removed). */
+  sandboxLive: boolean;
+  startedAt: string;
+  updatedAt: string;
+  exitCode: number | null | undefined;
+  timedOut: boolean;
+  summary: string | undefined;
+  agentError: string | undefined;
+  files: { path: string; insertions: number; deletions: number }[];
+  gate: { command: string; passed: boolean; exitCode: number | null; output: string } | undefined;
+  scopeViolations: { path: string; reason: string }[];
+  permissionDenials: number;
+  toolCalls: number;
+  usage: { inputTokens: number; outputTokens: number; costUsd: number | null };
+  decision: string | undefined;
+  mergeSha: string | undefined;
+  archiveRef: string | undefined;
+  note: string | undefined;
+}
+
+const s = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+/**
+ * Fold events into run views.
+ * @param events events in sequence order (any mix of runs; non-run events are ignored)
+ * @returns views keyed by run id, in the order runs were planned
+ */
+export function projectRuns(events: Iterable<StoredEvent>): Map<string, RunView> {
+  const runs = new Map<string, RunView>();
+  for (const e of events) {
+    if (!e.runId) continue;
+    const p = e.payload;
+    if (e.type === 'run.planned') {
+      runs.set(e.runId, {
+        runId: e.runId,
+        task: e.task ?? '',
+        title: s(p.title),
+        agent: e.agent ?? '',
+        project: e.project ?? '',
+        taskType: e.taskType ?? '',
+        requested: p.requested as Autonomy,
+        effective: p.effective as Autonomy,
+        reasons: (p.reasons as string[]) ?? [],
+        state: 'planned',
+        repoRoot: s(p.repoRoot),
+        baseBranch: s(p.baseBranch),
+        baseSha: s(p.baseSha),
+        worktree: undefined,
+        branch: undefined,
+        headSha: undefined,
+        sandboxLive: false,
+        startedAt: e.ts,
+        updatedAt: e.ts,
+        exitCode: undefined,
+        timedOut: false,
+        summary: undefined,
+        agentError: undefined,
+        files: [],
+        gate: undefined,
+        scopeViolations: [],
+        permissionDenials: 0,
+        toolCalls: 0,
+        usage: { inputTokens: 0, outputTokens: 0, costUsd: null },
+        decision: undefined,
+        mergeSha: undefined,
+        archiveRef: undefined,
+        note: undefined,
+      });
+      continue;
+    }
+    const run = runs.get(e.runId);
+    if (!run) continue;
+    run.updatedAt = e.ts;
+    switch (e.type) {
+      case 'sandbox.created':
+        run.worktree = s(p.path);
+        run.branch = s(p.branch);
+        run.headSha = s(p.baseSha);
+        run.sandboxLive = true;
+        break;
+      case 'agent.launched':
+        run.state = 'running';
+        break;
+      case 'tool.called':
+        run.toolCalls++;
+        break;
+      case 'permission.denied':
+        run.permissionDenials++;
+        break;
+      case 'agent.usage':
+        run.usage.inputTokens += Number(p.inputTokens ?? 0);
+        run.usage.outputTokens += Number(p.outputTokens ?? 0);
+        if (typeof p.costUsd === 'number') run.usage.costUsd = (run.usage.costUsd ?? 0) + p.costUsd;
+        break;
+      case 'agent.exited':
+        run.exitCode = (p.exitCode as number | null) ?? null;
+        run.timedOut = p.timedOut === true;
+        run.summary = typeof p.summary === 'string' ? p.summary : run.summary;
+        run.agentError = typeof p.error === 'string' ? p.error : undefined;
+        break;
+      case 'sandbox.committed':
+        run.headSha = s(p.headSha);
+        run.files = (p.files as RunView['files']) ?? [];
+        break;
+      case 'scope.violation':
+        run.scopeViolations.push({ path: s(p.path), reason: s(p.reason) });
+        break;
+      case 'gate.passed':
+      case 'gate.failed':
+        run.gate = { command: s(p.command), passed: e.type === 'gate.passed', exitCode: (p.exitCode as number | null) ?? null, output: s(p.output) };
+        break;
+      case 'run.decided':
+        run.decision = s(p.outcome);
+        if (p.outcome === 'review') run.state = 'awaiting_review';
+        break;
+      case 'run.failed':
+        run.state = 'failed';
+        run.agentError = s(p.error) || run.agentError;
+        break;
+      case 'run.interrupted':
+        run.state = 'interrupted';
+        break;
+      case 'review.approved':
+      case 'review.rejected':
+        run.note = typeof p.note === 'string' ? p.note : typeof p.reason === 'string' ? p.reason : run.note;
+        break;
+      case 'run.merged':
+        run.state = 'merged';
+        run.mergeSha = s(p.mergeSha);
+        break;
+      case 'run.discarded':
+        run.state = 'discarded';
+        run.archiveRef = typeof p.archiveRef === 'string' ? p.archiveRef : undefined;
+        break;
+      case 'sandbox.removed':
+        run.sandboxLive = false;
+        break;
+      default:
+        break;
+    }
+  }
+  return runs;
+}
+
+/** States in which a human can still merge or discard the run. */
+export function isReviewable(run: RunView): boolean {
+  return run.sandboxLive && (run.state === 'awaiting_review' || run.state === 'failed' || run.state === 'interrupted');
+}

@@ -1,0 +1,192 @@
+/**
+ * The event store: an append-only SQLite log (better-sqlite3, WAL, synchronous=FULL) behind a small
+ * interface. Appends run in IMMEDIATE transactions so a busy database waits (busy_timeout) instead of
+ * failing; each event is hash-chained to the one before it.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { ConfigError, InternalError } from '../core/errors.js';
+import { canonicalJson } from './canonical.js';
+import { EVENT_TYPES, GENESIS_HASH, eventHash, type EventInput, type StoredEvent } from './events.js';
+import { MIGRATIONS } from './migrations.js';
+
+/** Filter for reading events. All fields optional; results are in sequence order. */
+export interface EventQuery {
+  runId?: string;
+  project?: string;
+  types?: readonly string[];
+  /** Only events with seq greater than this. */
+  afterSeq?: number;
+  /** At most this many events (from the start of the selection). */
+  limit?: number;
+}
+
+/** The event log. */
+export interface EventStore {
+  /**
+   * Append events atomically (all or none), chained after the current head.
+   * Events whose `key` is already stored are skipped (idempotent retries) and returned as stored.
+   * @returns the stored events in order
+   */
+  append(events: EventInput | readonly EventInput[]): StoredEvent[];
+  /** Read events in sequence order. */
+  query(q?: EventQuery): StoredEvent[];
+  /** Highest sequence number (0 when empty). */
+  headSeq(): number;
+  close(): void;
+}
+
+/** Milliseconds a writer waits for a lock held by another process before SQLITE_BUSY. */
+export const BUSY_TIMEOUT_MS = 15_000;
+
+interface Row {
+  seq: number;
+  key: string;
+  ts: string;
+  type: string;
+  version: number;
+  run_id: string | null;
+  task: string | null;
+  agent: string | null;
+  project: string | null;
+  task_type: string | null;
+  payload: string;
+  prev_hash: string;
+  hash: string;
+}
+
+function fromRow(r: Row): StoredEvent {
+  return {
+    seq: r.seq,
+    key: r.key,
+    ts: r.ts,
+    type: r.type,
+    version: r.version,
+    runId: r.run_id ?? undefined,
+    task: r.task ?? undefined,
+    agent: r.agent ?? undefined,
+    project: r.project ?? undefined,
+    taskType: r.task_type ?? undefined,
+    payload: JSON.parse(r.payload) as Record<string, unknown>,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  };
+}
+
+/**
+ * Open (creating if needed) the event store at `file` and apply pending migrations.
+ * @throws ConfigError when the file cannot be opened or created
+ */
+export function openEventStore(file: string, now: () => Date = () => new Date()): EventStore {
+  let db: Database.Database;
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    db = new Database(file);
+  } catch (error) {
+    throw new ConfigError(`cannot open the event log ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+
+  const insert = db.prepare(
+    `INSERT INTO events (seq, key, ts, type, version, run_id, task, agent, project, task_type, payload, prev_hash, hash)
+     VALUES (@seq, @key, @ts, @type, @version, @run_id, @task, @agent, @project, @task_type, @payload, @prev_hash, @hash)`,
+  );
+  const head = db.prepare('SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1');
+  const byKey = db.prepare('SELECT * FROM events WHERE key = ?');
+
+  const appendTx = db.transaction((inputs: readonly EventInput[]): StoredEvent[] => {
+    const top = head.get() as { seq: number; hash: string } | undefined;
+    let seq = top?.seq ?? 0;
+    let prevHash = top?.hash ?? GENESIS_HASH;
+    const out: StoredEvent[] = [];
+    for (const input of inputs) {
+      const version = EVENT_TYPES[input.type];
+      if (version === undefined) throw new InternalError(`unknown event type ${String(input.type)}`);
+      const key = input.key ?? randomUUID();
+      const existing = byKey.get(key) as Row | undefined;
+      if (existing) {
+        out.push(fromRow(existing));
+        continue;
+      }
+      // Round-trip through canonical JSON so what is hashed is exactly what is stored and read back.
+      const payloadText = canonicalJson(input.payload);
+      const base: Omit<StoredEvent, 'hash'> = {
+        seq: seq + 1,
+        key,
+        ts: input.ts ?? now().toISOString(),
+        type: input.type,
+        version,
+        runId: input.runId,
+        task: input.task,
+        agent: input.agent,
+        project: input.project,
+        taskType: input.taskType,
+        payload: JSON.parse(payloadText) as Record<string, unknown>,
+        prevHash,
+      };
+      const hash = eventHash(base);
+      insert.run({
+        seq: base.seq,
+        key,
+        ts: base.ts,
+        type: base.type,
+        version,
+        run_id: base.runId ?? null,
+        task: base.task ?? null,
+        agent: base.agent ?? null,
+        project: base.project ?? null,
+        task_type: base.taskType ?? null,
+        payload: payloadText,
+        prev_hash: prevHash,
+        hash,
+      });
+      seq = base.seq;
+      prevHash = hash;
+      out.push({ ...base, hash });
+    }
+    return out;
+  });
+
+  return {
+    append(events) {
+      const list = Array.isArray(events) ? (events as readonly EventInput[]) : [events as EventInput];
+      return appendTx.immediate(list);
+    },
+    query(q = {}) {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (q.runId !== undefined) (where.push('run_id = ?'), params.push(q.runId));
+      if (q.project !== undefined) (where.push('project = ?'), params.push(q.project));
+      if (q.afterSeq !== undefined) (where.push('seq > ?'), params.push(q.afterSeq));
+      if (q.types?.length) (where.push(`type IN (${q.types.map(() => '?').join(',')})`), params.push(...q.types));
+      const sql = `SELECT * FROM events${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq${q.limit ? ` LIMIT ${Math.floor(q.limit)}` : ''}`;
+      return (db.prepare(sql).all(...params) as Row[]).map(fromRow);
+    },
+    headSeq() {
+      return (head.get() as { seq: number } | undefined)?.seq ?? 0;
+    },
+    close() {
+      db.close();
+    },
+  };
+}
+
+function migrate(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
+  for (const m of MIGRATIONS) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      // Another process may have applied it while we waited for the write lock.
+      if (db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version)) return;
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+    }).immediate();
+  }
+}

@@ -1,0 +1,275 @@
+/**
+ * The one place where agentctl starts child processes (git, agents, gates, notifiers).
+ *
+ * Every child gets: an explicit cwd, an allowlisted environment (never the whole parent env, never
+ * `GIT_CONFIG_*` or secrets unless passed explicitly), `stdin: 'ignore'` unless input or interactive
+ * stdio is asked for, an optional timeout and AbortSignal, and — for long-lived children — its own
+ * process group so that a timeout or Ctrl-C kills the whole tree (grandchildren included).
+ */
+import { accessSync, constants, statSync } from 'node:fs';
+import { delimiter, join, resolve as resolvePath } from 'node:path';
+import { createInterface } from 'node:readline';
+import { execa, type ResultPromise } from 'execa';
+import { ConfigError, InternalError } from '../core/errors.js';
+
+/** Variables every child may inherit from agentctl's own environment (values copied when set). */
+export const BASE_ENV_ALLOWLIST = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'SHELL',
+  'LANG',
+  'LANGUAGE',
+  'LC_ALL',
+  'LC_CTYPE',
+  'TERM',
+  'TZ',
+  'TMPDIR',
+  'NO_COLOR',
+  'FORCE_COLOR',
+] as const;
+
+/**
+ * Build a child environment: the allowlisted parts of `parent` plus `extra`.
+ * @param parent usually `process.env`
+ * @param extra variables to set (a value of `undefined` removes the variable)
+ * @param allow further names to copy from `parent` when set (e.g. a profile's env allowlist)
+ * @returns a fresh object; `parent` is not modified
+ */
+export function childEnv(
+  parent: NodeJS.ProcessEnv,
+  extra: Record<string, string | undefined> = {},
+  allow: readonly string[] = [],
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of [...BASE_ENV_ALLOWLIST, ...allow]) {
+    const value = parent[name];
+    if (value !== undefined) out[name] = value;
+  }
+  for (const [name, value] of Object.entries(extra)) {
+    if (value === undefined) delete out[name];
+    else out[name] = value;
+  }
+  return out;
+}
+
+/** Options for {@link runProcess}. */
+export interface RunOptions {
+  /** Working directory (absolute). Required: no child inherits agentctl's cwd by accident. */
+  cwd: string;
+  /** Complete environment for the child (build it with {@link childEnv}). */
+  env: Record<string, string>;
+  /** Text written to stdin, then closed. Without it stdin is ignored (unless `interactive`). */
+  input?: string;
+  /** Inherit the terminal (stdin, stdout, stderr) for a human-driven session. */
+  interactive?: boolean;
+  /** Kill the child (and its process group) after this many milliseconds. */
+  timeoutMs?: number;
+  /** Abort kills the child's process group. */
+  signal?: AbortSignal;
+  /** Exit codes that count as success; others throw {@link ProcessFailedError}. `'any'` never throws on exit. */
+  acceptExitCodes?: readonly number[] | 'any';
+  /** Called for each stdout line (without the newline) as it arrives. */
+  onStdoutLine?: (line: string) => void;
+  /** Called for each stderr line as it arrives. */
+  onStderrLine?: (line: string) => void;
+  /** Start the child in its own process group so the whole tree can be killed. Default: false. */
+  processGroup?: boolean;
+  /** Called once the child has a pid. */
+  onSpawn?: (pid: number) => void;
+  /** Keep at most this many bytes of stdout/stderr in the result (the tail). Default 1 MiB. */
+  maxBufferBytes?: number;
+}
+
+/** What a finished child did. */
+export interface RunResult {
+  /** Exit code, or null when killed by a signal. */
+  exitCode: number | null;
+  /** Signal name when killed (e.g. `SIGTERM`), else null. */
+  signal: string | null;
+  /** Captured stdout (tail, at most `maxBufferBytes`). */
+  stdout: string;
+  /** Captured stderr (tail, at most `maxBufferBytes`). */
+  stderr: string;
+  /** True when the timeout fired. */
+  timedOut: boolean;
+  /** True when the AbortSignal fired. */
+  aborted: boolean;
+  /** Wall time in milliseconds. */
+  durationMs: number;
+  /** Child pid (0 if it never started). */
+  pid: number;
+}
+
+/** A child exited with a code outside `acceptExitCodes`. Carries the result for the caller's message. */
+export class ProcessFailedError extends InternalError {
+  constructor(
+    readonly command: string,
+    readonly result: RunResult,
+  ) {
+    const detail = (result.stderr || result.stdout).trim().split('\n').slice(-5).join('\n');
+    super(
+      `${command} failed (${result.signal ?? `exit ${result.exitCode}`})${detail ? `:\n${detail}` : ''}`,
+    );
+  }
+}
+
+/** Grace period between SIGTERM and SIGKILL when killing a child, in milliseconds. */
+export const KILL_GRACE_MS = 3000;
+
+/**
+ * Run a child process to completion.
+ * @param file executable name or path
+ * @param args argument vector (never passed through a shell)
+ * @returns the {@link RunResult}
+ * @throws ConfigError when the executable does not exist or cannot be executed
+ * @throws ProcessFailedError when the exit code is not accepted (default: only 0)
+ */
+export async function runProcess(file: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
+  const started = Date.now();
+  const maxBuffer = options.maxBufferBytes ?? 1024 * 1024;
+  let timedOut = false;
+  let aborted = false;
+  let stdout = '';
+  let stderr = '';
+  const keepTail = (acc: string, chunk: string): string => {
+    const next = acc + chunk;
+    return next.length > maxBuffer ? next.slice(next.length - maxBuffer) : next;
+  };
+
+  let child: ResultPromise;
+  try {
+    child = execa(file, [...args], {
+      cwd: options.cwd,
+      env: options.env,
+      extendEnv: false,
+      reject: false,
+      buffer: false,
+      stdin: options.interactive ? 'inherit' : options.input !== undefined ? 'pipe' : 'ignore',
+      stdout: options.interactive ? 'inherit' : 'pipe',
+      stderr: options.interactive ? 'inherit' : 'pipe',
+      detached: options.processGroup ?? false,
+      windowsHide: true,
+    });
+  } catch (error) {
+    throw new ConfigError(`cannot start ${file}: ${(error as Error).message}`, { cause: error });
+  }
+
+  const pid = child.pid ?? 0;
+  if (pid) options.onSpawn?.(pid);
+  if (options.input !== undefined && child.stdin) {
+    child.stdin.on('error', () => {
+      /* the child may exit before reading its input; that is its business */
+    });
+    child.stdin.end(options.input);
+  }
+
+  const kill = (): void => {
+    if (!pid) return;
+    const target = options.processGroup ? -pid : pid;
+    try {
+      process.kill(target, 'SIGTERM');
+    } catch {
+      return; // already gone
+    }
+    const hard = setTimeout(() => {
+      try {
+        process.kill(target, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, KILL_GRACE_MS);
+    hard.unref();
+  };
+
+  const timer =
+    options.timeoutMs !== undefined
+      ? setTimeout(() => {
+          timedOut = true;
+          kill();
+        }, options.timeoutMs)
+      : undefined;
+  const onAbort = (): void => {
+    aborted = true;
+    kill();
+  };
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const lineDone: Promise<void>[] = [];
+  if (child.stdout) {
+    const rl = createInterface({ input: child.stdout, crlfDelay: Infinity });
+    rl.on('line', (line) => {
+      stdout = keepTail(stdout, line + '\n');
+      options.onStdoutLine?.(line);
+    });
+    lineDone.push(new Promise((r) => rl.once('close', r)));
+  }
+  if (child.stderr) {
+    const rl = createInterface({ input: child.stderr, crlfDelay: Infinity });
+    rl.on('line', (line) => {
+      stderr = keepTail(stderr, line + '\n');
+      options.onStderrLine?.(line);
+    });
+    lineDone.push(new Promise((r) => rl.once('close', r)));
+  }
+
+  const outcome = await child;
+  await Promise.all(lineDone);
+  if (timer) clearTimeout(timer);
+  options.signal?.removeEventListener('abort', onAbort);
+  // After the leader exits, make sure nothing it started outlives it when we were asked to stop it.
+  if ((timedOut || aborted) && options.processGroup && pid) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* group already empty */
+    }
+  }
+
+  const failure = (outcome as { code?: string }).code;
+  if (failure === 'ENOENT' || failure === 'EACCES') {
+    throw new ConfigError(`cannot start ${file}: ${failure === 'ENOENT' ? 'not found' : 'permission denied'}`, {
+      hint: 'Check the binary path (for agents: agents.<name>.bin in .agentrc.yaml).',
+    });
+  }
+
+  const result: RunResult = {
+    exitCode: typeof outcome.exitCode === 'number' ? outcome.exitCode : null,
+    signal: outcome.signal ?? null,
+    stdout,
+    stderr,
+    timedOut,
+    aborted,
+    durationMs: Date.now() - started,
+    pid,
+  };
+  const accept = options.acceptExitCodes ?? [0];
+  if (accept !== 'any' && (result.exitCode === null || !accept.includes(result.exitCode))) {
+    throw new ProcessFailedError([file, ...args].join(' ').slice(0, 200), result);
+  }
+  return result;
+}
+
+/**
+ * Find an executable the way a shell would: a name with `/` is checked as a path, otherwise each PATH entry.
+ * @returns the absolute path, or null when not found or not executable
+ */
+export function resolveExecutable(bin: string, pathEnv: string | undefined, cwd: string): string | null {
+  const candidates = bin.includes('/') ? [resolvePath(cwd, bin)] : (pathEnv ?? '').split(delimiter).filter(Boolean).map((d) => join(d, bin));
+  for (const c of candidates) {
+    try {
+      accessSync(c, bin.endsWith('.js') || bin.endsWith('.mjs') ? constants.R_OK : constants.X_OK);
+      if (statSync(c).isFile()) return c;
+    } catch {
+      /* try the next one */
+    }
+  }
+  return null;
+}
+
+/** How to start `bin`: JavaScript files run with this Node binary, everything else directly. */
+export function commandFor(bin: string, args: readonly string[]): { file: string; args: string[] } {
+  return /\.(c|m)?js$/.test(bin) ? { file: process.execPath, args: [bin, ...args] } : { file: bin, args: [...args] };
+}

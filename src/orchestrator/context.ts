@@ -1,0 +1,70 @@
+/**
+ * Everything a command needs, opened once: the repository, its config, AGENTCTL_HOME paths, the event
+ * store and the git module. Commands call {@link openContext} and close it when done.
+ */
+import { userInfo } from 'node:os';
+import { agentctlHome, homePaths, repoLockPath, type HomePaths } from '../core/paths.js';
+import { loadProject, type Project } from '../definition/load.js';
+import { createGit, type Git } from '../exec/git.js';
+import { openEventStore, type EventStore } from '../evidence/store.js';
+import { projectRuns, type RunView } from '../evidence/projections/runs.js';
+import { projectTrust, type TrustProfile } from '../evidence/projections/trust.js';
+import { InputError } from '../core/errors.js';
+
+/** An open working context. */
+export interface Context {
+  git: Git;
+  project: Project;
+  paths: HomePaths;
+  store: EventStore;
+  env: NodeJS.ProcessEnv;
+  /** Lock file for this repository's worktree operations. */
+  lockPath: string;
+  close(): void;
+}
+
+/**
+ * Open the context for the repository containing `cwd`.
+ * @throws ConfigError (not a repository, unusable AGENTCTL_HOME), InputError (bad .agentrc.yaml)
+ */
+export async function openContext(cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<Context> {
+  const git = createGit(undefined, env);
+  const project = await loadProject(git, cwd);
+  const paths = homePaths(agentctlHome(env));
+  const store = openEventStore(paths.database);
+  return { git, project, paths, store, env, lockPath: repoLockPath(paths, project.key), close: () => store.close() };
+}
+
+/** All runs of this project, folded from the log. */
+export function projectRunsOf(ctx: Context): Map<string, RunView> {
+  return projectRuns(ctx.store.query({ project: ctx.project.config.project }));
+}
+
+/** Trust profiles of this project (evidence from the whole log, filtered to the project). */
+export function trustOf(ctx: Context): Map<string, TrustProfile> {
+  const all = projectTrust(ctx.store.query({}), ctx.project.config.trustInitial);
+  return new Map([...all].filter(([, p]) => p.project === ctx.project.config.project));
+}
+
+/**
+ * Find a run by id or unique id prefix (at least 4 characters), like git does for commits.
+ * @throws InputError when no run or several runs match
+ */
+export function findRun(ctx: Context, idOrPrefix: string): RunView {
+  const runs = projectRunsOf(ctx);
+  const exact = runs.get(idOrPrefix);
+  if (exact) return exact;
+  if (idOrPrefix.length >= 4) {
+    const matches = [...runs.values()].filter((r) => r.runId.startsWith(idOrPrefix.toLowerCase()));
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length > 1) throw new InputError(`run id "${idOrPrefix}" is ambiguous: ${matches.map((m) => m.runId).join(', ')}`);
+  }
+  throw new InputError(`no run "${idOrPrefix}" in project ${ctx.project.config.project}`, { hint: 'List runs with: agentctl runs' });
+}
+
+/** Who the human is, for review and promotion events: git user.email, else the OS user name. */
+export async function currentHuman(ctx: Context): Promise<string> {
+  const r = await ctx.git.raw(ctx.project.root, ['config', 'user.email'], { readOnly: true, accept: [0, 1] });
+  const email = r.stdout.trim();
+  return email || userInfo().username;
+}
