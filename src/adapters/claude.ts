@@ -43,7 +43,9 @@ export function claudeParser(worktree: string): StreamParser {
           } else if (block.type === 'tool_use') {
             const input = (block.input ?? {}) as Record<string, unknown>;
             pending.set(String(block.id), { name: String(block.name), input });
-            out.push({ type: 'tool.called', payload: { id: String(block.id), tool: String(block.name), input: clipInput(input) } });
+            const field = EDIT_TOOLS[String(block.name)];
+            const path = field && typeof input[field] === 'string' ? relativeToWorktree(input[field] as string, worktree) : undefined;
+            out.push({ type: 'tool.called', payload: { id: String(block.id), tool: String(block.name), input: clipInput(input), ...(path ? { path } : {}) } });
           }
         }
       } else if (msg.type === 'user') {

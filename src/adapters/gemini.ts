@@ -48,7 +48,8 @@ export function geminiParser(worktree: string): StreamParser {
           flush(out);
           const params = (msg.parameters ?? {}) as Record<string, unknown>;
           pending.set(String(msg.tool_id), { name: String(msg.tool_name), params });
-          out.push({ type: 'tool.called', payload: { id: String(msg.tool_id), tool: String(msg.tool_name), input: clipInput(params) } });
+          const path = typeof params.file_path === 'string' ? relativeToWorktree(params.file_path, worktree) : undefined;
+          out.push({ type: 'tool.called', payload: { id: String(msg.tool_id), tool: String(msg.tool_name), input: clipInput(params), ...(path ? { path } : {}) } });
           break;
         }
         case 'tool_result': {

@@ -17,8 +17,6 @@ export async function main(argv: readonly string[]): Promise<number> {
   configureColor();
   let code: number = EXIT.OK;
   const program = buildProgram((c) => (code = c));
-  program.exitOverride();
-  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   try {
     await program.parseAsync([...argv]);
     return code;

@@ -9,6 +9,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('agentctl')
     .description('Run coding agents in disposable git worktrees under generated permission policies; trust is earned from an append-only event log.')
     .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) })
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
@@ -32,6 +34,9 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
   const act =
     <A extends unknown[]>(load: () => Promise<{ default: (...args: A) => Promise<number> }>) =>
     async (...args: A) => setExit(await (await load()).default(...args));
+
+  // Options after a subcommand belong to it (`review show <run> --json`), not to `review`.
+  program.enablePositionalOptions();
 
   program
     .command('tasks')
@@ -67,6 +72,7 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
   const review = program
     .command('review')
     .description('runs awaiting review; show, merge or discard one')
+    .enablePositionalOptions()
     .option('--json', 'print JSON')
     .action(act(() => import('../commands/review-list.js')));
   review

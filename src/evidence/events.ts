@@ -84,3 +84,35 @@ export function eventHash(e: Omit<StoredEvent, 'hash'>): string {
   });
   return sha256(`${e.prevHash}\n${body}`);
 }
+
+/** Result of checking the hash chain. */
+export interface ChainCheck {
+  ok: boolean;
+  /** Events checked. */
+  checked: number;
+  /** First sequence number that does not verify, when not ok. */
+  firstBadSeq: number | undefined;
+  problem: string | undefined;
+}
+
+/**
+ * Verify a hash chain: sequence numbers 1..n without gaps, each prevHash equal to the previous hash,
+ * each hash recomputed from the stored fields.
+ * @param events all events in sequence order, from seq 1
+ */
+export function verifyChain(events: Iterable<StoredEvent>): ChainCheck {
+  let prev = GENESIS_HASH;
+  let expected = 1;
+  let checked = 0;
+  for (const e of events) {
+    const bad = (problem: string): ChainCheck => ({ ok: false, checked, firstBadSeq: e.seq, problem });
+    if (e.seq !== expected) return { ok: false, checked, firstBadSeq: expected, problem: `sequence ${expected} is missing (found ${e.seq})` };
+    if (e.prevHash !== prev) return bad('its previous-hash link does not match the event before it');
+    const { hash, ...rest } = e;
+    if (eventHash(rest) !== hash) return bad('its contents do not match its hash');
+    prev = hash;
+    expected++;
+    checked++;
+  }
+  return { ok: true, checked, firstBadSeq: undefined, problem: undefined };
+}

@@ -22,9 +22,13 @@ export function describeEvent(e: StoredEvent): string | undefined {
       return `${p.kind === 'reasoning' ? 'thinks' : 'says'}: ${short(p.text)}`;
     case 'tool.called': {
       const input = (p.input ?? {}) as Record<string, unknown>;
-      const arg = input.command ?? input.file_path ?? input.notebook_path ?? input.path ?? '';
+      const arg = p.path ?? input.command ?? input.file_path ?? input.notebook_path ?? input.path ?? '';
       return `${String(p.tool)} ${short(arg, 70)}`;
     }
+    case 'tool.result':
+      return p.isError ? `tool error: ${short(p.output, 80)}` : 'tool ok';
+    case 'agent.usage':
+      return `usage: ${String(p.inputTokens)} in / ${String(p.outputTokens)} out tokens${typeof p.costUsd === 'number' ? `, $${p.costUsd.toFixed(4)}` : ''}`;
     case 'permission.denied':
       return `denied: ${String(p.tool)} ${short(JSON.stringify(p.input ?? {}), 70)}`;
     case 'file.changed':

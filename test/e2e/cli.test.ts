@@ -1,0 +1,253 @@
+/**
+ * End to end: the built bin/agentctl on real temp git repositories with an isolated AGENTCTL_HOME,
+ * the scripted Claude Code stand-in and shell-script `command` agents.
+ */
+import { existsSync, readFileSync, readdirSync, chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { agentctl, cleanup, git, makeRepo, script, taskFile, tempDir, writeFiles } from '../helpers.js';
+
+afterEach(cleanup);
+
+/** True when the process exists and is not a zombie (a killed orphan may linger unreaped in containers). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
+  return !/^\d+ \(.*\) Z/.test(stat);
+}
+
+const docsTask = (extra: Record<string, unknown> = {}) =>
+  taskFile({ title: 'Add flags page', type: 'docs', gate: 'test -f docs/flags.md', ...extra }, script({ say: 'Writing.' }, { write: 'docs/flags.md', content: '# Flags\n' }, { say: 'Added docs/flags.md' }));
+
+async function runJson(repo: string, home: string, task: string) {
+  const r = await agentctl(repo, home, ['run', task, '--json']);
+  return { ...r, json: r.stdout ? JSON.parse(r.stdout) : undefined };
+}
+
+describe('run → review → merge → promote', () => {
+  it('runs a review task in a worktree, records events, merges on review and counts it as evidence', async () => {
+    const { repo, home } = makeRepo({ 'tasks/add-flags.md': docsTask() });
+    const tasks = JSON.parse((await agentctl(repo, home, ['tasks', '--json'])).stdout);
+    expect(tasks.tasks[0]).toMatchObject({ id: 'add-flags', requested: 'review', effective: 'review', agent: 'claude', type: 'docs' });
+
+    const run = await runJson(repo, home, 'add-flags');
+    expect(run.code, run.stderr).toBe(0);
+    const r = run.json.run;
+    expect(r).toMatchObject({ state: 'awaiting_review', sandboxLive: true, branch: `agentctl/add-flags/${r.runId}`, gate: { passed: true } });
+    expect(r.worktree.startsWith(home)).toBe(true);
+    expect(readFileSync(join(r.worktree, 'docs/flags.md'), 'utf8')).toBe('# Flags\n');
+    expect(existsSync(join(repo, 'docs/flags.md'))).toBe(false); // the user's checkout is untouched
+    expect(run.stderr).toContain('gate passed');
+
+    const review = JSON.parse((await agentctl(repo, home, ['review', '--json'])).stdout);
+    expect(review.runs.map((x: { runId: string }) => x.runId)).toEqual([r.runId]);
+    const show = JSON.parse((await agentctl(repo, home, ['review', 'show', r.runId.slice(0, 24), '--json'])).stdout);
+    expect(show.diff).toContain('+# Flags');
+    expect(show.run.summary).toBe('Added docs/flags.md');
+
+    const merge = await agentctl(repo, home, ['review', 'merge', r.runId, '--note', 'ship it']);
+    expect(merge.code, merge.stderr).toBe(0);
+    expect(readFileSync(join(repo, 'docs/flags.md'), 'utf8')).toBe('# Flags\n');
+    expect(git(repo, 'log', '-1', '--format=%s')).toBe(`agentctl: merge add-flags (run ${r.runId})`);
+    expect(existsSync(r.worktree)).toBe(false);
+    expect(git(repo, 'branch', '--list', 'agentctl/*')).toBe('');
+
+    const promote = JSON.parse((await agentctl(repo, home, ['promote', '--json'])).stdout);
+    expect(promote.profiles).toEqual([expect.objectContaining({ agent: 'claude', taskType: 'docs', level: 'review', evidence: expect.objectContaining({ runs: 1, merged: 1, mergeRate: 1 }) })]);
+
+    const log = JSON.parse((await agentctl(repo, home, ['log', '--run', r.runId, '--json'])).stdout);
+    const types = log.events.map((e: { type: string }) => e.type);
+    for (const t of ['run.planned', 'sandbox.created', 'policy.rendered', 'agent.launched', 'tool.called', 'file.changed', 'agent.usage', 'agent.exited', 'sandbox.committed', 'gate.passed', 'run.decided', 'review.approved', 'run.merged', 'sandbox.removed']) {
+      expect(types, t).toContain(t);
+    }
+    expect(log.events.find((e: { type: string }) => e.type === 'review.approved').payload).toMatchObject({ by: 'dev@example.com', note: 'ship it' });
+  });
+
+  it('discard removes the worktree and branch but keeps the work in an archive ref', async () => {
+    const { repo, home } = makeRepo({ 'tasks/add-flags.md': docsTask() });
+    const { json } = await runJson(repo, home, 'add-flags');
+    const id = json.run.runId;
+    const d = await agentctl(repo, home, ['review', 'discard', id, '--reason', 'not needed', '--json']);
+    expect(d.code, d.stderr).toBe(0);
+    expect(JSON.parse(d.stdout)).toMatchObject({ discarded: true, archiveRef: `refs/agentctl/archive/${id}` });
+    expect(existsSync(json.run.worktree)).toBe(false);
+    expect(git(repo, 'show', `refs/agentctl/archive/${id}:docs/flags.md`)).toBe('# Flags');
+    const runs = JSON.parse((await agentctl(repo, home, ['runs', '--json'])).stdout);
+    expect(runs.runs[0]).toMatchObject({ state: 'discarded', sandboxLive: false });
+    expect((await agentctl(repo, home, ['review', 'merge', id])).code).toBe(5);
+  });
+
+  it('auto merges only after a human promotion to auto, and only when the gate passes', async () => {
+    const { repo, home } = makeRepo({ 'tasks/auto-docs.md': docsTask({ autonomy: 'auto' }) });
+    const first = await runJson(repo, home, 'auto-docs');
+    expect(first.json.run).toMatchObject({ state: 'awaiting_review', requested: 'auto', effective: 'review' });
+    expect(first.json.decision.reasons.join(' ')).toMatch(/earned level is review/);
+    await agentctl(repo, home, ['review', 'discard', first.json.run.runId]);
+
+    expect((await agentctl(repo, home, ['promote', 'claude', '--type', 'docs', '--to', 'auto', '--note', 'enough evidence'])).code).toBe(0);
+    const second = await runJson(repo, home, 'auto-docs');
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.json.run).toMatchObject({ state: 'merged', effective: 'auto' });
+    expect(readFileSync(join(repo, 'docs/flags.md'), 'utf8')).toBe('# Flags\n');
+    const history = JSON.parse((await agentctl(repo, home, ['promote', '--json'])).stdout).profiles[0];
+    expect(history).toMatchObject({ level: 'auto', history: [expect.objectContaining({ from: 'review', to: 'auto', by: 'dev@example.com', note: 'enough evidence', evidence: expect.objectContaining({ runs: 1, discarded: 1 }) })] });
+  });
+
+  it('a failing gate leaves the run awaiting review with exit code 6', async () => {
+    const { repo, home } = makeRepo({ 'tasks/t.md': docsTask({ gate: 'echo broken >&2; exit 3' }) });
+    const r = await runJson(repo, home, 't');
+    expect(r.code).toBe(6);
+    expect(r.json.run).toMatchObject({ state: 'awaiting_review', gate: { passed: false, exitCode: 3 } });
+    expect(r.json.run.gate.output).toContain('broken');
+  });
+});
+
+describe('refusals change nothing', () => {
+  const worktreesOf = (home: string) => (existsSync(join(home, 'worktrees')) ? readdirSync(join(home, 'worktrees')).flatMap((d) => readdirSync(join(home, 'worktrees', d))) : []);
+
+  it('hold tasks never start unattended; --claim needs a terminal', async () => {
+    const { repo, home } = makeRepo({ 'tasks/held.md': docsTask({ autonomy: 'hold' }) });
+    const r = await agentctl(repo, home, ['run', 'held']);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/on hold/);
+    expect(r.stderr).toContain('agentctl run held --claim');
+    const c = await agentctl(repo, home, ['run', 'held', '--claim']);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toMatch(/needs a terminal/);
+    expect(worktreesOf(home)).toEqual([]);
+    expect(JSON.parse((await agentctl(repo, home, ['runs', '--json'])).stdout).runs).toEqual([]);
+  });
+
+  it('a bad task file names file and field, and does not hide the others', async () => {
+    const { repo, home } = makeRepo({
+      'tasks/good.md': docsTask(),
+      'tasks/bad-level.md': '---\ntitle: x\nautonomy: sometimes\n---\nbody\n',
+      'tasks/bad-yaml.md': '---\ntitle: [x\n---\nbody\n',
+      'tasks/Bad Id.md': '---\ntitle: x\n---\nbody\n',
+    });
+    const list = await agentctl(repo, home, ['tasks', '--json']);
+    expect(list.code).toBe(2);
+    const out = JSON.parse(list.stdout);
+    expect(out.tasks.map((t: { id: string }) => t.id)).toEqual(['good']);
+    expect(out.errors.map((e: { file: string }) => e.file).sort()).toEqual(['tasks/Bad Id.md', 'tasks/bad-level.md', 'tasks/bad-yaml.md']);
+    expect(out.errors.find((e: { file: string }) => e.file === 'tasks/bad-level.md')).toMatchObject({ field: 'autonomy' });
+    const run = await agentctl(repo, home, ['run', 'bad-level']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('tasks/bad-level.md:3');
+    expect(run.stderr).toContain('"autonomy"');
+    expect(worktreesOf(home)).toEqual([]);
+  });
+
+  it('a missing agent binary is refused before any worktree exists', async () => {
+    const { repo, home } = makeRepo({ 'tasks/t.md': docsTask(), '.agentrc.yaml': 'agents:\n  claude:\n    bin: /nonexistent/claude\n' });
+    const r = await agentctl(repo, home, ['run', 't']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('/nonexistent/claude');
+    expect(worktreesOf(home)).toEqual([]);
+    expect(git(repo, 'worktree', 'list').split('\n')).toHaveLength(1);
+  });
+
+  it('a bad .agentrc.yaml names the file, line and field', async () => {
+    const { repo, home } = makeRepo({ '.agentrc.yaml': 'defaults:\n  agent: robot\n' });
+    const r = await agentctl(repo, home, ['tasks']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('.agentrc.yaml:2');
+    expect(r.stderr).toContain('defaults.agent');
+  });
+
+  it('merge refuses a dirty checkout and changes nothing', async () => {
+    const { repo, home } = makeRepo({ 'tasks/t.md': docsTask() });
+    const { json } = await runJson(repo, home, 't');
+    writeFileSync(join(repo, 'README.md'), 'local edit\n');
+    const before = git(repo, 'rev-parse', 'HEAD');
+    const m = await agentctl(repo, home, ['review', 'merge', json.run.runId]);
+    expect(m.code).toBe(5);
+    expect(m.stderr).toMatch(/uncommitted changes/);
+    expect(git(repo, 'rev-parse', 'HEAD')).toBe(before);
+    expect(readFileSync(join(repo, 'README.md'), 'utf8')).toBe('local edit\n');
+    expect(existsSync(json.run.worktree)).toBe(true);
+    expect(JSON.parse((await agentctl(repo, home, ['review', '--json'])).stdout).runs).toHaveLength(1);
+  });
+
+  it('outside a git repository: exit 3', async () => {
+    const r = await agentctl(tempDir(), join(tempDir(), 'home'), ['tasks']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/not a git repository/);
+  });
+});
+
+describe('command agent, scope and timeouts', () => {
+  function commandRepo(scriptBody: string, task: Record<string, unknown>, env: Record<string, string> = {}) {
+    const envYaml = Object.keys(env).length ? `\n    env:\n${Object.entries(env).map(([k, v]) => `      ${k}: ${JSON.stringify(v)}`).join('\n')}` : '';
+    const made = makeRepo({
+      '.agentrc.yaml': `agents:\n  command:\n    bin: ./agent.sh${envYaml}\n`,
+      'agent.sh': `#!/bin/sh\n${scriptBody}\n`,
+      'tasks/t.md': taskFile({ agent: 'command', type: 'docs', ...task }, 'Do the thing.'),
+    });
+    chmodSync(join(made.repo, 'agent.sh'), 0o755);
+    git(made.repo, 'add', '-A');
+    git(made.repo, 'commit', '-qm', 'agent');
+    return made;
+  }
+
+  it('gets the prompt on stdin and in AGENTCTL_PROMPT; its edits are captured', async () => {
+    const { repo, home } = commandRepo('mkdir -p docs; cat > docs/prompt.txt; printf "%s" "$AGENTCTL_PROMPT" > docs/env.txt; echo done editing', {});
+    const r = await runJson(repo, home, 't');
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(r.json.run.worktree, 'docs/prompt.txt'), 'utf8')).toBe('Do the thing.');
+    expect(readFileSync(join(r.json.run.worktree, 'docs/env.txt'), 'utf8')).toBe('Do the thing.');
+    expect(r.json.run.summary).toBe('done editing');
+  });
+
+  it('an edit to a task file is a scope violation that blocks an auto merge', async () => {
+    const { repo, home } = commandRepo('echo "---\\nautonomy: auto\\n---\\nx" > tasks/escalate.md; mkdir -p docs; echo x > docs/a.md', { autonomy: 'auto', gate: 'true' });
+    await agentctl(repo, home, ['promote', 'command', '--type', 'docs', '--to', 'auto']);
+    const r = await runJson(repo, home, 't');
+    expect(r.json.run.state).toBe('awaiting_review');
+    expect(r.json.run.scopeViolations).toEqual([expect.objectContaining({ path: 'tasks/escalate.md' })]);
+    expect(r.json.decision.reasons.join(' ')).toMatch(/outside the policy's write scope/);
+    expect(existsSync(join(repo, 'tasks/escalate.md'))).toBe(false);
+  });
+
+  it('a timeout kills the whole process tree and records it (exit 4)', async () => {
+    const pidDir = tempDir();
+    const { repo, home } = commandRepo('sleep 300 & echo $! > "$PIDFILE"; wait', { timeout: 1 }, { PIDFILE: join(pidDir, 'pid') });
+    const r = await runJson(repo, home, 't');
+    expect(r.code).toBe(4);
+    expect(r.json.run).toMatchObject({ state: 'failed', timedOut: true });
+    const pid = Number(readFileSync(join(pidDir, 'pid'), 'utf8'));
+    await new Promise((res) => setTimeout(res, 300));
+    expect(isRunning(pid)).toBe(false);
+    expect(existsSync(r.json.run.worktree)).toBe(true); // kept for review
+  });
+});
+
+describe('CLI surface', () => {
+  it.each([
+    [['--help'], 0, /Usage: agentctl/],
+    [['--version'], 0, /0\.1\.0/],
+    [['bogus'], 2, /unknown command/],
+    [['run'], 2, /missing required argument/],
+    [['review', 'merge'], 2, /missing required argument/],
+    [['promote', 'claude', '--to', 'sideways'], 2, /invalid/],
+    [['log', '--limit', '0'], 2, /--limit/],
+  ])('agentctl %j exits %i', async (args, code, pattern) => {
+    const { repo, home } = makeRepo();
+    const r = await agentctl(repo, home, args as string[]);
+    expect(r.code).toBe(code);
+    expect(r.stdout + r.stderr).toMatch(pattern);
+  });
+
+  it('promotions rise one step at a time', async () => {
+    const { repo, home } = makeRepo({ '.agentrc.yaml': 'trust:\n  initial: hold\n' });
+    const jump = await agentctl(repo, home, ['promote', 'claude', '--type', 'docs', '--to', 'auto']);
+    expect(jump.code).toBe(2);
+    expect(jump.stderr).toMatch(/one step at a time/);
+    expect((await agentctl(repo, home, ['promote', 'claude', '--type', 'docs', '--to', 'review'])).code).toBe(0);
+    expect((await agentctl(repo, home, ['promote', 'claude', '--type', 'docs', '--to', 'auto'])).code).toBe(0);
+  });
+});

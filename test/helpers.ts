@@ -1,0 +1,91 @@
+/** Test helpers: real temp git repos, an isolated AGENTCTL_HOME, and running the built bin/agentctl. */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const BIN = join(ROOT, 'bin', 'agentctl');
+export const SCRIPTED_CLAUDE = join(ROOT, 'dist', 'demo', 'scripted-claude.js');
+
+const cleanups: string[] = [];
+/** Remove every temp dir made by this file's tests. */
+export function cleanup(): void {
+  for (const d of cleanups.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+/** A temp dir that is removed by {@link cleanup}. */
+export function tempDir(prefix = 'agentctl-test-'): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  cleanups.push(d);
+  return d;
+}
+
+/** Run git in a directory; returns stdout. */
+export function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1' } }).trim();
+}
+
+/** Write files (path → content) below `root`, creating folders. */
+export function writeFiles(root: string, files: Record<string, string>): void {
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), content);
+  }
+}
+
+/** A fresh repository on `main` with an initial commit, user identity set and gc disabled. */
+export function makeRepo(files: Record<string, string> = {}): { repo: string; home: string } {
+  const base = tempDir();
+  const repo = join(base, 'repo');
+  mkdirSync(repo);
+  git(repo, 'init', '-q', '-b', 'main');
+  git(repo, 'config', 'user.email', 'dev@example.com');
+  git(repo, 'config', 'user.name', 'Dev');
+  git(repo, 'config', 'gc.auto', '0');
+  writeFiles(repo, {
+    'README.md': '# sample\n',
+    '.agentrc.yaml': `agents:\n  claude:\n    bin: ${SCRIPTED_CLAUDE}\n`,
+    ...files,
+  });
+  git(repo, 'add', '-A');
+  git(repo, 'commit', '-qm', 'initial');
+  return { repo, home: join(base, 'home') };
+}
+
+/** A task file's text. */
+export function taskFile(front: Record<string, unknown>, body: string): string {
+  const yaml = Object.entries(front)
+    .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+    .join('\n');
+  return `---\n${yaml}\n---\n${body}\n`;
+}
+
+/** A prompt with an agent-script block for the scripted agent. */
+export function script(...steps: Record<string, unknown>[]): string {
+  return `Do the work.\n\n\`\`\`agent-script\n${steps.map((s) => JSON.stringify(s)).join('\n')}\n\`\`\``;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the built `bin/agentctl` in `cwd` with an isolated AGENTCTL_HOME; never throws on exit code. */
+export function agentctl(cwd: string, home: string, args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', AGENTCTL_HOME: home, NO_COLOR: '1', CI: '1', ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
+  });
+}

@@ -1,0 +1,103 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import { describe, expect, it } from 'vitest';
+import { composePolicy } from '../../src/authz/policy.js';
+import { parseProfile, type Profile } from '../../src/authz/profile.js';
+import { claudePermissions, renderClaude } from '../../src/authz/render/claude.js';
+import { codexPermissions, renderCodex } from '../../src/authz/render/codex.js';
+import { filePathPattern, geminiApprovalMode, geminiRules, isSafeGeminiRegex, renderGemini } from '../../src/authz/render/gemini.js';
+import { ROOT } from '../helpers.js';
+
+const profiles = new Map<string, Profile>();
+for (const f of readdirSync(join(ROOT, 'profiles'))) {
+  const name = f.replace('.yaml', '');
+  profiles.set(name, parseProfile(name, f, readFileSync(join(ROOT, 'profiles', f), 'utf8'), 'builtin'));
+}
+const ctx = { tasksDir: 'tasks', profilesDir: '.agentctl/profiles' };
+const policyOf = (names: string[], paths: string[] = []) => composePolicy({ id: 't', file: 't.md', profiles: names, paths, autonomy: 'review' }, profiles, ctx);
+const rctx = { worktree: '/home/u/.local/share/agentctl/worktrees/p/t-1', runDir: '/home/u/.local/share/agentctl/runs/1', homeDir: '/home/u' };
+
+describe('Claude Code renderer', () => {
+  it('uses dontAsk, cwd-relative Edit allows, and Read+Edit denies for secrets', () => {
+    const p = claudePermissions(policyOf(['implement']));
+    expect(p.defaultMode).toBe('dontAsk');
+    expect(p.allow).toContain('Edit(./src/**)');
+    expect(p.allow).toContain('Bash(npm test:*)');
+    expect(p.deny).toEqual(expect.arrayContaining(['Read(.env)', 'Edit(.env)', 'Read(~/.ssh/**)', 'Edit(./tasks/**)', 'Edit(./.claude/**)', 'Bash(git push:*)', 'WebFetch']));
+    // `/path` would be anchored at the settings file's folder (outside the worktree): never emitted.
+    expect([...p.allow, ...p.deny].some((r) => /\(\/[^/]/.test(r))).toBe(false);
+  });
+
+  it('never emits bypassPermissions below yolo', () => {
+    for (const names of [['research'], ['implement'], ['careful']]) {
+      const r = renderClaude(policyOf(names, ['src/**']), rctx);
+      expect(r.files[0]!.content).not.toContain('bypassPermissions');
+      expect(r.args).toEqual(['--settings', `${rctx.runDir}/claude/settings.json`, '--permission-mode', 'dontAsk']);
+    }
+    expect(claudePermissions(policyOf(['yolo'])).defaultMode).toBe('bypassPermissions');
+  });
+
+  it('puts generated files and the config dir outside the worktree', () => {
+    const r = renderClaude(policyOf(['implement']), rctx);
+    expect(r.files.every((f) => !f.path.startsWith(rctx.worktree))).toBe(true);
+    expect(r.env.CLAUDE_CONFIG_DIR).toBe(`${rctx.runDir}/claude/config`);
+    expect(r.env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC).toBe('1');
+  });
+});
+
+describe('Gemini CLI renderer', () => {
+  it('emits only patterns the tool would load (its own ReDoS test)', () => {
+    for (const names of [['research'], ['implement'], ['yolo']]) {
+      for (const rule of geminiRules(policyOf(names), rctx)) if (rule.argsPattern) expect(isSafeGeminiRegex(rule.argsPattern), rule.argsPattern).toBe(true);
+    }
+    expect(isSafeGeminiRegex('(a+)+')).toBe(false);
+  });
+
+  it('file patterns match relative and absolute paths inside the glob only', () => {
+    const re = new RegExp(filePathPattern('src/**', rctx.worktree));
+    expect(re.test('"file_path":"src/a/b.ts"')).toBe(true);
+    expect(re.test('"file_path":"./src/a.ts"')).toBe(true);
+    expect(re.test(`"file_path":"${rctx.worktree}/src/a.ts"`)).toBe(true);
+    expect(re.test('"file_path":"lib/a.ts"')).toBe(false);
+    expect(re.test('"file_path":"/etc/src/a.ts"')).toBe(false);
+    const env = new RegExp(filePathPattern('.env', rctx.worktree));
+    expect(env.test('"file_path":"config/.env"')).toBe(true);
+    expect(env.test('"file_path":".envrc"')).toBe(false);
+  });
+
+  it('writes a policy TOML that parses, a low catch-all deny and settings that turn telemetry off', () => {
+    const r = renderGemini(policyOf(['implement']), rctx);
+    const toml = parseToml(r.files[0]!.content) as { rule: { toolName: unknown; decision: string; priority: number }[] };
+    expect(toml.rule.length).toBeGreaterThan(3);
+    expect(toml.rule.at(-1)).toMatchObject({ decision: 'deny', priority: 10 });
+    const settings = JSON.parse(r.files[1]!.content);
+    expect(settings.privacy.usageStatisticsEnabled).toBe(false);
+    expect(settings.general.enableAutoUpdate).toBe(false);
+    expect(r.args).toEqual(['--approval-mode', 'auto_edit', '--policy', `${rctx.runDir}/gemini/policy.toml`]);
+    expect(geminiApprovalMode(policyOf(['research']))).toBe('default');
+  });
+});
+
+describe('Codex renderer', () => {
+  it('writes a permission profile, approval never, and never sandbox_mode', () => {
+    const r = renderCodex(policyOf(['implement']), rctx);
+    const text = r.files[0]!.content;
+    expect(text).not.toMatch(/sandbox_mode/);
+    const cfg = parseToml(text) as Record<string, any>;
+    expect(cfg.approval_policy).toBe('never');
+    expect(cfg.default_permissions).toBe('agentctl');
+    expect(cfg.permissions.agentctl.network.enabled).toBe(false);
+    const ws = cfg.permissions.agentctl.filesystem[':workspace_roots'];
+    expect(ws.src).toBe('write');
+    expect(ws['**/.env']).toBe('deny');
+    expect(ws.tasks).toBe('deny');
+    expect(cfg.permissions.agentctl.filesystem['~/.ssh']).toBe('deny');
+    expect(r.env.CODEX_HOME).toBe(`${rctx.runDir}/codex/home`);
+  });
+
+  it('research gets no write entries', () => {
+    const perms = codexPermissions(policyOf(['research'])) as { filesystem: Record<string, Record<string, string>> };
+    expect(Object.values(perms.filesystem[':workspace_roots']!)).not.toContain('write');
+  });
+});

@@ -1,0 +1,108 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../../src/core/errors.js';
+import { parseConfig } from '../../src/definition/config.js';
+import { TASK_ID_PATTERN, parseTaskFile, type TaskDefaults } from '../../src/definition/task.js';
+
+const defaults: TaskDefaults = { agent: 'claude', profiles: ['implement'], gate: undefined, timeoutMs: 1_800_000 };
+
+function expectInputError(fn: () => unknown, ...parts: (string | RegExp)[]): InputError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(InputError);
+    for (const p of parts) expect((error as Error).message).toMatch(p);
+    return error as InputError;
+  }
+  throw new Error('expected an InputError');
+}
+
+describe('parseTaskFile', () => {
+  it('parses every field and keeps the body as the prompt', () => {
+    const t = parseTaskFile(
+      'tasks/x.md',
+      '---\nid: fix-docs\ntitle: Fix docs\nautonomy: auto\nagent: gemini\nprofile: [implement, careful]\ntype: docs\npriority: 3\ntags: [a, b]\npaths: [docs/**]\ngate: npm test\ntimeout: 90s\n---\nDo it.\n',
+      defaults,
+    );
+    expect(t).toMatchObject({ id: 'fix-docs', title: 'Fix docs', autonomy: 'auto', agent: 'gemini', profiles: ['implement', 'careful'], type: 'docs', priority: 3, tags: ['a', 'b'], paths: ['docs/**'], gate: 'npm test', timeoutMs: 90_000, prompt: 'Do it.' });
+  });
+
+  it('applies defaults: id from the file name, review, general, config agent/profile', () => {
+    const t = parseTaskFile('tasks/add-flag.md', '---\n---\n# Add a flag\nbody', defaults);
+    expect(t).toMatchObject({ id: 'add-flag', autonomy: 'review', type: 'general', agent: 'claude', profiles: ['implement'], title: 'Add a flag', timeoutMs: 1_800_000 });
+  });
+
+  it('names file, line and field for an unknown field', () => {
+    const e = expectInputError(() => parseTaskFile('tasks/a.md', '---\ntitle: x\nautonomy: review\nowner: me\n---\nbody', defaults), 'tasks/a.md:4', '"owner"');
+    expect(e.field).toBe('owner');
+  });
+
+  it('refuses an unknown autonomy level with its line', () => {
+    const e = expectInputError(() => parseTaskFile('tasks/a.md', '---\ntitle: x\nautonomy: yolo\n---\nbody', defaults), 'tasks/a.md:3', 'autonomy');
+    expect(e.field).toBe('autonomy');
+  });
+
+  it('refuses bad YAML with the line', () => {
+    expectInputError(() => parseTaskFile('tasks/a.md', '---\ntitle: [unclosed\n---\nbody', defaults), 'tasks/a.md', 'invalid YAML');
+  });
+
+  it.each(['../x', '/abs', '-lead', 'UPPER', 'has space', 'a'.repeat(65), 'ünï'])('refuses the id %j', (id) => {
+    expectInputError(() => parseTaskFile('tasks/ok.md', `---\nid: ${JSON.stringify(id)}\n---\nbody`, defaults), 'id');
+  });
+
+  it('refuses a file name that is not an id when no id is set', () => {
+    expectInputError(() => parseTaskFile('tasks/Bad Name.md', '---\n---\nbody', defaults), '"id"');
+  });
+
+  it('refuses custom tags, NUL bytes, missing front matter and an empty body', () => {
+    expectInputError(() => parseTaskFile('tasks/a.md', '---\ntitle: !custom x\n---\nbody', defaults), 'custom YAML tags');
+    expectInputError(() => parseTaskFile('tasks/a.md', '---\ntitle: x\n---\nbo\0dy', defaults), 'NUL');
+    expectInputError(() => parseTaskFile('tasks/a.md', 'no front matter', defaults), '---');
+    expectInputError(() => parseTaskFile('tasks/a.md', '---\ntitle: x\n---\n  \n', defaults), 'no prompt');
+  });
+
+  it('refuses a YAML alias bomb', () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]'].join('\n');
+    expectInputError(() => parseTaskFile('tasks/a.md', `---\n${bomb}\n---\nbody`, defaults), 'tasks/a.md');
+  });
+
+  it('refuses paths that leave the repository and bad timeouts', () => {
+    expectInputError(() => parseTaskFile('tasks/a.md', '---\npaths: [../etc]\n---\nbody', defaults), 'paths');
+    expectInputError(() => parseTaskFile('tasks/a.md', '---\ntimeout: soon\n---\nbody', defaults), 'timeout');
+  });
+
+  it('accepts exactly the ids matching the documented pattern (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 70 }), (id) => {
+        const text = `---\nid: ${JSON.stringify(id)}\n---\nbody`;
+        let accepted: boolean;
+        try {
+          accepted = parseTaskFile('tasks/t.md', text, defaults).id === id;
+        } catch (error) {
+          if (!(error instanceof InputError)) throw error;
+          accepted = false;
+        }
+        expect(accepted).toBe(TASK_ID_PATTERN.test(id));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('parseConfig', () => {
+  it('uses defaults without a file and the folder name as project', () => {
+    const c = parseConfig('/r', undefined, 'My Repo');
+    expect(c).toMatchObject({ project: 'my-repo', tasksDir: 'tasks', trustInitial: 'review', taskDefaults: { agent: 'claude', profiles: ['implement'] } });
+    expect(c.agents.claude.bin).toBe('claude');
+  });
+
+  it('resolves relative agent binaries from the repository root', () => {
+    const c = parseConfig('/r', 'agents:\n  command:\n    bin: ./scripts/agent.sh\n    args: [--fast]\n', 'r');
+    expect(c.agents.command).toMatchObject({ bin: '/r/scripts/agent.sh', args: ['--fast'] });
+  });
+
+  it('names .agentrc.yaml, line and field for unknown keys and bad values', () => {
+    expectInputError(() => parseConfig('/r', 'agents:\n  claude:\n    binary: x\n', 'r'), '.agentrc.yaml:3', 'agents.claude.binary');
+    expectInputError(() => parseConfig('/r', 'trust:\n  initial: auto\n', 'r'), '.agentrc.yaml:2', 'trust.initial');
+  });
+});
