@@ -1,0 +1,92 @@
+/** Parallel runs on one repository, SIGINT handling, --claim through a pseudo-terminal, policy show. */
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BIN, agentctl, cleanup, git, makeRepo, script, taskFile, tempDir } from '../helpers.js';
+
+afterEach(cleanup);
+
+describe('several runs at once on one repository', () => {
+  it('4 parallel runs all get their own worktree (worktree operations are serialized)', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 4; i++) files[`tasks/t${i}.md`] = taskFile({ type: 'docs' }, script({ write: `docs/f${i}.md`, content: `${i}\n` }));
+    const { repo, home } = makeRepo(files);
+    const results = await Promise.all([0, 1, 2, 3].map((i) => agentctl(repo, home, ['run', `t${i}`, '--json'])));
+    for (const r of results) expect(r.code, r.stderr).toBe(0);
+    const runs = results.map((r) => JSON.parse(r.stdout).run);
+    expect(new Set(runs.map((r) => r.worktree)).size).toBe(4);
+    expect(runs.every((r) => r.state === 'awaiting_review')).toBe(true);
+    expect(git(repo, 'worktree', 'list').split('\n')).toHaveLength(5);
+  });
+});
+
+describe('Ctrl-C', () => {
+  it('SIGINT stops the agent process tree, records the run as interrupted and keeps the worktree (exit 130)', async () => {
+    const pidDir = tempDir();
+    const { repo, home } = makeRepo({
+      '.agentrc.yaml': `agents:\n  command:\n    bin: ./agent.sh\n    env:\n      PIDFILE: ${join(pidDir, 'pid')}\n`,
+      'agent.sh': '#!/bin/sh\nmkdir -p docs; echo partial > docs/wip.md\nsleep 300 & echo $! > "$PIDFILE"; wait\n',
+      'tasks/t.md': taskFile({ agent: 'command' }, 'work'),
+    });
+    chmodSync(join(repo, 'agent.sh'), 0o755);
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'agent');
+    const child = spawn(process.execPath, [BIN, 'run', 't', '--json'], { cwd: repo, env: { PATH: process.env.PATH, HOME: process.env.HOME, AGENTCTL_HOME: home, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    for (let i = 0; i < 100 && !existsSync(join(pidDir, 'pid')); i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 200));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    expect(code).toBe(130);
+    const run = JSON.parse(stdout).run;
+    expect(run.state).toBe('interrupted');
+    expect(existsSync(run.worktree)).toBe(true);
+    expect(run.files.map((f: { path: string }) => f.path)).toEqual(['docs/wip.md']);
+    const pid = Number(readFileSync(join(pidDir, 'pid'), 'utf8'));
+    const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
+    expect(stat === '' || /^\d+ \(.*\) Z/.test(stat)).toBe(true);
+    const review = JSON.parse((await agentctl(repo, home, ['review', '--json'])).stdout);
+    expect(review.runs).toHaveLength(1);
+  });
+});
+
+const hasScript = spawnSync('script', ['--version']).status === 0;
+
+describe('hold tasks with --claim', () => {
+  it.runIf(hasScript)('a human drives the agent in the sandbox through a terminal; the run then awaits review', async () => {
+    const { repo, home } = makeRepo({
+      '.agentrc.yaml': 'agents:\n  command:\n    bin: ./human.sh\n',
+      'human.sh': '#!/bin/sh\nmkdir -p migrations; echo "-- by hand" > migrations/001.sql\n',
+      'tasks/migrate.md': taskFile({ agent: 'command', autonomy: 'hold', profile: 'careful', paths: ['migrations/**'] }, 'Write the migration.'),
+    });
+    chmodSync(join(repo, 'human.sh'), 0o755);
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'helper');
+    const r = spawnSync('script', ['-qec', `${process.execPath} ${BIN} run migrate --claim`, '/dev/null'], {
+      cwd: repo,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, AGENTCTL_HOME: home, NO_COLOR: '1', TERM: 'dumb' },
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('you are driving command in the sandbox');
+    const runs = JSON.parse((await agentctl(repo, home, ['runs', '--json'])).stdout).runs;
+    expect(runs[0]).toMatchObject({ state: 'awaiting_review', effective: 'hold', files: [expect.objectContaining({ path: 'migrations/001.sql' })], scopeViolations: [] });
+  });
+});
+
+describe('policy show', () => {
+  it('prints the composed policy with provenance and the rendered configs', async () => {
+    const { repo, home } = makeRepo({ 'tasks/t.md': taskFile({ profile: ['careful'], paths: ['docs/**'] }, 'x') });
+    const r = await agentctl(repo, home, ['policy', 'show', 't', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.policy.write).toEqual([{ value: 'docs/**', source: 'task paths (careful)' }]);
+    expect(out.policy.profiles).toEqual(['implement', 'careful']);
+    expect(Object.keys(out.rendered)).toEqual(['claude', 'gemini', 'codex']);
+    const text = await agentctl(repo, home, ['policy', 'show', 't', '--tool', 'claude']);
+    expect(text.stdout).toContain('Edit(./docs/**)');
+    expect(text.stdout).toContain('← implement');
+  });
+});
