@@ -68,7 +68,7 @@ describe('event store (real SQLite file)', () => {
     openEventStore(file).close();
     openEventStore(file).close();
     const db = new Database(file);
-    expect(db.prepare('SELECT version FROM schema_migrations').all()).toEqual([{ version: 1 }]);
+    expect(db.prepare('SELECT version FROM schema_migrations').all()).toEqual([{ version: 1 }, { version: 2 }]);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.close();
   });

@@ -103,9 +103,35 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .option('--type <type>', 'task type the promotion applies to')
     .addOption(new Option('--to <level>', 'new level').choices(['review', 'auto']))
     .option('--note <text>', 'why, kept with the evidence snapshot')
+    .option('--force', 'record the promotion although the evidence does not meet the rules')
+    .option('--html <file>', 'write a self-contained HTML evidence report')
     .option('--json', 'print JSON')
-    .addHelpText('after', '\nExamples:\n  agentctl promote\n  agentctl promote command --type docs --to auto --note "10 clean merges"')
+    .addHelpText('after', '\nExamples:\n  agentctl promote\n  agentctl promote --html trust.html\n  agentctl promote command --type docs --to auto --note "10 clean merges"')
     .action(act(() => import('../commands/promote.js')));
+
+  program
+    .command('demote')
+    .description('lower an agent\'s earned level for a task type (history is kept)')
+    .argument('<agent>', 'agent (claude, gemini, codex, command)')
+    .requiredOption('--type <type>', 'task type')
+    .addOption(new Option('--to <level>', 'new level (default: one step down)').choices(['hold', 'review']))
+    .requiredOption('--reason <text>', 'why, kept with the evidence snapshot')
+    .option('--json', 'print JSON')
+    .action(act(() => import('../commands/demote.js')));
+
+  const trust = program.command('trust').description('trust profiles: history of level changes, rebuild from the log');
+  trust
+    .command('history')
+    .description('when and why each agent × task type changed level, with the evidence of each decision')
+    .option('--agent <agent>', 'only this agent')
+    .option('--type <type>', 'only this task type')
+    .option('--json', 'print JSON')
+    .action(act(async () => ({ default: (await import('../commands/trust.js')).history })));
+  trust
+    .command('rebuild')
+    .description('recompute trust from zero and check the incremental projection agrees')
+    .option('--json', 'print JSON')
+    .action(act(async () => ({ default: (await import('../commands/trust.js')).rebuild })));
 
   const policy = program.command('policy').description('inspect the composed policy of a task');
   policy

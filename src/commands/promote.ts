@@ -1,37 +1,64 @@
-/** `agentctl promote`: evidence per agent × project × task type, or record a human-approved promotion. */
+/** `agentctl promote`: evidence and recommendations per agent × task type, a promotion you approve, or the HTML report. */
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import chalk from 'chalk';
 import { EXIT, InputError } from '../core/errors.js';
+import { profileEvidence } from '../evidence/projections/trust.js';
+import { recommend } from '../evidence/projections/trust-rules.js';
 import { currentHuman, trustOf } from '../orchestrator/context.js';
 import { promote } from '../orchestrator/promote.js';
 import { colorState, printJson, println, table } from '../ui/output.js';
+import { trustReportHtml } from '../ui/report.js';
 import { withContext } from './shared.js';
 
 const pct = (r: number | null) => (r === null ? '-' : `${Math.round(r * 100)}%`);
 
-export default async function promoteCmd(agent: string | undefined, opts: { type?: string; to?: string; note?: string; json?: boolean }): Promise<number> {
+export default async function promoteCmd(agent: string | undefined, opts: { type?: string; to?: string; note?: string; force?: boolean; html?: string; json?: boolean }): Promise<number> {
   return withContext(async (ctx) => {
+    const cfg = ctx.project.config;
     if (agent === undefined) {
       if (opts.type || opts.to) throw new InputError('name the agent to promote: agentctl promote <agent> --type <t> --to <level>');
-      const profiles = [...trustOf(ctx).values()].sort((a, b) => a.agent.localeCompare(b.agent) || a.taskType.localeCompare(b.taskType));
-      if (opts.json) printJson({ project: ctx.project.config.project, trustInitial: ctx.project.config.trustInitial, profiles });
-      else if (profiles.length === 0) println('No evidence yet: run some tasks first.');
-      else {
-        println(
-          table(
-            ['AGENT', 'TYPE', 'LEVEL', 'RUNS', 'MERGED', 'DISCARDED', 'MERGE RATE', 'GATE FAIL', 'SCOPE'],
-            profiles.map((p) => [p.agent, p.taskType, colorState(p.level), String(p.evidence.runs), String(p.evidence.merged), String(p.evidence.discarded), pct(p.evidence.mergeRate), String(p.evidence.gateFailures), String(p.evidence.scopeViolations)]),
-          ),
-          '',
-          chalk.dim('Promote with: agentctl promote <agent> --type <type> --to review|auto --note "…"'),
-        );
+      const state = await trustOf(ctx);
+      const rows = Object.values(state.profiles)
+        .sort((a, b) => a.agent.localeCompare(b.agent) || a.taskType.localeCompare(b.taskType))
+        .map((p) => {
+          const evidence = profileEvidence(p, cfg.trust, state.lastTs);
+          return { profile: p, evidence, recommendation: recommend(p.level, evidence, cfg.trust) };
+        });
+      if (opts.html) {
+        const file = resolve(process.cwd(), opts.html);
+        writeFileSync(file, trustReportHtml(cfg.project, rows, new Date().toISOString()));
+        if (!opts.json) println(`Wrote ${file}`);
+      }
+      if (opts.json) {
+        printJson({
+          project: cfg.project,
+          rules: cfg.trust,
+          profiles: rows.map(({ profile: p, evidence, recommendation }) => ({ agent: p.agent, project: p.project, taskType: p.taskType, level: p.level, reason: p.reason, evidence, recommendation, history: p.history })),
+        });
+      } else if (!opts.html) {
+        if (rows.length === 0) println('No evidence yet: run some tasks first.');
+        else {
+          println(
+            table(
+              ['AGENT', 'TYPE', 'LEVEL', 'RUNS', 'MERGED', 'MERGE RATE', 'UNMODIFIED', 'GATE FAIL', 'SCOPE', 'REGRESS', 'RECOMMENDATION'],
+              rows.map(({ profile: p, evidence: e, recommendation: r }) => [
+                p.agent, p.taskType, colorState(p.level), String(e.runs), String(e.merged), pct(e.mergeRate), pct(e.approvedUnmodifiedRate), pct(e.gateFailureRate), String(e.scopeViolations), String(e.regressions),
+                r.kind === 'promote' ? chalk.green(`promote to ${r.next}`) : r.kind === 'demote' ? chalk.red(`demote: ${r.reason}`) : r.kind === 'close' ? chalk.yellow(`close: ${r.missing[0]}`) : r.next ? chalk.dim(`${r.missing.length} conditions missing for ${r.next}`) : '-',
+              ]),
+            ),
+            '',
+            chalk.dim('Promote with: agentctl promote <agent> --type <type> --to review|auto --note "…"   (HTML report: --html report.html)'),
+          );
+        }
       }
       return EXIT.OK;
     }
     if (!opts.type) throw new InputError('--type is required: the task type the promotion applies to', { field: '--type' });
     if (!opts.to) throw new InputError('--to is required: review or auto', { field: '--to' });
-    const event = promote(ctx, { agent, taskType: opts.type, to: opts.to, by: await currentHuman(ctx), note: opts.note });
+    const event = await promote(ctx, { agent, taskType: opts.type, to: opts.to, by: await currentHuman(ctx), note: opts.note, force: opts.force === true });
     if (opts.json) printJson({ event });
-    else println(`Promoted ${agent} for "${opts.type}" tasks from ${String(event.payload.from)} to ${String(event.payload.to)} (event #${event.seq}).`);
+    else println(`Promoted ${agent} for "${opts.type}" tasks from ${String(event.payload.from)} to ${String(event.payload.to)} (event #${event.seq})${event.payload.forced ? chalk.yellow(' — forced: the evidence did not meet the rules') : ''}.`);
     return EXIT.OK;
   });
 }

@@ -4,18 +4,17 @@ import { EXIT } from '../core/errors.js';
 import { loadTasks } from '../definition/load.js';
 import { earnedLevel } from '../evidence/projections/trust.js';
 import { trustOf } from '../orchestrator/context.js';
-import { effectiveAutonomy } from '../orchestrator/decide.js';
+import { taskAutonomy } from '../orchestrator/decide.js';
 import { colorState, printJson, println, table } from '../ui/output.js';
 import { withContext } from './shared.js';
 
 export default async function tasks(opts: { json?: boolean }): Promise<number> {
-  return withContext((ctx) => {
+  return withContext(async (ctx) => {
     const { items, errors } = loadTasks(ctx.project);
-    const trust = trustOf(ctx);
+    const trust = await trustOf(ctx);
     const cfg = ctx.project.config;
     const rows = items.map((t) => {
-      const earned = earnedLevel(trust, t.agent, cfg.project, t.type, cfg.trustInitial);
-      const eff = effectiveAutonomy(t.autonomy, earned);
+      const eff = taskAutonomy(t, earnedLevel(trust, cfg.trust, t.agent, cfg.project, t.type), cfg.sensitivePaths);
       return { id: t.id, title: t.title, agent: t.agent, type: t.type, profiles: t.profiles, priority: t.priority, tags: t.tags, requested: t.autonomy, effective: eff.level, why: eff.reasons, file: t.file };
     });
     if (opts.json) {

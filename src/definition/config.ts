@@ -7,7 +7,25 @@ import ms from 'ms';
 import { z } from 'zod';
 import { InputError } from '../core/errors.js';
 import { AGENT_NAMES, TASK_ID_PATTERN, type AgentName, type TaskDefaults } from './task.js';
+import type { TrustRules } from '../evidence/projections/trust-rules.js';
 import { parseYaml, toData, validate } from './yamlSource.js';
+
+/** Default sensitive paths: auth, billing, payments, infra, CI config, migrations, lock files. */
+export const DEFAULT_SENSITIVE_PATHS = [
+  '**/auth/**',
+  '**/billing/**',
+  '**/payments/**',
+  'infra/**',
+  '.github/**',
+  '**/migrations/**',
+  'package-lock.json',
+  'yarn.lock',
+  'pnpm-lock.yaml',
+  'Cargo.lock',
+  'go.sum',
+  'poetry.lock',
+  'Gemfile.lock',
+] as const;
 
 /** Name of the project config file, at the repository root. */
 export const CONFIG_FILE = '.agentrc.yaml';
@@ -59,8 +77,49 @@ export const configSchema = z.strictObject({
       command: { args: [], env: {} },
     }),
   trust: z
-    .strictObject({ initial: z.enum(['hold', 'review']).default('review') })
-    .default({ initial: 'review' }),
+    .strictObject({
+      initial: z.enum(['hold', 'review']).default('review'),
+      window: z
+        .strictObject({ runs: z.number().int().min(1).max(1000).default(20), days: z.number().positive().optional() })
+        .default({ runs: 20 }),
+      promotion: z
+        .strictObject({
+          holdToReview: z.strictObject({ claimedMerged: z.number().int().min(0).default(3) }).default({ claimedMerged: 3 }),
+          reviewToAuto: z
+            .strictObject({
+              consecutiveMerged: z.number().int().min(0).default(10),
+              approvedUnmodifiedRate: z.number().min(0).max(1).default(0.9),
+              maxScopeViolations: z.number().int().min(0).default(0),
+              maxRegressions: z.number().int().min(0).default(0),
+            })
+            .default({ consecutiveMerged: 10, approvedUnmodifiedRate: 0.9, maxScopeViolations: 0, maxRegressions: 0 }),
+        })
+        .default({
+          holdToReview: { claimedMerged: 3 },
+          reviewToAuto: { consecutiveMerged: 10, approvedUnmodifiedRate: 0.9, maxScopeViolations: 0, maxRegressions: 0 },
+        }),
+      demotion: z
+        .strictObject({
+          minRuns: z.number().int().min(1).default(5),
+          rejectionRate: z.number().min(0).max(1).default(0.5),
+          gateFailureRate: z.number().min(0).max(1).default(0.5),
+        })
+        .default({ minRuns: 5, rejectionRate: 0.5, gateFailureRate: 0.5 }),
+      /** How many base-branch commits after a merge are searched for human follow-ups to the run's files. */
+      followUpCommits: z.number().int().min(0).max(100).default(5),
+    })
+    .default({
+      initial: 'review',
+      window: { runs: 20 },
+      promotion: {
+        holdToReview: { claimedMerged: 3 },
+        reviewToAuto: { consecutiveMerged: 10, approvedUnmodifiedRate: 0.9, maxScopeViolations: 0, maxRegressions: 0 },
+      },
+      demotion: { minRuns: 5, rejectionRate: 0.5, gateFailureRate: 0.5 },
+      followUpCommits: 5,
+    }),
+  /** Paths whose change caps a run at `review` (task `paths` or the run's diff). */
+  sensitivePaths: z.array(z.string().min(1)).default([...DEFAULT_SENSITIVE_PATHS]),
 });
 
 /** One agent tool's settings after defaults. */
@@ -82,7 +141,11 @@ export interface ProjectConfig {
   profilesDir: string;
   taskDefaults: TaskDefaults;
   agents: Record<AgentName, AgentSettings>;
-  trustInitial: 'hold' | 'review';
+  /** Trust rules: initial level, window, promotion and demotion thresholds. */
+  trust: TrustRules;
+  /** Base-branch commits after a merge searched for human follow-ups. */
+  followUpCommits: number;
+  sensitivePaths: string[];
   /** Config file the values came from, or undefined when only defaults apply. */
   file: string | undefined;
 }
@@ -126,7 +189,14 @@ export function parseConfig(repoRoot: string, text: string | undefined, fallback
       timeoutMs: typeof timeout === 'number' ? timeout * 1000 : (ms(timeout as ms.StringValue) as number),
     },
     agents,
-    trustInitial: parsed.trust.initial,
+    trust: {
+      initial: parsed.trust.initial,
+      window: { runs: parsed.trust.window.runs, days: parsed.trust.window.days },
+      promotion: parsed.trust.promotion,
+      demotion: parsed.trust.demotion,
+    },
+    followUpCommits: parsed.trust.followUpCommits,
+    sensitivePaths: parsed.sensitivePaths,
     file: text === undefined ? undefined : file,
   };
 }

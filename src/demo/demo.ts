@@ -23,7 +23,7 @@ const FILES: Record<string, string> = {
   'src/greet.js': "export function greet(name) {\n  return `Hello, ${name}!`;\n}\n",
   'test/greet.test.js': "import test from 'node:test';\nimport assert from 'node:assert';\nimport { greet } from '../src/greet.js';\n\ntest('greet', () => assert.equal(greet('Ada'), 'Hello, Ada!'));\n",
   'README.md': '# shop\n\nA tiny project for the agentctl demo.\n',
-  '.agentrc.yaml': `# Demo config: the bundled scripted agent stands in for Claude Code.\nagents:\n  claude:\n    bin: ${SCRIPTED}\ndefaults:\n  gate: npm test\n`,
+  '.agentrc.yaml': `# Demo config: the bundled scripted agent stands in for Claude Code.\nagents:\n  claude:\n    bin: ${SCRIPTED}\ndefaults:\n  gate: npm test\n# Demo thresholds so one clean docs merge earns auto (the defaults ask for 10 in a row).\ntrust:\n  promotion:\n    reviewToAuto:\n      consecutiveMerged: 1\n`,
   'tasks/add-farewell.md': `---\ntitle: Add a farewell function with a test\ntype: feature\n---\nAdd farewell(name) next to greet, with a test.\n\n${step(
     { say: 'I will add src/farewell.js and a test for it.' },
     { write: 'src/farewell.js', content: 'export function farewell(name) {\n  return `Goodbye, ${name}!`;\n}\n' },
@@ -109,6 +109,10 @@ async function main(): Promise<number> {
 
   say('The same kind of task now merges by itself: earned, gated, inside scope');
   await agentctl('run', 'docs-changelog');
+
+  say('Trust is a projection over the log: the overreaching agent lost trust for refactors at once');
+  await agentctl('trust', 'history');
+  await agentctl('promote', '--html', join(base, 'trust-report.html'));
 
   say('A hold task never starts an agent unattended');
   await agentctl('run', 'billing-migration');

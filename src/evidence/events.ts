@@ -29,6 +29,11 @@ export const EVENT_TYPES = {
   'run.discarded': 1,
   'sandbox.removed': 1,
   'trust.promoted': 1,
+  'trust.demoted': 1,
+  'escalation.attempted': 1,
+  'regression.detected': 1,
+  'review.followup': 1,
+  'breaker.tripped': 1,
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;

@@ -44,4 +44,17 @@ export const MIGRATIONS: readonly Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'events are append-only: an event with this sequence or key exists'); END;
     `,
   },
+  {
+    version: 2,
+    name: 'persisted projections (derived data, rebuildable from events)',
+    sql: `
+      CREATE TABLE projections (
+        name TEXT PRIMARY KEY,
+        last_seq INTEGER NOT NULL,
+        rules_hash TEXT NOT NULL,
+        state TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+    `,
+  },
 ];

@@ -35,7 +35,19 @@ export interface EventStore {
   query(q?: EventQuery): StoredEvent[];
   /** Highest sequence number (0 when empty). */
   headSeq(): number;
+  /** A persisted projection snapshot, or undefined. Projections are derived data, never evidence. */
+  loadProjection(name: string): ProjectionSnapshot | undefined;
+  /** Store a projection snapshot (replaces the previous one). */
+  saveProjection(snapshot: ProjectionSnapshot): void;
   close(): void;
+}
+
+/** A saved projection: its state as JSON text, the last event sequence folded in, and the rules it was computed with. */
+export interface ProjectionSnapshot {
+  name: string;
+  lastSeq: number;
+  rulesHash: string;
+  state: string;
 }
 
 /** Milliseconds a writer waits for a lock held by another process before SQLITE_BUSY. */
@@ -170,6 +182,21 @@ export function openEventStore(file: string, now: () => Date = () => new Date())
     },
     headSeq() {
       return (head.get() as { seq: number } | undefined)?.seq ?? 0;
+    },
+    loadProjection(name) {
+      const row = db.prepare('SELECT name, last_seq, rules_hash, state FROM projections WHERE name = ?').get(name) as
+        | { name: string; last_seq: number; rules_hash: string; state: string }
+        | undefined;
+      return row ? { name: row.name, lastSeq: row.last_seq, rulesHash: row.rules_hash, state: row.state } : undefined;
+    },
+    saveProjection(s) {
+      db.transaction(() => {
+        db.prepare(
+          `INSERT INTO projections (name, last_seq, rules_hash, state, updated_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT(name) DO UPDATE SET last_seq = excluded.last_seq, rules_hash = excluded.rules_hash, state = excluded.state, updated_at = excluded.updated_at
+           WHERE excluded.last_seq >= projections.last_seq OR excluded.rules_hash != projections.rules_hash`,
+        ).run(s.name, s.lastSeq, s.rulesHash, s.state, now().toISOString());
+      }).immediate();
     },
     close() {
       db.close();

@@ -8,7 +8,9 @@ import { loadProject, type Project } from '../definition/load.js';
 import { createGit, type Git } from '../exec/git.js';
 import { openEventStore, type EventStore } from '../evidence/store.js';
 import { projectRuns, type RunView } from '../evidence/projections/runs.js';
-import { projectTrust, type TrustProfile } from '../evidence/projections/trust.js';
+import type { TrustState } from '../evidence/projections/trust.js';
+import { currentTrust } from '../evidence/trustStore.js';
+import { scanMergedRuns } from './scan.js';
 import { InputError } from '../core/errors.js';
 
 /** An open working context. */
@@ -40,10 +42,13 @@ export function projectRunsOf(ctx: Context): Map<string, RunView> {
   return projectRuns(ctx.store.query({ project: ctx.project.config.project }));
 }
 
-/** Trust profiles of this project (evidence from the whole log, filtered to the project). */
-export function trustOf(ctx: Context): Map<string, TrustProfile> {
-  const all = projectTrust(ctx.store.query({}), ctx.project.config.trustInitial);
-  return new Map([...all].filter(([, p]) => p.project === ctx.project.config.project));
+/**
+ * The project's trust projection, current: git evidence (reverts, follow-ups) is scanned first, then
+ * the persisted projection is brought up to date with the events since it was saved.
+ */
+export async function trustOf(ctx: Context): Promise<TrustState> {
+  await scanMergedRuns(ctx);
+  return currentTrust(ctx.store, ctx.project.config.project, ctx.project.config.trust);
 }
 
 /**

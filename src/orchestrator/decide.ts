@@ -1,6 +1,7 @@
 /**
  * Run decisions: effective autonomy and what happens to a finished run. Pure.
  */
+import { globMatcher } from '../authz/check.js';
 import { autonomyRank, minAutonomy, type Autonomy } from '../definition/task.js';
 
 /** Effective autonomy with the reasons for each cap. */
@@ -9,16 +10,37 @@ export interface EffectiveAutonomy {
   reasons: string[];
 }
 
+/** A cap on autonomy from outside trust: sensitive paths, the kill switch, a circuit breaker. */
+export interface AutonomyCap {
+  level: Autonomy;
+  reason: string;
+}
+
 /**
  * Effective autonomy = min(requested, earned, caps).
  * @param requested the task's level
  * @param earned the agent's earned level for this task type, with its reason
+ * @param caps further caps (each with its reason)
  */
-export function effectiveAutonomy(requested: Autonomy, earned: { level: Autonomy; reason: string }): EffectiveAutonomy {
-  const level = minAutonomy(requested, earned.level);
+export function effectiveAutonomy(requested: Autonomy, earned: { level: Autonomy; reason: string }, caps: readonly AutonomyCap[] = []): EffectiveAutonomy {
+  const level = minAutonomy(requested, earned.level, ...caps.map((c) => c.level));
   const reasons = [`requested ${requested}`];
   if (autonomyRank(earned.level) < autonomyRank(requested)) reasons.push(`capped at ${earned.level}: earned level is ${earned.level} (${earned.reason})`);
+  for (const c of caps) if (autonomyRank(c.level) < autonomyRank(requested)) reasons.push(`capped at ${c.level}: ${c.reason}`);
   return { level, reasons };
+}
+
+/**
+ * Which of `paths` touch a sensitive glob. Task `paths` may themselves be globs: a glob is tested by a
+ * sample path made from it (`src/auth/**` → `src/auth/x`), so `**\/auth/**` catches it.
+ * @returns the matching paths
+ */
+export function sensitiveMatches(paths: readonly string[], sensitive: readonly string[]): string[] {
+  const matchers = sensitive.map(globMatcher);
+  return paths.filter((p) => {
+    const sample = p.replace(/\*\*/g, 'x').replace(/\*/g, 'x').replace(/\?/g, 'x');
+    return matchers.some((m) => m(p) || m(sample));
+  });
 }
 
 /** Facts about a finished run that the decision uses. */
@@ -32,6 +54,8 @@ export interface RunFacts {
   /** Gate result, or undefined when the task has no gate. */
   gatePassed: boolean | undefined;
   scopeViolations: number;
+  /** Changed files matching a sensitive path. */
+  sensitiveFiles: readonly string[];
 }
 
 /** What to do with a finished run. */
@@ -42,8 +66,8 @@ export interface RunDecision {
 
 /**
  * Decide a finished run. `merge` only when every condition of the auto-merge invariant holds:
- * effective and earned level `auto`, agent succeeded, something changed, a gate ran and passed, and the
- * diff stays inside the write scope. Otherwise a human decides.
+ * effective and earned level `auto`, agent succeeded, something changed, a gate ran and passed, the
+ * diff stays inside the write scope and touches no sensitive path. Otherwise a human decides.
  */
 export function decideRun(f: RunFacts): RunDecision {
   if (!f.agentSucceeded) return { outcome: 'failed', reasons: ['the agent did not finish successfully; review or discard it'] };
@@ -54,6 +78,22 @@ export function decideRun(f: RunFacts): RunDecision {
   if (f.gatePassed === undefined) blockers.push('no gate ran (auto merges need a passing gate)');
   else if (!f.gatePassed) blockers.push('the gate failed');
   if (f.scopeViolations > 0) blockers.push(`${f.scopeViolations} change(s) outside the policy's write scope`);
+  if (f.sensitiveFiles.length > 0) blockers.push(`sensitive paths changed: ${f.sensitiveFiles.join(', ')}`);
   if (blockers.length === 0) return { outcome: 'merge', reasons: ['auto: earned, gated and inside scope'] };
   return { outcome: 'review', reasons: blockers };
+}
+
+/**
+ * Effective autonomy for a task before it runs: its requested level, the earned level, and the
+ * sensitive-path cap from its `paths` (plus any further caps, e.g. the kill switch).
+ */
+export function taskAutonomy(
+  task: { autonomy: Autonomy; paths: readonly string[] },
+  earned: { level: Autonomy; reason: string },
+  sensitivePaths: readonly string[],
+  extraCaps: readonly AutonomyCap[] = [],
+): EffectiveAutonomy {
+  const sensitive = sensitiveMatches(task.paths, sensitivePaths);
+  const caps: AutonomyCap[] = sensitive.length ? [{ level: 'review', reason: `task paths touch sensitive paths (${sensitive.join(', ')})` }] : [];
+  return effectiveAutonomy(task.autonomy, earned, [...caps, ...extraCaps]);
 }

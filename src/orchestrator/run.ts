@@ -7,8 +7,8 @@ import { homedir } from 'node:os';
 import { dirname } from 'node:path';
 import { ulid } from 'ulid';
 import { adapterFor } from '../adapters/registry.js';
-import type { StreamSummary } from '../adapters/types.js';
-import { scopeViolations } from '../authz/check.js';
+import type { AgentEvent, StreamSummary } from '../adapters/types.js';
+import { decidePath, scopeViolations } from '../authz/check.js';
 import { composePolicy, type Policy } from '../authz/policy.js';
 import { ConfigError, InputError, StateError } from '../core/errors.js';
 import { runDir, worktreePath } from '../core/paths.js';
@@ -20,7 +20,7 @@ import { projectRuns, type RunView } from '../evidence/projections/runs.js';
 import { childEnv, commandFor, resolveExecutable, runProcess } from '../exec/runner.js';
 import { createSandbox, runBranch } from '../exec/worktree.js';
 import { trustOf, type Context } from './context.js';
-import { decideRun, effectiveAutonomy, type RunDecision } from './decide.js';
+import { decideRun, sensitiveMatches, taskAutonomy, type RunDecision } from './decide.js';
 import { mergeRun } from './review.js';
 
 /** Options for {@link runTask}. */
@@ -71,8 +71,11 @@ export async function runTask(ctx: Context, taskId: string, options: RunTaskOpti
   const task = findTask(project, taskId);
   const policy = policyFor(ctx, task);
 
-  if (task.autonomy === 'hold' && !options.claim) {
-    throw new StateError(`task "${task.id}" is on hold: agentctl never starts an agent on it unattended`, {
+  const earned = earnedLevel(await trustOf(ctx), cfg.trust, task.agent, cfg.project, task.type);
+  const effective = taskAutonomy(task, earned, cfg.sensitivePaths);
+  if (effective.level === 'hold' && !options.claim) {
+    const why = task.autonomy === 'hold' ? `task "${task.id}" is on hold` : `${task.agent} has earned only hold for "${task.type}" tasks (${earned.reason})`;
+    throw new StateError(`${why}: agentctl never starts an agent on it unattended`, {
       hint: `Drive the agent yourself in a sandbox: agentctl run ${task.id} --claim`,
     });
   }
@@ -94,8 +97,6 @@ export async function runTask(ctx: Context, taskId: string, options: RunTaskOpti
     });
   }
 
-  const earned = earnedLevel(trustOf(ctx), task.agent, cfg.project, task.type, cfg.trustInitial);
-  const effective = effectiveAutonomy(task.autonomy, earned);
   const runId = ulid().toLowerCase();
   const subject = { runId, task: task.id, agent: task.agent, project: cfg.project, taskType: task.type };
   const emit = (events: Omit<EventInput, keyof typeof subject>[]): void => {
@@ -171,7 +172,10 @@ export async function runTask(ctx: Context, taskId: string, options: RunTaskOpti
     ...(spec.input !== undefined ? { input: spec.input } : {}),
     ...(task.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
-    onStdoutLine: (line) => emit(parser.line(line)),
+    onStdoutLine: (line) => {
+      const parsed = parser.line(line);
+      emit([...parsed, ...escalationAttempts(policy, parsed)]);
+    },
   });
   summary = parser.finish();
   const agentOk = result.exitCode === 0 && !result.timedOut && !result.aborted && (interactive || !summary.reportedError);
@@ -246,6 +250,7 @@ export async function runTask(ctx: Context, taskId: string, options: RunTaskOpti
     changedFiles: files.length,
     gatePassed,
     scopeViolations: violations.length,
+    sensitiveFiles: sensitiveMatches(files.map((f) => f.path), cfg.sensitivePaths),
   });
   emit([{ type: 'run.decided', payload: { outcome: decision.outcome, reasons: decision.reasons } }]);
   if (decision.outcome === 'failed') {
@@ -258,6 +263,20 @@ export async function runTask(ctx: Context, taskId: string, options: RunTaskOpti
 
 function currentRun(ctx: Context, runId: string): RunView {
   return projectRuns(ctx.store.query({ runId })).get(runId)!;
+}
+
+/**
+ * Tool calls aimed at files the agent may never write (agentctl's own and the tools' configuration):
+ * each is an `escalation.attempted` event, whether or not the tool let it through.
+ */
+export function escalationAttempts(policy: Policy, parsed: readonly AgentEvent[]): { type: 'escalation.attempted'; payload: Record<string, unknown> }[] {
+  const out: { type: 'escalation.attempted'; payload: Record<string, unknown> }[] = [];
+  for (const e of parsed) {
+    if (e.type !== 'tool.called' || typeof e.payload.path !== 'string') continue;
+    const d = decidePath(policy, 'write', e.payload.path);
+    if (d.rule?.kind === 'protected') out.push({ type: 'escalation.attempted', payload: { tool: e.payload.tool, path: e.payload.path, rule: d.rule.value } });
+  }
+  return out;
 }
 
 /** A compact, serializable summary of a policy for the event log. */

@@ -88,13 +88,13 @@ describe('run → review → merge → promote', () => {
     expect(first.json.decision.reasons.join(' ')).toMatch(/earned level is review/);
     await agentctl(repo, home, ['review', 'discard', first.json.run.runId]);
 
-    expect((await agentctl(repo, home, ['promote', 'claude', '--type', 'docs', '--to', 'auto', '--note', 'enough evidence'])).code).toBe(0);
+    expect((await agentctl(repo, home, ['promote', 'claude', '--type', 'docs', '--to', 'auto', '--force', '--note', 'enough evidence'])).code).toBe(0);
     const second = await runJson(repo, home, 'auto-docs');
     expect(second.code, second.stderr).toBe(0);
     expect(second.json.run).toMatchObject({ state: 'merged', effective: 'auto' });
     expect(readFileSync(join(repo, 'docs/flags.md'), 'utf8')).toBe('# Flags\n');
     const history = JSON.parse((await agentctl(repo, home, ['promote', '--json'])).stdout).profiles[0];
-    expect(history).toMatchObject({ level: 'auto', history: [expect.objectContaining({ from: 'review', to: 'auto', by: 'dev@example.com', note: 'enough evidence', evidence: expect.objectContaining({ runs: 1, discarded: 1 }) })] });
+    expect(history).toMatchObject({ level: 'auto', history: [expect.objectContaining({ from: 'review', to: 'auto', kind: 'promotion', by: 'dev@example.com', reason: 'enough evidence', evidence: expect.objectContaining({ runs: 1, discarded: 1 }) })] });
   });
 
   it('a failing gate leaves the run awaiting review with exit code 6', async () => {
@@ -205,7 +205,7 @@ describe('command agent, scope and timeouts', () => {
 
   it('an edit to a task file is a scope violation that blocks an auto merge', async () => {
     const { repo, home } = commandRepo('echo "---\\nautonomy: auto\\n---\\nx" > tasks/escalate.md; mkdir -p docs; echo x > docs/a.md', { autonomy: 'auto', gate: 'true' });
-    await agentctl(repo, home, ['promote', 'command', '--type', 'docs', '--to', 'auto']);
+    expect((await agentctl(repo, home, ['promote', 'command', '--type', 'docs', '--to', 'auto', '--force'])).code).toBe(0);
     const r = await runJson(repo, home, 't');
     expect(r.json.run.state).toBe('awaiting_review');
     expect(r.json.run.scopeViolations).toEqual([expect.objectContaining({ path: 'tasks/escalate.md' })]);
@@ -247,7 +247,10 @@ describe('CLI surface', () => {
     const jump = await agentctl(repo, home, ['promote', 'claude', '--type', 'docs', '--to', 'auto']);
     expect(jump.code).toBe(2);
     expect(jump.stderr).toMatch(/one step at a time/);
-    expect((await agentctl(repo, home, ['promote', 'claude', '--type', 'docs', '--to', 'review'])).code).toBe(0);
-    expect((await agentctl(repo, home, ['promote', 'claude', '--type', 'docs', '--to', 'auto'])).code).toBe(0);
+    const notEligible = await agentctl(repo, home, ['promote', 'claude', '--type', 'docs', '--to', 'review']);
+    expect(notEligible.code).toBe(2);
+    expect(notEligible.stderr).toMatch(/not eligible.*needs 3 merged runs driven by a human/);
+    expect((await agentctl(repo, home, ['promote', 'claude', '--type', 'docs', '--to', 'review', '--force'])).code).toBe(0);
+    expect((await agentctl(repo, home, ['promote', 'claude', '--type', 'docs', '--to', 'auto', '--force'])).code).toBe(0);
   });
 });

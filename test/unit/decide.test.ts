@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { decideRun, effectiveAutonomy } from '../../src/orchestrator/decide.js';
+import { decideRun, effectiveAutonomy, sensitiveMatches, taskAutonomy } from '../../src/orchestrator/decide.js';
 import { projectRuns } from '../../src/evidence/projections/runs.js';
-import { projectTrust, trustKey } from '../../src/evidence/projections/trust.js';
 import type { StoredEvent } from '../../src/evidence/events.js';
 
-const ok = { effective: 'auto' as const, earned: 'auto' as const, agentSucceeded: true, changedFiles: 2, gatePassed: true, scopeViolations: 0 };
+const ok = { effective: 'auto' as const, earned: 'auto' as const, agentSucceeded: true, changedFiles: 2, gatePassed: true, scopeViolations: 0, sensitiveFiles: [] as string[] };
 
 describe('decideRun', () => {
   it('merges only when earned auto, effective auto, gated, changed and inside scope', () => {
@@ -16,6 +15,7 @@ describe('decideRun', () => {
     expect(decideRun({ ...ok, scopeViolations: 1 }).outcome).toBe('review');
     expect(decideRun({ ...ok, changedFiles: 0 }).outcome).toBe('review');
     expect(decideRun({ ...ok, agentSucceeded: false }).outcome).toBe('failed');
+    expect(decideRun({ ...ok, sensitiveFiles: ['package-lock.json'] }).reasons).toEqual(['sensitive paths changed: package-lock.json']);
   });
 
   it('effective autonomy is the minimum of requested and earned, with the reason', () => {
@@ -43,24 +43,9 @@ describe('projections', () => {
     expect(runs.get('r1')).toMatchObject({ state: 'awaiting_review', sandboxLive: true, headSha: 'h', gate: { passed: true } });
   });
 
-  it('trust: counts evidence per (agent, project, type), promotions raise the level, one type never affects another', () => {
-    const events = [
-      e('run.planned', {}, { runId: 'a' }),
-      e('run.merged', {}, { runId: 'a' }),
-      e('run.planned', {}, { runId: 'b' }),
-      e('run.discarded', {}, { runId: 'b' }),
-      e('run.planned', {}, { runId: 'c', taskType: 'deps' }),
-      e('gate.failed', {}, { runId: 'c', taskType: 'deps' }),
-      e('trust.promoted', { agent: 'claude', project: 'p', taskType: 'docs', to: 'auto', by: 'me' }, { runId: undefined }),
-    ];
-    const t = projectTrust(events, 'review');
-    expect(t.get(trustKey('claude', 'p', 'docs'))).toMatchObject({ level: 'auto', evidence: { runs: 2, merged: 1, discarded: 1, mergeRate: 0.5 } });
-    expect(t.get(trustKey('claude', 'p', 'deps'))).toMatchObject({ level: 'review', evidence: { runs: 1, gateFailures: 1, mergeRate: null } });
-  });
-
-  it('trust: an unknown event type fails closed to hold', () => {
-    const t = projectTrust([e('run.planned', {}, { runId: 'a' }), e('future.thing', {}, { runId: 'a' })], 'review');
-    expect(t.get(trustKey('claude', 'p', 'docs'))).toMatchObject({ level: 'hold' });
-    expect(t.get(trustKey('claude', 'p', 'docs'))!.reason).toMatch(/fail-closed/);
+  it('sensitive paths cap effective autonomy at review, from task paths', () => {
+    expect(taskAutonomy({ autonomy: 'auto', paths: ['src/auth/**'] }, { level: 'auto', reason: 'x' }, ['**/auth/**'])).toMatchObject({ level: 'review', reasons: ['requested auto', expect.stringMatching(/sensitive paths \(src\/auth\/\*\*\)/)] });
+    expect(taskAutonomy({ autonomy: 'auto', paths: ['docs/**'] }, { level: 'auto', reason: 'x' }, ['**/auth/**']).level).toBe('auto');
+    expect(sensitiveMatches(['package-lock.json', 'src/a.ts', '.github/workflows/ci.yml'], ['package-lock.json', '.github/**'])).toEqual(['package-lock.json', '.github/workflows/ci.yml']);
   });
 });

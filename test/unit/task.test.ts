@@ -1,6 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { InputError } from '../../src/core/errors.js';
+import { ROOT } from '../helpers.js';
 import { parseConfig } from '../../src/definition/config.js';
 import { TASK_ID_PATTERN, parseTaskFile, type TaskDefaults } from '../../src/definition/task.js';
 
@@ -92,13 +95,19 @@ describe('parseTaskFile', () => {
 describe('parseConfig', () => {
   it('uses defaults without a file and the folder name as project', () => {
     const c = parseConfig('/r', undefined, 'My Repo');
-    expect(c).toMatchObject({ project: 'my-repo', tasksDir: 'tasks', trustInitial: 'review', taskDefaults: { agent: 'claude', profiles: ['implement'] } });
+    expect(c).toMatchObject({ project: 'my-repo', tasksDir: 'tasks', trust: { initial: 'review', window: { runs: 20 } }, taskDefaults: { agent: 'claude', profiles: ['implement'] } });
     expect(c.agents.claude.bin).toBe('claude');
   });
 
   it('resolves relative agent binaries from the repository root', () => {
     const c = parseConfig('/r', 'agents:\n  command:\n    bin: ./scripts/agent.sh\n    args: [--fast]\n', 'r');
     expect(c.agents.command).toMatchObject({ bin: '/r/scripts/agent.sh', args: ['--fast'] });
+  });
+
+  it('accepts .agentrc.example.yaml as documented', () => {
+    const c = parseConfig('/r', readFileSync(join(ROOT, '.agentrc.example.yaml'), 'utf8'), 'r');
+    expect(c).toMatchObject({ project: 'my-app', baseBranch: 'main', trust: { initial: 'review', promotion: { reviewToAuto: { consecutiveMerged: 10 } } } });
+    expect(c.sensitivePaths).toContain('**/migrations/**');
   });
 
   it('names .agentrc.yaml, line and field for unknown keys and bad values', () => {

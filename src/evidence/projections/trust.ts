@@ -1,24 +1,37 @@
 /**
- * The trust projection: evidence and earned autonomy per (agent, project, task type), folded from
- * the event log. Pure; rebuildable from zero at any time.
+ * The trust projection: earned autonomy and evidence per (agent, project, task type), folded from the
+ * event log. Pure: `applyTrustEvent` is a reducer over serializable state, so the projection can be
+ * kept incrementally (persisted with the last sequence it saw) and always rebuilt from zero with the
+ * same result.
  *
- * Levels start at `trust.initial` (default `review`) and change only through `trust.promoted` events
- * (a recorded human decision). An event type this version does not know fails closed: that profile's
- * level falls to `hold` with a reason, because evidence it cannot read might be a demotion.
+ * - Levels start at `rules.initial` and rise only through `trust.promoted` (a recorded human decision).
+ * - Critical events drop the profile straight to `hold`: a scope violation, an escalation attempt
+ *   (a tool call aimed at agentctl's or a tool's own configuration), a detected regression, a tripped
+ *   circuit breaker. Trust resets asymmetrically: one event undoes many good runs.
+ * - After each decided run, if the rejection or gate-failure rate since the last level change exceeds
+ *   its threshold (over at least `demotion.minRuns` runs), the level drops one step.
+ * - `trust.demoted` records a human's manual demotion.
+ * - An event type or version this code does not know fails closed: the agent's profiles fall to `hold`.
+ * Ordering is by sequence number only; event times matter only for the optional day window.
  */
+import { AUTONOMY_LEVELS, autonomyRank, type Autonomy } from '../../definition/task.js';
 import { EVENT_TYPES, type StoredEvent } from '../events.js';
-import type { Autonomy } from '../../definition/task.js';
+import { evidenceOf, rateDemotionReason, windowOf, type Evidence, type RunRecord, type TrustRules } from './trust-rules.js';
 
-/** Metrics for one (agent, project, task type). Rates are 0–1, or null with no decided runs. */
-export interface Evidence {
-  runs: number;
-  merged: number;
-  discarded: number;
-  /** merged / (merged + discarded). */
-  mergeRate: number | null;
-  gateFailures: number;
-  scopeViolations: number;
-  failed: number;
+export type { Evidence } from './trust-rules.js';
+
+/** One change of level, with the evidence at that moment. */
+export interface LevelChange {
+  seq: number;
+  ts: string;
+  from: Autonomy;
+  to: Autonomy;
+  kind: 'promotion' | 'demotion' | 'automatic-demotion' | 'fail-closed';
+  /** Who: a human (git user.email) or `agentctl`. */
+  by: string;
+  /** Why: the note, the rule or the event that caused it. */
+  reason: string;
+  evidence: Evidence;
 }
 
 /** One trust profile. */
@@ -27,94 +40,200 @@ export interface TrustProfile {
   project: string;
   taskType: string;
   level: Autonomy;
-  evidence: Evidence;
-  /** Why the level is what it is (last promotion, fail-closed reason). */
+  /** Why the level is what it is. */
   reason: string;
-  history: { seq: number; ts: string; from: Autonomy; to: Autonomy; by: string; note: string | undefined; evidence: Evidence }[];
+  /** Sequence number of the last level change (0 = initial). */
+  changedAtSeq: number;
+  history: LevelChange[];
+  /** Runs in log order (at most {@link MAX_RUNS_KEPT}). */
+  runs: RunRecord[];
 }
 
-/** Key of a trust profile in the projection map. */
+/** Serializable projection state. */
+export interface TrustState {
+  profiles: Record<string, TrustProfile>;
+  /** run id → profile key. */
+  runKeys: Record<string, string>;
+  /** Agents whose profiles failed closed (an unreadable event without a task type). `*` = all. */
+  failedClosed: Record<string, string>;
+  lastSeq: number;
+  lastTs: string | undefined;
+}
+
+/** Runs remembered per profile (the window is at most this large). */
+export const MAX_RUNS_KEPT = 1000;
+
+/** Key of a trust profile: agent, project and task type joined by NUL. */
 export function trustKey(agent: string, project: string, taskType: string): string {
   return `${agent}\u0000${project}\u0000${taskType}`;
 }
 
-function emptyEvidence(): Evidence {
-  return { runs: 0, merged: 0, discarded: 0, mergeRate: null, gateFailures: 0, scopeViolations: 0, failed: 0 };
+/** The empty state. */
+export function emptyTrustState(): TrustState {
+  return { profiles: {}, runKeys: {}, failedClosed: {}, lastSeq: 0, lastTs: undefined };
 }
+
+function profileFor(state: TrustState, rules: TrustRules, agent: string, project: string, taskType: string): TrustProfile {
+  const key = trustKey(agent, project, taskType);
+  let p = state.profiles[key];
+  if (!p) {
+    const closed = state.failedClosed[agent] ?? state.failedClosed['*'];
+    p = {
+      agent,
+      project,
+      taskType,
+      level: closed ? 'hold' : rules.initial,
+      reason: closed ?? `initial level (trust.initial: ${rules.initial})`,
+      changedAtSeq: 0,
+      history: [],
+      runs: [],
+    };
+    state.profiles[key] = p;
+  }
+  return p;
+}
+
+/** Evidence of a profile over its window. */
+export function profileEvidence(p: TrustProfile, rules: TrustRules, now: string | undefined): Evidence {
+  return evidenceOf(windowOf(p.runs, rules, now));
+}
+
+function changeLevel(p: TrustProfile, e: StoredEvent, to: Autonomy, kind: LevelChange['kind'], by: string, reason: string, evidence: Evidence): void {
+  if (to === p.level && kind !== 'fail-closed') return;
+  p.history.push({ seq: e.seq, ts: e.ts, from: p.level, to, kind, by, reason, evidence });
+  p.level = to;
+  p.reason = `${kind === 'promotion' ? 'promoted' : kind === 'fail-closed' ? 'failed closed' : 'demoted'} to ${to} by ${by}: ${reason} (event #${e.seq})`;
+  p.changedAtSeq = e.seq;
+}
+
+function critical(p: TrustProfile, e: StoredEvent, rules: TrustRules, state: TrustState, what: string): void {
+  if (p.level === 'hold') return;
+  changeLevel(p, e, 'hold', 'automatic-demotion', 'agentctl', what, profileEvidence(p, rules, state.lastTs));
+}
+
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
 /**
- * Fold events into trust profiles.
- * @param events events in sequence order
- * @param initial the level a new (agent, task type) starts at
- * @returns profiles keyed by {@link trustKey}
+ * Apply one event to the state (mutates and returns `state`). Events must come in sequence order;
+ * an event at or below `state.lastSeq` is ignored (so re-applying a prefix is harmless).
  */
-export function projectTrust(events: Iterable<StoredEvent>, initial: Autonomy): Map<string, TrustProfile> {
-  const profiles = new Map<string, TrustProfile>();
-  const runKey = new Map<string, string>();
-  const get = (agent: string, project: string, taskType: string): TrustProfile => {
-    const key = trustKey(agent, project, taskType);
-    let p = profiles.get(key);
-    if (!p) {
-      p = { agent, project, taskType, level: initial, evidence: emptyEvidence(), reason: `initial level (trust.initial: ${initial})`, history: [] };
-      profiles.set(key, p);
+export function applyTrustEvent(state: TrustState, e: StoredEvent, rules: TrustRules): TrustState {
+  if (e.seq <= state.lastSeq) return state;
+  state.lastSeq = e.seq;
+  state.lastTs = e.ts;
+  const known = (EVENT_TYPES as Record<string, number>)[e.type];
+  if (known === undefined || e.version > known) {
+    const reason = `event #${e.seq} has a type or version this agentctl cannot read (${e.type} v${e.version}); upgrade agentctl`;
+    const matches = Object.values(state.profiles).filter((p) => (!e.agent || p.agent === e.agent) && (!e.taskType || p.taskType === e.taskType) && (!e.project || p.project === e.project));
+    if (!e.taskType) state.failedClosed[e.agent ?? '*'] = `failed closed: ${reason}`;
+    for (const p of matches) changeLevel(p, e, 'hold', 'fail-closed', 'agentctl', reason, profileEvidence(p, rules, state.lastTs));
+    if (e.agent && e.project && e.taskType && matches.length === 0) {
+      const p = profileFor(state, rules, e.agent, e.project, e.taskType);
+      changeLevel(p, e, 'hold', 'fail-closed', 'agentctl', reason, profileEvidence(p, rules, state.lastTs));
     }
-    return p;
-  };
-  for (const e of events) {
-    const known = (EVENT_TYPES as Record<string, number>)[e.type];
-    if (known === undefined || e.version > known) {
-      if (e.agent && e.project && e.taskType) {
-        const p = get(e.agent, e.project, e.taskType);
-        p.level = 'hold';
-        p.reason = `fail-closed: event #${e.seq} has unknown type or version (${e.type} v${e.version}); upgrade agentctl`;
-      }
-      continue;
-    }
-    if (e.type === 'trust.promoted') {
-      const p = get(String(e.payload.agent), String(e.payload.project), String(e.payload.taskType));
-      const to = e.payload.to as Autonomy;
-      p.history.push({ seq: e.seq, ts: e.ts, from: p.level, to, by: String(e.payload.by ?? ''), note: e.payload.note as string | undefined, evidence: { ...p.evidence } });
-      p.level = to;
-      p.reason = `promoted to ${to} by ${String(e.payload.by ?? 'a human')} (event #${e.seq})`;
-      continue;
-    }
-    if (!e.runId) continue;
-    if (e.type === 'run.planned' && e.agent && e.project && e.taskType) {
-      runKey.set(e.runId, trustKey(e.agent, e.project, e.taskType));
-      get(e.agent, e.project, e.taskType).evidence.runs++;
-      continue;
-    }
-    const key = runKey.get(e.runId);
-    const p = key ? profiles.get(key) : undefined;
-    if (!p) continue;
-    const ev = p.evidence;
-    switch (e.type) {
-      case 'run.merged':
-        ev.merged++;
-        break;
-      case 'run.discarded':
-        ev.discarded++;
-        break;
-      case 'gate.failed':
-        ev.gateFailures++;
-        break;
-      case 'scope.violation':
-        ev.scopeViolations++;
-        break;
-      case 'run.failed':
-        ev.failed++;
-        break;
-      default:
-        break;
-    }
-    const decided = ev.merged + ev.discarded;
-    ev.mergeRate = decided === 0 ? null : ev.merged / decided;
+    return state;
   }
-  return profiles;
+  const pl = e.payload;
+  if (e.type === 'trust.promoted' || e.type === 'trust.demoted') {
+    const p = profileFor(state, rules, String(pl.agent), String(pl.project), String(pl.taskType));
+    const to = pl.to as Autonomy;
+    if (!AUTONOMY_LEVELS.includes(to)) return state;
+    const snapshot = (pl.evidence as Evidence | undefined) ?? profileEvidence(p, rules, state.lastTs);
+    const note = typeof pl.note === 'string' ? pl.note : typeof pl.reason === 'string' ? pl.reason : e.type === 'trust.promoted' ? 'promotion approved' : 'manual demotion';
+    if (e.type === 'trust.promoted' && autonomyRank(to) > autonomyRank(p.level)) changeLevel(p, e, to, 'promotion', String(pl.by ?? 'a human'), note, snapshot);
+    if (e.type === 'trust.demoted' && autonomyRank(to) < autonomyRank(p.level)) changeLevel(p, e, to, 'demotion', String(pl.by ?? 'a human'), note, snapshot);
+    return state;
+  }
+  if (e.type === 'breaker.tripped') {
+    for (const p of Object.values(state.profiles)) {
+      if ((pl.agent === undefined || pl.agent === null || p.agent === pl.agent) && (!e.project || p.project === e.project)) critical(p, e, rules, state, `circuit breaker "${String(pl.breaker)}" tripped`);
+    }
+    return state;
+  }
+  if (!e.runId) return state;
+  if (e.type === 'run.planned') {
+    if (!e.agent || !e.project || !e.taskType) return state;
+    const p = profileFor(state, rules, e.agent, e.project, e.taskType);
+    state.runKeys[e.runId] = trustKey(e.agent, e.project, e.taskType);
+    p.runs.push({
+      runId: e.runId, seq: e.seq, ts: e.ts, claimed: pl.claim === true, outcome: 'open', auto: false, gateRan: false, gateFailed: false,
+      scopeViolations: 0, escalationAttempts: 0, regression: false, followUp: false, durationMs: undefined, tokens: 0, costUsd: undefined, levelAtStart: p.level,
+    });
+    if (p.runs.length > MAX_RUNS_KEPT) p.runs.splice(0, p.runs.length - MAX_RUNS_KEPT);
+    return state;
+  }
+  const key = state.runKeys[e.runId];
+  const p = key ? state.profiles[key] : undefined;
+  const run = p?.runs.find((r) => r.runId === e.runId);
+  if (!p || !run) return state;
+  let decided = false;
+  switch (e.type) {
+    case 'agent.exited':
+      run.durationMs = num(pl.durationMs);
+      break;
+    case 'agent.usage':
+      run.tokens += num(pl.inputTokens) + num(pl.outputTokens);
+      if (typeof pl.costUsd === 'number') run.costUsd = (run.costUsd ?? 0) + pl.costUsd;
+      break;
+    case 'gate.passed':
+    case 'gate.failed':
+      run.gateRan = true;
+      run.gateFailed = e.type === 'gate.failed';
+      break;
+    case 'scope.violation':
+      run.scopeViolations++;
+      critical(p, e, rules, state, `scope violation in run ${e.runId}: ${String(pl.path)}`);
+      break;
+    case 'escalation.attempted':
+      run.escalationAttempts++;
+      critical(p, e, rules, state, `self-escalation attempt in run ${e.runId}: ${String(pl.tool)} on ${String(pl.path)}`);
+      break;
+    case 'regression.detected':
+      run.regression = true;
+      critical(p, e, rules, state, `regression: run ${e.runId} ${String(pl.kind ?? 'reverted')} in ${String(pl.commit ?? '').slice(0, 10)}`);
+      break;
+    case 'review.followup':
+      run.followUp = true;
+      break;
+    case 'run.merged':
+      run.outcome = 'merged';
+      run.auto = pl.auto === true;
+      decided = true;
+      break;
+    case 'run.discarded':
+      if (run.outcome !== 'failed') run.outcome = 'discarded';
+      decided = true;
+      break;
+    case 'run.failed':
+      run.outcome = 'failed';
+      decided = true;
+      break;
+    case 'run.interrupted':
+      run.outcome = 'interrupted';
+      break;
+    default:
+      break;
+  }
+  if (decided && p.level !== 'hold') {
+    const since = p.runs.filter((r) => r.seq > p.changedAtSeq);
+    const why = rateDemotionReason(since, rules);
+    if (why) changeLevel(p, e, AUTONOMY_LEVELS[autonomyRank(p.level) - 1]!, 'automatic-demotion', 'agentctl', why, profileEvidence(p, rules, state.lastTs));
+  }
+  return state;
 }
 
-/** The earned level for one (agent, project, task type): its projection's level, else `initial`. */
-export function earnedLevel(profiles: ReadonlyMap<string, TrustProfile>, agent: string, project: string, taskType: string, initial: Autonomy): { level: Autonomy; reason: string } {
-  const p = profiles.get(trustKey(agent, project, taskType));
-  return p ? { level: p.level, reason: p.reason } : { level: initial, reason: `initial level (trust.initial: ${initial})` };
+/** Fold a whole event sequence from the empty state (the rebuild). */
+export function projectTrust(events: Iterable<StoredEvent>, rules: TrustRules): TrustState {
+  const state = emptyTrustState();
+  for (const e of events) applyTrustEvent(state, e, rules);
+  return state;
+}
+
+/** The earned level for one (agent, project, task type), with its reason. */
+export function earnedLevel(state: TrustState, rules: TrustRules, agent: string, project: string, taskType: string): { level: Autonomy; reason: string } {
+  const p = state.profiles[trustKey(agent, project, taskType)];
+  if (p) return { level: p.level, reason: p.reason };
+  const closed = state.failedClosed[agent] ?? state.failedClosed['*'];
+  if (closed) return { level: 'hold', reason: closed };
+  return { level: rules.initial, reason: `initial level (trust.initial: ${rules.initial})` };
 }

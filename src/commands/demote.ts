@@ -1,0 +1,16 @@
+/** `agentctl demote <agent> --type <t> [--to L] --reason …`: a human lowers an earned level. */
+import { EXIT, InputError } from '../core/errors.js';
+import { currentHuman } from '../orchestrator/context.js';
+import { demote } from '../orchestrator/promote.js';
+import { printJson, println } from '../ui/output.js';
+import { withContext } from './shared.js';
+
+export default async function demoteCmd(agent: string, opts: { type?: string; to?: string; reason?: string; json?: boolean }): Promise<number> {
+  if (!opts.type) throw new InputError('--type is required: the task type the demotion applies to', { field: '--type' });
+  return withContext(async (ctx) => {
+    const event = await demote(ctx, { agent, taskType: opts.type!, to: opts.to, by: await currentHuman(ctx), note: opts.reason });
+    if (opts.json) printJson({ event });
+    else println(`Demoted ${agent} for "${opts.type}" tasks from ${String(event.payload.from)} to ${String(event.payload.to)} (event #${event.seq}).`);
+    return EXIT.OK;
+  });
+}

@@ -1,0 +1,226 @@
+/**
+ * Trust rules: the thresholds (from `.agentrc.yaml` `trust:`), the evidence metrics computed over a
+ * window of runs, and the promotion / demotion recommendations derived from them. Pure.
+ */
+import type { Autonomy } from '../../definition/task.js';
+
+/** Thresholds that decide eligibility and automatic demotion. */
+export interface TrustRules {
+  /** Level a new (agent, project, task type) starts at. */
+  initial: Autonomy;
+  /** Evidence window: the last `runs` decided runs, and (if set) only runs planned in the last `days` days. */
+  window: { runs: number; days: number | undefined };
+  promotion: {
+    /** hold → review: merged runs a human claimed and drove, in the window. */
+    holdToReview: { claimedMerged: number };
+    /** review → auto: all must hold in the window. */
+    reviewToAuto: { consecutiveMerged: number; approvedUnmodifiedRate: number; maxScopeViolations: number; maxRegressions: number };
+  };
+  /** One step down when, over the decided runs since the last level change (at least `minRuns`), a rate exceeds its threshold. */
+  demotion: { minRuns: number; rejectionRate: number; gateFailureRate: number };
+}
+
+/** Defaults, also shown in `.agentrc.example.yaml`. */
+export const DEFAULT_TRUST_RULES: TrustRules = {
+  initial: 'review',
+  window: { runs: 20, days: undefined },
+  promotion: {
+    holdToReview: { claimedMerged: 3 },
+    reviewToAuto: { consecutiveMerged: 10, approvedUnmodifiedRate: 0.9, maxScopeViolations: 0, maxRegressions: 0 },
+  },
+  demotion: { minRuns: 5, rejectionRate: 0.5, gateFailureRate: 0.5 },
+};
+
+/** What the projection remembers about one run of a trust profile. */
+export interface RunRecord {
+  runId: string;
+  /** Sequence of its `run.planned` event. */
+  seq: number;
+  ts: string;
+  /** A human drove it (`run --claim`). */
+  claimed: boolean;
+  outcome: 'open' | 'merged' | 'discarded' | 'failed' | 'interrupted';
+  /** Merged by agentctl itself (auto). */
+  auto: boolean;
+  gateRan: boolean;
+  gateFailed: boolean;
+  scopeViolations: number;
+  escalationAttempts: number;
+  regression: boolean;
+  /** A human commit touched the run's files soon after the merge. */
+  followUp: boolean;
+  durationMs: number | undefined;
+  tokens: number;
+  costUsd: number | undefined;
+  /** The level the profile had when the run was planned. */
+  levelAtStart: Autonomy;
+}
+
+/**
+ * Evidence for one trust profile over its window. Rates are 0–1, or null when their denominator is 0.
+ * Definitions (also in the README):
+ * - runs: runs planned in the window (open runs included);
+ * - merged / discarded / failed: outcomes in the window;
+ * - mergeRate: merged / (merged + discarded);
+ * - approvedUnmodifiedRate: merged runs with no human follow-up commit to their files / merged;
+ * - rejectionRate: discarded / (merged + discarded);
+ * - gateFailureRate: runs whose gate failed / runs whose gate ran;
+ * - regressions: merged runs later reverted on the base branch;
+ * - scopeViolations: runs that changed files outside the write scope; escalationAttempts: tool calls
+ *   aimed at agentctl's or the tools' own configuration;
+ * - interventionRate: runs interrupted or claimed by a human / runs;
+ * - consecutiveMerged: merged runs since the last discarded or failed one (open runs skipped);
+ * - claimedMerged: merged runs a human drove;
+ * - medianDurationMs, tokensPerRun, costPerRunUsd, costPerMergedUsd: where the tool reported them.
+ */
+export interface Evidence {
+  runs: number;
+  merged: number;
+  discarded: number;
+  failed: number;
+  mergeRate: number | null;
+  approvedUnmodifiedRate: number | null;
+  rejectionRate: number | null;
+  gateFailureRate: number | null;
+  regressions: number;
+  scopeViolations: number;
+  escalationAttempts: number;
+  interventionRate: number | null;
+  consecutiveMerged: number;
+  claimedMerged: number;
+  medianDurationMs: number | null;
+  tokensPerRun: number | null;
+  costPerRunUsd: number | null;
+  costPerMergedUsd: number | null;
+}
+
+const rate = (n: number, d: number): number | null => (d === 0 ? null : n / d);
+
+/**
+ * Select the window: the last `window.runs` runs (in log order), limited to `window.days` before `now` when set.
+ * @param now ISO time the day window is measured from (the newest event's time, for determinism)
+ */
+export function windowOf(runs: readonly RunRecord[], rules: TrustRules, now: string | undefined): RunRecord[] {
+  let list = runs.slice(-rules.window.runs);
+  if (rules.window.days !== undefined && now) {
+    const cutoff = Date.parse(now) - rules.window.days * 86_400_000;
+    list = list.filter((r) => Date.parse(r.ts) >= cutoff);
+  }
+  return list;
+}
+
+/** Compute the evidence over a list of runs (already windowed). */
+export function evidenceOf(runs: readonly RunRecord[]): Evidence {
+  const merged = runs.filter((r) => r.outcome === 'merged');
+  const discarded = runs.filter((r) => r.outcome === 'discarded').length;
+  const failed = runs.filter((r) => r.outcome === 'failed').length;
+  const gated = runs.filter((r) => r.gateRan);
+  let consecutive = 0;
+  for (let i = runs.length - 1; i >= 0; i--) {
+    const o = runs[i]!.outcome;
+    if (o === 'open' || o === 'interrupted') continue;
+    if (o !== 'merged') break;
+    consecutive++;
+  }
+  const durations = runs.map((r) => r.durationMs).filter((d): d is number => d !== undefined).sort((a, b) => a - b);
+  const median = durations.length === 0 ? null : durations.length % 2 ? durations[(durations.length - 1) / 2]! : (durations[durations.length / 2 - 1]! + durations[durations.length / 2]!) / 2;
+  const costs = runs.map((r) => r.costUsd).filter((c): c is number => c !== undefined);
+  const totalCost = costs.reduce((a, b) => a + b, 0);
+  return {
+    runs: runs.length,
+    merged: merged.length,
+    discarded,
+    failed,
+    mergeRate: rate(merged.length, merged.length + discarded),
+    approvedUnmodifiedRate: rate(merged.filter((r) => !r.followUp).length, merged.length),
+    rejectionRate: rate(discarded, merged.length + discarded),
+    gateFailureRate: rate(gated.filter((r) => r.gateFailed).length, gated.length),
+    regressions: runs.filter((r) => r.regression).length,
+    scopeViolations: runs.filter((r) => r.scopeViolations > 0).length,
+    escalationAttempts: runs.reduce((n, r) => n + r.escalationAttempts, 0),
+    interventionRate: rate(runs.filter((r) => r.claimed || r.outcome === 'interrupted').length, runs.length),
+    consecutiveMerged: consecutive,
+    claimedMerged: merged.filter((r) => r.claimed).length,
+    medianDurationMs: median,
+    tokensPerRun: runs.length ? runs.reduce((n, r) => n + r.tokens, 0) / runs.length : null,
+    costPerRunUsd: costs.length ? totalCost / costs.length : null,
+    costPerMergedUsd: costs.length && merged.length ? totalCost / merged.length : null,
+  };
+}
+
+/** A promotion check: eligible, or what is missing. */
+export interface Eligibility {
+  to: Autonomy | undefined;
+  eligible: boolean;
+  /** Unmet conditions, each a sentence ("needs 10 consecutive merged runs, has 7"). */
+  missing: string[];
+}
+
+/**
+ * Is the profile eligible for the next level?
+ * @returns `to: undefined` at `auto` (nothing above)
+ */
+export function eligibility(level: Autonomy, ev: Evidence, rules: TrustRules): Eligibility {
+  if (level === 'auto') return { to: undefined, eligible: false, missing: [] };
+  const missing: string[] = [];
+  if (level === 'hold') {
+    const need = rules.promotion.holdToReview.claimedMerged;
+    if (ev.claimedMerged < need) missing.push(`needs ${need} merged runs driven by a human (--claim), has ${ev.claimedMerged}`);
+    return { to: 'review', eligible: missing.length === 0, missing };
+  }
+  const r = rules.promotion.reviewToAuto;
+  if (ev.consecutiveMerged < r.consecutiveMerged) missing.push(`needs ${r.consecutiveMerged} consecutive merged runs, has ${ev.consecutiveMerged}`);
+  if (ev.approvedUnmodifiedRate === null || ev.approvedUnmodifiedRate < r.approvedUnmodifiedRate) {
+    missing.push(`needs ≥ ${Math.round(r.approvedUnmodifiedRate * 100)}% approved unmodified, has ${ev.approvedUnmodifiedRate === null ? 'none' : `${Math.round(ev.approvedUnmodifiedRate * 100)}%`}`);
+  }
+  if (ev.scopeViolations > r.maxScopeViolations) missing.push(`needs ≤ ${r.maxScopeViolations} scope violations in the window, has ${ev.scopeViolations}`);
+  if (ev.regressions > r.maxRegressions) missing.push(`needs ≤ ${r.maxRegressions} regressions in the window, has ${ev.regressions}`);
+  return { to: 'auto', eligible: missing.length === 0, missing };
+}
+
+/**
+ * Should the profile drop one level because of its rates since the last level change?
+ * @returns the reason, or undefined
+ */
+export function rateDemotionReason(sinceChange: readonly RunRecord[], rules: TrustRules): string | undefined {
+  const decided = sinceChange.filter((r) => r.outcome === 'merged' || r.outcome === 'discarded' || r.outcome === 'failed');
+  if (decided.length < rules.demotion.minRuns) return undefined;
+  const ev = evidenceOf(decided);
+  if (ev.rejectionRate !== null && ev.rejectionRate > rules.demotion.rejectionRate) {
+    return `rejection rate ${Math.round(ev.rejectionRate * 100)}% over ${decided.length} runs exceeds ${Math.round(rules.demotion.rejectionRate * 100)}%`;
+  }
+  if (ev.gateFailureRate !== null && ev.gateFailureRate > rules.demotion.gateFailureRate) {
+    return `gate failure rate ${Math.round(ev.gateFailureRate * 100)}% over ${decided.length} runs exceeds ${Math.round(rules.demotion.gateFailureRate * 100)}%`;
+  }
+  return undefined;
+}
+
+/** What `agentctl promote` recommends for one trust profile. */
+export interface Recommendation {
+  /** `promote`: eligible for the next level; `close`: one condition missing; `demote`: rates exceed thresholds in the window; `hold-steady`: nothing to do. */
+  kind: 'promote' | 'close' | 'demote' | 'hold-steady';
+  next: Autonomy | undefined;
+  missing: string[];
+  reason: string;
+}
+
+/**
+ * Recommend an action for a profile at `level` with `ev` (its window evidence).
+ * Demotion is recommended when a rate in the window exceeds its threshold (the automatic one-step
+ * demotion only looks at runs since the last level change).
+ */
+export function recommend(level: Autonomy, ev: Evidence, rules: TrustRules): Recommendation {
+  if (level !== 'hold') {
+    if (ev.rejectionRate !== null && ev.rejectionRate > rules.demotion.rejectionRate) {
+      return { kind: 'demote', next: undefined, missing: [], reason: `rejection rate ${Math.round(ev.rejectionRate * 100)}% in the window` };
+    }
+    if (ev.gateFailureRate !== null && ev.gateFailureRate > rules.demotion.gateFailureRate) {
+      return { kind: 'demote', next: undefined, missing: [], reason: `gate failure rate ${Math.round(ev.gateFailureRate * 100)}% in the window` };
+    }
+  }
+  const e = eligibility(level, ev, rules);
+  if (!e.to) return { kind: 'hold-steady', next: undefined, missing: [], reason: 'at the highest level' };
+  if (e.eligible) return { kind: 'promote', next: e.to, missing: [], reason: `eligible for ${e.to}` };
+  if (e.missing.length === 1) return { kind: 'close', next: e.to, missing: e.missing, reason: `one condition short of ${e.to}` };
+  return { kind: 'hold-steady', next: e.to, missing: e.missing, reason: `not yet eligible for ${e.to}` };
+}

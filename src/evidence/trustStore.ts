@@ -1,0 +1,50 @@
+/**
+ * Keeping the trust projection current: load the persisted snapshot for a project, fold in the events
+ * appended since, save it back. A snapshot computed with other rules is thrown away and rebuilt.
+ */
+import { canonicalJson, sha256 } from './canonical.js';
+import { applyTrustEvent, emptyTrustState, projectTrust, type TrustState } from './projections/trust.js';
+import type { TrustRules } from './projections/trust-rules.js';
+import type { EventStore } from './store.js';
+
+const snapshotName = (project: string) => `trust:${project}`;
+
+/** Hash of the rules a snapshot was computed with. */
+export function rulesHash(rules: TrustRules): string {
+  return sha256(canonicalJson(rules as unknown as Record<string, unknown>)).slice(0, 16);
+}
+
+/**
+ * The current trust state of a project, updated incrementally from its snapshot.
+ * @returns the state (profiles of this project only)
+ */
+export function currentTrust(store: EventStore, project: string, rules: TrustRules): TrustState {
+  const hash = rulesHash(rules);
+  const snap = store.loadProjection(snapshotName(project));
+  let state: TrustState = emptyTrustState();
+  if (snap && snap.rulesHash === hash) {
+    try {
+      state = JSON.parse(snap.state) as TrustState;
+    } catch {
+      state = emptyTrustState();
+    }
+  }
+  const before = state.lastSeq;
+  for (const e of store.query({ project, afterSeq: state.lastSeq })) applyTrustEvent(state, e, rules);
+  if (state.lastSeq !== before || !snap || snap.rulesHash !== hash) {
+    store.saveProjection({ name: snapshotName(project), lastSeq: state.lastSeq, rulesHash: hash, state: JSON.stringify(state) });
+  }
+  return state;
+}
+
+/**
+ * Rebuild a project's trust projection from zero and compare it with the incremental one.
+ * @returns the rebuilt state and whether the incremental snapshot agreed with it
+ */
+export function rebuildTrust(store: EventStore, project: string, rules: TrustRules): { state: TrustState; agreed: boolean } {
+  const incremental = currentTrust(store, project, rules);
+  const rebuilt = projectTrust(store.query({ project }), rules);
+  const agreed = canonicalJson(JSON.parse(JSON.stringify(incremental))) === canonicalJson(JSON.parse(JSON.stringify(rebuilt)));
+  store.saveProjection({ name: snapshotName(project), lastSeq: rebuilt.lastSeq, rulesHash: rulesHash(rules), state: JSON.stringify(rebuilt) });
+  return { state: rebuilt, agreed };
+}

@@ -1,0 +1,54 @@
+/**
+ * Evidence from git after a merge: reverts of agent merges (regressions) and human follow-up commits
+ * to a run's files (the merge was not "approved unmodified"). Found by reading the base branch's
+ * history and recorded as events, once each (idempotency keys).
+ */
+import type { EventInput } from '../evidence/events.js';
+import { projectRuns } from '../evidence/projections/runs.js';
+import type { Context } from './context.js';
+
+/** Merged runs examined per scan (newest first). */
+export const SCAN_LIMIT = 100;
+
+/**
+ * Scan the base branch after each merged run of the project.
+ * @returns the number of new events recorded
+ */
+export async function scanMergedRuns(ctx: Context): Promise<number> {
+  const project = ctx.project.config.project;
+  const seen = ctx.store.query({ project, types: ['regression.detected', 'review.followup'] });
+  const reverted = new Set(seen.filter((e) => e.type === 'regression.detected').map((e) => e.runId));
+  const followed = new Set(seen.filter((e) => e.type === 'review.followup').map((e) => e.runId));
+  const merged = [...projectRuns(ctx.store.query({ project })).values()].filter((r) => r.state === 'merged' && r.mergeSha).slice(-SCAN_LIMIT);
+  const events: EventInput[] = [];
+  for (const run of merged) {
+    if (reverted.has(run.runId)) continue;
+    const base = `refs/heads/${run.baseBranch}`;
+    if (!(await ctx.git.isAncestor(ctx.project.root, run.mergeSha!, base).catch(() => false))) continue;
+    const log = await ctx.git.out(ctx.project.root, ['log', '--reverse', '--max-count=500', '--format=%H%x1f%s%x1f%b%x1e', `${run.mergeSha}..${base}`], { readOnly: true });
+    const commits = log.split('\x1e').map((c) => c.trim()).filter(Boolean).map((c) => {
+      const [sha, subject, body] = c.split('\x1f');
+      return { sha: sha!, subject: subject ?? '', body: body ?? '' };
+    });
+    const subject = { runId: run.runId, task: run.task, agent: run.agent, project, taskType: run.taskType };
+    const targets = [run.mergeSha!, run.headSha].filter((s): s is string => !!s);
+    const revert = commits.find((c) => targets.some((t) => new RegExp(`This reverts commit ${t.slice(0, 7)}[0-9a-f]*`).test(c.body)));
+    if (revert) {
+      events.push({ ...subject, type: 'regression.detected', key: `regression:${run.runId}`, payload: { kind: 'revert', commit: revert.sha, subject: revert.subject } });
+      continue;
+    }
+    if (followed.has(run.runId) || ctx.project.config.followUpCommits === 0) continue;
+    const files = new Set(run.files.map((f) => f.path));
+    for (const c of commits.slice(0, ctx.project.config.followUpCommits)) {
+      if (c.subject.startsWith('agentctl:')) continue;
+      const touched = (await ctx.git.out(ctx.project.root, ['diff-tree', '--no-commit-id', '--name-only', '-r', '-z', c.sha], { readOnly: true })).split('\0').filter(Boolean);
+      const overlap = touched.filter((p) => files.has(p));
+      if (overlap.length) {
+        events.push({ ...subject, type: 'review.followup', key: `followup:${run.runId}`, payload: { commit: c.sha, subject: c.subject, files: overlap } });
+        break;
+      }
+    }
+  }
+  if (events.length) ctx.store.append(events);
+  return events.length;
+}
