@@ -10,6 +10,8 @@
  * `mcp_tool_call`, `web_search`, `todo_list`, `error` (a warning); `turn.completed`{usage{input_tokens,
  * cached_input_tokens, output_tokens}}, `turn.failed`{error{message}}, top-level `error`{message}.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { renderCodex } from '../authz/render/codex.js';
 import { clip, jsonLine, relativeToWorktree, type AgentAdapter, type AgentEvent, type StreamParser } from './types.js';
 
@@ -78,7 +80,9 @@ export function codexParser(worktree: string): StreamParser {
 export const codexAdapter: AgentAdapter = {
   name: 'codex',
   credentialEnv: ['OPENAI_API_KEY', 'CODEX_API_KEY', 'OPENAI_BASE_URL'],
-  render: renderCodex,
+  // The worktree exists when a run renders (it is created first); exact protections for missing paths
+  // are left out under a writable workspace root (see renderCodex).
+  render: (policy, ctx) => renderCodex(policy, ctx, (rel) => existsSync(join(ctx.worktree, rel))),
   launch({ prompt, worktree, settings, rendered, interactive }) {
     const args = [...settings.args];
     if (!interactive) args.push('exec', '--json', '--strict-config', '-C', worktree);

@@ -28,7 +28,8 @@ Environment:
   NO_COLOR        disable colors
 
 Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4 agent failed
-            5 refused by state (dirty checkout, conflict) · 6 gate failed · 130 interrupted`,
+            5 refused by state (dirty checkout, conflict) · 6 gate failed
+            7 event log failed verification · 130 interrupted`,
     );
 
   const act =
@@ -59,7 +60,22 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .description('list runs of this project, newest first')
     .option('--json', 'print JSON')
     .addOption(new Option('--state <state>', 'only runs in this state').choices(['planned', 'running', 'awaiting_review', 'merged', 'discarded', 'failed', 'interrupted']))
+    .option('--archived', 'only discarded runs whose work is kept under refs/agentctl/archive/')
     .action(act(() => import('../commands/runs.js')));
+
+  program
+    .command('restore')
+    .description('recreate a discarded run\'s worktree from its archive (or a lost worktree from its branch); it awaits review again')
+    .argument('<run>', 'run id or unique prefix')
+    .option('--json', 'print JSON')
+    .action(act(() => import('../commands/restore.js')));
+
+  program
+    .command('gc')
+    .description('repair drift between the event log, git worktrees and the worktrees folder, without losing data')
+    .option('--dry-run', 'show what would be done')
+    .option('--json', 'print JSON')
+    .action(act(() => import('../commands/gc.js')));
 
   program
     .command('log')
@@ -132,6 +148,13 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .description('recompute trust from zero and check the incremental projection agrees')
     .option('--json', 'print JSON')
     .action(act(async () => ({ default: (await import('../commands/trust.js')).rebuild })));
+
+  const audit = program.command('audit').description('check the event log');
+  audit
+    .command('verify')
+    .description('verify the hash chain, the schema and the checkpoint; names the first bad sequence')
+    .option('--json', 'print JSON')
+    .action(act(() => import('../commands/audit-verify.js')));
 
   const policy = program.command('policy').description('inspect the composed policy of a task');
   policy

@@ -4,9 +4,9 @@ import { projectRunsOf } from '../orchestrator/context.js';
 import { colorState, printJson, println, table } from '../ui/output.js';
 import { withContext } from './shared.js';
 
-export default async function runs(opts: { json?: boolean; state?: string }): Promise<number> {
+export default async function runs(opts: { json?: boolean; state?: string; archived?: boolean }): Promise<number> {
   return withContext((ctx) => {
-    const list = [...projectRunsOf(ctx).values()].filter((r) => !opts.state || r.state === opts.state).reverse();
+    const list = [...projectRunsOf(ctx).values()].filter((r) => (!opts.state || r.state === opts.state) && (!opts.archived || (r.archiveRef !== undefined && !r.sandboxLive))).reverse();
     if (opts.json) printJson({ runs: list });
     else if (list.length === 0) println('No runs yet. Start one with: agentctl run <task>');
     else {

@@ -21,6 +21,8 @@ export const EXIT = {
   STATE: 5,
   /** The run finished but a gate failed; it awaits review. */
   GATE_FAILED: 6,
+  /** `audit verify` found the event log altered (broken chain, truncation, schema change). */
+  INTEGRITY: 7,
   /** Interrupted by Ctrl-C (SIGINT); what was done is recorded. */
   INTERRUPTED: 130,
 } as const;

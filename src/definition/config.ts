@@ -118,6 +118,8 @@ export const configSchema = z.strictObject({
       demotion: { minRuns: 5, rejectionRate: 0.5, gateFailureRate: 0.5 },
       followUpCommits: 5,
     }),
+  /** How a run lands on a base branch that moved since the run started: a merge commit, or a rebase then fast-forward. */
+  merge: z.strictObject({ strategy: z.enum(['merge', 'rebase']).default('merge') }).default({ strategy: 'merge' }),
   /** Paths whose change caps a run at `review` (task `paths` or the run's diff). */
   sensitivePaths: z.array(z.string().min(1)).default([...DEFAULT_SENSITIVE_PATHS]),
 });
@@ -146,6 +148,7 @@ export interface ProjectConfig {
   /** Base-branch commits after a merge searched for human follow-ups. */
   followUpCommits: number;
   sensitivePaths: string[];
+  mergeStrategy: 'merge' | 'rebase';
   /** Config file the values came from, or undefined when only defaults apply. */
   file: string | undefined;
 }
@@ -197,6 +200,7 @@ export function parseConfig(repoRoot: string, text: string | undefined, fallback
     },
     followUpCommits: parsed.trust.followUpCommits,
     sensitivePaths: parsed.sensitivePaths,
+    mergeStrategy: parsed.merge.strategy,
     file: text === undefined ? undefined : file,
   };
 }

@@ -34,6 +34,9 @@ export const EVENT_TYPES = {
   'regression.detected': 1,
   'review.followup': 1,
   'breaker.tripped': 1,
+  'merge.failed': 1,
+  'sandbox.restored': 1,
+  'gc.repaired': 1,
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;

@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { ConfigError, InternalError } from '../core/errors.js';
 import { canonicalJson } from './canonical.js';
 import { EVENT_TYPES, GENESIS_HASH, eventHash, type EventInput, type StoredEvent } from './events.js';
+import { missingTriggers, schemaFingerprint, writeCheckpoint } from './integrity.js';
 import { MIGRATIONS } from './migrations.js';
 
 /** Filter for reading events. All fields optional; results are in sequence order. */
@@ -87,11 +88,32 @@ function fromRow(r: Row): StoredEvent {
   };
 }
 
+/** Options for {@link openEventStore}. */
+export interface OpenOptions {
+  /** Clock for event times (tests). */
+  now?: () => Date;
+  /** Open even when the schema fingerprint shows tampering (for `audit verify`); appends are then refused. */
+  allowTampered?: boolean;
+}
+
+let expectedFingerprint: string | undefined;
+/** Fingerprint of the events schema as the migrations create it (computed once, in memory). */
+export function expectedSchemaFingerprint(): string {
+  if (!expectedFingerprint) {
+    const mem = new Database(':memory:');
+    migrate(mem);
+    expectedFingerprint = schemaFingerprint(mem);
+    mem.close();
+  }
+  return expectedFingerprint;
+}
+
 /**
  * Open (creating if needed) the event store at `file` and apply pending migrations.
- * @throws ConfigError when the file cannot be opened or created
+ * @throws ConfigError when the file cannot be opened or created, or its schema was tampered with
  */
-export function openEventStore(file: string, now: () => Date = () => new Date()): EventStore {
+export function openEventStore(file: string, options: OpenOptions = {}): EventStore & { db: Database.Database; tampered: boolean } {
+  const now = options.now ?? (() => new Date());
   let db: Database.Database;
   try {
     mkdirSync(dirname(file), { recursive: true });
@@ -104,6 +126,14 @@ export function openEventStore(file: string, now: () => Date = () => new Date())
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   migrate(db);
+  const tampered = schemaFingerprint(db) !== expectedSchemaFingerprint();
+  if (tampered && !options.allowTampered) {
+    const missing = missingTriggers(db);
+    db.close();
+    throw new ConfigError(`the event log ${file} was tampered with: its schema was altered${missing.length ? ` (missing triggers: ${missing.join(', ')})` : ''}; nothing was recorded`, {
+      hint: 'Inspect it with: agentctl audit verify',
+    });
+  }
 
   const insert = db.prepare(
     `INSERT INTO events (seq, key, ts, type, version, run_id, task, agent, project, task_type, payload, prev_hash, hash)
@@ -166,9 +196,16 @@ export function openEventStore(file: string, now: () => Date = () => new Date())
   });
 
   return {
+    db,
+    tampered,
     append(events) {
+      if (tampered) throw new ConfigError('the event log was tampered with; refusing to append');
       const list = Array.isArray(events) ? (events as readonly EventInput[]) : [events as EventInput];
-      return appendTx.immediate(list);
+      const stored = appendTx.immediate(list);
+      const last = stored.at(-1);
+      // The checkpoint lives outside the database so truncation or a restored old copy is detectable.
+      if (last) writeCheckpoint(file, { seq: last.seq, hash: last.hash });
+      return stored;
     },
     query(q = {}) {
       const where: string[] = [];

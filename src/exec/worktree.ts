@@ -1,13 +1,18 @@
 /**
- * The sandbox lifecycle: one module owns creating and removing run worktrees. Worktree operations on
- * one repository are serialized with a lock file (parallel `git worktree add` fails on `.git/config`
- * locks). agentctl only ever deletes branches it created (`agentctl/…`), and archives a run's work
- * under `refs/agentctl/archive/<run>` before removing its worktree.
+ * The sandbox lifecycle: one module owns creating, capturing, restoring and removing run worktrees.
+ *
+ * - Worktree operations on one repository are serialized with a lock file (parallel `git worktree add`
+ *   fails on `.git/config` locks).
+ * - Worktrees are added with `--lock` so `git worktree prune` elsewhere never drops them.
+ * - agentctl never `rm -rf`s a worktree and only deletes branches it created (`agentctl/…`); a run's
+ *   work is committed (and, before removal, archived under `refs/agentctl/archive/<run>`) first.
+ * - If the agent renamed the run branch, detached HEAD or checked out another branch, capture puts the
+ *   run branch back on whatever the agent left, so nothing is lost.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, isAbsolute, join, normalize } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { InternalError } from '../core/errors.js';
+import { InternalError, StateError } from '../core/errors.js';
 import type { Git } from './git.js';
 
 /** A created sandbox. */
@@ -28,13 +33,14 @@ export function archiveRef(runId: string): string {
 }
 
 /**
- * Hold the repository's worktree lock while `fn` runs (waits up to ~30 s for other agentctl processes).
+ * Hold the repository's lock while `fn` runs (waits up to ~45 s for other agentctl processes).
+ * Used for worktree add/remove/prune and for merges into the base branch.
  * @param lockPath file path of the lock (created if missing)
  */
 export async function withRepoLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
   mkdirSync(dirname(lockPath), { recursive: true });
   if (!existsSync(lockPath)) writeFileSync(lockPath, '');
-  const release = await lockfile.lock(lockPath, { retries: { retries: 120, minTimeout: 50, maxTimeout: 500, factor: 1.5 }, stale: 60_000 });
+  const release = await lockfile.lock(lockPath, { retries: { retries: 200, minTimeout: 50, maxTimeout: 300, factor: 1.3 }, stale: 60_000 });
   try {
     return await fn();
   } finally {
@@ -43,29 +49,91 @@ export async function withRepoLock<T>(lockPath: string, fn: () => Promise<T>): P
 }
 
 /**
- * Create a worktree on a new branch at `baseSha`.
+ * Create a locked worktree on a new branch at `baseSha`.
  * @param repoRoot the user's checkout (git commands run there)
  * @returns the sandbox
- * @throws ProcessFailedError when git refuses (the lock prevents concurrent adds)
+ * @throws ProcessFailedError when git refuses
  */
-export async function createSandbox(git: Git, repoRoot: string, lockPath: string, path: string, branch: string, baseSha: string): Promise<Sandbox> {
+export async function createSandbox(git: Git, repoRoot: string, lockPath: string, path: string, branch: string, baseSha: string, reason: string): Promise<Sandbox> {
   if (existsSync(path)) throw new InternalError(`worktree path already exists: ${path}`);
   mkdirSync(dirname(path), { recursive: true });
-  await withRepoLock(lockPath, () => git.raw(repoRoot, ['worktree', 'add', '--quiet', '-b', branch, path, baseSha]));
+  await withRepoLock(lockPath, () => git.raw(repoRoot, ['worktree', 'add', '--quiet', '--lock', '--reason', reason, '-b', branch, path, baseSha]));
   return { path, branch, baseSha };
 }
 
+/** What {@link captureWork} found and did. */
+export interface Capture {
+  headSha: string;
+  /** Set when the agent moved HEAD off the run branch (renamed it, detached, switched); the branch was put back. */
+  repaired: { from: string | null } | undefined;
+}
+
 /**
- * Remove a run's worktree and its branch. Work not reachable from another ref must be archived first
- * by the caller ({@link archiveRef}).
+ * Commit everything left in a worktree and make sure the run branch points at it.
+ * @param author name/email for the commit
+ * @returns the head commit and whether the branch had to be repaired
+ */
+export async function captureWork(git: Git, worktree: string, branch: string, message: string, author: { name: string; email: string }): Promise<Capture> {
+  await git.commitAll(worktree, message, author);
+  const headSha = await git.resolve(worktree, 'HEAD');
+  if (!headSha) throw new InternalError(`worktree ${worktree} has no HEAD`);
+  const current = await git.currentBranch(worktree);
+  if (current === branch) return { headSha, repaired: undefined };
+  await git.raw(worktree, ['branch', '-f', branch, headSha]);
+  await git.raw(worktree, ['checkout', '-q', branch]);
+  return { headSha, repaired: { from: current } };
+}
+
+/**
+ * Symbolic links added or changed between two commits whose target leaves the worktree (absolute, or
+ * climbing out with `..`). agentctl never follows them; they are flagged for review.
+ * @returns `{path, target}` per offending link
+ */
+export async function symlinksOutside(git: Git, cwd: string, from: string, to: string): Promise<{ path: string; target: string }[]> {
+  const raw = await git.out(cwd, ['diff', '--raw', '-z', '--no-renames', '--no-abbrev', from, to], { readOnly: true });
+  const parts = raw.split('\0');
+  const out: { path: string; target: string }[] = [];
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    const meta = parts[i]!.split(' ');
+    const path = parts[i + 1]!;
+    const [, newMode, , newSha] = meta;
+    if (newMode !== '120000' || !newSha) continue;
+    const target = await git.out(cwd, ['cat-file', 'blob', newSha], { readOnly: true });
+    const resolved = normalize(join(dirname(path), target));
+    if (isAbsolute(target) || resolved === '..' || resolved.startsWith('../')) out.push({ path, target });
+  }
+  return out;
+}
+
+/**
+ * Remove a run's worktree and its branch. The caller archives unmerged work first ({@link archiveRef}).
  * @param branch deleted only when it starts with `agentctl/`
  */
 export async function removeSandbox(git: Git, repoRoot: string, lockPath: string, path: string, branch: string | undefined): Promise<void> {
   await withRepoLock(lockPath, async () => {
+    await git.raw(repoRoot, ['worktree', 'unlock', path], { accept: [0, 128] });
     if (existsSync(path)) await git.raw(repoRoot, ['worktree', 'remove', '--force', path]);
     await git.raw(repoRoot, ['worktree', 'prune']);
     if (branch?.startsWith('agentctl/')) {
       await git.raw(repoRoot, ['branch', '-D', '--', branch], { accept: [0, 1] });
     }
   });
+}
+
+/**
+ * Recreate a run's worktree from its branch or archive ref.
+ * @returns the sandbox (branch recreated from the archive when it was deleted)
+ * @throws StateError when neither the branch nor the archive ref exists, or the path is taken
+ */
+export async function restoreSandbox(git: Git, repoRoot: string, lockPath: string, path: string, branch: string, runId: string, reason: string): Promise<Sandbox & { headSha: string }> {
+  if (existsSync(path)) throw new StateError(`cannot restore: ${path} already exists`);
+  const fromBranch = await git.resolve(repoRoot, `refs/heads/${branch}`);
+  const fromArchive = await git.resolve(repoRoot, archiveRef(runId));
+  const headSha = fromBranch ?? fromArchive;
+  if (!headSha) throw new StateError(`run ${runId} has neither a branch (${branch}) nor an archive (${archiveRef(runId)}) to restore from`);
+  mkdirSync(dirname(path), { recursive: true });
+  await withRepoLock(lockPath, () =>
+    git.raw(repoRoot, fromBranch ? ['worktree', 'add', '--quiet', '--lock', '--reason', reason, path, branch] : ['worktree', 'add', '--quiet', '--lock', '--reason', reason, '-b', branch, path, headSha]),
+  );
+  return { path, branch, baseSha: headSha, headSha };
 }

@@ -10,6 +10,7 @@ import { openEventStore, type EventStore } from '../evidence/store.js';
 import { projectRuns, type RunView } from '../evidence/projections/runs.js';
 import type { TrustState } from '../evidence/projections/trust.js';
 import { currentTrust } from '../evidence/trustStore.js';
+import { recoverOrphanedRuns } from './recovery.js';
 import { scanMergedRuns } from './scan.js';
 import { InputError } from '../core/errors.js';
 
@@ -34,7 +35,10 @@ export async function openContext(cwd: string, env: NodeJS.ProcessEnv = process.
   const project = await loadProject(git, cwd);
   const paths = homePaths(agentctlHome(env));
   const store = openEventStore(paths.database);
-  return { git, project, paths, store, env, lockPath: repoLockPath(paths, project.key), close: () => store.close() };
+  const ctx: Context = { git, project, paths, store, env, lockPath: repoLockPath(paths, project.key), close: () => store.close() };
+  // Every command first closes runs whose agentctl died mid-run, so they show up for review.
+  recoverOrphanedRuns(ctx);
+  return ctx;
 }
 
 /** All runs of this project, folded from the log. */

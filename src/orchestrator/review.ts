@@ -1,12 +1,16 @@
 /**
- * Review decisions: merge a run into its base branch, or discard it. The user's checkout is touched
- * only by a merge, and only when it is clean and on the base branch (or the base branch is not checked
- * out anywhere, in which case only the branch ref moves).
+ * Review decisions: merge a run into its base branch, or discard it.
+ *
+ * Merge safety: the user's checkout is touched only by a merge, only when it is on the base branch and
+ * clean; if the base branch is checked out in another worktree, that one must be clean; a base branch
+ * checked out nowhere has only its ref moved. When the base moved since the run started, the run is
+ * merged (merge commit) or rebased (`merge.strategy: rebase`); a conflict aborts cleanly, keeps the
+ * worktree and is recorded (`merge.failed`). Merges into one repository are serialized.
  */
 import { StateError } from '../core/errors.js';
 import type { EventInput, StoredEvent } from '../evidence/events.js';
 import type { RunView } from '../evidence/projections/runs.js';
-import { archiveRef, removeSandbox } from '../exec/worktree.js';
+import { archiveRef, captureWork, removeSandbox, withRepoLock } from '../exec/worktree.js';
 import type { Context } from './context.js';
 
 /** Who decided, and why. */
@@ -34,12 +38,13 @@ async function checkoutOf(ctx: Context, branch: string): Promise<string | undefi
 }
 
 /**
- * Merge a run's branch into its base branch with a merge commit, then remove its worktree and branch.
- * @throws StateError (nothing changed) when the run is not reviewable, has no changes, the base
- *   branch's checkout is dirty, or the merge would conflict
+ * Merge a run into its base branch, then remove its worktree and branch.
+ * @returns the new tip of the base branch
+ * @throws StateError (nothing changed in the base branch or any checkout) when the run is not
+ *   reviewable, has no changes, the checkout is dirty or on another branch, or the merge conflicts
+ *   (the conflict is recorded as `merge.failed`)
  */
 export async function mergeRun(ctx: Context, run: RunView, decision: ReviewDecision, onEvent?: (e: StoredEvent) => void): Promise<string> {
-  const { git } = ctx;
   if (!run.sandboxLive || !run.worktree || !run.headSha) {
     throw new StateError(`run ${run.runId} is ${run.state}; only a run whose sandbox still exists can be merged`);
   }
@@ -49,73 +54,89 @@ export async function mergeRun(ctx: Context, run: RunView, decision: ReviewDecis
   if (run.headSha === run.baseSha || run.files.length === 0) {
     throw new StateError(`run ${run.runId} changed nothing; there is nothing to merge`, { hint: `agentctl review discard ${run.runId}` });
   }
-  const base = run.baseBranch;
-  const baseNow = await git.resolve(ctx.project.root, `refs/heads/${base}`);
-  if (!baseNow) throw new StateError(`base branch "${base}" no longer exists`);
-
-  const checkout = await checkoutOf(ctx, base);
-  if (checkout) {
-    const dirty = (await git.status(checkout)).filter((l) => !l.startsWith('??'));
-    if (dirty.length > 0) {
-      throw new StateError(`your checkout of "${base}" at ${checkout} has uncommitted changes; nothing was merged`, {
-        hint: 'Commit or stash them, then run the merge again.',
-      });
-    }
-  }
-
-  const merged = await git.mergeTree(ctx.project.root, baseNow, run.headSha);
-  if ('conflicts' in merged) {
-    throw new StateError(`run ${run.runId} conflicts with "${base}" in: ${merged.conflicts.join(', ') || 'unknown files'}; nothing was merged`, {
-      hint: 'Resolve it on the run branch or discard the run.',
-    });
-  }
-  const message = [
-    `agentctl: merge ${run.task} (run ${run.runId})`,
-    '',
-    run.title,
-    '',
-    `Agent: ${run.agent}`,
-    `Decision: ${decision.auto ? 'auto (earned, gated, inside scope)' : `review by ${decision.by}`}`,
-    ...(decision.note ? [`Note: ${decision.note}`] : []),
-    `Agentctl-Run: ${run.runId}`,
-  ].join('\n');
-  const mergeSha = await git.commitTree(ctx.project.root, merged.tree, [baseNow, run.headSha], message);
-  if (checkout) {
-    const r = await git.raw(checkout, ['merge', '--ff-only', '--quiet', mergeSha], { accept: [0, 1, 128] });
-    if (r.exitCode !== 0) {
-      throw new StateError(`git refused to update your checkout at ${checkout}: ${(r.stderr || r.stdout).trim().split('\n')[0]}; nothing was merged`);
-    }
-  } else {
-    await git.raw(ctx.project.root, ['update-ref', '-m', `agentctl merge ${run.runId}`, `refs/heads/${base}`, mergeSha, baseNow]);
-  }
-
+  const worktree = run.worktree;
+  const mergeSha = await withRepoLock(ctx.lockPath, () => landRun(ctx, run, worktree, decision));
   const events: EventInput[] = [];
   if (!decision.auto) events.push({ ...subjectOf(run), type: 'review.approved', payload: { by: decision.by, note: decision.note ?? null } });
-  events.push({ ...subjectOf(run), type: 'run.merged', payload: { mergeSha, baseBranch: base, by: decision.by, auto: decision.auto } });
+  events.push({ ...subjectOf(run), type: 'run.merged', payload: { mergeSha, baseBranch: run.baseBranch, by: decision.by, auto: decision.auto, strategy: ctx.project.config.mergeStrategy } });
   for (const e of ctx.store.append(events)) onEvent?.(e);
-
-  await removeSandbox(git, ctx.project.root, ctx.lockPath, run.worktree, run.branch);
-  for (const e of ctx.store.append({ ...subjectOf(run), type: 'sandbox.removed', payload: { path: run.worktree, branchDeleted: run.branch ?? null } })) onEvent?.(e);
+  await removeSandbox(ctx.git, ctx.project.root, ctx.lockPath, worktree, run.branch);
+  for (const e of ctx.store.append({ ...subjectOf(run), type: 'sandbox.removed', payload: { path: worktree, branchDeleted: run.branch ?? null } })) onEvent?.(e);
   return mergeSha;
+}
+
+/** The part of a merge that changes git state; runs under the repository lock. */
+async function landRun(ctx: Context, run: RunView, worktree: string, decision: ReviewDecision): Promise<string> {
+  const { git } = ctx;
+  const base = run.baseBranch;
+  const refuse = (message: string, hint?: string): never => {
+    ctx.store.append({ ...subjectOf(run), type: 'merge.failed', payload: { reason: message, auto: decision.auto } });
+    throw new StateError(message, hint ? { hint } : {});
+  };
+  const baseNow = await git.resolve(ctx.project.root, `refs/heads/${base}`);
+  if (!baseNow) return refuse(`base branch "${base}" no longer exists; nothing was merged`);
+
+  const checkout = await checkoutOf(ctx, base);
+  if (!checkout) {
+    const current = await git.currentBranch(ctx.project.root);
+    return refuse(`your checkout at ${ctx.project.root} is on ${current ?? 'a detached HEAD'}, not "${base}"; nothing was merged`, `git switch ${base}, then merge again`);
+  }
+  const dirty = (await git.status(checkout)).filter((l) => !l.startsWith('??'));
+  if (dirty.length > 0) {
+    return refuse(`your checkout of "${base}" at ${checkout} has uncommitted changes; nothing was merged`, 'Commit or stash them, then run the merge again.');
+  }
+
+  let target: string;
+  if (ctx.project.config.mergeStrategy === 'rebase' && baseNow !== run.baseSha) {
+    // Rebase the run branch onto the moved base inside the sandbox; abort cleanly on conflict.
+    const r = await git.raw(worktree, ['rebase', '--quiet', baseNow], { accept: [0, 1, 128], env: { GIT_COMMITTER_NAME: 'agentctl', GIT_COMMITTER_EMAIL: 'agentctl@localhost' } });
+    if (r.exitCode !== 0) {
+      const conflicts = (await git.out(worktree, ['diff', '--name-only', '--diff-filter=U'], { readOnly: true }).catch(() => '')).split('\n').filter(Boolean);
+      await git.raw(worktree, ['rebase', '--abort'], { accept: [0, 128] });
+      return refuse(`rebasing run ${run.runId} onto "${base}" conflicts in: ${conflicts.join(', ') || 'unknown files'}; nothing was merged, the worktree is kept`);
+    }
+    target = (await captureWork(git, worktree, run.branch!, 'agentctl: rebased', { name: 'agentctl', email: 'agentctl@localhost' })).headSha;
+  } else {
+    const merged = await git.mergeTree(ctx.project.root, baseNow, run.headSha!);
+    if ('conflicts' in merged) {
+      return refuse(`run ${run.runId} conflicts with "${base}" in: ${merged.conflicts.join(', ') || 'unknown files'}; nothing was merged, the worktree is kept`, 'Resolve it on the run branch or discard the run.');
+    }
+    const message = [
+      `agentctl: merge ${run.task} (run ${run.runId})`,
+      '',
+      run.title,
+      '',
+      `Agent: ${run.agent}`,
+      `Decision: ${decision.auto ? 'auto (earned, gated, inside scope)' : `review by ${decision.by}`}`,
+      ...(decision.note ? [`Note: ${decision.note}`] : []),
+      `Agentctl-Run: ${run.runId}`,
+    ].join('\n');
+    target = await git.commitTree(ctx.project.root, merged.tree, [baseNow, run.headSha!], message);
+  }
+  const r = await git.raw(checkout, ['merge', '--ff-only', '--quiet', target], { accept: [0, 1, 128] });
+  if (r.exitCode !== 0) return refuse(`git refused to update your checkout at ${checkout}: ${(r.stderr || r.stdout).trim().split('\n')[0]}; nothing was merged`);
+  return target;
 }
 
 /**
  * Discard a run: keep its work under `refs/agentctl/archive/<run>`, then remove its worktree and branch.
+ * @returns the archive ref, or undefined when the run changed nothing
  * @throws StateError when the run's sandbox no longer exists
  */
 export async function discardRun(ctx: Context, run: RunView, by: string, reason: string | undefined): Promise<string | undefined> {
   if (!run.sandboxLive || !run.worktree) throw new StateError(`run ${run.runId} is ${run.state}; its sandbox is already gone`);
   const { git } = ctx;
   // Anything left uncommitted (an interrupted run) is committed first so the archive holds every byte.
-  await git.commitAll(run.worktree, `agentctl: uncommitted work of run ${run.runId}`, { name: `${run.agent} via agentctl`, email: 'agentctl@localhost' }).catch(() => null);
-  const head = (await git.resolve(run.worktree, 'HEAD')) ?? run.headSha;
+  const { headSha: head } = await captureWork(git, run.worktree, run.branch!, `agentctl: uncommitted work of run ${run.runId}`, { name: `${run.agent} via agentctl`, email: 'agentctl@localhost' });
   let ref: string | undefined;
-  if (head && head !== run.baseSha) {
+  if (head !== run.baseSha) {
     ref = archiveRef(run.runId);
     await git.raw(ctx.project.root, ['update-ref', ref, head]);
   }
-  ctx.store.append({ ...subjectOf(run), type: 'review.rejected', payload: { by, reason: reason ?? null } });
-  ctx.store.append({ ...subjectOf(run), type: 'run.discarded', payload: { by, reason: reason ?? null, archiveRef: ref ?? null, headSha: head ?? null } });
+  ctx.store.append([
+    { ...subjectOf(run), type: 'review.rejected', payload: { by, reason: reason ?? null } },
+    { ...subjectOf(run), type: 'run.discarded', payload: { by, reason: reason ?? null, archiveRef: ref ?? null, headSha: head } },
+  ]);
   await removeSandbox(git, ctx.project.root, ctx.lockPath, run.worktree, run.branch);
   ctx.store.append({ ...subjectOf(run), type: 'sandbox.removed', payload: { path: run.worktree, branchDeleted: run.branch ?? null } });
   return ref;

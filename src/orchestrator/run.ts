@@ -18,7 +18,8 @@ import type { EventInput, StoredEvent } from '../evidence/events.js';
 import { earnedLevel } from '../evidence/projections/trust.js';
 import { projectRuns, type RunView } from '../evidence/projections/runs.js';
 import { childEnv, commandFor, resolveExecutable, runProcess } from '../exec/runner.js';
-import { createSandbox, runBranch } from '../exec/worktree.js';
+import { processStartTime } from '../exec/processes.js';
+import { captureWork, createSandbox, runBranch, symlinksOutside } from '../exec/worktree.js';
 import { trustOf, type Context } from './context.js';
 import { decideRun, sensitiveMatches, taskAutonomy, type RunDecision } from './decide.js';
 import { mergeRun } from './review.js';
@@ -120,6 +121,9 @@ export async function runTask(ctx: Context, taskId: string, options: RunTaskOpti
         baseSha,
         gate: task.gate ?? null,
         timeoutMs: task.timeoutMs ?? null,
+        // Who runs it: crash recovery treats the run as orphaned once this process is gone.
+        ownerPid: process.pid,
+        ownerStart: processStartTime(process.pid) ?? null,
       },
     },
   ]);
@@ -127,138 +131,157 @@ export async function runTask(ctx: Context, taskId: string, options: RunTaskOpti
   const wtPath = worktreePath(ctx.paths, project.key, task.id, runId);
   const branch = runBranch(task.id, runId);
   try {
-    await createSandbox(git, project.root, ctx.lockPath, wtPath, branch, baseSha);
+    await createSandbox(git, project.root, ctx.lockPath, wtPath, branch, baseSha, `agentctl run ${runId}`);
   } catch (error) {
     emit([{ type: 'run.failed', payload: { step: 'sandbox', error: (error as Error).message } }]);
     throw error;
   }
   emit([{ type: 'sandbox.created', payload: { path: wtPath, branch, baseSha } }]);
 
-  // Configure: generated files live in the run directory, never in the worktree.
-  const dir = runDir(ctx.paths, runId);
-  const rendered = adapter.render(policy, { worktree: wtPath, runDir: dir, homeDir: homedir() });
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  for (const f of rendered?.files ?? []) {
-    mkdirSync(dirname(f.path), { recursive: true, mode: 0o700 });
-    writeFileSync(f.path, f.content, { mode: 0o600 });
-  }
-  // Tool homes referenced by env must exist (Codex refuses a missing CODEX_HOME).
-  for (const [name, value] of Object.entries(rendered?.env ?? {})) {
-    if (/_(HOME|DIR)$/.test(name)) mkdirSync(value, { recursive: true, mode: 0o700 });
-  }
-  emit([{ type: 'policy.rendered', payload: { tool: rendered?.tool ?? task.agent, files: (rendered?.files ?? []).map((f) => f.path), args: rendered?.args ?? [], policy: policySummary(policy) } }]);
+  try {
+    // Configure: generated files live in the run directory, never in the worktree.
+    const dir = runDir(ctx.paths, runId);
+    const rendered = adapter.render(policy, { worktree: wtPath, runDir: dir, homeDir: homedir() });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    for (const f of rendered?.files ?? []) {
+      mkdirSync(dirname(f.path), { recursive: true, mode: 0o700 });
+      writeFileSync(f.path, f.content, { mode: 0o600 });
+    }
+    // Tool homes referenced by env must exist (Codex refuses a missing CODEX_HOME).
+    for (const [name, value] of Object.entries(rendered?.env ?? {})) {
+      if (/_(HOME|DIR)$/.test(name)) mkdirSync(value, { recursive: true, mode: 0o700 });
+    }
+    emit([{ type: 'policy.rendered', payload: { tool: rendered?.tool ?? task.agent, files: (rendered?.files ?? []).map((f) => f.path), args: rendered?.args ?? [], policy: policySummary(policy) } }]);
 
-  // Launch and capture.
-  const interactive = options.claim === true;
-  const spec = adapter.launch({ prompt: task.prompt, worktree: wtPath, settings, rendered, interactive });
-  const cmd = commandFor(spec.bin, spec.args);
-  const env = childEnv(
-    ctx.env,
-    { ...settings.env, ...spec.env, AGENTCTL_RUN_ID: runId, AGENTCTL_TASK: task.id, AGENTCTL_WORKTREE: wtPath },
-    [...policy.env.map((e) => e.value), ...adapter.credentialEnv],
-  );
-  if (interactive) {
-    process.stderr.write(`\nagentctl: you are driving ${task.agent} in the sandbox ${wtPath}\nTask prompt:\n\n${task.prompt}\n\n`);
-  }
-  const parser = adapter.parser(wtPath);
-  emit([{ type: 'agent.launched', payload: { bin: spec.bin, args: spec.args.map((a) => (a === task.prompt ? '<prompt>' : a)), interactive, timeoutMs: task.timeoutMs ?? null } }]);
-  let summary: StreamSummary = { finalText: undefined, reportedError: false, errorText: undefined };
-  const result = await runProcess(cmd.file, cmd.args, {
-    cwd: wtPath,
-    env,
-    acceptExitCodes: 'any',
-    processGroup: !interactive,
-    interactive,
-    ...(spec.input !== undefined ? { input: spec.input } : {}),
-    ...(task.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-    onStdoutLine: (line) => {
-      const parsed = parser.line(line);
-      emit([...parsed, ...escalationAttempts(policy, parsed)]);
-    },
-  });
-  summary = parser.finish();
-  const agentOk = result.exitCode === 0 && !result.timedOut && !result.aborted && (interactive || !summary.reportedError);
-  const stderrTail = result.stderr.trim().split('\n').slice(-10).join('\n');
-  emit([
-    {
-      type: 'agent.exited',
-      payload: {
-        exitCode: result.exitCode,
-        signal: result.signal,
-        timedOut: result.timedOut,
-        interrupted: result.aborted,
-        durationMs: result.durationMs,
-        summary: summary.finalText ?? null,
-        error: agentOk ? null : summary.errorText ?? (result.timedOut ? `timed out after ${task.timeoutMs} ms` : stderrTail || `exit ${result.exitCode ?? result.signal}`),
-      },
-    },
-  ]);
-
-  // Capture the work: whatever the agent left in the worktree becomes one commit on the run branch.
-  const author = { name: `${task.agent} via agentctl`, email: 'agentctl@localhost' };
-  await git.commitAll(wtPath, `agentctl: ${task.id} (run ${runId})\n\n${task.title}`, author).catch(() => null);
-  const headSha = (await git.resolve(wtPath, 'HEAD')) ?? baseSha;
-  const files = headSha === baseSha ? [] : await git.numstat(wtPath, baseSha, headSha);
-  emit([
-    {
-      type: 'sandbox.committed',
-      payload: {
-        headSha,
-        files,
-        insertions: files.reduce((n, f) => n + Math.max(0, f.insertions), 0),
-        deletions: files.reduce((n, f) => n + Math.max(0, f.deletions), 0),
-      },
-    },
-  ]);
-
-  if (result.aborted) {
-    emit([{ type: 'run.interrupted', payload: { reason: 'interrupted by the user (SIGINT)' } }]);
-    return { run: currentRun(ctx, runId), decision: undefined };
-  }
-
-  const violations = scopeViolations(policy, files.map((f) => f.path));
-  emit(violations.map((v) => ({ type: 'scope.violation' as const, payload: { path: v.path, reason: v.reason, protected: v.protected } })));
-
-  let gatePassed: boolean | undefined;
-  if (task.gate && agentOk) {
-    const gate = await runProcess('sh', ['-c', task.gate], {
+    // Launch and capture.
+    const interactive = options.claim === true;
+    const spec = adapter.launch({ prompt: task.prompt, worktree: wtPath, settings, rendered, interactive });
+    const cmd = commandFor(spec.bin, spec.args);
+    const env = childEnv(
+      ctx.env,
+      { ...settings.env, ...spec.env, AGENTCTL_RUN_ID: runId, AGENTCTL_TASK: task.id, AGENTCTL_WORKTREE: wtPath },
+      [...policy.env.map((e) => e.value), ...adapter.credentialEnv],
+    );
+    if (interactive) {
+      process.stderr.write(`\nagentctl: you are driving ${task.agent} in the sandbox ${wtPath}\nTask prompt:\n\n${task.prompt}\n\n`);
+    }
+    const parser = adapter.parser(wtPath);
+    const launched = (pid: number | null) =>
+      emit([{ type: 'agent.launched', payload: { bin: spec.bin, args: spec.args.map((a) => (a === task.prompt ? '<prompt>' : a)), interactive, timeoutMs: task.timeoutMs ?? null, pid, pidStart: pid ? processStartTime(pid) ?? null : null } }]);
+    let summary: StreamSummary = { finalText: undefined, reportedError: false, errorText: undefined };
+    const result = await runProcess(cmd.file, cmd.args, {
       cwd: wtPath,
-      env: childEnv(ctx.env, { CI: '1', AGENTCTL_RUN_ID: runId }),
+      env,
       acceptExitCodes: 'any',
-      processGroup: true,
-      timeoutMs: GATE_TIMEOUT_MS,
+      processGroup: !interactive,
+      interactive,
+      ...(spec.input !== undefined ? { input: spec.input } : {}),
+      ...(task.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
+      onSpawn: (pid) => launched(pid),
+      onStdoutLine: (line) => {
+        const parsed = parser.line(line);
+        emit([...parsed, ...escalationAttempts(policy, parsed)]);
+      },
     });
-    gatePassed = gate.exitCode === 0;
-    const output = `${gate.stdout}${gate.stderr}`;
+    summary = parser.finish();
+    const agentOk = result.exitCode === 0 && !result.timedOut && !result.aborted && (interactive || !summary.reportedError);
+    const stderrTail = result.stderr.trim().split('\n').slice(-10).join('\n');
     emit([
       {
-        type: gatePassed ? 'gate.passed' : 'gate.failed',
-        payload: { command: task.gate, exitCode: gate.exitCode, timedOut: gate.timedOut, durationMs: gate.durationMs, output: output.slice(-GATE_OUTPUT_CHARS) },
+        type: 'agent.exited',
+        payload: {
+          exitCode: result.exitCode,
+          signal: result.signal,
+          timedOut: result.timedOut,
+          interrupted: result.aborted,
+          durationMs: result.durationMs,
+          summary: summary.finalText ?? null,
+          error: agentOk ? null : summary.errorText ?? (result.timedOut ? `timed out after ${task.timeoutMs} ms` : stderrTail || `exit ${result.exitCode ?? result.signal}`),
+        },
       },
     ]);
-    // The gate may write files (build output, caches); they are not the agent's work and are dropped.
-    await git.raw(wtPath, ['reset', '--hard', '--quiet', headSha]);
-    await git.raw(wtPath, ['clean', '-fdq']);
-  }
 
-  const decision = decideRun({
-    effective: effective.level,
-    earned: earned.level,
-    agentSucceeded: agentOk,
-    changedFiles: files.length,
-    gatePassed,
-    scopeViolations: violations.length,
-    sensitiveFiles: sensitiveMatches(files.map((f) => f.path), cfg.sensitivePaths),
-  });
-  emit([{ type: 'run.decided', payload: { outcome: decision.outcome, reasons: decision.reasons } }]);
-  if (decision.outcome === 'failed') {
-    emit([{ type: 'run.failed', payload: { step: 'agent', error: summary.errorText ?? `agent exited ${result.exitCode ?? result.signal}` } }]);
-  } else if (decision.outcome === 'merge') {
-    await mergeRun(ctx, currentRun(ctx, runId), { by: 'agentctl (auto)', note: undefined, auto: true }, (e) => options.onEvent?.(e));
+    if (result.pid === 0) launched(null);
+
+    // Capture the work: whatever the agent left in the worktree becomes one commit on the run branch,
+    // and the run branch is put back if the agent moved HEAD elsewhere.
+    const capture = await captureWork(git, wtPath, branch, `agentctl: ${task.id} (run ${runId})\n\n${task.title}`, { name: `${task.agent} via agentctl`, email: 'agentctl@localhost' });
+    const headSha = capture.headSha;
+    const files = headSha === baseSha ? [] : await git.numstat(wtPath, baseSha, headSha);
+    emit([
+      {
+        type: 'sandbox.committed',
+        payload: {
+          headSha,
+          files,
+          insertions: files.reduce((n, f) => n + Math.max(0, f.insertions), 0),
+          deletions: files.reduce((n, f) => n + Math.max(0, f.deletions), 0),
+          branchRepaired: capture.repaired ? { from: capture.repaired.from } : null,
+        },
+      },
+    ]);
+
+    if (result.aborted) {
+      emit([{ type: 'run.interrupted', payload: { reason: 'interrupted by the user (SIGINT)' } }]);
+      return { run: currentRun(ctx, runId), decision: undefined };
+    }
+
+    const violations = [
+      ...scopeViolations(policy, files.map((f) => f.path)).map((v) => ({ path: v.path, reason: v.reason, protected: v.protected })),
+      ...(headSha === baseSha ? [] : await symlinksOutside(git, wtPath, baseSha, headSha)).map((l) => ({ path: l.path, reason: `symbolic link pointing outside the worktree (${l.target})`, protected: false })),
+    ];
+    emit(violations.map((v) => ({ type: 'scope.violation' as const, payload: v })));
+
+    let gatePassed: boolean | undefined;
+    if (task.gate && agentOk) {
+      const gate = await runProcess('sh', ['-c', task.gate], {
+        cwd: wtPath,
+        env: childEnv(ctx.env, { CI: '1', AGENTCTL_RUN_ID: runId }),
+        acceptExitCodes: 'any',
+        processGroup: true,
+        timeoutMs: GATE_TIMEOUT_MS,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      gatePassed = gate.exitCode === 0;
+      const output = `${gate.stdout}${gate.stderr}`;
+      emit([
+        {
+          type: gatePassed ? 'gate.passed' : 'gate.failed',
+          payload: { command: task.gate, exitCode: gate.exitCode, timedOut: gate.timedOut, durationMs: gate.durationMs, output: output.slice(-GATE_OUTPUT_CHARS) },
+        },
+      ]);
+      // The gate may write files (build output, caches); they are not the agent's work and are dropped.
+      await git.raw(wtPath, ['reset', '--hard', '--quiet', headSha]);
+      await git.raw(wtPath, ['clean', '-fdq']);
+    }
+
+    const decision = decideRun({
+      effective: effective.level,
+      earned: earned.level,
+      agentSucceeded: agentOk,
+      changedFiles: files.length,
+      gatePassed,
+      scopeViolations: violations.length,
+      sensitiveFiles: sensitiveMatches(files.map((f) => f.path), cfg.sensitivePaths),
+    });
+    emit([{ type: 'run.decided', payload: { outcome: decision.outcome, reasons: decision.reasons } }]);
+    if (decision.outcome === 'failed') {
+      emit([{ type: 'run.failed', payload: { step: 'agent', error: summary.errorText ?? `agent exited ${result.exitCode ?? result.signal}` } }]);
+    } else if (decision.outcome === 'merge') {
+      try {
+        await mergeRun(ctx, currentRun(ctx, runId), { by: 'agentctl (auto)', note: undefined, auto: true }, (e) => options.onEvent?.(e));
+      } catch (error) {
+        // Never fail silently: mergeRun recorded the refusal (merge.failed); the run waits for a human.
+        if (!(error instanceof StateError)) throw error;
+      }
+    }
+    return { run: currentRun(ctx, runId), decision };
+  } catch (error) {
+    // Whatever broke after the sandbox exists, the run is closed in the log and its worktree kept for review.
+    emit([{ type: 'run.failed', payload: { step: 'pipeline', error: (error as Error).message } }]);
+    throw error;
   }
-  return { run: currentRun(ctx, runId), decision };
 }
 
 function currentRun(ctx: Context, runId: string): RunView {

@@ -9,8 +9,11 @@
  *   here: our file lives outside the worktree); `Edit` rules cover every built-in editing tool;
  *   path rules named `Write(...)` are never consulted, so writes are expressed as `Edit(...)`;
  * - `Bash(prefix:*)` matches the prefix followed by anything; compound commands are split;
- * - `defaultMode: "dontAsk"` denies whatever is not allowed instead of prompting; `bypassPermissions`
- *   skips prompts but still applies deny rules (emitted only for the `yolo` profile);
+ * - `defaultMode: "dontAsk"` denies whatever is not allowed instead of prompting. It is used for every
+ *   profile, `yolo` included: `yolo` gets broad allows (`Read`, `Edit(./**)`, `Bash`, and `WebFetch`/
+ *   `WebSearch` when the network is on) instead of `bypassPermissions`, because Claude Code refuses
+ *   `bypassPermissions` when running as root ("--dangerously-skip-permissions cannot be used with
+ *   root/sudo privileges", exit 1; observed with 2.1.330), as in containers and CI;
  * - in `-p` mode the default permission mode may be `auto` when feature flags are not fetched, so the
  *   mode is also passed explicitly with `--permission-mode`.
  * A `Read` deny also stops `cat`/`head`/`tail` of that file through Bash; writes through shell
@@ -22,7 +25,7 @@ import type { RenderContext, RenderedConfig } from './types.js';
 
 /** Claude Code `permissions` block. */
 export interface ClaudePermissions {
-  defaultMode: 'dontAsk' | 'bypassPermissions';
+  defaultMode: 'dontAsk';
   allow: string[];
   deny: string[];
 }
@@ -47,7 +50,9 @@ export function claudePermissions(policy: Policy): ClaudePermissions {
   const allow = new Set<string>();
   const deny = new Set<string>();
   for (const r of policy.read) allow.add(r.value === '**' ? 'Read' : `Read(${claudePathSpec(r.value)})`);
-  for (const r of policy.write) allow.add(r.value === '**' ? 'Edit' : `Edit(${claudePathSpec(r.value)})`);
+  // `**` as a path rule: a bare `Edit` names only the Edit tool (a `Write` is then refused in dontAsk
+  // mode, observed), while path rules cover every editing tool.
+  for (const r of policy.write) allow.add(r.value === '**' ? 'Edit(./**)' : `Edit(${claudePathSpec(r.value)})`);
   for (const c of policy.commands.allow) {
     allow.add(claudeBashRule(c.value));
     if (c.value !== '*') allow.add(`Bash(${c.value})`);
@@ -64,8 +69,11 @@ export function claudePermissions(policy: Policy): ClaudePermissions {
   if (!policy.network.value) {
     deny.add('WebFetch');
     deny.add('WebSearch');
+  } else if (policy.yolo) {
+    allow.add('WebFetch');
+    allow.add('WebSearch');
   }
-  return { defaultMode: policy.yolo ? 'bypassPermissions' : 'dontAsk', allow: [...allow], deny: [...deny] };
+  return { defaultMode: 'dontAsk', allow: [...allow], deny: [...deny] };
 }
 
 /**

@@ -13,6 +13,10 @@
  * - a pattern the tool considers unsafe (a quantified group that contains a quantifier, or longer
  *   than 2048 chars) is dropped silently — that would fail open, so every pattern emitted here is
  *   checked with the same test ({@link isSafeGeminiRegex}) and rendering fails instead;
+ * - `commandRegex` (shell only) is tested as `"command":"<regex>` against each sub-command; an allowed
+ *   prefix such as `cat` would read `.env`, so commands naming a denied or protected path get a deny rule
+ *   ({@link commandMentionPattern}; observed with 0.61.0: `cat .env` under `commandPrefix = ["cat"]`
+ *   returned the secret). Reads through search tools (`grep_search`) cannot be matched by path;
  * - headless calls with no matching rule are denied (except in yolo mode); build files
  *   (package.json, Makefile, …) are never writable through `write_file`/`replace` in headless mode.
  * Settings keys: `privacy.usageStatisticsEnabled`, `general.enableAutoUpdate`,
@@ -30,6 +34,7 @@ export interface GeminiRule {
   decision: 'allow' | 'deny';
   priority: number;
   commandPrefix?: string[];
+  commandRegex?: string;
   argsPattern?: string;
   denyMessage?: string;
 }
@@ -89,6 +94,25 @@ export function filePathPattern(glob: string, worktree: string): string {
   return `"file_path":"${anchor}${body}"`;
 }
 
+const WORD_CHAR = `[^/\\s'"\\\\;|&<>()]`;
+const BEFORE_WORD = `(?:|.*[\\s'"=<>(:/])`;
+const AFTER_WORD = `(?:[\\s'"\\\\;|&<>)]|$)`;
+
+/**
+ * `commandRegex` matching a shell command that names a path inside `glob` as a word (`cat .env`,
+ * `sh -c 'cat config/.env'`, `grep x .github/ci.yml`), or undefined for a glob shape this does not cover
+ * (`~/…`, or a `/` glob other than `dir/**`). Gemini CLI tests it against `"command":"<regex>` for every
+ * sub-command of a compound command.
+ */
+export function commandMentionPattern(glob: string): string | undefined {
+  if (glob.startsWith('~/')) return undefined;
+  const word = (g: string) => g.split('').map((ch) => (ch === '*' ? `${WORD_CHAR}*` : ch === '?' ? WORD_CHAR : escapeRegex(ch))).join('');
+  if (!glob.includes('/')) return `${BEFORE_WORD}${word(glob)}${AFTER_WORD}`;
+  const dir = glob.match(/^([^*?[\]{}]+)\/\*\*$/);
+  if (!dir) return undefined;
+  return `(?:|.*[\\s'"=<>(:])(?:|\\./)${escapeRegex(dir[1]!)}(?:/|${AFTER_WORD})`;
+}
+
 /**
  * Build the policy rules for a policy.
  * @throws InternalError if a generated pattern would be dropped by the tool (never expected)
@@ -101,6 +125,13 @@ export function geminiRules(policy: Policy, ctx: RenderContext): GeminiRule[] {
   }
   for (const r of fileGlobs(policy.protected)) {
     rules.push({ toolName: [...GEMINI_WRITE_TOOLS], decision: 'deny', priority: 940, argsPattern: filePathPattern(r.value, ctx.worktree), denyMessage: `agentctl protects ${r.value}` });
+  }
+  // Shell commands that name a denied path (`cat .env`) or a protected one (`echo x > .gemini/settings.json`)
+  // are denied: an allowed command prefix (`cat`, or yolo's allow-all) would otherwise read or write it.
+  for (const r of [...policy.deny, ...policy.protected]) {
+    if (r.value === '.git' || r.value === '.git/**') continue; // read-only git use names .git freely
+    const commandRegex = commandMentionPattern(r.value);
+    if (commandRegex) rules.push({ toolName: GEMINI_SHELL_TOOL, decision: 'deny', priority: 930, commandRegex, denyMessage: `the command names ${r.value}, which agentctl's policy denies` });
   }
   if (policy.commands.deny.length) {
     rules.push({ toolName: GEMINI_SHELL_TOOL, decision: 'deny', priority: 900, commandPrefix: policy.commands.deny.map((c) => c.value), denyMessage: 'denied by agentctl policy' });
@@ -120,8 +151,8 @@ export function geminiRules(policy: Policy, ctx: RenderContext): GeminiRule[] {
   // allows (lower tiers) never decide.
   rules.push({ toolName: [...GEMINI_WRITE_TOOLS, GEMINI_SHELL_TOOL], decision: 'deny', priority: 10, denyMessage: 'outside the agentctl policy' });
   for (const rule of rules) {
-    if (rule.argsPattern !== undefined && !isSafeGeminiRegex(rule.argsPattern)) {
-      throw new InternalError(`generated Gemini CLI pattern would be dropped by the tool: ${rule.argsPattern}`);
+    for (const pattern of [rule.argsPattern, rule.commandRegex]) {
+      if (pattern !== undefined && !isSafeGeminiRegex(pattern)) throw new InternalError(`generated Gemini CLI pattern would be dropped by the tool: ${pattern}`);
     }
   }
   return rules;

@@ -162,6 +162,17 @@ export function projectRuns(events: Iterable<StoredEvent>): Map<string, RunView>
       case 'sandbox.removed':
         run.sandboxLive = false;
         break;
+      case 'sandbox.restored':
+        run.sandboxLive = true;
+        run.worktree = s(p.path);
+        run.branch = s(p.branch);
+        run.headSha = s(p.headSha) || run.headSha;
+        run.state = 'awaiting_review';
+        break;
+      case 'merge.failed':
+        run.state = 'awaiting_review';
+        run.note = s(p.reason);
+        break;
       default:
         break;
     }

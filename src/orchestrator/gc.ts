@@ -1,0 +1,118 @@
+/**
+ * `agentctl gc`: find and repair drift between the event log, git's worktree list and the
+ * filesystem, both ways, without losing data:
+ * - a folder under AGENTCTL_HOME's worktrees that git no longer lists → moved to `lost+found/`;
+ * - a worktree git lists under AGENTCTL_HOME whose folder is gone → `git worktree prune` (the branch
+ *   is kept; `agentctl restore` recreates the folder);
+ * - an `agentctl/…` branch with no worktree whose run is over (or unknown) → archived under
+ *   `refs/agentctl/archive/<run>`, then deleted.
+ */
+import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { join, sep } from 'node:path';
+import type { EventInput } from '../evidence/events.js';
+import { projectRuns } from '../evidence/projections/runs.js';
+import { archiveRef, withRepoLock } from '../exec/worktree.js';
+import type { Context } from './context.js';
+
+/** One repair gc would make (or made). */
+export interface GcAction {
+  kind: 'lost-folder' | 'missing-folder' | 'orphan-branch' | 'needs-restore';
+  path: string | undefined;
+  branch: string | undefined;
+  runId: string | undefined;
+  /** What is (or would be) done, in words. */
+  action: string;
+}
+
+interface Listed {
+  path: string;
+  branch: string | undefined;
+}
+
+async function listWorktrees(ctx: Context): Promise<Listed[]> {
+  const text = await ctx.git.out(ctx.project.root, ['worktree', 'list', '--porcelain'], { readOnly: true });
+  const out: Listed[] = [];
+  for (const block of text.split('\n\n')) {
+    const path = block.match(/^worktree (.*)$/m)?.[1];
+    if (path) out.push({ path, branch: block.match(/^branch refs\/heads\/(.*)$/m)?.[1] });
+  }
+  return out;
+}
+
+/**
+ * Plan (and unless `dryRun`, apply) the repairs for this project.
+ * @returns the actions, in the order they are applied
+ */
+export async function collectGarbage(ctx: Context, dryRun: boolean): Promise<GcAction[]> {
+  const { git } = ctx;
+  const project = ctx.project.config.project;
+  const runs = projectRuns(ctx.store.query({ project }));
+  const root = join(ctx.paths.worktreesRoot, ctx.project.key);
+  const listed = await listWorktrees(ctx);
+  const listedPaths = new Set(listed.map((w) => w.path));
+  const actions: GcAction[] = [];
+  const runByBranch = new Map([...runs.values()].filter((r) => r.branch).map((r) => [r.branch!, r]));
+  const events: EventInput[] = [];
+  const subject = (runId: string | undefined) => {
+    const r = runId ? runs.get(runId) : undefined;
+    return r ? { runId: r.runId, task: r.task, agent: r.agent, project, taskType: r.taskType } : { project };
+  };
+
+  // 1. Folders git does not know.
+  if (existsSync(root)) {
+    for (const name of readdirSync(root)) {
+      const path = join(root, name);
+      if (listedPaths.has(path)) continue;
+      const run = [...runs.values()].find((r) => r.worktree === path);
+      const dest = join(ctx.paths.home, 'lost+found', ctx.project.key, `${name}-${Date.now()}`);
+      actions.push({ kind: 'lost-folder', path, branch: undefined, runId: run?.runId, action: `move to ${dest}` });
+      if (!dryRun) {
+        mkdirSync(join(ctx.paths.home, 'lost+found', ctx.project.key), { recursive: true });
+        renameSync(path, dest);
+        events.push({ ...subject(run?.runId), type: 'gc.repaired', payload: { kind: 'lost-folder', path, movedTo: dest } });
+        if (run?.sandboxLive) events.push({ ...subject(run.runId), type: 'sandbox.removed', payload: { path, reason: 'not a git worktree any more; moved to lost+found', movedTo: dest } });
+      }
+    }
+  }
+
+  // 2. Worktrees git lists under our root whose folder is gone.
+  const missing = listed.filter((w) => w.path.startsWith(root + sep) && !existsSync(w.path));
+  for (const w of missing) {
+    const run = w.branch ? runByBranch.get(w.branch) : undefined;
+    actions.push({ kind: 'missing-folder', path: w.path, branch: w.branch, runId: run?.runId, action: `prune the worktree entry; keep branch ${w.branch ?? '-'}` });
+  }
+  if (missing.length && !dryRun) {
+    await withRepoLock(ctx.lockPath, async () => {
+      for (const w of missing) await git.raw(ctx.project.root, ['worktree', 'unlock', w.path], { accept: [0, 128] });
+      await git.raw(ctx.project.root, ['worktree', 'prune']);
+    });
+    for (const w of missing) {
+      const run = w.branch ? runByBranch.get(w.branch) : undefined;
+      events.push({ ...subject(run?.runId), type: 'gc.repaired', payload: { kind: 'missing-folder', path: w.path, branch: w.branch ?? null } });
+      if (run?.sandboxLive) events.push({ ...subject(run.runId), type: 'sandbox.removed', payload: { path: w.path, reason: 'folder missing', branchKept: w.branch ?? null } });
+    }
+  }
+
+  // 3. agentctl branches without a worktree.
+  const stillListed = new Set((dryRun ? listed.filter((w) => !missing.includes(w)) : await listWorktrees(ctx)).map((w) => w.branch));
+  const branches = (await git.out(ctx.project.root, ['for-each-ref', '--format=%(refname:short)', 'refs/heads/agentctl/'], { readOnly: true })).split('\n').filter(Boolean);
+  for (const branch of branches) {
+    if (stillListed.has(branch)) continue;
+    const run = runByBranch.get(branch);
+    const runId = run?.runId ?? branch.split('/').pop()!;
+    const live = run && (run.state === 'awaiting_review' || run.state === 'failed' || run.state === 'interrupted' || run.state === 'running' || run.state === 'planned');
+    if (live) {
+      actions.push({ kind: 'needs-restore', path: undefined, branch, runId, action: `keep; recreate its worktree with: agentctl restore ${runId}` });
+      continue;
+    }
+    actions.push({ kind: 'orphan-branch', path: undefined, branch, runId, action: `archive as ${archiveRef(runId)}, then delete the branch` });
+    if (!dryRun) {
+      const head = await git.resolve(ctx.project.root, `refs/heads/${branch}`);
+      if (head && !(await git.resolve(ctx.project.root, archiveRef(runId)))) await git.raw(ctx.project.root, ['update-ref', archiveRef(runId), head]);
+      await git.raw(ctx.project.root, ['branch', '-D', '--', branch], { accept: [0, 1] });
+      events.push({ ...subject(run?.runId), type: 'gc.repaired', payload: { kind: 'orphan-branch', branch, archiveRef: archiveRef(runId) } });
+    }
+  }
+  if (events.length) ctx.store.append(events);
+  return actions;
+}

@@ -1,0 +1,62 @@
+/**
+ * Crash recovery: a run whose agentctl process died (kill -9, power loss) is found by the next
+ * command, its surviving agent process tree is killed, its worktree is made findable in the log, and
+ * it is recorded as interrupted so it shows in `agentctl review`.
+ */
+import { existsSync } from 'node:fs';
+import { worktreePath } from '../core/paths.js';
+import type { EventInput } from '../evidence/events.js';
+import { projectRuns } from '../evidence/projections/runs.js';
+import { isProcessAlive, killProcessGroup } from '../exec/processes.js';
+import { runBranch } from '../exec/worktree.js';
+import type { Context } from './context.js';
+
+/** One recovered run. */
+export interface Recovered {
+  runId: string;
+  killedAgent: boolean;
+  worktreeFound: boolean;
+}
+
+/**
+ * Find runs of this project whose owning agentctl process is gone and close them as interrupted.
+ * Runs owned by a live process (a run in progress in another terminal) are left alone.
+ * @returns the runs recovered
+ */
+export function recoverOrphanedRuns(ctx: Context): Recovered[] {
+  const project = ctx.project.config.project;
+  const events = ctx.store.query({ project });
+  const runs = projectRuns(events);
+  const out: Recovered[] = [];
+  for (const run of runs.values()) {
+    if (run.state !== 'planned' && run.state !== 'running') continue;
+    if (run.decision !== undefined) continue;
+    const mine = events.filter((e) => e.runId === run.runId);
+    const planned = mine.find((e) => e.type === 'run.planned')!.payload;
+    const ownerPid = Number(planned.ownerPid ?? 0);
+    if (isProcessAlive(ownerPid, (planned.ownerStart as string | null) ?? undefined)) continue;
+    const subject = { runId: run.runId, task: run.task, agent: run.agent, project, taskType: run.taskType };
+    const recovered: EventInput[] = [];
+    const launched = mine.find((e) => e.type === 'agent.launched')?.payload;
+    let killedAgent = false;
+    const agentPid = Number(launched?.pid ?? 0);
+    if (agentPid && !mine.some((e) => e.type === 'agent.exited') && isProcessAlive(agentPid, (launched?.pidStart as string | null) ?? undefined)) {
+      killedAgent = killProcessGroup(agentPid);
+    }
+    // A crash between `git worktree add` and its event leaves a worktree at the deterministic path.
+    const path = worktreePath(ctx.paths, ctx.project.key, run.task, run.runId);
+    const worktreeFound = existsSync(path);
+    if (!run.worktree && worktreeFound) {
+      recovered.push({ ...subject, type: 'sandbox.created', key: `recovered-sandbox:${run.runId}`, payload: { path, branch: runBranch(run.task, run.runId), baseSha: run.baseSha, recovered: true } });
+    }
+    recovered.push({
+      ...subject,
+      type: 'run.interrupted',
+      key: `recovered:${run.runId}`,
+      payload: { reason: `agentctl (pid ${ownerPid}) stopped before the run finished`, recovered: true, killedAgent },
+    });
+    ctx.store.append(recovered);
+    out.push({ runId: run.runId, killedAgent, worktreeFound });
+  }
+  return out;
+}

@@ -1,0 +1,278 @@
+/**
+ * Never lose work, never lose an event: kill loops, crash recovery, branch tricks by the agent, merge
+ * safety, gc drift repair, restore, many processes at once, hostile input.
+ */
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { verifyChain } from '../../src/evidence/events.js';
+import { openEventStore } from '../../src/evidence/store.js';
+import { BIN, ROOT, agentctl, cleanup, git, makeRepo, script, taskFile, tempDir } from '../helpers.js';
+
+afterEach(cleanup);
+
+const KILLS = Number(process.env.KILL_LOOP_ITERATIONS ?? 12);
+
+function commandRepo(agentScript: string, tasks: Record<string, Record<string, unknown>>, config = '') {
+  const files: Record<string, string> = { '.agentrc.yaml': `agents:\n  command:\n    bin: ./agent.sh\n${config}`, 'agent.sh': `#!/bin/sh\n${agentScript}\n` };
+  for (const [id, front] of Object.entries(tasks)) files[`tasks/${id}.md`] = taskFile({ agent: 'command', type: 'docs', ...front }, id);
+  const made = makeRepo(files);
+  chmodSync(join(made.repo, 'agent.sh'), 0o755);
+  git(made.repo, 'add', '-A');
+  git(made.repo, 'commit', '-qm', 'agent');
+  return made;
+}
+
+const json = async (repo: string, home: string, args: string[]) => {
+  const r = await agentctl(repo, home, [...args, '--json']);
+  if (r.code !== 0) throw new Error(`${args.join(' ')} → ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+};
+
+/** Every worktree folder and every git worktree is a live run in the log; every event verifies. */
+async function accountFor(repo: string, home: string) {
+  const runs = (await json(repo, home, ['runs'])).runs as { runId: string; worktree?: string; sandboxLive: boolean; state: string }[];
+  const live = new Set(runs.filter((r) => r.sandboxLive).map((r) => r.worktree));
+  const root = join(home, 'worktrees');
+  const folders = existsSync(root) ? readdirSync(root).flatMap((p) => readdirSync(join(root, p)).map((n) => join(root, p, n))) : [];
+  const gitTrees = git(repo, 'worktree', 'list', '--porcelain').split('\n').filter((l) => l.startsWith('worktree ')).map((l) => l.slice(9)).filter((p) => p !== repo);
+  const store = openEventStore(join(home, 'agentctl.db'));
+  const chain = verifyChain(store.query());
+  const integrity = store.db.pragma('integrity_check', { simple: true });
+  store.close();
+  return { runs, unaccountedFolders: folders.filter((f) => !live.has(f)), unaccountedGit: gitTrees.filter((p) => !live.has(p)), chainOk: chain.ok, integrity };
+}
+
+describe('kill loops', () => {
+  it(`an event appender kill -9ed at random points ${KILLS * 2} times loses and doubles nothing`, async () => {
+    const file = join(tempDir(), 'agentctl.db');
+    const acked: string[] = [];
+    for (let i = 0; i < KILLS * 2; i++) {
+      const child = spawn(process.execPath, [join(ROOT, 'test/fixtures/appender.mjs'), file, `k${i}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let buf = '';
+      child.stdout.on('data', (d) => {
+        buf += d;
+        const lines = buf.split('\n');
+        buf = lines.pop()!;
+        acked.push(...lines.filter(Boolean));
+      });
+      await new Promise((r) => setTimeout(r, 60 + Math.floor(Math.random() * 250)));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.on('close', r));
+      const db = new Database(file);
+      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+      db.close();
+    }
+    const store = openEventStore(file);
+    const events = store.query();
+    store.close();
+    expect(verifyChain(events)).toMatchObject({ ok: true });
+    const keys = events.map((e) => e.key);
+    expect(new Set(keys).size).toBe(keys.length);
+    const stored = new Set(keys);
+    expect(acked.filter((k) => !stored.has(k))).toEqual([]);
+    expect(acked.length).toBeGreaterThan(KILLS * 2);
+  });
+
+  it(`agentctl run kill -9ed at random points ${KILLS} times: every run recovered, every worktree accounted for`, async () => {
+    const { repo, home } = commandRepo('mkdir -p docs; echo "$AGENTCTL_RUN_ID" > docs/$AGENTCTL_RUN_ID.md; sleep 0.4; echo more >> docs/$AGENTCTL_RUN_ID.md', { t: { gate: 'true' } });
+    for (let i = 0; i < KILLS; i++) {
+      const child = spawn(process.execPath, [BIN, 'run', 't'], { cwd: repo, env: { PATH: process.env.PATH, HOME: process.env.HOME, AGENTCTL_HOME: home, CI: '1' }, stdio: 'ignore' });
+      await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 900)));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.on('close', r));
+    }
+    const state = await accountFor(repo, home);
+    expect(state.chainOk).toBe(true);
+    expect(state.integrity).toBe('ok');
+    expect(state.runs.length).toBeGreaterThan(0);
+    expect(state.runs.filter((r) => r.state === 'planned' || r.state === 'running')).toEqual([]);
+    expect(state.unaccountedFolders).toEqual([]);
+    expect(state.unaccountedGit).toEqual([]);
+    // Everything left can be discarded cleanly.
+    for (const r of state.runs.filter((x) => x.sandboxLive)) expect((await agentctl(repo, home, ['review', 'discard', r.runId])).code).toBe(0);
+    expect(git(repo, 'worktree', 'list').split('\n')).toHaveLength(1);
+  });
+});
+
+describe('crash recovery', () => {
+  it('after kill -9 of agentctl mid-run the next command marks the run interrupted, kills the agent and shows it in review', async () => {
+    const pidDir = tempDir();
+    const { repo, home } = commandRepo(`mkdir -p docs; echo wip > docs/wip.md; sleep 300 & echo $! > ${join(pidDir, 'pid')}; wait`, { t: {} });
+    const child = spawn(process.execPath, [BIN, 'run', 't'], { cwd: repo, env: { PATH: process.env.PATH, HOME: process.env.HOME, AGENTCTL_HOME: home, CI: '1' }, stdio: 'ignore' });
+    for (let i = 0; i < 100 && !existsSync(join(pidDir, 'pid')); i++) await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('close', r));
+    const sleeper = Number(readFileSync(join(pidDir, 'pid'), 'utf8'));
+    const review = await json(repo, home, ['review']);
+    expect(review.runs).toHaveLength(1);
+    expect(review.runs[0]).toMatchObject({ state: 'interrupted', sandboxLive: true });
+    await new Promise((r) => setTimeout(r, 200));
+    const stat = existsSync(`/proc/${sleeper}/stat`) ? readFileSync(`/proc/${sleeper}/stat`, 'utf8') : '';
+    expect(stat === '' || / Z /.test(stat)).toBe(true);
+    const log = (await json(repo, home, ['log'])).events;
+    expect(log.find((e: { type: string }) => e.type === 'run.interrupted').payload).toMatchObject({ recovered: true, killedAgent: true });
+    // The work survives: discarding archives it.
+    const d = await json(repo, home, ['review', 'discard', review.runs[0].runId]);
+    expect(git(repo, 'show', `${d.archiveRef}:docs/wip.md`)).toBe('wip');
+  });
+});
+
+describe('the agent moving branches loses no work', () => {
+  it.each([
+    ['renames the run branch', 'git branch -m "$(git symbolic-ref --short HEAD)" renamed-by-agent'],
+    ['detaches HEAD', 'git checkout -q --detach'],
+    ['checks out another branch and commits there', 'git checkout -q -b elsewhere'],
+  ])('when the agent %s', async (_what, move) => {
+    const { repo, home } = commandRepo(`${move}\nmkdir -p docs; echo kept > docs/kept.md\ngit add -A; git -c user.name=a -c user.email=a@b commit -qm "agent commit"\necho more > docs/uncommitted.md`, { t: {} });
+    const r = (await json(repo, home, ['run', 't'])).run;
+    expect(r.files.map((f: { path: string }) => f.path).sort()).toEqual(['docs/kept.md', 'docs/uncommitted.md']);
+    expect(git(r.worktree, 'symbolic-ref', '--short', 'HEAD')).toBe(r.branch);
+    expect((await agentctl(repo, home, ['review', 'merge', r.runId])).code).toBe(0);
+    expect(readFileSync(join(repo, 'docs/kept.md'), 'utf8')).toBe('kept\n');
+  });
+});
+
+describe('merge safety', () => {
+  it('base moved without conflict: merged; with a conflict: refused, recorded, worktree kept', async () => {
+    const { repo, home } = commandRepo('mkdir -p docs; echo agent > "docs/$AGENTCTL_RUN_ID.md"; echo "$AGENTCTL_RUN_ID" >> README.md', { t: {} });
+    const r = (await json(repo, home, ['run', 't'])).run;
+    writeFileSync(join(repo, 'other.txt'), 'human\n');
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'human work');
+    const r2 = (await json(repo, home, ['run', 't'])).run;
+    expect((await agentctl(repo, home, ['review', 'merge', r.runId])).code).toBe(0);
+    expect(readFileSync(join(repo, 'other.txt'), 'utf8')).toBe('human\n');
+    // r2 also appended to README.md from an older base: conflict.
+    const head = git(repo, 'rev-parse', 'HEAD');
+    const m = await agentctl(repo, home, ['review', 'merge', r2.runId]);
+    expect(m.code).toBe(5);
+    expect(m.stderr).toMatch(/conflicts .* README\.md/);
+    expect(git(repo, 'rev-parse', 'HEAD')).toBe(head);
+    expect(git(repo, 'status', '--porcelain')).toBe('');
+    expect(existsSync(r2.worktree)).toBe(true);
+    const log = (await json(repo, home, ['log', '--run', r2.runId])).events;
+    expect(log.at(-1)).toMatchObject({ type: 'merge.failed' });
+  });
+
+  it('rebase strategy keeps history linear', async () => {
+    const { repo, home } = commandRepo('mkdir -p docs; echo agent > docs/a.md', { t: {} }, 'merge:\n  strategy: rebase\n');
+    const r = (await json(repo, home, ['run', 't'])).run;
+    writeFileSync(join(repo, 'other.txt'), 'human\n');
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'human work');
+    expect((await agentctl(repo, home, ['review', 'merge', r.runId])).code).toBe(0);
+    expect(git(repo, 'log', '--merges', '--oneline')).toBe('');
+    expect(readFileSync(join(repo, 'docs/a.md'), 'utf8')).toBe('agent\n');
+  });
+
+  it('refuses when the checkout is on another branch', async () => {
+    const { repo, home } = commandRepo('mkdir -p docs; echo agent > docs/a.md', { t: {} });
+    const r = (await json(repo, home, ['run', 't'])).run;
+    git(repo, 'checkout', '-q', '-b', 'feature');
+    const m = await agentctl(repo, home, ['review', 'merge', r.runId]);
+    expect(m.code).toBe(5);
+    expect(m.stderr).toMatch(/is on feature, not "main"/);
+    expect(git(repo, 'rev-parse', 'main')).toBe(r.baseSha);
+  });
+});
+
+describe('gc and restore', () => {
+  it('repairs drift both ways without losing data; --dry-run changes nothing', async () => {
+    const { repo, home } = commandRepo('mkdir -p docs; echo "$AGENTCTL_RUN_ID" > docs/x.md', { t: {} });
+    const lost = (await json(repo, home, ['run', 't'])).run;
+    const stray = (await json(repo, home, ['run', 't'])).run;
+    rmSync(lost.worktree, { recursive: true, force: true }); // folder gone, git still lists it
+    const strayDir = join(home, 'worktrees', readdirSync(join(home, 'worktrees'))[0]!, 'stray-folder');
+    mkdirSync(strayDir);
+    writeFileSync(join(strayDir, 'notes.txt'), 'keep me');
+    git(repo, 'branch', 'agentctl/old/01oldrun', 'HEAD');
+    const dry = await json(repo, home, ['gc', '--dry-run']);
+    expect(dry.actions.map((a: { kind: string }) => a.kind).sort()).toEqual(['lost-folder', 'missing-folder', 'needs-restore', 'orphan-branch']);
+    expect(existsSync(strayDir)).toBe(true);
+    const done = await json(repo, home, ['gc']);
+    expect(done.actions.map((a: { kind: string; runId: string }) => `${a.kind}:${a.kind === 'needs-restore' || a.kind === 'missing-folder' ? a.runId === lost.runId : ''}`).sort()).toEqual(['lost-folder:', 'missing-folder:true', 'needs-restore:true', 'orphan-branch:']);
+    expect(existsSync(strayDir)).toBe(false);
+    const moved = readdirSync(join(home, 'lost+found'), { recursive: true }) as string[];
+    expect(moved.some((p) => p.endsWith('notes.txt'))).toBe(true);
+    expect(git(repo, 'show', 'refs/agentctl/archive/01oldrun:README.md')).toContain('sample');
+    expect((await json(repo, home, ['gc'])).actions.filter((a: { kind: string }) => a.kind !== 'needs-restore')).toEqual([]);
+    // The lost worktree's branch was kept; restore brings it back into review.
+    const restored = await json(repo, home, ['restore', lost.runId]);
+    expect(readFileSync(join(restored.path, 'docs/x.md'), 'utf8')).toBe(`${lost.runId}\n`);
+    expect(existsSync(stray.worktree)).toBe(true);
+  });
+
+  it('runs --archived lists discarded work; restore brings it back for review', async () => {
+    const { repo, home } = commandRepo('mkdir -p docs; echo work > docs/w.md', { t: {} });
+    const r = (await json(repo, home, ['run', 't'])).run;
+    await json(repo, home, ['review', 'discard', r.runId]);
+    expect((await json(repo, home, ['runs', '--archived'])).runs.map((x: { runId: string }) => x.runId)).toEqual([r.runId]);
+    const restored = await json(repo, home, ['restore', r.runId]);
+    expect(readFileSync(join(restored.path, 'docs/w.md'), 'utf8')).toBe('work\n');
+    expect((await json(repo, home, ['review'])).runs.map((x: { runId: string }) => x.runId)).toEqual([r.runId]);
+    expect((await agentctl(repo, home, ['review', 'merge', r.runId])).code).toBe(0);
+  });
+});
+
+describe('many agentctl processes on one repository', () => {
+  it('16 runs at once, then 16 merges at once: no git lock failure, no SQLITE_BUSY', async () => {
+    const tasks: Record<string, Record<string, unknown>> = {};
+    for (let i = 0; i < 16; i++) tasks[`t${i}`] = {};
+    const { repo, home } = commandRepo('mkdir -p docs; echo "$AGENTCTL_TASK" > "docs/$AGENTCTL_TASK.md"', tasks);
+    const runs = await Promise.all(Object.keys(tasks).map((t) => agentctl(repo, home, ['run', t, '--json'])));
+    for (const r of runs) {
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).not.toMatch(/SQLITE_BUSY|index\.lock|config\.lock/);
+    }
+    const ids = runs.map((r) => JSON.parse(r.stdout).run.runId as string);
+    const merges = await Promise.all([...ids.map((id) => agentctl(repo, home, ['review', 'merge', id])), agentctl(repo, home, ['promote', '--json']), agentctl(repo, home, ['review', '--json'])]);
+    for (const m of merges) {
+      expect(m.code, m.stderr).toBe(0);
+      expect(m.stderr).not.toMatch(/SQLITE_BUSY|lock/);
+    }
+    expect(readdirSync(join(repo, 'docs')).length).toBe(16);
+    expect(git(repo, 'worktree', 'list').split('\n')).toHaveLength(1);
+  }, 120_000);
+});
+
+describe('hostile input', () => {
+  // (A NUL byte cannot reach argv at all; NUL bytes in task files are refused by the parser tests.)
+  it.each([['../x'], ['/etc/passwd'], ['fіx'], ['UPPER']])('run %j: clear error, no side effect', async (id) => {
+    const { repo, home } = makeRepo({ 'tasks/ok.md': taskFile({}, 'x') });
+    const r = await agentctl(repo, home, ['run', id]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no task|error/);
+    expect(existsSync(join(home, 'worktrees'))).toBe(false);
+  });
+
+  it('a leading dash is an unknown option, not a task', async () => {
+    const { repo, home } = makeRepo();
+    const r = await agentctl(repo, home, ['run', '-rf']);
+    expect(r.code).toBe(2);
+  });
+
+  it('a 50 MB task file is refused without being read into memory; the other tasks still load', async () => {
+    const { repo, home } = makeRepo({ 'tasks/ok.md': taskFile({}, 'x') });
+    writeFileSync(join(repo, 'tasks/huge.md'), Buffer.alloc(50 * 1024 * 1024, 'a'));
+    const r = await agentctl(repo, home, ['tasks', '--json']);
+    expect(r.code).toBe(2);
+    const out = JSON.parse(r.stdout);
+    expect(out.tasks.map((t: { id: string }) => t.id)).toEqual(['ok']);
+    expect(out.errors[0].message).toMatch(/huge\.md: larger than/);
+  });
+
+  it('symlinks pointing outside the worktree are flagged, never followed; agents do not inherit the database handle', async () => {
+    const fdFile = join(tempDir(), 'fds');
+    const { repo, home } = commandRepo(`mkdir -p docs; ln -s ${join(homedir(), '.ssh')} docs/keys; ln -s ../../../../agentctl.db docs/db; ls -l /proc/$$/fd > ${fdFile}`, { t: { autonomy: 'auto', gate: 'true' } });
+    await agentctl(repo, home, ['promote', 'command', '--type', 'docs', '--to', 'auto', '--force']);
+    const r = (await json(repo, home, ['run', 't'])).run;
+    expect(r.state).toBe('awaiting_review');
+    expect(r.scopeViolations.map((v: { path: string; reason: string }) => v.path).sort()).toEqual(['docs/db', 'docs/keys']);
+    expect(r.scopeViolations[0].reason).toMatch(/symbolic link pointing outside/);
+    expect(readFileSync(fdFile, 'utf8')).not.toMatch(/agentctl\.db/);
+  });
+});
