@@ -2,11 +2,11 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
-import { composePolicy } from '../../src/authz/policy.js';
+import { PROTOCOL_FILES, composePolicy } from '../../src/authz/policy.js';
 import { parseProfile, type Profile } from '../../src/authz/profile.js';
 import { claudePermissions, renderClaude } from '../../src/authz/render/claude.js';
 import { codexPermissions, renderCodex } from '../../src/authz/render/codex.js';
-import { filePathPattern, geminiApprovalMode, geminiRules, isSafeGeminiRegex, renderGemini } from '../../src/authz/render/gemini.js';
+import { commandMentionPattern, filePathPattern, geminiApprovalMode, geminiRules, isSafeGeminiRegex, renderGemini } from '../../src/authz/render/gemini.js';
 import { ROOT } from '../helpers.js';
 
 const profiles = new Map<string, Profile>();
@@ -29,13 +29,15 @@ describe('Claude Code renderer', () => {
     expect([...p.allow, ...p.deny].some((r) => /\(\/[^/]/.test(r))).toBe(false);
   });
 
-  it('never emits bypassPermissions below yolo', () => {
-    for (const names of [['research'], ['implement'], ['careful']]) {
+  it('never emits bypassPermissions (refused as root): yolo is dontAsk with broad allows', () => {
+    for (const names of [['research'], ['implement'], ['careful'], ['yolo']]) {
       const r = renderClaude(policyOf(names, ['src/**']), rctx);
       expect(r.files[0]!.content).not.toContain('bypassPermissions');
       expect(r.args).toEqual(['--settings', `${rctx.runDir}/claude/settings.json`, '--permission-mode', 'dontAsk']);
     }
-    expect(claudePermissions(policyOf(['yolo'])).defaultMode).toBe('bypassPermissions');
+    const yolo = claudePermissions(policyOf(['yolo']));
+    expect(yolo.allow).toEqual(expect.arrayContaining(['Read', 'Edit(./**)', 'Bash', 'WebFetch', 'WebSearch']));
+    expect(yolo.deny).toEqual(expect.arrayContaining(['Read(.env)', 'Edit(./.claude/**)', 'Bash(git push:*)']));
   });
 
   it('puts generated files and the config dir outside the worktree', () => {
@@ -64,6 +66,19 @@ describe('Gemini CLI renderer', () => {
     const env = new RegExp(filePathPattern('.env', rctx.worktree));
     expect(env.test('"file_path":"config/.env"')).toBe(true);
     expect(env.test('"file_path":".envrc"')).toBe(false);
+  });
+
+  it('denies shell commands that name a denied or protected path, with loadable patterns', () => {
+    const rules = geminiRules(policyOf(['implement']), rctx).filter((r) => r.commandRegex);
+    const denies = (command: string) => rules.some((r) => new RegExp(`"command":"${r.commandRegex}`).test(JSON.stringify({ command })));
+    for (const r of rules) expect(isSafeGeminiRegex(r.commandRegex!), r.commandRegex).toBe(true);
+    expect(denies('cat .env')).toBe(true);
+    expect(denies("sh -c 'cat config/.env'")).toBe(true);
+    expect(denies('echo x > .gemini/settings.json')).toBe(true);
+    expect(denies('cat .envrc')).toBe(false);
+    expect(denies('npm test')).toBe(false);
+    expect(denies('git status')).toBe(false);
+    expect(commandMentionPattern('~/.ssh/**')).toBeUndefined();
   });
 
   it('writes a policy TOML that parses, a low catch-all deny and settings that turn telemetry off', () => {
@@ -96,8 +111,30 @@ describe('Codex renderer', () => {
     expect(r.env.CODEX_HOME).toBe(`${rctx.runDir}/codex/home`);
   });
 
-  it('research gets no write entries', () => {
+  it('never emits a read/write glob key (Codex refuses the whole config) nor a .git glob', () => {
+    for (const names of [['research'], ['implement'], ['careful'], ['yolo']]) {
+      const perms = codexPermissions(policyOf(names, ['src/**'])) as { filesystem: Record<string, Record<string, string>> };
+      for (const [key, access] of Object.entries(perms.filesystem[':workspace_roots']!)) {
+        if (/[*?[\]]/.test(key)) expect(access, key).toBe('deny');
+      }
+      expect(perms.filesystem[':workspace_roots']!['.agentctl']).toBeUndefined(); // never a whole-folder deny: the protocol files live there
+    }
+  });
+
+  it('under a writable root (yolo) keeps exact entries only for existing paths and leaves .codex to Codex', () => {
+    const perms = codexPermissions(policyOf(['yolo']), (p) => p === 'tasks' || p === '.git') as { filesystem: Record<string, Record<string, string>> };
+    const ws = perms.filesystem[':workspace_roots']!;
+    expect(ws['.']).toBe('write');
+    expect(ws.tasks).toBe('deny');
+    expect(ws['.claude']).toBeUndefined();
+    expect(ws['.codex']).toBeUndefined();
+    expect(ws['**/.env']).toBe('deny');
+    expect(ws['.git']).toBe('read');
+  });
+
+  it('research writes nothing but the agent protocol report files', () => {
     const perms = codexPermissions(policyOf(['research'])) as { filesystem: Record<string, Record<string, string>> };
-    expect(Object.values(perms.filesystem[':workspace_roots']!)).not.toContain('write');
+    const writes = Object.entries(perms.filesystem[':workspace_roots']!).filter(([, a]) => a === 'write').map(([k]) => k);
+    expect(writes.sort()).toEqual(PROTOCOL_FILES.slice().sort());
   });
 });

@@ -1,0 +1,195 @@
+/**
+ * The scripted actions, in each tool's own vocabulary, with what agentctl's policy says about them
+ * (decidePath / decideCommand from src/authz/check.ts) and how to tell what really happened.
+ */
+import { decideCommand, decidePath } from '../../src/authz/check.js';
+import type { Policy } from '../../src/authz/policy.js';
+import type { ScriptedCall, ToolName, ToolResult } from './mock.js';
+import { readIn, SECRET, TEST_MARKER } from './harness.js';
+
+/** Marker written by every scripted write; finding it on disk proves the write happened. */
+export const WRITE_MARKER = 'agentctl-real-cli-write';
+
+/** Each tool's own configuration file inside the worktree. */
+export const OWN_CONFIG: Record<ToolName, string> = {
+  claude: '.claude/settings.json',
+  gemini: '.gemini/settings.json',
+  codex: '.codex/config.toml',
+};
+
+/** What agentctl's policy decides for one action. */
+export interface PolicyVerdict {
+  allowed: boolean;
+  /** Which decisions it combines, e.g. `command "cat .env": allow; read .env: deny`. */
+  why: string;
+}
+
+/** What the worktree, the tool result and the probe log show after the run. */
+export interface Observation {
+  /** The action took effect: the file was written, the secret was returned, the command ran. */
+  happened: boolean;
+  /** Short evidence for the table. */
+  evidence: string;
+}
+
+/** Everything a check needs after the run. */
+export interface RunFacts {
+  worktree: string;
+  result: ToolResult | undefined;
+  probes: readonly string[];
+}
+
+/** One scripted action. */
+export interface Action {
+  id: string;
+  /** Column text for the table. */
+  label: string;
+  /** The policy's verdict. */
+  decide(policy: Policy, tool: ToolName): PolicyVerdict;
+  /** The tool call, or undefined when the tool has no way to express this action. */
+  call(tool: ToolName, ctx: { worktree: string; probeUrl: (id: string) => string }): ScriptedCall | undefined;
+  /** What happened. */
+  observe(tool: ToolName, facts: RunFacts): Observation;
+}
+
+const pathVerdict = (policy: Policy, access: 'read' | 'write', path: string): PolicyVerdict => {
+  const d = decidePath(policy, access, path);
+  return { allowed: d.allowed, why: `${access} ${path}: ${d.allowed ? 'allow' : 'deny'}${d.rule ? ` (${d.rule.kind} ${d.rule.value})` : ' (default)'}` };
+};
+
+const commandVerdict = (policy: Policy, command: string): PolicyVerdict => {
+  const d = decideCommand(policy, command);
+  return { allowed: d.allowed, why: `command \`${command}\`: ${d.allowed ? 'allow' : 'deny'}${d.rule ? ` (${d.rule.kind} ${d.rule.value})` : ' (default)'}` };
+};
+
+const both = (a: PolicyVerdict, b: PolicyVerdict): PolicyVerdict => ({ allowed: a.allowed && b.allowed, why: `${a.why}; ${b.why}` });
+
+const oneLine = (text: string, max = 90): string => {
+  const t = text.replace(/<system-reminder>[\s\S]*?<\/system-reminder>/g, '').replace(/\s+/g, ' ').trim();
+  return t.length > max ? `${t.slice(0, max)}…` : t;
+};
+
+/** Result text as evidence ("no result" when the CLI never answered the call). */
+const resultEvidence = (r: ToolResult | undefined): string => (r ? `result: ${oneLine(r.text)}` : 'no tool result sent back');
+
+function writeCall(tool: ToolName, worktree: string, id: string, path: string, content: string): ScriptedCall {
+  if (tool === 'claude') return { id, name: 'Write', args: { file_path: `${worktree}/${path}`, content } };
+  if (tool === 'gemini') return { id, name: 'write_file', args: { file_path: path, content } };
+  const body = content.split('\n').filter((l, i, all) => i < all.length - 1 || l !== '').map((l) => `+${l}`).join('\n');
+  return { id, name: 'apply_patch', custom: true, args: { input: `*** Begin Patch\n*** Add File: ${path}\n${body}\n*** End Patch\n` } };
+}
+
+function shellCall(tool: ToolName, id: string, command: string): ScriptedCall {
+  if (tool === 'claude') return { id, name: 'Bash', args: { command, description: 'scripted step' } };
+  if (tool === 'gemini') return { id, name: 'run_shell_command', args: { command, description: 'scripted step' } };
+  return { id, name: 'exec_command', args: { cmd: command } };
+}
+
+function writeAction(id: string, label: string, path: (tool: ToolName) => string): Action {
+  const content = (tool: ToolName) => (path(tool).endsWith('.json') ? `{ "note": "${WRITE_MARKER}" }\n` : path(tool).endsWith('.toml') ? `# ${WRITE_MARKER}\n` : `// ${WRITE_MARKER}\n`);
+  return {
+    id,
+    label,
+    decide: (policy, tool) => pathVerdict(policy, 'write', path(tool)),
+    call: (tool, { worktree }) => writeCall(tool, worktree, id, path(tool), content(tool)),
+    observe(tool, facts) {
+      const onDisk = readIn(facts.worktree, path(tool));
+      const happened = onDisk !== undefined && onDisk.includes(WRITE_MARKER);
+      return { happened, evidence: `${happened ? 'file written' : 'file absent'}; ${resultEvidence(facts.result)}` };
+    },
+  };
+}
+
+function secretAction(id: string, label: string, command: ((tool: ToolName) => string | undefined) | undefined, toolCall?: (tool: ToolName, worktree: string) => ScriptedCall | undefined): Action {
+  return {
+    id,
+    label,
+    decide(policy, tool) {
+      const read = pathVerdict(policy, 'read', '.env');
+      const cmd = command?.(tool);
+      return cmd ? both(commandVerdict(policy, cmd), read) : read;
+    },
+    call(tool, { worktree }) {
+      const custom = toolCall?.(tool, worktree);
+      if (custom) return custom;
+      const cmd = command?.(tool);
+      return cmd ? shellCall(tool, id, cmd) : undefined;
+    },
+    observe(_tool, facts) {
+      const happened = facts.result !== undefined && facts.result.text.includes(SECRET);
+      return { happened, evidence: `${happened ? 'secret returned' : 'secret not returned'}; ${resultEvidence(facts.result)}` };
+    },
+  };
+}
+
+/** The actions every tool × profile run scripts, in order (tool-config writes last). */
+export const ACTIONS: Action[] = [
+  writeAction('write-in-scope', 'write src/a.ts', () => 'src/a.ts'),
+  writeAction('write-out-of-scope', 'write notes/x.txt', () => 'notes/x.txt'),
+  secretAction('read-secret', 'read .env (file tool)', undefined, (tool, worktree) => {
+    if (tool === 'claude') return { id: 'read-secret', name: 'Read', args: { file_path: `${worktree}/.env` } };
+    if (tool === 'gemini') return { id: 'read-secret', name: 'read_file', args: { file_path: '.env' } };
+    return undefined; // Codex has no file-reading tool: it reads through the shell (next action)
+  }),
+  secretAction('cat-secret', 'cat .env (shell)', () => 'cat .env'),
+  secretAction('subshell-secret', "sh -c 'cat .env'", () => "sh -c 'cat .env'"),
+  secretAction(
+    'search-secret',
+    'search for API_TOKEN',
+    (tool) => (tool === 'gemini' ? undefined : 'grep -rn API_TOKEN .'),
+    (tool) => (tool === 'gemini' ? { id: 'search-secret', name: 'grep_search', args: { pattern: 'API_TOKEN' } } : undefined),
+  ),
+  {
+    id: 'run-tests',
+    label: 'npm test',
+    decide: (policy) => commandVerdict(policy, 'npm test'),
+    call: (tool) => shellCall(tool, 'run-tests', 'npm test'),
+    observe(_tool, facts) {
+      // The echo line `> echo MARKER` shows npm ran the script; the marker alone on a line is its output.
+      const happened = facts.result !== undefined && new RegExp(`(^|\\n)${TEST_MARKER}`).test(facts.result.text.replace(/\\n/g, '\n'));
+      return { happened, evidence: `${happened ? 'test script ran' : 'test script did not run'}; ${resultEvidence(facts.result)}` };
+    },
+  },
+  {
+    id: 'network',
+    label: 'curl 127.0.0.1 (network)',
+    decide(policy) {
+      const cmd = commandVerdict(policy, 'curl -sS -m 5 http://127.0.0.1/probe');
+      const net: PolicyVerdict = { allowed: policy.network.value, why: `network: ${policy.network.value ? 'on' : 'off'} (${policy.network.source})` };
+      return both(cmd, net);
+    },
+    call: (tool, { probeUrl }) => shellCall(tool, 'network', `curl -sS -m 5 ${probeUrl('network')}`),
+    observe(_tool, facts) {
+      const happened = facts.probes.includes('network');
+      return { happened, evidence: `${happened ? 'probe reached' : 'probe not reached'}; ${resultEvidence(facts.result)}` };
+    },
+  },
+  writeAction('write-task-file', 'write tasks/new.md (file tool)', () => 'tasks/new.md'),
+  writeAction('write-mcp-json', 'write .mcp.json (file tool)', () => '.mcp.json'),
+  writeAction('write-own-config', 'write own config (file tool)', (tool) => OWN_CONFIG[tool]),
+  {
+    id: 'shell-own-config',
+    label: 'shell write into own config dir',
+    decide(policy, tool) {
+      const path = OWN_CONFIG[tool].replace('config', 'shell').replace('settings', 'shell');
+      const dir = path.split('/')[0]!;
+      return both(commandVerdict(policy, `mkdir -p ${dir} && echo x > ${path}`), pathVerdict(policy, 'write', path));
+    },
+    call(tool) {
+      const path = OWN_CONFIG[tool].replace('config', 'shell').replace('settings', 'shell');
+      const dir = path.split('/')[0]!;
+      return shellCall(tool, 'shell-own-config', `mkdir -p ${dir} && echo '${WRITE_MARKER}' > ${path}`);
+    },
+    observe(tool, facts) {
+      const path = OWN_CONFIG[tool].replace('config', 'shell').replace('settings', 'shell');
+      const onDisk = readIn(facts.worktree, path);
+      const happened = onDisk !== undefined && onDisk.includes(WRITE_MARKER);
+      return { happened, evidence: `${happened ? `${path} written` : `${path} absent`}; ${resultEvidence(facts.result)}` };
+    },
+  },
+];
+
+/** The scripted calls for one tool, in order. */
+export function scriptFor(tool: ToolName, ctx: { worktree: string; probeUrl: (id: string) => string }): ScriptedCall[] {
+  return ACTIONS.map((a) => a.call(tool, ctx)).filter((c): c is ScriptedCall => c !== undefined);
+}

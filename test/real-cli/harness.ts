@@ -1,0 +1,220 @@
+/**
+ * Runs a real coding-agent CLI headless against the scripted model API in ./mock.ts, the way agentctl
+ * itself launches it: the policy is composed from the built-in profiles, rendered by the tool's adapter
+ * (`adapter.render`), the generated files are written outside the worktree, and the process is started
+ * from `adapter.launch` + `commandFor` + `childEnv` + `runProcess` (agentctl's own process runner), in a
+ * git worktree of a throwaway repository.
+ *
+ * Everything lives below one base folder outside the system temp dir (Codex refuses helper binaries
+ * under it): `$AGENTCTL_REAL_CLI_TMP` or `/var/tmp`. TMPDIR for the CLI is a folder below the base.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { claudeAdapter } from '../../src/adapters/claude.js';
+import { codexAdapter } from '../../src/adapters/codex.js';
+import { geminiAdapter } from '../../src/adapters/gemini.js';
+import type { AgentAdapter } from '../../src/adapters/types.js';
+import { composePolicy, type Policy } from '../../src/authz/policy.js';
+import { parseProfile, type Profile } from '../../src/authz/profile.js';
+import type { RenderedConfig } from '../../src/authz/render/types.js';
+import type { AgentSettings } from '../../src/definition/config.js';
+import { childEnv, commandFor, runProcess, type RunResult } from '../../src/exec/runner.js';
+import { MockModelServer, type ScriptedCall, type ToolName, type ToolResult } from './mock.js';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The real CLIs, as installed from package.json's devDependencies. */
+export const CLI_BIN: Record<ToolName, string> = {
+  claude: join(ROOT, 'node_modules', '@anthropic-ai', 'claude-code', 'bin', 'claude.exe'),
+  gemini: join(ROOT, 'node_modules', '@google', 'gemini-cli', 'bundle', 'gemini.js'),
+  codex: join(ROOT, 'node_modules', '@openai', 'codex', 'bin', 'codex.js'),
+};
+
+/** Model names the mocks answer as (real catalogue names, so the CLIs offer their full tool sets). */
+export const MODEL: Record<ToolName, string> = {
+  claude: 'claude-sonnet-4-5',
+  gemini: 'gemini-2.5-pro',
+  codex: 'gpt-5.5',
+};
+
+const ADAPTERS: Record<ToolName, AgentAdapter> = { claude: claudeAdapter, gemini: geminiAdapter, codex: codexAdapter };
+
+/** The built-in profiles, parsed from ./profiles exactly as agentctl loads them. */
+export function builtinProfiles(): Map<string, Profile> {
+  const profiles = new Map<string, Profile>();
+  for (const f of readdirSync(join(ROOT, 'profiles')).sort()) {
+    if (!f.endsWith('.yaml')) continue;
+    const name = f.replace(/\.yaml$/, '');
+    profiles.set(name, parseProfile(name, f, readFileSync(join(ROOT, 'profiles', f), 'utf8'), 'builtin'));
+  }
+  return profiles;
+}
+
+/** The `paths` a `careful` task gets in these tests. */
+export const CAREFUL_PATHS = ['src/**'];
+
+/** Compose the policy of a task that names one profile. */
+export function policyFor(profile: string): Policy {
+  return composePolicy(
+    { id: 'real-cli', file: 'tasks/real-cli.md', profiles: [profile], paths: profile === 'careful' ? CAREFUL_PATHS : [], autonomy: 'review' },
+    builtinProfiles(),
+    { tasksDir: 'tasks', profilesDir: '.agentctl/profiles' },
+  );
+}
+
+/** Base folder for all runs of this process (created once). */
+let baseDir: string | undefined;
+export function realCliBase(): string {
+  if (!baseDir) {
+    const parent = process.env.AGENTCTL_REAL_CLI_TMP ?? '/var/tmp';
+    mkdirSync(parent, { recursive: true });
+    baseDir = mkdtempSync(join(parent, 'agentctl-real-cli-'));
+  }
+  return baseDir;
+}
+
+/** Remove the base folder (unless AGENTCTL_REAL_CLI_KEEP is set, for debugging). */
+export function cleanupRealCli(): void {
+  if (baseDir && !process.env.AGENTCTL_REAL_CLI_KEEP) rmSync(baseDir, { recursive: true, force: true });
+  baseDir = undefined;
+}
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, {
+    cwd,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd, GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@localhost', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@localhost' },
+  }).trim();
+}
+
+/** Secret written to `.env`; seeing it in a tool result means the CLI read the file. */
+export const SECRET = 'AGENTCTL_REAL_CLI_SECRET_7f3a9c';
+/** What `npm test` prints in the throwaway repository. */
+export const TEST_MARKER = 'AGENTCTL_REAL_CLI_TEST_RAN';
+
+/** Files of the throwaway repository. */
+export const REPO_FILES: Record<string, string> = {
+  'package.json': JSON.stringify({ name: 'real-cli-fixture', version: '1.0.0', private: true, scripts: { test: `echo ${TEST_MARKER}` } }, null, 2) + '\n',
+  'README.md': '# fixture\n',
+  'src/index.ts': 'export const x = 1;\n',
+  '.env': `API_TOKEN=${SECRET}\n`,
+  '.gitignore': 'node_modules/\n',
+  'tasks/real-cli.md': '---\ntitle: Real CLI check\n---\nCarry out the scripted steps.\n',
+};
+
+/** One CLI run. */
+export interface RunOutcome {
+  tool: ToolName;
+  profile: string;
+  policy: Policy;
+  rendered: RenderedConfig;
+  worktree: string;
+  result: RunResult;
+  mock: MockModelServer;
+  results: Map<string, ToolResult>;
+  /** Event-stream lines the CLI printed (stdout). */
+  stdoutLines: string[];
+}
+
+/** Options for {@link runCli}. */
+export interface RunCliOptions {
+  tool: ToolName;
+  profile: string;
+  script: (ctx: { worktree: string; probeUrl: (id: string) => string }) => ScriptedCall[];
+  prompt?: string;
+  timeoutMs?: number;
+  /** Experiments only: change the rendered files before they are written. */
+  patchRendered?: (rendered: RenderedConfig) => void;
+}
+
+/**
+ * Make a throwaway repository and a worktree of it, render the policy, start the mock, run the CLI.
+ * @returns everything the assertions need; the worktree stays until {@link cleanupRealCli}
+ */
+export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
+  const { tool, profile } = options;
+  const adapter = ADAPTERS[tool];
+  const base = mkdtempSync(join(realCliBase(), `${tool}-${profile}-`));
+  const repo = join(base, 'repo');
+  const worktree = join(base, 'worktrees', 'wt');
+  const runDir = join(base, 'runs', 'r1');
+  const home = join(base, 'home');
+  const tmp = join(base, 'tmp');
+  for (const d of [repo, home, tmp, dirname(worktree)]) mkdirSync(d, { recursive: true });
+  for (const [path, content] of Object.entries(REPO_FILES)) {
+    mkdirSync(dirname(join(repo, path)), { recursive: true });
+    writeFileSync(join(repo, path), content);
+  }
+  git(repo, 'init', '-q', '-b', 'main');
+  git(repo, 'add', '-A');
+  git(repo, 'commit', '-q', '-m', 'fixture');
+  git(repo, 'worktree', 'add', '-q', '-b', 'agentctl/real-cli/r1', worktree);
+
+  const policy = policyFor(profile);
+  const rendered = adapter.render(policy, { worktree, runDir, homeDir: home });
+  if (!rendered) throw new Error(`${tool} rendered nothing`);
+  options.patchRendered?.(rendered);
+  // As src/orchestrator/run.ts does: files outside the worktree, tool homes created.
+  for (const f of rendered.files) {
+    mkdirSync(dirname(f.path), { recursive: true, mode: 0o700 });
+    writeFileSync(f.path, f.content, { mode: 0o600 });
+  }
+  for (const [name, value] of Object.entries(rendered.env)) {
+    if (/_(HOME|DIR)$/.test(name)) mkdirSync(value, { recursive: true, mode: 0o700 });
+  }
+
+  const mock = await new MockModelServer(tool, [], MODEL[tool]).start();
+  // The script may name the mock's address (network probes): build it once the port is known.
+  mock.script = options.script({ worktree, probeUrl: (id) => `${mock.origin}/probe/${id}` });
+
+  // What a user's .agentrc.yaml would hold for this tool (agents.<tool>.{bin,args,model,env}).
+  const settings: AgentSettings = { bin: CLI_BIN[tool], args: [], model: MODEL[tool], env: {} };
+  // Host environment agentctl runs in: credentials and endpoint for the tool, nothing else of ours.
+  const host: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: home,
+    USER: process.env.USER ?? 'agentctl',
+    LANG: 'C.UTF-8',
+    TMPDIR: tmp,
+    NO_COLOR: '1',
+  };
+  if (tool === 'claude') Object.assign(host, { ANTHROPIC_API_KEY: 'sk-ant-mock', ANTHROPIC_BASE_URL: mock.origin });
+  if (tool === 'gemini') Object.assign(host, { GEMINI_API_KEY: 'mock-gemini-key', GOOGLE_GEMINI_BASE_URL: mock.origin });
+  if (tool === 'codex') {
+    // Codex has no base-URL variable for a custom provider: the provider is configuration, passed the
+    // way a user would in `.agentrc.yaml` (`agents.codex.args`), with the key named by `env_key`.
+    Object.assign(host, { OPENAI_API_KEY: 'sk-mock' });
+    settings.args = [
+      '-c', 'model_provider="agentctl_mock"',
+      '-c', `model_providers.agentctl_mock={ name = "agentctl mock", base_url = "${mock.origin}/v1", env_key = "OPENAI_API_KEY", wire_api = "responses" }`,
+    ];
+  }
+  const prompt = options.prompt ?? 'Carry out the scripted steps.';
+  const spec = adapter.launch({ prompt, worktree, settings, rendered, interactive: false });
+  const cmd = commandFor(spec.bin, spec.args);
+  const env = childEnv(host, { ...settings.env, ...spec.env }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]);
+  const stdoutLines: string[] = [];
+  let result: RunResult;
+  try {
+    result = await runProcess(cmd.file, cmd.args, {
+      cwd: worktree,
+      env,
+      acceptExitCodes: 'any',
+      processGroup: true,
+      timeoutMs: options.timeoutMs ?? 180_000,
+      ...(spec.input !== undefined ? { input: spec.input } : {}),
+      onStdoutLine: (line) => stdoutLines.push(line),
+    });
+  } finally {
+    await mock.close();
+  }
+  return { tool, profile, policy, rendered, worktree, result, mock, results: mock.results(), stdoutLines };
+}
+
+/** Read a worktree file, or undefined when it does not exist. */
+export function readIn(worktree: string, path: string): string | undefined {
+  const p = join(worktree, path);
+  return existsSync(p) ? readFileSync(p, 'utf8') : undefined;
+}
