@@ -11,6 +11,9 @@ import { InputError } from '../core/errors.js';
 import type { Task } from '../definition/task.js';
 import type { Profile } from './profile.js';
 
+/** Report files of the agent protocol, relative to the worktree (see orchestrator/protocol.ts). */
+export const PROTOCOL_FILES = ['status.jsonl', 'trace.jsonl', 'escalate.json', 'followups.jsonl', 'handover.md'].map((f) => `.agentctl/${f}`);
+
 /** A rule value with the profile it came from (`agentctl` for built-in protections, `task` for task paths). */
 export interface Sourced<T> {
   value: T;
@@ -45,7 +48,7 @@ export interface ComposeContext {
 export function protectedGlobs(ctx: ComposeContext): string[] {
   return [
     '.agentrc.yaml',
-    '.agentctl/**',
+    '.agentctl/PROTOCOL.md',
     `${ctx.tasksDir.replace(/\/+$/, '')}/**`,
     `${ctx.profilesDir.replace(/\/+$/, '')}/**`,
     '.claude/**',
@@ -121,7 +124,11 @@ export function composePolicy(task: Pick<Task, 'id' | 'file' | 'profiles' | 'pat
   return {
     profiles: expanded.map((p) => p.name),
     read: collect((p) => p.read),
-    write: narrowed ? task.paths.map((value) => ({ value, source: 'task paths (careful)' })) : collect((p) => p.write),
+    write: [
+      ...(narrowed ? task.paths.map((value) => ({ value, source: 'task paths (careful)' })) : collect((p) => p.write)),
+      // The agent protocol's report files (never merged: excluded from the run's commit).
+      ...PROTOCOL_FILES.map((value) => ({ value, source: 'agentctl protocol' })),
+    ],
     deny: collect((p) => p.deny),
     protected: protectedGlobs(ctx).map((value) => ({ value, source: 'agentctl' })),
     commands: { allow: collect((p) => p.commands.allow), deny: collect((p) => p.commands.deny) },
@@ -135,4 +142,36 @@ export function composePolicy(task: Pick<Task, 'id' | 'file' | 'profiles' | 'pat
 /** True when the policy lets the agent write or run commands (anything beyond reading). */
 export function policyCanActUnattended(policy: Policy): boolean {
   return policy.yolo || policy.write.length > 0 || policy.commands.allow.length > 0;
+}
+
+/**
+ * The intersection of two policies: what both allow. Used for follow-up tasks an agent requests, so a
+ * child never gets more than its parent. Glob and command lists intersect literally, with `**` (paths)
+ * and `*` (commands) standing for "everything"; denies and protections are unioned; network, yolo and
+ * env must be granted by both.
+ * @returns a policy whose every allow is allowed by both inputs
+ */
+export function intersectPolicies(child: Policy, parent: Policy): Policy {
+  const meet = (a: Sourced<string>[], b: Sourced<string>[], all: string): Sourced<string>[] => {
+    if (b.some((r) => r.value === all)) return a;
+    if (a.some((r) => r.value === all)) return b;
+    const inB = new Set(b.map((r) => r.value));
+    return a.filter((r) => inB.has(r.value));
+  };
+  const union = (a: Sourced<string>[], b: Sourced<string>[]): Sourced<string>[] => {
+    const seen = new Set(a.map((r) => r.value));
+    return [...a, ...b.filter((r) => !seen.has(r.value))];
+  };
+  return {
+    profiles: [`(${child.profiles.join(' + ')}) ∩ (${parent.profiles.join(' + ')})`],
+    read: meet(child.read, parent.read, '**'),
+    write: meet(child.write, parent.write, '**'),
+    deny: union(child.deny, parent.deny),
+    protected: union(child.protected, parent.protected),
+    commands: { allow: meet(child.commands.allow, parent.commands.allow, '*'), deny: union(child.commands.deny, parent.commands.deny) },
+    network: child.network.value && parent.network.value ? child.network : { value: false, source: child.network.value ? parent.network.source : child.network.source },
+    env: child.env.filter((e) => parent.env.some((p) => p.value === e.value)),
+    yolo: child.yolo && parent.yolo,
+    narrowed: child.narrowed || parent.narrowed,
+  };
 }

@@ -1,16 +1,16 @@
 /** `agentctl tasks`: tasks with requested and effective autonomy. */
 import chalk from 'chalk';
 import { EXIT } from '../core/errors.js';
-import { loadTasks } from '../definition/load.js';
 import { earnedLevel } from '../evidence/projections/trust.js';
 import { trustOf } from '../orchestrator/context.js';
 import { taskAutonomy } from '../orchestrator/decide.js';
+import { allTasks } from '../orchestrator/tasks.js';
 import { colorState, printJson, println, table } from '../ui/output.js';
 import { withContext } from './shared.js';
 
 export default async function tasks(opts: { json?: boolean }): Promise<number> {
   return withContext(async (ctx) => {
-    const { items, errors } = loadTasks(ctx.project);
+    const { items, errors } = allTasks(ctx);
     const trust = await trustOf(ctx);
     const cfg = ctx.project.config;
     const rows = items.map((t) => {

@@ -7,6 +7,7 @@ import ms from 'ms';
 import { z } from 'zod';
 import { InputError } from '../core/errors.js';
 import { AGENT_NAMES, TASK_ID_PATTERN, type AgentName, type TaskDefaults } from './task.js';
+import type { BreakerConfig } from '../evidence/projections/breakers.js';
 import type { TrustRules } from '../evidence/projections/trust-rules.js';
 import { parseYaml, toData, validate } from './yamlSource.js';
 
@@ -120,6 +121,48 @@ export const configSchema = z.strictObject({
     }),
   /** How a run lands on a base branch that moved since the run started: a merge commit, or a rebase then fast-forward. */
   merge: z.strictObject({ strategy: z.enum(['merge', 'rebase']).default('merge') }).default({ strategy: 'merge' }),
+  /** Circuit breakers: hard limits that override trust. A tripped breaker stops the agent's runs until a human resets it. */
+  breakers: z
+    .strictObject({
+      volume: z
+        .strictObject({
+          /** Runs per hour above which the agent's volume is anomalous, whatever its norm. */
+          runsPerHour: z.number().int().min(1).default(30),
+          /** Changed lines per hour (all of the agent's runs in the project). */
+          linesPerHour: z.number().int().min(1).default(5000),
+        })
+        .default({ runsPerHour: 30, linesPerHour: 5000 }),
+      cost: z
+        .strictObject({ usdPerDay: z.number().positive().default(25), tokensPerDay: z.number().int().positive().default(5_000_000) })
+        .default({ usdPerDay: 25, tokensPerDay: 5_000_000 }),
+      errors: z
+        .strictObject({ windowMinutes: z.number().positive().default(60), maxFailures: z.number().int().min(1).default(5) })
+        .default({ windowMinutes: 60, maxFailures: 5 }),
+      scope: z.strictObject({ enabled: z.boolean().default(true) }).default({ enabled: true }),
+    })
+    .default({ volume: { runsPerHour: 30, linesPerHour: 5000 }, cost: { usdPerDay: 25, tokensPerDay: 5_000_000 }, errors: { windowMinutes: 60, maxFailures: 5 }, scope: { enabled: true } }),
+  /** Who hears about auto merges, runs awaiting review, escalations and breaker trips. */
+  notify: z
+    .strictObject({
+      /** A program that receives each notification as JSON on stdin (relative paths resolve from the repo root). */
+      command: z.string().min(1).optional(),
+      /** A URL that receives each notification as a JSON POST. */
+      webhook: z.string().url().optional(),
+    })
+    .default({}),
+  /** Post-hoc audits of auto merges. */
+  audit: z
+    .strictObject({ sampleRate: z.number().min(0).max(1).default(0.1) })
+    .default({ sampleRate: 0.1 }),
+  /** The agent protocol (.agentctl/ in each sandbox): self-reported confidence thresholds. */
+  protocol: z
+    .strictObject({
+      /** Below this confidence an auto run stops at review. */
+      escalateBelow: z.number().min(0).max(1).default(0.5),
+      /** Below this confidence the run is stopped and asks for guidance. */
+      stopBelow: z.number().min(0).max(1).default(0.2),
+    })
+    .default({ escalateBelow: 0.5, stopBelow: 0.2 }),
   /** Paths whose change caps a run at `review` (task `paths` or the run's diff). */
   sensitivePaths: z.array(z.string().min(1)).default([...DEFAULT_SENSITIVE_PATHS]),
 });
@@ -149,6 +192,10 @@ export interface ProjectConfig {
   followUpCommits: number;
   sensitivePaths: string[];
   mergeStrategy: 'merge' | 'rebase';
+  breakers: BreakerConfig;
+  notify: { command: string | undefined; webhook: string | undefined };
+  auditSampleRate: number;
+  protocol: { escalateBelow: number; stopBelow: number };
   /** Config file the values came from, or undefined when only defaults apply. */
   file: string | undefined;
 }
@@ -201,6 +248,10 @@ export function parseConfig(repoRoot: string, text: string | undefined, fallback
     followUpCommits: parsed.trust.followUpCommits,
     sensitivePaths: parsed.sensitivePaths,
     mergeStrategy: parsed.merge.strategy,
+    breakers: parsed.breakers,
+    notify: { command: parsed.notify.command === undefined ? undefined : parsed.notify.command.includes('/') ? resolve(repoRoot, parsed.notify.command) : parsed.notify.command, webhook: parsed.notify.webhook },
+    auditSampleRate: parsed.audit.sampleRate,
+    protocol: parsed.protocol,
     file: text === undefined ? undefined : file,
   };
 }

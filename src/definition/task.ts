@@ -86,8 +86,10 @@ export interface Task {
   timeoutMs: number | undefined;
   /** The Markdown body: the prompt given to the agent. */
   prompt: string;
-  /** File the task came from (as given to the parser; usually repo-relative). */
+  /** File the task came from (as given to the parser; usually repo-relative), or `run <id>` for a requested follow-up. */
   file: string;
+  /** For a follow-up requested by a run: the parent run and the profiles its policy is intersected with. */
+  requestedBy: { runId: string; parentProfiles: string[] } | undefined;
 }
 
 /** Defaults a task inherits from the project config. */
@@ -168,6 +170,7 @@ export function parseTaskFile(file: string, text: string, defaults: TaskDefaults
     timeoutMs: fm.timeout ?? defaults.timeoutMs,
     prompt,
     file,
+    requestedBy: undefined,
   };
 }
 

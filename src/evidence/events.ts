@@ -37,6 +37,19 @@ export const EVENT_TYPES = {
   'merge.failed': 1,
   'sandbox.restored': 1,
   'gc.repaired': 1,
+  'breaker.reset': 1,
+  'system.halted': 1,
+  'system.resumed': 1,
+  'notification.failed': 1,
+  'audit.sampled': 1,
+  'audit.agreed': 1,
+  'audit.disagreed': 1,
+  'agent.status': 1,
+  'agent.reasoning': 1,
+  'agent.escalated': 1,
+  'agent.handover': 1,
+  'task.requested': 1,
+  'review.agent_verdict': 1,
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;

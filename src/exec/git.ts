@@ -55,7 +55,7 @@ export interface Git {
    * Stage everything in a worktree and commit it. Returns the new HEAD sha, or null when there was nothing to commit.
    * @param author name/email recorded as author and committer
    */
-  commitAll(cwd: string, message: string, author: { name: string; email: string }): Promise<string | null>;
+  commitAll(cwd: string, message: string, author: { name: string; email: string }, exclude?: readonly string[]): Promise<string | null>;
   /** True when `ancestor` is an ancestor of (or equal to) `descendant`. */
   isAncestor(cwd: string, ancestor: string, descendant: string): Promise<boolean>;
   /**
@@ -139,8 +139,10 @@ export function createGit(run: ProcessRunner = runProcess, parentEnv: NodeJS.Pro
     async diff(cwd, from, to) {
       return out(cwd, ['diff', '--no-color', '--no-ext-diff', from, to], { readOnly: true });
     },
-    async commitAll(cwd, message, author) {
-      await raw(cwd, ['add', '--all', '--', '.']);
+    async commitAll(cwd, message, author, exclude = []) {
+      await raw(cwd, ['add', '--all', '--', '.', ...exclude.map((p) => `:(exclude,literal)${p}`)]);
+      // Excluded paths the agent staged itself are taken back out of the commit.
+      if (exclude.length) await raw(cwd, ['rm', '-r', '-q', '--cached', '--ignore-unmatch', '--', ...exclude.map((p) => `:(literal)${p}`)]);
       const staged = await raw(cwd, ['diff', '--cached', '--quiet'], { accept: [0, 1] });
       if (staged.exitCode === 0) return null;
       const env = identityEnv(author);

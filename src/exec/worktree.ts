@@ -9,7 +9,7 @@
  * - If the agent renamed the run branch, detached HEAD or checked out another branch, capture puts the
  *   run branch back on whatever the agent left, so nothing is lost.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { InternalError, StateError } from '../core/errors.js';
@@ -32,6 +32,9 @@ export function archiveRef(runId: string): string {
   return `refs/agentctl/archive/${runId}`;
 }
 
+/** Milliseconds after which a repository lock whose holder stopped refreshing it is taken over. */
+export const REPO_LOCK_STALE_MS = 5000;
+
 /**
  * Hold the repository's lock while `fn` runs (waits up to ~45 s for other agentctl processes).
  * Used for worktree add/remove/prune and for merges into the base branch.
@@ -40,7 +43,9 @@ export function archiveRef(runId: string): string {
 export async function withRepoLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
   mkdirSync(dirname(lockPath), { recursive: true });
   if (!existsSync(lockPath)) writeFileSync(lockPath, '');
-  const release = await lockfile.lock(lockPath, { retries: { retries: 200, minTimeout: 50, maxTimeout: 300, factor: 1.3 }, stale: 60_000 });
+  // The holder refreshes the lock every stale/2 ms; a holder killed with -9 leaves a lock that others
+  // take over after REPO_LOCK_STALE_MS.
+  const release = await lockfile.lock(lockPath, { retries: { retries: 200, minTimeout: 50, maxTimeout: 300, factor: 1.3 }, stale: REPO_LOCK_STALE_MS });
   try {
     return await fn();
   } finally {
@@ -61,6 +66,9 @@ export async function createSandbox(git: Git, repoRoot: string, lockPath: string
   return { path, branch, baseSha };
 }
 
+/** Age in milliseconds after which a sandbox's leftover index.lock is removed by {@link captureWork}. */
+export const STALE_INDEX_LOCK_MS = 5000;
+
 /** What {@link captureWork} found and did. */
 export interface Capture {
   headSha: string;
@@ -71,10 +79,15 @@ export interface Capture {
 /**
  * Commit everything left in a worktree and make sure the run branch points at it.
  * @param author name/email for the commit
+ * @param exclude repository-relative paths never committed (the agent protocol's files)
  * @returns the head commit and whether the branch had to be repaired
  */
-export async function captureWork(git: Git, worktree: string, branch: string, message: string, author: { name: string; email: string }): Promise<Capture> {
-  await git.commitAll(worktree, message, author);
+export async function captureWork(git: Git, worktree: string, branch: string, message: string, author: { name: string; email: string }, exclude: readonly string[] = []): Promise<Capture> {
+  // An agent (or agentctl) killed mid-commit leaves index.lock behind in the sandbox; nothing else
+  // uses this worktree's index, so a lock older than a few seconds is stale.
+  const indexLock = await git.out(worktree, ['rev-parse', '--path-format=absolute', '--git-path', 'index.lock'], { readOnly: true });
+  if (existsSync(indexLock) && Date.now() - statSync(indexLock).mtimeMs > STALE_INDEX_LOCK_MS) rmSync(indexLock);
+  await git.commitAll(worktree, message, author, exclude);
   const headSha = await git.resolve(worktree, 'HEAD');
   if (!headSha) throw new InternalError(`worktree ${worktree} has no HEAD`);
   const current = await git.currentBranch(worktree);

@@ -56,6 +56,8 @@ export interface RunFacts {
   scopeViolations: number;
   /** Changed files matching a sensitive path. */
   sensitiveFiles: readonly string[];
+  /** Why the agent escalated (asked for guidance or reported low confidence), if it did. */
+  escalation?: string | undefined;
 }
 
 /** What to do with a finished run. */
@@ -79,6 +81,7 @@ export function decideRun(f: RunFacts): RunDecision {
   else if (!f.gatePassed) blockers.push('the gate failed');
   if (f.scopeViolations > 0) blockers.push(`${f.scopeViolations} change(s) outside the policy's write scope`);
   if (f.sensitiveFiles.length > 0) blockers.push(`sensitive paths changed: ${f.sensitiveFiles.join(', ')}`);
+  if (f.escalation) blockers.push(`escalated: ${f.escalation}`);
   if (blockers.length === 0) return { outcome: 'merge', reasons: ['auto: earned, gated and inside scope'] };
   return { outcome: 'review', reasons: blockers };
 }

@@ -12,6 +12,7 @@ import type { EventInput, StoredEvent } from '../evidence/events.js';
 import type { RunView } from '../evidence/projections/runs.js';
 import { archiveRef, captureWork, removeSandbox, withRepoLock } from '../exec/worktree.js';
 import type { Context } from './context.js';
+import { PROTOCOL_PATHS } from './protocol.js';
 
 /** Who decided, and why. */
 export interface ReviewDecision {
@@ -127,7 +128,7 @@ export async function discardRun(ctx: Context, run: RunView, by: string, reason:
   if (!run.sandboxLive || !run.worktree) throw new StateError(`run ${run.runId} is ${run.state}; its sandbox is already gone`);
   const { git } = ctx;
   // Anything left uncommitted (an interrupted run) is committed first so the archive holds every byte.
-  const { headSha: head } = await captureWork(git, run.worktree, run.branch!, `agentctl: uncommitted work of run ${run.runId}`, { name: `${run.agent} via agentctl`, email: 'agentctl@localhost' });
+  const { headSha: head } = await captureWork(git, run.worktree, run.branch!, `agentctl: uncommitted work of run ${run.runId}`, { name: `${run.agent} via agentctl`, email: 'agentctl@localhost' }, PROTOCOL_PATHS);
   let ref: string | undefined;
   if (head !== run.baseSha) {
     ref = archiveRef(run.runId);

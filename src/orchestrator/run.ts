@@ -1,32 +1,34 @@
 /**
- * The run pipeline: plan → sandbox → configure → launch → capture → commit → scope check → gate →
- * decide (merge / await review / failed). Every step is an event in the log.
+ * The run pipeline: plan → sandbox → configure → launch (guarded) → capture → commit → scope check →
+ * gate → decide (merge / await review / failed) → notify. Every step is an event in the log.
  */
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname } from 'node:path';
-import { ulid } from 'ulid';
-import { adapterFor } from '../adapters/registry.js';
 import type { AgentEvent, StreamSummary } from '../adapters/types.js';
 import { decidePath, scopeViolations } from '../authz/check.js';
-import { composePolicy, type Policy } from '../authz/policy.js';
-import { ConfigError, InputError, StateError } from '../core/errors.js';
-import { runDir, worktreePath } from '../core/paths.js';
-import { findTask, loadProfiles } from '../definition/load.js';
-import type { Task } from '../definition/task.js';
+import type { Policy } from '../authz/policy.js';
+import { StateError } from '../core/errors.js';
+import { runDir } from '../core/paths.js';
 import type { EventInput, StoredEvent } from '../evidence/events.js';
-import { earnedLevel } from '../evidence/projections/trust.js';
+import { auditProbability } from '../evidence/projections/breakers.js';
 import { projectRuns, type RunView } from '../evidence/projections/runs.js';
-import { childEnv, commandFor, resolveExecutable, runProcess } from '../exec/runner.js';
 import { processStartTime } from '../exec/processes.js';
-import { captureWork, createSandbox, runBranch, symlinksOutside } from '../exec/worktree.js';
-import { trustOf, type Context } from './context.js';
-import { decideRun, sensitiveMatches, taskAutonomy, type RunDecision } from './decide.js';
+import { childEnv, commandFor, runProcess } from '../exec/runner.js';
+import { captureWork, createSandbox, symlinksOutside } from '../exec/worktree.js';
+import type { Context } from './context.js';
+import { decideRun, sensitiveMatches, type RunDecision } from './decide.js';
+import { recordTrips, startGuard, type GuardReport } from './guard.js';
+import { notify } from './notify.js';
+import { planRun, type RunPlan } from './plan.js';
+import { PROTOCOL_PATHS, installProtocol } from './protocol.js';
 import { mergeRun } from './review.js';
+
+export { policyFor } from './plan.js';
 
 /** Options for {@link runTask}. */
 export interface RunTaskOptions {
-  /** A human drives the agent interactively in the sandbox (required for `hold` tasks). */
+  /** A human drives the agent interactively in the sandbox (required when the effective level is `hold`). */
   claim?: boolean;
   /** stdin and stdout are a terminal (needed for --claim). */
   interactiveTerminal: boolean;
@@ -34,6 +36,8 @@ export interface RunTaskOptions {
   signal?: AbortSignal;
   /** Called for every event appended for this run (progress display). */
   onEvent?: (event: StoredEvent) => void;
+  /** Random numbers in [0, 1) for audit sampling (tests pass a seeded one). */
+  random?: () => number;
 }
 
 /** The result of a run. */
@@ -47,62 +51,22 @@ export const GATE_TIMEOUT_MS = 20 * 60 * 1000;
 /** Longest gate output kept in the event, in characters (the tail). */
 export const GATE_OUTPUT_CHARS = 8000;
 
-/** Compose the policy for a task, surfacing a broken profile file's own error. */
-export function policyFor(ctx: Context, task: Task): Policy {
-  const { profiles, errors } = loadProfiles(ctx.project);
-  for (const name of task.profiles) {
-    if (!profiles.has(name)) {
-      const own = errors.find((e) => e.file?.replace(/\.ya?ml$/, '').endsWith(`/${name}`));
-      if (own) throw own;
-    }
-  }
-  return composePolicy(task, profiles, { tasksDir: ctx.project.config.tasksDir, profilesDir: ctx.project.config.profilesDir });
-}
-
 /**
  * Run one task end to end.
- * @param taskId the task's id
+ * @param taskId the task's id (a task file, or a follow-up a run requested)
  * @returns the run as projected after the pipeline, and the decision (undefined when interrupted)
- * @throws InputError (bad task/profile, --claim without a terminal), StateError (hold without --claim,
- *   detached HEAD), ConfigError (agent binary missing) — all before any worktree exists
+ * @throws InputError / StateError / ConfigError from {@link planRun} — before any worktree exists
  */
 export async function runTask(ctx: Context, taskId: string, options: RunTaskOptions): Promise<RunTaskResult> {
-  const { project, git, store } = ctx;
-  const cfg = project.config;
-  const task = findTask(project, taskId);
-  const policy = policyFor(ctx, task);
-
-  const earned = earnedLevel(await trustOf(ctx), cfg.trust, task.agent, cfg.project, task.type);
-  const effective = taskAutonomy(task, earned, cfg.sensitivePaths);
-  if (effective.level === 'hold' && !options.claim) {
-    const why = task.autonomy === 'hold' ? `task "${task.id}" is on hold` : `${task.agent} has earned only hold for "${task.type}" tasks (${earned.reason})`;
-    throw new StateError(`${why}: agentctl never starts an agent on it unattended`, {
-      hint: `Drive the agent yourself in a sandbox: agentctl run ${task.id} --claim`,
-    });
-  }
-  if (options.claim && !options.interactiveTerminal) {
-    throw new InputError('--claim starts the agent interactively and needs a terminal (stdin and stdout are not a TTY)');
-  }
-
-  const baseBranch = cfg.baseBranch ?? (await git.currentBranch(project.root));
-  if (!baseBranch) throw new StateError('HEAD is detached: check out the branch runs should start from, or set baseBranch in .agentrc.yaml');
-  const baseSha = await git.resolve(project.root, `refs/heads/${baseBranch}`);
-  if (!baseSha) throw new StateError(`base branch "${baseBranch}" has no commits`);
-
-  const adapter = adapterFor(task.agent);
-  const settings = cfg.agents[task.agent];
-  const launchProbe = adapter.launch({ prompt: '', worktree: project.root, settings, rendered: undefined, interactive: false });
-  if (!resolveExecutable(launchProbe.bin, ctx.env.PATH, project.root)) {
-    throw new ConfigError(`agent "${task.agent}": executable "${launchProbe.bin}" not found`, {
-      hint: `Install it, or set agents.${task.agent}.bin in .agentrc.yaml`,
-    });
-  }
-
-  const runId = ulid().toLowerCase();
+  const plan = await planRun(ctx, taskId, options);
+  const { task, runId } = plan;
+  const cfg = ctx.project.config;
   const subject = { runId, task: task.id, agent: task.agent, project: cfg.project, taskType: task.type };
-  const emit = (events: Omit<EventInput, keyof typeof subject>[]): void => {
-    if (events.length === 0) return;
-    for (const e of store.append(events.map((e) => ({ ...subject, ...e }) as EventInput))) options.onEvent?.(e);
+  const emit = (events: Omit<EventInput, keyof typeof subject>[]): StoredEvent[] => {
+    if (events.length === 0) return [];
+    const stored = ctx.store.append(events.map((e) => ({ ...subject, ...e }) as EventInput));
+    for (const e of stored) options.onEvent?.(e);
+    return stored;
   };
 
   emit([
@@ -111,14 +75,15 @@ export async function runTask(ctx: Context, taskId: string, options: RunTaskOpti
       payload: {
         title: task.title,
         taskFile: task.file,
+        requestedBy: task.requestedBy?.runId ?? null,
         requested: task.autonomy,
-        effective: effective.level,
-        reasons: effective.reasons,
-        profiles: policy.profiles,
+        effective: plan.effective.level,
+        reasons: plan.effective.reasons,
+        profiles: plan.policy.profiles,
         claim: options.claim === true,
-        repoRoot: project.root,
-        baseBranch,
-        baseSha,
+        repoRoot: ctx.project.root,
+        baseBranch: plan.baseBranch,
+        baseSha: plan.baseSha,
         gate: task.gate ?? null,
         timeoutMs: task.timeoutMs ?? null,
         // Who runs it: crash recovery treats the run as orphaned once this process is gone.
@@ -128,48 +93,71 @@ export async function runTask(ctx: Context, taskId: string, options: RunTaskOpti
     },
   ]);
 
-  const wtPath = worktreePath(ctx.paths, project.key, task.id, runId);
-  const branch = runBranch(task.id, runId);
   try {
-    await createSandbox(git, project.root, ctx.lockPath, wtPath, branch, baseSha, `agentctl run ${runId}`);
+    await createSandbox(ctx.git, ctx.project.root, ctx.lockPath, plan.worktree, plan.branch, plan.baseSha, `agentctl run ${runId}`);
   } catch (error) {
     emit([{ type: 'run.failed', payload: { step: 'sandbox', error: (error as Error).message } }]);
     throw error;
   }
-  emit([{ type: 'sandbox.created', payload: { path: wtPath, branch, baseSha } }]);
+  emit([{ type: 'sandbox.created', payload: { path: plan.worktree, branch: plan.branch, baseSha: plan.baseSha } }]);
 
   try {
-    // Configure: generated files live in the run directory, never in the worktree.
-    const dir = runDir(ctx.paths, runId);
-    const rendered = adapter.render(policy, { worktree: wtPath, runDir: dir, homeDir: homedir() });
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    for (const f of rendered?.files ?? []) {
-      mkdirSync(dirname(f.path), { recursive: true, mode: 0o700 });
-      writeFileSync(f.path, f.content, { mode: 0o600 });
-    }
-    // Tool homes referenced by env must exist (Codex refuses a missing CODEX_HOME).
-    for (const [name, value] of Object.entries(rendered?.env ?? {})) {
-      if (/_(HOME|DIR)$/.test(name)) mkdirSync(value, { recursive: true, mode: 0o700 });
-    }
-    emit([{ type: 'policy.rendered', payload: { tool: rendered?.tool ?? task.agent, files: (rendered?.files ?? []).map((f) => f.path), args: rendered?.args ?? [], policy: policySummary(policy) } }]);
+    return await execute(ctx, plan, options, emit);
+  } catch (error) {
+    // Whatever broke after the sandbox exists, the run is closed in the log and its worktree kept for review.
+    emit([{ type: 'run.failed', payload: { step: 'pipeline', error: (error as Error).message } }]);
+    throw error;
+  }
+}
 
-    // Launch and capture.
-    const interactive = options.claim === true;
-    const spec = adapter.launch({ prompt: task.prompt, worktree: wtPath, settings, rendered, interactive });
-    const cmd = commandFor(spec.bin, spec.args);
-    const env = childEnv(
-      ctx.env,
-      { ...settings.env, ...spec.env, AGENTCTL_RUN_ID: runId, AGENTCTL_TASK: task.id, AGENTCTL_WORKTREE: wtPath },
-      [...policy.env.map((e) => e.value), ...adapter.credentialEnv],
-    );
-    if (interactive) {
-      process.stderr.write(`\nagentctl: you are driving ${task.agent} in the sandbox ${wtPath}\nTask prompt:\n\n${task.prompt}\n\n`);
-    }
-    const parser = adapter.parser(wtPath);
-    const launched = (pid: number | null) =>
-      emit([{ type: 'agent.launched', payload: { bin: spec.bin, args: spec.args.map((a) => (a === task.prompt ? '<prompt>' : a)), interactive, timeoutMs: task.timeoutMs ?? null, pid, pidStart: pid ? processStartTime(pid) ?? null : null } }]);
-    let summary: StreamSummary = { finalText: undefined, reportedError: false, errorText: undefined };
-    const result = await runProcess(cmd.file, cmd.args, {
+type Emit = (events: Omit<EventInput, 'runId' | 'task' | 'agent' | 'project' | 'taskType'>[]) => StoredEvent[];
+
+async function execute(ctx: Context, plan: RunPlan, options: RunTaskOptions, emit: Emit): Promise<RunTaskResult> {
+  const { task, policy, adapter, settings, runId, worktree: wtPath } = plan;
+  const cfg = ctx.project.config;
+  const git = ctx.git;
+
+  // Configure: the protocol folder first (renderers may look at what exists), then the tool's config
+  // in the run directory, never in the worktree.
+  installProtocol(wtPath, cfg.protocol.escalateBelow);
+  const dir = runDir(ctx.paths, runId);
+  const rendered = adapter.render(policy, { worktree: wtPath, runDir: dir, homeDir: homedir() });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  for (const f of rendered?.files ?? []) {
+    mkdirSync(dirname(f.path), { recursive: true, mode: 0o700 });
+    writeFileSync(f.path, f.content, { mode: 0o600 });
+  }
+  // Tool homes referenced by env must exist (Codex refuses a missing CODEX_HOME).
+  for (const [name, value] of Object.entries(rendered?.env ?? {})) {
+    if (/_(HOME|DIR)$/.test(name)) mkdirSync(value, { recursive: true, mode: 0o700 });
+  }
+  emit([{ type: 'policy.rendered', payload: { tool: rendered?.tool ?? task.agent, files: (rendered?.files ?? []).map((f) => f.path), args: rendered?.args ?? [], policy: policySummary(policy) } }]);
+
+  // Launch and capture, guarded by the kill switch, the breakers and the agent's own reports.
+  const interactive = options.claim === true;
+  const spec = adapter.launch({ prompt: plan.prompt, worktree: wtPath, settings, rendered, interactive });
+  const cmd = commandFor(spec.bin, spec.args);
+  const env = childEnv(
+    ctx.env,
+    { ...settings.env, ...spec.env, AGENTCTL_RUN_ID: runId, AGENTCTL_TASK: task.id, AGENTCTL_WORKTREE: wtPath },
+    [...policy.env.map((e) => e.value), ...adapter.credentialEnv],
+  );
+  if (interactive) {
+    process.stderr.write(`\nagentctl: you are driving ${task.agent} in the sandbox ${wtPath}\nTask prompt:\n\n${task.prompt}\n\n`);
+  }
+  const stopper = new AbortController();
+  const onOuterAbort = () => stopper.abort();
+  if (options.signal?.aborted) stopper.abort();
+  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const guard = startGuard(ctx, { runId, task: task.id, agent: task.agent, taskType: task.type, worktree: wtPath, profiles: policy.profiles }, stopper, emit);
+  const parser = adapter.parser(wtPath);
+  const launched = (pid: number | null) =>
+    emit([{ type: 'agent.launched', payload: { bin: spec.bin, args: spec.args.map((a) => (a === plan.prompt ? '<prompt>' : a)), interactive, timeoutMs: task.timeoutMs ?? null, pid, pidStart: pid ? processStartTime(pid) ?? null : null } }]);
+  let summary: StreamSummary = { finalText: undefined, reportedError: false, errorText: undefined };
+  let report: GuardReport;
+  let result;
+  try {
+    result = await runProcess(cmd.file, cmd.args, {
       cwd: wtPath,
       env,
       acceptExitCodes: 'any',
@@ -177,111 +165,124 @@ export async function runTask(ctx: Context, taskId: string, options: RunTaskOpti
       interactive,
       ...(spec.input !== undefined ? { input: spec.input } : {}),
       ...(task.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
+      signal: stopper.signal,
       onSpawn: (pid) => launched(pid),
       onStdoutLine: (line) => {
         const parsed = parser.line(line);
         emit([...parsed, ...escalationAttempts(policy, parsed)]);
       },
     });
-    summary = parser.finish();
-    const agentOk = result.exitCode === 0 && !result.timedOut && !result.aborted && (interactive || !summary.reportedError);
-    const stderrTail = result.stderr.trim().split('\n').slice(-10).join('\n');
-    emit([
-      {
-        type: 'agent.exited',
-        payload: {
-          exitCode: result.exitCode,
-          signal: result.signal,
-          timedOut: result.timedOut,
-          interrupted: result.aborted,
-          durationMs: result.durationMs,
-          summary: summary.finalText ?? null,
-          error: agentOk ? null : summary.errorText ?? (result.timedOut ? `timed out after ${task.timeoutMs} ms` : stderrTail || `exit ${result.exitCode ?? result.signal}`),
-        },
-      },
-    ]);
-
-    if (result.pid === 0) launched(null);
-
-    // Capture the work: whatever the agent left in the worktree becomes one commit on the run branch,
-    // and the run branch is put back if the agent moved HEAD elsewhere.
-    const capture = await captureWork(git, wtPath, branch, `agentctl: ${task.id} (run ${runId})\n\n${task.title}`, { name: `${task.agent} via agentctl`, email: 'agentctl@localhost' });
-    const headSha = capture.headSha;
-    const files = headSha === baseSha ? [] : await git.numstat(wtPath, baseSha, headSha);
-    emit([
-      {
-        type: 'sandbox.committed',
-        payload: {
-          headSha,
-          files,
-          insertions: files.reduce((n, f) => n + Math.max(0, f.insertions), 0),
-          deletions: files.reduce((n, f) => n + Math.max(0, f.deletions), 0),
-          branchRepaired: capture.repaired ? { from: capture.repaired.from } : null,
-        },
-      },
-    ]);
-
-    if (result.aborted) {
-      emit([{ type: 'run.interrupted', payload: { reason: 'interrupted by the user (SIGINT)' } }]);
-      return { run: currentRun(ctx, runId), decision: undefined };
-    }
-
-    const violations = [
-      ...scopeViolations(policy, files.map((f) => f.path)).map((v) => ({ path: v.path, reason: v.reason, protected: v.protected })),
-      ...(headSha === baseSha ? [] : await symlinksOutside(git, wtPath, baseSha, headSha)).map((l) => ({ path: l.path, reason: `symbolic link pointing outside the worktree (${l.target})`, protected: false })),
-    ];
-    emit(violations.map((v) => ({ type: 'scope.violation' as const, payload: v })));
-
-    let gatePassed: boolean | undefined;
-    if (task.gate && agentOk) {
-      const gate = await runProcess('sh', ['-c', task.gate], {
-        cwd: wtPath,
-        env: childEnv(ctx.env, { CI: '1', AGENTCTL_RUN_ID: runId }),
-        acceptExitCodes: 'any',
-        processGroup: true,
-        timeoutMs: GATE_TIMEOUT_MS,
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-      gatePassed = gate.exitCode === 0;
-      const output = `${gate.stdout}${gate.stderr}`;
-      emit([
-        {
-          type: gatePassed ? 'gate.passed' : 'gate.failed',
-          payload: { command: task.gate, exitCode: gate.exitCode, timedOut: gate.timedOut, durationMs: gate.durationMs, output: output.slice(-GATE_OUTPUT_CHARS) },
-        },
-      ]);
-      // The gate may write files (build output, caches); they are not the agent's work and are dropped.
-      await git.raw(wtPath, ['reset', '--hard', '--quiet', headSha]);
-      await git.raw(wtPath, ['clean', '-fdq']);
-    }
-
-    const decision = decideRun({
-      effective: effective.level,
-      earned: earned.level,
-      agentSucceeded: agentOk,
-      changedFiles: files.length,
-      gatePassed,
-      scopeViolations: violations.length,
-      sensitiveFiles: sensitiveMatches(files.map((f) => f.path), cfg.sensitivePaths),
-    });
-    emit([{ type: 'run.decided', payload: { outcome: decision.outcome, reasons: decision.reasons } }]);
-    if (decision.outcome === 'failed') {
-      emit([{ type: 'run.failed', payload: { step: 'agent', error: summary.errorText ?? `agent exited ${result.exitCode ?? result.signal}` } }]);
-    } else if (decision.outcome === 'merge') {
-      try {
-        await mergeRun(ctx, currentRun(ctx, runId), { by: 'agentctl (auto)', note: undefined, auto: true }, (e) => options.onEvent?.(e));
-      } catch (error) {
-        // Never fail silently: mergeRun recorded the refusal (merge.failed); the run waits for a human.
-        if (!(error instanceof StateError)) throw error;
-      }
-    }
-    return { run: currentRun(ctx, runId), decision };
-  } catch (error) {
-    // Whatever broke after the sandbox exists, the run is closed in the log and its worktree kept for review.
-    emit([{ type: 'run.failed', payload: { step: 'pipeline', error: (error as Error).message } }]);
-    throw error;
+  } finally {
+    report = await guard.finish();
+    options.signal?.removeEventListener('abort', onOuterAbort);
   }
+  summary = parser.finish();
+  const stoppedByGuard = report.stop !== undefined && (report.stop.kind === 'halted' || report.stop.kind === 'breaker');
+  const interrupted = result.aborted && (options.signal?.aborted === true || stoppedByGuard);
+  const asked = report.stop?.kind === 'escalated' || report.stop?.kind === 'low-confidence';
+  const agentOk = result.exitCode === 0 && !result.timedOut && !result.aborted && (interactive || !summary.reportedError);
+  const stderrTail = result.stderr.trim().split('\n').slice(-10).join('\n');
+  emit([
+    {
+      type: 'agent.exited',
+      payload: {
+        exitCode: result.exitCode,
+        signal: result.signal,
+        timedOut: result.timedOut,
+        interrupted: result.aborted,
+        stoppedBy: report.stop ?? null,
+        durationMs: result.durationMs,
+        summary: summary.finalText ?? null,
+        error: agentOk || asked ? null : (summary.errorText ?? (result.timedOut ? `timed out after ${task.timeoutMs} ms` : stderrTail || `exit ${result.exitCode ?? result.signal}`)),
+      },
+    },
+  ]);
+
+  // Capture the work: whatever the agent left becomes one commit on the run branch (protocol files
+  // excluded), and the run branch is put back if the agent moved HEAD elsewhere.
+  const capture = await captureWork(git, wtPath, plan.branch, `agentctl: ${task.id} (run ${runId})\n\n${task.title}`, { name: `${task.agent} via agentctl`, email: 'agentctl@localhost' }, PROTOCOL_PATHS);
+  const headSha = capture.headSha;
+  const files = headSha === plan.baseSha ? [] : await git.numstat(wtPath, plan.baseSha, headSha);
+  emit([
+    {
+      type: 'sandbox.committed',
+      payload: {
+        headSha,
+        files,
+        insertions: files.reduce((n, f) => n + Math.max(0, f.insertions), 0),
+        deletions: files.reduce((n, f) => n + Math.max(0, f.deletions), 0),
+        branchRepaired: capture.repaired ? { from: capture.repaired.from } : null,
+      },
+    },
+  ]);
+
+  if (interrupted) {
+    emit([{ type: 'run.interrupted', payload: { reason: report.stop && stoppedByGuard ? report.stop.reason : 'interrupted by the user (SIGINT)' } }]);
+    return { run: currentRun(ctx, runId), decision: undefined };
+  }
+
+  const violations = [
+    ...scopeViolations(policy, files.map((f) => f.path)).map((v) => ({ path: v.path, reason: v.reason, protected: v.protected })),
+    ...(headSha === plan.baseSha ? [] : await symlinksOutside(git, wtPath, plan.baseSha, headSha)).map((l) => ({ path: l.path, reason: `symbolic link pointing outside the worktree (${l.target})`, protected: false })),
+  ];
+  emit(violations.map((v) => ({ type: 'scope.violation' as const, payload: v })));
+
+  let gatePassed: boolean | undefined;
+  if (task.gate && agentOk) {
+    const gate = await runProcess('sh', ['-c', task.gate], {
+      cwd: wtPath,
+      env: childEnv(ctx.env, { CI: '1', AGENTCTL_RUN_ID: runId }),
+      acceptExitCodes: 'any',
+      processGroup: true,
+      timeoutMs: GATE_TIMEOUT_MS,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    gatePassed = gate.exitCode === 0;
+    const output = `${gate.stdout}${gate.stderr}`;
+    emit([{ type: gatePassed ? 'gate.passed' : 'gate.failed', payload: { command: task.gate, exitCode: gate.exitCode, timedOut: gate.timedOut, durationMs: gate.durationMs, output: output.slice(-GATE_OUTPUT_CHARS) } }]);
+    // The gate may write files (build output, caches); they are not the agent's work and are dropped.
+    await git.raw(wtPath, ['reset', '--hard', '--quiet', headSha]);
+    await git.raw(wtPath, ['clean', '-fdq', '-e', '.agentctl/']);
+  }
+
+  // Breakers look at the finished run too (gate failures, scope violations, changed lines).
+  const trips = await recordTrips(ctx, task.agent);
+  const decision = decideRun({
+    effective: trips.length ? 'hold' : plan.effective.level,
+    earned: plan.earned.level,
+    agentSucceeded: agentOk || asked,
+    changedFiles: files.length,
+    gatePassed,
+    scopeViolations: violations.length,
+    sensitiveFiles: sensitiveMatches(files.map((f) => f.path), cfg.sensitivePaths),
+    escalation: asked ? report.stop!.reason : report.minConfidence < cfg.protocol.escalateBelow ? `the agent reported confidence ${report.minConfidence} (below ${cfg.protocol.escalateBelow})` : undefined,
+  });
+  const [decided] = emit([{ type: 'run.decided', payload: { outcome: decision.outcome, reasons: decision.reasons } }]);
+  if (decision.outcome === 'failed') {
+    emit([{ type: 'run.failed', payload: { step: 'agent', error: summary.errorText ?? `agent exited ${result.exitCode ?? result.signal}` } }]);
+  } else if (decision.outcome === 'merge') {
+    try {
+      await mergeRun(ctx, currentRun(ctx, runId), { by: 'agentctl (auto)', note: undefined, auto: true }, (e) => options.onEvent?.(e));
+      const merged = ctx.store.query({ runId, types: ['run.merged'] })[0]!;
+      await notify(ctx, 'auto-merged', merged, `${task.agent} auto-merged ${task.id} into ${plan.baseBranch}`);
+      sampleForAudit(ctx, plan, files, options.random ?? Math.random, emit);
+    } catch (error) {
+      // Never fail silently: mergeRun recorded the refusal (merge.failed); the run waits for a human.
+      if (!(error instanceof StateError)) throw error;
+    }
+  } else if (decided) {
+    await notify(ctx, 'awaiting-review', decided, `${task.id} (${task.agent}) awaits review: ${decision.reasons.join('; ')}`);
+  }
+  return { run: currentRun(ctx, runId), decision };
+}
+
+/** Queue an auto merge for post-hoc audit with a risk-weighted probability (recorded with the roll). */
+function sampleForAudit(ctx: Context, plan: RunPlan, files: { path: string; insertions: number; deletions: number }[], random: () => number, emit: Emit): void {
+  const lines = files.reduce((n, f) => n + Math.max(0, f.insertions) + Math.max(0, f.deletions), 0);
+  const sensitive = sensitiveMatches(files.map((f) => f.path), ctx.project.config.sensitivePaths).length > 0;
+  const probability = auditProbability(ctx.project.config.auditSampleRate, lines, sensitive);
+  const roll = random();
+  if (roll < probability) emit([{ type: 'audit.sampled', payload: { probability, roll, changedLines: lines, sensitive } }]);
 }
 
 function currentRun(ctx: Context, runId: string): RunView {

@@ -198,8 +198,10 @@ describe('command agent, scope and timeouts', () => {
     const { repo, home } = commandRepo('mkdir -p docs; cat > docs/prompt.txt; printf "%s" "$AGENTCTL_PROMPT" > docs/env.txt; echo done editing', {});
     const r = await runJson(repo, home, 't');
     expect(r.code, r.stderr).toBe(0);
-    expect(readFileSync(join(r.json.run.worktree, 'docs/prompt.txt'), 'utf8')).toBe('Do the thing.');
-    expect(readFileSync(join(r.json.run.worktree, 'docs/env.txt'), 'utf8')).toBe('Do the thing.');
+    const prompt = readFileSync(join(r.json.run.worktree, 'docs/prompt.txt'), 'utf8');
+    expect(prompt.startsWith('Do the thing.\n')).toBe(true);
+    expect(prompt).toContain('.agentctl/trace.jsonl'); // the protocol is appended to the prompt
+    expect(readFileSync(join(r.json.run.worktree, 'docs/env.txt'), 'utf8')).toBe(prompt);
     expect(r.json.run.summary).toBe('done editing');
   });
 

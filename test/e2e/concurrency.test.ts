@@ -82,7 +82,7 @@ describe('policy show', () => {
     const r = await agentctl(repo, home, ['policy', 'show', 't', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(out.policy.write).toEqual([{ value: 'docs/**', source: 'task paths (careful)' }]);
+    expect(out.policy.write.filter((w: { source: string }) => w.source !== 'agentctl protocol')).toEqual([{ value: 'docs/**', source: 'task paths (careful)' }]);
     expect(out.policy.profiles).toEqual(['implement', 'careful']);
     expect(Object.keys(out.rendered)).toEqual(['claude', 'gemini', 'codex']);
     const text = await agentctl(repo, home, ['policy', 'show', 't', '--tool', 'claude']);

@@ -52,6 +52,7 @@ describe('kill loops', () => {
     const acked: string[] = [];
     for (let i = 0; i < KILLS * 2; i++) {
       const child = spawn(process.execPath, [join(ROOT, 'test/fixtures/appender.mjs'), file, `k${i}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const closed = new Promise((r) => child.on('close', r));
       let buf = '';
       child.stdout.on('data', (d) => {
         buf += d;
@@ -61,7 +62,7 @@ describe('kill loops', () => {
       });
       await new Promise((r) => setTimeout(r, 60 + Math.floor(Math.random() * 250)));
       child.kill('SIGKILL');
-      await new Promise((r) => child.on('close', r));
+      await closed;
       const db = new Database(file);
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
       db.close();
@@ -81,9 +82,10 @@ describe('kill loops', () => {
     const { repo, home } = commandRepo('mkdir -p docs; echo "$AGENTCTL_RUN_ID" > docs/$AGENTCTL_RUN_ID.md; sleep 0.4; echo more >> docs/$AGENTCTL_RUN_ID.md', { t: { gate: 'true' } });
     for (let i = 0; i < KILLS; i++) {
       const child = spawn(process.execPath, [BIN, 'run', 't'], { cwd: repo, env: { PATH: process.env.PATH, HOME: process.env.HOME, AGENTCTL_HOME: home, CI: '1' }, stdio: 'ignore' });
-      await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 900)));
+      const closed = new Promise((r) => child.on('close', r)); // before the kill: the run may finish first
+      await new Promise((r) => setTimeout(r, 200 + Math.floor(Math.random() * 2000)));
       child.kill('SIGKILL');
-      await new Promise((r) => child.on('close', r));
+      await closed;
     }
     const state = await accountFor(repo, home);
     expect(state.chainOk).toBe(true);
@@ -95,7 +97,7 @@ describe('kill loops', () => {
     // Everything left can be discarded cleanly.
     for (const r of state.runs.filter((x) => x.sandboxLive)) expect((await agentctl(repo, home, ['review', 'discard', r.runId])).code).toBe(0);
     expect(git(repo, 'worktree', 'list').split('\n')).toHaveLength(1);
-  });
+  }, 240_000);
 });
 
 describe('crash recovery', () => {
@@ -103,9 +105,10 @@ describe('crash recovery', () => {
     const pidDir = tempDir();
     const { repo, home } = commandRepo(`mkdir -p docs; echo wip > docs/wip.md; sleep 300 & echo $! > ${join(pidDir, 'pid')}; wait`, { t: {} });
     const child = spawn(process.execPath, [BIN, 'run', 't'], { cwd: repo, env: { PATH: process.env.PATH, HOME: process.env.HOME, AGENTCTL_HOME: home, CI: '1' }, stdio: 'ignore' });
+    const closed = new Promise((r) => child.on('close', r));
     for (let i = 0; i < 100 && !existsSync(join(pidDir, 'pid')); i++) await new Promise((r) => setTimeout(r, 100));
     child.kill('SIGKILL');
-    await new Promise((r) => child.on('close', r));
+    await closed;
     const sleeper = Number(readFileSync(join(pidDir, 'pid'), 'utf8'));
     const review = await json(repo, home, ['review']);
     expect(review.runs).toHaveLength(1);

@@ -42,7 +42,7 @@ describe.runIf(hasScript)('earned autonomy, end to end', () => {
 
     // hold: unattended runs are refused even for a review task; a human claims three runs and merges them.
     addTask(repo, 'c1', { autonomy: 'review' });
-    expect((await agentctl(repo, home, ['run', 'c1'])).stderr).toMatch(/earned only hold/);
+    expect((await agentctl(repo, home, ['run', 'c1'])).stderr).toMatch(/may only be driven by a human/);
     for (const id of ['c1', 'c2', 'c3']) {
       if (id !== 'c1') addTask(repo, id, { autonomy: 'review' });
       const r = spawnSync('script', ['-qec', `${process.execPath} ${BIN} run ${id} --claim`, '/dev/null'], { cwd: repo, env, encoding: 'utf8' });

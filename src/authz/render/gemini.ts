@@ -25,7 +25,7 @@
 import { join } from 'node:path';
 import { stringify } from 'smol-toml';
 import { InternalError } from '../../core/errors.js';
-import type { Policy } from '../policy.js';
+import { PROTOCOL_FILES, type Policy } from '../policy.js';
 import type { RenderContext, RenderedConfig } from './types.js';
 
 /** One `[[rule]]` of a Gemini CLI policy file. */
@@ -161,7 +161,8 @@ export function geminiRules(policy: Policy, ctx: RenderContext): GeminiRule[] {
 /** Approval mode for the policy: `yolo` only for the yolo profile, `auto_edit` when writes are granted, else `default`. */
 export function geminiApprovalMode(policy: Policy): 'default' | 'auto_edit' | 'yolo' {
   if (policy.yolo) return 'yolo';
-  return policy.write.length > 0 ? 'auto_edit' : 'default';
+  // The agent protocol's report files alone do not make a run a writing one.
+  return policy.write.some((w) => !PROTOCOL_FILES.includes(w.value)) ? 'auto_edit' : 'default';
 }
 
 /**

@@ -1,0 +1,113 @@
+/**
+ * Circuit breakers and the kill switch: hard limits that override trust. Pure.
+ *
+ * - `projectControls` folds `breaker.tripped` / `breaker.reset` and `system.halted` / `system.resumed`
+ *   into the current state (which breakers are tripped for which agent; whether everything is halted).
+ * - `evaluateBreakers` checks an agent's recent activity in a project against the thresholds. Counting
+ *   starts after the breaker's last reset, so a reset is not undone by the events that caused the trip.
+ */
+import type { StoredEvent } from '../events.js';
+
+/** Thresholds from `.agentrc.yaml` `breakers:`. */
+export interface BreakerConfig {
+  volume: { runsPerHour: number; linesPerHour: number };
+  cost: { usdPerDay: number; tokensPerDay: number };
+  errors: { windowMinutes: number; maxFailures: number };
+  scope: { enabled: boolean };
+}
+
+export const BREAKERS = ['volume', 'cost', 'errors', 'scope'] as const;
+export type BreakerName = (typeof BREAKERS)[number];
+
+/** A tripped breaker. */
+export interface Trip {
+  breaker: BreakerName;
+  agent: string;
+  project: string;
+  reason: string;
+  /** Sequence of the `breaker.tripped` event (0 for a trip not yet recorded). */
+  seq: number;
+  ts: string;
+}
+
+/** Current control state. */
+export interface Controls {
+  /** Tripped breakers keyed by `breaker:agent:project`. */
+  tripped: Record<string, Trip>;
+  /** Sequence of the last reset per `breaker:agent:project` (counting starts after it). */
+  lastReset: Record<string, number>;
+  halted: { seq: number; ts: string; by: string; reason: string } | undefined;
+}
+
+/** Key of a breaker for one agent in one project. */
+export function breakerKey(breaker: string, agent: string, project: string): string {
+  return `${breaker}:${agent}:${project}`;
+}
+
+/** Fold control events (any order of projects; sequence order). */
+export function projectControls(events: Iterable<StoredEvent>): Controls {
+  const c: Controls = { tripped: {}, lastReset: {}, halted: undefined };
+  for (const e of events) {
+    const p = e.payload;
+    if (e.type === 'breaker.tripped') {
+      const key = breakerKey(String(p.breaker), String(p.agent), String(e.project ?? p.project));
+      c.tripped[key] = { breaker: p.breaker as BreakerName, agent: String(p.agent), project: String(e.project ?? p.project), reason: String(p.reason ?? ''), seq: e.seq, ts: e.ts };
+    } else if (e.type === 'breaker.reset') {
+      const key = breakerKey(String(p.breaker), String(p.agent), String(e.project ?? p.project));
+      delete c.tripped[key];
+      c.lastReset[key] = e.seq;
+    } else if (e.type === 'system.halted') {
+      c.halted = { seq: e.seq, ts: e.ts, by: String(p.by ?? ''), reason: String(p.reason ?? '') };
+    } else if (e.type === 'system.resumed') {
+      c.halted = undefined;
+    }
+  }
+  return c;
+}
+
+/** Tripped breakers of one agent in one project. */
+export function trippedFor(c: Controls, agent: string, project: string): Trip[] {
+  return Object.values(c.tripped).filter((t) => t.agent === agent && t.project === project);
+}
+
+/**
+ * Which breakers should trip now for `agent` in `project`.
+ * @param events the project's events (any time range that covers the longest window: 24 h)
+ * @param nowMs current time in milliseconds since the epoch
+ * @returns new trips (breakers already tripped are not repeated)
+ */
+export function evaluateBreakers(events: readonly StoredEvent[], controls: Controls, config: BreakerConfig, agent: string, project: string, nowMs: number): Trip[] {
+  const trips: Trip[] = [];
+  const mine = events.filter((e) => e.agent === agent && e.project === project);
+  const since = (breaker: BreakerName, windowMs: number) => {
+    const reset = controls.lastReset[breakerKey(breaker, agent, project)] ?? 0;
+    return mine.filter((e) => e.seq > reset && nowMs - Date.parse(e.ts) <= windowMs);
+  };
+  const trip = (breaker: BreakerName, reason: string) => {
+    if (!controls.tripped[breakerKey(breaker, agent, project)]) trips.push({ breaker, agent, project, reason, seq: 0, ts: new Date(nowMs).toISOString() });
+  };
+  const hour = since('volume', 3_600_000);
+  const runs = hour.filter((e) => e.type === 'run.planned').length;
+  const lines = hour.filter((e) => e.type === 'sandbox.committed').reduce((n, e) => n + Number(e.payload.insertions ?? 0) + Number(e.payload.deletions ?? 0), 0);
+  if (runs > config.volume.runsPerHour) trip('volume', `${runs} runs in the last hour (limit ${config.volume.runsPerHour})`);
+  else if (lines > config.volume.linesPerHour) trip('volume', `${lines} changed lines in the last hour (limit ${config.volume.linesPerHour})`);
+  const day = since('cost', 86_400_000).filter((e) => e.type === 'agent.usage');
+  const usd = day.reduce((n, e) => n + (typeof e.payload.costUsd === 'number' ? e.payload.costUsd : 0), 0);
+  const tokens = day.reduce((n, e) => n + Number(e.payload.inputTokens ?? 0) + Number(e.payload.outputTokens ?? 0), 0);
+  if (usd > config.cost.usdPerDay) trip('cost', `$${usd.toFixed(2)} spent in the last 24 h (budget $${config.cost.usdPerDay})`);
+  else if (tokens > config.cost.tokensPerDay) trip('cost', `${tokens} tokens in the last 24 h (budget ${config.cost.tokensPerDay})`);
+  const failures = since('errors', config.errors.windowMinutes * 60_000).filter((e) => e.type === 'gate.failed' || e.type === 'run.failed' || e.type === 'run.discarded').length;
+  if (failures > config.errors.maxFailures) trip('errors', `${failures} gate failures, failed or rejected runs in ${config.errors.windowMinutes} min (limit ${config.errors.maxFailures})`);
+  if (config.scope.enabled) {
+    const violation = since('scope', Number.POSITIVE_INFINITY).find((e) => e.type === 'scope.violation');
+    if (violation) trip('scope', `scope violation in run ${violation.runId}: ${String(violation.payload.path)}`);
+  }
+  return trips;
+}
+
+/** Probability that an auto merge is sampled for audit, weighted by risk: larger diffs and sensitive paths weigh more. */
+export function auditProbability(baseRate: number, changedLines: number, touchesSensitive: boolean): number {
+  // A diff of about 50 changed lines has weight 1; weight grows with the square root of size, between 0.5 and 3.
+  const weight = Math.min(3, Math.max(0.5, Math.sqrt(Math.max(1, changedLines) / 50))) * (touchesSensitive ? 2 : 1);
+  return Math.min(1, baseRate * weight);
+}

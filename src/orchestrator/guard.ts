@@ -1,0 +1,143 @@
+/**
+ * The run guard: while an agent works, every {@link GUARD_INTERVAL_MS} it
+ * - stops the run when the kill switch is on or one of the agent's circuit breakers trips;
+ * - reads the agent's protocol files and records them as events (status, reasoning, escalations,
+ *   follow-up requests); very low self-reported confidence or an escalation request stops the run.
+ */
+import type { EventInput, StoredEvent } from '../evidence/events.js';
+import { evaluateBreakers, projectControls, type Trip } from '../evidence/projections/breakers.js';
+import type { Context } from './context.js';
+import { notify } from './notify.js';
+import { newJsonLines, readProtocolFile } from './protocol.js';
+
+/** Milliseconds between guard checks. */
+export const GUARD_INTERVAL_MS = 400;
+
+/** Event types that control runs across projects (read without a project filter). */
+const CONTROL_TYPES = ['system.halted', 'system.resumed', 'breaker.tripped', 'breaker.reset'];
+
+/** Why the guard stopped a run. */
+export interface GuardStop {
+  kind: 'halted' | 'breaker' | 'escalated' | 'low-confidence';
+  reason: string;
+}
+
+/** What the guard learned during the run. */
+export interface GuardReport {
+  stop: GuardStop | undefined;
+  /** Lowest confidence the agent reported (1 when none). */
+  minConfidence: number;
+  escalated: boolean;
+}
+
+/** The run the guard watches. */
+export interface GuardedRun {
+  runId: string;
+  task: string;
+  agent: string;
+  taskType: string;
+  worktree: string;
+  /** Profiles of the parent run (follow-up tasks get no more than these). */
+  profiles: string[];
+}
+
+/** Record new breaker trips for an agent (idempotent per reset) and notify. */
+export async function recordTrips(ctx: Context, agent: string): Promise<Trip[]> {
+  const project = ctx.project.config.project;
+  const controls = projectControls(ctx.store.query({ types: CONTROL_TYPES }));
+  const trips = evaluateBreakers(ctx.store.query({ project }), controls, ctx.project.config.breakers, agent, project, Date.now());
+  for (const t of trips) {
+    const reset = controls.lastReset[`${t.breaker}:${agent}:${project}`] ?? 0;
+    const [event] = ctx.store.append({ type: 'breaker.tripped', key: `breaker:${t.breaker}:${agent}:${project}:${reset}`, agent, project, payload: { breaker: t.breaker, agent, project, reason: t.reason } });
+    if (event) await notify(ctx, 'breaker-tripped', event, `circuit breaker "${t.breaker}" tripped for ${agent}: ${t.reason}`);
+  }
+  return trips;
+}
+
+/**
+ * Start guarding a run.
+ * @param abort aborted (with the stop reason recorded in the report) when the run must stop
+ * @param emit appends events for this run
+ * @returns `finish()`: stops the timer, reads the protocol files one last time and returns the report
+ */
+export function startGuard(ctx: Context, run: GuardedRun, abort: AbortController, emit: (events: Omit<EventInput, 'runId' | 'task' | 'agent' | 'project' | 'taskType'>[]) => StoredEvent[]): { finish(): Promise<GuardReport> } {
+  const cfg = ctx.project.config;
+  const report: GuardReport = { stop: undefined, minConfidence: 1, escalated: false };
+  const offsets = { status: 0, trace: 0, followups: 0 };
+  let escalationSeen = false;
+  let busy = false;
+
+  const stop = (s: GuardStop) => {
+    if (report.stop) return;
+    report.stop = s;
+    abort.abort();
+  };
+
+  const ingest = async (): Promise<void> => {
+    const status = newJsonLines(readProtocolFile(run.worktree, 'status.jsonl'), offsets.status);
+    offsets.status = status.total;
+    const trace = newJsonLines(readProtocolFile(run.worktree, 'trace.jsonl'), offsets.trace);
+    offsets.trace = trace.total;
+    const follow = newJsonLines(readProtocolFile(run.worktree, 'followups.jsonl'), offsets.followups);
+    offsets.followups = follow.total;
+    const events: Omit<EventInput, 'runId' | 'task' | 'agent' | 'project' | 'taskType'>[] = [];
+    for (const s of status.items) events.push({ type: 'agent.status', payload: s });
+    for (const t of trace.items) {
+      const confidence = typeof t.confidence === 'number' && t.confidence >= 0 && t.confidence <= 1 ? t.confidence : undefined;
+      events.push({ type: 'agent.reasoning', payload: { observed: t.observed ?? null, considered: t.considered ?? null, decided: t.decided ?? null, confidence: confidence ?? null, ...(t.invalid ? { invalid: t.invalid } : {}) } });
+      if (confidence !== undefined) report.minConfidence = Math.min(report.minConfidence, confidence);
+    }
+    for (const f of follow.items) events.push({ type: 'task.requested', payload: { ...f, parentRun: run.runId, parentTask: run.task, parentProfiles: run.profiles } });
+    const escalation = !escalationSeen ? readProtocolFile(run.worktree, 'escalate.json') : undefined;
+    let escalationEvent: Record<string, unknown> | undefined;
+    if (escalation !== undefined && escalation.trim() !== '') {
+      escalationSeen = true;
+      let body: Record<string, unknown>;
+      try {
+        body = JSON.parse(escalation) as Record<string, unknown>;
+      } catch {
+        body = { reason: escalation.slice(0, 2000) };
+      }
+      escalationEvent = { source: 'agent', reason: body.reason ?? null, question: body.question ?? null };
+    } else if (report.minConfidence < cfg.protocol.stopBelow && !report.escalated) {
+      escalationEvent = { source: 'confidence', reason: `self-reported confidence ${report.minConfidence} is below ${cfg.protocol.stopBelow}`, question: 'The agent is unsure how to proceed; guidance needed.' };
+    }
+    if (escalationEvent) {
+      report.escalated = true;
+      events.push({ type: 'agent.escalated', payload: escalationEvent });
+    }
+    const stored = events.length ? emit(events) : [];
+    const esc = stored.find((e) => e.type === 'agent.escalated');
+    if (esc) {
+      await notify(ctx, 'escalation', esc, `${run.agent} asks for guidance on ${run.task}: ${String(esc.payload.reason)}`);
+      stop({ kind: esc.payload.source === 'agent' ? 'escalated' : 'low-confidence', reason: String(esc.payload.reason) });
+    }
+  };
+
+  const tick = async (): Promise<void> => {
+    if (busy) return;
+    busy = true;
+    try {
+      const controls = projectControls(ctx.store.query({ types: CONTROL_TYPES }));
+      if (controls.halted) stop({ kind: 'halted', reason: `halted by ${controls.halted.by}: ${controls.halted.reason}` });
+      const trips = await recordTrips(ctx, run.agent);
+      const tripped = Object.values(projectControls(ctx.store.query({ types: CONTROL_TYPES })).tripped).find((t) => t.agent === run.agent && t.project === cfg.project);
+      if (tripped || trips[0]) stop({ kind: 'breaker', reason: `circuit breaker "${(tripped ?? trips[0])!.breaker}" tripped: ${(tripped ?? trips[0])!.reason}` });
+      await ingest();
+    } finally {
+      busy = false;
+    }
+  };
+
+  const timer = setInterval(() => void tick().catch(() => undefined), GUARD_INTERVAL_MS);
+  return {
+    async finish() {
+      clearInterval(timer);
+      while (busy) await new Promise((r) => setTimeout(r, 20));
+      await ingest();
+      const handover = readProtocolFile(run.worktree, 'handover.md');
+      if (handover && handover.trim()) emit([{ type: 'agent.handover', payload: { text: handover.slice(0, 20_000) } }]);
+      return report;
+    },
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * Planning a run: everything that can refuse is checked here, before anything changes (no event, no
+ * worktree): the task and its policy, trust, the kill switch, circuit breakers, the base branch and
+ * the agent binary.
+ */
+import { ulid } from 'ulid';
+import { adapterFor } from '../adapters/registry.js';
+import type { AgentAdapter } from '../adapters/types.js';
+import { composePolicy, intersectPolicies, type Policy } from '../authz/policy.js';
+import { ConfigError, InputError, StateError } from '../core/errors.js';
+import { worktreePath } from '../core/paths.js';
+import { loadProfiles } from '../definition/load.js';
+import type { AgentSettings } from '../definition/config.js';
+import type { Task } from '../definition/task.js';
+import { projectControls, trippedFor } from '../evidence/projections/breakers.js';
+import { earnedLevel } from '../evidence/projections/trust.js';
+import { resolveExecutable } from '../exec/runner.js';
+import { runBranch } from '../exec/worktree.js';
+import { trustOf, type Context } from './context.js';
+import { taskAutonomy, type AutonomyCap, type EffectiveAutonomy } from './decide.js';
+import { protocolText } from './protocol.js';
+import { findRunnableTask } from './tasks.js';
+
+/** Everything a run needs, decided before it starts. */
+export interface RunPlan {
+  task: Task;
+  policy: Policy;
+  adapter: AgentAdapter;
+  settings: AgentSettings;
+  earned: { level: 'hold' | 'review' | 'auto'; reason: string };
+  effective: EffectiveAutonomy;
+  baseBranch: string;
+  baseSha: string;
+  runId: string;
+  worktree: string;
+  branch: string;
+  /** The prompt given to the agent: the task's, the protocol, and the previous run's handover. */
+  prompt: string;
+}
+
+/**
+ * Compose the policy for a task, surfacing a broken profile file's own error. A follow-up task that a
+ * run requested gets the intersection with its parent's policy.
+ */
+export function policyFor(ctx: Context, task: Task): Policy {
+  const { profiles, errors } = loadProfiles(ctx.project);
+  const compose = (names: string[]) => {
+    for (const name of names) {
+      if (!profiles.has(name)) {
+        const own = errors.find((e) => e.file?.replace(/\.ya?ml$/, '').endsWith(`/${name}`));
+        if (own) throw own;
+      }
+    }
+    return composePolicy({ ...task, profiles: names }, profiles, { tasksDir: ctx.project.config.tasksDir, profilesDir: ctx.project.config.profilesDir });
+  };
+  const own = compose(task.profiles);
+  if (!task.requestedBy) return own;
+  return intersectPolicies(own, compose(task.requestedBy.parentProfiles.length ? task.requestedBy.parentProfiles : ['research']));
+}
+
+/** The latest handover note left by a run of the same task type in this project, if any. */
+function previousHandover(ctx: Context, taskType: string): string | undefined {
+  const notes = ctx.store.query({ project: ctx.project.config.project, types: ['agent.handover'] }).filter((e) => e.taskType === taskType);
+  const last = notes.at(-1);
+  return last ? String(last.payload.text) : undefined;
+}
+
+/**
+ * Plan a run of `taskId`.
+ * @throws InputError (bad task/profile, --claim without a terminal), StateError (halted, hold without
+ *   --claim, detached HEAD), ConfigError (agent binary missing)
+ */
+export async function planRun(ctx: Context, taskId: string, options: { claim?: boolean; interactiveTerminal: boolean }): Promise<RunPlan> {
+  const { project, git } = ctx;
+  const cfg = project.config;
+  const task = findRunnableTask(ctx, taskId);
+  const policy = policyFor(ctx, task);
+
+  const controls = projectControls(ctx.store.query({ types: ['system.halted', 'system.resumed', 'breaker.tripped', 'breaker.reset'] }));
+  if (controls.halted) {
+    throw new StateError(`agentctl is halted (by ${controls.halted.by}: ${controls.halted.reason}); no run starts until it is resumed`, { hint: 'agentctl resume' });
+  }
+  const caps: AutonomyCap[] = trippedFor(controls, task.agent, cfg.project).map((t) => ({ level: 'hold', reason: `circuit breaker "${t.breaker}" tripped (${t.reason}); reset with: agentctl breakers reset ${t.breaker} --agent ${t.agent}` }));
+  const earned = earnedLevel(await trustOf(ctx), cfg.trust, task.agent, cfg.project, task.type);
+  const effective = taskAutonomy(task, earned, cfg.sensitivePaths, caps);
+  if (effective.level === 'hold' && !options.claim) {
+    const why = task.autonomy === 'hold' ? `task "${task.id}" is on hold` : `${task.agent} may only be driven by a human on "${task.type}" tasks (${effective.reasons.slice(1).join('; ')})`;
+    throw new StateError(`${why}: agentctl never starts an agent on it unattended`, { hint: `Drive the agent yourself in a sandbox: agentctl run ${task.id} --claim` });
+  }
+  if (options.claim && !options.interactiveTerminal) {
+    throw new InputError('--claim starts the agent interactively and needs a terminal (stdin and stdout are not a TTY)');
+  }
+
+  const baseBranch = cfg.baseBranch ?? (await git.currentBranch(project.root));
+  if (!baseBranch) throw new StateError('HEAD is detached: check out the branch runs should start from, or set baseBranch in .agentrc.yaml');
+  const baseSha = await git.resolve(project.root, `refs/heads/${baseBranch}`);
+  if (!baseSha) throw new StateError(`base branch "${baseBranch}" has no commits`);
+
+  const adapter = adapterFor(task.agent);
+  const settings = cfg.agents[task.agent];
+  const probe = adapter.launch({ prompt: '', worktree: project.root, settings, rendered: undefined, interactive: false });
+  if (!resolveExecutable(probe.bin, ctx.env.PATH, project.root)) {
+    throw new ConfigError(`agent "${task.agent}": executable "${probe.bin}" not found`, { hint: `Install it, or set agents.${task.agent}.bin in .agentrc.yaml` });
+  }
+
+  const runId = ulid().toLowerCase();
+  const handover = previousHandover(ctx, task.type);
+  const prompt = [
+    task.prompt,
+    '',
+    '---',
+    protocolText(cfg.protocol.escalateBelow),
+    ...(handover ? ['## Notes from the previous run of this kind of task', '', handover] : []),
+  ].join('\n');
+  return {
+    task,
+    policy,
+    adapter,
+    settings,
+    earned,
+    effective,
+    baseBranch,
+    baseSha,
+    runId,
+    worktree: worktreePath(ctx.paths, project.key, task.id, runId),
+    branch: runBranch(task.id, runId),
+    prompt,
+  };
+}
