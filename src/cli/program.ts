@@ -48,11 +48,15 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
 
   program
     .command('run')
-    .description('run a task: worktree sandbox → policy → agent → gate → merge or await review')
-    .argument('<task>', 'task id')
+    .description('run a task (or many): worktree sandbox → policy → agent → gate → merge or await review')
+    .argument('[task]', 'task id')
     .option('--claim', 'drive the agent yourself, interactively, in the sandbox (needed for hold tasks)')
-    .option('--json', 'print the finished run as JSON (progress goes to stderr)')
-    .addHelpText('after', '\nExamples:\n  agentctl run fix-readme\n  agentctl run risky-migration --claim')
+    .option('--all', 'run every task')
+    .option('--tag <tag>', 'run the tasks with this tag')
+    .option('--type <type>', 'run the tasks of this type')
+    .option('--concurrency <n>', 'runs at once with --all/--tag/--type (default 2)', (v) => Number(v))
+    .option('--json', 'print the finished run(s) as JSON (progress goes to stderr)')
+    .addHelpText('after', '\nExamples:\n  agentctl run fix-readme\n  agentctl run risky-migration --claim\n  agentctl run --tag docs --concurrency 4')
     .action(act(() => import('../commands/run.js')));
 
   program
@@ -97,6 +101,13 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .argument('<run>', 'run id or unique prefix')
     .option('--json', 'print JSON')
     .action(act(() => import('../commands/review-show.js')));
+  review
+    .command('ask')
+    .description('ask a second agent (read-only, research profile) for an independent verdict on a run')
+    .argument('<run>', 'run id or unique prefix')
+    .requiredOption('--agent <agent>', 'reviewer agent (claude, gemini, codex, command)')
+    .option('--json', 'print JSON')
+    .action(act(() => import('../commands/review-ask.js')));
   review
     .command('merge')
     .description('merge a run into its base branch (your checkout must be clean)')
@@ -149,12 +160,59 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .option('--json', 'print JSON')
     .action(act(async () => ({ default: (await import('../commands/trust.js')).rebuild })));
 
-  const audit = program.command('audit').description('check the event log');
+  const audit = program
+    .command('audit')
+    .description('sampled auto merges awaiting a post-hoc audit; record verdicts; verify the event log')
+    .enablePositionalOptions()
+    .option('--json', 'print JSON')
+    .action(act(async () => ({ default: (await import('../commands/audit.js')).list })));
+  audit
+    .command('agree')
+    .description('the audited auto merge was right')
+    .argument('<run>', 'run id or unique prefix')
+    .option('--note <text>', 'comment')
+    .option('--json', 'print JSON')
+    .action(act(async () => ({ default: (await import('../commands/audit.js')).agree })));
+  audit
+    .command('disagree')
+    .description('the audited auto merge should not have landed (evidence against the agent)')
+    .argument('<run>', 'run id or unique prefix')
+    .requiredOption('--note <text>', 'what was wrong')
+    .option('--json', 'print JSON')
+    .action(act(async () => ({ default: (await import('../commands/audit.js')).disagree })));
   audit
     .command('verify')
     .description('verify the hash chain, the schema and the checkpoint; names the first bad sequence')
     .option('--json', 'print JSON')
     .action(act(() => import('../commands/audit-verify.js')));
+
+  program
+    .command('halt')
+    .description('kill switch: stop every running agent (whole process trees) and block new runs until resume')
+    .option('--reason <text>', 'why, recorded')
+    .option('--json', 'print JSON')
+    .action(act(async () => ({ default: (await import('../commands/halt.js')).haltCmd })));
+  program
+    .command('resume')
+    .description('lift the kill switch')
+    .option('--note <text>', 'recorded with the resume')
+    .option('--json', 'print JSON')
+    .action(act(async () => ({ default: (await import('../commands/halt.js')).resumeCmd })));
+
+  const breakers = program
+    .command('breakers')
+    .description('circuit breakers per agent: volume, cost, error rate, scope')
+    .enablePositionalOptions()
+    .option('--json', 'print JSON')
+    .action(act(async () => ({ default: (await import('../commands/breakers.js')).show })));
+  breakers
+    .command('reset')
+    .description('reset a tripped breaker (a human decision, recorded)')
+    .argument('<breaker>', 'volume, cost, errors or scope')
+    .requiredOption('--agent <agent>', 'agent the breaker tripped for')
+    .option('--note <text>', 'why it is safe to resume')
+    .option('--json', 'print JSON')
+    .action(act(async () => ({ default: (await import('../commands/breakers.js')).reset })));
 
   const policy = program.command('policy').description('inspect the composed policy of a task');
   policy

@@ -35,6 +35,17 @@ export default async function reviewShow(id: string, opts: { json?: boolean }): 
       `  ${run.toolCalls} tool call(s), ${run.permissionDenials} denied by policy`,
       '',
     );
+    if (run.reasoning.length || run.escalations.length || run.statuses.length) {
+      println(chalk.bold('Reasoning trace (reported by the agent)'));
+      for (const r of run.reasoning) {
+        println(`  - decided: ${String(r.decided ?? '?')}  ${chalk.dim(`(confidence ${r.confidence ?? '?'})`)}`, chalk.dim(`    observed: ${String(r.observed ?? '')}; considered: ${JSON.stringify(r.considered ?? '')}`));
+      }
+      for (const e of run.escalations) println(chalk.yellow(`  ! escalated (${String(e.source)}): ${String(e.reason ?? '')}${e.question ? ` — ${String(e.question)}` : ''}`));
+      if (run.statuses.length) println(chalk.dim(`  last status: ${run.statuses.at(-1)}`));
+      println('');
+    }
+    if (run.followUps.length) println(chalk.bold('Follow-up tasks requested'), `  ${run.followUps.join(', ')}  ${chalk.dim('(run with: agentctl run <id>)')}`, '');
+    for (const v of run.reviewerVerdicts) println(chalk.bold(`Independent review by ${v.reviewer}: ${v.verdict}`), `  ${v.comments.split('\n').join('\n  ')}`, '');
     if (diff) println(chalk.bold('Diff'), diff);
     return EXIT.OK;
   });

@@ -1,50 +1,81 @@
-/** `agentctl run <task>`: run one task through the pipeline with live progress. */
+/** `agentctl run <task>` or `agentctl run --all|--tag T|--type T [--concurrency N]`, with live progress. */
 import chalk from 'chalk';
 import { render } from 'ink';
 import { createElement } from 'react';
-import { EXIT } from '../core/errors.js';
+import { EXIT, InputError } from '../core/errors.js';
 import type { StoredEvent } from '../evidence/events.js';
-import { runTask } from '../orchestrator/run.js';
+import { runBatch, type BatchItem } from '../orchestrator/batch.js';
+import { runTask, type RunTaskResult } from '../orchestrator/run.js';
+import { BatchProgress, type BatchRow } from '../ui/BatchProgress.js';
 import { describeEvent } from '../ui/describe.js';
 import { outputMode, printJson, println } from '../ui/output.js';
 import { RunProgress } from '../ui/RunProgress.js';
 import { withContext } from './shared.js';
 
-export default async function run(taskId: string, opts: { claim?: boolean; json?: boolean }): Promise<number> {
-  const mode = outputMode(opts.json);
+interface RunOpts {
+  claim?: boolean;
+  json?: boolean;
+  all?: boolean;
+  tag?: string;
+  type?: string;
+  concurrency?: number;
+}
+
+/** Exit code for one finished run (see EXIT). */
+function exitOf(result: RunTaskResult): number {
+  const r = result.run;
+  if (r.state === 'interrupted') return EXIT.INTERRUPTED;
+  if (r.state === 'failed') return EXIT.AGENT;
+  if (r.gate && !r.gate.passed) return EXIT.GATE_FAILED;
+  return EXIT.OK;
+}
+
+/** Ctrl-C stops the agents cleanly (recorded); a second Ctrl-C forces exit. */
+function interruptible(): { controller: AbortController; dispose(): void } {
   const controller = new AbortController();
   const onSigint = (): void => {
-    process.stderr.write('\nagentctl: stopping the agent (Ctrl-C again to force)…\n');
+    process.stderr.write('\nagentctl: stopping the agents (Ctrl-C again to force)…\n');
     controller.abort();
     process.once('SIGINT', () => process.kill(process.pid, 'SIGKILL'));
   };
-  if (!opts.claim) process.once('SIGINT', onSigint);
+  process.once('SIGINT', onSigint);
+  return { controller, dispose: () => process.removeListener('SIGINT', onSigint) };
+}
+
+const line = (e: StoredEvent): void => {
+  const text = describeEvent(e);
+  if (text && e.type !== 'agent.message') process.stderr.write(`${chalk.dim(`[${e.task ?? ''} ${e.runId?.slice(-6)}]`)} ${text}\n`);
+};
+
+export default async function run(taskId: string | undefined, opts: RunOpts): Promise<number> {
+  const batch = opts.all || opts.tag !== undefined || opts.type !== undefined;
+  if (batch && taskId) throw new InputError('give a task id or a selection (--all, --tag, --type), not both');
+  if (!batch && !taskId) throw new InputError('which task? agentctl run <task>, or --all / --tag <t> / --type <t>');
+  if (batch && opts.claim) throw new InputError('--claim drives one agent by hand; it cannot be combined with a selection');
+  if (opts.concurrency !== undefined && (!Number.isInteger(opts.concurrency) || opts.concurrency < 1 || opts.concurrency > 32)) {
+    throw new InputError('--concurrency must be a whole number from 1 to 32', { field: '--concurrency' });
+  }
+  return batch ? runMany(opts) : runOne(taskId!, opts);
+}
+
+async function runOne(taskId: string, opts: RunOpts): Promise<number> {
+  const mode = outputMode(opts.json);
+  const { controller, dispose } = opts.claim ? { controller: new AbortController(), dispose: () => undefined } : interruptible();
   const events: StoredEvent[] = [];
   let view: ReturnType<typeof render> | undefined;
-  let taskLabel = taskId;
-  let agentLabel = '';
   const onEvent = (e: StoredEvent): void => {
     events.push(e);
-    if (e.type === 'run.planned') agentLabel = e.agent ?? '';
     if (mode === 'interactive' && !opts.claim) {
-      const el = createElement(RunProgress, { task: taskLabel, agent: agentLabel, events: [...events] });
+      const el = createElement(RunProgress, { task: taskId, agent: events[0]?.agent ?? '', events: [...events] });
       if (view) view.rerender(el);
       else view = render(el, { stdout: process.stdout, patchConsole: false, exitOnCtrlC: false });
-    } else {
-      const line = describeEvent(e);
-      if (line && e.type !== 'agent.message') process.stderr.write(`${chalk.dim(`[${e.runId?.slice(-6)}]`)} ${line}\n`);
-    }
+    } else line(e);
   };
   try {
     return await withContext(async (ctx) => {
-      taskLabel = taskId;
-      const result = await runTask(ctx, taskId, {
-        claim: opts.claim === true,
-        interactiveTerminal: process.stdin.isTTY === true && process.stdout.isTTY === true,
-        signal: controller.signal,
-        onEvent,
-      });
+      const result = await runTask(ctx, taskId, { claim: opts.claim === true, interactiveTerminal: process.stdin.isTTY === true && process.stdout.isTTY === true, signal: controller.signal, onEvent });
       view?.unmount();
+      view = undefined;
       const r = result.run;
       if (mode === 'json') printJson({ run: r, decision: result.decision ?? null });
       else {
@@ -55,13 +86,63 @@ export default async function run(taskId: string, opts: { claim?: boolean; json?
           println(`Next: agentctl review show ${r.runId}`, `      agentctl review merge ${r.runId}   |   agentctl review discard ${r.runId}`);
         }
       }
-      if (r.state === 'interrupted') return EXIT.INTERRUPTED;
-      if (r.state === 'failed') return EXIT.AGENT;
-      if (r.gate && !r.gate.passed) return EXIT.GATE_FAILED;
+      return exitOf(result);
+    });
+  } finally {
+    view?.unmount();
+    dispose();
+  }
+}
+
+async function runMany(opts: RunOpts): Promise<number> {
+  const mode = outputMode(opts.json);
+  const { controller, dispose } = interruptible();
+  const rows = new Map<string, BatchRow>();
+  let view: ReturnType<typeof render> | undefined;
+  const redraw = (): void => {
+    if (mode !== 'interactive') return;
+    const el = createElement(BatchProgress, { rows: [...rows.values()] });
+    if (view) view.rerender(el);
+    else view = render(el, { stdout: process.stdout, patchConsole: false, exitOnCtrlC: false });
+  };
+  const row = (task: string): BatchRow => {
+    let r = rows.get(task);
+    if (!r) rows.set(task, (r = { task, events: [], skipped: undefined }));
+    return r;
+  };
+  try {
+    return await withContext(async (ctx) => {
+      const items: BatchItem[] = await runBatch(ctx, { all: opts.all, tag: opts.tag, type: opts.type }, {
+        concurrency: opts.concurrency ?? 2,
+        signal: controller.signal,
+        onEvent: (task, e) => {
+          const r = row(task);
+          r.events = [...r.events, e];
+          if (mode === 'interactive') redraw();
+          else if (mode === 'plain') line(e);
+        },
+        onSkip: (task, why) => {
+          row(task).skipped = why;
+          if (mode === 'interactive') redraw();
+          else if (mode === 'plain') process.stderr.write(`${chalk.dim(`[${task}]`)} skipped: ${why}\n`);
+        },
+      });
+      view?.unmount();
+      view = undefined;
+      if (mode === 'json') printJson({ runs: items.map((i) => ({ task: i.task, run: i.result?.run ?? null, decision: i.result?.decision ?? null, skipped: i.skipped ?? null })) });
+      else {
+        const count = (s: string) => items.filter((i) => i.result?.run.state === s).length;
+        println('', `${items.length} task(s): ${count('merged')} merged, ${count('awaiting_review')} awaiting review, ${count('failed')} failed, ${count('interrupted')} interrupted, ${items.filter((i) => i.skipped).length} skipped`);
+        if (items.length === 0) println('No task matches the selection.');
+      }
+      const codes = items.map((i) => (i.result ? exitOf(i.result) : i.exitCode));
+      if (codes.includes(EXIT.INTERRUPTED)) return EXIT.INTERRUPTED;
+      if (codes.includes(EXIT.AGENT)) return EXIT.AGENT;
+      if (codes.includes(EXIT.GATE_FAILED)) return EXIT.GATE_FAILED;
       return EXIT.OK;
     });
   } finally {
     view?.unmount();
-    process.removeListener('SIGINT', onSigint);
+    dispose();
   }
 }

@@ -233,7 +233,7 @@ describe('CLI surface', () => {
     [['--help'], 0, /Usage: agentctl/],
     [['--version'], 0, /0\.1\.0/],
     [['bogus'], 2, /unknown command/],
-    [['run'], 2, /missing required argument/],
+    [['run'], 2, /which task\?/],
     [['review', 'merge'], 2, /missing required argument/],
     [['promote', 'claude', '--to', 'sideways'], 2, /invalid/],
     [['log', '--limit', '0'], 2, /--limit/],

@@ -43,6 +43,14 @@ export interface RunView {
   mergeSha: string | undefined;
   archiveRef: string | undefined;
   note: string | undefined;
+  /** The agent's protocol reports. */
+  statuses: string[];
+  reasoning: { observed: unknown; considered: unknown; decided: unknown; confidence: number | null }[];
+  escalations: { reason: unknown; question: unknown; source: unknown }[];
+  followUps: string[];
+  handover: string | undefined;
+  reviewerVerdicts: { reviewer: string; verdict: string; comments: string }[];
+  audit: 'sampled' | 'agreed' | 'disagreed' | undefined;
 }
 
 const s = (v: unknown): string => (typeof v === 'string' ? v : '');
@@ -92,6 +100,13 @@ export function projectRuns(events: Iterable<StoredEvent>): Map<string, RunView>
         mergeSha: undefined,
         archiveRef: undefined,
         note: undefined,
+        statuses: [],
+        reasoning: [],
+        escalations: [],
+        followUps: [],
+        handover: undefined,
+        reviewerVerdicts: [],
+        audit: undefined,
       });
       continue;
     }
@@ -168,6 +183,33 @@ export function projectRuns(events: Iterable<StoredEvent>): Map<string, RunView>
         run.branch = s(p.branch);
         run.headSha = s(p.headSha) || run.headSha;
         run.state = 'awaiting_review';
+        break;
+      case 'agent.status':
+        run.statuses.push(String(p.status ?? JSON.stringify(p)));
+        break;
+      case 'agent.reasoning':
+        run.reasoning.push({ observed: p.observed, considered: p.considered, decided: p.decided, confidence: typeof p.confidence === 'number' ? p.confidence : null });
+        break;
+      case 'agent.escalated':
+        run.escalations.push({ reason: p.reason, question: p.question, source: p.source });
+        break;
+      case 'task.requested':
+        run.followUps.push(String(p.id));
+        break;
+      case 'agent.handover':
+        run.handover = s(p.text);
+        break;
+      case 'review.agent_verdict':
+        run.reviewerVerdicts.push({ reviewer: s(p.reviewer), verdict: s(p.verdict), comments: s(p.comments) });
+        break;
+      case 'audit.sampled':
+        run.audit = 'sampled';
+        break;
+      case 'audit.agreed':
+        run.audit = 'agreed';
+        break;
+      case 'audit.disagreed':
+        run.audit = 'disagreed';
         break;
       case 'merge.failed':
         run.state = 'awaiting_review';

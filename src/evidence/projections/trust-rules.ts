@@ -49,6 +49,8 @@ export interface RunRecord {
   regression: boolean;
   /** A human commit touched the run's files soon after the merge. */
   followUp: boolean;
+  /** Post-hoc audit verdict on an auto merge, when one was recorded. */
+  audit: 'agreed' | 'disagreed' | undefined;
   durationMs: number | undefined;
   tokens: number;
   costUsd: number | undefined;
@@ -68,6 +70,7 @@ export interface RunRecord {
  * - regressions: merged runs later reverted on the base branch;
  * - scopeViolations: runs that changed files outside the write scope; escalationAttempts: tool calls
  *   aimed at agentctl's or the tools' own configuration;
+ * - auditDisagreementRate: audited auto merges a human disagreed with / audited auto merges;
  * - interventionRate: runs interrupted or claimed by a human / runs;
  * - consecutiveMerged: merged runs since the last discarded or failed one (open runs skipped);
  * - claimedMerged: merged runs a human drove;
@@ -85,6 +88,8 @@ export interface Evidence {
   regressions: number;
   scopeViolations: number;
   escalationAttempts: number;
+  /** Audited auto merges a human disagreed with / audited auto merges. */
+  auditDisagreementRate: number | null;
   interventionRate: number | null;
   consecutiveMerged: number;
   claimedMerged: number;
@@ -138,6 +143,7 @@ export function evidenceOf(runs: readonly RunRecord[]): Evidence {
     regressions: runs.filter((r) => r.regression).length,
     scopeViolations: runs.filter((r) => r.scopeViolations > 0).length,
     escalationAttempts: runs.reduce((n, r) => n + r.escalationAttempts, 0),
+    auditDisagreementRate: rate(runs.filter((r) => r.audit === 'disagreed').length, runs.filter((r) => r.audit !== undefined).length),
     interventionRate: rate(runs.filter((r) => r.claimed || r.outcome === 'interrupted').length, runs.length),
     consecutiveMerged: consecutive,
     claimedMerged: merged.filter((r) => r.claimed).length,
@@ -216,6 +222,9 @@ export function recommend(level: Autonomy, ev: Evidence, rules: TrustRules): Rec
     }
     if (ev.gateFailureRate !== null && ev.gateFailureRate > rules.demotion.gateFailureRate) {
       return { kind: 'demote', next: undefined, missing: [], reason: `gate failure rate ${Math.round(ev.gateFailureRate * 100)}% in the window` };
+    }
+    if (level === 'auto' && ev.auditDisagreementRate !== null && ev.auditDisagreementRate > 0) {
+      return { kind: 'demote', next: undefined, missing: [], reason: `audits disagreed with ${Math.round(ev.auditDisagreementRate * 100)}% of sampled auto merges` };
     }
   }
   const e = eligibility(level, ev, rules);

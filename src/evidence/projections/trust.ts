@@ -157,7 +157,7 @@ export function applyTrustEvent(state: TrustState, e: StoredEvent, rules: TrustR
     state.runKeys[e.runId] = trustKey(e.agent, e.project, e.taskType);
     p.runs.push({
       runId: e.runId, seq: e.seq, ts: e.ts, claimed: pl.claim === true, outcome: 'open', auto: false, gateRan: false, gateFailed: false,
-      scopeViolations: 0, escalationAttempts: 0, regression: false, followUp: false, durationMs: undefined, tokens: 0, costUsd: undefined, levelAtStart: p.level,
+      scopeViolations: 0, escalationAttempts: 0, regression: false, followUp: false, audit: undefined, durationMs: undefined, tokens: 0, costUsd: undefined, levelAtStart: p.level,
     });
     if (p.runs.length > MAX_RUNS_KEPT) p.runs.splice(0, p.runs.length - MAX_RUNS_KEPT);
     return state;
@@ -194,6 +194,12 @@ export function applyTrustEvent(state: TrustState, e: StoredEvent, rules: TrustR
       break;
     case 'review.followup':
       run.followUp = true;
+      break;
+    case 'audit.agreed':
+      run.audit = 'agreed';
+      break;
+    case 'audit.disagreed':
+      run.audit = 'disagreed';
       break;
     case 'run.merged':
       run.outcome = 'merged';

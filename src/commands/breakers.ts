@@ -1,0 +1,48 @@
+/** `agentctl breakers` (state per agent) and `agentctl breakers reset <breaker> --agent <a>`. */
+import chalk from 'chalk';
+import { EXIT, InputError, StateError } from '../core/errors.js';
+import { AGENT_NAMES } from '../definition/task.js';
+import { BREAKERS, breakerKey, evaluateBreakers, projectControls } from '../evidence/projections/breakers.js';
+import { currentHuman } from '../orchestrator/context.js';
+import { printJson, println, table } from '../ui/output.js';
+import { withContext } from './shared.js';
+
+const CONTROL_TYPES = ['system.halted', 'system.resumed', 'breaker.tripped', 'breaker.reset'];
+
+export async function show(opts: { json?: boolean }): Promise<number> {
+  return withContext((ctx) => {
+    const project = ctx.project.config.project;
+    const controls = projectControls(ctx.store.query({ types: CONTROL_TYPES }));
+    const events = ctx.store.query({ project });
+    const agents = [...new Set(events.filter((e) => e.type === 'run.planned').map((e) => e.agent!))];
+    const rows = agents.flatMap((agent) =>
+      BREAKERS.map((breaker) => {
+        const trip = controls.tripped[breakerKey(breaker, agent, project)];
+        const wouldTrip = evaluateBreakers(events, { ...controls, tripped: {} }, ctx.project.config.breakers, agent, project, Date.now()).find((t) => t.breaker === breaker);
+        return { agent, breaker, tripped: trip !== undefined, since: trip?.ts ?? null, reason: trip?.reason ?? wouldTrip?.reason ?? null };
+      }),
+    );
+    if (opts.json) printJson({ project, halted: controls.halted ?? null, thresholds: ctx.project.config.breakers, breakers: rows });
+    else {
+      if (controls.halted) println(chalk.red(`HALTED by ${controls.halted.by} at ${controls.halted.ts}: ${controls.halted.reason} (agentctl resume)`));
+      if (rows.length === 0) println('No runs yet, so no breaker state.');
+      else println(table(['AGENT', 'BREAKER', 'STATE', 'SINCE', 'WHY'], rows.map((r) => [r.agent, r.breaker, r.tripped ? chalk.red('tripped') : chalk.green('ok'), r.since ?? '-', r.reason ?? '-'])));
+      if (rows.some((r) => r.tripped)) println('', chalk.dim('Reset with: agentctl breakers reset <breaker> --agent <agent> --note "…"'));
+    }
+    return EXIT.OK;
+  });
+}
+
+export async function reset(breaker: string, opts: { agent?: string; note?: string; json?: boolean }): Promise<number> {
+  if (!(BREAKERS as readonly string[]).includes(breaker)) throw new InputError(`unknown breaker "${breaker}" (one of ${BREAKERS.join(', ')})`, { field: 'breaker' });
+  if (!opts.agent || !(AGENT_NAMES as readonly string[]).includes(opts.agent)) throw new InputError(`--agent must be one of ${AGENT_NAMES.join(', ')}`, { field: '--agent' });
+  return withContext(async (ctx) => {
+    const project = ctx.project.config.project;
+    const controls = projectControls(ctx.store.query({ types: CONTROL_TYPES }));
+    if (!controls.tripped[breakerKey(breaker, opts.agent!, project)]) throw new StateError(`breaker "${breaker}" is not tripped for ${opts.agent} in ${project}`);
+    const [event] = ctx.store.append({ type: 'breaker.reset', agent: opts.agent, project, payload: { breaker, agent: opts.agent, project, by: await currentHuman(ctx), note: opts.note ?? null } });
+    if (opts.json) printJson({ event });
+    else println(`Reset breaker "${breaker}" for ${opts.agent} (event #${event!.seq}). Its trust level stays where the trip put it; promote again when the evidence allows.`);
+    return EXIT.OK;
+  });
+}

@@ -1,0 +1,127 @@
+/**
+ * Independent review: a second agent reads a run's task and diff under the read-only `research`
+ * profile and gives a verdict. It works in the run's worktree; anything it changes is thrown away.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname } from 'node:path';
+import { adapterFor } from '../adapters/registry.js';
+import { clip } from '../adapters/types.js';
+import { ConfigError, StateError } from '../core/errors.js';
+import { runDir } from '../core/paths.js';
+import type { AgentName } from '../definition/task.js';
+import type { StoredEvent } from '../evidence/events.js';
+import type { RunView } from '../evidence/projections/runs.js';
+import { childEnv, commandFor, resolveExecutable, runProcess } from '../exec/runner.js';
+import type { Context } from './context.js';
+import { policyFor } from './plan.js';
+import { findRunnableTask } from './tasks.js';
+
+/** Longest diff given to the reviewer, in characters. */
+export const REVIEW_DIFF_CHARS = 100_000;
+/** Reviewer timeout in milliseconds. */
+export const REVIEW_TIMEOUT_MS = 15 * 60 * 1000;
+
+/** Parse `VERDICT: approve|reject` (last occurrence wins) out of the reviewer's final message. */
+export function parseVerdict(text: string | undefined): 'approve' | 'reject' | 'none' {
+  const all = [...(text ?? '').matchAll(/VERDICT:\s*(approve|reject)/gi)];
+  const last = all.at(-1)?.[1]?.toLowerCase();
+  return last === 'approve' || last === 'reject' ? last : 'none';
+}
+
+/**
+ * Ask `reviewer` to review a run.
+ * @returns the stored `review.agent_verdict` event
+ * @throws StateError when the run has no worktree; ConfigError when the reviewer binary is missing
+ */
+export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentName): Promise<StoredEvent> {
+  if (!run.sandboxLive || !run.worktree || !run.headSha) throw new StateError(`run ${run.runId} has no worktree to review`);
+  const worktree = run.worktree;
+  const task = findRunnableTask(ctx, run.task);
+  const policy = policyFor(ctx, { ...task, profiles: ['research'], requestedBy: undefined });
+  const adapter = adapterFor(reviewer);
+  const settings = ctx.project.config.agents[reviewer];
+  const diff = run.headSha === run.baseSha ? '(no changes)' : await ctx.git.diff(worktree, run.baseSha, run.headSha);
+  const prompt = [
+    `You are reviewing another agent's work on the task "${run.task}" (${run.title}). Do not change any file.`,
+    '',
+    '## The task',
+    task.prompt,
+    '',
+    '## The diff',
+    '```diff',
+    clip(diff, REVIEW_DIFF_CHARS),
+    '```',
+    '',
+    'Judge whether this diff does the task correctly and safely. End your answer with a line',
+    '`VERDICT: approve` or `VERDICT: reject`, then your comments.',
+  ].join('\n');
+  const dir = `${runDir(ctx.paths, run.runId)}-review-${Date.now()}`;
+  const rendered = adapter.render(policy, { worktree, runDir: dir, homeDir: homedir() });
+  for (const f of rendered?.files ?? []) {
+    mkdirSync(dirname(f.path), { recursive: true, mode: 0o700 });
+    writeFileSync(f.path, f.content, { mode: 0o600 });
+  }
+  for (const [name, value] of Object.entries(rendered?.env ?? {})) if (/_(HOME|DIR)$/.test(name)) mkdirSync(value, { recursive: true, mode: 0o700 });
+  const spec = adapter.launch({ prompt, worktree, settings, rendered, interactive: false });
+  if (!resolveExecutable(spec.bin, ctx.env.PATH, ctx.project.root)) throw new ConfigError(`reviewer "${reviewer}": executable "${spec.bin}" not found`);
+  const cmd = commandFor(spec.bin, spec.args);
+  const parser = adapter.parser(worktree);
+  const result = await runProcess(cmd.file, cmd.args, {
+    cwd: worktree,
+    env: childEnv(ctx.env, { ...settings.env, ...spec.env, AGENTCTL_REVIEW_OF: run.runId }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]),
+    acceptExitCodes: 'any',
+    processGroup: true,
+    timeoutMs: REVIEW_TIMEOUT_MS,
+    ...(spec.input !== undefined ? { input: spec.input } : {}),
+    onStdoutLine: (l) => void parser.line(l),
+  });
+  const summary = parser.finish();
+  // Whatever the reviewer touched is discarded: the run's work stays exactly as it was.
+  await ctx.git.raw(worktree, ['reset', '--hard', '--quiet', run.headSha]);
+  await ctx.git.raw(worktree, ['clean', '-fdq', '-e', '.agentctl/']);
+  const verdict = parseVerdict(summary.finalText);
+  const [event] = ctx.store.append({
+    type: 'review.agent_verdict',
+    runId: run.runId,
+    task: run.task,
+    agent: run.agent,
+    project: run.project,
+    taskType: run.taskType,
+    payload: { reviewer, verdict, comments: clip(summary.finalText ?? summary.errorText ?? '', 8000), exitCode: result.exitCode, timedOut: result.timedOut },
+  });
+  return event!;
+}
+
+/** Agreement of reviewer agents with the human decisions that followed their verdicts. */
+export interface ReviewerAgreement {
+  reviewer: string;
+  verdicts: number;
+  decided: number;
+  agreed: number;
+  agreementRate: number | null;
+}
+
+/**
+ * How often each reviewer agent's verdict matched the human decision (approve ↔ merged, reject ↔ discarded). Pure.
+ * @param events the project's events in sequence order
+ */
+export function reviewerAgreement(events: readonly StoredEvent[]): ReviewerAgreement[] {
+  const outcome = new Map<string, 'merged' | 'discarded'>();
+  for (const e of events) if (e.runId && (e.type === 'run.merged' || e.type === 'run.discarded')) outcome.set(e.runId, e.type === 'run.merged' ? 'merged' : 'discarded');
+  const by = new Map<string, ReviewerAgreement>();
+  for (const e of events) {
+    if (e.type !== 'review.agent_verdict' || !e.runId) continue;
+    const reviewer = String(e.payload.reviewer);
+    const a = by.get(reviewer) ?? { reviewer, verdicts: 0, decided: 0, agreed: 0, agreementRate: null };
+    a.verdicts++;
+    const o = outcome.get(e.runId);
+    if (o && e.payload.verdict !== 'none') {
+      a.decided++;
+      if ((e.payload.verdict === 'approve') === (o === 'merged')) a.agreed++;
+    }
+    a.agreementRate = a.decided ? a.agreed / a.decided : null;
+    by.set(reviewer, a);
+  }
+  return [...by.values()];
+}
