@@ -89,3 +89,22 @@ export function agentctl(cwd: string, home: string, args: string[], extraEnv: Re
     child.on('close', (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
   });
 }
+
+/** A `command` agent whose behaviour is chosen by the first line of its prompt (see test/e2e/auto.test.ts). */
+export const SCRIPTED_AGENT = `#!/bin/sh
+name=$(printf "%s" "$AGENTCTL_PROMPT" | head -n1)
+mkdir -p docs
+case "$name" in
+  lowconf-*) echo "$name" > "docs/$name.md"; echo '{"observed":"two options","considered":["a","b"],"decided":"a, unsure","confidence":0.3}' >> .agentctl/trace.jsonl ;;
+  stop-*) echo '{"decided":"lost","confidence":0.05}' >> .agentctl/trace.jsonl; sleep 20 ;;
+  ask-*) echo '{"reason":"which API version?","question":"v1 or v2?"}' > .agentctl/escalate.json; sleep 20 ;;
+  scope-*) echo "all:" > Makefile ;;
+  slow-*) echo "$name" > "docs/$name.md"; sleep 30 ;;
+  handover-*) echo "$name" > "docs/$name.md"; echo "Use tabs in docs tables." > .agentctl/handover.md ;;
+  follow-*) echo "$name" > "docs/$name.md"; echo '{"id":"child-task","title":"Child","prompt":"ok-child","type":"docs","profile":"yolo"}' >> .agentctl/followups.jsonl ;;
+  review-approve) echo "Looks right. VERDICT: approve" ;;
+  review-reject) echo "Wrong file. VERDICT: reject" ;;
+  *) echo "$name" > "docs/$name.md"; echo '{"status":"done","progress":1}' >> .agentctl/status.jsonl ;;
+esac
+echo "finished $name"
+`;

@@ -10,7 +10,8 @@ export default async function log(opts: { run?: string; limit?: number; json?: b
   if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit <= 0)) throw new InputError('--limit must be a positive whole number', { field: '--limit' });
   return withContext((ctx) => {
     const runId = opts.run ? findRun(ctx, opts.run).runId : undefined;
-    let events = ctx.store.query({ project: ctx.project.config.project, ...(runId ? { runId } : {}) });
+    // The project's events, plus the global ones (kill switch) that apply to every project.
+    let events = runId ? ctx.store.query({ runId }) : ctx.store.query({}).filter((e) => e.project === ctx.project.config.project || e.project === undefined);
     if (opts.limit) events = events.slice(-opts.limit);
     if (opts.json) printJson({ events });
     else {

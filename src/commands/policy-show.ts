@@ -4,14 +4,14 @@ import chalk from 'chalk';
 import { adapterFor } from '../adapters/registry.js';
 import { EXIT } from '../core/errors.js';
 import { runDir, worktreePath } from '../core/paths.js';
-import { findTask } from '../definition/load.js';
-import { policyFor } from '../orchestrator/run.js';
+import { policyFor } from '../orchestrator/plan.js';
+import { findRunnableTask } from '../orchestrator/tasks.js';
 import { printJson, println } from '../ui/output.js';
 import { withContext } from './shared.js';
 
 export default async function policyShow(taskId: string, opts: { tool?: 'claude' | 'gemini' | 'codex'; json?: boolean }): Promise<number> {
   return withContext((ctx) => {
-    const task = findTask(ctx.project, taskId);
+    const task = findRunnableTask(ctx, taskId);
     const policy = policyFor(ctx, task);
     // Rendered as for a run with placeholder ids, so paths show where they would go.
     const ctxPaths = { worktree: worktreePath(ctx.paths, ctx.project.key, task.id, '<run>'), runDir: runDir(ctx.paths, '<run>'), homeDir: homedir() };

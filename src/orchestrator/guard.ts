@@ -134,6 +134,9 @@ export function startGuard(ctx: Context, run: GuardedRun, abort: AbortController
     async finish() {
       clearInterval(timer);
       while (busy) await new Promise((r) => setTimeout(r, 20));
+      // The agent may have been killed from outside (agentctl halt kills process trees directly).
+      const controls = projectControls(ctx.store.query({ types: CONTROL_TYPES }));
+      if (controls.halted && !report.stop) report.stop = { kind: 'halted', reason: `halted by ${controls.halted.by}: ${controls.halted.reason}` };
       await ingest();
       const handover = readProtocolFile(run.worktree, 'handover.md');
       if (handover && handover.trim()) emit([{ type: 'agent.handover', payload: { text: handover.slice(0, 20_000) } }]);

@@ -21,6 +21,8 @@ export interface ReviewDecision {
   note: string | undefined;
   /** True for an auto merge decided by the pipeline. */
   auto: boolean;
+  /** Checked under the repository lock just before landing; a returned reason refuses the merge (auto merges re-check trust and breakers). */
+  verify?: () => Promise<string | undefined>;
 }
 
 function subjectOf(run: RunView) {
@@ -74,6 +76,8 @@ async function landRun(ctx: Context, run: RunView, worktree: string, decision: R
     ctx.store.append({ ...subjectOf(run), type: 'merge.failed', payload: { reason: message, auto: decision.auto } });
     throw new StateError(message, hint ? { hint } : {});
   };
+  const veto = await decision.verify?.();
+  if (veto) return refuse(`${veto}; nothing was merged`);
   const baseNow = await git.resolve(ctx.project.root, `refs/heads/${base}`);
   if (!baseNow) return refuse(`base branch "${base}" no longer exists; nothing was merged`);
 

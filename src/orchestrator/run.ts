@@ -11,12 +11,14 @@ import type { Policy } from '../authz/policy.js';
 import { StateError } from '../core/errors.js';
 import { runDir } from '../core/paths.js';
 import type { EventInput, StoredEvent } from '../evidence/events.js';
-import { auditProbability } from '../evidence/projections/breakers.js';
+import { minAutonomy } from '../definition/task.js';
+import { auditProbability, projectControls, trippedFor } from '../evidence/projections/breakers.js';
+import { earnedLevel } from '../evidence/projections/trust.js';
 import { projectRuns, type RunView } from '../evidence/projections/runs.js';
 import { processStartTime } from '../exec/processes.js';
 import { childEnv, commandFor, runProcess } from '../exec/runner.js';
 import { captureWork, createSandbox, symlinksOutside } from '../exec/worktree.js';
-import type { Context } from './context.js';
+import { trustOf, type Context } from './context.js';
 import { decideRun, sensitiveMatches, type RunDecision } from './decide.js';
 import { recordTrips, startGuard, type GuardReport } from './guard.js';
 import { notify } from './notify.js';
@@ -178,7 +180,7 @@ async function execute(ctx: Context, plan: RunPlan, options: RunTaskOptions, emi
   }
   summary = parser.finish();
   const stoppedByGuard = report.stop !== undefined && (report.stop.kind === 'halted' || report.stop.kind === 'breaker');
-  const interrupted = result.aborted && (options.signal?.aborted === true || stoppedByGuard);
+  const interrupted = (result.aborted && options.signal?.aborted === true) || stoppedByGuard;
   const asked = report.stop?.kind === 'escalated' || report.stop?.kind === 'low-confidence';
   const agentOk = result.exitCode === 0 && !result.timedOut && !result.aborted && (interactive || !summary.reportedError);
   const stderrTail = result.stderr.trim().split('\n').slice(-10).join('\n');
@@ -245,11 +247,15 @@ async function execute(ctx: Context, plan: RunPlan, options: RunTaskOptions, emi
     await git.raw(wtPath, ['clean', '-fdq', '-e', '.agentctl/']);
   }
 
-  // Breakers look at the finished run too (gate failures, scope violations, changed lines).
-  const trips = await recordTrips(ctx, task.agent);
+  // Breakers look at the finished run too (gate failures, scope violations, changed lines). Trust and
+  // the controls are read again now: a breaker trip or demotion during the run must stop an auto merge.
+  await recordTrips(ctx, task.agent);
+  const controls = projectControls(ctx.store.query({ types: ['system.halted', 'system.resumed', 'breaker.tripped', 'breaker.reset'] }));
+  const earnedNow = earnedLevel(await trustOf(ctx), cfg.trust, task.agent, cfg.project, task.type);
+  const capped = controls.halted !== undefined || trippedFor(controls, task.agent, cfg.project).length > 0;
   const decision = decideRun({
-    effective: trips.length ? 'hold' : plan.effective.level,
-    earned: plan.earned.level,
+    effective: capped ? 'hold' : minAutonomy(plan.effective.level, earnedNow.level),
+    earned: earnedNow.level,
     agentSucceeded: agentOk || asked,
     changedFiles: files.length,
     gatePassed,
@@ -262,7 +268,15 @@ async function execute(ctx: Context, plan: RunPlan, options: RunTaskOptions, emi
     emit([{ type: 'run.failed', payload: { step: 'agent', error: summary.errorText ?? `agent exited ${result.exitCode ?? result.signal}` } }]);
   } else if (decision.outcome === 'merge') {
     try {
-      await mergeRun(ctx, currentRun(ctx, runId), { by: 'agentctl (auto)', note: undefined, auto: true }, (e) => options.onEvent?.(e));
+      const verify = async (): Promise<string | undefined> => {
+        const now = projectControls(ctx.store.query({ types: ['system.halted', 'system.resumed', 'breaker.tripped', 'breaker.reset'] }));
+        if (now.halted) return 'agentctl was halted before the auto merge';
+        const trip = trippedFor(now, task.agent, cfg.project)[0];
+        if (trip) return `circuit breaker "${trip.breaker}" tripped before the auto merge`;
+        const level = earnedLevel(await trustOf(ctx), cfg.trust, task.agent, cfg.project, task.type).level;
+        return level === 'auto' ? undefined : `${task.agent}'s earned level for "${task.type}" fell to ${level} before the auto merge`;
+      };
+      await mergeRun(ctx, currentRun(ctx, runId), { by: 'agentctl (auto)', note: undefined, auto: true, verify }, (e) => options.onEvent?.(e));
       const merged = ctx.store.query({ runId, types: ['run.merged'] })[0]!;
       await notify(ctx, 'auto-merged', merged, `${task.agent} auto-merged ${task.id} into ${plan.baseBranch}`);
       sampleForAudit(ctx, plan, files, options.random ?? Math.random, emit);

@@ -1,0 +1,213 @@
+/**
+ * Auto mode: breakers, the kill switch, the agent protocol (confidence, escalation, handover,
+ * follow-ups), notifications, audits and independent review — driven through bin/agentctl on temp
+ * repositories with a scripted `command` agent whose behaviour is chosen by the task body's first line.
+ */
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BIN, SCRIPTED_AGENT, agentctl, cleanup, git, makeRepo, taskFile, tempDir } from '../helpers.js';
+
+afterEach(cleanup);
+
+
+function autoRepo(tasks: Record<string, Record<string, unknown>>, config = '') {
+  const files: Record<string, string> = { '.agentrc.yaml': `agents:\n  command:\n    bin: ./agent.sh\n${config}`, 'agent.sh': SCRIPTED_AGENT };
+  for (const [id, front] of Object.entries(tasks)) files[`tasks/${id}.md`] = taskFile({ agent: 'command', type: 'docs', gate: 'true', ...front }, String(front.body ?? id));
+  for (const f of Object.keys(files)) if (f.startsWith('tasks/')) files[f] = files[f]!.replace(/^body: .*\n/m, '');
+  const made = makeRepo(files);
+  chmodSync(join(made.repo, 'agent.sh'), 0o755);
+  git(made.repo, 'add', '-A');
+  git(made.repo, 'commit', '-qm', 'agent');
+  return made;
+}
+const json = async (repo: string, home: string, args: string[]) => JSON.parse((await agentctl(repo, home, [...args, '--json'])).stdout);
+const promoteAuto = (repo: string, home: string) => agentctl(repo, home, ['promote', 'command', '--type', 'docs', '--to', 'auto', '--force']);
+
+describe('circuit breakers', () => {
+  it.each([
+    ['cost', 'breakers:\n  cost:\n    usdPerDay: 0.01\n', { a: {}, b: {} }],
+    ['volume', 'breakers:\n  volume:\n    runsPerHour: 1\n', { a: {}, b: {} }],
+    ['errors', 'breakers:\n  errors:\n    maxFailures: 1\n', { a: { gate: 'false' }, b: { gate: 'false' } }],
+    ['scope', '', { a: { body: 'scope-a' }, b: {} }],
+  ] as const)('the %s breaker trips once, is recorded, caps the agent at hold, and a human resets it', async (breaker, config, tasks) => {
+    const extra = breaker === 'cost' ? `${config}agents:\n` : config;
+    const { repo, home } = autoRepo(tasks as Record<string, Record<string, unknown>>, breaker === 'cost' ? '' : extra);
+    if (breaker === 'cost') {
+      // The command agent reports no cost; a usage line in Claude Code's format stands in for it.
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(join(repo, '.agentrc.yaml'), `agents:\n  command:\n    bin: ./agent.sh\n${config}`);
+      writeFileSync(join(repo, 'agent.sh'), SCRIPTED_AGENT);
+      git(repo, 'commit', '-qam', 'cfg');
+    }
+    for (const t of Object.keys(tasks)) await agentctl(repo, home, ['run', t]);
+    if (breaker === 'cost') {
+      // Spend recorded by a usage event (as a tool that reports cost would produce).
+      const { openEventStore } = await import('../../src/evidence/store.js');
+      const store = openEventStore(join(home, 'agentctl.db'));
+      const run = store.query({ types: ['run.planned'] })[0]!;
+      store.append({ type: 'agent.usage', runId: run.runId, agent: 'command', project: run.project, taskType: 'docs', payload: { inputTokens: 10, outputTokens: 10, costUsd: 0.5 } });
+      store.close();
+      await agentctl(repo, home, ['run', 'b']);
+    }
+    const state = await json(repo, home, ['breakers']);
+    const mine = state.breakers.find((b: { breaker: string }) => b.breaker === breaker);
+    expect(mine, JSON.stringify(state)).toMatchObject({ agent: 'command', tripped: true });
+    const log = (await json(repo, home, ['log'])).events;
+    expect(log.filter((e: { type: string; payload: { breaker: string } }) => e.type === 'breaker.tripped' && e.payload.breaker === breaker)).toHaveLength(1);
+    const refused = await agentctl(repo, home, ['run', 'b']);
+    expect(refused.code).toBe(5);
+    expect(refused.stderr).toMatch(new RegExp(`circuit breaker "${breaker}" tripped`));
+    expect((await agentctl(repo, home, ['breakers', 'reset', breaker, '--agent', 'command', '--note', 'checked'])).code).toBe(0);
+    expect((await json(repo, home, ['breakers'])).breakers.find((b: { breaker: string }) => b.breaker === breaker).tripped).toBe(false);
+  });
+});
+
+describe('kill switch', () => {
+  it('halt during three parallel runs: all agent processes gone, all recorded, nothing merged; resume lets runs start again', async () => {
+    const { repo, home } = autoRepo({ s1: { body: 'slow-1', autonomy: 'auto' }, s2: { body: 'slow-2', autonomy: 'auto' }, s3: { body: 'slow-3', autonomy: 'auto' } });
+    await promoteAuto(repo, home);
+    const batch = spawn(process.execPath, [BIN, 'run', '--all', '--concurrency', '3', '--json'], { cwd: repo, env: { PATH: process.env.PATH, HOME: process.env.HOME, AGENTCTL_HOME: home, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    batch.stdout.on('data', (d) => (out += d));
+    const closed = new Promise<number | null>((r) => batch.on('close', r));
+    for (let i = 0; i < 100; i++) {
+      const log = await json(repo, home, ['log']);
+      if (log.events.filter((e: { type: string }) => e.type === 'agent.launched').length === 3) break;
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    const h = await agentctl(tempDir(), home, ['halt', '--reason', 'test', '--json']);
+    expect(h.code, h.stderr).toBe(0);
+    expect(JSON.parse(h.stdout).stopped).toHaveLength(3);
+    expect(await closed).toBe(130);
+    const runs = JSON.parse(out).runs.map((r: { run: { state: string } }) => r.run.state);
+    expect(runs).toEqual(['interrupted', 'interrupted', 'interrupted']);
+    const log = (await json(repo, home, ['log'])).events;
+    expect(log.filter((e: { type: string }) => e.type === 'run.merged')).toEqual([]);
+    const pids = log.filter((e: { type: string }) => e.type === 'agent.launched').map((e: { payload: { pid: number } }) => e.payload.pid);
+    await new Promise((r) => setTimeout(r, 300));
+    for (const pid of pids) {
+      const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
+      expect(stat === '' || / Z /.test(stat)).toBe(true);
+    }
+    const blocked = await agentctl(repo, home, ['run', 's1']);
+    expect(blocked.code).toBe(5);
+    expect(blocked.stderr).toMatch(/halted/);
+    expect((await agentctl(tempDir(), home, ['resume'])).code).toBe(0);
+    expect((await json(repo, home, ['tasks'])).tasks.length).toBe(3);
+  }, 120_000);
+});
+
+describe('agent protocol', () => {
+  it('low self-reported confidence stops an auto run at review; the trace shows in review show', async () => {
+    const { repo, home } = autoRepo({ t: { body: 'lowconf-t', autonomy: 'auto' } });
+    await promoteAuto(repo, home);
+    const r = (await json(repo, home, ['run', 't'])).run;
+    expect(r.state).toBe('awaiting_review');
+    expect(r.reasoning[0]).toMatchObject({ decided: 'a, unsure', confidence: 0.3 });
+    const show = await agentctl(repo, home, ['review', 'show', r.runId]);
+    expect(show.stdout).toContain('decided: a, unsure');
+    expect(show.stdout).not.toContain('.agentctl/trace.jsonl'); // protocol files never reach the diff
+    expect(r.files.map((f: { path: string }) => f.path)).toEqual(['docs/lowconf-t.md']);
+  });
+
+  it.each([
+    ['very low confidence', 'stop-t', /confidence 0\.05/],
+    ['an escalation request', 'ask-t', /which API version/],
+  ])('%s stops the run and asks for guidance (notified)', async (_what, body, reason) => {
+    const notes = join(tempDir(), 'notes.jsonl');
+    const { repo, home } = autoRepo({ t: { body, autonomy: 'auto' } }, `notify:\n  command: ./notify.sh\n`);
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(repo, 'notify.sh'), `#!/bin/sh\ncat >> ${notes}\necho >> ${notes}\n`);
+    chmodSync(join(repo, 'notify.sh'), 0o755);
+    const started = Date.now();
+    const r = (await json(repo, home, ['run', 't'])).run;
+    expect(Date.now() - started).toBeLessThan(15_000); // stopped, not waited out
+    expect(r.state).toBe('awaiting_review');
+    expect(String(r.escalations[0].reason)).toMatch(reason);
+    const sent = readFileSync(notes, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    expect(sent.map((n) => n.kind)).toContain('escalation');
+  });
+
+  it('the handover file of one run reaches the next run of the same task type', async () => {
+    const { repo, home } = autoRepo({ first: { body: 'handover-1' }, second: { body: 'ok-2' } });
+    await json(repo, home, ['run', 'first']);
+    const second = (await json(repo, home, ['run', 'second'])).run;
+    expect(readFileSync(join(second.worktree, 'docs/ok-2.md'), 'utf8')).toBe('ok-2\n');
+    const launched = (await json(repo, home, ['log', '--run', second.runId])).events;
+    expect(launched.length).toBeGreaterThan(0);
+    const { openEventStore } = await import('../../src/evidence/store.js');
+    const store = openEventStore(join(home, 'agentctl.db'));
+    expect(store.query({ types: ['agent.handover'] })[0]!.payload.text).toBe('Use tabs in docs tables.\n');
+    store.close();
+  });
+
+  it('a follow-up task requesting yolo under an implement parent gets implement', async () => {
+    const { repo, home } = autoRepo({ parent: { body: 'follow-1', profile: 'implement' } });
+    await json(repo, home, ['run', 'parent']);
+    const tasks = (await json(repo, home, ['tasks'])).tasks;
+    expect(tasks.map((t: { id: string }) => t.id)).toContain('child-task');
+    const child = (await json(repo, home, ['policy', 'show', 'child-task'])).policy;
+    const implement = (await json(repo, home, ['policy', 'show', 'parent'])).policy;
+    expect(child.yolo).toBe(false);
+    expect(child.network.value).toBe(false);
+    expect(child.write.map((w: { value: string }) => w.value).sort()).toEqual(implement.write.map((w: { value: string }) => w.value).sort());
+    expect(child.commands.allow.map((c: { value: string }) => c.value).sort()).toEqual(implement.commands.allow.map((c: { value: string }) => c.value).sort());
+    const run = (await json(repo, home, ['run', 'child-task'])).run;
+    expect(run).toMatchObject({ state: 'awaiting_review', files: [expect.objectContaining({ path: 'docs/ok-child.md' })] });
+  });
+});
+
+describe('notifications, audits, independent review', () => {
+  it('an auto merge is notified by command and webhook, sampled for audit, and a disagreement is evidence', async () => {
+    const bodies: unknown[] = [];
+    const server = createServer((req, res) => {
+      let b = '';
+      req.on('data', (d) => (b += d));
+      req.on('end', () => {
+        bodies.push(JSON.parse(b));
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const { repo, home } = autoRepo({ t: { autonomy: 'auto' }, u: {} }, `notify:\n  webhook: http://127.0.0.1:${port}/hook\naudit:\n  sampleRate: 1\n`);
+      await promoteAuto(repo, home);
+      const r = (await json(repo, home, ['run', 't'])).run;
+      expect(r.state).toBe('merged');
+      await json(repo, home, ['run', 'u']); // review task → awaiting-review notification
+      expect(bodies.map((b) => (b as { kind: string }).kind).sort()).toEqual(['auto-merged', 'awaiting-review']);
+      const pending = (await json(repo, home, ['audit'])).pending;
+      expect(pending.map((p: { runId: string }) => p.runId)).toEqual([r.runId]);
+      expect((await agentctl(repo, home, ['audit', 'disagree', r.runId, '--note', 'wrong heading'])).code).toBe(0);
+      const p = (await json(repo, home, ['promote'])).profiles[0];
+      expect(p.evidence.auditDisagreementRate).toBe(1);
+      expect(p.recommendation.kind).toBe('demote');
+      expect((await json(repo, home, ['audit'])).pending).toEqual([]);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('review ask: a second agent gives a read-only verdict; its agreement with the human decision is tracked', async () => {
+    const { repo, home } = autoRepo({ t: {}, 'review-reject': { body: 'review-reject' } });
+    const r = (await json(repo, home, ['run', 't'])).run;
+    // The reviewer is the same scripted command agent; its prompt starts with the review instructions, so
+    // point it at the verdict it should give through a dedicated config.
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(repo, 'reviewer.sh'), '#!/bin/sh\necho "touching files is ignored" > docs/reviewer-was-here.md\necho "The heading is wrong. VERDICT: reject"\n');
+    chmodSync(join(repo, 'reviewer.sh'), 0o755);
+    writeFileSync(join(repo, '.agentrc.yaml'), 'agents:\n  command:\n    bin: ./reviewer.sh\n');
+    const v = await json(repo, home, ['review', 'ask', r.runId, '--agent', 'command']);
+    expect(v.event.payload).toMatchObject({ reviewer: 'command', verdict: 'reject' });
+    expect(existsSync(join(r.worktree, 'docs/reviewer-was-here.md'))).toBe(false);
+    const show = (await json(repo, home, ['review', 'show', r.runId])).run;
+    expect(show.reviewerVerdicts[0]).toMatchObject({ reviewer: 'command', verdict: 'reject' });
+    await agentctl(repo, home, ['review', 'discard', r.runId]);
+    const reviewers = (await json(repo, home, ['promote'])).reviewers;
+    expect(reviewers).toEqual([{ reviewer: 'command', verdicts: 1, decided: 1, agreed: 1, agreementRate: 1 }]);
+  });
+});

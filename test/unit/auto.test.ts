@@ -1,0 +1,95 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { decidePath, decideCommand } from '../../src/authz/check.js';
+import { composePolicy, intersectPolicies } from '../../src/authz/policy.js';
+import { parseProfile, type Profile } from '../../src/authz/profile.js';
+import type { StoredEvent } from '../../src/evidence/events.js';
+import { auditProbability, evaluateBreakers, projectControls } from '../../src/evidence/projections/breakers.js';
+import { newJsonLines } from '../../src/orchestrator/protocol.js';
+import { parseVerdict } from '../../src/orchestrator/reviewAsk.js';
+import { ROOT } from '../helpers.js';
+
+const profiles = new Map<string, Profile>();
+for (const f of readdirSync(join(ROOT, 'profiles'))) profiles.set(f.replace('.yaml', ''), parseProfile(f.replace('.yaml', ''), f, readFileSync(join(ROOT, 'profiles', f), 'utf8'), 'builtin'));
+const policyOf = (names: string[]) => composePolicy({ id: 't', file: 't.md', profiles: names, paths: ['docs/**'], autonomy: 'review' }, profiles, { tasksDir: 'tasks', profilesDir: '.agentctl/profiles' });
+
+describe('follow-up policy intersection', () => {
+  it('a child requesting yolo under an implement parent gets exactly implement', () => {
+    const child = intersectPolicies(policyOf(['yolo']), policyOf(['implement']));
+    const implement = policyOf(['implement']);
+    for (const path of ['src/a.ts', 'Makefile', '.env', 'tasks/x.md', 'docs/a.md', 'notes/x.txt', '.github/w.yml']) {
+      expect(decidePath(child, 'write', path).allowed, path).toBe(decidePath(implement, 'write', path).allowed);
+    }
+    for (const cmd of ['npm test', 'curl x', 'rm -rf /', 'git push']) expect(decideCommand(child, cmd).allowed, cmd).toBe(decideCommand(implement, cmd).allowed);
+    expect(child).toMatchObject({ yolo: false, network: { value: false } });
+  });
+
+  it('never grants what either side denies', () => {
+    const child = intersectPolicies(policyOf(['implement']), policyOf(['careful']));
+    expect(decidePath(child, 'write', 'src/a.ts').allowed).toBe(false); // careful narrows to docs/**
+    expect(decidePath(child, 'write', 'docs/a.md').allowed).toBe(true);
+  });
+});
+
+describe('audit sampling', () => {
+  it('samples at the configured rate for a typical diff, within tolerance over many runs', () => {
+    let seed = 42;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const n = 5000;
+    const sampled = Array.from({ length: n }, () => random() < auditProbability(0.1, 50, false)).filter(Boolean).length;
+    expect(Math.abs(sampled / n - 0.1)).toBeLessThan(0.015);
+  });
+
+  it('weights by risk: bigger diffs and sensitive paths are sampled more, within [0, 1]', () => {
+    expect(auditProbability(0.1, 5, false)).toBeCloseTo(0.05);
+    expect(auditProbability(0.1, 800, false)).toBeCloseTo(0.3);
+    expect(auditProbability(0.1, 50, true)).toBeCloseTo(0.2);
+    expect(auditProbability(0.9, 10_000, true)).toBe(1);
+  });
+});
+
+let seq = 0;
+const ev = (type: string, payload: Record<string, unknown>, minutesAgo: number, extra: Partial<StoredEvent> = {}): StoredEvent => ({
+  seq: ++seq, key: String(seq), ts: new Date(Date.UTC(2026, 5, 1, 12) - minutesAgo * 60_000).toISOString(), type, version: 1, payload, prevHash: '', hash: '', agent: 'claude', project: 'p', runId: `r${seq}`, ...extra,
+});
+const NOW = Date.UTC(2026, 5, 1, 12);
+const cfg = { volume: { runsPerHour: 3, linesPerHour: 100 }, cost: { usdPerDay: 1, tokensPerDay: 1000 }, errors: { windowMinutes: 30, maxFailures: 2 }, scope: { enabled: true } };
+
+describe('breakers', () => {
+  it('count only inside their windows and only after the last reset', () => {
+    const events = [ev('run.planned', {}, 10), ev('run.planned', {}, 20), ev('run.planned', {}, 30), ev('run.planned', {}, 90)];
+    expect(evaluateBreakers(events, projectControls([]), cfg, 'claude', 'p', NOW)).toEqual([]);
+    const more = [...events, ev('run.planned', {}, 5)];
+    expect(evaluateBreakers(more, projectControls([]), cfg, 'claude', 'p', NOW).map((t) => t.breaker)).toEqual(['volume']);
+    const reset = ev('breaker.reset', { breaker: 'volume', agent: 'claude', project: 'p' }, 1);
+    expect(evaluateBreakers([...more, reset], projectControls([reset]), cfg, 'claude', 'p', NOW)).toEqual([]);
+    expect(evaluateBreakers(more, projectControls([]), cfg, 'gemini', 'p', NOW)).toEqual([]);
+  });
+
+  it('cost, errors and scope trip on their own thresholds; a tripped breaker is not repeated', () => {
+    const events = [ev('agent.usage', { costUsd: 0.6 }, 60), ev('agent.usage', { costUsd: 0.6 }, 600), ev('gate.failed', {}, 5), ev('run.discarded', {}, 6), ev('run.failed', {}, 7), ev('scope.violation', { path: 'x' }, 100)];
+    const trips = evaluateBreakers(events, projectControls([]), cfg, 'claude', 'p', NOW);
+    expect(trips.map((t) => t.breaker).sort()).toEqual(['cost', 'errors', 'scope']);
+    const tripped = trips.map((t) => ev('breaker.tripped', { breaker: t.breaker, agent: 'claude', project: 'p', reason: t.reason }, 0));
+    expect(evaluateBreakers(events, projectControls(tripped), cfg, 'claude', 'p', NOW)).toEqual([]);
+  });
+
+  it('halt and resume fold into the kill switch state', () => {
+    expect(projectControls([ev('system.halted', { by: 'me', reason: 'x' }, 2)]).halted).toMatchObject({ by: 'me' });
+    expect(projectControls([ev('system.halted', { by: 'me', reason: 'x' }, 2), ev('system.resumed', {}, 1)]).halted).toBeUndefined();
+  });
+});
+
+describe('protocol parsing', () => {
+  it('reads only new JSON lines and keeps malformed ones visible', () => {
+    const first = newJsonLines('{"a":1}\n{"b":2}\n', 0);
+    expect(first).toEqual({ items: [{ a: 1 }, { b: 2 }], total: 2 });
+    expect(newJsonLines('{"a":1}\n{"b":2}\nnot json\n', first.total)).toEqual({ items: [{ invalid: 'not json' }], total: 3 });
+  });
+
+  it('parses the last reviewer verdict', () => {
+    expect(parseVerdict('VERDICT: approve ... on second thought VERDICT: Reject')).toBe('reject');
+    expect(parseVerdict('no verdict')).toBe('none');
+  });
+});
