@@ -11,7 +11,7 @@ import type { Policy, Sourced } from './policy.js';
 /** An allow/deny answer and the rule that decided it (undefined rule = default deny). */
 export interface Decision {
   allowed: boolean;
-  rule: { kind: 'read' | 'write' | 'deny' | 'protected' | 'command-allow' | 'command-deny' | 'default'; value: string; source: string } | undefined;
+  rule: { kind: 'read' | 'write' | 'deny' | 'protected' | 'command-allow' | 'command-deny' | 'network' | 'default'; value: string; source: string } | undefined;
 }
 
 const matcherCache = new Map<string, (path: string) => boolean>();

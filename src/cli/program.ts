@@ -222,6 +222,22 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .addOption(new Option('--tool <tool>', 'only this tool\'s config').choices(['claude', 'gemini', 'codex']))
     .option('--json', 'print JSON')
     .action(act(() => import('../commands/policy-show.js')));
+  policy
+    .command('check')
+    .description('would the policy allow this action? prints allow/deny and the rule that decided')
+    .argument('<task>', 'task id')
+    .addOption(new Option('--tool <tool>', 'the tool the action is for (the decision is the policy\'s, the same for every tool)').choices(['claude', 'gemini', 'codex', 'command']))
+    .requiredOption('--action <action>', "e.g. 'Edit src/a.ts', 'Read .env', 'Bash npm test', 'Fetch https://example.com'")
+    .option('--json', 'print JSON')
+    .addHelpText('after', "\nExamples:\n  agentctl policy check fix-docs --tool claude --action 'Edit src/a.ts'\n  agentctl policy check fix-docs --action 'Bash git push'")
+    .action(act(() => import('../commands/policy-check.js')));
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of profile files, .agentrc.yaml or task front matter (for editors)')
+    .argument('<kind>', 'profile, config or task')
+    .addHelpText('after', '\nExample:\n  agentctl schema profile > .agentctl/profile.schema.json')
+    .action(act(() => import('../commands/schema.js')));
 
   return program;
 }

@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, agentctl, cleanup, git, makeRepo, script, taskFile, tempDir } from '../helpers.js';
+import { BIN, ROOT, agentctl, cleanup, git, makeRepo, script, taskFile, tempDir } from '../helpers.js';
 
 afterEach(cleanup);
 
@@ -88,5 +88,41 @@ describe('policy show', () => {
     const text = await agentctl(repo, home, ['policy', 'show', 't', '--tool', 'claude']);
     expect(text.stdout).toContain('Edit(./docs/**)');
     expect(text.stdout).toContain('← implement');
+  });
+});
+
+describe('policy check and schema', () => {
+  it.each([
+    ['Edit src/a.ts', true, 'write'],
+    ['Edit .env', false, 'deny'],
+    ['Write tasks/t.md', false, 'protected'],
+    ['Read .env', false, 'deny'],
+    ['Bash npm test', true, 'command-allow'],
+    ['Bash git push origin main', false, 'command-deny'],
+    ['Fetch https://example.com', false, 'network'],
+  ])('policy check --action %j → allowed %s by a %s rule', async (action, allowed, kind) => {
+    const { repo, home } = makeRepo({ 'tasks/t.md': taskFile({ profile: 'implement' }, 'x') });
+    const r = await agentctl(repo, home, ['policy', 'check', 't', '--tool', 'claude', '--action', action, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ allowed, rule: { kind } });
+  });
+
+  it('a malformed action is a clear input error', async () => {
+    const { repo, home } = makeRepo({ 'tasks/t.md': taskFile({}, 'x') });
+    const r = await agentctl(repo, home, ['policy', 'check', 't', '--action', 'Teleport somewhere']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--action "Teleport somewhere"/);
+  });
+
+  it('agentctl schema profile covers every key the built-in profiles use and refuses others', async () => {
+    const { repo, home } = makeRepo();
+    const schema = JSON.parse((await agentctl(repo, home, ['schema', 'profile'])).stdout);
+    expect(schema.additionalProperties).toBe(false);
+    const { parse } = await import('yaml');
+    const { readdirSync, readFileSync } = await import('node:fs');
+    for (const f of readdirSync(join(ROOT, 'profiles'))) {
+      for (const key of Object.keys(parse(readFileSync(join(ROOT, 'profiles', f), 'utf8')))) expect(Object.keys(schema.properties), `${f}: ${key}`).toContain(key);
+    }
+    expect((await agentctl(repo, home, ['schema', 'nope'])).code).toBe(2);
   });
 });
