@@ -9,7 +9,7 @@
  * permission_denials[{tool_name, tool_use_id, tool_input}]}. Unknown types are ignored.
  */
 import { renderClaude } from '../authz/render/claude.js';
-import { clip, clipInput, jsonLine, relativeToWorktree, type AgentAdapter, type AgentEvent, type StreamParser } from './types.js';
+import { clip, hostsOf, clipInput, jsonLine, relativeToWorktree, type AgentAdapter, type AgentEvent, type StreamParser } from './types.js';
 
 /** Claude Code tools that change files, and the input field holding the path. */
 const EDIT_TOOLS: Record<string, string> = { Edit: 'file_path', Write: 'file_path', MultiEdit: 'file_path', NotebookEdit: 'notebook_path' };
@@ -98,6 +98,7 @@ export function claudeParser(worktree: string): StreamParser {
 /** The Claude Code adapter. */
 export const claudeAdapter: AgentAdapter = {
   name: 'claude',
+  apiHosts: (env) => hostsOf(env.ANTHROPIC_BASE_URL, ['api.anthropic.com']),
   credentialEnv: ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'ANTHROPIC_BASE_URL'],
   render: renderClaude,
   launch({ prompt, settings, rendered, interactive }) {

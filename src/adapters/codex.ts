@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderCodex } from '../authz/render/codex.js';
-import { clip, jsonLine, relativeToWorktree, type AgentAdapter, type AgentEvent, type StreamParser } from './types.js';
+import { clip, hostsOf, jsonLine, relativeToWorktree, type AgentAdapter, type AgentEvent, type StreamParser } from './types.js';
 
 /** Parser for `codex exec --json` output. */
 export function codexParser(worktree: string): StreamParser {
@@ -79,6 +79,7 @@ export function codexParser(worktree: string): StreamParser {
 /** The Codex CLI adapter. */
 export const codexAdapter: AgentAdapter = {
   name: 'codex',
+  apiHosts: (env) => hostsOf(env.OPENAI_BASE_URL, ['api.openai.com', 'chatgpt.com']),
   credentialEnv: ['OPENAI_API_KEY', 'CODEX_API_KEY', 'OPENAI_BASE_URL'],
   // The worktree exists when a run renders (it is created first); exact protections for missing paths
   // are left out under a writable workspace root (see renderCodex).

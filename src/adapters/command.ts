@@ -27,6 +27,7 @@ export function commandParser(): StreamParser {
 /** The `command` adapter. */
 export const commandAdapter: AgentAdapter = {
   name: 'command',
+  apiHosts: () => [],
   credentialEnv: [],
   render: () => undefined,
   launch({ prompt, settings, interactive }) {

@@ -11,7 +11,7 @@
  * success: an invalid model stream ends with status "error" and exit code 0.
  */
 import { GEMINI_WRITE_TOOLS, renderGemini } from '../authz/render/gemini.js';
-import { clip, clipInput, jsonLine, relativeToWorktree, type AgentAdapter, type AgentEvent, type StreamParser } from './types.js';
+import { clip, hostsOf, clipInput, jsonLine, relativeToWorktree, type AgentAdapter, type AgentEvent, type StreamParser } from './types.js';
 
 /** Parser for Gemini CLI's stream-json output. */
 export function geminiParser(worktree: string): StreamParser {
@@ -100,6 +100,7 @@ export function geminiParser(worktree: string): StreamParser {
 /** The Gemini CLI adapter. */
 export const geminiAdapter: AgentAdapter = {
   name: 'gemini',
+  apiHosts: (env) => hostsOf(env.GOOGLE_GEMINI_BASE_URL, ['generativelanguage.googleapis.com']),
   credentialEnv: ['GEMINI_API_KEY', 'GOOGLE_API_KEY', 'GOOGLE_GEMINI_BASE_URL'],
   render: renderGemini,
   launch({ prompt, settings, rendered, interactive }) {

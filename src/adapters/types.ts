@@ -61,6 +61,8 @@ export interface AgentAdapter {
   readonly name: AgentName;
   /** Host environment variables the tool needs for its own credentials and endpoint (passed through when set). */
   readonly credentialEnv: readonly string[];
+  /** Hosts the tool must reach for its model API (for the OS sandbox's network allowlist). */
+  apiHosts(env: NodeJS.ProcessEnv): string[];
   /** Native config for a policy, or undefined when the tool has no permission system of its own. */
   render(policy: Policy, ctx: RenderContext): RenderedConfig | undefined;
   /** Build the launch. Throws ConfigError when settings are incomplete (e.g. no `agents.command.bin`). */
@@ -104,4 +106,16 @@ export function clipInput(input: unknown): unknown {
     return Object.fromEntries(Object.entries(input as Record<string, unknown>).map(([k, v]) => [k, clipInput(v)]));
   }
   return input;
+}
+
+/** The host of a base-URL override, else the tool's default API hosts. */
+export function hostsOf(baseUrl: string | undefined, defaults: readonly string[]): string[] {
+  if (baseUrl) {
+    try {
+      return [new URL(baseUrl).hostname];
+    } catch {
+      return [...defaults];
+    }
+  }
+  return [...defaults];
 }

@@ -36,6 +36,8 @@ export interface Policy {
   yolo: boolean;
   /** True when `careful` narrowed writes to the task's paths. */
   narrowed: boolean;
+  /** Wrap the agent in the OS sandbox (some profile said `sandbox: os`), with the profile that asked. */
+  osSandbox: Sourced<boolean>;
 }
 
 /** What the composition needs to know about the project. */
@@ -136,6 +138,7 @@ export function composePolicy(task: Pick<Task, 'id' | 'file' | 'profiles' | 'pat
     env: collect((p) => p.env),
     yolo,
     narrowed,
+    osSandbox: ((p) => (p ? { value: true, source: p.name } : { value: false, source: 'default' }))(expanded.find((p) => p.sandbox === 'os')),
   };
 }
 
@@ -173,5 +176,6 @@ export function intersectPolicies(child: Policy, parent: Policy): Policy {
     env: child.env.filter((e) => parent.env.some((p) => p.value === e.value)),
     yolo: child.yolo && parent.yolo,
     narrowed: child.narrowed || parent.narrowed,
+    osSandbox: child.osSandbox.value ? child.osSandbox : parent.osSandbox,
   };
 }

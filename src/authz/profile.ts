@@ -44,6 +44,8 @@ export const profileSchema = z.strictObject({
   env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/)).default([]),
   /** `paths`: narrow writes to the task's `paths` (the `careful` profile). */
   scope: z.literal('paths').optional(),
+  /** `os`: wrap the agent in the OS sandbox (@anthropic-ai/sandbox-runtime: bubblewrap on Linux); fails closed if it cannot start. */
+  sandbox: z.literal('os').optional(),
   /** Let the tool act without asking (bypass modes). Refused for `auto` tasks; never inherited through `extends`. */
   yolo: z.boolean().default(false),
 });

@@ -163,6 +163,8 @@ export const configSchema = z.strictObject({
       stopBelow: z.number().min(0).max(1).default(0.2),
     })
     .default({ escalateBelow: 0.5, stopBelow: 0.2 }),
+  /** The OS sandbox used by profiles with `sandbox: os`: the `srt` binary (default: the one installed with agentctl). */
+  sandbox: z.strictObject({ bin: z.string().min(1).optional() }).default({}),
   /** Paths whose change caps a run at `review` (task `paths` or the run's diff). */
   sensitivePaths: z.array(z.string().min(1)).default([...DEFAULT_SENSITIVE_PATHS]),
 });
@@ -196,6 +198,8 @@ export interface ProjectConfig {
   notify: { command: string | undefined; webhook: string | undefined };
   auditSampleRate: number;
   protocol: { escalateBelow: number; stopBelow: number };
+  /** `srt` binary for `sandbox: os` profiles (undefined: the one installed with agentctl, else PATH). */
+  osSandboxBin: string | undefined;
   /** Config file the values came from, or undefined when only defaults apply. */
   file: string | undefined;
 }
@@ -252,6 +256,7 @@ export function parseConfig(repoRoot: string, text: string | undefined, fallback
     notify: { command: parsed.notify.command === undefined ? undefined : parsed.notify.command.includes('/') ? resolve(repoRoot, parsed.notify.command) : parsed.notify.command, webhook: parsed.notify.webhook },
     auditSampleRate: parsed.audit.sampleRate,
     protocol: parsed.protocol,
+    osSandboxBin: parsed.sandbox.bin === undefined ? undefined : parsed.sandbox.bin.includes('/') ? resolve(repoRoot, parsed.sandbox.bin) : parsed.sandbox.bin,
     file: text === undefined ? undefined : file,
   };
 }

@@ -8,7 +8,9 @@ import { adapterFor } from '../adapters/registry.js';
 import type { AgentAdapter } from '../adapters/types.js';
 import { composePolicy, intersectPolicies, type Policy } from '../authz/policy.js';
 import { ConfigError, InputError, StateError } from '../core/errors.js';
-import { worktreePath } from '../core/paths.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot, worktreePath } from '../core/paths.js';
 import { loadProfiles } from '../definition/load.js';
 import type { AgentSettings } from '../definition/config.js';
 import type { Task } from '../definition/task.js';
@@ -36,6 +38,29 @@ export interface RunPlan {
   branch: string;
   /** The prompt given to the agent: the task's, the protocol, and the previous run's handover. */
   prompt: string;
+  /** The `srt` executable when the policy asks for the OS sandbox. */
+  osSandbox: string | undefined;
+}
+
+/** Programs the OS sandbox needs on Linux besides srt itself. */
+export const OS_SANDBOX_DEPENDENCIES = ['bwrap', 'socat', 'rg'] as const;
+
+/**
+ * Find the OS sandbox and its dependencies, or explain why it cannot start (the run then fails closed).
+ * @returns the absolute path of `srt`
+ * @throws ConfigError naming what is missing
+ */
+export function requireOsSandbox(ctx: Context, policy: Policy): string {
+  const bundled = join(packageRoot(), 'node_modules', '.bin', 'srt');
+  const wanted = ctx.project.config.osSandboxBin ?? (existsSync(bundled) ? bundled : 'srt');
+  const srt = resolveExecutable(wanted, ctx.env.PATH, ctx.project.root);
+  const missing = [...(srt ? [] : [`srt (${wanted})`]), ...(process.platform === 'linux' ? OS_SANDBOX_DEPENDENCIES.filter((d) => !resolveExecutable(d, ctx.env.PATH, ctx.project.root)) : [])];
+  if (missing.length || !srt) {
+    throw new ConfigError(`profile "${policy.osSandbox.source}" asks for sandbox: os, but the OS sandbox cannot start (missing: ${missing.join(', ')}); the run was not started`, {
+      hint: process.platform === 'linux' ? 'apt-get install bubblewrap socat ripgrep (and set sandbox.bin in .agentrc.yaml if srt is elsewhere)' : 'Install @anthropic-ai/sandbox-runtime and its dependencies',
+    });
+  }
+  return srt;
 }
 
 /**
@@ -103,6 +128,7 @@ export async function planRun(ctx: Context, taskId: string, options: { claim?: b
     throw new ConfigError(`agent "${task.agent}": executable "${probe.bin}" not found`, { hint: `Install it, or set agents.${task.agent}.bin in .agentrc.yaml` });
   }
 
+  const osSandbox = policy.osSandbox.value ? requireOsSandbox(ctx, policy) : undefined;
   const runId = ulid().toLowerCase();
   const handover = previousHandover(ctx, task.type);
   const prompt = [
@@ -125,5 +151,6 @@ export async function planRun(ctx: Context, taskId: string, options: { claim?: b
     worktree: worktreePath(ctx.paths, project.key, task.id, runId),
     branch: runBranch(task.id, runId),
     prompt,
+    osSandbox,
   };
 }

@@ -3,11 +3,12 @@
  * gate → decide (merge / await review / failed) → notify. Every step is an event in the log.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import type { AgentEvent, StreamSummary } from '../adapters/types.js';
 import { decidePath, scopeViolations } from '../authz/check.js';
 import type { Policy } from '../authz/policy.js';
+import { renderOsSandbox } from '../authz/render/os.js';
 import { StateError } from '../core/errors.js';
 import { runDir } from '../core/paths.js';
 import type { EventInput, StoredEvent } from '../evidence/events.js';
@@ -133,12 +134,18 @@ async function execute(ctx: Context, plan: RunPlan, options: RunTaskOptions, emi
   for (const [name, value] of Object.entries(rendered?.env ?? {})) {
     if (/_(HOME|DIR)$/.test(name)) mkdirSync(value, { recursive: true, mode: 0o700 });
   }
-  emit([{ type: 'policy.rendered', payload: { tool: rendered?.tool ?? task.agent, files: (rendered?.files ?? []).map((f) => f.path), args: rendered?.args ?? [], policy: policySummary(policy) } }]);
+  emit([{ type: 'policy.rendered', payload: { tool: rendered?.tool ?? task.agent, files: (rendered?.files ?? []).map((f) => f.path), args: rendered?.args ?? [], osSandbox: plan.osSandbox ?? null, policy: policySummary(policy) } }]);
 
   // Launch and capture, guarded by the kill switch, the breakers and the agent's own reports.
   const interactive = options.claim === true;
   const spec = adapter.launch({ prompt: plan.prompt, worktree: wtPath, settings, rendered, interactive });
-  const cmd = commandFor(spec.bin, spec.args);
+  let cmd = commandFor(spec.bin, spec.args);
+  if (plan.osSandbox) {
+    // The OS sandbox wraps the whole agent: the tool's own home and temp dir stay writable.
+    const osFile = renderOsSandbox(policy, { worktree: wtPath, runDir: dir, homeDir: homedir() }, [dir, tmpdir()], adapter.apiHosts(ctx.env));
+    writeFileSync(osFile.path, osFile.content, { mode: 0o600 });
+    cmd = { file: plan.osSandbox, args: ['--settings', osFile.path, '--', cmd.file, ...cmd.args] };
+  }
   const env = childEnv(
     ctx.env,
     { ...settings.env, ...spec.env, AGENTCTL_RUN_ID: runId, AGENTCTL_TASK: task.id, AGENTCTL_WORKTREE: wtPath },
