@@ -115,6 +115,7 @@ export function composePolicy(task: Pick<Task, 'id' | 'file' | 'profiles' | 'pat
     for (const p of expanded) for (const value of pick(p)) if (!out.has(value)) out.set(value, { value, source: p.name });
     return [...out.values()];
   };
+  const boxed = expanded.find((p) => p.sandbox === 'os');
   const forbids = expanded.find((p) => p.network === false);
   const grants = expanded.find((p) => p.network === true);
   const network: Sourced<boolean> = forbids
@@ -138,13 +139,8 @@ export function composePolicy(task: Pick<Task, 'id' | 'file' | 'profiles' | 'pat
     env: collect((p) => p.env),
     yolo,
     narrowed,
-    osSandbox: ((p) => (p ? { value: true, source: p.name } : { value: false, source: 'default' }))(expanded.find((p) => p.sandbox === 'os')),
+    osSandbox: boxed ? { value: true, source: boxed.name } : { value: false, source: 'default' },
   };
-}
-
-/** True when the policy lets the agent write or run commands (anything beyond reading). */
-export function policyCanActUnattended(policy: Policy): boolean {
-  return policy.yolo || policy.write.length > 0 || policy.commands.allow.length > 0;
 }
 
 /**

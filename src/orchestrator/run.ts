@@ -286,7 +286,7 @@ async function execute(ctx: Context, plan: RunPlan, options: RunTaskOptions, emi
       await mergeRun(ctx, currentRun(ctx, runId), { by: 'agentctl (auto)', note: undefined, auto: true, verify }, (e) => options.onEvent?.(e));
       const merged = ctx.store.query({ runId, types: ['run.merged'] })[0]!;
       await notify(ctx, 'auto-merged', merged, `${task.agent} auto-merged ${task.id} into ${plan.baseBranch}`);
-      sampleForAudit(ctx, plan, files, options.random ?? Math.random, emit);
+      sampleForAudit(ctx, files, options.random ?? Math.random, emit);
     } catch (error) {
       // Never fail silently: mergeRun recorded the refusal (merge.failed); the run waits for a human.
       if (!(error instanceof StateError)) throw error;
@@ -298,7 +298,7 @@ async function execute(ctx: Context, plan: RunPlan, options: RunTaskOptions, emi
 }
 
 /** Queue an auto merge for post-hoc audit with a risk-weighted probability (recorded with the roll). */
-function sampleForAudit(ctx: Context, plan: RunPlan, files: { path: string; insertions: number; deletions: number }[], random: () => number, emit: Emit): void {
+function sampleForAudit(ctx: Context, files: { path: string; insertions: number; deletions: number }[], random: () => number, emit: Emit): void {
   const lines = files.reduce((n, f) => n + Math.max(0, f.insertions) + Math.max(0, f.deletions), 0);
   const sensitive = sensitiveMatches(files.map((f) => f.path), ctx.project.config.sensitivePaths).length > 0;
   const probability = auditProbability(ctx.project.config.auditSampleRate, lines, sensitive);
