@@ -18,17 +18,15 @@ export interface KnownMismatch {
   why: string;
 }
 
-const CLAUDE_GREP = 'Claude Code\'s `Read(.env)` deny covers `cat`/`head`/`tail` of the named file, not a recursive `grep` (allowed by the `grep` command rule) that opens it. Reads cannot be caught after the fact: keep secrets out of worktrees.';
+const CLAUDE_GREP = 'yolo allows every command (`Bash`), and Claude Code\'s `Read(.env)` deny covers `cat`/`head`/`tail` of the named file, not a recursive `grep` that opens it (the other profiles do not allow `grep`). Reads cannot be caught after the fact: keep secrets out of worktrees.';
 const CLAUDE_SUBSHELL = 'yolo allows every command (`Bash`); `Read(.env)` is not applied to the file a subprocess (`sh -c`) opens. Reads cannot be caught after the fact.';
-const GEMINI_GREP = 'Gemini CLI\'s `grep_search` is a read-only tool allowed by the built-in policy; its arguments name a pattern, not the files it opens, so no `argsPattern` can exclude `.env`. Reads cannot be caught after the fact.';
 const CODEX_COMMANDS = 'Codex permission profiles restrict the filesystem and network, not which commands run: with a read-only workspace `npm test` still runs (it only echoes here). Effects stay inside the sandbox; agentctl\'s post-run scope check catches writes.';
 const CODEX_MISSING = 'Under a writable workspace root (yolo) Codex can only protect paths that exist when it starts (an entry for a missing path leaves a placeholder file in the worktree), so a new `.mcp.json` can be written. agentctl\'s post-run scope check flags it as a protected-path violation.';
 
 /** `tool/profile/action` → the known mismatch. */
 export const KNOWN_MISMATCHES: Record<string, KnownMismatch> = {
-  ...Object.fromEntries(PROFILES.map((p) => [`claude/${p}/search-secret`, { real: true, why: CLAUDE_GREP }])),
+  'claude/yolo/search-secret': { real: true, why: CLAUDE_GREP },
   'claude/yolo/subshell-secret': { real: true, why: CLAUDE_SUBSHELL },
-  ...Object.fromEntries(PROFILES.map((p) => [`gemini/${p}/search-secret`, { real: true, why: GEMINI_GREP }])),
   'codex/research/run-tests': { real: true, why: CODEX_COMMANDS },
   'codex/yolo/write-mcp-json': { real: true, why: CODEX_MISSING },
 };

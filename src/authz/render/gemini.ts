@@ -43,6 +43,8 @@ export interface GeminiRule {
 export const GEMINI_WRITE_TOOLS = ['write_file', 'replace'] as const;
 export const GEMINI_SHELL_TOOL = 'run_shell_command';
 export const GEMINI_WEB_TOOLS = ['web_fetch', 'google_web_search'] as const;
+/** Content search tools (`search_file_content` is the legacy name of `grep_search`). */
+export const GEMINI_SEARCH_TOOLS = ['grep_search', 'search_file_content'] as const;
 
 const UNSAFE = /\([^)]*[*+?{].*\)[*+?{]/;
 
@@ -138,6 +140,11 @@ export function geminiRules(policy: Policy, ctx: RenderContext): GeminiRule[] {
   }
   if (!policy.network.value) {
     rules.push({ toolName: [...GEMINI_WEB_TOOLS], decision: 'deny', priority: 900, denyMessage: 'network is off in this run' });
+  }
+  if (policy.deny.length) {
+    // grep_search names a pattern, not the files it opens, so no argsPattern can keep it out of denied
+    // files (observed with 0.61: it returned a line of .env). It is denied outright; read_file and glob remain.
+    rules.push({ toolName: [...GEMINI_SEARCH_TOOLS], decision: 'deny', priority: 950, denyMessage: 'content search could read denied files; use read_file on specific files' });
   }
   for (const r of fileGlobs(policy.write)) {
     rules.push({ toolName: [...GEMINI_WRITE_TOOLS], decision: 'allow', priority: 100, ...(r.value === '**' ? {} : { argsPattern: filePathPattern(r.value, ctx.worktree) }) });
