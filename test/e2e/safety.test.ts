@@ -76,6 +76,7 @@ describe('kill loops', () => {
     const stored = new Set(keys);
     expect(acked.filter((k) => !stored.has(k))).toEqual([]);
     expect(acked.length).toBeGreaterThan(KILLS * 2);
+    console.log(`appender kill loop: ${KILLS * 2} kills, ${acked.length} acknowledged events, ${acked.filter((k) => !stored.has(k)).length} lost, ${keys.length - new Set(keys).size} doubled, ${events.length} stored, chain ok`);
   });
 
   it(`agentctl run kill -9ed at random points ${KILLS} times: every run recovered, every worktree accounted for`, async () => {
@@ -83,17 +84,22 @@ describe('kill loops', () => {
     for (let i = 0; i < KILLS; i++) {
       const child = spawn(process.execPath, [BIN, 'run', 't'], { cwd: repo, env: { PATH: process.env.PATH, HOME: process.env.HOME, AGENTCTL_HOME: home, CI: '1' }, stdio: 'ignore' });
       const closed = new Promise((r) => child.on('close', r)); // before the kill: the run may finish first
-      await new Promise((r) => setTimeout(r, 200 + Math.floor(Math.random() * 2000)));
+      // Kill at a random point after the run is planned (sandbox, agent, commit, gate or decision), so
+      // every iteration exercises recovery whatever the machine's speed.
+      const planned = async () => existsSync(join(home, 'agentctl.db')) && JSON.parse((await agentctl(repo, home, ['runs', '--json'])).stdout).runs.length > i;
+      for (let t = 0; t < 100 && !(await planned()); t++) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 1200)));
       child.kill('SIGKILL');
       await closed;
     }
     const state = await accountFor(repo, home);
     expect(state.chainOk).toBe(true);
     expect(state.integrity).toBe('ok');
-    expect(state.runs.length).toBeGreaterThan(0);
+    expect(state.runs.length).toBe(KILLS);
     expect(state.runs.filter((r) => r.state === 'planned' || r.state === 'running')).toEqual([]);
     expect(state.unaccountedFolders).toEqual([]);
     expect(state.unaccountedGit).toEqual([]);
+    console.log(`agentctl kill loop: ${KILLS} kills, ${state.runs.length} runs, states ${JSON.stringify(state.runs.reduce<Record<string, number>>((m, r) => ({ ...m, [r.state]: (m[r.state] ?? 0) + 1 }), {}))}, unaccounted folders ${state.unaccountedFolders.length}, unaccounted git worktrees ${state.unaccountedGit.length}, chain ok ${state.chainOk}, integrity ${state.integrity}`);
     // Everything left can be discarded cleanly.
     for (const r of state.runs.filter((x) => x.sandboxLive)) expect((await agentctl(repo, home, ['review', 'discard', r.runId])).code).toBe(0);
     expect(git(repo, 'worktree', 'list').split('\n')).toHaveLength(1);
