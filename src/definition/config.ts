@@ -130,8 +130,10 @@ export const configSchema = z.strictObject({
           runsPerHour: z.number().int().min(1).default(30),
           /** Changed lines per hour (all of the agent's runs in the project). */
           linesPerHour: z.number().int().min(1).default(5000),
+          /** Also trip only when above this multiple of the agent's norm (mean per active hour over the previous 7 days). */
+          normFactor: z.number().min(1).default(5),
         })
-        .default({ runsPerHour: 30, linesPerHour: 5000 }),
+        .default({ runsPerHour: 30, linesPerHour: 5000, normFactor: 5 }),
       cost: z
         .strictObject({ usdPerDay: z.number().positive().default(25), tokensPerDay: z.number().int().positive().default(5_000_000) })
         .default({ usdPerDay: 25, tokensPerDay: 5_000_000 }),
@@ -140,7 +142,7 @@ export const configSchema = z.strictObject({
         .default({ windowMinutes: 60, maxFailures: 5 }),
       scope: z.strictObject({ enabled: z.boolean().default(true) }).default({ enabled: true }),
     })
-    .default({ volume: { runsPerHour: 30, linesPerHour: 5000 }, cost: { usdPerDay: 25, tokensPerDay: 5_000_000 }, errors: { windowMinutes: 60, maxFailures: 5 }, scope: { enabled: true } }),
+    .default({ volume: { runsPerHour: 30, linesPerHour: 5000, normFactor: 5 }, cost: { usdPerDay: 25, tokensPerDay: 5_000_000 }, errors: { windowMinutes: 60, maxFailures: 5 }, scope: { enabled: true } }),
   /** Who hears about auto merges, runs awaiting review, escalations and breaker trips. */
   notify: z
     .strictObject({

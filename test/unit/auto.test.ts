@@ -54,7 +54,7 @@ const ev = (type: string, payload: Record<string, unknown>, minutesAgo: number, 
   seq: ++seq, key: String(seq), ts: new Date(Date.UTC(2026, 5, 1, 12) - minutesAgo * 60_000).toISOString(), type, version: 1, payload, prevHash: '', hash: '', agent: 'claude', project: 'p', runId: `r${seq}`, ...extra,
 });
 const NOW = Date.UTC(2026, 5, 1, 12);
-const cfg = { volume: { runsPerHour: 3, linesPerHour: 100 }, cost: { usdPerDay: 1, tokensPerDay: 1000 }, errors: { windowMinutes: 30, maxFailures: 2 }, scope: { enabled: true } };
+const cfg = { volume: { runsPerHour: 3, linesPerHour: 100, normFactor: 2 }, cost: { usdPerDay: 1, tokensPerDay: 1000 }, errors: { windowMinutes: 30, maxFailures: 2 }, scope: { enabled: true } };
 
 describe('breakers', () => {
   it('count only inside their windows and only after the last reset', () => {
@@ -65,6 +65,15 @@ describe('breakers', () => {
     const reset = ev('breaker.reset', { breaker: 'volume', agent: 'claude', project: 'p' }, 1);
     expect(evaluateBreakers([...more, reset], projectControls([reset]), cfg, 'claude', 'p', NOW)).toEqual([]);
     expect(evaluateBreakers(more, projectControls([]), cfg, 'gemini', 'p', NOW)).toEqual([]);
+  });
+
+  it('volume is judged against the agent\'s norm: a busy agent gets a higher limit', () => {
+    const busyHistory = Array.from({ length: 8 }, (_, i) => ev('run.planned', {}, 150 + i)); // 8 runs in one earlier active hour
+    const lastHour = Array.from({ length: 10 }, (_, i) => ev('run.planned', {}, 5 + i));
+    expect(evaluateBreakers(lastHour, projectControls([]), cfg, 'claude', 'p', NOW).map((t) => t.breaker)).toEqual(['volume']);
+    expect(evaluateBreakers([...busyHistory, ...lastHour], projectControls([]), cfg, 'claude', 'p', NOW)).toEqual([]); // limit 2 × 8 = 16
+    const spike = [...busyHistory, ...lastHour, ...Array.from({ length: 8 }, (_, i) => ev('run.planned', {}, 1 + i / 10))];
+    expect(evaluateBreakers(spike, projectControls([]), cfg, 'claude', 'p', NOW)[0]?.reason).toMatch(/18 runs in the last hour \(limit 16/);
   });
 
   it('cost, errors and scope trip on their own thresholds; a tripped breaker is not repeated', () => {

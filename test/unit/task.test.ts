@@ -74,6 +74,21 @@ describe('parseTaskFile', () => {
     expectInputError(() => parseTaskFile('tasks/a.md', '---\ntimeout: soon\n---\nbody', defaults), 'timeout');
   });
 
+  it('any text as a task file either parses or is refused with an InputError, never a crash (property)', () => {
+    const fragment = fc.constantFrom('---\n', 'id: x\n', 'autonomy: auto\n', 'tags: [a, b]\n', ': bad\n', '&a [1]\n', '*a\n', '!tag x\n', 'paths: [../x]\n', 'timeout: 5m\n', 'body text\n', '\u0000', '"', '- x\n');
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fragment, fc.string({ maxLength: 20 })), { maxLength: 12 }), (parts) => {
+        try {
+          const t = parseTaskFile('tasks/p.md', parts.join(''), defaults);
+          expect(TASK_ID_PATTERN.test(t.id)).toBe(true);
+        } catch (error) {
+          expect(error).toBeInstanceOf(InputError);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('accepts exactly the ids matching the documented pattern (property)', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 70 }), (id) => {

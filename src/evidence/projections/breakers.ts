@@ -10,7 +10,8 @@ import type { StoredEvent } from '../events.js';
 
 /** Thresholds from `.agentrc.yaml` `breakers:`. */
 export interface BreakerConfig {
-  volume: { runsPerHour: number; linesPerHour: number };
+  /** Trips when the last hour is above both the floor and `normFactor` × the agent's norm (its mean per active hour over the previous 7 days). */
+  volume: { runsPerHour: number; linesPerHour: number; normFactor: number };
   cost: { usdPerDay: number; tokensPerDay: number };
   errors: { windowMinutes: number; maxFailures: number };
   scope: { enabled: boolean };
@@ -87,10 +88,17 @@ export function evaluateBreakers(events: readonly StoredEvent[], controls: Contr
     if (!controls.tripped[breakerKey(breaker, agent, project)]) trips.push({ breaker, agent, project, reason, seq: 0, ts: new Date(nowMs).toISOString() });
   };
   const hour = since('volume', 3_600_000);
-  const runs = hour.filter((e) => e.type === 'run.planned').length;
-  const lines = hour.filter((e) => e.type === 'sandbox.committed').reduce((n, e) => n + Number(e.payload.insertions ?? 0) + Number(e.payload.deletions ?? 0), 0);
-  if (runs > config.volume.runsPerHour) trip('volume', `${runs} runs in the last hour (limit ${config.volume.runsPerHour})`);
-  else if (lines > config.volume.linesPerHour) trip('volume', `${lines} changed lines in the last hour (limit ${config.volume.linesPerHour})`);
+  const runsOf = (list: readonly StoredEvent[]) => list.filter((e) => e.type === 'run.planned').length;
+  const linesOf = (list: readonly StoredEvent[]) => list.filter((e) => e.type === 'sandbox.committed').reduce((n, e) => n + Number(e.payload.insertions ?? 0) + Number(e.payload.deletions ?? 0), 0);
+  // The agent's norm: its mean per active hour over the 7 days before the last hour.
+  const history = mine.filter((e) => nowMs - Date.parse(e.ts) > 3_600_000 && nowMs - Date.parse(e.ts) <= 8 * 86_400_000);
+  const activeHours = new Set(history.filter((e) => e.type === 'run.planned').map((e) => Math.floor(Date.parse(e.ts) / 3_600_000))).size;
+  const runLimit = Math.max(config.volume.runsPerHour, activeHours ? (config.volume.normFactor * runsOf(history)) / activeHours : 0);
+  const lineLimit = Math.max(config.volume.linesPerHour, activeHours ? (config.volume.normFactor * linesOf(history)) / activeHours : 0);
+  const runs = runsOf(hour);
+  const lines = linesOf(hour);
+  if (runs > runLimit) trip('volume', `${runs} runs in the last hour (limit ${Math.round(runLimit)}: the larger of ${config.volume.runsPerHour} and ${config.volume.normFactor}× the agent's norm)`);
+  else if (lines > lineLimit) trip('volume', `${lines} changed lines in the last hour (limit ${Math.round(lineLimit)}: the larger of ${config.volume.linesPerHour} and ${config.volume.normFactor}× the agent's norm)`);
   const day = since('cost', 86_400_000).filter((e) => e.type === 'agent.usage');
   const usd = day.reduce((n, e) => n + (typeof e.payload.costUsd === 'number' ? e.payload.costUsd : 0), 0);
   const tokens = day.reduce((n, e) => n + Number(e.payload.inputTokens ?? 0) + Number(e.payload.outputTokens ?? 0), 0);
