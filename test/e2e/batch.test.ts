@@ -37,7 +37,7 @@ describe('auto mode, 31 tasks with --concurrency 4', () => {
         '  claude:',
         `    bin: ${SCRIPTED_CLAUDE}`,
         'audit:',
-        '  sampleRate: 0.3',
+        '  sampleRate: 0.6',
         'breakers:',
         '  errors:',
         '    maxFailures: 2',

@@ -42,10 +42,11 @@ describe('audit sampling', () => {
   });
 
   it('weights by risk: bigger diffs and sensitive paths are sampled more, within [0, 1]', () => {
-    expect(auditProbability(0.1, 5, false)).toBeCloseTo(0.05);
-    expect(auditProbability(0.1, 800, false)).toBeCloseTo(0.3);
-    expect(auditProbability(0.1, 50, true)).toBeCloseTo(0.2);
-    expect(auditProbability(0.9, 10_000, true)).toBe(1);
+    expect(auditProbability(0.1, 5, false)).toBeCloseTo(1 - Math.sqrt(0.9)); // ≈ 0.051
+    expect(auditProbability(0.1, 800, false)).toBeCloseTo(1 - 0.9 ** 3); // ≈ 0.271
+    expect(auditProbability(0.1, 50, true)).toBeCloseTo(0.19);
+    expect(auditProbability(1, 1, false)).toBe(1); // a rate of 1 audits everything
+    expect(auditProbability(0, 10_000, true)).toBe(0);
   });
 });
 

@@ -113,9 +113,13 @@ export function evaluateBreakers(events: readonly StoredEvent[], controls: Contr
   return trips;
 }
 
-/** Probability that an auto merge is sampled for audit, weighted by risk: larger diffs and sensitive paths weigh more. */
+/**
+ * Probability that an auto merge is sampled for audit, weighted by risk: larger diffs and sensitive
+ * paths weigh more. p = 1 − (1 − baseRate)^weight, so weight 1 gives exactly the base rate, a rate of 0
+ * or 1 stays 0 or 1, and p stays within [0, 1].
+ * @param changedLines insertions + deletions; about 50 lines has weight 1 (square root of size, clamped to 0.5–3)
+ */
 export function auditProbability(baseRate: number, changedLines: number, touchesSensitive: boolean): number {
-  // A diff of about 50 changed lines has weight 1; weight grows with the square root of size, between 0.5 and 3.
   const weight = Math.min(3, Math.max(0.5, Math.sqrt(Math.max(1, changedLines) / 50))) * (touchesSensitive ? 2 : 1);
-  return Math.min(1, baseRate * weight);
+  return 1 - Math.pow(1 - baseRate, weight);
 }
