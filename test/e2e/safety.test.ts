@@ -103,7 +103,7 @@ describe('kill loops', () => {
     // Everything left can be discarded cleanly.
     for (const r of state.runs.filter((x) => x.sandboxLive)) expect((await agentctl(repo, home, ['review', 'discard', r.runId])).code).toBe(0);
     expect(git(repo, 'worktree', 'list').split('\n')).toHaveLength(1);
-  }, 240_000);
+  }, 60_000 + KILLS * 15_000);
 });
 
 describe('crash recovery', () => {
