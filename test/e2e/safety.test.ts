@@ -80,15 +80,16 @@ describe('kill loops', () => {
   });
 
   it(`agentctl run kill -9ed at random points ${KILLS} times: every run recovered, every worktree accounted for`, async () => {
-    const { repo, home } = commandRepo('mkdir -p docs; echo "$AGENTCTL_RUN_ID" > docs/$AGENTCTL_RUN_ID.md; sleep 0.4; echo more >> docs/$AGENTCTL_RUN_ID.md', { t: { gate: 'true' } });
+    const { repo, home } = commandRepo('mkdir -p docs; echo "$AGENTCTL_RUN_ID" > docs/$AGENTCTL_RUN_ID.md; sleep 1.5; echo more >> docs/$AGENTCTL_RUN_ID.md', { t: { gate: 'true' } });
     for (let i = 0; i < KILLS; i++) {
+      const before = existsSync(join(home, 'agentctl.db')) ? JSON.parse((await agentctl(repo, home, ['runs', '--json'])).stdout).runs.length : 0;
       const child = spawn(process.execPath, [BIN, 'run', 't'], { cwd: repo, env: { PATH: process.env.PATH, HOME: process.env.HOME, AGENTCTL_HOME: home, CI: '1' }, stdio: 'ignore' });
       const closed = new Promise((r) => child.on('close', r)); // before the kill: the run may finish first
       // Kill at a random point after the run is planned (sandbox, agent, commit, gate or decision), so
       // every iteration exercises recovery whatever the machine's speed.
-      const planned = async () => existsSync(join(home, 'agentctl.db')) && JSON.parse((await agentctl(repo, home, ['runs', '--json'])).stdout).runs.length > i;
+      const planned = async () => existsSync(join(home, 'agentctl.db')) && JSON.parse((await agentctl(repo, home, ['runs', '--json'])).stdout).runs.length > before;
       for (let t = 0; t < 100 && !(await planned()); t++) await new Promise((r) => setTimeout(r, 50));
-      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 1200)));
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 2500)));
       child.kill('SIGKILL');
       await closed;
     }
