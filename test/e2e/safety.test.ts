@@ -80,7 +80,7 @@ describe('kill loops', () => {
   });
 
   it(`agentctl run kill -9ed at random points ${KILLS} times: every run recovered, every worktree accounted for`, async () => {
-    const { repo, home } = commandRepo('mkdir -p docs; echo "$AGENTCTL_RUN_ID" > docs/$AGENTCTL_RUN_ID.md; sleep 1.5; echo more >> docs/$AGENTCTL_RUN_ID.md', { t: { gate: 'true' } });
+    const { repo, home } = commandRepo('mkdir -p docs; echo "$AGENTCTL_RUN_ID" > docs/$AGENTCTL_RUN_ID.md; sleep 1.5; echo more >> docs/$AGENTCTL_RUN_ID.md', { t: { gate: 'true' } }, 'breakers:\n  volume:\n    runsPerHour: 1000\n'); // many runs in an hour are the point here
     for (let i = 0; i < KILLS; i++) {
       const before = existsSync(join(home, 'agentctl.db')) ? JSON.parse((await agentctl(repo, home, ['runs', '--json'])).stdout).runs.length : 0;
       const child = spawn(process.execPath, [BIN, 'run', 't'], { cwd: repo, env: { PATH: process.env.PATH, HOME: process.env.HOME, AGENTCTL_HOME: home, CI: '1' }, stdio: 'ignore' });
