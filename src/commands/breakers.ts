@@ -2,17 +2,16 @@
 import chalk from 'chalk';
 import { EXIT, InputError, StateError } from '../core/errors.js';
 import { AGENT_NAMES } from '../definition/task.js';
-import { BREAKERS, breakerKey, evaluateBreakers, projectControls } from '../evidence/projections/breakers.js';
-import { currentHuman } from '../orchestrator/context.js';
+import { BREAKERS, breakerKey, evaluateBreakers } from '../evidence/projections/breakers.js';
+import { controlsOf, currentHuman } from '../orchestrator/context.js';
 import { printJson, println, table } from '../ui/output.js';
 import { withContext } from './shared.js';
 
-const CONTROL_TYPES = ['system.halted', 'system.resumed', 'breaker.tripped', 'breaker.reset'];
 
 export async function show(opts: { json?: boolean }): Promise<number> {
   return withContext((ctx) => {
     const project = ctx.project.config.project;
-    const controls = projectControls(ctx.store.query({ types: CONTROL_TYPES }));
+    const controls = controlsOf(ctx);
     const events = ctx.store.query({ project });
     const agents = [...new Set(events.filter((e) => e.type === 'run.planned').map((e) => e.agent!))];
     const rows = agents.flatMap((agent) =>
@@ -38,7 +37,7 @@ export async function reset(breaker: string, opts: { agent?: string; note?: stri
   if (!opts.agent || !(AGENT_NAMES as readonly string[]).includes(opts.agent)) throw new InputError(`--agent must be one of ${AGENT_NAMES.join(', ')}`, { field: '--agent' });
   return withContext(async (ctx) => {
     const project = ctx.project.config.project;
-    const controls = projectControls(ctx.store.query({ types: CONTROL_TYPES }));
+    const controls = controlsOf(ctx);
     if (!controls.tripped[breakerKey(breaker, opts.agent!, project)]) throw new StateError(`breaker "${breaker}" is not tripped for ${opts.agent} in ${project}`);
     const [event] = ctx.store.append({ type: 'breaker.reset', agent: opts.agent, project, payload: { breaker, agent: opts.agent, project, by: await currentHuman(ctx), note: opts.note ?? null } });
     if (opts.json) printJson({ event });

@@ -2,8 +2,8 @@
 import chalk from 'chalk';
 import { EXIT, StateError } from '../core/errors.js';
 import { agentctlHome, homePaths } from '../core/paths.js';
-import { projectControls } from '../evidence/projections/breakers.js';
 import { openEventStore } from '../evidence/store.js';
+import { controlsOf } from '../orchestrator/context.js';
 import { halt, operator, resume } from '../orchestrator/controls.js';
 import { printJson, println } from '../ui/output.js';
 
@@ -31,7 +31,7 @@ export async function haltCmd(opts: { reason?: string; json?: boolean }): Promis
 
 export async function resumeCmd(opts: { note?: string; json?: boolean }): Promise<number> {
   return withStore((store) => {
-    if (!projectControls(store.query({ types: ['system.halted', 'system.resumed'] })).halted) throw new StateError('agentctl is not halted');
+    if (!controlsOf({ store }).halted) throw new StateError('agentctl is not halted');
     const event = resume(store, operator(), opts.note);
     if (opts.json) printJson({ resumed: true, event });
     else println(`Resumed (event #${event.seq}).`);

@@ -8,6 +8,7 @@ import { loadProject, type Project } from '../definition/load.js';
 import { createGit, type Git } from '../exec/git.js';
 import { openEventStore, type EventStore } from '../evidence/store.js';
 import { projectRuns, type RunView } from '../evidence/projections/runs.js';
+import { CONTROL_EVENT_TYPES, projectControls, type Controls } from '../evidence/projections/breakers.js';
 import type { TrustState } from '../evidence/projections/trust.js';
 import { currentTrust } from '../evidence/trustStore.js';
 import { recoverOrphanedRuns } from './recovery.js';
@@ -69,6 +70,11 @@ export function findRun(ctx: Context, idOrPrefix: string): RunView {
     if (matches.length > 1) throw new InputError(`run id "${idOrPrefix}" is ambiguous: ${matches.map((m) => m.runId).join(', ')}`);
   }
   throw new InputError(`no run "${idOrPrefix}" in project ${ctx.project.config.project}`, { hint: 'List runs with: agentctl runs' });
+}
+
+/** The current kill-switch and circuit-breaker state (all projects of this AGENTCTL_HOME). */
+export function controlsOf(ctx: Pick<Context, 'store'>): Controls {
+  return projectControls(ctx.store.query({ types: CONTROL_EVENT_TYPES }));
 }
 
 /** Who the human is, for review and promotion events: git user.email, else the OS user name. */

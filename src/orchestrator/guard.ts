@@ -5,16 +5,14 @@
  *   follow-up requests); very low self-reported confidence or an escalation request stops the run.
  */
 import type { EventInput, StoredEvent } from '../evidence/events.js';
-import { evaluateBreakers, projectControls, type Trip } from '../evidence/projections/breakers.js';
-import type { Context } from './context.js';
+import { evaluateBreakers, type Trip } from '../evidence/projections/breakers.js';
+import { controlsOf, type Context } from './context.js';
 import { notify } from './notify.js';
 import { newJsonLines, readProtocolFile } from './protocol.js';
 
 /** Milliseconds between guard checks. */
 export const GUARD_INTERVAL_MS = 400;
 
-/** Event types that control runs across projects (read without a project filter). */
-const CONTROL_TYPES = ['system.halted', 'system.resumed', 'breaker.tripped', 'breaker.reset'];
 
 /** Why the guard stopped a run. */
 export interface GuardStop {
@@ -44,7 +42,7 @@ export interface GuardedRun {
 /** Record new breaker trips for an agent (idempotent per reset) and notify. */
 export async function recordTrips(ctx: Context, agent: string): Promise<Trip[]> {
   const project = ctx.project.config.project;
-  const controls = projectControls(ctx.store.query({ types: CONTROL_TYPES }));
+  const controls = controlsOf(ctx);
   const trips = evaluateBreakers(ctx.store.query({ project }), controls, ctx.project.config.breakers, agent, project, Date.now());
   for (const t of trips) {
     const reset = controls.lastReset[`${t.breaker}:${agent}:${project}`] ?? 0;
@@ -118,10 +116,10 @@ export function startGuard(ctx: Context, run: GuardedRun, abort: AbortController
     if (busy) return;
     busy = true;
     try {
-      const controls = projectControls(ctx.store.query({ types: CONTROL_TYPES }));
+      const controls = controlsOf(ctx);
       if (controls.halted) stop({ kind: 'halted', reason: `halted by ${controls.halted.by}: ${controls.halted.reason}` });
       const trips = await recordTrips(ctx, run.agent);
-      const tripped = Object.values(projectControls(ctx.store.query({ types: CONTROL_TYPES })).tripped).find((t) => t.agent === run.agent && t.project === cfg.project);
+      const tripped = Object.values(controlsOf(ctx).tripped).find((t) => t.agent === run.agent && t.project === cfg.project);
       if (tripped || trips[0]) stop({ kind: 'breaker', reason: `circuit breaker "${(tripped ?? trips[0])!.breaker}" tripped: ${(tripped ?? trips[0])!.reason}` });
       await ingest();
     } finally {
@@ -135,7 +133,7 @@ export function startGuard(ctx: Context, run: GuardedRun, abort: AbortController
       clearInterval(timer);
       while (busy) await new Promise((r) => setTimeout(r, 20));
       // The agent may have been killed from outside (agentctl halt kills process trees directly).
-      const controls = projectControls(ctx.store.query({ types: CONTROL_TYPES }));
+      const controls = controlsOf(ctx);
       if (controls.halted && !report.stop) report.stop = { kind: 'halted', reason: `halted by ${controls.halted.by}: ${controls.halted.reason}` };
       await ingest();
       const handover = readProtocolFile(run.worktree, 'handover.md');

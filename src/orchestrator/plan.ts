@@ -14,11 +14,11 @@ import { packageRoot, worktreePath } from '../core/paths.js';
 import { loadProfiles } from '../definition/load.js';
 import type { AgentSettings } from '../definition/config.js';
 import type { Task } from '../definition/task.js';
-import { projectControls, trippedFor } from '../evidence/projections/breakers.js';
+import { trippedFor } from '../evidence/projections/breakers.js';
 import { earnedLevel } from '../evidence/projections/trust.js';
 import { resolveExecutable } from '../exec/runner.js';
 import { runBranch } from '../exec/worktree.js';
-import { trustOf, type Context } from './context.js';
+import { controlsOf, trustOf, type Context } from './context.js';
 import { taskAutonomy, type AutonomyCap, type EffectiveAutonomy } from './decide.js';
 import { protocolText } from './protocol.js';
 import { findRunnableTask } from './tasks.js';
@@ -101,7 +101,7 @@ export async function planRun(ctx: Context, taskId: string, options: { claim?: b
   const task = findRunnableTask(ctx, taskId);
   const policy = policyFor(ctx, task);
 
-  const controls = projectControls(ctx.store.query({ types: ['system.halted', 'system.resumed', 'breaker.tripped', 'breaker.reset'] }));
+  const controls = controlsOf(ctx);
   if (controls.halted) {
     throw new StateError(`agentctl is halted (by ${controls.halted.by}: ${controls.halted.reason}); no run starts until it is resumed`, { hint: 'agentctl resume' });
   }

@@ -2,9 +2,7 @@
  * Independent review: a second agent reads a run's task and diff under the read-only `research`
  * profile and gives a verdict. It works in the run's worktree; anything it changes is thrown away.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname } from 'node:path';
 import { adapterFor } from '../adapters/registry.js';
 import { clip } from '../adapters/types.js';
 import { ConfigError, StateError } from '../core/errors.js';
@@ -15,6 +13,7 @@ import type { RunView } from '../evidence/projections/runs.js';
 import { childEnv, commandFor, resolveExecutable, runProcess } from '../exec/runner.js';
 import type { Context } from './context.js';
 import { policyFor } from './plan.js';
+import { writeRendered } from './run.js';
 import { findRunnableTask } from './tasks.js';
 
 /** Longest diff given to the reviewer, in characters. */
@@ -58,11 +57,7 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
   ].join('\n');
   const dir = `${runDir(ctx.paths, run.runId)}-review-${Date.now()}`;
   const rendered = adapter.render(policy, { worktree, runDir: dir, homeDir: homedir() });
-  for (const f of rendered?.files ?? []) {
-    mkdirSync(dirname(f.path), { recursive: true, mode: 0o700 });
-    writeFileSync(f.path, f.content, { mode: 0o600 });
-  }
-  for (const [name, value] of Object.entries(rendered?.env ?? {})) if (/_(HOME|DIR)$/.test(name)) mkdirSync(value, { recursive: true, mode: 0o700 });
+  writeRendered(rendered);
   const spec = adapter.launch({ prompt, worktree, settings, rendered, interactive: false });
   if (!resolveExecutable(spec.bin, ctx.env.PATH, ctx.project.root)) throw new ConfigError(`reviewer "${reviewer}": executable "${spec.bin}" not found`);
   const cmd = commandFor(spec.bin, spec.args);

@@ -9,17 +9,18 @@ import type { AgentEvent, StreamSummary } from '../adapters/types.js';
 import { decidePath, scopeViolations } from '../authz/check.js';
 import type { Policy } from '../authz/policy.js';
 import { renderOsSandbox } from '../authz/render/os.js';
+import type { RenderedConfig } from '../authz/render/types.js';
 import { StateError } from '../core/errors.js';
 import { runDir } from '../core/paths.js';
 import type { EventInput, StoredEvent } from '../evidence/events.js';
 import { minAutonomy } from '../definition/task.js';
-import { auditProbability, projectControls, trippedFor } from '../evidence/projections/breakers.js';
+import { auditProbability, trippedFor } from '../evidence/projections/breakers.js';
 import { earnedLevel } from '../evidence/projections/trust.js';
 import { projectRuns, type RunView } from '../evidence/projections/runs.js';
 import { processStartTime } from '../exec/processes.js';
 import { childEnv, commandFor, runProcess } from '../exec/runner.js';
 import { captureWork, createSandbox, symlinksOutside } from '../exec/worktree.js';
-import { trustOf, type Context } from './context.js';
+import { controlsOf, trustOf, type Context } from './context.js';
 import { decideRun, sensitiveMatches, type RunDecision } from './decide.js';
 import { recordTrips, startGuard, type GuardReport } from './guard.js';
 import { notify } from './notify.js';
@@ -126,14 +127,7 @@ async function execute(ctx: Context, plan: RunPlan, options: RunTaskOptions, emi
   const dir = runDir(ctx.paths, runId);
   const rendered = adapter.render(policy, { worktree: wtPath, runDir: dir, homeDir: homedir() });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  for (const f of rendered?.files ?? []) {
-    mkdirSync(dirname(f.path), { recursive: true, mode: 0o700 });
-    writeFileSync(f.path, f.content, { mode: 0o600 });
-  }
-  // Tool homes referenced by env must exist (Codex refuses a missing CODEX_HOME).
-  for (const [name, value] of Object.entries(rendered?.env ?? {})) {
-    if (/_(HOME|DIR)$/.test(name)) mkdirSync(value, { recursive: true, mode: 0o700 });
-  }
+  writeRendered(rendered);
   emit([{ type: 'policy.rendered', payload: { tool: rendered?.tool ?? task.agent, files: (rendered?.files ?? []).map((f) => f.path), args: rendered?.args ?? [], osSandbox: plan.osSandbox ?? null, policy: policySummary(policy) } }]);
 
   // Launch and capture, guarded by the kill switch, the breakers and the agent's own reports.
@@ -257,7 +251,7 @@ async function execute(ctx: Context, plan: RunPlan, options: RunTaskOptions, emi
   // Breakers look at the finished run too (gate failures, scope violations, changed lines). Trust and
   // the controls are read again now: a breaker trip or demotion during the run must stop an auto merge.
   await recordTrips(ctx, task.agent);
-  const controls = projectControls(ctx.store.query({ types: ['system.halted', 'system.resumed', 'breaker.tripped', 'breaker.reset'] }));
+  const controls = controlsOf(ctx);
   const earnedNow = earnedLevel(await trustOf(ctx), cfg.trust, task.agent, cfg.project, task.type);
   const capped = controls.halted !== undefined || trippedFor(controls, task.agent, cfg.project).length > 0;
   const decision = decideRun({
@@ -276,7 +270,7 @@ async function execute(ctx: Context, plan: RunPlan, options: RunTaskOptions, emi
   } else if (decision.outcome === 'merge') {
     try {
       const verify = async (): Promise<string | undefined> => {
-        const now = projectControls(ctx.store.query({ types: ['system.halted', 'system.resumed', 'breaker.tripped', 'breaker.reset'] }));
+        const now = controlsOf(ctx);
         if (now.halted) return 'agentctl was halted before the auto merge';
         const trip = trippedFor(now, task.agent, cfg.project)[0];
         if (trip) return `circuit breaker "${trip.breaker}" tripped before the auto merge`;
@@ -295,6 +289,20 @@ async function execute(ctx: Context, plan: RunPlan, options: RunTaskOptions, emi
     await notify(ctx, 'awaiting-review', decided, `${task.id} (${task.agent}) awaits review: ${decision.reasons.join('; ')}`);
   }
   return { run: currentRun(ctx, runId), decision };
+}
+
+/**
+ * Write a tool's generated config files (mode 0600, folders 0700) and create the tool homes its env
+ * names (`*_HOME`, `*_DIR`: Codex refuses a missing CODEX_HOME). All paths are outside the worktree.
+ */
+export function writeRendered(rendered: RenderedConfig | undefined): void {
+  for (const f of rendered?.files ?? []) {
+    mkdirSync(dirname(f.path), { recursive: true, mode: 0o700 });
+    writeFileSync(f.path, f.content, { mode: 0o600 });
+  }
+  for (const [name, value] of Object.entries(rendered?.env ?? {})) {
+    if (/_(HOME|DIR)$/.test(name)) mkdirSync(value, { recursive: true, mode: 0o700 });
+  }
 }
 
 /** Queue an auto merge for post-hoc audit with a risk-weighted probability (recorded with the roll). */

@@ -40,6 +40,9 @@ export interface Controls {
   halted: { seq: number; ts: string; by: string; reason: string } | undefined;
 }
 
+/** Event types that make up the control state (read across projects: the kill switch is global). */
+export const CONTROL_EVENT_TYPES = ['system.halted', 'system.resumed', 'breaker.tripped', 'breaker.reset'] as const;
+
 /** Key of a breaker for one agent in one project. */
 export function breakerKey(breaker: string, agent: string, project: string): string {
   return `${breaker}:${agent}:${project}`;
