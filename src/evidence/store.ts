@@ -122,10 +122,17 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
     throw new ConfigError(`cannot open the event log ${file}: ${(error as Error).message}`, { cause: error });
   }
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.pragma('foreign_keys = ON');
-  migrate(db);
+  try {
+    retryWhileBusy(() => {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+      migrate(db);
+    });
+  } catch (error) {
+    db.close();
+    throw error;
+  }
   const tampered = schemaFingerprint(db) !== expectedSchemaFingerprint();
   if (tampered && !options.allowTampered) {
     const missing = missingTriggers(db);
@@ -239,6 +246,30 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
       db.close();
     },
   };
+}
+
+/**
+ * Run `setup` again while SQLite reports the database busy or locked, for at most BUSY_TIMEOUT_MS.
+ * SQLite does not call the busy handler for every lock: switching a new file to WAL, and opening while
+ * another connection's close-time checkpoint holds the file, return SQLITE_BUSY at once (see
+ * https://sqlite.org/wal.html, "Sometimes Queries Return SQLITE_BUSY In WAL Mode"). `setup` must be
+ * idempotent. Waits 5–50 ms between attempts (a blocking sleep: opening the store is synchronous).
+ * @throws the last SqliteError once the deadline passes, or any other error at once
+ */
+function retryWhileBusy(setup: () => void): void {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      setup();
+      return;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      const busy = typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+      if (!busy || Date.now() >= deadline) throw error;
+      Atomics.wait(pause, 0, 0, Math.min(50, 5 * (attempt + 1)));
+    }
+  }
 }
 
 function migrate(db: Database.Database): void {
