@@ -84,6 +84,18 @@ describe('composePolicy and decisions', () => {
     expect(decideCommand(p, 'npm testx').allowed).toBe(false);
   });
 
+  it('denies command substitution unless every command is allowed (a prefix rule cannot see inside it)', () => {
+    const research = composePolicy(task(['research']), profiles, ctx);
+    expect(decideCommand(research, 'git log').allowed).toBe(true);
+    for (const cmd of ['git log $(cat .env)', 'git log `cat .env`', 'git diff <(cat .env)', 'ls >(tee x)']) {
+      const d = decideCommand(research, cmd);
+      expect(d.allowed, cmd).toBe(false);
+      expect(d.rule?.value, cmd).toContain('command substitution');
+    }
+    const yolo = composePolicy(task(['yolo']), profiles, ctx);
+    expect(decideCommand(yolo, 'echo $(date)').allowed).toBe(true);
+  });
+
   it('reports scope violations, marking protected files', () => {
     const p = composePolicy(task(['implement']), profiles, ctx);
     const v = scopeViolations(p, ['src/ok.ts', 'tasks/t.md', 'Makefile']);
