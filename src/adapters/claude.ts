@@ -8,7 +8,7 @@
  * `result` {subtype, is_error, result?, errors?, total_cost_usd, usage, num_turns, duration_ms,
  * permission_denials[{tool_name, tool_use_id, tool_input}]}. Unknown types are ignored.
  */
-import { renderClaude } from '../authz/render/claude.js';
+import { CLAUDE_SANDBOX_PROGRAMS, claudeSandbox, renderClaude } from '../authz/render/claude.js';
 import { clip, hostsOf, clipInput, jsonLine, relativeToWorktree, type AgentAdapter, type AgentEvent, type StreamParser } from './types.js';
 
 /** Claude Code tools that change files, and the input field holding the path. */
@@ -100,6 +100,8 @@ export const claudeAdapter: AgentAdapter = {
   name: 'claude',
   apiHosts: (env) => hostsOf(env.ANTHROPIC_BASE_URL, ['api.anthropic.com']),
   credentialEnv: ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'ANTHROPIC_BASE_URL'],
+  requiredFiles: () => [],
+  requiredPrograms: (policy, platform) => (claudeSandbox(policy) && platform === 'linux' ? [...CLAUDE_SANDBOX_PROGRAMS] : []),
   render: renderClaude,
   launch({ prompt, settings, rendered, interactive }) {
     const args = [...settings.args];

@@ -27,6 +27,8 @@ export function commandParser(): StreamParser {
 /** The `command` adapter. */
 export const commandAdapter: AgentAdapter = {
   name: 'command',
+  requiredFiles: () => [],
+  requiredPrograms: () => [],
   apiHosts: () => [],
   credentialEnv: [],
   render: () => undefined,

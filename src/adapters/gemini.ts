@@ -100,6 +100,8 @@ export function geminiParser(worktree: string): StreamParser {
 /** The Gemini CLI adapter. */
 export const geminiAdapter: AgentAdapter = {
   name: 'gemini',
+  requiredFiles: () => [],
+  requiredPrograms: () => [],
   apiHosts: (env) => hostsOf(env.GOOGLE_GEMINI_BASE_URL, ['generativelanguage.googleapis.com']),
   credentialEnv: ['GEMINI_API_KEY', 'GOOGLE_API_KEY', 'GOOGLE_GEMINI_BASE_URL'],
   render: renderGemini,

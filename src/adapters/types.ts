@@ -63,6 +63,14 @@ export interface AgentAdapter {
   readonly credentialEnv: readonly string[];
   /** Hosts the tool must reach for its model API (for the OS sandbox's network allowlist). */
   apiHosts(env: NodeJS.ProcessEnv): string[];
+  /**
+   * Programs the rendered config makes the tool depend on, by name on PATH (e.g. Claude Code's sandbox
+   * needs `bwrap` and `socat` on Linux for `yolo`). The run is refused before anything is made when one is
+   * missing. Empty when nothing extra is needed.
+   */
+  requiredPrograms(policy: Policy, platform: NodeJS.Platform): string[];
+  /** Files agentctl ships that the rendered config points the tool at (absolute paths; e.g. Codex's command guard hook). Empty when none. */
+  requiredFiles(): string[];
   /** Native config for a policy, or undefined when the tool has no permission system of its own. */
   render(policy: Policy, ctx: RenderContext): RenderedConfig | undefined;
   /** Build the launch. Throws ConfigError when settings are incomplete (e.g. no `agents.command.bin`). */

@@ -128,6 +128,16 @@ export async function planRun(ctx: Context, taskId: string, options: { claim?: b
     throw new ConfigError(`agent "${task.agent}": executable "${probe.bin}" not found`, { hint: `Install it, or set agents.${task.agent}.bin in .agentrc.yaml` });
   }
 
+  const missingPrograms = adapter.requiredPrograms(policy, process.platform).filter((p) => !resolveExecutable(p, ctx.env.PATH, project.root));
+  if (missingPrograms.length) {
+    throw new ConfigError(`${task.agent} needs ${missingPrograms.join(' and ')} on PATH to run "${task.id}" with profile(s) ${policy.profiles.join(', ')} (its own sandbox for every command); the run was not started`, {
+      hint: process.platform === 'linux' ? 'apt-get install bubblewrap socat' : 'Install the tool\'s sandbox dependencies',
+    });
+  }
+  const missingFiles = adapter.requiredFiles().filter((f) => !existsSync(f));
+  if (missingFiles.length) {
+    throw new ConfigError(`${task.agent}: agentctl's ${missingFiles.join(', ')} is missing, so the tool could not be held to the policy; the run was not started`, { hint: 'Build agentctl: npm run build' });
+  }
   const osSandbox = policy.osSandbox.value ? requireOsSandbox(ctx, policy) : undefined;
   const runId = ulid().toLowerCase();
   const handover = previousHandover(ctx, task.type);

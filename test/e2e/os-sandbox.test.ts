@@ -1,10 +1,10 @@
 /** `sandbox: os`: the agent runs inside srt (bubblewrap); if the sandbox cannot start, the run fails closed. */
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { chmodSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { agentctl, cleanup, git, makeRepo, taskFile } from '../helpers.js';
+import { SCRIPTED_CLAUDE, agentctl, cleanup, git, makeRepo, taskFile, tempDir } from '../helpers.js';
 
 afterEach(cleanup);
 
@@ -32,6 +32,22 @@ describe('OS sandbox', () => {
     const r = await agentctl(repo, home, ['run', 't']);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/profile "boxed" asks for sandbox: os, but the OS sandbox cannot start \(missing: srt/);
+    expect(existsSync(join(home, 'worktrees'))).toBe(false);
+  });
+
+  it('refuses a yolo run of Claude Code, before any worktree, when its own sandbox cannot start (no bwrap/socat on PATH)', async () => {
+    const { repo, home } = makeRepo({
+      '.agentrc.yaml': `agents:\n  claude:\n    bin: ${SCRIPTED_CLAUDE}\n`,
+      'tasks/proto.md': taskFile({ agent: 'claude', profile: 'yolo', type: 'prototype', autonomy: 'review' }, 'hack it together'),
+    });
+    // A PATH with git and nothing else: no bwrap, no socat.
+    const bin = join(tempDir(), 'bin');
+    mkdirSync(bin, { recursive: true });
+    const gitPath = spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim();
+    symlinkSync(gitPath, join(bin, 'git'));
+    const r = await agentctl(repo, home, ['run', 'proto'], { PATH: bin });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/claude needs bwrap and socat on PATH to run "proto" with profile\(s\) yolo/);
     expect(existsSync(join(home, 'worktrees'))).toBe(false);
   });
 

@@ -18,6 +18,17 @@
  *   mode is also passed explicitly with `--permission-mode`.
  * A `Read` deny also stops `cat`/`head`/`tail` of that file through Bash; writes through shell
  * redirection need an `Edit` allow as well as the command allow.
+ *
+ * `yolo` allows every command, and a `Read` deny does not reach a file a subprocess opens (`sh -c 'cat
+ * .env'`, `grep -r`). So `yolo` also turns on Claude Code's own sandbox for Bash (code.claude.com/docs/en/
+ * sandboxing; keys from the settings schema `sandbox.{enabled, failIfUnavailable, allowUnsandboxedCommands,
+ * autoAllowBashIfSandboxed, network.allowedDomains}`): every Bash command and its children run under
+ * bubblewrap (Seatbelt on macOS), where the `Read`/`Edit` deny rules become OS-level denies (observed with
+ * 2.1.330: `sh -c 'cat .env'` → "Permission denied"); `failIfUnavailable` makes Claude Code refuse to run
+ * unsandboxed, `allowUnsandboxedCommands: false` removes the model's `dangerouslyDisableSandbox` escape, and
+ * `autoAllowBashIfSandboxed: false` keeps the allow/deny rules in charge. Network from Bash goes through the
+ * sandbox's proxy: every domain when the policy's network is on, none when it is off. On Linux the sandbox
+ * needs `bwrap` and `socat` ({@link CLAUDE_SANDBOX_PROGRAMS}).
  */
 import { join } from 'node:path';
 import type { Policy } from '../policy.js';
@@ -76,6 +87,34 @@ export function claudePermissions(policy: Policy): ClaudePermissions {
   return { defaultMode: 'dontAsk', allow: [...allow], deny: [...deny] };
 }
 
+/** Programs Claude Code's sandbox needs on PATH on Linux (code.claude.com/docs/en/sandboxing, "Set up Linux and WSL2"). */
+export const CLAUDE_SANDBOX_PROGRAMS = ['bwrap', 'socat'] as const;
+
+/** Claude Code `sandbox` settings block. */
+export interface ClaudeSandbox {
+  enabled: true;
+  failIfUnavailable: true;
+  allowUnsandboxedCommands: false;
+  autoAllowBashIfSandboxed: false;
+  network: { allowedDomains: string[] };
+}
+
+/**
+ * The `sandbox` block for a policy: present for `yolo` only (the other profiles allow a short list of
+ * commands, which the permission rules decide exactly).
+ * @returns the block, or undefined when the policy does not need it
+ */
+export function claudeSandbox(policy: Policy): ClaudeSandbox | undefined {
+  if (!policy.yolo) return undefined;
+  return {
+    enabled: true,
+    failIfUnavailable: true,
+    allowUnsandboxedCommands: false,
+    autoAllowBashIfSandboxed: false,
+    network: { allowedDomains: policy.network.value ? ['*'] : [] },
+  };
+}
+
 /**
  * Render the Claude Code configuration for one run.
  * @returns the settings file (`<runDir>/claude/settings.json`), the `--settings`/`--permission-mode` args,
@@ -84,14 +123,17 @@ export function claudePermissions(policy: Policy): ClaudePermissions {
 export function renderClaude(policy: Policy, ctx: RenderContext): RenderedConfig {
   const permissions = claudePermissions(policy);
   const settingsPath = join(ctx.runDir, 'claude', 'settings.json');
+  const sandbox = claudeSandbox(policy);
   const settings = {
     permissions,
+    ...(sandbox ? { sandbox } : {}),
     env: { DISABLE_AUTOUPDATER: '1', DISABLE_TELEMETRY: '1', DISABLE_ERROR_REPORTING: '1' },
   };
   return {
     tool: 'claude',
     files: [{ path: settingsPath, content: JSON.stringify(settings, null, 2) + '\n' }],
     args: ['--settings', settingsPath, '--permission-mode', permissions.defaultMode],
+    placeholders: [],
     env: {
       CLAUDE_CONFIG_DIR: join(ctx.runDir, 'claude', 'config'),
       CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
