@@ -12,7 +12,8 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderCodex } from '../authz/render/codex.js';
+import { renderCodex, type CommandGuard } from '../authz/render/codex.js';
+import { packageRoot } from '../core/paths.js';
 import { clip, hostsOf, jsonLine, relativeToWorktree, type AgentAdapter, type AgentEvent, type StreamParser } from './types.js';
 
 /** Parser for `codex exec --json` output. */
@@ -76,14 +77,21 @@ export function codexParser(worktree: string): StreamParser {
   };
 }
 
+/** The command guard hook for Codex: this Node running agentctl's built `dist/hooks/command-guard.js` (plan checks it exists). */
+export function commandGuard(): CommandGuard {
+  return { node: process.execPath, script: join(packageRoot(), 'dist', 'hooks', 'command-guard.js') };
+}
+
 /** The Codex CLI adapter. */
 export const codexAdapter: AgentAdapter = {
   name: 'codex',
+  requiredPrograms: () => [],
+  requiredFiles: () => [commandGuard().script],
   apiHosts: (env) => hostsOf(env.OPENAI_BASE_URL, ['api.openai.com', 'chatgpt.com']),
   credentialEnv: ['OPENAI_API_KEY', 'CODEX_API_KEY', 'OPENAI_BASE_URL'],
   // The worktree exists when a run renders (it is created first); exact protections for missing paths
   // are left out under a writable workspace root (see renderCodex).
-  render: (policy, ctx) => renderCodex(policy, ctx, (rel) => existsSync(join(ctx.worktree, rel))),
+  render: (policy, ctx) => renderCodex(policy, ctx, (rel) => existsSync(join(ctx.worktree, rel)), commandGuard()),
   launch({ prompt, worktree, settings, rendered, interactive }) {
     const args = [...settings.args];
     if (!interactive) args.push('exec', '--json', '--strict-config', '-C', worktree);

@@ -9,7 +9,7 @@
  * - If the agent renamed the run branch, detached HEAD or checked out another branch, capture puts the
  *   run branch back on whatever the agent left, so nothing is lost.
  */
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { InternalError, StateError } from '../core/errors.js';
@@ -149,4 +149,27 @@ export async function restoreSandbox(git: Git, repoRoot: string, lockPath: strin
     git.raw(repoRoot, fromBranch ? ['worktree', 'add', '--quiet', '--lock', '--reason', reason, path, branch] : ['worktree', 'add', '--quiet', '--lock', '--reason', reason, '-b', branch, path, headSha]),
   );
   return { path, branch, baseSha: headSha, headSha };
+}
+
+/**
+ * Remove the empty stand-in files a tool's sandbox left for protected paths that were missing when the
+ * run started (see RenderedConfig.placeholders), so they are never committed.
+ * @param paths absolute paths inside the worktree
+ * @returns the paths removed; a path that is missing, not a regular file, or not empty is left alone
+ *   (what the agent wrote there is the scope check's business)
+ */
+export function removePlaceholders(paths: readonly string[]): string[] {
+  const removed: string[] = [];
+  for (const path of paths) {
+    let stat;
+    try {
+      stat = lstatSync(path);
+    } catch {
+      continue;
+    }
+    if (!stat.isFile() || stat.size !== 0) continue;
+    unlinkSync(path);
+    removed.push(path);
+  }
+  return removed;
 }

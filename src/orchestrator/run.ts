@@ -19,7 +19,7 @@ import { earnedLevel } from '../evidence/projections/trust.js';
 import { projectRuns, type RunView } from '../evidence/projections/runs.js';
 import { processStartTime } from '../exec/processes.js';
 import { childEnv, commandFor, runProcess } from '../exec/runner.js';
-import { captureWork, createSandbox, symlinksOutside } from '../exec/worktree.js';
+import { captureWork, createSandbox, removePlaceholders, symlinksOutside } from '../exec/worktree.js';
 import { controlsOf, trustOf, type Context } from './context.js';
 import { decideRun, sensitiveMatches, type RunDecision } from './decide.js';
 import { recordTrips, startGuard, type GuardReport } from './guard.js';
@@ -202,7 +202,9 @@ async function execute(ctx: Context, plan: RunPlan, options: RunTaskOptions, emi
   ]);
 
   // Capture the work: whatever the agent left becomes one commit on the run branch (protocol files
-  // excluded), and the run branch is put back if the agent moved HEAD elsewhere.
+  // excluded), and the run branch is put back if the agent moved HEAD elsewhere. The tool sandbox's empty
+  // stand-ins for protected paths go first.
+  removePlaceholders(rendered?.placeholders ?? []);
   const capture = await captureWork(git, wtPath, plan.branch, `agentctl: ${task.id} (run ${runId})\n\n${task.title}`, { name: `${task.agent} via agentctl`, email: 'agentctl@localhost' }, PROTOCOL_PATHS);
   const headSha = capture.headSha;
   const files = headSha === plan.baseSha ? [] : await git.numstat(wtPath, plan.baseSha, headSha);

@@ -4,8 +4,9 @@ import { parse as parseToml } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
 import { PROTOCOL_FILES, composePolicy } from '../../src/authz/policy.js';
 import { parseProfile, type Profile } from '../../src/authz/profile.js';
-import { claudePermissions, renderClaude } from '../../src/authz/render/claude.js';
-import { codexPermissions, renderCodex } from '../../src/authz/render/codex.js';
+import { claudePermissions, claudeSandbox, renderClaude } from '../../src/authz/render/claude.js';
+import { codexHooks, codexPermissions, renderCodex } from '../../src/authz/render/codex.js';
+import { guardDecision, guardRules } from '../../src/authz/guard.js';
 import { commandMentionPattern, filePathPattern, geminiApprovalMode, geminiRules, isSafeGeminiRegex, renderGemini } from '../../src/authz/render/gemini.js';
 import { ROOT } from '../helpers.js';
 
@@ -38,6 +39,16 @@ describe('Claude Code renderer', () => {
     const yolo = claudePermissions(policyOf(['yolo']));
     expect(yolo.allow).toEqual(expect.arrayContaining(['Read', 'Edit(./**)', 'Bash', 'WebFetch', 'WebSearch']));
     expect(yolo.deny).toEqual(expect.arrayContaining(['Read(.env)', 'Edit(./.claude/**)', 'Bash(git push:*)']));
+  });
+
+  it('turns on Claude Code\'s own sandbox for yolo only, failing closed and without the unsandboxed escape', () => {
+    for (const name of ['research', 'implement', 'careful']) expect(claudeSandbox(policyOf([name], ['src/**'])), name).toBeUndefined();
+    const sb = claudeSandbox(policyOf(['yolo']));
+    expect(sb).toEqual({ enabled: true, failIfUnavailable: true, allowUnsandboxedCommands: false, autoAllowBashIfSandboxed: false, network: { allowedDomains: ['*'] } });
+    const settings = JSON.parse(renderClaude(policyOf(['yolo']), rctx).files[0]!.content) as { sandbox?: unknown };
+    expect(settings.sandbox).toEqual(sb);
+    const offline = JSON.parse(renderClaude(policyOf(['implement']), rctx).files[0]!.content) as { sandbox?: unknown };
+    expect(offline.sandbox).toBeUndefined();
   });
 
   it('puts generated files and the config dir outside the worktree', () => {
@@ -113,7 +124,7 @@ describe('Codex renderer', () => {
 
   it('never emits a read/write glob key (Codex refuses the whole config) nor a .git glob', () => {
     for (const names of [['research'], ['implement'], ['careful'], ['yolo']]) {
-      const perms = codexPermissions(policyOf(names, ['src/**'])) as { filesystem: Record<string, Record<string, string>> };
+      const perms = codexPermissions(policyOf(names, ['src/**'])).permissions as { filesystem: Record<string, Record<string, string>> };
       for (const [key, access] of Object.entries(perms.filesystem[':workspace_roots']!)) {
         if (/[*?[\]]/.test(key)) expect(access, key).toBe('deny');
       }
@@ -121,20 +132,74 @@ describe('Codex renderer', () => {
     }
   });
 
-  it('under a writable root (yolo) keeps exact entries only for existing paths and leaves .codex to Codex', () => {
-    const perms = codexPermissions(policyOf(['yolo']), (p) => p === 'tasks' || p === '.git') as { filesystem: Record<string, Record<string, string>> };
-    const ws = perms.filesystem[':workspace_roots']!;
+  it('under a writable root (yolo) keeps exact deny entries for missing paths, lists them as placeholders, and leaves .codex to Codex', () => {
+    const { permissions, placeholders } = codexPermissions(policyOf(['yolo']), (p) => p === 'tasks' || p === '.git');
+    const ws = (permissions as { filesystem: Record<string, Record<string, string>> }).filesystem[':workspace_roots']!;
     expect(ws['.']).toBe('write');
     expect(ws.tasks).toBe('deny');
-    expect(ws['.claude']).toBeUndefined();
+    expect(ws['.claude']).toBe('deny');
+    expect(ws['.mcp.json']).toBe('deny'); // a bare name also gets its exact root entry (globs only match files present at start)
+    expect(ws['**/.mcp.json']).toBe('deny');
     expect(ws['.codex']).toBeUndefined();
     expect(ws['**/.env']).toBe('deny');
     expect(ws['.git']).toBe('read');
+    expect(placeholders).toContain('.claude');
+    expect(placeholders).toContain('.mcp.json');
+    expect(placeholders).not.toContain('tasks'); // exists
+    expect(placeholders.some((p) => /[*?]/.test(p))).toBe(false);
+    expect(placeholders).not.toContain('.git');
+    // The protocol folder is missing here: entries below it would make bwrap fail, so they are left out.
+    expect(ws['.agentctl/profiles']).toBeUndefined();
+    expect(ws['.agentctl/status.jsonl']).toBeUndefined(); // a write entry under a writable root adds nothing
+    const withFolder = codexPermissions(policyOf(['yolo']), (p) => p === '.agentctl');
+    expect((withFolder.permissions as { filesystem: Record<string, Record<string, string>> }).filesystem[':workspace_roots']!['.agentctl/profiles']).toBe('deny');
+    expect(withFolder.placeholders).toContain('.agentctl/profiles');
+  });
+
+  it('with a command guard: writes hooks.json running it before every shell command, its rules, and bypasses hook trust', () => {
+    const guard = { node: '/usr/bin/node', script: "/opt/agent's ctl/dist/hooks/command-guard.js" };
+    const r = renderCodex(policyOf(['research']), rctx, undefined, guard);
+    const hooks = r.files.find((f) => f.path.endsWith('/hooks.json'));
+    const rules = r.files.find((f) => f.path.endsWith('/agentctl-command-rules.json'));
+    expect(hooks?.path).toBe(`${rctx.runDir}/codex/home/hooks.json`);
+    const parsed = JSON.parse(hooks!.content) as { hooks: { PreToolUse: { matcher: string; hooks: { type: string; command: string }[] }[] } };
+    expect(parsed.hooks.PreToolUse[0]!.matcher).toBe('Bash');
+    // Shell-quoted, including a quote inside a path.
+    expect(parsed.hooks.PreToolUse[0]!.hooks[0]!.command).toBe(`'/usr/bin/node' '/opt/agent'\\''s ctl/dist/hooks/command-guard.js' '${rules!.path}'`);
+    expect(JSON.parse(rules!.content)).toEqual(JSON.parse(JSON.stringify(guardRules(policyOf(['research'])))));
+    expect(r.args).toEqual(['--dangerously-bypass-hook-trust']);
+    expect(renderCodex(policyOf(['research']), rctx).args).toEqual([]);
+  });
+
+  it('lists no placeholders under a read-only root', () => {
+    expect(codexPermissions(policyOf(['research']), () => false).placeholders).toEqual([]);
   });
 
   it('research writes nothing but the agent protocol report files', () => {
-    const perms = codexPermissions(policyOf(['research'])) as { filesystem: Record<string, Record<string, string>> };
+    const perms = codexPermissions(policyOf(['research'])).permissions as { filesystem: Record<string, Record<string, string>> };
     const writes = Object.entries(perms.filesystem[':workspace_roots']!).filter(([, a]) => a === 'write').map(([k]) => k);
     expect(writes.sort()).toEqual(PROTOCOL_FILES.slice().sort());
+  });
+});
+
+describe('command guard (the hook Codex runs before each shell command)', () => {
+  const rules = guardRules(policyOf(['research']));
+  const call = (command: unknown) => ({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command } });
+
+  it('allows what the policy allows, denies the rest with a reason naming the rule', () => {
+    expect(guardDecision(rules, call('git status --short'))).toEqual({ allow: true });
+    const denied = guardDecision(rules, call('npm test'));
+    expect(denied.allow).toBe(false);
+    if (denied.allow) return;
+    expect(denied.reason).toContain('not in the allowed list');
+    expect(denied.json).toEqual({ hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: denied.reason } });
+    const pushed = guardDecision(guardRules(policyOf(['yolo'])), call('git push origin main'));
+    expect(pushed.allow).toBe(false);
+    if (!pushed.allow) expect(pushed.reason).toContain('"git push"');
+  });
+
+  it('leaves calls without a shell command to the tool', () => {
+    expect(guardDecision(rules, { tool_name: 'apply_patch', tool_input: { input: '*** Begin Patch' } })).toEqual({ allow: true });
+    expect(guardDecision(rules, null)).toEqual({ allow: true });
   });
 });

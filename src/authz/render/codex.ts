@@ -17,10 +17,16 @@
  * - `check_for_update_on_startup = false`, `[analytics] enabled = false`, `[feedback] enabled = false`,
  *   `[otel] exporter = "none"`, `[history] persistence = "none"` keep the run quiet and local;
  * - `CODEX_HOME` must exist and must not be under the system temp dir (Codex then refuses to create its
- *   helper binaries, PR #8766), which holds for AGENTCTL_HOME's `runs/` in normal use.
+ *   helper binaries, PR #8766), which holds for AGENTCTL_HOME's `runs/` in normal use;
+ * - permission profiles restrict the filesystem and network, not which commands run, so the policy's
+ *   command rules are enforced by agentctl's command guard (src/authz/guard.ts) as a `PreToolUse` hook in
+ *   `CODEX_HOME/hooks.json` (developers.openai.com/codex/hooks: hooks are discovered next to each config
+ *   layer; non-managed hooks run only once trusted, or with `--dangerously-bypass-hook-trust`, which
+ *   `codex exec --help` describes as "for automation that already vets hook sources": agentctl wrote them).
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { stringify } from 'smol-toml';
+import { guardRules } from '../guard.js';
 import type { Policy } from '../policy.js';
 import type { RenderContext, RenderedConfig } from './types.js';
 
@@ -56,10 +62,11 @@ function codexHomeKey(glob: string): string {
 /**
  * Build the `[permissions.agentctl]` table.
  * @param exists tells whether a worktree-relative path exists (used only when the workspace root is
- *   writable; without it every entry is kept)
- * @returns `{filesystem, network}` ready for TOML
+ *   writable, to list the placeholders Codex will create; without it none are listed)
+ * @returns `permissions`: `{filesystem, network}` ready for TOML; `placeholders`: worktree-relative
+ *   paths of exact `deny` entries missing at render time (see {@link RenderedConfig.placeholders})
  */
-export function codexPermissions(policy: Policy, exists?: (relPath: string) => boolean): Record<string, unknown> {
+export function codexPermissions(policy: Policy, exists?: (relPath: string) => boolean): { permissions: Record<string, unknown>; placeholders: string[] } {
   const workspace: Record<string, Access> = {};
   const filesystem: Record<string, unknown> = { glob_scan_max_depth: CODEX_GLOB_DEPTH };
   const set = (key: string, access: Access, target: Record<string, unknown>): void => {
@@ -79,7 +86,12 @@ export function codexPermissions(policy: Policy, exists?: (relPath: string) => b
     // `.git` in a worktree is a pointer file git must read; agentctl commits on the agent's behalf. The
     // key is the exact root entry: `**/.git` with `read` is a glob grant, which Codex rejects.
     else if (r.value === '.git' || r.value === '.git/**') set('.git', 'read', workspace);
-    else set(codexWorkspaceKey(r.value), 'deny', workspace);
+    else {
+      set(codexWorkspaceKey(r.value), 'deny', workspace);
+      // A bare name (`.mcp.json`) is a glob at any depth, which Codex expands only over files that exist
+      // at start; the exact root entry also covers the file when it is missing (see placeholders below).
+      if (!r.value.includes('/') && !hasGlob(r.value)) set(r.value, 'deny', workspace);
+    }
   }
   if (workspace['.'] === undefined && readsEverything) workspace['.'] = 'read';
   for (const key of Object.keys(workspace)) {
@@ -88,17 +100,60 @@ export function codexPermissions(policy: Policy, exists?: (relPath: string) => b
     const parts = key.split('/');
     if (parts.slice(1).some((_, i) => workspace[parts.slice(0, i + 1).join('/')] === 'deny')) delete workspace[key];
   }
+  const placeholders: string[] = [];
   if (workspace['.'] === 'write') {
-    // A writable workspace root (`**`): Codex's sandbox mounts every exact entry below it, creating an
-    // empty read-only placeholder file on the host for a path that does not exist (it would be left in
-    // the worktree and committed), and fails outright on `.codex`, which it protects itself
-    // ("bwrap: Can't create file at …/.codex: Is a directory"; observed with 0.169.0). So `.codex` is left
-    // to Codex, and exact entries are kept only for paths that exist when `exists` can tell.
+    // A writable workspace root (`**`): Codex's sandbox mounts every exact `deny` entry below it read-only,
+    // creating an empty placeholder file on the host for a path that does not exist (observed with
+    // 0.169.0: `echo x > .mcp.json` → "Read-only file system", `mkdir .claude` → "File exists", and an
+    // empty mode-000 `.mcp.json` left in the worktree). That is what protects a missing path, so the
+    // entries stay, and the paths are reported for removal after the run. `.codex` is left to Codex,
+    // which protects it itself and fails outright on an entry for it ("bwrap: Can't create file at
+    // …/.codex: Is a directory").
     delete workspace['.codex'];
-    if (exists) for (const key of Object.keys(workspace)) if (key !== '.' && !hasGlob(key) && !exists(key)) delete workspace[key];
+    for (const [key, access] of Object.entries(workspace)) {
+      if (key === '.' || hasGlob(key)) continue;
+      // A `write` entry below a writable root adds nothing.
+      if (access === 'write') delete workspace[key];
+      else if (access === 'deny' && exists && !exists(key)) {
+        // bwrap can place a stand-in only in a folder that exists ("Can't bind mount … No such file or
+        // directory" otherwise, and Codex then fails to start). A protected path whose folder is missing
+        // is left to agentctl's post-run scope check.
+        if (key.includes('/') && !exists(dirname(key))) delete workspace[key];
+        else placeholders.push(key);
+      }
+    }
   }
   filesystem[':workspace_roots'] = workspace;
-  return { filesystem, network: { enabled: policy.network.value } };
+  return { permissions: { filesystem, network: { enabled: policy.network.value } }, placeholders };
+}
+
+/** How to start the command guard hook: this Node and the built guard script (absolute paths). */
+export interface CommandGuard {
+  node: string;
+  script: string;
+}
+
+/** Seconds Codex waits for the guard hook before giving up on it. */
+export const CODEX_GUARD_TIMEOUT_S = 30;
+
+const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * The `hooks.json` that runs the command guard before every shell command.
+ * Source: developers.openai.com/codex/hooks (`{hooks: {PreToolUse: [{matcher, hooks: [{type: "command",
+ * command, timeout}]}]}}`; Codex reports its shell tool to hooks as `Bash`, with `tool_input.command`).
+ */
+export function codexHooks(guard: CommandGuard, rulesPath: string): Record<string, unknown> {
+  return {
+    hooks: {
+      PreToolUse: [
+        {
+          matcher: 'Bash',
+          hooks: [{ type: 'command', command: [guard.node, guard.script, rulesPath].map(shellQuote).join(' '), timeout: CODEX_GUARD_TIMEOUT_S }],
+        },
+      ],
+    },
+  };
 }
 
 function hasGlob(key: string): boolean {
@@ -108,11 +163,15 @@ function hasGlob(key: string): boolean {
 /**
  * Render the Codex configuration for one run.
  * @param exists see {@link codexPermissions}; the adapter passes a check against the worktree
- * @returns `<runDir>/codex/home/config.toml`, no extra args (the profile is selected in config), and
- *   `CODEX_HOME`
+ * @param guard how to start the command guard; without it no hook is written (unit tests only: the
+ *   adapter always passes it)
+ * @returns `<runDir>/codex/home/config.toml` (the profile is selected there), with a guard also
+ *   `hooks.json`, the guard's `agentctl-command-rules.json` and the `--dangerously-bypass-hook-trust`
+ *   arg; `CODEX_HOME`; and the placeholders Codex may create (absolute)
  */
-export function renderCodex(policy: Policy, ctx: RenderContext, exists?: (relPath: string) => boolean): RenderedConfig {
+export function renderCodex(policy: Policy, ctx: RenderContext, exists?: (relPath: string) => boolean, guard?: CommandGuard): RenderedConfig {
   const home = join(ctx.runDir, 'codex', 'home');
+  const { permissions, placeholders } = codexPermissions(policy, exists);
   const config = {
     approval_policy: 'never',
     check_for_update_on_startup: false,
@@ -122,14 +181,25 @@ export function renderCodex(policy: Policy, ctx: RenderContext, exists?: (relPat
     history: { persistence: 'none' },
     otel: { exporter: 'none' },
     shell_environment_policy: { inherit: 'core', exclude: ['*TOKEN*', '*KEY*', '*SECRET*', '*PASSWORD*', 'AWS_*'] },
-    permissions: { [CODEX_PROFILE]: codexPermissions(policy, exists) },
+    permissions: { [CODEX_PROFILE]: permissions },
     projects: { [ctx.worktree]: { trust_level: 'trusted' } },
   };
   const header = '# Generated by agentctl for one run. Edits here have no effect on later runs.\n';
+  const files = [{ path: join(home, 'config.toml'), content: header + stringify(config) + '\n' }];
+  const args: string[] = [];
+  if (guard) {
+    const rulesPath = join(home, 'agentctl-command-rules.json');
+    files.push({ path: rulesPath, content: JSON.stringify(guardRules(policy), null, 2) + '\n' });
+    files.push({ path: join(home, 'hooks.json'), content: JSON.stringify(codexHooks(guard, rulesPath), null, 2) + '\n' });
+    // Our hooks live in a CODEX_HOME agentctl just wrote for this run; Codex would otherwise skip them
+    // until a human trusts them in its TUI (`/hooks`).
+    args.push('--dangerously-bypass-hook-trust');
+  }
   return {
     tool: 'codex',
-    files: [{ path: join(home, 'config.toml'), content: header + stringify(config) + '\n' }],
-    args: [],
+    files,
+    args,
     env: { CODEX_HOME: home },
+    placeholders: placeholders.map((p) => join(ctx.worktree, p)),
   };
 }

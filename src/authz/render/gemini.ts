@@ -194,6 +194,7 @@ export function renderGemini(policy: Policy, ctx: RenderContext): RenderedConfig
       { path: join(home, '.gemini', 'settings.json'), content: JSON.stringify(settings, null, 2) + '\n' },
     ],
     args: ['--approval-mode', geminiApprovalMode(policy), '--policy', policyPath],
+    placeholders: [],
     env: { GEMINI_CLI_HOME: home, GEMINI_CLI_TRUST_WORKSPACE: 'true', GEMINI_CLI_NO_RELAUNCH: 'true' },
   };
 }

@@ -25,4 +25,11 @@ export interface RenderedConfig {
   args: string[];
   /** Environment variables the adapter must set for the tool. */
   env: Record<string, string>;
+  /**
+   * Absolute paths inside the worktree that did not exist at render time and that the tool's sandbox
+   * may create as empty stand-ins to protect them (Codex mounts a read-only empty file there). After the
+   * agent exits, agentctl removes each one that is still an empty file (`removePlaceholders`), so they
+   * are never committed; anything else found there is left for the scope check. Empty when none.
+   */
+  placeholders: string[];
 }

@@ -1,0 +1,57 @@
+/**
+ * The command guard: agentctl's own command decision, run by an agent tool before each shell command
+ * (a `PreToolUse` hook) for tools whose native permissions cannot restrict which commands run (Codex:
+ * permission profiles restrict the filesystem and network only). Pure; the hook entry point is
+ * src/hooks/command-guard.ts.
+ *
+ * Hook protocol (Codex, developers.openai.com/codex/hooks, "PreToolUse"; the same JSON shapes as Claude
+ * Code's hooks): the tool writes `{hook_event_name: "PreToolUse", tool_name: "Bash", tool_input:
+ * {command}}` to the hook's stdin; the hook denies with `{hookSpecificOutput: {hookEventName:
+ * "PreToolUse", permissionDecision: "deny", permissionDecisionReason}}` on stdout (a non-empty reason is
+ * required) and allows by printing nothing and exiting 0.
+ */
+import { decideCommand } from './check.js';
+import type { Policy, Sourced } from './policy.js';
+
+/** The part of a policy the guard needs, as written to the guard's rules file (JSON). */
+export interface GuardRules {
+  commands: { allow: Sourced<string>[]; deny: Sourced<string>[] };
+}
+
+/** The guard rules of a policy. */
+export function guardRules(policy: Policy): GuardRules {
+  return { commands: { allow: policy.commands.allow, deny: policy.commands.deny } };
+}
+
+/** What the hook prints: nothing (allow) or a deny object. */
+export type GuardOutput = { allow: true } | { allow: false; json: Record<string, unknown>; reason: string };
+
+/**
+ * Decide one hook call.
+ * @param rules the run's guard rules
+ * @param input the hook's stdin, parsed; anything without a string `tool_input.command` is not a shell
+ *   command and is allowed (the tool's own permissions decide it)
+ * @returns allow, or deny with the JSON to print and the reason
+ */
+export function guardDecision(rules: GuardRules, input: unknown): GuardOutput {
+  const toolInput = (input as { tool_input?: { command?: unknown } } | null)?.tool_input;
+  const command = toolInput?.command;
+  if (typeof command !== 'string') return { allow: true };
+  const policy = { commands: rules.commands } as unknown as Policy;
+  const d = decideCommand(policy, command);
+  if (d.allowed) return { allow: true };
+  const reason = d.rule
+    ? `agentctl policy: command denied by rule "${d.rule.value}" (${d.rule.source})`
+    : `agentctl policy: command not in the allowed list (${rules.commands.allow.map((r) => r.value).join(', ') || 'none'})`;
+  return {
+    allow: false,
+    reason,
+    json: { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: reason } },
+  };
+}
+
+/** A deny for when the guard itself cannot decide (bad rules file, unreadable input): fail closed. */
+export function guardFailure(message: string): GuardOutput & { allow: false } {
+  const reason = `agentctl command guard failed closed: ${message}`;
+  return { allow: false, reason, json: { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: reason } } };
+}

@@ -1,0 +1,70 @@
+/**
+ * The command guard hook as Codex starts it: a real `node dist/hooks/command-guard.js <rules>` child
+ * process, hook JSON on stdin (needs `npm run build`, which `npm test` runs first).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { guardRules } from '../../src/authz/guard.js';
+import { composePolicy } from '../../src/authz/policy.js';
+import { parseProfile, type Profile } from '../../src/authz/profile.js';
+import { ROOT } from '../helpers.js';
+
+const GUARD = join(ROOT, 'dist', 'hooks', 'command-guard.js');
+const profiles = new Map<string, Profile>();
+for (const f of readdirSync(join(ROOT, 'profiles'))) profiles.set(f.replace('.yaml', ''), parseProfile(f.replace('.yaml', ''), f, readFileSync(join(ROOT, 'profiles', f), 'utf8'), 'builtin'));
+const research = composePolicy({ id: 't', file: 't.md', profiles: ['research'], paths: [], autonomy: 'review' }, profiles, { tasksDir: 'tasks', profilesDir: '.agentctl/profiles' });
+
+function hook(rulesFile: string, stdin: string) {
+  const r = spawnSync(process.execPath, [GUARD, rulesFile], { input: stdin, encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('command guard hook process', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'agentctl-guard-'));
+  const rules = join(dir, 'rules.json');
+  writeFileSync(rules, JSON.stringify(guardRules(research)));
+  const call = (command: string) => JSON.stringify({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command } });
+
+  it('prints nothing and exits 0 for an allowed command', () => {
+    expect(hook(rules, call('git status'))).toEqual({ status: 0, stdout: '', stderr: '' });
+  });
+
+  it('prints a PreToolUse deny with the reason for a denied command', () => {
+    const r = hook(rules, call('npm test'));
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout) as { hookSpecificOutput: { permissionDecision: string; permissionDecisionReason: string } };
+    expect(out.hookSpecificOutput.permissionDecision).toBe('deny');
+    expect(out.hookSpecificOutput.permissionDecisionReason).toContain('not in the allowed list');
+  });
+
+  it('fails closed (deny, exit 2) on a missing or malformed rules file and on unreadable input', () => {
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, '{"commands": 1}');
+    for (const [file, input] of [[join(dir, 'missing.json'), call('git status')], [bad, call('git status')], [rules, 'not json']] as const) {
+      const r = hook(file, input);
+      expect(r.status, file).toBe(2);
+      expect(r.stderr).toContain('failed closed');
+      expect((JSON.parse(r.stdout) as { hookSpecificOutput: { permissionDecision: string } }).hookSpecificOutput.permissionDecision).toBe('deny');
+    }
+  });
+});
+
+describe('removePlaceholders (after a Codex run)', () => {
+  it('removes only the empty regular files left at the listed paths', async () => {
+    const { removePlaceholders } = await import('../../src/exec/worktree.js');
+    const { mkdirSync, existsSync, chmodSync } = await import('node:fs');
+    const wt = mkdtempSync(join(tmpdir(), 'agentctl-ph-'));
+    writeFileSync(join(wt, '.mcp.json'), '');
+    chmodSync(join(wt, '.mcp.json'), 0o000); // as Codex leaves it
+    writeFileSync(join(wt, '.agentrc.yaml'), 'written: by the agent\n');
+    mkdirSync(join(wt, '.claude'));
+    const listed = ['.mcp.json', '.agentrc.yaml', '.claude', '.gemini'].map((p) => join(wt, p));
+    expect(removePlaceholders(listed)).toEqual([join(wt, '.mcp.json')]);
+    expect(existsSync(join(wt, '.mcp.json'))).toBe(false);
+    expect(readFileSync(join(wt, '.agentrc.yaml'), 'utf8')).toContain('by the agent'); // left for the scope check
+    expect(existsSync(join(wt, '.claude'))).toBe(true);
+  });
+});
