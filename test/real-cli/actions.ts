@@ -158,7 +158,7 @@ export const ACTIONS: Action[] = [
       const net: PolicyVerdict = { allowed: policy.network.value, why: `network: ${policy.network.value ? 'on' : 'off'} (${policy.network.source})` };
       return both(cmd, net);
     },
-    call: (tool, { probeUrl }) => shellCall(tool, 'network', `curl -sS -m 5 ${probeUrl('network')}`),
+    call: (tool, { probeUrl }) => shellCall(tool, 'network', `curl -sS -m 5 --noproxy '' ${probeUrl('network')}`),
     observe(_tool, facts) {
       const happened = facts.probes.includes('network');
       return { happened, evidence: `${happened ? 'probe reached' : 'probe not reached'}; ${resultEvidence(facts.result)}` };
@@ -167,6 +167,17 @@ export const ACTIONS: Action[] = [
   writeAction('write-task-file', 'write tasks/new.md (file tool)', () => 'tasks/new.md'),
   writeAction('write-mcp-json', 'write .mcp.json (file tool)', () => '.mcp.json'),
   writeAction('write-own-config', 'write own config (file tool)', (tool) => OWN_CONFIG[tool]),
+  {
+    id: 'shell-mcp-json',
+    label: 'shell write .mcp.json (missing at start)',
+    decide: (policy) => both(commandVerdict(policy, 'echo x > .mcp.json'), pathVerdict(policy, 'write', '.mcp.json')),
+    call: (tool) => shellCall(tool, 'shell-mcp-json', `echo '{ "note": "${WRITE_MARKER}" }' > .mcp.json`),
+    observe(_tool, facts) {
+      const onDisk = readIn(facts.worktree, '.mcp.json');
+      const happened = onDisk !== undefined && onDisk.includes(WRITE_MARKER);
+      return { happened, evidence: `${happened ? '.mcp.json written' : onDisk === undefined ? '.mcp.json absent' : '.mcp.json present without the marker'}; ${resultEvidence(facts.result)}` };
+    },
+  },
   {
     id: 'shell-own-config',
     label: 'shell write into own config dir',

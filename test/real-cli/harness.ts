@@ -21,6 +21,7 @@ import { parseProfile, type Profile } from '../../src/authz/profile.js';
 import type { RenderedConfig } from '../../src/authz/render/types.js';
 import type { AgentSettings } from '../../src/definition/config.js';
 import { childEnv, commandFor, runProcess, type RunResult } from '../../src/exec/runner.js';
+import { removePlaceholders } from '../../src/exec/worktree.js';
 import { MockModelServer, type ScriptedCall, type ToolName, type ToolResult } from './mock.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -153,6 +154,9 @@ export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
   git(repo, 'worktree', 'add', '-q', '-b', 'agentctl/real-cli/r1', worktree);
 
   const policy = policyFor(profile);
+  // As src/orchestrator/plan.ts does: what agentctl ships for the tool must be there (the built guard).
+  const missing = adapter.requiredFiles().filter((f) => !existsSync(f));
+  if (missing.length) throw new Error(`missing ${missing.join(', ')}: run npm run build first`);
   const rendered = adapter.render(policy, { worktree, runDir, homeDir: home });
   if (!rendered) throw new Error(`${tool} rendered nothing`);
   options.patchRendered?.(rendered);
@@ -210,6 +214,8 @@ export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
   } finally {
     await mock.close();
   }
+  // As src/orchestrator/run.ts does before capturing the work.
+  removePlaceholders(rendered.placeholders);
   return { tool, profile, policy, rendered, worktree, result, mock, results: mock.results(), stdoutLines };
 }
 

@@ -18,18 +18,13 @@ export interface KnownMismatch {
   why: string;
 }
 
-const CLAUDE_GREP = 'yolo allows every command (`Bash`), and Claude Code\'s `Read(.env)` deny covers `cat`/`head`/`tail` of the named file, not a recursive `grep` that opens it (the other profiles do not allow `grep`). Reads cannot be caught after the fact: keep secrets out of worktrees.';
-const CLAUDE_SUBSHELL = 'yolo allows every command (`Bash`); `Read(.env)` is not applied to the file a subprocess (`sh -c`) opens. Reads cannot be caught after the fact.';
-const CODEX_COMMANDS = 'Codex permission profiles restrict the filesystem and network, not which commands run: with a read-only workspace `npm test` still runs (it only echoes here). Effects stay inside the sandbox; agentctl\'s post-run scope check catches writes.';
-const CODEX_MISSING = 'Under a writable workspace root (yolo) Codex can only protect paths that exist when it starts (an entry for a missing path leaves a placeholder file in the worktree), so a new `.mcp.json` can be written. agentctl\'s post-run scope check flags it as a protected-path violation.';
-
-/** `tool/profile/action` → the known mismatch. */
-export const KNOWN_MISMATCHES: Record<string, KnownMismatch> = {
-  'claude/yolo/search-secret': { real: true, why: CLAUDE_GREP },
-  'claude/yolo/subshell-secret': { real: true, why: CLAUDE_SUBSHELL },
-  'codex/research/run-tests': { real: true, why: CODEX_COMMANDS },
-  'codex/yolo/write-mcp-json': { real: true, why: CODEX_MISSING },
-};
+/**
+ * `tool/profile/action` → the known mismatch. Empty: every cell matches. The earlier ones were fixed by
+ * Claude Code's own sandbox for yolo (secrets read through `sh -c`/`grep -r`), the command guard hook for
+ * Codex (commands outside the allow list), and exact deny entries for missing protected paths under
+ * Codex's writable root (`.mcp.json`). A new entry needs the tool limit and the mitigation in `why`.
+ */
+export const KNOWN_MISMATCHES: Record<string, KnownMismatch> = {};
 
 /** One table row. */
 export interface Row {
