@@ -126,6 +126,8 @@ export interface RunCliOptions {
   script: (ctx: { worktree: string; probeUrl: (id: string) => string }) => ScriptedCall[];
   prompt?: string;
   timeoutMs?: number;
+  /** Extra files committed to the throwaway repository (path → content). */
+  repoFiles?: Record<string, string>;
   /** Experiments only: change the rendered files before they are written. */
   patchRendered?: (rendered: RenderedConfig) => void;
 }
@@ -144,7 +146,7 @@ export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
   const home = join(base, 'home');
   const tmp = join(base, 'tmp');
   for (const d of [repo, home, tmp, dirname(worktree)]) mkdirSync(d, { recursive: true });
-  for (const [path, content] of Object.entries(REPO_FILES)) {
+  for (const [path, content] of Object.entries({ ...REPO_FILES, ...options.repoFiles })) {
     mkdirSync(dirname(join(repo, path)), { recursive: true });
     writeFileSync(join(repo, path), content);
   }

@@ -120,6 +120,8 @@ describe('Codex renderer', () => {
     expect(ws.tasks).toBe('deny');
     expect(cfg.permissions.agentctl.filesystem['~/.ssh']).toBe('deny');
     expect(r.env.CODEX_HOME).toBe(`${rctx.runDir}/codex/home`);
+    // Never trusts the worktree: the repository's own .codex/ layer must stay ignored.
+    expect(cfg.projects).toBeUndefined();
   });
 
   it('never emits a read/write glob key (Codex refuses the whole config) nor a .git glob', () => {
