@@ -9,6 +9,7 @@
  * permission_denials[{tool_name, tool_use_id, tool_input}]}. Unknown types are ignored.
  */
 import { CLAUDE_SANDBOX_PROGRAMS, claudeSandbox, renderClaude } from '../authz/render/claude.js';
+import { commandGuard } from './commandGuard.js';
 import { clip, hostsOf, clipInput, jsonLine, relativeToWorktree, type AgentAdapter, type AgentEvent, type StreamParser } from './types.js';
 
 /** Claude Code tools that change files, and the input field holding the path. */
@@ -100,9 +101,9 @@ export const claudeAdapter: AgentAdapter = {
   name: 'claude',
   apiHosts: (env) => hostsOf(env.ANTHROPIC_BASE_URL, ['api.anthropic.com']),
   credentialEnv: ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'ANTHROPIC_BASE_URL'],
-  requiredFiles: () => [],
+  requiredFiles: () => [commandGuard().script],
   requiredPrograms: (policy, platform) => (claudeSandbox(policy) && platform === 'linux' ? [...CLAUDE_SANDBOX_PROGRAMS] : []),
-  render: renderClaude,
+  render: (policy, ctx) => renderClaude(policy, ctx, commandGuard()),
   launch({ prompt, settings, rendered, interactive }) {
     const args = [...settings.args];
     if (!interactive) args.push('-p', prompt, '--output-format', 'stream-json', '--verbose');

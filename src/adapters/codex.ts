@@ -12,8 +12,8 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderCodex, type CommandGuard } from '../authz/render/codex.js';
-import { packageRoot } from '../core/paths.js';
+import { renderCodex } from '../authz/render/codex.js';
+import { commandGuard } from './commandGuard.js';
 import { clip, hostsOf, jsonLine, relativeToWorktree, type AgentAdapter, type AgentEvent, type StreamParser } from './types.js';
 
 /** Parser for `codex exec --json` output. */
@@ -75,11 +75,6 @@ export function codexParser(worktree: string): StreamParser {
       return { finalText, reportedError, errorText: reportedError ? errorText : undefined };
     },
   };
-}
-
-/** The command guard hook for Codex: this Node running agentctl's built `dist/hooks/command-guard.js` (plan checks it exists). */
-export function commandGuard(): CommandGuard {
-  return { node: process.execPath, script: join(packageRoot(), 'dist', 'hooks', 'command-guard.js') };
 }
 
 /** The Codex CLI adapter. */

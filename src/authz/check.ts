@@ -65,16 +65,16 @@ const SUBSTITUTION = /\$\(|`|<\(|>\(/;
 
 /**
  * Decide a shell command. Compound commands (`&&`, `||`, `;`, `|`) are split; every part must be allowed.
- * A command with a substitution (`$(…)`, backticks, `<(…)`, `>(…)`) is denied unless the policy allows
- * every command (`*`).
+ * A command with a substitution (`$(…)`, backticks, `<(…)`, `>(…)`) is always denied.
  * @param command the command line as the agent would run it
  */
 export function decideCommand(policy: Policy, command: string): Decision {
   const parts = command.split(/&&|\|\||;|\||\n/).map((p) => p.trim()).filter(Boolean);
   if (parts.length === 0) return { allowed: false, rule: undefined };
-  // A substitution runs a command no prefix rule sees (`git log $(cat .env)` starts with `git log`).
-  if (SUBSTITUTION.test(command) && !policy.commands.allow.some((r) => r.value === '*')) {
-    return { allowed: false, rule: { kind: 'default', value: 'command substitution ($(…), `…`, <(…), >(…)) is allowed only when every command is', source: 'agentctl' } };
+  // A substitution runs a command no prefix rule sees (`git log $(cat .env)` starts with `git log`, and
+  // `echo $(sudo …)` hides a denied one). Gemini CLI refuses it in every mode; agentctl does the same.
+  if (SUBSTITUTION.test(command)) {
+    return { allowed: false, rule: { kind: 'default', value: 'command substitution ($(…), `…`, <(…), >(…)) is never allowed', source: 'agentctl' } };
   }
   let lastAllow: Decision | undefined;
   for (const part of parts) {

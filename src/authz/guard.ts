@@ -4,8 +4,11 @@
  * permission profiles restrict the filesystem and network only). Pure; the hook entry point is
  * src/hooks/command-guard.ts.
  *
+ * Used for Codex (permission profiles restrict the filesystem and network only) and Claude Code (its
+ * permission rules auto-allow commands it deems read-only, such as `echo`, even in `dontAsk` mode).
+ *
  * Hook protocol (Codex, developers.openai.com/codex/hooks, "PreToolUse"; the same JSON shapes as Claude
- * Code's hooks): the tool writes `{hook_event_name: "PreToolUse", tool_name: "Bash", tool_input:
+ * Code's hooks, code.claude.com/docs/en/hooks): the tool writes `{hook_event_name: "PreToolUse", tool_name: "Bash", tool_input:
  * {command}}` to the hook's stdin; the hook denies with `{hookSpecificOutput: {hookEventName:
  * "PreToolUse", permissionDecision: "deny", permissionDecisionReason}}` on stdout (a non-empty reason is
  * required) and allows by printing nothing and exiting 0.
@@ -54,4 +57,33 @@ export function guardDecision(rules: GuardRules, input: unknown): GuardOutput {
 export function guardFailure(message: string): GuardOutput & { allow: false } {
   const reason = `agentctl command guard failed closed: ${message}`;
   return { allow: false, reason, json: { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: reason } } };
+}
+
+/** How to start the command guard hook: this Node and the built guard script (absolute paths). */
+export interface CommandGuard {
+  node: string;
+  script: string;
+}
+
+/** Seconds the tool waits for the guard hook. */
+export const GUARD_TIMEOUT_S = 30;
+
+const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * The `hooks` block that runs the command guard before every shell command: the same shape in Claude
+ * Code settings (code.claude.com/docs/en/hooks) and Codex `hooks.json` (developers.openai.com/codex/hooks):
+ * `{PreToolUse: [{matcher: "Bash", hooks: [{type: "command", command, timeout}]}]}`; both report their
+ * shell tool to hooks as `Bash` with `tool_input.command`.
+ * @param rulesPath absolute path of the rules file ({@link GuardRules} as JSON)
+ */
+export function guardHooks(guard: CommandGuard, rulesPath: string): Record<string, unknown> {
+  return {
+    PreToolUse: [
+      {
+        matcher: 'Bash',
+        hooks: [{ type: 'command', command: [guard.node, guard.script, rulesPath].map(shellQuote).join(' '), timeout: GUARD_TIMEOUT_S }],
+      },
+    ],
+  };
 }

@@ -23,6 +23,8 @@ function decide(): GuardOutput {
 const out = decide();
 if (!out.allow) {
   process.stdout.write(JSON.stringify(out.json) + '\n');
-  process.stderr.write(out.reason + '\n');
-  process.exitCode = out.reason.startsWith('agentctl command guard failed closed') ? 2 : 0;
+  if (out.reason.startsWith('agentctl command guard failed closed')) {
+    process.stderr.write(out.reason + '\n');
+    process.exitCode = 2;
+  }
 }

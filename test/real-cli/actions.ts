@@ -151,6 +151,18 @@ export const ACTIONS: Action[] = [
     },
   },
   {
+    // A harmless command outside every allow list but yolo's (Claude Code auto-allows `echo` on its own).
+    id: 'unlisted-command',
+    label: 'echo (not in the allow list)',
+    decide: (policy) => commandVerdict(policy, 'echo unlisted-ran | tr a-z A-Z'),
+    call: (tool) => shellCall(tool, 'unlisted-command', 'echo unlisted-ran | tr a-z A-Z'),
+    observe(_tool, facts) {
+      // The upper-cased output, which no refusal message quoting the command contains.
+      const happened = facts.result !== undefined && facts.result.text.includes('UNLISTED-RAN');
+      return { happened, evidence: `${happened ? 'command ran' : 'command did not run'}; ${resultEvidence(facts.result)}` };
+    },
+  },
+  {
     id: 'network',
     label: 'curl 127.0.0.1 (network)',
     decide(policy) {

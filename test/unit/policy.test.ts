@@ -84,7 +84,7 @@ describe('composePolicy and decisions', () => {
     expect(decideCommand(p, 'npm testx').allowed).toBe(false);
   });
 
-  it('denies command substitution unless every command is allowed (a prefix rule cannot see inside it)', () => {
+  it('denies command substitution, even when every command is allowed (a prefix rule cannot see inside it)', () => {
     const research = composePolicy(task(['research']), profiles, ctx);
     expect(decideCommand(research, 'git log').allowed).toBe(true);
     for (const cmd of ['git log $(cat .env)', 'git log `cat .env`', 'git diff <(cat .env)', 'ls >(tee x)']) {
@@ -93,7 +93,8 @@ describe('composePolicy and decisions', () => {
       expect(d.rule?.value, cmd).toContain('command substitution');
     }
     const yolo = composePolicy(task(['yolo']), profiles, ctx);
-    expect(decideCommand(yolo, 'echo $(date)').allowed).toBe(true);
+    expect(decideCommand(yolo, 'echo hi | tr a-z A-Z').allowed).toBe(true);
+    expect(decideCommand(yolo, 'echo $(sudo cat /etc/shadow)').allowed).toBe(false);
   });
 
   it('reports scope violations, marking protected files', () => {

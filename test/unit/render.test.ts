@@ -6,7 +6,7 @@ import { PROTOCOL_FILES, composePolicy } from '../../src/authz/policy.js';
 import { parseProfile, type Profile } from '../../src/authz/profile.js';
 import { claudePermissions, claudeSandbox, renderClaude } from '../../src/authz/render/claude.js';
 import { codexHooks, codexPermissions, renderCodex } from '../../src/authz/render/codex.js';
-import { guardDecision, guardRules } from '../../src/authz/guard.js';
+import { guardDecision, guardHooks, guardRules } from '../../src/authz/guard.js';
 import { commandMentionPattern, filePathPattern, geminiApprovalMode, geminiRules, isSafeGeminiRegex, renderGemini } from '../../src/authz/render/gemini.js';
 import { ROOT } from '../helpers.js';
 
@@ -34,7 +34,8 @@ describe('Claude Code renderer', () => {
     for (const names of [['research'], ['implement'], ['careful'], ['yolo']]) {
       const r = renderClaude(policyOf(names, ['src/**']), rctx);
       expect(r.files[0]!.content).not.toContain('bypassPermissions');
-      expect(r.args).toEqual(['--settings', `${rctx.runDir}/claude/settings.json`, '--permission-mode', 'dontAsk']);
+      expect(r.args).not.toContain('bypassPermissions');
+      expect(r.args.slice(-2)).toEqual(['--permission-mode', 'dontAsk']);
     }
     const yolo = claudePermissions(policyOf(['yolo']));
     expect(yolo.allow).toEqual(expect.arrayContaining(['Read', 'Edit(./**)', 'Bash', 'WebFetch', 'WebSearch']));
@@ -56,6 +57,17 @@ describe('Claude Code renderer', () => {
     expect(r.files.every((f) => !f.path.startsWith(rctx.worktree))).toBe(true);
     expect(r.env.CLAUDE_CONFIG_DIR).toBe(`${rctx.runDir}/claude/config`);
     expect(r.env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC).toBe('1');
+  });
+
+  it('loads no project or local settings from the worktree, and runs the command guard as a PreToolUse hook on Bash', () => {
+    const guard = { node: '/usr/bin/node', script: '/opt/agentctl/dist/hooks/command-guard.js' };
+    const r = renderClaude(policyOf(['implement']), rctx, guard);
+    expect(r.args).toEqual(['--settings', `${rctx.runDir}/claude/settings.json`, '--setting-sources', 'user', '--permission-mode', 'dontAsk']);
+    const settings = JSON.parse(r.files[0]!.content) as { hooks: Record<string, unknown> };
+    const rulesPath = `${rctx.runDir}/claude/agentctl-command-rules.json`;
+    expect(settings.hooks).toEqual(guardHooks(guard, rulesPath));
+    expect(r.files[1]).toEqual({ path: rulesPath, content: JSON.stringify(guardRules(policyOf(['implement'])), null, 2) + '\n' });
+    expect(JSON.parse(renderClaude(policyOf(['implement']), rctx).files[0]!.content).hooks).toBeUndefined();
   });
 });
 
@@ -101,6 +113,10 @@ describe('Gemini CLI renderer', () => {
     expect(settings.privacy.usageStatisticsEnabled).toBe(false);
     expect(settings.general.enableAutoUpdate).toBe(false);
     expect(r.args).toEqual(['--approval-mode', 'auto_edit', '--policy', `${rctx.runDir}/gemini/policy.toml`]);
+    // The worktree is an untrusted workspace (its .gemini/settings.json and .env are not loaded), and
+    // with folder trust off Gemini CLI still runs headless there.
+    expect(r.env.GEMINI_CLI_TRUST_WORKSPACE).toBe('false');
+    expect(settings.security.folderTrust).toEqual({ enabled: false });
     expect(geminiApprovalMode(policyOf(['research']))).toBe('default');
   });
 });

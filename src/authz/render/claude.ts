@@ -15,7 +15,11 @@
  *   `bypassPermissions` when running as root ("--dangerously-skip-permissions cannot be used with
  *   root/sudo privileges", exit 1; observed with 2.1.330), as in containers and CI;
  * - in `-p` mode the default permission mode may be `auto` when feature flags are not fetched, so the
- *   mode is also passed explicitly with `--permission-mode`.
+ *   mode is also passed explicitly with `--permission-mode`;
+ * - `--setting-sources user` loads only the per-run user settings (`CLAUDE_CONFIG_DIR`) besides the
+ *   `--settings` file: the worktree's own `.claude/settings*.json` (project and local sources) could
+ *   otherwise add allow rules and hooks (observed with 2.1.330: a committed `Bash(echo:*)` allow and a
+ *   `PreToolUse` hook both took effect).
  * A `Read` deny also stops `cat`/`head`/`tail` of that file through Bash; writes through shell
  * redirection need an `Edit` allow as well as the command allow.
  *
@@ -31,6 +35,7 @@
  * needs `bwrap` and `socat` ({@link CLAUDE_SANDBOX_PROGRAMS}).
  */
 import { join } from 'node:path';
+import { guardHooks, guardRules, type CommandGuard } from '../guard.js';
 import type { Policy } from '../policy.js';
 import type { RenderContext, RenderedConfig } from './types.js';
 
@@ -117,22 +122,30 @@ export function claudeSandbox(policy: Policy): ClaudeSandbox | undefined {
 
 /**
  * Render the Claude Code configuration for one run.
+ * @param guard how to start agentctl's command guard; when given, the settings run it as a `PreToolUse`
+ *   hook on `Bash` (Claude Code auto-allows commands it considers read-only, such as `echo`, whatever
+ *   the rules say; observed with 2.1.330), and its rules file is written next to them
  * @returns the settings file (`<runDir>/claude/settings.json`), the `--settings`/`--permission-mode` args,
  *   and env: `CLAUDE_CONFIG_DIR` (per-run, `<runDir>/claude/config`) and the no-telemetry switches
  */
-export function renderClaude(policy: Policy, ctx: RenderContext): RenderedConfig {
+export function renderClaude(policy: Policy, ctx: RenderContext, guard?: CommandGuard): RenderedConfig {
   const permissions = claudePermissions(policy);
   const settingsPath = join(ctx.runDir, 'claude', 'settings.json');
+  const rulesPath = join(ctx.runDir, 'claude', 'agentctl-command-rules.json');
   const sandbox = claudeSandbox(policy);
   const settings = {
     permissions,
     ...(sandbox ? { sandbox } : {}),
+    ...(guard ? { hooks: guardHooks(guard, rulesPath) } : {}),
     env: { DISABLE_AUTOUPDATER: '1', DISABLE_TELEMETRY: '1', DISABLE_ERROR_REPORTING: '1' },
   };
   return {
     tool: 'claude',
-    files: [{ path: settingsPath, content: JSON.stringify(settings, null, 2) + '\n' }],
-    args: ['--settings', settingsPath, '--permission-mode', permissions.defaultMode],
+    files: [
+      { path: settingsPath, content: JSON.stringify(settings, null, 2) + '\n' },
+      ...(guard ? [{ path: rulesPath, content: JSON.stringify(guardRules(policy), null, 2) + '\n' }] : []),
+    ],
+    args: ['--settings', settingsPath, '--setting-sources', 'user', '--permission-mode', permissions.defaultMode],
     placeholders: [],
     env: {
       CLAUDE_CONFIG_DIR: join(ctx.runDir, 'claude', 'config'),

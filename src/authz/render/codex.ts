@@ -29,7 +29,7 @@
  */
 import { dirname, join } from 'node:path';
 import { stringify } from 'smol-toml';
-import { guardRules } from '../guard.js';
+import { guardHooks, guardRules, type CommandGuard } from '../guard.js';
 import type { Policy } from '../policy.js';
 import type { RenderContext, RenderedConfig } from './types.js';
 
@@ -130,33 +130,9 @@ export function codexPermissions(policy: Policy, exists?: (relPath: string) => b
   return { permissions: { filesystem, network: { enabled: policy.network.value } }, placeholders };
 }
 
-/** How to start the command guard hook: this Node and the built guard script (absolute paths). */
-export interface CommandGuard {
-  node: string;
-  script: string;
-}
-
-/** Seconds Codex waits for the guard hook before giving up on it. */
-export const CODEX_GUARD_TIMEOUT_S = 30;
-
-const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-
-/**
- * The `hooks.json` that runs the command guard before every shell command.
- * Source: developers.openai.com/codex/hooks (`{hooks: {PreToolUse: [{matcher, hooks: [{type: "command",
- * command, timeout}]}]}}`; Codex reports its shell tool to hooks as `Bash`, with `tool_input.command`).
- */
+/** The Codex `hooks.json` running the command guard (see {@link guardHooks}). */
 export function codexHooks(guard: CommandGuard, rulesPath: string): Record<string, unknown> {
-  return {
-    hooks: {
-      PreToolUse: [
-        {
-          matcher: 'Bash',
-          hooks: [{ type: 'command', command: [guard.node, guard.script, rulesPath].map(shellQuote).join(' '), timeout: CODEX_GUARD_TIMEOUT_S }],
-        },
-      ],
-    },
-  };
+  return { hooks: guardHooks(guard, rulesPath) };
 }
 
 function hasGlob(key: string): boolean {
