@@ -84,8 +84,8 @@ export const codexAdapter: AgentAdapter = {
   requiredFiles: () => [commandGuard().script],
   apiHosts: (env) => hostsOf(env.OPENAI_BASE_URL, ['api.openai.com', 'chatgpt.com']),
   credentialEnv: ['OPENAI_API_KEY', 'CODEX_API_KEY', 'OPENAI_BASE_URL'],
-  // The worktree exists when a run renders (it is created first); exact protections for missing paths
-  // are left out under a writable workspace root (see renderCodex).
+  // The worktree exists when a run renders (it is created first): under a writable workspace root,
+  // protected paths missing at start become placeholders, removed after the run (see renderCodex).
   render: (policy, ctx) => renderCodex(policy, ctx, (rel) => existsSync(join(ctx.worktree, rel)), commandGuard()),
   launch({ prompt, worktree, settings, rendered, interactive }) {
     const args = [...settings.args];
