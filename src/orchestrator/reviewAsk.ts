@@ -2,6 +2,7 @@
  * Independent review: a second agent reads a run's task and diff under the read-only `research`
  * profile and gives a verdict. It works in the run's worktree; anything it changes is thrown away.
  */
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { adapterFor } from '../adapters/registry.js';
 import { clip } from '../adapters/types.js';
@@ -55,6 +56,8 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
     'Judge whether this diff does the task correctly and safely. End your answer with a line',
     '`VERDICT: approve` or `VERDICT: reject`, then your comments.',
   ].join('\n');
+  const missing = adapter.requiredFiles().filter((f) => !existsSync(f));
+  if (missing.length) throw new ConfigError(`reviewer "${reviewer}": agentctl's ${missing.join(', ')} is missing, so it could not be held to the read-only policy`, { hint: 'Build agentctl: npm run build' });
   const dir = `${runDir(ctx.paths, run.runId)}-review-${Date.now()}`;
   const rendered = adapter.render(policy, { worktree, runDir: dir, homeDir: homedir() });
   writeRendered(rendered);
