@@ -1,7 +1,6 @@
 /**
- * The command guard: agentctl's own command decision, run by an agent tool before each shell command
- * (a `PreToolUse` hook) for tools whose native permissions cannot restrict which commands run (Codex:
- * permission profiles restrict the filesystem and network only). Pure; the hook entry point is
+ * The command guard: agentctl's own command decision (`decideCommand`, as `policy check` answers), run
+ * by an agent tool before each shell command as a `PreToolUse` hook. Pure; the hook entry point is
  * src/hooks/command-guard.ts.
  *
  * Used for Codex (permission profiles restrict the filesystem and network only) and Claude Code (its
@@ -27,7 +26,7 @@ export function guardRules(policy: Policy): GuardRules {
 }
 
 /** What the hook prints: nothing (allow) or a deny object. */
-export type GuardOutput = { allow: true } | { allow: false; json: Record<string, unknown>; reason: string };
+export type GuardOutput = { allow: true } | { allow: false; json: Record<string, unknown>; reason: string; /** The guard itself failed (it then also exits 2). */ failed?: true };
 
 /**
  * Decide one hook call.
@@ -56,7 +55,7 @@ export function guardDecision(rules: GuardRules, input: unknown): GuardOutput {
 /** A deny for when the guard itself cannot decide (bad rules file, unreadable input): fail closed. */
 export function guardFailure(message: string): GuardOutput & { allow: false } {
   const reason = `agentctl command guard failed closed: ${message}`;
-  return { allow: false, reason, json: { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: reason } } };
+  return { allow: false, failed: true, reason, json: { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: reason } } };
 }
 
 /** How to start the command guard hook: this Node and the built guard script (absolute paths). */

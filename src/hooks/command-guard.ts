@@ -23,7 +23,7 @@ function decide(): GuardOutput {
 const out = decide();
 if (!out.allow) {
   process.stdout.write(JSON.stringify(out.json) + '\n');
-  if (out.reason.startsWith('agentctl command guard failed closed')) {
+  if (out.failed) {
     process.stderr.write(out.reason + '\n');
     process.exitCode = 2;
   }

@@ -125,8 +125,8 @@ export function claudeSandbox(policy: Policy): ClaudeSandbox | undefined {
  * @param guard how to start agentctl's command guard; when given, the settings run it as a `PreToolUse`
  *   hook on `Bash` (Claude Code auto-allows commands it considers read-only, such as `echo`, whatever
  *   the rules say; observed with 2.1.330), and its rules file is written next to them
- * @returns the settings file (`<runDir>/claude/settings.json`), the `--settings`/`--permission-mode` args,
- *   and env: `CLAUDE_CONFIG_DIR` (per-run, `<runDir>/claude/config`) and the no-telemetry switches
+ * @returns the settings file (`<runDir>/claude/settings.json`) and, with a guard, its rules file; the
+ *   `--settings`/`--setting-sources user`/`--permission-mode` args; and env: `CLAUDE_CONFIG_DIR` (per-run, `<runDir>/claude/config`) and the no-telemetry switches
  */
 export function renderClaude(policy: Policy, ctx: RenderContext, guard?: CommandGuard): RenderedConfig {
   const permissions = claudePermissions(policy);
