@@ -15,6 +15,11 @@ import { buildProgram } from './program.js';
  */
 export async function main(argv: readonly string[]): Promise<number> {
   configureColor();
+  // `agentctl … | head`: the reader went away; stop quietly instead of crashing on EPIPE.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(EXIT.OK);
+    throw error;
+  });
   let code: number = EXIT.OK;
   const program = buildProgram((c) => (code = c));
   try {

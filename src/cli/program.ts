@@ -3,12 +3,18 @@
  * which loads, calls the core and prints. Actions return an exit code through `setExit`.
  */
 import { Command, Option } from 'commander';
+import { packageVersion } from '../core/paths.js';
+
+/** A help-text "Examples" block: each line indented, ending with a newline (commander prints it as is). */
+function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
+}
 
 /** Build the program. `setExit` receives the exit code an action decided. */
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('agentctl')
     .description('Run coding agents in disposable git worktrees under generated permission policies; trust is earned from an append-only event log.')
-    .version('0.1.0')
+    .version(packageVersion())
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) })
     .showHelpAfterError('(run with --help for usage)')
@@ -29,7 +35,8 @@ Environment:
 
 Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4 agent failed
             5 refused by state (dirty checkout, conflict) · 6 gate failed
-            7 event log failed verification · 130 interrupted`,
+            7 event log failed verification · 130 interrupted
+`,
     );
 
   const act =
@@ -43,7 +50,7 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .command('tasks')
     .description('list the project\'s tasks with requested and effective autonomy')
     .option('--json', 'print JSON')
-    .addHelpText('after', '\nExample:\n  agentctl tasks --json | jq \'.tasks[] | select(.effective == "auto")\'')
+    .addHelpText('after', examples(`agentctl tasks --json | jq '.tasks[] | select(.effective == "auto")'`))
     .action(act(() => import('../commands/tasks.js')));
 
   program
@@ -56,7 +63,7 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .option('--type <type>', 'run the tasks of this type')
     .option('--concurrency <n>', 'runs at once with --all/--tag/--type (default 2)', (v) => Number(v))
     .option('--json', 'print the finished run(s) as JSON (progress goes to stderr)')
-    .addHelpText('after', '\nExamples:\n  agentctl run fix-readme\n  agentctl run risky-migration --claim\n  agentctl run --tag docs --concurrency 4')
+    .addHelpText('after', examples('agentctl run fix-readme', 'agentctl run risky-migration --claim', 'agentctl run --tag docs --concurrency 4'))
     .action(act(() => import('../commands/run.js')));
 
   program
@@ -133,7 +140,7 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .option('--force', 'record the promotion although the evidence does not meet the rules')
     .option('--html <file>', 'write a self-contained HTML evidence report')
     .option('--json', 'print JSON')
-    .addHelpText('after', '\nExamples:\n  agentctl promote\n  agentctl promote --html trust.html\n  agentctl promote command --type docs --to auto --note "10 clean merges"')
+    .addHelpText('after', examples('agentctl promote', 'agentctl promote --html trust.html', 'agentctl promote command --type docs --to auto --note "10 clean merges"'))
     .action(act(() => import('../commands/promote.js')));
 
   program
@@ -229,14 +236,14 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .addOption(new Option('--tool <tool>', 'the tool the action is for (the decision is the policy\'s, the same for every tool)').choices(['claude', 'gemini', 'codex', 'command']))
     .requiredOption('--action <action>', "e.g. 'Edit src/a.ts', 'Read .env', 'Bash npm test', 'Fetch https://example.com'")
     .option('--json', 'print JSON')
-    .addHelpText('after', "\nExamples:\n  agentctl policy check fix-docs --tool claude --action 'Edit src/a.ts'\n  agentctl policy check fix-docs --action 'Bash git push'")
+    .addHelpText('after', examples("agentctl policy check fix-docs --tool claude --action 'Edit src/a.ts'", "agentctl policy check fix-docs --action 'Bash git push'"))
     .action(act(() => import('../commands/policy-check.js')));
 
   program
     .command('schema')
     .description('print the JSON Schema of profile files, .agentrc.yaml or task front matter (for editors)')
     .argument('<kind>', 'profile, config or task')
-    .addHelpText('after', '\nExample:\n  agentctl schema profile > .agentctl/profile.schema.json')
+    .addHelpText('after', examples('agentctl schema profile > .agentctl/profile.schema.json'))
     .action(act(() => import('../commands/schema.js')));
 
   return program;

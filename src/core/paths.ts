@@ -8,6 +8,7 @@
  *   locks/<project-key>.lock             per-repository lock for worktree operations
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import envPaths from 'env-paths';
@@ -74,6 +75,11 @@ export function repoLockPath(paths: HomePaths, project: string): string {
 export function packageRoot(): string {
   // dist/core/paths.js or src/core/paths.ts → two levels up.
   return resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+}
+
+/** agentctl's version, as `package.json` at {@link packageRoot} states it (e.g. `0.1.0`). */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /** Folder of the built-in profiles shipped with agentctl. */

@@ -10,7 +10,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import chalk from 'chalk';
 import { childEnv, runProcess } from '../exec/runner.js';
+import { configureColor } from '../ui/output.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = resolve(here, '..', '..', 'bin', 'agentctl');
@@ -51,6 +53,7 @@ const FILES: Record<string, string> = {
 };
 
 async function main(): Promise<number> {
+  configureColor();
   const base = mkdtempSync(join(tmpdir(), 'agentctl-demo-'));
   const repo = join(base, 'shop');
   const home = join(base, 'agentctl-home');
@@ -67,7 +70,7 @@ async function main(): Promise<number> {
   await sh('git', ['add', '-A']);
   await sh('git', ['commit', '-qm', 'shop: initial commit']);
 
-  const say = (text: string) => process.stdout.write(`\n\x1b[1m# ${text}\x1b[0m\n`);
+  const say = (text: string) => process.stdout.write(`\n${chalk.bold(`# ${text}`)}\n`);
   const agentctl = async (...args: string[]): Promise<{ code: number | null; stdout: string }> => {
     process.stdout.write(`\n$ agentctl ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}\n`);
     const r = await runProcess(process.execPath, [BIN, ...args], {

@@ -5,7 +5,8 @@
 import { existsSync, readFileSync, readdirSync, chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { agentctl, cleanup, git, makeRepo, script, taskFile, tempDir, writeFiles } from '../helpers.js';
+import { spawnSync } from 'node:child_process';
+import { BIN, agentctl, cleanup, git, makeRepo, script, taskFile, tempDir, writeFiles } from '../helpers.js';
 
 afterEach(cleanup);
 
@@ -242,6 +243,21 @@ describe('CLI surface', () => {
     const r = await agentctl(repo, home, args as string[]);
     expect(r.code).toBe(code);
     expect(r.stdout + r.stderr).toMatch(pattern);
+  });
+
+  it('help texts end with a newline; a closed pipe (| head) ends quietly with exit 0', async () => {
+    const { repo, home } = makeRepo();
+    for (const args of [['--help'], ['run', '--help'], ['policy', 'check', '--help']]) {
+      const r = await agentctl(repo, home, args);
+      expect(r.stdout.endsWith('\n'), args.join(' ')).toBe(true);
+    }
+    const piped = spawnSync('sh', ['-c', `"${process.execPath}" "${BIN}" --help | head -c 10 >/dev/null; "${process.execPath}" "${BIN}" schema profile | head -c 10`], {
+      cwd: repo,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', AGENTCTL_HOME: home, NO_COLOR: '1' },
+      encoding: 'utf8',
+    });
+    expect(piped.stderr).not.toMatch(/EPIPE|Error/);
+    expect(piped.stdout.length).toBe(10);
   });
 
   it('promotions rise one step at a time', async () => {
