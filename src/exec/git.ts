@@ -141,8 +141,9 @@ export function createGit(run: ProcessRunner = runProcess, parentEnv: NodeJS.Pro
     },
     async commitAll(cwd, message, author, exclude = []) {
       await raw(cwd, ['add', '--all', '--', '.', ...exclude.map((p) => `:(exclude,literal)${p}`)]);
-      // Excluded paths the agent staged itself are taken back out of the commit.
-      if (exclude.length) await raw(cwd, ['rm', '-r', '-q', '--cached', '--ignore-unmatch', '--', ...exclude.map((p) => `:(literal)${p}`)]);
+      // Excluded paths the agent staged itself go back to what HEAD has (`rm --cached` would stage a
+      // deletion of a tracked one).
+      if (exclude.length) await raw(cwd, ['reset', '-q', '--', ...exclude.map((p) => `:(literal)${p}`)], { accept: [0, 1] });
       const staged = await raw(cwd, ['diff', '--cached', '--quiet'], { accept: [0, 1] });
       if (staged.exitCode === 0) return null;
       const env = identityEnv(author);
