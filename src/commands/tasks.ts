@@ -2,8 +2,8 @@
 import chalk from 'chalk';
 import { EXIT } from '../core/errors.js';
 import { earnedLevel } from '../evidence/projections/trust.js';
-import { trustOf } from '../orchestrator/context.js';
-import { taskAutonomy } from '../orchestrator/decide.js';
+import { controlsOf, trustOf } from '../orchestrator/context.js';
+import { controlCaps, taskAutonomy } from '../orchestrator/decide.js';
 import { allTasks } from '../orchestrator/tasks.js';
 import { colorState, printJson, println, table } from '../ui/output.js';
 import { withContext } from './shared.js';
@@ -12,9 +12,10 @@ export default async function tasks(opts: { json?: boolean }): Promise<number> {
   return withContext(async (ctx) => {
     const { items, errors } = allTasks(ctx);
     const trust = await trustOf(ctx);
+    const controls = controlsOf(ctx);
     const cfg = ctx.project.config;
     const rows = items.map((t) => {
-      const eff = taskAutonomy(t, earnedLevel(trust, cfg.trust, t.agent, cfg.project, t.type), cfg.sensitivePaths);
+      const eff = taskAutonomy(t, earnedLevel(trust, cfg.trust, t.agent, cfg.project, t.type), cfg.sensitivePaths, controlCaps(controls, t.agent, cfg.project));
       return { id: t.id, title: t.title, agent: t.agent, type: t.type, profiles: t.profiles, priority: t.priority, tags: t.tags, requested: t.autonomy, effective: eff.level, why: eff.reasons, file: t.file };
     });
     if (opts.json) {

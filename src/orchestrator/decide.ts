@@ -3,6 +3,7 @@
  */
 import { globMatcher } from '../authz/check.js';
 import { autonomyRank, minAutonomy, type Autonomy } from '../definition/task.js';
+import { trippedFor, type Controls } from '../evidence/projections/breakers.js';
 
 /** Effective autonomy with the reasons for each cap. */
 export interface EffectiveAutonomy {
@@ -14,6 +15,20 @@ export interface EffectiveAutonomy {
 export interface AutonomyCap {
   level: Autonomy;
   reason: string;
+}
+
+/**
+ * The caps the kill switch and the circuit breakers put on an agent in a project: `hold` while halted,
+ * and `hold` for each tripped breaker of that agent there.
+ * @param controls the control state (projectControls)
+ * @returns zero or more caps, each with its reason
+ */
+export function controlCaps(controls: Controls, agent: string, project: string): AutonomyCap[] {
+  const caps: AutonomyCap[] = controls.halted ? [{ level: 'hold', reason: `agentctl is halted (by ${controls.halted.by}: ${controls.halted.reason})` }] : [];
+  for (const t of trippedFor(controls, agent, project)) {
+    caps.push({ level: 'hold', reason: `circuit breaker "${t.breaker}" tripped (${t.reason}); reset with: agentctl breakers reset ${t.breaker} --agent ${t.agent}` });
+  }
+  return caps;
 }
 
 /**

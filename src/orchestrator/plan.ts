@@ -14,12 +14,11 @@ import { packageRoot, worktreePath } from '../core/paths.js';
 import { loadProfiles } from '../definition/load.js';
 import type { AgentSettings } from '../definition/config.js';
 import type { Task } from '../definition/task.js';
-import { trippedFor } from '../evidence/projections/breakers.js';
 import { earnedLevel } from '../evidence/projections/trust.js';
 import { resolveExecutable } from '../exec/runner.js';
 import { runBranch } from '../exec/worktree.js';
 import { controlsOf, trustOf, type Context } from './context.js';
-import { taskAutonomy, type AutonomyCap, type EffectiveAutonomy } from './decide.js';
+import { controlCaps, taskAutonomy, type EffectiveAutonomy } from './decide.js';
 import { protocolText } from './protocol.js';
 import { findRunnableTask } from './tasks.js';
 
@@ -105,9 +104,8 @@ export async function planRun(ctx: Context, taskId: string, options: { claim?: b
   if (controls.halted) {
     throw new StateError(`agentctl is halted (by ${controls.halted.by}: ${controls.halted.reason}); no run starts until it is resumed`, { hint: 'agentctl resume' });
   }
-  const caps: AutonomyCap[] = trippedFor(controls, task.agent, cfg.project).map((t) => ({ level: 'hold', reason: `circuit breaker "${t.breaker}" tripped (${t.reason}); reset with: agentctl breakers reset ${t.breaker} --agent ${t.agent}` }));
   const earned = earnedLevel(await trustOf(ctx), cfg.trust, task.agent, cfg.project, task.type);
-  const effective = taskAutonomy(task, earned, cfg.sensitivePaths, caps);
+  const effective = taskAutonomy(task, earned, cfg.sensitivePaths, controlCaps(controls, task.agent, cfg.project));
   if (effective.level === 'hold' && !options.claim) {
     const why = task.autonomy === 'hold' ? `task "${task.id}" is on hold` : `${task.agent} may only be driven by a human on "${task.type}" tasks (${effective.reasons.slice(1).join('; ')})`;
     throw new StateError(`${why}: agentctl never starts an agent on it unattended`, { hint: `Drive the agent yourself in a sandbox: agentctl run ${task.id} --claim` });

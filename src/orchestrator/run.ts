@@ -14,14 +14,14 @@ import { StateError } from '../core/errors.js';
 import { runDir } from '../core/paths.js';
 import type { EventInput, StoredEvent } from '../evidence/events.js';
 import { minAutonomy } from '../definition/task.js';
-import { auditProbability, trippedFor } from '../evidence/projections/breakers.js';
+import { auditProbability } from '../evidence/projections/breakers.js';
 import { earnedLevel } from '../evidence/projections/trust.js';
 import { projectRuns, type RunView } from '../evidence/projections/runs.js';
 import { processStartTime } from '../exec/processes.js';
 import { childEnv, commandFor, runProcess } from '../exec/runner.js';
 import { captureWork, createSandbox, removePlaceholders, symlinksOutside } from '../exec/worktree.js';
 import { controlsOf, trustOf, type Context } from './context.js';
-import { decideRun, sensitiveMatches, type RunDecision } from './decide.js';
+import { controlCaps, decideRun, sensitiveMatches, type RunDecision } from './decide.js';
 import { recordTrips, startGuard, type GuardReport } from './guard.js';
 import { notify } from './notify.js';
 import { planRun, type RunPlan } from './plan.js';
@@ -255,9 +255,8 @@ async function execute(ctx: Context, plan: RunPlan, options: RunTaskOptions, emi
   await recordTrips(ctx, task.agent);
   const controls = controlsOf(ctx);
   const earnedNow = earnedLevel(await trustOf(ctx), cfg.trust, task.agent, cfg.project, task.type);
-  const capped = controls.halted !== undefined || trippedFor(controls, task.agent, cfg.project).length > 0;
   const decision = decideRun({
-    effective: capped ? 'hold' : minAutonomy(plan.effective.level, earnedNow.level),
+    effective: minAutonomy(plan.effective.level, earnedNow.level, ...controlCaps(controls, task.agent, cfg.project).map((c) => c.level)),
     earned: earnedNow.level,
     agentSucceeded: agentOk || asked,
     changedFiles: files.length,
@@ -272,10 +271,8 @@ async function execute(ctx: Context, plan: RunPlan, options: RunTaskOptions, emi
   } else if (decision.outcome === 'merge') {
     try {
       const verify = async (): Promise<string | undefined> => {
-        const now = controlsOf(ctx);
-        if (now.halted) return 'agentctl was halted before the auto merge';
-        const trip = trippedFor(now, task.agent, cfg.project)[0];
-        if (trip) return `circuit breaker "${trip.breaker}" tripped before the auto merge`;
+        const cap = controlCaps(controlsOf(ctx), task.agent, cfg.project)[0];
+        if (cap) return `${cap.reason}, before the auto merge`;
         const level = earnedLevel(await trustOf(ctx), cfg.trust, task.agent, cfg.project, task.type).level;
         return level === 'auto' ? undefined : `${task.agent}'s earned level for "${task.type}" fell to ${level} before the auto merge`;
       };

@@ -260,6 +260,16 @@ describe('CLI surface', () => {
     expect(piped.stdout.length).toBe(10);
   });
 
+  it('tasks shows the effective autonomy run would use: the kill switch caps it at hold', async () => {
+    const { repo, home } = makeRepo({ 'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'Do it.') });
+    const before = JSON.parse((await agentctl(repo, home, ['tasks', '--json'])).stdout).tasks[0];
+    expect(before.effective).toBe('review');
+    expect((await agentctl(repo, home, ['halt', '--reason', 'incident'])).code).toBe(0);
+    const after = JSON.parse((await agentctl(repo, home, ['tasks', '--json'])).stdout).tasks[0];
+    expect(after.effective).toBe('hold');
+    expect(after.why.join(' ')).toContain('agentctl is halted');
+  });
+
   it('promotions rise one step at a time', async () => {
     const { repo, home } = makeRepo({ '.agentrc.yaml': 'trust:\n  initial: hold\n' });
     const jump = await agentctl(repo, home, ['promote', 'claude', '--type', 'docs', '--to', 'auto']);

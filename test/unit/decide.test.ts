@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideRun, effectiveAutonomy, sensitiveMatches, taskAutonomy } from '../../src/orchestrator/decide.js';
+import { controlCaps, decideRun, effectiveAutonomy, sensitiveMatches, taskAutonomy } from '../../src/orchestrator/decide.js';
 import { projectRuns } from '../../src/evidence/projections/runs.js';
 import type { StoredEvent } from '../../src/evidence/events.js';
 
@@ -47,5 +47,20 @@ describe('projections', () => {
     expect(taskAutonomy({ autonomy: 'auto', paths: ['src/auth/**'] }, { level: 'auto', reason: 'x' }, ['**/auth/**'])).toMatchObject({ level: 'review', reasons: ['requested auto', expect.stringMatching(/sensitive paths \(src\/auth\/\*\*\)/)] });
     expect(taskAutonomy({ autonomy: 'auto', paths: ['docs/**'] }, { level: 'auto', reason: 'x' }, ['**/auth/**']).level).toBe('auto');
     expect(sensitiveMatches(['package-lock.json', 'src/a.ts', '.github/workflows/ci.yml'], ['package-lock.json', '.github/**'])).toEqual(['package-lock.json', '.github/workflows/ci.yml']);
+  });
+});
+
+describe('controlCaps', () => {
+  const trip = { breaker: 'scope' as const, agent: 'claude', project: 'p', reason: '3 violations', seq: 9, ts: '2026-01-01T00:00:00Z' };
+  it('caps at hold while halted and for each tripped breaker of that agent in that project only', () => {
+    expect(controlCaps({ tripped: {}, lastReset: {}, halted: undefined }, 'claude', 'p')).toEqual([]);
+    const halted = controlCaps({ tripped: {}, lastReset: {}, halted: { seq: 1, ts: 't', by: 'ops', reason: 'incident' } }, 'claude', 'p');
+    expect(halted).toEqual([{ level: 'hold', reason: 'agentctl is halted (by ops: incident)' }]);
+    const c = { tripped: { 'scope:claude:p': trip }, lastReset: {}, halted: undefined };
+    expect(controlCaps(c, 'claude', 'p').map((x) => x.level)).toEqual(['hold']);
+    expect(controlCaps(c, 'claude', 'p')[0]!.reason).toContain('breakers reset scope --agent claude');
+    expect(controlCaps(c, 'gemini', 'p')).toEqual([]);
+    expect(controlCaps(c, 'claude', 'other')).toEqual([]);
+    expect(taskAutonomy({ autonomy: 'auto', paths: [] }, { level: 'auto', reason: 'earned' }, [], controlCaps(c, 'claude', 'p')).level).toBe('hold');
   });
 });
