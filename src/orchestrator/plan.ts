@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { packageRoot, worktreePath } from '../core/paths.js';
 import { loadProfiles } from '../definition/load.js';
 import type { AgentSettings } from '../definition/config.js';
-import type { Task } from '../definition/task.js';
+import type { AgentName, Task } from '../definition/task.js';
 import { earnedLevel } from '../evidence/projections/trust.js';
 import { resolveExecutable } from '../exec/runner.js';
 import { runBranch } from '../exec/worktree.js';
@@ -60,6 +60,32 @@ export function requireOsSandbox(ctx: Context, policy: Policy): string {
     });
   }
   return srt;
+}
+
+/**
+ * Check, changing nothing, that `agent` can start here under `policy`: its executable, the programs its
+ * rendered config depends on (e.g. Claude Code's sandbox for yolo) and the files agentctl ships for it
+ * (the command guard hook, without which the hook would fail open).
+ * @param what how a refusal names the launch, e.g. `agent "claude"` or `reviewer "codex"`
+ * @throws ConfigError naming what is missing
+ */
+export function requireLaunchable(ctx: Context, agent: AgentName, policy: Policy, what: string): void {
+  const root = ctx.project.root;
+  const adapter = adapterFor(agent);
+  const probe = adapter.launch({ prompt: '', worktree: root, settings: ctx.project.config.agents[agent], rendered: undefined, interactive: false });
+  if (!resolveExecutable(probe.bin, ctx.env.PATH, root)) {
+    throw new ConfigError(`${what}: executable "${probe.bin}" not found`, { hint: `Install it, or set agents.${agent}.bin in .agentrc.yaml` });
+  }
+  const programs = adapter.requiredPrograms(policy, process.platform).filter((p) => !resolveExecutable(p, ctx.env.PATH, root));
+  if (programs.length) {
+    throw new ConfigError(`${what} needs ${programs.join(' and ')} on PATH with profile(s) ${policy.profiles.join(', ')} (its own sandbox for every command); nothing was started`, {
+      hint: `Install ${programs.join(', ')}${process.platform === 'linux' ? ` (Debian/Ubuntu: apt-get install ${programs.map((p) => (p === 'bwrap' ? 'bubblewrap' : p)).join(' ')})` : ''}`,
+    });
+  }
+  const files = adapter.requiredFiles().filter((f) => !existsSync(f));
+  if (files.length) {
+    throw new ConfigError(`${what}: agentctl's ${files.join(', ')} is missing, so the tool could not be held to the policy; nothing was started`, { hint: 'Build agentctl: npm run build' });
+  }
 }
 
 /**
@@ -121,21 +147,7 @@ export async function planRun(ctx: Context, taskId: string, options: { claim?: b
 
   const adapter = adapterFor(task.agent);
   const settings = cfg.agents[task.agent];
-  const probe = adapter.launch({ prompt: '', worktree: project.root, settings, rendered: undefined, interactive: false });
-  if (!resolveExecutable(probe.bin, ctx.env.PATH, project.root)) {
-    throw new ConfigError(`agent "${task.agent}": executable "${probe.bin}" not found`, { hint: `Install it, or set agents.${task.agent}.bin in .agentrc.yaml` });
-  }
-
-  const missingPrograms = adapter.requiredPrograms(policy, process.platform).filter((p) => !resolveExecutable(p, ctx.env.PATH, project.root));
-  if (missingPrograms.length) {
-    throw new ConfigError(`${task.agent} needs ${missingPrograms.join(' and ')} on PATH to run "${task.id}" with profile(s) ${policy.profiles.join(', ')} (its own sandbox for every command); the run was not started`, {
-      hint: process.platform === 'linux' ? 'apt-get install bubblewrap socat' : 'Install the tool\'s sandbox dependencies',
-    });
-  }
-  const missingFiles = adapter.requiredFiles().filter((f) => !existsSync(f));
-  if (missingFiles.length) {
-    throw new ConfigError(`${task.agent}: agentctl's ${missingFiles.join(', ')} is missing, so the tool could not be held to the policy; the run was not started`, { hint: 'Build agentctl: npm run build' });
-  }
+  requireLaunchable(ctx, task.agent, policy, `agent "${task.agent}"`);
   const osSandbox = policy.osSandbox.value ? requireOsSandbox(ctx, policy) : undefined;
   const runId = ulid().toLowerCase();
   const handover = previousHandover(ctx, task.type);

@@ -2,18 +2,17 @@
  * Independent review: a second agent reads a run's task and diff under the read-only `research`
  * profile and gives a verdict. It works in the run's worktree; anything it changes is thrown away.
  */
-import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { adapterFor } from '../adapters/registry.js';
 import { clip } from '../adapters/types.js';
-import { ConfigError, StateError } from '../core/errors.js';
+import { StateError } from '../core/errors.js';
 import { runDir } from '../core/paths.js';
 import type { AgentName } from '../definition/task.js';
 import type { StoredEvent } from '../evidence/events.js';
 import type { RunView } from '../evidence/projections/runs.js';
-import { childEnv, commandFor, resolveExecutable, runProcess } from '../exec/runner.js';
+import { childEnv, commandFor, runProcess } from '../exec/runner.js';
 import type { Context } from './context.js';
-import { policyFor } from './plan.js';
+import { policyFor, requireLaunchable } from './plan.js';
 import { writeRendered } from './run.js';
 import { findRunnableTask } from './tasks.js';
 
@@ -32,7 +31,7 @@ export function parseVerdict(text: string | undefined): 'approve' | 'reject' | '
 /**
  * Ask `reviewer` to review a run.
  * @returns the stored `review.agent_verdict` event
- * @throws StateError when the run has no worktree; ConfigError when the reviewer binary is missing
+ * @throws StateError when the run has no worktree; ConfigError when the reviewer cannot start (requireLaunchable)
  */
 export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentName): Promise<StoredEvent> {
   if (!run.sandboxLive || !run.worktree || !run.headSha) throw new StateError(`run ${run.runId} has no worktree to review`);
@@ -56,13 +55,11 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
     'Judge whether this diff does the task correctly and safely. End your answer with a line',
     '`VERDICT: approve` or `VERDICT: reject`, then your comments.',
   ].join('\n');
-  const missing = adapter.requiredFiles().filter((f) => !existsSync(f));
-  if (missing.length) throw new ConfigError(`reviewer "${reviewer}": agentctl's ${missing.join(', ')} is missing, so it could not be held to the read-only policy`, { hint: 'Build agentctl: npm run build' });
+  requireLaunchable(ctx, reviewer, policy, `reviewer "${reviewer}"`);
   const dir = `${runDir(ctx.paths, run.runId)}-review-${Date.now()}`;
   const rendered = adapter.render(policy, { worktree, runDir: dir, homeDir: homedir() });
   writeRendered(rendered);
   const spec = adapter.launch({ prompt, worktree, settings, rendered, interactive: false });
-  if (!resolveExecutable(spec.bin, ctx.env.PATH, ctx.project.root)) throw new ConfigError(`reviewer "${reviewer}": executable "${spec.bin}" not found`);
   const cmd = commandFor(spec.bin, spec.args);
   const parser = adapter.parser(worktree);
   const result = await runProcess(cmd.file, cmd.args, {

@@ -47,7 +47,7 @@ describe('OS sandbox', () => {
     symlinkSync(gitPath, join(bin, 'git'));
     const r = await agentctl(repo, home, ['run', 'proto'], { PATH: bin });
     expect(r.code, r.stderr).toBe(3);
-    expect(r.stderr).toMatch(/claude needs bwrap and socat on PATH to run "proto" with profile\(s\) yolo/);
+    expect(r.stderr).toMatch(/agent "claude" needs bwrap and socat on PATH with profile\(s\) yolo/);
     expect(existsSync(join(home, 'worktrees'))).toBe(false);
   });
 
