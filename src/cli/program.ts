@@ -39,9 +39,10 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
 `,
     );
 
+  /** The action for a command module's export (`default` unless named), returning its exit code. */
   const act =
-    <A extends unknown[]>(load: () => Promise<{ default: (...args: A) => Promise<number> }>) =>
-    async (...args: A) => setExit(await (await load()).default(...args));
+    <A extends unknown[]>(load: () => Promise<Record<string, unknown>>, name = 'default') =>
+    async (...args: A) => setExit(await ((await load())[name] as (...a: A) => Promise<number>)(...args));
 
   // Options after a subcommand belong to it (`review show <run> --json`), not to `review`.
   program.enablePositionalOptions();
@@ -99,7 +100,6 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
   const review = program
     .command('review')
     .description('runs awaiting review; show, merge or discard one')
-    .enablePositionalOptions()
     .option('--json', 'print JSON')
     .action(act(() => import('../commands/review-list.js')));
   review
@@ -160,33 +160,32 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .option('--agent <agent>', 'only this agent')
     .option('--type <type>', 'only this task type')
     .option('--json', 'print JSON')
-    .action(act(async () => ({ default: (await import('../commands/trust.js')).history })));
+    .action(act(() => import('../commands/trust.js'), 'history'));
   trust
     .command('rebuild')
     .description('recompute trust from zero and check the incremental projection agrees')
     .option('--json', 'print JSON')
-    .action(act(async () => ({ default: (await import('../commands/trust.js')).rebuild })));
+    .action(act(() => import('../commands/trust.js'), 'rebuild'));
 
   const audit = program
     .command('audit')
     .description('sampled auto merges awaiting a post-hoc audit; record verdicts; verify the event log')
-    .enablePositionalOptions()
     .option('--json', 'print JSON')
-    .action(act(async () => ({ default: (await import('../commands/audit.js')).list })));
+    .action(act(() => import('../commands/audit.js'), 'list'));
   audit
     .command('agree')
     .description('the audited auto merge was right')
     .argument('<run>', 'run id or unique prefix')
     .option('--note <text>', 'comment')
     .option('--json', 'print JSON')
-    .action(act(async () => ({ default: (await import('../commands/audit.js')).agree })));
+    .action(act(() => import('../commands/audit.js'), 'agree'));
   audit
     .command('disagree')
     .description('the audited auto merge should not have landed (evidence against the agent)')
     .argument('<run>', 'run id or unique prefix')
     .requiredOption('--note <text>', 'what was wrong')
     .option('--json', 'print JSON')
-    .action(act(async () => ({ default: (await import('../commands/audit.js')).disagree })));
+    .action(act(() => import('../commands/audit.js'), 'disagree'));
   audit
     .command('verify')
     .description('verify the hash chain, the schema and the checkpoint; names the first bad sequence')
@@ -198,20 +197,19 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .description('kill switch: stop every running agent (whole process trees) and block new runs until resume')
     .option('--reason <text>', 'why, recorded')
     .option('--json', 'print JSON')
-    .action(act(async () => ({ default: (await import('../commands/halt.js')).haltCmd })));
+    .action(act(() => import('../commands/halt.js'), 'haltCmd'));
   program
     .command('resume')
     .description('lift the kill switch')
     .option('--note <text>', 'recorded with the resume')
     .option('--json', 'print JSON')
-    .action(act(async () => ({ default: (await import('../commands/halt.js')).resumeCmd })));
+    .action(act(() => import('../commands/halt.js'), 'resumeCmd'));
 
   const breakers = program
     .command('breakers')
     .description('circuit breakers per agent: volume, cost, error rate, scope')
-    .enablePositionalOptions()
     .option('--json', 'print JSON')
-    .action(act(async () => ({ default: (await import('../commands/breakers.js')).show })));
+    .action(act(() => import('../commands/breakers.js'), 'show'));
   breakers
     .command('reset')
     .description('reset a tripped breaker (a human decision, recorded)')
@@ -219,7 +217,7 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .requiredOption('--agent <agent>', 'agent the breaker tripped for')
     .option('--note <text>', 'why it is safe to resume')
     .option('--json', 'print JSON')
-    .action(act(async () => ({ default: (await import('../commands/breakers.js')).reset })));
+    .action(act(() => import('../commands/breakers.js'), 'reset'));
 
   const policy = program.command('policy').description('inspect the composed policy of a task');
   policy
