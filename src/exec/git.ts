@@ -12,6 +12,11 @@ export type ProcessRunner = typeof runProcess;
 /** Identity used for commits agentctl makes itself (agent work commits, merge commits without a user identity). */
 export const AGENTCTL_IDENTITY = { name: 'agentctl', email: 'agentctl@localhost' } as const;
 
+/** Identity of the commit that captures an agent's work: `<agent> via agentctl`, agentctl's email. */
+export function agentIdentity(agent: string): { name: string; email: string } {
+  return { name: `${agent} via agentctl`, email: AGENTCTL_IDENTITY.email };
+}
+
 /** One changed file between two commits: path and line counts (`-1` for binary files). */
 export interface FileChange {
   path: string;
@@ -49,6 +54,8 @@ export interface Git {
   status(cwd: string): Promise<string[]>;
   /** Files changed between two commits with line counts. */
   numstat(cwd: string, from: string, to: string): Promise<FileChange[]>;
+  /** The repository's worktrees (`git worktree list --porcelain`): absolute path and checked-out branch (undefined when detached or bare). */
+  worktrees(cwd: string): Promise<{ path: string; branch: string | undefined }[]>;
   /** Unified diff between two commits (text). */
   diff(cwd: string, from: string, to: string): Promise<string>;
   /**
@@ -135,6 +142,15 @@ export function createGit(run: ProcessRunner = runProcess, parentEnv: NodeJS.Pro
         });
       }
       return changes;
+    },
+    async worktrees(cwd) {
+      const text = await out(cwd, ['worktree', 'list', '--porcelain'], { readOnly: true });
+      const list: { path: string; branch: string | undefined }[] = [];
+      for (const block of text.split('\n\n')) {
+        const path = block.match(/^worktree (.*)$/m)?.[1];
+        if (path) list.push({ path, branch: block.match(/^branch refs\/heads\/(.*)$/m)?.[1] });
+      }
+      return list;
     },
     async diff(cwd, from, to) {
       return out(cwd, ['diff', '--no-color', '--no-ext-diff', from, to], { readOnly: true });

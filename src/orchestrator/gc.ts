@@ -29,16 +29,6 @@ interface Listed {
   branch: string | undefined;
 }
 
-async function listWorktrees(ctx: Context): Promise<Listed[]> {
-  const text = await ctx.git.out(ctx.project.root, ['worktree', 'list', '--porcelain'], { readOnly: true });
-  const out: Listed[] = [];
-  for (const block of text.split('\n\n')) {
-    const path = block.match(/^worktree (.*)$/m)?.[1];
-    if (path) out.push({ path, branch: block.match(/^branch refs\/heads\/(.*)$/m)?.[1] });
-  }
-  return out;
-}
-
 /**
  * Plan (and unless `dryRun`, apply) the repairs for this project.
  * @returns the actions, in the order they are applied
@@ -48,7 +38,7 @@ export async function collectGarbage(ctx: Context, dryRun: boolean): Promise<GcA
   const project = ctx.project.config.project;
   const runs = projectRuns(ctx.store.query({ project }));
   const root = join(ctx.paths.worktreesRoot, ctx.project.key);
-  const listed = await listWorktrees(ctx);
+  const listed = await ctx.git.worktrees(ctx.project.root);
   const listedPaths = new Set(listed.map((w) => w.path));
   const actions: GcAction[] = [];
   const runByBranch = new Map([...runs.values()].filter((r) => r.branch).map((r) => [r.branch!, r]));
@@ -94,7 +84,7 @@ export async function collectGarbage(ctx: Context, dryRun: boolean): Promise<GcA
   }
 
   // 3. agentctl branches without a worktree.
-  const stillListed = new Set((dryRun ? listed.filter((w) => !missing.includes(w)) : await listWorktrees(ctx)).map((w) => w.branch));
+  const stillListed = new Set((dryRun ? listed.filter((w) => !missing.includes(w)) : await ctx.git.worktrees(ctx.project.root)).map((w) => w.branch));
   const branches = (await git.out(ctx.project.root, ['for-each-ref', '--format=%(refname:short)', 'refs/heads/agentctl/'], { readOnly: true })).split('\n').filter(Boolean);
   for (const branch of branches) {
     if (stillListed.has(branch)) continue;

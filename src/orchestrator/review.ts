@@ -10,6 +10,7 @@
 import { StateError } from '../core/errors.js';
 import type { EventInput, StoredEvent } from '../evidence/events.js';
 import type { RunView } from '../evidence/projections/runs.js';
+import { AGENTCTL_IDENTITY, agentIdentity } from '../exec/git.js';
 import { archiveRef, captureWork, removeSandbox, withRepoLock } from '../exec/worktree.js';
 import type { Context } from './context.js';
 import { PROTOCOL_PATHS } from './protocol.js';
@@ -31,13 +32,7 @@ function subjectOf(run: RunView) {
 
 /** Path of the worktree that has `branch` checked out, or undefined. */
 async function checkoutOf(ctx: Context, branch: string): Promise<string | undefined> {
-  const list = await ctx.git.out(ctx.project.root, ['worktree', 'list', '--porcelain'], { readOnly: true });
-  let path: string | undefined;
-  for (const line of list.split('\n')) {
-    if (line.startsWith('worktree ')) path = line.slice('worktree '.length);
-    else if (line === `branch refs/heads/${branch}`) return path;
-  }
-  return undefined;
+  return (await ctx.git.worktrees(ctx.project.root)).find((w) => w.branch === branch)?.path;
 }
 
 /**
@@ -94,13 +89,13 @@ async function landRun(ctx: Context, run: RunView, worktree: string, decision: R
   let target: string;
   if (ctx.project.config.mergeStrategy === 'rebase' && baseNow !== run.baseSha) {
     // Rebase the run branch onto the moved base inside the sandbox; abort cleanly on conflict.
-    const r = await git.raw(worktree, ['rebase', '--quiet', baseNow], { accept: [0, 1, 128], env: { GIT_COMMITTER_NAME: 'agentctl', GIT_COMMITTER_EMAIL: 'agentctl@localhost' } });
+    const r = await git.raw(worktree, ['rebase', '--quiet', baseNow], { accept: [0, 1, 128], env: { GIT_COMMITTER_NAME: AGENTCTL_IDENTITY.name, GIT_COMMITTER_EMAIL: AGENTCTL_IDENTITY.email } });
     if (r.exitCode !== 0) {
       const conflicts = (await git.out(worktree, ['diff', '--name-only', '--diff-filter=U'], { readOnly: true }).catch(() => '')).split('\n').filter(Boolean);
       await git.raw(worktree, ['rebase', '--abort'], { accept: [0, 128] });
       return refuse(`rebasing run ${run.runId} onto "${base}" conflicts in: ${conflicts.join(', ') || 'unknown files'}; nothing was merged, the worktree is kept`);
     }
-    target = (await captureWork(git, worktree, run.branch!, 'agentctl: rebased', { name: 'agentctl', email: 'agentctl@localhost' })).headSha;
+    target = (await captureWork(git, worktree, run.branch!, 'agentctl: rebased', AGENTCTL_IDENTITY)).headSha;
   } else {
     const merged = await git.mergeTree(ctx.project.root, baseNow, run.headSha!);
     if ('conflicts' in merged) {
@@ -132,7 +127,7 @@ export async function discardRun(ctx: Context, run: RunView, by: string, reason:
   if (!run.sandboxLive || !run.worktree) throw new StateError(`run ${run.runId} is ${run.state}; its sandbox is already gone`);
   const { git } = ctx;
   // Anything left uncommitted (an interrupted run) is committed first so the archive holds every byte.
-  const { headSha: head } = await captureWork(git, run.worktree, run.branch!, `agentctl: uncommitted work of run ${run.runId}`, { name: `${run.agent} via agentctl`, email: 'agentctl@localhost' }, PROTOCOL_PATHS);
+  const { headSha: head } = await captureWork(git, run.worktree, run.branch!, `agentctl: uncommitted work of run ${run.runId}`, agentIdentity(run.agent), PROTOCOL_PATHS);
   let ref: string | undefined;
   if (head !== run.baseSha) {
     ref = archiveRef(run.runId);

@@ -17,6 +17,7 @@ import { minAutonomy } from '../definition/task.js';
 import { auditProbability } from '../evidence/projections/breakers.js';
 import { earnedLevel } from '../evidence/projections/trust.js';
 import { projectRuns, type RunView } from '../evidence/projections/runs.js';
+import { agentIdentity } from '../exec/git.js';
 import { processStartTime } from '../exec/processes.js';
 import { childEnv, commandFor, runProcess } from '../exec/runner.js';
 import { captureWork, createSandbox, removePlaceholders, symlinksOutside } from '../exec/worktree.js';
@@ -205,7 +206,7 @@ async function execute(ctx: Context, plan: RunPlan, options: RunTaskOptions, emi
   // excluded), and the run branch is put back if the agent moved HEAD elsewhere. The tool sandbox's empty
   // stand-ins for protected paths go first.
   removePlaceholders(rendered?.placeholders ?? []);
-  const capture = await captureWork(git, wtPath, plan.branch, `agentctl: ${task.id} (run ${runId})\n\n${task.title}`, { name: `${task.agent} via agentctl`, email: 'agentctl@localhost' }, PROTOCOL_PATHS);
+  const capture = await captureWork(git, wtPath, plan.branch, `agentctl: ${task.id} (run ${runId})\n\n${task.title}`, agentIdentity(task.agent), PROTOCOL_PATHS);
   const headSha = capture.headSha;
   const files = headSha === plan.baseSha ? [] : await git.numstat(wtPath, plan.baseSha, headSha);
   emit([
