@@ -86,7 +86,7 @@ export const codexAdapter: AgentAdapter = {
   credentialEnv: ['OPENAI_API_KEY', 'CODEX_API_KEY', 'OPENAI_BASE_URL'],
   // The worktree exists when a run renders (it is created first): under a writable workspace root,
   // protected paths missing at start become placeholders, removed after the run (see renderCodex).
-  render: (policy, ctx) => renderCodex(policy, ctx, (rel) => existsSync(join(ctx.worktree, rel)), commandGuard()),
+  render: (policy, ctx) => renderCodex(policy, ctx, commandGuard(), (rel) => existsSync(join(ctx.worktree, rel))),
   launch({ prompt, worktree, settings, rendered, interactive }) {
     const args = [...settings.args];
     if (!interactive) args.push('exec', '--json', '--strict-config', '-C', worktree);

@@ -14,6 +14,8 @@ export interface Action {
 
 /**
  * Parse an action string.
+ * @returns the action; a read/write target loses a leading `./`. That is not only for the decision
+ *   (decidePath strips it too): the target is shown as parsed by `policy check` (text and `--json`).
  * @throws InputError naming the --action flag for an unknown verb or a missing target
  */
 export function parseAction(text: string): Action {

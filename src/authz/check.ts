@@ -16,6 +16,16 @@ export interface Decision {
 
 const matcherCache = new Map<string, (path: string) => boolean>();
 
+/**
+ * True when a glob has any glob syntax (`*`, `?`, `[…]`, `{…}`, extglobs), as picomatch's scanner sees it:
+ * `src/{a,b}.ts`, `*.md`, `src/**` → true; `src/a.ts`, `.mcp.json` → false. Used by the renderers to
+ * tell exact paths from patterns. Pure; never throws.
+ * @param glob a policy glob or a path derived from one
+ */
+export function hasGlob(glob: string): boolean {
+  return picomatch.scan(glob).isGlob;
+}
+
 /** Compile (and cache) a repository-relative glob into a matcher. `~/` globs never match repository paths. */
 export function globMatcher(glob: string): (path: string) => boolean {
   let m = matcherCache.get(glob);
@@ -66,9 +76,12 @@ const SUBSTITUTION = /\$\(|`|<\(|>\(/;
 /**
  * Decide a shell command. Compound commands (`&&`, `||`, `;`, `|`) are split; every part must be allowed.
  * A command with a substitution (`$(…)`, backticks, `<(…)`, `>(…)`) is always denied.
+ * @param policy the command rules only (a whole {@link Policy}, or the guard's rules file)
  * @param command the command line as the agent would run it
+ * @returns allowed with the `command-allow` rule of the last part; denied with the `command-deny` rule,
+ *   the `default` substitution rule, or no rule (not in the allowed list, or an empty command)
  */
-export function decideCommand(policy: Policy, command: string): Decision {
+export function decideCommand(policy: Pick<Policy, 'commands'>, command: string): Decision {
   const parts = command.split(/&&|\|\||;|\||\n/).map((p) => p.trim()).filter(Boolean);
   if (parts.length === 0) return { allowed: false, rule: undefined };
   // A substitution runs a command no prefix rule sees (`git log $(cat .env)` starts with `git log`, and

@@ -12,50 +12,60 @@
  * "PreToolUse", permissionDecision: "deny", permissionDecisionReason}}` on stdout (a non-empty reason is
  * required) and allows by printing nothing and exiting 0.
  */
+import { join } from 'node:path';
 import { decideCommand } from './check.js';
 import type { Policy, Sourced } from './policy.js';
+import type { GeneratedFile } from './render/types.js';
 
 /** The part of a policy the guard needs, as written to the guard's rules file (JSON). */
 export interface GuardRules {
   commands: { allow: Sourced<string>[]; deny: Sourced<string>[] };
 }
 
-/** The guard rules of a policy. */
+/** The guard rules of a policy: its `commands` allow/deny lists, sources kept. Pure. */
 export function guardRules(policy: Policy): GuardRules {
   return { commands: { allow: policy.commands.allow, deny: policy.commands.deny } };
 }
 
-/** What the hook prints: nothing (allow) or a deny object. */
-export type GuardOutput = { allow: true } | { allow: false; json: Record<string, unknown>; reason: string; /** The guard itself failed (it then also exits 2). */ failed?: true };
+/** The hook's verdict: allow (print nothing), or deny with its reason (print {@link guardDenyJson}). */
+export type GuardOutput = { allow: true } | { allow: false; reason: string; /** The guard itself failed (it then also exits 2). */ failed?: true };
 
 /**
- * Decide one hook call.
+ * The deny object the hook prints on stdout (one line of JSON):
+ * `{hookSpecificOutput: {hookEventName: "PreToolUse", permissionDecision: "deny", permissionDecisionReason}}`.
+ * Pure.
+ * @param reason the non-empty reason shown to the agent (a deny's {@link GuardOutput} `reason`)
+ */
+export function guardDenyJson(reason: string): Record<string, unknown> {
+  return { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: reason } };
+}
+
+/**
+ * Decide one hook call with {@link decideCommand}. Pure.
  * @param rules the run's guard rules
  * @param input the hook's stdin, parsed; anything without a string `tool_input.command` is not a shell
  *   command and is allowed (the tool's own permissions decide it)
- * @returns allow, or deny with the JSON to print and the reason
+ * @returns allow, or deny with the reason (naming the deciding rule, or the allowed list)
  */
 export function guardDecision(rules: GuardRules, input: unknown): GuardOutput {
   const toolInput = (input as { tool_input?: { command?: unknown } } | null)?.tool_input;
   const command = toolInput?.command;
   if (typeof command !== 'string') return { allow: true };
-  const policy = { commands: rules.commands } as unknown as Policy;
-  const d = decideCommand(policy, command);
+  const d = decideCommand(rules, command);
   if (d.allowed) return { allow: true };
   const reason = d.rule
     ? `agentctl policy: command denied by rule "${d.rule.value}" (${d.rule.source})`
     : `agentctl policy: command not in the allowed list (${rules.commands.allow.map((r) => r.value).join(', ') || 'none'})`;
-  return {
-    allow: false,
-    reason,
-    json: { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: reason } },
-  };
+  return { allow: false, reason };
 }
 
-/** A deny for when the guard itself cannot decide (bad rules file, unreadable input): fail closed. */
+/**
+ * A deny for when the guard itself cannot decide (bad rules file, unreadable input): fail closed. Pure.
+ * @param message what went wrong (put into the reason)
+ * @returns a deny with `failed: true` (the hook then also exits 2)
+ */
 export function guardFailure(message: string): GuardOutput & { allow: false } {
-  const reason = `agentctl command guard failed closed: ${message}`;
-  return { allow: false, failed: true, reason, json: { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: reason } } };
+  return { allow: false, failed: true, reason: `agentctl command guard failed closed: ${message}` };
 }
 
 /** How to start the command guard hook: this Node and the built guard script (absolute paths). */
@@ -65,7 +75,7 @@ export interface CommandGuard {
 }
 
 /** Seconds the tool waits for the guard hook. */
-export const GUARD_TIMEOUT_S = 30;
+const GUARD_TIMEOUT_S = 30;
 
 const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -74,6 +84,8 @@ const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
  * Code settings (code.claude.com/docs/en/hooks) and Codex `hooks.json` (developers.openai.com/codex/hooks):
  * `{PreToolUse: [{matcher: "Bash", hooks: [{type: "command", command, timeout}]}]}`; both report their
  * shell tool to hooks as `Bash` with `tool_input.command`.
+ * Pure.
+ * @param guard how to start the guard (absolute paths; shell-quoted into the command)
  * @param rulesPath absolute path of the rules file ({@link GuardRules} as JSON)
  */
 export function guardHooks(guard: CommandGuard, rulesPath: string): Record<string, unknown> {
@@ -84,5 +96,24 @@ export function guardHooks(guard: CommandGuard, rulesPath: string): Record<strin
         hooks: [{ type: 'command', command: [guard.node, guard.script, rulesPath].map(shellQuote).join(' '), timeout: GUARD_TIMEOUT_S }],
       },
     ],
+  };
+}
+
+/** File name of the guard's rules file, next to the tool's generated settings. */
+const RULES_FILE = 'agentctl-command-rules.json';
+
+/**
+ * Everything a renderer needs to install the command guard, as Claude Code and Codex both do. Pure.
+ * @param policy the run's policy (its command rules go into the rules file)
+ * @param guard how to start the guard hook
+ * @param dir absolute folder (outside the worktree) for the rules file
+ * @returns `hooks`: the block for the tool's settings ({@link guardHooks}), naming the rules file;
+ *   `files`: the rules file `<dir>/agentctl-command-rules.json` ({@link guardRules} as pretty JSON)
+ */
+export function guardFiles(policy: Policy, guard: CommandGuard, dir: string): { hooks: Record<string, unknown>; files: GeneratedFile[] } {
+  const rulesPath = join(dir, RULES_FILE);
+  return {
+    hooks: guardHooks(guard, rulesPath),
+    files: [{ path: rulesPath, content: JSON.stringify(guardRules(policy), null, 2) + '\n' }],
   };
 }

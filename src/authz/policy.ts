@@ -63,6 +63,17 @@ export function protectedGlobs(ctx: ComposeContext): string[] {
 }
 
 /**
+ * True for the protected globs that name the worktree's git metadata (`.git`, `.git/**`, from
+ * {@link protectedGlobs}). The renderers treat them apart: git must still read `.git` (in a worktree a
+ * pointer file), and agentctl commits on the agent's behalf, so they stay readable and shell commands
+ * may name them. Pure.
+ * @param glob a policy glob
+ */
+export function isGitMetadataGlob(glob: string): boolean {
+  return glob === '.git' || glob === '.git/**';
+}
+
+/**
  * Compose a task's profiles into one policy.
  * @param task the task (its `profiles`, `paths`, `autonomy`)
  * @param profiles every known profile by name (built-in and project)

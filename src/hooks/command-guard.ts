@@ -5,7 +5,7 @@
  * prints the deny object and also exits 2, which Codex treats as a block whatever the stdout.
  */
 import { readFileSync } from 'node:fs';
-import { guardDecision, guardFailure, type GuardOutput, type GuardRules } from '../authz/guard.js';
+import { guardDecision, guardDenyJson, guardFailure, type GuardOutput, type GuardRules } from '../authz/guard.js';
 
 function decide(): GuardOutput {
   try {
@@ -22,7 +22,7 @@ function decide(): GuardOutput {
 
 const out = decide();
 if (!out.allow) {
-  process.stdout.write(JSON.stringify(out.json) + '\n');
+  process.stdout.write(JSON.stringify(guardDenyJson(out.reason)) + '\n');
   if (out.failed) {
     process.stderr.write(out.reason + '\n');
     process.exitCode = 2;

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { guardRules } from '../../src/authz/guard.js';
+import { guardDenyJson, guardRules } from '../../src/authz/guard.js';
 import { composePolicy } from '../../src/authz/policy.js';
 import { parseProfile, type Profile } from '../../src/authz/profile.js';
 import { ROOT } from '../helpers.js';
@@ -38,6 +38,8 @@ describe('command guard hook process', () => {
     const out = JSON.parse(r.stdout) as { hookSpecificOutput: { permissionDecision: string; permissionDecisionReason: string } };
     expect(out.hookSpecificOutput.permissionDecision).toBe('deny');
     expect(out.hookSpecificOutput.permissionDecisionReason).toContain('not in the allowed list');
+    expect(out).toEqual(guardDenyJson(out.hookSpecificOutput.permissionDecisionReason));
+    expect(r.stderr).toBe('');
   });
 
   it('fails closed (deny, exit 2) on a missing or malformed rules file and on unreadable input', () => {
@@ -47,7 +49,7 @@ describe('command guard hook process', () => {
       const r = hook(file, input);
       expect(r.status, file).toBe(2);
       expect(r.stderr).toContain('failed closed');
-      expect((JSON.parse(r.stdout) as { hookSpecificOutput: { permissionDecision: string } }).hookSpecificOutput.permissionDecision).toBe('deny');
+      expect(JSON.parse(r.stdout), file).toEqual(guardDenyJson(r.stderr.trim())); // the deny carries the reason printed on stderr
     }
   });
 });

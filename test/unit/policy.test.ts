@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { decideCommand, decidePath, scopeViolations } from '../../src/authz/check.js';
-import { composePolicy } from '../../src/authz/policy.js';
+import { composePolicy, isGitMetadataGlob, protectedGlobs } from '../../src/authz/policy.js';
 import { parseProfile, type Profile } from '../../src/authz/profile.js';
 import { InputError } from '../../src/core/errors.js';
 import { ROOT } from '../helpers.js';
@@ -108,5 +108,13 @@ describe('composePolicy and decisions', () => {
 
   it('refuses unknown keys in profiles', () => {
     expect(() => parseProfile('p', 'p.yaml', 'writes: [src/**]\n', 'p.yaml')).toThrow(/unknown field "writes"/);
+  });
+});
+
+describe('isGitMetadataGlob', () => {
+  it('picks exactly the .git entries of the protected list', () => {
+    const globs = protectedGlobs({ tasksDir: 'tasks', profilesDir: '.agentctl/profiles' });
+    expect(globs.filter(isGitMetadataGlob)).toEqual(['.git', '.git/**']);
+    expect(['.github/**', '.gitignore', 'a/.git', '**/.git'].some(isGitMetadataGlob)).toBe(false);
   });
 });

@@ -5,8 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { PROTOCOL_FILES, composePolicy } from '../../src/authz/policy.js';
 import { parseProfile, type Profile } from '../../src/authz/profile.js';
 import { claudePermissions, claudeSandbox, renderClaude } from '../../src/authz/render/claude.js';
-import { codexHooks, codexPermissions, renderCodex } from '../../src/authz/render/codex.js';
-import { guardDecision, guardHooks, guardRules } from '../../src/authz/guard.js';
+import { codexPermissions, renderCodex } from '../../src/authz/render/codex.js';
+import { guardDecision, guardDenyJson, guardFailure, guardFiles, guardHooks, guardRules } from '../../src/authz/guard.js';
+import { hasGlob } from '../../src/authz/check.js';
 import { commandMentionPattern, filePathPattern, geminiApprovalMode, geminiRules, isSafeGeminiRegex, renderGemini } from '../../src/authz/render/gemini.js';
 import { ROOT } from '../helpers.js';
 
@@ -18,6 +19,8 @@ for (const f of readdirSync(join(ROOT, 'profiles'))) {
 const ctx = { tasksDir: 'tasks', profilesDir: '.agentctl/profiles' };
 const policyOf = (names: string[], paths: string[] = []) => composePolicy({ id: 't', file: 't.md', profiles: names, paths, autonomy: 'review' }, profiles, ctx);
 const rctx = { worktree: '/home/u/.local/share/agentctl/worktrees/p/t-1', runDir: '/home/u/.local/share/agentctl/runs/1', homeDir: '/home/u' };
+/** A fake command guard: the renderers only write its paths into the hook command. */
+const guard = { node: '/usr/bin/node', script: '/opt/agentctl/dist/hooks/command-guard.js' };
 
 describe('Claude Code renderer', () => {
   it('uses dontAsk, cwd-relative Edit allows, and Read+Edit denies for secrets', () => {
@@ -32,7 +35,7 @@ describe('Claude Code renderer', () => {
 
   it('never emits bypassPermissions (refused as root): yolo is dontAsk with broad allows', () => {
     for (const names of [['research'], ['implement'], ['careful'], ['yolo']]) {
-      const r = renderClaude(policyOf(names, ['src/**']), rctx);
+      const r = renderClaude(policyOf(names, ['src/**']), rctx, guard);
       expect(r.files[0]!.content).not.toContain('bypassPermissions');
       expect(r.args).not.toContain('bypassPermissions');
       expect(r.args.slice(-2)).toEqual(['--permission-mode', 'dontAsk']);
@@ -46,28 +49,27 @@ describe('Claude Code renderer', () => {
     for (const name of ['research', 'implement', 'careful']) expect(claudeSandbox(policyOf([name], ['src/**'])), name).toBeUndefined();
     const sb = claudeSandbox(policyOf(['yolo']));
     expect(sb).toEqual({ enabled: true, failIfUnavailable: true, allowUnsandboxedCommands: false, autoAllowBashIfSandboxed: false, network: { allowedDomains: ['*'] } });
-    const settings = JSON.parse(renderClaude(policyOf(['yolo']), rctx).files[0]!.content) as { sandbox?: unknown };
+    const settings = JSON.parse(renderClaude(policyOf(['yolo']), rctx, guard).files[0]!.content) as { sandbox?: unknown };
     expect(settings.sandbox).toEqual(sb);
-    const offline = JSON.parse(renderClaude(policyOf(['implement']), rctx).files[0]!.content) as { sandbox?: unknown };
+    const offline = JSON.parse(renderClaude(policyOf(['implement']), rctx, guard).files[0]!.content) as { sandbox?: unknown };
     expect(offline.sandbox).toBeUndefined();
   });
 
   it('puts generated files and the config dir outside the worktree', () => {
-    const r = renderClaude(policyOf(['implement']), rctx);
+    const r = renderClaude(policyOf(['implement']), rctx, guard);
     expect(r.files.every((f) => !f.path.startsWith(rctx.worktree))).toBe(true);
     expect(r.env.CLAUDE_CONFIG_DIR).toBe(`${rctx.runDir}/claude/config`);
     expect(r.env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC).toBe('1');
   });
 
   it('loads no project or local settings from the worktree, and runs the command guard as a PreToolUse hook on Bash', () => {
-    const guard = { node: '/usr/bin/node', script: '/opt/agentctl/dist/hooks/command-guard.js' };
     const r = renderClaude(policyOf(['implement']), rctx, guard);
     expect(r.args).toEqual(['--settings', `${rctx.runDir}/claude/settings.json`, '--setting-sources', 'user', '--permission-mode', 'dontAsk']);
     const settings = JSON.parse(r.files[0]!.content) as { hooks: Record<string, unknown> };
     const rulesPath = `${rctx.runDir}/claude/agentctl-command-rules.json`;
     expect(settings.hooks).toEqual(guardHooks(guard, rulesPath));
     expect(r.files[1]).toEqual({ path: rulesPath, content: JSON.stringify(guardRules(policyOf(['implement'])), null, 2) + '\n' });
-    expect(JSON.parse(renderClaude(policyOf(['implement']), rctx).files[0]!.content).hooks).toBeUndefined();
+    expect(r.files).toHaveLength(2);
   });
 });
 
@@ -123,7 +125,7 @@ describe('Gemini CLI renderer', () => {
 
 describe('Codex renderer', () => {
   it('writes a permission profile, approval never, and never sandbox_mode', () => {
-    const r = renderCodex(policyOf(['implement']), rctx);
+    const r = renderCodex(policyOf(['implement']), rctx, guard);
     const text = r.files[0]!.content;
     expect(text).not.toMatch(/sandbox_mode/);
     const cfg = parseToml(text) as Record<string, any>;
@@ -174,9 +176,9 @@ describe('Codex renderer', () => {
     expect(withFolder.placeholders).toContain('.agentctl/profiles');
   });
 
-  it('with a command guard: writes hooks.json running it before every shell command, its rules, and bypasses hook trust', () => {
-    const guard = { node: '/usr/bin/node', script: "/opt/agent's ctl/dist/hooks/command-guard.js" };
-    const r = renderCodex(policyOf(['research']), rctx, undefined, guard);
+  it('writes hooks.json running the command guard before every shell command, its rules, and bypasses hook trust', () => {
+    const quoted = { node: '/usr/bin/node', script: "/opt/agent's ctl/dist/hooks/command-guard.js" };
+    const r = renderCodex(policyOf(['research']), rctx, quoted);
     const hooks = r.files.find((f) => f.path.endsWith('/hooks.json'));
     const rules = r.files.find((f) => f.path.endsWith('/agentctl-command-rules.json'));
     expect(hooks?.path).toBe(`${rctx.runDir}/codex/home/hooks.json`);
@@ -185,8 +187,8 @@ describe('Codex renderer', () => {
     // Shell-quoted, including a quote inside a path.
     expect(parsed.hooks.PreToolUse[0]!.hooks[0]!.command).toBe(`'/usr/bin/node' '/opt/agent'\\''s ctl/dist/hooks/command-guard.js' '${rules!.path}'`);
     expect(JSON.parse(rules!.content)).toEqual(JSON.parse(JSON.stringify(guardRules(policyOf(['research'])))));
+    expect(parsed).toEqual({ hooks: guardHooks(quoted, rules!.path) });
     expect(r.args).toEqual(['--dangerously-bypass-hook-trust']);
-    expect(renderCodex(policyOf(['research']), rctx).args).toEqual([]);
   });
 
   it('lists no placeholders under a read-only root', () => {
@@ -210,7 +212,8 @@ describe('command guard (the hook Codex runs before each shell command)', () => 
     expect(denied.allow).toBe(false);
     if (denied.allow) return;
     expect(denied.reason).toContain('not in the allowed list');
-    expect(denied.json).toEqual({ hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: denied.reason } });
+    expect(denied.failed).toBeUndefined();
+    expect(guardDenyJson(denied.reason)).toEqual({ hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: denied.reason } });
     const pushed = guardDecision(guardRules(policyOf(['yolo'])), call('git push origin main'));
     expect(pushed.allow).toBe(false);
     if (!pushed.allow) expect(pushed.reason).toContain('"git push"');
@@ -219,5 +222,22 @@ describe('command guard (the hook Codex runs before each shell command)', () => 
   it('leaves calls without a shell command to the tool', () => {
     expect(guardDecision(rules, { tool_name: 'apply_patch', tool_input: { input: '*** Begin Patch' } })).toEqual({ allow: true });
     expect(guardDecision(rules, null)).toEqual({ allow: true });
+  });
+
+  it('fails closed with a flagged deny when it cannot decide', () => {
+    expect(guardFailure('bad rules')).toEqual({ allow: false, failed: true, reason: 'agentctl command guard failed closed: bad rules' });
+  });
+
+  it('guardFiles: the hooks block and the rules file in the given folder', () => {
+    const g = guardFiles(policyOf(['research']), guard, '/run/x');
+    expect(g.hooks).toEqual(guardHooks(guard, '/run/x/agentctl-command-rules.json'));
+    expect(g.files).toEqual([{ path: '/run/x/agentctl-command-rules.json', content: JSON.stringify(guardRules(policyOf(['research'])), null, 2) + '\n' }]);
+  });
+});
+
+describe('hasGlob', () => {
+  it('sees braces, stars and globstars, not plain paths', () => {
+    for (const g of ['src/{a,b}.ts', '*.md', 'src/**', '**/.env', 'a?b', '[ab]']) expect(hasGlob(g), g).toBe(true);
+    for (const g of ['src/a.ts', '.mcp.json', '.env', 'tasks', '.agentctl/profiles', '~/.ssh']) expect(hasGlob(g), g).toBe(false);
   });
 });

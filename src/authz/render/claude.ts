@@ -35,7 +35,7 @@
  * needs `bwrap` and `socat` ({@link CLAUDE_SANDBOX_PROGRAMS}).
  */
 import { join } from 'node:path';
-import { guardHooks, guardRules, type CommandGuard } from '../guard.js';
+import { guardFiles, type CommandGuard } from '../guard.js';
 import type { Policy } from '../policy.js';
 import type { RenderContext, RenderedConfig } from './types.js';
 
@@ -121,30 +121,30 @@ export function claudeSandbox(policy: Policy): ClaudeSandbox | undefined {
 }
 
 /**
- * Render the Claude Code configuration for one run.
- * @param guard how to start agentctl's command guard; when given, the settings run it as a `PreToolUse`
- *   hook on `Bash` (Claude Code auto-allows commands it considers read-only, such as `echo`, whatever
- *   the rules say; observed with 2.1.330), and its rules file is written next to them
- * @returns the settings file (`<runDir>/claude/settings.json`) and, with a guard, its rules file; the
- *   `--settings`/`--setting-sources user`/`--permission-mode` args; and env: `CLAUDE_CONFIG_DIR` (per-run, `<runDir>/claude/config`) and the no-telemetry switches
+ * Render the Claude Code configuration for one run. Pure.
+ * @param guard how to start agentctl's command guard (required: a run without it would lose the command
+ *   rules): the settings run it as a `PreToolUse` hook on `Bash` (Claude Code auto-allows commands it
+ *   considers read-only, such as `echo`, whatever the rules say; observed with 2.1.330), and its rules
+ *   file is written next to them ({@link guardFiles})
+ * @returns the settings file (`<runDir>/claude/settings.json`) and the guard's rules file
+ *   (`<runDir>/claude/agentctl-command-rules.json`); the `--settings`/`--setting-sources user`/
+ *   `--permission-mode` args; and env: `CLAUDE_CONFIG_DIR` (per-run, `<runDir>/claude/config`) and the
+ *   no-telemetry switches
  */
-export function renderClaude(policy: Policy, ctx: RenderContext, guard?: CommandGuard): RenderedConfig {
+export function renderClaude(policy: Policy, ctx: RenderContext, guard: CommandGuard): RenderedConfig {
   const permissions = claudePermissions(policy);
   const settingsPath = join(ctx.runDir, 'claude', 'settings.json');
-  const rulesPath = join(ctx.runDir, 'claude', 'agentctl-command-rules.json');
   const sandbox = claudeSandbox(policy);
+  const guarded = guardFiles(policy, guard, join(ctx.runDir, 'claude'));
   const settings = {
     permissions,
     ...(sandbox ? { sandbox } : {}),
-    ...(guard ? { hooks: guardHooks(guard, rulesPath) } : {}),
+    hooks: guarded.hooks,
     env: { DISABLE_AUTOUPDATER: '1', DISABLE_TELEMETRY: '1', DISABLE_ERROR_REPORTING: '1' },
   };
   return {
     tool: 'claude',
-    files: [
-      { path: settingsPath, content: JSON.stringify(settings, null, 2) + '\n' },
-      ...(guard ? [{ path: rulesPath, content: JSON.stringify(guardRules(policy), null, 2) + '\n' }] : []),
-    ],
+    files: [{ path: settingsPath, content: JSON.stringify(settings, null, 2) + '\n' }, ...guarded.files],
     args: ['--settings', settingsPath, '--setting-sources', 'user', '--permission-mode', permissions.defaultMode],
     placeholders: [],
     env: {

@@ -32,7 +32,8 @@
 import { join } from 'node:path';
 import { stringify } from 'smol-toml';
 import { InternalError } from '../../core/errors.js';
-import { PROTOCOL_FILES, type Policy } from '../policy.js';
+import { hasGlob } from '../check.js';
+import { PROTOCOL_FILES, isGitMetadataGlob, type Policy } from '../policy.js';
 import type { RenderContext, RenderedConfig } from './types.js';
 
 /** One `[[rule]]` of a Gemini CLI policy file. */
@@ -51,7 +52,7 @@ export const GEMINI_WRITE_TOOLS = ['write_file', 'replace'] as const;
 export const GEMINI_SHELL_TOOL = 'run_shell_command';
 export const GEMINI_WEB_TOOLS = ['web_fetch', 'google_web_search'] as const;
 /** Content search tools (`search_file_content` is the legacy name of `grep_search`). */
-export const GEMINI_SEARCH_TOOLS = ['grep_search', 'search_file_content'] as const;
+const GEMINI_SEARCH_TOOLS = ['grep_search', 'search_file_content'] as const;
 
 const UNSAFE = /\([^)]*[*+?{].*\)[*+?{]/;
 
@@ -117,8 +118,8 @@ export function commandMentionPattern(glob: string): string | undefined {
   if (glob.startsWith('~/')) return undefined;
   const word = (g: string) => g.split('').map((ch) => (ch === '*' ? `${WORD_CHAR}*` : ch === '?' ? WORD_CHAR : escapeRegex(ch))).join('');
   if (!glob.includes('/')) return `${BEFORE_WORD}${word(glob)}${AFTER_WORD}`;
-  const dir = glob.match(/^([^*?[\]{}]+)\/\*\*$/);
-  if (!dir) return undefined;
+  const dir = glob.match(/^(.+)\/\*\*$/);
+  if (!dir || hasGlob(dir[1]!)) return undefined;
   return `(?:|.*[\\s'"=<>(:])(?:|\\./)${escapeRegex(dir[1]!)}(?:/|${AFTER_WORD})`;
 }
 
@@ -138,7 +139,7 @@ export function geminiRules(policy: Policy, ctx: RenderContext): GeminiRule[] {
   // Shell commands that name a denied path (`cat .env`) or a protected one (`echo x > .gemini/settings.json`)
   // are denied: an allowed command prefix (`cat`, or yolo's allow-all) would otherwise read or write it.
   for (const r of [...policy.deny, ...policy.protected]) {
-    if (r.value === '.git' || r.value === '.git/**') continue; // read-only git use names .git freely
+    if (isGitMetadataGlob(r.value)) continue; // read-only git use names .git freely
     const commandRegex = commandMentionPattern(r.value);
     if (commandRegex) rules.push({ toolName: GEMINI_SHELL_TOOL, decision: 'deny', priority: 930, commandRegex, denyMessage: `the command names ${r.value}, which agentctl's policy denies` });
   }

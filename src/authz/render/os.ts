@@ -10,7 +10,7 @@
  * `rg` on PATH.
  */
 import { join } from 'node:path';
-import type { Policy } from '../policy.js';
+import { isGitMetadataGlob, type Policy } from '../policy.js';
 import type { GeneratedFile, RenderContext } from './types.js';
 
 /** srt settings. */
@@ -30,13 +30,13 @@ function abs(glob: string, ctx: RenderContext): string {
  * @param extraWritable absolute folders the tool itself must write (its per-run home, temp dir)
  * @param apiHosts hosts the agent tool needs for its model API (allowed even when the policy turns the network off)
  */
-export function srtSettings(policy: Policy, ctx: RenderContext, extraWritable: readonly string[], apiHosts: readonly string[]): SrtSettings {
+function srtSettings(policy: Policy, ctx: RenderContext, extraWritable: readonly string[], apiHosts: readonly string[]): SrtSettings {
   const writes = policy.write.some((w) => w.value === '**') ? [ctx.worktree] : policy.write.filter((w) => !w.value.startsWith('~/')).map((w) => abs(w.value, ctx));
   return {
     filesystem: {
       denyRead: policy.deny.map((d) => abs(d.value, ctx)),
       allowWrite: [...writes, ...extraWritable],
-      denyWrite: [...policy.deny, ...policy.protected].filter((d) => d.value !== '.git' && d.value !== '.git/**').map((d) => abs(d.value, ctx)),
+      denyWrite: [...policy.deny, ...policy.protected].filter((d) => !isGitMetadataGlob(d.value)).map((d) => abs(d.value, ctx)),
     },
     network: { allowedDomains: policy.network.value ? ['*'] : [...apiHosts], deniedDomains: [] },
   };
