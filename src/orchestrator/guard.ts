@@ -5,7 +5,7 @@
  *   follow-up requests); very low self-reported confidence or an escalation request stops the run.
  */
 import type { EventInput, StoredEvent } from '../evidence/events.js';
-import { evaluateBreakers, type Trip } from '../evidence/projections/breakers.js';
+import { breakerKey, evaluateBreakers, trippedFor, type Trip } from '../evidence/projections/breakers.js';
 import { controlsOf, type Context } from './context.js';
 import { notify } from './notify.js';
 import { newJsonLines, readProtocolFile } from './protocol.js';
@@ -39,13 +39,15 @@ export interface GuardedRun {
   profiles: string[];
 }
 
+const haltedBy = (h: { by: string; reason: string }): string => `halted by ${h.by}: ${h.reason}`;
+
 /** Record new breaker trips for an agent (idempotent per reset) and notify. */
 export async function recordTrips(ctx: Context, agent: string): Promise<Trip[]> {
   const project = ctx.project.config.project;
   const controls = controlsOf(ctx);
   const trips = evaluateBreakers(ctx.store.query({ project }), controls, ctx.project.config.breakers, agent, project, Date.now());
   for (const t of trips) {
-    const reset = controls.lastReset[`${t.breaker}:${agent}:${project}`] ?? 0;
+    const reset = controls.lastReset[breakerKey(t.breaker, agent, project)] ?? 0;
     const [event] = ctx.store.append({ type: 'breaker.tripped', key: `breaker:${t.breaker}:${agent}:${project}:${reset}`, agent, project, payload: { breaker: t.breaker, agent, project, reason: t.reason } });
     if (event) await notify(ctx, 'breaker-tripped', event, `circuit breaker "${t.breaker}" tripped for ${agent}: ${t.reason}`);
   }
@@ -117,10 +119,10 @@ export function startGuard(ctx: Context, run: GuardedRun, abort: AbortController
     busy = true;
     try {
       const controls = controlsOf(ctx);
-      if (controls.halted) stop({ kind: 'halted', reason: `halted by ${controls.halted.by}: ${controls.halted.reason}` });
+      if (controls.halted) stop({ kind: 'halted', reason: haltedBy(controls.halted) });
       const trips = await recordTrips(ctx, run.agent);
-      const tripped = Object.values(controlsOf(ctx).tripped).find((t) => t.agent === run.agent && t.project === cfg.project);
-      if (tripped || trips[0]) stop({ kind: 'breaker', reason: `circuit breaker "${(tripped ?? trips[0])!.breaker}" tripped: ${(tripped ?? trips[0])!.reason}` });
+      const tripped = trippedFor(controlsOf(ctx), run.agent, cfg.project)[0] ?? trips[0];
+      if (tripped) stop({ kind: 'breaker', reason: `circuit breaker "${tripped.breaker}" tripped: ${tripped.reason}` });
       await ingest();
     } finally {
       busy = false;
@@ -134,7 +136,7 @@ export function startGuard(ctx: Context, run: GuardedRun, abort: AbortController
       while (busy) await new Promise((r) => setTimeout(r, 20));
       // The agent may have been killed from outside (agentctl halt kills process trees directly).
       const controls = controlsOf(ctx);
-      if (controls.halted && !report.stop) report.stop = { kind: 'halted', reason: `halted by ${controls.halted.by}: ${controls.halted.reason}` };
+      if (controls.halted && !report.stop) report.stop = { kind: 'halted', reason: haltedBy(controls.halted) };
       await ingest();
       const handover = readProtocolFile(run.worktree, 'handover.md');
       if (handover && handover.trim()) emit([{ type: 'agent.handover', payload: { text: handover.slice(0, 20_000) } }]);
