@@ -13,7 +13,7 @@ import { printJson } from '../ui/output.js';
 const SCHEMAS = { profile: profileSchema, config: configSchema, task: taskFrontMatterSchema } as const;
 
 /** The JSON Schema for one kind of file (input shape: what a user writes, defaults included). */
-export function jsonSchemaFor(kind: keyof typeof SCHEMAS): Record<string, unknown> {
+function jsonSchemaFor(kind: keyof typeof SCHEMAS): Record<string, unknown> {
   return { title: `agentctl ${kind}`, ...z.toJSONSchema(SCHEMAS[kind], { io: 'input', unrepresentable: 'any' }) };
 }
 

@@ -1,8 +1,7 @@
 /** `agentctl trust history` and `agentctl trust rebuild`. */
 import chalk from 'chalk';
-import { EXIT } from '../core/errors.js';
+import { EXIT, InputError } from '../core/errors.js';
 import { AGENT_NAMES } from '../definition/task.js';
-import { InputError } from '../core/errors.js';
 import { rebuildTrust } from '../evidence/trustStore.js';
 import { trustOf } from '../orchestrator/context.js';
 import { printJson, println } from '../ui/output.js';

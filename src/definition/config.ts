@@ -12,7 +12,7 @@ import type { TrustRules } from '../evidence/projections/trust-rules.js';
 import { parseYaml, toData, validate } from './yamlSource.js';
 
 /** Default sensitive paths: auth, billing, payments, infra, CI config, migrations, lock files. */
-export const DEFAULT_SENSITIVE_PATHS = [
+const DEFAULT_SENSITIVE_PATHS = [
   '**/auth/**',
   '**/billing/**',
   '**/payments/**',

@@ -35,7 +35,7 @@ function argValue(args: string[], name: string): string | undefined {
 }
 
 /** Parse the script block out of a prompt. */
-export function parseScript(prompt: string): Step[] {
+function parseScript(prompt: string): Step[] {
   const match = prompt.match(/```agent-script\n([\s\S]*?)```/);
   if (!match) return [{ say: 'No agent-script block in the prompt; nothing to do.' }];
   return match[1]!

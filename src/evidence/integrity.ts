@@ -30,7 +30,7 @@ export interface Checkpoint {
 }
 
 /** Path of the checkpoint file for a database file. */
-export function checkpointPath(dbFile: string): string {
+function checkpointPath(dbFile: string): string {
   return `${dbFile}.checkpoint`;
 }
 

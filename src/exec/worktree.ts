@@ -33,7 +33,7 @@ export function archiveRef(runId: string): string {
 }
 
 /** Milliseconds after which a repository lock whose holder stopped refreshing it is taken over. */
-export const REPO_LOCK_STALE_MS = 5000;
+const REPO_LOCK_STALE_MS = 5000;
 
 /**
  * Hold the repository's lock while `fn` runs (waits up to ~45 s for other agentctl processes).
@@ -67,7 +67,7 @@ export async function createSandbox(git: Git, repoRoot: string, lockPath: string
 }
 
 /** Age in milliseconds after which a sandbox's leftover index.lock is removed by {@link captureWork}. */
-export const STALE_INDEX_LOCK_MS = 5000;
+const STALE_INDEX_LOCK_MS = 5000;
 
 /** What {@link captureWork} found and did. */
 export interface Capture {

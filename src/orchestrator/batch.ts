@@ -12,7 +12,7 @@ import { runTask, type RunTaskResult } from './run.js';
 import { allTasks } from './tasks.js';
 
 /** Which tasks a batch runs. */
-export interface BatchSelection {
+interface BatchSelection {
   all?: boolean;
   tag?: string;
   type?: string;
@@ -28,7 +28,7 @@ export interface BatchItem {
 }
 
 /** Select tasks (file order: priority, then id). Invalid task files are not selected. */
-export function selectTasks(tasks: readonly Task[], sel: BatchSelection): Task[] {
+function selectTasks(tasks: readonly Task[], sel: BatchSelection): Task[] {
   return tasks.filter((t) => sel.all || (sel.tag !== undefined && t.tags.includes(sel.tag)) || (sel.type !== undefined && t.type === sel.type));
 }
 

@@ -11,7 +11,7 @@ import { notify } from './notify.js';
 import { newJsonLines, readProtocolFile } from './protocol.js';
 
 /** Milliseconds between guard checks. */
-export const GUARD_INTERVAL_MS = 400;
+const GUARD_INTERVAL_MS = 400;
 
 
 /** Why the guard stopped a run. */

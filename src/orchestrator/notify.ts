@@ -11,7 +11,7 @@ import type { Context } from './context.js';
 export type NotificationKind = 'auto-merged' | 'awaiting-review' | 'escalation' | 'breaker-tripped' | 'halted';
 
 /** Milliseconds a notifier command or webhook may take. */
-export const NOTIFY_TIMEOUT_MS = 10_000;
+const NOTIFY_TIMEOUT_MS = 10_000;
 
 /**
  * Send one notification to every configured target.

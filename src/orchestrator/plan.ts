@@ -42,14 +42,14 @@ export interface RunPlan {
 }
 
 /** Programs the OS sandbox needs on Linux besides srt itself. */
-export const OS_SANDBOX_DEPENDENCIES = ['bwrap', 'socat', 'rg'] as const;
+const OS_SANDBOX_DEPENDENCIES = ['bwrap', 'socat', 'rg'] as const;
 
 /**
  * Find the OS sandbox and its dependencies, or explain why it cannot start (the run then fails closed).
  * @returns the absolute path of `srt`
  * @throws ConfigError naming what is missing
  */
-export function requireOsSandbox(ctx: Context, policy: Policy): string {
+function requireOsSandbox(ctx: Context, policy: Policy): string {
   const bundled = join(packageRoot(), 'node_modules', '.bin', 'srt');
   const wanted = ctx.project.config.osSandboxBin ?? (existsSync(bundled) ? bundled : 'srt');
   const srt = resolveExecutable(wanted, ctx.env.PATH, ctx.project.root);

@@ -16,13 +16,12 @@ import { join } from 'node:path';
 import { PROTOCOL_FILES } from '../authz/policy.js';
 
 /** Folder of the protocol inside a worktree. */
-export const PROTOCOL_DIR = '.agentctl';
+const PROTOCOL_DIR = '.agentctl';
 /** Files the agent may write (granted by every policy); excluded from the commit, so never merged. */
-export { PROTOCOL_FILES };
 /** Everything agentctl puts in or reads from the protocol folder (excluded from commits). */
 export const PROTOCOL_PATHS = [`${PROTOCOL_DIR}/PROTOCOL.md`, ...PROTOCOL_FILES];
 /** Largest protocol file read, in bytes. */
-export const MAX_PROTOCOL_FILE = 256 * 1024;
+const MAX_PROTOCOL_FILE = 256 * 1024;
 
 /** The instructions given to the agent (file and prompt suffix). */
 export function protocolText(escalateBelow: number): string {

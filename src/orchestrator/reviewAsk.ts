@@ -17,9 +17,9 @@ import { writeRendered } from './run.js';
 import { findRunnableTask } from './tasks.js';
 
 /** Longest diff given to the reviewer, in characters. */
-export const REVIEW_DIFF_CHARS = 100_000;
+const REVIEW_DIFF_CHARS = 100_000;
 /** Reviewer timeout in milliseconds. */
-export const REVIEW_TIMEOUT_MS = 15 * 60 * 1000;
+const REVIEW_TIMEOUT_MS = 15 * 60 * 1000;
 
 /** Parse `VERDICT: approve|reject` (last occurrence wins) out of the reviewer's final message. */
 export function parseVerdict(text: string | undefined): 'approve' | 'reject' | 'none' {

@@ -29,7 +29,6 @@ import { planRun, type RunPlan } from './plan.js';
 import { PROTOCOL_PATHS, installProtocol } from './protocol.js';
 import { mergeRun } from './review.js';
 
-export { policyFor } from './plan.js';
 
 /** Options for {@link runTask}. */
 export interface RunTaskOptions {
@@ -52,9 +51,9 @@ export interface RunTaskResult {
 }
 
 /** Gate timeout in milliseconds. */
-export const GATE_TIMEOUT_MS = 20 * 60 * 1000;
+const GATE_TIMEOUT_MS = 20 * 60 * 1000;
 /** Longest gate output kept in the event, in characters (the tail). */
-export const GATE_OUTPUT_CHARS = 8000;
+const GATE_OUTPUT_CHARS = 8000;
 
 /**
  * Run one task end to end.
@@ -333,7 +332,7 @@ export function escalationAttempts(policy: Policy, parsed: readonly AgentEvent[]
 }
 
 /** A compact, serializable summary of a policy for the event log. */
-export function policySummary(policy: Policy): Record<string, unknown> {
+function policySummary(policy: Policy): Record<string, unknown> {
   const values = (list: { value: string }[]) => list.map((r) => r.value);
   return {
     profiles: policy.profiles,

@@ -8,7 +8,7 @@ import { projectRuns } from '../evidence/projections/runs.js';
 import type { Context } from './context.js';
 
 /** Merged runs examined per scan (newest first). */
-export const SCAN_LIMIT = 100;
+const SCAN_LIMIT = 100;
 
 /**
  * Scan the base branch after each merged run of the project.

@@ -9,7 +9,7 @@ import { TASK_ID_PATTERN, TASK_TYPE_PATTERN, type Task } from '../definition/tas
 import type { Context } from './context.js';
 
 /** Follow-up tasks requested by runs of this project (latest request per id wins; file tasks win over requests). */
-export function requestedTasks(ctx: Context, fileIds: ReadonlySet<string>): Loaded<Task> {
+function requestedTasks(ctx: Context, fileIds: ReadonlySet<string>): Loaded<Task> {
   const items = new Map<string, Task>();
   const errors: InputError[] = [];
   for (const e of ctx.store.query({ project: ctx.project.config.project, types: ['task.requested'] })) {
