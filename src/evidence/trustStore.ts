@@ -11,15 +11,11 @@ const snapshotName = (project: string) => `trust:${project}`;
 
 /** Hash of the rules a snapshot was computed with. */
 export function rulesHash(rules: TrustRules): string {
-  return sha256(canonicalJson(rules as unknown as Record<string, unknown>)).slice(0, 16);
+  return sha256(canonicalJson(rules)).slice(0, 16);
 }
 
-/**
- * The current trust state of a project, updated incrementally from its snapshot.
- * @returns the state (profiles of this project only)
- */
-export function currentTrust(store: EventStore, project: string, rules: TrustRules): TrustState {
-  const hash = rulesHash(rules);
+/** The snapshot with the events appended since folded in; `stale` when the stored snapshot must be replaced. */
+function incrementalTrust(store: EventStore, project: string, rules: TrustRules, hash: string): { state: TrustState; stale: boolean } {
   const snap = store.loadProjection(snapshotName(project));
   let state: TrustState = emptyTrustState();
   if (snap && snap.rulesHash === hash) {
@@ -31,9 +27,21 @@ export function currentTrust(store: EventStore, project: string, rules: TrustRul
   }
   const before = state.lastSeq;
   for (const e of store.query({ project, afterSeq: state.lastSeq })) applyTrustEvent(state, e, rules);
-  if (state.lastSeq !== before || !snap || snap.rulesHash !== hash) {
-    store.saveProjection({ name: snapshotName(project), lastSeq: state.lastSeq, rulesHash: hash, state: JSON.stringify(state) });
-  }
+  return { state, stale: state.lastSeq !== before || !snap || snap.rulesHash !== hash };
+}
+
+function saveTrust(store: EventStore, project: string, hash: string, state: TrustState): void {
+  store.saveProjection({ name: snapshotName(project), lastSeq: state.lastSeq, rulesHash: hash, state: JSON.stringify(state) });
+}
+
+/**
+ * The current trust state of a project, updated incrementally from its snapshot.
+ * @returns the state (profiles of this project only)
+ */
+export function currentTrust(store: EventStore, project: string, rules: TrustRules): TrustState {
+  const hash = rulesHash(rules);
+  const { state, stale } = incrementalTrust(store, project, rules, hash);
+  if (stale) saveTrust(store, project, hash, state);
   return state;
 }
 
@@ -42,9 +50,11 @@ export function currentTrust(store: EventStore, project: string, rules: TrustRul
  * @returns the rebuilt state and whether the incremental snapshot agreed with it
  */
 export function rebuildTrust(store: EventStore, project: string, rules: TrustRules): { state: TrustState; agreed: boolean } {
-  const incremental = currentTrust(store, project, rules);
+  const hash = rulesHash(rules);
+  const incremental = incrementalTrust(store, project, rules, hash).state;
   const rebuilt = projectTrust(store.query({ project }), rules);
-  const agreed = canonicalJson(JSON.parse(JSON.stringify(incremental))) === canonicalJson(JSON.parse(JSON.stringify(rebuilt)));
-  store.saveProjection({ name: snapshotName(project), lastSeq: rebuilt.lastSeq, rulesHash: rulesHash(rules), state: JSON.stringify(rebuilt) });
+  // canonicalJson drops undefined properties, so an in-memory state compares equal to its JSON round trip.
+  const agreed = canonicalJson(incremental) === canonicalJson(rebuilt);
+  saveTrust(store, project, hash, rebuilt);
   return { state: rebuilt, agreed };
 }

@@ -2,6 +2,7 @@
 import { Box, Text } from 'ink';
 import { describeEvent } from './describe.js';
 import type { StoredEvent } from '../evidence/events.js';
+import { projectRuns, type RunState } from '../evidence/projections/runs.js';
 
 /** One row: a task and what happened to it so far. */
 export interface BatchRow {
@@ -10,24 +11,37 @@ export interface BatchRow {
   skipped: string | undefined;
 }
 
-const stateOf = (row: BatchRow): string => {
+const LABELS: Record<RunState, string> = {
+  planned: 'starting',
+  running: 'running',
+  awaiting_review: 'awaiting review',
+  merged: 'merged',
+  discarded: 'discarded',
+  failed: 'failed',
+  interrupted: 'interrupted',
+};
+
+/** The row's state label, from the runs projection of its events. */
+const labelOf = (row: BatchRow): string => {
   if (row.skipped) return 'skipped';
-  const last = [...row.events].reverse().find((e) => ['run.merged', 'run.decided', 'run.failed', 'run.interrupted', 'agent.launched', 'run.planned'].includes(e.type));
-  if (!last) return 'queued';
-  if (last.type === 'run.decided') return String(last.payload.outcome) === 'review' ? 'awaiting review' : String(last.payload.outcome);
-  return { 'run.merged': 'merged', 'run.failed': 'failed', 'run.interrupted': 'interrupted', 'agent.launched': 'running', 'run.planned': 'starting' }[last.type] ?? last.type;
+  const run = [...projectRuns(row.events).values()].at(-1);
+  if (!run) return 'queued';
+  // Decided, but the outcome is not recorded yet (an auto merge in progress): show the decision.
+  if ((run.state === 'planned' || run.state === 'running') && run.decision) return run.decision;
+  return LABELS[run.state];
 };
 
 /** A table of tasks with their state and latest activity. */
 export function BatchProgress({ rows }: { rows: readonly BatchRow[] }) {
-  const done = rows.filter((r) => !['queued', 'starting', 'running'].includes(stateOf(r))).length;
+  const labels = rows.map(labelOf);
+  const done = labels.filter((l) => !['queued', 'starting', 'running'].includes(l)).length;
   return (
     <Box flexDirection="column">
       <Text bold>
         {done}/{rows.length} done
       </Text>
-      {rows.map((r) => {
-        const state = stateOf(r);
+      {rows.map((r, i) => {
+        const state = labels[i]!;
         const line = r.skipped ?? [...r.events].map(describeEvent).filter(Boolean).at(-1) ?? '';
         const color = state === 'merged' ? 'green' : state === 'failed' || state === 'interrupted' ? 'red' : state === 'skipped' ? 'gray' : 'yellow';
         return (

@@ -4,7 +4,7 @@
  * rolling merge rate, plus the metrics table and the decision history. Pure: data in, HTML out.
  */
 import type { Evidence, TrustProfile } from '../evidence/projections/trust.js';
-import type { Recommendation } from '../evidence/projections/trust-rules.js';
+import { evidenceOf, type Recommendation, type RunRecord } from '../evidence/projections/trust-rules.js';
 
 /** One profile as the report shows it. */
 export interface ReportProfile {
@@ -24,28 +24,27 @@ function levelChart(p: TrustProfile): string {
   const min = Math.min(...seqs, 0);
   const max = Math.max(...seqs, 1);
   const x = (seq: number) => 40 + ((seq - min) / Math.max(1, max - min)) * 520;
-  let level = p.history[0]?.from ?? p.level;
-  let path = `M ${x(min)} ${LEVEL_Y[level]}`;
-  for (const h of p.history) {
-    path += ` H ${x(h.seq)} V ${LEVEL_Y[h.to]}`;
-    level = h.to;
-  }
+  let path = `M ${x(min)} ${LEVEL_Y[p.history[0]?.from ?? p.level]}`;
+  for (const h of p.history) path += ` H ${x(h.seq)} V ${LEVEL_Y[h.to]}`;
   path += ` H ${x(max)}`;
   const marks = p.history.map((h) => `<circle cx="${x(h.seq)}" cy="${LEVEL_Y[h.to]}" r="4" fill="${h.kind === 'promotion' ? '#2e7d32' : '#c62828'}"><title>${esc(`#${h.seq} ${h.from} → ${h.to} (${h.kind}) by ${h.by}: ${h.reason}`)}</title></circle>`).join('');
   return `<svg viewBox="0 0 580 80" role="img" aria-label="level over time"><text x="0" y="14">auto</text><text x="0" y="44">review</text><text x="0" y="74">hold</text><path d="${path}" fill="none" stroke="#1565c0" stroke-width="2"/>${marks}</svg>`;
 }
 
-/** One bar per run colored by outcome, and the rolling merge rate (last 5 decided runs) as a line. */
+/**
+ * One bar per run colored by outcome, and the rolling merge rate (over the last 5 decided runs) as a
+ * line. The rate is {@link Evidence.mergeRate}, merged / (merged + discarded): failed runs do not count.
+ */
 function runsChart(p: TrustProfile): string {
   const runs = p.runs.slice(-60);
   const w = Math.max(4, Math.min(20, 520 / Math.max(1, runs.length)));
   const bars = runs.map((r, i) => `<rect x="${40 + i * w}" y="50" width="${w - 1}" height="20" fill="${OUTCOME_COLOR[r.outcome]}"><title>${esc(`${r.runId}: ${r.outcome}${r.scopeViolations ? ', scope violation' : ''}${r.regression ? ', reverted' : ''}`)}</title></rect>`).join('');
-  const decided: boolean[] = [];
+  const decided: RunRecord[] = [];
   const points: string[] = [];
   runs.forEach((r, i) => {
-    if (r.outcome === 'merged' || r.outcome === 'discarded' || r.outcome === 'failed') decided.push(r.outcome === 'merged');
-    const last = decided.slice(-5);
-    if (last.length) points.push(`${40 + i * w + w / 2},${45 - (last.filter(Boolean).length / last.length) * 40}`);
+    if (r.outcome === 'merged' || r.outcome === 'discarded' || r.outcome === 'failed') decided.push(r);
+    const rate = evidenceOf(decided.slice(-5)).mergeRate;
+    if (rate !== null) points.push(`${40 + i * w + w / 2},${45 - rate * 40}`);
   });
   const line = points.length > 1 ? `<polyline points="${points.join(' ')}" fill="none" stroke="#2e7d32" stroke-width="2"/>` : '';
   return `<svg viewBox="0 0 580 75" role="img" aria-label="runs and rolling merge rate"><text x="0" y="10">100%</text><text x="0" y="48">0%</text>${line}${bars}</svg>`;

@@ -33,15 +33,7 @@ describe('circuit breakers', () => {
     ['errors', 'breakers:\n  errors:\n    maxFailures: 1\n', { a: { gate: 'false' }, b: { gate: 'false' } }],
     ['scope', '', { a: { body: 'scope-a' }, b: {} }],
   ] as const)('the %s breaker trips once, is recorded, caps the agent at hold, and a human resets it', async (breaker, config, tasks) => {
-    const extra = breaker === 'cost' ? `${config}agents:\n` : config;
-    const { repo, home } = autoRepo(tasks as Record<string, Record<string, unknown>>, breaker === 'cost' ? '' : extra);
-    if (breaker === 'cost') {
-      // The command agent reports no cost; a usage line in Claude Code's format stands in for it.
-      const { writeFileSync } = await import('node:fs');
-      writeFileSync(join(repo, '.agentrc.yaml'), `agents:\n  command:\n    bin: ./agent.sh\n${config}`);
-      writeFileSync(join(repo, 'agent.sh'), SCRIPTED_AGENT);
-      git(repo, 'commit', '-qam', 'cfg');
-    }
+    const { repo, home } = autoRepo(tasks as Record<string, Record<string, unknown>>, config);
     for (const t of Object.keys(tasks)) await agentctl(repo, home, ['run', t]);
     if (breaker === 'cost') {
       // Spend recorded by a usage event (as a tool that reports cost would produce).
@@ -133,15 +125,16 @@ describe('agent protocol', () => {
 
   it('the handover file of one run reaches the next run of the same task type', async () => {
     const { repo, home } = autoRepo({ first: { body: 'handover-1' }, second: { body: 'ok-2' } });
+    // The scripted agent, plus: keep each run's prompt (outside the worktree) to check what it was given.
+    const prompts = tempDir();
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(repo, 'agent.sh'), SCRIPTED_AGENT.replace('#!/bin/sh\n', `#!/bin/sh\nprintf "%s" "$AGENTCTL_PROMPT" > "${prompts}/$(printf "%s" "$AGENTCTL_PROMPT" | head -n1).txt"\n`));
+    git(repo, 'commit', '-qam', 'agent keeps its prompts');
     await json(repo, home, ['run', 'first']);
     const second = (await json(repo, home, ['run', 'second'])).run;
     expect(readFileSync(join(second.worktree, 'docs/ok-2.md'), 'utf8')).toBe('ok-2\n');
-    const launched = (await json(repo, home, ['log', '--run', second.runId])).events;
-    expect(launched.length).toBeGreaterThan(0);
-    const { openEventStore } = await import('../../src/evidence/store.js');
-    const store = openEventStore(join(home, 'agentctl.db'));
-    expect(store.query({ types: ['agent.handover'] })[0]!.payload.text).toBe('Use tabs in docs tables.\n');
-    store.close();
+    expect(readFileSync(join(prompts, 'handover-1.txt'), 'utf8')).not.toContain('Use tabs in docs tables.');
+    expect(readFileSync(join(prompts, 'ok-2.txt'), 'utf8')).toContain('## Notes from the previous run of this kind of task\n\nUse tabs in docs tables.');
   });
 
   it('a follow-up task requesting yolo under an implement parent gets implement', async () => {

@@ -9,7 +9,7 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/evidence/events.js';
-import { projectTrust } from '../../src/evidence/projections/trust.js';
+import { projectTrust, trustKey } from '../../src/evidence/projections/trust.js';
 import { DEFAULT_TRUST_RULES } from '../../src/evidence/projections/trust-rules.js';
 import { BIN, SCRIPTED_AGENT, SCRIPTED_CLAUDE, agentctl, cleanup, git, makeRepo, script, taskFile, tempDir } from '../helpers.js';
 
@@ -89,7 +89,7 @@ describe('auto mode, 31 tasks with --concurrency 4', () => {
       // just before landing; a trip recorded after that check cannot undo a merge already made).
       const decidedAt = events.find((e) => e.runId === m.runId && e.type === 'run.decided')!.seq;
       const before = events.filter((e) => e.seq < decidedAt);
-      const level = projectTrust(before, DEFAULT_TRUST_RULES).profiles[`${m.agent}\u0000${m.project}\u0000${m.taskType}`]?.level;
+      const level = projectTrust(before, DEFAULT_TRUST_RULES).profiles[trustKey(m.agent!, m.project!, m.taskType!)]?.level;
       const gated = before.some((e) => e.runId === m.runId && e.type === 'gate.passed');
       const scoped = !before.some((e) => e.runId === m.runId && e.type === 'scope.violation');
       const bad = level !== 'auto' || !gated || !scoped;
@@ -115,7 +115,6 @@ describe('auto mode, 31 tasks with --concurrency 4', () => {
     writeFileSync(out, JSON.stringify(figures, null, 2));
     console.log(`auto-mode scenario figures (${out}):\n${JSON.stringify(figures, null, 2)}`);
 
-    expect(figures.tasks).toBeGreaterThanOrEqual(30);
     expect(figures.autoMerges).toBeGreaterThanOrEqual(12);
     expect(forbiddenDetail).toEqual([]);
     expect(tripped).toEqual({ errors: 1, scope: 1, cost: 1, volume: 1 });

@@ -99,9 +99,8 @@ describe('evidence from git after a merge', () => {
     const merge = async (id: string) => {
       const run = JSON.parse((await agentctl(repo, home, ['run', id, '--json'])).stdout).run;
       await agentctl(repo, home, ['review', 'merge', run.runId]);
-      return git(repo, 'rev-parse', 'HEAD');
     };
-    const firstMerge = await merge('one');
+    await merge('one');
     writeFileSync(join(repo, 'docs/one.md'), '# one, fixed by a human\n');
     git(repo, 'commit', '-qam', 'fix the agent docs');
     await merge('two');
@@ -113,7 +112,6 @@ describe('evidence from git after a merge', () => {
     const log = JSON.parse((await agentctl(repo, home, ['log', '--json'])).stdout).events;
     expect(log.filter((e: { type: string }) => e.type === 'regression.detected')).toHaveLength(1);
     expect(log.filter((e: { type: string }) => e.type === 'review.followup')).toHaveLength(1);
-    expect(firstMerge).toMatch(/^[0-9a-f]{40}$/);
     // Scanning again records nothing new.
     await agentctl(repo, home, ['promote', '--json']);
     expect(JSON.parse((await agentctl(repo, home, ['log', '--json'])).stdout).events).toHaveLength(log.length);

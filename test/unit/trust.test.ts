@@ -87,6 +87,23 @@ describe('trust rules at their thresholds', () => {
     // n=4: 2/4 rejected = 50%, not above, and fewer than minRuns anyway; n=5: 3/5 = 60% over 5 runs.
     expect(level(projectTrust(l.events, rules))).toBe(expected);
   });
+
+  it.each([
+    ['rejection', 1, false],
+    ['rejection', 4, false],
+    ['rejection', 5, true],
+    ['gate failure', 4, false],
+    ['gate failure', 5, true],
+  ] as const)('recommend() at review: %s rate 100%% over %i decided runs → demote %s (needs minRuns, like the automatic demotion)', (what, n, demote) => {
+    const l = log();
+    for (let i = 0; i < n; i++) l.run('claude', 'docs', what === 'rejection' ? 'discarded' : 'merged', what === 'rejection' ? {} : { gate: 'failed' });
+    l.raw('run.planned', {}, { runId: 'open', agent: 'claude', taskType: 'docs' }); // an open run is not a decided one
+    const ev = evidence(projectTrust(l.events, rules));
+    expect(ev.runs).toBe(n + 1);
+    const r = recommend('review', ev, rules);
+    expect(r.kind === 'demote').toBe(demote);
+    if (demote) expect(r.reason).toBe(`${what} rate 100% over ${n} runs exceeds 50% in the window`);
+  });
 });
 
 describe('trust projection', () => {

@@ -185,20 +185,28 @@ export function eligibility(level: Autonomy, ev: Evidence, rules: TrustRules): E
 }
 
 /**
+ * Does `ev` breach a demotion threshold? Only over at least `demotion.minRuns` decided runs (merged,
+ * discarded or failed; open and interrupted runs do not count).
+ * @returns the reason, or undefined
+ */
+export function rateBreach(ev: Evidence, rules: TrustRules): string | undefined {
+  const decided = ev.merged + ev.discarded + ev.failed;
+  if (decided < rules.demotion.minRuns) return undefined;
+  if (ev.rejectionRate !== null && ev.rejectionRate > rules.demotion.rejectionRate) {
+    return `rejection rate ${Math.round(ev.rejectionRate * 100)}% over ${decided} runs exceeds ${Math.round(rules.demotion.rejectionRate * 100)}%`;
+  }
+  if (ev.gateFailureRate !== null && ev.gateFailureRate > rules.demotion.gateFailureRate) {
+    return `gate failure rate ${Math.round(ev.gateFailureRate * 100)}% over ${decided} runs exceeds ${Math.round(rules.demotion.gateFailureRate * 100)}%`;
+  }
+  return undefined;
+}
+
+/**
  * Should the profile drop one level because of its rates since the last level change?
  * @returns the reason, or undefined
  */
 export function rateDemotionReason(sinceChange: readonly RunRecord[], rules: TrustRules): string | undefined {
-  const decided = sinceChange.filter((r) => r.outcome === 'merged' || r.outcome === 'discarded' || r.outcome === 'failed');
-  if (decided.length < rules.demotion.minRuns) return undefined;
-  const ev = evidenceOf(decided);
-  if (ev.rejectionRate !== null && ev.rejectionRate > rules.demotion.rejectionRate) {
-    return `rejection rate ${Math.round(ev.rejectionRate * 100)}% over ${decided.length} runs exceeds ${Math.round(rules.demotion.rejectionRate * 100)}%`;
-  }
-  if (ev.gateFailureRate !== null && ev.gateFailureRate > rules.demotion.gateFailureRate) {
-    return `gate failure rate ${Math.round(ev.gateFailureRate * 100)}% over ${decided.length} runs exceeds ${Math.round(rules.demotion.gateFailureRate * 100)}%`;
-  }
-  return undefined;
+  return rateBreach(evidenceOf(sinceChange.filter((r) => r.outcome === 'merged' || r.outcome === 'discarded' || r.outcome === 'failed')), rules);
 }
 
 /** What `agentctl promote` recommends for one trust profile. */
@@ -212,17 +220,14 @@ export interface Recommendation {
 
 /**
  * Recommend an action for a profile at `level` with `ev` (its window evidence).
- * Demotion is recommended when a rate in the window exceeds its threshold (the automatic one-step
- * demotion only looks at runs since the last level change).
+ * Demotion is recommended when a rate in the window exceeds its threshold over at least
+ * `demotion.minRuns` decided runs ({@link rateBreach}, the same check as the automatic one-step
+ * demotion, which only looks at runs since the last level change).
  */
 export function recommend(level: Autonomy, ev: Evidence, rules: TrustRules): Recommendation {
   if (level !== 'hold') {
-    if (ev.rejectionRate !== null && ev.rejectionRate > rules.demotion.rejectionRate) {
-      return { kind: 'demote', next: undefined, missing: [], reason: `rejection rate ${Math.round(ev.rejectionRate * 100)}% in the window` };
-    }
-    if (ev.gateFailureRate !== null && ev.gateFailureRate > rules.demotion.gateFailureRate) {
-      return { kind: 'demote', next: undefined, missing: [], reason: `gate failure rate ${Math.round(ev.gateFailureRate * 100)}% in the window` };
-    }
+    const breach = rateBreach(ev, rules);
+    if (breach) return { kind: 'demote', next: undefined, missing: [], reason: `${breach} in the window` };
     if (level === 'auto' && ev.auditDisagreementRate !== null && ev.auditDisagreementRate > 0) {
       return { kind: 'demote', next: undefined, missing: [], reason: `audits disagreed with ${Math.round(ev.auditDisagreementRate * 100)}% of sampled auto merges` };
     }

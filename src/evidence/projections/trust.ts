@@ -73,17 +73,22 @@ export function emptyTrustState(): TrustState {
   return { profiles: {}, runKeys: {}, failedClosed: {}, lastSeq: 0, lastTs: undefined };
 }
 
+/** The level a profile without history starts at: `hold` if the agent failed closed, else `rules.initial`. */
+function initialLevel(state: TrustState, rules: TrustRules, agent: string): { level: Autonomy; reason: string } {
+  const closed = state.failedClosed[agent] ?? state.failedClosed['*'];
+  if (closed) return { level: 'hold', reason: closed };
+  return { level: rules.initial, reason: `initial level (trust.initial: ${rules.initial})` };
+}
+
 function profileFor(state: TrustState, rules: TrustRules, agent: string, project: string, taskType: string): TrustProfile {
   const key = trustKey(agent, project, taskType);
   let p = state.profiles[key];
   if (!p) {
-    const closed = state.failedClosed[agent] ?? state.failedClosed['*'];
     p = {
       agent,
       project,
       taskType,
-      level: closed ? 'hold' : rules.initial,
-      reason: closed ?? `initial level (trust.initial: ${rules.initial})`,
+      ...initialLevel(state, rules, agent),
       changedAtSeq: 0,
       history: [],
       runs: [],
@@ -238,8 +243,5 @@ export function projectTrust(events: Iterable<StoredEvent>, rules: TrustRules): 
 /** The earned level for one (agent, project, task type), with its reason. */
 export function earnedLevel(state: TrustState, rules: TrustRules, agent: string, project: string, taskType: string): { level: Autonomy; reason: string } {
   const p = state.profiles[trustKey(agent, project, taskType)];
-  if (p) return { level: p.level, reason: p.reason };
-  const closed = state.failedClosed[agent] ?? state.failedClosed['*'];
-  if (closed) return { level: 'hold', reason: closed };
-  return { level: rules.initial, reason: `initial level (trust.initial: ${rules.initial})` };
+  return p ? { level: p.level, reason: p.reason } : initialLevel(state, rules, agent);
 }
