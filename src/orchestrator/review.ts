@@ -11,7 +11,8 @@ import { StateError } from '../core/errors.js';
 import type { EventInput, StoredEvent } from '../evidence/events.js';
 import type { RunView } from '../evidence/projections/runs.js';
 import { AGENTCTL_IDENTITY, agentIdentity } from '../exec/git.js';
-import { archiveRef, captureWork, removeSandbox, withRepoLock } from '../exec/worktree.js';
+import { archiveRef, captureWork, removeSandbox, restoreSandbox, runBranch, withRepoLock } from '../exec/worktree.js';
+import { worktreePath } from '../core/paths.js';
 import type { Context } from './context.js';
 import { PROTOCOL_PATHS } from './protocol.js';
 
@@ -140,4 +141,19 @@ export async function discardRun(ctx: Context, run: RunView, by: string, reason:
   await removeSandbox(git, ctx.project.root, ctx.lockPath, run.worktree, run.branch);
   ctx.store.append({ ...subjectOf(run), type: 'sandbox.removed', payload: { path: run.worktree, branchDeleted: run.branch ?? null } });
   return ref;
+}
+
+/**
+ * Restore a discarded (or lost) run's worktree from its branch or its archive ref; it awaits review again.
+ * Records `sandbox.restored`.
+ * @returns the worktree path, its branch and head commit
+ * @throws StateError when the run still has its worktree or was merged
+ */
+export async function restoreRun(ctx: Context, run: RunView): Promise<{ path: string; branch: string; headSha: string }> {
+  if (run.sandboxLive) throw new StateError(`run ${run.runId} still has its worktree at ${run.worktree}`);
+  if (run.state === 'merged') throw new StateError(`run ${run.runId} was merged; its work is on ${run.baseBranch}`);
+  const branch = run.branch ?? runBranch(run.task, run.runId);
+  const sandbox = await restoreSandbox(ctx.git, ctx.project.root, ctx.lockPath, worktreePath(ctx.paths, ctx.project.key, run.task, run.runId), branch, run.runId, `agentctl restore ${run.runId}`);
+  ctx.store.append({ ...subjectOf(run), type: 'sandbox.restored', payload: { path: sandbox.path, branch, headSha: sandbox.headSha } });
+  return { path: sandbox.path, branch, headSha: sandbox.headSha };
 }
