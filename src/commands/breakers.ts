@@ -1,12 +1,12 @@
 /** `agentctl breakers` (state per agent) and `agentctl breakers reset <breaker> --agent <a>`. */
 import chalk from 'chalk';
-import { EXIT, InputError, StateError } from '../core/errors.js';
+import { EXIT, InputError } from '../core/errors.js';
 import { AGENT_NAMES } from '../definition/task.js';
-import { BREAKERS, breakerKey, evaluateBreakers } from '../evidence/projections/breakers.js';
+import { BREAKERS, breakerStatus, type BreakerName } from '../evidence/projections/breakers.js';
 import { controlsOf, currentHuman } from '../orchestrator/context.js';
+import { resetBreaker } from '../orchestrator/controls.js';
 import { printJson, println, table } from '../ui/output.js';
 import { withContext } from './shared.js';
-
 
 export async function show(opts: { json?: boolean }): Promise<number> {
   return withContext((ctx) => {
@@ -14,13 +14,7 @@ export async function show(opts: { json?: boolean }): Promise<number> {
     const controls = controlsOf(ctx);
     const events = ctx.store.query({ project });
     const agents = [...new Set(events.filter((e) => e.type === 'run.planned').map((e) => e.agent!))];
-    const rows = agents.flatMap((agent) =>
-      BREAKERS.map((breaker) => {
-        const trip = controls.tripped[breakerKey(breaker, agent, project)];
-        const wouldTrip = evaluateBreakers(events, { ...controls, tripped: {} }, ctx.project.config.breakers, agent, project, Date.now()).find((t) => t.breaker === breaker);
-        return { agent, breaker, tripped: trip !== undefined, since: trip?.ts ?? null, reason: trip?.reason ?? wouldTrip?.reason ?? null };
-      }),
-    );
+    const rows = breakerStatus(events, controls, ctx.project.config.breakers, agents, project, Date.now());
     if (opts.json) printJson({ project, halted: controls.halted ?? null, thresholds: ctx.project.config.breakers, breakers: rows });
     else {
       if (controls.halted) println(chalk.red(`HALTED by ${controls.halted.by} at ${controls.halted.ts}: ${controls.halted.reason} (agentctl resume)`));
@@ -37,11 +31,9 @@ export async function reset(breaker: string, opts: { agent?: string; note?: stri
   if (!opts.agent || !(AGENT_NAMES as readonly string[]).includes(opts.agent)) throw new InputError(`--agent must be one of ${AGENT_NAMES.join(', ')}`, { field: '--agent' });
   return withContext(async (ctx) => {
     const project = ctx.project.config.project;
-    const controls = controlsOf(ctx);
-    if (!controls.tripped[breakerKey(breaker, opts.agent!, project)]) throw new StateError(`breaker "${breaker}" is not tripped for ${opts.agent} in ${project}`);
-    const [event] = ctx.store.append({ type: 'breaker.reset', agent: opts.agent, project, payload: { breaker, agent: opts.agent, project, by: await currentHuman(ctx), note: opts.note ?? null } });
+    const event = resetBreaker(ctx.store, controlsOf(ctx), breaker as BreakerName, opts.agent!, project, await currentHuman(ctx), opts.note);
     if (opts.json) printJson({ event });
-    else println(`Reset breaker "${breaker}" for ${opts.agent} (event #${event!.seq}). Its trust level stays where the trip put it; promote again when the evidence allows.`);
+    else println(`Reset breaker "${breaker}" for ${opts.agent} (event #${event.seq}). Its trust level stays where the trip put it; promote again when the evidence allows.`);
     return EXIT.OK;
   });
 }

@@ -4,7 +4,9 @@
  * tree of every agent still running, in every project of this AGENTCTL_HOME.
  */
 import { userInfo } from 'node:os';
+import { StateError } from '../core/errors.js';
 import type { StoredEvent } from '../evidence/events.js';
+import { breakerKey, type BreakerName, type Controls } from '../evidence/projections/breakers.js';
 import { projectRuns } from '../evidence/projections/runs.js';
 import type { EventStore } from '../evidence/store.js';
 import { isProcessAlive, killProcessGroup } from '../exec/processes.js';
@@ -45,4 +47,16 @@ export function halt(store: EventStore, by: string, reason: string): { event: St
 /** Lift the halt. */
 export function resume(store: EventStore, by: string, note: string | undefined): StoredEvent {
   return store.append({ type: 'system.resumed', payload: { by, note: note ?? null } })[0]!;
+}
+
+/**
+ * Reset a tripped breaker (a human decision): records `breaker.reset`; counting starts again after it.
+ * @param controls the current control state (to check the breaker is tripped)
+ * @returns the stored event
+ * @throws StateError when the breaker is not tripped for that agent in that project
+ */
+export function resetBreaker(store: EventStore, controls: Controls, breaker: BreakerName, agent: string, project: string, by: string, note: string | undefined): StoredEvent {
+  if (!controls.tripped[breakerKey(breaker, agent, project)]) throw new StateError(`breaker "${breaker}" is not tripped for ${agent} in ${project}`);
+  const [event] = store.append({ type: 'breaker.reset', agent, project, payload: { breaker, agent, project, by, note: note ?? null } });
+  return event!;
 }

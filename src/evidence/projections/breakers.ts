@@ -17,7 +17,9 @@ export interface BreakerConfig {
   scope: { enabled: boolean };
 }
 
+/** The circuit breakers, in display order. */
 export const BREAKERS = ['volume', 'cost', 'errors', 'scope'] as const;
+/** One breaker's name. */
 export type BreakerName = (typeof BREAKERS)[number];
 
 /** A tripped breaker. */
@@ -72,6 +74,33 @@ export function projectControls(events: Iterable<StoredEvent>): Controls {
 /** Tripped breakers of one agent in one project. */
 export function trippedFor(c: Controls, agent: string, project: string): Trip[] {
   return Object.values(c.tripped).filter((t) => t.agent === agent && t.project === project);
+}
+
+/** One breaker's state for an agent, as `agentctl breakers` shows it. */
+export interface BreakerStatus {
+  agent: string;
+  breaker: BreakerName;
+  tripped: boolean;
+  /** ISO time of the trip, or null. */
+  since: string | null;
+  /** Why it tripped, or why it would trip now if it were not tripped, or null. */
+  reason: string | null;
+}
+
+/**
+ * The state of every breaker for each agent in `project` (each agent's events evaluated once).
+ * @param agents the agents to report, in order
+ * @param nowMs current time in milliseconds since the epoch
+ * @returns one row per agent × breaker, in {@link BREAKERS} order
+ */
+export function breakerStatus(events: readonly StoredEvent[], controls: Controls, config: BreakerConfig, agents: readonly string[], project: string, nowMs: number): BreakerStatus[] {
+  return agents.flatMap((agent) => {
+    const wouldTrip = evaluateBreakers(events, { ...controls, tripped: {} }, config, agent, project, nowMs);
+    return BREAKERS.map((breaker) => {
+      const trip = controls.tripped[breakerKey(breaker, agent, project)];
+      return { agent, breaker, tripped: trip !== undefined, since: trip?.ts ?? null, reason: trip?.reason ?? wouldTrip.find((t) => t.breaker === breaker)?.reason ?? null };
+    });
+  });
 }
 
 /**
