@@ -61,8 +61,10 @@ export interface Git {
   /**
    * Stage everything in a worktree and commit it. Returns the new HEAD sha, or null when there was nothing to commit.
    * @param author name/email recorded as author and committer
+   * @param exclude repository-relative paths left out of the commit
+   * @param base commit whose version of the excluded paths the commit keeps (absent if it lacks them); default HEAD
    */
-  commitAll(cwd: string, message: string, author: { name: string; email: string }, exclude?: readonly string[]): Promise<string | null>;
+  commitAll(cwd: string, message: string, author: { name: string; email: string }, exclude?: readonly string[], base?: string): Promise<string | null>;
   /** True when `ancestor` is an ancestor of (or equal to) `descendant`. */
   isAncestor(cwd: string, ancestor: string, descendant: string): Promise<boolean>;
   /**
@@ -155,11 +157,11 @@ export function createGit(run: ProcessRunner = runProcess, parentEnv: NodeJS.Pro
     async diff(cwd, from, to) {
       return out(cwd, ['diff', '--no-color', '--no-ext-diff', from, to], { readOnly: true });
     },
-    async commitAll(cwd, message, author, exclude = []) {
+    async commitAll(cwd, message, author, exclude = [], base) {
       await raw(cwd, ['add', '--all', '--', '.', ...exclude.map((p) => `:(exclude,literal)${p}`)]);
-      // Excluded paths the agent staged itself go back to what HEAD has (`rm --cached` would stage a
-      // deletion of a tracked one).
-      if (exclude.length) await raw(cwd, ['reset', '-q', '--', ...exclude.map((p) => `:(literal)${p}`)], { accept: [0, 1] });
+      // Excluded paths go back to what the base commit has, even if the agent staged or committed them
+      // itself: gone when the base lacks them, the base's version when it tracks them.
+      if (exclude.length) await raw(cwd, ['reset', '-q', base ?? 'HEAD', '--', ...exclude.map((p) => `:(literal)${p}`)], { accept: [0, 1] });
       const staged = await raw(cwd, ['diff', '--cached', '--quiet'], { accept: [0, 1] });
       if (staged.exitCode === 0) return null;
       const env = identityEnv(author);

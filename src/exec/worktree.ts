@@ -80,14 +80,16 @@ export interface Capture {
  * Commit everything left in a worktree and make sure the run branch points at it.
  * @param author name/email for the commit
  * @param exclude repository-relative paths never committed (the agent protocol's files)
+ * @param base the run's base commit: excluded paths end up as the base has them (absent, or the base's
+ *   version), even when the agent committed them itself
  * @returns the head commit and whether the branch had to be repaired
  */
-export async function captureWork(git: Git, worktree: string, branch: string, message: string, author: { name: string; email: string }, exclude: readonly string[] = []): Promise<Capture> {
+export async function captureWork(git: Git, worktree: string, branch: string, message: string, author: { name: string; email: string }, exclude: readonly string[] = [], base?: string): Promise<Capture> {
   // An agent (or agentctl) killed mid-commit leaves index.lock behind in the sandbox; nothing else
   // uses this worktree's index, so a lock older than a few seconds is stale.
   const indexLock = await git.out(worktree, ['rev-parse', '--path-format=absolute', '--git-path', 'index.lock'], { readOnly: true });
   if (existsSync(indexLock) && Date.now() - statSync(indexLock).mtimeMs > STALE_INDEX_LOCK_MS) rmSync(indexLock);
-  await git.commitAll(worktree, message, author, exclude);
+  await git.commitAll(worktree, message, author, exclude, base);
   const headSha = await git.resolve(worktree, 'HEAD');
   if (!headSha) throw new InternalError(`worktree ${worktree} has no HEAD`);
   const current = await git.currentBranch(worktree);

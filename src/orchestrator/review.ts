@@ -128,7 +128,7 @@ export async function discardRun(ctx: Context, run: RunView, by: string, reason:
   if (!run.sandboxLive || !run.worktree) throw new StateError(`run ${run.runId} is ${run.state}; its sandbox is already gone`);
   const { git } = ctx;
   // Anything left uncommitted (an interrupted run) is committed first so the archive holds every byte.
-  const { headSha: head } = await captureWork(git, run.worktree, run.branch!, `agentctl: uncommitted work of run ${run.runId}`, agentIdentity(run.agent), PROTOCOL_PATHS);
+  const { headSha: head } = await captureWork(git, run.worktree, run.branch!, `agentctl: uncommitted work of run ${run.runId}`, agentIdentity(run.agent), PROTOCOL_PATHS, run.baseSha);
   let ref: string | undefined;
   if (head !== run.baseSha) {
     ref = archiveRef(run.runId);

@@ -205,7 +205,7 @@ async function execute(ctx: Context, plan: RunPlan, options: RunTaskOptions, emi
   // excluded), and the run branch is put back if the agent moved HEAD elsewhere. The tool sandbox's empty
   // stand-ins for protected paths go first.
   removePlaceholders(rendered?.placeholders ?? []);
-  const capture = await captureWork(git, wtPath, plan.branch, `agentctl: ${task.id} (run ${runId})\n\n${task.title}`, agentIdentity(task.agent), PROTOCOL_PATHS);
+  const capture = await captureWork(git, wtPath, plan.branch, `agentctl: ${task.id} (run ${runId})\n\n${task.title}`, agentIdentity(task.agent), PROTOCOL_PATHS, plan.baseSha);
   const headSha = capture.headSha;
   const files = headSha === plan.baseSha ? [] : await git.numstat(wtPath, plan.baseSha, headSha);
   emit([

@@ -20,3 +20,15 @@ it('commitAll leaves excluded paths out of the commit, tracked or not, and never
   expect(git(repo, 'show', 'HEAD:.agentctl/handover.md')).toBe('tracked'); // still tracked, unchanged
   expect(readFileSync(join(repo, '.agentctl/handover.md'), 'utf8')).toBe('changed by the agent\n'); // the working copy is kept
 });
+
+it('commitAll with a base: excluded files the agent committed itself are taken out again', async () => {
+  const { repo } = makeRepo({ 'src/a.ts': 'a\n' });
+  const base = git(repo, 'rev-parse', 'HEAD');
+  mkdirSync(join(repo, '.agentctl'), { recursive: true });
+  writeFileSync(join(repo, '.agentctl/status.jsonl'), '{}\n');
+  writeFileSync(join(repo, 'src/a.ts'), 'b\n');
+  git(repo, 'add', '-A');
+  git(repo, 'commit', '-qm', 'agent commits everything');
+  await createGit().commitAll(repo, 'capture', { name: 't', email: 't@localhost' }, ['.agentctl/status.jsonl'], base);
+  expect(git(repo, 'diff', '--name-only', base, 'HEAD').split('\n')).toEqual(['src/a.ts']);
+});
