@@ -83,7 +83,8 @@ async function runOne(taskId: string, opts: RunOpts): Promise<number> {
         if (r.state === 'merged') println(`Merged into ${r.baseBranch} (${r.mergeSha?.slice(0, 10)}).`);
         else if (r.state === 'awaiting_review' || r.state === 'failed' || r.state === 'interrupted') {
           if (result.decision) println(chalk.dim(`why: ${result.decision.reasons.join('; ')}`));
-          println(`Next: agentctl review show ${r.runId}`, `      agentctl review merge ${r.runId}   |   agentctl review discard ${r.runId}`);
+          if (r.files.length === 0) println(`Nothing changed. Next: agentctl review discard ${r.runId}   (or look first: agentctl review show ${r.runId})`);
+          else println(`Next: agentctl review show ${r.runId}`, `      agentctl review merge ${r.runId}   |   agentctl review discard ${r.runId}`);
         }
       }
       return exitOf(result);
