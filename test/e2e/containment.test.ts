@@ -41,9 +41,11 @@ report('ssh-keys', () => fs.readdirSync(path.join(require('node:os').homedir(), 
 `;
 }
 
-// `promote` is judged by its effect: inside the sandbox AGENTCTL_HOME is an empty throwaway folder, so
-// at most it records a promotion in a log that vanishes with the run; the real log must not change.
-const ATTACKS = ['read-secret', 'read-secret-direct', 'write-checkout', 'write-tmp', 'write-hook', 'write-config', 'read-db', 'list-home'];
+// Inside the sandbox the main checkout and AGENTCTL_HOME are empty throwaway folders (a tmpfs that holds
+// only the mount points of what the run may see): writing there (`write-checkout`) or running
+// `agentctl promote` succeeds in a world that vanishes with the run. Those are judged by their effect on
+// the host (assertHostUntouched, the real trust history), the rest must fail outright.
+const ATTACKS = ['read-secret', 'read-secret-direct', 'write-tmp', 'write-hook', 'write-config', 'read-db'];
 
 /** A repository with a secret in the checkout (gitignored, as in real life) and an npm test script. */
 function victimRepo(files: Record<string, string>, agentConfig = '') {
@@ -90,6 +92,7 @@ describe.runIf(sandboxAvailable)('containment: agent-written code cannot escape 
     const events = await eventsOf(repo, home, run.runId);
     const said = events.filter((e) => e.type === 'agent.message').map((e) => String(e.payload.text));
     for (const a of ATTACKS) expect(said, a).toContain(`${a} denied`);
+    expect(said.find((l) => l.startsWith('list-home'))).not.toMatch(/agentctl\.db|keys/);
     expect(JSON.stringify(events)).not.toContain('s3cr3t');
     assertHostUntouched(repo, home, marker);
     const trust = await agentctl(repo, home, ['trust', 'history', '--json']);
