@@ -66,6 +66,20 @@ export function runDir(paths: HomePaths, runId: string): string {
   return join(paths.runsRoot, runId);
 }
 
+/**
+ * The parent of every run's temp dir: `<system temp>/agentctl-<uid>`. Short on purpose: the OS sandbox
+ * puts its Unix sockets in the temp dir, and a socket path may not exceed 108 bytes.
+ * @param systemTemp the system temp dir (os.tmpdir())
+ */
+export function runTempRoot(systemTemp: string): string {
+  return join(systemTemp, `agentctl-${process.getuid?.() ?? 'user'}`);
+}
+
+/** A run's own temp dir (TMPDIR of its confined processes), below {@link runTempRoot}. */
+export function runTempDir(systemTemp: string, runId: string): string {
+  return join(runTempRoot(systemTemp), runId.slice(-12));
+}
+
 /** Lock file guarding worktree add/remove for one repository. */
 export function repoLockPath(paths: HomePaths, project: string): string {
   return join(paths.locksRoot, `${project}.lock`);

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import chalk from 'chalk';
+import { locateOsSandbox } from '../exec/osSandbox.js';
 import { childEnv, runProcess } from '../exec/runner.js';
 import { configureColor } from '../ui/output.js';
 
@@ -90,6 +91,24 @@ async function main(): Promise<number> {
 
   say(`A throwaway repository at ${repo}, with five task files`);
   await agentctl('tasks');
+
+  // Every run's processes live in the OS sandbox; where it cannot start, every run is refused.
+  const sandbox = locateOsSandbox(process.env, repo, undefined);
+  if ('missing' in sandbox) {
+    say('The OS sandbox cannot start on this machine, so no agent run can be shown');
+    process.stdout.write(
+      `Missing: ${sandbox.missing.join(', ')}. agentctl runs every agent, its children and the gate in the OS\n` +
+        'sandbox (bubblewrap on Linux) and refuses a run it cannot confine. This demo can therefore not show\n' +
+        'runs, reviews, merges, promotions or the earned auto merge. To see them:\n\n' +
+        '    sudo apt-get install bubblewrap socat ripgrep    # Debian/Ubuntu\n' +
+        '    npm run demo\n\n' +
+        'Here is the refusal, and the policy a run would get:\n',
+    );
+    await agentctl('run', 'add-farewell');
+    await agentctl('policy', 'show', 'add-farewell', '--tool', 'claude');
+    process.stdout.write(`\nDemo repository: ${repo}\n`);
+    return 0;
+  }
 
   say('A review task: the agent works in its own worktree; nothing merges without you');
   const farewell = await runId('add-farewell');

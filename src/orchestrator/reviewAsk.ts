@@ -2,13 +2,12 @@
  * Independent review: a second agent reads a run's task and diff under the read-only `research`
  * profile and gives a verdict. It works in the run's worktree; anything it changes is thrown away.
  */
-import { mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { mkdirSync, rmSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { adapterFor } from '../adapters/registry.js';
 import { clip } from '../adapters/types.js';
 import { StateError } from '../core/errors.js';
-import { runDir } from '../core/paths.js';
+import { runDir, runTempDir } from '../core/paths.js';
 import type { AgentName } from '../definition/task.js';
 import type { StoredEvent } from '../evidence/events.js';
 import type { RunView } from '../evidence/projections/runs.js';
@@ -66,7 +65,7 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
   const dir = `${runDir(ctx.paths, run.runId)}-review-${Date.now()}`;
   const rendered = adapter.render(policy, { worktree, runDir: dir, homeDir: homedir() });
   writeRendered(rendered);
-  const tmpDir = join(dir, 'tmp');
+  const tmpDir = runTempDir(tmpdir(), `${run.runId}-review`);
   mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
   // The reviewer is an agent like any other: the same OS sandbox, under the research profile.
   const confined = { plan: { osSandbox, policy, runId: run.runId, worktree, task: { id: run.task } }, layout: sandboxLayout(ctx, worktree, dir, tmpDir, rendered), tmpDir };
@@ -82,6 +81,7 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
     ...(spec.input !== undefined ? { input: spec.input } : {}),
     onStdoutLine: (l) => void parser.line(l),
   });
+  rmSync(tmpDir, { recursive: true, force: true });
   const summary = parser.finish();
   // Whatever the reviewer touched is discarded: the run's work stays exactly as it was.
   await ctx.git.raw(worktree, ['reset', '--hard', '--quiet', run.headSha]);

@@ -9,6 +9,7 @@
  * the change against the policy; `gate` runs the task's gate in the sandbox; `decide` and `land` merge,
  * wait for review or fail the run.
  */
+import { rmSync } from 'node:fs';
 import type { StoredEvent, EventInput } from '../evidence/events.js';
 import { processStartTime } from '../exec/processes.js';
 import { projectRuns, type RunView } from '../evidence/projections/runs.js';
@@ -61,6 +62,8 @@ export async function runTask(ctx: Context, taskId: string, options: RunTaskOpti
     // Whatever broke after the worktree exists, the run is closed in the log and its worktree kept for review.
     emit([{ type: 'run.failed', payload: { step: 'pipeline', error: (error as Error).message } }]);
     throw error;
+  } finally {
+    rmSync(run.tmpDir, { recursive: true, force: true });
   }
 }
 

@@ -38,6 +38,8 @@ export interface SandboxLayout {
   writable: string[];
   /** Files inside writable folders that stay read-only (generated configs, the command guard's rules). */
   readOnlyFiles: string[];
+  /** The folder holding every run's temp dir: hidden, except this run's own (in `writable`). */
+  tempRoot?: string;
   /** The user's home directory (credential folders below it are hidden). */
   homeDir: string;
   /** Further paths readable inside hidden folders: the agent's own executable when it lives in the checkout. */
@@ -91,8 +93,8 @@ function abs(glob: string, layout: SandboxLayout): string {
 export function osSandboxSettings(policy: Policy, layout: SandboxLayout, apiHosts: readonly string[]): SrtSettings {
   return {
     filesystem: {
-      denyRead: [layout.agentctlHome, layout.repoRoot, ...HOME_SECRETS.map((s) => join(layout.homeDir, s)), ...policy.deny.map((d) => abs(d.value, layout))],
-      allowRead: [layout.worktree, layout.commonGitDir, layout.runDir, ...(layout.readable ?? []), ...(layout.shared ?? [])],
+      denyRead: [layout.agentctlHome, layout.repoRoot, ...(layout.tempRoot ? [layout.tempRoot] : []), ...HOME_SECRETS.map((s) => join(layout.homeDir, s)), ...policy.deny.map((d) => abs(d.value, layout))],
+      allowRead: [layout.worktree, layout.commonGitDir, layout.runDir, ...layout.writable, ...(layout.readable ?? []), ...(layout.shared ?? [])],
       allowWrite: [layout.worktree, ...layout.writable],
       // The worktree's `.git` pointer is masked as a whole; metadata globs (`.git`, `.git/**`) are covered by it.
       denyWrite: [join(layout.worktree, '.git'), ...layout.readOnlyFiles, ...[...policy.deny, ...policy.protected].filter((d) => !isGitMetadataGlob(d.value)).map((d) => abs(d.value, layout))],

@@ -3,11 +3,11 @@
  * worktree) and the OS sandbox layout. Everything that can refuse was checked by planRun before this.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import type { SandboxLayout } from '../../authz/render/os.js';
 import type { RenderedConfig } from '../../authz/render/types.js';
-import { runDir as runDirOf } from '../../core/paths.js';
+import { runDir as runDirOf, runTempDir, runTempRoot } from '../../core/paths.js';
 import { createSandbox } from '../../exec/worktree.js';
 import type { Context } from '../context.js';
 import type { RunPlan } from '../plan.js';
@@ -38,7 +38,8 @@ export async function prepareRun(ctx: Context, plan: RunPlan, emit: Emit): Promi
   const rendered = plan.adapter.render(plan.policy, { worktree: plan.worktree, runDir: dir, homeDir: homedir() });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeRendered(rendered);
-  const tmpDir = join(dir, 'tmp');
+  const tmpDir = runTempDir(tmpdir(), plan.runId);
+  mkdirSync(runTempRoot(tmpdir()), { recursive: true, mode: 0o700 });
   mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
   const layout = sandboxLayout(ctx, plan.worktree, dir, tmpDir, rendered);
   emit([
@@ -72,6 +73,7 @@ export function sandboxLayout(ctx: Context, worktree: string, runDir: string, tm
     agentctlHome: ctx.paths.home,
     runDir,
     writable: [...homes, tmpDir],
+    tempRoot: dirname(tmpDir),
     readOnlyFiles: (rendered?.files ?? []).map((f) => f.path),
     homeDir: homedir(),
   };
