@@ -6,12 +6,13 @@ import { agentctlHome, homePaths } from '../core/paths.js';
 import { readCheckpoint, verifyLog } from '../evidence/integrity.js';
 import { expectedSchemaFingerprint, openEventStore } from '../evidence/store.js';
 import { printJson, println } from '../ui/output.js';
+import { terminalSafe } from '../ui/terminal.js';
 
 export default async function auditVerify(opts: { json?: boolean }): Promise<number> {
   const { database } = homePaths(agentctlHome());
   if (!existsSync(database)) {
     if (opts.json) printJson({ ok: true, events: 0, problems: [] });
-    else println(`No event log yet at ${database}.`);
+    else println(`No event log yet at ${terminalSafe(database)}.`);
     return EXIT.OK;
   }
   const store = openEventStore(database, { allowTampered: true });
@@ -20,8 +21,8 @@ export default async function auditVerify(opts: { json?: boolean }): Promise<num
     if (opts.json) printJson({ database, ...report });
     else if (report.ok) println(`${chalk.green('ok')}: ${report.events} events, hash chain intact, schema untouched, checkpoint at #${report.checkpoint?.seq ?? '-'} matches.`);
     else {
-      println(`${chalk.red('FAILED')}: ${database}${report.firstBadSeq !== undefined ? ` — first bad sequence: ${report.firstBadSeq}` : ''}`);
-      for (const p of report.problems) println(`  - ${p}`);
+      println(`${chalk.red('FAILED')}: ${terminalSafe(database)}${report.firstBadSeq !== undefined ? ` — first bad sequence: ${report.firstBadSeq}` : ''}`);
+      for (const p of report.problems) println(`  - ${terminalSafe(p)}`);
     }
     return report.ok ? EXIT.OK : EXIT.INTEGRITY;
   } finally {

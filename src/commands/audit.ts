@@ -2,6 +2,7 @@
 import { EXIT, InputError, StateError } from '../core/errors.js';
 import { currentHuman, findRun } from '../orchestrator/context.js';
 import { printJson, println, table } from '../ui/output.js';
+import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
 
 export async function list(opts: { json?: boolean }): Promise<number> {
@@ -18,7 +19,7 @@ export async function list(opts: { json?: boolean }): Promise<number> {
     }));
     if (opts.json) printJson({ pending, audited: judged.size });
     else if (pending.length === 0) println(`No sampled auto merge awaits an audit (${judged.size} audited).`);
-    else println(table(['RUN', 'TASK', 'AGENT', 'MERGE', 'SAMPLED'], pending.map((p) => [p.runId, p.task, p.agent, String(p.mergeSha).slice(0, 10), p.sampledAt.slice(0, 19)])), '', 'Record a verdict: agentctl audit agree|disagree <run> --note "…"  (diff: agentctl review show <run>)');
+    else println(table(['RUN', 'TASK', 'AGENT', 'MERGE', 'SAMPLED'], pending.map((p) => [p.runId, p.task, p.agent, String(p.mergeSha).slice(0, 10), p.sampledAt.slice(0, 19)].map((c) => terminalSafe(c)))), '', 'Record a verdict: agentctl audit agree|disagree <run> --note "…"  (diff: agentctl review show <run>)');
     return EXIT.OK;
   });
 }
@@ -30,7 +31,7 @@ async function verdict(kind: 'agreed' | 'disagreed', id: string, opts: { note?: 
     if (run.state !== 'merged') throw new StateError(`run ${run.runId} is ${run.state}; audits apply to merged runs`);
     const [event] = ctx.store.append({ type: kind === 'agreed' ? 'audit.agreed' : 'audit.disagreed', runId: run.runId, task: run.task, agent: run.agent, project: run.project, taskType: run.taskType, payload: { by: await currentHuman(ctx), note: opts.note ?? null } });
     if (opts.json) printJson({ event });
-    else println(`Recorded: audit ${kind === 'agreed' ? 'agrees with' : 'disagrees with'} run ${run.runId} (event #${event!.seq}).`);
+    else println(`Recorded: audit ${kind === 'agreed' ? 'agrees with' : 'disagrees with'} run ${terminalSafe(run.runId)} (event #${event!.seq}).`);
     return EXIT.OK;
   });
 }

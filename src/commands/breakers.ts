@@ -6,6 +6,7 @@ import { BREAKERS, breakerStatus, type BreakerName } from '../evidence/projectio
 import { controlsOf, currentHuman } from '../orchestrator/context.js';
 import { resetBreaker } from '../orchestrator/controls.js';
 import { printJson, println, table } from '../ui/output.js';
+import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
 
 export async function show(opts: { json?: boolean }): Promise<number> {
@@ -17,9 +18,9 @@ export async function show(opts: { json?: boolean }): Promise<number> {
     const rows = breakerStatus(events, controls, ctx.project.config.breakers, agents, project, Date.now());
     if (opts.json) printJson({ project, halted: controls.halted ?? null, thresholds: ctx.project.config.breakers, breakers: rows });
     else {
-      if (controls.halted) println(chalk.red(`HALTED by ${controls.halted.by} at ${controls.halted.ts}: ${controls.halted.reason} (agentctl resume)`));
+      if (controls.halted) println(chalk.red(`HALTED by ${terminalSafe(controls.halted.by)} at ${terminalSafe(controls.halted.ts)}: ${terminalSafe(controls.halted.reason)} (agentctl resume)`));
       if (rows.length === 0) println('No runs yet, so no breaker state.');
-      else println(table(['AGENT', 'BREAKER', 'STATE', 'SINCE', 'WHY'], rows.map((r) => [r.agent, r.breaker, r.tripped ? chalk.red('tripped') : chalk.green('ok'), r.since ?? '-', r.reason ?? '-'])));
+      else println(table(['AGENT', 'BREAKER', 'STATE', 'SINCE', 'WHY'], rows.map((r) => [terminalSafe(r.agent), terminalSafe(r.breaker), r.tripped ? chalk.red('tripped') : chalk.green('ok'), terminalSafe(r.since ?? '-'), terminalSafe(r.reason ?? '-')])));
       if (rows.some((r) => r.tripped)) println('', chalk.dim('Reset with: agentctl breakers reset <breaker> --agent <agent> --note "…"'));
     }
     return EXIT.OK;
@@ -33,7 +34,7 @@ export async function reset(breaker: string, opts: { agent?: string; note?: stri
     const project = ctx.project.config.project;
     const event = resetBreaker(ctx.store, controlsOf(ctx), breaker as BreakerName, opts.agent!, project, await currentHuman(ctx), opts.note);
     if (opts.json) printJson({ event });
-    else println(`Reset breaker "${breaker}" for ${opts.agent} (event #${event.seq}). Its trust level stays where the trip put it; promote again when the evidence allows.`);
+    else println(`Reset breaker "${terminalSafe(breaker)}" for ${terminalSafe(opts.agent)} (event #${event.seq}). Its trust level stays where the trip put it; promote again when the evidence allows.`);
     return EXIT.OK;
   });
 }

@@ -6,6 +6,7 @@ import { openEventStore } from '../evidence/store.js';
 import { controlsOf } from '../orchestrator/context.js';
 import { halt, operator, resume } from '../orchestrator/controls.js';
 import { printJson, println } from '../ui/output.js';
+import { terminalSafe } from '../ui/terminal.js';
 
 function withStore<T>(fn: (store: ReturnType<typeof openEventStore>) => T): T {
   const store = openEventStore(homePaths(agentctlHome()).database);
@@ -23,7 +24,7 @@ export async function haltCmd(opts: { reason?: string; json?: boolean }): Promis
     if (opts.json) printJson({ halted: true, event, stopped, survivors });
     else {
       println(chalk.red(`Halted (event #${event.seq}). No run starts until: agentctl resume`));
-      for (const s of stopped) println(`  stopped ${s.project}/${s.task} run ${s.runId} (agent pid ${s.agentPid})`);
+      for (const s of stopped) println(`  stopped ${terminalSafe(s.project)}/${terminalSafe(s.task)} run ${terminalSafe(s.runId)} (agent pid ${terminalSafe(s.agentPid)})`);
       if (stopped.length === 0) println('  no agent was running');
       for (const s of survivors) println(chalk.red(`  STILL RUNNING after SIGKILL: run ${s.runId}, pids ${s.pids.join(', ')}`));
     }

@@ -5,6 +5,7 @@ import { checkAction, parseAction } from '../authz/action.js';
 import { policyFor } from '../orchestrator/plan.js';
 import { findRunnableTask } from '../orchestrator/tasks.js';
 import { printJson, println } from '../ui/output.js';
+import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
 
 export default async function policyCheck(taskId: string, opts: { tool?: 'claude' | 'gemini' | 'codex' | 'command'; action: string; json?: boolean }): Promise<number> {
@@ -14,8 +15,8 @@ export default async function policyCheck(taskId: string, opts: { tool?: 'claude
     const decision = checkAction(policyFor(ctx, task), action);
     if (opts.json) printJson({ task: task.id, tool: opts.tool ?? task.agent, action, ...decision });
     else {
-      println(`${decision.allowed ? chalk.green('allow') : chalk.red('deny')}  ${action.kind} ${action.target}  (${opts.tool ?? task.agent})`);
-      println(chalk.dim(decision.rule ? `  decided by ${decision.rule.kind} rule "${decision.rule.value}" from ${decision.rule.source}` : '  no rule allows it (default deny)'));
+      println(`${decision.allowed ? chalk.green('allow') : chalk.red('deny')}  ${terminalSafe(action.kind)} ${terminalSafe(action.target)}  (${terminalSafe(opts.tool ?? task.agent)})`);
+      println(chalk.dim(decision.rule ? `  decided by ${decision.rule.kind} rule "${terminalSafe(decision.rule.value)}" from ${terminalSafe(decision.rule.source)}` : '  no rule allows it (default deny)'));
     }
     return EXIT.OK;
   });

@@ -7,6 +7,7 @@ import { runDir, worktreePath } from '../core/paths.js';
 import { policyFor } from '../orchestrator/plan.js';
 import { findRunnableTask } from '../orchestrator/tasks.js';
 import { printJson, println } from '../ui/output.js';
+import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
 
 export default async function policyShow(taskId: string, opts: { tool?: 'claude' | 'gemini' | 'codex'; json?: boolean }): Promise<number> {
@@ -22,19 +23,19 @@ export default async function policyShow(taskId: string, opts: { tool?: 'claude'
       return EXIT.OK;
     }
     const list = (title: string, rules: { value: string; source: string }[]) =>
-      println(chalk.bold(title), ...(rules.length ? rules.map((r) => `  ${r.value}  ${chalk.dim(`← ${r.source}`)}`) : ['  (none)']));
-    println(`${chalk.bold('Policy for')} ${task.id}: profiles ${policy.profiles.join(' + ')}${policy.yolo ? chalk.red(' (yolo)') : ''}`);
+      println(chalk.bold(title), ...(rules.length ? rules.map((r) => `  ${terminalSafe(r.value)}  ${chalk.dim(`← ${terminalSafe(r.source)}`)}`) : ['  (none)']));
+    println(`${chalk.bold('Policy for')} ${terminalSafe(task.id)}: profiles ${terminalSafe(policy.profiles.join(' + '))}${policy.yolo ? chalk.red(' (yolo)') : ''}`);
     list('read', policy.read);
     list('write', policy.write);
     list('deny (read and write)', policy.deny);
     list('protected (never written)', policy.protected);
     list('commands allowed', policy.commands.allow);
     list('commands denied', policy.commands.deny);
-    println(chalk.bold('network'), `  ${policy.network.value ? 'on' : 'off'}  ${chalk.dim(`← ${policy.network.source}`)}`);
+    println(chalk.bold('network'), `  ${policy.network.value ? 'on' : 'off'}  ${chalk.dim(`← ${terminalSafe(policy.network.source)}`)}`);
     for (const [tool, r] of Object.entries(rendered)) {
       if (!r) continue;
-      println('', chalk.bold(`${tool}: ${r.args.join(' ')}`));
-      for (const f of r.files) println(chalk.dim(`# ${f.path}`), f.content.trimEnd());
+      println('', chalk.bold(`${tool}: ${terminalSafe(r.args.join(' '))}`));
+      for (const f of r.files) println(chalk.dim(`# ${terminalSafe(f.path)}`), terminalSafe(f.content.trimEnd(), { multiline: true }));
     }
     return EXIT.OK;
   });

@@ -9,6 +9,7 @@ import { currentHuman, trustOf } from '../orchestrator/context.js';
 import { promote } from '../orchestrator/promote.js';
 import { reviewerAgreement } from '../orchestrator/reviewAsk.js';
 import { colorState, printJson, println, table } from '../ui/output.js';
+import { terminalSafe } from '../ui/terminal.js';
 import { trustReportHtml } from '../ui/report.js';
 import { withContext } from './shared.js';
 
@@ -29,7 +30,7 @@ export default async function promoteCmd(agent: string | undefined, opts: { type
       if (opts.html) {
         const file = resolve(process.cwd(), opts.html);
         writeFileSync(file, trustReportHtml(cfg.project, rows, new Date().toISOString()));
-        if (!opts.json) println(`Wrote ${file}`);
+        if (!opts.json) println(`Wrote ${terminalSafe(file)}`);
       }
       if (opts.json) {
         printJson({
@@ -45,8 +46,8 @@ export default async function promoteCmd(agent: string | undefined, opts: { type
             table(
               ['AGENT', 'TYPE', 'LEVEL', 'RUNS', 'MERGED', 'MERGE RATE', 'UNMODIFIED', 'GATE FAIL', 'SCOPE', 'REGRESS', 'RECOMMENDATION'],
               rows.map(({ profile: p, evidence: e, recommendation: r }) => [
-                p.agent, p.taskType, colorState(p.level), String(e.runs), String(e.merged), pct(e.mergeRate), pct(e.approvedUnmodifiedRate), pct(e.gateFailureRate), String(e.scopeViolations), String(e.regressions),
-                r.kind === 'promote' ? chalk.green(`promote to ${r.next}`) : r.kind === 'demote' ? chalk.red(`demote: ${r.reason}`) : r.kind === 'close' ? chalk.yellow(`close: ${r.missing[0]}`) : r.next ? chalk.dim(`${r.missing.length} conditions missing for ${r.next}`) : '-',
+                terminalSafe(p.agent), terminalSafe(p.taskType), colorState(terminalSafe(p.level)), String(e.runs), String(e.merged), pct(e.mergeRate), pct(e.approvedUnmodifiedRate), pct(e.gateFailureRate), String(e.scopeViolations), String(e.regressions),
+                r.kind === 'promote' ? chalk.green(`promote to ${terminalSafe(r.next)}`) : r.kind === 'demote' ? chalk.red(`demote: ${terminalSafe(r.reason)}`) : r.kind === 'close' ? chalk.yellow(`close: ${terminalSafe(r.missing[0])}`) : r.next ? chalk.dim(`${r.missing.length} conditions missing for ${terminalSafe(r.next)}`) : '-',
               ]),
             ),
             '',
@@ -60,7 +61,7 @@ export default async function promoteCmd(agent: string | undefined, opts: { type
     if (!opts.to) throw new InputError('--to is required: review or auto', { field: '--to' });
     const event = await promote(ctx, { agent, taskType: opts.type, to: opts.to, by: await currentHuman(ctx), note: opts.note, force: opts.force === true });
     if (opts.json) printJson({ event });
-    else println(`Promoted ${agent} for "${opts.type}" tasks from ${String(event.payload.from)} to ${String(event.payload.to)} (event #${event.seq})${event.payload.forced ? chalk.yellow(' — forced: the evidence did not meet the rules') : ''}.`);
+    else println(`Promoted ${terminalSafe(agent)} for "${terminalSafe(opts.type)}" tasks from ${terminalSafe(event.payload.from)} to ${terminalSafe(event.payload.to)} (event #${event.seq})${event.payload.forced ? chalk.yellow(' — forced: the evidence did not meet the rules') : ''}.`);
     return EXIT.OK;
   });
 }

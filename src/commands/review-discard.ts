@@ -3,6 +3,7 @@ import { EXIT } from '../core/errors.js';
 import { currentHuman, findRun } from '../orchestrator/context.js';
 import { discardRun } from '../orchestrator/review.js';
 import { printJson, println } from '../ui/output.js';
+import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
 
 export default async function reviewDiscard(id: string, opts: { reason?: string; json?: boolean }): Promise<number> {
@@ -11,7 +12,7 @@ export default async function reviewDiscard(id: string, opts: { reason?: string;
     const by = await currentHuman(ctx);
     const ref = await discardRun(ctx, run, by, opts.reason);
     if (opts.json) printJson({ runId: run.runId, discarded: true, archiveRef: ref ?? null, by });
-    else println(`Discarded run ${run.runId} (${run.task}).${ref ? ` Its work is kept at ${ref}.` : ''}`);
+    else println(`Discarded run ${terminalSafe(run.runId)} (${terminalSafe(run.task)}).${ref ? ` Its work is kept at ${terminalSafe(ref)}.` : ''}`);
     return EXIT.OK;
   });
 }

@@ -3,6 +3,7 @@ import { EXIT } from '../core/errors.js';
 import { isReviewable } from '../evidence/projections/runs.js';
 import { projectRunsOf } from '../orchestrator/context.js';
 import { colorState, printJson, println, table } from '../ui/output.js';
+import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
 
 export default async function reviewList(opts: { json?: boolean }): Promise<number> {
@@ -15,9 +16,9 @@ export default async function reviewList(opts: { json?: boolean }): Promise<numb
         table(
           ['RUN', 'TASK', 'AGENT', 'STATE', 'FILES', '+/-', 'GATE', 'SCOPE'],
           list.map((r) => [
-            r.runId,
-            r.task,
-            r.agent,
+            terminalSafe(r.runId),
+            terminalSafe(r.task),
+            terminalSafe(r.agent),
             colorState(r.state),
             String(r.files.length),
             `+${r.files.reduce((n, f) => n + Math.max(0, f.insertions), 0)} -${r.files.reduce((n, f) => n + Math.max(0, f.deletions), 0)}`,

@@ -3,7 +3,13 @@ import chalk from 'chalk';
 import { EXIT } from '../core/errors.js';
 import { findRun } from '../orchestrator/context.js';
 import { colorState, printJson, println } from '../ui/output.js';
+import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
+
+/** Untrusted one-line text (names, titles, reasons), made visible before any colour. */
+const one = (v: unknown): string => terminalSafe(v);
+/** Untrusted block of text, each line indented. */
+const block = (v: unknown, indent: string): string => indent + terminalSafe(v, { multiline: true }).split('\n').join(`\n${indent}`);
 
 export default async function reviewShow(id: string, opts: { json?: boolean }): Promise<number> {
   return withContext(async (ctx) => {
@@ -16,37 +22,38 @@ export default async function reviewShow(id: string, opts: { json?: boolean }): 
       return EXIT.OK;
     }
     println(
-      `${chalk.bold(run.task)} — ${run.title}`,
-      `run ${run.runId} · ${run.agent} · ${colorState(run.state)} · requested ${run.requested}, effective ${run.effective}`,
-      `branch ${run.branch ?? '-'} from ${run.baseBranch}@${run.baseSha.slice(0, 10)}`,
+      `${chalk.bold(one(run.task))} — ${one(run.title)}`,
+      `run ${one(run.runId)} · ${one(run.agent)} · ${colorState(run.state)} · requested ${one(run.requested)}, effective ${one(run.effective)}`,
+      `branch ${one(run.branch ?? '-')} from ${one(run.baseBranch)}@${one(run.baseSha.slice(0, 10))}`,
       '',
       chalk.bold('Summary'),
-      `  ${(run.summary ?? run.agentError ?? '(the agent gave no summary)').split('\n').join('\n  ')}`,
+      block(run.summary ?? run.agentError ?? '(the agent gave no summary)', '  '),
       '',
       chalk.bold(`Changes (${run.files.length} files)`),
-      ...run.files.map((f) => `  ${f.path}  ${chalk.green(`+${f.insertions}`)} ${chalk.red(`-${f.deletions}`)}`),
+      ...run.files.map((f) => `  ${one(f.path)}  ${chalk.green(`+${f.insertions}`)} ${chalk.red(`-${f.deletions}`)}`),
       '',
       chalk.bold('Gate'),
-      run.gate ? `  ${run.gate.command}: ${colorState(run.gate.passed ? 'passed' : 'failed')} (exit ${run.gate.exitCode})` : '  no gate configured',
-      ...(run.gate && !run.gate.passed ? [chalk.dim(run.gate.output.trim().split('\n').slice(-15).map((l) => `    ${l}`).join('\n'))] : []),
+      run.gate ? `  ${one(run.gate.command)}: ${colorState(run.gate.passed ? 'passed' : 'failed')} (exit ${run.gate.exitCode})` : '  no gate configured',
+      ...(run.gate && !run.gate.passed ? [chalk.dim(block(run.gate.output.trim().split('\n').slice(-15).join('\n'), '    '))] : []),
       '',
       chalk.bold('Scope'),
-      run.scopeViolations.length ? run.scopeViolations.map((v) => chalk.red(`  ${v.path}: ${v.reason}`)).join('\n') : '  all changes inside the policy\'s write scope',
+      run.scopeViolations.length ? run.scopeViolations.map((v) => chalk.red(`  ${one(v.path)}: ${one(v.reason)}`)).join('\n') : '  all changes inside the policy\'s write scope',
       `  ${run.toolCalls} tool call(s), ${run.permissionDenials} denied by policy`,
       '',
     );
     if (run.reasoning.length || run.escalations.length || run.statuses.length) {
       println(chalk.bold('Reasoning trace (reported by the agent)'));
       for (const r of run.reasoning) {
-        println(`  - decided: ${String(r.decided ?? '?')}  ${chalk.dim(`(confidence ${r.confidence ?? '?'})`)}`, chalk.dim(`    observed: ${String(r.observed ?? '')}; considered: ${JSON.stringify(r.considered ?? '')}`));
+        println(`  - decided: ${one(r.decided ?? '?')}  ${chalk.dim(`(confidence ${one(r.confidence ?? '?')})`)}`, chalk.dim(`    observed: ${one(r.observed ?? '')}; considered: ${one(JSON.stringify(r.considered ?? ''))}`));
       }
-      for (const e of run.escalations) println(chalk.yellow(`  ! escalated (${String(e.source)}): ${String(e.reason ?? '')}${e.question ? ` — ${String(e.question)}` : ''}`));
-      if (run.statuses.length) println(chalk.dim(`  last status: ${run.statuses.at(-1)}`));
+      for (const e of run.escalations) println(chalk.yellow(`  ! escalated (${one(e.source)}): ${one(e.reason ?? '')}${e.question ? ` — ${one(e.question)}` : ''}`));
+      if (run.statuses.length) println(chalk.dim(`  last status: ${one(run.statuses.at(-1))}`));
       println('');
     }
-    if (run.followUps.length) println(chalk.bold('Follow-up tasks requested'), `  ${run.followUps.join(', ')}  ${chalk.dim('(run with: agentctl run <id>)')}`, '');
-    for (const v of run.reviewerVerdicts) println(chalk.bold(`Independent review by ${v.reviewer}: ${v.verdict}`), `  ${v.comments.split('\n').join('\n  ')}`, '');
-    if (diff) println(chalk.bold('Diff'), diff);
+    if (run.followUps.length) println(chalk.bold('Follow-up tasks requested'), `  ${run.followUps.map(one).join(', ')}  ${chalk.dim('(run with: agentctl run <id>)')}`, '');
+    if (run.handover) println(chalk.bold('Handover note (for the next run of this task type)'), block(run.handover.trimEnd(), '  '), '');
+    for (const v of run.reviewerVerdicts) println(chalk.bold(`Independent review by ${one(v.reviewer)}: ${one(v.verdict)}`), block(v.comments, '  '), '');
+    if (diff) println(chalk.bold('Diff'), terminalSafe(diff, { multiline: true }));
     return EXIT.OK;
   });
 }

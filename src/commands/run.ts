@@ -10,6 +10,7 @@ import { BatchProgress, type BatchRow } from '../ui/BatchProgress.js';
 import { describeEvent } from '../ui/describe.js';
 import { outputMode, printJson, println } from '../ui/output.js';
 import { RunProgress } from '../ui/RunProgress.js';
+import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
 
 interface RunOpts {
@@ -44,7 +45,7 @@ function interruptible(): { controller: AbortController; dispose(): void } {
 
 const line = (e: StoredEvent): void => {
   const text = describeEvent(e);
-  if (text && e.type !== 'agent.message') process.stderr.write(`${chalk.dim(`[${e.task ?? ''} ${e.runId?.slice(-6)}]`)} ${text}\n`);
+  if (text && e.type !== 'agent.message') process.stderr.write(`${chalk.dim(`[${terminalSafe(e.task ?? '')} ${terminalSafe(e.runId?.slice(-6))}]`)} ${text}\n`);
 };
 
 export default async function run(taskId: string | undefined, opts: RunOpts): Promise<number> {
@@ -79,10 +80,10 @@ async function runOne(taskId: string, opts: RunOpts): Promise<number> {
       const r = result.run;
       if (mode === 'json') printJson({ run: r, decision: result.decision ?? null });
       else {
-        println('', `${chalk.bold('run')} ${r.runId}  ${r.task}  ${r.state}`);
-        if (r.state === 'merged') println(`Merged into ${r.baseBranch} (${r.mergeSha?.slice(0, 10)}).`);
+        println('', `${chalk.bold('run')} ${terminalSafe(r.runId)}  ${terminalSafe(r.task)}  ${r.state}`);
+        if (r.state === 'merged') println(`Merged into ${terminalSafe(r.baseBranch)} (${terminalSafe(r.mergeSha?.slice(0, 10))}).`);
         else if (r.state === 'awaiting_review' || r.state === 'failed' || r.state === 'interrupted') {
-          if (result.decision) println(chalk.dim(`why: ${result.decision.reasons.join('; ')}`));
+          if (result.decision) println(chalk.dim(`why: ${terminalSafe(result.decision.reasons.join('; '))}`));
           if (r.files.length === 0) println(`Nothing changed. Next: agentctl review discard ${r.runId}   (or look first: agentctl review show ${r.runId})`);
           else println(`Next: agentctl review show ${r.runId}`, `      agentctl review merge ${r.runId}   |   agentctl review discard ${r.runId}`);
         }
@@ -125,7 +126,7 @@ async function runMany(opts: RunOpts): Promise<number> {
         onSkip: (task, why) => {
           row(task).skipped = why;
           if (mode === 'interactive') redraw();
-          else if (mode === 'plain') process.stderr.write(`${chalk.dim(`[${task}]`)} skipped: ${why}\n`);
+          else if (mode === 'plain') process.stderr.write(`${chalk.dim(`[${terminalSafe(task)}]`)} skipped: ${terminalSafe(why)}\n`);
         },
       });
       view?.unmount();

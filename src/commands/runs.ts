@@ -2,6 +2,7 @@
 import { EXIT } from '../core/errors.js';
 import { projectRunsOf } from '../orchestrator/context.js';
 import { colorState, printJson, println, table } from '../ui/output.js';
+import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
 
 export default async function runs(opts: { json?: boolean; state?: string; archived?: boolean }): Promise<number> {
@@ -13,7 +14,7 @@ export default async function runs(opts: { json?: boolean; state?: string; archi
       println(
         table(
           ['RUN', 'TASK', 'AGENT', 'STATE', 'EFFECTIVE', 'FILES', 'GATE', 'STARTED'],
-          list.map((r) => [r.runId, r.task, r.agent, colorState(r.state), r.effective, String(r.files.length), r.gate ? colorState(r.gate.passed ? 'passed' : 'failed') : '-', r.startedAt.replace('T', ' ').slice(0, 19)]),
+          list.map((r) => [terminalSafe(r.runId), terminalSafe(r.task), terminalSafe(r.agent), colorState(r.state), terminalSafe(r.effective), String(r.files.length), r.gate ? colorState(r.gate.passed ? 'passed' : 'failed') : '-', terminalSafe(r.startedAt.replace('T', ' ').slice(0, 19))]),
         ),
       );
     }

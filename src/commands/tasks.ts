@@ -6,6 +6,7 @@ import { controlsOf, trustOf } from '../orchestrator/context.js';
 import { controlCaps, taskAutonomy } from '../orchestrator/decide.js';
 import { allTasks } from '../orchestrator/tasks.js';
 import { colorState, printJson, println, table } from '../ui/output.js';
+import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
 
 export default async function tasks(opts: { json?: boolean }): Promise<number> {
@@ -21,12 +22,12 @@ export default async function tasks(opts: { json?: boolean }): Promise<number> {
     if (opts.json) {
       printJson({ tasks: rows, errors: errors.map((e) => ({ file: e.file ?? null, field: e.field ?? null, message: e.message })) });
     } else {
-      if (rows.length === 0 && errors.length === 0) println(`No tasks in ${cfg.tasksDir}/. Create one, e.g. ${cfg.tasksDir}/fix-readme.md (see README).`);
+      if (rows.length === 0 && errors.length === 0) println(`No tasks in ${terminalSafe(cfg.tasksDir)}/. Create one, e.g. ${terminalSafe(cfg.tasksDir)}/fix-readme.md (see README).`);
       else if (rows.length) {
-        println(table(['TASK', 'AGENT', 'TYPE', 'REQUESTED', 'EFFECTIVE', 'TITLE'], rows.map((r) => [r.id, r.agent, r.type, colorState(r.requested), colorState(r.effective), r.title])));
-        for (const r of rows) if (r.effective !== r.requested) println(chalk.dim(`  ${r.id}: ${r.why.slice(1).join('; ')}`));
+        println(table(['TASK', 'AGENT', 'TYPE', 'REQUESTED', 'EFFECTIVE', 'TITLE'], rows.map((r) => [terminalSafe(r.id), terminalSafe(r.agent), terminalSafe(r.type), colorState(terminalSafe(r.requested)), colorState(r.effective), terminalSafe(r.title)])));
+        for (const r of rows) if (r.effective !== r.requested) println(chalk.dim(`  ${terminalSafe(r.id)}: ${terminalSafe(r.why.slice(1).join('; '))}`));
       }
-      for (const e of errors) process.stderr.write(`${chalk.red('invalid task:')} ${e.message}\n`);
+      for (const e of errors) process.stderr.write(`${chalk.red('invalid task:')} ${terminalSafe(e.message)}\n`);
     }
     return errors.length ? EXIT.INPUT : EXIT.OK;
   });

@@ -5,6 +5,7 @@ import { AGENT_NAMES } from '../definition/task.js';
 import { rebuildTrust } from '../evidence/trustStore.js';
 import { trustOf } from '../orchestrator/context.js';
 import { printJson, println } from '../ui/output.js';
+import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
 
 /** When and why each (agent, task type) changed level, with the evidence snapshot of each decision. */
@@ -19,11 +20,11 @@ export async function history(opts: { agent?: string; type?: string; json?: bool
     }
     if (profiles.length === 0) println('No trust profiles match.');
     for (const p of profiles) {
-      println(chalk.bold(`${p.agent} · ${p.taskType}: ${p.level}`));
-      if (p.history.length === 0) println(chalk.dim(`  ${p.reason}`));
+      println(chalk.bold(`${terminalSafe(p.agent)} · ${terminalSafe(p.taskType)}: ${terminalSafe(p.level)}`));
+      if (p.history.length === 0) println(chalk.dim(`  ${terminalSafe(p.reason)}`));
       for (const h of p.history) {
         const e = h.evidence;
-        println(`  #${h.seq} ${h.ts.replace('T', ' ').slice(0, 19)}  ${h.from} → ${h.to}  ${h.kind} by ${h.by}: ${h.reason}`);
+        println(`  #${h.seq} ${terminalSafe(h.ts.replace('T', ' ').slice(0, 19))}  ${terminalSafe(h.from)} → ${terminalSafe(h.to)}  ${terminalSafe(h.kind)} by ${terminalSafe(h.by)}: ${terminalSafe(h.reason)}`);
         println(chalk.dim(`      evidence: ${e.runs} runs, ${e.merged} merged, ${e.consecutiveMerged} consecutive, ${e.scopeViolations} scope violations, ${e.regressions} regressions`));
       }
     }

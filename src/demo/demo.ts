@@ -14,6 +14,7 @@ import chalk from 'chalk';
 import { locateOsSandbox } from '../exec/osSandbox.js';
 import { childEnv, runProcess } from '../exec/runner.js';
 import { configureColor } from '../ui/output.js';
+import { terminalSafe } from '../ui/terminal.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = resolve(here, '..', '..', 'bin', 'agentctl');
@@ -143,7 +144,8 @@ async function main(): Promise<number> {
   await agentctl('runs');
   await agentctl('log', '--limit', '12');
   const log = await runProcess('git', ['log', '--oneline', '--graph', '-n', '8'], { cwd: repo, env, acceptExitCodes: [0] });
-  process.stdout.write(`\n$ git log --oneline --graph\n${log.stdout}`);
+  // Commit subjects carry task titles from the repository: printed like every other untrusted text.
+  process.stdout.write(`\n$ git log --oneline --graph\n${terminalSafe(log.stdout, { multiline: true })}`);
   process.stdout.write(`\nDemo repository: ${repo}\nIts AGENTCTL_HOME: ${home}\nExplore it:  cd ${repo} && AGENTCTL_HOME=${home} ${BIN} runs\n`);
   return 0;
 }

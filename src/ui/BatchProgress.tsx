@@ -1,6 +1,7 @@
 /** Live progress of several runs at once (ink), shown only in interactive mode. */
 import { Box, Text } from 'ink';
 import { describeEvent } from './describe.js';
+import { terminalSafe } from './terminal.js';
 import type { StoredEvent } from '../evidence/events.js';
 import { projectRuns, type RunState } from '../evidence/projections/runs.js';
 
@@ -42,11 +43,12 @@ export function BatchProgress({ rows }: { rows: readonly BatchRow[] }) {
       </Text>
       {rows.map((r, i) => {
         const state = labels[i]!;
-        const line = r.skipped ?? [...r.events].map(describeEvent).filter(Boolean).at(-1) ?? '';
+        // describeEvent's lines are already terminal-safe; the skip reason and the task id are not.
+        const line = r.skipped !== undefined ? terminalSafe(r.skipped) : ([...r.events].map(describeEvent).filter(Boolean).at(-1) ?? '');
         const color = state === 'merged' ? 'green' : state === 'failed' || state === 'interrupted' ? 'red' : state === 'skipped' ? 'gray' : 'yellow';
         return (
           <Text key={r.task} wrap="truncate-end">
-            <Text color={color}>{state.padEnd(16)}</Text> {r.task.padEnd(24)} <Text dimColor>{line}</Text>
+            <Text color={color}>{state.padEnd(16)}</Text> {terminalSafe(r.task).padEnd(24)} <Text dimColor>{line}</Text>
           </Text>
         );
       })}

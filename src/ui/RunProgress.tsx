@@ -2,6 +2,7 @@
 import { Box, Text } from 'ink';
 import type { StoredEvent } from '../evidence/events.js';
 import { describeEvent } from './describe.js';
+import { terminalSafe } from './terminal.js';
 
 /** Props: the run's header and the events so far (in order). */
 export interface RunProgressProps {
@@ -23,7 +24,7 @@ export function RunProgress({ task, agent, events, tail = 8 }: RunProgressProps)
   return (
     <Box flexDirection="column">
       <Text>
-        <Text bold>{task}</Text> · {agent} · run {runId} · {done ? 'done' : 'working…'}
+        <Text bold>{terminalSafe(task)}</Text> · {terminalSafe(agent)} · run {terminalSafe(runId)} · {done ? 'done' : 'working…'}
       </Text>
       <Text dimColor>
         {tools} tool call(s) · {files} file(s) edited · {denials} denied

@@ -1,13 +1,26 @@
 /** One-line human descriptions of events, for progress output and `agentctl log`. Pure. */
 import type { StoredEvent } from '../evidence/events.js';
+import { terminalSafe } from './terminal.js';
 
 const short = (s: unknown, n = 90): string => {
   const t = String(s ?? '').replace(/\s+/g, ' ').trim();
   return t.length > n ? `${t.slice(0, n - 1)}…` : t;
 };
 
-/** Describe an event in one line, or undefined for events not worth a progress line. */
+const note = (v: unknown): string => (typeof v === 'string' && v !== '' ? `: ${v}` : '');
+
+/**
+ * Describe an event in one line, or undefined for events not worth a progress line. Payloads hold
+ * agent, repository and human text, so the whole line goes through {@link terminalSafe} (one-line
+ * mode: a newline in a note shows as `\n` and cannot forge a log line).
+ * @returns plain text without colour codes, safe to print
+ */
 export function describeEvent(e: StoredEvent): string | undefined {
+  const text = describe(e);
+  return text === undefined ? undefined : terminalSafe(text);
+}
+
+function describe(e: StoredEvent): string | undefined {
   const p = e.payload;
   switch (e.type) {
     case 'run.planned':
@@ -60,7 +73,30 @@ export function describeEvent(e: StoredEvent): string | undefined {
     case 'sandbox.removed':
       return 'sandbox removed';
     case 'trust.promoted':
-      return `promoted ${String(p.agent)} for "${String(p.taskType)}" from ${String(p.from)} to ${String(p.to)} by ${String(p.by)}`;
+      return `promoted ${String(p.agent)} for "${String(p.taskType)}" from ${String(p.from)} to ${String(p.to)} by ${String(p.by)}${p.forced ? ' (forced)' : ''}${note(p.note)}`;
+    case 'trust.demoted':
+      return `demoted ${String(p.agent)} for "${String(p.taskType)}" from ${String(p.from)} to ${String(p.to)} by ${String(p.by)}${note(p.reason)}`;
+    case 'system.halted':
+      return `halted by ${String(p.by)}${note(p.reason)}`;
+    case 'system.resumed':
+      return `resumed by ${String(p.by)}${note(p.note)}`;
+    case 'breaker.tripped':
+      return `breaker ${String(p.breaker)} tripped for ${String(p.agent)}${note(p.reason)}`;
+    case 'breaker.reset':
+      return `breaker ${String(p.breaker)} reset for ${String(p.agent)} by ${String(p.by)}${note(p.note)}`;
+    case 'audit.agreed':
+    case 'audit.disagreed':
+      return `audit ${e.type === 'audit.agreed' ? 'agrees' : 'disagrees'} (${String(p.by)})${note(p.note)}`;
+    case 'merge.failed':
+      return `merge failed: ${short(p.reason, 120)}`;
+    case 'escalation.attempted':
+      return `escalation attempted: ${String(p.tool ?? '')} ${String(p.path ?? '')}`;
+    case 'agent.escalated':
+      return `escalated (${String(p.source)})${note(p.reason)}`;
+    case 'task.requested':
+      return `follow-up requested: ${String(p.id)} "${String(p.title ?? '')}"`;
+    case 'agent.handover':
+      return `handover note: ${short(p.text, 80)}`;
     default:
       return undefined;
   }

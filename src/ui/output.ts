@@ -3,6 +3,7 @@
  * colors) or `plain` (pipes, CI: line output). Colors follow NO_COLOR / FORCE_COLOR and the TTY.
  */
 import chalk from 'chalk';
+import { jsonText } from './terminal.js';
 
 export type OutputMode = 'json' | 'plain' | 'interactive';
 
@@ -24,12 +25,15 @@ export function configureColor(env: NodeJS.ProcessEnv = process.env, stdoutIsTTY
   else if (!stdoutIsTTY) chalk.level = 0;
 }
 
-/** Print a value as pretty JSON on stdout. */
+/** Print a value as pretty JSON on stdout, with no raw control or format character (see {@link jsonText}). */
 export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+  process.stdout.write(jsonText(value) + '\n');
 }
 
-/** Print lines on stdout. */
+/**
+ * Print lines on stdout. The lines are written as given: every untrusted piece in them must already
+ * have passed through `terminalSafe` (src/ui/terminal.ts), before any colouring.
+ */
 export function println(...lines: string[]): void {
   process.stdout.write(lines.join('\n') + '\n');
 }

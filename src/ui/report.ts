@@ -5,6 +5,7 @@
  */
 import type { Evidence, TrustProfile } from '../evidence/projections/trust.js';
 import { evidenceOf, type Recommendation, type RunRecord } from '../evidence/projections/trust-rules.js';
+import { terminalSafe } from './terminal.js';
 
 /** One profile as the report shows it. */
 export interface ReportProfile {
@@ -13,7 +14,8 @@ export interface ReportProfile {
   recommendation: Recommendation;
 }
 
-const esc = (s: unknown): string => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+// Bidi overrides and other invisible characters would reorder or hide text in the page too.
+const esc = (s: unknown): string => terminalSafe(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const pct = (r: number | null) => (r === null ? '–' : `${Math.round(r * 100)}%`);
 const LEVEL_Y: Record<string, number> = { hold: 70, review: 40, auto: 10 };
 const OUTCOME_COLOR: Record<string, string> = { merged: '#2e7d32', discarded: '#c62828', failed: '#757575', interrupted: '#ef6c00', open: '#f9a825' };
