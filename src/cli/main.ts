@@ -6,6 +6,7 @@ import chalk from 'chalk';
 import { CommanderError } from 'commander';
 import { AgentctlError, EXIT } from '../core/errors.js';
 import { configureColor } from '../ui/output.js';
+import { terminalSafe } from '../ui/terminal.js';
 import { buildProgram } from './program.js';
 
 /**
@@ -31,11 +32,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       return EXIT.INPUT;
     }
     if (error instanceof AgentctlError) {
-      process.stderr.write(`${chalk.red('error:')} ${error.message}\n`);
-      if (error.hint) process.stderr.write(`${chalk.dim('hint:')} ${error.hint}\n`);
+      // Messages quote task files, profiles and repository text: printed with control characters visible.
+      process.stderr.write(`${chalk.red('error:')} ${terminalSafe(error.message, { multiline: true })}\n`);
+      if (error.hint) process.stderr.write(`${chalk.dim('hint:')} ${terminalSafe(error.hint, { multiline: true })}\n`);
       return error.exitCode;
     }
-    process.stderr.write(`${chalk.red('internal error (this is a bug in agentctl):')} ${(error as Error)?.stack ?? String(error)}\n`);
+    process.stderr.write(`${chalk.red('internal error (this is a bug in agentctl):')} ${terminalSafe((error as Error)?.stack ?? String(error), { multiline: true })}\n`);
     return EXIT.INTERNAL;
   }
 }
