@@ -44,13 +44,14 @@ export default async function promoteCmd(agent: string | undefined, opts: { type
         else {
           println(
             table(
-              ['AGENT', 'TYPE', 'LEVEL', 'RUNS', 'MERGED', 'MERGE RATE', 'UNMODIFIED', 'GATE FAIL', 'SCOPE', 'REGRESS', 'RECOMMENDATION'],
+              ['AGENT', 'TYPE', 'LEVEL', 'RUNS', 'UNSANDBOXED', 'MERGED', 'MERGE RATE', 'UNMODIFIED', 'GATE FAIL', 'SCOPE', 'REGRESS', 'RECOMMENDATION'],
               rows.map(({ profile: p, evidence: e, recommendation: r }) => [
-                terminalSafe(p.agent), terminalSafe(p.taskType), colorState(terminalSafe(p.level)), String(e.runs), String(e.merged), pct(e.mergeRate), pct(e.approvedUnmodifiedRate), pct(e.gateFailureRate), String(e.scopeViolations), String(e.regressions),
+                terminalSafe(p.agent), terminalSafe(p.taskType), colorState(terminalSafe(p.level)), String(e.runs), e.unsandboxed ? chalk.red(String(e.unsandboxed)) : '0', String(e.merged), pct(e.mergeRate), pct(e.approvedUnmodifiedRate), pct(e.gateFailureRate), String(e.scopeViolations), String(e.regressions),
                 r.kind === 'promote' ? chalk.green(`promote to ${terminalSafe(r.next)}`) : r.kind === 'demote' ? chalk.red(`demote: ${terminalSafe(r.reason)}`) : r.kind === 'close' ? chalk.yellow(`close: ${terminalSafe(r.missing[0])}`) : r.next ? chalk.dim(`${r.missing.length} conditions missing for ${terminalSafe(r.next)}`) : '-',
               ]),
             ),
             '',
+            chalk.dim('Runs without the OS sandbox (UNSANDBOXED) never count as merged toward auto.'),
             chalk.dim('Promote with: agentctl promote <agent> --type <type> --to review|auto --note "…"   (HTML report: --html report.html)'),
           );
         }

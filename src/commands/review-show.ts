@@ -25,6 +25,7 @@ export default async function reviewShow(id: string, opts: { json?: boolean }): 
       `${chalk.bold(one(run.task))} — ${one(run.title)}`,
       `run ${one(run.runId)} · ${one(run.agent)} · ${colorState(run.state)} · requested ${one(run.requested)}, effective ${one(run.effective)}`,
       `branch ${one(run.branch ?? '-')} from ${one(run.baseBranch)}@${one(run.baseSha.slice(0, 10))}`,
+      run.osSandbox === 'os' ? chalk.dim('OS sandbox: every process of the run was confined') : chalk.red.bold('UNSANDBOXED: this run\'s processes could read and write anything you can (capped at review; earns nothing toward auto)'),
       '',
       chalk.bold('Summary'),
       block(run.summary ?? run.agentError ?? '(the agent gave no summary)', '  '),

@@ -1,4 +1,5 @@
 /** `agentctl runs`: runs of this project, newest first. */
+import chalk from 'chalk';
 import { EXIT } from '../core/errors.js';
 import { projectRunsOf } from '../orchestrator/context.js';
 import { colorState, printJson, println, table } from '../ui/output.js';
@@ -13,8 +14,8 @@ export default async function runs(opts: { json?: boolean; state?: string; archi
     else {
       println(
         table(
-          ['RUN', 'TASK', 'AGENT', 'STATE', 'EFFECTIVE', 'FILES', 'GATE', 'STARTED'],
-          list.map((r) => [terminalSafe(r.runId), terminalSafe(r.task), terminalSafe(r.agent), colorState(r.state), terminalSafe(r.effective), String(r.files.length), r.gate ? colorState(r.gate.passed ? 'passed' : 'failed') : '-', terminalSafe(r.startedAt.replace('T', ' ').slice(0, 19))]),
+          ['RUN', 'TASK', 'AGENT', 'STATE', 'EFFECTIVE', 'SANDBOX', 'FILES', 'GATE', 'STARTED'],
+          list.map((r) => [terminalSafe(r.runId), terminalSafe(r.task), terminalSafe(r.agent), colorState(r.state), terminalSafe(r.effective), r.osSandbox === 'os' ? 'os' : chalk.red('NONE'), String(r.files.length), r.gate ? colorState(r.gate.passed ? 'passed' : 'failed') : '-', terminalSafe(r.startedAt.replace('T', ' ').slice(0, 19))]),
         ),
       );
     }

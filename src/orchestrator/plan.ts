@@ -14,7 +14,8 @@ import { packageRoot, worktreePath } from '../core/paths.js';
 import { loadProfiles } from '../definition/load.js';
 import type { AgentSettings } from '../definition/config.js';
 import type { AgentName, Task } from '../definition/task.js';
-import { earnedLevel } from '../evidence/projections/trust.js';
+import type { Controls } from '../evidence/projections/breakers.js';
+import { earnedLevel, type TrustState } from '../evidence/projections/trust.js';
 import { requireOsSandbox, type OsSandbox } from '../exec/osSandbox.js';
 import { resolveExecutable } from '../exec/runner.js';
 import { runBranch } from '../exec/worktree.js';
@@ -69,6 +70,16 @@ export function requireLaunchable(ctx: Context, agent: AgentName, policy: Policy
 }
 
 /**
+ * A task's effective autonomy before it runs: requested, earned, sensitive paths, the kill switch and
+ * breakers, and the OS sandbox (a `sandbox: none` policy caps it at review). The one place this rule
+ * lives: `run` and `tasks` both use it.
+ */
+export function effectiveAutonomyOf(ctx: Context, task: Task, policy: Policy, trust: TrustState, controls: Controls): EffectiveAutonomy {
+  const cfg = ctx.project.config;
+  return taskAutonomy(task, earnedLevel(trust, cfg.trust, task.agent, cfg.project, task.type), cfg.sensitivePaths, [...controlCaps(controls, task.agent, cfg.project), ...sandboxCaps(policy.sandbox)]);
+}
+
+/**
  * Compose the policy for a task, surfacing a broken profile file's own error. A follow-up task that a
  * run requested gets the intersection with its parent's policy.
  */
@@ -110,8 +121,9 @@ export async function planRun(ctx: Context, taskId: string, options: { claim?: b
   if (controls.halted) {
     throw new StateError(`agentctl is halted (by ${controls.halted.by}: ${controls.halted.reason}); no run starts until it is resumed`, { hint: 'agentctl resume' });
   }
-  const earned = earnedLevel(await trustOf(ctx), cfg.trust, task.agent, cfg.project, task.type);
-  const effective = taskAutonomy(task, earned, cfg.sensitivePaths, [...controlCaps(controls, task.agent, cfg.project), ...sandboxCaps(policy.sandbox)]);
+  const trust = await trustOf(ctx);
+  const earned = earnedLevel(trust, cfg.trust, task.agent, cfg.project, task.type);
+  const effective = effectiveAutonomyOf(ctx, task, policy, trust, controls);
   if (effective.level === 'hold' && !options.claim) {
     const why = task.autonomy === 'hold' ? `task "${task.id}" is on hold` : `${task.agent} may only be driven by a human on "${task.type}" tasks (${effective.reasons.slice(1).join('; ')})`;
     throw new StateError(`${why}: agentctl never starts an agent on it unattended`, { hint: `Drive the agent yourself in a sandbox: agentctl run ${task.id} --claim` });

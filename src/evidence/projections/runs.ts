@@ -27,6 +27,8 @@ export interface RunView {
   headSha: string | undefined;
   /** True while the worktree exists (created and not removed). */
   sandboxLive: boolean;
+  /** `os` when every process of the run lived in the OS sandbox; `none` otherwise (explicit, or logged before runs were confined). */
+  osSandbox: 'os' | 'none';
   startedAt: string;
   updatedAt: string;
   exitCode: number | null | undefined;
@@ -84,6 +86,7 @@ export function projectRuns(events: Iterable<StoredEvent>): Map<string, RunView>
         branch: undefined,
         headSha: undefined,
         sandboxLive: false,
+        osSandbox: p.sandbox === 'os' ? 'os' : 'none',
         startedAt: e.ts,
         updatedAt: e.ts,
         exitCode: undefined,
