@@ -4,7 +4,10 @@ import chalk from 'chalk';
 import { adapterFor } from '../adapters/registry.js';
 import { EXIT } from '../core/errors.js';
 import { runDir, worktreePath } from '../core/paths.js';
+import { osSandboxSettings } from '../authz/render/os.js';
+import { locateOsSandbox } from '../exec/osSandbox.js';
 import { policyFor } from '../orchestrator/plan.js';
+import { sandboxLayoutFor } from '../orchestrator/stages/prepare.js';
 import { findRunnableTask } from '../orchestrator/tasks.js';
 import { printJson, println } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
@@ -18,8 +21,17 @@ export default async function policyShow(taskId: string, opts: { tool?: 'claude'
     const ctxPaths = { worktree: worktreePath(ctx.paths, ctx.project.key, task.id, '<run>'), runDir: runDir(ctx.paths, '<run>'), homeDir: homedir() };
     const tools = opts.tool ? [opts.tool] : (['claude', 'gemini', 'codex'] as const);
     const rendered = Object.fromEntries(tools.map((t) => [t, adapterFor(t).render(policy, ctxPaths)]));
+    const located = locateOsSandbox(ctx.env, ctx.project.root, ctx.project.config.osSandboxBin);
+    const osSandbox = {
+      mode: policy.sandbox.value,
+      source: policy.sandbox.source,
+      available: 'sandbox' in located,
+      missing: 'missing' in located ? located.missing : [],
+      // What the agent's processes may see and write, for a run with a placeholder id.
+      settings: osSandboxSettings(policy, { ...sandboxLayoutFor(ctx, ctxPaths.worktree, ctxPaths.runDir), readOnlyFiles: [] }, adapterFor(task.agent).apiHosts(ctx.env)),
+    };
     if (opts.json) {
-      printJson({ task: task.id, policy, rendered });
+      printJson({ task: task.id, policy, osSandbox, rendered });
       return EXIT.OK;
     }
     const list = (title: string, rules: { value: string; source: string }[]) =>
@@ -32,6 +44,20 @@ export default async function policyShow(taskId: string, opts: { tool?: 'claude'
     list('commands allowed', policy.commands.allow);
     list('commands denied', policy.commands.deny);
     println(chalk.bold('network'), `  ${policy.network.value ? 'on' : 'off'}  ${chalk.dim(`← ${terminalSafe(policy.network.source)}`)}`);
+    println(
+      chalk.bold('OS sandbox'),
+      osSandbox.mode === 'none'
+        ? chalk.red(`  none  ← ${terminalSafe(osSandbox.source)}: the run's processes can read and write anything you can; capped at review, earns nothing toward auto`)
+        : `  os  ${chalk.dim(`← ${terminalSafe(osSandbox.source)}`)}  ${osSandbox.available ? chalk.green('can start here') : chalk.red(`CANNOT start here (missing: ${osSandbox.missing.join(', ')}): runs are refused`)}`,
+      ...(osSandbox.mode === 'os'
+        ? [
+            `  hidden: ${osSandbox.settings.filesystem.denyRead.map((p) => terminalSafe(p)).join(', ')}`,
+            `  readable inside those: ${osSandbox.settings.filesystem.allowRead.map((p) => terminalSafe(p)).join(', ')}`,
+            `  writable: ${osSandbox.settings.filesystem.allowWrite.map((p) => terminalSafe(p)).join(', ')}`,
+            `  network: ${osSandbox.settings.network.allowedDomains.length ? osSandbox.settings.network.allowedDomains.map((p) => terminalSafe(p)).join(', ') : 'none'}`,
+          ]
+        : []),
+    );
     for (const [tool, r] of Object.entries(rendered)) {
       if (!r) continue;
       println('', chalk.bold(`${tool}: ${terminalSafe(r.args.join(' '))}`));

@@ -79,6 +79,14 @@ export function sandboxLayout(ctx: Context, worktree: string, runDir: string, tm
   };
 }
 
+/**
+ * The layout a run of this project would get, before any run exists (for `policy show`): no tool homes,
+ * a temp dir named after `runDir`'s last part.
+ */
+export function sandboxLayoutFor(ctx: Context, worktree: string, runDir: string): SandboxLayout {
+  return sandboxLayout(ctx, worktree, runDir, runTempDir(tmpdir(), runDir.split('/').at(-1) ?? 'run'), undefined);
+}
+
 /** The admin dir a fresh worktree's `.git` file points at (`<common>/worktrees/<name>`), or undefined. */
 function adminDirOf(worktree: string): string | undefined {
   try {
