@@ -66,6 +66,17 @@ export function parseRawDiff(text: string): RawEntry[] {
   return out;
 }
 
+/** Parse `git diff --numstat -z --no-renames` output (`added\tdeleted\tpath\0`; `-` for binary files becomes -1). */
+export function parseNumstat(text: string): { path: string; insertions: number; deletions: number }[] {
+  return text
+    .split('\0')
+    .filter((entry) => entry.includes('\t'))
+    .map((entry) => {
+      const [ins, del, ...rest] = entry.split('\t');
+      return { path: rest.join('\t'), insertions: ins === '-' ? -1 : Number(ins), deletions: del === '-' ? -1 : Number(del) };
+    });
+}
+
 /** One entry of `git ls-tree -r -z -l`: size is -1 for non-blobs. */
 export interface TreeEntry {
   mode: string;
@@ -124,7 +135,8 @@ export async function inspectChanges(git: Git, args: { worktree: string; repoRoo
   const ro = { readOnly: true } as const;
   const format = await git.out(worktree, ['rev-parse', '--show-object-format'], ro);
   const raw = parseRawDiff(await git.out(worktree, ['diff', '--raw', '-z', '--no-renames', '--no-abbrev', '--no-ext-diff', base, head], ro));
-  const lines = new Map((await git.numstat(worktree, base, head)).map((f) => [f.path, f]));
+  // Line counts straight from git, with no textconv or external diff the repository could configure.
+  const lines = new Map(parseNumstat(await git.out(worktree, ['diff', '--numstat', '-z', '--no-renames', '--no-textconv', '--no-ext-diff', base, head], ro)).map((f) => [f.path, f]));
   const baseTree = parseLsTree(await git.out(worktree, ['ls-tree', '-r', '-z', '-l', '--full-tree', base], ro));
 
   const ids = [...new Set(raw.flatMap((r) => [[r.oldMode, r.oldId], [r.newMode, r.newId]]).filter(([m, id]) => m !== MODE.gitlink && !ZERO.test(id!)).map(([, id]) => id!))];
@@ -162,8 +174,11 @@ export async function inspectChanges(git: Git, args: { worktree: string; repoRoo
       inode: isFile ? inodeOf(join(worktree, r.path)) : undefined,
     };
   });
+  // Both listings come from the same two commits; a path only numstat names means the raw listing was
+  // cut or misread, and what was not inspected must not pass.
+  const unlisted = [...lines.keys()].filter((p) => !changed.has(p)).map((path) => ({ path, reason: 'changed but missing from the raw change listing: not inspected', protected: false }));
   const files = entries.map((e) => ({ path: e.path, insertions: e.insertions, deletions: e.deletions, bytes: changedBytes(e), mode: e.newMode }));
-  return { files, violations: inspectViolations(policy, entries, links, denied), totalBytes: files.reduce((n, f) => n + f.bytes, 0) };
+  return { files, violations: [...inspectViolations(policy, entries, links, denied), ...unlisted], totalBytes: files.reduce((n, f) => n + f.bytes, 0) };
 }
 
 /** A link's target: from the worktree when it matches the committed blob byte for byte, else from git. */

@@ -2,13 +2,14 @@
  * Change inspection against real git repositories: each attack is made in a run's worktree and
  * committed, as an agent (or agentctl's capture) would, and must come out as a violation (or bytes).
  */
-import { chmodSync, copyFileSync, linkSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, linkSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { composePolicy } from '../../src/authz/policy.js';
 import { parseProfile, type Profile } from '../../src/authz/profile.js';
 import { createGit } from '../../src/exec/git.js';
 import { inspectChanges, type Inspection } from '../../src/exec/inspect.js';
+import { runProcess } from '../../src/exec/runner.js';
 import { cleanup, git, makeRepo, ROOT, tempDir, writeFiles } from '../helpers.js';
 
 afterEach(cleanup);
@@ -25,9 +26,10 @@ const SECRET = 'API_KEY=sk-live-0123456789abcdef\n';
  * A repository whose main checkout holds an untracked, gitignored `.env`, a run worktree on it, the
  * agent's work done by `act` and committed in the worktree, then inspected.
  */
-async function run(act: (wt: string, repo: string, home: string) => void): Promise<Inspection & { repo: string }> {
-  const { repo } = makeRepo({ '.gitignore': '.env\n', 'src/a.ts': 'export const a = 1;\n', 'docs/v1.md': '# v1\n', 'scripts/deploy.sh': 'echo deploy\n' });
+async function run(act: (wt: string, repo: string, home: string) => void, after: (wt: string) => void = () => {}): Promise<Inspection & { repo: string }> {
+  const { repo } = makeRepo({ '.gitignore': '.env\n.env.*\n', 'src/a.ts': 'export const a = 1;\n', 'docs/v1.md': '# v1\n', 'scripts/deploy.sh': 'echo deploy\n', 'certs/dev.pem': 'DEV CERT\n' });
   writeFileSync(join(repo, '.env'), SECRET);
+  writeFiles(repo, { 'config/.env.local': 'DB_PASSWORD=hunter2\n' });
   const base = git(repo, 'rev-parse', 'HEAD');
   const wt = join(tempDir(), 'wt');
   git(repo, 'worktree', 'add', '-q', '-b', 'agentctl/t/r1', wt, base);
@@ -36,6 +38,7 @@ async function run(act: (wt: string, repo: string, home: string) => void): Promi
   git(wt, 'add', '-A');
   git(wt, 'commit', '-qm', 'agent work', '--allow-empty');
   const head = git(wt, 'rev-parse', 'HEAD');
+  after(wt);
   return { repo, ...(await inspectChanges(createGit(), { worktree: wt, repoRoot: repo, base, head, policy, home })) };
 }
 const byPath = (r: Inspection) => Object.fromEntries(r.violations.map((v) => [v.path, v.reason]));
@@ -56,6 +59,22 @@ describe('inspectChanges: links', () => {
     });
     expect(r.violations.find((v) => v.path === 'src/g')?.protected).toBe(true);
   });
+
+  it('flags a link to a folder that holds a denied file of the main checkout', async () => {
+    const r = await run((wt) => symlinkSync('../config', join(wt, 'src/cfg')));
+    expect(byPath(r)).toEqual({ 'src/cfg': 'symbolic link onto directory config, which holds the denied file config/.env.local (../config)' });
+  });
+
+  it('judges the committed link, not what the worktree shows after the capture', async () => {
+    const r = await run(
+      (wt) => symlinkSync('../.env', join(wt, 'src/env')),
+      (wt) => {
+        rmSync(join(wt, 'src/env'));
+        symlinkSync('../docs/v1.md', join(wt, 'src/env')); // a process left behind tidies up
+      },
+    );
+    expect(byPath(r)).toEqual({ 'src/env': 'symbolic link onto denied path .env (deny rule ".env") (../.env)' });
+  });
 });
 
 describe('inspectChanges: denied content', () => {
@@ -67,6 +86,14 @@ describe('inspectChanges: denied content', () => {
   it('flags a byte copy of it', async () => {
     const r = await run((wt, repo) => copyFileSync(join(repo, '.env'), join(wt, 'src/copy.txt')));
     expect(byPath(r)).toEqual({ 'src/copy.txt': 'copy of the bytes of the denied file .env' });
+  });
+
+  it('flags a byte copy of a denied file the base commit tracks', async () => {
+    const r = await run((wt, repo) => {
+      copyFileSync(join(wt, 'certs/dev.pem'), join(wt, 'src/cert.txt'));
+      rmSync(join(repo, 'certs/dev.pem')); // only the base has it now
+    });
+    expect(byPath(r)).toEqual({ 'src/cert.txt': 'copy of the bytes of the denied file certs/dev.pem' });
   });
 
   it('flags a byte copy of a denied file in the home directory', async () => {
@@ -100,6 +127,24 @@ describe('inspectChanges: modes and size', () => {
     expect(r.files).toEqual([{ path: 'src/blob.bin', insertions: -1, deletions: -1, bytes: size, mode: '100644' }]);
     expect(r.totalBytes).toBe(size);
     expect(r.violations).toEqual([]);
+  });
+});
+
+describe('inspectChanges: incomplete git output', () => {
+  it('a path the raw listing lost is a violation, never a pass', async () => {
+    const { repo } = makeRepo({ 'src/a.ts': 'a\n' });
+    const base = git(repo, 'rev-parse', 'HEAD');
+    writeFiles(repo, { '.github/workflows/ci.yml': 'on: push\n', 'src/b.ts': 'b\n' });
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'work');
+    // A runner that loses the first entry of the raw listing (the out-of-scope workflow), as a cut buffer would.
+    const cutting: typeof runProcess = async (file, args, options) => {
+      const r = await runProcess(file, args, options);
+      return args.includes('--raw') ? { ...r, stdout: r.stdout.split('\0').slice(2).join('\0') } : r;
+    };
+    const r = await inspectChanges(createGit(cutting), { worktree: repo, repoRoot: repo, base, head: git(repo, 'rev-parse', 'HEAD'), policy, home: tempDir() });
+    expect(r.files.map((f) => f.path)).toEqual(['src/b.ts']);
+    expect(byPath(r)).toEqual({ '.github/workflows/ci.yml': 'changed but missing from the raw change listing: not inspected' });
   });
 });
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { changedBytes, inspectViolations, linkTargetProblem, resolveLink, type ChangedEntry, type DeniedFile } from '../../src/authz/inspect-rules.js';
 import { composePolicy } from '../../src/authz/policy.js';
 import { parseProfile, type Profile } from '../../src/authz/profile.js';
-import { parseBatchCheck, parseLsTree, parseRawDiff } from '../../src/exec/inspect.js';
+import { parseBatchCheck, parseLsTree, parseNumstat, parseRawDiff } from '../../src/exec/inspect.js';
 import { ROOT } from '../helpers.js';
 
 function builtins(): Map<string, Profile> {
@@ -112,6 +112,10 @@ describe('git output parsers', () => {
     expect(parseLsTree(`100644 blob ${id(1)}      12\t.env\u0000160000 commit ${id(2)}       -\tvendor/x\0`)).toEqual([
       { mode: '100644', type: 'blob', id: id(1), size: 12, path: '.env' },
       { mode: '160000', type: 'commit', id: id(2), size: -1, path: 'vendor/x' },
+    ]);
+    expect(parseNumstat('3\t1\tsrc/a b.ts\u0000-\t-\tbig.bin\u0000')).toEqual([
+      { path: 'src/a b.ts', insertions: 3, deletions: 1 },
+      { path: 'big.bin', insertions: -1, deletions: -1 },
     ]);
     expect([...parseBatchCheck(`${id(1)} blob 60000000\n${id(2)} missing\n`)]).toEqual([[id(1), 60_000_000]]);
   });
