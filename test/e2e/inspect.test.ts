@@ -2,7 +2,7 @@
  * Change inspection against real git repositories: each attack is made in a run's worktree and
  * committed, as an agent (or agentctl's capture) would, and must come out as a violation (or bytes).
  */
-import { chmodSync, copyFileSync, linkSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { composePolicy } from '../../src/authz/policy.js';
@@ -145,6 +145,18 @@ describe('inspectChanges: incomplete git output', () => {
     const r = await inspectChanges(createGit(cutting), { worktree: repo, repoRoot: repo, base, head: git(repo, 'rev-parse', 'HEAD'), policy, home: tempDir() });
     expect(r.files.map((f) => f.path)).toEqual(['src/b.ts']);
     expect(byPath(r)).toEqual({ '.github/workflows/ci.yml': 'changed but missing from the raw change listing: not inspected' });
+  });
+});
+
+describe('inspectChanges: repository configuration', () => {
+  it('runs no textconv program the repository configures for the changed files', async () => {
+    const marker = join(tempDir(), 'textconv-ran');
+    const r = await run((wt) => {
+      git(wt, 'config', 'diff.evil.textconv', `touch ${marker}; cat`);
+      writeFiles(wt, { '.gitattributes': '*.ts diff=evil\n', 'src/b.ts': 'b\n' });
+    });
+    expect(r.files.map((f) => f.path)).toEqual(['.gitattributes', 'src/b.ts']);
+    expect(existsSync(marker)).toBe(false);
   });
 });
 
