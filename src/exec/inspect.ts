@@ -122,8 +122,10 @@ const HOME_ENTRIES_MAX = 20_000;
  * violation of the policy (path scope, gitlink, executable bit, symbolic link target, hard link to or
  * byte copy of a denied file).
  * @param git the git module (read-only calls only)
- * @param args.worktree the run's worktree (absolute), holding `head` checked out
- * @param args.repoRoot the user's main checkout (absolute): its denied files, tracked or not, are compared
+ * @param args.worktree the run's worktree (absolute), holding `head` checked out: only its files are
+ *   looked at (inodes, link targets checked against git), git never runs there
+ * @param args.repoRoot the user's main checkout (absolute): git reads the commits there, and its denied
+ *   files, tracked or not, are compared
  * @param args.base the run's base commit; args.head the captured head commit
  * @param args.home home directory for `~/` deny globs (default: the user's)
  * @returns files (in git's order), violations, totalBytes; empty when base equals head
@@ -133,21 +135,23 @@ export async function inspectChanges(git: Git, args: { worktree: string; repoRoo
   const { worktree, repoRoot, base, head, policy } = args;
   if (base === head) return { files: [], violations: [], totalBytes: 0 };
   const ro = { readOnly: true } as const;
-  const format = await git.out(worktree, ['rev-parse', '--show-object-format'], ro);
-  const raw = parseRawDiff(await git.out(worktree, ['diff', '--raw', '-z', '--no-renames', '--no-abbrev', '--no-ext-diff', base, head], ro));
+  // Objects are read through the main checkout: base and head are commit ids in the shared object store,
+  // and nothing in the worktree (its `.git` pointer, its attributes) gets a say in what is read.
+  const format = await git.out(repoRoot, ['rev-parse', '--show-object-format'], ro);
+  const raw = parseRawDiff(await git.out(repoRoot, ['diff', '--raw', '-z', '--no-renames', '--no-abbrev', '--no-ext-diff', base, head], ro));
   // Line counts straight from git, with no textconv or external diff the repository could configure.
-  const lines = new Map(parseNumstat(await git.out(worktree, ['diff', '--numstat', '-z', '--no-renames', '--no-textconv', '--no-ext-diff', base, head], ro)).map((f) => [f.path, f]));
-  const baseTree = parseLsTree(await git.out(worktree, ['ls-tree', '-r', '-z', '-l', '--full-tree', base], ro));
+  const lines = new Map(parseNumstat(await git.out(repoRoot, ['diff', '--numstat', '-z', '--no-renames', '--no-textconv', '--no-ext-diff', base, head], ro)).map((f) => [f.path, f]));
+  const baseTree = parseLsTree(await git.out(repoRoot, ['ls-tree', '-r', '-z', '-l', '--full-tree', base], ro));
 
   const ids = [...new Set(raw.flatMap((r) => [[r.oldMode, r.oldId], [r.newMode, r.newId]]).filter(([m, id]) => m !== MODE.gitlink && !ZERO.test(id!)).map(([, id]) => id!))];
-  const sizes = ids.length ? parseBatchCheck((await git.raw(worktree, ['cat-file', '--batch-check'], { ...ro, input: ids.join('\n') + '\n' })).stdout) : new Map<string, number>();
+  const sizes = ids.length ? parseBatchCheck((await git.raw(repoRoot, ['cat-file', '--batch-check'], { ...ro, input: ids.join('\n') + '\n' })).stdout) : new Map<string, number>();
 
   // Every link in the head tree: the base's links, minus the changed paths, plus the changed links.
   const changed = new Set(raw.map((r) => r.path));
   const linkIds = new Map(baseTree.filter((e) => e.mode === MODE.symlink && !changed.has(e.path)).map((e) => [e.path, e.id]));
   for (const r of raw) if (r.newMode === MODE.symlink) linkIds.set(r.path, r.newId);
   const links = new Map<string, string>();
-  for (const [path, id] of linkIds) links.set(path, await linkTarget(git, worktree, path, id, format));
+  for (const [path, id] of linkIds) links.set(path, await linkTarget(git, repoRoot, worktree, path, id, format));
 
   // Sizes of new file content: only denied files of one of these sizes can be byte copies.
   const newSizes = new Set(raw.filter((r) => r.newId !== r.oldId && (r.newMode === MODE.file || r.newMode === MODE.executable)).map((r) => sizes.get(r.newId) ?? -1));
@@ -182,14 +186,14 @@ export async function inspectChanges(git: Git, args: { worktree: string; repoRoo
 }
 
 /** A link's target: from the worktree when it matches the committed blob byte for byte, else from git. */
-async function linkTarget(git: Git, worktree: string, path: string, id: string, format: string): Promise<string> {
+async function linkTarget(git: Git, repoRoot: string, worktree: string, path: string, id: string, format: string): Promise<string> {
   try {
     const bytes = readlinkSync(join(worktree, path), { encoding: 'buffer' });
     if (blobId(bytes, format) === id) return bytes.toString('utf8');
   } catch {
     /* gone or not a link any more: ask git */
   }
-  return git.out(worktree, ['cat-file', 'blob', id], { readOnly: true });
+  return git.out(repoRoot, ['cat-file', 'blob', id], { readOnly: true });
 }
 
 /** Repository-relative paths in the main checkout, tracked or not (ignored files included), that a deny glob matches. */

@@ -149,6 +149,15 @@ describe('inspectChanges: incomplete git output', () => {
 });
 
 describe('inspectChanges: repository configuration', () => {
+  it('reads the commits through the main checkout, whatever the worktree\'s .git pointer says', async () => {
+    const elsewhere = makeRepo().repo; // an agent points its worktree at another repository
+    const r = await run(
+      (wt) => symlinkSync('../.env', join(wt, 'src/env')),
+      (wt) => writeFileSync(join(wt, '.git'), `gitdir: ${elsewhere}/.git\n`),
+    );
+    expect(byPath(r)).toEqual({ 'src/env': 'symbolic link onto denied path .env (deny rule ".env") (../.env)' });
+  });
+
   it('runs no textconv program the repository configures for the changed files', async () => {
     const marker = join(tempDir(), 'textconv-ran');
     const r = await run((wt) => {
