@@ -167,7 +167,7 @@ export function inspectViolations(policy: Policy, changes: readonly ChangedEntry
     if (c.newMode === MODE.symlink && c.linkTarget !== undefined) {
       const r = resolveLink(c.path, c.linkTarget, links);
       if (r.kind === 'loop') add(c.path, `symbolic link loop (${c.linkTarget})`, false);
-      else if (r.kind === 'outside') add(c.path, `symbolic link leading outside the repository (${c.linkTarget}: ${r.why})`, /(^|\/)\.git(\/|$)/i.test(c.linkTarget));
+      else if (r.kind === 'outside') add(c.path, `symbolic link pointing outside the repository (${c.linkTarget}: ${r.why})`, /(^|\/)\.git(\/|$)/i.test(c.linkTarget));
       else {
         const problem = linkTargetProblem(policy, r.path, deniedPaths);
         if (problem) add(c.path, `symbolic link onto ${problem.reason} (${c.linkTarget})`, problem.protected);

@@ -55,7 +55,7 @@ describe('inspectChanges: links', () => {
       'src/env': 'symbolic link onto denied path .env (deny rule ".env") (../.env)',
       'src/root': 'symbolic link onto the repository root (..)',
       'src/g': 'symbolic link onto git metadata (.git) (../.git)',
-      'src/abs': `symbolic link leading outside the repository (${r.repo}/.env: absolute target)`,
+      'src/abs': `symbolic link pointing outside the repository (${r.repo}/.env: absolute target)`,
     });
     expect(r.violations.find((v) => v.path === 'src/g')?.protected).toBe(true);
   });

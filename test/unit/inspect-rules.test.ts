@@ -60,8 +60,8 @@ describe('inspectViolations', () => {
       'src/env: symbolic link onto denied path .env (deny rule ".env") (../.env)',
       'src/root: symbolic link onto the repository root (..)',
       'src/g: symbolic link onto git metadata (.git) (../.git)',
-      'src/abs: symbolic link leading outside the repository (/home/u/repo/.env: absolute target)',
-      'src/out: symbolic link leading outside the repository (../../etc/passwd: climbs above the repository root)',
+      'src/abs: symbolic link pointing outside the repository (/home/u/repo/.env: absolute target)',
+      'src/out: symbolic link pointing outside the repository (../../etc/passwd: climbs above the repository root)',
     ]);
   });
 
