@@ -28,6 +28,9 @@ const DEFAULT_SENSITIVE_PATHS = [
   'Gemfile.lock',
 ] as const;
 
+/** Default volume breaker limit on changed bytes per hour: 5 MiB (a source change rarely comes near it; a vendored binary does). */
+const DEFAULT_BYTES_PER_HOUR = 5 * 1024 * 1024;
+
 /** Name of the project config file, at the repository root. */
 export const CONFIG_FILE = '.agentrc.yaml';
 
@@ -130,10 +133,12 @@ export const configSchema = z.strictObject({
           runsPerHour: z.number().int().min(1).default(30),
           /** Changed lines per hour (all of the agent's runs in the project). */
           linesPerHour: z.number().int().min(1).default(5000),
+          /** Changed bytes per hour (added + removed, binary files included): a large binary is 0 lines. */
+          bytesPerHour: z.number().int().min(1).default(DEFAULT_BYTES_PER_HOUR),
           /** Also trip only when above this multiple of the agent's norm (mean per active hour over the previous 7 days). */
           normFactor: z.number().min(1).default(5),
         })
-        .default({ runsPerHour: 30, linesPerHour: 5000, normFactor: 5 }),
+        .default({ runsPerHour: 30, linesPerHour: 5000, bytesPerHour: DEFAULT_BYTES_PER_HOUR, normFactor: 5 }),
       cost: z
         .strictObject({ usdPerDay: z.number().positive().default(25), tokensPerDay: z.number().int().positive().default(5_000_000) })
         .default({ usdPerDay: 25, tokensPerDay: 5_000_000 }),
@@ -142,7 +147,7 @@ export const configSchema = z.strictObject({
         .default({ windowMinutes: 60, maxFailures: 5 }),
       scope: z.strictObject({ enabled: z.boolean().default(true) }).default({ enabled: true }),
     })
-    .default({ volume: { runsPerHour: 30, linesPerHour: 5000, normFactor: 5 }, cost: { usdPerDay: 25, tokensPerDay: 5_000_000 }, errors: { windowMinutes: 60, maxFailures: 5 }, scope: { enabled: true } }),
+    .default({ volume: { runsPerHour: 30, linesPerHour: 5000, bytesPerHour: DEFAULT_BYTES_PER_HOUR, normFactor: 5 }, cost: { usdPerDay: 25, tokensPerDay: 5_000_000 }, errors: { windowMinutes: 60, maxFailures: 5 }, scope: { enabled: true } }),
   /** Who hears about auto merges, runs awaiting review, escalations and breaker trips. */
   notify: z
     .strictObject({

@@ -49,7 +49,7 @@ const ev = (type: string, payload: Record<string, unknown>, minutesAgo: number, 
   seq: ++seq, key: String(seq), ts: new Date(Date.UTC(2026, 5, 1, 12) - minutesAgo * 60_000).toISOString(), type, version: 1, payload, prevHash: '', hash: '', agent: 'claude', project: 'p', runId: `r${seq}`, ...extra,
 });
 const NOW = Date.UTC(2026, 5, 1, 12);
-const cfg = { volume: { runsPerHour: 3, linesPerHour: 100, normFactor: 2 }, cost: { usdPerDay: 1, tokensPerDay: 1000 }, errors: { windowMinutes: 30, maxFailures: 2 }, scope: { enabled: true } };
+const cfg = { volume: { runsPerHour: 3, linesPerHour: 100, bytesPerHour: 1000, normFactor: 2 }, cost: { usdPerDay: 1, tokensPerDay: 1000 }, errors: { windowMinutes: 30, maxFailures: 2 }, scope: { enabled: true } };
 
 describe('breakers', () => {
   it('count only inside their windows and only after the last reset', () => {
@@ -77,6 +77,13 @@ describe('breakers', () => {
     expect(trips.map((t) => t.breaker).sort()).toEqual(['cost', 'errors', 'scope']);
     const tripped = trips.map((t) => ev('breaker.tripped', { breaker: t.breaker, agent: 'claude', project: 'p', reason: t.reason }, 0));
     expect(evaluateBreakers(events, projectControls(tripped), cfg, 'claude', 'p', NOW)).toEqual([]);
+  });
+
+  it('volume trips on changed bytes too: a large binary is 0 lines; a forged negative count lowers nothing', () => {
+    const binary = [ev('sandbox.committed', { insertions: 0, deletions: 0, bytes: 60_000_000 }, 10)];
+    expect(evaluateBreakers(binary, projectControls([]), cfg, 'claude', 'p', NOW)[0]?.reason).toMatch(/^60000000 changed bytes in the last hour \(limit 1000/);
+    expect(evaluateBreakers([ev('sandbox.committed', { insertions: 0, deletions: 0, bytes: 900 }, 10)], projectControls([]), cfg, 'claude', 'p', NOW)).toEqual([]);
+    expect(evaluateBreakers([...binary, ev('sandbox.committed', { bytes: -1e12, insertions: -1e9 }, 5)], projectControls([]), cfg, 'claude', 'p', NOW).map((t) => t.breaker)).toEqual(['volume']);
   });
 
   it('halt and resume fold into the kill switch state', () => {

@@ -40,7 +40,15 @@ describe('projections', () => {
       e('gate.passed', { command: 'true', exitCode: 0, output: '' }),
       e('run.decided', { outcome: 'review', reasons: [] }),
     ]);
-    expect(runs.get('r1')).toMatchObject({ state: 'awaiting_review', sandboxLive: true, headSha: 'h', gate: { passed: true } });
+    expect(runs.get('r1')).toMatchObject({ state: 'awaiting_review', sandboxLive: true, headSha: 'h', gate: { passed: true }, bytes: undefined });
+  });
+
+  it('runs: exposes the changed bytes of the run and of each file for review', () => {
+    const runs = projectRuns([
+      e('run.planned', { requested: 'review', effective: 'review', reasons: [], baseBranch: 'main', baseSha: 'b', repoRoot: '/r', title: 'T' }, { runId: 'r2' }),
+      e('sandbox.committed', { headSha: 'h', files: [{ path: 'big.bin', insertions: -1, deletions: -1, bytes: 60_000_000, mode: '100644' }], insertions: 0, deletions: 0, bytes: 60_000_000 }, { runId: 'r2' }),
+    ]);
+    expect(runs.get('r2')).toMatchObject({ bytes: 60_000_000, files: [{ path: 'big.bin', bytes: 60_000_000, mode: '100644' }] });
   });
 
   it('sensitive paths cap effective autonomy at review, from task paths', () => {

@@ -11,7 +11,7 @@ import type { StoredEvent } from '../events.js';
 /** Thresholds from `.agentrc.yaml` `breakers:`. */
 export interface BreakerConfig {
   /** Trips when the last hour is above both the floor and `normFactor` × the agent's norm (its mean per active hour over the previous 7 days). */
-  volume: { runsPerHour: number; linesPerHour: number; normFactor: number };
+  volume: { runsPerHour: number; linesPerHour: number; bytesPerHour: number; normFactor: number };
   cost: { usdPerDay: number; tokensPerDay: number };
   errors: { windowMinutes: number; maxFailures: number };
   scope: { enabled: boolean };
@@ -121,16 +121,22 @@ export function evaluateBreakers(events: readonly StoredEvent[], controls: Contr
   };
   const hour = since('volume', 3_600_000);
   const runsOf = (list: readonly StoredEvent[]) => list.filter((e) => e.type === 'run.planned').length;
-  const linesOf = (list: readonly StoredEvent[]) => list.filter((e) => e.type === 'sandbox.committed').reduce((n, e) => n + Number(e.payload.insertions ?? 0) + Number(e.payload.deletions ?? 0), 0);
+  const committed = (list: readonly StoredEvent[]) => list.filter((e) => e.type === 'sandbox.committed');
+  const linesOf = (list: readonly StoredEvent[]) => committed(list).reduce((n, e) => n + count(e.payload.insertions) + count(e.payload.deletions), 0);
+  // Bytes see what lines cannot: a 60 MB binary is 0 changed lines. Runs recorded before bytes were counted add 0.
+  const bytesOf = (list: readonly StoredEvent[]) => committed(list).reduce((n, e) => n + count(e.payload.bytes), 0);
   // The agent's norm: its mean per active hour over the 7 days before the last hour.
   const history = mine.filter((e) => nowMs - Date.parse(e.ts) > 3_600_000 && nowMs - Date.parse(e.ts) <= 8 * 86_400_000);
   const activeHours = new Set(history.filter((e) => e.type === 'run.planned').map((e) => Math.floor(Date.parse(e.ts) / 3_600_000))).size;
   const runLimit = Math.max(config.volume.runsPerHour, activeHours ? (config.volume.normFactor * runsOf(history)) / activeHours : 0);
   const lineLimit = Math.max(config.volume.linesPerHour, activeHours ? (config.volume.normFactor * linesOf(history)) / activeHours : 0);
+  const byteLimit = Math.max(config.volume.bytesPerHour, activeHours ? (config.volume.normFactor * bytesOf(history)) / activeHours : 0);
   const runs = runsOf(hour);
   const lines = linesOf(hour);
+  const bytes = bytesOf(hour);
   if (runs > runLimit) trip('volume', `${runs} runs in the last hour (limit ${Math.round(runLimit)}: the larger of ${config.volume.runsPerHour} and ${config.volume.normFactor}× the agent's norm)`);
   else if (lines > lineLimit) trip('volume', `${lines} changed lines in the last hour (limit ${Math.round(lineLimit)}: the larger of ${config.volume.linesPerHour} and ${config.volume.normFactor}× the agent's norm)`);
+  else if (bytes > byteLimit) trip('volume', `${bytes} changed bytes in the last hour (limit ${Math.round(byteLimit)}: the larger of ${config.volume.bytesPerHour} and ${config.volume.normFactor}× the agent's norm)`);
   const day = since('cost', 86_400_000).filter((e) => e.type === 'agent.usage');
   const usd = day.reduce((n, e) => n + (typeof e.payload.costUsd === 'number' ? e.payload.costUsd : 0), 0);
   const tokens = day.reduce((n, e) => n + Number(e.payload.inputTokens ?? 0) + Number(e.payload.outputTokens ?? 0), 0);
@@ -143,6 +149,11 @@ export function evaluateBreakers(events: readonly StoredEvent[], controls: Contr
     if (violation) trip('scope', `scope violation in run ${violation.runId}: ${String(violation.payload.path)}`);
   }
   return trips;
+}
+
+/** A non-negative count from an event payload (anything else counts 0: a forged `-1e9` must not lower a total). */
+function count(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0;
 }
 
 /**

@@ -35,7 +35,10 @@ export interface RunView {
   timedOut: boolean;
   summary: string | undefined;
   agentError: string | undefined;
-  files: { path: string; insertions: number; deletions: number }[];
+  /** Changed files; `bytes` (added + removed) and `mode` (after the change) are absent in runs recorded before they were counted. */
+  files: { path: string; insertions: number; deletions: number; bytes?: number; mode?: string }[];
+  /** Total changed bytes of the run (binary files included), or undefined for runs recorded before bytes were counted. */
+  bytes: number | undefined;
   gate: { command: string; passed: boolean; exitCode: number | null; output: string } | undefined;
   scopeViolations: { path: string; reason: string }[];
   permissionDenials: number;
@@ -94,6 +97,7 @@ export function projectRuns(events: Iterable<StoredEvent>): Map<string, RunView>
         summary: undefined,
         agentError: undefined,
         files: [],
+        bytes: undefined,
         gate: undefined,
         scopeViolations: [],
         permissionDenials: 0,
@@ -146,6 +150,7 @@ export function projectRuns(events: Iterable<StoredEvent>): Map<string, RunView>
       case 'sandbox.committed':
         run.headSha = s(p.headSha);
         run.files = (p.files as RunView['files']) ?? [];
+        run.bytes = typeof p.bytes === 'number' && Number.isFinite(p.bytes) ? p.bytes : undefined;
         break;
       case 'scope.violation':
         run.scopeViolations.push({ path: s(p.path), reason: s(p.reason) });
