@@ -75,7 +75,7 @@ async function execute(ctx: Context, run: PreparedRun, options: RunTaskOptions, 
     emit([{ type: 'run.interrupted', payload: { reason: report.stop && (report.stop.kind === 'halted' || report.stop.kind === 'breaker') ? report.stop.reason : 'interrupted by the user (SIGINT)' } }]);
     return { run: currentRun(ctx, run.plan.runId), decision: undefined };
   }
-  const violations = await checkRun(ctx, run, captured, emit);
+  const violations = checkRun(captured, emit);
   const gatePassed = launched.agentOk ? await gateRun(ctx, run, captured.headSha, emit, options.signal) : undefined;
   const outcome = await decideStage(ctx, run, launched, captured, { violations: violations.length, gatePassed }, emit);
   await landRun(ctx, run, launched, captured.files, outcome, emit, { currentRun: () => currentRun(ctx, run.plan.runId), random: options.random ?? Math.random, onEvent: options.onEvent });

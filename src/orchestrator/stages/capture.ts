@@ -4,7 +4,8 @@
  * put back if the agent moved HEAD elsewhere (event `sandbox.committed`).
  */
 import { killRunProcesses } from '../../exec/processes.js';
-import { agentIdentity, type FileChange } from '../../exec/git.js';
+import { agentIdentity } from '../../exec/git.js';
+import { inspectChanges, type InspectedFile } from '../../exec/inspect.js';
 import { captureWork, removePlaceholders } from '../../exec/worktree.js';
 import type { Context } from '../context.js';
 import { PROTOCOL_PATHS } from '../protocol.js';
@@ -13,7 +14,10 @@ import type { Emit, PreparedRun } from './types.js';
 /** The captured work. */
 export interface Captured {
   headSha: string;
-  files: FileChange[];
+  /** Changed files with line counts, changed bytes and mode (from the inspection). */
+  files: InspectedFile[];
+  /** What each changed file really is, held against the policy (links, denied bytes, gitlinks, modes, scope). */
+  violations: { path: string; reason: string; protected: boolean }[];
   /** Processes of the run still alive after the agent exited, killed here (pids). */
   stragglers: number[];
 }
@@ -32,7 +36,8 @@ export async function captureRun(ctx: Context, run: PreparedRun, emit: Emit): Pr
   removePlaceholders(run.rendered?.placeholders ?? []);
   const capture = await captureWork(ctx.git, plan.worktree, plan.branch, `agentctl: ${plan.task.id} (run ${plan.runId})\n\n${plan.task.title}`, agentIdentity(plan.task.agent), PROTOCOL_PATHS, plan.baseSha);
   const headSha = capture.headSha;
-  const files = headSha === plan.baseSha ? [] : await ctx.git.numstat(plan.worktree, plan.baseSha, headSha);
+  const inspection = headSha === plan.baseSha ? { files: [], violations: [], totalBytes: 0 } : await inspectChanges(ctx.git, { worktree: plan.worktree, repoRoot: ctx.project.root, base: plan.baseSha, head: headSha, policy: plan.policy });
+  const files = inspection.files;
   emit([
     {
       type: 'sandbox.committed',
@@ -41,9 +46,10 @@ export async function captureRun(ctx: Context, run: PreparedRun, emit: Emit): Pr
         files,
         insertions: files.reduce((n, f) => n + Math.max(0, f.insertions), 0),
         deletions: files.reduce((n, f) => n + Math.max(0, f.deletions), 0),
+        bytes: inspection.totalBytes,
         branchRepaired: capture.repaired ? { from: capture.repaired.from } : null,
       },
     },
   ]);
-  return { headSha, files, stragglers };
+  return { headSha, files, violations: inspection.violations.map((v) => ({ path: v.path, reason: v.reason, protected: v.protected })), stragglers };
 }
