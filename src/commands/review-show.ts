@@ -6,6 +6,9 @@ import { colorState, printJson, println } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
 
+/** A byte count for people: `512 B`, `4.2 KiB`, `60.0 MiB`. */
+const formatBytes = (n: number): string => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`);
+
 /** Untrusted one-line text (names, titles, reasons), made visible before any colour. */
 const one = (v: unknown): string => terminalSafe(v);
 /** Untrusted block of text, each line indented. */
@@ -30,8 +33,8 @@ export default async function reviewShow(id: string, opts: { json?: boolean }): 
       chalk.bold('Summary'),
       block(run.summary ?? run.agentError ?? '(the agent gave no summary)', '  '),
       '',
-      chalk.bold(`Changes (${run.files.length} files)`),
-      ...run.files.map((f) => `  ${one(f.path)}  ${chalk.green(`+${f.insertions}`)} ${chalk.red(`-${f.deletions}`)}`),
+      chalk.bold(`Changes (${run.files.length} files${run.bytes !== undefined ? `, ${formatBytes(run.bytes)} changed` : ''})`),
+      ...run.files.map((f) => `  ${one(f.path)}  ${chalk.green(`+${f.insertions}`)} ${chalk.red(`-${f.deletions}`)}${f.bytes !== undefined ? chalk.dim(`  ${formatBytes(f.bytes)}`) : ''}`),
       '',
       chalk.bold('Gate'),
       run.gate ? `  ${one(run.gate.command)}: ${colorState(run.gate.passed ? 'passed' : 'failed')} (exit ${run.gate.exitCode})` : '  no gate configured',
