@@ -210,7 +210,7 @@ export function verifyLog(db: Database.Database, events: readonly StoredEvent[],
     }
   }
   const keyedFrom = plan.keyedFrom ?? chain.firstKeyedSeq;
-  const legacyEvents = keyedFrom === undefined ? (key ? 0 : events.length) : Math.min(events.length, keyedFrom - 1);
+  const legacyEvents = keyedFrom === undefined ? events.length : Math.min(events.length, keyedFrom - 1);
   const checkpointShown = checkpoint.kind === 'keyed' || checkpoint.kind === 'legacy' ? { seq: checkpoint.seq, hash: checkpoint.hash, keyedFrom: checkpoint.kind === 'keyed' ? checkpoint.keyedFrom : undefined } : undefined;
   const ok = problems.length === 0;
   return {
