@@ -20,7 +20,7 @@ describe('event store (real SQLite file)', () => {
     const events = again.query();
     expect(events.map((e) => e.seq)).toEqual([1, 2, 3]);
     expect(events[2]!.payload).toEqual({ text: 'm3', n: 3 });
-    expect(verifyChain(events)).toMatchObject({ ok: true, checked: 3 });
+    expect(verifyChain(events, again.auth!)).toMatchObject({ ok: true, checked: 3, firstKeyedSeq: 1 });
     expect(again.headSeq()).toBe(3);
     again.close();
   });
@@ -57,10 +57,11 @@ describe('event store (real SQLite file)', () => {
     const store = openEventStore(file);
     store.append([ev(1), ev(2), ev(3)]);
     const events = store.query();
+    const auth = store.auth!;
     store.close();
     const tampered = events.map((e) => (e.seq === 2 ? { ...e, payload: { text: 'forged', n: 2 } } : e));
-    expect(verifyChain(tampered)).toMatchObject({ ok: false, firstBadSeq: 2 });
-    expect(verifyChain([events[0]!, events[2]!])).toMatchObject({ ok: false, firstBadSeq: 2 });
+    expect(verifyChain(tampered, auth)).toMatchObject({ ok: false, firstBadSeq: 2 });
+    expect(verifyChain([events[0]!, events[2]!], auth)).toMatchObject({ ok: false, firstBadSeq: 2 });
   });
 
   it('applies migrations once (reopen is a no-op)', () => {
@@ -68,7 +69,7 @@ describe('event store (real SQLite file)', () => {
     openEventStore(file).close();
     openEventStore(file).close();
     const db = new Database(file);
-    expect(db.prepare('SELECT version FROM schema_migrations').all()).toEqual([{ version: 1 }, { version: 2 }]);
+    expect(db.prepare('SELECT version FROM schema_migrations').all()).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.close();
   });

@@ -1,25 +1,37 @@
-/** `agentctl audit verify`: integrity of the event log (no repository needed). */
+/** `agentctl audit verify`: integrity and authenticity of the event log (no repository needed). */
 import { existsSync } from 'node:fs';
 import chalk from 'chalk';
 import { EXIT } from '../core/errors.js';
 import { agentctlHome, homePaths } from '../core/paths.js';
-import { readCheckpoint, verifyLog } from '../evidence/integrity.js';
+import { readCheckpoint, verifyLog, type VerifyReport } from '../evidence/integrity.js';
+import { readLogKey } from '../evidence/key.js';
 import { expectedSchemaFingerprint, openEventStore } from '../evidence/store.js';
 import { printJson, println } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
 
+function okLine(r: VerifyReport): string {
+  const at = `checkpoint at #${r.checkpoint?.seq ?? '-'} matches`;
+  if (!r.authenticated) {
+    return `${r.events} events, hash chain intact (legacy sha256, NOT authenticated: this log predates log keys; it is keyed at its next use), schema untouched, ${at}.`;
+  }
+  const legacy = r.legacyEvents ? ` (#1–#${r.legacyEvents} legacy sha256, covered by the first keyed event)` : '';
+  return `${r.events} events, chain authenticated with HMAC-SHA256 from #${r.keyedFrom}${legacy}, schema untouched, ${at} (authenticated).`;
+}
+
 export default async function auditVerify(opts: { json?: boolean }): Promise<number> {
-  const { database } = homePaths(agentctlHome());
+  const { database, keyFile } = homePaths(agentctlHome());
   if (!existsSync(database)) {
     if (opts.json) printJson({ ok: true, events: 0, problems: [] });
     else println(`No event log yet at ${terminalSafe(database)}.`);
     return EXIT.OK;
   }
+  // Read-only: verification never creates a key or writes a checkpoint.
+  const key = readLogKey(keyFile);
   const store = openEventStore(database, { allowTampered: true });
   try {
-    const report = verifyLog(store.db, store.query(), expectedSchemaFingerprint(), readCheckpoint(database));
+    const report = verifyLog(store.db, store.query(), expectedSchemaFingerprint(), key, readCheckpoint(database));
     if (opts.json) printJson({ database, ...report });
-    else if (report.ok) println(`${chalk.green('ok')}: ${report.events} events, hash chain intact, schema untouched, checkpoint at #${report.checkpoint?.seq ?? '-'} matches.`);
+    else if (report.ok) println(`${chalk.green('ok')}: ${okLine(report)}`);
     else {
       println(`${chalk.red('FAILED')}: ${terminalSafe(database)}${report.firstBadSeq !== undefined ? ` — first bad sequence: ${report.firstBadSeq}` : ''}`);
       for (const p of report.problems) println(`  - ${terminalSafe(p)}`);

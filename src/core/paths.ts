@@ -3,6 +3,8 @@
  *
  * Layout under AGENTCTL_HOME (default: `$XDG_DATA_HOME/agentctl`, i.e. `~/.local/share/agentctl` on Linux):
  *   agentctl.db                         the append-only event log (SQLite, WAL)
+ *   agentctl.db.checkpoint              the log's authenticated head (sequence, hash), outside the database
+ *   keys/log.key                        the per-installation log key (32 random bytes, 0600, folder 0700)
  *   worktrees/<project-key>/<task>-<run> the disposable sandboxes
  *   runs/<run>/                          per-run generated tool configs and tool homes (outside the worktree)
  *   locks/<project-key>.lock             per-repository lock for worktree operations
@@ -28,6 +30,8 @@ export function agentctlHome(env: NodeJS.ProcessEnv = process.env): string {
 export interface HomePaths {
   home: string;
   database: string;
+  /** The per-installation HMAC-SHA256 key that authenticates the event log and its checkpoint. */
+  keyFile: string;
   worktreesRoot: string;
   runsRoot: string;
   locksRoot: string;
@@ -38,6 +42,7 @@ export function homePaths(home: string): HomePaths {
   return {
     home,
     database: join(home, 'agentctl.db'),
+    keyFile: join(home, 'keys', 'log.key'),
     worktreesRoot: join(home, 'worktrees'),
     runsRoot: join(home, 'runs'),
     locksRoot: join(home, 'locks'),

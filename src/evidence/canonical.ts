@@ -3,7 +3,7 @@
  * JavaScript's number formatting is deterministic (shortest round-trip form), so the same value
  * always encodes to the same bytes. Pure.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 /** Encode a JSON-compatible value canonically. Throws TypeError on non-finite numbers, bigints or functions. */
 export function canonicalJson(value: unknown): string {
@@ -30,4 +30,16 @@ export function canonicalJson(value: unknown): string {
 /** sha256 hex of a string. */
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
+}
+
+/** HMAC-SHA256 hex of a string under `key`. */
+export function hmacSha256(key: KeyObject, text: string): string {
+  return createHmac('sha256', key).update(text).digest('hex');
+}
+
+/** Compare two hex digests in constant time (false when the lengths differ). */
+export function sameDigest(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return x.length === y.length && timingSafeEqual(x, y);
 }

@@ -1,7 +1,8 @@
 /**
  * Events: immutable facts in the log. Serializable records only (no live objects). Pure.
  */
-import { canonicalJson, sha256 } from './canonical.js';
+import type { KeyObject } from 'node:crypto';
+import { canonicalJson, hmacSha256, sha256 } from './canonical.js';
 
 /** Every event type agentctl writes, with its payload version. A reader that meets another type fails closed. */
 export const EVENT_TYPES = {
@@ -89,8 +90,14 @@ export interface StoredEvent extends EventSubject {
 /** Hash of the empty chain (the `prevHash` of event 1). */
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** Chain hash of an event: sha256(prevHash + "\n" + canonical JSON of every stored field but the hashes). */
-export function eventHash(e: Omit<StoredEvent, 'hash'>): string {
+/**
+ * Chain hash of an event, 64 hex characters. The hashed text is `prevHash + "\n" +` the canonical JSON of
+ * every stored field but the hashes.
+ * @param key the installation's log key: the hash is then HMAC-SHA256(key, text), which nobody without the
+ *   key can compute; without a key it is the plain sha256(text) of a legacy event (written before logs
+ *   were keyed), which anybody can recompute
+ */
+export function eventHash(e: Omit<StoredEvent, 'hash'>, key?: KeyObject): string {
   const body = canonicalJson({
     seq: e.seq,
     key: e.key,
@@ -104,7 +111,23 @@ export function eventHash(e: Omit<StoredEvent, 'hash'>): string {
     taskType: e.taskType ?? null,
     payload: e.payload,
   });
-  return sha256(`${e.prevHash}\n${body}`);
+  const text = `${e.prevHash}\n${body}`;
+  return key ? hmacSha256(key, text) : sha256(text);
+}
+
+/**
+ * How a chain is authenticated: which key, and from which sequence on events are keyed.
+ * Events before `keyedFrom` are legacy (plain sha256); from `keyedFrom` on every event must carry the
+ * HMAC-SHA256 of `key`. The authenticated checkpoint records `keyedFrom` (logAuth.ts).
+ */
+export interface ChainAuth {
+  /** The installation's key; undefined when there is none (keyed events then cannot verify). */
+  key: KeyObject | undefined;
+  /**
+   * First keyed sequence number. `undefined` when it is not known (the checkpoint is lost): each event
+   * may then be legacy until the first keyed one, after which all must be keyed.
+   */
+  keyedFrom: number | undefined;
 }
 
 /** Result of checking the hash chain. */
@@ -115,26 +138,40 @@ export interface ChainCheck {
   /** First sequence number that does not verify, when not ok. */
   firstBadSeq: number | undefined;
   problem: string | undefined;
+  /** First event that verified with the key (undefined: none did). */
+  firstKeyedSeq: number | undefined;
 }
 
 /**
  * Verify a hash chain: sequence numbers 1..n without gaps, each prevHash equal to the previous hash,
- * each hash recomputed from the stored fields.
+ * each hash recomputed from the stored fields: plain sha256 before `auth.keyedFrom`, HMAC-SHA256 with
+ * `auth.key` from it on. A keyed event links to the legacy one before it, so the legacy prefix is covered
+ * by the first keyed event's authentication code.
  * @param events all events in sequence order, from seq 1
+ * @param auth the key and the first keyed sequence (a store's `auth`, or from the checkpoint)
  */
-export function verifyChain(events: Iterable<StoredEvent>): ChainCheck {
+export function verifyChain(events: Iterable<StoredEvent>, auth: ChainAuth): ChainCheck {
   let prev = GENESIS_HASH;
   let expected = 1;
   let checked = 0;
+  let firstKeyedSeq: number | undefined;
   for (const e of events) {
-    const bad = (problem: string): ChainCheck => ({ ok: false, checked, firstBadSeq: e.seq, problem });
-    if (e.seq !== expected) return { ok: false, checked, firstBadSeq: expected, problem: `sequence ${expected} is missing (found ${e.seq})` };
+    const bad = (problem: string): ChainCheck => ({ ok: false, checked, firstBadSeq: e.seq, problem, firstKeyedSeq });
+    if (e.seq !== expected) return { ok: false, checked, firstBadSeq: expected, problem: `sequence ${expected} is missing (found ${e.seq})`, firstKeyedSeq };
     if (e.prevHash !== prev) return bad('its previous-hash link does not match the event before it');
     const { hash, ...rest } = e;
-    if (eventHash(rest) !== hash) return bad('its contents do not match its hash');
+    const mustBeKeyed = auth.keyedFrom !== undefined ? e.seq >= auth.keyedFrom : firstKeyedSeq !== undefined;
+    if (mustBeKeyed && !auth.key) return bad('it was authenticated with the installation key, and that key is missing');
+    if (mustBeKeyed) {
+      if (eventHash(rest, auth.key) !== hash) return bad("its authentication code does not match (HMAC-SHA256 with this installation's key): forged, edited or written with another key");
+      firstKeyedSeq ??= e.seq;
+    } else if (eventHash(rest) !== hash) {
+      if (auth.keyedFrom === undefined && auth.key && eventHash(rest, auth.key) === hash) firstKeyedSeq = e.seq;
+      else return bad(auth.key ? "its hash matches neither its contents (legacy sha256) nor this installation's key" : 'its contents do not match its hash');
+    }
     prev = hash;
     expected++;
     checked++;
   }
-  return { ok: true, checked, firstBadSeq: undefined, problem: undefined };
+  return { ok: true, checked, firstBadSeq: undefined, problem: undefined, firstKeyedSeq };
 }

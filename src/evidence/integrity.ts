@@ -2,14 +2,19 @@
  * Tamper evidence for the event log, beyond the hash chain:
  * - a schema fingerprint of the `events` table and its triggers, checked at open, so a dropped or
  *   altered trigger is reported as tampering;
- * - a checkpoint file outside the database (`<db>.checkpoint`: head sequence and hash), so truncating
- *   the tail or restoring an older copy of the database is caught;
+ * - a checkpoint file outside the database (`<db>.checkpoint`: head sequence and hash, and the first
+ *   sequence hashed with the key), authenticated with HMAC-SHA256 under the installation's log key, so
+ *   truncating the tail, restoring an older copy of the database, or replacing database and checkpoint
+ *   together is caught;
  * - `verifyLog`: integrity_check, fingerprint, chain and checkpoint in one report.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { KeyObject } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { sha256 } from './canonical.js';
+import { canonicalJson, hmacSha256, sameDigest, sha256 } from './canonical.js';
 import { verifyChain, type StoredEvent } from './events.js';
+import { syncFolder } from './key.js';
 
 /** Fingerprint of the schema objects of the `events` table (table, indexes, triggers). */
 export function schemaFingerprint(db: Database.Database): string {
@@ -23,34 +28,100 @@ export function missingTriggers(db: Database.Database): string[] {
   return ['events_no_update', 'events_no_delete', 'events_no_replace'].filter((t) => !present.has(t));
 }
 
-/** The checkpoint kept beside the database. */
+/** What the checkpoint states: the head when it was written, and the first keyed sequence. */
 export interface Checkpoint {
   seq: number;
   hash: string;
+  /** First sequence hashed with the key (events before it are legacy sha256); absent in a legacy checkpoint. */
+  keyedFrom?: number | undefined;
 }
 
+/** An authenticated checkpoint as stored (format 2). */
+export interface KeyedCheckpoint extends Checkpoint {
+  keyedFrom: number;
+  /** HMAC-SHA256(key, "agentctl-checkpoint/2\n" + canonical JSON of {seq, hash, keyedFrom}), hex. */
+  mac: string;
+}
+
+/**
+ * The checkpoint file as read: absent, legacy (`{seq, hash}` written by versions without keys),
+ * keyed (authenticated), or unreadable (damaged, or not a checkpoint).
+ */
+export type CheckpointFile =
+  | { kind: 'none' }
+  | ({ kind: 'legacy' } & Checkpoint)
+  | ({ kind: 'keyed' } & KeyedCheckpoint)
+  | { kind: 'unreadable'; reason: string };
+
+const FORMAT = 2;
+
 /** Path of the checkpoint file for a database file. */
-function checkpointPath(dbFile: string): string {
+export function checkpointPath(dbFile: string): string {
   return `${dbFile}.checkpoint`;
 }
 
-/** Read the checkpoint, or undefined when there is none or it is unreadable. */
-export function readCheckpoint(dbFile: string): Checkpoint | undefined {
+const isSeq = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isHex = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
+
+/** Read and classify the checkpoint of `dbFile` (never throws). */
+export function readCheckpoint(dbFile: string): CheckpointFile {
+  let text: string;
   try {
-    const c = JSON.parse(readFileSync(checkpointPath(dbFile), 'utf8')) as Checkpoint;
-    return typeof c.seq === 'number' && typeof c.hash === 'string' ? c : undefined;
-  } catch {
-    return undefined;
+    text = readFileSync(checkpointPath(dbFile), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'none' };
+    return { kind: 'unreadable', reason: (error as Error).message };
   }
+  let c: Record<string, unknown>;
+  try {
+    c = JSON.parse(text) as Record<string, unknown>;
+    if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new Error('not an object');
+  } catch {
+    return { kind: 'unreadable', reason: 'it is not JSON' };
+  }
+  // Anything that claims to be authenticated is judged as such: dropping `mac` does not make it legacy
+  // where a key exists (logAuth.ts refuses a legacy checkpoint beside a key).
+  if ('mac' in c || 'format' in c) {
+    if (c.format !== FORMAT || !isSeq(c.seq) || !isHex(c.hash) || !isSeq(c.keyedFrom) || c.keyedFrom < 1 || !isHex(c.mac)) return { kind: 'unreadable', reason: 'its fields are malformed' };
+    return { kind: 'keyed', seq: c.seq, hash: c.hash, keyedFrom: c.keyedFrom, mac: c.mac };
+  }
+  if (isSeq(c.seq) && typeof c.hash === 'string') return { kind: 'legacy', seq: c.seq, hash: c.hash };
+  return { kind: 'unreadable', reason: 'it has no sequence and hash' };
 }
 
-/** Write the checkpoint atomically (temp file + rename); never moves it backwards. */
-export function writeCheckpoint(dbFile: string, c: Checkpoint): void {
-  const current = readCheckpoint(dbFile);
-  if (current && current.seq >= c.seq) return;
+/** The authentication code of a checkpoint's content under `key` (hex). */
+export function checkpointMac(key: KeyObject, c: { seq: number; hash: string; keyedFrom: number }): string {
+  return hmacSha256(key, `agentctl-checkpoint/${FORMAT}\n${canonicalJson({ seq: c.seq, hash: c.hash, keyedFrom: c.keyedFrom })}`);
+}
+
+/** The checkpoint when it is keyed and authenticated by `key`, else undefined. */
+export function authentic(c: CheckpointFile, key: KeyObject): KeyedCheckpoint | undefined {
+  return c.kind === 'keyed' && sameDigest(c.mac, checkpointMac(key, c)) ? c : undefined;
+}
+
+/**
+ * Write the authenticated checkpoint atomically (temp file + rename). Never moves it backwards past an
+ * authentic one, unless `durable` (the one-time write that keys a log) forces it.
+ * @param durable also fsync the file and its folder (used before a new key is published)
+ */
+export function writeCheckpoint(dbFile: string, key: KeyObject, c: { seq: number; hash: string; keyedFrom: number }, durable = false): void {
+  if (!durable) {
+    const current = authentic(readCheckpoint(dbFile), key);
+    if (current && current.seq >= c.seq) return;
+  }
+  const content: KeyedCheckpoint & { format: number } = { format: FORMAT, seq: c.seq, hash: c.hash, keyedFrom: c.keyedFrom, mac: checkpointMac(key, c) };
   const tmp = `${checkpointPath(dbFile)}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(c) + '\n');
+  writeFileSync(tmp, JSON.stringify(content) + '\n');
+  if (durable) {
+    const fd = openSync(tmp, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
   renameSync(tmp, checkpointPath(dbFile));
+  if (durable) syncFolder(dirname(dbFile));
 }
 
 /** Result of {@link verifyLog}. */
@@ -62,11 +133,39 @@ export interface VerifyReport {
   schemaOk: boolean;
   missingTriggers: string[];
   chainOk: boolean;
+  /** The checkpoint's content (authenticated or not), when one was read. */
   checkpoint: Checkpoint | undefined;
   checkpointOk: boolean;
+  /** The installation's key was found. */
+  keyPresent: boolean;
+  /** Every event from `keyedFrom` on, and the checkpoint, verified with the key. */
+  authenticated: boolean;
+  /** First sequence hashed with the key (undefined: not known, or a legacy log). */
+  keyedFrom: number | undefined;
+  /** Events hashed with plain sha256 (written before the log was keyed). */
+  legacyEvents: number;
   /** First sequence number at which the log is wrong, when not ok. */
   firstBadSeq: number | undefined;
   problems: string[];
+}
+
+/** How the checkpoint and key together say the chain must be checked. */
+function authPlan(key: KeyObject | undefined, cp: CheckpointFile): { keyedFrom: number | undefined; problem?: string; trusted?: Checkpoint; authenticated: boolean } {
+  if (key) {
+    const ok = authentic(cp, key);
+    if (ok) return { keyedFrom: ok.keyedFrom, trusted: ok, authenticated: true };
+    const why =
+      cp.kind === 'keyed' ? "its authentication code does not match this installation's key (HMAC-SHA256): it was replaced or edited"
+      : cp.kind === 'legacy' ? 'it is an unauthenticated legacy checkpoint, yet this installation has a log key'
+      : cp.kind === 'none' ? 'it is missing, yet this installation has a log key'
+      : `it is unreadable (${cp.reason})`;
+    return { keyedFrom: undefined, problem: `the checkpoint cannot be trusted: ${why}; the database and checkpoint were rebuilt or replaced`, authenticated: false };
+  }
+  if (cp.kind === 'keyed') {
+    return { keyedFrom: cp.keyedFrom, problem: `the log key is missing: the log was authenticated from sequence ${cp.keyedFrom} with a key that is gone, so it cannot be verified (a new key would not verify it)`, authenticated: false };
+  }
+  if (cp.kind === 'unreadable') return { keyedFrom: undefined, problem: `the checkpoint is unreadable (${cp.reason})`, authenticated: false };
+  return { keyedFrom: undefined, trusted: cp.kind === 'legacy' ? cp : undefined, authenticated: false };
 }
 
 /**
@@ -74,31 +173,60 @@ export interface VerifyReport {
  * @param db open database
  * @param events all events in sequence order
  * @param expectedFingerprint fingerprint of an untouched schema
- * @param checkpoint the checkpoint file's content, if any
+ * @param key the installation's log key (undefined when the key file does not exist)
+ * @param checkpoint the checkpoint file as read by {@link readCheckpoint}
+ * @returns the report; `ok` only when every check passed (a legacy log with no key yet passes unauthenticated)
  */
-export function verifyLog(db: Database.Database, events: readonly StoredEvent[], expectedFingerprint: string, checkpoint: Checkpoint | undefined): VerifyReport {
+export function verifyLog(db: Database.Database, events: readonly StoredEvent[], expectedFingerprint: string, key: KeyObject | undefined, checkpoint: CheckpointFile): VerifyReport {
   const problems: string[] = [];
   const integrity = String(db.pragma('integrity_check', { simple: true }));
   if (integrity !== 'ok') problems.push(`SQLite integrity check: ${integrity}`);
   const missing = missingTriggers(db);
   const schemaOk = schemaFingerprint(db) === expectedFingerprint;
   if (!schemaOk) problems.push(`the events table's schema was altered${missing.length ? ` (missing triggers: ${missing.join(', ')})` : ''}: tampering`);
-  const chain = verifyChain(events);
+  const head = events.at(-1)?.seq ?? 0;
+  const plan = authPlan(key, checkpoint);
+  const chain = verifyChain(events, { key, keyedFrom: plan.keyedFrom });
   if (!chain.ok) problems.push(`hash chain broken at sequence ${chain.firstBadSeq}: ${chain.problem}`);
-  let checkpointOk = true;
   let firstBad = chain.firstBadSeq;
-  if (checkpoint) {
-    const at = events.find((e) => e.seq === checkpoint.seq);
-    const head = events.at(-1)?.seq ?? 0;
-    if (checkpoint.seq > head) {
+  let checkpointOk = plan.problem === undefined;
+  if (plan.problem) {
+    problems.push(plan.problem);
+    // Nothing vouches for the log past what the chain itself authenticates: with a key but no keyed
+    // event, that is nothing (from 1); with keyed events, the tail after the head (truncation).
+    firstBad ??= !key && plan.keyedFrom !== undefined ? plan.keyedFrom : key && chain.firstKeyedSeq === undefined ? 1 : head + 1;
+  }
+  const cp = plan.trusted;
+  if (cp) {
+    const at = events.find((e) => e.seq === cp.seq);
+    if (cp.seq > head) {
       checkpointOk = false;
-      problems.push(`the log ends at sequence ${head} but the checkpoint recorded ${checkpoint.seq}: events were truncated or an older copy was restored`);
+      problems.push(`the log ends at sequence ${head} but the checkpoint recorded ${cp.seq}: events were truncated or an older copy was restored`);
       firstBad ??= head + 1;
-    } else if (!at || at.hash !== checkpoint.hash) {
+    } else if (cp.seq > 0 && (!at || at.hash !== cp.hash)) {
       checkpointOk = false;
-      problems.push(`event ${checkpoint.seq} does not match the checkpoint hash: the log was rewritten`);
-      firstBad ??= checkpoint.seq;
+      problems.push(`event ${cp.seq} does not match the checkpoint hash: the log was rewritten`);
+      firstBad ??= cp.seq;
     }
   }
-  return { ok: problems.length === 0, events: events.length, integrity, schemaOk, missingTriggers: missing, chainOk: chain.ok, checkpoint, checkpointOk, firstBadSeq: problems.length ? firstBad : undefined, problems };
+  const keyedFrom = plan.keyedFrom ?? chain.firstKeyedSeq;
+  const legacyEvents = keyedFrom === undefined ? events.length : Math.min(events.length, keyedFrom - 1);
+  const checkpointShown = checkpoint.kind === 'keyed' || checkpoint.kind === 'legacy' ? { seq: checkpoint.seq, hash: checkpoint.hash, keyedFrom: checkpoint.kind === 'keyed' ? checkpoint.keyedFrom : undefined } : undefined;
+  const ok = problems.length === 0;
+  return {
+    ok,
+    events: events.length,
+    integrity,
+    schemaOk,
+    missingTriggers: missing,
+    chainOk: chain.ok,
+    checkpoint: checkpointShown,
+    checkpointOk,
+    keyPresent: key !== undefined,
+    authenticated: ok && plan.authenticated,
+    keyedFrom,
+    legacyEvents,
+    firstBadSeq: ok ? undefined : firstBad,
+    problems,
+  };
 }

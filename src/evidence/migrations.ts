@@ -57,4 +57,9 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'authenticated projections (HMAC-SHA256 under the log key; a row without a valid one is rebuilt)',
+    sql: `ALTER TABLE projections ADD COLUMN mac TEXT;`,
+  },
 ];

@@ -1,16 +1,21 @@
 /**
  * The event store: an append-only SQLite log (better-sqlite3, WAL, synchronous=FULL) behind a small
  * interface. Appends run in IMMEDIATE transactions so a busy database waits (busy_timeout) instead of
- * failing; each event is hash-chained to the one before it.
+ * failing; each event is chained to the one before it by HMAC-SHA256 under the installation's log key
+ * (found beside the database: `<dir>/keys/log.key`, see logAuth.ts), and so are the checkpoint and the
+ * persisted projections.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { KeyObject } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { ConfigError, InternalError } from '../core/errors.js';
-import { canonicalJson } from './canonical.js';
+import { homePaths } from '../core/paths.js';
+import { canonicalJson, hmacSha256, sameDigest } from './canonical.js';
 import { EVENT_TYPES, GENESIS_HASH, eventHash, type EventInput, type StoredEvent } from './events.js';
 import { missingTriggers, schemaFingerprint, writeCheckpoint } from './integrity.js';
+import { establishLogAuth, type LogAuth } from './logAuth.js';
 import { MIGRATIONS } from './migrations.js';
 
 /** Filter for reading events. All fields optional; results are in sequence order. */
@@ -92,8 +97,18 @@ function fromRow(r: Row): StoredEvent {
 export interface OpenOptions {
   /** Clock for event times (tests). */
   now?: () => Date;
-  /** Open even when the schema fingerprint shows tampering (for `audit verify`); appends are then refused. */
+  /**
+   * Open for inspection only (`audit verify`): even when the schema fingerprint shows tampering, and
+   * without settling or creating the key; appends and projection saves are refused.
+   */
   allowTampered?: boolean;
+  /** The installation's log key file; default: `keys/log.key` in the database's folder (the home). */
+  keyFile?: string;
+}
+
+/** Authentication code of a persisted projection (derived data, but trust is read from it). */
+function projectionMac(key: KeyObject, s: ProjectionSnapshot): string {
+  return hmacSha256(key, `agentctl-projection/1\n${canonicalJson({ name: s.name, lastSeq: s.lastSeq, rulesHash: s.rulesHash, state: s.state })}`);
 }
 
 let expectedFingerprint: string | undefined;
@@ -109,10 +124,15 @@ export function expectedSchemaFingerprint(): string {
 }
 
 /**
- * Open (creating if needed) the event store at `file` and apply pending migrations.
- * @throws ConfigError when the file cannot be opened or created, or its schema was tampered with
+ * Open (creating if needed) the event store at `file`, apply pending migrations, and settle its key
+ * (created on a log's first use; a legacy sha256 log is keyed from its next event on).
+ * @returns the store, its database handle, whether the schema was tampered with, and `auth` (the key
+ *   and first keyed sequence, for `verifyChain(store.query(), store.auth)`; undefined with `allowTampered`)
+ * @throws ConfigError when the file cannot be opened or created, its schema was tampered with, or it
+ *   fails authentication (key missing or damaged, checkpoint missing or forged, events since the
+ *   checkpoint not written with the key): see logAuth.ts
  */
-export function openEventStore(file: string, options: OpenOptions = {}): EventStore & { db: Database.Database; tampered: boolean } {
+export function openEventStore(file: string, options: OpenOptions = {}): EventStore & { db: Database.Database; tampered: boolean; auth: LogAuth | undefined } {
   const now = options.now ?? (() => new Date());
   let db: Database.Database;
   try {
@@ -142,6 +162,38 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
     });
   }
 
+  let auth: LogAuth | undefined;
+  if (!options.allowTampered) {
+    try {
+      auth = establishLogAuth(file, options.keyFile ?? homePaths(dirname(file)).keyFile, {
+        head: () => {
+          const row = db.prepare('SELECT * FROM events ORDER BY seq DESC LIMIT 1').get() as Row | undefined;
+          return row && fromRow(row);
+        },
+        from: (seq) => (db.prepare('SELECT * FROM events WHERE seq >= ? ORDER BY seq').all(seq) as Row[]).map(fromRow),
+        locked: (fn) => db.transaction(fn).immediate(),
+      });
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+  const keyOf = (): LogAuth => {
+    if (tampered) throw new ConfigError('the event log was tampered with; refusing to append');
+    if (!auth) throw new InternalError('the event log was opened for inspection only; refusing to write');
+    return auth;
+  };
+
+  /** The saved snapshot when its authentication code verifies: one edited in the database is ignored (rebuilt from the events). */
+  const authenticProjection = (name: string): ProjectionSnapshot | undefined => {
+    const row = db.prepare('SELECT name, last_seq, rules_hash, state, mac FROM projections WHERE name = ?').get(name) as
+      | { name: string; last_seq: number; rules_hash: string; state: string; mac: string | null }
+      | undefined;
+    if (!row || !auth) return undefined;
+    const snapshot = { name: row.name, lastSeq: row.last_seq, rulesHash: row.rules_hash, state: row.state };
+    return row.mac !== null && sameDigest(row.mac, projectionMac(auth.key, snapshot)) ? snapshot : undefined;
+  };
+
   const insert = db.prepare(
     `INSERT INTO events (seq, key, ts, type, version, run_id, task, agent, project, task_type, payload, prev_hash, hash)
      VALUES (@seq, @key, @ts, @type, @version, @run_id, @task, @agent, @project, @task_type, @payload, @prev_hash, @hash)`,
@@ -149,7 +201,7 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
   const head = db.prepare('SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1');
   const byKey = db.prepare('SELECT * FROM events WHERE key = ?');
 
-  const appendTx = db.transaction((inputs: readonly EventInput[]): StoredEvent[] => {
+  const appendTx = db.transaction((inputs: readonly EventInput[], logKey: KeyObject): StoredEvent[] => {
     const top = head.get() as { seq: number; hash: string } | undefined;
     let seq = top?.seq ?? 0;
     let prevHash = top?.hash ?? GENESIS_HASH;
@@ -179,7 +231,7 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
         payload: JSON.parse(payloadText) as Record<string, unknown>,
         prevHash,
       };
-      const hash = eventHash(base);
+      const hash = eventHash(base, logKey);
       insert.run({
         seq: base.seq,
         key,
@@ -205,13 +257,14 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
   return {
     db,
     tampered,
+    auth,
     append(events) {
-      if (tampered) throw new ConfigError('the event log was tampered with; refusing to append');
+      const { key, keyedFrom } = keyOf();
       const list = Array.isArray(events) ? (events as readonly EventInput[]) : [events as EventInput];
-      const stored = appendTx.immediate(list);
+      const stored = appendTx.immediate(list, key);
       const last = stored.at(-1);
       // The checkpoint lives outside the database so truncation or a restored old copy is detectable.
-      if (last) writeCheckpoint(file, { seq: last.seq, hash: last.hash });
+      if (last) writeCheckpoint(file, key, { seq: last.seq, hash: last.hash, keyedFrom });
       return stored;
     },
     query(q = {}) {
@@ -228,18 +281,18 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
       return (head.get() as { seq: number } | undefined)?.seq ?? 0;
     },
     loadProjection(name) {
-      const row = db.prepare('SELECT name, last_seq, rules_hash, state FROM projections WHERE name = ?').get(name) as
-        | { name: string; last_seq: number; rules_hash: string; state: string }
-        | undefined;
-      return row ? { name: row.name, lastSeq: row.last_seq, rulesHash: row.rules_hash, state: row.state } : undefined;
+      return authenticProjection(name);
     },
     saveProjection(s) {
+      const { key } = keyOf();
       db.transaction(() => {
+        // Never move an authentic snapshot backwards (unless the rules changed); an unauthentic one is replaced.
+        const current = authenticProjection(s.name);
+        if (current && current.lastSeq > s.lastSeq && current.rulesHash === s.rulesHash) return;
         db.prepare(
-          `INSERT INTO projections (name, last_seq, rules_hash, state, updated_at) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT(name) DO UPDATE SET last_seq = excluded.last_seq, rules_hash = excluded.rules_hash, state = excluded.state, updated_at = excluded.updated_at
-           WHERE excluded.last_seq >= projections.last_seq OR excluded.rules_hash != projections.rules_hash`,
-        ).run(s.name, s.lastSeq, s.rulesHash, s.state, now().toISOString());
+          `INSERT INTO projections (name, last_seq, rules_hash, state, updated_at, mac) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT(name) DO UPDATE SET last_seq = excluded.last_seq, rules_hash = excluded.rules_hash, state = excluded.state, updated_at = excluded.updated_at, mac = excluded.mac`,
+        ).run(s.name, s.lastSeq, s.rulesHash, s.state, now().toISOString(), projectionMac(key, s));
       }).immediate();
     },
     close() {

@@ -5,6 +5,7 @@
  */
 import { userInfo } from 'node:os';
 import { StateError } from '../core/errors.js';
+import { assertOutsideRun } from '../core/humanOnly.js';
 import type { StoredEvent } from '../evidence/events.js';
 import { breakerKey, type BreakerName, type Controls } from '../evidence/projections/breakers.js';
 import { projectRuns } from '../evidence/projections/runs.js';
@@ -49,18 +50,27 @@ export async function halt(store: EventStore, by: string, reason: string): Promi
   return { event: event!, stopped, survivors };
 }
 
-/** Lift the halt. */
-export function resume(store: EventStore, by: string, note: string | undefined): StoredEvent {
+/**
+ * Lift the halt (a human decision).
+ * @param env the caller's environment (default: this process's)
+ * @returns the stored `system.resumed` event
+ * @throws StateError when called from inside a run (AGENTCTL_RUN_ID set)
+ */
+export function resume(store: EventStore, by: string, note: string | undefined, env: NodeJS.ProcessEnv = process.env): StoredEvent {
+  assertOutsideRun('resume', env);
   return store.append({ type: 'system.resumed', payload: { by, note: note ?? null } })[0]!;
 }
 
 /**
  * Reset a tripped breaker (a human decision): records `breaker.reset`; counting starts again after it.
  * @param controls the current control state (to check the breaker is tripped)
+ * @param env the caller's environment (default: this process's)
  * @returns the stored event
- * @throws StateError when the breaker is not tripped for that agent in that project
+ * @throws StateError when called from inside a run (AGENTCTL_RUN_ID set), or when the breaker is not
+ *   tripped for that agent in that project
  */
-export function resetBreaker(store: EventStore, controls: Controls, breaker: BreakerName, agent: string, project: string, by: string, note: string | undefined): StoredEvent {
+export function resetBreaker(store: EventStore, controls: Controls, breaker: BreakerName, agent: string, project: string, by: string, note: string | undefined, env: NodeJS.ProcessEnv = process.env): StoredEvent {
+  assertOutsideRun('breaker reset', env);
   if (!controls.tripped[breakerKey(breaker, agent, project)]) throw new StateError(`breaker "${breaker}" is not tripped for ${agent} in ${project}`);
   const [event] = store.append({ type: 'breaker.reset', agent, project, payload: { breaker, agent, project, by, note: note ?? null } });
   return event!;

@@ -3,6 +3,7 @@
  * and only when eligible unless forced) and manual demotions (any step down, history kept).
  */
 import { InputError } from '../core/errors.js';
+import { assertOutsideRun } from '../core/humanOnly.js';
 import { AGENT_NAMES, AUTONOMY_LEVELS, TASK_TYPE_PATTERN, autonomyRank, type Autonomy } from '../definition/task.js';
 import type { StoredEvent } from '../evidence/events.js';
 import { earnedLevel, profileEvidence, trustKey } from '../evidence/projections/trust.js';
@@ -32,10 +33,12 @@ function checkSubject(req: TrustDecisionRequest): void {
 /**
  * Record a promotion one level up.
  * @returns the stored `trust.promoted` event
+ * @throws StateError when called from inside a run (AGENTCTL_RUN_ID in `ctx.env`)
  * @throws InputError for an unknown agent or level, a malformed type, a jump of more than one level,
  *   a level that is not higher, or evidence that does not meet the rules (without `force`)
  */
 export async function promote(ctx: Context, req: TrustDecisionRequest): Promise<StoredEvent> {
+  assertOutsideRun('promote', ctx.env);
   checkSubject(req);
   if (req.to !== 'review' && req.to !== 'auto') throw new InputError(`--to must be review or auto, not "${String(req.to)}"`, { field: '--to' });
   const cfg = ctx.project.config;
@@ -70,9 +73,11 @@ export async function promote(ctx: Context, req: TrustDecisionRequest): Promise<
 
 /**
  * Record a manual demotion (default: one step down).
+ * @throws StateError when called from inside a run (AGENTCTL_RUN_ID in `ctx.env`)
  * @throws InputError when the target is not lower than the current level
  */
 export async function demote(ctx: Context, req: TrustDecisionRequest): Promise<StoredEvent> {
+  assertOutsideRun('demote', ctx.env);
   checkSubject(req);
   if (!req.note) throw new InputError('--reason is required: say why, it is kept with the evidence', { field: '--reason' });
   const cfg = ctx.project.config;

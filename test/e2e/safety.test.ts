@@ -40,7 +40,7 @@ async function accountFor(repo: string, home: string) {
   const folders = existsSync(root) ? readdirSync(root).flatMap((p) => readdirSync(join(root, p)).map((n) => join(root, p, n))) : [];
   const gitTrees = git(repo, 'worktree', 'list', '--porcelain').split('\n').filter((l) => l.startsWith('worktree ')).map((l) => l.slice(9)).filter((p) => p !== repo);
   const store = openEventStore(join(home, 'agentctl.db'));
-  const chain = verifyChain(store.query());
+  const chain = verifyChain(store.query(), store.auth!);
   const integrity = store.db.pragma('integrity_check', { simple: true });
   store.close();
   return { runs, unaccountedFolders: folders.filter((f) => !live.has(f)), unaccountedGit: gitTrees.filter((p) => !live.has(p)), chainOk: chain.ok, integrity };
@@ -69,8 +69,9 @@ describe('kill loops', () => {
     }
     const store = openEventStore(file);
     const events = store.query();
+    const auth = store.auth!;
     store.close();
-    expect(verifyChain(events)).toMatchObject({ ok: true });
+    expect(verifyChain(events, auth)).toMatchObject({ ok: true });
     const keys = events.map((e) => e.key);
     expect(new Set(keys).size).toBe(keys.length);
     const stored = new Set(keys);
