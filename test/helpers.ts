@@ -1,6 +1,6 @@
 /** Test helpers: real temp git repos, an isolated AGENTCTL_HOME, and running the built bin/agentctl. */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,3 +108,57 @@ case "$name" in
 esac
 echo "finished $name"
 `;
+
+/**
+ * A shell command line that runs `sleep <seconds>` under the name `tag` (its command line reads
+ * `<tag> <seconds>`), so a test can find it from the host with {@link tagged}, whether it runs inside the
+ * OS sandbox (its own PID namespace: a pid it prints means nothing outside) or not. A process that
+ * ignores SIGTERM passes that on to it (an ignored signal stays ignored across exec).
+ */
+export function taggedSleep(tag: string, seconds = 300): string {
+  return `bash -c 'exec -a "$0" sleep ${seconds}' ${tag}`;
+}
+
+/** True when /proc/<pid> is a live process (not a zombie: a killed orphan may linger unreaped in containers). */
+export function isLive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Live processes whose command line contains `tag` (pgrep -f), ascending. */
+export function tagged(tag: string): number[] {
+  const out = spawnSync('pgrep', ['-f', tag], { encoding: 'utf8' }).stdout;
+  return out.split('\n').filter(Boolean).map(Number).filter(isLive);
+}
+
+/**
+ * Live processes of a run, found the way the test can see them from the host: every process whose
+ * environment carries `AGENTCTL_RUN_ID=<runId>` (set for everything a run starts). Linux only.
+ */
+export function processesOfRun(runId: string): number[] {
+  const needle = `AGENTCTL_RUN_ID=${runId}`;
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(needle) && isLive(pid);
+      } catch {
+        return false;
+      }
+    });
+}
+
+/** Poll `check` every 100 ms until it holds or `ms` have passed; returns whether it held. */
+export async function waitFor(check: () => boolean | Promise<boolean>, ms = 30_000): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return check();
+}

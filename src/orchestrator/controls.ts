@@ -25,26 +25,56 @@ export interface Stopped {
   agentPid: number;
 }
 
+/** A run in state `running` and its agent (the process agentctl launched), as read from the log and /proc. */
+interface RunningRun {
+  runId: string;
+  project: string;
+  task: string;
+  agentPid: number;
+  /** The launched process (same pid and start time) is alive. */
+  alive: boolean;
+}
+
+/** Every run in state `running` in the log, with whether its launched agent process is alive now. */
+function runningRuns(store: EventStore): Map<string, RunningRun> {
+  const events = store.query({});
+  const out = new Map<string, RunningRun>();
+  for (const run of projectRuns(events).values()) {
+    if (run.state !== 'running') continue;
+    const launched = events.find((e) => e.runId === run.runId && e.type === 'agent.launched')?.payload;
+    const agentPid = Number(launched?.pid ?? 0);
+    const alive = agentPid > 0 && isProcessAlive(agentPid, (launched?.pidStart as string | null) ?? undefined);
+    out.set(run.runId, { runId: run.runId, project: run.project, task: run.task, agentPid, alive });
+  }
+  return out;
+}
+
 /**
  * Halt everything: record `system.halted`, then stop every live run's processes: the agent's whole tree
  * (its process group and every process carrying the run's id, which in the OS sandbox is its PID
  * namespace), with SIGTERM, a wait, SIGKILL, and a check that they are gone.
- * @returns the halt event, the runs whose processes were stopped, and any process that survived (by run)
+ *
+ * Which agents were running is read before the halt is recorded: once it is, each run's own watcher
+ * stops its agent too, and may get there first, so what this process still finds afterwards would
+ * under-report (and print "no agent was running" while agents were being stopped).
+ * @returns the halt event, the runs whose agent was running and has been stopped, and any process that
+ *   survived (by run)
  */
 export async function halt(store: EventStore, by: string, reason: string): Promise<{ event: StoredEvent; stopped: Stopped[]; survivors: { runId: string; pids: number[] }[] }> {
+  const before = runningRuns(store);
   const [event] = store.append({ type: 'system.halted', payload: { by, reason } });
-  const events = store.query({});
+  // Runs that launched their agent between the two reads are stopped as well.
+  const now = runningRuns(store);
   const stopped: Stopped[] = [];
   const survivors: { runId: string; pids: number[] }[] = [];
   await Promise.all(
-    [...projectRuns(events).values()].map(async (run) => {
-      if (run.state !== 'running') return;
-      const launched = events.find((e) => e.runId === run.runId && e.type === 'agent.launched')?.payload;
-      const pid = Number(launched?.pid ?? 0);
-      const group = pid && isProcessAlive(pid, (launched?.pidStart as string | null) ?? undefined) ? pid : undefined;
-      const result = await stopRunProcesses(run.runId, group);
-      if (result.signalled.length) stopped.push({ runId: run.runId, project: run.project, task: run.task, agentPid: pid || result.signalled[0]! });
-      if (result.survivors.length) survivors.push({ runId: run.runId, pids: result.survivors });
+    [...new Set([...before.keys(), ...now.keys()])].map(async (runId) => {
+      const run = (now.get(runId) ?? before.get(runId))!;
+      const wasAlive = before.get(runId)?.alive === true || now.get(runId)?.alive === true;
+      // The agent's process group only while the launched process is the same one (a pid can be reused).
+      const result = await stopRunProcesses(runId, now.get(runId)?.alive ? run.agentPid : undefined);
+      if (wasAlive || result.signalled.length) stopped.push({ runId, project: run.project, task: run.task, agentPid: run.agentPid || result.signalled[0]! });
+      if (result.survivors.length) survivors.push({ runId, pids: result.survivors });
     }),
   );
   return { event: event!, stopped, survivors };

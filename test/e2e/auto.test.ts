@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, SCRIPTED_AGENT, agentctl, cleanup, git, makeRepo, taskFile, tempDir } from '../helpers.js';
+import { BIN, SCRIPTED_AGENT, agentctl, cleanup, git, makeRepo, processesOfRun, taskFile, tempDir } from '../helpers.js';
 
 afterEach(cleanup);
 
@@ -70,9 +70,14 @@ describe('kill switch', () => {
       if (log.events.filter((e: { type: string }) => e.type === 'agent.launched').length === 3) break;
       await new Promise((r) => setTimeout(r, 150));
     }
+    const launchedRuns = (await json(repo, home, ['log'])).events.filter((e: { type: string }) => e.type === 'agent.launched').map((e: { runId: string }) => e.runId);
+    expect(launchedRuns).toHaveLength(3);
+    for (const runId of launchedRuns) expect(processesOfRun(runId).length, runId).toBeGreaterThan(0);
     const h = await agentctl(tempDir(), home, ['halt', '--reason', 'test', '--json']);
     expect(h.code, h.stderr).toBe(0);
-    expect(JSON.parse(h.stdout).stopped).toHaveLength(3);
+    expect(JSON.parse(h.stdout)).toMatchObject({ stopped: [{}, {}, {}], survivors: [] });
+    // When halt returns, no process of any run is left (inside the OS sandbox or out).
+    for (const runId of launchedRuns) expect(processesOfRun(runId), runId).toEqual([]);
     expect(await closed).toBe(130);
     const runs = JSON.parse(out).runs.map((r: { run: { state: string } }) => r.run.state);
     expect(runs).toEqual(['interrupted', 'interrupted', 'interrupted']);
@@ -125,16 +130,16 @@ describe('agent protocol', () => {
 
   it('the handover file of one run reaches the next run of the same task type', async () => {
     const { repo, home } = autoRepo({ first: { body: 'handover-1' }, second: { body: 'ok-2' } });
-    // The scripted agent, plus: keep each run's prompt (outside the worktree) to check what it was given.
-    const prompts = tempDir();
+    // The scripted agent, plus: keep each run's prompt (in its worktree) to check what it was given.
     const { writeFileSync } = await import('node:fs');
-    writeFileSync(join(repo, 'agent.sh'), SCRIPTED_AGENT.replace('#!/bin/sh\n', `#!/bin/sh\nprintf "%s" "$AGENTCTL_PROMPT" > "${prompts}/$(printf "%s" "$AGENTCTL_PROMPT" | head -n1).txt"\n`));
+    writeFileSync(join(repo, 'agent.sh'), SCRIPTED_AGENT.replace('#!/bin/sh\n', '#!/bin/sh\nmkdir -p docs; printf "%s" "$AGENTCTL_PROMPT" > docs/prompt.txt\n'));
     git(repo, 'commit', '-qam', 'agent keeps its prompts');
-    await json(repo, home, ['run', 'first']);
+    const first = (await json(repo, home, ['run', 'first'])).run;
     const second = (await json(repo, home, ['run', 'second'])).run;
     expect(readFileSync(join(second.worktree, 'docs/ok-2.md'), 'utf8')).toBe('ok-2\n');
-    expect(readFileSync(join(prompts, 'handover-1.txt'), 'utf8')).not.toContain('Use tabs in docs tables.');
-    expect(readFileSync(join(prompts, 'ok-2.txt'), 'utf8')).toContain('## Notes from the previous run of this kind of task\n\nUse tabs in docs tables.');
+    expect(readFileSync(join(first.worktree, 'docs/prompt.txt'), 'utf8')).toMatch(/^handover-1\n/);
+    expect(readFileSync(join(first.worktree, 'docs/prompt.txt'), 'utf8')).not.toContain('Use tabs in docs tables.');
+    expect(readFileSync(join(second.worktree, 'docs/prompt.txt'), 'utf8')).toContain('## Notes from the previous run of this kind of task\n\nUse tabs in docs tables.');
   });
 
   it('a follow-up task requesting yolo under an implement parent gets implement', async () => {

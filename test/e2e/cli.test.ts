@@ -6,20 +6,9 @@ import { existsSync, readFileSync, readdirSync, chmodSync, writeFileSync } from 
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { BIN, agentctl, cleanup, git, makeRepo, script, taskFile, tempDir, writeFiles } from '../helpers.js';
+import { BIN, agentctl, cleanup, git, makeRepo, script, taggedSleep, tagged, taskFile, tempDir, waitFor, writeFiles } from '../helpers.js';
 
 afterEach(cleanup);
-
-/** True when the process exists and is not a zombie (a killed orphan may linger unreaped in containers). */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
-  return !/^\d+ \(.*\) Z/.test(stat);
-}
 
 const docsTask = (extra: Record<string, unknown> = {}) =>
   taskFile({ title: 'Add flags page', type: 'docs', gate: 'test -f docs/flags.md', ...extra }, script({ say: 'Writing.' }, { write: 'docs/flags.md', content: '# Flags\n' }, { say: 'Added docs/flags.md' }));
@@ -182,10 +171,9 @@ describe('refusals change nothing', () => {
 });
 
 describe('command agent, scope and timeouts', () => {
-  function commandRepo(scriptBody: string, task: Record<string, unknown>, env: Record<string, string> = {}) {
-    const envYaml = Object.keys(env).length ? `\n    env:\n${Object.entries(env).map(([k, v]) => `      ${k}: ${JSON.stringify(v)}`).join('\n')}` : '';
+  function commandRepo(scriptBody: string, task: Record<string, unknown>) {
     const made = makeRepo({
-      '.agentrc.yaml': `agents:\n  command:\n    bin: ./agent.sh${envYaml}\n`,
+      '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n',
       'agent.sh': `#!/bin/sh\n${scriptBody}\n`,
       'tasks/t.md': taskFile({ agent: 'command', type: 'docs', ...task }, 'Do the thing.'),
     });
@@ -206,25 +194,39 @@ describe('command agent, scope and timeouts', () => {
     expect(r.json.run.summary).toBe('done editing');
   });
 
-  it('an edit to a task file is a scope violation that blocks an auto merge', async () => {
-    const { repo, home } = commandRepo('echo "---\\nautonomy: auto\\n---\\nx" > tasks/escalate.md; mkdir -p docs; echo x > docs/a.md', { autonomy: 'auto', gate: 'true' });
+  it('an edit to a task file: the OS sandbox refuses the write; without the sandbox it is a scope violation that blocks the merge', async () => {
+    const { repo, home } = commandRepo('echo "---\\nautonomy: auto\\n---\\nx" > tasks/escalate.md && echo "tasks WRITTEN" || echo "tasks refused"; mkdir -p docs; echo x > docs/a.md', { autonomy: 'auto', gate: 'true' });
+    writeFiles(repo, { '.agentctl/profiles/open.yaml': 'description: no OS sandbox\nextends: implement\nsandbox: none\n', 'tasks/u.md': taskFile({ agent: 'command', type: 'docs', autonomy: 'auto', gate: 'true', profile: 'open' }, 'Do the thing.') });
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'unsandboxed task');
     expect((await agentctl(repo, home, ['promote', 'command', '--type', 'docs', '--to', 'auto', '--force'])).code).toBe(0);
-    const r = await runJson(repo, home, 't');
-    expect(r.json.run.state).toBe('awaiting_review');
-    expect(r.json.run.scopeViolations).toEqual([expect.objectContaining({ path: 'tasks/escalate.md' })]);
-    expect(r.json.decision.reasons.join(' ')).toMatch(/outside the policy's write scope/);
+    // Sandboxed: the write fails inside the run, nothing reaches the run branch or the checkout.
+    const boxed = await runJson(repo, home, 't');
+    expect(boxed.code, boxed.stderr).toBe(0);
+    expect(boxed.json.run.summary).toBe('tasks refused');
+    expect(boxed.json.run.files.map((f: { path: string }) => f.path)).toEqual(['docs/a.md']);
+    expect(existsSync(join(boxed.json.run.worktree, 'tasks/escalate.md'))).toBe(false);
+    expect(existsSync(join(repo, 'tasks/escalate.md'))).toBe(false);
+    // Unsandboxed: the write lands in the worktree, and the scope check is what stops it.
+    const open = await runJson(repo, home, 'u');
+    expect(open.json.run.state).toBe('awaiting_review');
+    expect(open.json.run.scopeViolations).toEqual([expect.objectContaining({ path: 'tasks/escalate.md' })]);
+    expect(open.json.decision.reasons.join(' ')).toMatch(/outside the policy's write scope/);
     expect(existsSync(join(repo, 'tasks/escalate.md'))).toBe(false);
   });
 
   it('a timeout kills the whole process tree and records it (exit 4)', async () => {
-    const pidDir = tempDir();
-    const { repo, home } = commandRepo('sleep 300 & echo $! > "$PIDFILE"; wait', { timeout: 1 }, { PIDFILE: join(pidDir, 'pid') });
-    const r = await runJson(repo, home, 't');
-    expect(r.code).toBe(4);
+    const tag = `agentctl-timeout-${process.pid}-${Date.now()}`;
+    const { repo, home } = commandRepo(`${taggedSleep(tag)} & wait`, { timeout: 8 });
+    let seen = false;
+    let done = false;
+    const running = runJson(repo, home, 't').finally(() => (done = true));
+    await waitFor(() => (seen ||= tagged(tag).length === 1) || done, 120_000);
+    const r = await running;
+    expect(r.code, r.stderr).toBe(4);
     expect(r.json.run).toMatchObject({ state: 'failed', timedOut: true });
-    const pid = Number(readFileSync(join(pidDir, 'pid'), 'utf8'));
-    await new Promise((res) => setTimeout(res, 300));
-    expect(isRunning(pid)).toBe(false);
+    expect(seen).toBe(true); // the child was running before the timeout
+    expect(await waitFor(() => tagged(tag).length === 0, 5000), `left: ${tagged(tag).join(', ')}`).toBe(true);
     expect(existsSync(r.json.run.worktree)).toBe(true); // kept for review
   });
 });

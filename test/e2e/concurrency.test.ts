@@ -1,9 +1,9 @@
 /** Parallel runs on one repository, SIGINT handling, --claim through a pseudo-terminal, policy show. */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, ROOT, agentctl, cleanup, git, makeRepo, script, taskFile, tempDir } from '../helpers.js';
+import { BIN, ROOT, agentctl, cleanup, git, makeRepo, script, taggedSleep, tagged, taskFile, waitFor } from '../helpers.js';
 
 afterEach(cleanup);
 
@@ -23,10 +23,11 @@ describe('several runs at once on one repository', () => {
 
 describe('Ctrl-C', () => {
   it('SIGINT stops the agent process tree, records the run as interrupted and keeps the worktree (exit 130)', async () => {
-    const pidDir = tempDir();
+    // The agent's child lives in the OS sandbox's PID namespace: the test finds it by its name.
+    const tag = `agentctl-sigint-${process.pid}-${Date.now()}`;
     const { repo, home } = makeRepo({
-      '.agentrc.yaml': `agents:\n  command:\n    bin: ./agent.sh\n    env:\n      PIDFILE: ${join(pidDir, 'pid')}\n`,
-      'agent.sh': '#!/bin/sh\nmkdir -p docs; echo partial > docs/wip.md\nsleep 300 & echo $! > "$PIDFILE"; wait\n',
+      '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n',
+      'agent.sh': `#!/bin/sh\nmkdir -p docs; echo partial > docs/wip.md\n${taggedSleep(tag)} & wait\n`,
       'tasks/t.md': taskFile({ agent: 'command' }, 'work'),
     });
     chmodSync(join(repo, 'agent.sh'), 0o755);
@@ -35,8 +36,7 @@ describe('Ctrl-C', () => {
     const child = spawn(process.execPath, [BIN, 'run', 't', '--json'], { cwd: repo, env: { PATH: process.env.PATH, HOME: process.env.HOME, AGENTCTL_HOME: home, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     child.stdout.on('data', (d) => (stdout += d));
-    for (let i = 0; i < 100 && !existsSync(join(pidDir, 'pid')); i++) await new Promise((r) => setTimeout(r, 100));
-    await new Promise((r) => setTimeout(r, 200));
+    expect(await waitFor(() => tagged(tag).length === 1)).toBe(true);
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.on('close', r));
     expect(code).toBe(130);
@@ -44,9 +44,7 @@ describe('Ctrl-C', () => {
     expect(run.state).toBe('interrupted');
     expect(existsSync(run.worktree)).toBe(true);
     expect(run.files.map((f: { path: string }) => f.path)).toEqual(['docs/wip.md']);
-    const pid = Number(readFileSync(join(pidDir, 'pid'), 'utf8'));
-    const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
-    expect(stat === '' || /^\d+ \(.*\) Z/.test(stat)).toBe(true);
+    expect(tagged(tag)).toEqual([]);
     const review = JSON.parse((await agentctl(repo, home, ['review', '--json'])).stdout);
     expect(review.runs).toHaveLength(1);
   });

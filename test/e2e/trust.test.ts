@@ -4,15 +4,19 @@
  * to hold at once; a revert of an agent merge found on the base branch is a regression.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, agentctl, cleanup, git, makeRepo, taskFile } from '../helpers.js';
 
 afterEach(cleanup);
 
-/** The command agent writes the file named by the task body's first word (docs/<name>.md), or `tasks/` when told to misbehave. */
-const AGENT = '#!/bin/sh\nname=$(printf "%s" "$AGENTCTL_PROMPT" | head -n1)\nmkdir -p docs tasks\nif [ "$name" = evil ]; then echo "---\\nautonomy: auto\\n---\\nx" > tasks/evil.md; fi\necho "# $name" > "docs/$name.md"\necho "wrote docs/$name.md"\n';
+/**
+ * The command agent writes the file named by the task body's first word (docs/<name>.md). Told to
+ * misbehave, it also tries a task file (which the OS sandbox refuses) and writes a root `Makefile`
+ * (which the sandbox allows but the policy's write scope does not: the scope check must catch it).
+ */
+const AGENT = '#!/bin/sh\nname=$(printf "%s" "$AGENTCTL_PROMPT" | head -n1)\nmkdir -p docs\nif [ "$name" = evil ]; then echo "---\\nautonomy: auto\\n---\\nx" > tasks/evil.md; echo "all:" > Makefile; fi\necho "# $name" > "docs/$name.md"\necho "wrote docs/$name.md"\n';
 
 function trustRepo() {
   const made = makeRepo({
@@ -73,18 +77,20 @@ describe.runIf(hasScript)('earned autonomy, end to end', () => {
     addTask(repo, 'evil', { autonomy: 'auto' });
     const evil = JSON.parse((await agentctl(repo, home, ['run', 'evil', '--json'])).stdout);
     expect(evil.run.state).toBe('awaiting_review');
-    expect(evil.run.scopeViolations[0].path).toBe('tasks/evil.md');
+    expect(evil.run.scopeViolations.map((v: { path: string }) => v.path)).toEqual(['Makefile']);
+    expect(evil.run.files.map((f: { path: string }) => f.path).sort()).toEqual(['Makefile', 'docs/evil.md']); // the task file never got written
+    expect(existsSync(join(repo, 'Makefile'))).toBe(false);
     expect((await level()).level).toBe('hold');
 
     const history = JSON.parse((await agentctl(repo, home, ['trust', 'history', '--agent', 'command', '--type', 'docs', '--json'])).stdout).profiles[0].history;
     expect(history.map((h: { from: string; to: string; kind: string }) => `${h.from}>${h.to}:${h.kind}`)).toEqual(['hold>review:promotion', 'review>auto:promotion', 'auto>hold:automatic-demotion']);
     expect(history[0].evidence).toMatchObject({ claimedMerged: 3, merged: 3 });
     expect(history[1].evidence).toMatchObject({ consecutiveMerged: 5, merged: 5 });
-    expect(history[2].reason).toMatch(/scope violation.*tasks\/evil\.md/);
+    expect(history[2].reason).toMatch(/scope violation.*Makefile/);
 
     const rebuilt = await agentctl(repo, home, ['trust', 'rebuild', '--json']);
     expect(JSON.parse(rebuilt.stdout)).toMatchObject({ agreed: true });
-  });
+  }, 240_000); // nine runs, each starting the OS sandbox, on a machine shared with other tests
 });
 
 describe('evidence from git after a merge', () => {
