@@ -78,6 +78,11 @@ export interface RunOptions {
   processGroup?: boolean;
   /** Called once the child has a pid. */
   onSpawn?: (pid: number) => void;
+  /**
+   * Called as soon as the child itself exits, before waiting for its output to end: what it left running
+   * (a background child holding its stdout) can be stopped here, so the run does not wait on it.
+   */
+  onExit?: () => void | Promise<void>;
   /** Keep at most this many bytes of stdout/stderr in the result (the tail). Default 1 MiB. */
   maxBufferBytes?: number;
 }
@@ -158,6 +163,10 @@ export async function runProcess(file: string, args: readonly string[], options:
 
   const pid = child.pid ?? 0;
   if (pid) options.onSpawn?.(pid);
+  if (options.onExit) {
+    const onExit = options.onExit;
+    child.once('exit', () => void Promise.resolve(onExit()).catch(() => undefined));
+  }
   if (options.input !== undefined && child.stdin) {
     child.stdin.on('error', () => {
       /* the child may exit before reading its input; that is its business */

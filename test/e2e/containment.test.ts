@@ -178,6 +178,33 @@ describe.runIf(sandboxAvailable)('containment: agent-written code cannot escape 
   });
 });
 
+describe.runIf(sandboxAvailable)('containment: network: true', () => {
+  it('reaches hosts through the sandbox proxy (srt refuses a bare "*": network on is the model API, registries, code hosts and loopback)', async () => {
+    let hits = 0;
+    const server = createServer((_req, res) => {
+      hits++;
+      res.end('reached');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+    try {
+      const { repo, home } = victimRepo({
+        // The sandbox's NO_PROXY names loopback: --noproxy '' sends the request through srt's proxy anyway.
+        'agent.sh': `#!/bin/sh\ncurl --noproxy '' -sf -m 10 ${url} >/dev/null && echo "curl OPEN" || echo "curl blocked"\n`,
+        '.agentctl/profiles/online.yaml': 'description: docs with the network on\nread: ["**"]\nwrite: ["docs/**"]\nnetwork: true\n',
+        'tasks/t.md': taskFile({ agent: 'command', type: 'docs', profile: 'online' }, 'work'),
+      });
+      const r = await agentctl(repo, home, ['run', 't', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const events = await eventsOf(repo, home, JSON.parse(r.stdout).run.runId);
+      expect(events.filter((e) => e.type === 'agent.message').map((e) => String(e.payload.text))).toEqual(['curl OPEN']);
+      expect(hits).toBe(1);
+    } finally {
+      server.close();
+    }
+  });
+});
+
 describe('containment: no sandbox, no trust', () => {
   it('refuses the run before any worktree, exit 3, naming the missing program, when bubblewrap is not on PATH', async () => {
     const { repo, home } = victimRepo({ 'agent.sh': '#!/bin/sh\necho hi\n', 'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'work') });

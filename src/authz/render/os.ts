@@ -76,6 +76,36 @@ export const HOME_SECRETS = [
   '.gemini',
 ] as const;
 
+/**
+ * Hosts a policy with `network: true` reaches inside the OS sandbox, besides the tool's model API: srt
+ * refuses a bare `*` (every connection goes through its filtering proxy), so "on" means the package
+ * registries and code hosts development needs, and the loopback of the sandbox's own network.
+ */
+export const NETWORK_ON_HOSTS = [
+  'localhost',
+  '127.0.0.1',
+  'registry.npmjs.org',
+  '*.npmjs.org',
+  'registry.yarnpkg.com',
+  '*.yarnpkg.com',
+  'pypi.org',
+  'files.pythonhosted.org',
+  'crates.io',
+  '*.crates.io',
+  'proxy.golang.org',
+  'sum.golang.org',
+  'rubygems.org',
+  'repo.maven.apache.org',
+  'repo1.maven.org',
+  'github.com',
+  '*.github.com',
+  '*.githubusercontent.com',
+  'gitlab.com',
+  'bitbucket.org',
+  'deb.debian.org',
+  'security.debian.org',
+] as const;
+
 /** A policy glob as an absolute srt path pattern: `~/x` below the home dir, else inside the worktree (`**\/` for a bare name). */
 function abs(glob: string, layout: SandboxLayout): string {
   if (glob.startsWith('~/')) return join(layout.homeDir, glob.slice(2));
@@ -99,7 +129,7 @@ export function osSandboxSettings(policy: Policy, layout: SandboxLayout, apiHost
       // The worktree's `.git` pointer is masked as a whole; metadata globs (`.git`, `.git/**`) are covered by it.
       denyWrite: [join(layout.worktree, '.git'), ...layout.readOnlyFiles, ...[...policy.deny, ...policy.protected].filter((d) => !isGitMetadataGlob(d.value)).map((d) => abs(d.value, layout))],
     },
-    network: { allowedDomains: policy.network.value ? ['*'] : [...apiHosts], deniedDomains: [] },
+    network: { allowedDomains: [...new Set([...apiHosts, ...(policy.network.value ? NETWORK_ON_HOSTS : [])])], deniedDomains: [] },
   };
 }
 

@@ -5,7 +5,7 @@
 import type { AgentEvent, StreamSummary } from '../../adapters/types.js';
 import { decidePath } from '../../authz/check.js';
 import type { Policy } from '../../authz/policy.js';
-import { processStartTime } from '../../exec/processes.js';
+import { killRunProcesses, processStartTime } from '../../exec/processes.js';
 import { childEnv, commandFor, runProcess, type RunResult } from '../../exec/runner.js';
 import type { Context } from '../context.js';
 import { startGuard, type GuardReport } from '../guard.js';
@@ -75,6 +75,8 @@ export async function launchAgent(ctx: Context, run: PreparedRun, options: Launc
       ...(task.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}),
       signal: stopper.signal,
       onSpawn: (pid) => launched(pid),
+      // Whatever the agent left running (without the OS sandbox's PID namespace) must not hold the run open.
+      onExit: async () => void (await killRunProcesses(runId)),
       onStdoutLine: (line) => {
         const parsed = parser.line(line);
         emit([...parsed, ...escalationAttempts(policy, parsed)]);
