@@ -6,11 +6,18 @@
  * git worktree of a throwaway repository.
  *
  * Everything lives below one base folder outside the system temp dir (Codex refuses helper binaries
- * under it): `$AGENTCTL_REAL_CLI_TMP` or `/var/tmp`. TMPDIR for the CLI is a folder below the base.
+ * under it): `$AGENTCTL_REAL_CLI_TMP` or `/var/tmp`. Per run, below it, laid out as a real run is:
+ * `repo/` (the main checkout, with a local `.env` holding {@link MAIN_SECRET}), `agentctl/` (an
+ * AGENTCTL_HOME with a real event database, `worktrees/repo/real-cli-r1` and `runs/r1`), `home/` (HOME)
+ * and `tmp/` (TMPDIR). The worktree gets agentctl's protocol files (`installProtocol`) before the policy
+ * is rendered, as src/orchestrator/run.ts does. With `gate`, the gate command runs after the CLI the
+ * way run.ts runs it.
  */
 import { execFileSync } from 'node:child_process';
+import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { claudeAdapter } from '../../src/adapters/claude.js';
 import { codexAdapter } from '../../src/adapters/codex.js';
@@ -22,6 +29,7 @@ import type { RenderedConfig } from '../../src/authz/render/types.js';
 import type { AgentSettings } from '../../src/definition/config.js';
 import { childEnv, commandFor, runProcess, type RunResult } from '../../src/exec/runner.js';
 import { removePlaceholders } from '../../src/exec/worktree.js';
+import { installProtocol } from '../../src/orchestrator/protocol.js';
 import { MockModelServer, type ScriptedCall, type ToolName, type ToolResult } from './mock.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -78,7 +86,12 @@ export function realCliBase(): string {
 
 /** Remove the base folder (unless AGENTCTL_REAL_CLI_KEEP is set, for debugging). */
 export function cleanupRealCli(): void {
-  if (baseDir && !process.env.AGENTCTL_REAL_CLI_KEEP) rmSync(baseDir, { recursive: true, force: true });
+  if (!process.env.AGENTCTL_REAL_CLI_KEEP) {
+    if (baseDir) rmSync(baseDir, { recursive: true, force: true });
+    for (const prefix of strayPrefixes.splice(0)) {
+      for (const f of readdirSync(dirname(prefix))) if (join(dirname(prefix), f).startsWith(prefix)) rmSync(join(dirname(prefix), f), { recursive: true, force: true });
+    }
+  }
   baseDir = undefined;
 }
 
@@ -92,12 +105,16 @@ function git(cwd: string, ...args: string[]): string {
 
 /** Secret written to `.env`; seeing it in a tool result means the CLI read the file. */
 export const SECRET = 'AGENTCTL_REAL_CLI_SECRET_7f3a9c';
+/** Secret in the main checkout's local `.env` only (never in the worktree): the target of escapes. */
+export const MAIN_SECRET = 'AGENTCTL_REAL_CLI_MAIN_SECRET_41d8e2';
+/** The built agentctl, as a user has it installed (agent code may run it). */
+export const AGENTCTL_BIN = join(ROOT, 'bin', 'agentctl');
 /** What `npm test` prints in the throwaway repository. */
 export const TEST_MARKER = 'AGENTCTL_REAL_CLI_TEST_RAN';
 
 /** Files of the throwaway repository. */
 export const REPO_FILES: Record<string, string> = {
-  'package.json': JSON.stringify({ name: 'real-cli-fixture', version: '1.0.0', private: true, scripts: { test: `echo ${TEST_MARKER}` } }, null, 2) + '\n',
+  'package.json': JSON.stringify({ name: 'real-cli-fixture', version: '1.0.0', private: true, scripts: { test: `echo ${TEST_MARKER} && node --test src` } }, null, 2) + '\n',
   'README.md': '# fixture\n',
   'src/index.ts': 'export const x = 1;\n',
   '.env': `API_TOKEN=${SECRET}\n`,
@@ -117,19 +134,63 @@ export interface RunOutcome {
   results: Map<string, ToolResult>;
   /** Event-stream lines the CLI printed (stdout). */
   stdoutLines: string[];
+  /** Where things are on the host. */
+  host: HostPaths;
+  /** The gate's result, when the run had a gate. */
+  gate: RunResult | undefined;
+}
+
+/** Host locations of one run (all absolute). */
+export interface HostPaths {
+  /** The run's own folder (parent of the main checkout). */
+  base: string;
+  /** The main checkout. */
+  repo: string;
+  /** Its common git dir (`repo/.git`). */
+  commonGit: string;
+  /** AGENTCTL_HOME of the run. */
+  agentctlHome: string;
+  /** The event database in it. */
+  database: string;
+  /** A path prefix in the system temp dir, outside everything the run owns. */
+  systemTmpPrefix: string;
 }
 
 /** Options for {@link runCli}. */
 export interface RunCliOptions {
   tool: ToolName;
   profile: string;
-  script: (ctx: { worktree: string; probeUrl: (id: string) => string }) => ScriptedCall[];
+  script: (ctx: { worktree: string; probeUrl: (id: string) => string; host: HostPaths }) => ScriptedCall[];
   prompt?: string;
   timeoutMs?: number;
   /** Extra files committed to the throwaway repository (path → content). */
   repoFiles?: Record<string, string>;
   /** Experiments only: change the rendered files before they are written. */
   patchRendered?: (rendered: RenderedConfig) => void;
+  /** A gate command (`sh -c`), run in the worktree after the CLI exits, as run.ts runs a task's gate. */
+  gate?: string;
+}
+
+/** Paths written outside everything a run owns, removed by {@link cleanupRealCli}. */
+const strayPrefixes: string[] = [];
+
+/** Create the run's event database the way agentctl does (any command opens it, migrations included). */
+function createDatabase(host: HostPaths): void {
+  execFileSync(process.execPath, [AGENTCTL_BIN, 'log', '--json'], {
+    cwd: host.repo,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: join(host.base, 'home'), AGENTCTL_HOME: host.agentctlHome, NO_COLOR: '1' },
+  });
+}
+
+/** Every event in the run's event database, of every project (read-only). */
+export function loggedEvents(host: HostPaths): { type: string; taskType: string | null }[] {
+  const db = new Database(host.database, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare('SELECT type, task_type AS taskType FROM events ORDER BY seq').all() as { type: string; taskType: string | null }[];
+  } finally {
+    db.close();
+  }
 }
 
 /**
@@ -141,8 +202,9 @@ export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
   const adapter = ADAPTERS[tool];
   const base = mkdtempSync(join(realCliBase(), `${tool}-${profile}-`));
   const repo = join(base, 'repo');
-  const worktree = join(base, 'worktrees', 'wt');
-  const runDir = join(base, 'runs', 'r1');
+  const agentctlHome = join(base, 'agentctl');
+  const worktree = join(agentctlHome, 'worktrees', 'repo', 'real-cli-r1');
+  const runDir = join(agentctlHome, 'runs', 'r1');
   const home = join(base, 'home');
   const tmp = join(base, 'tmp');
   for (const d of [repo, home, tmp, dirname(worktree)]) mkdirSync(d, { recursive: true });
@@ -154,7 +216,17 @@ export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
   git(repo, 'add', '-A');
   git(repo, 'commit', '-q', '-m', 'fixture');
   git(repo, 'worktree', 'add', '-q', '-b', 'agentctl/real-cli/r1', worktree);
+  // The developer's own local secret, in the main checkout only.
+  writeFileSync(join(repo, '.env'), `API_TOKEN=${MAIN_SECRET}\n`);
+  const systemTmpPrefix = join(tmpdir(), `agentctl-real-cli-escape-${basename(base)}-`);
+  strayPrefixes.push(systemTmpPrefix);
+  const host: HostPaths = { base, repo, commonGit: join(repo, '.git'), agentctlHome, database: join(agentctlHome, 'agentctl.db'), systemTmpPrefix };
+  // A real event database (created by agentctl itself) where agentctl keeps it.
+  createDatabase(host);
 
+  // As src/orchestrator/run.ts does: the protocol folder first (renderers look at what exists), with the
+  // default `protocol.escalateBelow`.
+  installProtocol(worktree, 0.5);
   const policy = policyFor(profile);
   // As src/orchestrator/plan.ts does: what agentctl ships for the tool must be there (the built guard).
   const missing = adapter.requiredFiles().filter((f) => !existsSync(f));
@@ -173,12 +245,12 @@ export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
 
   const mock = await new MockModelServer(tool, [], MODEL[tool]).start();
   // The script may name the mock's address (network probes): build it once the port is known.
-  mock.script = options.script({ worktree, probeUrl: (id) => `${mock.origin}/probe/${id}` });
+  mock.script = options.script({ worktree, probeUrl: (id) => `${mock.origin}/probe/${id}`, host });
 
   // What a user's .agentrc.yaml would hold for this tool (agents.<tool>.{bin,args,model,env}).
   const settings: AgentSettings = { bin: CLI_BIN[tool], args: [], model: MODEL[tool], env: {} };
   // Host environment agentctl runs in: credentials and endpoint for the tool, nothing else of ours.
-  const host: NodeJS.ProcessEnv = {
+  const hostEnv: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: home,
     USER: process.env.USER ?? 'agentctl',
@@ -186,21 +258,22 @@ export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
     TMPDIR: tmp,
     NO_COLOR: '1',
   };
-  if (tool === 'claude') Object.assign(host, { ANTHROPIC_API_KEY: 'sk-ant-mock', ANTHROPIC_BASE_URL: mock.origin });
-  if (tool === 'gemini') Object.assign(host, { GEMINI_API_KEY: 'mock-gemini-key', GOOGLE_GEMINI_BASE_URL: mock.origin });
+  if (tool === 'claude') Object.assign(hostEnv, { ANTHROPIC_API_KEY: 'sk-ant-mock', ANTHROPIC_BASE_URL: mock.origin });
+  if (tool === 'gemini') Object.assign(hostEnv, { GEMINI_API_KEY: 'mock-gemini-key', GOOGLE_GEMINI_BASE_URL: mock.origin });
   if (tool === 'codex') {
     // Codex has no base-URL variable for a custom provider: the provider is configuration, passed the
     // way a user would in `.agentrc.yaml` (`agents.codex.args`), with the key named by `env_key`.
-    Object.assign(host, { OPENAI_API_KEY: 'sk-mock' });
+    Object.assign(hostEnv, { OPENAI_API_KEY: 'sk-mock' });
     settings.args = [
       '-c', 'model_provider="agentctl_mock"',
       '-c', `model_providers.agentctl_mock={ name = "agentctl mock", base_url = "${mock.origin}/v1", env_key = "OPENAI_API_KEY", wire_api = "responses" }`,
     ];
   }
   const prompt = options.prompt ?? 'Carry out the scripted steps.';
+  const runEnv = { AGENTCTL_RUN_ID: 'r1', AGENTCTL_TASK: 'real-cli', AGENTCTL_WORKTREE: worktree };
   const spec = adapter.launch({ prompt, worktree, settings, rendered, interactive: false });
   const cmd = commandFor(spec.bin, spec.args);
-  const env = childEnv(host, { ...settings.env, ...spec.env }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]);
+  const env = childEnv(hostEnv, { ...settings.env, ...spec.env, ...runEnv }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]);
   const stdoutLines: string[] = [];
   let result: RunResult;
   try {
@@ -218,7 +291,18 @@ export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
   }
   // As src/orchestrator/run.ts does before capturing the work.
   removePlaceholders(rendered.placeholders);
-  return { tool, profile, policy, rendered, worktree, result, mock, results: mock.results(), stdoutLines };
+  let gate: RunResult | undefined;
+  if (options.gate) {
+    // As src/orchestrator/run.ts runs a task's gate.
+    gate = await runProcess('sh', ['-c', options.gate], {
+      cwd: worktree,
+      env: childEnv(hostEnv, { CI: '1', AGENTCTL_RUN_ID: 'r1' }),
+      acceptExitCodes: 'any',
+      processGroup: true,
+      timeoutMs: 120_000,
+    });
+  }
+  return { tool, profile, policy, rendered, worktree, result, mock, results: mock.results(), stdoutLines, host, gate };
 }
 
 /** Read a worktree file, or undefined when it does not exist. */

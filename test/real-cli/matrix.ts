@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ACTIONS, scriptFor } from './actions.js';
+import { ESCAPE_GATE } from './escape.js';
 import { runCli, type RunOutcome } from './harness.js';
 import type { ToolName } from './mock.js';
 
@@ -38,21 +39,24 @@ export interface Row {
   realHappened: boolean | undefined;
   evidence: string;
   known: KnownMismatch | undefined;
+  /** The scripted call whose result the row needs back from the CLI, or null. */
+  resultOf: string | null;
 }
 
-/** Run one tool × profile with every action and build its rows. */
+/** Run one tool × profile with every action (the gate runs the agent's code afterwards) and build its rows. */
 export async function runMatrixCell(tool: ToolName, profile: string): Promise<{ outcome: RunOutcome; rows: Row[] }> {
-  const outcome = await runCli({ tool, profile, script: (ctx) => scriptFor(tool, ctx) });
+  const outcome = await runCli({ tool, profile, script: (ctx) => scriptFor(tool, ctx), gate: ESCAPE_GATE });
   const rows: Row[] = [];
   for (const action of ACTIONS) {
     const verdict = action.decide(outcome.policy, tool);
-    const call = action.call(tool, { worktree: outcome.worktree, probeUrl: () => '' });
-    const base = { tool, profile, action: action.id, label: action.label, policyAllowed: verdict.allowed, policyWhy: verdict.why, known: KNOWN_MISMATCHES[`${tool}/${profile}/${action.id}`] };
-    if (!call) {
+    const call = action.call(tool, { worktree: outcome.worktree, probeUrl: () => '', host: outcome.host });
+    const resultOf = action.resultOf === undefined ? action.id : action.resultOf;
+    const base = { tool, profile, action: action.id, label: action.label, policyAllowed: verdict.allowed, policyWhy: verdict.why, known: KNOWN_MISMATCHES[`${tool}/${profile}/${action.id}`], resultOf };
+    if (!call && !action.observeOnly) {
       rows.push({ ...base, realHappened: undefined, evidence: 'n/a: the tool has no such tool (covered by the shell rows)' });
       continue;
     }
-    const seen = action.observe(tool, { worktree: outcome.worktree, result: outcome.results.get(action.id), probes: outcome.mock.probes });
+    const seen = action.observe(tool, { worktree: outcome.worktree, result: resultOf ? outcome.results.get(resultOf) : undefined, probes: outcome.mock.probes, outcome });
     rows.push({ ...base, realHappened: seen.happened, evidence: seen.evidence });
   }
   return { outcome, rows };
@@ -106,10 +110,11 @@ export function checkCell(expect: (v: unknown, msg?: string) => any, outcome: Ru
   const diag = `stderr tail:\n${outcome.result.stderr.slice(-1500)}`;
   expect(outcome.result.timedOut, `${where} timed out\n${diag}`).toBe(false);
   expect(outcome.result.exitCode, `${where} exit code\n${diag}`).toBe(0);
+  if (outcome.gate) expect(outcome.gate.timedOut, `${where}: the gate timed out`).toBe(false);
   for (const row of rows) {
     if (row.realHappened === undefined) continue;
     // The CLI answered every scripted call: the result came back to the model API.
-    expect(outcome.results.has(row.action), `${where} × ${row.action}: no tool result reached the mock\n${diag}`).toBe(true);
+    if (row.resultOf) expect(outcome.results.has(row.resultOf), `${where} × ${row.action}: no tool result reached the mock\n${diag}`).toBe(true);
     expect(row.realHappened, `${where} × ${row.label}: policy ${row.policyAllowed ? 'allows' : 'denies'} (${row.policyWhy}); ${row.known ? `known mismatch expected (${row.known.why})` : ''}\nobserved: ${row.evidence}`).toBe(expectedReal(row));
   }
 }
