@@ -12,6 +12,7 @@
  * "PreToolUse", permissionDecision: "deny", permissionDecisionReason}}` on stdout (a non-empty reason is
  * required) and allows by printing nothing and exiting 0.
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { decideCommand } from './check.js';
 import type { Policy, Sourced } from './policy.js';
@@ -87,13 +88,15 @@ const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
  * Pure.
  * @param guard how to start the guard (absolute paths; shell-quoted into the command)
  * @param rulesPath absolute path of the rules file ({@link GuardRules} as JSON)
+ * @param rulesSha256 hex SHA-256 of the rules file's exact content: the guard refuses (fails closed) a
+ *   rules file that does not match, so rewriting it mid-run loosens nothing
  */
-export function guardHooks(guard: CommandGuard, rulesPath: string): Record<string, unknown> {
+export function guardHooks(guard: CommandGuard, rulesPath: string, rulesSha256: string): Record<string, unknown> {
   return {
     PreToolUse: [
       {
         matcher: 'Bash',
-        hooks: [{ type: 'command', command: [guard.node, guard.script, rulesPath].map(shellQuote).join(' '), timeout: GUARD_TIMEOUT_S }],
+        hooks: [{ type: 'command', command: [guard.node, guard.script, rulesPath, rulesSha256].map(shellQuote).join(' '), timeout: GUARD_TIMEOUT_S }],
       },
     ],
   };
@@ -107,13 +110,19 @@ const RULES_FILE = 'agentctl-command-rules.json';
  * @param policy the run's policy (its command rules go into the rules file)
  * @param guard how to start the guard hook
  * @param dir absolute folder (outside the worktree) for the rules file
- * @returns `hooks`: the block for the tool's settings ({@link guardHooks}), naming the rules file;
+ * @returns `hooks`: the block for the tool's settings ({@link guardHooks}), naming the rules file and its hash;
  *   `files`: the rules file `<dir>/agentctl-command-rules.json` ({@link guardRules} as pretty JSON)
  */
 export function guardFiles(policy: Policy, guard: CommandGuard, dir: string): { hooks: Record<string, unknown>; files: GeneratedFile[] } {
   const rulesPath = join(dir, RULES_FILE);
+  const content = JSON.stringify(guardRules(policy), null, 2) + '\n';
   return {
-    hooks: guardHooks(guard, rulesPath),
-    files: [{ path: rulesPath, content: JSON.stringify(guardRules(policy), null, 2) + '\n' }],
+    hooks: guardHooks(guard, rulesPath, sha256Hex(content)),
+    files: [{ path: rulesPath, content }],
   };
+}
+
+/** Hex SHA-256 of a text (UTF-8), as the guard checks its rules file. */
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
 }

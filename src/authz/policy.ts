@@ -14,6 +14,9 @@ import type { Profile } from './profile.js';
 /** Report files of the agent protocol, relative to the worktree (see orchestrator/protocol.ts). */
 export const PROTOCOL_FILES = ['status.jsonl', 'trace.jsonl', 'escalate.json', 'followups.jsonl', 'handover.md'].map((f) => `.agentctl/${f}`);
 
+/** Whether a run's processes live in the OS sandbox (`os`) or not (`none`, said explicitly by a profile). */
+export type SandboxMode = 'os' | 'none';
+
 /** A rule value with the profile it came from (`agentctl` for built-in protections, `task` for task paths). */
 export interface Sourced<T> {
   value: T;
@@ -36,8 +39,11 @@ export interface Policy {
   yolo: boolean;
   /** True when `careful` narrowed writes to the task's paths. */
   narrowed: boolean;
-  /** Wrap the agent in the OS sandbox (some profile said `sandbox: os`), with the profile that asked. */
-  osSandbox: Sourced<boolean>;
+  /**
+   * The OS sandbox for every process of the run: `os` unless a profile says `sandbox: none` and none says
+   * `sandbox: os` (the safer choice wins), with the profile that decided (`default` when none spoke).
+   */
+  sandbox: Sourced<SandboxMode>;
 }
 
 /** What the composition needs to know about the project. */
@@ -127,6 +133,7 @@ export function composePolicy(task: Pick<Task, 'id' | 'file' | 'profiles' | 'pat
     return [...out.values()];
   };
   const boxed = expanded.find((p) => p.sandbox === 'os');
+  const unboxed = expanded.find((p) => p.sandbox === 'none');
   const forbids = expanded.find((p) => p.network === false);
   const grants = expanded.find((p) => p.network === true);
   const network: Sourced<boolean> = forbids
@@ -150,7 +157,7 @@ export function composePolicy(task: Pick<Task, 'id' | 'file' | 'profiles' | 'pat
     env: collect((p) => p.env),
     yolo,
     narrowed,
-    osSandbox: boxed ? { value: true, source: boxed.name } : { value: false, source: 'default' },
+    sandbox: boxed ? { value: 'os', source: boxed.name } : unboxed ? { value: 'none', source: unboxed.name } : { value: 'os', source: 'default' },
   };
 }
 
@@ -183,6 +190,6 @@ export function intersectPolicies(child: Policy, parent: Policy): Policy {
     env: child.env.filter((e) => parent.env.some((p) => p.value === e.value)),
     yolo: child.yolo && parent.yolo,
     narrowed: child.narrowed || parent.narrowed,
-    osSandbox: child.osSandbox.value ? child.osSandbox : parent.osSandbox,
+    sandbox: child.sandbox.value === 'os' ? child.sandbox : parent.sandbox,
   };
 }

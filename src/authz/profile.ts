@@ -44,8 +44,13 @@ export const profileSchema = z.strictObject({
   env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/)).default([]),
   /** `paths`: narrow writes to the task's `paths` (the `careful` profile). */
   scope: z.literal('paths').optional(),
-  /** `os`: wrap the agent in the OS sandbox (@anthropic-ai/sandbox-runtime: bubblewrap on Linux); fails closed if it cannot start. */
-  sandbox: z.literal('os').optional(),
+  /**
+   * The OS sandbox every process of a run lives in (agent, its children, the gate, setup commands).
+   * `os` (the default when no profile says otherwise): @anthropic-ai/sandbox-runtime, bubblewrap on Linux,
+   * Seatbelt on macOS; the run is refused when it cannot start. `none`: no OS sandbox, said explicitly;
+   * such a run is capped at `review` and its evidence never counts toward `auto`.
+   */
+  sandbox: z.enum(['os', 'none']).optional(),
   /** Let the tool act without asking (bypass modes). Refused for `auto` tasks; never inherited through `extends`. */
   yolo: z.boolean().default(false),
 });

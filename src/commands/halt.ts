@@ -17,16 +17,21 @@ function withStore<T>(fn: (store: ReturnType<typeof openEventStore>) => T): T {
 }
 
 export async function haltCmd(opts: { reason?: string; json?: boolean }): Promise<number> {
-  return withStore((store) => {
-    const { event, stopped } = halt(store, operator(), opts.reason ?? 'no reason given');
-    if (opts.json) printJson({ halted: true, event, stopped });
+  const store = openEventStore(homePaths(agentctlHome()).database);
+  try {
+    const { event, stopped, survivors } = await halt(store, operator(), opts.reason ?? 'no reason given');
+    if (opts.json) printJson({ halted: true, event, stopped, survivors });
     else {
       println(chalk.red(`Halted (event #${event.seq}). No run starts until: agentctl resume`));
       for (const s of stopped) println(`  stopped ${s.project}/${s.task} run ${s.runId} (agent pid ${s.agentPid})`);
       if (stopped.length === 0) println('  no agent was running');
+      for (const s of survivors) println(chalk.red(`  STILL RUNNING after SIGKILL: run ${s.runId}, pids ${s.pids.join(', ')}`));
     }
-    return EXIT.OK;
-  });
+    // Exit 5 (state) names every survivor: the halt is recorded, but not every process is gone.
+    return survivors.length ? EXIT.STATE : EXIT.OK;
+  } finally {
+    store.close();
+  }
 }
 
 export async function resumeCmd(opts: { note?: string; json?: boolean }): Promise<number> {

@@ -38,6 +38,7 @@ export const EVENT_TYPES = {
   'sandbox.restored': 1,
   'gc.repaired': 1,
   'breaker.reset': 1,
+  'agent.stragglers': 1,
   'system.halted': 1,
   'system.resumed': 1,
   'notification.failed': 1,

@@ -9,9 +9,12 @@ import type { EventStore } from './store.js';
 
 const snapshotName = (project: string) => `trust:${project}`;
 
-/** Hash of the rules a snapshot was computed with. */
+/** Version of the projection's own logic: a snapshot from another version is rebuilt from the log. */
+const PROJECTION_LOGIC = 2; // 2: runs without the OS sandbox earn nothing
+
+/** Hash of the rules (and projection logic version) a snapshot was computed with. */
 export function rulesHash(rules: TrustRules): string {
-  return sha256(canonicalJson(rules)).slice(0, 16);
+  return sha256(canonicalJson({ rules, logic: PROJECTION_LOGIC })).slice(0, 16);
 }
 
 /** The snapshot with the events appended since folded in; `stale` when the stored snapshot must be replaced. */

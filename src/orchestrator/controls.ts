@@ -9,7 +9,7 @@ import type { StoredEvent } from '../evidence/events.js';
 import { breakerKey, type BreakerName, type Controls } from '../evidence/projections/breakers.js';
 import { projectRuns } from '../evidence/projections/runs.js';
 import type { EventStore } from '../evidence/store.js';
-import { isProcessAlive, killProcessGroup } from '../exec/processes.js';
+import { isProcessAlive, stopRunProcesses } from '../exec/processes.js';
 
 /** Who is at the keyboard (for halt/resume events, which have no repository to ask git in). */
 export function operator(env: NodeJS.ProcessEnv = process.env): string {
@@ -25,23 +25,28 @@ export interface Stopped {
 }
 
 /**
- * Halt everything: record `system.halted`, then kill every live agent process tree.
- * @returns the halt event and the runs whose agents were killed
+ * Halt everything: record `system.halted`, then stop every live run's processes: the agent's whole tree
+ * (its process group and every process carrying the run's id, which in the OS sandbox is its PID
+ * namespace), with SIGTERM, a wait, SIGKILL, and a check that they are gone.
+ * @returns the halt event, the runs whose processes were stopped, and any process that survived (by run)
  */
-export function halt(store: EventStore, by: string, reason: string): { event: StoredEvent; stopped: Stopped[] } {
+export async function halt(store: EventStore, by: string, reason: string): Promise<{ event: StoredEvent; stopped: Stopped[]; survivors: { runId: string; pids: number[] }[] }> {
   const [event] = store.append({ type: 'system.halted', payload: { by, reason } });
   const events = store.query({});
   const stopped: Stopped[] = [];
-  for (const run of projectRuns(events).values()) {
-    if (run.state !== 'running') continue;
-    const launched = events.find((e) => e.runId === run.runId && e.type === 'agent.launched')?.payload;
-    const pid = Number(launched?.pid ?? 0);
-    if (pid && isProcessAlive(pid, (launched?.pidStart as string | null) ?? undefined) && killProcessGroup(pid, 'SIGTERM')) {
-      setTimeout(() => killProcessGroup(pid, 'SIGKILL'), 2000).unref();
-      stopped.push({ runId: run.runId, project: run.project, task: run.task, agentPid: pid });
-    }
-  }
-  return { event: event!, stopped };
+  const survivors: { runId: string; pids: number[] }[] = [];
+  await Promise.all(
+    [...projectRuns(events).values()].map(async (run) => {
+      if (run.state !== 'running') return;
+      const launched = events.find((e) => e.runId === run.runId && e.type === 'agent.launched')?.payload;
+      const pid = Number(launched?.pid ?? 0);
+      const group = pid && isProcessAlive(pid, (launched?.pidStart as string | null) ?? undefined) ? pid : undefined;
+      const result = await stopRunProcesses(run.runId, group);
+      if (result.signalled.length) stopped.push({ runId: run.runId, project: run.project, task: run.task, agentPid: pid || result.signalled[0]! });
+      if (result.survivors.length) survivors.push({ runId: run.runId, pids: result.survivors });
+    }),
+  );
+  return { event: event!, stopped, survivors };
 }
 
 /** Lift the halt. */

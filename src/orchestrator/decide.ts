@@ -32,6 +32,16 @@ export function controlCaps(controls: Controls, agent: string, project: string):
 }
 
 /**
+ * The cap a run without the OS sandbox gets: `review`, whatever was earned (its processes could reach
+ * anything the user can, so nothing it does may land unreviewed).
+ * @param sandbox the policy's sandbox mode and the profile that chose it
+ * @returns one cap for `none`, none for `os`
+ */
+export function sandboxCaps(sandbox: { value: 'os' | 'none'; source: string }): AutonomyCap[] {
+  return sandbox.value === 'none' ? [{ level: 'review', reason: `unsandboxed: profile "${sandbox.source}" says sandbox: none` }] : [];
+}
+
+/**
  * Effective autonomy = min(requested, earned, caps).
  * @param requested the task's level
  * @param earned the agent's earned level for this task type, with its reason

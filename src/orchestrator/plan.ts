@@ -15,10 +15,11 @@ import { loadProfiles } from '../definition/load.js';
 import type { AgentSettings } from '../definition/config.js';
 import type { AgentName, Task } from '../definition/task.js';
 import { earnedLevel } from '../evidence/projections/trust.js';
+import { requireOsSandbox, type OsSandbox } from '../exec/osSandbox.js';
 import { resolveExecutable } from '../exec/runner.js';
 import { runBranch } from '../exec/worktree.js';
 import { controlsOf, trustOf, type Context } from './context.js';
-import { controlCaps, taskAutonomy, type EffectiveAutonomy } from './decide.js';
+import { controlCaps, sandboxCaps, taskAutonomy, type EffectiveAutonomy } from './decide.js';
 import { protocolText } from './protocol.js';
 import { findRunnableTask } from './tasks.js';
 
@@ -37,29 +38,8 @@ export interface RunPlan {
   branch: string;
   /** The prompt given to the agent: the task's, the protocol, and the previous run's handover. */
   prompt: string;
-  /** The `srt` executable when the policy asks for the OS sandbox. */
-  osSandbox: string | undefined;
-}
-
-/** Programs the OS sandbox needs on Linux besides srt itself. */
-const OS_SANDBOX_DEPENDENCIES = ['bwrap', 'socat', 'rg'] as const;
-
-/**
- * Find the OS sandbox and its dependencies, or explain why it cannot start (the run then fails closed).
- * @returns the absolute path of `srt`
- * @throws ConfigError naming what is missing
- */
-function requireOsSandbox(ctx: Context, policy: Policy): string {
-  const bundled = join(packageRoot(), 'node_modules', '.bin', 'srt');
-  const wanted = ctx.project.config.osSandboxBin ?? (existsSync(bundled) ? bundled : 'srt');
-  const srt = resolveExecutable(wanted, ctx.env.PATH, ctx.project.root);
-  const missing = [...(srt ? [] : [`srt (${wanted})`]), ...(process.platform === 'linux' ? OS_SANDBOX_DEPENDENCIES.filter((d) => !resolveExecutable(d, ctx.env.PATH, ctx.project.root)) : [])];
-  if (missing.length || !srt) {
-    throw new ConfigError(`profile "${policy.osSandbox.source}" asks for sandbox: os, but the OS sandbox cannot start (missing: ${missing.join(', ')}); the run was not started`, {
-      hint: process.platform === 'linux' ? 'apt-get install bubblewrap socat ripgrep (and set sandbox.bin in .agentrc.yaml if srt is elsewhere)' : 'Install @anthropic-ai/sandbox-runtime and its dependencies',
-    });
-  }
-  return srt;
+  /** How to start the OS sandbox; undefined only when the policy says `sandbox: none`. */
+  osSandbox: OsSandbox | undefined;
 }
 
 /**
@@ -131,7 +111,7 @@ export async function planRun(ctx: Context, taskId: string, options: { claim?: b
     throw new StateError(`agentctl is halted (by ${controls.halted.by}: ${controls.halted.reason}); no run starts until it is resumed`, { hint: 'agentctl resume' });
   }
   const earned = earnedLevel(await trustOf(ctx), cfg.trust, task.agent, cfg.project, task.type);
-  const effective = taskAutonomy(task, earned, cfg.sensitivePaths, controlCaps(controls, task.agent, cfg.project));
+  const effective = taskAutonomy(task, earned, cfg.sensitivePaths, [...controlCaps(controls, task.agent, cfg.project), ...sandboxCaps(policy.sandbox)]);
   if (effective.level === 'hold' && !options.claim) {
     const why = task.autonomy === 'hold' ? `task "${task.id}" is on hold` : `${task.agent} may only be driven by a human on "${task.type}" tasks (${effective.reasons.slice(1).join('; ')})`;
     throw new StateError(`${why}: agentctl never starts an agent on it unattended`, { hint: `Drive the agent yourself in a sandbox: agentctl run ${task.id} --claim` });
@@ -148,7 +128,7 @@ export async function planRun(ctx: Context, taskId: string, options: { claim?: b
   const adapter = adapterFor(task.agent);
   const settings = cfg.agents[task.agent];
   requireLaunchable(ctx, task.agent, policy, `agent "${task.agent}"`);
-  const osSandbox = policy.osSandbox.value ? requireOsSandbox(ctx, policy) : undefined;
+  const osSandbox = policy.sandbox.value === 'os' ? requireOsSandbox(ctx.env, project.root, cfg.osSandboxBin, `run of task "${task.id}"`) : undefined;
   const runId = ulid().toLowerCase();
   const handover = previousHandover(ctx, task.type);
   const prompt = [

@@ -2,7 +2,9 @@
  * Independent review: a second agent reads a run's task and diff under the read-only `research`
  * profile and gives a verdict. It works in the run's worktree; anything it changes is thrown away.
  */
+import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { adapterFor } from '../adapters/registry.js';
 import { clip } from '../adapters/types.js';
 import { StateError } from '../core/errors.js';
@@ -10,10 +12,14 @@ import { runDir } from '../core/paths.js';
 import type { AgentName } from '../definition/task.js';
 import type { StoredEvent } from '../evidence/events.js';
 import type { RunView } from '../evidence/projections/runs.js';
-import { childEnv, commandFor, runProcess } from '../exec/runner.js';
+import { requireOsSandbox } from '../exec/osSandbox.js';
+import { commandFor, runProcess } from '../exec/runner.js';
 import type { Context } from './context.js';
 import { policyFor, requireLaunchable } from './plan.js';
-import { writeRendered } from './run.js';
+import { confineCommand } from './stages/confine.js';
+import { runEnv } from './stages/launch.js';
+import { sandboxLayout } from './stages/prepare.js';
+import { writeRendered } from './stages/render.js';
 import { findRunnableTask } from './tasks.js';
 
 /** Longest diff given to the reviewer, in characters. */
@@ -56,15 +62,20 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
     '`VERDICT: approve` or `VERDICT: reject`, then your comments.',
   ].join('\n');
   requireLaunchable(ctx, reviewer, policy, `reviewer "${reviewer}"`);
+  const osSandbox = policy.sandbox.value === 'os' ? requireOsSandbox(ctx.env, ctx.project.root, ctx.project.config.osSandboxBin, `review of run ${run.runId} by ${reviewer}`) : undefined;
   const dir = `${runDir(ctx.paths, run.runId)}-review-${Date.now()}`;
   const rendered = adapter.render(policy, { worktree, runDir: dir, homeDir: homedir() });
   writeRendered(rendered);
+  const tmpDir = join(dir, 'tmp');
+  mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
+  // The reviewer is an agent like any other: the same OS sandbox, under the research profile.
+  const confined = { plan: { osSandbox, policy, runId: run.runId, worktree, task: { id: run.task } }, layout: sandboxLayout(ctx, worktree, dir, tmpDir, rendered), tmpDir };
   const spec = adapter.launch({ prompt, worktree, settings, rendered, interactive: false });
-  const cmd = commandFor(spec.bin, spec.args);
+  const cmd = confineCommand(confined, 'reviewer', commandFor(spec.bin, spec.args), adapter.apiHosts(ctx.env), [spec.bin]);
   const parser = adapter.parser(worktree);
   const result = await runProcess(cmd.file, cmd.args, {
     cwd: worktree,
-    env: childEnv(ctx.env, { ...settings.env, ...spec.env, AGENTCTL_REVIEW_OF: run.runId }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]),
+    env: runEnv(ctx, confined, { ...settings.env, ...spec.env, AGENTCTL_REVIEW_OF: run.runId }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]),
     acceptExitCodes: 'any',
     processGroup: true,
     timeoutMs: REVIEW_TIMEOUT_MS,

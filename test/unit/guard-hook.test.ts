@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { guardDenyJson, guardRules } from '../../src/authz/guard.js';
+import { guardDenyJson, guardRules, sha256Hex } from '../../src/authz/guard.js';
 import { composePolicy } from '../../src/authz/policy.js';
 import { parseProfile, type Profile } from '../../src/authz/profile.js';
 import { ROOT } from '../helpers.js';
@@ -17,8 +17,16 @@ const profiles = new Map<string, Profile>();
 for (const f of readdirSync(join(ROOT, 'profiles'))) profiles.set(f.replace('.yaml', ''), parseProfile(f.replace('.yaml', ''), f, readFileSync(join(ROOT, 'profiles', f), 'utf8'), 'builtin'));
 const research = composePolicy({ id: 't', file: 't.md', profiles: ['research'], paths: [], autonomy: 'review' }, profiles, { tasksDir: 'tasks', profilesDir: '.agentctl/profiles' });
 
-function hook(rulesFile: string, stdin: string) {
-  const r = spawnSync(process.execPath, [GUARD, rulesFile], { input: stdin, encoding: 'utf8' });
+function hook(rulesFile: string, stdin: string, hash?: string) {
+  let expected = hash;
+  if (expected === undefined) {
+    try {
+      expected = sha256Hex(readFileSync(rulesFile, 'utf8'));
+    } catch {
+      expected = '0'.repeat(64);
+    }
+  }
+  const r = spawnSync(process.execPath, [GUARD, rulesFile, expected], { input: stdin, encoding: 'utf8' });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -51,6 +59,23 @@ describe('command guard hook process', () => {
       expect(r.stderr).toContain('failed closed');
       expect(JSON.parse(r.stdout), file).toEqual(guardDenyJson(r.stderr.trim())); // the deny carries the reason printed on stderr
     }
+  });
+});
+
+describe('command guard rules integrity', () => {
+  it('refuses every command once the rules file was rewritten after agentctl wrote it (e.g. loosened by unconfined code)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agentctl-guard-'));
+    const rules = join(dir, 'rules.json');
+    const original = JSON.stringify(guardRules(research));
+    writeFileSync(rules, original);
+    const hash = sha256Hex(original);
+    const call = JSON.stringify({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'git status' } });
+    expect(hook(rules, call, hash).stdout).toBe('');
+    writeFileSync(rules, JSON.stringify({ commands: { allow: [{ value: '*', source: 'forged' }], deny: [] } }));
+    const r = hook(rules, call, hash);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/was changed after agentctl wrote it/);
+    expect(JSON.parse(r.stdout).hookSpecificOutput.permissionDecision).toBe('deny');
   });
 });
 

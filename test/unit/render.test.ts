@@ -6,7 +6,7 @@ import { PROTOCOL_FILES, composePolicy } from '../../src/authz/policy.js';
 import { parseProfile, type Profile } from '../../src/authz/profile.js';
 import { claudePermissions, claudeSandbox, renderClaude } from '../../src/authz/render/claude.js';
 import { codexHiddenPaths, codexPermissions, renderCodex } from '../../src/authz/render/codex.js';
-import { guardDecision, guardDenyJson, guardFailure, guardFiles, guardHooks, guardRules } from '../../src/authz/guard.js';
+import { guardDecision, guardDenyJson, guardFailure, guardFiles, guardHooks, guardRules, sha256Hex } from '../../src/authz/guard.js';
 import { hasGlob } from '../../src/authz/check.js';
 import { commandMentionPattern, filePathPattern, geminiApprovalMode, geminiRules, isSafeGeminiRegex, renderGemini } from '../../src/authz/render/gemini.js';
 import { ROOT } from '../helpers.js';
@@ -67,8 +67,9 @@ describe('Claude Code renderer', () => {
     expect(r.args).toEqual(['--settings', `${rctx.runDir}/claude/settings.json`, '--setting-sources', 'user', '--permission-mode', 'dontAsk']);
     const settings = JSON.parse(r.files[0]!.content) as { hooks: Record<string, unknown> };
     const rulesPath = `${rctx.runDir}/claude/agentctl-command-rules.json`;
-    expect(settings.hooks).toEqual(guardHooks(guard, rulesPath));
-    expect(r.files[1]).toEqual({ path: rulesPath, content: JSON.stringify(guardRules(policyOf(['implement'])), null, 2) + '\n' });
+    const rulesText = JSON.stringify(guardRules(policyOf(['implement'])), null, 2) + '\n';
+    expect(settings.hooks).toEqual(guardHooks(guard, rulesPath, sha256Hex(rulesText)));
+    expect(r.files[1]).toEqual({ path: rulesPath, content: rulesText });
     expect(r.files).toHaveLength(2);
   });
 });
@@ -226,9 +227,9 @@ describe('Codex renderer', () => {
     const parsed = JSON.parse(hooks!.content) as { hooks: { PreToolUse: { matcher: string; hooks: { type: string; command: string }[] }[] } };
     expect(parsed.hooks.PreToolUse[0]!.matcher).toBe('Bash');
     // Shell-quoted, including a quote inside a path.
-    expect(parsed.hooks.PreToolUse[0]!.hooks[0]!.command).toBe(`'/usr/bin/node' '/opt/agent'\\''s ctl/dist/hooks/command-guard.js' '${rules!.path}'`);
+    expect(parsed.hooks.PreToolUse[0]!.hooks[0]!.command).toBe(`'/usr/bin/node' '/opt/agent'\\''s ctl/dist/hooks/command-guard.js' '${rules!.path}' '${sha256Hex(rules!.content)}'`);
     expect(JSON.parse(rules!.content)).toEqual(JSON.parse(JSON.stringify(guardRules(policyOf(['research'])))));
-    expect(parsed).toEqual({ hooks: guardHooks(quoted, rules!.path) });
+    expect(parsed).toEqual({ hooks: guardHooks(quoted, rules!.path, sha256Hex(rules!.content)) });
     expect(r.args).toEqual(['--dangerously-bypass-hook-trust']);
   });
 
@@ -271,8 +272,9 @@ describe('command guard (the hook Codex runs before each shell command)', () => 
 
   it('guardFiles: the hooks block and the rules file in the given folder', () => {
     const g = guardFiles(policyOf(['research']), guard, '/run/x');
-    expect(g.hooks).toEqual(guardHooks(guard, '/run/x/agentctl-command-rules.json'));
-    expect(g.files).toEqual([{ path: '/run/x/agentctl-command-rules.json', content: JSON.stringify(guardRules(policyOf(['research'])), null, 2) + '\n' }]);
+    const rulesText = JSON.stringify(guardRules(policyOf(['research'])), null, 2) + '\n';
+    expect(g.hooks).toEqual(guardHooks(guard, '/run/x/agentctl-command-rules.json', sha256Hex(rulesText)));
+    expect(g.files).toEqual([{ path: '/run/x/agentctl-command-rules.json', content: rulesText }]);
   });
 });
 

@@ -17,10 +17,10 @@ function log() {
   };
   const api = {
     events,
-    run(agent: string, type: string, outcome: 'merged' | 'discarded' | 'failed', extra: { claim?: boolean; gate?: 'passed' | 'failed'; violation?: boolean } = {}) {
+    run(agent: string, type: string, outcome: 'merged' | 'discarded' | 'failed', extra: { claim?: boolean; gate?: 'passed' | 'failed'; violation?: boolean; unsandboxed?: boolean } = {}) {
       const runId = `r${++run}`;
       const s = { runId, agent, taskType: type, task: 't' };
-      push('run.planned', { claim: extra.claim === true }, s);
+      push('run.planned', { claim: extra.claim === true, sandbox: extra.unsandboxed === true ? 'none' : 'os' }, s);
       if (extra.violation) push('scope.violation', { path: 'tasks/x.md' }, s);
       if (extra.gate) push(`gate.${extra.gate}`, { command: 'npm test' }, s);
       push(outcome === 'merged' ? 'run.merged' : outcome === 'discarded' ? 'run.discarded' : 'run.failed', {}, s);
@@ -97,7 +97,7 @@ describe('trust rules at their thresholds', () => {
   ] as const)('recommend() at review: %s rate 100%% over %i decided runs → demote %s (needs minRuns, like the automatic demotion)', (what, n, demote) => {
     const l = log();
     for (let i = 0; i < n; i++) l.run('claude', 'docs', what === 'rejection' ? 'discarded' : 'merged', what === 'rejection' ? {} : { gate: 'failed' });
-    l.raw('run.planned', {}, { runId: 'open', agent: 'claude', taskType: 'docs' }); // an open run is not a decided one
+    l.raw('run.planned', { sandbox: 'os' }, { runId: 'open', agent: 'claude', taskType: 'docs' }); // an open run is not a decided one
     const ev = evidence(projectTrust(l.events, rules));
     expect(ev.runs).toBe(n + 1);
     const r = recommend('review', ev, rules);
@@ -107,6 +107,23 @@ describe('trust rules at their thresholds', () => {
 });
 
 describe('trust projection', () => {
+  it('runs without the OS sandbox earn nothing toward auto, but still count against the agent', () => {
+    const l = log();
+    for (let i = 0; i < 12; i++) l.run('claude', 'docs', 'merged', { unsandboxed: true });
+    const s = projectTrust(l.events, rules);
+    const ev = evidence(s);
+    expect(ev.merged).toBe(0);
+    expect(ev.consecutiveMerged).toBe(0);
+    expect(ev.unsandboxed).toBe(12);
+    expect(eligibility('review', ev, rules).eligible).toBe(false);
+    l.run('claude', 'docs', 'discarded', { unsandboxed: true });
+    expect(evidence(projectTrust(l.events, rules)).discarded).toBe(1);
+    // The same history with the sandbox is eligible.
+    const boxed = log();
+    for (let i = 0; i < 12; i++) boxed.run('claude', 'docs', 'merged');
+    expect(eligibility('review', evidence(projectTrust(boxed.events, rules)), rules).eligible).toBe(true);
+  });
+
   it('promotions raise one profile; one task type never affects another', () => {
     const l = log();
     l.run('claude', 'docs', 'merged');

@@ -1,48 +1,110 @@
 /**
- * OS sandbox renderer: policy → settings for `srt` (@anthropic-ai/sandbox-runtime), which wraps any
- * agent in bubblewrap on Linux (sandbox-exec on macOS) with filesystem and network restrictions.
+ * OS sandbox renderer: policy + the run's layout on disk → settings for `srt`
+ * (@anthropic-ai/sandbox-runtime), which confines a command in bubblewrap on Linux (Seatbelt on macOS)
+ * with filesystem and network restrictions, in its own PID namespace. Pure.
  *
- * Source: @anthropic-ai/sandbox-runtime README (0.0.83): `srt --settings <file> -- <command…>`; settings
- * `{filesystem: {denyRead, allowRead, allowWrite, denyWrite}, network: {allowedDomains, deniedDomains}}`;
- * reads are allowed everywhere unless denied (a more specific denyRead inside an allowRead stays
- * denied); writes are denied everywhere unless allowed, and `denyWrite` beats `allowWrite`; network is
- * denied unless a domain is allowed, through proxies on the host. On Linux it needs `bwrap`, `socat` and
- * `rg` on PATH.
+ * Source: @anthropic-ai/sandbox-runtime 0.0.83, `dist/sandbox/sandbox-config.js` (FilesystemConfigSchema,
+ * NetworkConfigSchema) and README: `srt --settings <file> -- <command…>`; settings
+ * `{filesystem: {denyRead, allowRead, allowWrite, denyWrite}, network: {allowedDomains, deniedDomains}}`.
+ * Reads are allowed everywhere unless denied; `allowRead` re-allows a folder inside a denied one, and a
+ * more specific `denyRead` inside it stays denied (checked by test/e2e/containment.test.ts). Writes are
+ * denied everywhere unless allowed, and `denyWrite` beats `allowWrite`; srt itself also refuses writes to
+ * `.git/hooks`, `.git/config`, shell rc files and tool config folders inside writable paths. Network is
+ * denied unless a domain is allowed, through proxies on the host.
  */
 import { join } from 'node:path';
 import { isGitMetadataGlob, type Policy } from '../policy.js';
-import type { GeneratedFile, RenderContext } from './types.js';
+import type { GeneratedFile } from './types.js';
 
 /** srt settings. */
 export interface SrtSettings {
-  filesystem: { denyRead: string[]; allowWrite: string[]; denyWrite: string[] };
+  filesystem: { denyRead: string[]; allowRead: string[]; allowWrite: string[]; denyWrite: string[] };
   network: { allowedDomains: string[]; deniedDomains: string[] };
 }
 
-/** A repository glob as an absolute srt path pattern inside the worktree (`~/` kept as is). */
-function abs(glob: string, ctx: RenderContext): string {
-  if (glob.startsWith('~/')) return glob;
-  return join(ctx.worktree, glob.includes('/') ? glob : `**/${glob}`);
+/** Where a run lives on disk, as the OS sandbox must see it. All paths absolute. */
+export interface SandboxLayout {
+  /** The run's worktree: readable and writable (but its `.git` pointer file is not). */
+  worktree: string;
+  /** The user's checkout: hidden (its `.env`, its other files), except the common git dir. */
+  repoRoot: string;
+  /** The repository's common `.git`: readable (git in the worktree needs objects and refs), never writable. */
+  commonGitDir: string;
+  /** AGENTCTL_HOME: hidden (event log, checkpoint, key, other runs' worktrees and configs). */
+  agentctlHome: string;
+  /** The run's own folder under AGENTCTL_HOME: readable (generated configs), not writable. */
+  runDir: string;
+  /** Folders the process may write besides the worktree (the tool's per-run home, the run's temp dir). */
+  writable: string[];
+  /** Files inside writable folders that stay read-only (generated configs, the command guard's rules). */
+  readOnlyFiles: string[];
+  /** The user's home directory (credential folders below it are hidden). */
+  homeDir: string;
+  /** Further paths readable inside hidden folders: the agent's own executable when it lives in the checkout. */
+  readable?: string[];
+  /** Paths of the checkout the run may read without copying (read-only; never a denied path). */
+  shared?: string[];
 }
 
 /**
- * Build srt settings for a run.
- * @param extraWritable absolute folders the tool itself must write (its per-run home, temp dir)
- * @param apiHosts hosts the agent tool needs for its model API (allowed even when the policy turns the network off)
+ * Credential stores and agent state below the home directory that no sandboxed process may read,
+ * whatever the policy says (home-relative).
  */
-function srtSettings(policy: Policy, ctx: RenderContext, extraWritable: readonly string[], apiHosts: readonly string[]): SrtSettings {
-  const writes = policy.write.some((w) => w.value === '**') ? [ctx.worktree] : policy.write.filter((w) => !w.value.startsWith('~/')).map((w) => abs(w.value, ctx));
+export const HOME_SECRETS = [
+  '.ssh',
+  '.aws',
+  '.gnupg',
+  '.azure',
+  '.kube',
+  '.docker',
+  '.netrc',
+  '.npmrc',
+  '.pypirc',
+  '.git-credentials',
+  '.password-store',
+  '.config/gcloud',
+  '.config/gh',
+  '.config/hub',
+  '.config/agentctl',
+  '.local/share/keyrings',
+  '.local/share/agentctl',
+  '.claude',
+  '.claude.json',
+  '.codex',
+  '.gemini',
+] as const;
+
+/** A policy glob as an absolute srt path pattern: `~/x` below the home dir, else inside the worktree (`**\/` for a bare name). */
+function abs(glob: string, layout: SandboxLayout): string {
+  if (glob.startsWith('~/')) return join(layout.homeDir, glob.slice(2));
+  return join(layout.worktree, glob.includes('/') ? glob : `**/${glob}`);
+}
+
+/**
+ * Build srt settings for one confined process (an agent, a gate, a setup command).
+ * @param policy the run's policy: its denied paths are unreadable, its network rule applies
+ * @param layout the run's folders
+ * @param apiHosts hosts reachable even when the policy turns the network off (the agent tool's model API;
+ *   empty for gates and setup commands)
+ * @returns the settings; pure
+ */
+export function osSandboxSettings(policy: Policy, layout: SandboxLayout, apiHosts: readonly string[]): SrtSettings {
   return {
     filesystem: {
-      denyRead: policy.deny.map((d) => abs(d.value, ctx)),
-      allowWrite: [...writes, ...extraWritable],
-      denyWrite: [...policy.deny, ...policy.protected].filter((d) => !isGitMetadataGlob(d.value)).map((d) => abs(d.value, ctx)),
+      denyRead: [layout.agentctlHome, layout.repoRoot, ...HOME_SECRETS.map((s) => join(layout.homeDir, s)), ...policy.deny.map((d) => abs(d.value, layout))],
+      allowRead: [layout.worktree, layout.commonGitDir, layout.runDir, ...(layout.readable ?? []), ...(layout.shared ?? [])],
+      allowWrite: [layout.worktree, ...layout.writable],
+      // The worktree's `.git` pointer is masked as a whole; metadata globs (`.git`, `.git/**`) are covered by it.
+      denyWrite: [join(layout.worktree, '.git'), ...layout.readOnlyFiles, ...[...policy.deny, ...policy.protected].filter((d) => !isGitMetadataGlob(d.value)).map((d) => abs(d.value, layout))],
     },
     network: { allowedDomains: policy.network.value ? ['*'] : [...apiHosts], deniedDomains: [] },
   };
 }
 
-/** Render the srt settings file (`<runDir>/os-sandbox.json`). */
-export function renderOsSandbox(policy: Policy, ctx: RenderContext, extraWritable: readonly string[], apiHosts: readonly string[]): GeneratedFile {
-  return { path: join(ctx.runDir, 'os-sandbox.json'), content: JSON.stringify(srtSettings(policy, ctx, extraWritable, apiHosts), null, 2) + '\n' };
+/**
+ * Render the srt settings file for one confined process.
+ * @param name file name below `runDir` (e.g. `os-sandbox.agent.json`)
+ */
+export function renderOsSandbox(policy: Policy, layout: SandboxLayout, apiHosts: readonly string[], name: string): GeneratedFile {
+  return { path: join(layout.runDir, name), content: JSON.stringify(osSandboxSettings(policy, layout, apiHosts), null, 2) + '\n' };
 }

@@ -56,6 +56,8 @@ export interface RunRecord {
   costUsd: number | undefined;
   /** The level the profile had when the run was planned. */
   levelAtStart: Autonomy;
+  /** Ran without the OS sandbox (`sandbox: none`, or logged before runs were confined): earns nothing. */
+  unsandboxed?: boolean;
 }
 
 /**
@@ -73,6 +75,9 @@ export interface RunRecord {
  * - auditDisagreementRate: audited auto merges a human disagreed with / audited auto merges;
  * - interventionRate: runs interrupted or claimed by a human / runs;
  * - consecutiveMerged: merged runs since the last discarded or failed one (open runs skipped);
+ * - unsandboxed: runs without the OS sandbox; they never count as merged (merged, mergeRate,
+ *   approvedUnmodifiedRate, consecutiveMerged, claimedMerged), while everything that counts against an
+ *   agent (discards, failures, violations, regressions) still does;
  * - claimedMerged: merged runs a human drove;
  * - medianDurationMs, tokensPerRun, costPerRunUsd, costPerMergedUsd: where the tool reported them.
  */
@@ -93,6 +98,7 @@ export interface Evidence {
   interventionRate: number | null;
   consecutiveMerged: number;
   claimedMerged: number;
+  unsandboxed: number;
   medianDurationMs: number | null;
   tokensPerRun: number | null;
   costPerRunUsd: number | null;
@@ -116,14 +122,15 @@ export function windowOf(runs: readonly RunRecord[], rules: TrustRules, now: str
 
 /** Compute the evidence over a list of runs (already windowed). */
 export function evidenceOf(runs: readonly RunRecord[]): Evidence {
-  const merged = runs.filter((r) => r.outcome === 'merged');
+  // A merge earned without the OS sandbox proves nothing about the agent: it is not counted as one.
+  const merged = runs.filter((r) => r.outcome === 'merged' && !r.unsandboxed);
   const discarded = runs.filter((r) => r.outcome === 'discarded').length;
   const failed = runs.filter((r) => r.outcome === 'failed').length;
   const gated = runs.filter((r) => r.gateRan);
   let consecutive = 0;
   for (let i = runs.length - 1; i >= 0; i--) {
     const o = runs[i]!.outcome;
-    if (o === 'open' || o === 'interrupted') continue;
+    if (o === 'open' || o === 'interrupted' || (o === 'merged' && runs[i]!.unsandboxed)) continue;
     if (o !== 'merged') break;
     consecutive++;
   }
@@ -147,6 +154,7 @@ export function evidenceOf(runs: readonly RunRecord[]): Evidence {
     interventionRate: rate(runs.filter((r) => r.claimed || r.outcome === 'interrupted').length, runs.length),
     consecutiveMerged: consecutive,
     claimedMerged: merged.filter((r) => r.claimed).length,
+    unsandboxed: runs.filter((r) => r.unsandboxed).length,
     medianDurationMs: median,
     tokensPerRun: runs.length ? runs.reduce((n, r) => n + r.tokens, 0) / runs.length : null,
     costPerRunUsd: costs.length ? totalCost / costs.length : null,

@@ -163,6 +163,8 @@ export function applyTrustEvent(state: TrustState, e: StoredEvent, rules: TrustR
     p.runs.push({
       runId: e.runId, seq: e.seq, ts: e.ts, claimed: pl.claim === true, outcome: 'open', auto: false, gateRan: false, gateFailed: false,
       scopeViolations: 0, escalationAttempts: 0, regression: false, followUp: false, audit: undefined, durationMs: undefined, tokens: 0, costUsd: undefined, levelAtStart: p.level,
+      // Runs logged before every run was confined carry no `sandbox` field: they earn nothing either.
+      unsandboxed: pl.sandbox !== 'os',
     });
     if (p.runs.length > MAX_RUNS_KEPT) p.runs.splice(0, p.runs.length - MAX_RUNS_KEPT);
     return state;

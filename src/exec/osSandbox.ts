@@ -1,0 +1,95 @@
+/**
+ * The OS sandbox on disk: finding `srt` (@anthropic-ai/sandbox-runtime) and the programs it needs,
+ * writing its settings, and wrapping a command so it runs confined. Every process agentctl starts on an
+ * agent's behalf (the agent tool, the gate, setup commands) goes through {@link confine}; the rules
+ * themselves are rendered by `authz/render/os.ts`.
+ *
+ * srt runs the command under bubblewrap with `--unshare-pid --die-with-parent --new-session`: the
+ * command and everything it starts (background, `setsid`, `nohup`) live in one PID namespace that the
+ * kernel tears down when the command ends or srt is killed.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { ConfigError } from '../core/errors.js';
+import type { Policy } from '../authz/policy.js';
+import { renderOsSandbox, type SandboxLayout } from '../authz/render/os.js';
+import { resolveExecutable } from './runner.js';
+
+/** Programs srt needs on Linux besides itself (bubblewrap, the network bridge, the deny-glob scanner). */
+export const OS_SANDBOX_PROGRAMS = ['bwrap', 'socat', 'rg'] as const;
+
+/** Debian/Ubuntu package names for {@link OS_SANDBOX_PROGRAMS}. */
+const DEBIAN_PACKAGE: Record<string, string> = { bwrap: 'bubblewrap', socat: 'socat', rg: 'ripgrep' };
+
+/** How to run srt: the executable and the arguments before `--settings`. */
+export interface OsSandbox {
+  file: string;
+  args: string[];
+}
+
+/** The srt CLI installed with agentctl (run with this Node), or undefined when it is not installed. */
+function bundledSrt(): string | undefined {
+  try {
+    return createRequire(import.meta.url).resolve('@anthropic-ai/sandbox-runtime/dist/cli.js');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Find the OS sandbox and the programs it depends on.
+ * @param env the environment whose PATH is searched
+ * @param cwd folder relative `configuredBin` paths are resolved against
+ * @param configuredBin `sandbox.bin` from .agentrc.yaml (a path or a name on PATH), or undefined for the bundled srt
+ * @returns `{sandbox}` when everything is there, else `{missing}`: human names of what is missing
+ */
+export function locateOsSandbox(env: NodeJS.ProcessEnv, cwd: string, configuredBin: string | undefined): { sandbox: OsSandbox } | { missing: string[] } {
+  const missing: string[] = [];
+  let sandbox: OsSandbox | undefined;
+  if (configuredBin) {
+    const srt = resolveExecutable(configuredBin, env.PATH, cwd);
+    if (srt) sandbox = { file: srt, args: [] };
+    else missing.push(`srt (${configuredBin})`);
+  } else {
+    const cli = bundledSrt();
+    if (cli) sandbox = { file: process.execPath, args: [cli] };
+    else missing.push('srt (@anthropic-ai/sandbox-runtime is not installed with agentctl)');
+  }
+  if (process.platform === 'linux') missing.push(...OS_SANDBOX_PROGRAMS.filter((p) => !resolveExecutable(p, env.PATH, cwd)));
+  else if (process.platform !== 'darwin') missing.push(`an OS sandbox for ${process.platform} (only Linux and macOS have one)`);
+  return missing.length || !sandbox ? { missing } : { sandbox };
+}
+
+/**
+ * Like {@link locateOsSandbox}, but refuses when anything is missing.
+ * @param why who needs it, for the message (e.g. `run of task "x"`)
+ * @throws ConfigError (exit 3) naming each missing program and how to install it
+ */
+export function requireOsSandbox(env: NodeJS.ProcessEnv, cwd: string, configuredBin: string | undefined, why: string): OsSandbox {
+  const found = locateOsSandbox(env, cwd, configuredBin);
+  if ('sandbox' in found) return found.sandbox;
+  const packages = found.missing.map((m) => DEBIAN_PACKAGE[m]).filter(Boolean);
+  throw new ConfigError(`the OS sandbox cannot start (missing: ${found.missing.join(', ')}), so the ${why} was refused; nothing was started`, {
+    hint:
+      process.platform === 'linux'
+        ? `Install ${packages.length ? `them (Debian/Ubuntu: sudo apt-get install ${packages.join(' ')})` : 'the missing programs'}, then check with: agentctl policy show <task>. ` +
+          'To run without it (capped at review, earning nothing toward auto), a profile must say sandbox: none.'
+        : 'Install @anthropic-ai/sandbox-runtime with agentctl; to run without the OS sandbox a profile must say sandbox: none.',
+  });
+}
+
+/**
+ * Write the settings for one confined process (mode 0400 in the run's folder, which the sandbox can read
+ * but not write) and return the command that runs `cmd` inside the sandbox.
+ * @param name settings file name below `layout.runDir` (one per kind of process: agent, gate, setup)
+ * @param apiHosts hosts reachable even when the policy turns the network off (the agent's model API)
+ * @returns the wrapped command and the settings file's path
+ */
+export function confine(sandbox: OsSandbox, cmd: { file: string; args: readonly string[] }, policy: Policy, layout: SandboxLayout, apiHosts: readonly string[], name: string): { file: string; args: string[]; settingsFile: string } {
+  const settings = renderOsSandbox(policy, layout, apiHosts, name);
+  mkdirSync(layout.runDir, { recursive: true, mode: 0o700 });
+  for (const dir of layout.writable) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  rmSync(settings.path, { force: true });
+  writeFileSync(settings.path, settings.content, { mode: 0o400 });
+  return { file: sandbox.file, args: [...sandbox.args, '--settings', settings.path, '--', cmd.file, ...cmd.args], settingsFile: settings.path };
+}

@@ -1,0 +1,49 @@
+/**
+ * Stage "capture": once the agent is gone (its whole process tree), whatever it left in the worktree
+ * becomes one commit on the run branch, made by agentctl (protocol files excluded), and the run branch is
+ * put back if the agent moved HEAD elsewhere (event `sandbox.committed`).
+ */
+import { killRunProcesses } from '../../exec/processes.js';
+import { agentIdentity, type FileChange } from '../../exec/git.js';
+import { captureWork, removePlaceholders } from '../../exec/worktree.js';
+import type { Context } from '../context.js';
+import { PROTOCOL_PATHS } from '../protocol.js';
+import type { Emit, PreparedRun } from './types.js';
+
+/** The captured work. */
+export interface Captured {
+  headSha: string;
+  files: FileChange[];
+  /** Processes of the run still alive after the agent exited, killed here (pids). */
+  stragglers: number[];
+}
+
+/**
+ * Kill what the agent left running, then commit its work.
+ * @returns the head commit and the changed files
+ */
+export async function captureRun(ctx: Context, run: PreparedRun, emit: Emit): Promise<Captured> {
+  const { plan } = run;
+  // Nothing the agent started may keep writing while agentctl commits (or after the run): in the OS
+  // sandbox its PID namespace is already gone; without it, this finds what escaped the process group.
+  const stragglers = await killRunProcesses(plan.runId);
+  if (stragglers.length) emit([{ type: 'agent.stragglers', payload: { killed: stragglers.length, pids: stragglers } }]);
+  // The tool sandbox's empty stand-ins for protected paths go first.
+  removePlaceholders(run.rendered?.placeholders ?? []);
+  const capture = await captureWork(ctx.git, plan.worktree, plan.branch, `agentctl: ${plan.task.id} (run ${plan.runId})\n\n${plan.task.title}`, agentIdentity(plan.task.agent), PROTOCOL_PATHS, plan.baseSha);
+  const headSha = capture.headSha;
+  const files = headSha === plan.baseSha ? [] : await ctx.git.numstat(plan.worktree, plan.baseSha, headSha);
+  emit([
+    {
+      type: 'sandbox.committed',
+      payload: {
+        headSha,
+        files,
+        insertions: files.reduce((n, f) => n + Math.max(0, f.insertions), 0),
+        deletions: files.reduce((n, f) => n + Math.max(0, f.deletions), 0),
+        branchRepaired: capture.repaired ? { from: capture.repaired.from } : null,
+      },
+    },
+  ]);
+  return { headSha, files, stragglers };
+}

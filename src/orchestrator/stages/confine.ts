@@ -1,0 +1,36 @@
+/**
+ * The one place where the run pipeline puts a process in the OS sandbox. Every process started on an
+ * agent's behalf goes through {@link confineCommand}: the agent tool (and all it starts), the gate, setup
+ * commands. With `sandbox: none` (said explicitly by a profile) the command runs as it is, and the run
+ * is capped at review (decide.ts sandboxCaps).
+ */
+import type { SandboxLayout } from '../../authz/render/os.js';
+import { confine } from '../../exec/osSandbox.js';
+import type { ConfinedRun } from './types.js';
+
+/** What a confined process is for: it picks the settings file and what it may write. */
+export type ConfinedPurpose = 'agent' | 'gate' | 'setup' | 'reviewer';
+
+/**
+ * The layout a process of this purpose gets: the agent writes its worktree, its tool home and its temp
+ * dir; a gate or setup command writes the worktree and the temp dir only.
+ */
+export function layoutFor(run: ConfinedRun, purpose: ConfinedPurpose): SandboxLayout {
+  if (purpose === 'agent' || purpose === 'reviewer') return run.layout;
+  return { ...run.layout, writable: [run.tmpDir], readOnlyFiles: [] };
+}
+
+/**
+ * Wrap `cmd` so it runs in the run's OS sandbox (or unchanged when the policy says `sandbox: none`).
+ * @param apiHosts hosts reachable whatever the policy's network rule (the agent tool's model API)
+ * @param readable files to keep readable although they lie in a hidden folder (the agent's executable
+ *   configured in .agentrc.yaml, which may live in the checkout)
+ * @returns the command to start (through exec/runner.ts)
+ */
+export function confineCommand(run: ConfinedRun, purpose: ConfinedPurpose, cmd: { file: string; args: readonly string[] }, apiHosts: readonly string[] = [], readable: readonly string[] = []): { file: string; args: string[] } {
+  const sandbox = run.plan.osSandbox;
+  if (!sandbox) return { file: cmd.file, args: [...cmd.args] };
+  const layout = layoutFor(run, purpose);
+  const wrapped = confine(sandbox, cmd, run.plan.policy, { ...layout, readable: [...(layout.readable ?? []), ...readable] }, apiHosts, `os-sandbox.${purpose}.json`);
+  return { file: wrapped.file, args: wrapped.args };
+}

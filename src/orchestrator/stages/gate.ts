@@ -1,0 +1,41 @@
+/**
+ * Stage "gate": the task's gate command runs in the run's OS sandbox (it runs code the agent wrote), with
+ * the policy's network rule and no way to write outside the worktree and its temp dir
+ * (event `gate.passed` / `gate.failed`). What it writes in the worktree is dropped afterwards.
+ */
+import { runProcess } from '../../exec/runner.js';
+import type { Context } from '../context.js';
+import { confineCommand } from './confine.js';
+import { runEnv } from './launch.js';
+import type { Emit, PreparedRun } from './types.js';
+
+/** Gate timeout in milliseconds. */
+const GATE_TIMEOUT_MS = 20 * 60 * 1000;
+/** Longest gate output kept in the event, in characters (the tail). */
+const GATE_OUTPUT_CHARS = 8000;
+
+/**
+ * Run the gate on the captured head.
+ * @param headSha the run's captured commit (the worktree is reset to it afterwards)
+ * @returns true when it passed, false when it failed, undefined when the task has no gate
+ */
+export async function gateRun(ctx: Context, run: PreparedRun, headSha: string, emit: Emit, signal?: AbortSignal): Promise<boolean | undefined> {
+  const gate = run.plan.task.gate;
+  if (!gate) return undefined;
+  const cmd = confineCommand(run, 'gate', { file: 'sh', args: ['-c', gate] });
+  const result = await runProcess(cmd.file, cmd.args, {
+    cwd: run.plan.worktree,
+    env: runEnv(ctx, run, { CI: '1' }),
+    acceptExitCodes: 'any',
+    processGroup: true,
+    timeoutMs: GATE_TIMEOUT_MS,
+    ...(signal ? { signal } : {}),
+  });
+  const passed = result.exitCode === 0;
+  const output = `${result.stdout}${result.stderr}`;
+  emit([{ type: passed ? 'gate.passed' : 'gate.failed', payload: { command: gate, exitCode: result.exitCode, timedOut: result.timedOut, durationMs: result.durationMs, output: output.slice(-GATE_OUTPUT_CHARS), sandbox: run.plan.osSandbox ? 'os' : 'none' } }]);
+  // The gate may write files (build output, caches); they are not the agent's work and are dropped.
+  await ctx.git.raw(run.plan.worktree, ['reset', '--hard', '--quiet', headSha]);
+  await ctx.git.raw(run.plan.worktree, ['clean', '-fdq', '-e', '.agentctl/']);
+  return passed;
+}

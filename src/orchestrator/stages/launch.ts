@@ -1,0 +1,123 @@
+/**
+ * Stage "launch": start the agent tool in the OS sandbox, guarded by the kill switch, the breakers and
+ * the agent's own reports, and turn its output into events until it exits (event `agent.exited`).
+ */
+import type { AgentEvent, StreamSummary } from '../../adapters/types.js';
+import { decidePath } from '../../authz/check.js';
+import type { Policy } from '../../authz/policy.js';
+import { processStartTime } from '../../exec/processes.js';
+import { childEnv, commandFor, runProcess, type RunResult } from '../../exec/runner.js';
+import type { Context } from '../context.js';
+import { startGuard, type GuardReport } from '../guard.js';
+import { confineCommand } from './confine.js';
+import type { ConfinedRun, Emit, PreparedRun } from './types.js';
+
+/** Options for {@link launchAgent}. */
+export interface LaunchOptions {
+  /** A human drives the agent through the terminal. */
+  interactive: boolean;
+  /** Aborting stops the agent (its whole sandbox) and marks the run interrupted. */
+  signal?: AbortSignal | undefined;
+}
+
+/** What the agent did, as far as the run's decision cares. */
+export interface LaunchOutcome {
+  result: RunResult;
+  summary: StreamSummary;
+  report: GuardReport;
+  /** Stopped by the user (Ctrl-C), the kill switch or a breaker. */
+  interrupted: boolean;
+  /** The agent asked for guidance or reported confidence too low to go on. */
+  asked: boolean;
+  /** Exit 0, in time, and no error reported. */
+  agentOk: boolean;
+}
+
+/**
+ * The environment every confined process of a run gets: the allowlisted basics, the run's identity, the
+ * run's own temp dir, and `extra`.
+ */
+export function runEnv(ctx: Context, run: ConfinedRun, extra: Record<string, string | undefined>, allow: readonly string[] = []): Record<string, string> {
+  return childEnv(ctx.env, { TMPDIR: run.tmpDir, ...extra, AGENTCTL_RUN_ID: run.plan.runId, AGENTCTL_TASK: run.plan.task.id, AGENTCTL_WORKTREE: run.plan.worktree }, allow);
+}
+
+/**
+ * Launch the agent and wait for it.
+ * @returns the outcome; the `agent.launched` / `agent.exited` events and everything the agent reported are recorded
+ */
+export async function launchAgent(ctx: Context, run: PreparedRun, options: LaunchOptions, emit: Emit): Promise<LaunchOutcome> {
+  const { task, policy, adapter, settings, runId, worktree, prompt } = run.plan;
+  const interactive = options.interactive;
+  const spec = adapter.launch({ prompt, worktree, settings, rendered: run.rendered, interactive });
+  const cmd = confineCommand(run, 'agent', commandFor(spec.bin, spec.args), adapter.apiHosts(ctx.env), [spec.bin]);
+  const env = runEnv(ctx, run, { ...settings.env, ...spec.env }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]);
+  if (interactive) {
+    process.stderr.write(`\nagentctl: you are driving ${task.agent} in the sandbox ${worktree}\nTask prompt:\n\n${task.prompt}\n\n`);
+  }
+  const stopper = new AbortController();
+  const onOuterAbort = () => stopper.abort();
+  if (options.signal?.aborted) stopper.abort();
+  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const guard = startGuard(ctx, { runId, task: task.id, agent: task.agent, taskType: task.type, worktree, profiles: policy.profiles }, stopper, emit);
+  const parser = adapter.parser(worktree);
+  const launched = (pid: number | null) =>
+    emit([{ type: 'agent.launched', payload: { bin: spec.bin, args: spec.args.map((a) => (a === prompt ? '<prompt>' : a)), interactive, timeoutMs: task.timeoutMs ?? null, pid, pidStart: pid ? processStartTime(pid) ?? null : null, sandbox: run.plan.osSandbox ? 'os' : 'none' } }]);
+  let report: GuardReport;
+  let result: RunResult;
+  try {
+    result = await runProcess(cmd.file, cmd.args, {
+      cwd: worktree,
+      env,
+      acceptExitCodes: 'any',
+      processGroup: !interactive,
+      interactive,
+      ...(spec.input !== undefined ? { input: spec.input } : {}),
+      ...(task.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}),
+      signal: stopper.signal,
+      onSpawn: (pid) => launched(pid),
+      onStdoutLine: (line) => {
+        const parsed = parser.line(line);
+        emit([...parsed, ...escalationAttempts(policy, parsed)]);
+      },
+    });
+  } finally {
+    report = await guard.finish();
+    options.signal?.removeEventListener('abort', onOuterAbort);
+  }
+  const summary = parser.finish();
+  const stoppedByGuard = report.stop !== undefined && (report.stop.kind === 'halted' || report.stop.kind === 'breaker');
+  const interrupted = (result.aborted && options.signal?.aborted === true) || stoppedByGuard;
+  const asked = report.stop?.kind === 'escalated' || report.stop?.kind === 'low-confidence';
+  const agentOk = result.exitCode === 0 && !result.timedOut && !result.aborted && (interactive || !summary.reportedError);
+  const stderrTail = result.stderr.trim().split('\n').slice(-10).join('\n');
+  emit([
+    {
+      type: 'agent.exited',
+      payload: {
+        exitCode: result.exitCode,
+        signal: result.signal,
+        timedOut: result.timedOut,
+        interrupted: result.aborted,
+        stoppedBy: report.stop ?? null,
+        durationMs: result.durationMs,
+        summary: summary.finalText ?? null,
+        error: agentOk || asked ? null : (summary.errorText ?? (result.timedOut ? `timed out after ${task.timeoutMs} ms` : stderrTail || `exit ${result.exitCode ?? result.signal}`)),
+      },
+    },
+  ]);
+  return { result, summary, report, interrupted, asked, agentOk };
+}
+
+/**
+ * Tool calls aimed at files the agent may never write (agentctl's own and the tools' configuration):
+ * each is an `escalation.attempted` event, whether or not the tool let it through.
+ */
+export function escalationAttempts(policy: Policy, parsed: readonly AgentEvent[]): { type: 'escalation.attempted'; payload: Record<string, unknown> }[] {
+  const out: { type: 'escalation.attempted'; payload: Record<string, unknown> }[] = [];
+  for (const e of parsed) {
+    if (e.type !== 'tool.called' || typeof e.payload.path !== 'string') continue;
+    const d = decidePath(policy, 'write', e.payload.path);
+    if (d.rule?.kind === 'protected') out.push({ type: 'escalation.attempted', payload: { tool: e.payload.tool, path: e.payload.path, rule: d.rule.value } });
+  }
+  return out;
+}

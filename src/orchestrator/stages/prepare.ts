@@ -1,0 +1,105 @@
+/**
+ * Stage "prepare": the run's worktree, its protocol folder, the tool's native configuration (outside the
+ * worktree) and the OS sandbox layout. Everything that can refuse was checked by planRun before this.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { SandboxLayout } from '../../authz/render/os.js';
+import type { RenderedConfig } from '../../authz/render/types.js';
+import { runDir as runDirOf } from '../../core/paths.js';
+import { createSandbox } from '../../exec/worktree.js';
+import type { Context } from '../context.js';
+import type { RunPlan } from '../plan.js';
+import { installProtocol } from '../protocol.js';
+import { writeRendered } from './render.js';
+import type { Emit, PreparedRun } from './types.js';
+
+/**
+ * Create the worktree (event `sandbox.created`), install the protocol, render and write the tool's
+ * configuration (event `policy.rendered`).
+ * @throws whatever git throws when the worktree cannot be made (recorded as `run.failed`, step `sandbox`)
+ */
+export async function prepareRun(ctx: Context, plan: RunPlan, emit: Emit): Promise<PreparedRun> {
+  try {
+    await createSandbox(ctx.git, ctx.project.root, ctx.lockPath, plan.worktree, plan.branch, plan.baseSha, `agentctl run ${plan.runId}`);
+  } catch (error) {
+    emit([{ type: 'run.failed', payload: { step: 'sandbox', error: (error as Error).message } }]);
+    throw error;
+  }
+  // Read while nothing but agentctl has touched the worktree: later git calls use this, never the file.
+  const gitDir = adminDirOf(plan.worktree);
+  emit([{ type: 'sandbox.created', payload: { path: plan.worktree, branch: plan.branch, baseSha: plan.baseSha, gitDir: gitDir ?? null } }]);
+
+  // The protocol folder first (renderers may look at what exists), then the tool's config in the run
+  // directory, never in the worktree.
+  installProtocol(plan.worktree, ctx.project.config.protocol.escalateBelow);
+  const dir = runDirOf(ctx.paths, plan.runId);
+  const rendered = plan.adapter.render(plan.policy, { worktree: plan.worktree, runDir: dir, homeDir: homedir() });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeRendered(rendered);
+  const tmpDir = join(dir, 'tmp');
+  mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
+  const layout = sandboxLayout(ctx, plan.worktree, dir, tmpDir, rendered);
+  emit([
+    {
+      type: 'policy.rendered',
+      payload: {
+        tool: rendered?.tool ?? plan.task.agent,
+        files: (rendered?.files ?? []).map((f) => f.path),
+        args: rendered?.args ?? [],
+        sandbox: plan.osSandbox ? 'os' : 'none',
+        sandboxSource: plan.policy.sandbox.source,
+        policy: policySummary(plan.policy),
+      },
+    },
+  ]);
+  return { plan, runDir: dir, rendered, layout, tmpDir, gitDir };
+}
+
+/**
+ * What the OS sandbox lets a run's agent see and write: its worktree, its tool homes (the `*_HOME` /
+ * `*_DIR` folders the renderer names) and its temp dir; the generated config files stay read-only.
+ */
+export function sandboxLayout(ctx: Context, worktree: string, runDir: string, tmpDir: string, rendered: RenderedConfig | undefined): SandboxLayout {
+  const homes = Object.entries(rendered?.env ?? {})
+    .filter(([name]) => /_(HOME|DIR)$/.test(name))
+    .map(([, value]) => value);
+  return {
+    worktree,
+    repoRoot: ctx.project.root,
+    commonGitDir: ctx.project.commonDir,
+    agentctlHome: ctx.paths.home,
+    runDir,
+    writable: [...homes, tmpDir],
+    readOnlyFiles: (rendered?.files ?? []).map((f) => f.path),
+    homeDir: homedir(),
+  };
+}
+
+/** The admin dir a fresh worktree's `.git` file points at (`<common>/worktrees/<name>`), or undefined. */
+function adminDirOf(worktree: string): string | undefined {
+  try {
+    const m = /^gitdir: (.+)$/m.exec(readFileSync(join(worktree, '.git'), 'utf8'));
+    return m ? resolve(worktree, m[1]!.trim()) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A compact, serializable summary of a policy for the event log. */
+function policySummary(policy: RunPlan['policy']): Record<string, unknown> {
+  const values = (list: { value: string }[]) => list.map((r) => r.value);
+  return {
+    profiles: policy.profiles,
+    read: values(policy.read),
+    write: values(policy.write),
+    deny: values(policy.deny),
+    commandsAllow: values(policy.commands.allow),
+    commandsDeny: values(policy.commands.deny),
+    network: policy.network.value,
+    yolo: policy.yolo,
+    narrowed: policy.narrowed,
+    sandbox: policy.sandbox.value,
+  };
+}

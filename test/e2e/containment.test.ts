@@ -1,0 +1,199 @@
+/**
+ * Containment, tried as an attacker would (issue: "the operating system is the boundary"). Code the agent
+ * writes runs as the agent itself, through an allowed command (`npm test` from the scripted Claude Code
+ * stand-in) and as the task's gate. Each time it tries to read the main checkout's secret, write outside
+ * its worktree, plant a hook or git config in the common `.git`, open agentctl's event log and promote
+ * itself. Every attempt must fail, the secret must never reach the log, and nothing may run on the host.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BIN, ROOT, SCRIPTED_CLAUDE, agentctl, cleanup, git, makeRepo, script, taskFile, tempDir } from '../helpers.js';
+
+afterEach(cleanup);
+
+const has = (bin: string) => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
+const sandboxAvailable = process.platform === 'linux' && ['bwrap', 'socat', 'rg'].every(has);
+const SECRET = 'API_TOKEN=s3cr3t-value-42';
+
+/**
+ * The attack, as a Node script: every line it prints is `<what> <ALLOWED|denied>`.
+ * @param marker a unique name for files it tries to plant on the host
+ */
+function attack(repo: string, home: string, marker: string): string {
+  return `
+const { execSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const report = (what, fn) => { try { const r = fn(); console.log(what + ' ALLOWED' + (r ? ' ' + r : '')); } catch { console.log(what + ' denied'); } };
+const common = execSync('git rev-parse --path-format=absolute --git-common-dir').toString().trim();
+report('read-secret', () => fs.readFileSync(path.join(path.dirname(common), '.env'), 'utf8').trim());
+report('read-secret-direct', () => fs.readFileSync(${JSON.stringify(join(repo, '.env'))}, 'utf8').trim());
+report('write-checkout', () => fs.writeFileSync(${JSON.stringify(join(repo, `${marker}.txt`))}, 'x'));
+report('write-tmp', () => fs.writeFileSync(${JSON.stringify(`/tmp/${marker}`)}, 'x'));
+report('write-hook', () => fs.writeFileSync(path.join(common, 'hooks', 'post-merge'), '#!/bin/sh\\ntouch ${`/tmp/${marker}-hook-ran`}\\n', { mode: 0o755 }));
+report('write-config', () => execSync('git config core.hooksPath /tmp/${marker}-hooks', { stdio: 'ignore' }));
+report('read-db', () => fs.readFileSync(${JSON.stringify(join(home, 'agentctl.db'))}).length);
+report('list-home', () => fs.readdirSync(${JSON.stringify(home)}).join(','));
+report('promote', () => execSync(${JSON.stringify(`${process.execPath} ${BIN} promote command --type docs --to auto --force --note pwned`)}, { stdio: 'pipe', env: { ...process.env, AGENTCTL_HOME: ${JSON.stringify(home)} } }).toString());
+report('ssh-keys', () => fs.readdirSync(path.join(require('node:os').homedir(), '.ssh')).join(','));
+`;
+}
+
+// Inside the sandbox the main checkout and AGENTCTL_HOME are empty throwaway folders (a tmpfs that holds
+// only the mount points of what the run may see): writing there (`write-checkout`) or running
+// `agentctl promote` succeeds in a world that vanishes with the run. Those are judged by their effect on
+// the host (assertHostUntouched, the real trust history), the rest must fail outright.
+const ATTACKS = ['read-secret', 'read-secret-direct', 'write-tmp', 'write-hook', 'write-config', 'read-db'];
+
+/** A repository with a secret in the checkout (gitignored, as in real life) and an npm test script. */
+function victimRepo(files: Record<string, string>, agentConfig = '') {
+  const made = makeRepo({
+    '.gitignore': '.env\n',
+    'package.json': JSON.stringify({ name: 'victim', version: '1.0.0', scripts: { test: 'node test/x.test.js' } }),
+    '.agentrc.yaml': `agents:\n  claude:\n    bin: ${SCRIPTED_CLAUDE}\n  command:\n    bin: ./agent.sh\n${agentConfig}`,
+    ...files,
+  });
+  writeFileSync(join(made.repo, '.env'), `${SECRET}\n`);
+  if (existsSync(join(made.repo, 'agent.sh'))) chmodSync(join(made.repo, 'agent.sh'), 0o755);
+  git(made.repo, 'add', '-A');
+  git(made.repo, 'commit', '-qm', 'setup', '--allow-empty');
+  return made;
+}
+
+/** What the host looks like after the attack: each planted thing must be absent. */
+function assertHostUntouched(repo: string, home: string, marker: string): void {
+  expect(existsSync(join(repo, `${marker}.txt`))).toBe(false);
+  expect(existsSync(`/tmp/${marker}`)).toBe(false);
+  expect(existsSync(join(repo, '.git', 'hooks', 'post-merge'))).toBe(false);
+  expect(git(repo, 'config', '--list')).not.toContain('hookspath');
+  expect(existsSync(`/tmp/${marker}-hook-ran`)).toBe(false);
+}
+
+async function eventsOf(repo: string, home: string, runId: string): Promise<{ type: string; payload: Record<string, unknown> }[]> {
+  const r = await agentctl(repo, home, ['log', '--run', runId, '--json']);
+  return JSON.parse(r.stdout).events;
+}
+
+describe.runIf(sandboxAvailable)('containment: agent-written code cannot escape the OS sandbox', () => {
+  it('as the agent itself: every attack is denied, nothing lands on the host, the log never holds the secret', async () => {
+    const { repo, home } = victimRepo({
+      'agent.sh': '#!/bin/sh\nnode .agentctl-attack.cjs\n',
+      'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'work'),
+    });
+    const marker = `agentctl-escape-${Date.now()}-a`;
+    writeFileSync(join(repo, '.agentctl-attack.cjs'), attack(repo, home, marker));
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'attack');
+    const r = await agentctl(repo, home, ['run', 't', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const run = JSON.parse(r.stdout).run;
+    const events = await eventsOf(repo, home, run.runId);
+    const said = events.filter((e) => e.type === 'agent.message').map((e) => String(e.payload.text));
+    for (const a of ATTACKS) expect(said, a).toContain(`${a} denied`);
+    expect(said.find((l) => l.startsWith('list-home'))).not.toMatch(/agentctl\.db|keys/);
+    expect(JSON.stringify(events)).not.toContain('s3cr3t');
+    assertHostUntouched(repo, home, marker);
+    const trust = await agentctl(repo, home, ['trust', 'history', '--json']);
+    expect(trust.stdout).not.toContain('pwned');
+    expect(events.find((e) => e.type === 'run.planned')!.payload.sandbox).toBe('os');
+  });
+
+  it('through an allowed command (npm test run by Claude Code) and through the gate: denied, the merge runs no planted hook', async () => {
+    const { repo, home } = victimRepo({
+      'tasks/t.md': taskFile({ agent: 'claude', type: 'docs', gate: 'npm test' }, script({ write: 'test/x.test.js', content: '__ATTACK__' }, { bash: 'npm test' }, { say: 'done' })),
+    });
+    const marker = `agentctl-escape-${Date.now()}-b`;
+    const task = readFileSync(join(repo, 'tasks/t.md'), 'utf8').replace('__ATTACK__', JSON.stringify(attack(repo, home, marker)).slice(1, -1));
+    writeFileSync(join(repo, 'tasks/t.md'), task);
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'task');
+    const r = await agentctl(repo, home, ['run', 't', '--json']);
+    const run = JSON.parse(r.stdout).run;
+    const events = await eventsOf(repo, home, run.runId);
+    // The tool result Claude Code got back from `npm test`, and the gate's output.
+    const toolResults = events.filter((e) => e.type === 'tool.result').map((e) => JSON.stringify(e.payload)).join('\n');
+    const gate = events.find((e) => e.type === 'gate.passed' || e.type === 'gate.failed');
+    expect(gate, JSON.stringify(events.map((e) => e.type))).toBeDefined();
+    for (const a of ATTACKS) {
+      expect(toolResults, `npm test: ${a}`).toContain(`${a} denied`);
+      expect(String(gate!.payload.output), `gate: ${a}`).toContain(`${a} denied`);
+    }
+    expect(JSON.stringify(events)).not.toContain('s3cr3t');
+    assertHostUntouched(repo, home, marker);
+    expect((await agentctl(repo, home, ['trust', 'history', '--json'])).stdout).not.toContain('pwned');
+    // The human merges: agentctl's merge runs no hook (there is none to run: it could not be planted).
+    const merged = await agentctl(repo, home, ['review', 'merge', run.runId]);
+    expect(merged.code, merged.stderr).toBe(0);
+    assertHostUntouched(repo, home, marker);
+    expect(git(repo, 'ls-tree', '-r', '--name-only', 'HEAD')).not.toContain('.env');
+  });
+
+  it('cannot touch another run: its rendered configs and worktree are hidden', async () => {
+    const { repo, home } = victimRepo({
+      'agent.sh': `#!/bin/sh\n(cat "${'$'}1" 2>/dev/null && echo "other READ") || echo "other denied"\n(echo '{"allow":["*"]}' > "${'$'}1") 2>/dev/null && echo "other WRITTEN" || echo "other not written"\n`,
+      'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'work'),
+    });
+    // A concurrent run's command-guard rules, as the Claude Code renderer writes them.
+    const other = join(home, 'runs', 'other-run', 'claude', 'agentctl-command-rules.json');
+    mkdirSync(join(other, '..'), { recursive: true });
+    writeFileSync(other, '{"allow":[]}');
+    writeFileSync(join(repo, '.agentrc.yaml'), readFileSync(join(repo, '.agentrc.yaml'), 'utf8').replace('bin: ./agent.sh', `bin: ./agent.sh\n    args: ["${other}"]`));
+    git(repo, 'commit', '-qam', 'args');
+    const r = await agentctl(repo, home, ['run', 't', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const events = await eventsOf(repo, home, JSON.parse(r.stdout).run.runId);
+    const said = events.filter((e) => e.type === 'agent.message').map((e) => String(e.payload.text));
+    expect(said).toEqual(expect.arrayContaining(['other denied', 'other not written']));
+    expect(readFileSync(other, 'utf8')).toBe('{"allow":[]}');
+  });
+
+  it('nothing the agent starts outlives its run (background, setsid, nohup, its own process group)', async () => {
+    const tag = `agentctl-leftover-${Date.now()}`;
+    const { repo, home } = victimRepo({
+      'agent.sh': `#!/bin/sh\n(sleep 300 ${tag}-bg &)\nsetsid sleep 301 ${tag}-setsid &\nnohup sleep 302 ${tag}-nohup >/dev/null 2>&1 &\nsleep 303 ${tag}-group &\necho started\n`,
+      'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'work'),
+    });
+    const r = await agentctl(repo, home, ['run', 't', '--json']);
+    expect(r.code, r.stderr).not.toBe(1);
+    const left = spawnSync('pgrep', ['-f', tag], { encoding: 'utf8' }).stdout.trim();
+    expect(left).toBe('');
+  });
+});
+
+describe('containment: no sandbox, no trust', () => {
+  it('refuses the run before any worktree, exit 3, naming the missing program, when bubblewrap is not on PATH', async () => {
+    const { repo, home } = victimRepo({ 'agent.sh': '#!/bin/sh\necho hi\n', 'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'work') });
+    // A PATH with git and sh and nothing else.
+    const bin = join(tempDir(), 'bin');
+    mkdirSync(bin, { recursive: true });
+    for (const p of ['git', 'sh']) symlinkSync(spawnSync('sh', ['-c', `command -v ${p}`], { encoding: 'utf8' }).stdout.trim(), join(bin, p));
+    const r = await agentctl(repo, home, ['run', 't'], { PATH: bin });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/the OS sandbox cannot start \(missing: bwrap, socat, rg\)/);
+    expect(r.stderr).toMatch(/apt-get install bubblewrap socat ripgrep/);
+    expect(existsSync(join(home, 'worktrees'))).toBe(false);
+  });
+
+  it('a profile that says sandbox: none runs unconfined, capped at review, marked unsandboxed, and its children still die with the run', async () => {
+    const tag = `agentctl-unboxed-${Date.now()}`;
+    const { repo, home } = victimRepo({
+      'agent.sh': `#!/bin/sh\nmkdir -p docs && echo x > docs/a.md\nsetsid sleep 300 ${tag} &\necho done\n`,
+      '.agentctl/profiles/open.yaml': 'description: no OS sandbox\nextends: implement\nsandbox: none\n',
+      'tasks/t.md': taskFile({ agent: 'command', type: 'docs', autonomy: 'auto', profile: 'open', gate: 'true' }, 'work'),
+    });
+    const r = await agentctl(repo, home, ['run', 't', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const run = JSON.parse(r.stdout).run;
+    expect(run.effective).toBe('review');
+    expect(run.reasons.join('\n')).toMatch(/unsandboxed: profile "open" says sandbox: none/);
+    expect(run.state).toBe('awaiting_review');
+    expect(spawnSync('pgrep', ['-f', tag], { encoding: 'utf8' }).stdout.trim()).toBe('');
+    const events = await eventsOf(repo, home, run.runId);
+    expect(events.find((e) => e.type === 'run.planned')!.payload.sandbox).toBe('none');
+    rmSync(join(repo, '.env'));
+  });
+});
+
+export { ROOT };
