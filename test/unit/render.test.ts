@@ -124,9 +124,29 @@ describe('Gemini CLI renderer', () => {
   });
 });
 
+/** A policy whose profiles say `sandbox: none`: Codex's own sandbox is then the only one. */
+const unboxed = (names: string[], paths: string[] = []) => ({ ...policyOf(names, paths), sandbox: { value: 'none' as const, source: 'test' } });
+
 describe('Codex renderer', () => {
-  it('writes a permission profile, approval never, and never sandbox_mode', () => {
-    const r = renderCodex(policyOf(['implement']), rctx, guard);
+  it('inside the OS sandbox (the default) runs Codex without a sandbox of its own, keeping approval never and the command guard', () => {
+    // srt forbids the nested user namespace Codex's bubblewrap needs: any other permission profile stops Codex.
+    for (const names of [['research'], ['implement'], ['careful'], ['yolo']]) {
+      const r = renderCodex(policyOf(names, ['src/**']), rctx, guard);
+      const cfg = parseToml(r.files[0]!.content) as Record<string, any>;
+      expect(cfg.default_permissions, names.join()).toBe(':danger-full-access');
+      expect(cfg.permissions).toBeUndefined();
+      expect(cfg.approval_policy).toBe('never');
+      expect(r.files.some((f) => f.path.endsWith('/hooks.json'))).toBe(true);
+      expect(r.placeholders).toEqual([]);
+      // Commands keep srt's proxy variables (their only way out); secrets stay excluded.
+      expect(cfg.shell_environment_policy.inherit).toBe('all');
+      expect(cfg.shell_environment_policy.exclude).toEqual(expect.arrayContaining(['*TOKEN*', '*KEY*', '*SECRET*']));
+    }
+    expect((parseToml(renderCodex(unboxed(['implement']), rctx, guard).files[0]!.content) as Record<string, any>).shell_environment_policy.inherit).toBe('core');
+  });
+
+  it('with sandbox: none writes a permission profile, approval never, and never sandbox_mode', () => {
+    const r = renderCodex(unboxed(['implement']), rctx, guard);
     const text = r.files[0]!.content;
     expect(text).not.toMatch(/sandbox_mode/);
     const cfg = parseToml(text) as Record<string, any>;
@@ -186,7 +206,7 @@ describe('Codex renderer', () => {
     const list = (d: string) => tree[d];
     const home = '/home/u/.local/share/agentctl';
     expect(codexHiddenPaths(home, [rctx.worktree, rctx.runDir], list)).toEqual([`${home}/agentctl.db`, `${home}/agentctl.db-wal`, `${home}/keys`, `${home}/runs/2`, `${home}/worktrees/p/t-2`]);
-    const r = renderCodex(policyOf(['implement']), rctx, guard, { list, hide: [{ root: '/src/app', except: ['/src/app/.git'] }, { root: home, except: [] }] });
+    const r = renderCodex(unboxed(['implement']), rctx, guard, { list, hide: [{ root: '/src/app', except: ['/src/app/.git'] }, { root: home, except: [] }] });
     const fs = (parseToml(r.files[0]!.content) as Record<string, any>).permissions.agentctl.filesystem;
     for (const p of ['/src/app/.env', '/src/app/src', '/src/app/package.json', '/src/app/node_modules', `${home}/agentctl.db`, `${home}/runs/2`, `${home}/worktrees/p/t-2`]) expect(fs[p], p).toBe('deny');
     for (const p of ['/src/app/.git', '/src/app', home, rctx.worktree, rctx.runDir]) expect(fs[p], p).toBeUndefined();
