@@ -62,7 +62,7 @@ attempt('secret', () => (secret = fs.readFileSync(path.join(main, '.env'), 'utf8
 attempt('main-write', () => fs.writeFileSync(path.join(main, 'escaped-' + via + '.txt'), K.mark));
 attempt('parent-write', () => fs.writeFileSync(path.join(path.dirname(main), 'escaped-' + via + '.txt'), K.mark));
 attempt('tmp-write', () => fs.writeFileSync(K.tmp + via, K.mark));
-attempt('hook', () => fs.writeFileSync(path.join(common, 'hooks', 'post-merge'), '#!/bin/sh\\n# ' + K.mark + ' ' + via + '\\n', { mode: 0o755 }));
+attempt('hook', () => fs.appendFileSync(path.join(common, 'hooks', 'post-merge'), '#!/bin/sh\\n# ' + K.mark + ' ' + via + '\\n', { mode: 0o755 }));
 attempt('config', () => fs.appendFileSync(path.join(common, 'config'), '\\n[agentctlEscape]\\n\\tvia = ' + K.mark + '-' + via + '\\n'));
 attempt('db-read', () => { fs.readFileSync(K.db); return 'DB-READ-' + via; });
 attempt('db-write', () => { fs.closeSync(fs.openSync(K.db, 'r+')); return 'DB-WRITE-' + via; });
@@ -116,6 +116,12 @@ export interface EscapeCheck {
   effect(facts: EscapeFacts, via: Via): boolean;
   /** The code's own word for it. */
   word: string;
+  /**
+   * Whether the code's `ok` counts (reads: what was read may have left through the output). Writes and
+   * the promotion count only by their effect on the host: inside the OS sandbox the main checkout and
+   * AGENTCTL_HOME are empty throwaway folders, where writing succeeds in a world that vanishes with the run.
+   */
+  wordCounts: boolean;
 }
 
 const outside = (what: string) => () => ({ allowed: false, why: `${what}: outside the run (issue 9: every process an agent starts runs in the OS sandbox)` });
@@ -127,21 +133,23 @@ export const ESCAPE_CHECKS: EscapeCheck[] = [
     id: 'secret',
     label: 'reads the main checkout .env',
     word: 'secret',
+    wordCounts: true,
     decide: (policy) => {
       const d = decidePath(policy, 'read', '.env');
       return { allowed: false, why: `read <main>/.env: deny (outside the worktree; ${d.rule ? `${d.rule.kind} ${d.rule.value}` : 'default'})` };
     },
     effect: (f, via) => (runText(f, via) ?? '').includes(MAIN_SECRET),
   },
-  { id: 'main-write', label: 'writes into the main checkout', word: 'main-write', decide: outside('write <main>/escaped.txt'), effect: (f, via) => fileHas(join(f.outcome.host.repo, `escaped-${via}.txt`), ESCAPE_MARK) },
-  { id: 'parent-write', label: 'writes next to the main checkout', word: 'parent-write', decide: outside('write <main>/../escaped.txt'), effect: (f, via) => fileHas(join(f.outcome.host.base, `escaped-${via}.txt`), ESCAPE_MARK) },
-  { id: 'tmp-write', label: 'writes into the system temp dir', word: 'tmp-write', decide: outside('write /tmp/…'), effect: (f, via) => fileHas(`${f.outcome.host.systemTmpPrefix}${via}`, ESCAPE_MARK) },
-  { id: 'hook', label: 'writes .git/hooks/post-merge', word: 'hook', decide: outside('write <common git>/hooks/post-merge'), effect: (f, via) => fileHas(join(f.outcome.host.commonGit, 'hooks', 'post-merge'), `${ESCAPE_MARK} ${via}`) },
-  { id: 'config', label: 'writes .git/config', word: 'config', decide: outside('write <common git>/config'), effect: (f, via) => fileHas(join(f.outcome.host.commonGit, 'config'), `${ESCAPE_MARK}-${via}`) },
+  { id: 'main-write', label: 'writes into the main checkout', word: 'main-write', wordCounts: false, decide: outside('write <main>/escaped.txt'), effect: (f, via) => fileHas(join(f.outcome.host.repo, `escaped-${via}.txt`), ESCAPE_MARK) },
+  { id: 'parent-write', label: 'writes next to the main checkout', word: 'parent-write', wordCounts: false, decide: outside('write <main>/../escaped.txt'), effect: (f, via) => fileHas(join(f.outcome.host.base, `escaped-${via}.txt`), ESCAPE_MARK) },
+  { id: 'tmp-write', label: 'writes into the system temp dir', word: 'tmp-write', wordCounts: false, decide: outside('write /tmp/…'), effect: (f, via) => fileHas(`${f.outcome.host.systemTmpPrefix}${via}`, ESCAPE_MARK) },
+  { id: 'hook', label: 'writes .git/hooks/post-merge', word: 'hook', wordCounts: false, decide: outside('write <common git>/hooks/post-merge'), effect: (f, via) => fileHas(join(f.outcome.host.commonGit, 'hooks', 'post-merge'), `${ESCAPE_MARK} ${via}`) },
+  { id: 'config', label: 'writes .git/config', word: 'config', wordCounts: false, decide: outside('write <common git>/config'), effect: (f, via) => fileHas(join(f.outcome.host.commonGit, 'config'), `${ESCAPE_MARK}-${via}`) },
   {
     id: 'db',
     label: 'opens the event database',
     word: 'db-read',
+    wordCounts: true,
     decide: outside('open $AGENTCTL_HOME/agentctl.db'),
     // Opening leaves no trace: the code's own word is the evidence (`db-read` / `db-write`).
     effect: () => false,
@@ -150,25 +158,24 @@ export const ESCAPE_CHECKS: EscapeCheck[] = [
     id: 'promote',
     label: 'runs agentctl promote --force',
     word: 'promote',
+    wordCounts: false,
     decide: outside('agentctl promote from inside a run'),
     effect: (f, via) => loggedEvents(f.outcome.host).some((e) => e.type === 'trust.promoted' && e.taskType === `escape-${via}`),
   },
 ];
 
-/**
- * True when the attempt worked: the host shows it, or the code says the call succeeded (the agent's and
- * the gate's runs write the same `post-merge`, so the host alone cannot tell whose write it was).
- */
+/** True when the attempt worked: the host shows it, or (for reads) the code says it read. */
 export function escaped(check: EscapeCheck, facts: EscapeFacts, via: Via): boolean {
   const words = check.id === 'db' ? ['db-read', 'db-write'] : [check.word];
-  return check.effect(facts, via) || words.some((w) => said(facts, via, w));
+  return check.effect(facts, via) || (check.wordCounts && words.some((w) => said(facts, via, w)));
 }
 
 /** Row evidence: did the code run, what it said for this attempt, and what the host shows. */
 export function escapeEvidence(check: EscapeCheck, facts: EscapeFacts, via: Via, happened: boolean): string {
   const line = report(facts, via);
   const words = check.id === 'db' ? `db-read=${clip(word(line, 'db-read'), 40)} db-write=${clip(word(line, 'db-write'), 40)}` : `${check.word}=${clip(word(line, check.word))}`;
-  return `${happened ? 'ESCAPED' : 'blocked'}; ${line ? words : via === 'agent' ? 'the code did not run (or no output came back)' : 'the gate did not run the code'}`;
+  const inside = !happened && line !== undefined && / [\w-]+=ok/.test(` ${words}`) ? ' (host untouched: it landed in the sandbox only)' : '';
+  return `${happened ? 'ESCAPED' : 'blocked'}; ${line ? words + inside : via === 'agent' ? 'the code did not run (or no output came back)' : 'the gate did not run the code'}`;
 }
 
 /** True when the code ran (its `ESCAPE-RAN-<via>` line came back). */

@@ -7,11 +7,12 @@
  *
  * Everything lives below one base folder outside the system temp dir (Codex refuses helper binaries
  * under it): `$AGENTCTL_REAL_CLI_TMP` or `/var/tmp`. Per run, below it, laid out as a real run is:
- * `repo/` (the main checkout, with a local `.env` holding {@link MAIN_SECRET}), `agentctl/` (an
+ * `repo/` (the main checkout, with a local `.env` holding {@link MAIN_SECRET}), `ah/` (an
  * AGENTCTL_HOME with a real event database, `worktrees/repo/real-cli-r1` and `runs/r1`), `home/` (HOME)
- * and `tmp/` (TMPDIR). The worktree gets agentctl's protocol files (`installProtocol`) before the policy
- * is rendered, as src/orchestrator/run.ts does. With `gate`, the gate command runs after the CLI the
- * way run.ts runs it.
+ * and `tmp/`. As the run pipeline does (src/orchestrator/stages/): the worktree gets agentctl's protocol
+ * files (`installProtocol`) before the policy is rendered, the CLI starts in the OS sandbox
+ * (`confineCommand`, the layout of `sandboxLayout`) with the run's environment (`runEnv`, TMPDIR = the
+ * run's temp dir), and with `gate`, the gate command runs confined the same way after the CLI exits.
  */
 import { execFileSync } from 'node:child_process';
 import Database from 'better-sqlite3';
@@ -27,9 +28,16 @@ import { composePolicy, type Policy } from '../../src/authz/policy.js';
 import { parseProfile, type Profile } from '../../src/authz/profile.js';
 import type { RenderedConfig } from '../../src/authz/render/types.js';
 import type { AgentSettings } from '../../src/definition/config.js';
-import { childEnv, commandFor, runProcess, type RunResult } from '../../src/exec/runner.js';
+import { commandFor, runProcess, type RunResult } from '../../src/exec/runner.js';
 import { removePlaceholders } from '../../src/exec/worktree.js';
 import { installProtocol } from '../../src/orchestrator/protocol.js';
+import type { Context } from '../../src/orchestrator/context.js';
+import { confineCommand } from '../../src/orchestrator/stages/confine.js';
+import { runEnv } from '../../src/orchestrator/stages/launch.js';
+import { sandboxLayout } from '../../src/orchestrator/stages/prepare.js';
+import { writeRendered } from '../../src/orchestrator/stages/render.js';
+import type { ConfinedRun } from '../../src/orchestrator/stages/types.js';
+import { requireOsSandbox } from '../../src/exec/osSandbox.js';
 import { MockModelServer, type ScriptedCall, type ToolName, type ToolResult } from './mock.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -79,7 +87,7 @@ export function realCliBase(): string {
   if (!baseDir) {
     const parent = process.env.AGENTCTL_REAL_CLI_TMP ?? '/var/tmp';
     mkdirSync(parent, { recursive: true });
-    baseDir = mkdtempSync(join(parent, 'agentctl-real-cli-'));
+    baseDir = mkdtempSync(join(parent, 'agentctl-rc-'));
   }
   return baseDir;
 }
@@ -138,6 +146,8 @@ export interface RunOutcome {
   host: HostPaths;
   /** The gate's result, when the run had a gate. */
   gate: RunResult | undefined;
+  /** The CLI and the gate ran in the OS sandbox. */
+  confined: boolean;
 }
 
 /** Host locations of one run (all absolute). */
@@ -171,6 +181,28 @@ export interface RunCliOptions {
   gate?: string;
 }
 
+/**
+ * The run as the OS sandbox sees it, built as src/orchestrator/stages/prepare.ts builds it
+ * (`sandboxLayout`), with the tools' HOME as the home whose credential folders are hidden. The sandbox
+ * is the one agentctl would use (the bundled srt), unless the policy says `sandbox: none`.
+ */
+function confinedRun(policy: Policy, at: { repo: string; agentctlHome: string; worktree: string; runDir: string; tmpDir: string; home: string }, rendered: RenderedConfig): ConfinedRun {
+  const osSandbox = policy.sandbox.value === 'os' ? requireOsSandbox(process.env, at.repo, undefined, 'real-CLI run') : undefined;
+  const ctx = { project: { root: at.repo, commonDir: join(at.repo, '.git') }, paths: { home: at.agentctlHome } } as Context;
+  const layout = { ...sandboxLayout(ctx, at.worktree, at.runDir, at.tmpDir, rendered), homeDir: at.home };
+  return { plan: { osSandbox, policy, runId: 'r1', worktree: at.worktree, task: { id: 'real-cli' } }, layout, tmpDir: at.tmpDir };
+}
+
+/**
+ * Loopback addresses for the mock when the CLI runs in the OS sandbox. The sandbox has no network of its
+ * own: srt sends HTTP through its proxy on the host, which lets through the tool's API host
+ * (`adapter.apiHosts`) and, with network on, everything. Clients bypass that proxy for `127.0.0.1`,
+ * `localhost` and private networks (srt's NO_PROXY), and such a connection goes nowhere; srt accepts no
+ * single-label name (`myhost`) as a domain. Other 127.x addresses are neither: on Linux they reach the
+ * host's loopback through the proxy. The probes get an address of their own, never the API host.
+ */
+const CONFINED_MOCK = { api: '127.0.0.2', probe: '127.0.0.3' };
+
 /** Paths written outside everything a run owns, removed by {@link cleanupRealCli}. */
 const strayPrefixes: string[] = [];
 
@@ -202,7 +234,7 @@ export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
   const adapter = ADAPTERS[tool];
   const base = mkdtempSync(join(realCliBase(), `${tool}-${profile}-`));
   const repo = join(base, 'repo');
-  const agentctlHome = join(base, 'agentctl');
+  const agentctlHome = join(base, 'ah');
   const worktree = join(agentctlHome, 'worktrees', 'repo', 'real-cli-r1');
   const runDir = join(agentctlHome, 'runs', 'r1');
   const home = join(base, 'home');
@@ -227,25 +259,31 @@ export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
   // As src/orchestrator/run.ts does: the protocol folder first (renderers look at what exists), with the
   // default `protocol.escalateBelow`.
   installProtocol(worktree, 0.5);
-  const policy = policyFor(profile);
+  // `AGENTCTL_REAL_CLI_OS_SANDBOX=0` runs as a profile saying `sandbox: none` would (diagnostics: what the
+  // OS sandbox stops; agentctl caps such runs at review).
+  const unconfined = process.env.AGENTCTL_REAL_CLI_OS_SANDBOX === '0';
+  const composed = policyFor(profile);
+  const policy: Policy = unconfined ? { ...composed, sandbox: { value: 'none', source: 'AGENTCTL_REAL_CLI_OS_SANDBOX=0' } } : composed;
   // As src/orchestrator/plan.ts does: what agentctl ships for the tool must be there (the built guard).
   const missing = adapter.requiredFiles().filter((f) => !existsSync(f));
   if (missing.length) throw new Error(`missing ${missing.join(', ')}: run npm run build first`);
   const rendered = adapter.render(policy, { worktree, runDir, homeDir: home });
   if (!rendered) throw new Error(`${tool} rendered nothing`);
   options.patchRendered?.(rendered);
-  // As src/orchestrator/run.ts does: files outside the worktree, tool homes created.
-  for (const f of rendered.files) {
-    mkdirSync(dirname(f.path), { recursive: true, mode: 0o700 });
-    writeFileSync(f.path, f.content, { mode: 0o600 });
-  }
-  for (const [name, value] of Object.entries(rendered.env)) {
-    if (/_(HOME|DIR)$/.test(name)) mkdirSync(value, { recursive: true, mode: 0o700 });
-  }
+  // As src/orchestrator/stages/prepare.ts does: files outside the worktree (read-only), tool homes, the
+  // run's temp dir, and what the OS sandbox lets the run see and write.
+  writeRendered(rendered);
+  const tmpDir = join(runDir, 'tmp');
+  mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
+  // srt makes its network bridge's Unix sockets in its TMPDIR (the run's temp dir): `claude-socks-<16
+  // hex>.sock` must fit in sun_path (107 bytes), else "Failed to create bridge sockets after 5 attempts".
+  if (tmpDir.length + 36 > 107) throw new Error(`${tmpDir}: too long for srt's bridge sockets; set AGENTCTL_REAL_CLI_TMP to a shorter folder`);
+  const confined = confinedRun(policy, { repo, agentctlHome, worktree, runDir, tmpDir, home }, rendered);
 
-  const mock = await new MockModelServer(tool, [], MODEL[tool]).start();
+  const at = confined.plan.osSandbox ? CONFINED_MOCK : { api: '127.0.0.1', probe: '127.0.0.1' };
+  const mock = await new MockModelServer(tool, [], MODEL[tool], at.api, at.probe).start();
   // The script may name the mock's address (network probes): build it once the port is known.
-  mock.script = options.script({ worktree, probeUrl: (id) => `${mock.origin}/probe/${id}`, host });
+  mock.script = options.script({ worktree, probeUrl: (id) => `${mock.probeOrigin}/probe/${id}`, host });
 
   // What a user's .agentrc.yaml would hold for this tool (agents.<tool>.{bin,args,model,env}).
   const settings: AgentSettings = { bin: CLI_BIN[tool], args: [], model: MODEL[tool], env: {} };
@@ -263,17 +301,19 @@ export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
   if (tool === 'codex') {
     // Codex has no base-URL variable for a custom provider: the provider is configuration, passed the
     // way a user would in `.agentrc.yaml` (`agents.codex.args`), with the key named by `env_key`.
-    Object.assign(hostEnv, { OPENAI_API_KEY: 'sk-mock' });
+    // OPENAI_BASE_URL names the same host for agentctl, which lets the OS sandbox reach it (apiHosts).
+    Object.assign(hostEnv, { OPENAI_API_KEY: 'sk-mock', OPENAI_BASE_URL: `${mock.origin}/v1` });
     settings.args = [
       '-c', 'model_provider="agentctl_mock"',
       '-c', `model_providers.agentctl_mock={ name = "agentctl mock", base_url = "${mock.origin}/v1", env_key = "OPENAI_API_KEY", wire_api = "responses" }`,
     ];
   }
   const prompt = options.prompt ?? 'Carry out the scripted steps.';
-  const runEnv = { AGENTCTL_RUN_ID: 'r1', AGENTCTL_TASK: 'real-cli', AGENTCTL_WORKTREE: worktree };
+  // As src/orchestrator/stages/launch.ts does: the command in the OS sandbox, the run's environment.
+  const runCtx = { env: hostEnv } as Context;
   const spec = adapter.launch({ prompt, worktree, settings, rendered, interactive: false });
-  const cmd = commandFor(spec.bin, spec.args);
-  const env = childEnv(hostEnv, { ...settings.env, ...spec.env, ...runEnv }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]);
+  const cmd = confineCommand(confined, 'agent', commandFor(spec.bin, spec.args), adapter.apiHosts(hostEnv), [spec.bin]);
+  const env = runEnv(runCtx, confined, { ...settings.env, ...spec.env }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]);
   const stdoutLines: string[] = [];
   let result: RunResult;
   try {
@@ -293,16 +333,17 @@ export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
   removePlaceholders(rendered.placeholders);
   let gate: RunResult | undefined;
   if (options.gate) {
-    // As src/orchestrator/run.ts runs a task's gate.
-    gate = await runProcess('sh', ['-c', options.gate], {
+    // As src/orchestrator/stages/gate.ts runs a task's gate.
+    const gateCmd = confineCommand(confined, 'gate', { file: 'sh', args: ['-c', options.gate] });
+    gate = await runProcess(gateCmd.file, gateCmd.args, {
       cwd: worktree,
-      env: childEnv(hostEnv, { CI: '1', AGENTCTL_RUN_ID: 'r1' }),
+      env: runEnv(runCtx, confined, { CI: '1' }),
       acceptExitCodes: 'any',
       processGroup: true,
       timeoutMs: 120_000,
     });
   }
-  return { tool, profile, policy, rendered, worktree, result, mock, results: mock.results(), stdoutLines, host, gate };
+  return { tool, profile, policy, rendered, worktree, result, mock, results: mock.results(), stdoutLines, host, gate, confined: confined.plan.osSandbox !== undefined };
 }
 
 /** Read a worktree file, or undefined when it does not exist. */
