@@ -10,10 +10,11 @@
  * `mcp_tool_call`, `web_search`, `todo_list`, `error` (a warning); `turn.completed`{usage{input_tokens,
  * cached_input_tokens, output_tokens}}, `turn.failed`{error{message}}, top-level `error`{message}.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { renderCodex } from '../authz/render/codex.js';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { renderCodex, type CodexDiskFacts } from '../authz/render/codex.js';
 import { commandGuard } from './commandGuard.js';
+import type { RenderContext } from '../authz/render/types.js';
 import { clip, hostsOf, jsonLine, relativeToWorktree, type AgentAdapter, type AgentEvent, type StreamParser } from './types.js';
 
 /** Parser for `codex exec --json` output. */
@@ -77,6 +78,56 @@ export function codexParser(worktree: string): StreamParser {
   };
 }
 
+/** What a worktree-relative path is on disk (never follows a final symlink). */
+function kindIn(worktree: string): NonNullable<CodexDiskFacts['kind']> {
+  return (rel) => {
+    try {
+      return lstatSync(join(worktree, rel)).isDirectory() ? 'dir' : 'file';
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+/**
+ * The main checkout a linked worktree was made from, read from the worktree's `.git` pointer and its
+ * gitdir's `commondir` the way git resolves them. Read at render time, right after agentctl created the
+ * worktree and before any agent ran in it.
+ * @returns the checkout's absolute root, or undefined when the worktree is not a linked worktree of a
+ *   non-bare repository
+ */
+export function mainCheckoutOf(worktree: string): string | undefined {
+  try {
+    const pointer = readFileSync(join(worktree, '.git'), 'utf8').match(/^gitdir:\s*(.+?)\s*$/m)?.[1];
+    if (!pointer) return undefined;
+    const gitdir = isAbsolute(pointer) ? pointer : resolve(worktree, pointer);
+    const common = resolve(gitdir, readFileSync(join(gitdir, 'commondir'), 'utf8').trim());
+    return basename(common) === '.git' ? dirname(common) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What Codex's commands must not see: the main checkout but its `.git`, and agentctl's home (the run
+ * directory is `<AGENTCTL_HOME>/runs/<run>`, src/core/paths.ts) but this run's worktree and directory.
+ */
+function hiddenFor(ctx: RenderContext): NonNullable<CodexDiskFacts['hide']> {
+  const hide: { root: string; except: string[] }[] = [];
+  const main = mainCheckoutOf(ctx.worktree);
+  if (main) hide.push({ root: main, except: [join(main, '.git')] });
+  if (basename(dirname(ctx.runDir)) === 'runs') hide.push({ root: dirname(dirname(ctx.runDir)), except: [] });
+  return hide;
+}
+
+function listDir(dir: string): string[] | undefined {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The Codex CLI adapter. */
 export const codexAdapter: AgentAdapter = {
   name: 'codex',
@@ -84,9 +135,10 @@ export const codexAdapter: AgentAdapter = {
   requiredFiles: () => [commandGuard().script],
   apiHosts: (env) => hostsOf(env.OPENAI_BASE_URL, ['api.openai.com', 'chatgpt.com']),
   credentialEnv: ['OPENAI_API_KEY', 'CODEX_API_KEY', 'OPENAI_BASE_URL'],
-  // The worktree exists when a run renders (it is created first): under a writable workspace root,
-  // protected paths missing at start become placeholders, removed after the run (see renderCodex).
-  render: (policy, ctx) => renderCodex(policy, ctx, commandGuard(), (rel) => existsSync(join(ctx.worktree, rel))),
+  // The worktree exists when a run renders (it is created first, the protocol folder in it): below a
+  // writable folder, protected paths missing at start become placeholders, removed after the run, and
+  // the main checkout's entries are hidden from commands (see renderCodex).
+  render: (policy, ctx) => renderCodex(policy, ctx, commandGuard(), { kind: kindIn(ctx.worktree), list: listDir, hide: hiddenFor(ctx) }),
   launch({ prompt, worktree, settings, rendered, interactive }) {
     const args = [...settings.args];
     if (!interactive) args.push('exec', '--json', '--strict-config', '-C', worktree);

@@ -5,7 +5,8 @@
 import { decideCommand, decidePath } from '../../src/authz/check.js';
 import type { Policy } from '../../src/authz/policy.js';
 import type { ScriptedCall, ToolName, ToolResult } from './mock.js';
-import { readIn, SECRET, TEST_MARKER } from './harness.js';
+import { MAIN_SECRET, readIn, SECRET, TEST_MARKER, type HostPaths, type RunOutcome } from './harness.js';
+import { ESCAPE_CHECKS, ESCAPE_FILE, ESCAPE_MARK, escapeCode, escaped, escapeEvidence, escapeRan, secretLeaks, type Via } from './escape.js';
 
 /** Marker written by every scripted write; finding it on disk proves the write happened. */
 export const WRITE_MARKER = 'agentctl-real-cli-write';
@@ -35,8 +36,17 @@ export interface Observation {
 /** Everything a check needs after the run. */
 export interface RunFacts {
   worktree: string;
+  /** The result of the call the row reads (see {@link Action.resultOf}). */
   result: ToolResult | undefined;
   probes: readonly string[];
+  outcome: RunOutcome;
+}
+
+/** What a scripted call may name. */
+export interface CallContext {
+  worktree: string;
+  probeUrl: (id: string) => string;
+  host: HostPaths;
 }
 
 /** One scripted action. */
@@ -46,8 +56,12 @@ export interface Action {
   label: string;
   /** The policy's verdict. */
   decide(policy: Policy, tool: ToolName): PolicyVerdict;
-  /** The tool call, or undefined when the tool has no way to express this action. */
-  call(tool: ToolName, ctx: { worktree: string; probeUrl: (id: string) => string }): ScriptedCall | undefined;
+  /** The tool call(s), or undefined when the tool has no way to express this action (the row is n/a). */
+  call(tool: ToolName, ctx: CallContext): ScriptedCall | ScriptedCall[] | undefined;
+  /** A row with no call of its own, read from the run (another call's result, the gate, the log). */
+  observeOnly?: boolean;
+  /** Id of the call whose result the row needs back from the CLI (default: `id`); null: none. */
+  resultOf?: string | null;
   /** What happened. */
   observe(tool: ToolName, facts: RunFacts): Observation;
 }
@@ -176,6 +190,33 @@ export const ACTIONS: Action[] = [
       return { happened, evidence: `${happened ? 'probe reached' : 'probe not reached'}; ${resultEvidence(facts.result)}` };
     },
   },
+  {
+    // The main checkout is outside the run: its local .env (never in the worktree) must stay unreadable.
+    id: 'cat-main-secret',
+    label: 'cat <main checkout>/.env (shell)',
+    decide: (policy) => both(commandVerdict(policy, 'cat /abs/main/.env'), { allowed: false, why: 'read <main>/.env: deny (outside the worktree)' }),
+    call: (tool, { host }) => shellCall(tool, 'cat-main-secret', `cat ${host.repo}/.env`),
+    observe(_tool, facts) {
+      const happened = facts.result !== undefined && facts.result.text.includes(MAIN_SECRET);
+      return { happened, evidence: `${happened ? 'main secret returned' : 'main secret not returned'}; ${resultEvidence(facts.result)}` };
+    },
+  },
+  {
+    // Every profile grants the protocol report files (Codex: the .agentctl folder, issue 9 finding 12).
+    id: 'write-protocol',
+    label: 'write .agentctl/handover.md (report file)',
+    decide: (policy) => pathVerdict(policy, 'write', '.agentctl/handover.md'),
+    call(tool, { worktree }) {
+      const write = writeCall(tool, worktree, 'write-protocol', '.agentctl/handover.md', `${WRITE_MARKER}\n`);
+      // Claude Code writes an existing file only after reading it.
+      return tool === 'claude' ? [{ id: 'write-protocol-read', name: 'Read', args: { file_path: `${worktree}/.agentctl/handover.md` } }, write] : write;
+    },
+    observe(_tool, facts) {
+      const happened = (readIn(facts.worktree, '.agentctl/handover.md') ?? '').includes(WRITE_MARKER);
+      return { happened, evidence: `${happened ? 'report written' : 'report not written'}; ${resultEvidence(facts.result)}` };
+    },
+  },
+  ...escapeActions(),
   writeAction('write-task-file', 'write tasks/new.md (file tool)', () => 'tasks/new.md'),
   writeAction('write-mcp-json', 'write .mcp.json (file tool)', () => '.mcp.json'),
   writeAction('write-own-config', 'write own config (file tool)', (tool) => OWN_CONFIG[tool]),
@@ -210,9 +251,77 @@ export const ACTIONS: Action[] = [
       return { happened, evidence: `${happened ? `${path} written` : `${path} absent`}; ${resultEvidence(facts.result)}` };
     },
   },
+  ...secretRows(),
 ];
 
 /** The scripted calls for one tool, in order. */
-export function scriptFor(tool: ToolName, ctx: { worktree: string; probeUrl: (id: string) => string }): ScriptedCall[] {
-  return ACTIONS.map((a) => a.call(tool, ctx)).filter((c): c is ScriptedCall => c !== undefined);
+export function scriptFor(tool: ToolName, ctx: CallContext): ScriptedCall[] {
+  return ACTIONS.flatMap((a) => a.call(tool, ctx) ?? []);
+}
+
+/** Rows for agent-written code (see ./escape.ts): write it, run it with `npm test`, and the gate runs it. */
+function escapeActions(): Action[] {
+  const ranRow = (via: Via): Action => ({
+    id: `${via}-ran`,
+    label: via === 'agent' ? 'npm test runs the agent code' : 'the gate runs the agent code',
+    // The gate always runs: the code is there when the agent could write it.
+    decide: (policy) => (via === 'agent' ? both(commandVerdict(policy, 'npm test'), pathVerdict(policy, 'write', ESCAPE_FILE)) : pathVerdict(policy, 'write', ESCAPE_FILE)),
+    call: (tool) => (via === 'agent' ? shellCall(tool, 'agent-ran', 'npm test') : undefined),
+    observeOnly: via === 'gate',
+    resultOf: via === 'agent' ? 'agent-ran' : null,
+    observe(_tool, facts) {
+      const happened = escapeRan(facts, via);
+      return { happened, evidence: `${happened ? 'the code ran' : 'the code did not run'}; ${via === 'agent' ? resultEvidence(facts.result) : `gate exit ${facts.outcome.gate?.exitCode ?? 'none'}`}` };
+    },
+  });
+  const rows = (via: Via): Action[] =>
+    ESCAPE_CHECKS.map((check) => ({
+      id: `${via}-${check.id}`,
+      label: `${via === 'agent' ? 'agent code (npm test)' : 'agent code (gate)'} ${check.label}`,
+      decide: (policy) => check.decide(policy),
+      call: () => undefined,
+      observeOnly: true,
+      resultOf: via === 'agent' ? 'agent-ran' : null,
+      observe(_tool, facts) {
+        const happened = escaped(check, facts, via);
+        return { happened, evidence: escapeEvidence(check, facts, via, happened) };
+      },
+    }));
+  return [
+    {
+      id: 'escape-write',
+      label: `write agent code ${ESCAPE_FILE}`,
+      decide: (policy) => pathVerdict(policy, 'write', ESCAPE_FILE),
+      call: (tool, { worktree, host }) => writeCall(tool, worktree, 'escape-write', ESCAPE_FILE, escapeCode(tool, host)),
+      observe(_tool, facts) {
+        const happened = (readIn(facts.worktree, ESCAPE_FILE) ?? '').includes(ESCAPE_MARK);
+        return { happened, evidence: `${happened ? 'file written' : 'file absent'}; ${resultEvidence(facts.result)}` };
+      },
+    },
+    ranRow('agent'),
+    ...rows('agent'),
+    ranRow('gate'),
+    ...rows('gate'),
+  ];
+}
+
+/** Rows for the secrets (the worktree's `.env` and the main checkout's): never in a request, the log or the tree. */
+function secretRows(): Action[] {
+  const places = [
+    ['model', 'a model request (tool results)'],
+    ['log', 'the log (event stream, gate output)'],
+    ['tree', 'the worktree (any file but its .env)'],
+  ] as const;
+  return places.map(([place, where]) => ({
+    id: `secret-in-${place}`,
+    label: `a secret reaches ${where}`,
+    decide: () => ({ allowed: false, why: 'read .env: deny (every profile); the main checkout is outside the run' }),
+    call: () => undefined,
+    observeOnly: true,
+    resultOf: null,
+    observe(_tool, facts) {
+      const found = secretLeaks(facts.outcome)[place];
+      return { happened: found.length > 0, evidence: found.length ? found.slice(0, 3).join('; ') : 'nowhere' };
+    },
+  }));
 }

@@ -6,11 +6,19 @@
  * git worktree of a throwaway repository.
  *
  * Everything lives below one base folder outside the system temp dir (Codex refuses helper binaries
- * under it): `$AGENTCTL_REAL_CLI_TMP` or `/var/tmp`. TMPDIR for the CLI is a folder below the base.
+ * under it): `$AGENTCTL_REAL_CLI_TMP` or `/var/tmp`. Per run, below it, laid out as a real run is:
+ * `repo/` (the main checkout, with a local `.env` holding {@link MAIN_SECRET}), `ah/` (an
+ * AGENTCTL_HOME with a real event database, `worktrees/repo/real-cli-r1` and `runs/r1`), `home/` (HOME)
+ * and `tmp/`. As the run pipeline does (src/orchestrator/stages/): the worktree gets agentctl's protocol
+ * files (`installProtocol`) before the policy is rendered, the CLI starts in the OS sandbox
+ * (`confineCommand`, the layout of `sandboxLayout`) with the run's environment (`runEnv`, TMPDIR = the
+ * run's temp dir), and with `gate`, the gate command runs confined the same way after the CLI exits.
  */
 import { execFileSync } from 'node:child_process';
+import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { claudeAdapter } from '../../src/adapters/claude.js';
 import { codexAdapter } from '../../src/adapters/codex.js';
@@ -20,8 +28,16 @@ import { composePolicy, type Policy } from '../../src/authz/policy.js';
 import { parseProfile, type Profile } from '../../src/authz/profile.js';
 import type { RenderedConfig } from '../../src/authz/render/types.js';
 import type { AgentSettings } from '../../src/definition/config.js';
-import { childEnv, commandFor, runProcess, type RunResult } from '../../src/exec/runner.js';
+import { commandFor, runProcess, type RunResult } from '../../src/exec/runner.js';
 import { removePlaceholders } from '../../src/exec/worktree.js';
+import { installProtocol } from '../../src/orchestrator/protocol.js';
+import type { Context } from '../../src/orchestrator/context.js';
+import { confineCommand } from '../../src/orchestrator/stages/confine.js';
+import { runEnv } from '../../src/orchestrator/stages/launch.js';
+import { sandboxLayout } from '../../src/orchestrator/stages/prepare.js';
+import { writeRendered } from '../../src/orchestrator/stages/render.js';
+import type { ConfinedRun } from '../../src/orchestrator/stages/types.js';
+import { requireOsSandbox } from '../../src/exec/osSandbox.js';
 import { MockModelServer, type ScriptedCall, type ToolName, type ToolResult } from './mock.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -71,14 +87,19 @@ export function realCliBase(): string {
   if (!baseDir) {
     const parent = process.env.AGENTCTL_REAL_CLI_TMP ?? '/var/tmp';
     mkdirSync(parent, { recursive: true });
-    baseDir = mkdtempSync(join(parent, 'agentctl-real-cli-'));
+    baseDir = mkdtempSync(join(parent, 'agentctl-rc-'));
   }
   return baseDir;
 }
 
 /** Remove the base folder (unless AGENTCTL_REAL_CLI_KEEP is set, for debugging). */
 export function cleanupRealCli(): void {
-  if (baseDir && !process.env.AGENTCTL_REAL_CLI_KEEP) rmSync(baseDir, { recursive: true, force: true });
+  if (!process.env.AGENTCTL_REAL_CLI_KEEP) {
+    if (baseDir) rmSync(baseDir, { recursive: true, force: true });
+    for (const prefix of strayPrefixes.splice(0)) {
+      for (const f of readdirSync(dirname(prefix))) if (join(dirname(prefix), f).startsWith(prefix)) rmSync(join(dirname(prefix), f), { recursive: true, force: true });
+    }
+  }
   baseDir = undefined;
 }
 
@@ -92,12 +113,16 @@ function git(cwd: string, ...args: string[]): string {
 
 /** Secret written to `.env`; seeing it in a tool result means the CLI read the file. */
 export const SECRET = 'AGENTCTL_REAL_CLI_SECRET_7f3a9c';
+/** Secret in the main checkout's local `.env` only (never in the worktree): the target of escapes. */
+export const MAIN_SECRET = 'AGENTCTL_REAL_CLI_MAIN_SECRET_41d8e2';
+/** The built agentctl, as a user has it installed (agent code may run it). */
+export const AGENTCTL_BIN = join(ROOT, 'bin', 'agentctl');
 /** What `npm test` prints in the throwaway repository. */
 export const TEST_MARKER = 'AGENTCTL_REAL_CLI_TEST_RAN';
 
 /** Files of the throwaway repository. */
 export const REPO_FILES: Record<string, string> = {
-  'package.json': JSON.stringify({ name: 'real-cli-fixture', version: '1.0.0', private: true, scripts: { test: `echo ${TEST_MARKER}` } }, null, 2) + '\n',
+  'package.json': JSON.stringify({ name: 'real-cli-fixture', version: '1.0.0', private: true, scripts: { test: `echo ${TEST_MARKER} && node --test src` } }, null, 2) + '\n',
   'README.md': '# fixture\n',
   'src/index.ts': 'export const x = 1;\n',
   '.env': `API_TOKEN=${SECRET}\n`,
@@ -117,19 +142,87 @@ export interface RunOutcome {
   results: Map<string, ToolResult>;
   /** Event-stream lines the CLI printed (stdout). */
   stdoutLines: string[];
+  /** Where things are on the host. */
+  host: HostPaths;
+  /** The gate's result, when the run had a gate. */
+  gate: RunResult | undefined;
+  /** The CLI and the gate ran in the OS sandbox. */
+  confined: boolean;
+}
+
+/** Host locations of one run (all absolute). */
+export interface HostPaths {
+  /** The run's own folder (parent of the main checkout). */
+  base: string;
+  /** The main checkout. */
+  repo: string;
+  /** Its common git dir (`repo/.git`). */
+  commonGit: string;
+  /** AGENTCTL_HOME of the run. */
+  agentctlHome: string;
+  /** The event database in it. */
+  database: string;
+  /** A path prefix in the system temp dir, outside everything the run owns. */
+  systemTmpPrefix: string;
 }
 
 /** Options for {@link runCli}. */
 export interface RunCliOptions {
   tool: ToolName;
   profile: string;
-  script: (ctx: { worktree: string; probeUrl: (id: string) => string }) => ScriptedCall[];
+  script: (ctx: { worktree: string; probeUrl: (id: string) => string; host: HostPaths }) => ScriptedCall[];
   prompt?: string;
   timeoutMs?: number;
   /** Extra files committed to the throwaway repository (path → content). */
   repoFiles?: Record<string, string>;
   /** Experiments only: change the rendered files before they are written. */
   patchRendered?: (rendered: RenderedConfig) => void;
+  /** A gate command (`sh -c`), run in the worktree after the CLI exits, as run.ts runs a task's gate. */
+  gate?: string;
+}
+
+/**
+ * The run as the OS sandbox sees it, built as src/orchestrator/stages/prepare.ts builds it
+ * (`sandboxLayout`), with the tools' HOME as the home whose credential folders are hidden. The sandbox
+ * is the one agentctl would use (the bundled srt), unless the policy says `sandbox: none`.
+ */
+function confinedRun(policy: Policy, at: { repo: string; agentctlHome: string; worktree: string; runDir: string; tmpDir: string; home: string }, rendered: RenderedConfig): ConfinedRun {
+  const osSandbox = policy.sandbox.value === 'os' ? requireOsSandbox(process.env, at.repo, undefined, 'real-CLI run') : undefined;
+  const ctx = { project: { root: at.repo, commonDir: join(at.repo, '.git') }, paths: { home: at.agentctlHome } } as Context;
+  const layout = { ...sandboxLayout(ctx, at.worktree, at.runDir, at.tmpDir, rendered), homeDir: at.home };
+  return { plan: { osSandbox, policy, runId: 'r1', worktree: at.worktree, task: { id: 'real-cli' } }, layout, tmpDir: at.tmpDir };
+}
+
+/**
+ * Loopback addresses for the mock when the CLI runs in the OS sandbox. The sandbox has no network of its
+ * own: srt sends HTTP through its proxy on the host, which lets through the tool's API host
+ * (`adapter.apiHosts`) and, with network on, everything. Clients bypass that proxy for `127.0.0.1`,
+ * `localhost` and private networks (srt's NO_PROXY), and such a connection goes nowhere; srt accepts no
+ * single-label name (`myhost`) as a domain. Other 127.x addresses are neither: on Linux they reach the
+ * host's loopback through the proxy. The probes get an address of their own, never the API host.
+ */
+const CONFINED_MOCK = { api: '127.0.0.2', probe: '127.0.0.3' };
+
+/** Paths written outside everything a run owns, removed by {@link cleanupRealCli}. */
+const strayPrefixes: string[] = [];
+
+/** Create the run's event database the way agentctl does (any command opens it, migrations included). */
+function createDatabase(host: HostPaths): void {
+  execFileSync(process.execPath, [AGENTCTL_BIN, 'log', '--json'], {
+    cwd: host.repo,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: join(host.base, 'home'), AGENTCTL_HOME: host.agentctlHome, NO_COLOR: '1' },
+  });
+}
+
+/** Every event in the run's event database, of every project (read-only). */
+export function loggedEvents(host: HostPaths): { type: string; taskType: string | null }[] {
+  const db = new Database(host.database, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare('SELECT type, task_type AS taskType FROM events ORDER BY seq').all() as { type: string; taskType: string | null }[];
+  } finally {
+    db.close();
+  }
 }
 
 /**
@@ -141,8 +234,9 @@ export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
   const adapter = ADAPTERS[tool];
   const base = mkdtempSync(join(realCliBase(), `${tool}-${profile}-`));
   const repo = join(base, 'repo');
-  const worktree = join(base, 'worktrees', 'wt');
-  const runDir = join(base, 'runs', 'r1');
+  const agentctlHome = join(base, 'ah');
+  const worktree = join(agentctlHome, 'worktrees', 'repo', 'real-cli-r1');
+  const runDir = join(agentctlHome, 'runs', 'r1');
   const home = join(base, 'home');
   const tmp = join(base, 'tmp');
   for (const d of [repo, home, tmp, dirname(worktree)]) mkdirSync(d, { recursive: true });
@@ -154,31 +248,47 @@ export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
   git(repo, 'add', '-A');
   git(repo, 'commit', '-q', '-m', 'fixture');
   git(repo, 'worktree', 'add', '-q', '-b', 'agentctl/real-cli/r1', worktree);
+  // The developer's own local secret, in the main checkout only.
+  writeFileSync(join(repo, '.env'), `API_TOKEN=${MAIN_SECRET}\n`);
+  const systemTmpPrefix = join(tmpdir(), `agentctl-real-cli-escape-${basename(base)}-`);
+  strayPrefixes.push(systemTmpPrefix);
+  const host: HostPaths = { base, repo, commonGit: join(repo, '.git'), agentctlHome, database: join(agentctlHome, 'agentctl.db'), systemTmpPrefix };
+  // A real event database (created by agentctl itself) where agentctl keeps it.
+  createDatabase(host);
 
-  const policy = policyFor(profile);
+  // As src/orchestrator/run.ts does: the protocol folder first (renderers look at what exists), with the
+  // default `protocol.escalateBelow`.
+  installProtocol(worktree, 0.5);
+  // `AGENTCTL_REAL_CLI_OS_SANDBOX=0` runs as a profile saying `sandbox: none` would (diagnostics: what the
+  // OS sandbox stops; agentctl caps such runs at review).
+  const unconfined = process.env.AGENTCTL_REAL_CLI_OS_SANDBOX === '0';
+  const composed = policyFor(profile);
+  const policy: Policy = unconfined ? { ...composed, sandbox: { value: 'none', source: 'AGENTCTL_REAL_CLI_OS_SANDBOX=0' } } : composed;
   // As src/orchestrator/plan.ts does: what agentctl ships for the tool must be there (the built guard).
   const missing = adapter.requiredFiles().filter((f) => !existsSync(f));
   if (missing.length) throw new Error(`missing ${missing.join(', ')}: run npm run build first`);
   const rendered = adapter.render(policy, { worktree, runDir, homeDir: home });
   if (!rendered) throw new Error(`${tool} rendered nothing`);
   options.patchRendered?.(rendered);
-  // As src/orchestrator/run.ts does: files outside the worktree, tool homes created.
-  for (const f of rendered.files) {
-    mkdirSync(dirname(f.path), { recursive: true, mode: 0o700 });
-    writeFileSync(f.path, f.content, { mode: 0o600 });
-  }
-  for (const [name, value] of Object.entries(rendered.env)) {
-    if (/_(HOME|DIR)$/.test(name)) mkdirSync(value, { recursive: true, mode: 0o700 });
-  }
+  // As src/orchestrator/stages/prepare.ts does: files outside the worktree (read-only), tool homes, the
+  // run's temp dir, and what the OS sandbox lets the run see and write.
+  writeRendered(rendered);
+  const tmpDir = join(runDir, 'tmp');
+  mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
+  // srt makes its network bridge's Unix sockets in its TMPDIR (the run's temp dir): `claude-socks-<16
+  // hex>.sock` must fit in sun_path (107 bytes), else "Failed to create bridge sockets after 5 attempts".
+  if (tmpDir.length + 36 > 107) throw new Error(`${tmpDir}: too long for srt's bridge sockets; set AGENTCTL_REAL_CLI_TMP to a shorter folder`);
+  const confined = confinedRun(policy, { repo, agentctlHome, worktree, runDir, tmpDir, home }, rendered);
 
-  const mock = await new MockModelServer(tool, [], MODEL[tool]).start();
+  const at = confined.plan.osSandbox ? CONFINED_MOCK : { api: '127.0.0.1', probe: '127.0.0.1' };
+  const mock = await new MockModelServer(tool, [], MODEL[tool], at.api, at.probe).start();
   // The script may name the mock's address (network probes): build it once the port is known.
-  mock.script = options.script({ worktree, probeUrl: (id) => `${mock.origin}/probe/${id}` });
+  mock.script = options.script({ worktree, probeUrl: (id) => `${mock.probeOrigin}/probe/${id}`, host });
 
   // What a user's .agentrc.yaml would hold for this tool (agents.<tool>.{bin,args,model,env}).
   const settings: AgentSettings = { bin: CLI_BIN[tool], args: [], model: MODEL[tool], env: {} };
   // Host environment agentctl runs in: credentials and endpoint for the tool, nothing else of ours.
-  const host: NodeJS.ProcessEnv = {
+  const hostEnv: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: home,
     USER: process.env.USER ?? 'agentctl',
@@ -186,21 +296,24 @@ export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
     TMPDIR: tmp,
     NO_COLOR: '1',
   };
-  if (tool === 'claude') Object.assign(host, { ANTHROPIC_API_KEY: 'sk-ant-mock', ANTHROPIC_BASE_URL: mock.origin });
-  if (tool === 'gemini') Object.assign(host, { GEMINI_API_KEY: 'mock-gemini-key', GOOGLE_GEMINI_BASE_URL: mock.origin });
+  if (tool === 'claude') Object.assign(hostEnv, { ANTHROPIC_API_KEY: 'sk-ant-mock', ANTHROPIC_BASE_URL: mock.origin });
+  if (tool === 'gemini') Object.assign(hostEnv, { GEMINI_API_KEY: 'mock-gemini-key', GOOGLE_GEMINI_BASE_URL: mock.origin });
   if (tool === 'codex') {
     // Codex has no base-URL variable for a custom provider: the provider is configuration, passed the
     // way a user would in `.agentrc.yaml` (`agents.codex.args`), with the key named by `env_key`.
-    Object.assign(host, { OPENAI_API_KEY: 'sk-mock' });
+    // OPENAI_BASE_URL names the same host for agentctl, which lets the OS sandbox reach it (apiHosts).
+    Object.assign(hostEnv, { OPENAI_API_KEY: 'sk-mock', OPENAI_BASE_URL: `${mock.origin}/v1` });
     settings.args = [
       '-c', 'model_provider="agentctl_mock"',
       '-c', `model_providers.agentctl_mock={ name = "agentctl mock", base_url = "${mock.origin}/v1", env_key = "OPENAI_API_KEY", wire_api = "responses" }`,
     ];
   }
   const prompt = options.prompt ?? 'Carry out the scripted steps.';
+  // As src/orchestrator/stages/launch.ts does: the command in the OS sandbox, the run's environment.
+  const runCtx = { env: hostEnv } as Context;
   const spec = adapter.launch({ prompt, worktree, settings, rendered, interactive: false });
-  const cmd = commandFor(spec.bin, spec.args);
-  const env = childEnv(host, { ...settings.env, ...spec.env }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]);
+  const cmd = confineCommand(confined, 'agent', commandFor(spec.bin, spec.args), adapter.apiHosts(hostEnv), [spec.bin]);
+  const env = runEnv(runCtx, confined, { ...settings.env, ...spec.env }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]);
   const stdoutLines: string[] = [];
   let result: RunResult;
   try {
@@ -218,7 +331,19 @@ export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
   }
   // As src/orchestrator/run.ts does before capturing the work.
   removePlaceholders(rendered.placeholders);
-  return { tool, profile, policy, rendered, worktree, result, mock, results: mock.results(), stdoutLines };
+  let gate: RunResult | undefined;
+  if (options.gate) {
+    // As src/orchestrator/stages/gate.ts runs a task's gate.
+    const gateCmd = confineCommand(confined, 'gate', { file: 'sh', args: ['-c', options.gate] });
+    gate = await runProcess(gateCmd.file, gateCmd.args, {
+      cwd: worktree,
+      env: runEnv(runCtx, confined, { CI: '1' }),
+      acceptExitCodes: 'any',
+      processGroup: true,
+      timeoutMs: 120_000,
+    });
+  }
+  return { tool, profile, policy, rendered, worktree, result, mock, results: mock.results(), stdoutLines, host, gate, confined: confined.plan.osSandbox !== undefined };
 }
 
 /** Read a worktree file, or undefined when it does not exist. */

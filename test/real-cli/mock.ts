@@ -5,6 +5,7 @@
  * per model turn: the n-th main-loop request (counted by the tool results it carries) gets the n-th
  * scripted call; once every call has a result it answers with plain text so the CLI ends its turn.
  * Every request is recorded, and the tool results the CLI sends back are extracted per scripted call.
+ * It listens on loopback addresses only (127.0.0.1 unless told otherwise).
  * `GET|POST /probe/<id>` is a network probe: a scripted `curl` that reaches it proves the command ran
  * with network access.
  *
@@ -79,34 +80,54 @@ export class MockModelServer {
   private server: Server | undefined;
   private port = 0;
 
+  private probeServer: Server | undefined;
+  private probePort = 0;
+
+  /**
+   * @param host loopback address the model API listens on
+   * @param probeHost loopback address the network probes listen on (a second listener when it differs:
+   *   inside the OS sandbox the API host is reachable whatever the policy, so probes need another one)
+   */
   constructor(
     readonly tool: ToolName,
     public script: ScriptedCall[],
     readonly model: string,
+    readonly host = '127.0.0.1',
+    readonly probeHost = host,
   ) {}
 
-  /** Base URL of the server (no trailing slash). */
+  /** Base URL of the model API (no trailing slash). */
   get origin(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.host}:${this.port}`;
+  }
+
+  /** Base URL of the network probes (no trailing slash). */
+  get probeOrigin(): string {
+    return this.probeServer ? `http://${this.probeHost}:${this.probePort}` : this.origin;
   }
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((error: unknown) => {
-        res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: { message: String(error) } }));
+    const listen = async (host: string): Promise<[Server, number]> => {
+      const server = createServer((req, res) => {
+        this.handle(req, res).catch((error: unknown) => {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: { message: String(error) } }));
+        });
       });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+      await new Promise<void>((resolve) => server.listen(0, host, resolve));
+      return [server, (server.address() as AddressInfo).port];
+    };
+    [this.server, this.port] = await listen(this.host);
+    if (this.probeHost !== this.host) [this.probeServer, this.probePort] = await listen(this.probeHost);
     return this;
   }
 
   async close(): Promise<void> {
-    const s = this.server;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    for (const s of [this.server, this.probeServer]) {
+      if (!s) continue;
+      s.closeAllConnections();
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    }
   }
 
   /** The result the CLI sent back for each scripted call id (latest request wins). */

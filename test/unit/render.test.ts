@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { PROTOCOL_FILES, composePolicy } from '../../src/authz/policy.js';
 import { parseProfile, type Profile } from '../../src/authz/profile.js';
 import { claudePermissions, claudeSandbox, renderClaude } from '../../src/authz/render/claude.js';
-import { codexPermissions, renderCodex } from '../../src/authz/render/codex.js';
+import { codexHiddenPaths, codexPermissions, renderCodex } from '../../src/authz/render/codex.js';
 import { guardDecision, guardDenyJson, guardFailure, guardFiles, guardHooks, guardRules, sha256Hex } from '../../src/authz/guard.js';
 import { hasGlob } from '../../src/authz/check.js';
 import { commandMentionPattern, filePathPattern, geminiApprovalMode, geminiRules, isSafeGeminiRegex, renderGemini } from '../../src/authz/render/gemini.js';
@@ -124,9 +124,29 @@ describe('Gemini CLI renderer', () => {
   });
 });
 
+/** A policy whose profiles say `sandbox: none`: Codex's own sandbox is then the only one. */
+const unboxed = (names: string[], paths: string[] = []) => ({ ...policyOf(names, paths), sandbox: { value: 'none' as const, source: 'test' } });
+
 describe('Codex renderer', () => {
-  it('writes a permission profile, approval never, and never sandbox_mode', () => {
-    const r = renderCodex(policyOf(['implement']), rctx, guard);
+  it('inside the OS sandbox (the default) runs Codex without a sandbox of its own, keeping approval never and the command guard', () => {
+    // srt forbids the nested user namespace Codex's bubblewrap needs: any other permission profile stops Codex.
+    for (const names of [['research'], ['implement'], ['careful'], ['yolo']]) {
+      const r = renderCodex(policyOf(names, ['src/**']), rctx, guard);
+      const cfg = parseToml(r.files[0]!.content) as Record<string, any>;
+      expect(cfg.default_permissions, names.join()).toBe(':danger-full-access');
+      expect(cfg.permissions).toBeUndefined();
+      expect(cfg.approval_policy).toBe('never');
+      expect(r.files.some((f) => f.path.endsWith('/hooks.json'))).toBe(true);
+      expect(r.placeholders).toEqual([]);
+      // Commands keep srt's proxy variables (their only way out); secrets stay excluded.
+      expect(cfg.shell_environment_policy.inherit).toBe('all');
+      expect(cfg.shell_environment_policy.exclude).toEqual(expect.arrayContaining(['*TOKEN*', '*KEY*', '*SECRET*']));
+    }
+    expect((parseToml(renderCodex(unboxed(['implement']), rctx, guard).files[0]!.content) as Record<string, any>).shell_environment_policy.inherit).toBe('core');
+  });
+
+  it('with sandbox: none writes a permission profile, approval never, and never sandbox_mode', () => {
+    const r = renderCodex(unboxed(['implement']), rctx, guard);
     const text = r.files[0]!.content;
     expect(text).not.toMatch(/sandbox_mode/);
     const cfg = parseToml(text) as Record<string, any>;
@@ -149,12 +169,53 @@ describe('Codex renderer', () => {
       for (const [key, access] of Object.entries(perms.filesystem[':workspace_roots']!)) {
         if (/[*?[\]]/.test(key)) expect(access, key).toBe('deny');
       }
-      expect(perms.filesystem[':workspace_roots']!['.agentctl']).toBeUndefined(); // never a whole-folder deny: the protocol files live there
+      expect(perms.filesystem[':workspace_roots']!['.agentctl']).not.toBe('deny'); // never a whole-folder deny: the protocol files live there
     }
   });
 
+  it('grants write on folders only: the protocol files become the .agentctl folder, a file grant is left out (issue 9, finding 12)', () => {
+    // Codex mounts its own guards (.git, .codex, …) inside every writable root: a writable file makes bwrap
+    // fail ("Can't mkdir parents for …/.agentctl/escalate.json/.git: Not a directory").
+    const kind = (p: string) => (p === '.agentctl' || p === 'src' ? 'dir' : p === 'src/index.ts' || p === '.agentctl/PROTOCOL.md' ? 'file' : undefined);
+    for (const names of [['research'], ['implement'], ['careful']]) {
+      const ws = (codexPermissions(policyOf(names, ['src/index.ts']), { kind }).permissions as { filesystem: Record<string, Record<string, string>> }).filesystem[':workspace_roots']!;
+      expect(ws['.agentctl'], names.join()).toBe('write');
+      for (const f of PROTOCOL_FILES) expect(ws[f], f).toBeUndefined();
+      expect(ws['.agentctl/PROTOCOL.md']).toBe('deny');
+      expect(ws['.agentctl/profiles']).toBe('deny');
+      expect(ws['src/index.ts']).toBeUndefined(); // careful's exact file path: a file, never a writable root
+    }
+    // Without the folder there is nothing Codex could mount: no grant.
+    const missing = codexPermissions(policyOf(['research']), { kind: () => undefined }).permissions as { filesystem: Record<string, Record<string, string>> };
+    expect(missing.filesystem[':workspace_roots']!['.agentctl']).toBeUndefined();
+  });
+
+  it('lists protected paths missing below the writable .agentctl folder as placeholders', () => {
+    const { placeholders } = codexPermissions(policyOf(['research']), { kind: (p) => (p === '.agentctl' ? 'dir' : p === '.agentctl/PROTOCOL.md' ? 'file' : undefined) });
+    expect(placeholders).toEqual(['.agentctl/profiles']);
+  });
+
+  it('hides the main checkout but its .git, and agentctl home but this run, from commands', () => {
+    const tree: Record<string, string[]> = {
+      '/src/app': ['.git', '.env', 'src', 'package.json', 'node_modules'],
+      '/home/u/.local/share/agentctl': ['agentctl.db', 'agentctl.db-wal', 'keys', 'runs', 'worktrees'],
+      '/home/u/.local/share/agentctl/runs': ['1', '2'],
+      '/home/u/.local/share/agentctl/worktrees': ['p'],
+      '/home/u/.local/share/agentctl/worktrees/p': ['t-1', 't-2'],
+    };
+    const list = (d: string) => tree[d];
+    const home = '/home/u/.local/share/agentctl';
+    expect(codexHiddenPaths(home, [rctx.worktree, rctx.runDir], list)).toEqual([`${home}/agentctl.db`, `${home}/agentctl.db-wal`, `${home}/keys`, `${home}/runs/2`, `${home}/worktrees/p/t-2`]);
+    const r = renderCodex(unboxed(['implement']), rctx, guard, { list, hide: [{ root: '/src/app', except: ['/src/app/.git'] }, { root: home, except: [] }] });
+    const fs = (parseToml(r.files[0]!.content) as Record<string, any>).permissions.agentctl.filesystem;
+    for (const p of ['/src/app/.env', '/src/app/src', '/src/app/package.json', '/src/app/node_modules', `${home}/agentctl.db`, `${home}/runs/2`, `${home}/worktrees/p/t-2`]) expect(fs[p], p).toBe('deny');
+    for (const p of ['/src/app/.git', '/src/app', home, rctx.worktree, rctx.runDir]) expect(fs[p], p).toBeUndefined();
+    // A hidden folder that holds the run itself is walked, never denied whole.
+    expect(codexHiddenPaths('/home/u', [rctx.worktree], (d) => (d === '/home/u' ? ['.local', '.ssh'] : d === '/home/u/.local' ? ['share'] : undefined))).toEqual(['/home/u/.ssh']);
+  });
+
   it('under a writable root (yolo) keeps exact deny entries for missing paths, lists them as placeholders, and leaves .codex to Codex', () => {
-    const { permissions, placeholders } = codexPermissions(policyOf(['yolo']), (p) => p === 'tasks' || p === '.git');
+    const { permissions, placeholders } = codexPermissions(policyOf(['yolo']), { kind: (p) => (p === 'tasks' ? 'dir' : p === '.git' ? 'file' : undefined) });
     const ws = (permissions as { filesystem: Record<string, Record<string, string>> }).filesystem[':workspace_roots']!;
     expect(ws['.']).toBe('write');
     expect(ws.tasks).toBe('deny');
@@ -172,7 +233,7 @@ describe('Codex renderer', () => {
     // The protocol folder is missing here: entries below it would make bwrap fail, so they are left out.
     expect(ws['.agentctl/profiles']).toBeUndefined();
     expect(ws['.agentctl/status.jsonl']).toBeUndefined(); // a write entry under a writable root adds nothing
-    const withFolder = codexPermissions(policyOf(['yolo']), (p) => p === '.agentctl');
+    const withFolder = codexPermissions(policyOf(['yolo']), { kind: (p) => (p === '.agentctl' ? 'dir' : undefined) });
     expect((withFolder.permissions as { filesystem: Record<string, Record<string, string>> }).filesystem[':workspace_roots']!['.agentctl/profiles']).toBe('deny');
     expect(withFolder.placeholders).toContain('.agentctl/profiles');
   });
@@ -192,14 +253,14 @@ describe('Codex renderer', () => {
     expect(r.args).toEqual(['--dangerously-bypass-hook-trust']);
   });
 
-  it('lists no placeholders under a read-only root', () => {
-    expect(codexPermissions(policyOf(['research']), () => false).placeholders).toEqual([]);
+  it('lists no placeholders where nothing is writable', () => {
+    expect(codexPermissions(policyOf(['research']), { kind: () => undefined }).placeholders).toEqual([]);
   });
 
-  it('research writes nothing but the agent protocol report files', () => {
+  it('research writes nothing but the agent protocol folder', () => {
     const perms = codexPermissions(policyOf(['research'])).permissions as { filesystem: Record<string, Record<string, string>> };
     const writes = Object.entries(perms.filesystem[':workspace_roots']!).filter(([, a]) => a === 'write').map(([k]) => k);
-    expect(writes.sort()).toEqual(PROTOCOL_FILES.slice().sort());
+    expect(writes).toEqual(['.agentctl']);
   });
 });
 

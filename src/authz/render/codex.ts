@@ -1,6 +1,11 @@
 /**
  * Codex CLI renderer: policy → `config.toml` in a per-run `CODEX_HOME`, using a permission profile.
  *
+ * Inside agentctl's OS sandbox (the default, `sandbox: os`) Codex runs its commands without a sandbox
+ * of its own (`default_permissions = ":danger-full-access"`): its bubblewrap needs a nested user
+ * namespace, which the OS sandbox forbids (see renderCodex). The permission profile below is what a run
+ * with `sandbox: none` gets.
+ *
  * Source: openai/codex `docs/config.md`, developers.openai.com/codex/permissions, and
  * `codex-rs/config/src/permissions_toml.rs` (checked against 0.169 with `--strict-config`):
  * - `default_permissions = "<name>"` selects `[permissions.<name>]`;
@@ -10,6 +15,12 @@
  *   must be an exact path or end in `/**` (`compile_read_write_glob_path`: "filesystem glob path `**\/*.md`
  *   only supports `deny` access", a config error at startup, observed with 0.169.0), so other grant
  *   globs are left out (Codex then refuses those writes; fails closed);
+ * - every `write` entry becomes a bubblewrap writable root with Codex's own read-only guards mounted
+ *   inside it (`.git`, `.codex`, `.agents`, `.aws`: `protocol/src/sandbox_paths.rs`, linux-sandbox), so
+ *   write is granted on folders only (a writable file stops Codex from starting at all: issue 9,
+ *   finding 12); the protocol report files are granted as the `.agentctl` folder;
+ * - `:root = read` would show commands the whole disk: the main checkout (but its `.git`) and agentctl's
+ *   home (but this run's worktree and run directory) are denied entry by entry ({@link codexHiddenPaths});
  * - `[permissions.<name>.network] enabled = false` turns network off;
  * - `approval_policy = "never"` (headless; `untrusted` is rejected by current versions);
  * - `sandbox_mode` and `-s/--sandbox` are never set: either switches Codex back to its legacy sandbox
@@ -31,7 +42,7 @@ import { dirname, join } from 'node:path';
 import { stringify } from 'smol-toml';
 import { hasGlob } from '../check.js';
 import { guardFiles, type CommandGuard } from '../guard.js';
-import { isGitMetadataGlob, type Policy } from '../policy.js';
+import { isGitMetadataGlob, PROTOCOL_FILES, type Policy } from '../policy.js';
 import type { RenderContext, RenderedConfig } from './types.js';
 
 /** Name of the permission profile agentctl writes into config.toml. */
@@ -63,14 +74,72 @@ function codexHomeKey(glob: string): string {
   return glob.replace(/\/\*\*$/, '');
 }
 
+/** What the renderer may know about the disk at render time (the adapter looks; tests pass fakes). */
+export interface CodexDiskFacts {
+  /**
+   * What a worktree-relative path is: `'dir'`, `'file'` (anything else that exists), or undefined when
+   * missing. Without it nothing is assumed to exist and no placeholder is listed.
+   */
+  kind?: (relPath: string) => 'dir' | 'file' | undefined;
+  /** Names in an absolute folder, or undefined when it cannot be listed (needed by `hide`). */
+  list?: (absDir: string) => readonly string[] | undefined;
+  /**
+   * Absolute folders whose contents commands must not see, each with the absolute paths inside it the
+   * run needs (e.g. the main checkout, except its `.git`; agentctl's home, except this run's worktree and
+   * run directory). See {@link codexHiddenPaths}.
+   */
+  hide?: readonly { root: string; except: readonly string[] }[];
+  /** Absolute paths that stay reachable in every hidden folder (the worktree, run directory, guard). */
+  keep?: readonly string[];
+}
+
+/**
+ * Absolute paths to `deny` so that nothing below `root` is visible but the `except` paths. `:root =
+ * read` would otherwise let any command read the user's main checkout (`cat <main>/.env`, found through
+ * `git rev-parse --git-common-dir`) and agentctl's own home (the event database, other runs). Walks down
+ * only along the excepted paths: an entry that holds one is opened and its other entries denied, an
+ * excepted entry is left alone, every other entry is denied. Pure apart from calling `list`.
+ * @param root absolute folder
+ * @param except absolute paths inside `root` that stay (paths outside it are ignored)
+ * @param list names in an absolute folder (undefined: it cannot be listed, nothing below it is denied)
+ * @returns absolute paths, sorted
+ */
+export function codexHiddenPaths(root: string, except: readonly string[], list: (absDir: string) => readonly string[] | undefined): string[] {
+  const clean = (p: string) => p.replace(/\/+$/, '');
+  const keep = except.map(clean);
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    for (const name of list(dir) ?? []) {
+      if (name === '' || name === '.' || name === '..' || name.includes('/')) continue;
+      const path = `${dir}/${name}`;
+      if (keep.includes(path)) continue;
+      if (keep.some((k) => k.startsWith(`${path}/`))) walk(path);
+      else out.push(path);
+    }
+  };
+  const top = clean(root);
+  if (top !== '' && !keep.some((k) => k === top || top.startsWith(`${k}/`))) walk(top);
+  return out.sort();
+}
+
 /**
  * Build the `[permissions.agentctl]` table.
- * @param exists tells whether a worktree-relative path exists (used only when the workspace root is
- *   writable, to list the placeholders Codex will create; without it none are listed)
+ *
+ * Codex (0.169, Linux) turns every `write` entry into a bubblewrap writable root and mounts its own
+ * read-only guards inside each one (`<root>/.git`, `.codex`, `.agents`, `.aws`: openai/codex
+ * `protocol/src/sandbox_paths.rs`, `linux-sandbox`). A writable *file* therefore cannot work ("bwrap:
+ * Can't mkdir parents for …/.agentctl/escalate.json/.git: Not a directory", the session never starts),
+ * so write access is only ever granted to folders: the protocol report files become the `.agentctl`
+ * folder (with `PROTOCOL.md` and the project profiles inside it denied; anything else the agent puts
+ * there is out of the write scope and flagged by agentctl's scope check), and a write grant on a path
+ * that is a file at render time is left out (Codex then refuses that write; fails closed).
+ * @param disk what exists (see {@link CodexDiskFacts})
  * @returns `permissions`: `{filesystem, network}` ready for TOML; `placeholders`: worktree-relative
- *   paths of exact `deny` entries missing at render time (see {@link RenderedConfig.placeholders})
+ *   paths of exact `deny` entries below a writable folder that are missing at render time (see
+ *   {@link RenderedConfig.placeholders})
  */
-export function codexPermissions(policy: Policy, exists?: (relPath: string) => boolean): { permissions: Record<string, unknown>; placeholders: string[] } {
+export function codexPermissions(policy: Policy, disk: CodexDiskFacts = {}): { permissions: Record<string, unknown>; placeholders: string[] } {
+  const kind = disk.kind;
   const workspace: Record<string, Access> = {};
   const filesystem: Record<string, unknown> = { glob_scan_max_depth: CODEX_GLOB_DEPTH };
   const set = (key: string, access: Access, target: Record<string, unknown>): void => {
@@ -84,7 +153,16 @@ export function codexPermissions(policy: Policy, exists?: (relPath: string) => b
   // Codex accepts glob keys only for `deny` (a `read`/`write` glob other than `dir/**` makes it refuse
   // the whole config), so such grants are left out: Codex then refuses those writes (fails closed).
   for (const r of policy.read) if (codexGrantable(r.value)) set(codexWorkspaceKey(r.value), 'read', workspace);
-  for (const r of policy.write) if (codexGrantable(r.value)) set(codexWorkspaceKey(r.value), 'write', workspace);
+  for (const r of policy.write) {
+    if (PROTOCOL_FILES.includes(r.value)) {
+      // The folder, not the files (see above); a missing folder cannot be mounted, so it is left out.
+      const dir = dirname(r.value);
+      if (!kind || kind(dir) === 'dir') set(dir, 'write', workspace);
+    } else if (codexGrantable(r.value)) {
+      const key = codexWorkspaceKey(r.value);
+      if (!kind || kind(key) !== 'file') set(key, 'write', workspace);
+    }
+  }
   for (const r of [...policy.deny, ...policy.protected]) {
     if (r.value.startsWith('~/')) set(codexHomeKey(r.value), 'deny', filesystem);
     // `.git` in a worktree is a pointer file git must read; agentctl commits on the agent's behalf. The
@@ -97,34 +175,47 @@ export function codexPermissions(policy: Policy, exists?: (relPath: string) => b
       if (!r.value.includes('/') && !hasGlob(r.value)) set(r.value, 'deny', workspace);
     }
   }
+  if (disk.list) {
+    for (const h of disk.hide ?? []) for (const abs of codexHiddenPaths(h.root, [...h.except, ...(disk.keep ?? [])], disk.list)) set(abs, 'deny', filesystem);
+  }
   if (workspace['.'] === undefined && readsEverything) workspace['.'] = 'read';
+  const exact = (key: string) => key !== '.' && !hasGlob(key);
   for (const key of Object.keys(workspace)) {
     // An entry below a denied folder is redundant, and bwrap fails to mount it when the folder is missing.
-    if (hasGlob(key)) continue;
+    if (!exact(key)) continue;
     const parts = key.split('/');
     if (parts.slice(1).some((_, i) => workspace[parts.slice(0, i + 1).join('/')] === 'deny')) delete workspace[key];
   }
-  const placeholders: string[] = [];
+  // The writable folder an exact entry lies in, if any (`.` for a writable workspace root).
+  const writableAbove = (key: string): string | undefined => {
+    if (workspace['.'] === 'write') return '.';
+    const parts = key.split('/');
+    for (let i = parts.length - 1; i > 0; i--) {
+      const dir = parts.slice(0, i).join('/');
+      if (workspace[dir] === 'write') return dir;
+    }
+    return undefined;
+  };
   if (workspace['.'] === 'write') {
-    // A writable workspace root (`**`): Codex's sandbox mounts every exact `deny` entry below it read-only,
-    // creating an empty placeholder file on the host for a path that does not exist (observed with
-    // 0.169.0: `echo x > .mcp.json` → "Read-only file system", `mkdir .claude` → "File exists", and an
-    // empty mode-000 `.mcp.json` left in the worktree). That is what protects a missing path, so the
-    // entries stay, and the paths are reported for removal after the run. `.codex` is left to Codex,
-    // which protects it itself and fails outright on an entry for it ("bwrap: Can't create file at
-    // …/.codex: Is a directory").
+    // `.codex` is left to Codex, which protects it itself below a writable root and fails outright on an
+    // entry for it ("bwrap: Can't create file at …/.codex: Is a directory").
     delete workspace['.codex'];
-    for (const [key, access] of Object.entries(workspace)) {
-      if (key === '.' || hasGlob(key)) continue;
-      // A `write` entry below a writable root adds nothing.
-      if (access === 'write') delete workspace[key];
-      else if (access === 'deny' && exists && !exists(key)) {
-        // bwrap can place a stand-in only in a folder that exists ("Can't bind mount … No such file or
-        // directory" otherwise, and Codex then fails to start). A protected path whose folder is missing
-        // is left to agentctl's post-run scope check.
-        if (key.includes('/') && !exists(dirname(key))) delete workspace[key];
-        else placeholders.push(key);
-      }
+  }
+  const placeholders: string[] = [];
+  for (const [key, access] of Object.entries(workspace)) {
+    if (!exact(key) || writableAbove(key) === undefined) continue;
+    // A `write` entry below a writable folder adds nothing.
+    if (access === 'write') delete workspace[key];
+    else if (access === 'deny' && kind && kind(key) === undefined) {
+      // Below a writable folder, Codex's sandbox mounts every exact `deny` entry read-only, creating an
+      // empty placeholder file on the host for a path that does not exist (observed with 0.169.0: `echo
+      // x > .mcp.json` → "Read-only file system", and an empty mode-000 `.mcp.json` left behind). That is
+      // what protects a missing path, so the entries stay, and the paths are reported for removal after
+      // the run. bwrap can place a stand-in only in a folder that exists ("Can't bind mount … No such
+      // file or directory" otherwise, and Codex then fails to start): a protected path whose folder is
+      // missing is left to agentctl's post-run scope check.
+      if (key.includes('/') && kind(dirname(key)) !== 'dir') delete workspace[key];
+      else placeholders.push(key);
     }
   }
   filesystem[':workspace_roots'] = workspace;
@@ -132,27 +223,41 @@ export function codexPermissions(policy: Policy, exists?: (relPath: string) => b
 }
 
 /**
- * Render the Codex configuration for one run. Pure apart from calling `exists`.
+ * Render the Codex configuration for one run. Pure apart from calling `disk.kind`.
  * @param guard how to start the command guard (required: permission profiles do not restrict commands,
  *   so a run without it would lose the command rules)
- * @param exists see {@link codexPermissions}; the adapter passes a check against the worktree
+ * @param disk see {@link CodexDiskFacts}; the adapter looks at the worktree and its main checkout (the
+ *   worktree, run directory and guard are always kept reachable)
  * @returns `<runDir>/codex/home/config.toml` (the profile is selected there), `hooks.json` running the
  *   guard (`{hooks: <guardHooks block>}`), the guard's `agentctl-command-rules.json` ({@link guardFiles});
  *   the `--dangerously-bypass-hook-trust` arg; `CODEX_HOME`; and the placeholders Codex may create (absolute)
  */
-export function renderCodex(policy: Policy, ctx: RenderContext, guard: CommandGuard, exists?: (relPath: string) => boolean): RenderedConfig {
+export function renderCodex(policy: Policy, ctx: RenderContext, guard: CommandGuard, disk: CodexDiskFacts = {}): RenderedConfig {
   const home = join(ctx.runDir, 'codex', 'home');
-  const { permissions, placeholders } = codexPermissions(policy, exists);
+  const keep = [ctx.worktree, ctx.runDir, guard.node, guard.script, ...(disk.keep ?? [])];
+  // Inside agentctl's OS sandbox Codex cannot start a sandbox of its own: srt forbids nested user
+  // namespaces (one would let a process detach the sandbox's read-only mounts), which Codex 0.169's
+  // bubblewrap needs ("bwrap: No permissions to create new namespace"), and its legacy Landlock mode
+  // refuses a restricted filesystem ("filesystem-restricted execution requires bubblewrap"). Only
+  // `:danger-full-access` starts there. The OS sandbox, rendered from the same policy, is then the
+  // boundary for reads, writes and network; the command guard still decides which commands run, and
+  // agentctl's scope check judges what was written. With `sandbox: none` Codex's own sandbox is all
+  // there is, so it gets the full permission profile.
+  const confined = policy.sandbox.value === 'os';
+  const { permissions, placeholders } = confined ? { permissions: undefined, placeholders: [] } : codexPermissions(policy, { ...disk, keep });
   const config = {
     approval_policy: 'never',
     check_for_update_on_startup: false,
-    default_permissions: CODEX_PROFILE,
+    default_permissions: confined ? ':danger-full-access' : CODEX_PROFILE,
     analytics: { enabled: false },
     feedback: { enabled: false },
     history: { persistence: 'none' },
     otel: { exporter: 'none' },
-    shell_environment_policy: { inherit: 'core', exclude: ['*TOKEN*', '*KEY*', '*SECRET*', '*PASSWORD*', 'AWS_*'] },
-    permissions: { [CODEX_PROFILE]: permissions },
+    // Commands inside the OS sandbox reach the network only through its proxy, named by the variables srt
+    // sets (HTTP_PROXY, NO_PROXY, …), which `core` drops: they inherit the whole (already minimal)
+    // environment agentctl gave Codex, secrets still excluded.
+    shell_environment_policy: { inherit: confined ? 'all' : 'core', exclude: ['*TOKEN*', '*KEY*', '*SECRET*', '*PASSWORD*', 'AWS_*'] },
+    ...(permissions ? { permissions: { [CODEX_PROFILE]: permissions } } : {}),
   };
   const header = '# Generated by agentctl for one run. Edits here have no effect on later runs.\n';
   const guarded = guardFiles(policy, guard, home);
