@@ -34,7 +34,7 @@ import { installProtocol } from '../../src/orchestrator/protocol.js';
 import type { Context } from '../../src/orchestrator/context.js';
 import { confineCommand } from '../../src/orchestrator/stages/confine.js';
 import { runEnv } from '../../src/orchestrator/stages/launch.js';
-import { sandboxLayout } from '../../src/orchestrator/stages/prepare.js';
+import { sandboxLayout, standInsForSandbox } from '../../src/orchestrator/stages/prepare.js';
 import { writeRendered } from '../../src/orchestrator/stages/render.js';
 import type { ConfinedRun } from '../../src/orchestrator/stages/types.js';
 import { requireOsSandbox } from '../../src/exec/osSandbox.js';
@@ -259,6 +259,7 @@ export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
   // As src/orchestrator/run.ts does: the protocol folder first (renderers look at what exists), with the
   // default `protocol.escalateBelow`.
   installProtocol(worktree, 0.5);
+  standInsForSandbox(worktree);
   // `AGENTCTL_REAL_CLI_OS_SANDBOX=0` runs as a profile saying `sandbox: none` would (diagnostics: what the
   // OS sandbox stops; agentctl caps such runs at review).
   const unconfined = process.env.AGENTCTL_REAL_CLI_OS_SANDBOX === '0';

@@ -45,11 +45,14 @@ describe('Claude Code renderer', () => {
     expect(yolo.deny).toEqual(expect.arrayContaining(['Read(.env)', 'Edit(./.claude/**)', 'Bash(git push:*)']));
   });
 
-  it('turns on Claude Code\'s own sandbox for yolo only, failing closed and without the unsandboxed escape', () => {
+  it('turns on Claude Code\'s own sandbox for yolo without the OS sandbox only, failing closed and without the unsandboxed escape', () => {
     for (const name of ['research', 'implement', 'careful']) expect(claudeSandbox(policyOf([name], ['src/**'])), name).toBeUndefined();
-    const sb = claudeSandbox(policyOf(['yolo']));
+    // Inside agentctl's OS sandbox (the default) Claude Code's own cannot start, and the outer one confines every command.
+    expect(claudeSandbox(policyOf(['yolo']))).toBeUndefined();
+    const unboxed = (p: ReturnType<typeof policyOf>) => ({ ...p, sandbox: { value: 'none' as const, source: 'test' } });
+    const sb = claudeSandbox(unboxed(policyOf(['yolo'])));
     expect(sb).toEqual({ enabled: true, failIfUnavailable: true, allowUnsandboxedCommands: false, autoAllowBashIfSandboxed: false, network: { allowedDomains: ['*'] } });
-    const settings = JSON.parse(renderClaude(policyOf(['yolo']), rctx, guard).files[0]!.content) as { sandbox?: unknown };
+    const settings = JSON.parse(renderClaude(unboxed(policyOf(['yolo'])), rctx, guard).files[0]!.content) as { sandbox?: unknown };
     expect(settings.sandbox).toEqual(sb);
     const offline = JSON.parse(renderClaude(policyOf(['implement']), rctx, guard).files[0]!.content) as { sandbox?: unknown };
     expect(offline.sandbox).toBeUndefined();

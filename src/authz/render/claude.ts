@@ -110,7 +110,8 @@ export interface ClaudeSandbox {
  * @returns the block, or undefined when the policy does not need it
  */
 export function claudeSandbox(policy: Policy): ClaudeSandbox | undefined {
-  if (!policy.yolo) return undefined;
+  // Inside agentctl's OS sandbox Claude Code's own cannot start (no nested namespaces); the outer one confines every command.
+  if (!policy.yolo || policy.sandbox.value === 'os') return undefined;
   return {
     enabled: true,
     failIfUnavailable: true,

@@ -124,7 +124,9 @@ export function osSandboxSettings(policy: Policy, layout: SandboxLayout, apiHost
   return {
     filesystem: {
       denyRead: [layout.agentctlHome, layout.repoRoot, ...(layout.tempRoot ? [layout.tempRoot] : []), ...HOME_SECRETS.map((s) => join(layout.homeDir, s)), ...policy.deny.map((d) => abs(d.value, layout))],
-      allowRead: [layout.worktree, layout.commonGitDir, layout.runDir, ...layout.writable, ...(layout.readable ?? []), ...(layout.shared ?? [])],
+      // The run's generated files one by one, not its folder: a read-only mount of the folder would cover
+      // the writable tool homes below it.
+      allowRead: [layout.worktree, layout.commonGitDir, ...layout.readOnlyFiles, ...layout.writable, ...(layout.readable ?? []), ...(layout.shared ?? [])],
       allowWrite: [layout.worktree, ...layout.writable],
       // The worktree's `.git` pointer is masked as a whole; metadata globs (`.git`, `.git/**`) are covered by it.
       denyWrite: [join(layout.worktree, '.git'), ...layout.readOnlyFiles, ...[...policy.deny, ...policy.protected].filter((d) => !isGitMetadataGlob(d.value)).map((d) => abs(d.value, layout))],

@@ -38,7 +38,9 @@ export interface LaunchOutcome {
  * run's own temp dir, and `extra`.
  */
 export function runEnv(ctx: Context, run: ConfinedRun, extra: Record<string, string | undefined>, allow: readonly string[] = []): Record<string, string> {
-  return childEnv(ctx.env, { TMPDIR: run.tmpDir, ...extra, AGENTCTL_RUN_ID: run.plan.runId, AGENTCTL_TASK: run.plan.task.id, AGENTCTL_WORKTREE: run.plan.worktree }, allow);
+  // srt hands its child TMPDIR=$CLAUDE_CODE_TMPDIR (else /tmp/claude, which does not exist here) and keeps
+  // its own bridge sockets in TMPDIR: both are the run's short private temp dir.
+  return childEnv(ctx.env, { TMPDIR: run.tmpDir, CLAUDE_CODE_TMPDIR: run.tmpDir, ...extra, AGENTCTL_RUN_ID: run.plan.runId, AGENTCTL_TASK: run.plan.task.id, AGENTCTL_WORKTREE: run.plan.worktree }, allow);
 }
 
 /**

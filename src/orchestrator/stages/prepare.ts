@@ -2,7 +2,7 @@
  * Stage "prepare": the run's worktree, its protocol folder, the tool's native configuration (outside the
  * worktree) and the OS sandbox layout. Everything that can refuse was checked by planRun before this.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { SandboxLayout } from '../../authz/render/os.js';
@@ -34,6 +34,7 @@ export async function prepareRun(ctx: Context, plan: RunPlan, emit: Emit): Promi
   // The protocol folder first (renderers may look at what exists), then the tool's config in the run
   // directory, never in the worktree.
   installProtocol(plan.worktree, ctx.project.config.protocol.escalateBelow);
+  standInsForSandbox(plan.worktree);
   const dir = runDirOf(ctx.paths, plan.runId);
   const rendered = plan.adapter.render(plan.policy, { worktree: plan.worktree, runDir: dir, homeDir: homedir() });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -85,6 +86,20 @@ export function sandboxLayout(ctx: Context, worktree: string, runDir: string, tm
  */
 export function sandboxLayoutFor(ctx: Context, worktree: string, runDir: string): SandboxLayout {
   return sandboxLayout(ctx, worktree, runDir, runTempDir(tmpdir(), runDir.split('/').at(-1) ?? 'run'), undefined);
+}
+
+/**
+ * srt always write-protects `.claude/commands` and `.claude/agents`, mounting a stand-in where they are
+ * missing; inside a committed (and write-protected) `.claude/` it cannot create one and refuses to start.
+ * Empty folders there are invisible to git, so they are made here.
+ */
+export function standInsForSandbox(worktree: string): void {
+  const claude = join(worktree, '.claude');
+  if (!existsSync(claude) || !lstatSync(claude).isDirectory()) return;
+  for (const dir of ['commands', 'agents']) {
+    const path = join(claude, dir);
+    if (!existsSync(path)) mkdirSync(path);
+  }
 }
 
 /** The admin dir a fresh worktree's `.git` file points at (`<common>/worktrees/<name>`), or undefined. */
