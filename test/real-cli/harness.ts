@@ -199,9 +199,11 @@ function confinedRun(policy: Policy, at: { repo: string; agentctlHome: string; w
  * (`adapter.apiHosts`) and, with network on, everything. Clients bypass that proxy for `127.0.0.1`,
  * `localhost` and private networks (srt's NO_PROXY), and such a connection goes nowhere; srt accepts no
  * single-label name (`myhost`) as a domain. Other 127.x addresses are neither: on Linux they reach the
- * host's loopback through the proxy. The probes get an address of their own, never the API host.
+ * host's loopback through the proxy. The probes get an address of their own, never the API host:
+ * 127.0.0.1, which the network probe reaches through the proxy (`curl --noproxy ''`) exactly when the
+ * policy turns the network on (it is in the OS sandbox's network-on host list, authz/render/os.ts).
  */
-const CONFINED_MOCK = { api: '127.0.0.2', probe: '127.0.0.3' };
+const CONFINED_MOCK = { api: '127.0.0.2', probe: '127.0.0.1' };
 
 /** Paths written outside everything a run owns, removed by {@link cleanupRealCli}. */
 const strayPrefixes: string[] = [];
