@@ -16,7 +16,7 @@ import { existsSync, statSync } from 'node:fs';
 import { simpleGit, GitPluginError, type SimpleGit, type SimpleGitOptions } from 'simple-git';
 import { ConfigError, InternalError, InterruptedError, OutputTooLargeError } from '../core/errors.js';
 import { childEnv } from './runner.js';
-import { configEnv, driverOverrides, DRIVER_LIST_ARGS, HARDENED_CONFIG, SAFE_GIT_ENV, SIMPLE_GIT_UNSAFE, withDiffFlags } from './gitHarden.js';
+import { configEnv, driverOverrides, DRIVER_LIST_ARGS, mayRunDrivers, HARDENED_CONFIG, SAFE_GIT_ENV, SIMPLE_GIT_UNSAFE, withDiffFlags } from './gitHarden.js';
 import { locateRepo, type GitTarget } from './gitPointer.js';
 
 export type { GitTarget } from './gitPointer.js';
@@ -48,6 +48,11 @@ export interface StatusEntry {
 
 /** Options for one git call. */
 export interface GitCallOptions {
+  /**
+   * Whether the call can run filter or merge drivers (then they are listed and switched off first).
+   * Default: decided from the subcommand (unknown ones: yes). Set false only for commit-to-commit reads.
+   */
+  drivers?: boolean;
   /** Read-only calls set GIT_OPTIONAL_LOCKS=0 so they never take index.lock. */
   readOnly?: boolean;
   /** Extra env (e.g. author identity). */
@@ -140,9 +145,9 @@ export function createGit(options: GitOptions = {}): Git {
   const maxOutput = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
 
   /** Run one simple-git task with the hardened setup; `task` picks the simple-git method. */
-  async function call<T>(where: GitWhere, args: readonly string[], o: GitCallOptions & { drivers?: boolean }, task: (g: SimpleGit) => Promise<T>): Promise<GitResult & { value: T }> {
+  async function call<T>(where: GitWhere, args: readonly string[], o: GitCallOptions, task: (g: SimpleGit) => Promise<T>): Promise<GitResult & { value: T }> {
     const { cwd, targetEnv } = place(where);
-    const overrides = o.drivers === false ? [] : driverOverrides((await call(where, DRIVER_LIST_ARGS, { readOnly: true, accept: [0, 1], drivers: false }, (g) => g.raw([...DRIVER_LIST_ARGS]))).stdout);
+    const overrides = !(o.drivers ?? mayRunDrivers(args)) ? [] : driverOverrides((await call(where, DRIVER_LIST_ARGS, { readOnly: true, accept: [0, 1], drivers: false }, (g) => g.raw([...DRIVER_LIST_ARGS]))).stdout);
     const env = childEnv(parentEnv, { ...SAFE_GIT_ENV, ...targetEnv, ...(o.readOnly ? { GIT_OPTIONAL_LOCKS: '0' } : {}), ...configEnv(overrides), ...o.env });
     const accept = o.accept ?? [0];
     const tooLarge = new AbortController();
@@ -180,6 +185,10 @@ export function createGit(options: GitOptions = {}): Git {
       };
       stdout.on('data', count);
       stderr.on('data', count);
+      // simple-git waits 50 ms more after `close` for a process that printed nothing (a guard for its
+      // exit-based completion, which is off here: `close` comes after every byte). An empty chunk, once
+      // its listeners are attached, tells it output was seen; it adds nothing to the output.
+      process.nextTick(() => stdout.emit('data', Buffer.alloc(0)));
     });
     try {
       const value = await task(sg);
@@ -203,6 +212,8 @@ export function createGit(options: GitOptions = {}): Git {
   };
   const out: Git['out'] = async (where, args, o) => (await raw(where, args, o)).stdout.replace(/\n$/, '');
   const ro = { readOnly: true } as const;
+  /** Commit-to-commit comparisons: the work tree is never read, so no filter can run. */
+  const treesOnly = { readOnly: true, drivers: false } as const;
 
   return {
     raw,
@@ -230,12 +241,12 @@ export function createGit(options: GitOptions = {}): Git {
     async numstat(where, from, to) {
       // -z: paths exactly as stored (simple-git's diffSummary refuses -z, and without it git C-quotes
       // unusual names, which would then slip past path rules). Gitlinks shown whatever the config says.
-      return parseNumstat(await out(where, ['diff', '--numstat', '-z', '--no-renames', '--ignore-submodules=none', from, to], ro));
+      return parseNumstat(await out(where, ['diff', '--numstat', '-z', '--no-renames', '--ignore-submodules=none', from, to], treesOnly));
     },
     async worktrees(where) {
       return parseWorktrees(await out(where, ['worktree', 'list', '--porcelain', '-z'], ro));
     },
-    diff: (where, from, to) => out(where, ['diff', '--no-color', '--ignore-submodules=none', from, to], ro),
+    diff: (where, from, to) => out(where, ['diff', '--no-color', '--ignore-submodules=none', from, to], treesOnly),
     async commitAll(where, message, author, exclude = [], base) {
       await raw(where, ['add', '--all', '--', '.', ...exclude.map((p) => `:(exclude,literal)${p}`)]);
       // Excluded paths go back to what the base commit has, even if the agent staged or committed them

@@ -97,6 +97,23 @@ export const DIFF_FLAGS: readonly string[] = ['--no-ext-diff', '--no-textconv'];
  */
 export const DRIVER_LIST_ARGS: readonly string[] = ['config', '--null', '--name-only', '--list'];
 
+/** Subcommands that never convert between the work tree and blobs nor merge file contents. */
+const NO_DRIVER_COMMANDS: ReadonlySet<string> = new Set(['rev-parse', 'symbolic-ref', 'config', 'for-each-ref', 'update-ref', 'commit-tree', 'merge-base', 'ls-tree', 'diff-tree', 'rev-list', 'show-ref', 'branch', 'log']);
+/** `git worktree` subcommands that never check out files. */
+const NO_DRIVER_WORKTREE: ReadonlySet<string> = new Set(['list', 'prune', 'unlock', 'lock']);
+
+/**
+ * Whether a git call can run a filter or merge driver, so it needs {@link driverOverrides} (listing the
+ * drivers costs one more git process). Unknown subcommands count as able to (fail safe).
+ * @param args git arguments starting with the subcommand
+ */
+export function mayRunDrivers(args: readonly string[]): boolean {
+  const [sub = '', first = ''] = args;
+  if (sub === 'worktree') return !NO_DRIVER_WORKTREE.has(first);
+  if (sub === 'cat-file') return args.some((a) => a === '--filters' || a === '--textconv' || a.startsWith('--path'));
+  return !NO_DRIVER_COMMANDS.has(sub);
+}
+
 /**
  * Overrides that switch off each filter and merge driver named in the config.
  * @param listed the NUL-separated key names printed by `git config` with {@link DRIVER_LIST_ARGS}

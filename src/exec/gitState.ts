@@ -3,7 +3,8 @@
  * where it looks later: an unconfined agent writing `core.hooksPath`, `core.fsmonitor`, a filter or
  * textconv driver, a `hooks/post-merge`, `info/attributes`, or another worktree's `gitdir` changes what
  * runs in the user's checkout long after the run. The run's own admin dir is covered too, except the
- * files git itself rewrites during ordinary work (index, HEAD, logs, rebase/merge state).
+ * files git itself rewrites during ordinary work (index, HEAD, logs, rebase/merge state). Submodule git
+ * dirs under `modules/` are covered for their config, hooks and info.
  *
  * Snapshots are plain JSON-serializable data (file bytes base64). Nothing is followed through a link:
  * a link is recorded as a link, a FIFO or device as `other`, and restore removes what is there before
@@ -46,8 +47,11 @@ export const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
 
 /** Top-level files of the common dir that are recorded. */
 const TOP_FILES = ['config', 'config.worktree', 'commondir', 'objects/info/alternates', 'objects/info/http-alternates'];
-/** Top-level directories recorded in full. */
-const TOP_DIRS = ['hooks', 'info'];
+/**
+ * Directories recorded in full. `refs/replace`: replacement objects the user's own git would read
+ * later (agentctl's git ignores them); replace refs already packed into `packed-refs` are not covered.
+ */
+const TOP_DIRS = ['hooks', 'info', 'refs/replace'];
 /** In another worktree's admin dir: the files that redirect it or change what it runs. */
 const OTHER_WORKTREE_FILES = ['gitdir', 'commondir', 'config.worktree', 'HEAD', 'locked'];
 /** In the run's own admin dir: what git rewrites during ordinary work (not recorded). */

@@ -125,7 +125,7 @@ export async function captureWork(git: Git, worktree: GitWhere, branch: string, 
  * @returns `{path, target}` per offending link
  */
 export async function symlinksOutside(git: Git, cwd: GitWhere, from: string, to: string): Promise<{ path: string; target: string }[]> {
-  const raw = await git.out(cwd, ['diff', '--raw', '-z', '--no-renames', '--no-abbrev', '--ignore-submodules=none', from, to], { readOnly: true });
+  const raw = await git.out(cwd, ['diff', '--raw', '-z', '--no-renames', '--no-abbrev', '--ignore-submodules=none', from, to], { readOnly: true, drivers: false });
   const parts = raw.split('\0');
   const out: { path: string; target: string }[] = [];
   for (let i = 0; i + 1 < parts.length; i += 2) {

@@ -89,8 +89,12 @@ describe('git control files: snapshot, compare, restore', () => {
   });
 
   it('a control directory replaced by a link is put back without writing through the link', async () => {
-    const { common, own } = await repoWithWorktrees();
+    const { repo, common, own } = await repoWithWorktrees();
+    mkdirSync(join(common, 'modules', 'sub'), { recursive: true });
+    writeFileSync(join(common, 'modules', 'sub', 'config'), '[core]\n');
     const before = snapshotGitControl(common, own.gitDir);
+    writeFileSync(join(common, 'modules', 'sub', 'config'), '[core]\n\thooksPath = /tmp\n');
+    git(repo, 'replace', git(repo, 'rev-parse', 'HEAD'), git(repo, 'commit-tree', 'HEAD^{tree}', '-m', 'decoy'));
     const outside = tempDir('outside-');
     writeFileSync(join(outside, 'post-merge'), '#!/bin/sh\ntouch /tmp/pwned\n', { mode: 0o755 });
     rmSync(join(common, 'hooks'), { recursive: true });
@@ -101,8 +105,11 @@ describe('git control files: snapshot, compare, restore', () => {
     expect(changes.map((c) => [c.path, c.change, c.detail])).toEqual([
       ['hooks', 'modified', 'dir → symlink'],
       ['info/sub', 'added', 'dir (mode 755)'],
+      ['modules/sub/config', 'modified', 'content'],
+      ['refs/replace', 'added', 'dir (mode 755)'],
     ]);
     restoreGitControl(before);
+    expect(git(repo, 'replace', '-l')).toBe('');
     expect(lstatSync(join(common, 'hooks')).isDirectory()).toBe(true);
     expect(readdirSync(join(common, 'hooks')).sort()).toEqual(Object.keys(before.entries).filter((p) => p.startsWith('hooks/')).map((p) => p.slice(6)).sort());
     expect(readdirSync(outside)).toEqual(['post-merge']); // nothing was written there

@@ -1,7 +1,7 @@
 /** Pure parts of agentctl's git client: output parsers and the hardening overrides. */
 import { describe, expect, it } from 'vitest';
 import { parseNumstat, parseWorktrees } from '../../src/exec/git.js';
-import { configEnv, driverOverrides, withDiffFlags } from '../../src/exec/gitHarden.js';
+import { configEnv, driverOverrides, mayRunDrivers, withDiffFlags } from '../../src/exec/gitHarden.js';
 
 describe('parseNumstat', () => {
   it('keeps paths exactly, including tabs and newlines, and marks binary files', () => {
@@ -42,4 +42,13 @@ it('withDiffFlags switches off textconv and external diff for diff, log and show
   expect(withDiffFlags(['diff', 'a', 'b'])).toEqual(['diff', '--no-ext-diff', '--no-textconv', 'a', 'b']);
   expect(withDiffFlags(['log', '--format=%H'])).toEqual(['log', '--no-ext-diff', '--no-textconv', '--format=%H']);
   expect(withDiffFlags(['diff-tree', '-r', 'x'])).toEqual(['diff-tree', '-r', 'x']);
+});
+
+it('mayRunDrivers: only subcommands that never touch file contents skip the driver listing', () => {
+  for (const args of [['add', '-A'], ['commit', '-m', 'x'], ['status'], ['merge-tree', 'a', 'b'], ['worktree', 'add', 'p'], ['worktree', 'remove', 'p'], ['diff', '--cached'], ['cat-file', '--filters', 'HEAD:x'], ['checkout', 'b'], ['reset', '--hard'], ['rebase', 'x'], ['something-new']]) {
+    expect(mayRunDrivers(args), args.join(' ')).toBe(true);
+  }
+  for (const args of [['rev-parse', 'HEAD'], ['update-ref', 'r', 'x'], ['branch', '-f', 'b', 'x'], ['worktree', 'list'], ['worktree', 'prune'], ['cat-file', 'blob', 'x'], ['commit-tree', 't'], ['log', '--format=%H']]) {
+    expect(mayRunDrivers(args), args.join(' ')).toBe(false);
+  }
 });
