@@ -73,6 +73,14 @@ export class StateError extends AgentctlError {
   readonly exitCode = EXIT.STATE;
 }
 
+/**
+ * A child's output was larger than agentctl keeps (bytes named in the message): the call is refused as a
+ * whole, never cut short silently (a change list too large to check must not pass as a shorter one).
+ */
+export class OutputTooLargeError extends AgentctlError {
+  readonly exitCode = EXIT.STATE;
+}
+
 /** An invariant agentctl relies on did not hold: this is a bug and should be reported. */
 export class InternalError extends AgentctlError {
   readonly exitCode = EXIT.INTERNAL;

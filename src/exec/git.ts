@@ -1,13 +1,28 @@
 /**
- * Git operations agentctl needs, all through the one process runner with a safe environment:
- * no inherited `GIT_*` variables (so `GIT_DIR`/`GIT_CONFIG_*` from the caller cannot redirect us),
- * no terminal prompts, `GIT_OPTIONAL_LOCKS=0` for read-only calls.
+ * Git operations agentctl needs, through simple-git with everything a repository or an agent controls
+ * switched off (see gitHarden.ts): hooks, fsmonitor, filters, merge drivers, textconv, external diff,
+ * pager, editor, signing, replace refs. Each call gets a fresh simple-git instance carrying the hardened
+ * `-c` config, the safe environment (`.env()`: an allowlist, never the caller's `GIT_*`), the caller's
+ * AbortSignal, a block timeout, and overrides for every filter and merge driver the repository's config
+ * defines at that moment (listed by one `git config` call first, so a driver added during a run is
+ * covered). Output is read in full; above `maxOutputBytes` the call fails ({@link OutputTooLargeError}).
+ *
+ * Where git runs: a {@link GitTarget} (`{workTree, gitDir}`, for a run's worktree: the admin dir
+ * agentctl recorded, passed as GIT_DIR/GIT_WORK_TREE, the worktree's `.git` file never read), or a
+ * directory, located like git's discovery but without honouring `core.worktree` and refusing a `.git`
+ * that leads into another checkout ({@link locateRepo}).
  */
-import { ConfigError } from '../core/errors.js';
-import { childEnv, runProcess, type RunResult } from './runner.js';
+import { existsSync, statSync } from 'node:fs';
+import { simpleGit, GitPluginError, type SimpleGit, type SimpleGitOptions } from 'simple-git';
+import { ConfigError, InternalError, InterruptedError, OutputTooLargeError } from '../core/errors.js';
+import { childEnv } from './runner.js';
+import { configEnv, driverOverrides, DRIVER_LIST_ARGS, mayRunDrivers, HARDENED_CONFIG, SAFE_GIT_ENV, SIMPLE_GIT_UNSAFE, withDiffFlags } from './gitHarden.js';
+import { locateRepo, type GitTarget } from './gitPointer.js';
 
-/** A function with the shape of {@link runProcess}; tests may pass a wrapper. */
-export type ProcessRunner = typeof runProcess;
+export type { GitTarget } from './gitPointer.js';
+
+/** Where a git call runs: a directory (the user's checkout) or an explicit work tree + git dir (a run's worktree). */
+export type GitWhere = string | GitTarget;
 
 /** Identity used for commits agentctl makes itself (agent work commits, merge commits without a user identity). */
 export const AGENTCTL_IDENTITY = { name: 'agentctl', email: 'agentctl@localhost' } as const;
@@ -24,173 +39,276 @@ export interface FileChange {
   deletions: number;
 }
 
+/** One `git status` entry: path and the two status letters (`?` `?` for untracked). */
+export interface StatusEntry {
+  path: string;
+  index: string;
+  workingDir: string;
+}
+
 /** Options for one git call. */
-interface GitCallOptions {
+export interface GitCallOptions {
+  /**
+   * Whether the call can run filter or merge drivers (then they are listed and switched off first).
+   * Default: decided from the subcommand (unknown ones: yes). Set false only for commit-to-commit reads.
+   */
+  drivers?: boolean;
   /** Read-only calls set GIT_OPTIONAL_LOCKS=0 so they never take index.lock. */
   readOnly?: boolean;
   /** Extra env (e.g. author identity). */
   env?: Record<string, string>;
-  /** Exit codes that are not failures. */
+  /** Exit codes that are not failures. Default: only 0. */
   accept?: readonly number[];
-  /** Text for stdin. */
-  input?: string;
 }
 
-/** Git operations bound to a process runner. Every method takes an absolute `cwd` inside a repository. */
+/** What a finished git call printed and how it exited. */
+export interface GitResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** git exited with a code outside the accepted ones (or was killed by its timeout). */
+export class GitCommandError extends InternalError {
+  constructor(
+    readonly args: readonly string[],
+    /** git's exit code, or null when it was killed. */
+    readonly gitExitCode: number | null,
+    readonly stdout: string,
+    readonly stderr: string,
+    why?: string,
+  ) {
+    const detail = (stderr || stdout).trim().split('\n').slice(-5).join('\n');
+    super(`git ${args.join(' ').slice(0, 200)} failed (${why ?? `exit ${gitExitCode}`})${detail ? `:\n${detail}` : ''}`);
+  }
+}
+
+/** Git operations. `where` is a {@link GitWhere}; paths are absolute. */
 export interface Git {
-  /** Run `git <args>` and return the whole result. Throws ProcessFailedError on an unaccepted exit code. */
-  raw(cwd: string, args: readonly string[], options?: GitCallOptions): Promise<RunResult>;
+  /** Run `git <args>` and return the whole result. @throws GitCommandError on an unaccepted exit code */
+  raw(where: GitWhere, args: readonly string[], options?: GitCallOptions): Promise<GitResult>;
   /** Run `git <args>` and return stdout without the trailing newline. */
-  out(cwd: string, args: readonly string[], options?: GitCallOptions): Promise<string>;
+  out(where: GitWhere, args: readonly string[], options?: GitCallOptions): Promise<string>;
   /** Top-level directory of the working tree containing `cwd`, or null when not in a repository. */
   topLevel(cwd: string): Promise<string | null>;
   /** Absolute path of the common `.git` directory (shared by all worktrees). */
-  commonDir(cwd: string): Promise<string>;
+  commonDir(where: GitWhere): Promise<string>;
+  /** Absolute git dir (for a linked worktree: its admin dir). */
+  gitDir(where: GitWhere): Promise<string>;
   /** Current branch name, or null when HEAD is detached. */
-  currentBranch(cwd: string): Promise<string | null>;
+  currentBranch(where: GitWhere): Promise<string | null>;
   /** Full sha of a revision, or null when it does not resolve. */
-  resolve(cwd: string, rev: string): Promise<string | null>;
-  /** `git status --porcelain` lines (untracked included); empty array when clean. */
-  status(cwd: string): Promise<string[]>;
-  /** Files changed between two commits with line counts. */
-  numstat(cwd: string, from: string, to: string): Promise<FileChange[]>;
-  /** The repository's worktrees (`git worktree list --porcelain`): absolute path and checked-out branch (undefined when detached or bare). */
-  worktrees(cwd: string): Promise<{ path: string; branch: string | undefined }[]>;
+  resolve(where: GitWhere, rev: string): Promise<string | null>;
+  /** Changed and untracked files (simple-git's status parser over `--porcelain --null`); empty when clean. */
+  status(where: GitWhere): Promise<StatusEntry[]>;
+  /** Files changed between two commits with line counts (`diff --numstat -z`, gitlinks included). */
+  numstat(where: GitWhere, from: string, to: string): Promise<FileChange[]>;
+  /** The repository's worktrees (`worktree list --porcelain -z`): path and checked-out branch (undefined when detached or bare). */
+  worktrees(where: GitWhere): Promise<{ path: string; branch: string | undefined }[]>;
   /** Unified diff between two commits (text). */
-  diff(cwd: string, from: string, to: string): Promise<string>;
+  diff(where: GitWhere, from: string, to: string): Promise<string>;
   /**
    * Stage everything in a worktree and commit it. Returns the new HEAD sha, or null when there was nothing to commit.
    * @param author name/email recorded as author and committer
    * @param exclude repository-relative paths left out of the commit
    * @param base commit whose version of the excluded paths the commit keeps (absent if it lacks them); default HEAD
    */
-  commitAll(cwd: string, message: string, author: { name: string; email: string }, exclude?: readonly string[], base?: string): Promise<string | null>;
+  commitAll(where: GitWhere, message: string, author: { name: string; email: string }, exclude?: readonly string[], base?: string): Promise<string | null>;
   /** True when `ancestor` is an ancestor of (or equal to) `descendant`. */
-  isAncestor(cwd: string, ancestor: string, descendant: string): Promise<boolean>;
+  isAncestor(where: GitWhere, ancestor: string, descendant: string): Promise<boolean>;
   /**
    * Compute the merge of two commits without touching any working tree (`git merge-tree --write-tree`).
    * @returns `{tree}` on a clean merge, `{conflicts}` (file paths) otherwise
    */
-  mergeTree(cwd: string, ours: string, theirs: string): Promise<{ tree: string } | { conflicts: string[] }>;
+  mergeTree(where: GitWhere, ours: string, theirs: string): Promise<{ tree: string } | { conflicts: string[] }>;
   /** Create a commit object from a tree and parents; returns its sha. */
-  commitTree(cwd: string, tree: string, parents: readonly string[], message: string): Promise<string>;
+  commitTree(where: GitWhere, tree: string, parents: readonly string[], message: string): Promise<string>;
 }
 
-const SAFE_GIT_ENV = {
-  GIT_TERMINAL_PROMPT: '0',
-  GIT_ASKPASS: '',
-  SSH_ASKPASS: '',
-  GIT_EDITOR: 'true',
-  GIT_PAGER: 'cat',
-  GIT_CONFIG_NOSYSTEM: '1',
-  LC_ALL: 'C',
-};
+/** Options for {@link createGit}. */
+export interface GitOptions {
+  /** Environment to take the allowlisted basics (PATH, HOME, …) from. Default: process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Abort kills the running git call. */
+  signal?: AbortSignal;
+  /** A call printing nothing for this many milliseconds is killed (simple-git block timeout). Default 120 s. */
+  timeoutMs?: number;
+  /** Largest stdout + stderr kept per call, in bytes; more is an {@link OutputTooLargeError}. Default 256 MiB. */
+  maxOutputBytes?: number;
+}
 
-/**
- * Create the git module bound to a runner.
- * @param run process runner (default: the real one)
- * @param parentEnv environment to take the allowlisted basics (PATH, HOME, …) from
- */
-export function createGit(run: ProcessRunner = runProcess, parentEnv: NodeJS.ProcessEnv = process.env): Git {
-  const raw: Git['raw'] = (cwd, args, options = {}) =>
-    run('git', args, {
-      cwd,
-      env: childEnv(parentEnv, {
-        ...SAFE_GIT_ENV,
-        ...(options.readOnly ? { GIT_OPTIONAL_LOCKS: '0' } : {}),
-        ...options.env,
-      }),
-      acceptExitCodes: options.accept ?? [0],
-      ...(options.input !== undefined ? { input: options.input } : {}),
-      timeoutMs: 120_000,
+const DEFAULT_MAX_OUTPUT = 256 * 1024 * 1024;
+
+/** Create the git module. */
+export function createGit(options: GitOptions = {}): Git {
+  const parentEnv = options.env ?? process.env;
+  const maxOutput = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
+
+  /** Run one simple-git task with the hardened setup; `task` picks the simple-git method. */
+  async function call<T>(where: GitWhere, args: readonly string[], o: GitCallOptions, task: (g: SimpleGit) => Promise<T>): Promise<GitResult & { value: T }> {
+    const { cwd, targetEnv } = place(where);
+    const overrides = !(o.drivers ?? mayRunDrivers(args)) ? [] : driverOverrides((await call(where, DRIVER_LIST_ARGS, { readOnly: true, accept: [0, 1], drivers: false }, (g) => g.raw([...DRIVER_LIST_ARGS]))).stdout);
+    const env = childEnv(parentEnv, { ...SAFE_GIT_ENV, ...targetEnv, ...(o.readOnly ? { GIT_OPTIONAL_LOCKS: '0' } : {}), ...configEnv(overrides), ...o.env });
+    const accept = o.accept ?? [0];
+    const tooLarge = new AbortController();
+    let seen: { exitCode: number | null; stdout: string; stderr: string } | undefined;
+    const sgOptions: Partial<SimpleGitOptions> = {
+      baseDir: cwd,
+      config: [...HARDENED_CONFIG],
+      unsafe: SIMPLE_GIT_UNSAFE,
+      maxConcurrentProcesses: 1,
+      trimmed: false,
+      // Only the `close` event ends a call: simple-git's default also ends it 50 ms after `exit`, which can
+      // drop output still in the pipe.
+      completion: { onClose: true, onExit: false },
+      timeout: { block: options.timeoutMs ?? 120_000 },
+      abort: options.signal ? AbortSignal.any([options.signal, tooLarge.signal]) : tooLarge.signal,
+      errors: (error, result) => {
+        seen = { exitCode: result.exitCode, stdout: Buffer.concat(result.stdOut).toString('utf8'), stderr: Buffer.concat(result.stdErr).toString('utf8') };
+        // simple-git's own detection already turned "non-zero exit with stderr" into a GitError; only its
+        // plugins' rejections (timeout, abort, refused arguments) stand regardless of the exit code.
+        if (error instanceof GitPluginError) return error;
+        return accept.includes(result.exitCode) ? undefined : (error ?? Buffer.from(`exit ${result.exitCode}`));
+      },
+    };
+    let sg: SimpleGit;
+    try {
+      sg = simpleGit(sgOptions).env(env);
+    } catch (error) {
+      throw new ConfigError(`cannot run git in ${cwd}: ${(error as Error).message}`, { cause: error });
+    }
+    let bytes = 0;
+    sg.outputHandler((_command, stdout, stderr) => {
+      const count = (chunk: Buffer): void => {
+        bytes += chunk.length;
+        if (bytes > maxOutput && !tooLarge.signal.aborted) tooLarge.abort();
+      };
+      stdout.on('data', count);
+      stderr.on('data', count);
+      // simple-git waits 50 ms more after `close` for a process that printed nothing (a guard for its
+      // exit-based completion, which is off here: `close` comes after every byte). An empty chunk, once
+      // its listeners are attached, tells it output was seen; it adds nothing to the output.
+      process.nextTick(() => stdout.emit('data', Buffer.alloc(0)));
     });
-  const out: Git['out'] = async (cwd, args, options) => (await raw(cwd, args, options)).stdout.replace(/\n$/, '');
+    try {
+      const value = await task(sg);
+      if (!seen) throw new InternalError(`git ${args.join(' ')}: simple-git reported no result`);
+      return { value, exitCode: seen.exitCode ?? -1, stdout: seen.stdout, stderr: seen.stderr };
+    } catch (error) {
+      if (tooLarge.signal.aborted) {
+        throw new OutputTooLargeError(`git ${args.slice(0, 3).join(' ')} printed more than ${maxOutput} bytes; refusing rather than reading part of it`);
+      }
+      if (error instanceof GitPluginError && error.plugin === 'abort') throw new InterruptedError(`git ${args[0] ?? ''} was interrupted`);
+      if (error instanceof InternalError || error instanceof ConfigError) throw error;
+      const why = error instanceof GitPluginError ? `${error.plugin}: ${error.message}` : undefined;
+      throw new GitCommandError(args, seen?.exitCode ?? null, seen?.stdout ?? '', seen?.stderr ?? String((error as Error).message ?? error), why);
+    }
+  }
 
-  const git: Git = {
+  const raw: Git['raw'] = async (where, args, o = {}) => {
+    const full = withDiffFlags(args);
+    const { value: _ignored, ...result } = await call(where, full, o, (g) => g.raw(full));
+    return result;
+  };
+  const out: Git['out'] = async (where, args, o) => (await raw(where, args, o)).stdout.replace(/\n$/, '');
+  const ro = { readOnly: true } as const;
+  /** Commit-to-commit comparisons: the work tree is never read, so no filter can run. */
+  const treesOnly = { readOnly: true, drivers: false } as const;
+
+  return {
     raw,
     out,
     async topLevel(cwd) {
-      const r = await raw(cwd, ['rev-parse', '--show-toplevel'], { readOnly: true, accept: [0, 128] });
+      if (!existsSync(cwd) || !statSync(cwd).isDirectory()) return null;
+      const r = await raw(cwd, ['rev-parse', '--show-toplevel'], { ...ro, accept: [0, 128] });
       return r.exitCode === 0 ? r.stdout.trim() : null;
     },
-    async commonDir(cwd) {
-      return out(cwd, ['rev-parse', '--path-format=absolute', '--git-common-dir'], { readOnly: true });
-    },
-    async currentBranch(cwd) {
-      const r = await raw(cwd, ['symbolic-ref', '--quiet', '--short', 'HEAD'], { readOnly: true, accept: [0, 1, 128] });
+    commonDir: (where) => out(where, ['rev-parse', '--path-format=absolute', '--git-common-dir'], ro),
+    gitDir: (where) => out(where, ['rev-parse', '--absolute-git-dir'], ro),
+    async currentBranch(where) {
+      const r = await raw(where, ['symbolic-ref', '--quiet', '--short', 'HEAD'], { ...ro, accept: [0, 1, 128] });
       return r.exitCode === 0 ? r.stdout.trim() : null;
     },
-    async resolve(cwd, rev) {
-      const r = await raw(cwd, ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], {
-        readOnly: true,
-        accept: [0, 1, 128],
-      });
+    async resolve(where, rev) {
+      const r = await raw(where, ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`], { ...ro, accept: [0, 1, 128] });
       return r.exitCode === 0 ? r.stdout.trim() : null;
     },
-    async status(cwd) {
-      const text = await out(cwd, ['status', '--porcelain=v1', '--untracked-files=all'], { readOnly: true });
-      return text === '' ? [] : text.split('\n');
+    async status(where) {
+      // `dirty`: a submodule's own work tree is not inspected (that would run git with its config).
+      const { value } = await call(where, ['status'], ro, (g) => g.status(['--ignore-submodules=dirty']));
+      return value.files.map((f) => ({ path: f.path, index: f.index, workingDir: f.working_dir }));
     },
-    async numstat(cwd, from, to) {
-      const text = await out(cwd, ['diff', '--numstat', '-z', '--no-renames', from, to], { readOnly: true });
-      const changes: FileChange[] = [];
-      for (const entry of text.split('\0')) {
-        if (!entry) continue;
-        const [ins, del, ...rest] = entry.split('\t');
-        changes.push({
-          path: rest.join('\t'),
-          insertions: ins === '-' ? -1 : Number(ins),
-          deletions: del === '-' ? -1 : Number(del),
-        });
-      }
-      return changes;
+    async numstat(where, from, to) {
+      // -z: paths exactly as stored (simple-git's diffSummary refuses -z, and without it git C-quotes
+      // unusual names, which would then slip past path rules). Gitlinks shown whatever the config says.
+      return parseNumstat(await out(where, ['diff', '--numstat', '-z', '--no-renames', '--ignore-submodules=none', from, to], treesOnly));
     },
-    async worktrees(cwd) {
-      const text = await out(cwd, ['worktree', 'list', '--porcelain'], { readOnly: true });
-      const list: { path: string; branch: string | undefined }[] = [];
-      for (const block of text.split('\n\n')) {
-        const path = block.match(/^worktree (.*)$/m)?.[1];
-        if (path) list.push({ path, branch: block.match(/^branch refs\/heads\/(.*)$/m)?.[1] });
-      }
-      return list;
+    async worktrees(where) {
+      return parseWorktrees(await out(where, ['worktree', 'list', '--porcelain', '-z'], ro));
     },
-    async diff(cwd, from, to) {
-      return out(cwd, ['diff', '--no-color', '--no-ext-diff', from, to], { readOnly: true });
-    },
-    async commitAll(cwd, message, author, exclude = [], base) {
-      await raw(cwd, ['add', '--all', '--', '.', ...exclude.map((p) => `:(exclude,literal)${p}`)]);
+    diff: (where, from, to) => out(where, ['diff', '--no-color', '--ignore-submodules=none', from, to], treesOnly),
+    async commitAll(where, message, author, exclude = [], base) {
+      await raw(where, ['add', '--all', '--', '.', ...exclude.map((p) => `:(exclude,literal)${p}`)]);
       // Excluded paths go back to what the base commit has, even if the agent staged or committed them
       // itself: gone when the base lacks them, the base's version when it tracks them.
-      if (exclude.length) await raw(cwd, ['reset', '-q', base ?? 'HEAD', '--', ...exclude.map((p) => `:(literal)${p}`)], { accept: [0, 1] });
-      const staged = await raw(cwd, ['diff', '--cached', '--quiet'], { accept: [0, 1] });
+      if (exclude.length) await raw(where, ['reset', '-q', base ?? 'HEAD', '--', ...exclude.map((p) => `:(literal)${p}`)], { accept: [0, 1] });
+      const staged = await raw(where, ['diff', '--cached', '--quiet', '--ignore-submodules=none'], { accept: [0, 1] });
       if (staged.exitCode === 0) return null;
-      const env = identityEnv(author);
-      await raw(cwd, ['commit', '--no-verify', '--no-gpg-sign', '-q', '-m', message], { env });
-      return out(cwd, ['rev-parse', 'HEAD'], { readOnly: true });
+      await raw(where, ['commit', '--no-verify', '--no-gpg-sign', '-q', '-m', message], { env: identityEnv(author) });
+      return out(where, ['rev-parse', 'HEAD'], ro);
     },
-    async isAncestor(cwd, ancestor, descendant) {
-      const r = await raw(cwd, ['merge-base', '--is-ancestor', ancestor, descendant], { readOnly: true, accept: [0, 1] });
+    async isAncestor(where, ancestor, descendant) {
+      const r = await raw(where, ['merge-base', '--is-ancestor', ancestor, descendant], { ...ro, accept: [0, 1] });
       return r.exitCode === 0;
     },
-    async mergeTree(cwd, ours, theirs) {
-      const r = await raw(cwd, ['merge-tree', '--write-tree', '--name-only', '--no-messages', ours, theirs], {
-        accept: [0, 1],
-      });
-      const lines = r.stdout.trim().split('\n');
-      const tree = lines[0] ?? '';
-      if (r.exitCode === 0) return { tree };
-      return { conflicts: lines.slice(1).filter(Boolean) };
+    async mergeTree(where, ours, theirs) {
+      const r = await raw(where, ['merge-tree', '--write-tree', '--name-only', '--no-messages', '-z', ours, theirs], { accept: [0, 1] });
+      const [tree = '', ...rest] = r.stdout.split('\0');
+      if (r.exitCode === 0) return { tree: tree.trim() };
+      return { conflicts: [...new Set(rest.filter(Boolean))] };
     },
-    async commitTree(cwd, tree, parents, message) {
+    async commitTree(where, tree, parents, message) {
       const args = ['commit-tree', '--no-gpg-sign', tree];
       for (const p of parents) args.push('-p', p);
       args.push('-m', message);
-      const configured = await raw(cwd, ['config', 'user.email'], { readOnly: true, accept: [0, 1] });
-      const env = configured.exitCode === 0 ? {} : identityEnv(AGENTCTL_IDENTITY);
-      return out(cwd, args, { env });
+      const configured = await raw(where, ['config', 'user.email'], { ...ro, accept: [0, 1] });
+      return out(where, args, { env: configured.exitCode === 0 ? {} : identityEnv(AGENTCTL_IDENTITY) });
     },
   };
-  return git;
+}
+
+/** cwd and GIT_DIR/GIT_WORK_TREE for a call. */
+function place(where: GitWhere): { cwd: string; targetEnv: Record<string, string> } {
+  if (typeof where !== 'string') return { cwd: where.workTree, targetEnv: { GIT_DIR: where.gitDir, GIT_WORK_TREE: where.workTree } };
+  const found = locateRepo(where);
+  return { cwd: where, targetEnv: found ? { GIT_DIR: found.gitDir, GIT_WORK_TREE: found.workTree } : {} };
+}
+
+/**
+ * Parse `git diff --numstat -z --no-renames`: `<ins>\t<del>\t<path>\0` per file, `-` counts for binary.
+ * @throws InternalError on an entry that is not in that shape (never a silent NaN)
+ */
+export function parseNumstat(text: string): FileChange[] {
+  const changes: FileChange[] = [];
+  for (const entry of text.split('\0')) {
+    if (!entry) continue;
+    const match = /^(\d+|-)\t(\d+|-)\t([\s\S]+)$/.exec(entry);
+    if (!match) throw new InternalError(`unexpected git numstat entry: ${JSON.stringify(entry.slice(0, 100))}`);
+    changes.push({ path: match[3]!, insertions: match[1] === '-' ? -1 : Number(match[1]), deletions: match[2] === '-' ? -1 : Number(match[2]) });
+  }
+  return changes;
+}
+
+/** Parse `git worktree list --porcelain -z`: NUL-terminated lines, an empty one between worktrees. */
+export function parseWorktrees(text: string): { path: string; branch: string | undefined }[] {
+  const list: { path: string; branch: string | undefined }[] = [];
+  let current: { path: string; branch: string | undefined } | undefined;
+  for (const line of text.split('\0')) {
+    if (line.startsWith('worktree ')) list.push((current = { path: line.slice('worktree '.length), branch: undefined }));
+    else if (line.startsWith('branch refs/heads/') && current) current.branch = line.slice('branch refs/heads/'.length);
+    else if (line === '') current = undefined;
+  }
+  return list;
 }
 
 /** Author and committer variables for a commit made on someone's behalf. */

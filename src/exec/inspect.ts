@@ -98,15 +98,6 @@ export function parseLsTree(text: string): TreeEntry[] {
   return out;
 }
 
-/** Parse `git cat-file --batch-check` output (`id type size`, or `id missing`) into id → size. */
-export function parseBatchCheck(text: string): Map<string, number> {
-  const sizes = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const [id, type, size] = line.split(' ');
-    if (id && type && type !== 'missing' && size !== undefined) sizes.set(id, Number(size));
-  }
-  return sizes;
-}
 
 /** Git blob id of some bytes (`sha1` or `sha256` repositories). */
 export function blobId(bytes: Buffer, format: string): string {
@@ -143,8 +134,10 @@ export async function inspectChanges(git: Git, args: { worktree: string; repoRoo
   const lines = new Map(parseNumstat(await git.out(repoRoot, ['diff', '--numstat', '-z', '--no-renames', '--no-textconv', '--no-ext-diff', base, head], ro)).map((f) => [f.path, f]));
   const baseTree = parseLsTree(await git.out(repoRoot, ['ls-tree', '-r', '-z', '-l', '--full-tree', base], ro));
 
-  const ids = [...new Set(raw.flatMap((r) => [[r.oldMode, r.oldId], [r.newMode, r.newId]]).filter(([m, id]) => m !== MODE.gitlink && !ZERO.test(id!)).map(([, id]) => id!))];
-  const sizes = ids.length ? parseBatchCheck((await git.raw(repoRoot, ['cat-file', '--batch-check'], { ...ro, input: ids.join('\n') + '\n' })).stdout) : new Map<string, number>();
+  // Blob sizes from both trees (`ls-tree -l`): every old id is in the base tree, every new one in the head's.
+  const headTree = parseLsTree(await git.out(repoRoot, ['ls-tree', '-r', '-z', '-l', '--full-tree', head], ro));
+  const sizes = new Map<string, number>();
+  for (const e of [...baseTree, ...headTree]) if (e.type === 'blob' && e.size >= 0) sizes.set(e.id, e.size);
 
   // Every link in the head tree: the base's links, minus the changed paths, plus the changed links.
   const changed = new Set(raw.map((r) => r.path));

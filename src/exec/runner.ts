@@ -10,7 +10,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join, resolve as resolvePath } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
-import { ConfigError, InternalError } from '../core/errors.js';
+import { ConfigError, InternalError, OutputTooLargeError } from '../core/errors.js';
 
 /** Variables every child may inherit from agentctl's own environment (values copied when set). */
 export const BASE_ENV_ALLOWLIST = [
@@ -83,8 +83,15 @@ export interface RunOptions {
    * (a background child holding its stdout) can be stopped here, so the run does not wait on it.
    */
   onExit?: () => void | Promise<void>;
-  /** Keep at most this many bytes of stdout/stderr in the result (the tail). Default 1 MiB. */
+  /** Keep at most this many characters of stdout and of stderr in the result. Default 1 MiB. */
   maxBufferBytes?: number;
+  /**
+   * What a stream longer than `maxBufferBytes` does. `error`: the child is killed and
+   * {@link OutputTooLargeError} thrown (never a silently shortened result). `tail`: the result keeps the
+   * last `maxBufferBytes` and says how much it dropped (`stdoutDropped`/`stderrDropped`). Default per
+   * stream: `tail` when its lines go to `onStdoutLine`/`onStderrLine` (the caller saw every line), else `error`.
+   */
+  overflow?: 'error' | 'tail';
 }
 
 /** What a finished child did. */
@@ -93,10 +100,14 @@ export interface RunResult {
   exitCode: number | null;
   /** Signal name when killed (e.g. `SIGTERM`), else null. */
   signal: string | null;
-  /** Captured stdout (tail, at most `maxBufferBytes`). */
+  /** Captured stdout (whole, or with `overflow: 'tail'` the last `maxBufferBytes`). */
   stdout: string;
-  /** Captured stderr (tail, at most `maxBufferBytes`). */
+  /** Captured stderr (whole, or with `overflow: 'tail'` the last `maxBufferBytes`). */
   stderr: string;
+  /** Characters dropped from the start of `stdout` (0 when it is whole). */
+  stdoutDropped: number;
+  /** Characters dropped from the start of `stderr` (0 when it is whole). */
+  stderrDropped: number;
   /** True when the timeout fired. */
   timedOut: boolean;
   /** True when the AbortSignal fired. */
@@ -130,6 +141,7 @@ export const KILL_GRACE_MS = 3000;
  * @returns the {@link RunResult}
  * @throws ConfigError when the executable does not exist or cannot be executed
  * @throws ProcessFailedError when the exit code is not accepted (default: only 0)
+ * @throws OutputTooLargeError when a stream in `error` overflow mode exceeds `maxBufferBytes`
  */
 export async function runProcess(file: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
   const started = Date.now();
@@ -138,9 +150,21 @@ export async function runProcess(file: string, args: readonly string[], options:
   let aborted = false;
   let stdout = '';
   let stderr = '';
-  const keepTail = (acc: string, chunk: string): string => {
+  const dropped = { stdout: 0, stderr: 0 };
+  let tooLarge: 'stdout' | 'stderr' | undefined;
+  const keep = (stream: 'stdout' | 'stderr', acc: string, chunk: string, mode: 'error' | 'tail'): string => {
     const next = acc + chunk;
-    return next.length > maxBuffer ? next.slice(next.length - maxBuffer) : next;
+    if (next.length <= maxBuffer) return next;
+    if (mode === 'error') {
+      // Refuse rather than hand back a shortened output the caller would take as whole.
+      if (!tooLarge) {
+        tooLarge = stream;
+        kill();
+      }
+      return acc;
+    }
+    dropped[stream] += next.length - maxBuffer;
+    return next.slice(next.length - maxBuffer);
   };
 
   let child: ResultPromise;
@@ -209,16 +233,18 @@ export async function runProcess(file: string, args: readonly string[], options:
   const lineDone: Promise<void>[] = [];
   if (child.stdout) {
     const rl = createInterface({ input: child.stdout, crlfDelay: Infinity });
+    const mode = options.overflow ?? (options.onStdoutLine ? 'tail' : 'error');
     rl.on('line', (line) => {
-      stdout = keepTail(stdout, line + '\n');
+      stdout = keep('stdout', stdout, line + '\n', mode);
       options.onStdoutLine?.(line);
     });
     lineDone.push(new Promise((r) => rl.once('close', r)));
   }
   if (child.stderr) {
     const rl = createInterface({ input: child.stderr, crlfDelay: Infinity });
+    const mode = options.overflow ?? (options.onStderrLine ? 'tail' : 'error');
     rl.on('line', (line) => {
-      stderr = keepTail(stderr, line + '\n');
+      stderr = keep('stderr', stderr, line + '\n', mode);
       options.onStderrLine?.(line);
     });
     lineDone.push(new Promise((r) => rl.once('close', r)));
@@ -249,11 +275,16 @@ export async function runProcess(file: string, args: readonly string[], options:
     signal: outcome.signal ?? null,
     stdout,
     stderr,
+    stdoutDropped: dropped.stdout,
+    stderrDropped: dropped.stderr,
     timedOut,
     aborted,
     durationMs: Date.now() - started,
     pid,
   };
+  if (tooLarge) {
+    throw new OutputTooLargeError(`${file} printed more than ${maxBuffer} characters on ${tooLarge}; it was stopped and its output not used`);
+  }
   const accept = options.acceptExitCodes ?? [0];
   if (accept !== 'any' && (result.exitCode === null || !accept.includes(result.exitCode))) {
     throw new ProcessFailedError([file, ...args].join(' ').slice(0, 200), result);

@@ -8,18 +8,29 @@
  *   work is committed (and, before removal, archived under `refs/agentctl/archive/<run>`) first.
  * - If the agent renamed the run branch, detached HEAD or checked out another branch, capture puts the
  *   run branch back on whatever the agent left, so nothing is lost.
+ * - The worktree's `.git` file is the agent's to rewrite: {@link createSandbox} records the admin dir
+ *   (`<commonDir>/worktrees/<name>`) from the common dir's own records, and later git calls on the
+ *   worktree take it explicitly ({@link sandboxTarget}).
  */
 import { existsSync, lstatSync, mkdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { InternalError, StateError } from '../core/errors.js';
-import type { Git } from './git.js';
+import type { Git, GitTarget, GitWhere } from './git.js';
+import { adminDirOf, checkGitPointer, restoreGitPointer } from './gitPointer.js';
 
 /** A created sandbox. */
 export interface Sandbox {
   path: string;
   branch: string;
   baseSha: string;
+  /** The worktree's admin dir (`<commonDir>/worktrees/<name>`), recorded at creation. */
+  gitDir: string;
+}
+
+/** Where git runs for a sandbox: its work tree and the admin dir agentctl recorded (never its `.git` file). */
+export function sandboxTarget(sandbox: { path: string; gitDir: string }): GitTarget {
+  return { workTree: sandbox.path, gitDir: sandbox.gitDir };
 }
 
 /** Branch name for a run: `agentctl/<task>/<run>`. */
@@ -56,14 +67,21 @@ export async function withRepoLock<T>(lockPath: string, fn: () => Promise<T>): P
 /**
  * Create a locked worktree on a new branch at `baseSha`.
  * @param repoRoot the user's checkout (git commands run there)
- * @returns the sandbox
- * @throws ProcessFailedError when git refuses
+ * @returns the sandbox, with the admin dir git just made for it
+ * @throws GitCommandError when git refuses; InternalError when the new worktree's records do not agree
  */
 export async function createSandbox(git: Git, repoRoot: string, lockPath: string, path: string, branch: string, baseSha: string, reason: string): Promise<Sandbox> {
   if (existsSync(path)) throw new InternalError(`worktree path already exists: ${path}`);
   mkdirSync(dirname(path), { recursive: true });
   await withRepoLock(lockPath, () => git.raw(repoRoot, ['worktree', 'add', '--quiet', '--lock', '--reason', reason, '-b', branch, path, baseSha]));
-  return { path, branch, baseSha };
+  return { path, branch, baseSha, gitDir: await recordedAdminDir(git, repoRoot, path) };
+}
+
+/** The admin dir of a worktree git just made, from the common dir's records, checked against its `.git` file. */
+async function recordedAdminDir(git: Git, repoRoot: string, path: string): Promise<string> {
+  const gitDir = adminDirOf(await git.commonDir(repoRoot), path);
+  if (!gitDir || !checkGitPointer(path, gitDir).ok) throw new InternalError(`git made the worktree ${path} but its admin dir could not be confirmed`);
+  return gitDir;
 }
 
 /** Age in milliseconds after which a sandbox's leftover index.lock is removed by {@link captureWork}. */
@@ -78,16 +96,18 @@ export interface Capture {
 
 /**
  * Commit everything left in a worktree and make sure the run branch points at it.
+ * @param worktree the sandbox's {@link sandboxTarget} (a plain path is located like git does, and refused
+ *   when its `.git` leads into another checkout)
  * @param author name/email for the commit
  * @param exclude repository-relative paths never committed (the agent protocol's files)
  * @param base the run's base commit: excluded paths end up as the base has them (absent, or the base's
  *   version), even when the agent committed them itself
  * @returns the head commit and whether the branch had to be repaired
  */
-export async function captureWork(git: Git, worktree: string, branch: string, message: string, author: { name: string; email: string }, exclude: readonly string[] = [], base?: string): Promise<Capture> {
+export async function captureWork(git: Git, worktree: GitWhere, branch: string, message: string, author: { name: string; email: string }, exclude: readonly string[] = [], base?: string): Promise<Capture> {
   // An agent (or agentctl) killed mid-commit leaves index.lock behind in the sandbox; nothing else
   // uses this worktree's index, so a lock older than a few seconds is stale.
-  const indexLock = await git.out(worktree, ['rev-parse', '--path-format=absolute', '--git-path', 'index.lock'], { readOnly: true });
+  const indexLock = join(await git.gitDir(worktree), 'index.lock');
   if (existsSync(indexLock) && Date.now() - statSync(indexLock).mtimeMs > STALE_INDEX_LOCK_MS) rmSync(indexLock);
   await git.commitAll(worktree, message, author, exclude, base);
   const headSha = await git.resolve(worktree, 'HEAD');
@@ -104,8 +124,8 @@ export async function captureWork(git: Git, worktree: string, branch: string, me
  * climbing out with `..`). agentctl never follows them; they are flagged for review.
  * @returns `{path, target}` per offending link
  */
-export async function symlinksOutside(git: Git, cwd: string, from: string, to: string): Promise<{ path: string; target: string }[]> {
-  const raw = await git.out(cwd, ['diff', '--raw', '-z', '--no-renames', '--no-abbrev', from, to], { readOnly: true });
+export async function symlinksOutside(git: Git, cwd: GitWhere, from: string, to: string): Promise<{ path: string; target: string }[]> {
+  const raw = await git.out(cwd, ['diff', '--raw', '-z', '--no-renames', '--no-abbrev', '--ignore-submodules=none', from, to], { readOnly: true, drivers: false });
   const parts = raw.split('\0');
   const out: { path: string; target: string }[] = [];
   for (let i = 0; i + 1 < parts.length; i += 2) {
@@ -123,8 +143,11 @@ export async function symlinksOutside(git: Git, cwd: string, from: string, to: s
 /**
  * Remove a run's worktree and its branch. The caller archives unmerged work first ({@link archiveRef}).
  * @param branch deleted only when it starts with `agentctl/`
+ * @param gitDir the recorded admin dir: a rewritten `.git` pointer is put back first (git refuses to
+ *   remove a worktree whose pointer does not lead back); the caller records the change
  */
-export async function removeSandbox(git: Git, repoRoot: string, lockPath: string, path: string, branch: string | undefined): Promise<void> {
+export async function removeSandbox(git: Git, repoRoot: string, lockPath: string, path: string, branch: string | undefined, gitDir?: string): Promise<void> {
+  if (gitDir && existsSync(path) && !checkGitPointer(path, gitDir).ok) restoreGitPointer(path, gitDir);
   await withRepoLock(lockPath, async () => {
     await git.raw(repoRoot, ['worktree', 'unlock', path], { accept: [0, 128] });
     if (existsSync(path)) await git.raw(repoRoot, ['worktree', 'remove', '--force', path]);
@@ -150,7 +173,7 @@ export async function restoreSandbox(git: Git, repoRoot: string, lockPath: strin
   await withRepoLock(lockPath, () =>
     git.raw(repoRoot, fromBranch ? ['worktree', 'add', '--quiet', '--lock', '--reason', reason, path, branch] : ['worktree', 'add', '--quiet', '--lock', '--reason', reason, '-b', branch, path, headSha]),
   );
-  return { path, branch, baseSha: headSha, headSha };
+  return { path, branch, baseSha: headSha, headSha, gitDir: await recordedAdminDir(git, repoRoot, path) };
 }
 
 /**

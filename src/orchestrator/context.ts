@@ -32,7 +32,7 @@ export interface Context {
  * @throws ConfigError (not a repository, unusable AGENTCTL_HOME), InputError (bad .agentrc.yaml)
  */
 export async function openContext(cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<Context> {
-  const git = createGit(undefined, env);
+  const git = createGit({ env });
   const project = await loadProject(git, cwd);
   const paths = homePaths(agentctlHome(env));
   const store = openEventStore(paths.database);

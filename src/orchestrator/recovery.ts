@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { worktreePath } from '../core/paths.js';
 import type { EventInput } from '../evidence/events.js';
 import { projectRuns } from '../evidence/projections/runs.js';
+import { adminDirOf } from '../exec/gitPointer.js';
 import { isProcessAlive, killProcessGroup } from '../exec/processes.js';
 import { runBranch } from '../exec/worktree.js';
 import type { Context } from './context.js';
@@ -47,7 +48,9 @@ export function recoverOrphanedRuns(ctx: Context): Recovered[] {
     const path = worktreePath(ctx.paths, ctx.project.key, run.task, run.runId);
     const worktreeFound = existsSync(path);
     if (!run.worktree && worktreeFound) {
-      recovered.push({ ...subject, type: 'sandbox.created', key: `recovered-sandbox:${run.runId}`, payload: { path, branch: runBranch(run.task, run.runId), baseSha: run.baseSha, recovered: true } });
+      // The admin dir comes from the common dir's records (the worktree's `.git` file is the agent's).
+      const gitDir = adminDirOf(ctx.project.commonDir, path) ?? null;
+      recovered.push({ ...subject, type: 'sandbox.created', key: `recovered-sandbox:${run.runId}`, payload: { path, branch: runBranch(run.task, run.runId), baseSha: run.baseSha, gitDir, recovered: true } });
     }
     recovered.push({
       ...subject,

@@ -6,15 +6,28 @@
  * checked out nowhere has only its ref moved. When the base moved since the run started, the run is
  * merged (merge commit) or rebased (`merge.strategy: rebase`); a conflict aborts cleanly, keeps the
  * worktree and is recorded (`merge.failed`). Merges into one repository are serialized.
+ *
+ * Git on a run's worktree runs with the admin dir recorded in the run's `sandbox.created` (or
+ * `sandbox.restored`) event (`payload.gitDir`), never through the worktree's `.git` file; a pointer
+ * found rewritten is put back, recorded as `escalation.attempted`, and refuses a merge.
  */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { StateError } from '../core/errors.js';
 import type { EventInput, StoredEvent } from '../evidence/events.js';
 import type { RunView } from '../evidence/projections/runs.js';
-import { AGENTCTL_IDENTITY, agentIdentity } from '../exec/git.js';
+import { AGENTCTL_IDENTITY, agentIdentity, type GitTarget } from '../exec/git.js';
+import { adminDirOf, checkGitPointer, restoreGitPointer } from '../exec/gitPointer.js';
 import { archiveRef, captureWork, removeSandbox, restoreSandbox, runBranch, withRepoLock } from '../exec/worktree.js';
 import { worktreePath } from '../core/paths.js';
 import type { Context } from './context.js';
 import { PROTOCOL_PATHS } from './protocol.js';
+
+/**
+ * `escalation.attempted` kinds that block a merge: `git-pointer` (the worktree's `.git` rewritten) and
+ * `git-control` (the common `.git` control files changed; recorded by the run pipeline from gitState.ts).
+ */
+export const GIT_ESCALATIONS: ReadonlySet<string> = new Set(['git-pointer', 'git-control']);
 
 /** Who decided, and why. */
 export interface ReviewDecision {
@@ -29,6 +42,40 @@ export interface ReviewDecision {
 
 function subjectOf(run: RunView) {
   return { runId: run.runId, task: run.task, agent: run.agent, project: run.project, taskType: run.taskType };
+}
+
+/**
+ * Where git runs for a run's worktree: the admin dir recorded when agentctl made it (the last
+ * `sandbox.created` / `sandbox.restored` payload's `gitDir`), or for runs recorded before that field
+ * existed, the common dir's own record of the worktree. Never the worktree's `.git` file.
+ * @throws StateError when the run has no worktree or no admin dir inside `<commonDir>/worktrees/` is found
+ */
+export function runGitTarget(ctx: Context, run: RunView): GitTarget {
+  if (!run.worktree) throw new StateError(`run ${run.runId} has no worktree`);
+  const recorded = ctx.store
+    .query({ runId: run.runId, types: ['sandbox.created', 'sandbox.restored'] })
+    .map((e) => e.payload.gitDir)
+    .filter((g): g is string => typeof g === 'string')
+    .pop();
+  const gitDir = recorded ?? adminDirOf(ctx.project.commonDir, run.worktree);
+  // Only an admin dir directly under this repository's `worktrees/` is acceptable.
+  if (!gitDir || resolve(dirname(gitDir)) !== resolve(ctx.project.commonDir, 'worktrees') || !existsSync(gitDir)) {
+    throw new StateError(`cannot find the git admin dir of run ${run.runId}'s worktree (${gitDir ?? 'none recorded'}); nothing was changed`, { hint: 'agentctl gc' });
+  }
+  return { workTree: run.worktree, gitDir };
+}
+
+/**
+ * Check the worktree's `.git` pointer; a rewritten one is put back and recorded as `escalation.attempted`.
+ * @returns what the pointer held when it was wrong, else undefined
+ */
+function repairPointer(ctx: Context, run: RunView, target: GitTarget): string | undefined {
+  if (!existsSync(target.workTree)) return undefined;
+  const check = checkGitPointer(target.workTree, target.gitDir);
+  if (check.ok) return undefined;
+  restoreGitPointer(target.workTree, target.gitDir);
+  ctx.store.append({ ...subjectOf(run), type: 'escalation.attempted', payload: { kind: 'git-pointer', path: join(target.workTree, '.git'), found: check.found, expected: target.gitDir, restored: true } });
+  return check.found;
 }
 
 /** Path of the worktree that has `branch` checked out, or undefined. */
@@ -53,19 +100,28 @@ export async function mergeRun(ctx: Context, run: RunView, decision: ReviewDecis
   if (run.headSha === run.baseSha || run.files.length === 0) {
     throw new StateError(`run ${run.runId} changed nothing; there is nothing to merge`, { hint: `agentctl review discard ${run.runId}` });
   }
-  const worktree = run.worktree;
+  const worktree = runGitTarget(ctx, run);
+  repairPointer(ctx, run, worktree);
+  // A run whose agent rewrote git's records (its pointer, the common .git control files) never merges:
+  // what it changed was put back, but what else it did is not known.
+  const escalation = ctx.store.query({ runId: run.runId, types: ['escalation.attempted'] }).find((e) => GIT_ESCALATIONS.has(String(e.payload.kind)));
+  if (escalation) {
+    const reason = `run ${run.runId} changed git's own records (${String(escalation.payload.kind)}: ${String(escalation.payload.found ?? escalation.payload.path ?? '')}); it was put back and recorded, nothing was merged`;
+    ctx.store.append({ ...subjectOf(run), type: 'merge.failed', payload: { reason, auto: decision.auto } });
+    throw new StateError(reason, { hint: `agentctl review discard ${run.runId}` });
+  }
   const mergeSha = await withRepoLock(ctx.lockPath, () => landRun(ctx, run, worktree, decision));
   const events: EventInput[] = [];
   if (!decision.auto) events.push({ ...subjectOf(run), type: 'review.approved', payload: { by: decision.by, note: decision.note ?? null } });
   events.push({ ...subjectOf(run), type: 'run.merged', payload: { mergeSha, baseBranch: run.baseBranch, by: decision.by, auto: decision.auto, strategy: ctx.project.config.mergeStrategy } });
   for (const e of ctx.store.append(events)) onEvent?.(e);
-  await removeSandbox(ctx.git, ctx.project.root, ctx.lockPath, worktree, run.branch);
-  for (const e of ctx.store.append({ ...subjectOf(run), type: 'sandbox.removed', payload: { path: worktree, branchDeleted: run.branch ?? null } })) onEvent?.(e);
+  await removeSandbox(ctx.git, ctx.project.root, ctx.lockPath, worktree.workTree, run.branch, worktree.gitDir);
+  for (const e of ctx.store.append({ ...subjectOf(run), type: 'sandbox.removed', payload: { path: worktree.workTree, branchDeleted: run.branch ?? null } })) onEvent?.(e);
   return mergeSha;
 }
 
 /** The part of a merge that changes git state; runs under the repository lock. */
-async function landRun(ctx: Context, run: RunView, worktree: string, decision: ReviewDecision): Promise<string> {
+async function landRun(ctx: Context, run: RunView, worktree: GitTarget, decision: ReviewDecision): Promise<string> {
   const { git } = ctx;
   const base = run.baseBranch;
   const refuse = (message: string, hint?: string): never => {
@@ -82,7 +138,7 @@ async function landRun(ctx: Context, run: RunView, worktree: string, decision: R
     const current = await git.currentBranch(ctx.project.root);
     return refuse(`your checkout at ${ctx.project.root} is on ${current ?? 'a detached HEAD'}, not "${base}"; nothing was merged`, `git switch ${base}, then merge again`);
   }
-  const dirty = (await git.status(checkout)).filter((l) => !l.startsWith('??'));
+  const dirty = (await git.status(checkout)).filter((f) => f.index !== '?');
   if (dirty.length > 0) {
     return refuse(`your checkout of "${base}" at ${checkout} has uncommitted changes; nothing was merged`, 'Commit or stash them, then run the merge again.');
   }
@@ -127,8 +183,10 @@ async function landRun(ctx: Context, run: RunView, worktree: string, decision: R
 export async function discardRun(ctx: Context, run: RunView, by: string, reason: string | undefined): Promise<string | undefined> {
   if (!run.sandboxLive || !run.worktree) throw new StateError(`run ${run.runId} is ${run.state}; its sandbox is already gone`);
   const { git } = ctx;
+  const target = runGitTarget(ctx, run);
+  repairPointer(ctx, run, target);
   // Anything left uncommitted (an interrupted run) is committed first so the archive holds every byte.
-  const { headSha: head } = await captureWork(git, run.worktree, run.branch!, `agentctl: uncommitted work of run ${run.runId}`, agentIdentity(run.agent), PROTOCOL_PATHS, run.baseSha);
+  const { headSha: head } = await captureWork(git, target, run.branch!, `agentctl: uncommitted work of run ${run.runId}`, agentIdentity(run.agent), PROTOCOL_PATHS, run.baseSha);
   let ref: string | undefined;
   if (head !== run.baseSha) {
     ref = archiveRef(run.runId);
@@ -138,7 +196,7 @@ export async function discardRun(ctx: Context, run: RunView, by: string, reason:
     { ...subjectOf(run), type: 'review.rejected', payload: { by, reason: reason ?? null } },
     { ...subjectOf(run), type: 'run.discarded', payload: { by, reason: reason ?? null, archiveRef: ref ?? null, headSha: head } },
   ]);
-  await removeSandbox(git, ctx.project.root, ctx.lockPath, run.worktree, run.branch);
+  await removeSandbox(git, ctx.project.root, ctx.lockPath, run.worktree, run.branch, target.gitDir);
   ctx.store.append({ ...subjectOf(run), type: 'sandbox.removed', payload: { path: run.worktree, branchDeleted: run.branch ?? null } });
   return ref;
 }
@@ -154,6 +212,6 @@ export async function restoreRun(ctx: Context, run: RunView): Promise<{ path: st
   if (run.state === 'merged') throw new StateError(`run ${run.runId} was merged; its work is on ${run.baseBranch}`);
   const branch = run.branch ?? runBranch(run.task, run.runId);
   const sandbox = await restoreSandbox(ctx.git, ctx.project.root, ctx.lockPath, worktreePath(ctx.paths, ctx.project.key, run.task, run.runId), branch, run.runId, `agentctl restore ${run.runId}`);
-  ctx.store.append({ ...subjectOf(run), type: 'sandbox.restored', payload: { path: sandbox.path, branch, headSha: sandbox.headSha } });
+  ctx.store.append({ ...subjectOf(run), type: 'sandbox.restored', payload: { path: sandbox.path, branch, headSha: sandbox.headSha, gitDir: sandbox.gitDir } });
   return { path: sandbox.path, branch, headSha: sandbox.headSha };
 }

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { changedBytes, inspectViolations, linkTargetProblem, resolveLink, type ChangedEntry, type DeniedFile } from '../../src/authz/inspect-rules.js';
 import { composePolicy } from '../../src/authz/policy.js';
 import { parseProfile, type Profile } from '../../src/authz/profile.js';
-import { parseBatchCheck, parseLsTree, parseNumstat, parseRawDiff } from '../../src/exec/inspect.js';
+import { parseLsTree, parseNumstat, parseRawDiff } from '../../src/exec/inspect.js';
 import { ROOT } from '../helpers.js';
 
 function builtins(): Map<string, Profile> {
@@ -117,6 +117,5 @@ describe('git output parsers', () => {
       { path: 'src/a b.ts', insertions: 3, deletions: 1 },
       { path: 'big.bin', insertions: -1, deletions: -1 },
     ]);
-    expect([...parseBatchCheck(`${id(1)} blob 60000000\n${id(2)} missing\n`)]).toEqual([[id(1), 60_000_000]]);
   });
 });

@@ -1,0 +1,168 @@
+/**
+ * What makes agentctl's own git calls ignore everything a repository or an agent controls (pure data).
+ *
+ * A repository's config (shared by every worktree, so writable by an unconfined agent), an in-tree
+ * `.gitattributes` and the user's global config can name programs git runs on its own: hooks, an
+ * fsmonitor, filter drivers (`clean`/`smudge`/`process`), merge drivers, textconv and external diff
+ * commands, a pager, an editor, a signing program. Every git call agentctl makes carries
+ * {@link HARDENED_CONFIG} (`-c`, highest precedence), {@link SAFE_GIT_ENV}, and overrides for each
+ * filter and merge driver the repository's config defines ({@link driverOverrides}). Diff-family commands
+ * also get `--no-ext-diff --no-textconv` ({@link DIFF_FAMILY}): an empty `diff.<x>.textconv` or
+ * `diff.<x>.command` is not neutral on git 2.39 (git tries to run the empty command and dies), so those
+ * are switched off by flag instead.
+ */
+
+/**
+ * `-c` settings on every call. Values are neutral, not merely empty where empty would mean "run nothing
+ * and fail": `core.hooksPath=/dev/null` (no hook can exist under it), `core.fsmonitor=false`, `false` for
+ * programs that must never be needed (ssh, gpg), an empty `credential.helper` (resets the helper list).
+ */
+export const HARDENED_CONFIG: readonly string[] = [
+  'core.hooksPath=/dev/null',
+  'core.fsmonitor=false',
+  'core.pager=cat',
+  'core.editor=true',
+  'core.askPass=',
+  'core.sshCommand=false',
+  // Replace refs would make every read (diff, merge-tree) see substituted objects the agent planted.
+  'core.useReplaceRefs=false',
+  'credential.helper=',
+  'gpg.program=false',
+  'gpg.ssh.program=false',
+  'gpg.x509.program=false',
+  'commit.gpgSign=false',
+  'tag.gpgSign=false',
+  'log.showSignature=false',
+  // No background gc/maintenance processes started by a commit.
+  'gc.auto=0',
+  'maintenance.auto=false',
+  // Never step into (agent-made) nested repositories, whose own config would apply there.
+  'submodule.recurse=false',
+  'color.ui=false',
+  'diff.relative=false',
+  'merge.stat=false',
+  'rebase.stat=false',
+  'rebase.updateRefs=false',
+  'rebase.autoStash=false',
+  'rebase.autoSquash=false',
+  'rebase.backend=merge',
+];
+
+/**
+ * Environment for every git call (on top of the runner's allowlisted basics, which never carry
+ * `GIT_DIR`, `GIT_CONFIG_*` or other `GIT_*` variables from the caller).
+ */
+export const SAFE_GIT_ENV: Readonly<Record<string, string>> = {
+  GIT_TERMINAL_PROMPT: '0',
+  GIT_ASKPASS: '',
+  SSH_ASKPASS: '',
+  GIT_EDITOR: 'true',
+  GIT_PAGER: 'cat',
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_ATTR_NOSYSTEM: '1',
+  GIT_NO_REPLACE_OBJECTS: '1',
+  // No grafts file can exist below /dev/null (and git stays quiet about a path that is not there).
+  GIT_GRAFT_FILE: '/dev/null/no-grafts',
+  LC_ALL: 'C',
+};
+
+/**
+ * simple-git refuses `-c`/env settings of these kinds unless allowed; agentctl sets them only to the
+ * neutral values above and in {@link driverOverrides}, never to anything taken from a repository.
+ */
+export const SIMPLE_GIT_UNSAFE = {
+  allowUnsafeHooksPath: true,
+  allowUnsafeFsMonitor: true,
+  allowUnsafePager: true,
+  allowUnsafeEditor: true,
+  allowUnsafeAskPass: true,
+  allowUnsafeSshCommand: true,
+  allowUnsafeCredentialHelper: true,
+  allowUnsafeGpgProgram: true,
+  allowUnsafeFilter: true,
+  allowUnsafeMergeDriver: true,
+  allowUnsafeConfigEnvCount: true,
+} as const;
+
+/** Subcommands whose output can run a textconv filter or an external diff; they get {@link DIFF_FLAGS}. */
+export const DIFF_FAMILY: ReadonlySet<string> = new Set(['diff', 'log', 'show']);
+
+/** Flags added right after a {@link DIFF_FAMILY} subcommand. */
+export const DIFF_FLAGS: readonly string[] = ['--no-ext-diff', '--no-textconv'];
+
+/**
+ * The `git config` arguments that list every key in effect, includes followed (NUL-terminated names).
+ * The whole list rather than a filtered one: a git call that prints nothing costs simple-git an extra
+ * 50 ms wait, and every repository config has some key.
+ */
+export const DRIVER_LIST_ARGS: readonly string[] = ['config', '--null', '--name-only', '--list'];
+
+/** Subcommands that never convert between the work tree and blobs nor merge file contents. */
+const NO_DRIVER_COMMANDS: ReadonlySet<string> = new Set(['rev-parse', 'symbolic-ref', 'config', 'for-each-ref', 'update-ref', 'commit-tree', 'merge-base', 'ls-tree', 'diff-tree', 'rev-list', 'show-ref', 'branch', 'log']);
+/** `git worktree` subcommands that never check out files. */
+const NO_DRIVER_WORKTREE: ReadonlySet<string> = new Set(['list', 'prune', 'unlock', 'lock']);
+
+/**
+ * Whether a git call can run a filter or merge driver, so it needs {@link driverOverrides} (listing the
+ * drivers costs one more git process). Unknown subcommands count as able to (fail safe).
+ * @param args git arguments starting with the subcommand
+ */
+export function mayRunDrivers(args: readonly string[]): boolean {
+  const [sub = '', first = ''] = args;
+  if (sub === 'worktree') return !NO_DRIVER_WORKTREE.has(first);
+  if (sub === 'cat-file') return args.some((a) => a === '--filters' || a === '--textconv' || a.startsWith('--path'));
+  return !NO_DRIVER_COMMANDS.has(sub);
+}
+
+/**
+ * Overrides that switch off each filter and merge driver named in the config.
+ * @param listed the NUL-separated key names printed by `git config` with {@link DRIVER_LIST_ARGS}
+ *   (e.g. `core.bare\0filter.lfs.clean\0merge.ours.driver\0`); keys of other sections and keys without a
+ *   driver name (`merge.ff`) are skipped
+ * @returns `[key, value]` pairs: a filter's `clean`, `smudge` and `process` emptied (git skips an empty
+ *   filter command) and `required=false` (else git refuses to stage the file); a merge driver set to
+ *   `false`, so the file conflicts and agentctl refuses the merge instead of running the driver (an empty
+ *   driver makes git 2.39 die)
+ */
+export function driverOverrides(listed: string): [string, string][] {
+  const filters = new Set<string>();
+  const merges = new Set<string>();
+  for (const key of listed.split('\0')) {
+    const first = key.indexOf('.');
+    const last = key.lastIndexOf('.');
+    if (first < 0 || last <= first) continue; // no driver (subsection) name
+    const section = key.slice(0, first).toLowerCase();
+    const name = key.slice(first + 1, last);
+    if (section === 'filter') filters.add(name);
+    else if (section === 'merge') merges.add(name);
+  }
+  const out: [string, string][] = [];
+  for (const name of filters) {
+    out.push([`filter.${name}.clean`, ''], [`filter.${name}.smudge`, ''], [`filter.${name}.process`, ''], [`filter.${name}.required`, 'false']);
+  }
+  for (const name of merges) out.push([`merge.${name}.driver`, 'false']);
+  return out;
+}
+
+/**
+ * Environment variables carrying config overrides (`GIT_CONFIG_COUNT`/`KEY_n`/`VALUE_n`). Used instead of
+ * `-c` because a driver name may contain `=`, which `-c key=value` would split at.
+ */
+export function configEnv(pairs: readonly [string, string][]): Record<string, string> {
+  if (pairs.length === 0) return {};
+  const env: Record<string, string> = { GIT_CONFIG_COUNT: String(pairs.length) };
+  pairs.forEach(([key, value], i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = key;
+    env[`GIT_CONFIG_VALUE_${i}`] = value;
+  });
+  return env;
+}
+
+/**
+ * Insert {@link DIFF_FLAGS} after a diff-family subcommand (`diff`, `log`, `show`); other args unchanged.
+ * @param args git arguments starting with the subcommand
+ */
+export function withDiffFlags(args: readonly string[]): string[] {
+  const [sub, ...rest] = args;
+  return sub !== undefined && DIFF_FAMILY.has(sub) ? [sub, ...DIFF_FLAGS, ...rest] : [...args];
+}

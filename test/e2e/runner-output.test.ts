@@ -1,0 +1,35 @@
+/**
+ * No silent truncation in the process runner: output above the cap is an error unless the caller saw
+ * every line through a callback or asked for the tail, and then the result says how much was dropped.
+ */
+import { expect, it } from 'vitest';
+import { OutputTooLargeError } from '../../src/core/errors.js';
+import { childEnv, runProcess } from '../../src/exec/runner.js';
+
+const print = (lines: number) => [process.execPath, ['-e', `for (let i = 0; i < ${lines}; i++) console.log('line ' + i)`]] as const;
+const base = { cwd: process.cwd(), env: childEnv(process.env), maxBufferBytes: 1000 };
+
+it('output above the cap with nobody reading the lines is an OutputTooLargeError, never a shorter result', async () => {
+  const [file, args] = print(5000);
+  await expect(runProcess(file, args, base)).rejects.toBeInstanceOf(OutputTooLargeError);
+  await expect(runProcess(file, args, base)).rejects.toThrow(/more than 1000 characters on stdout/);
+});
+
+it('output under the cap is whole', async () => {
+  const [file, args] = print(10);
+  const r = await runProcess(file, args, base);
+  expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(10);
+  expect(r.stdoutDropped).toBe(0);
+});
+
+it('with a line callback (or overflow: tail) the result keeps the tail and says how much it dropped', async () => {
+  const [file, args] = print(5000);
+  const seen: string[] = [];
+  const r = await runProcess(file, args, { ...base, onStdoutLine: (l) => seen.push(l) });
+  expect(seen).toHaveLength(5000);
+  expect(r.stdout.length).toBeLessThanOrEqual(1000);
+  expect(r.stdout.endsWith('line 4999\n')).toBe(true);
+  expect(r.stdoutDropped + r.stdout.length).toBe(seen.reduce((n, l) => n + l.length + 1, 0));
+  const tail = await runProcess(file, args, { ...base, overflow: 'tail' });
+  expect(tail.stdoutDropped).toBe(r.stdoutDropped);
+});
