@@ -17,9 +17,10 @@ const block = (v: unknown, indent: string): string => indent + terminalSafe(v, {
 export default async function reviewShow(id: string, opts: { json?: boolean }): Promise<number> {
   return withContext(async (ctx) => {
     const run = findRun(ctx, id);
-    const cwd = run.sandboxLive && run.worktree ? run.worktree : ctx.project.root;
+    // The diff is read through the checkout (the commits are in the common object store), never through
+    // the run's worktree and its `.git` pointer; a failure is an error, not an empty diff.
     const head = run.mergeSha ? `${run.mergeSha}^2` : run.headSha;
-    const diff = head && head !== run.baseSha ? await ctx.git.diff(cwd, run.baseSha, head).catch(() => '') : '';
+    const diff = head && head !== run.baseSha ? await ctx.git.diff(ctx.project.root, run.baseSha, head) : '';
     if (opts.json) {
       printJson({ run, diff });
       return EXIT.OK;

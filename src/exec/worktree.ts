@@ -119,26 +119,6 @@ export async function captureWork(git: Git, worktree: GitWhere, branch: string, 
   return { headSha, repaired: { from: current } };
 }
 
-/**
- * Symbolic links added or changed between two commits whose target leaves the worktree (absolute, or
- * climbing out with `..`). agentctl never follows them; they are flagged for review.
- * @returns `{path, target}` per offending link
- */
-export async function symlinksOutside(git: Git, cwd: GitWhere, from: string, to: string): Promise<{ path: string; target: string }[]> {
-  const raw = await git.out(cwd, ['diff', '--raw', '-z', '--no-renames', '--no-abbrev', '--ignore-submodules=none', from, to], { readOnly: true, drivers: false });
-  const parts = raw.split('\0');
-  const out: { path: string; target: string }[] = [];
-  for (let i = 0; i + 1 < parts.length; i += 2) {
-    const meta = parts[i]!.split(' ');
-    const path = parts[i + 1]!;
-    const [, newMode, , newSha] = meta;
-    if (newMode !== '120000' || !newSha) continue;
-    const target = await git.out(cwd, ['cat-file', 'blob', newSha], { readOnly: true });
-    const resolved = normalize(join(dirname(path), target));
-    if (isAbsolute(target) || resolved === '..' || resolved.startsWith('../')) out.push({ path, target });
-  }
-  return out;
-}
 
 /**
  * Remove a run's worktree and its branch. The caller archives unmerged work first ({@link archiveRef}).

@@ -15,6 +15,7 @@ import { requireOsSandbox } from '../exec/osSandbox.js';
 import { commandFor, runProcess } from '../exec/runner.js';
 import type { Context } from './context.js';
 import { policyFor, requireLaunchable } from './plan.js';
+import { runGitTarget } from './review.js';
 import { confineCommand } from './stages/confine.js';
 import { runEnv } from './stages/launch.js';
 import { sandboxLayout } from './stages/prepare.js';
@@ -45,7 +46,8 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
   const policy = policyFor(ctx, { ...task, profiles: ['research'], requestedBy: undefined });
   const adapter = adapterFor(reviewer);
   const settings = ctx.project.config.agents[reviewer];
-  const diff = run.headSha === run.baseSha ? '(no changes)' : await ctx.git.diff(worktree, run.baseSha, run.headSha);
+  const target = runGitTarget(ctx, run);
+  const diff = run.headSha === run.baseSha ? '(no changes)' : await ctx.git.diff(target, run.baseSha, run.headSha);
   const prompt = [
     `You are reviewing another agent's work on the task "${run.task}" (${run.title}). Do not change any file.`,
     '',
@@ -78,14 +80,15 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
     acceptExitCodes: 'any',
     processGroup: true,
     timeoutMs: REVIEW_TIMEOUT_MS,
+    overflow: 'tail',
     ...(spec.input !== undefined ? { input: spec.input } : {}),
     onStdoutLine: (l) => void parser.line(l),
   });
   rmSync(tmpDir, { recursive: true, force: true });
   const summary = parser.finish();
   // Whatever the reviewer touched is discarded: the run's work stays exactly as it was.
-  await ctx.git.raw(worktree, ['reset', '--hard', '--quiet', run.headSha]);
-  await ctx.git.raw(worktree, ['clean', '-fdq', '-e', '.agentctl/']);
+  await ctx.git.raw(target, ['reset', '--hard', '--quiet', run.headSha]);
+  await ctx.git.raw(target, ['clean', '-fdq', '-e', '.agentctl/']);
   const verdict = parseVerdict(summary.finalText);
   const [event] = ctx.store.append({
     type: 'review.agent_verdict',

@@ -16,6 +16,7 @@ import { projectRuns, type RunView } from '../evidence/projections/runs.js';
 import type { Context } from './context.js';
 import type { RunDecision } from './decide.js';
 import { planRun, type RunPlan } from './plan.js';
+import { GIT_ESCALATIONS } from './review.js';
 import { captureRun } from './stages/capture.js';
 import { checkRun } from './stages/check.js';
 import { decideStage } from './stages/decide.js';
@@ -77,7 +78,9 @@ async function execute(ctx: Context, run: PreparedRun, options: RunTaskOptions, 
   }
   const violations = checkRun(captured, emit);
   const gatePassed = launched.agentOk ? await gateRun(ctx, run, captured.headSha, emit, options.signal) : undefined;
-  const outcome = await decideStage(ctx, run, launched, captured, { violations: violations.length, gatePassed }, emit);
+  // Found at capture or after the gate (both record them).
+  const gitEscalations = ctx.store.query({ runId: run.plan.runId, types: ['escalation.attempted'] }).filter((e) => GIT_ESCALATIONS.has(String(e.payload.kind))).length;
+  const outcome = await decideStage(ctx, run, launched, captured, { violations: violations.length, gatePassed, gitEscalations }, emit);
   await landRun(ctx, run, launched, captured.files, outcome, emit, { currentRun: () => currentRun(ctx, run.plan.runId), random: options.random ?? Math.random, onEvent: options.onEvent });
   return { run: currentRun(ctx, run.plan.runId), decision: outcome.decision };
 }

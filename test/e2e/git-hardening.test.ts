@@ -10,7 +10,7 @@ import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:f
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createGit } from '../../src/exec/git.js';
-import { captureWork, createSandbox, removeSandbox, sandboxTarget, symlinksOutside } from '../../src/exec/worktree.js';
+import { captureWork, createSandbox, removeSandbox, sandboxTarget } from '../../src/exec/worktree.js';
 import { cleanup, git, makeRepo, tempDir, writeFiles } from '../helpers.js';
 
 afterEach(cleanup);
@@ -84,7 +84,6 @@ describe("agentctl's git ignores what a repository or an agent controls", () => 
       const files = (await gitApi.numstat(target, base, headSha)).map((f) => f.path).sort();
       expect(files).toEqual(['.gitattributes', 'doc.p', 'new.txt', 'shared.txt', 'x.b', 'x.c']);
       expect(await gitApi.diff(target, base, headSha)).toContain('+changed by the agent'); // textconv / external diff would replace this
-      await symlinksOutside(gitApi, target, base, headSha);
       // Main moves on the same file: a content merge, where a merge driver would run.
       writeFileSync(join(repo, 'shared.txt'), 'changed on main\n');
       await gitApi.commitAll(repo, 'main moves', author);

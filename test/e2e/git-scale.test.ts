@@ -5,14 +5,24 @@
  * numstat and the raw diff must see every entry.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, expect, it } from 'vitest';
 import { createGit } from '../../src/exec/git.js';
-import { captureWork, createSandbox, sandboxTarget, symlinksOutside } from '../../src/exec/worktree.js';
-import { git } from '../helpers.js';
+import { composePolicy } from '../../src/authz/policy.js';
+import { parseProfile, type Profile } from '../../src/authz/profile.js';
+import { inspectChanges } from '../../src/exec/inspect.js';
+import { captureWork, createSandbox, sandboxTarget } from '../../src/exec/worktree.js';
+import { ROOT, git } from '../helpers.js';
+
+/** The built-in profiles, as agentctl loads them. */
+function builtinProfiles(): Map<string, Profile> {
+  const out = new Map<string, Profile>();
+  for (const f of readdirSync(join(ROOT, 'profiles'))) out.set(f.replace('.yaml', ''), parseProfile(f.replace('.yaml', ''), f, readFileSync(join(ROOT, 'profiles', f), 'utf8'), 'builtin'));
+  return out;
+}
 
 const FILES = 100_000;
 // 100,000 files are written, staged and hashed: on a memory filesystem when there is one (no timing is
@@ -58,5 +68,9 @@ it(`capture, numstat and the raw diff see all of ${FILES.toLocaleString('en')} c
     { path: '.github/workflows/x.yml', insertions: 1, deletions: 0 },
   ]);
   expect(files.every((f) => Number.isInteger(f.insertions) && Number.isInteger(f.deletions))).toBe(true);
-  expect(await symlinksOutside(gitApi, target, base, headSha)).toEqual([{ path: '.a-link', target: '../../outside' }]);
+  // The run's inspection sees the whole change too: the out-of-scope workflow and the link are found.
+  const policy = composePolicy({ id: 't', file: 'tasks/t.md', profiles: ['implement'], paths: [], autonomy: 'review' }, builtinProfiles(), { tasksDir: 'tasks', profilesDir: '.agentctl/profiles' });
+  const inspection = await inspectChanges(gitApi, { worktree: wt, repoRoot: repo, base, head: headSha, policy });
+  expect(inspection.files).toHaveLength(FILES + 2);
+  expect(inspection.violations.map((v) => v.path).sort()).toEqual(['.a-link', '.github/workflows/x.yml']);
 }, 240_000);

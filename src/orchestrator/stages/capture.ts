@@ -6,7 +6,8 @@
 import { killRunProcesses } from '../../exec/processes.js';
 import { agentIdentity } from '../../exec/git.js';
 import { inspectChanges, type InspectedFile } from '../../exec/inspect.js';
-import { captureWork, removePlaceholders } from '../../exec/worktree.js';
+import { captureWork, removePlaceholders, sandboxTarget } from '../../exec/worktree.js';
+import { guardGitState } from './gitGuard.js';
 import type { Context } from '../context.js';
 import { PROTOCOL_PATHS } from '../protocol.js';
 import type { Emit, PreparedRun } from './types.js';
@@ -20,6 +21,8 @@ export interface Captured {
   violations: { path: string; reason: string; protected: boolean }[];
   /** Processes of the run still alive after the agent exited, killed here (pids). */
   stragglers: number[];
+  /** Escalations found in git itself (a rewritten pointer, changed control files): each blocks the merge. */
+  gitEscalations: number;
 }
 
 /**
@@ -32,9 +35,11 @@ export async function captureRun(ctx: Context, run: PreparedRun, emit: Emit): Pr
   // sandbox its PID namespace is already gone; without it, this finds what escaped the process group.
   const stragglers = await killRunProcesses(plan.runId);
   if (stragglers.length) emit([{ type: 'agent.stragglers', payload: { killed: stragglers.length, pids: stragglers } }]);
+  // git itself as agentctl left it: the worktree's pointer and the common .git's control files.
+  const gitEscalations = guardGitState(ctx, run, emit);
   // The tool sandbox's empty stand-ins for protected paths go first.
   removePlaceholders(run.rendered?.placeholders ?? []);
-  const capture = await captureWork(ctx.git, plan.worktree, plan.branch, `agentctl: ${plan.task.id} (run ${plan.runId})\n\n${plan.task.title}`, agentIdentity(plan.task.agent), PROTOCOL_PATHS, plan.baseSha);
+  const capture = await captureWork(ctx.git, sandboxTarget({ path: plan.worktree, gitDir: run.gitDir }), plan.branch, `agentctl: ${plan.task.id} (run ${plan.runId})\n\n${plan.task.title}`, agentIdentity(plan.task.agent), PROTOCOL_PATHS, plan.baseSha);
   const headSha = capture.headSha;
   const inspection = headSha === plan.baseSha ? { files: [], violations: [], totalBytes: 0 } : await inspectChanges(ctx.git, { worktree: plan.worktree, repoRoot: ctx.project.root, base: plan.baseSha, head: headSha, policy: plan.policy });
   const files = inspection.files;
@@ -51,5 +56,5 @@ export async function captureRun(ctx: Context, run: PreparedRun, emit: Emit): Pr
       },
     },
   ]);
-  return { headSha, files, violations: inspection.violations.map((v) => ({ path: v.path, reason: v.reason, protected: v.protected })), stragglers };
+  return { headSha, files, violations: inspection.violations.map((v) => ({ path: v.path, reason: v.reason, protected: v.protected })), stragglers, gitEscalations };
 }

@@ -15,6 +15,8 @@ import type { Emit, PreparedRun } from './types.js';
 export interface Checked {
   violations: number;
   gatePassed: boolean | undefined;
+  /** Escalations recorded against git itself (pointer, control files) during the run or its gate. */
+  gitEscalations: number;
 }
 
 /**
@@ -36,7 +38,7 @@ export async function decideStage(ctx: Context, run: PreparedRun, launched: Laun
     gatePassed: checked.gatePassed,
     scopeViolations: checked.violations,
     sensitiveFiles: sensitiveMatches(captured.files.map((f) => f.path), cfg.sensitivePaths),
-    escalation: launched.asked ? report.stop!.reason : report.minConfidence < cfg.protocol.escalateBelow ? `the agent reported confidence ${report.minConfidence} (below ${cfg.protocol.escalateBelow})` : undefined,
+    escalation: launched.asked ? report.stop!.reason : checked.gitEscalations ? 'the agent changed git itself (the worktree pointer or the common .git); it was put back' : report.minConfidence < cfg.protocol.escalateBelow ? `the agent reported confidence ${report.minConfidence} (below ${cfg.protocol.escalateBelow})` : undefined,
   });
   const [decided] = emit([{ type: 'run.decided', payload: { outcome: decision.outcome, reasons: decision.reasons } }]);
   return { decision, decided };

@@ -4,9 +4,11 @@
  * (event `gate.passed` / `gate.failed`). What it writes in the worktree is dropped afterwards.
  */
 import { runProcess } from '../../exec/runner.js';
+import { sandboxTarget } from '../../exec/worktree.js';
 import type { Context } from '../context.js';
 import { confineCommand } from './confine.js';
 import { runEnv } from './launch.js';
+import { guardGitState } from './gitGuard.js';
 import type { Emit, PreparedRun } from './types.js';
 
 /** Gate timeout in milliseconds. */
@@ -29,13 +31,18 @@ export async function gateRun(ctx: Context, run: PreparedRun, headSha: string, e
     acceptExitCodes: 'any',
     processGroup: true,
     timeoutMs: GATE_TIMEOUT_MS,
+    // A verbose test suite is normal: its tail is what the event keeps.
+    overflow: 'tail',
     ...(signal ? { signal } : {}),
   });
+  // The gate ran code the agent wrote: git itself is checked again (without the OS sandbox it could reach it).
+  guardGitState(ctx, run, emit);
   const passed = result.exitCode === 0;
   const output = `${result.stdout}${result.stderr}`;
   emit([{ type: passed ? 'gate.passed' : 'gate.failed', payload: { command: gate, exitCode: result.exitCode, timedOut: result.timedOut, durationMs: result.durationMs, output: output.slice(-GATE_OUTPUT_CHARS), sandbox: run.plan.osSandbox ? 'os' : 'none' } }]);
   // The gate may write files (build output, caches); they are not the agent's work and are dropped.
-  await ctx.git.raw(run.plan.worktree, ['reset', '--hard', '--quiet', headSha]);
-  await ctx.git.raw(run.plan.worktree, ['clean', '-fdq', '-e', '.agentctl/']);
+  const target = sandboxTarget({ path: run.plan.worktree, gitDir: run.gitDir });
+  await ctx.git.raw(target, ['reset', '--hard', '--quiet', headSha]);
+  await ctx.git.raw(target, ['clean', '-fdq', '-e', '.agentctl/']);
   return passed;
 }

@@ -71,6 +71,8 @@ export async function launchAgent(ctx: Context, run: PreparedRun, options: Launc
       cwd: worktree,
       env,
       acceptExitCodes: 'any',
+      // Every stdout line is parsed as it comes; stderr's tail is what the event keeps.
+      overflow: 'tail',
       processGroup: !interactive,
       interactive,
       ...(spec.input !== undefined ? { input: spec.input } : {}),

@@ -2,12 +2,13 @@
  * Stage "prepare": the run's worktree, its protocol folder, the tool's native configuration (outside the
  * worktree) and the OS sandbox layout. Everything that can refuse was checked by planRun before this.
  */
-import { existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { SandboxLayout } from '../../authz/render/os.js';
 import type { RenderedConfig } from '../../authz/render/types.js';
 import { runDir as runDirOf, runTempDir, runTempRoot } from '../../core/paths.js';
+import { snapshotGitControl } from '../../exec/gitState.js';
 import { createSandbox } from '../../exec/worktree.js';
 import type { Context } from '../context.js';
 import type { RunPlan } from '../plan.js';
@@ -21,15 +22,18 @@ import type { Emit, PreparedRun } from './types.js';
  * @throws whatever git throws when the worktree cannot be made (recorded as `run.failed`, step `sandbox`)
  */
 export async function prepareRun(ctx: Context, plan: RunPlan, emit: Emit): Promise<PreparedRun> {
+  let gitDir: string;
   try {
-    await createSandbox(ctx.git, ctx.project.root, ctx.lockPath, plan.worktree, plan.branch, plan.baseSha, `agentctl run ${plan.runId}`);
+    // The admin dir is confirmed while nothing but agentctl has touched the worktree: later git calls use
+    // it, never the worktree's `.git` file.
+    ({ gitDir } = await createSandbox(ctx.git, ctx.project.root, ctx.lockPath, plan.worktree, plan.branch, plan.baseSha, `agentctl run ${plan.runId}`));
   } catch (error) {
     emit([{ type: 'run.failed', payload: { step: 'sandbox', error: (error as Error).message } }]);
     throw error;
   }
-  // Read while nothing but agentctl has touched the worktree: later git calls use this, never the file.
-  const gitDir = adminDirOf(plan.worktree);
-  emit([{ type: 'sandbox.created', payload: { path: plan.worktree, branch: plan.branch, baseSha: plan.baseSha, gitDir: gitDir ?? null } }]);
+  emit([{ type: 'sandbox.created', payload: { path: plan.worktree, branch: plan.branch, baseSha: plan.baseSha, gitDir } }]);
+  // What makes code run later (config, hooks, info, other worktrees' records), as it was before the agent.
+  const gitControl = snapshotGitControl(ctx.project.commonDir, gitDir);
 
   // The protocol folder first (renderers may look at what exists), then the tool's config in the run
   // directory, never in the worktree.
@@ -56,7 +60,7 @@ export async function prepareRun(ctx: Context, plan: RunPlan, emit: Emit): Promi
       },
     },
   ]);
-  return { plan, runDir: dir, rendered, layout, tmpDir, gitDir };
+  return { plan, runDir: dir, rendered, layout, tmpDir, gitDir, gitControl };
 }
 
 /**
@@ -102,15 +106,6 @@ export function standInsForSandbox(worktree: string): void {
   }
 }
 
-/** The admin dir a fresh worktree's `.git` file points at (`<common>/worktrees/<name>`), or undefined. */
-function adminDirOf(worktree: string): string | undefined {
-  try {
-    const m = /^gitdir: (.+)$/m.exec(readFileSync(join(worktree, '.git'), 'utf8'));
-    return m ? resolve(worktree, m[1]!.trim()) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** A compact, serializable summary of a policy for the event log. */
 function policySummary(policy: RunPlan['policy']): Record<string, unknown> {

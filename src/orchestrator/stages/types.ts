@@ -2,6 +2,7 @@
 import type { SandboxLayout } from '../../authz/render/os.js';
 import type { RenderedConfig } from '../../authz/render/types.js';
 import type { EventInput, StoredEvent } from '../../evidence/events.js';
+import type { GitControlSnapshot } from '../../exec/gitState.js';
 import type { RunPlan } from '../plan.js';
 
 /** The event fields every stage leaves to the run (run id, task, agent, project, task type). */
@@ -22,7 +23,9 @@ export interface PreparedRun {
   /** The run's own temp dir (TMPDIR for every confined process), below `runDir`. */
   tmpDir: string;
   /** The worktree's git admin dir, recorded at creation: agentctl never reads it from the worktree. */
-  gitDir: string | undefined;
+  gitDir: string;
+  /** The common `.git`'s control files (config, hooks, info, worktree records) before the agent ran. */
+  gitControl: GitControlSnapshot;
 }
 
 /** What confining a process needs to know about its run (a run, or a reviewer working in a run's worktree). */
