@@ -227,14 +227,18 @@ describe('containment: no sandbox, no trust', () => {
     expect(existsSync(join(home, 'worktrees'))).toBe(false);
   });
 
-  it('refuses a yolo run of Claude Code, before any worktree, when its own sandbox cannot start (no bwrap/socat on PATH)', async () => {
-    const { repo, home } = makeRepo({ 'tasks/proto.md': taskFile({ agent: 'claude', profile: 'yolo', type: 'prototype', autonomy: 'review' }, 'hack it together') });
+  it('without the OS sandbox, refuses a yolo run of Claude Code, before any worktree, when Claude Code\'s own sandbox cannot start (no bwrap/socat on PATH)', async () => {
+    const { repo, home } = makeRepo({
+      // yolo is never inherited: a project profile with yolo's rules, saying sandbox: none.
+      '.agentctl/profiles/yolo-open.yaml': 'description: yolo without the OS sandbox\nyolo: true\nread: ["**"]\nwrite: ["**"]\ncommands: { allow: ["*"] }\nnetwork: true\nsandbox: none\n',
+      'tasks/proto.md': taskFile({ agent: 'claude', profile: 'yolo-open', type: 'prototype', autonomy: 'review' }, 'hack it together'),
+    });
     const bin = join(tempDir(), 'bin');
     mkdirSync(bin, { recursive: true });
     symlinkSync(spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim(), join(bin, 'git'));
     const r = await agentctl(repo, home, ['run', 'proto'], { PATH: bin });
     expect(r.code, r.stderr).toBe(3);
-    expect(r.stderr).toMatch(/agent "claude" needs bwrap and socat on PATH with profile\(s\) yolo/);
+    expect(r.stderr).toMatch(/agent "claude" needs bwrap and socat on PATH with profile\(s\) yolo-open/);
     expect(existsSync(join(home, 'worktrees'))).toBe(false);
   });
 

@@ -77,14 +77,19 @@ describe('the worktree .git pointer is never trusted', () => {
     expect(locateRepo(repo)).toEqual({ workTree: repo, gitDir: join(repo, '.git') });
   });
 
-  it('end to end: an agent rewriting its pointer never moves main; discard puts the pointer back and records it', async () => {
+  it('end to end (sandbox: none, the detection layer; the OS sandbox refuses the write): an agent rewriting its pointer never moves main; the run records and repairs it', async () => {
     const agent = [
       '#!/bin/sh',
       'mkdir -p .github/workflows && echo "on: push" > .github/workflows/x.yml',
       'printf "gitdir: %s\\n" "$(git rev-parse --path-format=absolute --git-common-dir)" > .git',
       'echo done',
     ].join('\n');
-    const { repo, home } = makeRepo({ '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n', 'agent.sh': `${agent}\n`, 'tasks/t.md': taskFile({ agent: 'command', type: 'docs', profile: 'yolo' }, 'ok') });
+    const { repo, home } = makeRepo({
+      '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n',
+      'agent.sh': `${agent}\n`,
+      '.agentctl/profiles/open.yaml': 'description: everything, without the OS sandbox\nread: ["**"]\nwrite: ["**"]\ncommands: { allow: ["*"] }\nsandbox: none\n',
+      'tasks/t.md': taskFile({ agent: 'command', type: 'docs', profile: 'open' }, 'ok'),
+    });
     chmodSync(join(repo, 'agent.sh'), 0o755);
     git(repo, 'add', '-A');
     git(repo, 'commit', '-qm', 'agent');
