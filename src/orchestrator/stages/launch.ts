@@ -35,10 +35,10 @@ export interface LaunchOutcome {
 
 /**
  * The environment every confined process of a run gets: the allowlisted basics, the run's identity, the
- * run's own temp dir, and `extra`.
+ * run's own temp dir, its variables (ports) and `extra`.
  */
 export function runEnv(ctx: Context, run: ConfinedRun, extra: Record<string, string | undefined>, allow: readonly string[] = []): Record<string, string> {
-  return childEnv(ctx.env, { TMPDIR: run.tmpDir, ...extra, AGENTCTL_RUN_ID: run.plan.runId, AGENTCTL_TASK: run.plan.task.id, AGENTCTL_WORKTREE: run.plan.worktree }, allow);
+  return childEnv(ctx.env, { TMPDIR: run.tmpDir, ...extra, ...run.vars, AGENTCTL_RUN_ID: run.plan.runId, AGENTCTL_TASK: run.plan.task.id, AGENTCTL_WORKTREE: run.plan.worktree }, allow);
 }
 
 /**

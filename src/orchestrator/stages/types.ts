@@ -2,6 +2,7 @@
 import type { SandboxLayout } from '../../authz/render/os.js';
 import type { RenderedConfig } from '../../authz/render/types.js';
 import type { EventInput, StoredEvent } from '../../evidence/events.js';
+import type { PortBlock } from '../../exec/ports.js';
 import type { RunPlan } from '../plan.js';
 
 /** The event fields every stage leaves to the run (run id, task, agent, project, task type). */
@@ -23,6 +24,10 @@ export interface PreparedRun {
   tmpDir: string;
   /** The worktree's git admin dir, recorded at creation: agentctl never reads it from the worktree. */
   gitDir: string | undefined;
+  /** The run's block of ports (released when the run ends). */
+  ports: PortBlock;
+  /** Variables every confined process of the run gets (AGENTCTL_PORT, AGENTCTL_PORT_COUNT). */
+  vars: Record<string, string>;
 }
 
 /** What confining a process needs to know about its run (a run, or a reviewer working in a run's worktree). */
@@ -30,4 +35,6 @@ export interface ConfinedRun {
   plan: Pick<RunPlan, 'osSandbox' | 'policy' | 'runId' | 'worktree'> & { task: { id: string } };
   layout: SandboxLayout;
   tmpDir: string;
+  /** Run variables for its processes besides the identity (see PreparedRun.vars). */
+  vars?: Record<string, string>;
 }
