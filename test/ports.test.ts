@@ -54,13 +54,35 @@ describe('port leases', () => {
 
   it('processes reserving at the same time get disjoint blocks (one lock)', async () => {
     const dir = tempDir();
-    const code = `import { reservePorts } from ${JSON.stringify(join(ROOT, 'dist', 'exec', 'ports.js'))};
+    const go = join(tempDir(), 'go');
+    const code = `import { existsSync } from 'node:fs';
+import { reservePorts } from ${JSON.stringify(join(ROOT, 'dist', 'exec', 'ports.js'))};
+console.log('ready');
+while (!existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 2));
 const b = await reservePorts(${JSON.stringify(dir)}, process.argv[1], 10);
 console.log(JSON.stringify(b));
 process.stdin.resume(); process.stdin.on('end', () => process.exit(0));`;
     const children = [1, 2, 3, 4].map((i) => spawn(process.execPath, ['--input-type=module', '-e', code, `run-${i}`], { stdio: ['pipe', 'pipe', 'inherit'] }));
-    // Each child holds its lease (stays alive) until every child has printed its block.
-    const blocks = await Promise.all(children.map((c) => new Promise<PortBlock>((resolve) => c.stdout!.once('data', (d) => resolve(JSON.parse(String(d)))))));
+    const lines = children.map((c) => {
+      const queue: string[] = [];
+      const waiters: ((l: string) => void)[] = [];
+      let buf = '';
+      c.stdout!.on('data', (d) => {
+        buf += String(d);
+        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          const w = waiters.shift();
+          if (w) w(line);
+          else queue.push(line);
+        }
+      });
+      return () => new Promise<string>((resolve) => (queue.length ? resolve(queue.shift()!) : waiters.push(resolve)));
+    });
+    // All start reserving at the same moment; each holds its lease (stays alive) until every one has its block.
+    await Promise.all(lines.map((next) => next()));
+    writeFileSync(go, '');
+    const blocks = await Promise.all(lines.map(async (next) => JSON.parse(await next()) as PortBlock));
     for (const c of children) c.stdin!.end();
     for (let i = 0; i < blocks.length; i++) for (let j = i + 1; j < blocks.length; j++) expect(overlap(blocks[i]!, blocks[j]!), `${i} ${j}`).toBe(false);
   });

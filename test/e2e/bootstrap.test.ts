@@ -180,9 +180,9 @@ describe.runIf(sandboxAvailable)('worktree bootstrap on a real Node project (OS 
       'tasks/two.md': taskFile({ agent: 'command', type: 'docs' }, 'two'),
     });
     const running = agentctl(repo, home, ['run', '--all', '--concurrency', '2', '--json']);
-    // Both runs hold their lease at once (each agent waits for `go`), then they finish.
-    const leases = join(home, 'ports');
-    for (let i = 0; i < 600 && !(existsSync(leases) && readdirSync(leases).filter((f) => f.endsWith('.json')).length === 2); i++) await new Promise((r) => setTimeout(r, 100));
+    // Both agents have said their port (so both runs hold their block at once: each waits for `go`).
+    const portsSaid = async () => (existsSync(join(home, 'agentctl.db')) ? said(await eventsOf(repo, home)).filter((l) => l.startsWith('port=')) : []);
+    for (let i = 0; i < 150 && (await portsSaid()).length < 2; i++) await new Promise((r) => setTimeout(r, 200));
     writeFileSync(go, '');
     const r = await running;
     expect(r.code, r.stderr).toBe(0);
@@ -190,7 +190,7 @@ describe.runIf(sandboxAvailable)('worktree bootstrap on a real Node project (OS 
     expect(ports).toHaveLength(2);
     const [a, b] = ports.map((l) => Number(/port=(\d+) count=5/.exec(l)![1]));
     expect(Math.abs(a! - b!)).toBeGreaterThanOrEqual(5);
-    expect(readdirSync(leases).filter((f) => f.endsWith('.json'))).toEqual([]);
+    expect(readdirSync(join(home, 'ports')).filter((f) => f.endsWith('.json'))).toEqual([]);
   });
 
   it('teardown runs in the OS sandbox when the run is discarded; a shared link never reaches the archive', async () => {
