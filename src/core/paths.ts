@@ -8,6 +8,7 @@
  *   worktrees/<project-key>/<task>-<run> the disposable sandboxes
  *   runs/<run>/                          per-run generated tool configs and tool homes (outside the worktree)
  *   locks/<project-key>.lock             per-repository lock for worktree operations
+ *   ports/<run>.json                     the block of ports a running run holds (released at its end)
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -88,6 +89,11 @@ export function runTempDir(systemTemp: string, runId: string): string {
 /** Lock file guarding worktree add/remove for one repository. */
 export function repoLockPath(paths: HomePaths, project: string): string {
   return join(paths.locksRoot, `${project}.lock`);
+}
+
+/** Folder of the port leases: one file per running run naming its block of ports. */
+export function portLeasesDir(paths: HomePaths): string {
+  return join(paths.home, 'ports');
 }
 
 /** Root of the installed agentctl package (holds `profiles/`, `dist/`). */

@@ -10,6 +10,7 @@ import { AGENT_NAMES, TASK_ID_PATTERN, type AgentName, type TaskDefaults } from 
 import type { BreakerConfig } from '../evidence/projections/breakers.js';
 import type { TrustRules } from '../evidence/projections/trust-rules.js';
 import { parseYaml, toData, validate } from './yamlSource.js';
+import { worktreeSchema, type WorktreeBlock } from './worktree.js';
 
 /** Default sensitive paths: auth, billing, payments, infra, CI config, migrations, lock files. */
 const DEFAULT_SENSITIVE_PATHS = [
@@ -174,6 +175,8 @@ export const configSchema = z.strictObject({
   sandbox: z.strictObject({ bin: z.string().min(1).optional() }).default({}),
   /** Paths whose change caps a run at `review` (task `paths` or the run's diff). */
   sensitivePaths: z.array(z.string().min(1)).default([...DEFAULT_SENSITIVE_PATHS]),
+  /** Worktree bootstrap: setup/teardown commands, shared and copied checkout paths, ports (definition/worktree.ts). */
+  worktree: worktreeSchema.default({}),
 });
 
 /** One agent tool's settings after defaults. */
@@ -207,6 +210,8 @@ export interface ProjectConfig {
   protocol: { escalateBelow: number; stopBelow: number };
   /** `srt` binary for `sandbox: os` profiles (undefined: the one installed with agentctl, else PATH). */
   osSandboxBin: string | undefined;
+  /** The project's `worktree:` block (a task's own block overrides it field by field). */
+  worktree: WorktreeBlock;
   /** Config file the values came from, or undefined when only defaults apply. */
   file: string | undefined;
 }
@@ -264,6 +269,7 @@ export function parseConfig(repoRoot: string, text: string | undefined, fallback
     auditSampleRate: parsed.audit.sampleRate,
     protocol: parsed.protocol,
     osSandboxBin: parsed.sandbox.bin === undefined ? undefined : parsed.sandbox.bin.includes('/') ? resolve(repoRoot, parsed.sandbox.bin) : parsed.sandbox.bin,
+    worktree: parsed.worktree,
     file: text === undefined ? undefined : file,
   };
 }

@@ -13,6 +13,8 @@
  * paths: [docs/**]          # scope for the `careful` profile
  * gate: npm test
  * timeout: 20m
+ * worktree:                 # overrides .agentrc.yaml's worktree block field by field
+ *   setup: [npm ci --prefer-offline]
  * ---
  * The body is the prompt.
  * ```
@@ -21,6 +23,7 @@ import ms from 'ms';
 import { z } from 'zod';
 import { InputError } from '../core/errors.js';
 import { parseYaml, toData, validate } from './yamlSource.js';
+import { worktreeSchema, type WorktreeBlock } from './worktree.js';
 
 /** Task ids: lowercase letters, digits and dashes, starting with a letter or digit, at most 64 chars. */
 export const TASK_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;
@@ -67,6 +70,7 @@ export const taskFrontMatterSchema = z.strictObject({
   paths: z.array(pathGlob).default([]),
   gate: z.string().min(1).optional(),
   timeout: durationSchema.optional(),
+  worktree: worktreeSchema.optional(),
 });
 
 /** A validated task. `agent` and `profiles` are resolved against config defaults by {@link parseTaskFile}. */
@@ -90,6 +94,8 @@ export interface Task {
   file: string;
   /** For a follow-up requested by a run: the parent run and the profiles its policy is intersected with. */
   requestedBy: { runId: string; parentProfiles: string[] } | undefined;
+  /** The task's own `worktree:` block (overrides the project's field by field); never set for a requested follow-up. */
+  worktree?: WorktreeBlock | undefined;
 }
 
 /** Defaults a task inherits from the project config. */
@@ -171,6 +177,7 @@ export function parseTaskFile(file: string, text: string, defaults: TaskDefaults
     prompt,
     file,
     requestedBy: undefined,
+    worktree: fm.worktree,
   };
 }
 

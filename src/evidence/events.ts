@@ -52,6 +52,11 @@ export const EVENT_TYPES = {
   'agent.handover': 1,
   'task.requested': 1,
   'review.agent_verdict': 1,
+  'worktree.bootstrapped': 1,
+  'setup.started': 1,
+  'setup.finished': 1,
+  'teardown.started': 1,
+  'teardown.finished': 1,
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;

@@ -19,6 +19,7 @@ import { earnedLevel, type TrustState } from '../evidence/projections/trust.js';
 import { requireOsSandbox, type OsSandbox } from '../exec/osSandbox.js';
 import { resolveExecutable } from '../exec/runner.js';
 import { runBranch } from '../exec/worktree.js';
+import { planBootstrap, type Bootstrap } from './bootstrap.js';
 import { controlsOf, trustOf, type Context } from './context.js';
 import { controlCaps, sandboxCaps, taskAutonomy, type EffectiveAutonomy } from './decide.js';
 import { protocolText } from './protocol.js';
@@ -41,6 +42,8 @@ export interface RunPlan {
   prompt: string;
   /** How to start the OS sandbox; undefined only when the policy says `sandbox: none`. */
   osSandbox: OsSandbox | undefined;
+  /** The worktree bootstrap (setup/teardown commands, shared and copied paths, ports), checked. */
+  bootstrap: Bootstrap;
 }
 
 /**
@@ -136,6 +139,7 @@ export async function planRun(ctx: Context, taskId: string, options: { claim?: b
   if (!baseBranch) throw new StateError('HEAD is detached: check out the branch runs should start from, or set baseBranch in .agentrc.yaml');
   const baseSha = await git.resolve(project.root, `refs/heads/${baseBranch}`);
   if (!baseSha) throw new StateError(`base branch "${baseBranch}" has no commits`);
+  const bootstrap = await planBootstrap(ctx, task, policy, baseSha);
 
   const adapter = adapterFor(task.agent);
   const settings = cfg.agents[task.agent];
@@ -164,5 +168,6 @@ export async function planRun(ctx: Context, taskId: string, options: { claim?: b
     branch: runBranch(task.id, runId),
     prompt,
     osSandbox,
+    bootstrap,
   };
 }

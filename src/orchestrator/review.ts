@@ -22,6 +22,7 @@ import { archiveRef, captureWork, removeSandbox, restoreSandbox, runBranch, with
 import { worktreePath } from '../core/paths.js';
 import type { Context } from './context.js';
 import { PROTOCOL_PATHS } from './protocol.js';
+import { teardownWorktree } from './teardown.js';
 
 /**
  * `escalation.attempted` kinds that block a merge: `git-pointer` (the worktree's `.git` rewritten) and
@@ -115,6 +116,7 @@ export async function mergeRun(ctx: Context, run: RunView, decision: ReviewDecis
   if (!decision.auto) events.push({ ...subjectOf(run), type: 'review.approved', payload: { by: decision.by, note: decision.note ?? null } });
   events.push({ ...subjectOf(run), type: 'run.merged', payload: { mergeSha, baseBranch: run.baseBranch, by: decision.by, auto: decision.auto, strategy: ctx.project.config.mergeStrategy } });
   for (const e of ctx.store.append(events)) onEvent?.(e);
+  await teardownWorktree(ctx, run, onEvent);
   await removeSandbox(ctx.git, ctx.project.root, ctx.lockPath, worktree.workTree, run.branch, worktree.gitDir);
   for (const e of ctx.store.append({ ...subjectOf(run), type: 'sandbox.removed', payload: { path: worktree.workTree, branchDeleted: run.branch ?? null } })) onEvent?.(e);
   return mergeSha;
@@ -196,6 +198,7 @@ export async function discardRun(ctx: Context, run: RunView, by: string, reason:
     { ...subjectOf(run), type: 'review.rejected', payload: { by, reason: reason ?? null } },
     { ...subjectOf(run), type: 'run.discarded', payload: { by, reason: reason ?? null, archiveRef: ref ?? null, headSha: head } },
   ]);
+  await teardownWorktree(ctx, run);
   await removeSandbox(git, ctx.project.root, ctx.lockPath, run.worktree, run.branch, target.gitDir);
   ctx.store.append({ ...subjectOf(run), type: 'sandbox.removed', payload: { path: run.worktree, branchDeleted: run.branch ?? null } });
   return ref;

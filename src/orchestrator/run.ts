@@ -1,9 +1,10 @@
 /**
  * The run pipeline, as named stages (each in ./stages/, each recording its events):
  *
- *   plan → prepare → launch → capture → check → gate → decide → land
+ *   plan → prepare → setup → launch → capture → check → gate → decide → land
  *
- * `plan` refuses before anything exists; `prepare` makes the worktree and the tool's config; `launch`
+ * `plan` refuses before anything exists; `prepare` makes the worktree (with its bootstrap: copied and
+ * shared checkout paths, ports) and the tool's config; `setup` runs the `worktree.setup` commands; `launch`
  * runs the agent in the OS sandbox (stages/confine.ts is the one place that wraps a process in it, for
  * the agent and the gate alike); `capture` kills what the agent left and commits its work; `check` holds
  * the change against the policy; `gate` runs the task's gate in the sandbox; `decide` and `land` merge,
@@ -23,7 +24,8 @@ import { decideStage } from './stages/decide.js';
 import { gateRun } from './stages/gate.js';
 import { landRun } from './stages/land.js';
 import { launchAgent } from './stages/launch.js';
-import { prepareRun } from './stages/prepare.js';
+import { prepareRun, releaseRun } from './stages/prepare.js';
+import { setupRun } from './stages/setup.js';
 import type { Emit, PreparedRun, RunSubjectKeys } from './stages/types.js';
 
 /** Options for {@link runTask}. */
@@ -65,10 +67,12 @@ export async function runTask(ctx: Context, taskId: string, options: RunTaskOpti
     throw error;
   } finally {
     rmSync(run.tmpDir, { recursive: true, force: true });
+    releaseRun(ctx, run);
   }
 }
 
 async function execute(ctx: Context, run: PreparedRun, options: RunTaskOptions, emit: Emit): Promise<RunTaskResult> {
+  if ((await setupRun(ctx, run, emit, options.signal)) !== 'ok') return { run: currentRun(ctx, run.plan.runId), decision: undefined };
   const launched = await launchAgent(ctx, run, { interactive: options.claim === true, signal: options.signal }, emit);
   const captured = await captureRun(ctx, run, emit);
   if (launched.interrupted) {

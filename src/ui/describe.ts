@@ -27,6 +27,18 @@ function describe(e: StoredEvent): string | undefined {
       return `planned ${e.task} for ${e.agent} (requested ${String(p.requested)}, effective ${String(p.effective)})`;
     case 'sandbox.created':
       return `sandbox ${String(p.branch)} at ${String(p.path)}`;
+    case 'worktree.bootstrapped': {
+      const ports = p.ports as { first: number; count: number } | null;
+      const list = (v: unknown) => (Array.isArray(v) && v.length ? v.join(', ') : '');
+      const parts = [ports ? `ports ${ports.first}-${ports.first + ports.count - 1}` : '', list(p.linked) && `shared ${list(p.linked)}`, list(p.copied) && `copied ${list(p.copied)}`, list(p.missing) && `not in the checkout: ${list(p.missing)}`];
+      return `worktree bootstrapped: ${parts.filter(Boolean).join('; ')}`;
+    }
+    case 'setup.started':
+    case 'teardown.started':
+      return `${e.type.split('.')[0]}: ${short(p.command)}`;
+    case 'setup.finished':
+    case 'teardown.finished':
+      return `${e.type.split('.')[0]} ${p.exitCode === 0 ? 'ok' : 'failed'}: ${short(p.command, 70)}${p.exitCode === 0 ? '' : p.timedOut ? ' (timed out)' : ` (${p.error ? short(p.error, 60) : `exit ${String(p.exitCode ?? p.signal)}`})`}`;
     case 'policy.rendered':
       return `policy rendered for ${String(p.tool)} (${((p.policy as { profiles?: string[] })?.profiles ?? []).join(', ')})`;
     case 'agent.launched':

@@ -1,6 +1,6 @@
 /**
  * Stage "capture": once the agent is gone (its whole process tree), whatever it left in the worktree
- * becomes one commit on the run branch, made by agentctl (protocol files excluded), and the run branch is
+ * becomes one commit on the run branch, made by agentctl (protocol files and shared paths excluded), and the run branch is
  * put back if the agent moved HEAD elsewhere (event `sandbox.committed`).
  */
 import { killRunProcesses } from '../../exec/processes.js';
@@ -39,7 +39,9 @@ export async function captureRun(ctx: Context, run: PreparedRun, emit: Emit): Pr
   const gitEscalations = guardGitState(ctx, run, emit);
   // The tool sandbox's empty stand-ins for protected paths go first.
   removePlaceholders(run.rendered?.placeholders ?? []);
-  const capture = await captureWork(ctx.git, sandboxTarget({ path: plan.worktree, gitDir: run.gitDir }), plan.branch, `agentctl: ${plan.task.id} (run ${plan.runId})\n\n${plan.task.title}`, agentIdentity(plan.task.agent), PROTOCOL_PATHS, plan.baseSha);
+  // Shared checkout paths (links into the checkout) are never the run's work, whatever the agent did there.
+  const exclude = [...PROTOCOL_PATHS, ...plan.bootstrap.settings.shared];
+  const capture = await captureWork(ctx.git, sandboxTarget({ path: plan.worktree, gitDir: run.gitDir }), plan.branch, `agentctl: ${plan.task.id} (run ${plan.runId})\n\n${plan.task.title}`, agentIdentity(plan.task.agent), exclude, plan.baseSha);
   const headSha = capture.headSha;
   const inspection = headSha === plan.baseSha ? { files: [], violations: [], totalBytes: 0 } : await inspectChanges(ctx.git, { worktree: plan.worktree, repoRoot: ctx.project.root, base: plan.baseSha, head: headSha, policy: plan.policy });
   const files = inspection.files;

@@ -9,11 +9,11 @@ import { confine } from '../../exec/osSandbox.js';
 import type { ConfinedRun } from './types.js';
 
 /** What a confined process is for: it picks the settings file and what it may write. */
-export type ConfinedPurpose = 'agent' | 'gate' | 'setup' | 'reviewer';
+export type ConfinedPurpose = 'agent' | 'gate' | 'setup' | 'teardown' | 'reviewer';
 
 /**
  * The layout a process of this purpose gets: the agent writes its worktree, its tool home and its temp
- * dir; a gate or setup command writes the worktree and the temp dir only.
+ * dir; a gate, setup or teardown command writes the worktree and the temp dir only.
  */
 export function layoutFor(run: ConfinedRun, purpose: ConfinedPurpose): SandboxLayout {
   if (purpose === 'agent' || purpose === 'reviewer') return run.layout;

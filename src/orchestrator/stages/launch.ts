@@ -35,12 +35,12 @@ export interface LaunchOutcome {
 
 /**
  * The environment every confined process of a run gets: the allowlisted basics, the run's identity, the
- * run's own temp dir, and `extra`.
+ * run's own temp dir, its variables (ports) and `extra`.
  */
 export function runEnv(ctx: Context, run: ConfinedRun, extra: Record<string, string | undefined>, allow: readonly string[] = []): Record<string, string> {
   // srt hands its child TMPDIR=$CLAUDE_CODE_TMPDIR (else /tmp/claude, which does not exist here) and keeps
   // its own bridge sockets in TMPDIR: both are the run's short private temp dir.
-  return childEnv(ctx.env, { TMPDIR: run.tmpDir, CLAUDE_CODE_TMPDIR: run.tmpDir, ...extra, AGENTCTL_RUN_ID: run.plan.runId, AGENTCTL_TASK: run.plan.task.id, AGENTCTL_WORKTREE: run.plan.worktree }, allow);
+  return childEnv(ctx.env, { TMPDIR: run.tmpDir, CLAUDE_CODE_TMPDIR: run.tmpDir, ...extra, ...run.vars, AGENTCTL_RUN_ID: run.plan.runId, AGENTCTL_TASK: run.plan.task.id, AGENTCTL_WORKTREE: run.plan.worktree }, allow);
 }
 
 /**

@@ -1,15 +1,18 @@
 /**
- * Stage "prepare": the run's worktree, its protocol folder, the tool's native configuration (outside the
- * worktree) and the OS sandbox layout. Everything that can refuse was checked by planRun before this.
+ * Stage "prepare": the run's worktree with its bootstrap (copied and shared checkout paths, a block of
+ * ports), its protocol folder, the tool's native configuration (outside the worktree) and the OS sandbox
+ * layout. Everything that can refuse was checked by planRun before this.
  */
 import { existsSync, lstatSync, mkdirSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { SandboxLayout } from '../../authz/render/os.js';
 import type { RenderedConfig } from '../../authz/render/types.js';
-import { runDir as runDirOf, runTempDir, runTempRoot } from '../../core/paths.js';
-import { snapshotGitControl } from '../../exec/gitState.js';
+import { portLeasesDir, runDir as runDirOf, runTempDir, runTempRoot } from '../../core/paths.js';
+import { snapshotGitControl, type GitControlSnapshot } from '../../exec/gitState.js';
+import { portEnv, releasePorts, reservePorts, type PortBlock } from '../../exec/ports.js';
 import { createSandbox } from '../../exec/worktree.js';
+import { applyBootstrap, unlinkShared } from '../bootstrap.js';
 import type { Context } from '../context.js';
 import type { RunPlan } from '../plan.js';
 import { installProtocol } from '../protocol.js';
@@ -17,9 +20,12 @@ import { writeRendered } from './render.js';
 import type { Emit, PreparedRun } from './types.js';
 
 /**
- * Create the worktree (event `sandbox.created`), install the protocol, render and write the tool's
- * configuration (event `policy.rendered`).
- * @throws whatever git throws when the worktree cannot be made (recorded as `run.failed`, step `sandbox`)
+ * Create the worktree (event `sandbox.created`), copy and link the bootstrap's paths and lease the run's
+ * ports (event `worktree.bootstrapped`), install the protocol, render and write the tool's configuration
+ * (event `policy.rendered`).
+ * @throws whatever git throws when the worktree cannot be made (recorded as `run.failed`, step
+ *   `sandbox`), the filesystem's error when a copy or link fails and StateError when no ports are free
+ *   (recorded as `run.failed`, step `bootstrap`)
  */
 export async function prepareRun(ctx: Context, plan: RunPlan, emit: Emit): Promise<PreparedRun> {
   let gitDir: string;
@@ -34,7 +40,42 @@ export async function prepareRun(ctx: Context, plan: RunPlan, emit: Emit): Promi
   emit([{ type: 'sandbox.created', payload: { path: plan.worktree, branch: plan.branch, baseSha: plan.baseSha, gitDir } }]);
   // What makes code run later (config, hooks, info, other worktrees' records), as it was before the agent.
   const gitControl = snapshotGitControl(ctx.project.commonDir, gitDir);
+  const ports = await bootstrapWorktree(ctx, plan, emit);
+  try {
+    return await configure(ctx, plan, gitDir, gitControl, ports, emit);
+  } catch (error) {
+    releaseRun(ctx, { plan });
+    throw error;
+  }
+}
 
+/** Copy and link the bootstrap's paths and lease the ports; recorded as `worktree.bootstrapped`. */
+async function bootstrapWorktree(ctx: Context, plan: RunPlan, emit: Emit): Promise<PortBlock> {
+  const boot = plan.bootstrap;
+  try {
+    const applied = applyBootstrap(ctx, plan.worktree, boot, plan.policy);
+    const ports = await reservePorts(portLeasesDir(ctx.paths), plan.runId, boot.settings.ports);
+    const { setup, teardown, setupHosts } = boot.settings;
+    emit([{ type: 'worktree.bootstrapped', payload: { ...applied, missing: boot.missing, ports: { first: ports.first, count: ports.count }, setup, teardown, network: setupHosts } }]);
+    return ports;
+  } catch (error) {
+    unlinkShared(plan.worktree, boot);
+    emit([{ type: 'run.failed', payload: { step: 'bootstrap', error: (error as Error).message } }]);
+    throw error;
+  }
+}
+
+/**
+ * The end of a run, whatever its outcome: the shared links leave the worktree (so no later git step can
+ * pick them up) and the ports are released. Never throws.
+ */
+export function releaseRun(ctx: Context, run: { plan: RunPlan }): void {
+  unlinkShared(run.plan.worktree, run.plan.bootstrap);
+  releasePorts(portLeasesDir(ctx.paths), run.plan.runId);
+}
+
+/** The protocol folder, the tool's configuration and the OS sandbox layout (event `policy.rendered`). */
+async function configure(ctx: Context, plan: RunPlan, gitDir: string, gitControl: GitControlSnapshot, ports: PortBlock, emit: Emit): Promise<PreparedRun> {
   // The protocol folder first (renderers may look at what exists), then the tool's config in the run
   // directory, never in the worktree.
   installProtocol(plan.worktree, ctx.project.config.protocol.escalateBelow);
@@ -46,7 +87,7 @@ export async function prepareRun(ctx: Context, plan: RunPlan, emit: Emit): Promi
   const tmpDir = runTempDir(tmpdir(), plan.runId);
   mkdirSync(runTempRoot(tmpdir()), { recursive: true, mode: 0o700 });
   mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
-  const layout = sandboxLayout(ctx, plan.worktree, dir, tmpDir, rendered);
+  const layout = sandboxLayout(ctx, plan.worktree, dir, tmpDir, rendered, plan.bootstrap.shared.map((s) => s.real));
   emit([
     {
       type: 'policy.rendered',
@@ -60,14 +101,15 @@ export async function prepareRun(ctx: Context, plan: RunPlan, emit: Emit): Promi
       },
     },
   ]);
-  return { plan, runDir: dir, rendered, layout, tmpDir, gitDir, gitControl };
+  return { plan, runDir: dir, rendered, layout, tmpDir, gitDir, gitControl, ports, vars: portEnv(ports) };
 }
 
 /**
  * What the OS sandbox lets a run's agent see and write: its worktree, its tool homes (the `*_HOME` /
- * `*_DIR` folders the renderer names) and its temp dir; the generated config files stay read-only.
+ * `*_DIR` folders the renderer names) and its temp dir; the generated config files stay read-only; the
+ * shared checkout paths (`worktree.shared`, absolute real paths) are readable, never writable.
  */
-export function sandboxLayout(ctx: Context, worktree: string, runDir: string, tmpDir: string, rendered: RenderedConfig | undefined): SandboxLayout {
+export function sandboxLayout(ctx: Context, worktree: string, runDir: string, tmpDir: string, rendered: RenderedConfig | undefined, shared: readonly string[] = []): SandboxLayout {
   const homes = Object.entries(rendered?.env ?? {})
     .filter(([name]) => /_(HOME|DIR)$/.test(name))
     .map(([, value]) => value);
@@ -81,6 +123,7 @@ export function sandboxLayout(ctx: Context, worktree: string, runDir: string, tm
     tempRoot: dirname(tmpDir),
     readOnlyFiles: (rendered?.files ?? []).map((f) => f.path),
     homeDir: homedir(),
+    ...(shared.length ? { shared: [...shared] } : {}),
   };
 }
 

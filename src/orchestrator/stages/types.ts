@@ -3,6 +3,7 @@ import type { SandboxLayout } from '../../authz/render/os.js';
 import type { RenderedConfig } from '../../authz/render/types.js';
 import type { EventInput, StoredEvent } from '../../evidence/events.js';
 import type { GitControlSnapshot } from '../../exec/gitState.js';
+import type { PortBlock } from '../../exec/ports.js';
 import type { RunPlan } from '../plan.js';
 
 /** The event fields every stage leaves to the run (run id, task, agent, project, task type). */
@@ -26,6 +27,10 @@ export interface PreparedRun {
   gitDir: string;
   /** The common `.git`'s control files (config, hooks, info, worktree records) before the agent ran. */
   gitControl: GitControlSnapshot;
+  /** The run's block of ports (released when the run ends). */
+  ports: PortBlock;
+  /** Variables every confined process of the run gets (AGENTCTL_PORT, AGENTCTL_PORT_COUNT). */
+  vars: Record<string, string>;
 }
 
 /** What confining a process needs to know about its run (a run, or a reviewer working in a run's worktree). */
@@ -33,4 +38,6 @@ export interface ConfinedRun {
   plan: Pick<RunPlan, 'osSandbox' | 'policy' | 'runId' | 'worktree'> & { task: { id: string } };
   layout: SandboxLayout;
   tmpDir: string;
+  /** Run variables for its processes besides the identity (see PreparedRun.vars). */
+  vars?: Record<string, string>;
 }

@@ -1,0 +1,56 @@
+/**
+ * Stage "setup": the `worktree.setup` commands run one by one in the fresh worktree, in the run's OS
+ * sandbox, after prepare and before the agent (events `setup.started` / `setup.finished` per command).
+ * Like a gate they write only the worktree and the run's temp dir; their network is the policy's rule
+ * plus the hosts in `worktree.network` (e.g. the npm registry), which the agent and the gate never get.
+ * The first command that fails (or times out) stops the run before the agent: `run.failed`, step `setup`
+ * (the CLI exits 4, as for a failed agent); the worktree is kept for a look.
+ */
+import { runProcess } from '../../exec/runner.js';
+import type { Context } from '../context.js';
+import { confineCommand } from './confine.js';
+import { runEnv } from './launch.js';
+import type { Emit, PreparedRun } from './types.js';
+
+/** Timeout of one setup command, in milliseconds. */
+export const SETUP_TIMEOUT_MS = 20 * 60 * 1000;
+/** Longest output kept in `setup.finished`, in characters (the tail). */
+const OUTPUT_CHARS = 4000;
+
+/** How the setup ended. */
+export type SetupOutcome = 'ok' | 'failed' | 'interrupted';
+
+/**
+ * Run the setup commands.
+ * @param signal aborting stops the current command; the run is then recorded interrupted
+ * @returns `ok` when every command exited 0 (or there were none); otherwise the run is already closed in
+ *   the log (`run.failed` step `setup`, or `run.interrupted`) and the agent must not start
+ */
+export async function setupRun(ctx: Context, run: PreparedRun, emit: Emit, signal?: AbortSignal): Promise<SetupOutcome> {
+  const { setup, setupHosts } = run.plan.bootstrap.settings;
+  for (const [index, command] of setup.entries()) {
+    emit([{ type: 'setup.started', payload: { command, index, of: setup.length, network: setupHosts.length ? setupHosts : null, sandbox: run.plan.osSandbox ? 'os' : 'none' } }]);
+    const cmd = confineCommand(run, 'setup', { file: 'sh', args: ['-c', command] }, setupHosts);
+    const result = await runProcess(cmd.file, cmd.args, {
+      cwd: run.plan.worktree,
+      env: runEnv(ctx, run, { CI: '1' }),
+      acceptExitCodes: 'any',
+      processGroup: true,
+      timeoutMs: SETUP_TIMEOUT_MS,
+      ...(signal ? { signal } : {}),
+    });
+    const output = `${result.stdout}${result.stderr}`.slice(-OUTPUT_CHARS);
+    emit([{ type: 'setup.finished', payload: { command, index, exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, durationMs: result.durationMs, output } }]);
+    if (result.aborted && signal?.aborted) {
+      emit([{ type: 'run.interrupted', payload: { reason: `interrupted by the user (SIGINT) during setup command "${command}"` } }]);
+      return 'interrupted';
+    }
+    if (result.exitCode !== 0 || result.timedOut) {
+      const how = result.timedOut ? `timed out after ${SETUP_TIMEOUT_MS / 60000} min` : `exited ${result.exitCode ?? result.signal}`;
+      const last = output.trim().split('\n').slice(-3).join(' | ');
+      emit([{ type: 'run.failed', payload: { step: 'setup', error: `setup command "${command}" ${how}; the agent was not started${last ? ` (last output: ${last})` : ''}` } }]);
+      return 'failed';
+    }
+  }
+  return 'ok';
+}
