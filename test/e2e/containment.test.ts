@@ -6,7 +6,7 @@
  * itself. Every attempt must fail, the secret must never reach the log, and nothing may run on the host.
  */
 import { spawnSync } from 'node:child_process';
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -70,6 +70,17 @@ function assertHostUntouched(repo: string, home: string, marker: string): void {
   expect(existsSync(join(repo, '.git', 'hooks', 'post-merge'))).toBe(false);
   expect(git(repo, 'config', '--list')).not.toContain('hookspath');
   expect(existsSync(`/tmp/${marker}-hook-ran`)).toBe(false);
+}
+
+/** A local HTTP server counting the requests that reach it. */
+async function localServer(): Promise<{ server: Server; url: string; hits: () => number }> {
+  let count = 0;
+  const server = createServer((_req, res) => {
+    count++;
+    res.end('reached');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, hits: () => count };
 }
 
 async function eventsOf(repo: string, home: string, runId: string): Promise<{ type: string; payload: Record<string, unknown> }[]> {
@@ -151,13 +162,7 @@ describe.runIf(sandboxAvailable)('containment: agent-written code cannot escape 
   });
 
   it('has no network unless the policy allows it: neither a direct connection nor one through the proxy reaches a local server', async () => {
-    let hits = 0;
-    const server = createServer((_req, res) => {
-      hits++;
-      res.end('reached');
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+    const { server, url, hits } = await localServer();
     try {
       // node's fetch ignores the proxy variables (a direct connection); curl follows http_proxy (srt's proxy).
       const { repo, home } = victimRepo({
@@ -170,7 +175,7 @@ describe.runIf(sandboxAvailable)('containment: agent-written code cannot escape 
       const events = await eventsOf(repo, home, run.runId);
       const said = events.filter((e) => e.type === 'agent.message').map((e) => String(e.payload.text));
       expect(said).toEqual(['fetch blocked', 'curl blocked']);
-      expect(hits).toBe(0);
+      expect(hits()).toBe(0);
       expect(events.find((e) => e.type === 'policy.rendered')!.payload).toMatchObject({ sandbox: 'os', policy: { network: false } });
     } finally {
       server.close();
@@ -180,13 +185,7 @@ describe.runIf(sandboxAvailable)('containment: agent-written code cannot escape 
 
 describe.runIf(sandboxAvailable)('containment: network: true', () => {
   it('reaches hosts through the sandbox proxy (srt refuses a bare "*": network on is the model API, registries, code hosts and loopback)', async () => {
-    let hits = 0;
-    const server = createServer((_req, res) => {
-      hits++;
-      res.end('reached');
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+    const { server, url, hits } = await localServer();
     try {
       const { repo, home } = victimRepo({
         // The sandbox's NO_PROXY names loopback: --noproxy '' sends the request through srt's proxy anyway.
@@ -198,7 +197,7 @@ describe.runIf(sandboxAvailable)('containment: network: true', () => {
       expect(r.code, r.stderr).toBe(0);
       const events = await eventsOf(repo, home, JSON.parse(r.stdout).run.runId);
       expect(events.filter((e) => e.type === 'agent.message').map((e) => String(e.payload.text))).toEqual(['curl OPEN']);
-      expect(hits).toBe(1);
+      expect(hits()).toBe(1);
     } finally {
       server.close();
     }
