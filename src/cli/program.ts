@@ -52,14 +52,14 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
 
   program
     .command('init')
-    .description('set up this repository: a commented .agentrc.yaml (agent CLIs found on PATH, a worktree setup guessed from the lockfile) and tasks/example.md; never overwrites')
+    .description('start here: write a commented .agentrc.yaml (agent CLIs found, worktree setup from the lockfile) and tasks/example.md')
     .option('--json', 'print JSON')
     .addHelpText('after', examples('agentctl init', 'agentctl init && agentctl doctor && agentctl run example'))
     .action(act(() => import('../commands/init.js')));
 
   program
     .command('doctor')
-    .description('can runs start here? each agent CLI (found, version against the tested one, API key), the OS sandbox with a live self-test, git, the event log; exit 0 only when they can')
+    .description('can runs start here? agent CLIs (version, API key), the OS sandbox (live self-test), git, the event log')
     .option('--json', 'print JSON (every check, with how to fix it)')
     .addHelpText('after', examples('agentctl doctor', `agentctl doctor --json | jq '.checks | map(select(.status != "ok"))'`))
     .action(act(() => import('../commands/doctor.js')));

@@ -80,7 +80,8 @@ source ${file}; words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words
       expect(r.status, r.stderr).toBe(0);
       return r.stdout.split('\n').filter(Boolean);
     };
-    expect(run(['agentctl', ''])).toContain('doctor:can runs start here? each agent CLI (found, version against the tested one, API key), the OS sandbox with a live self-test, git, the event log; exit 0 only when they can');
+    const doctor = program.commands.find((c) => c.name() === 'doctor')!;
+    expect(run(['agentctl', ''])).toContain(`doctor:${doctor.description()}`);
     expect(run(['agentctl', 'policy', '']).map((l) => l.split(':')[0])).toEqual(subcommandsOf('policy'));
     expect(run(['agentctl', 'policy', 'show', 't', '--tool', ''])).toEqual(['claude', 'gemini', 'codex']);
     expect(run(['agentctl', 'promote', '--html', ''])).toEqual(['FILES']);
