@@ -2,8 +2,9 @@
  * The command table: commander declarations only. Each action lazily imports `commands/<verb>.js`,
  * which loads, calls the core and prints. Actions return an exit code through `setExit`.
  */
-import { Command, Option } from 'commander';
+import { Argument, Command, Option } from 'commander';
 import { packageVersion } from '../core/paths.js';
+import { COMPLETION_SHELLS } from './completion.js';
 
 /** A help-text "Examples" block: each line indented, ending with a newline (commander prints it as is). */
 function examples(...lines: string[]): string {
@@ -22,6 +23,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
       'after',
       `
 Examples:
+  agentctl init                        a commented .agentrc.yaml and tasks/example.md for this repository
+  agentctl doctor                      can runs start here? agents, OS sandbox, git, event log
   agentctl tasks                       tasks with requested and effective autonomy
   agentctl run fix-readme              run a task in a fresh worktree sandbox
   agentctl review                      runs awaiting your decision
@@ -46,6 +49,20 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
 
   // Options after a subcommand belong to it (`review show <run> --json`), not to `review`.
   program.enablePositionalOptions();
+
+  program
+    .command('init')
+    .description('start here: write a commented .agentrc.yaml (agent CLIs found, worktree setup from the lockfile) and tasks/example.md')
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('agentctl init', 'agentctl init && agentctl doctor && agentctl run example'))
+    .action(act(() => import('../commands/init.js')));
+
+  program
+    .command('doctor')
+    .description('can runs start here? agent CLIs (version, API key), the OS sandbox (live self-test), git, the event log')
+    .option('--json', 'print JSON (every check, with how to fix it)')
+    .addHelpText('after', examples('agentctl doctor', `agentctl doctor --json | jq '.checks | map(select(.status != "ok"))'`))
+    .action(act(() => import('../commands/doctor.js')));
 
   program
     .command('tasks')
@@ -243,6 +260,16 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .argument('<kind>', 'profile, config or task')
     .addHelpText('after', examples('agentctl schema profile > .agentctl/profile.schema.json'))
     .action(act(() => import('../commands/schema.js')));
+
+  program
+    .command('completion')
+    .description('print a shell completion script, generated from this command table')
+    .addArgument(new Argument('<shell>', 'the shell').choices(COMPLETION_SHELLS))
+    .addHelpText(
+      'after',
+      examples('source <(agentctl completion bash)          # in ~/.bashrc', 'source <(agentctl completion zsh)           # in ~/.zshrc, after compinit', 'agentctl completion fish > ~/.config/fish/completions/agentctl.fish'),
+    )
+    .action(act(() => import('../commands/completion.js')));
 
   return program;
 }
