@@ -13,10 +13,14 @@ import { agentctlHome, homePaths } from '../core/paths.js';
 import { parseConfig, type ProjectConfig } from '../definition/config.js';
 import { loadProject } from '../definition/load.js';
 import { readCheckpoint, verifyLog } from '../evidence/integrity.js';
+import { readLogKey } from '../evidence/key.js';
 import { expectedSchemaFingerprint, openEventStore } from '../evidence/store.js';
-import { createGit, type ProcessRunner } from '../exec/git.js';
+import { createGit } from '../exec/git.js';
 import { locateOsSandbox, requireOsSandbox } from '../exec/osSandbox.js';
-import { runProcess } from '../exec/runner.js';
+import { childEnv, runProcess } from '../exec/runner.js';
+
+/** A function with the shape of {@link runProcess} (tests pass a fake for the `--version` probes). */
+export type ProcessRunner = typeof runProcess;
 import { checkCommandAgent, checkToolAgent, compareVersions, extractVersion } from './doctorAgents.js';
 import { sandboxSelfTest } from './sandboxSelfTest.js';
 
@@ -61,7 +65,7 @@ async function checkProject(cwd: string, env: NodeJS.ProcessEnv): Promise<{ chec
   const base = { id: 'project', group: 'project' as const, title: 'project' };
   const defaults = () => parseConfig(cwd, undefined, basename(cwd));
   try {
-    const project = await loadProject(createGit(undefined, env), cwd);
+    const project = await loadProject(createGit({ env }), cwd);
     const file = project.config.file;
     return {
       check: { ...base, status: 'ok', detail: `${project.root}; ${file ? `${file} is valid` : 'no .agentrc.yaml (defaults apply; agentctl init writes one)'}`, data: { root: project.root, config: file ?? null } },
@@ -134,7 +138,7 @@ async function checkGit(env: NodeJS.ProcessEnv, cwd: string, run: ProcessRunner)
   const base = { id: 'git', group: 'git' as const, title: 'git' };
   const fix = `install git ${MIN_GIT.replace(/\.0$/, '')} or newer (Debian/Ubuntu: sudo apt-get install git; macOS: brew install git)`;
   try {
-    const out = await createGit(run, env).out(cwd, ['--version'], { readOnly: true });
+    const out = (await run('git', ['--version'], { cwd, env: childEnv(env), acceptExitCodes: [0], timeoutMs: 10_000 })).stdout.trim();
     const version = extractVersion(out);
     if (!version) return { ...base, status: 'fail', detail: `unrecognised \`git --version\`: ${out}`, fix, data: { version: null } };
     if (compareVersions(version, MIN_GIT) < 0) return { ...base, status: 'fail', detail: `git ${version} is older than ${MIN_GIT}, which merging runs needs (merge-tree --write-tree)`, fix, data: { version } };
@@ -166,9 +170,11 @@ function checkEventLog(env: NodeJS.ProcessEnv): DoctorCheck {
   }
   const fix = 'see the first bad event with: agentctl audit verify; restore the log from a backup, or move it aside to start a new one (the trust it held is lost)';
   try {
+    // Read-only, as audit verify: never creates a key or writes a checkpoint.
+    const key = readLogKey(homePaths(dirname(database)).keyFile);
     const store = openEventStore(database, { allowTampered: true });
     try {
-      const report = verifyLog(store.db, store.query(), expectedSchemaFingerprint(), readCheckpoint(database));
+      const report = verifyLog(store.db, store.query(), expectedSchemaFingerprint(), key, readCheckpoint(database));
       if (!report.ok) return { ...base, status: 'fail', detail: `${database} fails verification: ${report.problems.join('; ')}`, fix, data: { database, exists: true, ...report } };
       return { ...base, status: 'ok', detail: `${database}: ${report.events} events, hash chain intact, checkpoint ${report.checkpoint ? `at #${report.checkpoint.seq} matches` : 'not written yet'}`, data: { database, exists: true, ...report } };
     } finally {

@@ -9,7 +9,7 @@ import { sep } from 'node:path';
 import { adapterFor } from '../adapters/registry.js';
 import { installCommand, testedAgentVersions, type ToolAgent } from '../core/agentTools.js';
 import type { AgentSettings } from '../definition/config.js';
-import type { ProcessRunner } from '../exec/git.js';
+import type { ProcessRunner } from './doctor.js';
 import { childEnv, commandFor, resolveExecutable } from '../exec/runner.js';
 import type { DoctorCheck } from './doctor.js';
 
