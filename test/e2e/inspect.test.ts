@@ -7,9 +7,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { composePolicy } from '../../src/authz/policy.js';
 import { parseProfile, type Profile } from '../../src/authz/profile.js';
-import { createGit } from '../../src/exec/git.js';
+import { createGit, type Git } from '../../src/exec/git.js';
 import { inspectChanges, type Inspection } from '../../src/exec/inspect.js';
-import { runProcess } from '../../src/exec/runner.js';
 import { cleanup, git, makeRepo, ROOT, tempDir, writeFiles } from '../helpers.js';
 
 afterEach(cleanup);
@@ -138,11 +137,15 @@ describe('inspectChanges: incomplete git output', () => {
     git(repo, 'add', '-A');
     git(repo, 'commit', '-qm', 'work');
     // A runner that loses the first entry of the raw listing (the out-of-scope workflow), as a cut buffer would.
-    const cutting: typeof runProcess = async (file, args, options) => {
-      const r = await runProcess(file, args, options);
-      return args.includes('--raw') ? { ...r, stdout: r.stdout.split('\0').slice(2).join('\0') } : r;
+    const real = createGit();
+    const cutting: Git = {
+      ...real,
+      out: async (where, args, options) => {
+        const text = await real.out(where, args, options);
+        return args.includes('--raw') ? text.split('\0').slice(2).join('\0') : text;
+      },
     };
-    const r = await inspectChanges(createGit(cutting), { worktree: repo, repoRoot: repo, base, head: git(repo, 'rev-parse', 'HEAD'), policy, home: tempDir() });
+    const r = await inspectChanges(cutting, { worktree: repo, repoRoot: repo, base, head: git(repo, 'rev-parse', 'HEAD'), policy, home: tempDir() });
     expect(r.files.map((f) => f.path)).toEqual(['src/b.ts']);
     expect(byPath(r)).toEqual({ '.github/workflows/ci.yml': 'changed but missing from the raw change listing: not inspected' });
   });
