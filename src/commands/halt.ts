@@ -1,10 +1,10 @@
 /** `agentctl halt` / `agentctl resume`: the kill switch (any terminal, no repository needed). */
 import chalk from 'chalk';
-import { EXIT, StateError } from '../core/errors.js';
+import { ConfigError, EXIT, StateError } from '../core/errors.js';
 import { agentctlHome, homePaths } from '../core/paths.js';
 import { openEventStore } from '../evidence/store.js';
 import { controlsOf } from '../orchestrator/context.js';
-import { halt, operator, resume } from '../orchestrator/controls.js';
+import { halt, operator, resume, stopRunning } from '../orchestrator/controls.js';
 import { printJson, println } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
 
@@ -18,7 +18,15 @@ function withStore<T>(fn: (store: ReturnType<typeof openEventStore>) => T): T {
 }
 
 export async function haltCmd(opts: { reason?: string; json?: boolean }): Promise<number> {
-  const store = openEventStore(homePaths(agentctlHome()).database);
+  const database = homePaths(agentctlHome()).database;
+  let store;
+  try {
+    store = openEventStore(database);
+  } catch (error) {
+    // A log that fails verification refuses writes (and every run), but the kill switch still stops agents.
+    if (!(error instanceof ConfigError)) throw error;
+    return haltUnrecorded(database, error, opts);
+  }
   try {
     const { event, stopped, survivors } = await halt(store, operator(), opts.reason ?? 'no reason given');
     if (opts.json) printJson({ halted: true, event, stopped, survivors });
@@ -30,6 +38,24 @@ export async function haltCmd(opts: { reason?: string; json?: boolean }): Promis
     }
     // Exit 5 (state) names every survivor: the halt is recorded, but not every process is gone.
     return survivors.length ? EXIT.STATE : EXIT.OK;
+  } finally {
+    store.close();
+  }
+}
+
+/** Stop every agent from a log that cannot be written; exit 7 (integrity) after saying why nothing was recorded. */
+async function haltUnrecorded(database: string, why: ConfigError, opts: { json?: boolean }): Promise<number> {
+  const store = openEventStore(database, { allowTampered: true });
+  try {
+    const { stopped, survivors } = await stopRunning(store);
+    if (opts.json) printJson({ halted: false, recorded: false, problem: why.message, stopped, survivors });
+    else {
+      println(chalk.red(`The event log cannot be written (${terminalSafe(why.message)}): the halt is NOT recorded, but every agent was stopped.`));
+      for (const s of stopped) println(`  stopped ${terminalSafe(s.project)}/${terminalSafe(s.task)} run ${terminalSafe(s.runId)} (agent pid ${terminalSafe(s.agentPid)})`);
+      for (const s of survivors) println(chalk.red(`  STILL RUNNING after SIGKILL: run ${s.runId}, pids ${s.pids.join(', ')}`));
+      println('  No run starts while the log fails verification: agentctl audit verify');
+    }
+    return survivors.length ? EXIT.STATE : EXIT.INTEGRITY;
   } finally {
     store.close();
   }

@@ -63,7 +63,16 @@ function runningRuns(store: EventStore): Map<string, RunningRun> {
 export async function halt(store: EventStore, by: string, reason: string): Promise<{ event: StoredEvent; stopped: Stopped[]; survivors: { runId: string; pids: number[] }[] }> {
   const before = runningRuns(store);
   const [event] = store.append({ type: 'system.halted', payload: { by, reason } });
-  // Runs that launched their agent between the two reads are stopped as well.
+  return { event: event!, ...(await stopRunning(store, before)) };
+}
+
+/**
+ * Stop every running run's processes without recording anything: what `halt` does after recording the
+ * halt, and all it can do when the log refuses writes (it fails verification; then no run can start either).
+ * @param before the running runs read earlier (runs that launched since are stopped as well)
+ * @returns the runs stopped and any process that survived SIGKILL
+ */
+export async function stopRunning(store: EventStore, before = runningRuns(store)): Promise<{ stopped: Stopped[]; survivors: { runId: string; pids: number[] }[] }> {
   const now = runningRuns(store);
   const stopped: Stopped[] = [];
   const survivors: { runId: string; pids: number[] }[] = [];
@@ -77,7 +86,7 @@ export async function halt(store: EventStore, by: string, reason: string): Promi
       if (result.survivors.length) survivors.push({ runId, pids: result.survivors });
     }),
   );
-  return { event: event!, stopped, survivors };
+  return { stopped, survivors };
 }
 
 /**

@@ -10,7 +10,7 @@
  * "none is left" afterwards cannot pass because none was ever started.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, agentctl, cleanup, git, makeRepo, processesOfRun, taggedSleep, tagged, taskFile, tempDir, waitFor } from '../helpers.js';
@@ -107,5 +107,22 @@ describe.runIf(sandboxAvailable).each(['os', 'none'] as const)('no process outli
     expect(processesOfRun(runId)).toEqual([]);
     expect(await closed).toBe(130);
     expect(JSON.parse(stdout).run.state).toBe('interrupted');
+  });
+  it('halt still stops every agent when the log fails verification (nothing can be recorded): exit 7', async () => {
+    const tag = `agentctl-halt-forged-${sandbox}-${process.pid}-${Date.now()}`;
+    const agent = ['#!/bin/sh', `${taggedSleep(tag)} &`, reportUp(tag, ['sleep']), 'while :; do sleep 1; done', ''].join('\n');
+    const { repo, home } = repoWith(agent, sandbox);
+    const child = spawn(process.execPath, [BIN, 'run', 't', '--json'], { cwd: repo, env: { PATH: process.env.PATH, HOME: process.env.HOME, AGENTCTL_HOME: home, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const closed = new Promise<number | null>((r) => child.on('close', r));
+    expect(await waitFor(() => tagged(tag).length === 1)).toBe(true);
+    const runId = JSON.parse((await agentctl(repo, home, ['runs', '--json'])).stdout).runs[0].runId as string;
+    // Someone replaced the checkpoint: the log now fails verification and refuses writes.
+    writeFileSync(join(home, 'agentctl.db.checkpoint'), JSON.stringify({ format: 2, seq: 1, hash: 'f'.repeat(64), keyedFrom: 1, mac: '0'.repeat(64) }));
+    const h = await agentctl(tempDir(), home, ['halt', '--reason', 'test', '--json']);
+    expect(h.code, h.stdout + h.stderr).toBe(7);
+    expect(JSON.parse(h.stdout)).toMatchObject({ recorded: false, stopped: [{ runId }], survivors: [] });
+    expect(tagged(tag)).toEqual([]);
+    expect(processesOfRun(runId)).toEqual([]);
+    await closed;
   });
 });
