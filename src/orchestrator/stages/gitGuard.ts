@@ -11,13 +11,18 @@ import { diffGitControl, restoreGitControl, snapshotGitControl, type GitControlC
 import type { Context } from '../context.js';
 import type { Emit, PreparedRun } from './types.js';
 
+/** Admin dir names of agentctl's run worktrees: `<task>-<run id>` (a 26-character ULID). */
+const RUN_WORKTREE = /-[0-9a-hjkmnp-tv-z]{26}$/;
+
 /**
  * Changes made by agentctl itself for other runs going on at the same time: their worktrees being added
- * or removed (the whole `worktrees/<name>` folder) and their HEAD moving. Pure.
+ * (file by file while this run's snapshot was taken) or removed, and their HEAD moving. Any change under
+ * another run worktree's admin dir counts; a worktree of the user's own stays watched. Pure.
  * @param own the run's own admin dir name (`worktrees/<own>`)
  */
 export function othersChurn(change: GitControlChange, own: string): boolean {
   if (!change.worktree || change.worktree === own) return false;
+  if (RUN_WORKTREE.test(change.worktree)) return true;
   return change.path === `worktrees/${change.worktree}` || change.path === `worktrees/${change.worktree}/HEAD` || change.path === `worktrees/${change.worktree}/locked`;
 }
 
