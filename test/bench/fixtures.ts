@@ -164,7 +164,8 @@ const AGENT_SH = '#!/bin/sh\nmkdir -p docs\necho "$AGENTCTL_RUN_ID $$" > "docs/n
 export function bigRepo(dir: string, fileCount: number, concurrent: number): string {
   const files: Record<string, string> = {
     'README.md': '# big\n',
-    '.agentrc.yaml': `project: big\nbaseBranch: main\nagents:\n  command:\n    bin: ./agent.sh\n${BREAKERS}`,
+    // Every bench run is discarded: without this, five discards demote the agent to hold and runs stop.
+    '.agentrc.yaml': `project: big\nbaseBranch: main\nagents:\n  command:\n    bin: ./agent.sh\ntrust:\n  demotion:\n    minRuns: 1000000\n${BREAKERS}`,
     'agent.sh': AGENT_SH,
     '.agentctl/profiles/open.yaml': 'description: implement without the OS sandbox (bench)\nextends: implement\nsandbox: none\n',
     'tasks/noop.md': '---\nagent: command\ntype: docs\nprofile: open\n---\nnoop\n',

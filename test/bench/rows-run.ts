@@ -40,7 +40,7 @@ async function runAndDiscard(repo: string, home: string, task: string): Promise<
   } catch {
     // reported below
   }
-  if (!runId) return { sample: run, run, problem: `run ${task} printed no run (exit ${run.code}): ${run.stderr.trim().split('\n').slice(-2).join(' / ')}` };
+  if (!runId) return { sample: run, run, problem: `run ${task} printed no run (exit ${run.code}): ${run.stderr.trim().split('\n').slice(-2).join(' / ').slice(0, 240)}` };
   const discard = await timed(process.execPath, [BIN, 'review', 'discard', runId, '--json'], { cwd: repo, env });
   const problem = state !== 'awaiting_review' ? `run ${task} ended ${state} (exit ${run.code}): ${run.stderr.trim().split('\n').slice(-2).join(' / ')}` : discard.code !== 0 ? `discard exit ${discard.code}: ${discard.stderr.trim()}` : undefined;
   return { sample: sumSamples(run, discard), run, problem };
@@ -141,7 +141,7 @@ export async function runRows(work: string, reps: number, files: number, concurr
     }
     const ok = items.filter((it) => it.run?.state === 'awaiting_review');
     failures += concurrent - ok.length;
-    for (const it of items) if (it.run?.state !== 'awaiting_review') batchProblems.add(`${it.task}: ${it.run?.state ?? `skipped: ${it.skipped}`}`);
+    for (const it of items) if (it.run?.state !== 'awaiting_review') batchProblems.add(`${it.task}: ${(it.run?.state ?? `skipped: ${it.skipped}`).slice(0, 160)}`);
     // Discard them (unmeasured), four at a time, so every round starts from the same repository.
     const ids = ok.map((it) => it.run!.runId);
     for (let j = 0; j < ids.length; j += 4) await Promise.all(ids.slice(j, j + 4).map((id) => plain(['review', 'discard', id, '--json'], repo, env)));
