@@ -22,7 +22,7 @@ import { cleanupMeasure, progress } from './measure.js';
 import { appendRows } from './rows-append.js';
 import { logRows } from './rows-log.js';
 import { runRows } from './rows-run.js';
-import { machineDetails, renderTable, secs, type Row } from './report.js';
+import { agentctlRevision, machineDetails, renderTable, secs, type Row } from './report.js';
 
 function intSetting(name: string, fallback: number, min: number): number {
   const raw = process.env[name];
@@ -43,6 +43,7 @@ async function main(): Promise<void> {
   const only = new Set((process.env.BENCH_ONLY ?? 'log,append,run').split(',').map((s) => s.trim()));
   for (const g of only) if (!['log', 'append', 'run'].includes(g)) throw new Error(`BENCH_ONLY: unknown group "${g}" (log, append, run)`);
   const load = loadavg();
+  const revision = agentctlRevision();
   const started = performance.now();
   const work = mkdtempSync(join(tmpdir(), 'agentctl-bench-'));
   progress(`scratch folder ${work}`);
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
     const dist = await loadDist();
     if (only.has('log')) {
       const log = await logFixture(dist, settings.BENCH_EVENTS);
-      fixtureNote = `Large log: ${log.events.toLocaleString('en-US')} events (${log.runs.toLocaleString('en-US')} runs × 10 + 12 promotions; 1 project, 3 agents × 4 task types), filled through the store${log.fillMs === undefined ? ' (cached from an earlier bench run)' : ` in ${secs(log.fillMs)}`}.`;
+      fixtureNote = `Large log: ${log.events.toLocaleString('en-US')} events (${log.runs.toLocaleString('en-US')} runs × 10 + 12 promotions; 1 project, 3 agents × 4 task types), filled through the store${log.fillMs === undefined ? ' (cached from an earlier bench run)' : ` in ${secs(log.fillMs)}`}; its saved projections are brought up to date by one untimed \`tasks --json\` before timing, so the figures are steady state, not a first call after an upgrade.`;
       rows.push(...(await logRows(log, work, { reps: settings.BENCH_REPS, slowMs: settings.BENCH_SLOW_S * 1000 })));
     }
     if (only.has('append')) rows.push(...appendRows(dist, settings.BENCH_REPS));
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
       '',
       [fixtureNote, `Ratios compare medians taken in the same bench run, figure and anchor in turn. Whole bench: ${secs(elapsed)}.`].filter(Boolean).join(' '),
       '',
-      machineDetails(settings, load),
+      machineDetails(settings, load, revision),
       '',
     ].join('\n'),
   );

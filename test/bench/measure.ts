@@ -87,11 +87,16 @@ export function hasGnuTime(): boolean {
   return gnuTime;
 }
 
-const scratch = mkdtempSync(join(tmpdir(), 'agentctl-bench-measure-'));
+let scratchDir: string | undefined;
 let counter = 0;
+/** A private folder for GNU time's output files, made on first use. */
+function scratch(): string {
+  return (scratchDir ??= mkdtempSync(join(tmpdir(), 'agentctl-bench-measure-')));
+}
 /** Remove the scratch files of this module. */
 export function cleanupMeasure(): void {
-  rmSync(scratch, { recursive: true, force: true });
+  if (scratchDir) rmSync(scratchDir, { recursive: true, force: true });
+  scratchDir = undefined;
 }
 
 /**
@@ -127,7 +132,7 @@ function removeCgroup(dir: string): void {
  */
 export function timed(cmd: string, args: readonly string[], opts: TimedOptions): Promise<Sample> {
   const keep = opts.keepStdout ?? 1024 * 1024;
-  const rssFile = join(scratch, `rss-${process.pid}-${counter++}`);
+  const rssFile = join(scratch(), `rss-${process.pid}-${counter++}`);
   const run = hasGnuTime() ? `/usr/bin/time -q -f %M -o "$rss" "$@"` : '"$@"';
   const script = `if [ -n "$BENCH_CGROUP_PROCS" ]; then echo $$ > "$BENCH_CGROUP_PROCS" || exit 97; fi\nrss=$BENCH_RSS_FILE\nunset BENCH_CGROUP_PROCS BENCH_RSS_FILE\n${run}\nrc=$?\ntimes >&3\nexit $rc`;
   const cg = cgroupCpu();

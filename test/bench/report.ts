@@ -51,21 +51,26 @@ function cpuSource(): string {
   return cg ? `a ${cg.kind} per measurement (every process, waited for or not)` : 'getrusage of waited-for children (bash times; no writable cgroup here)';
 }
 
+/** The agentctl under test: its commit, and whether tracked files differ from it (read when the bench starts). */
+export function agentctlRevision(): string {
+  const commit = firstLine('git', ['rev-parse', '--short', 'HEAD']);
+  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim() ? ' (uncommitted changes)' : '';
+  return `${commit}${dirty}`;
+}
+
 function firstLine(cmd: string, args: string[], cwd = ROOT): string {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8' });
   return r.status === 0 ? `${r.stdout}${r.stderr}`.trim().split('\n')[0]! : 'not available';
 }
 
 /** The machine and software the figures were measured on (markdown list). */
-export function machineDetails(settings: Record<string, string | number>, loadAtStart: number[]): string {
+export function machineDetails(settings: Record<string, string | number>, loadAtStart: number[], agentctl: string): string {
   const require = createRequire(`${ROOT}/package.json`);
   const Database = require('better-sqlite3') as typeof import('better-sqlite3');
   const mem = new Database(':memory:');
   const sqlite = (mem.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
   mem.close();
   const bsq = (require('better-sqlite3/package.json') as { version: string }).version;
-  const commit = firstLine('git', ['rev-parse', '--short', 'HEAD']);
-  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim() ? ' (uncommitted changes)' : '';
   const cpu = cpus();
   const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
   return [
@@ -73,7 +78,7 @@ export function machineDetails(settings: Record<string, string | number>, loadAt
     `- memory: ${(totalmem() / 1024 ** 3).toFixed(1)} GB`,
     `- os: ${type()} ${release()} ${arch()}`,
     `- node ${process.version}, ${firstLine('git', ['--version'])}, SQLite ${sqlite} (better-sqlite3 ${bsq}), ${firstLine('bwrap', ['--version'])}`,
-    `- agentctl ${commit}${dirty}, measured ${new Date().toISOString()}`,
+    `- agentctl ${agentctl}, measured ${new Date().toISOString()}`,
     `- load average (1/5/15 min) at start ${load(loadAtStart)}, at end ${load(loadavg())}`,
     `- settings: ${Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(', ')}; peak memory from ${hasGnuTime() ? 'GNU time %M (largest process of the tree)' : 'n/a (GNU time not found)'}; CPU of the whole process tree from ${cpuSource()}`,
   ].join('\n');

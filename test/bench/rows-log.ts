@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { BIN, ROOT, copyHome, projectRepo, type LogFixture } from './fixtures.js';
+import { BIN, ROOT, baseEnv, cliEnv, copyHome, primeLog, projectRepo, type LogFixture } from './fixtures.js';
 import { median, progress, timed, type Sample } from './measure.js';
 import { mb, secs, times, type Row } from './report.js';
 
@@ -52,19 +52,6 @@ function failure(samples: Sample[]): string | undefined {
   return bad ? `exit ${bad.code}: ${bad.stderr.trim().split('\n').slice(-3).join(' / ').slice(0, 300)}` : undefined;
 }
 
-/**
- * The environment every measured process runs with, figures and anchors alike: PATH, HOME and TMPDIR
- * only. Inherited variables would tilt ratios (NODE_EXTRA_CA_CERTS alone adds ~60 ms to each node start).
- */
-export function baseEnv(): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', TMPDIR: process.env.TMPDIR ?? '/tmp' };
-}
-
-/** The environment agentctl commands run with: {@link baseEnv} plus an isolated home, like the e2e tests. */
-export function cliEnv(home: string): NodeJS.ProcessEnv {
-  return { ...baseEnv(), AGENTCTL_HOME: home, NO_COLOR: '1', CI: '1' };
-}
-
 /** Node code for the raw-scan anchor: read every row in order, parse its payload, SHA-256 its stored fields. */
 const SCAN = `
 const Database = require('better-sqlite3');
@@ -86,11 +73,12 @@ console.log(n);
 export async function logRows(log: LogFixture, work: string, p: Policy): Promise<Row[]> {
   const big = join(work, 'home-big');
   const empty = join(work, 'home-empty');
+  primeLog(log, work);
   progress(`copying the ${log.events}-event log`);
   copyHome(log.home, big);
   const repo = projectRepo(join(work, 'project'));
   const run = (home: string, args: string[]) => () => timed(process.execPath, [BIN, ...args], { cwd: repo, env: cliEnv(home), keepStdout: 4096 });
-  const label = `${Math.round(log.events / 1000)}k events`;
+  const label = `${log.events >= 1e6 ? `${Number((log.events / 1e6).toFixed(1))}M` : `${Math.round(log.events / 1000)}k`} events`;
   const rows: Row[] = [];
 
   const hasLimit = /--limit/.test(spawnSync(process.execPath, [BIN, 'runs', '--help'], { encoding: 'utf8' }).stdout);
@@ -109,7 +97,7 @@ export async function logRows(log: LogFixture, work: string, p: Policy): Promise
     const aw = med(pair.anc, (s) => s.wallMs)!;
     const fm = med(pair.fig, (s) => s.peakRssMB);
     const am = med(pair.anc, (s) => s.peakRssMB);
-    const note = [c.note, pair.firstCallOnly ? `the first call on the large log took longer than ${secs(p.slowMs)}: it is the only sample (it includes building any saved projection).` : undefined, bad].filter(Boolean).join(' ') || undefined;
+    const note = [c.note, pair.firstCallOnly ? `Its first call on the large log (saved projections current) took longer than ${secs(p.slowMs)}: that call is the only sample.` : undefined, bad].filter(Boolean).join(' ') || undefined;
     rows.push({ group: 1, figure: `\`${c.name}\` on ${label}: wall`, measured: `${secs(fw)} (${nOf(pair)})`, anchor: `empty log: ${secs(aw)}`, ratio: times(fw / aw), target: '≤ 1.5×', pass: bad ? false : fw / aw <= 1.5, ...(note ? { note } : {}) });
     rows.push({ group: 1, figure: `\`${c.name}\` on ${label}: peak memory`, measured: mb(fm), anchor: `empty log: ${mb(am)}`, ratio: times(fm !== undefined && am !== undefined ? fm / am : undefined), target: '≤ 200 MB', pass: fm === undefined ? undefined : !bad && fm <= 200 });
   }

@@ -5,9 +5,8 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { BIN, bigRepo } from './fixtures.js';
+import { BIN, baseEnv, bigRepo, cliEnv } from './fixtures.js';
 import { median, progress, sumSamples, timed, type Sample } from './measure.js';
-import { baseEnv, cliEnv } from './rows-log.js';
 import { secs, times, type Row } from './report.js';
 
 /** The bare git work of a run: a worktree on a new branch, a one-file commit, then both removed. */
