@@ -72,7 +72,7 @@ export function requireOsSandbox(env: NodeJS.ProcessEnv, cwd: string, configured
   throw new ConfigError(`the OS sandbox cannot start (missing: ${found.missing.join(', ')}), so the ${why} was refused; nothing was started`, {
     hint:
       process.platform === 'linux'
-        ? `Install ${packages.length ? `them (Debian/Ubuntu: sudo apt-get install ${packages.join(' ')})` : 'the missing programs'}, then check with: agentctl policy show <task>. ` +
+        ? `Install ${packages.length ? `them (Debian/Ubuntu: sudo apt-get install ${packages.join(' ')})` : 'the missing programs'}, then check with: agentctl doctor. ` +
           'To run without it (capped at review, earning nothing toward auto), a profile must say sandbox: none.'
         : 'Install @anthropic-ai/sandbox-runtime with agentctl; to run without the OS sandbox a profile must say sandbox: none.',
   });
