@@ -83,4 +83,27 @@ describe('log key', () => {
     expect(results[0]!.fp).toBe(fingerprint(readLogKey(keyFile)!));
     expect(readdirSync(join(keyFile, '..'))).toEqual(['log.key']);
   });
+
+  it('several processes opening a fresh log at once all succeed, keyed by one key (a pending key adopted mid-publish is no error)', async () => {
+    const home = tempDir();
+    const { database, keyFile } = homePaths(home);
+    const start = Date.now() + 1500;
+    const code = `
+      const { openEventStore } = await import(${JSON.stringify(join(ROOT, 'dist/evidence/store.js'))});
+      while (Date.now() < ${start}) {}
+      const store = openEventStore(${JSON.stringify(database)});
+      store.append({ type: 'system.halted', payload: { by: 'test', reason: String(process.pid) } });
+      store.close();`;
+    const codes = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        new Promise<number | null>((resolve, reject) => {
+          const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'inherit', 'inherit'] });
+          child.on('error', reject);
+          child.on('close', resolve);
+        }),
+      ),
+    );
+    expect(codes).toEqual(Array(8).fill(0));
+    expect(readdirSync(join(keyFile, '..'))).toEqual(['log.key']);
+  }, 60_000);
 });

@@ -100,7 +100,17 @@ function publish(pending: string, file: string): boolean {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw new ConfigError(`cannot create the log key ${file}: ${(error as Error).message}`, { cause: error });
   } finally {
+    // Another process opening the log may have adopted this pending key already (adoptPendingKey).
+    dropPending(pending);
+  }
+}
+
+/** Remove a pending key file; one already gone (adopted by another process) is fine. */
+function dropPending(pending: string): void {
+  try {
     unlinkSync(pending);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
 }
 
@@ -127,7 +137,7 @@ export function createLogKey(file: string, beforePublish?: (key: KeyObject) => v
   try {
     beforePublish?.(key);
   } catch (error) {
-    unlinkSync(pending);
+    dropPending(pending);
     throw error;
   }
   if (publish(pending, file)) return { key, created: true };
@@ -155,7 +165,13 @@ export function adoptPendingKey(file: string, accept: (key: KeyObject) => boolea
   const prefix = `${basename(file)}.`;
   for (const name of names.filter((n) => n.startsWith(prefix) && n.endsWith('.pending'))) {
     const pending = join(dir, name);
-    const key = readLogKey(pending);
+    let key: KeyObject | undefined;
+    try {
+      key = readLogKey(pending);
+    } catch {
+      // Not a whole key file (yet, or any more): it cannot be the key the checkpoint names.
+      continue;
+    }
     if (!key || !accept(key)) continue;
     if (publish(pending, file)) return key;
     return readLogKey(file);

@@ -63,7 +63,8 @@ function settled(file: string, keyFile: string): LogAuth | undefined {
   let key = readLogKey(keyFile);
   const cp = readCheckpoint(file);
   if (!key && cp.kind === 'keyed') {
-    key = adoptPendingKey(keyFile, (k) => authentic(cp, k) !== undefined);
+    // Its creator may publish it (and drop the pending name) between our two looks: read the final name again.
+    key = adoptPendingKey(keyFile, (k) => authentic(cp, k) !== undefined) ?? readLogKey(keyFile);
     if (!key) throw tampered(file, `its key ${keyFile} is missing, but the log was authenticated with a key from sequence ${cp.keyedFrom}; agentctl will not make a new key for a keyed log`, `Restore ${keyFile} from a backup. ${HINT}`);
   }
   if (!key) {
