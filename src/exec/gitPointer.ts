@@ -9,6 +9,7 @@
 import { existsSync, lstatSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { StateError } from '../core/errors.js';
+import { pathExists } from './pathExists.js';
 
 /** A worktree's `.git` does not lead to the git dir it must lead to. Nothing was run against it. */
 export class GitPointerError extends StateError {}
@@ -109,21 +110,13 @@ export function locateRepo(cwd: string): GitTarget | undefined {
   let dir = resolve(cwd);
   for (;;) {
     const dotGit = join(dir, '.git');
-    if (existsOrLink(dotGit)) return { workTree: dir, gitDir: validate(dir, dotGit) };
+    if (pathExists(dotGit)) return { workTree: dir, gitDir: validate(dir, dotGit) };
     const up = dirname(dir);
     if (up === dir) return undefined;
     dir = up;
   }
 }
 
-function existsOrLink(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function validate(workTree: string, dotGit: string): string {
   const state = readGitPointer(workTree);

@@ -17,6 +17,7 @@ import { CONFIG_FILE } from '../definition/config.js';
 import type { Task } from '../definition/task.js';
 import { deniedEntry, deniedReason, resolveWorktree, type WorktreeSettings } from '../definition/worktree.js';
 import type { Context } from './context.js';
+import { pathExists } from '../exec/pathExists.js';
 
 /** Most files a `worktree.copy` entry may hold (copy is for a few files; share big folders instead). */
 export const MAX_COPY_FILES = 10_000;
@@ -164,7 +165,7 @@ export function applyBootstrap(ctx: Context, worktree: string, boot: Bootstrap, 
       applied.skipped.push(`${path}: a parent folder in the worktree is a symlink`);
       continue;
     }
-    if (exists(dest)) {
+    if (pathExists(dest)) {
       applied.skipped.push(`${path}: already in the worktree`);
       continue;
     }
@@ -195,11 +196,3 @@ export function unlinkShared(worktree: string, boot: Pick<Bootstrap, 'shared'>):
   return removed;
 }
 
-function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -11,6 +11,7 @@ import { StateError } from '../core/errors.js';
 import { CONFIG_FILE, configSchema } from '../definition/config.js';
 import { requireRepo, type Git } from '../exec/git.js';
 import { resolveExecutable } from '../exec/runner.js';
+import { pathExists } from '../exec/pathExists.js';
 
 /** Lockfiles and the offline-friendly install each one implies, in the order they are looked for. */
 export const LOCKFILE_SETUP: readonly { file: string; manager: 'npm' | 'pnpm' | 'yarn' | 'bun'; setup: string }[] = [
@@ -157,9 +158,9 @@ export const EXAMPLE_TASK = 'tasks/example.md';
 export async function initProject(git: Git, cwd: string, env: NodeJS.ProcessEnv): Promise<InitResult> {
   const { root } = await requireRepo(git, cwd);
   const targets = [CONFIG_FILE, EXAMPLE_TASK];
-  const taken = targets.filter((rel) => exists(join(root, rel)));
+  const taken = targets.filter((rel) => pathExists(join(root, rel)));
   const tasksDir = join(root, 'tasks');
-  if (exists(tasksDir) && !lstatSync(tasksDir).isDirectory()) taken.push('tasks (not a folder)');
+  if (pathExists(tasksDir) && !lstatSync(tasksDir).isDirectory()) taken.push('tasks (not a folder)');
   if (taken.length) {
     throw new StateError(`${taken.join(' and ')} already exist${taken.length === 1 ? 's' : ''} in ${root}; agentctl init never overwrites, nothing was written`, {
       hint: `Move ${taken.length === 1 ? 'it' : 'them'} aside to start over, or edit ${taken.length === 1 ? 'it' : 'them'} (all fields: agentctl schema config).`,
@@ -178,12 +179,3 @@ export async function initProject(git: Git, cwd: string, env: NodeJS.ProcessEnv)
   return { root, written: targets, facts };
 }
 
-/** True when something (a file, a folder, a dangling link) is at `path`. */
-function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
