@@ -110,7 +110,13 @@ describe('the worktree .git pointer is never trusted', () => {
   }, 60_000);
 
   it('end to end: a pointer rewritten after the run (a surviving process) refuses the merge, is put back and recorded', async () => {
-    const { repo, home } = makeRepo({ '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n', 'agent.sh': '#!/bin/sh\nmkdir -p docs && echo hi > docs/x.md\n', 'tasks/t.md': taskFile({ agent: 'command', type: 'docs', profile: 'yolo' }, 'ok') });
+    const { repo, home } = makeRepo({
+      '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n',
+      'agent.sh': '#!/bin/sh\nmkdir -p docs && echo hi > docs/x.md\n',
+      // Without the OS sandbox, as that is where a process could outlive its run and reach the pointer.
+      '.agentctl/profiles/open.yaml': 'description: everything, without the OS sandbox\nread: ["**"]\nwrite: ["**"]\ncommands: { allow: ["*"] }\nsandbox: none\n',
+      'tasks/t.md': taskFile({ agent: 'command', type: 'docs', profile: 'open' }, 'ok'),
+    });
     chmodSync(join(repo, 'agent.sh'), 0o755);
     git(repo, 'add', '-A');
     git(repo, 'commit', '-qm', 'agent');
