@@ -24,6 +24,9 @@ async function sandboxIn(repo: string, name = 'r1') {
   return { gitApi, base, wt, sandbox };
 }
 
+/** Everything, without the OS sandbox: the detection layer, where a process can reach the pointer. */
+const OPEN_PROFILE = 'description: everything, without the OS sandbox\nread: ["**"]\nwrite: ["**"]\ncommands: { allow: ["*"] }\nsandbox: none\n';
+
 describe('the worktree .git pointer is never trusted', () => {
   it('createSandbox records the admin dir from the common dir', async () => {
     const { repo } = makeRepo();
@@ -87,7 +90,7 @@ describe('the worktree .git pointer is never trusted', () => {
     const { repo, home } = makeRepo({
       '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n',
       'agent.sh': `${agent}\n`,
-      '.agentctl/profiles/open.yaml': 'description: everything, without the OS sandbox\nread: ["**"]\nwrite: ["**"]\ncommands: { allow: ["*"] }\nsandbox: none\n',
+      '.agentctl/profiles/open.yaml': OPEN_PROFILE,
       'tasks/t.md': taskFile({ agent: 'command', type: 'docs', profile: 'open' }, 'ok'),
     });
     chmodSync(join(repo, 'agent.sh'), 0o755);
@@ -114,7 +117,7 @@ describe('the worktree .git pointer is never trusted', () => {
       '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n',
       'agent.sh': '#!/bin/sh\nmkdir -p docs && echo hi > docs/x.md\n',
       // Without the OS sandbox, as that is where a process could outlive its run and reach the pointer.
-      '.agentctl/profiles/open.yaml': 'description: everything, without the OS sandbox\nread: ["**"]\nwrite: ["**"]\ncommands: { allow: ["*"] }\nsandbox: none\n',
+      '.agentctl/profiles/open.yaml': OPEN_PROFILE,
       'tasks/t.md': taskFile({ agent: 'command', type: 'docs', profile: 'open' }, 'ok'),
     });
     chmodSync(join(repo, 'agent.sh'), 0o755);

@@ -21,8 +21,6 @@ export interface Captured {
   violations: { path: string; reason: string; protected: boolean }[];
   /** Processes of the run still alive after the agent exited, killed here (pids). */
   stragglers: number[];
-  /** Escalations found in git itself (a rewritten pointer, changed control files): each blocks the merge. */
-  gitEscalations: number;
 }
 
 /**
@@ -36,7 +34,8 @@ export async function captureRun(ctx: Context, run: PreparedRun, emit: Emit): Pr
   const stragglers = await killRunProcesses(plan.runId);
   if (stragglers.length) emit([{ type: 'agent.stragglers', payload: { killed: stragglers.length, pids: stragglers } }]);
   // git itself as agentctl left it: the worktree's pointer and the common .git's control files.
-  const gitEscalations = guardGitState(ctx, run, emit);
+  // (What it finds is recorded as escalation.attempted; the decision reads those events.)
+  guardGitState(ctx, run, emit);
   // The tool sandbox's empty stand-ins for protected paths go first.
   removePlaceholders(run.rendered?.placeholders ?? []);
   // Shared checkout paths (links into the checkout) are never the run's work, whatever the agent did there.
@@ -58,5 +57,5 @@ export async function captureRun(ctx: Context, run: PreparedRun, emit: Emit): Pr
       },
     },
   ]);
-  return { headSha, files, violations: inspection.violations.map((v) => ({ path: v.path, reason: v.reason, protected: v.protected })), stragglers, gitEscalations };
+  return { headSha, files, violations: inspection.violations.map((v) => ({ path: v.path, reason: v.reason, protected: v.protected })), stragglers };
 }
