@@ -38,6 +38,15 @@ export interface HomePaths {
   locksRoot: string;
 }
 
+/**
+ * The project's package-manager cache (npm, yarn, pnpm, bun below it): `<home>/caches/<project key>`.
+ * Only `worktree.setup` commands may write it (they run the base commit's install); agents, gates and
+ * teardown (which runs the agent's code) never see it.
+ */
+export function packageCacheDir(paths: HomePaths, project: string): string {
+  return join(paths.home, 'caches', project);
+}
+
 /** Build the {@link HomePaths} for a home directory (absolute path in, absolute paths out). */
 export function homePaths(home: string): HomePaths {
   return {

@@ -41,7 +41,8 @@ export function parseYaml(file: string, text: string, lineOffset = 0): YamlSourc
   });
   const first = doc.errors[0];
   if (first) {
-    const line = (first.linePos?.[0]?.line ?? 0) + lineOffset;
+    // prettyErrors is off, so linePos is unset: count lines from the error's offset ourselves.
+    const line = lines.linePos(first.pos[0]).line + lineOffset;
     throw new InputError(`${file}:${line}: invalid YAML: ${first.message.split('\n')[0]}`, { file });
   }
   for (const warning of doc.warnings) {

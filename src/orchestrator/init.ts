@@ -13,13 +13,16 @@ import { requireRepo, type Git } from '../exec/git.js';
 import { resolveExecutable } from '../exec/runner.js';
 import { pathExists } from '../exec/pathExists.js';
 
-/** Lockfiles and the offline-friendly install each one implies, in the order they are looked for. */
-export const LOCKFILE_SETUP: readonly { file: string; manager: 'npm' | 'pnpm' | 'yarn' | 'bun'; setup: string }[] = [
-  { file: 'package-lock.json', manager: 'npm', setup: 'npm ci --prefer-offline' },
-  { file: 'pnpm-lock.yaml', manager: 'pnpm', setup: 'pnpm install --frozen-lockfile --offline' },
-  { file: 'yarn.lock', manager: 'yarn', setup: 'yarn install --frozen-lockfile --offline' },
-  { file: 'bun.lockb', manager: 'bun', setup: 'bun install --frozen-lockfile' },
-  { file: 'bun.lock', manager: 'bun', setup: 'bun install --frozen-lockfile' },
+/**
+ * Lockfiles, the cache-first install each one implies, and the registry that install may reach for what
+ * the cache lacks (setup gets only these hosts; the agent and the gate never do), in lookup order.
+ */
+export const LOCKFILE_SETUP: readonly { file: string; manager: 'npm' | 'pnpm' | 'yarn' | 'bun'; setup: string; registry: string }[] = [
+  { file: 'package-lock.json', manager: 'npm', setup: 'npm ci --prefer-offline', registry: 'registry.npmjs.org' },
+  { file: 'pnpm-lock.yaml', manager: 'pnpm', setup: 'pnpm install --frozen-lockfile --prefer-offline', registry: 'registry.npmjs.org' },
+  { file: 'yarn.lock', manager: 'yarn', setup: 'yarn install --frozen-lockfile --prefer-offline', registry: 'registry.yarnpkg.com' },
+  { file: 'bun.lockb', manager: 'bun', setup: 'bun install --frozen-lockfile', registry: 'registry.npmjs.org' },
+  { file: 'bun.lock', manager: 'bun', setup: 'bun install --frozen-lockfile', registry: 'registry.npmjs.org' },
 ];
 
 /** How each package manager runs the `test` script. */
@@ -112,6 +115,7 @@ export function renderInitConfig(facts: InitFacts): string {
     'worktree:',
     withComment('  setup:', 'commands run in the sandboxed worktree before the agent'),
     withComment(`    - ${setup ?? 'npm ci --prefer-offline'}`, lockfile ? `guessed from ${lockfile.file}` : 'no lockfile found: an example'),
+    withComment(`  network: [${lockfile?.registry ?? 'registry.npmjs.org'}]`, "what setup may reach when the cache lacks a package; the agent and gate never"),
     withComment('  # shared: [node_modules]', "instead of installing: the checkout's copy, read-only"),
     withComment('  # copy: [.env.test]', 'gitignored files copied into the worktree (never a denied path)'),
     withComment('  # ports: 10', 'AGENTCTL_PORT… consecutive free ports per run'),

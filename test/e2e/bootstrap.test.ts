@@ -153,6 +153,31 @@ describe.runIf(sandboxAvailable)('worktree bootstrap on a real Node project (OS 
     expect(gate.network.allowedDomains).toEqual([]);
   });
 
+  it('setup (only) writes the project\'s package cache, so an install that must fetch can store what it fetched; the agent and teardown can neither read nor write it', async () => {
+    const { repo, home } = nodeProject('  setup: [\'mkdir -p "$npm_config_cache" && echo cached > "$npm_config_cache/probe" && echo "cache=$npm_config_cache"\']\n  teardown: [\'cat ' + "'$HOME_CACHES'" + '/*/npm/probe; for f in ' + "'$HOME_CACHES'" + '/*/npm/probe; do echo x >> "$f"; done; true\']');
+    const caches = join(home, 'caches');
+    const attack = `for f in ${caches}/*/npm/probe; do cat "$f" 2>/dev/null && echo "read ALLOWED" || echo "read denied"; echo x >> "$f" 2>/dev/null && echo "write ALLOWED" || echo "write denied"; done\ntouch ${caches}/planted 2>/dev/null && echo "plant ALLOWED" || echo "plant denied"\n`;
+    writeFileSync(join(repo, 'agent.sh'), `#!/bin/sh\nmkdir -p docs\necho hi > docs/x.md\n${attack}`);
+    writeFileSync(join(repo, '.agentrc.yaml'), readFileSync(join(repo, '.agentrc.yaml'), 'utf8').replaceAll("'$HOME_CACHES'", caches));
+    git(repo, 'commit', '-qam', 'cache probes');
+    const r = await agentctl(repo, home, ['run', 't', '--json']);
+    expect(r.code, r.stderr).toBe(6); // nothing installed the dependency: the gate fails, the run awaits review
+    const run = JSON.parse(r.stdout).run;
+    const events = await eventsOf(repo, home, run.runId);
+    expect(String(events.find((e) => e.type === 'setup.finished')!.payload.output)).toContain(`cache=${caches}/`);
+    const [project] = readdirSync(caches);
+    expect(readFileSync(join(caches, project!, 'npm', 'probe'), 'utf8')).toBe('cached\n');
+    expect(said(events)).toEqual(expect.arrayContaining(['read denied', 'write denied', 'plant denied']));
+    expect(JSON.stringify(said(events))).not.toContain('cached');
+    const d = await agentctl(repo, home, ['review', 'discard', run.runId, '--reason', 'probe']);
+    expect(d.code, d.stderr).toBe(0);
+    const all = await eventsOf(repo, home, run.runId);
+    expect(all.find((e) => e.type === 'teardown.finished')).toBeDefined();
+    expect(String(all.find((e) => e.type === 'teardown.finished')!.payload.output)).not.toContain('cached');
+    expect(readFileSync(join(caches, project!, 'npm', 'probe'), 'utf8')).toBe('cached\n');
+    expect(existsSync(join(caches, 'planted'))).toBe(false);
+  });
+
   it('a failing setup stops the run before the agent (exit 4, step setup), and setup cannot write the checkout', async () => {
     const { repo, home } = nodeProject('');
     writeFileSync(join(repo, '.agentrc.yaml'), `agents:\n  command:\n    bin: ./agent.sh\nworktree:\n  setup: ["echo fetching; touch ${repo}/pwned-by-setup; exit 3", "echo never"]\n`);

@@ -120,11 +120,11 @@ describe('init rendering', () => {
   });
 
   it.each([
-    ['package-lock.json', 'npm ci --prefer-offline', 'npm test'],
-    ['pnpm-lock.yaml', 'pnpm install --frozen-lockfile --offline', 'pnpm test'],
-    ['yarn.lock', 'yarn install --frozen-lockfile --offline', 'yarn test'],
-    ['bun.lockb', 'bun install --frozen-lockfile', 'bun run test'],
-  ])('with %s: setup "%s"; the file parses with the config loader, and its worktree block is well formed', (file, setup, gate) => {
+    ['package-lock.json', 'npm ci --prefer-offline', 'npm test', 'registry.npmjs.org'],
+    ['pnpm-lock.yaml', 'pnpm install --frozen-lockfile --prefer-offline', 'pnpm test', 'registry.npmjs.org'],
+    ['yarn.lock', 'yarn install --frozen-lockfile --prefer-offline', 'yarn test', 'registry.yarnpkg.com'],
+    ['bun.lockb', 'bun install --frozen-lockfile', 'bun run test', 'registry.npmjs.org'],
+  ])('with %s: setup "%s"; the file parses with the config loader, and its worktree block is well formed', (file, setup, gate, registry) => {
     const lockfile = LOCKFILE_SETUP.find((l) => l.file === file)!;
     const text = renderInitConfig(facts({ agents: ['gemini'], lockfile, gate, hasDependencies: true }));
     const parsed = parseConfig('/repo', text, 'repo');
@@ -135,7 +135,8 @@ describe('init rendering', () => {
     // `worktree: {setup: [<setup>]}`.
     const block = text.slice(text.indexOf('worktree:') - (text.includes('# worktree:') ? 2 : 0));
     const uncommented = block.split('\n').map((l) => l.replace(/^# ?/, '')).join('\n');
-    expect(parseYamlText(uncommented)).toMatchObject({ worktree: { setup: [setup] } });
+    // Setup may reach the lockfile's registry for what npm's cache lacks (only setup: never the agent or gate).
+    expect(parseYamlText(uncommented)).toMatchObject({ worktree: { setup: [setup], network: [registry] } });
     // The gate is only active when the worktree gets its dependencies installed first.
     if ('worktree' in configSchema.shape) expect(parsed.taskDefaults.gate).toBe(gate);
     else {

@@ -49,6 +49,10 @@ describe('parseTaskFile', () => {
     expectInputError(() => parseTaskFile('tasks/a.md', '---\ntitle: [unclosed\n---\nbody', defaults), 'tasks/a.md', 'invalid YAML');
   });
 
+  it('names the line of a duplicate key (the file line, front matter offset included)', () => {
+    expectInputError(() => parseTaskFile('tasks/a.md', '---\ntitle: a\ntype: docs\ntitle: b\n---\nbody', defaults), 'tasks/a.md:4:', 'unique');
+  });
+
   it.each(['../x', '/abs', '-lead', 'UPPER', 'has space', 'a'.repeat(65), 'ünï'])('refuses the id %j', (id) => {
     expectInputError(() => parseTaskFile('tasks/ok.md', `---\nid: ${JSON.stringify(id)}\n---\nbody`, defaults), 'id');
   });

@@ -13,11 +13,14 @@ export type ConfinedPurpose = 'agent' | 'gate' | 'setup' | 'teardown' | 'reviewe
 
 /**
  * The layout a process of this purpose gets: the agent writes its worktree, its tool home and its temp
- * dir; a gate, setup or teardown command writes the worktree and the temp dir only.
+ * dir; a gate or teardown command writes the worktree and the temp dir only; a setup command also the
+ * project's package cache (setup runs the base commit's install before any agent code exists; teardown
+ * runs in the agent's worktree, so it never gets the cache).
  */
 export function layoutFor(run: ConfinedRun, purpose: ConfinedPurpose): SandboxLayout {
   if (purpose === 'agent' || purpose === 'reviewer') return run.layout;
-  return { ...run.layout, writable: [run.tmpDir], readOnlyFiles: [] };
+  const cache = purpose === 'setup' && run.cacheDir ? [run.cacheDir] : [];
+  return { ...run.layout, writable: [run.tmpDir, ...cache], readOnlyFiles: [] };
 }
 
 /**

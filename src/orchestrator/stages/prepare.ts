@@ -8,7 +8,7 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { SandboxLayout } from '../../authz/render/os.js';
 import type { RenderedConfig } from '../../authz/render/types.js';
-import { portLeasesDir, runDir as runDirOf, runTempDir, runTempRoot } from '../../core/paths.js';
+import { packageCacheDir, portLeasesDir, runDir as runDirOf, runTempDir, runTempRoot } from '../../core/paths.js';
 import { snapshotGitControl, type GitControlSnapshot } from '../../exec/gitState.js';
 import { portEnv, releasePorts, reservePorts, type PortBlock } from '../../exec/ports.js';
 import { createSandbox } from '../../exec/worktree.js';
@@ -88,6 +88,8 @@ async function configure(ctx: Context, plan: RunPlan, gitDir: string, gitControl
   mkdirSync(runTempRoot(tmpdir()), { recursive: true, mode: 0o700 });
   mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
   const layout = sandboxLayout(ctx, plan.worktree, dir, tmpDir, rendered, plan.bootstrap.shared.map((s) => s.real));
+  const cacheDir = packageCacheDir(ctx.paths, ctx.project.key);
+  if (plan.bootstrap.settings.setup.length) mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
   emit([
     {
       type: 'policy.rendered',
@@ -101,7 +103,7 @@ async function configure(ctx: Context, plan: RunPlan, gitDir: string, gitControl
       },
     },
   ]);
-  return { plan, runDir: dir, rendered, layout, tmpDir, gitDir, gitControl, ports, vars: portEnv(ports) };
+  return { plan, runDir: dir, rendered, layout, tmpDir, gitDir, gitControl, ports, vars: portEnv(ports), cacheDir };
 }
 
 /**

@@ -6,6 +6,7 @@
  * The first command that fails (or times out) stops the run before the agent: `run.failed`, step `setup`
  * (the CLI exits 4, as for a failed agent); the worktree is kept for a look.
  */
+import { join } from 'node:path';
 import { runProcess } from '../../exec/runner.js';
 import type { Context } from '../context.js';
 import { confineCommand } from './confine.js';
@@ -16,6 +17,24 @@ import type { Emit, PreparedRun } from './types.js';
 export const SETUP_TIMEOUT_MS = 20 * 60 * 1000;
 /** Longest output kept in `setup.finished`, in characters (the tail). */
 const OUTPUT_CHARS = 4000;
+
+/**
+ * Variables pointing each package manager at the project's cache, which setup may write (the user's own
+ * `~/.npm` is readable, not writable, in the sandbox, so an install that must fetch would fail there).
+ * Sources: npm `cache` config (docs.npmjs.com/cli/using-npm/config: any config as `npm_config_<key>`),
+ * pnpm `store-dir` (pnpm.io/configuring: npm's config format), yarn classic `YARN_CACHE_FOLDER`, bun
+ * `BUN_INSTALL_CACHE_DIR`.
+ * @param cacheDir absolute folder; undefined gives no variables
+ */
+export function packageCacheEnv(cacheDir: string | undefined): Record<string, string> {
+  if (!cacheDir) return {};
+  return {
+    npm_config_cache: join(cacheDir, 'npm'),
+    npm_config_store_dir: join(cacheDir, 'pnpm'),
+    YARN_CACHE_FOLDER: join(cacheDir, 'yarn'),
+    BUN_INSTALL_CACHE_DIR: join(cacheDir, 'bun'),
+  };
+}
 
 /** How the setup ended. */
 export type SetupOutcome = 'ok' | 'failed' | 'interrupted';
@@ -33,7 +52,7 @@ export async function setupRun(ctx: Context, run: PreparedRun, emit: Emit, signa
     const cmd = confineCommand(run, 'setup', { file: 'sh', args: ['-c', command] }, setupHosts);
     const result = await runProcess(cmd.file, cmd.args, {
       cwd: run.plan.worktree,
-      env: runEnv(ctx, run, { CI: '1' }),
+      env: runEnv(ctx, run, { CI: '1', ...packageCacheEnv(run.cacheDir) }),
       acceptExitCodes: 'any',
       processGroup: true,
       timeoutMs: SETUP_TIMEOUT_MS,

@@ -31,6 +31,8 @@ export interface PreparedRun {
   ports: PortBlock;
   /** Variables every confined process of the run gets (AGENTCTL_PORT, AGENTCTL_PORT_COUNT). */
   vars: Record<string, string>;
+  /** The project's package-manager cache, writable by `worktree.setup` only. */
+  cacheDir: string;
 }
 
 /** What confining a process needs to know about its run (a run, or a reviewer working in a run's worktree). */
@@ -40,4 +42,6 @@ export interface ConfinedRun {
   tmpDir: string;
   /** Run variables for its processes besides the identity (see PreparedRun.vars). */
   vars?: Record<string, string>;
+  /** The project's package-manager cache, writable by `worktree.setup` only (see paths.ts packageCacheDir). */
+  cacheDir?: string;
 }
