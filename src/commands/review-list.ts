@@ -1,12 +1,29 @@
-/** `agentctl review`: runs awaiting a human decision. */
+/**
+ * `agentctl review`: runs awaiting a human decision. On a terminal (stdin and stdout a TTY, no --json,
+ * not CI) an interactive review (src/ui/review/); otherwise the table, as it always was.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { render } from 'ink';
+import { createElement } from 'react';
 import { EXIT } from '../core/errors.js';
+import { AGENT_NAMES } from '../definition/task.js';
 import { isReviewable } from '../evidence/projections/runs.js';
+import { childEnv, runProcess } from '../exec/runner.js';
+import type { Context } from '../orchestrator/context.js';
 import { projectRunsOf } from '../orchestrator/context.js';
-import { colorState, printJson, println, table } from '../ui/output.js';
+import { reviewSession, type SendBack } from '../orchestrator/reviewSession.js';
+import { colorState, outputMode, printJson, println, table } from '../ui/output.js';
+import { ReviewApp, type ReviewOutcome } from '../ui/review/ReviewApp.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
 
+/** How request-changes is done; undefined until the request-changes work is merged in (the screen then says it is not available). */
+const SEND_BACK: SendBack | undefined = undefined;
+
 export default async function reviewList(opts: { json?: boolean }): Promise<number> {
+  if (outputMode(opts.json) === 'interactive' && process.stdin.isTTY === true) return withContext(interactive);
   return withContext((ctx) => {
     const list = [...projectRunsOf(ctx).values()].filter(isReviewable);
     if (opts.json) printJson({ runs: list });
@@ -32,4 +49,62 @@ export default async function reviewList(opts: { json?: boolean }): Promise<numb
     }
     return EXIT.OK;
   });
+}
+
+/** The alternate screen: the review draws there, and the shell's screen comes back as it was on exit. */
+const ALT_SCREEN_ON = '\u001b[?1049h';
+const ALT_SCREEN_OFF = '\u001b[?1049l';
+
+/** Run the interactive review until the human quits; hands the terminal to $EDITOR between screens. */
+async function interactive(ctx: Context): Promise<number> {
+  const session = reviewSession(ctx, SEND_BACK);
+  const editor = process.env.EDITOR?.trim() || undefined;
+  const leave = (): void => void process.stdout.write(ALT_SCREEN_OFF);
+  process.stdout.write(ALT_SCREEN_ON);
+  // Even if something kills the loop below, the shell gets its screen back.
+  process.once('exit', leave);
+  try {
+    let resume: { runId: string; note?: string | undefined } | undefined;
+    for (;;) {
+      let outcome: ReviewOutcome = { kind: 'quit' };
+      const app = render(
+        createElement(ReviewApp, { runs: session.runs(), actions: session.actions, reviewers: AGENT_NAMES, externalEditor: editor !== undefined, resume, onExit: (o: ReviewOutcome) => (outcome = o) }),
+        { stdout: process.stdout, stdin: process.stdin, exitOnCtrlC: false, patchConsole: false },
+      );
+      await app.waitUntilExit();
+      app.cleanup();
+      const done = outcome as ReviewOutcome;
+      if (done.kind === 'quit' || !editor) break;
+      resume = { runId: done.runId, note: await editNote(ctx, editor, done.runId) };
+    }
+  } finally {
+    leave();
+    process.removeListener('exit', leave);
+  }
+  if (process.stdin.isTTY) process.stdin.setRawMode(false);
+  process.stdin.unref();
+  await session.idle();
+  return EXIT.OK;
+}
+
+/**
+ * Let the human write a note in `$EDITOR` (run through `sh -c`, as git runs it, so `EDITOR="code -w"`
+ * works) on a temp file; `#` lines are dropped.
+ * @returns the note, trimmed ('' when nothing was written or the editor failed)
+ */
+async function editNote(ctx: Context, editor: string, runId: string): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'agentctl-review-'));
+  const file = join(dir, 'CHANGES.md');
+  try {
+    writeFileSync(file, `\n# Changes requested for run ${terminalSafe(runId)}: write your notes above.\n# Lines starting with # are dropped; an empty note sends nothing.\n`);
+    const r = await runProcess('sh', ['-c', `${editor} "$1"`, 'sh', file], { cwd: ctx.project.root, env: childEnv(process.env, {}, ['EDITOR', 'VISUAL', 'DISPLAY', 'COLORTERM']), interactive: true, acceptExitCodes: 'any' });
+    if (r.exitCode !== 0) return '';
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .join('\n')
+      .trim();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
