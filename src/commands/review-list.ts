@@ -52,7 +52,7 @@ export default async function reviewList(opts: { json?: boolean }): Promise<numb
 }
 
 /** The alternate screen: the review draws there, and the shell's screen comes back as it was on exit. */
-const ALT_SCREEN_ON = '\u001b[?1049h';
+const ALT_SCREEN_ON = '\u001b[?1049h\u001b[H\u001b[2J';
 const ALT_SCREEN_OFF = '\u001b[?1049l';
 
 /** Run the interactive review until the human quits; hands the terminal to $EDITOR between screens. */
@@ -60,27 +60,41 @@ async function interactive(ctx: Context): Promise<number> {
   const session = reviewSession(ctx, SEND_BACK);
   const editor = process.env.EDITOR?.trim() || undefined;
   const leave = (): void => void process.stdout.write(ALT_SCREEN_OFF);
+  let app: ReturnType<typeof render> | undefined;
+  let stopped = false;
+  // SIGINT (Ctrl-C before the screen took the keyboard, or `kill -INT`) and SIGTERM end the review the
+  // way q does, so the terminal is restored; an action still running is waited for below.
+  const stop = (): void => {
+    stopped = true;
+    app?.unmount();
+  };
   process.stdout.write(ALT_SCREEN_ON);
   // Even if something kills the loop below, the shell gets its screen back.
   process.once('exit', leave);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   try {
     let resume: { runId: string; note?: string | undefined } | undefined;
-    for (;;) {
+    while (!stopped) {
       let outcome: ReviewOutcome = { kind: 'quit' };
-      const app = render(
+      app = render(
         createElement(ReviewApp, { runs: session.runs(), actions: session.actions, reviewers: AGENT_NAMES, externalEditor: editor !== undefined, resume, onExit: (o: ReviewOutcome) => (outcome = o) }),
         { stdout: process.stdout, stdin: process.stdin, exitOnCtrlC: false, patchConsole: false },
       );
       await app.waitUntilExit();
       app.cleanup();
       const done = outcome as ReviewOutcome;
-      if (done.kind === 'quit' || !editor) break;
+      if (stopped || done.kind === 'quit' || !editor) break;
       resume = { runId: done.runId, note: await editNote(ctx, editor, done.runId) };
     }
   } finally {
     leave();
+    // From here Ctrl-C is the default again (as during `agentctl review merge`).
     process.removeListener('exit', leave);
+    process.removeListener('SIGINT', stop);
+    process.removeListener('SIGTERM', stop);
   }
+  if (session.busy()) process.stderr.write('agentctl: waiting for the action in progress to finish…\n');
   if (process.stdin.isTTY) process.stdin.setRawMode(false);
   process.stdin.unref();
   await session.idle();

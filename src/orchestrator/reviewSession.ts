@@ -24,6 +24,8 @@ export interface ReviewSession {
   /** Runs awaiting a decision, in the order they were planned. */
   runs(): ReviewRun[];
   actions: ReviewActions;
+  /** True while an action is running. */
+  busy(): boolean;
   /** Resolves once no action is running (call before closing the context). */
   idle(): Promise<void>;
 }
@@ -102,6 +104,7 @@ export function reviewSession(ctx: Context, sendBack?: SendBack): ReviewSession 
   return {
     runs: () => queue(ctx),
     actions,
+    busy: () => running.size > 0,
     idle: async () => {
       while (running.size) await Promise.allSettled([...running]);
     },

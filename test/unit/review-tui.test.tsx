@@ -6,7 +6,7 @@
 import chalk from 'chalk';
 import { cleanup, render } from 'ink-testing-library';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { groupRuns, splitDiff, type ReviewActions, type ReviewRun } from '../../src/ui/review/model.js';
+import { groupRuns, splitDiff, unquote, type ReviewActions, type ReviewRun } from '../../src/ui/review/model.js';
 import { ReviewApp, type ReviewOutcome } from '../../src/ui/review/ReviewApp.js';
 
 // No color: every ESC left in a frame came from the data, not from ink's styling.
@@ -288,5 +288,8 @@ describe('review screens', () => {
       ['docs/b.md', 6],
     ]);
     expect(splitDiff('')).toEqual([]);
+    // Git C-quotes unusual paths; the title is the path itself (escaped later, like the file list).
+    expect(splitDiff('diff --git "a/x\\033[2J\\303\\251" "b/x\\033[2J\\303\\251"\n+z\n')[0]!.title).toBe('x\u001b[2Jé');
+    expect(unquote('a \\"q\\" \\\\ \\t')).toBe('a "q" \\ \t');
   });
 });

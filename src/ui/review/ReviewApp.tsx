@@ -163,6 +163,8 @@ export function ReviewApp({ runs: initialRuns, actions, reviewers, externalEdito
 
   useInput((input, key) => {
     const mode = st.mode;
+    // Enter is `\r` in raw mode; a `\n` is an Enter typed before raw mode was on (the tty turned it into a newline).
+    const enter = key.return || input === '\n';
     if (key.ctrl && input === 'c') return quit({ kind: 'quit' });
     if (mode.kind === 'busy') return;
     if (mode.kind === 'confirm') {
@@ -172,7 +174,7 @@ export function ReviewApp({ runs: initialRuns, actions, reviewers, externalEdito
     }
     if (mode.kind === 'input') {
       if (key.escape) return set({ mode: { kind: 'normal' } });
-      if (key.return) {
+      if (enter) {
         set({ mode: { kind: 'normal' } });
         return requestChanges(mode.runId, mode.text);
       }
@@ -196,7 +198,7 @@ export function ReviewApp({ runs: initialRuns, actions, reviewers, externalEdito
       if (key.downArrow || input === 'j') return set({ selected: list[Math.min(list.length - 1, at + 1)]?.runId });
       if (key.upArrow || input === 'k') return set({ selected: list[Math.max(0, at - 1)]?.runId });
       if (!current) return;
-      if (key.return) return set({ view: 'detail', fileIndex: 0, scroll: 0, message: undefined });
+      if (enter) return set({ view: 'detail', fileIndex: 0, scroll: 0, message: undefined });
       decisionKey(input, current);
       return;
     }

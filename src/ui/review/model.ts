@@ -140,10 +140,40 @@ export function splitDiff(diff: string): DiffChunk[] {
   return chunks;
 }
 
-/** The file name in a `diff --git a/<p> b/<p>` header: `<p>` when both sides agree, else the whole rest. */
+/**
+ * The file name in a `diff --git a/<p> b/<p>` header: `<p>` when both sides agree, else the rest of
+ * the line. Git C-quotes a path with unusual bytes (`"a/x\033[2J" "b/x\033[2J"`); it is unquoted so the
+ * screen shows it the same way as the file list (escaped by terminalSafe, not by git).
+ */
 function chunkTitle(header: string): string {
   if (!header.startsWith('diff --git ')) return '(diff)';
   const rest = header.slice('diff --git '.length);
+  const quoted = /^"a\/((?:[^"\\]|\\.)*)" "b\/((?:[^"\\]|\\.)*)"$/.exec(rest);
+  if (quoted && quoted[1] === quoted[2]) return unquote(quoted[1]!);
   const m = /^a\/(.*) b\/(.*)$/.exec(rest);
   return m && m[1] === m[2] ? m[1]! : rest;
+}
+
+const C_ESCAPES: Record<string, number> = { a: 7, b: 8, t: 9, n: 10, v: 11, f: 12, r: 13, '"': 34, '\\': 92 };
+
+/** Undo git's C-quoting of a path (the inside of the quotes): `\NNN` octal bytes and `\n`-style escapes; UTF-8 decoded. */
+export function unquote(s: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i]!;
+    if (ch !== '\\') {
+      bytes.push(...new TextEncoder().encode(ch));
+      continue;
+    }
+    const oct = /^[0-7]{3}/.exec(s.slice(i + 1));
+    if (oct) {
+      bytes.push(Number.parseInt(oct[0], 8));
+      i += 3;
+    } else {
+      const next = s[i + 1] ?? '';
+      bytes.push(C_ESCAPES[next] ?? next.charCodeAt(0));
+      i += 1;
+    }
+  }
+  return new TextDecoder().decode(new Uint8Array(bytes));
 }
