@@ -110,7 +110,9 @@ describe.skipIf(!hasTmux)('agentctl review on a terminal', () => {
     expect(screen(s, true)).not.toMatch(/\u001b\[(3\d|4\d|7|1|4)m/);
     keys(s, 'Enter');
     const detail = await waitFor(s, 'file 1/2: docs/beta.md');
-    expect(detail).toContain('beta — beta');
+    // Nothing scrolled off the top: the screen fits the 24 lines.
+    expect(detail.split('\n')[0]).toBe('beta — beta');
+    expect(detail).toMatch(/^j\/k line .* q back$/m);
     expect(detail).toContain(`Summary: summary of beta ${SHOWN} end`);
     expect(detail).toContain(`docs/evil${SHOWN}.md  +1 -0`);
     expect(detail).toContain('+line 1 of beta');
