@@ -52,7 +52,9 @@ export default async function reviewList(opts: { json?: boolean }): Promise<numb
 }
 
 /** The alternate screen: the review draws there, and the shell's screen comes back as it was on exit. */
-const ALT_SCREEN_ON = '\u001b[?1049h\u001b[H\u001b[2J';
+const ALT_SCREEN_ON = '\u001b[?1049h';
+/** Cursor home, clear the screen: each screen (and the editor) starts on an empty one. */
+const CLEAR = '\u001b[H\u001b[2J';
 const ALT_SCREEN_OFF = '\u001b[?1049l';
 
 /** Run the interactive review until the human quits; hands the terminal to $EDITOR between screens. */
@@ -68,7 +70,6 @@ async function interactive(ctx: Context): Promise<number> {
     stopped = true;
     app?.unmount();
   };
-  process.stdout.write(ALT_SCREEN_ON);
   // Even if something kills the loop below, the shell gets its screen back.
   process.once('exit', leave);
   process.on('SIGINT', stop);
@@ -77,6 +78,8 @@ async function interactive(ctx: Context): Promise<number> {
     let resume: { runId: string; note?: string | undefined } | undefined;
     while (!stopped) {
       let outcome: ReviewOutcome = { kind: 'quit' };
+      // Again on every round: an editor that used the alternate screen itself has left it on exit.
+      process.stdout.write(ALT_SCREEN_ON + CLEAR);
       app = render(
         createElement(ReviewApp, { runs: session.runs(), actions: session.actions, reviewers: AGENT_NAMES, externalEditor: editor !== undefined, resume, onExit: (o: ReviewOutcome) => (outcome = o) }),
         { stdout: process.stdout, stdin: process.stdin, exitOnCtrlC: false, patchConsole: false },
@@ -85,6 +88,7 @@ async function interactive(ctx: Context): Promise<number> {
       app.cleanup();
       const done = outcome as ReviewOutcome;
       if (stopped || done.kind === 'quit' || !editor) break;
+      process.stdout.write(CLEAR);
       resume = { runId: done.runId, note: await editNote(ctx, editor, done.runId) };
     }
   } finally {
