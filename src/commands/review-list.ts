@@ -89,7 +89,7 @@ async function interactive(ctx: Context): Promise<number> {
       const done = outcome as ReviewOutcome;
       if (stopped || done.kind === 'quit' || !editor) break;
       process.stdout.write(CLEAR);
-      resume = { runId: done.runId, note: await editNote(ctx, editor, done.runId) };
+      resume = { runId: done.runId, note: await editNote(ctx.project.root, editor, done.runId) };
     }
   } finally {
     leave();
@@ -107,15 +107,19 @@ async function interactive(ctx: Context): Promise<number> {
 
 /**
  * Let the human write a note in `$EDITOR` (run through `sh -c`, as git runs it, so `EDITOR="code -w"`
- * works) on a temp file; `#` lines are dropped.
- * @returns the note, trimmed ('' when nothing was written or the editor failed)
+ * works) on a temp file, with the terminal handed to it; `#` lines are dropped.
+ * @param cwd where the editor runs (the repository root)
+ * @param editor the `$EDITOR` command line (the human's own setting, not agent text)
+ * @param runId named in the file's comment lines
+ * @param env the environment to take the editor's allowlisted variables from
+ * @returns the note, trimmed ('' when nothing was written or the editor exited non-zero)
  */
-async function editNote(ctx: Context, editor: string, runId: string): Promise<string> {
+export async function editNote(cwd: string, editor: string, runId: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'agentctl-review-'));
   const file = join(dir, 'CHANGES.md');
   try {
     writeFileSync(file, `\n# Changes requested for run ${terminalSafe(runId)}: write your notes above.\n# Lines starting with # are dropped; an empty note sends nothing.\n`);
-    const r = await runProcess('sh', ['-c', `${editor} "$1"`, 'sh', file], { cwd: ctx.project.root, env: childEnv(process.env, {}, ['EDITOR', 'VISUAL', 'DISPLAY', 'COLORTERM']), interactive: true, acceptExitCodes: 'any' });
+    const r = await runProcess('sh', ['-c', `${editor} "$1"`, 'sh', file], { cwd, env: childEnv(env, {}, ['EDITOR', 'VISUAL', 'DISPLAY', 'COLORTERM']), interactive: true, acceptExitCodes: 'any' });
     if (r.exitCode !== 0) return '';
     return readFileSync(file, 'utf8')
       .split('\n')

@@ -293,3 +293,23 @@ describe('review screens', () => {
     expect(unquote('a \\"q\\" \\\\ \\t')).toBe('a "q" \\ \t');
   });
 });
+
+describe('request-changes note in $EDITOR', () => {
+  it('runs the editor command line on a temp file (arguments allowed), drops # lines, and gives nothing back when it fails', async () => {
+    const { mkdtempSync, readFileSync: read, writeFileSync: write, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { editNote } = await import('../../src/commands/review-list.js');
+    const dir = mkdtempSync(join(tmpdir(), 'agentctl-editor-'));
+    try {
+      const ed = join(dir, 'ed.sh');
+      // The editor sees the template (it names the run), writes a note with a comment line in it.
+      write(ed, `#!/bin/sh\ncp "$2" "${dir}/seen"\nprintf '%s\\n# dropped\\nline two\\n' "$1" > "$2"\n`);
+      expect(await editNote(dir, `sh ${ed} 'fix the names'`, 'r-123')).toBe('fix the names\nline two');
+      expect(read(join(dir, 'seen'), 'utf8')).toContain('# Changes requested for run r-123');
+      expect(await editNote(dir, 'sh -c "exit 3"', 'r-123')).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
