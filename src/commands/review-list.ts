@@ -23,9 +23,11 @@ import { withContext } from './shared.js';
 const SEND_BACK: SendBack | undefined = undefined;
 
 export default async function reviewList(opts: { json?: boolean }): Promise<number> {
-  if (outputMode(opts.json) === 'interactive' && process.stdin.isTTY === true) return withContext(interactive);
+  const onTerminal = outputMode(opts.json) === 'interactive' && process.stdin.isTTY === true;
   return withContext((ctx) => {
     const list = [...projectRunsOf(ctx).values()].filter(isReviewable);
+    // An empty queue needs no screen: the one line says it.
+    if (onTerminal && list.length > 0) return interactive(ctx);
     if (opts.json) printJson({ runs: list });
     else if (list.length === 0) println('Nothing awaits review.');
     else {

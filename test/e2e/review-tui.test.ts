@@ -143,6 +143,19 @@ describe.skipIf(!hasTmux)('agentctl review on a terminal', () => {
     await waitFor(s, 'EXITED:0');
   });
 
+  it('SIGTERM ends the review the way q does: main screen back, terminal modes restored, exit 0', async () => {
+    const s = start(repo, home, 'echo MAIN-SCREEN; S=$(stty -g); $AGENTCTL review; X=$?; [ "$S" = "$(stty -g)" ] && echo TTY-RESTORED; (exit $X)');
+    await waitFor(s, 'Ready (1)');
+    const shell = tmux('display-message', '-p', '-t', s, '#{pane_pid}').stdout.trim();
+    const pid = spawnSync('pgrep', ['-P', shell], { encoding: 'utf8' }).stdout.trim().split('\n')[0]!;
+    expect(spawnSync('ps', ['-o', 'args=', '-p', pid], { encoding: 'utf8' }).stdout).toContain('review');
+    process.kill(Number(pid), 'SIGTERM');
+    const after = await waitFor(s, 'EXITED:0');
+    expect(after).toContain('MAIN-SCREEN');
+    expect(after).toContain('TTY-RESTORED');
+    expect(after).not.toContain('Gate failed');
+  });
+
   it('d then n leaves the run awaiting review; m then y on the other merges it', async () => {
     const s = start(repo, home, '$AGENTCTL review');
     await waitFor(s, '> beta');

@@ -136,7 +136,11 @@ describe('review screens', () => {
     // space pages down, j a line, l the next file, q back to the list.
     await keys(stdin, ' ');
     expect(lastFrame()).not.toMatch(/\+line 1\n/);
-    await keys(stdin, ' ', ' ', ' ', ' ');
+    await keys(stdin, '\u001b[6~'); // PgDn
+    const down = lastFrame()!.match(/\(lines (\d+)-/)![1];
+    await keys(stdin, '\u001b[5~'); // PgUp
+    expect(Number(lastFrame()!.match(/\(lines (\d+)-/)![1])).toBeLessThan(Number(down));
+    await keys(stdin, ' ', ' ', ' ', ' ', ' ');
     expect(lastFrame()).toContain('+line 40');
     await keys(stdin, 'l');
     expect(lastFrame()).toContain('file 2/2: docs/b.md');

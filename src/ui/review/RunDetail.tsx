@@ -31,11 +31,13 @@ export function infoLines(run: ReviewRun, max: number): InfoLine[] {
     text: `run ${one(run.runId)} · ${one(run.agent)} · ${one(run.state)} · ${gate} · confidence ${run.confidence === undefined ? '-' : run.confidence.toFixed(2)}`,
     color: run.gate && !run.gate.passed ? 'red' : undefined,
   });
+  // Summary and trace get 2 lines each on an 80×24 terminal, more on a taller one.
+  const room = Math.max(2, Math.floor(max / 5));
   const summary = block(run.summary ?? run.agentError ?? '(the agent gave no summary)').filter((l) => l.trim() !== '');
-  out.push(...clip(summary, 2).map((l, i) => ({ text: `${i === 0 ? 'Summary: ' : '         '}${l}` })));
+  out.push(...clip(summary, room).map((l, i) => ({ text: `${i === 0 ? 'Summary: ' : '         '}${l}` })));
   const trace = run.reasoning.map((r) => `decided: ${one(r.decided ?? '?')} (confidence ${one(r.confidence ?? '?')}); observed: ${one(r.observed ?? '')}`);
   trace.push(...run.escalations.map((e) => `escalated (${one(e.source)}): ${one(e.reason ?? '')}${e.question ? ` — ${one(e.question)}` : ''}`));
-  out.push(...clip(trace, 2).map((l) => ({ text: `Trace: ${l}`, dim: true })));
+  out.push(...clip(trace, room).map((l) => ({ text: `Trace: ${l}`, dim: true })));
   if (run.scopeViolations.length) out.push({ text: `Scope: ${run.scopeViolations.map((v) => `${one(v.path)} (${one(v.reason)})`).join(', ')}`, color: 'red' });
   for (const v of run.reviewerVerdicts.slice(-1)) out.push({ text: `Review by ${one(v.reviewer)}: ${one(v.verdict)} — ${one(v.comments)}`, color: 'yellow' });
   out.push({ text: `Files (${run.files.length}, +${run.insertions} -${run.deletions}):`, bold: true });
