@@ -2,8 +2,8 @@
  * The interactive review (`agentctl review` on a terminal): the queue, one run in full, and the
  * decision keys. Presentational: it gets plain data and a {@link ReviewActions} object and calls
  * nothing else. Keys:
- * - list: ↑/↓ or j/k move, enter opens, q quits
- * - detail: ↑/↓ or j/k scroll the diff a line, PgUp/PgDn or space (b back) a page, ←/→ or tab the file, q back
+ * - list: ↑/↓ or j/k move, enter opens, q or esc quits
+ * - detail: ↑/↓ or j/k scroll the diff a line, PgDn or space / PgUp or b a page, →, l or tab / ←, h the file, q or esc back
  * - both: m merge, d discard (each asks for `y`; any other key cancels), c request changes, a ask another agent
  * - Ctrl-C quits from anywhere.
  */
