@@ -20,6 +20,8 @@ const NEEDS_OS_SANDBOX = [
   'test/e2e/safety.test.ts',
   'test/e2e/terminal.test.ts',
   'test/e2e/trust.test.ts',
+  'test/e2e/review-tui.test.ts',
+  'test/e2e/review-session.test.ts',
   'test/real-cli/smoke.test.ts',
   'test/real-cli/repo-config.test.ts',
 ];
