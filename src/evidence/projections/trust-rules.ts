@@ -200,7 +200,10 @@ export function eligibility(level: Autonomy, ev: Evidence, rules: TrustRules): E
     return { to: 'review', eligible: missing.length === 0, missing };
   }
   const r = rules.promotion.reviewToAuto;
-  if (ev.consecutiveMerged < r.consecutiveMerged) missing.push(`needs ${r.consecutiveMerged} consecutive merged runs, has ${ev.consecutiveMerged}`);
+  if (ev.consecutiveMerged < r.consecutiveMerged) {
+    const skipped = ev.mergedAfterChanges ? ` (${ev.mergedAfterChanges} merged after requested changes do not count)` : '';
+    missing.push(`needs ${r.consecutiveMerged} consecutive merged runs, has ${ev.consecutiveMerged}${skipped}`);
+  }
   if (ev.approvedUnmodifiedRate === null || ev.approvedUnmodifiedRate < r.approvedUnmodifiedRate) {
     missing.push(`needs ≥ ${Math.round(r.approvedUnmodifiedRate * 100)}% approved unmodified, has ${ev.approvedUnmodifiedRate === null ? 'none' : `${Math.round(ev.approvedUnmodifiedRate * 100)}%`}`);
   }
