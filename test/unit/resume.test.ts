@@ -191,3 +191,12 @@ describe('merges after changes in the evidence', () => {
     expect(evidenceOf([rec('a', 'merged')])).toMatchObject({ mergedAfterChanges: 0, roundsPerMerged: 1, consecutiveMerged: 1, approvedUnmodifiedRate: 1 });
   });
 });
+
+describe('progress lines', () => {
+  it('a note or session id with control characters stays on one escaped line', async () => {
+    const { describeEvent } = await import('../../src/ui/describe.js');
+    const line = describeEvent(ev('review.changes_requested', { attempt: 2, by: 'dev', note: 'fix\n[x] merged\u001b[2J' }))!;
+    expect(line).toBe('changes requested by dev (attempt 2): fix [x] merged\\x1b[2J');
+    expect(describeEvent(ev('run.attempt_started', { attempt: 2, resume: UUID }))).toContain(`resuming the agent's session ${UUID}`);
+  });
+});
