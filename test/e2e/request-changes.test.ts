@@ -5,10 +5,11 @@
  * gets the notes and the diff in its prompt). Bad input changes nothing; an agent's forged session id
  * never reaches a command line; agent text is printed escaped.
  */
+import { spawn } from 'node:child_process';
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { agentctl, cleanup, git, makeRepo, taskFile, tempDir, writeFiles } from '../helpers.js';
+import { BIN, agentctl, cleanup, git, makeRepo, tagged, taggedSleep, taskFile, tempDir, waitFor, writeFiles } from '../helpers.js';
 
 afterEach(cleanup);
 
@@ -161,5 +162,34 @@ describe('request changes with a command agent', () => {
     expect(r.code).toBe(5);
     expect(r.stderr).toMatch(/is merged, not awaiting review/);
     expect({ events: await count() }).toEqual(merged);
+  });
+});
+
+describe('an attempt has its own owner', () => {
+  it('a live attempt 2 is left alone by other commands; after kill -9 of request-changes the next command closes it and kills its agent', async () => {
+    const tag = `agentctl-rc-${process.pid}-${Date.now()}`;
+    // Attempt 1 writes a file; attempt 2 (docs/ already has it) works "forever".
+    const agent = `#!/bin/sh\nmkdir -p docs\nif [ -n "$(ls docs)" ]; then echo wip > docs/wip.md; ${taggedSleep(tag)} & wait; else echo one > docs/one.md; fi\n`;
+    const { repo, home } = makeRepo({ '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n', 'agent.sh': agent, 'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'slow second attempt') });
+    chmodSync(join(repo, 'agent.sh'), 0o755);
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'agent');
+    await agentctl(repo, home, ['run', 't']);
+    const runId = await runIdOf(repo, home, 't');
+    const child = spawn(process.execPath, [BIN, 'review', 'request-changes', runId, '--note', 'more'], { cwd: repo, env: { PATH: process.env.PATH, HOME: process.env.HOME, AGENTCTL_HOME: home, CI: '1' }, stdio: 'ignore' });
+    const closed = new Promise((r) => child.on('close', r));
+    expect(await waitFor(() => tagged(tag).length === 1)).toBe(true);
+    // Attempt 1's agentctl is long gone, but attempt 2's is alive: the run is running, not orphaned.
+    const during = (await json(repo, home, ['runs'])).runs.find((r: Json) => r.runId === runId);
+    expect(during.state).toBe('running');
+    child.kill('SIGKILL');
+    await closed;
+    const after = (await json(repo, home, ['review'])).runs.find((r: Json) => r.runId === runId);
+    expect(after).toMatchObject({ state: 'interrupted', sandboxLive: true });
+    expect(await waitFor(() => tagged(tag).length === 0, 5000), `left: ${tagged(tag).join(', ')}`).toBe(true);
+    const interrupted = (await eventsOf(repo, home, runId)).filter((e) => e.type === 'run.interrupted');
+    expect(interrupted).toHaveLength(1);
+    expect(interrupted[0].payload).toMatchObject({ recovered: true, killedAgent: true });
+    expect(interrupted[0].key).toBe(`recovered:${runId}:2`);
   });
 });
