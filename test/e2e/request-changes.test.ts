@@ -117,8 +117,8 @@ describe('request changes with a command agent', () => {
     const comments = join(tempDir(), 'comments.md');
     writeFiles(join(comments, '..'), { 'comments.md': 'Also add a title line.\n' });
 
-    // Bad input: nothing is recorded, the worktree's branch does not move.
-    const count = async () => (await json(repo, home, ['log'])).events.length;
+    // Bad input: nothing is recorded for the run, the worktree's branch does not move.
+    const count = async () => (await eventsOf(repo, home, runId)).length;
     const head = () => git(repo, 'rev-parse', `agentctl/notes/${runId}`);
     const before = { events: await count(), head: head() };
     const bad: [string[], number, RegExp, Record<string, string>?][] = [
@@ -133,6 +133,23 @@ describe('request changes with a command agent', () => {
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(code);
       expect(r.stderr).toMatch(message);
     }
+    // Refused by state, whatever the notes: halted; the agent demoted to hold (never unattended); the
+    // policy now turning the OS sandbox off (every attempt runs as the first did).
+    const refusedWith = async (message: RegExp) => {
+      const r = await agentctl(repo, home, ['review', 'request-changes', runId, '--note', 'x']);
+      expect(r.code, r.stderr).toBe(5);
+      expect(r.stderr).toMatch(message);
+    };
+    expect((await agentctl(repo, home, ['halt', '--reason', 'test'])).code).toBe(0);
+    await refusedWith(/agentctl is halted/);
+    expect((await agentctl(repo, home, ['resume'])).code).toBe(0);
+    expect((await agentctl(repo, home, ['demote', 'command', '--type', 'docs', '--to', 'hold', '--reason', 'test'])).code).toBe(0);
+    await refusedWith(/may only be driven by a human.*never starts an agent on it unattended/);
+    expect((await agentctl(repo, home, ['promote', 'command', '--type', 'docs', '--to', 'review', '--force'])).code).toBe(0);
+    writeFiles(repo, { '.agentctl/profiles/open.yaml': 'description: no OS sandbox\nextends: implement\nsandbox: none\n', 'tasks/notes.md': taskFile({ agent: 'command', type: 'docs', gate: 'test -f docs/prompt-0.md', profile: 'open' }, 'write-notes\nWrite the notes.') });
+    await refusedWith(/ran in the OS sandbox and its policy now says sandbox: none/);
+    git(repo, 'checkout', '--', 'tasks/notes.md');
+    git(repo, 'clean', '-fdq', '.agentctl');
     expect({ events: await count(), head: head() }).toEqual(before);
 
     const rc = await agentctl(repo, home, ['review', 'request-changes', runId, '--note', 'Use a heading.', '--file', comments, '--json']);
