@@ -25,6 +25,7 @@ import type { EventInput, StoredEvent } from '../evidence/events.js';
 import { projectRuns, type RunView } from '../evidence/projections/runs.js';
 import { earnedLevel } from '../evidence/projections/trust.js';
 import { snapshotGitControl } from '../exec/gitState.js';
+import { withRepoLock } from '../exec/worktree.js';
 import { requireOsSandbox } from '../exec/osSandbox.js';
 import { processStartTime } from '../exec/processes.js';
 import { freshPrompt, resumePrompt } from './attemptPrompt.js';
@@ -106,13 +107,21 @@ export async function requestChanges(ctx: Context, run: RunView, input: RequestC
   plan.prompt = resume ? resumePrompt(promptInput) : freshPrompt(plan.prompt, run.attempts.map((a) => ({ attempt: a.attempt, note: a.note, summary: a.summary })), promptInput);
 
   const emit = emitterFor(ctx, run, onEvent);
-  emit([
-    { type: 'review.changes_requested', payload: { attempt, note, by: input.by, diffChars: diff.length } },
-    {
-      type: 'run.attempt_started',
-      payload: { attempt, resume: resume ?? null, effective: plan.effective.level, reasons: plan.effective.reasons, profiles: plan.policy.profiles, sandbox: plan.osSandbox ? 'os' : 'none', ownerPid: process.pid, ownerStart: processStartTime(process.pid) ?? null },
-    },
-  ]);
+  // Two requests (or a request and another decision) at once: the state is read again under the
+  // repository lock and the attempt claimed there, so only one agent ever works in the worktree.
+  await withRepoLock(ctx.lockPath, async () => {
+    const now = currentRun(ctx, run.runId);
+    if (now.state !== 'awaiting_review' || now.attempts.length !== run.attempts.length) {
+      throw new StateError(`run ${run.runId} is ${now.state} (attempt ${now.attempts.length}); it changed while the request was prepared, nothing was recorded`);
+    }
+    emit([
+      { type: 'review.changes_requested', payload: { attempt, note, by: input.by, diffChars: diff.length } },
+      {
+        type: 'run.attempt_started',
+        payload: { attempt, resume: resume ?? null, effective: plan.effective.level, reasons: plan.effective.reasons, profiles: plan.policy.profiles, sandbox: plan.osSandbox ? 'os' : 'none', ownerPid: process.pid, ownerStart: processStartTime(process.pid) ?? null },
+      },
+    ]);
+  });
   resetProtocol(run.worktree);
   // Copies are in the worktree already (ignored files outlive the gate's clean); only links and ports are renewed.
   const ports = await bootstrapWorktree(ctx, { ...plan, bootstrap: { ...plan.bootstrap, copy: [] } }, emit);

@@ -210,3 +210,20 @@ describe('an attempt has its own owner', () => {
     expect(interrupted[0].key).toBe(`recovered:${runId}:2`);
   });
 });
+
+describe('two requests at once', () => {
+  it('only one becomes attempt 2; the other is refused and records nothing', async () => {
+    const agent = '#!/bin/sh\nmkdir -p docs\nn=$(ls docs | wc -l)\necho "$n" > "docs/a-$n.md"\n[ "$n" -gt 0 ] && sleep 2\necho done\n';
+    const { repo, home } = makeRepo({ '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n', 'agent.sh': agent, 'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'race') });
+    chmodSync(join(repo, 'agent.sh'), 0o755);
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'agent');
+    await agentctl(repo, home, ['run', 't']);
+    const runId = await runIdOf(repo, home, 't');
+    const results = await Promise.all([agentctl(repo, home, ['review', 'request-changes', runId, '--note', 'one']), agentctl(repo, home, ['review', 'request-changes', runId, '--note', 'two'])]);
+    expect(results.map((r) => r.code).sort(), results.map((r) => r.stderr).join('\n')).toEqual([0, 5]);
+    const events = await eventsOf(repo, home, runId);
+    expect(events.filter((e) => e.type === 'review.changes_requested')).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'agent.launched')).toHaveLength(2);
+  });
+});
