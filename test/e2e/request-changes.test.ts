@@ -227,3 +227,30 @@ describe('two requests at once', () => {
     expect(events.filter((e) => e.type === 'agent.launched')).toHaveLength(2);
   });
 });
+
+describe('the worktree bootstrap in a later attempt', () => {
+  it('shared paths are linked again (attempt 1 unlinked them) and a fresh block of ports is leased', async () => {
+    const agent = '#!/bin/sh\nmkdir -p docs\nn=$(ls docs | wc -l)\necho "$AGENTCTL_PORT" > "docs/port-$n.md"\ntest -f node_modules/dep/index.js && echo "dep seen"\n';
+    const { repo, home } = makeRepo({
+      '.gitignore': 'node_modules/\n',
+      '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\nworktree:\n  shared: [node_modules]\n',
+      'agent.sh': agent,
+      'tasks/t.md': taskFile({ agent: 'command', type: 'docs', gate: 'test -f node_modules/dep/index.js' }, 'uses a dependency'),
+    });
+    chmodSync(join(repo, 'agent.sh'), 0o755);
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'agent');
+    writeFiles(repo, { 'node_modules/dep/index.js': 'module.exports = 1;\n' });
+    await agentctl(repo, home, ['run', 't']);
+    const runId = await runIdOf(repo, home, 't');
+    const rc = await agentctl(repo, home, ['review', 'request-changes', runId, '--note', 'again', '--json']);
+    expect(rc.code, rc.stderr).toBe(0);
+    const run = JSON.parse(rc.stdout).run as Json;
+    expect(run.attempts.map((a: Json) => a.gate?.passed)).toEqual([true, true]);
+    expect(run.summary).toBe('dep seen');
+    const boots = (await eventsOf(repo, home, runId)).filter((e) => e.type === 'worktree.bootstrapped');
+    expect(boots.map((e) => e.payload.linked)).toEqual([['node_modules'], ['node_modules']]);
+    expect(git(repo, 'show', `agentctl/t/${runId}:docs/port-1.md`)).toBe(String(boots[1]!.payload.ports.first));
+    expect(git(repo, 'ls-tree', '-r', '--name-only', `agentctl/t/${runId}`)).not.toContain('node_modules');
+  });
+});
