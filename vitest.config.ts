@@ -17,6 +17,7 @@ const NEEDS_OS_SANDBOX = [
   'test/e2e/batch.test.ts',
   'test/e2e/cli.test.ts',
   'test/e2e/concurrency.test.ts',
+  'test/e2e/request-changes.test.ts',
   'test/e2e/safety.test.ts',
   'test/e2e/terminal.test.ts',
   'test/e2e/trust.test.ts',

@@ -7,10 +7,14 @@
  * {id,name,input} | thinking), `user` (tool_result {tool_use_id, content, is_error}), and a final
  * `result` {subtype, is_error, result?, errors?, total_cost_usd, usage, num_turns, duration_ms,
  * permission_denials[{tool_name, tool_use_id, tool_input}]}. Unknown types are ignored.
+ * Sessions: `system/init` carries `session_id` (so does every later message); `--resume <session_id>`
+ * with `-p <prompt>` continues that session in print mode (code.claude.com/docs/en/headless, CLI
+ * reference: "--resume, -r  Resume a conversation by session ID"). The session lives in the per-run
+ * `CLAUDE_CONFIG_DIR`, which every attempt of a run shares.
  */
 import { CLAUDE_SANDBOX_PROGRAMS, claudeSandbox, renderClaude } from '../authz/render/claude.js';
 import { commandGuard } from './commandGuard.js';
-import { clip, hostsOf, clipInput, jsonLine, relativeToWorktree, type AgentAdapter, type AgentEvent, type StreamParser } from './types.js';
+import { clip, firstSessionId, hostsOf, clipInput, isSessionId, jsonLine, relativeToWorktree, type AgentAdapter, type AgentEvent, type StreamParser } from './types.js';
 
 /** Claude Code tools that change files, and the input field holding the path. */
 const EDIT_TOOLS: Record<string, string> = { Edit: 'file_path', Write: 'file_path', MultiEdit: 'file_path', NotebookEdit: 'notebook_path' };
@@ -30,11 +34,13 @@ export function claudeParser(worktree: string): StreamParser {
   let reportedError = false;
   let errorText: string | undefined;
   let sawResult = false;
+  let sessionId: string | undefined;
   return {
     line(text) {
       const msg = jsonLine(text);
       if (!msg) return [];
       const out: AgentEvent[] = [];
+      if (msg.type === 'system' && msg.subtype === 'init') sessionId = firstSessionId(sessionId, msg.session_id);
       if (msg.type === 'assistant') {
         const content = (msg.message as { content?: unknown[] } | undefined)?.content ?? [];
         for (const block of content as Record<string, unknown>[]) {
@@ -90,8 +96,8 @@ export function claudeParser(worktree: string): StreamParser {
       return out;
     },
     finish() {
-      if (!sawResult && !reportedError) return { finalText, reportedError: true, errorText: 'the stream ended without a result message' };
-      return { finalText, reportedError, errorText };
+      if (!sawResult && !reportedError) return { finalText, reportedError: true, errorText: 'the stream ended without a result message', sessionId };
+      return { finalText, reportedError, errorText, sessionId };
     },
   };
 }
@@ -104,8 +110,10 @@ export const claudeAdapter: AgentAdapter = {
   requiredFiles: () => [commandGuard().script],
   requiredPrograms: (policy, platform) => (claudeSandbox(policy) && platform === 'linux' ? [...CLAUDE_SANDBOX_PROGRAMS] : []),
   render: (policy, ctx) => renderClaude(policy, ctx, commandGuard()),
-  launch({ prompt, settings, rendered, interactive }) {
+  canResume: true,
+  launch({ prompt, settings, rendered, interactive, resume }) {
     const args = [...settings.args];
+    if (!interactive && isSessionId(resume)) args.push('--resume', resume);
     if (!interactive) args.push('-p', prompt, '--output-format', 'stream-json', '--verbose');
     args.push(...(rendered?.args ?? []));
     if (settings.model) args.push('--model', settings.model);

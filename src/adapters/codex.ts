@@ -9,13 +9,17 @@
  * status: in_progress|completed|failed|declined}, `file_change`{changes[{path, kind}], status},
  * `mcp_tool_call`, `web_search`, `todo_list`, `error` (a warning); `turn.completed`{usage{input_tokens,
  * cached_input_tokens, output_tokens}}, `turn.failed`{error{message}}, top-level `error`{message}.
+ * Sessions: `thread.started` {thread_id} is the session id; `codex exec [OPTIONS] resume <SESSION_ID>
+ * <PROMPT>` continues it (codex-rs/exec/src/cli.rs: `Command::Resume(ResumeArgs{session_id, prompt})`;
+ * `--json`, `-m` and the config overrides are the parent's options, given before `resume`). The rollout
+ * lives in the per-run `CODEX_HOME`, which every attempt of a run shares.
  */
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { renderCodex, type CodexDiskFacts } from '../authz/render/codex.js';
 import { commandGuard } from './commandGuard.js';
 import type { RenderContext } from '../authz/render/types.js';
-import { clip, hostsOf, jsonLine, relativeToWorktree, type AgentAdapter, type AgentEvent, type StreamParser } from './types.js';
+import { clip, firstSessionId, hostsOf, isSessionId, jsonLine, relativeToWorktree, type AgentAdapter, type AgentEvent, type StreamParser } from './types.js';
 
 /** Parser for `codex exec --json` output. */
 export function codexParser(worktree: string): StreamParser {
@@ -23,11 +27,13 @@ export function codexParser(worktree: string): StreamParser {
   let reportedError = false;
   let errorText: string | undefined;
   let sawEnd = false;
+  let sessionId: string | undefined;
   return {
     line(text) {
       const msg = jsonLine(text);
       if (!msg) return [];
       const out: AgentEvent[] = [];
+      if (msg.type === 'thread.started') sessionId = firstSessionId(sessionId, msg.thread_id);
       const item = (msg.item ?? {}) as Record<string, unknown>;
       const id = String(item.id ?? '');
       if (msg.type === 'item.started' && item.type === 'command_execution') {
@@ -72,8 +78,8 @@ export function codexParser(worktree: string): StreamParser {
       return out;
     },
     finish() {
-      if (!sawEnd && !reportedError) return { finalText, reportedError: true, errorText: errorText ?? 'the stream ended without turn.completed' };
-      return { finalText, reportedError, errorText: reportedError ? errorText : undefined };
+      if (!sawEnd && !reportedError) return { finalText, reportedError: true, errorText: errorText ?? 'the stream ended without turn.completed', sessionId };
+      return { finalText, reportedError, errorText: reportedError ? errorText : undefined, sessionId };
     },
   };
 }
@@ -139,11 +145,14 @@ export const codexAdapter: AgentAdapter = {
   // writable folder, protected paths missing at start become placeholders, removed after the run, and
   // the main checkout's entries are hidden from commands (see renderCodex).
   render: (policy, ctx) => renderCodex(policy, ctx, commandGuard(), { kind: kindIn(ctx.worktree), list: listDir, hide: hiddenFor(ctx) }),
-  launch({ prompt, worktree, settings, rendered, interactive }) {
+  canResume: true,
+  launch({ prompt, worktree, settings, rendered, interactive, resume }) {
     const args = [...settings.args];
     if (!interactive) args.push('exec', '--json', '--strict-config', '-C', worktree);
     args.push(...(rendered?.args ?? []));
     if (settings.model) args.push('-m', settings.model);
+    // The subcommand comes after every parent option: `exec [OPTIONS] resume <SESSION_ID> <PROMPT>`.
+    if (!interactive && isSessionId(resume)) args.push('resume', resume);
     if (!interactive) args.push(prompt);
     return { bin: settings.bin, args, env: { ...rendered?.env }, input: undefined };
   },

@@ -41,4 +41,6 @@ export const commandAdapter: AgentAdapter = {
     return { bin: settings.bin, args: [...settings.args], env: { AGENTCTL_PROMPT: prompt }, input: interactive ? undefined : prompt };
   },
   parser: () => commandParser(),
+  // Plain text has no session to resume: a later attempt gets the whole story in a fresh prompt.
+  canResume: false,
 };

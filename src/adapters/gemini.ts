@@ -9,9 +9,12 @@
  * parameters}, `tool_result` {tool_id, status, output?, error?{type, message}}, `error` {severity,
  * message}, `result` {status, error?, stats{input_tokens, output_tokens, …}}. `result.status` decides
  * success: an invalid model stream ends with status "error" and exit code 0.
+ * Sessions: `init.session_id` is the session's UUID; `--resume <uuid>` (geminicli.com/docs/cli/session-management:
+ * "Resume by ID: You can also provide the full session UUID") with `-p` continues it headless. Sessions
+ * are kept per project under the per-run `GEMINI_CLI_HOME`, which every attempt of a run shares.
  */
 import { GEMINI_WRITE_TOOLS, renderGemini } from '../authz/render/gemini.js';
-import { clip, hostsOf, clipInput, jsonLine, relativeToWorktree, type AgentAdapter, type AgentEvent, type StreamParser } from './types.js';
+import { clip, firstSessionId, hostsOf, clipInput, isSessionId, jsonLine, relativeToWorktree, type AgentAdapter, type AgentEvent, type StreamParser } from './types.js';
 
 /** Parser for Gemini CLI's stream-json output. */
 export function geminiParser(worktree: string): StreamParser {
@@ -21,6 +24,7 @@ export function geminiParser(worktree: string): StreamParser {
   let reportedError = false;
   let errorText: string | undefined;
   let sawResult = false;
+  let sessionId: string | undefined;
   const flush = (out: AgentEvent[]): void => {
     if (buffer.trim()) {
       out.push({ type: 'agent.message', payload: { text: clip(buffer) } });
@@ -34,6 +38,9 @@ export function geminiParser(worktree: string): StreamParser {
       if (!msg) return [];
       const out: AgentEvent[] = [];
       switch (msg.type) {
+        case 'init':
+          sessionId = firstSessionId(sessionId, msg.session_id);
+          break;
         case 'message':
           if (msg.role === 'assistant' && typeof msg.content === 'string') {
             if (msg.delta === true) buffer += msg.content;
@@ -91,8 +98,8 @@ export function geminiParser(worktree: string): StreamParser {
       return out;
     },
     finish() {
-      if (!sawResult && !reportedError) return { finalText, reportedError: true, errorText: 'the stream ended without a result event' };
-      return { finalText, reportedError, errorText };
+      if (!sawResult && !reportedError) return { finalText, reportedError: true, errorText: 'the stream ended without a result event', sessionId };
+      return { finalText, reportedError, errorText, sessionId };
     },
   };
 }
@@ -105,8 +112,10 @@ export const geminiAdapter: AgentAdapter = {
   apiHosts: (env) => hostsOf(env.GOOGLE_GEMINI_BASE_URL, ['generativelanguage.googleapis.com']),
   credentialEnv: ['GEMINI_API_KEY', 'GOOGLE_API_KEY', 'GOOGLE_GEMINI_BASE_URL'],
   render: renderGemini,
-  launch({ prompt, settings, rendered, interactive }) {
+  canResume: true,
+  launch({ prompt, settings, rendered, interactive, resume }) {
     const args = [...settings.args];
+    if (!interactive && isSessionId(resume)) args.push('--resume', resume);
     if (!interactive) args.push('-p', prompt, '-o', 'stream-json');
     args.push(...(rendered?.args ?? []));
     if (settings.model) args.push('-m', settings.model);

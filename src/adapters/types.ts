@@ -24,6 +24,11 @@ export interface StreamSummary {
   reportedError: boolean;
   /** The tool's error text, when it reported one. */
   errorText: string | undefined;
+  /**
+   * The tool's own session id, as printed in its stream (checked with {@link isSessionId}; anything else
+   * is dropped), for resuming the session later. Undefined when the tool printed none.
+   */
+  sessionId?: string | undefined;
 }
 
 /** Turns one tool's output lines into events. One instance per run. */
@@ -54,6 +59,12 @@ export interface LaunchInput {
   rendered: RenderedConfig | undefined;
   /** A human drives the tool in the terminal (hold tasks claimed with --claim). */
   interactive: boolean;
+  /**
+   * Resume this session of the tool (a session id the tool printed in an earlier attempt of the same
+   * run) instead of starting a new one; `prompt` is then the follow-up message. Ignored by tools that
+   * cannot resume ({@link AgentAdapter.canResume}) and when it fails {@link isSessionId}.
+   */
+  resume?: string | undefined;
 }
 
 /** One agent tool. */
@@ -77,6 +88,22 @@ export interface AgentAdapter {
   launch(input: LaunchInput): LaunchSpec;
   /** A fresh parser for one run's stdout. */
   parser(worktree: string): StreamParser;
+  /** The tool can resume a session it printed the id of ({@link LaunchInput.resume}). */
+  readonly canResume: boolean;
+}
+
+/**
+ * A session id as agentctl accepts it from a tool's (untrusted) output before passing it back on a
+ * command line: letters, digits, `-`, `_`, `.` and `:`, 1–128 characters, not starting with `-` (so it
+ * can never be read as an option such as `--dangerously-skip-permissions`). The tools print UUIDs.
+ */
+export function isSessionId(value: unknown): value is string {
+  return typeof value === 'string' && /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(value);
+}
+
+/** The first valid session id seen in a stream (later ones, and invalid ones, are ignored). */
+export function firstSessionId(current: string | undefined, candidate: unknown): string | undefined {
+  return current ?? (isSessionId(candidate) ? candidate : undefined);
 }
 
 /** Longest text kept in one event payload field, in characters. */

@@ -146,6 +146,15 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .option('--reason <text>', 'why, kept as evidence')
     .option('--json', 'print JSON')
     .action(act(() => import('../commands/review-discard.js')));
+  review
+    .command('request-changes')
+    .description('send a run awaiting review back to the same agent in the same worktree, with your notes and the current diff; it becomes the next attempt and awaits review again')
+    .argument('<run>', 'run id or unique prefix')
+    .option('--note <text>', 'what to change (kept in the log with the attempt)')
+    .option('--file <path>', 'read the notes from a file (after --note when both are given)')
+    .option('--json', 'print the run after the attempt as JSON (progress goes to stderr)')
+    .addHelpText('after', examples('agentctl review request-changes 01jf --note "handle an empty name too"', 'agentctl review request-changes 01jf --file review.md', 'agentctl review request-changes 01jf --note "see the file" --file review.md --json'))
+    .action(act(() => import('../commands/review-request-changes.js')));
 
   program
     .command('promote')

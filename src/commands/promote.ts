@@ -3,8 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import chalk from 'chalk';
 import { EXIT, InputError } from '../core/errors.js';
-import { profileEvidence } from '../evidence/projections/trust.js';
-import { recommend } from '../evidence/projections/trust-rules.js';
+import { profileEvidence, type TrustProfile } from '../evidence/projections/trust.js';
+import { recommend, roundsOf, windowOf, type TrustRules } from '../evidence/projections/trust-rules.js';
 import { currentHuman, trustOf } from '../orchestrator/context.js';
 import { promote } from '../orchestrator/promote.js';
 import { reviewerAgreement } from '../orchestrator/reviewAsk.js';
@@ -12,6 +12,10 @@ import { colorState, printJson, println, table } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { trustReportHtml } from '../ui/report.js';
 import { withContext } from './shared.js';
+
+/** Merged runs of a profile in its window, each with the attempts it took (1 = merged the first time). */
+const mergesOf = (p: TrustProfile, rules: TrustRules, now: string | undefined) =>
+  windowOf(p.runs, rules, now).filter((r) => r.outcome === 'merged').map((r) => ({ runId: r.runId, rounds: roundsOf(r), afterChanges: roundsOf(r) > 1, unsandboxed: r.unsandboxed === true }));
 
 const pct = (r: number | null) => (r === null ? '-' : `${Math.round(r * 100)}%`);
 
@@ -36,7 +40,7 @@ export default async function promoteCmd(agent: string | undefined, opts: { type
         printJson({
           project: cfg.project,
           rules: cfg.trust,
-          profiles: rows.map(({ profile: p, evidence, recommendation }) => ({ agent: p.agent, project: p.project, taskType: p.taskType, level: p.level, reason: p.reason, evidence, recommendation, history: p.history })),
+          profiles: rows.map(({ profile: p, evidence, recommendation }) => ({ agent: p.agent, project: p.project, taskType: p.taskType, level: p.level, reason: p.reason, evidence, recommendation, merges: mergesOf(p, cfg.trust, state.lastTs), history: p.history })),
           reviewers: reviewerAgreement(ctx.store.query({ project: cfg.project })),
         });
       } else if (!opts.html) {
@@ -44,13 +48,14 @@ export default async function promoteCmd(agent: string | undefined, opts: { type
         else {
           println(
             table(
-              ['AGENT', 'TYPE', 'LEVEL', 'RUNS', 'UNSANDBOXED', 'MERGED', 'MERGE RATE', 'UNMODIFIED', 'GATE FAIL', 'SCOPE', 'REGRESS', 'RECOMMENDATION'],
+              ['AGENT', 'TYPE', 'LEVEL', 'RUNS', 'UNSANDBOXED', 'MERGED', 'AFTER CHANGES', 'MERGE RATE', 'UNMODIFIED', 'GATE FAIL', 'SCOPE', 'REGRESS', 'RECOMMENDATION'],
               rows.map(({ profile: p, evidence: e, recommendation: r }) => [
-                terminalSafe(p.agent), terminalSafe(p.taskType), colorState(terminalSafe(p.level)), String(e.runs), e.unsandboxed ? chalk.red(String(e.unsandboxed)) : '0', String(e.merged), pct(e.mergeRate), pct(e.approvedUnmodifiedRate), pct(e.gateFailureRate), String(e.scopeViolations), String(e.regressions),
+                terminalSafe(p.agent), terminalSafe(p.taskType), colorState(terminalSafe(p.level)), String(e.runs), e.unsandboxed ? chalk.red(String(e.unsandboxed)) : '0', String(e.mergedFirstTime), e.mergedAfterChanges ? chalk.yellow(String(e.mergedAfterChanges)) : '0', pct(e.mergeRate), pct(e.approvedUnmodifiedRate), pct(e.gateFailureRate), String(e.scopeViolations), String(e.regressions),
                 r.kind === 'promote' ? chalk.green(`promote to ${terminalSafe(r.next)}`) : r.kind === 'demote' ? chalk.red(`demote: ${terminalSafe(r.reason)}`) : r.kind === 'close' ? chalk.yellow(`close: ${terminalSafe(r.missing[0])}`) : r.next ? chalk.dim(`${r.missing.length} conditions missing for ${terminalSafe(r.next)}`) : '-',
               ]),
             ),
             '',
+            chalk.dim('MERGED counts first-time merges; AFTER CHANGES merges that needed review request-changes (merged, but neither "unmodified" nor in the consecutive streak toward auto).'),
             chalk.dim('Runs without the OS sandbox (UNSANDBOXED) never count as merged toward auto.'),
             chalk.dim('Promote with: agentctl promote <agent> --type <type> --to review|auto --note "…"   (HTML report: --html report.html)'),
           );

@@ -13,14 +13,15 @@ import { isReviewable } from '../evidence/projections/runs.js';
 import { childEnv, runProcess } from '../exec/runner.js';
 import type { Context } from '../orchestrator/context.js';
 import { projectRunsOf } from '../orchestrator/context.js';
+import { requestChanges } from '../orchestrator/requestChanges.js';
 import { reviewSession, type SendBack } from '../orchestrator/reviewSession.js';
 import { colorState, outputMode, printJson, println, table } from '../ui/output.js';
 import { ReviewApp, type ReviewOutcome } from '../ui/review/ReviewApp.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
 
-/** How request-changes is done; undefined until the request-changes work is merged in (the screen then says it is not available). */
-const SEND_BACK: SendBack | undefined = undefined;
+/** How `c` sends a run back: the same request-changes as the CLI command (it prints nothing while the screen is up). */
+const SEND_BACK: SendBack = (ctx, run, request) => requestChanges(ctx, run, request);
 
 export default async function reviewList(opts: { json?: boolean }): Promise<number> {
   const onTerminal = outputMode(opts.json) === 'interactive' && process.stdin.isTTY === true;

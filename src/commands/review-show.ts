@@ -1,6 +1,7 @@
 /** `agentctl review show <run>`: diff stat, diff, gate result and the agent's final summary. */
 import chalk from 'chalk';
 import { EXIT } from '../core/errors.js';
+import type { RunView } from '../evidence/projections/runs.js';
 import { findRun } from '../orchestrator/context.js';
 import { colorState, printJson, println } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
@@ -13,6 +14,19 @@ const formatBytes = (n: number): string => (n < 1024 ? `${n} B` : n < 1024 ** 2 
 const one = (v: unknown): string => terminalSafe(v);
 /** Untrusted block of text, each line indented. */
 const block = (v: unknown, indent: string): string => indent + terminalSafe(v, { multiline: true }).split('\n').join(`\n${indent}`);
+
+/** Every attempt of a run: who sent it back and with which notes, how it ran, what it ended with. */
+function attemptLines(run: RunView): string[] {
+  const out = [chalk.bold(`Attempts (${run.attempts.length}: changes were requested)`)];
+  for (const a of run.attempts) {
+    const gate = a.gate ? `gate ${a.gate.passed ? 'passed' : 'failed'}` : 'no gate result';
+    const session = a.resumed ? `resumed session ${one(a.resumed)}` : a.attempt > 1 ? 'fresh session' : 'first session';
+    out.push(`  ${chalk.bold(String(a.attempt))}  ${one(a.startedAt)}  ${session} · ${gate} · ${a.files.length} file(s) · decision ${one(a.decision ?? '-')}`);
+    if (a.note !== undefined) out.push(chalk.yellow(`     changes requested by ${one(a.by ?? '?')}:`), block(a.note, '       '));
+    out.push(chalk.dim(`     agent: ${one(a.summary ?? '(no summary)')}`));
+  }
+  return out;
+}
 
 export default async function reviewShow(id: string, opts: { json?: boolean }): Promise<number> {
   return withContext(async (ctx) => {
@@ -46,6 +60,7 @@ export default async function reviewShow(id: string, opts: { json?: boolean }): 
       `  ${run.toolCalls} tool call(s), ${run.permissionDenials} denied by policy`,
       '',
     );
+    if (run.attempts.length > 1) println(...attemptLines(run), '');
     if (run.reasoning.length || run.escalations.length || run.statuses.length) {
       println(chalk.bold('Reasoning trace (reported by the agent)'));
       for (const r of run.reasoning) {

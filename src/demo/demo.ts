@@ -3,7 +3,8 @@
  *
  * It creates a small Node project with task files, points `agents.claude.bin` at the bundled scripted
  * Claude Code stand-in (which really edits files and speaks Claude Code's stream-json), and drives the
- * built `bin/agentctl` through run → review → merge / discard → promote → an earned auto merge.
+ * built `bin/agentctl` through run → review → request changes (attempt 2, the agent's session resumed) →
+ * merge / discard → promote → an earned auto merge.
  * The repository and its AGENTCTL_HOME are kept so you can explore them afterwards.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -20,7 +21,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const BIN = resolve(here, '..', '..', 'bin', 'agentctl');
 const SCRIPTED = resolve(here, 'scripted-claude.js');
 
-const step = (...lines: object[]) => '```agent-script\n' + lines.map((l) => JSON.stringify(l)).join('\n') + '\n```';
+const step = Object.assign((...lines: object[]) => '```agent-script\n' + lines.map((l) => JSON.stringify(l)).join('\n') + '\n```', {
+  // What the stand-in does when a reviewer sends it back (`review request-changes`, resuming its session).
+  resume: (...lines: object[]) => '```agent-script-resume\n' + lines.map((l) => JSON.stringify(l)).join('\n') + '\n```',
+});
 
 const FILES: Record<string, string> = {
   'package.json': JSON.stringify({ name: 'shop', version: '1.0.0', type: 'module', scripts: { test: 'node --test test/' } }, null, 2) + '\n',
@@ -34,6 +38,12 @@ const FILES: Record<string, string> = {
     { write: 'test/farewell.test.js', content: "import test from 'node:test';\nimport assert from 'node:assert';\nimport { farewell } from '../src/farewell.js';\n\ntest('farewell', () => assert.equal(farewell('Ada'), 'Goodbye, Ada!'));\n" },
     { bash: 'npm test' },
     { say: 'Added farewell() in src/farewell.js with a passing test.' },
+  )}\n\n${step.resume(
+    { say: 'The reviewer wants a default name; adding it with a test.' },
+    { write: 'src/farewell.js', content: "export function farewell(name = 'friend') {\n  return `Goodbye, ${name}!`;\n}\n" },
+    { append: 'test/farewell.test.js', content: "\ntest('farewell without a name', () => assert.equal(farewell(), 'Goodbye, friend!'));\n" },
+    { bash: 'npm test' },
+    { say: 'farewell() now defaults to "friend", with a test.' },
   )}\n`,
   'tasks/risky-rewrite.md': `---\ntitle: Rewrite greet (the agent overreaches)\ntype: refactor\n---\nRewrite greet.\n\n${step(
     { say: 'Rewriting greet; I also want the API key and to relax my own task.' },
@@ -115,7 +125,11 @@ async function main(): Promise<number> {
   const farewell = await runId('add-farewell');
   await agentctl('review');
   await agentctl('review', 'show', farewell);
-  await agentctl('review', 'merge', farewell, '--note', 'clean and tested');
+
+  say('Close, but not right: send it back with notes; the same agent resumes its session in the same worktree');
+  await agentctl('review', 'request-changes', farewell, '--note', 'farewell() without a name should say "Goodbye, friend!"; add a test for it');
+  await agentctl('review', 'show', farewell);
+  await agentctl('review', 'merge', farewell, '--note', 'clean and tested after one round of changes');
 
   say('An agent that overreaches: permission denials, a failing gate, and a discard');
   const risky = await runId('risky-rewrite');

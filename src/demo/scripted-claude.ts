@@ -16,8 +16,15 @@
  * {"sleep": 200}
  * {"fail": "could not finish"}       (result subtype error_during_execution, exit 1)
  * ```
+ *
+ * Sessions, as Claude Code keeps them: every message carries `session_id` (a new UUID), and the session
+ * (its prompt) is saved under `$CLAUDE_CONFIG_DIR/scripted-sessions/`. `--resume <session_id> -p <msg>`
+ * loads it (unknown id: an error result, exit 1, like Claude Code's "No conversation found") and runs
+ * the saved prompt's ```agent-script-resume block, or else the new message's agent-script block: a
+ * task can script what its agent does when a reviewer sends it back.
  */
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import picomatch from 'picomatch';
@@ -34,9 +41,9 @@ function argValue(args: string[], name: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
-/** Parse the script block out of a prompt. */
-function parseScript(prompt: string): Step[] {
-  const match = prompt.match(/```agent-script\n([\s\S]*?)```/);
+/** Parse the script block (```agent-script, or another tag) out of a prompt. */
+function parseScript(prompt: string, tag = 'agent-script'): Step[] {
+  const match = prompt.match(new RegExp('```' + tag + '\\n([\\s\\S]*?)```'));
   if (!match) return [{ say: 'No agent-script block in the prompt; nothing to do.' }];
   return match[1]!
     .split('\n')
@@ -75,13 +82,38 @@ function permitted(settings: Settings, tool: 'Edit' | 'Bash', target: string, cw
   return rules(p.allow).some((r) => (tool === 'Bash' ? r.startsWith('Bash') : r.startsWith('Edit')) && matches(r, tool, target, cwd));
 }
 
+/** Where sessions are kept: the tool's config dir (per run under agentctl), never the user's home. */
+const sessionFile = (id: string): string | undefined => (process.env.CLAUDE_CONFIG_DIR && /^[\w-]+$/.test(id) ? join(process.env.CLAUDE_CONFIG_DIR, 'scripted-sessions', `${id}.json`) : undefined);
+
+/** The steps to run: the prompt's, or on --resume the saved session's resume block (else the new message's). */
+function stepsFor(prompt: string, resume: string | undefined): { session: string; steps: Step[] } | { missing: string } {
+  if (resume === undefined) {
+    const session = randomUUID();
+    const file = sessionFile(session);
+    if (file) {
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, JSON.stringify({ prompt }));
+    }
+    return { session, steps: parseScript(prompt) };
+  }
+  const file = sessionFile(resume);
+  if (!file || !existsSync(file)) return { missing: resume };
+  const saved = (JSON.parse(readFileSync(file, 'utf8')) as { prompt: string }).prompt;
+  return { session: resume, steps: saved.includes('```agent-script-resume\n') ? parseScript(saved, 'agent-script-resume') : parseScript(prompt) };
+}
+
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const prompt = argValue(args, '-p') ?? '';
   const settingsFile = argValue(args, '--settings');
   const settings: Settings = settingsFile ? (JSON.parse(readFileSync(settingsFile, 'utf8')) as Settings) : {};
   const cwd = process.cwd();
-  const session = `scripted-${process.pid}`;
+  const plan = stepsFor(prompt, argValue(args, '--resume'));
+  if ('missing' in plan) {
+    process.stdout.write(JSON.stringify({ type: 'result', subtype: 'error_during_execution', is_error: true, errors: [`No conversation found with session ID: ${plan.missing}`], session_id: plan.missing }) + '\n');
+    return 1;
+  }
+  const session = plan.session;
   const out = (msg: Record<string, unknown>) => process.stdout.write(JSON.stringify({ ...msg, session_id: session }) + '\n');
   const denials: Record<string, unknown>[] = [];
   let n = 0;
@@ -108,7 +140,7 @@ async function main(): Promise<number> {
     out({ type: 'user', message: { role: 'user', content: [{ type: 'tool_result', tool_use_id: id, content, is_error: isError }] }, parent_tool_use_id: null });
   };
 
-  for (const step of parseScript(prompt)) {
+  for (const step of plan.steps) {
     if (step.say !== undefined) {
       last = step.say;
       out({ type: 'assistant', message: { role: 'assistant', content: [{ type: 'text', text: step.say }] }, parent_tool_use_id: null });

@@ -57,6 +57,8 @@ export const EVENT_TYPES = {
   'setup.finished': 1,
   'teardown.started': 1,
   'teardown.finished': 1,
+  'review.changes_requested': 1,
+  'run.attempt_started': 1,
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;

@@ -10,7 +10,7 @@ import type { EventStore } from './store.js';
 const snapshotName = (project: string) => `trust:${project}`;
 
 /** Version of the projection's own logic: a snapshot from another version is rebuilt from the log. */
-const PROJECTION_LOGIC = 2; // 2: runs without the OS sandbox earn nothing
+const PROJECTION_LOGIC = 3; // 2: runs without the OS sandbox earn nothing; 3: rounds per run (merges after requested changes)
 
 /** Hash of the rules (and projection logic version) a snapshot was computed with. */
 export function rulesHash(rules: TrustRules): string {

@@ -32,8 +32,12 @@ export function recoverOrphanedRuns(ctx: Context): Recovered[] {
   for (const run of runs.values()) {
     if (run.state !== 'planned' && run.state !== 'running') continue;
     if (run.decision !== undefined) continue;
-    const mine = events.filter((e) => e.runId === run.runId);
-    const planned = mine.find((e) => e.type === 'run.planned')!.payload;
+    // A later attempt (review request-changes) has its own owner: only the latest attempt's events count.
+    const all = events.filter((e) => e.runId === run.runId);
+    const start = all.findLastIndex((e) => e.type === 'run.planned' || e.type === 'run.attempt_started');
+    const mine = all.slice(start);
+    const attempt = run.attempts.length;
+    const planned = mine[0]!.payload;
     const ownerPid = Number(planned.ownerPid ?? 0);
     if (isProcessAlive(ownerPid, (planned.ownerStart as string | null) ?? undefined)) continue;
     const subject = { runId: run.runId, task: run.task, agent: run.agent, project, taskType: run.taskType };
@@ -55,7 +59,7 @@ export function recoverOrphanedRuns(ctx: Context): Recovered[] {
     recovered.push({
       ...subject,
       type: 'run.interrupted',
-      key: `recovered:${run.runId}`,
+      key: attempt > 1 ? `recovered:${run.runId}:${attempt}` : `recovered:${run.runId}`,
       payload: { reason: `agentctl (pid ${ownerPid}) stopped before the run finished`, recovered: true, killedAgent },
     });
     ctx.store.append(recovered);

@@ -82,6 +82,10 @@ function describe(e: StoredEvent): string | undefined {
       return `approved by ${String(p.by)}${p.note ? `: ${String(p.note)}` : ''}`;
     case 'review.rejected':
       return `rejected by ${String(p.by)}${p.reason ? `: ${String(p.reason)}` : ''}`;
+    case 'review.changes_requested':
+      return `changes requested by ${String(p.by)} (attempt ${String(p.attempt)})${note(short(p.note, 80))}`;
+    case 'run.attempt_started':
+      return `attempt ${String(p.attempt)} started: ${typeof p.resume === 'string' ? `resuming the agent's session ${p.resume}` : 'a fresh session with the task, the notes and the diff'}`;
     case 'sandbox.removed':
       return 'sandbox removed';
     case 'trust.promoted':

@@ -62,7 +62,7 @@ export function trustReportHtml(project: string, profiles: readonly ReportProfil
   const sections = profiles
     .map(({ profile: p, evidence: e, recommendation: r }) => {
       const rows: [string, string][] = [
-        ['runs', String(e.runs)], ['unsandboxed (earn nothing)', String(e.unsandboxed ?? 0)], ['merged', String(e.merged)], ['discarded', String(e.discarded)], ['failed', String(e.failed)],
+        ['runs', String(e.runs)], ['unsandboxed (earn nothing)', String(e.unsandboxed ?? 0)], ['merged', String(e.merged)], ['merged the first time', String(e.mergedFirstTime ?? e.merged)], ['merged after changes', String(e.mergedAfterChanges ?? 0)], ['attempts per merged run', e.roundsPerMerged == null ? '–' : e.roundsPerMerged.toFixed(1)], ['discarded', String(e.discarded)], ['failed', String(e.failed)],
         ['merge rate', pct(e.mergeRate)], ['approved unmodified', pct(e.approvedUnmodifiedRate)], ['rejection rate', pct(e.rejectionRate)],
         ['gate failure rate', pct(e.gateFailureRate)], ['regressions', String(e.regressions)], ['scope violations', String(e.scopeViolations)],
         ['escalation attempts', String(e.escalationAttempts)], ['intervention rate', pct(e.interventionRate)], ['consecutive merged', String(e.consecutiveMerged)],

@@ -5,7 +5,7 @@
  * agent put an escape sequence (screen clear + window title) in a file name and in its summary.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, agentctl, cleanup, git, makeRepo, taskFile } from '../helpers.js';
@@ -179,5 +179,25 @@ describe.skipIf(!hasTmux)('agentctl review on a terminal', () => {
     expect(runs.find((r) => r.task === 'alpha')?.state).toBe('merged');
     expect(runs.find((r) => r.task === 'beta')?.state).toBe('awaiting_review');
     expect(git(repo, 'log', '-1', '--format=%s')).toMatch(/^agentctl: merge alpha/);
+  });
+
+  it('c opens $EDITOR on a comments file; its text (comment lines dropped) sends the run back as attempt 2 with that note', async () => {
+    const editor = join(home, '..', 'editor.sh');
+    writeFileSync(editor, '#!/bin/sh\nprintf "%s\\n" "# a comment line" "please make the gate pass" > "$1"\n');
+    chmodSync(editor, 0o755);
+    const beta = (await runsOf()).find((r) => r.task === 'beta')!;
+    const s = start(repo, home, '$AGENTCTL review', { NO_COLOR: '1', EDITOR: editor });
+    await waitFor(s, '> beta');
+    keys(s, 'c');
+    await waitFor(s, /Sent beta \(run \w+\) back to command with your note\./, 90_000);
+    keys(s, 'q');
+    await waitFor(s, 'EXITED:0');
+    const shown = JSON.parse((await agentctl(repo, home, ['review', 'show', beta.runId, '--json'])).stdout);
+    const attempts = (shown.run ?? shown).attempts as { note?: string }[];
+    expect(attempts).toHaveLength(2);
+    expect(attempts[1]!.note).toBe('please make the gate pass');
+    const log = JSON.parse((await agentctl(repo, home, ['log', '--run', beta.runId, '--json'])).stdout).events as { type: string }[];
+    expect(log.filter((e) => e.type === 'run.attempt_started')).toHaveLength(1);
+    expect((await runsOf()).find((r) => r.task === 'beta')?.state).toBe('awaiting_review');
   });
 });

@@ -23,7 +23,7 @@ describe('stream parsers', () => {
     expect(events.map((e) => e.type)).toEqual(['agent.message', 'tool.called', 'tool.result', 'file.changed', 'tool.called', 'tool.result', 'agent.usage', 'permission.denied']);
     expect(events[3]!.payload).toMatchObject({ path: 'src/a.ts', tool: 'Edit' });
     expect(events[6]!.payload).toMatchObject({ inputTokens: 15, outputTokens: 20, costUsd: 0.5 });
-    expect(p.finish()).toEqual({ finalText: 'All done', reportedError: false, errorText: undefined });
+    expect(p.finish()).toEqual({ finalText: 'All done', reportedError: false, errorText: undefined, sessionId: 's' });
   });
 
   it('Claude Code: error subtypes fail even with is_error false; a missing result fails', () => {
@@ -63,7 +63,7 @@ describe('stream parsers', () => {
     ]);
     expect(events.map((e) => e.type)).toEqual(['tool.called', 'tool.result', 'file.changed', 'agent.message', 'agent.usage']);
     expect(events[2]!.payload).toMatchObject({ path: 'src/x.ts', kind: 'add' });
-    expect(p.finish()).toEqual({ finalText: 'Finished', reportedError: false, errorText: undefined });
+    expect(p.finish()).toEqual({ finalText: 'Finished', reportedError: false, errorText: undefined, sessionId: 'x' });
     const failed = codexParser(WT);
     feed(failed, [{ type: 'turn.failed', error: { message: '401' } }]);
     expect(failed.finish()).toMatchObject({ reportedError: true, errorText: '401' });

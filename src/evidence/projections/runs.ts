@@ -7,6 +7,32 @@ import type { StoredEvent } from '../events.js';
 /** Lifecycle states of a run (DESIGN.md). */
 export type RunState = 'planned' | 'running' | 'awaiting_review' | 'merged' | 'discarded' | 'failed' | 'interrupted';
 
+/**
+ * One attempt of a run: attempt 1 is the run as planned; each `review.changes_requested` starts the next
+ * one in the same worktree. Fields hold what that attempt ended with (`files` is the run's whole change
+ * against its base at the end of the attempt).
+ */
+export interface RunAttempt {
+  /** 1, 2, … */
+  attempt: number;
+  startedAt: string;
+  /** The review notes that started it (undefined for attempt 1); human text, untrusted for a terminal. */
+  note: string | undefined;
+  /** Who requested the changes (undefined for attempt 1). */
+  by: string | undefined;
+  /** The tool session this attempt resumed (undefined: a fresh session). */
+  resumed: string | undefined;
+  /** The tool session the agent reported, if any. */
+  sessionId: string | undefined;
+  exitCode: number | null | undefined;
+  summary: string | undefined;
+  headSha: string | undefined;
+  files: RunView['files'];
+  gate: RunView['gate'];
+  scopeViolations: number;
+  decision: string | undefined;
+}
+
 /** One run as the projection sees it. Times are ISO strings. */
 export interface RunView {
   runId: string;
@@ -56,6 +82,8 @@ export interface RunView {
   handover: string | undefined;
   reviewerVerdicts: { reviewer: string; verdict: string; comments: string }[];
   audit: 'sampled' | 'agreed' | 'disagreed' | undefined;
+  /** Every attempt, in order (one unless changes were requested); the run-level fields above are the latest attempt's. */
+  attempts: RunAttempt[];
 }
 
 const s = (v: unknown): string => (typeof v === 'string' ? v : '');
@@ -114,12 +142,14 @@ export function projectRuns(events: Iterable<StoredEvent>): Map<string, RunView>
         handover: undefined,
         reviewerVerdicts: [],
         audit: undefined,
+        attempts: [newAttempt(1, e.ts, undefined, undefined, undefined)],
       });
       continue;
     }
     const run = runs.get(e.runId);
     if (!run) continue;
     run.updatedAt = e.ts;
+    foldAttempt(run, e);
     switch (e.type) {
       case 'sandbox.created':
         run.worktree = s(p.path);
@@ -223,11 +253,63 @@ export function projectRuns(events: Iterable<StoredEvent>): Map<string, RunView>
         run.state = 'awaiting_review';
         run.note = s(p.reason);
         break;
+      case 'review.changes_requested':
+        // The same worktree goes back to the agent: what the last attempt ended with no longer stands.
+        run.state = 'planned';
+        run.decision = undefined;
+        run.gate = undefined;
+        run.exitCode = undefined;
+        run.timedOut = false;
+        run.agentError = undefined;
+        run.scopeViolations = [];
+        run.summary = undefined;
+        break;
       default:
         break;
     }
   }
   return runs;
+}
+
+function newAttempt(attempt: number, ts: string, note: string | undefined, by: string | undefined, resumed: string | undefined): RunAttempt {
+  return { attempt, startedAt: ts, note, by, resumed, sessionId: undefined, exitCode: undefined, summary: undefined, headSha: undefined, files: [], gate: undefined, scopeViolations: 0, decision: undefined };
+}
+
+/** The per-attempt part of the fold (run-level fields are folded in projectRuns). */
+function foldAttempt(run: RunView, e: StoredEvent): void {
+  const p = e.payload;
+  if (e.type === 'review.changes_requested') {
+    run.attempts.push(newAttempt(typeof p.attempt === 'number' ? p.attempt : run.attempts.length + 1, e.ts, s(p.note), s(p.by) || undefined, undefined));
+    return;
+  }
+  const a = run.attempts.at(-1)!;
+  switch (e.type) {
+    case 'run.attempt_started':
+      a.startedAt = e.ts;
+      a.resumed = typeof p.resume === 'string' ? p.resume : undefined;
+      break;
+    case 'agent.exited':
+      a.exitCode = (p.exitCode as number | null) ?? null;
+      a.summary = typeof p.summary === 'string' ? p.summary : undefined;
+      a.sessionId = typeof p.sessionId === 'string' ? p.sessionId : undefined;
+      break;
+    case 'sandbox.committed':
+      a.headSha = s(p.headSha);
+      a.files = (p.files as RunView['files']) ?? [];
+      break;
+    case 'scope.violation':
+      a.scopeViolations++;
+      break;
+    case 'gate.passed':
+    case 'gate.failed':
+      a.gate = { command: s(p.command), passed: e.type === 'gate.passed', exitCode: (p.exitCode as number | null) ?? null, output: s(p.output) };
+      break;
+    case 'run.decided':
+      a.decision = s(p.outcome);
+      break;
+    default:
+      break;
+  }
 }
 
 /** States in which a human can still merge or discard the run. */

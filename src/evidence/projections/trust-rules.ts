@@ -58,7 +58,12 @@ export interface RunRecord {
   levelAtStart: Autonomy;
   /** Ran without the OS sandbox (`sandbox: none`, or logged before runs were confined): earns nothing. */
   unsandboxed?: boolean;
+  /** Attempts of the run: 1, plus one per `review.changes_requested` (absent in state folded before it was counted: 1). */
+  rounds?: number;
 }
+
+/** Attempts a run took (1 when no changes were requested). */
+export const roundsOf = (r: RunRecord): number => r.rounds ?? 1;
 
 /**
  * Evidence for one trust profile over its window. Rates are 0–1, or null when their denominator is 0.
@@ -66,7 +71,8 @@ export interface RunRecord {
  * - runs: runs planned in the window (open runs included);
  * - merged / discarded / failed: outcomes in the window;
  * - mergeRate: merged / (merged + discarded);
- * - approvedUnmodifiedRate: merged runs with no human follow-up commit to their files / merged;
+ * - approvedUnmodifiedRate: merged runs with no human follow-up commit to their files and no changes
+ *   requested before the merge / merged;
  * - rejectionRate: discarded / (merged + discarded);
  * - gateFailureRate: runs whose gate failed / runs whose gate ran;
  * - regressions: merged runs later reverted on the base branch;
@@ -74,7 +80,11 @@ export interface RunRecord {
  *   aimed at agentctl's or the tools' own configuration;
  * - auditDisagreementRate: audited auto merges a human disagreed with / audited auto merges;
  * - interventionRate: runs interrupted or claimed by a human / runs;
- * - consecutiveMerged: merged runs since the last discarded or failed one (open runs skipped);
+ * - consecutiveMerged: first-time merges since the last discarded or failed run (open runs and merges
+ *   after changes skipped: the work landed, but its first attempt needed a human's correction, which an
+ *   auto run would not have had);
+ * - mergedFirstTime / mergedAfterChanges: merged runs that took one attempt / more than one
+ *   (`agentctl review request-changes`); roundsPerMerged: mean attempts per merged run;
  * - unsandboxed: runs without the OS sandbox; they never count as merged (merged, mergeRate,
  *   approvedUnmodifiedRate, consecutiveMerged, claimedMerged), while everything that counts against an
  *   agent (discards, failures, violations, regressions) still does;
@@ -97,6 +107,9 @@ export interface Evidence {
   auditDisagreementRate: number | null;
   interventionRate: number | null;
   consecutiveMerged: number;
+  mergedFirstTime: number;
+  mergedAfterChanges: number;
+  roundsPerMerged: number | null;
   claimedMerged: number;
   unsandboxed: number;
   medianDurationMs: number | null;
@@ -130,7 +143,7 @@ export function evidenceOf(runs: readonly RunRecord[]): Evidence {
   let consecutive = 0;
   for (let i = runs.length - 1; i >= 0; i--) {
     const o = runs[i]!.outcome;
-    if (o === 'open' || o === 'interrupted' || (o === 'merged' && runs[i]!.unsandboxed)) continue;
+    if (o === 'open' || o === 'interrupted' || (o === 'merged' && (runs[i]!.unsandboxed || roundsOf(runs[i]!) > 1))) continue;
     if (o !== 'merged') break;
     consecutive++;
   }
@@ -144,7 +157,8 @@ export function evidenceOf(runs: readonly RunRecord[]): Evidence {
     discarded,
     failed,
     mergeRate: rate(merged.length, merged.length + discarded),
-    approvedUnmodifiedRate: rate(merged.filter((r) => !r.followUp).length, merged.length),
+    // A merge after requested changes was modified by the human's review, like one with a follow-up commit.
+    approvedUnmodifiedRate: rate(merged.filter((r) => !r.followUp && roundsOf(r) === 1).length, merged.length),
     rejectionRate: rate(discarded, merged.length + discarded),
     gateFailureRate: rate(gated.filter((r) => r.gateFailed).length, gated.length),
     regressions: runs.filter((r) => r.regression).length,
@@ -153,6 +167,9 @@ export function evidenceOf(runs: readonly RunRecord[]): Evidence {
     auditDisagreementRate: rate(runs.filter((r) => r.audit === 'disagreed').length, runs.filter((r) => r.audit !== undefined).length),
     interventionRate: rate(runs.filter((r) => r.claimed || r.outcome === 'interrupted').length, runs.length),
     consecutiveMerged: consecutive,
+    mergedFirstTime: merged.filter((r) => roundsOf(r) === 1).length,
+    mergedAfterChanges: merged.filter((r) => roundsOf(r) > 1).length,
+    roundsPerMerged: merged.length ? merged.reduce((n, r) => n + roundsOf(r), 0) / merged.length : null,
     claimedMerged: merged.filter((r) => r.claimed).length,
     unsandboxed: runs.filter((r) => r.unsandboxed).length,
     medianDurationMs: median,
@@ -183,7 +200,10 @@ export function eligibility(level: Autonomy, ev: Evidence, rules: TrustRules): E
     return { to: 'review', eligible: missing.length === 0, missing };
   }
   const r = rules.promotion.reviewToAuto;
-  if (ev.consecutiveMerged < r.consecutiveMerged) missing.push(`needs ${r.consecutiveMerged} consecutive merged runs, has ${ev.consecutiveMerged}`);
+  if (ev.consecutiveMerged < r.consecutiveMerged) {
+    const skipped = ev.mergedAfterChanges ? ` (${ev.mergedAfterChanges} merged after requested changes do not count)` : '';
+    missing.push(`needs ${r.consecutiveMerged} consecutive merged runs, has ${ev.consecutiveMerged}${skipped}`);
+  }
   if (ev.approvedUnmodifiedRate === null || ev.approvedUnmodifiedRate < r.approvedUnmodifiedRate) {
     missing.push(`needs ≥ ${Math.round(r.approvedUnmodifiedRate * 100)}% approved unmodified, has ${ev.approvedUnmodifiedRate === null ? 'none' : `${Math.round(ev.approvedUnmodifiedRate * 100)}%`}`);
   }

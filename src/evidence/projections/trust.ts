@@ -202,6 +202,9 @@ export function applyTrustEvent(state: TrustState, e: StoredEvent, rules: TrustR
     case 'review.followup':
       run.followUp = true;
       break;
+    case 'review.changes_requested':
+      run.rounds = (run.rounds ?? 1) + 1;
+      break;
     case 'audit.agreed':
       run.audit = 'agreed';
       break;

@@ -18,6 +18,8 @@ export interface LaunchOptions {
   interactive: boolean;
   /** Aborting stops the agent (its whole sandbox) and marks the run interrupted. */
   signal?: AbortSignal | undefined;
+  /** Resume this session of the tool (a later attempt of the run; see AgentAdapter.canResume). */
+  resume?: string | undefined;
 }
 
 /** What the agent did, as far as the run's decision cares. */
@@ -45,12 +47,13 @@ export function runEnv(ctx: Context, run: ConfinedRun, extra: Record<string, str
 
 /**
  * Launch the agent and wait for it.
- * @returns the outcome; the `agent.launched` / `agent.exited` events and everything the agent reported are recorded
+ * @returns the outcome; the `agent.launched` / `agent.exited` (with the tool's `sessionId`, or null) events
+ *   and everything the agent reported are recorded
  */
 export async function launchAgent(ctx: Context, run: PreparedRun, options: LaunchOptions, emit: Emit): Promise<LaunchOutcome> {
   const { task, policy, adapter, settings, runId, worktree, prompt } = run.plan;
   const interactive = options.interactive;
-  const spec = adapter.launch({ prompt, worktree, settings, rendered: run.rendered, interactive });
+  const spec = adapter.launch({ prompt, worktree, settings, rendered: run.rendered, interactive, resume: options.resume });
   const cmd = confineCommand(run, 'agent', commandFor(spec.bin, spec.args), adapter.apiHosts(ctx.env), [spec.bin]);
   const env = runEnv(ctx, run, { ...settings.env, ...spec.env }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]);
   if (interactive) {
@@ -108,6 +111,8 @@ export async function launchAgent(ctx: Context, run: PreparedRun, options: Launc
         durationMs: result.durationMs,
         summary: summary.finalText ?? null,
         error: agentOk || asked ? null : (summary.errorText ?? (result.timedOut ? `timed out after ${task.timeoutMs} ms` : stderrTail || `exit ${result.exitCode ?? result.signal}`)),
+        // The tool's own session (checked by the parser), so a later attempt can resume it.
+        sessionId: summary.sessionId ?? null,
       },
     },
   ]);

@@ -49,8 +49,13 @@ export async function prepareRun(ctx: Context, plan: RunPlan, emit: Emit): Promi
   }
 }
 
-/** Copy and link the bootstrap's paths and lease the ports; recorded as `worktree.bootstrapped`. */
-async function bootstrapWorktree(ctx: Context, plan: RunPlan, emit: Emit): Promise<PortBlock> {
+/**
+ * Copy and link the bootstrap's paths and lease the ports; recorded as `worktree.bootstrapped` (a later
+ * attempt of the run calls it again, with nothing to copy: the shared links and ports went with the
+ * last attempt).
+ * @throws like {@link prepareRun}'s bootstrap step (recorded as `run.failed`, step `bootstrap`)
+ */
+export async function bootstrapWorktree(ctx: Context, plan: RunPlan, emit: Emit): Promise<PortBlock> {
   const boot = plan.bootstrap;
   try {
     const applied = applyBootstrap(ctx, plan.worktree, boot, plan.policy);
@@ -74,8 +79,12 @@ export function releaseRun(ctx: Context, run: { plan: RunPlan }): void {
   releasePorts(portLeasesDir(ctx.paths), run.plan.runId);
 }
 
-/** The protocol folder, the tool's configuration and the OS sandbox layout (event `policy.rendered`). */
-async function configure(ctx: Context, plan: RunPlan, gitDir: string, gitControl: GitControlSnapshot, ports: PortBlock, emit: Emit): Promise<PreparedRun> {
+/**
+ * The protocol folder, the tool's configuration and the OS sandbox layout (event `policy.rendered`).
+ * A later attempt of the run calls it again on the same worktree and run folder (the tool's home, with
+ * its sessions, is kept).
+ */
+export async function configure(ctx: Context, plan: RunPlan, gitDir: string, gitControl: GitControlSnapshot, ports: PortBlock, emit: Emit): Promise<PreparedRun> {
   // The protocol folder first (renderers may look at what exists), then the tool's config in the run
   // directory, never in the worktree.
   installProtocol(plan.worktree, ctx.project.config.protocol.escalateBelow);
