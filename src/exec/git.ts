@@ -248,7 +248,12 @@ export function createGit(options: GitOptions = {}): Git {
     },
     diff: (where, from, to) => out(where, ['diff', '--no-color', '--ignore-submodules=none', from, to], treesOnly),
     async commitAll(where, message, author, exclude = [], base) {
-      await raw(where, ['add', '--all', '--', '.', ...exclude.map((p) => `:(exclude,literal)${p}`)]);
+      // An exclude pathspec naming an ignored path makes `git add` fail ("paths are ignored", exit 1),
+      // e.g. a shared `node_modules` link under a `.gitignore` line `node_modules`: such a path is left
+      // out by the ignore rules anyway, so only the paths git would otherwise add are excluded. (A name git
+      // would print quoted stays excluded: the worst case is the old refusal, never an added path.)
+      const ignored = exclude.length ? new Set((await raw(where, ['check-ignore', '--', ...exclude], { ...ro, accept: [0, 1] })).stdout.split('\n')) : new Set<string>();
+      await raw(where, ['add', '--all', '--', '.', ...exclude.filter((p) => !ignored.has(p)).map((p) => `:(exclude,literal)${p}`)]);
       // Excluded paths go back to what the base commit has, even if the agent staged or committed them
       // itself: gone when the base lacks them, the base's version when it tracks them.
       if (exclude.length) await raw(where, ['reset', '-q', base ?? 'HEAD', '--', ...exclude.map((p) => `:(literal)${p}`)], { accept: [0, 1] });

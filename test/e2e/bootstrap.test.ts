@@ -117,6 +117,18 @@ describe.runIf(sandboxAvailable)('worktree bootstrap on a real Node project (OS 
     expect(existsSync(join(run.worktree, 'node_modules'))).toBe(false);
   });
 
+  it('shared under a .gitignore line without a slash (`node_modules`, which also ignores the link): the run still commits its work', async () => {
+    const { repo, home } = nodeProject('  shared: [node_modules]');
+    writeFileSync(join(repo, '.gitignore'), 'node_modules\n');
+    git(repo, 'commit', '-qam', 'ignore node_modules as a name');
+    const r = await agentctl(repo, home, ['run', 't', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const run = JSON.parse(r.stdout).run;
+    const events = await eventsOf(repo, home, run.runId);
+    expect((events.find((e) => e.type === 'sandbox.committed')!.payload.files as { path: string }[]).map((f) => f.path)).toEqual(['docs/x.md']);
+    expect(git(repo, 'ls-tree', '-r', '--name-only', run.branch)).not.toContain('node_modules');
+  });
+
   it('setup: [npm ci --prefer-offline]: the gate passes offline; the checkout\'s node_modules is byte-identical; setup has no network unless worktree.network says so; copy brings gitignored files', async () => {
     const agent = 'echo "// mine" >> node_modules/tinydep/index.js && echo "own-copy writable"\ncat local/data.txt\n[ -L local/link ] && echo "link copied" || echo "link skipped"';
     const { repo, home } = nodeProject('  setup: [npm ci --prefer-offline]\n  copy: [local]', agent);
