@@ -233,41 +233,17 @@ function authPlan(key: KeyObject | undefined, cp: CheckpointFile): { keyedFrom: 
   return { keyedFrom: undefined, trusted: cp.kind === 'legacy' ? cp : undefined, authenticated: false };
 }
 
-/** A stored row as {@link verifyChain} reads it: the payload stays text (hashed as stored, parsed only when that fails). */
-interface ChainRow {
-  seq: number;
-  key: string;
-  ts: string;
-  type: string;
-  version: number;
-  run_id: string | null;
-  task: string | null;
-  agent: string | null;
-  project: string | null;
-  task_type: string | null;
-  payload: string;
-  prev_hash: string;
-  hash: string;
-}
+/** A stored row as {@link verifyChain} reads it, in column order (raw rows: no per-row object of column names). */
+type ChainRow = [seq: number, key: string, ts: string, type: string, version: number, runId: string | null, task: string | null, agent: string | null, project: string | null, taskType: string | null, payload: string, prevHash: string, hash: string];
 
-/** Every event in sequence order, one row at a time (better-sqlite3 `.iterate()`: constant memory). */
+/**
+ * Every event in sequence order, one row at a time (better-sqlite3 `.iterate()`: constant memory), its
+ * payload left as the stored text (hashed as stored, parsed only when that fails: see verifyChain).
+ */
 function* chainLinks(db: Database.Database): Generator<ChainLink> {
-  for (const r of db.prepare('SELECT seq, key, ts, type, version, run_id, task, agent, project, task_type, payload, prev_hash, hash FROM events ORDER BY seq').iterate() as IterableIterator<ChainRow>) {
-    yield {
-      seq: r.seq,
-      key: r.key,
-      ts: r.ts,
-      type: r.type,
-      version: r.version,
-      runId: r.run_id ?? undefined,
-      task: r.task ?? undefined,
-      agent: r.agent ?? undefined,
-      project: r.project ?? undefined,
-      taskType: r.task_type ?? undefined,
-      payloadText: r.payload,
-      prevHash: r.prev_hash,
-      hash: r.hash,
-    };
+  const rows = db.prepare('SELECT seq, key, ts, type, version, run_id, task, agent, project, task_type, payload, prev_hash, hash FROM events ORDER BY seq').raw(true).iterate() as IterableIterator<ChainRow>;
+  for (const r of rows) {
+    yield { seq: r[0], key: r[1], ts: r[2], type: r[3], version: r[4], runId: r[5] ?? undefined, task: r[6] ?? undefined, agent: r[7] ?? undefined, project: r[8] ?? undefined, taskType: r[9] ?? undefined, payloadText: r[10], prevHash: r[11], hash: r[12] };
   }
 }
 
