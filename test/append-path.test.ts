@@ -5,6 +5,7 @@
  * backwards or following a symbolic link.
  */
 import { createSecretKey, randomBytes, createHash, createHmac, type KeyObject } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -13,7 +14,7 @@ import { canonicalJson } from '../src/evidence/canonical.js';
 import { GENESIS_HASH, eventHash, eventHashOfText, verifyChain, type ChainLink, type StoredEvent } from '../src/evidence/events.js';
 import { checkpointPath, readCheckpoint, writeCheckpoint } from '../src/evidence/integrity.js';
 import { openEventStore } from '../src/evidence/store.js';
-import { cleanup, tempDir } from './helpers.js';
+import { ROOT, cleanup, tempDir } from './helpers.js';
 
 afterEach(cleanup);
 
@@ -211,4 +212,51 @@ describe('append path', () => {
     expect(verifyChain(store.query(), store.auth!)).toMatchObject({ ok: true, checked: 2 });
     store.close();
   });
+});
+
+describe('several processes at once', () => {
+  it('4 writers (single and batched appends) and 2 processes re-opening the log: all succeed, one chain, an authentic checkpoint on it', async () => {
+    const { file, store } = keyedLog(1);
+    store.close();
+    const start = Date.now() + 1500;
+    const storeModule = JSON.stringify(join(ROOT, 'dist/evidence/store.js'));
+    const writer = (w: number) => `
+      const { openEventStore } = await import(${storeModule});
+      while (Date.now() < ${start}) {}
+      const store = openEventStore(${JSON.stringify(file)});
+      for (let i = 0; i < 60; i++) {
+        if (i % 3) store.append({ type: 'tool.called', key: 'w${w}-' + i, project: 'p', payload: { i } });
+        else store.append([0, 1, 2, 3, 4].map((j) => ({ type: 'agent.message', key: 'w${w}-' + i + '-' + j, payload: { i, j } })));
+      }
+      store.close();`;
+    // Opening checks the tail since the checkpoint and reads the checkpoint while the writers update it in place.
+    const opener = `
+      const { openEventStore } = await import(${storeModule});
+      while (Date.now() < ${start}) {}
+      for (let i = 0; i < 40; i++) openEventStore(${JSON.stringify(file)}).close();`;
+    const scripts = [0, 1, 2, 3].map(writer).concat([opener, opener]);
+    const results = await Promise.all(
+      scripts.map(
+        (code) =>
+          new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+            const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'ignore', 'pipe'] });
+            let stderr = '';
+            child.stderr.on('data', (d) => (stderr += d));
+            child.on('error', reject);
+            child.on('close', (c) => resolve({ code: c, stderr }));
+          }),
+      ),
+    );
+    for (const r of results) expect(r, r.stderr).toMatchObject({ code: 0 });
+    const again = openEventStore(file);
+    const events = again.query();
+    expect(events).toHaveLength(1 + 4 * (40 + 20 * 5));
+    expect(new Set(events.map((e) => e.key)).size).toBe(events.length);
+    expect(verifyChain(events, again.auth!)).toMatchObject({ ok: true, checked: events.length });
+    // Two writers finishing at once may leave it one append behind (each compares, then writes): never ahead, always an event's true hash.
+    const cp = readCheckpoint(file);
+    expect(cp.kind).toBe('keyed');
+    if (cp.kind === 'keyed') expect(cp.hash).toBe(events[cp.seq - 1]!.hash);
+    again.close();
+  }, 120_000);
 });
