@@ -6,13 +6,14 @@
  */
 import { createSecretKey, randomBytes, createHash, createHmac, type KeyObject } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../src/evidence/canonical.js';
 import { GENESIS_HASH, eventHash, eventHashOfText, verifyChain, type ChainLink, type StoredEvent } from '../src/evidence/events.js';
 import { checkpointPath, readCheckpoint, writeCheckpoint } from '../src/evidence/integrity.js';
+import { startIntegrityCheck } from '../src/evidence/integrityCheck.js';
 import { openEventStore } from '../src/evidence/store.js';
 import { ROOT, cleanup, tempDir } from './helpers.js';
 
@@ -259,4 +260,32 @@ describe('several processes at once', () => {
     if (cp.kind === 'keyed') expect(cp.hash).toBe(events[cp.seq - 1]!.hash);
     again.close();
   }, 120_000);
+});
+
+describe('the integrity check on a second thread', () => {
+  it('answers what PRAGMA integrity_check answers on this thread, healthy and with an index page overwritten', () => {
+    const { file, store } = keyedLog(30);
+    store.close();
+    const check = (db: Database.Database) => {
+      const parallel = startIntegrityCheck(db, 0);
+      const worker = parallel();
+      expect(parallel.ranOn).toBe('worker');
+      return { worker, here: String(db.pragma('integrity_check', { simple: true })) };
+    };
+    let db = new Database(file);
+    expect(check(db)).toEqual({ worker: 'ok', here: 'ok' });
+    // Overwrite the end of an index's root page (where its cells live): the index no longer matches the table.
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    const { rootpage } = db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'events_by_type'").get() as { rootpage: number };
+    const pageSize = Number(db.pragma('page_size', { simple: true }));
+    db.close();
+    const fd = openSync(file, 'r+');
+    writeSync(fd, Buffer.alloc(200, 0x41), 0, 200, rootpage * pageSize - 300);
+    closeSync(fd);
+    db = new Database(file);
+    const damaged = check(db);
+    expect(damaged.here).toMatch(/events_by_type|page|corrupt/i);
+    expect(damaged.worker).toBe(damaged.here);
+    db.close();
+  });
 });

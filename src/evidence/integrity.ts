@@ -6,7 +6,8 @@
  *   sequence hashed with the key), authenticated with HMAC-SHA256 under the installation's log key, so
  *   truncating the tail, restoring an older copy of the database, or replacing database and checkpoint
  *   together is caught;
- * - `verifyLog`: integrity_check, fingerprint, chain and checkpoint in one report.
+ * - `verifyLog`: integrity_check (on a second thread for a large log), fingerprint, chain and checkpoint in
+ *   one report, the events streamed in constant memory.
  */
 import { closeSync, constants, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -14,6 +15,7 @@ import type { KeyObject } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { canonicalJson, hmacSha256, sameDigest, sha256 } from './canonical.js';
 import { verifyChain, type ChainLink } from './events.js';
+import { startIntegrityCheck } from './integrityCheck.js';
 import { syncFolder } from './key.js';
 
 /** Fingerprint of the schema objects of the `events` table (table, indexes, triggers). */
@@ -259,9 +261,8 @@ function* chainLinks(db: Database.Database): Generator<ChainLink> {
  * @returns the report; `ok` only when every check passed (a legacy log with no key yet passes unauthenticated)
  */
 export function verifyLog(db: Database.Database, expectedFingerprint: string, key: KeyObject | undefined, checkpoint: CheckpointFile): VerifyReport {
+  const integrityCheck = startIntegrityCheck(db);
   const problems: string[] = [];
-  const integrity = String(db.pragma('integrity_check', { simple: true }));
-  if (integrity !== 'ok') problems.push(`SQLite integrity check: ${integrity}`);
   const missing = missingTriggers(db);
   const schemaOk = schemaFingerprint(db) === expectedFingerprint;
   if (!schemaOk) problems.push(`the events table's schema was altered${missing.length ? ` (missing triggers: ${missing.join(', ')})` : ''}: tampering`);
@@ -274,6 +275,8 @@ export function verifyLog(db: Database.Database, expectedFingerprint: string, ke
     return { count, head, at, chain };
   });
   const { count, head, at, chain } = snapshot.deferred();
+  const integrity = integrityCheck();
+  if (integrity !== 'ok') problems.unshift(`SQLite integrity check: ${integrity}`);
   if (!chain.ok) problems.push(`hash chain broken at sequence ${chain.firstBadSeq}: ${chain.problem}`);
   let firstBad = chain.firstBadSeq;
   let checkpointOk = plan.problem === undefined;
