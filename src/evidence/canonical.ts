@@ -7,8 +7,9 @@ import { createHash, createHmac, timingSafeEqual, type KeyObject } from 'node:cr
 
 /**
  * Encode a JSON-compatible value canonically. Throws TypeError on non-finite numbers, bigints or functions.
- * Written as one pass with string concatenation and a keys-sorted-in-place loop: it runs twice per
- * appended event and once per verified one, and the Object.entries/filter/sort/map/join form cost ~5×.
+ * Written as one pass with string concatenation, sorting an object's keys only when they are out of
+ * order: it runs once per appended event (its payload), and the Object.entries/filter/sort/map/join
+ * form it replaces cost about twice as much.
  * The output is the same: keys in UTF-16 code-unit order (Array.prototype.sort's default), undefined
  * object members dropped, undefined array members as null.
  */

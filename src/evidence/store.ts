@@ -220,7 +220,7 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
       // The stored text is hashed as it is, and the returned payload is parsed from it: what is hashed
       // is exactly what is stored and read back.
       const payloadText = canonicalJson(input.payload);
-      const event: StoredEvent = {
+      const fields = {
         seq: seq + 1,
         key,
         ts: input.ts ?? now().toISOString(),
@@ -231,27 +231,12 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
         agent: input.agent,
         project: input.project,
         taskType: input.taskType,
-        payload: undefined as unknown as Record<string, unknown>,
         prevHash,
-        hash: '',
       };
-      event.hash = eventHashOfText(event, payloadText, logKey);
-      insert.run(
-        event.seq,
-        key,
-        event.ts,
-        event.type,
-        version,
-        event.runId ?? null,
-        event.task ?? null,
-        event.agent ?? null,
-        event.project ?? null,
-        event.taskType ?? null,
-        payloadText,
-        prevHash,
-        event.hash,
-      );
-      event.payload = JSON.parse(payloadText) as Record<string, unknown>;
+      const hash = eventHashOfText(fields, payloadText, logKey);
+      insert.run(fields.seq, key, fields.ts, fields.type, version, fields.runId ?? null, fields.task ?? null, fields.agent ?? null, fields.project ?? null, fields.taskType ?? null, payloadText, prevHash, hash);
+      const { runId, task, agent, project, taskType } = fields;
+      const event: StoredEvent = { seq: fields.seq, key, ts: fields.ts, type: fields.type, version, runId, task, agent, project, taskType, payload: JSON.parse(payloadText) as Record<string, unknown>, prevHash, hash };
       seq = event.seq;
       prevHash = event.hash;
       out.push(event);
