@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import chalk from 'chalk';
 import { EXIT } from '../core/errors.js';
 import { agentctlHome, homePaths } from '../core/paths.js';
-import { readCheckpoint, verifyLog, type VerifyReport } from '../evidence/integrity.js';
+import { readCheckpointFor, verifyLog, type VerifyReport } from '../evidence/integrity.js';
 import { readLogKey } from '../evidence/key.js';
 import { expectedSchemaFingerprint, openEventStore } from '../evidence/store.js';
 import { printJson, println } from '../ui/output.js';
@@ -29,7 +29,10 @@ export default async function auditVerify(opts: { json?: boolean }): Promise<num
   const key = readLogKey(keyFile);
   const store = openEventStore(database, { allowTampered: true });
   try {
-    const report = verifyLog(store.db, store.query(), expectedSchemaFingerprint(), key, readCheckpoint(database));
+    // The checkpoint first: verifyLog's snapshot, taken after, then holds the event it records even while
+    // another process appends. The events are streamed (constant memory), never loaded as a whole.
+    const checkpoint = readCheckpointFor(database, key);
+    const report = verifyLog(store.db, expectedSchemaFingerprint(), key, checkpoint);
     if (opts.json) printJson({ database, ...report });
     else if (report.ok) println(`${chalk.green('ok')}: ${okLine(report)}`);
     else {

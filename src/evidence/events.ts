@@ -105,20 +105,32 @@ export const GENESIS_HASH = '0'.repeat(64);
  *   were keyed), which anybody can recompute
  */
 export function eventHash(e: Omit<StoredEvent, 'hash'>, key?: KeyObject): string {
-  const body = canonicalJson({
-    seq: e.seq,
-    key: e.key,
-    ts: e.ts,
-    type: e.type,
-    version: e.version,
-    runId: e.runId ?? null,
-    task: e.task ?? null,
-    agent: e.agent ?? null,
-    project: e.project ?? null,
-    taskType: e.taskType ?? null,
-    payload: e.payload,
-  });
-  const text = `${e.prevHash}\n${body}`;
+  return eventHashOfText(e, canonicalJson(e.payload), key);
+}
+
+/** Strings JSON.stringify leaves as they are between quotes: no quote, backslash, control character or surrogate. */
+const PLAIN = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
+/** canonicalJson of a member value, with the common case (a plain string, as ids and times are) shortcut. */
+const json = (value: unknown): string => (typeof value === 'string' && PLAIN.test(value) ? `"${value}"` : canonicalJson(value));
+
+/** One `"name":value` member of the hashed object, or nothing for undefined (as canonicalJson drops it). */
+const member = (name: string, value: unknown, first = false): string => (value === undefined ? '' : `${first ? '' : ','}"${name}":${json(value)}`);
+
+/**
+ * {@link eventHash} of an event whose payload is given as its canonical JSON text (as stored), so the
+ * payload is neither parsed nor encoded again. The same text as eventHash hashes, built member by member
+ * in canonicalJson's key order (agent, key, payload, project, runId, seq, task, taskType, ts, type,
+ * version); equal to eventHash(e) whenever `payloadText === canonicalJson(e.payload)`.
+ * @param e the event's stored fields (its `payload`, if any, is ignored)
+ * @param payloadText the payload's canonical JSON text
+ */
+export function eventHashOfText(e: Omit<StoredEvent, 'hash' | 'payload'>, payloadText: string, key?: KeyObject): string {
+  const text =
+    e.key !== undefined && e.seq !== undefined && e.ts !== undefined && e.type !== undefined && e.version !== undefined
+      ? `${e.prevHash}\n{"agent":${json(e.agent ?? null)},"key":${json(e.key)},"payload":${payloadText},"project":${json(e.project ?? null)},"runId":${json(e.runId ?? null)},"seq":${json(e.seq)},"task":${json(e.task ?? null)},"taskType":${json(e.taskType ?? null)},"ts":${json(e.ts)},"type":${json(e.type)},"version":${json(e.version)}}`
+      : // A field missing from a damaged row is dropped, as canonicalJson drops undefined members.
+        `${e.prevHash}\n{${member('agent', e.agent ?? null, true)}${member('key', e.key)},"payload":${payloadText}${member('project', e.project ?? null)}${member('runId', e.runId ?? null)}${member('seq', e.seq)}${member('task', e.task ?? null)}${member('taskType', e.taskType ?? null)}${member('ts', e.ts)}${member('type', e.type)}${member('version', e.version)}}`;
   return key ? hmacSha256(key, text) : sha256(text);
 }
 
@@ -150,33 +162,65 @@ export interface ChainCheck {
 }
 
 /**
+ * What {@link verifyChain} reads of an event: a StoredEvent, or a stored row with its payload still as
+ * the stored text (`payloadText`, not parsed: verifying a large log then parses nothing it need not).
+ */
+export interface ChainLink extends Omit<StoredEvent, 'payload'> {
+  payload?: Record<string, unknown> | undefined;
+  payloadText?: string | undefined;
+}
+
+/** The link's hash recomputed from its contents, with canonicalJson's meaning: the payload parsed and encoded again. */
+function contentHash(e: ChainLink, key: KeyObject | undefined): string | undefined {
+  if (e.payloadText === undefined) return eventHash(e as StoredEvent, key);
+  let payload: unknown;
+  try {
+    payload = JSON.parse(e.payloadText);
+  } catch {
+    return undefined; // not JSON: matches no hash
+  }
+  return eventHashOfText(e, canonicalJson(payload), key);
+}
+
+/**
+ * Whether a link carries `key`'s authentication code. The stored text is hashed as it is first (what the
+ * store wrote: canonical), and only when that differs is it parsed and encoded again, so the answer is
+ * the one {@link contentHash} gives: a text that only the key's holder could have authenticated as it
+ * is, is the canonical text the store writes.
+ */
+function keyedMatch(e: ChainLink, key: KeyObject): boolean {
+  if (e.payloadText !== undefined && eventHashOfText(e, e.payloadText, key) === e.hash) return true;
+  return contentHash(e, key) === e.hash;
+}
+
+/**
  * Verify a hash chain: sequence numbers 1..n without gaps, each prevHash equal to the previous hash,
  * each hash recomputed from the stored fields: plain sha256 before `auth.keyedFrom`, HMAC-SHA256 with
  * `auth.key` from it on. A keyed event links to the legacy one before it, so the legacy prefix is covered
- * by the first keyed event's authentication code.
- * @param events all events in sequence order, from seq 1
+ * by the first keyed event's authentication code. Reads `events` once, in order, keeping none of them
+ * (constant memory with a streaming iterable), and stops at the first bad one.
+ * @param events all events in sequence order, from seq 1 (StoredEvents, or rows with `payloadText`)
  * @param auth the key and the first keyed sequence (a store's `auth`, or from the checkpoint)
  */
-export function verifyChain(events: Iterable<StoredEvent>, auth: ChainAuth): ChainCheck {
+export function verifyChain(events: Iterable<ChainLink>, auth: ChainAuth): ChainCheck {
   let prev = GENESIS_HASH;
   let expected = 1;
   let checked = 0;
   let firstKeyedSeq: number | undefined;
+  const bad = (e: ChainLink, problem: string): ChainCheck => ({ ok: false, checked, firstBadSeq: e.seq, problem, firstKeyedSeq });
   for (const e of events) {
-    const bad = (problem: string): ChainCheck => ({ ok: false, checked, firstBadSeq: e.seq, problem, firstKeyedSeq });
     if (e.seq !== expected) return { ok: false, checked, firstBadSeq: expected, problem: `sequence ${expected} is missing (found ${e.seq})`, firstKeyedSeq };
-    if (e.prevHash !== prev) return bad('its previous-hash link does not match the event before it');
-    const { hash, ...rest } = e;
+    if (e.prevHash !== prev) return bad(e, 'its previous-hash link does not match the event before it');
     const mustBeKeyed = auth.keyedFrom !== undefined ? e.seq >= auth.keyedFrom : firstKeyedSeq !== undefined;
-    if (mustBeKeyed && !auth.key) return bad('it was authenticated with the installation key, and that key is missing');
+    if (mustBeKeyed && !auth.key) return bad(e, 'it was authenticated with the installation key, and that key is missing');
     if (mustBeKeyed) {
-      if (eventHash(rest, auth.key) !== hash) return bad("its authentication code does not match (HMAC-SHA256 with this installation's key): forged, edited or written with another key");
+      if (!keyedMatch(e, auth.key!)) return bad(e, "its authentication code does not match (HMAC-SHA256 with this installation's key): forged, edited or written with another key");
       firstKeyedSeq ??= e.seq;
-    } else if (eventHash(rest) !== hash) {
-      if (auth.keyedFrom === undefined && auth.key && eventHash(rest, auth.key) === hash) firstKeyedSeq = e.seq;
-      else return bad(auth.key ? "its hash matches neither its contents (legacy sha256) nor this installation's key" : 'its contents do not match its hash');
+    } else if (contentHash(e, undefined) !== e.hash) {
+      if (auth.keyedFrom === undefined && auth.key && keyedMatch(e, auth.key)) firstKeyedSeq = e.seq;
+      else return bad(e, auth.key ? "its hash matches neither its contents (legacy sha256) nor this installation's key" : 'its contents do not match its hash');
     }
-    prev = hash;
+    prev = e.hash;
     expected++;
     checked++;
   }

@@ -19,7 +19,7 @@ import type { KeyObject } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { ConfigError } from '../core/errors.js';
 import { GENESIS_HASH, eventHash, type ChainAuth, type StoredEvent } from './events.js';
-import { checkpointPath, authentic, readCheckpoint, writeCheckpoint } from './integrity.js';
+import { checkpointPath, authentic, readCheckpoint, readCheckpointFor, writeCheckpoint } from './integrity.js';
 import { adoptPendingKey, createLogKey, readLogKey } from './key.js';
 
 /** The authentication a store appends with. */
@@ -61,7 +61,7 @@ export function establishLogAuth(file: string, keyFile: string, log: LogReader):
 /** The key and keyed sequence when both are in place, else undefined (the log must be keyed first). */
 function settled(file: string, keyFile: string): LogAuth | undefined {
   let key = readLogKey(keyFile);
-  const cp = readCheckpoint(file);
+  const cp = readCheckpointFor(file, key);
   if (!key && cp.kind === 'keyed') {
     // Its creator may publish it (and drop the pending name) between our two looks: read the final name again.
     key = adoptPendingKey(keyFile, (k) => authentic(cp, k) !== undefined) ?? readLogKey(keyFile);
@@ -103,7 +103,7 @@ function keyTheLog(file: string, keyFile: string, log: LogReader): LogAuth {
  */
 function checkTail(file: string, auth: LogAuth, log: LogReader): void {
   // Read again: another process may have appended (and moved the checkpoint) since it was settled.
-  const cp = authentic(readCheckpoint(file), auth.key);
+  const cp = authentic(readCheckpointFor(file, auth.key), auth.key);
   if (!cp) throw tampered(file, "its checkpoint was replaced while it was being opened (its authentication code does not match the installation key)");
   const tail = log.from(Math.max(cp.seq, 1));
   const at = cp.seq === 0 ? undefined : tail[0];

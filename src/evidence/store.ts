@@ -13,7 +13,7 @@ import Database from 'better-sqlite3';
 import { ConfigError, InternalError } from '../core/errors.js';
 import { homePaths } from '../core/paths.js';
 import { canonicalJson, hmacSha256, sameDigest } from './canonical.js';
-import { EVENT_TYPES, GENESIS_HASH, eventHash, type EventInput, type StoredEvent } from './events.js';
+import { EVENT_TYPES, GENESIS_HASH, eventHashOfText, type EventInput, type StoredEvent } from './events.js';
 import { missingTriggers, schemaFingerprint, writeCheckpoint } from './integrity.js';
 import { establishLogAuth, type LogAuth } from './logAuth.js';
 import { MIGRATIONS } from './migrations.js';
@@ -196,7 +196,7 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
 
   const insert = db.prepare(
     `INSERT INTO events (seq, key, ts, type, version, run_id, task, agent, project, task_type, payload, prev_hash, hash)
-     VALUES (@seq, @key, @ts, @type, @version, @run_id, @task, @agent, @project, @task_type, @payload, @prev_hash, @hash)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const head = db.prepare('SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1');
   const byKey = db.prepare('SELECT * FROM events WHERE key = ?');
@@ -209,15 +209,18 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
     for (const input of inputs) {
       const version = EVENT_TYPES[input.type];
       if (version === undefined) throw new InternalError(`unknown event type ${String(input.type)}`);
+      // A key the caller chose may be stored already (a retry); a fresh random one cannot be (and the
+      // events_no_replace trigger would refuse a collision), so only a caller's key is looked up.
       const key = input.key ?? randomUUID();
-      const existing = byKey.get(key) as Row | undefined;
+      const existing = input.key === undefined ? undefined : (byKey.get(key) as Row | undefined);
       if (existing) {
         out.push(fromRow(existing));
         continue;
       }
-      // Round-trip through canonical JSON so what is hashed is exactly what is stored and read back.
+      // The stored text is hashed as it is, and the returned payload is parsed from it: what is hashed
+      // is exactly what is stored and read back.
       const payloadText = canonicalJson(input.payload);
-      const base: Omit<StoredEvent, 'hash'> = {
+      const fields = {
         seq: seq + 1,
         key,
         ts: input.ts ?? now().toISOString(),
@@ -228,28 +231,15 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
         agent: input.agent,
         project: input.project,
         taskType: input.taskType,
-        payload: JSON.parse(payloadText) as Record<string, unknown>,
         prevHash,
       };
-      const hash = eventHash(base, logKey);
-      insert.run({
-        seq: base.seq,
-        key,
-        ts: base.ts,
-        type: base.type,
-        version,
-        run_id: base.runId ?? null,
-        task: base.task ?? null,
-        agent: base.agent ?? null,
-        project: base.project ?? null,
-        task_type: base.taskType ?? null,
-        payload: payloadText,
-        prev_hash: prevHash,
-        hash,
-      });
-      seq = base.seq;
-      prevHash = hash;
-      out.push({ ...base, hash });
+      const hash = eventHashOfText(fields, payloadText, logKey);
+      insert.run(fields.seq, key, fields.ts, fields.type, version, fields.runId ?? null, fields.task ?? null, fields.agent ?? null, fields.project ?? null, fields.taskType ?? null, payloadText, prevHash, hash);
+      const { runId, task, agent, project, taskType } = fields;
+      const event: StoredEvent = { seq: fields.seq, key, ts: fields.ts, type: fields.type, version, runId, task, agent, project, taskType, payload: JSON.parse(payloadText) as Record<string, unknown>, prevHash, hash };
+      seq = event.seq;
+      prevHash = event.hash;
+      out.push(event);
     }
     return out;
   });

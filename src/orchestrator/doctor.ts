@@ -12,7 +12,7 @@ import { TOOL_AGENTS } from '../core/agentTools.js';
 import { agentctlHome, homePaths } from '../core/paths.js';
 import { parseConfig, type ProjectConfig } from '../definition/config.js';
 import { loadProject } from '../definition/load.js';
-import { readCheckpoint, verifyLog } from '../evidence/integrity.js';
+import { readCheckpointFor, verifyLog } from '../evidence/integrity.js';
 import { readLogKey } from '../evidence/key.js';
 import { expectedSchemaFingerprint, openEventStore } from '../evidence/store.js';
 import { createGit } from '../exec/git.js';
@@ -174,7 +174,7 @@ function checkEventLog(env: NodeJS.ProcessEnv): DoctorCheck {
     const key = readLogKey(homePaths(dirname(database)).keyFile);
     const store = openEventStore(database, { allowTampered: true });
     try {
-      const report = verifyLog(store.db, store.query(), expectedSchemaFingerprint(), key, readCheckpoint(database));
+      const report = verifyLog(store.db, expectedSchemaFingerprint(), key, readCheckpointFor(database, key));
       if (!report.ok) return { ...base, status: 'fail', detail: `${database} fails verification: ${report.problems.join('; ')}`, fix, data: { database, exists: true, ...report } };
       return { ...base, status: 'ok', detail: `${database}: ${report.events} events, hash chain intact, checkpoint ${report.checkpoint ? `at #${report.checkpoint.seq} matches` : 'not written yet'}`, data: { database, exists: true, ...report } };
     } finally {
