@@ -1,0 +1,92 @@
+/**
+ * Which event store a command uses, and opening it: the embedded SQLite log under AGENTCTL_HOME (the
+ * default), or a team's PostgreSQL log named by `AGENTCTL_STORE` or `store:` in `.agentrc.yaml`
+ * (`postgres://…`; the environment wins, and `AGENTCTL_STORE=sqlite` forces the local log).
+ */
+import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { ConfigError } from '../core/errors.js';
+import type { HomePaths } from '../core/paths.js';
+import { readCheckpoint, verifyLog, type VerifyReport } from './integrity.js';
+import { readLogKey } from './key.js';
+import { readLocalCheckpoint } from './pg/auth.js';
+import { openPgEventStore, readHead } from './pg/pgStore.js';
+import { redactUrl } from './pg/session.js';
+import { verifyPgLog } from './pg/verify.js';
+import { expectedSchemaFingerprint, openEventStore, type EventStore } from './store.js';
+
+/** Where the log lives. */
+export type StoreTarget = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+
+/** Whether a store setting names PostgreSQL. */
+export const isPostgresUrl = (v: string): boolean => /^postgres(ql)?:\/\//.test(v);
+
+/**
+ * The store to use.
+ * @param paths AGENTCTL_HOME paths (the SQLite file)
+ * @param env reads AGENTCTL_STORE (`sqlite` or `postgres://…`)
+ * @param configured `store:` from `.agentrc.yaml`, if any
+ * @throws ConfigError when AGENTCTL_STORE is neither
+ */
+export function storeTarget(paths: HomePaths, env: NodeJS.ProcessEnv, configured?: string): StoreTarget {
+  const fromEnv = env.AGENTCTL_STORE?.trim();
+  const chosen = fromEnv || configured;
+  if (!chosen || chosen === 'sqlite') return { kind: 'sqlite', file: paths.database };
+  if (isPostgresUrl(chosen)) return { kind: 'postgres', url: chosen };
+  throw new ConfigError(`AGENTCTL_STORE must be "sqlite" or a postgres:// URL, not "${chosen.slice(0, 40)}"`);
+}
+
+/** The team key file of a shared log: AGENTCTL_LOG_KEY_FILE, else `$AGENTCTL_HOME/keys/team.key`. */
+export function teamKeyFile(paths: HomePaths, env: NodeJS.ProcessEnv): string {
+  const f = env.AGENTCTL_LOG_KEY_FILE?.trim();
+  return f ? resolve(f) : paths.teamKeyFile;
+}
+
+/** A name for the store in messages (a URL's password is hidden). */
+export function storeName(target: StoreTarget): string {
+  return target.kind === 'sqlite' ? target.file : redactUrl(target.url);
+}
+
+/** Options for {@link openStore}. */
+export interface OpenStoreOptions {
+  now?: () => Date;
+  /** Inspection only (`audit verify`, halt of a log that fails verification): writes refused. */
+  allowTampered?: boolean;
+}
+
+/**
+ * Open the store `target` names.
+ * @throws ConfigError as openEventStore (SQLite) or openPgEventStore (PostgreSQL) do
+ */
+export function openStore(target: StoreTarget, paths: HomePaths, env: NodeJS.ProcessEnv, options: OpenStoreOptions = {}): EventStore {
+  if (target.kind === 'sqlite') return openEventStore(target.file, options);
+  return openPgEventStore(target.url, { ...options, keyFile: teamKeyFile(paths, env), checkpointDir: paths.storesDir });
+}
+
+/**
+ * Verify a store without writing anything (no key created, no checkpoint moved).
+ * @returns the report, or undefined when a SQLite log does not exist yet
+ */
+export function verifyStore(target: StoreTarget, paths: HomePaths, env: NodeJS.ProcessEnv): VerifyReport | undefined {
+  if (target.kind === 'sqlite') {
+    if (!existsSync(target.file)) return undefined;
+    const key = readLogKey(paths.keyFile);
+    const store = openEventStore(target.file, { allowTampered: true });
+    try {
+      return verifyLog(store.db, store.query(), expectedSchemaFingerprint(), key, readCheckpoint(target.file));
+    } finally {
+      store.close();
+    }
+  }
+  const key = readLogKey(teamKeyFile(paths, env));
+  const store = openPgEventStore(target.url, { keyFile: teamKeyFile(paths, env), checkpointDir: paths.storesDir, allowTampered: true });
+  try {
+    const local = store.schema.logId ? readLocalCheckpoint(paths.storesDir, store.schema.logId) : ({ kind: 'none' } as const);
+    if (!store.schema.version) return verifyPgLog(store.schema, [], undefined, key, local);
+    // Events and head row from one snapshot, so appends by other machines meanwhile do not look like tampering.
+    const [events, head] = store.session.snapshot(() => [store.query(), readHead(store.session)] as const);
+    return verifyPgLog(store.schema, events, head, key, local);
+  } finally {
+    store.close();
+  }
+}
