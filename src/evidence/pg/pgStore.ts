@@ -170,9 +170,9 @@ function appendLocked(s: PgSession, name: string, key: KeyObject, list: readonly
   try {
     reads = s.batch([
       { sql: 'BEGIN' },
-      { sql: `SELECT seq, hash, mac FROM ${SCHEMA}.log_head WHERE id = 1 FOR UPDATE` },
+      { sql: `SELECT seq, hash, mac FROM ${SCHEMA}.log_head WHERE id = 1 FOR UPDATE`, name: 'agentctl_lock_head' },
       // A statement of its own: in READ COMMITTED it sees what the previous lock holder committed.
-      { sql: `SELECT seq, hash FROM ${SCHEMA}.events ORDER BY seq DESC LIMIT 1` },
+      { sql: `SELECT seq, hash FROM ${SCHEMA}.events ORDER BY seq DESC LIMIT 1`, name: 'agentctl_top_event' },
       ...(explicitKeys.length ? [{ sql: `SELECT * FROM ${SCHEMA}.events WHERE key = ANY($1::text[])`, params: [explicitKeys] }] : []),
     ]);
   } catch (error) {
@@ -229,7 +229,7 @@ function appendLocked(s: PgSession, name: string, key: KeyObject, list: readonly
     }
     s.batch([
       insertEvents(rows),
-      { sql: `UPDATE ${SCHEMA}.log_head SET seq = $1, hash = $2, mac = $3 WHERE id = 1`, params: [seq, prevHash, headMac(key, seq, prevHash)] },
+      { sql: `UPDATE ${SCHEMA}.log_head SET seq = $1, hash = $2, mac = $3 WHERE id = 1`, params: [seq, prevHash, headMac(key, seq, prevHash)], name: 'agentctl_move_head' },
       { sql: 'COMMIT' },
     ]);
     return { stored, wrote: true };

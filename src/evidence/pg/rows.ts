@@ -50,7 +50,7 @@ const TYPES = ['bigint', 'text', 'text', 'text', 'integer', 'text', 'text', 'tex
  * events is one statement and never meets the 65,535-parameter limit.
  * @param events stored events with their canonical payload text
  */
-export function insertEvents(events: readonly { event: StoredEvent; payloadText: string }[]): { sql: string; params: unknown[] } {
+export function insertEvents(events: readonly { event: StoredEvent; payloadText: string }[]): { sql: string; params: unknown[]; name: string } {
   const cols: unknown[][] = COLUMNS.map(() => []);
   for (const { event: e, payloadText } of events) {
     const values = [e.seq, e.key, e.ts, e.type, e.version, e.runId ?? null, e.task ?? null, e.agent ?? null, e.project ?? null, e.taskType ?? null, payloadText, e.prevHash, e.hash];
@@ -59,6 +59,7 @@ export function insertEvents(events: readonly { event: StoredEvent; payloadText:
   return {
     sql: `INSERT INTO ${SCHEMA}.events (${COLUMNS.join(', ')}) SELECT * FROM unnest(${TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})`,
     params: cols,
+    name: 'agentctl_insert_events',
   };
 }
 

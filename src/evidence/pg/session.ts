@@ -50,7 +50,7 @@ export interface PgSession {
   /** Rows of one statement (`$1`… parameters). @throws the server's error (see {@link sqlState}) */
   query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): T[];
   /** Several statements in order with one wait (stops at the first error, which it throws). @returns the rows of each */
-  batch(statements: readonly { sql: string; params?: readonly unknown[] }[]): Record<string, unknown>[][];
+  batch(statements: readonly { sql: string; params?: readonly unknown[]; name?: string }[]): Record<string, unknown>[][];
   /** Run `fn` in a transaction (BEGIN … COMMIT, ROLLBACK when it throws). Not reentrant. */
   tx<T>(fn: () => T, begin?: string): T;
   /** Run `fn`'s reads on one snapshot (a read-only REPEATABLE READ transaction): what it reads in several statements agrees. */
@@ -84,7 +84,7 @@ export function connectPg(url: string): PgSession {
     query,
     batch(statements) {
       if (!open) throw new Error('the PostgreSQL connection is closed');
-      return (send({ op: 'batch', conn, statements: statements.map((st) => ({ sql: st.sql, params: st.params ?? [] })) }) as { results: Record<string, unknown>[][] }).results;
+      return (send({ op: 'batch', conn, statements: statements.map((st) => ({ sql: st.sql, params: st.params ?? [], name: st.name })) }) as { results: Record<string, unknown>[][] }).results;
     },
     snapshot(fn) {
       return this.tx(fn, 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');

@@ -16,7 +16,7 @@ pg.types.setTypeParser(20, (v) => Number(v));
 export type PgRequest =
   | { op: 'connect'; url: string; applicationName: string }
   | { op: 'query'; conn: number; sql: string; params: readonly unknown[] }
-  | { op: 'batch'; conn: number; statements: readonly { sql: string; params: readonly unknown[] }[] }
+  | { op: 'batch'; conn: number; statements: readonly { sql: string; params: readonly unknown[]; name?: string | undefined }[] }
   | { op: 'end'; conn: number };
 
 /** The answer: a connection id, the rows of a query (and its row count), or nothing. */
@@ -47,7 +47,8 @@ async function handle(req: PgRequest): Promise<PgResponse> {
       const client = clients.get(req.conn);
       if (!client) throw new Error(`connection ${req.conn} is closed`);
       const results: Record<string, unknown>[][] = [];
-      for (const st of req.statements) results.push((await client.query({ text: st.sql, values: st.params as unknown[] })).rows as Record<string, unknown>[]);
+      // A named statement is parsed and planned once per connection (the append's INSERT: ~40% of its time).
+      for (const st of req.statements) results.push((await client.query({ text: st.sql, values: st.params as unknown[], ...(st.name ? { name: st.name } : {}) })).rows as Record<string, unknown>[]);
       return { results };
     }
     case 'end': {
