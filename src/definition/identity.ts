@@ -38,8 +38,11 @@ export async function repositoryIdentity(git: Git, root: string): Promise<string
 export function settleLegacyIdentity(project: Project, store: Pick<EventStore, 'query'>): boolean {
   const c = project.config;
   if (c.projectSource !== 'repository' || project.folderProject === c.project) return false;
-  if (store.query({ project: c.project, limit: 1 }).length > 0) return false;
+  // The folder name first: for a project without an old history that is an empty index range, at once.
+  // (`query` sorts a project's events by sequence, so a name with many events costs a scan of them: a
+  // project on its old name pays that on each command until `project:` is committed.)
   if (store.query({ project: project.folderProject, limit: 1 }).length === 0) return false;
+  if (store.query({ project: c.project, limit: 1 }).length > 0) return false;
   c.project = project.folderProject;
   c.projectSource = 'folder';
   return true;

@@ -87,6 +87,8 @@ describe.skipIf(PG_MISSING !== undefined || !osSandbox)('a team on one PostgreSQ
       expect(v.code, v.stdout).toBe(0);
       expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, authenticated: true });
     }
+    const doctor = JSON.parse((await agentctl(b, homeB, ['doctor', '--json'], envB)).stdout);
+    expect(doctor.checks.eventLog).toMatchObject({ status: 'ok', detail: expect.stringMatching(/\(shared\): \d+ events, chain authenticated/) });
     // Nothing went to a local SQLite log.
     expect(spawnSync('test', ['-e', join(f.home, 'agentctl.db')]).status).not.toBe(0);
   });
