@@ -55,6 +55,20 @@ describe.skipIf(PG_MISSING !== undefined)('PostgreSQL event store (real server)'
     expect(() => open(f)).toThrow(/triggers are missing or disabled \(events_no_delete \(disabled\)\)/);
   });
 
+  it('`agentctl store init` (as the administrator) creates the store and a writer role, idempotently', async () => {
+    const database = server.createDatabase();
+    const home = join(tempDir(), 'home');
+    const init = (args: string[] = []) => agentctl(ROOT, home, ['store', 'init', '--admin-url', server.url(database), '--writer', 'team_writer', '--json', ...args]);
+    const first = await init();
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ writer: 'team_writer', roleCreated: true, applied: [expect.any(String)] });
+    expect(JSON.parse((await init()).stdout)).toMatchObject({ roleCreated: false, applied: [] });
+    expect(server.psql("SELECT string_agg(privilege_type, ',' ORDER BY privilege_type) FROM information_schema.role_table_grants WHERE grantee = 'team_writer' AND table_name = 'events'", database).trim()).toBe('INSERT,SELECT');
+    const bad = await agentctl(ROOT, home, ['store', 'init', '--admin-url', server.url(database), '--writer', 'x; DROP TABLE y']);
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toMatch(/writer role name/);
+  });
+
   it('refuses clearly without the team key, naming how to provision it', async () => {
     const f = await fixture();
     const r = await agentctl(ROOT, f.home, ['resume'], { ...f.env, AGENTCTL_LOG_KEY_FILE: join(f.home, 'nope.key') });

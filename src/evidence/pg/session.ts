@@ -76,15 +76,25 @@ export function connectPg(url: string): PgSession {
     throw new ConfigError(`cannot connect to the PostgreSQL store ${redactUrl(url)}: ${(error as Error).message}`, { cause: error });
   }
   let open = true;
+  /** A lost server or connection (no SQLSTATE, or class 08) is the environment's fault: ConfigError; the server's refusals pass as they are. */
+  const call = (req: PgRequest): PgResponse => {
+    try {
+      return send(req);
+    } catch (error) {
+      const state = sqlState(error);
+      if (state !== undefined && /^[0-9A-Z]{5}$/.test(state) && !state.startsWith('08')) throw error;
+      throw new ConfigError(`lost the PostgreSQL store ${redactUrl(url)}: ${(error as Error).message}; what this command did not report as recorded was not`, { cause: error });
+    }
+  };
   const query = <T>(sql: string, params: readonly unknown[] = []): T[] => {
     if (!open) throw new Error('the PostgreSQL connection is closed');
-    return (send({ op: 'query', conn, sql, params }) as { rows: T[] }).rows;
+    return (call({ op: 'query', conn, sql, params }) as { rows: T[] }).rows;
   };
   return {
     query,
     batch(statements) {
       if (!open) throw new Error('the PostgreSQL connection is closed');
-      return (send({ op: 'batch', conn, statements: statements.map((st) => ({ sql: st.sql, params: st.params ?? [], name: st.name })) }) as { results: Record<string, unknown>[][] }).results;
+      return (call({ op: 'batch', conn, statements: statements.map((st) => ({ sql: st.sql, params: st.params ?? [], name: st.name })) }) as { results: Record<string, unknown>[][] }).results;
     },
     snapshot(fn) {
       return this.tx(fn, 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
