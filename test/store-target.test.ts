@@ -15,10 +15,14 @@ describe('store selection', () => {
     expect(() => storeTarget(paths, { AGENTCTL_STORE: 'mysql://a' })).toThrow(/must be "sqlite" or a postgres:\/\/ URL/);
   });
 
-  it('the team key: AGENTCTL_LOG_KEY_FILE, else keys/team.key in the home (never the local log key)', () => {
+  it('the team key: AGENTCTL_LOG_KEY_FILE, else keys/team.key in the home (never the local log key); only where the OS sandbox hides it', () => {
     expect(teamKeyFile(paths, {})).toBe('/h/keys/team.key');
-    expect(teamKeyFile(paths, { AGENTCTL_LOG_KEY_FILE: '/secrets/agentctl.key' })).toBe('/secrets/agentctl.key');
     expect(teamKeyFile(paths, {})).not.toBe(paths.keyFile);
+    expect(teamKeyFile(paths, { AGENTCTL_LOG_KEY_FILE: '/u/.config/agentctl/team.key' }, '/u')).toBe('/u/.config/agentctl/team.key');
+    expect(teamKeyFile(paths, { AGENTCTL_LOG_KEY_FILE: '/h/other.key' }, '/u')).toBe('/h/other.key');
+    // Anywhere else an agent could read it and forge the team's evidence.
+    expect(() => teamKeyFile(paths, { AGENTCTL_LOG_KEY_FILE: '/secrets/agentctl.key' }, '/u')).toThrow(/outside the folders the OS sandbox hides/);
+    expect(() => teamKeyFile(paths, { AGENTCTL_LOG_KEY_FILE: '/u/.config/agentctl-evil/k' }, '/u')).toThrow(/outside the folders/);
   });
 
   it('`store:` in .agentrc.yaml is sqlite or a postgres:// URL, never with a password (the file is committed)', () => {

@@ -3,7 +3,8 @@
  * default), or a team's PostgreSQL log named by `AGENTCTL_STORE` or `store:` in `.agentrc.yaml`
  * (`postgres://…`; the environment wins, and `AGENTCTL_STORE=sqlite` forces the local log).
  */
-import { resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { join, resolve, sep } from 'node:path';
 import { existsSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
 import type { HomePaths } from '../core/paths.js';
@@ -36,10 +37,23 @@ export function storeTarget(paths: HomePaths, env: NodeJS.ProcessEnv, configured
   throw new ConfigError(`AGENTCTL_STORE must be "sqlite" or a postgres:// URL, not "${chosen.slice(0, 40)}"`);
 }
 
-/** The team key file of a shared log: AGENTCTL_LOG_KEY_FILE, else `$AGENTCTL_HOME/keys/team.key`. */
-export function teamKeyFile(paths: HomePaths, env: NodeJS.ProcessEnv): string {
+/**
+ * The team key file of a shared log: AGENTCTL_LOG_KEY_FILE, else `$AGENTCTL_HOME/keys/team.key`.
+ * An agent that read it could forge evidence, so it must sit where the OS sandbox hides everything from
+ * agents: below AGENTCTL_HOME or `~/.config/agentctl` (authz/render/os.ts).
+ * @throws ConfigError when AGENTCTL_LOG_KEY_FILE names a file elsewhere
+ */
+export function teamKeyFile(paths: HomePaths, env: NodeJS.ProcessEnv, home = homedir()): string {
   const f = env.AGENTCTL_LOG_KEY_FILE?.trim();
-  return f ? resolve(f) : paths.teamKeyFile;
+  if (!f) return paths.teamKeyFile;
+  const file = resolve(f);
+  const hidden = [paths.home, join(home, '.config', 'agentctl'), join(home, '.local', 'share', 'agentctl')];
+  if (!hidden.some((dir) => file.startsWith(dir + sep))) {
+    throw new ConfigError(`AGENTCTL_LOG_KEY_FILE ${file} is outside the folders the OS sandbox hides from agents; an agent that read it could forge the team's evidence`, {
+      hint: `Keep it below ${paths.home} or ${join(home, '.config', 'agentctl')}.`,
+    });
+  }
+  return file;
 }
 
 /** A name for the store in messages (a URL's password is hidden). */
