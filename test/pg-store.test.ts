@@ -51,6 +51,8 @@ describe.skipIf(PG_MISSING !== undefined)('PostgreSQL event store (real server)'
     expect(() => openStore(asSuper, homePaths(f.home), f.env)).toThrow(/could alter the log: it is a superuser/);
     const empty = server.createDatabase();
     expect(() => openStore({ kind: 'postgres', url: server.url(empty, 'agentctl_writer') }, homePaths(f.home), f.env)).toThrow(/is not initialised/);
+    server.psql(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'stranger') THEN CREATE ROLE stranger LOGIN; END IF; END $$`);
+    expect(() => openStore({ kind: 'postgres', url: server.url(f.database, 'stranger') }, homePaths(f.home), f.env)).toThrow(/cannot read the PostgreSQL store .*permission denied/);
     server.psql('ALTER TABLE agentctl.events DISABLE TRIGGER events_no_delete', f.database);
     expect(() => open(f)).toThrow(/triggers are missing or disabled \(events_no_delete \(disabled\)\)/);
   });

@@ -74,7 +74,12 @@ export function openPgEventStore(url: string, options: PgOpenOptions): PgEventSt
   let auth: LogAuth | undefined;
   let schema: PgSchemaState;
   try {
-    schema = inspectPgSchema(s);
+    try {
+      schema = inspectPgSchema(s);
+    } catch (error) {
+      if (error instanceof ConfigError) throw error;
+      throw new ConfigError(`cannot read the PostgreSQL store ${name}: ${(error as Error).message}`, { hint: 'Connect as the writer role `agentctl store init` set up.', cause: error });
+    }
     if (!options.allowTampered) {
       requireUsable(name, schema);
       const key = readTeamKey(options.keyFile, name);
