@@ -34,6 +34,8 @@ Examples:
 
 Environment:
   AGENTCTL_HOME   where the event log and worktrees live (default: $XDG_DATA_HOME/agentctl)
+  AGENTCTL_STORE  sqlite (default) or postgres://… : a team's shared event log (overrides store: in .agentrc.yaml)
+  AGENTCTL_LOG_KEY_FILE  the team's log key of a shared log (default: $AGENTCTL_HOME/keys/team.key)
   NO_COLOR        disable colors
 
 Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4 agent failed
@@ -217,6 +219,16 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .description('verify the hash chain, the schema and the checkpoint; names the first bad sequence')
     .option('--json', 'print JSON')
     .action(act(() => import('../commands/audit-verify.js')));
+
+  const store = program.command('store').description('the shared (PostgreSQL) event log of a team');
+  store
+    .command('init')
+    .description('as a database administrator: create or upgrade the store and grant the writer role INSERT/SELECT only')
+    .requiredOption('--admin-url <url>', 'postgres:// URL of a superuser or the database owner (password from PGPASSWORD or ~/.pgpass)')
+    .option('--writer <role>', 'the role agentctl connects as (created with LOGIN when missing)', 'agentctl_writer')
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('agentctl store init --admin-url postgres://postgres@db.internal/agentctl --writer agentctl_writer'))
+    .action(act(() => import('../commands/store-init.js')));
 
   program
     .command('halt')

@@ -1,11 +1,10 @@
 /** `agentctl audit verify`: integrity and authenticity of the event log (no repository needed). */
-import { existsSync } from 'node:fs';
 import chalk from 'chalk';
 import { EXIT } from '../core/errors.js';
 import { agentctlHome, homePaths } from '../core/paths.js';
-import { readCheckpointFor, verifyLog, type VerifyReport } from '../evidence/integrity.js';
-import { readLogKey } from '../evidence/key.js';
-import { expectedSchemaFingerprint, openEventStore } from '../evidence/store.js';
+import type { VerifyReport } from '../evidence/integrity.js';
+import { storeName, verifyStore } from '../evidence/openStore.js';
+import { storeTargetAt } from '../orchestrator/context.js';
 import { printJson, println } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
 
@@ -19,28 +18,21 @@ function okLine(r: VerifyReport): string {
 }
 
 export default async function auditVerify(opts: { json?: boolean }): Promise<number> {
-  const { database, keyFile } = homePaths(agentctlHome());
-  if (!existsSync(database)) {
+  const paths = homePaths(agentctlHome());
+  const target = await storeTargetAt(process.cwd());
+  const database = storeName(target);
+  // Read-only: verification never creates a key or moves a checkpoint.
+  const report = verifyStore(target, paths, process.env);
+  if (!report) {
     if (opts.json) printJson({ ok: true, events: 0, problems: [] });
     else println(`No event log yet at ${terminalSafe(database)}.`);
     return EXIT.OK;
   }
-  // Read-only: verification never creates a key or writes a checkpoint.
-  const key = readLogKey(keyFile);
-  const store = openEventStore(database, { allowTampered: true });
-  try {
-    // The checkpoint first: verifyLog's snapshot, taken after, then holds the event it records even while
-    // another process appends. The events are streamed (constant memory), never loaded as a whole.
-    const checkpoint = readCheckpointFor(database, key);
-    const report = verifyLog(store.db, expectedSchemaFingerprint(), key, checkpoint);
-    if (opts.json) printJson({ database, ...report });
-    else if (report.ok) println(`${chalk.green('ok')}: ${okLine(report)}`);
-    else {
-      println(`${chalk.red('FAILED')}: ${terminalSafe(database)}${report.firstBadSeq !== undefined ? ` — first bad sequence: ${report.firstBadSeq}` : ''}`);
-      for (const p of report.problems) println(`  - ${terminalSafe(p)}`);
-    }
-    return report.ok ? EXIT.OK : EXIT.INTEGRITY;
-  } finally {
-    store.close();
+  if (opts.json) printJson({ database, ...report });
+  else if (report.ok) println(`${chalk.green('ok')}: ${okLine(report)}`);
+  else {
+    println(`${chalk.red('FAILED')}: ${terminalSafe(database)}${report.firstBadSeq !== undefined ? ` — first bad sequence: ${report.firstBadSeq}` : ''}`);
+    for (const p of report.problems) println(`  - ${terminalSafe(p)}`);
   }
+  return report.ok ? EXIT.OK : EXIT.INTEGRITY;
 }

@@ -2,14 +2,15 @@
 import chalk from 'chalk';
 import { ConfigError, EXIT, StateError } from '../core/errors.js';
 import { agentctlHome, homePaths } from '../core/paths.js';
-import { openEventStore } from '../evidence/store.js';
-import { controlsOf } from '../orchestrator/context.js';
+import { openStore, type StoreTarget } from '../evidence/openStore.js';
+import type { EventStore } from '../evidence/store.js';
+import { controlsOf, storeTargetAt } from '../orchestrator/context.js';
 import { halt, operator, resume, stopRunning } from '../orchestrator/controls.js';
 import { printJson, println } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
 
-function withStore<T>(fn: (store: ReturnType<typeof openEventStore>) => T): T {
-  const store = openEventStore(homePaths(agentctlHome()).database);
+async function withStore<T>(fn: (store: EventStore) => T): Promise<T> {
+  const store = openStore(await storeTargetAt(process.cwd()), homePaths(agentctlHome()), process.env);
   try {
     return fn(store);
   } finally {
@@ -18,14 +19,14 @@ function withStore<T>(fn: (store: ReturnType<typeof openEventStore>) => T): T {
 }
 
 export async function haltCmd(opts: { reason?: string; json?: boolean }): Promise<number> {
-  const database = homePaths(agentctlHome()).database;
+  const target = await storeTargetAt(process.cwd());
   let store;
   try {
-    store = openEventStore(database);
+    store = openStore(target, homePaths(agentctlHome()), process.env);
   } catch (error) {
     // A log that fails verification refuses writes (and every run), but the kill switch still stops agents.
     if (!(error instanceof ConfigError)) throw error;
-    return haltUnrecorded(database, error, opts);
+    return haltUnrecorded(target, error, opts);
   }
   try {
     const { event, stopped, survivors } = await halt(store, operator(), opts.reason ?? 'no reason given');
@@ -44,8 +45,8 @@ export async function haltCmd(opts: { reason?: string; json?: boolean }): Promis
 }
 
 /** Stop every agent from a log that cannot be written; exit 7 (integrity) after saying why nothing was recorded. */
-async function haltUnrecorded(database: string, why: ConfigError, opts: { json?: boolean }): Promise<number> {
-  const store = openEventStore(database, { allowTampered: true });
+async function haltUnrecorded(target: StoreTarget, why: ConfigError, opts: { json?: boolean }): Promise<number> {
+  const store = openStore(target, homePaths(agentctlHome()), process.env, { allowTampered: true });
   try {
     const { stopped, survivors } = await stopRunning(store);
     if (opts.json) printJson({ halted: false, recorded: false, problem: why.message, stopped, survivors });

@@ -5,6 +5,8 @@
  *   agentctl.db                         the append-only event log (SQLite, WAL)
  *   agentctl.db.checkpoint              the log's authenticated head (sequence, hash), outside the database
  *   keys/log.key                        the per-installation log key (32 random bytes, 0600, folder 0700)
+ *   keys/team.key                       the team's key of a shared (PostgreSQL) log, provisioned by the team
+ *   stores/<log id>.checkpoint          this machine's authenticated checkpoint of each shared log
  *   worktrees/<project-key>/<task>-<run> the disposable sandboxes
  *   runs/<run>/                          per-run generated tool configs and tool homes (outside the worktree)
  *   locks/<project-key>.lock             per-repository lock for worktree operations
@@ -33,6 +35,10 @@ export interface HomePaths {
   database: string;
   /** The per-installation HMAC-SHA256 key that authenticates the event log and its checkpoint. */
   keyFile: string;
+  /** The team's key of a shared (PostgreSQL) log, unless AGENTCTL_LOG_KEY_FILE names another file. */
+  teamKeyFile: string;
+  /** This machine's checkpoints of shared logs. */
+  storesDir: string;
   worktreesRoot: string;
   runsRoot: string;
   locksRoot: string;
@@ -53,6 +59,8 @@ export function homePaths(home: string): HomePaths {
     home,
     database: join(home, 'agentctl.db'),
     keyFile: join(home, 'keys', 'log.key'),
+    teamKeyFile: join(home, 'keys', 'team.key'),
+    storesDir: join(home, 'stores'),
     worktreesRoot: join(home, 'worktrees'),
     runsRoot: join(home, 'runs'),
     locksRoot: join(home, 'locks'),

@@ -53,7 +53,17 @@ const relativeDir = z
 
 /** Schema of `.agentrc.yaml`. Unknown keys are errors. */
 export const configSchema = z.strictObject({
+  /** The project's identity in the log, the same on every machine; default: derived from the repository's root commit. */
   project: z.string().regex(TASK_ID_PATTERN, 'must match ^[a-z0-9][a-z0-9-]{0,63}$').optional(),
+  /**
+   * The event log: `sqlite` (the local one under AGENTCTL_HOME, the default) or a team's PostgreSQL log
+   * (`postgres://role@host/database`). Committed, so never with a password (PGPASSWORD or ~/.pgpass).
+   */
+  store: z
+    .string()
+    .refine((v) => v === 'sqlite' || /^postgres(ql)?:\/\//.test(v), 'must be "sqlite" or a postgres:// URL')
+    .refine((v) => !/^postgres(ql)?:\/\/[^@/]*:[^@/]*@/.test(v), 'must not contain a password (it is committed): use PGPASSWORD or ~/.pgpass')
+    .optional(),
   baseBranch: z.string().min(1).optional(),
   tasks: z.strictObject({ dir: relativeDir.default('tasks') }).default({ dir: 'tasks' }),
   profiles: z.strictObject({ dir: relativeDir.default('.agentctl/profiles') }).default({ dir: '.agentctl/profiles' }),
@@ -190,8 +200,12 @@ export interface AgentSettings {
 
 /** The effective project configuration. */
 export interface ProjectConfig {
-  /** Project name used in events and trust keys (config `project`, else the repository folder name). */
+  /** Project identity used in events and trust keys (config `project`, else derived from the repository: see identity.ts). */
   project: string;
+  /** Where `project` came from: the config, the repository's root commit, or (no commit yet, or an older log's history) the folder name. */
+  projectSource: 'config' | 'repository' | 'folder';
+  /** The event log named by `store:` (undefined: not set; AGENTCTL_STORE and the default decide). */
+  store: string | undefined;
   /** Branch runs start from and merge into; undefined = the branch checked out when `run` starts. */
   baseBranch: string | undefined;
   tasksDir: string;
@@ -220,10 +234,11 @@ export interface ProjectConfig {
  * Build the project configuration from `.agentrc.yaml` text (or none).
  * @param repoRoot absolute repository root (relative `bin` paths resolve from it)
  * @param text file contents, or undefined when the file does not exist
- * @param fallbackProject project name when the config sets none (the repository folder name)
+ * @param fallbackProject identity when the config sets none: derived from the repository (identity.ts),
+ *   or the folder name when `fallbackSource` says so
  * @throws InputError naming `.agentrc.yaml`, the line and the field
  */
-export function parseConfig(repoRoot: string, text: string | undefined, fallbackProject: string): ProjectConfig {
+export function parseConfig(repoRoot: string, text: string | undefined, fallbackProject: string, fallbackSource: 'repository' | 'folder' = 'folder'): ProjectConfig {
   const file = CONFIG_FILE;
   let data: unknown = {};
   let parsed: z.output<typeof configSchema>;
@@ -245,6 +260,8 @@ export function parseConfig(repoRoot: string, text: string | undefined, fallback
   const profile = parsed.defaults.profile;
   return {
     project: parsed.project ?? sanitizeProject(fallbackProject),
+    projectSource: parsed.project !== undefined ? 'config' : fallbackSource,
+    store: parsed.store,
     baseBranch: parsed.baseBranch,
     tasksDir: parsed.tasks.dir,
     profilesDir: parsed.profiles.dir,
@@ -274,7 +291,8 @@ export function parseConfig(repoRoot: string, text: string | undefined, fallback
   };
 }
 
-function sanitizeProject(name: string): string {
+/** A folder name made into a project name (lower case, `[a-z0-9-]`, at most 64 characters). */
+export function sanitizeProject(name: string): string {
   const cleaned = name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64);
   return cleaned || 'project';
 }

@@ -9,7 +9,8 @@ import { InputError } from '../core/errors.js';
 import { builtinProfilesDir, projectKey } from '../core/paths.js';
 import { parseProfile, type Profile } from '../authz/profile.js';
 import { requireRepo, type Git } from '../exec/git.js';
-import { CONFIG_FILE, parseConfig, type ProjectConfig } from './config.js';
+import { CONFIG_FILE, parseConfig, sanitizeProject, type ProjectConfig } from './config.js';
+import { repositoryIdentity } from './identity.js';
 import { parseTaskFile, MAX_TASK_FILE_BYTES, type Task } from './task.js';
 
 /** A repository agentctl works on. */
@@ -21,6 +22,8 @@ export interface Project {
   /** Filesystem-safe key for AGENTCTL_HOME subfolders. */
   key: string;
   config: ProjectConfig;
+  /** The project name older versions derived from the folder (identity.ts keeps it while a log's history is only there). */
+  folderProject: string;
 }
 
 /** Items that loaded and the errors of those that did not. */
@@ -38,8 +41,12 @@ export async function loadProject(git: Git, cwd: string): Promise<Project> {
   const { root, commonDir } = await requireRepo(git, cwd);
   const configPath = join(root, CONFIG_FILE);
   const text = existsSync(configPath) ? readFileSync(configPath, 'utf8') : undefined;
-  const config = parseConfig(root, text, basename(root));
-  return { root, commonDir, key: projectKey(commonDir), config };
+  let config = parseConfig(root, text, basename(root));
+  if (config.projectSource !== 'config') {
+    const id = await repositoryIdentity(git, root);
+    if (id) config = { ...config, project: id, projectSource: 'repository' };
+  }
+  return { root, commonDir, key: projectKey(commonDir), config, folderProject: sanitizeProject(basename(root)) };
 }
 
 /** Markdown files below `dir` (recursive, sorted, symlinks skipped and reported). */

@@ -2,11 +2,13 @@
  * Everything a command needs, opened once: the repository, its config, AGENTCTL_HOME paths, the event
  * store and the git module. Commands call {@link openContext} and close it when done.
  */
-import { userInfo } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { agentctlHome, homePaths, repoLockPath, type HomePaths } from '../core/paths.js';
 import { loadProject, type Project } from '../definition/load.js';
 import { createGit, type Git } from '../exec/git.js';
-import { openEventStore, type EventStore } from '../evidence/store.js';
+import type { EventStore } from '../evidence/store.js';
+import { openStore, storeTarget, type StoreTarget } from '../evidence/openStore.js';
+import { settleLegacyIdentity } from '../definition/identity.js';
 import { projectRuns, type RunView } from '../evidence/projections/runs.js';
 import { CONTROL_EVENT_TYPES, projectControls, type Controls } from '../evidence/projections/breakers.js';
 import type { TrustState } from '../evidence/projections/trust.js';
@@ -35,11 +37,33 @@ export async function openContext(cwd: string, env: NodeJS.ProcessEnv = process.
   const git = createGit({ env });
   const project = await loadProject(git, cwd);
   const paths = homePaths(agentctlHome(env));
-  const store = openEventStore(paths.database);
+  const store = openStore(storeTarget(paths, env, project.config.store), paths, env);
+  try {
+    settleLegacyIdentity(project, store);
+  } catch (error) {
+    store.close();
+    throw error;
+  }
   const ctx: Context = { git, project, paths, store, env, lockPath: repoLockPath(paths, project.key), close: () => store.close() };
   // Every command first closes runs whose agentctl died mid-run, so they show up for review.
   recoverOrphanedRuns(ctx);
   return ctx;
+}
+
+/**
+ * The store for commands that need no repository (audit verify, halt, resume, doctor): AGENTCTL_STORE,
+ * else `store:` of the repository at `cwd` when there is one and its config reads, else the local log.
+ */
+export async function storeTargetAt(cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<StoreTarget> {
+  const paths = homePaths(agentctlHome(env));
+  if (env.AGENTCTL_STORE?.trim()) return storeTarget(paths, env);
+  let configured: string | undefined;
+  try {
+    configured = (await loadProject(createGit({ env }), cwd)).config.store;
+  } catch {
+    // Not in a repository, or its config does not read: the local log.
+  }
+  return storeTarget(paths, env, configured);
 }
 
 /** All runs of this project, folded from the log. */
@@ -75,6 +99,11 @@ export function findRun(ctx: Context, idOrPrefix: string): RunView {
 /** The current kill-switch and circuit-breaker state (all projects of this AGENTCTL_HOME). */
 export function controlsOf(ctx: Pick<Context, 'store'>): Controls {
   return projectControls(ctx.store.query({ types: CONTROL_EVENT_TYPES }));
+}
+
+/** The machine a human acted from, recorded beside their identity in review and promotion events. */
+export function currentHost(): string {
+  return hostname();
 }
 
 /** Who the human is, for review and promotion events: git user.email, else the OS user name. */

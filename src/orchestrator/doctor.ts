@@ -15,6 +15,7 @@ import { loadProject } from '../definition/load.js';
 import { readCheckpointFor, verifyLog } from '../evidence/integrity.js';
 import { readLogKey } from '../evidence/key.js';
 import { expectedSchemaFingerprint, openEventStore } from '../evidence/store.js';
+import { storeName, storeTarget, verifyStore } from '../evidence/openStore.js';
 import { createGit } from '../exec/git.js';
 import { locateOsSandbox, requireOsSandbox } from '../exec/osSandbox.js';
 import { childEnv, runProcess } from '../exec/runner.js';
@@ -156,9 +157,17 @@ function nearestExisting(path: string): string {
 }
 
 /** The event log: opens and verifies (as `audit verify` does); none yet is fine when its folder can be made. */
-function checkEventLog(env: NodeJS.ProcessEnv): DoctorCheck {
+function checkEventLog(env: NodeJS.ProcessEnv, configured: string | undefined): DoctorCheck {
   const base = { id: 'eventLog', group: 'log' as const, title: 'event log' };
-  const { home, database } = homePaths(agentctlHome(env));
+  const paths = homePaths(agentctlHome(env));
+  const { home, database } = paths;
+  let target;
+  try {
+    target = storeTarget(paths, env, configured);
+  } catch (error) {
+    return { ...base, status: 'fail', detail: (error as Error).message, fix: 'set AGENTCTL_STORE to sqlite or a postgres:// URL', data: {} };
+  }
+  if (target.kind === 'postgres') return checkSharedLog(base, storeName(target), () => verifyStore(target, paths, env));
   if (!existsSync(database)) {
     const parent = nearestExisting(home);
     try {
@@ -185,6 +194,18 @@ function checkEventLog(env: NodeJS.ProcessEnv): DoctorCheck {
   }
 }
 
+/** A team's PostgreSQL log: reachable, initialised, and verifying with this machine's team key (read-only, as audit verify). */
+function checkSharedLog(base: { id: string; group: 'log'; title: string }, name: string, verify: () => ReturnType<typeof verifyStore>): DoctorCheck {
+  const fix = 'see the first bad event with: agentctl audit verify';
+  try {
+    const report = verify();
+    if (!report?.ok) return { ...base, status: 'fail', detail: `${name} fails verification: ${report?.problems.join('; ')}`, fix, data: { database: name, exists: true, ...report } };
+    return { ...base, status: 'ok', detail: `${name} (shared): ${report.events} events, chain authenticated with the team key, head row matches`, data: { database: name, exists: true, ...report } };
+  } catch (error) {
+    return { ...base, status: 'fail', detail: (error as Error).message, fix: 'check AGENTCTL_STORE, the server, and that `agentctl store init` was run', data: { database: name, exists: false } };
+  }
+}
+
 /**
  * Run every check.
  * @param cwd where doctor was started (its repository's config is used when there is one)
@@ -199,5 +220,5 @@ export async function runDoctor(cwd: string, env: NodeJS.ProcessEnv, run: Proces
     checkGit(env, cwd, run),
   ]);
   const agentChecks = [...agents, checkCommandAgent(config.agents.command, env, root)];
-  return doctorVerdict([project, ...agentChecks, checkAnyAgent(agentChecks), ...sandbox, git, checkEventLog(env)]);
+  return doctorVerdict([project, ...agentChecks, checkAnyAgent(agentChecks), ...sandbox, git, checkEventLog(env, config.store)]);
 }

@@ -8,7 +8,7 @@ import { AGENT_NAMES, AUTONOMY_LEVELS, TASK_TYPE_PATTERN, autonomyRank, type Aut
 import type { StoredEvent } from '../evidence/events.js';
 import { earnedLevel, profileEvidence, trustKey } from '../evidence/projections/trust.js';
 import { eligibility, evidenceOf } from '../evidence/projections/trust-rules.js';
-import { trustOf, type Context } from './context.js';
+import { currentHost, trustOf, type Context } from './context.js';
 
 /** A promotion or demotion request from the CLI. */
 export interface TrustDecisionRequest {
@@ -66,7 +66,7 @@ export async function promote(ctx: Context, req: TrustDecisionRequest): Promise<
     agent: req.agent,
     project: cfg.project,
     taskType: req.taskType,
-    payload: { agent: req.agent, project: cfg.project, taskType: req.taskType, from: current, to, by: req.by, note: req.note ?? null, forced: !check.eligible, missing: check.missing, evidence },
+    payload: { agent: req.agent, project: cfg.project, taskType: req.taskType, from: current, to, by: req.by, host: currentHost(), note: req.note ?? null, forced: !check.eligible, missing: check.missing, evidence },
   });
   return event!;
 }
@@ -95,7 +95,7 @@ export async function demote(ctx: Context, req: TrustDecisionRequest): Promise<S
     agent: req.agent,
     project: cfg.project,
     taskType: req.taskType,
-    payload: { agent: req.agent, project: cfg.project, taskType: req.taskType, from: current, to, by: req.by, reason: req.note, evidence },
+    payload: { agent: req.agent, project: cfg.project, taskType: req.taskType, from: current, to, by: req.by, host: currentHost(), reason: req.note, evidence },
   });
   return event!;
 }

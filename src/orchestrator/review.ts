@@ -20,7 +20,7 @@ import { AGENTCTL_IDENTITY, agentIdentity, type GitTarget } from '../exec/git.js
 import { adminDirOf, checkGitPointer, restoreGitPointer } from '../exec/gitPointer.js';
 import { archiveRef, captureWork, removeSandbox, restoreSandbox, runBranch, withRepoLock } from '../exec/worktree.js';
 import { worktreePath } from '../core/paths.js';
-import type { Context } from './context.js';
+import { currentHost, type Context } from './context.js';
 import { PROTOCOL_PATHS } from './protocol.js';
 import { teardownWorktree } from './teardown.js';
 
@@ -113,8 +113,8 @@ export async function mergeRun(ctx: Context, run: RunView, decision: ReviewDecis
   }
   const mergeSha = await withRepoLock(ctx.lockPath, () => landRun(ctx, run, worktree, decision));
   const events: EventInput[] = [];
-  if (!decision.auto) events.push({ ...subjectOf(run), type: 'review.approved', payload: { by: decision.by, note: decision.note ?? null } });
-  events.push({ ...subjectOf(run), type: 'run.merged', payload: { mergeSha, baseBranch: run.baseBranch, by: decision.by, auto: decision.auto, strategy: ctx.project.config.mergeStrategy } });
+  if (!decision.auto) events.push({ ...subjectOf(run), type: 'review.approved', payload: { by: decision.by, host: currentHost(), note: decision.note ?? null } });
+  events.push({ ...subjectOf(run), type: 'run.merged', payload: { mergeSha, baseBranch: run.baseBranch, by: decision.by, host: currentHost(), auto: decision.auto, strategy: ctx.project.config.mergeStrategy } });
   for (const e of ctx.store.append(events)) onEvent?.(e);
   await teardownWorktree(ctx, run, onEvent);
   await removeSandbox(ctx.git, ctx.project.root, ctx.lockPath, worktree.workTree, run.branch, worktree.gitDir);
@@ -195,8 +195,8 @@ export async function discardRun(ctx: Context, run: RunView, by: string, reason:
     await git.raw(ctx.project.root, ['update-ref', ref, head]);
   }
   ctx.store.append([
-    { ...subjectOf(run), type: 'review.rejected', payload: { by, reason: reason ?? null } },
-    { ...subjectOf(run), type: 'run.discarded', payload: { by, reason: reason ?? null, archiveRef: ref ?? null, headSha: head } },
+    { ...subjectOf(run), type: 'review.rejected', payload: { by, host: currentHost(), reason: reason ?? null } },
+    { ...subjectOf(run), type: 'run.discarded', payload: { by, host: currentHost(), reason: reason ?? null, archiveRef: ref ?? null, headSha: head } },
   ]);
   await teardownWorktree(ctx, run);
   await removeSandbox(git, ctx.project.root, ctx.lockPath, run.worktree, run.branch, target.gitDir);

@@ -63,6 +63,9 @@ export const HOME_SECRETS = [
   '.npmrc',
   '.pypirc',
   '.git-credentials',
+  // A team store's writer password (libpq and node-postgres read it): an agent must not reach the shared log.
+  '.pgpass',
+  '.pg_service.conf',
   '.password-store',
   '.config/gcloud',
   '.config/gh',

@@ -1,0 +1,32 @@
+/** `agentctl store init`: create or upgrade a team's PostgreSQL store (run once by an administrator). */
+import { AgentctlError, ConfigError, EXIT, InputError } from '../core/errors.js';
+import { isPostgresUrl } from '../evidence/openStore.js';
+import { initPgStore } from '../evidence/pg/schema.js';
+import { connectPg, redactUrl } from '../evidence/pg/session.js';
+import { printJson, println } from '../ui/output.js';
+import { terminalSafe } from '../ui/terminal.js';
+
+export default async function storeInit(opts: { adminUrl: string; writer: string; json?: boolean }): Promise<number> {
+  if (!isPostgresUrl(opts.adminUrl)) throw new InputError(`--admin-url must be a postgres:// URL`, { field: 'admin-url' });
+  const admin = connectPg(opts.adminUrl);
+  try {
+    let result: ReturnType<typeof initPgStore>;
+    try {
+      result = initPgStore(admin, opts.writer);
+    } catch (error) {
+      if (error instanceof AgentctlError) throw error;
+      throw new ConfigError(`cannot initialise the store ${redactUrl(opts.adminUrl)}: ${(error as Error).message}; nothing was changed`, { hint: 'Connect as a superuser or the owner of the database.', cause: error });
+    }
+    const { applied, roleCreated } = result;
+    const store = redactUrl(opts.adminUrl);
+    if (opts.json) printJson({ store, writer: opts.writer, applied, roleCreated });
+    else {
+      println(applied.length ? `Store ${terminalSafe(store)}: applied ${applied.length} migration(s).` : `Store ${terminalSafe(store)} is up to date.`);
+      println(`Writer role ${opts.writer}${roleCreated ? ' created (LOGIN, no password: set one with ALTER ROLE … PASSWORD, or use peer/cert authentication)' : ''}: INSERT and SELECT on the events, nothing more.`);
+      println(`Point agentctl at it: AGENTCTL_STORE=postgres://${opts.writer}@<host>/<database> (or store: in .agentrc.yaml), with the team key in AGENTCTL_LOG_KEY_FILE.`);
+    }
+    return EXIT.OK;
+  } finally {
+    admin.close();
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * `audit verify` for a PostgreSQL log: the same report as integrity.ts's verifyLog, from the schema's
+ * triggers, the whole chain under the team key, the head row and this machine's checkpoint.
+ */
+import type { KeyObject } from 'node:crypto';
+import { verifyChain, type StoredEvent } from '../events.js';
+import { authentic, type CheckpointFile, type VerifyReport } from '../integrity.js';
+import { PG_KEYED_FROM, headAuthentic, type HeadRow } from './auth.js';
+import { PG_SCHEMA_VERSION, type PgSchemaState } from './schema.js';
+
+/**
+ * Verify a PostgreSQL log.
+ * @param schema what inspectPgSchema found
+ * @param events all events in sequence order
+ * @param head the head row
+ * @param key the team key (undefined when this machine has none)
+ * @param local this machine's checkpoint of the log
+ * @returns the report; `ok` only when every check passed
+ */
+export function verifyPgLog(schema: PgSchemaState, events: readonly StoredEvent[], head: HeadRow | undefined, key: KeyObject | undefined, local: CheckpointFile): VerifyReport {
+  const problems: string[] = [];
+  const schemaOk = schema.version === PG_SCHEMA_VERSION && schema.badTriggers.length === 0;
+  if (schema.badTriggers.length) problems.push(`the events table's append-only triggers are missing or disabled (${schema.badTriggers.join(', ')}): tampering`);
+  if (schema.version !== PG_SCHEMA_VERSION) problems.push(`schema version ${schema.version}, expected ${PG_SCHEMA_VERSION}`);
+  if (!key) problems.push("the team's log key is missing on this machine, so the log cannot be verified (AGENTCTL_LOG_KEY_FILE)");
+  const chain = verifyChain(events, { key, keyedFrom: PG_KEYED_FROM });
+  if (!chain.ok) problems.push(`hash chain broken at sequence ${chain.firstBadSeq}: ${chain.problem}`);
+  let firstBad = chain.firstBadSeq;
+  const last = events.at(-1);
+  const top = last?.seq ?? 0;
+  let checkpointOk = true;
+  if (!head) {
+    checkpointOk = false;
+    problems.push('the head row is missing: tampering');
+  } else {
+    if (key && !headAuthentic(key, head)) {
+      checkpointOk = false;
+      problems.push("the head row's authentication code does not match the team key (HMAC-SHA256): it was edited");
+    }
+    if (head.seq !== top || (last && last.hash !== head.hash)) {
+      checkpointOk = false;
+      problems.push(`the head row names #${head.seq} but the newest event is #${top}: events were removed or inserted around agentctl`);
+      firstBad ??= Math.min(head.seq, top) + 1;
+    }
+  }
+  if (local.kind !== 'none' && key) {
+    const cp = authentic(local, key);
+    if (!cp) {
+      checkpointOk = false;
+      problems.push("this machine's checkpoint of the log is not authenticated by the team key");
+    } else if (cp.seq > top) {
+      checkpointOk = false;
+      problems.push(`the log ends at #${top} but this machine saw it at #${cp.seq}: it was truncated or rolled back`);
+      firstBad ??= top + 1;
+    } else if (cp.seq > 0 && events[cp.seq - 1]?.hash !== cp.hash) {
+      checkpointOk = false;
+      problems.push(`event #${cp.seq} does not match this machine's checkpoint: the log was rewritten`);
+      firstBad ??= cp.seq;
+    }
+  }
+  const ok = problems.length === 0;
+  return {
+    ok,
+    events: events.length,
+    integrity: 'not applicable (PostgreSQL)',
+    schemaOk,
+    missingTriggers: schema.badTriggers,
+    chainOk: chain.ok,
+    checkpoint: head ? { seq: head.seq, hash: head.hash, keyedFrom: PG_KEYED_FROM } : undefined,
+    checkpointOk,
+    keyPresent: key !== undefined,
+    authenticated: ok,
+    keyedFrom: PG_KEYED_FROM,
+    legacyEvents: 0,
+    firstBadSeq: ok ? undefined : (firstBad ?? 1),
+    problems,
+  };
+}

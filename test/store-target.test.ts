@@ -1,0 +1,34 @@
+/** Which event store a command uses: AGENTCTL_STORE over `store:` in .agentrc.yaml over the local SQLite log. */
+import { describe, expect, it } from 'vitest';
+import { homePaths } from '../src/core/paths.js';
+import { parseConfig } from '../src/definition/config.js';
+import { storeTarget, teamKeyFile } from '../src/evidence/openStore.js';
+
+const paths = homePaths('/h');
+
+describe('store selection', () => {
+  it('the environment wins over the config; sqlite forces the local log; nothing set is the local log', () => {
+    expect(storeTarget(paths, {})).toEqual({ kind: 'sqlite', file: '/h/agentctl.db' });
+    expect(storeTarget(paths, {}, 'postgres://w@db/agentctl')).toEqual({ kind: 'postgres', url: 'postgres://w@db/agentctl' });
+    expect(storeTarget(paths, { AGENTCTL_STORE: 'postgresql://x@y/z' }, 'postgres://w@db/agentctl')).toEqual({ kind: 'postgres', url: 'postgresql://x@y/z' });
+    expect(storeTarget(paths, { AGENTCTL_STORE: 'sqlite' }, 'postgres://w@db/agentctl')).toEqual({ kind: 'sqlite', file: '/h/agentctl.db' });
+    expect(() => storeTarget(paths, { AGENTCTL_STORE: 'mysql://a' })).toThrow(/must be "sqlite" or a postgres:\/\/ URL/);
+  });
+
+  it('the team key: AGENTCTL_LOG_KEY_FILE, else keys/team.key in the home (never the local log key); only where the OS sandbox hides it', () => {
+    expect(teamKeyFile(paths, {})).toBe('/h/keys/team.key');
+    expect(teamKeyFile(paths, {})).not.toBe(paths.keyFile);
+    expect(teamKeyFile(paths, { AGENTCTL_LOG_KEY_FILE: '/u/.config/agentctl/team.key' }, '/u')).toBe('/u/.config/agentctl/team.key');
+    expect(teamKeyFile(paths, { AGENTCTL_LOG_KEY_FILE: '/h/other.key' }, '/u')).toBe('/h/other.key');
+    // Anywhere else an agent could read it and forge the team's evidence.
+    expect(() => teamKeyFile(paths, { AGENTCTL_LOG_KEY_FILE: '/secrets/agentctl.key' }, '/u')).toThrow(/outside the folders the OS sandbox hides/);
+    expect(() => teamKeyFile(paths, { AGENTCTL_LOG_KEY_FILE: '/u/.config/agentctl-evil/k' }, '/u')).toThrow(/outside the folders/);
+  });
+
+  it('`store:` in .agentrc.yaml is sqlite or a postgres:// URL, never with a password (the file is committed)', () => {
+    expect(parseConfig('/r', 'store: postgres://agentctl_writer@db.internal/agentctl\n', 'r').store).toBe('postgres://agentctl_writer@db.internal/agentctl');
+    expect(parseConfig('/r', undefined, 'r').store).toBeUndefined();
+    expect(() => parseConfig('/r', 'store: postgres://w:hunter2@db/agentctl\n', 'r')).toThrow(/store.*must not contain a password/s);
+    expect(() => parseConfig('/r', 'store: mongodb://db\n', 'r')).toThrow(/store.*must be "sqlite" or a postgres:\/\/ URL/s);
+  });
+});
