@@ -15,19 +15,18 @@
 // - keepNames: error classes name themselves from `new.target.name`; bundling must not rename them.
 // The rest of dist/ stays as tsc wrote it: the command guard hook and the demo run from there, and the
 // bench and some tests import modules of dist/ directly.
-import { rmSync } from 'node:fs';
+import { realpathSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const outdir = join(root, 'dist', 'bundle');
-// Chunk names carry content hashes: start empty so no chunk of an earlier build is left behind.
-rmSync(outdir, { recursive: true, force: true });
-await build({
+
+/** esbuild's options for the bundle (test/e2e/start.test.ts builds with them in memory to check what loads when). */
+export const bundleOptions = {
   absWorkingDir: root,
   entryPoints: { agentctl: 'dist/cli/main.js' },
-  outdir,
+  outdir: join(root, 'dist', 'bundle'),
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -37,4 +36,11 @@ await build({
   external: ['better-sqlite3', 'react-devtools-core'],
   banner: { js: "import { createRequire as __agentctlCreateRequire } from 'node:module'; const require = __agentctlCreateRequire(import.meta.url);" },
   logLevel: 'warning',
-});
+};
+
+// Run as a script (`node src/bundle.mjs`), not when a test imports the options.
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  // Chunk names carry content hashes: start empty so no chunk of an earlier build is left behind.
+  rmSync(bundleOptions.outdir, { recursive: true, force: true });
+  await build(bundleOptions);
+}
