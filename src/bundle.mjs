@@ -13,6 +13,7 @@
 // - `require` is defined for the CommonJS dependencies that require Node's built-ins (commander,
 //   picomatch, proper-lockfile...): ESM output has no `require` of its own.
 // - keepNames: error classes name themselves from `new.target.name`; bundling must not rename them.
+// - Whitespace and syntax are minified, identifiers are not (see the option's comment).
 // The rest of dist/ stays as tsc wrote it: the command guard hook and the demo run from there, and the
 // bench and some tests import modules of dist/ directly.
 import { realpathSync, rmSync } from 'node:fs';
@@ -33,6 +34,10 @@ export const bundleOptions = {
   platform: 'node',
   target: 'node20',
   keepNames: true,
+  // Fewer bytes for V8 to parse at every start (measured: ~7% less CPU for `tasks`); identifiers are not
+  // renamed, so stack traces still name their functions.
+  minifyWhitespace: true,
+  minifySyntax: true,
   external: ['better-sqlite3', 'react-devtools-core'],
   banner: { js: "import { createRequire as __agentctlCreateRequire } from 'node:module'; const require = __agentctlCreateRequire(import.meta.url);" },
   logLevel: 'warning',
