@@ -1,6 +1,11 @@
 /**
  * The command table: commander declarations only. Each action lazily imports `commands/<verb>.js`,
  * which loads, calls the core and prints. Actions return an exit code through `setExit`.
+ *
+ * Adding a command is one block: `program.command('verb')…options….action(act(() => import('../commands/verb.js')))`
+ * (`act(load, 'name')` for a named export). Import nothing else into this file: what it imports loads on
+ * every start (`--version`, `--help`, every command); the build bundles each command's module, with what
+ * only it uses, into a chunk that its action loads (test/e2e/start.test.ts checks what loads when).
  */
 import { Argument, Command, Option } from 'commander';
 import { packageVersion } from '../core/paths.js';

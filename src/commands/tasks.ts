@@ -1,6 +1,7 @@
 /** `agentctl tasks`: tasks with requested and effective autonomy. */
 import chalk from 'chalk';
 import { EXIT, InputError } from '../core/errors.js';
+import { loadProfiles } from '../definition/load.js';
 import { controlsOf, trustOf } from '../orchestrator/context.js';
 import { effectiveAutonomyOf, policyFor } from '../orchestrator/plan.js';
 import { allTasks } from '../orchestrator/tasks.js';
@@ -14,10 +15,11 @@ export default async function tasks(opts: { json?: boolean }): Promise<number> {
     const trust = await trustOf(ctx);
     const controls = controlsOf(ctx);
     const cfg = ctx.project.config;
+    const profiles = loadProfiles(ctx.project);
     const rows = items.flatMap((t) => {
       let policy;
       try {
-        policy = policyFor(ctx, t);
+        policy = policyFor(ctx, t, profiles);
       } catch (error) {
         // A task whose profiles do not compose is listed as an error, like a task file that does not parse.
         if (!(error instanceof InputError)) throw error;

@@ -331,6 +331,15 @@ export function identityEnv(who: { name: string; email: string }): Record<string
  * @throws ConfigError when `cwd` is not inside a git working tree
  */
 export async function requireRepo(git: Git, cwd: string): Promise<{ root: string; commonDir: string }> {
+  // Every command starts here: one git process for both answers instead of two (each costs a process
+  // and simple-git's set-up). Output that is not exactly two lines (a path holding a newline) or a
+  // failure takes the two separate calls below, which give the answer or the error as before.
+  if (existsSync(cwd) && statSync(cwd).isDirectory()) {
+    const r = await git.raw(cwd, ['rev-parse', '--show-toplevel', '--path-format=absolute', '--git-common-dir'], { readOnly: true, accept: [0, 128] });
+    const lines = r.stdout.replace(/\n$/, '').split('\n');
+    const [root, commonDir] = lines.map((l) => l.trim());
+    if (r.exitCode === 0 && lines.length === 2 && root && commonDir) return { root, commonDir };
+  }
   const root = await git.topLevel(cwd);
   if (!root) {
     throw new ConfigError(`not a git repository: ${cwd}`, { hint: 'Run agentctl inside the repository whose tasks you want to run.' });

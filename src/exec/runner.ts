@@ -9,7 +9,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join, resolve as resolvePath } from 'node:path';
 import { createInterface } from 'node:readline';
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
 import { ConfigError, InternalError, OutputTooLargeError } from '../core/errors.js';
 
 /** Variables every child may inherit from agentctl's own environment (values copied when set). */
@@ -144,6 +144,8 @@ export const KILL_GRACE_MS = 3000;
  * @throws OutputTooLargeError when a stream in `error` overflow mode exceeds `maxBufferBytes`
  */
 export async function runProcess(file: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
+  // Loaded on first use: commands that start no process through here (e.g. `tasks`) skip its cost at start-up.
+  const { execa } = await import('execa');
   const started = Date.now();
   const maxBuffer = options.maxBufferBytes ?? 1024 * 1024;
   let timedOut = false;

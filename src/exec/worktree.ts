@@ -14,7 +14,6 @@
  */
 import { existsSync, lstatSync, mkdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
-import lockfile from 'proper-lockfile';
 import { InternalError, StateError } from '../core/errors.js';
 import type { Git, GitTarget, GitWhere } from './git.js';
 import { adminDirOf, checkGitPointer, restoreGitPointer } from './gitPointer.js';
@@ -56,6 +55,8 @@ export async function withRepoLock<T>(lockPath: string, fn: () => Promise<T>): P
   if (!existsSync(lockPath)) writeFileSync(lockPath, '');
   // The holder refreshes the lock every stale/2 ms; a holder killed with -9 leaves a lock that others
   // take over after REPO_LOCK_STALE_MS.
+  // Loaded on first use, like execa in runner.ts: read-only commands never take the lock.
+  const { default: lockfile } = await import('proper-lockfile');
   const release = await lockfile.lock(lockPath, { retries: { retries: 200, minTimeout: 50, maxTimeout: 300, factor: 1.3 }, stale: REPO_LOCK_STALE_MS });
   try {
     return await fn();

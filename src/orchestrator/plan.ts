@@ -85,9 +85,11 @@ export function effectiveAutonomyOf(ctx: Context, task: Task, policy: Policy, tr
 /**
  * Compose the policy for a task, surfacing a broken profile file's own error. A follow-up task that a
  * run requested gets the intersection with its parent's policy.
+ * @param loaded the project's profiles, when the caller composes many tasks' policies (`tasks`): loaded
+ *   once instead of once per task (parsing the profile files was most of `tasks`' time). Default: loaded now.
  */
-export function policyFor(ctx: Context, task: Task): Policy {
-  const { profiles, errors } = loadProfiles(ctx.project);
+export function policyFor(ctx: Context, task: Task, loaded: ReturnType<typeof loadProfiles> = loadProfiles(ctx.project)): Policy {
+  const { profiles, errors } = loaded;
   const compose = (names: string[]) => {
     for (const name of names) {
       if (!profiles.has(name)) {

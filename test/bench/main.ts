@@ -8,7 +8,7 @@
  *   BENCH_SLOW_S       a first call slower than this is a command's only sample (default 20)
  *   BENCH_FILES        files in the run repository (default 5000)
  *   BENCH_CONCURRENCY  runs at once in row 7 (default 16)
- *   BENCH_ONLY         comma list of row groups to run: log (1-4), append (5), run (6-7); default all
+ *   BENCH_ONLY         comma list of row groups to run: log (1-3), start (4), append (5), run (6-7); default all
  *   BENCH_FRESH=1      refill the cached log;  BENCH_KEEP=1 keep the scratch folder
  *
  * Exits 0 when every row was measured, whether or not it met its target; non-zero only when the bench
@@ -22,6 +22,7 @@ import { cleanupMeasure, progress } from './measure.js';
 import { appendRows } from './rows-append.js';
 import { logRows } from './rows-log.js';
 import { runRows } from './rows-run.js';
+import { startRows } from './rows-start.js';
 import { agentctlRevision, machineDetails, renderTable, secs, type Row } from './report.js';
 
 function intSetting(name: string, fallback: number, min: number): number {
@@ -40,8 +41,8 @@ async function main(): Promise<void> {
     BENCH_FILES: intSetting('BENCH_FILES', 5000, 1),
     BENCH_CONCURRENCY: intSetting('BENCH_CONCURRENCY', 16, 1),
   };
-  const only = new Set((process.env.BENCH_ONLY ?? 'log,append,run').split(',').map((s) => s.trim()));
-  for (const g of only) if (!['log', 'append', 'run'].includes(g)) throw new Error(`BENCH_ONLY: unknown group "${g}" (log, append, run)`);
+  const only = new Set((process.env.BENCH_ONLY ?? 'log,start,append,run').split(',').map((s) => s.trim()));
+  for (const g of only) if (!['log', 'start', 'append', 'run'].includes(g)) throw new Error(`BENCH_ONLY: unknown group "${g}" (log, start, append, run)`);
   const load = loadavg();
   const revision = agentctlRevision();
   const started = performance.now();
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
       fixtureNote = `Large log: ${log.events.toLocaleString('en-US')} events (${log.runs.toLocaleString('en-US')} runs × 10 + 12 promotions; 1 project, 3 agents × 4 task types), filled through the store${log.fillMs === undefined ? ' (cached from an earlier bench run)' : ` in ${secs(log.fillMs)}`}; its saved projections are brought up to date by one untimed \`tasks --json\` before timing, so the figures are steady state, not a first call after an upgrade.`;
       rows.push(...(await logRows(log, work, { reps: settings.BENCH_REPS, slowMs: settings.BENCH_SLOW_S * 1000 })));
     }
+    if (only.has('start')) rows.push(...(await startRows(work, settings.BENCH_REPS)));
     if (only.has('append')) rows.push(...appendRows(dist, settings.BENCH_REPS));
     if (only.has('run')) rows.push(...(await runRows(work, settings.BENCH_REPS, settings.BENCH_FILES, settings.BENCH_CONCURRENCY)));
   } finally {
