@@ -10,12 +10,16 @@
  *   old log may carry a field that was dropped since): only they are; any other mismatch throws.
  * - Free-form parts stay open (`z.unknown()`, records): a tool's input, what an agent wrote in a protocol
  *   file, the evidence and policy snapshots (their fields follow the trust rules and policies of the day).
- * - A field marked "absent in older v1 logs" was added to a version-1 payload after it shipped, so an
- *   old event may lack it: it is optional on read, or defaulted to what the readers assumed.
+ * - A field marked "since <commit>" was added to a version-1 payload after it shipped (without a new
+ *   version), so an older event lacks it: it is defaulted to what the readers assumed (`.default()`:
+ *   required of writers by the type, filled in on read), or optional where nothing can be assumed.
+ *   Found by reading every writer's history (`git log -G "type: '"`) on 2026-11-29; a change to a
+ *   payload from now on gets a new version and an upgrade instead.
  */
 import { z } from 'zod';
 import { InternalError } from '../core/errors.js';
 import { EVENT_TYPES, type EventType, type StoredEvent } from './events.js';
+import type { BreakerName } from './projections/breakers.js';
 
 const str = z.string();
 const nullableStr = z.string().nullable();
@@ -23,11 +27,16 @@ const num = z.number();
 const strings = z.array(z.string());
 const sandboxMode = z.enum(['os', 'none']);
 const openRecord = z.record(z.string(), z.unknown());
+// BREAKERS (projections/breakers.ts) spelled out: importing its value would make an import cycle.
+// `satisfies` and the record below fail to compile when the two lists differ.
+const breakerName = z.enum(['volume', 'cost', 'errors', 'scope'] satisfies BreakerName[]);
+void (breakerName.enum satisfies Record<BreakerName, string>);
 /** Whatever a process run left: exit code (null when signalled), signal name, timeout flag, wall time. */
 const processEnd = { exitCode: num.nullable(), signal: nullableStr, timedOut: z.boolean(), durationMs: num };
 const byNote = z.strictObject({ by: str, note: nullableStr });
 
-const gatePayload = z.strictObject({ command: str, exitCode: num.nullable(), timedOut: z.boolean(), durationMs: num, output: str, sandbox: sandboxMode });
+// sandbox since 3995bc0; gates ran unconfined before it.
+const gatePayload = z.strictObject({ command: str, exitCode: num.nullable(), timedOut: z.boolean(), durationMs: num, output: str, sandbox: sandboxMode.default('none') });
 const setupStarted = { command: str, index: num, of: num, sandbox: sandboxMode };
 const trustChange = { agent: str, project: str, taskType: str, from: str, to: str, by: str, evidence: openRecord };
 
@@ -36,7 +45,7 @@ const CURRENT = {
   'run.planned': z.strictObject({
     title: str,
     taskFile: str,
-    requestedBy: nullableStr,
+    requestedBy: nullableStr.default(null), // since 6910af0
     requested: str,
     effective: str,
     reasons: strings,
@@ -47,14 +56,17 @@ const CURRENT = {
     baseSha: str,
     gate: nullableStr,
     timeoutMs: num.nullable(),
-    // Absent in older v1 logs (written before every run was confined): read as unconfined.
+    // Since 3995bc0: a run logged before every run was confined reads as unconfined (it earns nothing).
     sandbox: sandboxMode.default('none'),
-    ownerPid: num,
-    ownerStart: nullableStr,
+    // Since 5293085; 0 = owner unknown (crash recovery treats the run as orphaned).
+    ownerPid: num.default(0),
+    ownerStart: nullableStr.default(null),
   }),
-  'sandbox.created': z.strictObject({ path: str, branch: str, baseSha: str, gitDir: nullableStr, recovered: z.literal(true).optional() }),
-  'policy.rendered': z.strictObject({ tool: str, files: strings, args: strings, sandbox: sandboxMode, sandboxSource: str, policy: openRecord }),
-  'agent.launched': z.strictObject({ bin: str, args: strings, interactive: z.boolean(), timeoutMs: num.nullable(), pid: num.nullable(), pidStart: nullableStr, sandbox: sandboxMode }),
+  'sandbox.created': z.strictObject({ path: str, branch: str, baseSha: str, gitDir: nullableStr.default(null) /* since 3995bc0 */, recovered: z.literal(true).optional() }),
+  // sandbox, sandboxSource since 3995bc0 (before it, an opt-in `osSandbox` field, dropped on read).
+  'policy.rendered': z.strictObject({ tool: str, files: strings, args: strings, sandbox: sandboxMode.optional(), sandboxSource: str.optional(), policy: openRecord }),
+  // pid, pidStart since 5293085; sandbox since 3995bc0 (unknown before: the OS sandbox was opt-in).
+  'agent.launched': z.strictObject({ bin: str, args: strings, interactive: z.boolean(), timeoutMs: num.nullable(), pid: num.nullable().default(null), pidStart: nullableStr.default(null), sandbox: sandboxMode.optional() }),
   'agent.message': z.strictObject({ text: str, kind: z.literal('reasoning').optional(), severity: str.optional() }),
   'tool.called': z.strictObject({ id: str, tool: str, input: z.unknown(), path: str.optional() }),
   'tool.result': z.strictObject({ id: str, isError: z.boolean(), output: str, exitCode: num.nullable().optional() }),
@@ -64,17 +76,19 @@ const CURRENT = {
   'agent.exited': z.strictObject({
     ...processEnd,
     interrupted: z.boolean(),
-    stoppedBy: z.strictObject({ kind: z.enum(['halted', 'breaker', 'escalated', 'low-confidence']), reason: str }).nullable(),
+    stoppedBy: z.strictObject({ kind: z.enum(['halted', 'breaker', 'escalated', 'low-confidence']), reason: str }).nullable().default(null), // since 6910af0
     summary: nullableStr,
     error: nullableStr,
   }),
   'sandbox.committed': z.strictObject({
     headSha: str,
-    files: z.array(z.strictObject({ path: str, insertions: num, deletions: num, bytes: num, mode: str })),
+    // Lines are -1 for a binary file. A file's bytes and mode since 6385728, the total bytes since 9324236:
+    // unknown (not 0) in older logs.
+    files: z.array(z.strictObject({ path: str, insertions: num, deletions: num, bytes: num.optional(), mode: str.optional() })),
     insertions: num,
     deletions: num,
-    bytes: num,
-    branchRepaired: z.strictObject({ from: nullableStr }).nullable(),
+    bytes: num.optional(),
+    branchRepaired: z.strictObject({ from: nullableStr }).nullable().default(null), // since 5293085
   }),
   'scope.violation': z.strictObject({ path: str, reason: str, protected: z.boolean() }),
   'gate.passed': gatePayload,
@@ -85,10 +99,13 @@ const CURRENT = {
   'run.interrupted': z.strictObject({ reason: str, recovered: z.literal(true).optional(), killedAgent: z.boolean().optional() }),
   'review.approved': byNote,
   'review.rejected': z.strictObject({ by: str, reason: nullableStr }),
-  'run.merged': z.strictObject({ mergeSha: str, baseBranch: str, by: str, auto: z.boolean(), strategy: str }),
-  'run.discarded': z.strictObject({ by: str, reason: nullableStr, archiveRef: nullableStr, headSha: str }),
+  // strategy since 5293085 (a merge commit was the only one before).
+  'run.merged': z.strictObject({ mergeSha: str, baseBranch: str, by: str, auto: z.boolean(), strategy: z.enum(['merge', 'rebase']).default('merge') }),
+  // headSha: null in logs before 5293085 when the worktree had no head.
+  'run.discarded': z.strictObject({ by: str, reason: nullableStr, archiveRef: nullableStr, headSha: nullableStr }),
   'sandbox.removed': z.strictObject({ path: str, reason: str.optional(), movedTo: str.optional(), branchKept: nullableStr.optional(), branchDeleted: nullableStr.optional() }),
-  'trust.promoted': z.strictObject({ ...trustChange, note: nullableStr, forced: z.boolean(), missing: strings }),
+  // forced, missing since bb48606.
+  'trust.promoted': z.strictObject({ ...trustChange, note: nullableStr, forced: z.boolean().default(false), missing: strings.default([]) }),
   'trust.demoted': z.strictObject({ ...trustChange, reason: str }),
   'escalation.attempted': z.union([
     // A tool call aimed at a protected path (the adapters' parsed stream).
@@ -104,15 +121,15 @@ const CURRENT = {
   ]),
   'regression.detected': z.strictObject({ kind: z.literal('revert'), commit: str, subject: str }),
   'review.followup': z.strictObject({ commit: str, subject: str, files: strings }),
-  'breaker.tripped': z.strictObject({ breaker: str, agent: str, project: str, reason: str }),
+  'breaker.tripped': z.strictObject({ breaker: breakerName, agent: str, project: str, reason: str }),
   'merge.failed': z.strictObject({ reason: str, auto: z.boolean() }),
-  'sandbox.restored': z.strictObject({ path: str, branch: str, headSha: str, gitDir: str }),
+  'sandbox.restored': z.strictObject({ path: str, branch: str, headSha: str, gitDir: nullableStr.default(null) /* since 0361df4 */ }),
   'gc.repaired': z.discriminatedUnion('kind', [
     z.strictObject({ kind: z.literal('lost-folder'), path: str, movedTo: str }),
     z.strictObject({ kind: z.literal('missing-folder'), path: str, branch: nullableStr }),
     z.strictObject({ kind: z.literal('orphan-branch'), branch: str, archiveRef: str }),
   ]),
-  'breaker.reset': z.strictObject({ breaker: str, agent: str, project: str, by: str, note: nullableStr }),
+  'breaker.reset': z.strictObject({ breaker: breakerName, agent: str, project: str, by: str, note: nullableStr }),
   'agent.stragglers': z.strictObject({ killed: num, pids: z.array(num) }),
   'system.halted': z.strictObject({ by: str, reason: str }),
   'system.resumed': byNote,
@@ -135,7 +152,7 @@ const CURRENT = {
   // A line of the agent's followups.jsonl (its fields are checked when the task is built, tasks.ts) plus
   // the parent run agentctl adds.
   'task.requested': z.object({ parentRun: str, parentTask: str, parentProfiles: strings }).catchall(z.unknown()),
-  'review.agent_verdict': z.strictObject({ reviewer: str, verdict: str, comments: str, exitCode: num.nullable(), timedOut: z.boolean() }),
+  'review.agent_verdict': z.strictObject({ reviewer: str, verdict: z.enum(['approve', 'reject', 'none']), comments: str, exitCode: num.nullable(), timedOut: z.boolean() }),
   'worktree.bootstrapped': z.strictObject({
     linked: strings,
     copied: strings,
