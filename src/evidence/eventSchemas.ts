@@ -211,7 +211,9 @@ function issuesText(issues: readonly z.core.$ZodIssue[]): string {
 }
 
 /**
- * Check a payload about to be written against its type's current schema.
+ * Check a payload about to be written against its type's current schema. Always on: it costs 1.5–7 µs
+ * per event (zod 4, measured on the 2-core dev machine), against ~80 µs per event for a raw batched
+ * better-sqlite3 insert with synchronous=FULL on the same machine.
  * @throws InternalError naming the type and the field path (a writer is wrong: this is a bug)
  */
 export function checkPayload(type: EventType, payload: unknown, schemas: SchemaRegistry = PAYLOAD_SCHEMAS): void {
