@@ -26,7 +26,7 @@ function seeded() {
   const file = join(home, 'agentctl.db');
   const store = openEventStore(file);
   for (let i = 1; i <= 10; i++) {
-    if (i === 4 || i === 7) store.append({ type: 'scope.violation', ...subject, payload: { path: `.github/workflows/x${i}.yml` } });
+    if (i === 4 || i === 7) store.append({ type: 'scope.violation', ...subject, payload: { path: `.github/workflows/x${i}.yml`, reason: 'outside the write scope', protected: false } });
     else store.append({ type: 'agent.message', ...subject, payload: { text: `message ${i}` } });
   }
   store.close();

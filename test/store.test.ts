@@ -11,7 +11,7 @@ import { PG_MISSING, pgStoreFixture, startPg, type PgServer } from './pg.js';
 
 afterEach(cleanup);
 
-const ev = (n: number, key?: string) => ({ type: 'agent.message' as const, runId: 'r1', project: 'p', payload: { text: `m${n}`, n }, ...(key ? { key } : {}) });
+const ev = (n: number, key?: string) => ({ type: 'agent.message' as const, runId: 'r1', project: 'p', payload: { text: `m${n}`, severity: String(n) }, ...(key ? { key } : {}) });
 
 describe('event store (real SQLite file)', () => {
   it('appends in order with a verifiable hash chain and survives reopening', () => {
@@ -23,7 +23,7 @@ describe('event store (real SQLite file)', () => {
     const again = openEventStore(file);
     const events = again.query();
     expect(events.map((e) => e.seq)).toEqual([1, 2, 3]);
-    expect(events[2]!.payload).toEqual({ text: 'm3', n: 3 });
+    expect(events[2]!.payload).toEqual({ text: 'm3', severity: '3' });
     expect(verifyChain(events, again.auth!)).toMatchObject({ ok: true, checked: 3, firstKeyedSeq: 1 });
     expect(again.headSeq()).toBe(3);
     again.close();
@@ -63,7 +63,7 @@ describe('event store (real SQLite file)', () => {
     const events = store.query();
     const auth = store.auth!;
     store.close();
-    const tampered = events.map((e) => (e.seq === 2 ? { ...e, payload: { text: 'forged', n: 2 } } : e));
+    const tampered = events.map((e) => (e.seq === 2 ? { ...e, payload: { text: 'forged', severity: '2' } } : e));
     expect(verifyChain(tampered, auth)).toMatchObject({ ok: false, firstBadSeq: 2 });
     expect(verifyChain([events[0]!, events[2]!], auth)).toMatchObject({ ok: false, firstBadSeq: 2 });
   });

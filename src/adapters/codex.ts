@@ -48,7 +48,7 @@ export function codexParser(worktree: string): StreamParser {
             out.push({ type: 'agent.message', payload: { text: clip(String(item.text ?? '')), kind: 'reasoning' } });
             break;
           case 'command_execution':
-            out.push({ type: 'tool.result', payload: { id, isError: item.status !== 'completed', exitCode: item.exit_code ?? null, output: clip(String(item.aggregated_output ?? ''), 2000) } });
+            out.push({ type: 'tool.result', payload: { id, isError: item.status !== 'completed', exitCode: typeof item.exit_code === 'number' ? item.exit_code : null, output: clip(String(item.aggregated_output ?? ''), 2000) } });
             if (item.status === 'declined') out.push({ type: 'permission.denied', payload: { tool: 'shell', id, input: { command: clip(String(item.command ?? ''), 1000) } } });
             break;
           case 'file_change':

@@ -8,13 +8,14 @@ import type { Policy } from '../authz/policy.js';
 import type { RenderContext, RenderedConfig } from '../authz/render/types.js';
 import type { AgentSettings } from '../definition/config.js';
 import type { AgentName } from '../definition/task.js';
+import type { EventPayloads } from '../evidence/eventSchemas.js';
 import type { EventType } from '../evidence/events.js';
 
 /** An event parsed from the agent's output, before it gets a subject and a sequence number. */
-export interface AgentEvent {
-  type: Extract<EventType, 'agent.message' | 'tool.called' | 'tool.result' | 'permission.denied' | 'file.changed' | 'agent.usage'>;
-  payload: Record<string, unknown>;
-}
+export type AgentEvent = { [T in AgentEventType]: { type: T; payload: EventPayloads[T] } }[AgentEventType];
+
+/** The event types a stream parser writes. */
+export type AgentEventType = Extract<EventType, 'agent.message' | 'tool.called' | 'tool.result' | 'permission.denied' | 'file.changed' | 'agent.usage'>;
 
 /** What the parser concluded when the stream ended. */
 export interface StreamSummary {

@@ -1,6 +1,7 @@
 /** `agentctl audit` (sampled auto merges awaiting a verdict) and `audit agree|disagree <run> --note`. */
 import { EXIT, InputError, StateError } from '../core/errors.js';
-import { currentHuman, findRun } from '../orchestrator/context.js';
+import { isEvent, payloadOf } from '../evidence/eventSchemas.js';
+import { currentHost, currentHuman, findRun } from '../orchestrator/context.js';
 import { printJson, println, table } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
@@ -9,14 +10,11 @@ export async function list(opts: { json?: boolean }): Promise<number> {
   return withContext((ctx) => {
     const events = ctx.store.query({ project: ctx.project.config.project, types: ['audit.sampled', 'audit.agreed', 'audit.disagreed', 'run.merged'] });
     const judged = new Set(events.filter((e) => e.type !== 'audit.sampled' && e.type !== 'run.merged').map((e) => e.runId));
-    const pending = events.filter((e) => e.type === 'audit.sampled' && !judged.has(e.runId)).map((e) => ({
-      runId: e.runId!,
-      task: e.task!,
-      agent: e.agent!,
-      sampledAt: e.ts,
-      probability: e.payload.probability,
-      mergeSha: events.find((m) => m.type === 'run.merged' && m.runId === e.runId)?.payload.mergeSha ?? null,
-    }));
+    const merged = events.filter((m) => isEvent(m, 'run.merged'));
+    const pending = events.filter((e) => isEvent(e, 'audit.sampled') && !judged.has(e.runId)).map((e) => {
+      const m = merged.find((x) => x.runId === e.runId);
+      return { runId: e.runId!, task: e.task!, agent: e.agent!, sampledAt: e.ts, probability: payloadOf(e, 'audit.sampled').probability, mergeSha: m ? payloadOf(m, 'run.merged').mergeSha : null };
+    });
     if (opts.json) printJson({ pending, audited: judged.size });
     else if (pending.length === 0) println(`No sampled auto merge awaits an audit (${judged.size} audited).`);
     else println(table(['RUN', 'TASK', 'AGENT', 'MERGE', 'SAMPLED'], pending.map((p) => [p.runId, p.task, p.agent, String(p.mergeSha).slice(0, 10), p.sampledAt.slice(0, 19)].map((c) => terminalSafe(c)))), '', 'Record a verdict: agentctl audit agree|disagree <run> --note "…"  (diff: agentctl review show <run>)');
@@ -29,7 +27,7 @@ async function verdict(kind: 'agreed' | 'disagreed', id: string, opts: { note?: 
   return withContext(async (ctx) => {
     const run = findRun(ctx, id);
     if (run.state !== 'merged') throw new StateError(`run ${run.runId} is ${run.state}; audits apply to merged runs`);
-    const [event] = ctx.store.append({ type: kind === 'agreed' ? 'audit.agreed' : 'audit.disagreed', runId: run.runId, task: run.task, agent: run.agent, project: run.project, taskType: run.taskType, payload: { by: await currentHuman(ctx), note: opts.note ?? null } });
+    const [event] = ctx.store.append({ type: kind === 'agreed' ? 'audit.agreed' : 'audit.disagreed', runId: run.runId, task: run.task, agent: run.agent, project: run.project, taskType: run.taskType, payload: { by: await currentHuman(ctx), host: currentHost(), note: opts.note ?? null } });
     if (opts.json) printJson({ event });
     else println(`Recorded: audit ${kind === 'agreed' ? 'agrees with' : 'disagrees with'} run ${terminalSafe(run.runId)} (event #${event!.seq}).`);
     return EXIT.OK;

@@ -3,6 +3,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { canonicalJson, hmacSha256, sha256 } from './canonical.js';
+import type { EventPayloads } from './eventSchemas.js';
 
 /** Every event type agentctl writes, with its payload version. A reader that meets another type fails closed. */
 export const EVENT_TYPES = {
@@ -72,15 +73,22 @@ export interface EventSubject {
   taskType?: string | undefined;
 }
 
-/** An event to append. `key` makes appends idempotent (same key → not written twice). */
-export interface EventInput extends EventSubject {
-  type: EventType;
-  payload: Record<string, unknown>;
+/** An event of type `T` to append, without its subject. `key` makes appends idempotent (same key → not written twice). */
+export interface EventOf<T extends EventType> {
+  type: T;
+  /** Checked against the type's schema when appended (eventSchemas.ts). */
+  payload: EventPayloads[T];
   /** Idempotency key; default: a random one. */
   key?: string;
   /** ISO-8601 time; default: now. */
   ts?: string;
 }
+
+/** Any event without its subject: a union discriminated by `type`, so each payload is checked against its own type. */
+export type EventBody = { [T in EventType]: EventOf<T> }[EventType];
+
+/** An event to append: its subject and body. */
+export type EventInput = EventSubject & EventBody;
 
 /** An event as stored: sequence number, chain hashes and the canonical payload. */
 export interface StoredEvent extends EventSubject {

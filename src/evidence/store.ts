@@ -13,6 +13,7 @@ import Database from 'better-sqlite3';
 import { ConfigError, InternalError } from '../core/errors.js';
 import { homePaths } from '../core/paths.js';
 import { canonicalJson, hmacSha256, sameDigest } from './canonical.js';
+import { checkPayload } from './eventSchemas.js';
 import { EVENT_TYPES, GENESIS_HASH, eventHashOfText, type EventInput, type StoredEvent } from './events.js';
 import { missingTriggers, schemaFingerprint, writeCheckpoint } from './integrity.js';
 import { establishLogAuth, type LogAuth } from './logAuth.js';
@@ -251,6 +252,7 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
     append(events) {
       const { key, keyedFrom } = keyOf();
       const list = Array.isArray(events) ? (events as readonly EventInput[]) : [events as EventInput];
+      for (const e of list) checkPayload(e.type, e.payload); // a writer's bad payload: nothing is written
       const stored = appendTx.immediate(list, key);
       const last = stored.at(-1);
       // The checkpoint lives outside the database so truncation or a restored old copy is detectable.

@@ -3,7 +3,7 @@
  * records the halt (every run's guard then stops its agent and no run starts) and kills the process
  * tree of every agent still running, in every project of this AGENTCTL_HOME.
  */
-import { userInfo } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { StateError } from '../core/errors.js';
 import { assertOutsideRun } from '../core/humanOnly.js';
 import type { StoredEvent } from '../evidence/events.js';
@@ -62,7 +62,7 @@ function runningRuns(store: EventStore): Map<string, RunningRun> {
  */
 export async function halt(store: EventStore, by: string, reason: string): Promise<{ event: StoredEvent; stopped: Stopped[]; survivors: { runId: string; pids: number[] }[] }> {
   const before = runningRuns(store);
-  const [event] = store.append({ type: 'system.halted', payload: { by, reason } });
+  const [event] = store.append({ type: 'system.halted', payload: { by, host: hostname(), reason } });
   return { event: event!, ...(await stopRunning(store, before)) };
 }
 
@@ -97,7 +97,7 @@ export async function stopRunning(store: EventStore, before = runningRuns(store)
  */
 export function resume(store: EventStore, by: string, note: string | undefined, env: NodeJS.ProcessEnv = process.env): StoredEvent {
   assertOutsideRun('resume', env);
-  return store.append({ type: 'system.resumed', payload: { by, note: note ?? null } })[0]!;
+  return store.append({ type: 'system.resumed', payload: { by, host: hostname(), note: note ?? null } })[0]!;
 }
 
 /**
@@ -111,6 +111,6 @@ export function resume(store: EventStore, by: string, note: string | undefined, 
 export function resetBreaker(store: EventStore, controls: Controls, breaker: BreakerName, agent: string, project: string, by: string, note: string | undefined, env: NodeJS.ProcessEnv = process.env): StoredEvent {
   assertOutsideRun('breaker reset', env);
   if (!controls.tripped[breakerKey(breaker, agent, project)]) throw new StateError(`breaker "${breaker}" is not tripped for ${agent} in ${project}`);
-  const [event] = store.append({ type: 'breaker.reset', agent, project, payload: { breaker, agent, project, by, note: note ?? null } });
+  const [event] = store.append({ type: 'breaker.reset', agent, project, payload: { breaker, agent, project, by, host: hostname(), note: note ?? null } });
   return event!;
 }

@@ -4,7 +4,8 @@
  * - reads the agent's protocol files and records them as events (status, reasoning, escalations,
  *   follow-up requests); very low self-reported confidence or an escalation request stops the run.
  */
-import type { EventInput, StoredEvent } from '../evidence/events.js';
+import type { EventPayloads } from '../evidence/eventSchemas.js';
+import type { EventBody, StoredEvent } from '../evidence/events.js';
 import { breakerKey, evaluateBreakers, trippedFor, type Trip } from '../evidence/projections/breakers.js';
 import { controlsOf, type Context } from './context.js';
 import { notify } from './notify.js';
@@ -60,7 +61,7 @@ export async function recordTrips(ctx: Context, agent: string): Promise<Trip[]> 
  * @param emit appends events for this run
  * @returns `finish()`: stops the timer, reads the protocol files one last time and returns the report
  */
-export function startGuard(ctx: Context, run: GuardedRun, abort: AbortController, emit: (events: Omit<EventInput, 'runId' | 'task' | 'agent' | 'project' | 'taskType'>[]) => StoredEvent[]): { finish(): Promise<GuardReport> } {
+export function startGuard(ctx: Context, run: GuardedRun, abort: AbortController, emit: (events: EventBody[]) => StoredEvent[]): { finish(): Promise<GuardReport> } {
   const cfg = ctx.project.config;
   const report: GuardReport = { stop: undefined, minConfidence: 1, escalated: false };
   const offsets = { status: 0, trace: 0, followups: 0 };
@@ -80,7 +81,7 @@ export function startGuard(ctx: Context, run: GuardedRun, abort: AbortController
     offsets.trace = trace.total;
     const follow = newJsonLines(readProtocolFile(run.worktree, 'followups.jsonl'), offsets.followups);
     offsets.followups = follow.total;
-    const events: Omit<EventInput, 'runId' | 'task' | 'agent' | 'project' | 'taskType'>[] = [];
+    const events: EventBody[] = [];
     for (const s of status.items) events.push({ type: 'agent.status', payload: s });
     for (const t of trace.items) {
       const confidence = typeof t.confidence === 'number' && t.confidence >= 0 && t.confidence <= 1 ? t.confidence : undefined;
@@ -89,7 +90,7 @@ export function startGuard(ctx: Context, run: GuardedRun, abort: AbortController
     }
     for (const f of follow.items) events.push({ type: 'task.requested', payload: { ...f, parentRun: run.runId, parentTask: run.task, parentProfiles: run.profiles } });
     const escalation = !escalationSeen ? readProtocolFile(run.worktree, 'escalate.json') : undefined;
-    let escalationEvent: Record<string, unknown> | undefined;
+    let escalationEvent: EventPayloads['agent.escalated'] | undefined;
     if (escalation !== undefined && escalation.trim() !== '') {
       escalationSeen = true;
       let body: Record<string, unknown>;

@@ -66,7 +66,7 @@ export async function promote(ctx: Context, req: TrustDecisionRequest): Promise<
     agent: req.agent,
     project: cfg.project,
     taskType: req.taskType,
-    payload: { agent: req.agent, project: cfg.project, taskType: req.taskType, from: current, to, by: req.by, host: currentHost(), note: req.note ?? null, forced: !check.eligible, missing: check.missing, evidence },
+    payload: { agent: req.agent, project: cfg.project, taskType: req.taskType, from: current, to, by: req.by, host: currentHost(), note: req.note ?? null, forced: !check.eligible, missing: check.missing, evidence: { ...evidence } },
   });
   return event!;
 }
@@ -95,7 +95,7 @@ export async function demote(ctx: Context, req: TrustDecisionRequest): Promise<S
     agent: req.agent,
     project: cfg.project,
     taskType: req.taskType,
-    payload: { agent: req.agent, project: cfg.project, taskType: req.taskType, from: current, to, by: req.by, host: currentHost(), reason: req.note, evidence },
+    payload: { agent: req.agent, project: cfg.project, taskType: req.taskType, from: current, to, by: req.by, host: currentHost(), reason: req.note, evidence: { ...evidence } },
   });
   return event!;
 }

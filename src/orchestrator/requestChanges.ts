@@ -30,7 +30,7 @@ import { requireOsSandbox } from '../exec/osSandbox.js';
 import { processStartTime } from '../exec/processes.js';
 import { freshPrompt, resumePrompt } from './attemptPrompt.js';
 import { planBootstrap } from './bootstrap.js';
-import { controlsOf, trustOf, type Context } from './context.js';
+import { controlsOf, currentHost, trustOf, type Context } from './context.js';
 import type { RunDecision } from './decide.js';
 import { effectiveAutonomyOf, policyFor, requireLaunchable, type RunPlan } from './plan.js';
 import { PROTOCOL_PATHS, protocolText } from './protocol.js';
@@ -115,7 +115,7 @@ export async function requestChanges(ctx: Context, run: RunView, input: RequestC
       throw new StateError(`run ${run.runId} is ${now.state} (attempt ${now.attempts.length}); it changed while the request was prepared, nothing was recorded`);
     }
     emit([
-      { type: 'review.changes_requested', payload: { attempt, note, by: input.by, diffChars: diff.length } },
+      { type: 'review.changes_requested', payload: { attempt, note, by: input.by, host: currentHost(), diffChars: diff.length } },
       {
         type: 'run.attempt_started',
         payload: { attempt, resume: resume ?? null, effective: plan.effective.level, reasons: plan.effective.reasons, profiles: plan.policy.profiles, sandbox: plan.osSandbox ? 'os' : 'none', ownerPid: process.pid, ownerStart: processStartTime(process.pid) ?? null },

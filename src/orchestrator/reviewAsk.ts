@@ -9,6 +9,7 @@ import { clip } from '../adapters/types.js';
 import { StateError } from '../core/errors.js';
 import { runDir, runTempDir } from '../core/paths.js';
 import type { AgentName } from '../definition/task.js';
+import { isEvent, payloadOf } from '../evidence/eventSchemas.js';
 import type { StoredEvent } from '../evidence/events.js';
 import type { RunView } from '../evidence/projections/runs.js';
 import { requireOsSandbox } from '../exec/osSandbox.js';
@@ -120,14 +121,14 @@ export function reviewerAgreement(events: readonly StoredEvent[]): ReviewerAgree
   for (const e of events) if (e.runId && (e.type === 'run.merged' || e.type === 'run.discarded')) outcome.set(e.runId, e.type === 'run.merged' ? 'merged' : 'discarded');
   const by = new Map<string, ReviewerAgreement>();
   for (const e of events) {
-    if (e.type !== 'review.agent_verdict' || !e.runId) continue;
-    const reviewer = String(e.payload.reviewer);
+    if (!isEvent(e, 'review.agent_verdict') || !e.runId) continue;
+    const { reviewer, verdict } = payloadOf(e, 'review.agent_verdict');
     const a = by.get(reviewer) ?? { reviewer, verdicts: 0, decided: 0, agreed: 0, agreementRate: null };
     a.verdicts++;
     const o = outcome.get(e.runId);
-    if (o && e.payload.verdict !== 'none') {
+    if (o && verdict !== 'none') {
       a.decided++;
-      if ((e.payload.verdict === 'approve') === (o === 'merged')) a.agreed++;
+      if ((verdict === 'approve') === (o === 'merged')) a.agreed++;
     }
     a.agreementRate = a.decided ? a.agreed / a.decided : null;
     by.set(reviewer, a);

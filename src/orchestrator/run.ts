@@ -11,7 +11,8 @@
  * wait for review or fail the run.
  */
 import { rmSync } from 'node:fs';
-import type { StoredEvent, EventInput } from '../evidence/events.js';
+import type { EventPayloads } from '../evidence/eventSchemas.js';
+import type { StoredEvent } from '../evidence/events.js';
 import { processStartTime } from '../exec/processes.js';
 import { projectRuns, type RunView } from '../evidence/projections/runs.js';
 import type { Context } from './context.js';
@@ -95,14 +96,14 @@ function emitterFor(ctx: Context, plan: RunPlan, onEvent: ((e: StoredEvent) => v
   const subject = { runId: plan.runId, task: plan.task.id, agent: plan.task.agent, project: cfg.project, taskType: plan.task.type };
   return (events) => {
     if (events.length === 0) return [];
-    const stored = ctx.store.append(events.map((e) => ({ ...subject, ...e }) as EventInput));
+    const stored = ctx.store.append(events.map((e) => ({ ...subject, ...e })));
     for (const e of stored) onEvent?.(e);
     return stored;
   };
 }
 
 /** The `run.planned` payload: what was asked, what was granted and why, who runs it. */
-function plannedPayload(ctx: Context, plan: RunPlan, options: RunTaskOptions): Omit<EventInput, RunSubjectKeys>['payload'] {
+function plannedPayload(ctx: Context, plan: RunPlan, options: RunTaskOptions): EventPayloads['run.planned'] {
   const { task } = plan;
   return {
     title: task.title,

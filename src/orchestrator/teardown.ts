@@ -13,7 +13,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { runDir as runDirOf, runTempDir } from '../core/paths.js';
-import type { StoredEvent } from '../evidence/events.js';
+import type { EventOf, StoredEvent } from '../evidence/events.js';
 import type { RunView } from '../evidence/projections/runs.js';
 import { locateOsSandbox } from '../exec/osSandbox.js';
 import { runProcess } from '../exec/runner.js';
@@ -47,8 +47,8 @@ export async function teardownWorktree(ctx: Context, run: RunView, onEvent?: (e:
   const { commands, hosts } = recordedTeardown(ctx, run.runId);
   if (!worktree || commands.length === 0) return;
   const subject = { runId: run.runId, task: run.task, agent: run.agent, project: run.project, taskType: run.taskType };
-  const record = (type: 'teardown.started' | 'teardown.finished', payload: Record<string, unknown>) => {
-    for (const e of ctx.store.append({ ...subject, type, payload })) onEvent?.(e);
+  const record = (event: EventOf<'teardown.started'> | EventOf<'teardown.finished'>) => {
+    for (const e of ctx.store.append({ ...subject, ...event })) onEvent?.(e);
   };
   let confined: ConfinedRun;
   try {
@@ -60,18 +60,18 @@ export async function teardownWorktree(ctx: Context, run: RunView, onEvent?: (e:
     const dir = runDirOf(ctx.paths, run.runId);
     confined = { plan: { osSandbox: found?.sandbox, policy, runId: run.runId, worktree, task: { id: run.task } }, layout: sandboxLayout(ctx, worktree, dir, tmpDir, undefined), tmpDir };
   } catch (error) {
-    for (const [index, command] of commands.entries()) record('teardown.finished', { command, index, exitCode: null, error: `not run: ${(error as Error).message}` });
+    for (const [index, command] of commands.entries()) record({ type: 'teardown.finished', payload: { command, index, exitCode: null, error: `not run: ${(error as Error).message}` } });
     return;
   }
   try {
     for (const [index, command] of commands.entries()) {
-      record('teardown.started', { command, index, of: commands.length, sandbox: confined.plan.osSandbox ? 'os' : 'none' });
+      record({ type: 'teardown.started', payload: { command, index, of: commands.length, sandbox: confined.plan.osSandbox ? 'os' : 'none' } });
       try {
         const cmd = confineCommand(confined, 'teardown', { file: 'sh', args: ['-c', command] }, hosts);
         const r = await runProcess(cmd.file, cmd.args, { cwd: worktree, env: runEnv(ctx, confined, { CI: '1' }), acceptExitCodes: 'any', processGroup: true, timeoutMs: TEARDOWN_TIMEOUT_MS });
-        record('teardown.finished', { command, index, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, durationMs: r.durationMs, output: `${r.stdout}${r.stderr}`.slice(-OUTPUT_CHARS) });
+        record({ type: 'teardown.finished', payload: { command, index, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, durationMs: r.durationMs, output: `${r.stdout}${r.stderr}`.slice(-OUTPUT_CHARS) } });
       } catch (error) {
-        record('teardown.finished', { command, index, exitCode: null, error: (error as Error).message });
+        record({ type: 'teardown.finished', payload: { command, index, exitCode: null, error: (error as Error).message } });
       }
     }
   } finally {

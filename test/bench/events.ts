@@ -67,7 +67,7 @@ export function promotions(startMs: number): EventInput[] {
       project: PROJECT,
       taskType,
       ts: new Date(startMs + (a * 4 + t) * 1000).toISOString(),
-      payload: { agent, project: PROJECT, taskType, from: 'review', to: 'auto', by: 'dev@example.com', note: 'ten clean merges', forced: false },
+      payload: { agent, project: PROJECT, taskType, from: 'review', to: 'auto', by: 'dev@example.com', note: 'ten clean merges', forced: false, missing: [], evidence: {} },
     })),
   );
 }
@@ -127,7 +127,7 @@ export function runEvents(i: number, total: number, endMs: number, repoRoot: str
   if (kind === 'auto') {
     events.push(
       e('gate.passed', 9_000, { command: 'npm test', durationMs: 8_800, exitCode: 0, output: ' Test Files  12 passed (12)\n      Tests  148 passed (148)\n', sandbox: 'os', timedOut: false }),
-      e('run.decided', 30, { outcome: 'auto', reasons: ['effective autonomy is auto', 'earned level is auto', 'gate passed'] }),
+      e('run.decided', 30, { outcome: 'merge', reasons: ['effective autonomy is auto', 'earned level is auto', 'gate passed'] }),
       e('run.merged', 400, { auto: true, baseBranch: 'main', by: 'agentctl', mergeSha: hex(rand, 40), strategy: 'merge' }),
       e('sandbox.removed', 90, { branchDeleted: branch, path }),
     );

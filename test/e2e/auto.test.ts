@@ -40,7 +40,7 @@ describe('circuit breakers', () => {
       const { openEventStore } = await import('../../src/evidence/store.js');
       const store = openEventStore(join(home, 'agentctl.db'));
       const run = store.query({ types: ['run.planned'] })[0]!;
-      store.append({ type: 'agent.usage', runId: run.runId, agent: 'command', project: run.project, taskType: 'docs', payload: { inputTokens: 10, outputTokens: 10, costUsd: 0.5 } });
+      store.append({ type: 'agent.usage', runId: run.runId, agent: 'command', project: run.project, taskType: 'docs', payload: { inputTokens: 10, outputTokens: 10, costUsd: 0.5, turns: 1 } });
       store.close();
       await agentctl(repo, home, ['run', 'b']);
     }

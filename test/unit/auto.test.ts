@@ -57,7 +57,7 @@ describe('breakers', () => {
     expect(evaluateBreakers(events, projectControls([]), cfg, 'claude', 'p', NOW)).toEqual([]);
     const more = [...events, ev('run.planned', {}, 5)];
     expect(evaluateBreakers(more, projectControls([]), cfg, 'claude', 'p', NOW).map((t) => t.breaker)).toEqual(['volume']);
-    const reset = ev('breaker.reset', { breaker: 'volume', agent: 'claude', project: 'p' }, 1);
+    const reset = ev('breaker.reset', { breaker: 'volume', agent: 'claude', project: 'p', by: 'me', note: null }, 1);
     expect(evaluateBreakers([...more, reset], projectControls([reset]), cfg, 'claude', 'p', NOW)).toEqual([]);
     expect(evaluateBreakers(more, projectControls([]), cfg, 'gemini', 'p', NOW)).toEqual([]);
   });
@@ -72,7 +72,8 @@ describe('breakers', () => {
   });
 
   it('cost, errors and scope trip on their own thresholds; a tripped breaker is not repeated', () => {
-    const events = [ev('agent.usage', { costUsd: 0.6 }, 60), ev('agent.usage', { costUsd: 0.6 }, 600), ev('gate.failed', {}, 5), ev('run.discarded', {}, 6), ev('run.failed', {}, 7), ev('scope.violation', { path: 'x' }, 100)];
+    const usage = { inputTokens: 10, outputTokens: 10, costUsd: 0.6, turns: 1 };
+    const events = [ev('agent.usage', usage, 60), ev('agent.usage', usage, 600), ev('gate.failed', {}, 5), ev('run.discarded', {}, 6), ev('run.failed', {}, 7), ev('scope.violation', { path: 'x', reason: 'outside the write scope', protected: false }, 100)];
     const trips = evaluateBreakers(events, projectControls([]), cfg, 'claude', 'p', NOW);
     expect(trips.map((t) => t.breaker).sort()).toEqual(['cost', 'errors', 'scope']);
     const tripped = trips.map((t) => ev('breaker.tripped', { breaker: t.breaker, agent: 'claude', project: 'p', reason: t.reason }, 0));
@@ -80,10 +81,11 @@ describe('breakers', () => {
   });
 
   it('volume trips on changed bytes too: a large binary is 0 lines; a forged negative count lowers nothing', () => {
-    const binary = [ev('sandbox.committed', { insertions: 0, deletions: 0, bytes: 60_000_000 }, 10)];
+    const committed = (counts: { insertions: number; deletions: number; bytes: number }) => ({ headSha: 'a'.repeat(40), files: [], branchRepaired: null, ...counts });
+    const binary = [ev('sandbox.committed', committed({ insertions: 0, deletions: 0, bytes: 60_000_000 }), 10)];
     expect(evaluateBreakers(binary, projectControls([]), cfg, 'claude', 'p', NOW)[0]?.reason).toMatch(/^60000000 changed bytes in the last hour \(limit 1000/);
-    expect(evaluateBreakers([ev('sandbox.committed', { insertions: 0, deletions: 0, bytes: 900 }, 10)], projectControls([]), cfg, 'claude', 'p', NOW)).toEqual([]);
-    expect(evaluateBreakers([...binary, ev('sandbox.committed', { bytes: -1e12, insertions: -1e9 }, 5)], projectControls([]), cfg, 'claude', 'p', NOW).map((t) => t.breaker)).toEqual(['volume']);
+    expect(evaluateBreakers([ev('sandbox.committed', committed({ insertions: 0, deletions: 0, bytes: 900 }), 10)], projectControls([]), cfg, 'claude', 'p', NOW)).toEqual([]);
+    expect(evaluateBreakers([...binary, ev('sandbox.committed', committed({ bytes: -1e12, insertions: -1e9, deletions: 0 }), 5)], projectControls([]), cfg, 'claude', 'p', NOW).map((t) => t.breaker)).toEqual(['volume']);
   });
 
   it('halt and resume fold into the kill switch state', () => {

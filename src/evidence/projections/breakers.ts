@@ -6,6 +6,7 @@
  * - `evaluateBreakers` checks an agent's recent activity in a project against the thresholds. Counting
  *   starts after the breaker's last reset, so a reset is not undone by the events that caused the trip.
  */
+import { isEvent, payloadOf } from '../eventSchemas.js';
 import type { StoredEvent } from '../events.js';
 
 /** Thresholds from `.agentrc.yaml` `breakers:`. */
@@ -54,16 +55,18 @@ export function breakerKey(breaker: string, agent: string, project: string): str
 export function projectControls(events: Iterable<StoredEvent>): Controls {
   const c: Controls = { tripped: {}, lastReset: {}, halted: undefined };
   for (const e of events) {
-    const p = e.payload;
-    if (e.type === 'breaker.tripped') {
-      const key = breakerKey(String(p.breaker), String(p.agent), String(e.project ?? p.project));
-      c.tripped[key] = { breaker: p.breaker as BreakerName, agent: String(p.agent), project: String(e.project ?? p.project), reason: String(p.reason ?? ''), seq: e.seq, ts: e.ts };
-    } else if (e.type === 'breaker.reset') {
-      const key = breakerKey(String(p.breaker), String(p.agent), String(e.project ?? p.project));
+    if (isEvent(e, 'breaker.tripped')) {
+      const p = payloadOf(e, 'breaker.tripped');
+      const project = e.project ?? p.project;
+      c.tripped[breakerKey(p.breaker, p.agent, project)] = { breaker: p.breaker, agent: p.agent, project, reason: p.reason, seq: e.seq, ts: e.ts };
+    } else if (isEvent(e, 'breaker.reset')) {
+      const p = payloadOf(e, 'breaker.reset');
+      const key = breakerKey(p.breaker, p.agent, e.project ?? p.project);
       delete c.tripped[key];
       c.lastReset[key] = e.seq;
-    } else if (e.type === 'system.halted') {
-      c.halted = { seq: e.seq, ts: e.ts, by: String(p.by ?? ''), reason: String(p.reason ?? '') };
+    } else if (isEvent(e, 'system.halted')) {
+      const p = payloadOf(e, 'system.halted');
+      c.halted = { seq: e.seq, ts: e.ts, by: p.by, reason: p.reason };
     } else if (e.type === 'system.resumed') {
       c.halted = undefined;
     }
@@ -121,10 +124,10 @@ export function evaluateBreakers(events: readonly StoredEvent[], controls: Contr
   };
   const hour = since('volume', 3_600_000);
   const runsOf = (list: readonly StoredEvent[]) => list.filter((e) => e.type === 'run.planned').length;
-  const committed = (list: readonly StoredEvent[]) => list.filter((e) => e.type === 'sandbox.committed');
-  const linesOf = (list: readonly StoredEvent[]) => committed(list).reduce((n, e) => n + count(e.payload.insertions) + count(e.payload.deletions), 0);
+  const committed = (list: readonly StoredEvent[]) => list.filter((e) => isEvent(e, 'sandbox.committed')).map((e) => payloadOf(e, 'sandbox.committed'));
+  const linesOf = (list: readonly StoredEvent[]) => committed(list).reduce((n, p) => n + count(p.insertions) + count(p.deletions), 0);
   // Bytes see what lines cannot: a 60 MB binary is 0 changed lines. Runs recorded before bytes were counted add 0.
-  const bytesOf = (list: readonly StoredEvent[]) => committed(list).reduce((n, e) => n + count(e.payload.bytes), 0);
+  const bytesOf = (list: readonly StoredEvent[]) => committed(list).reduce((n, p) => n + count(p.bytes), 0);
   // The agent's norm: its mean per active hour over the 7 days before the last hour.
   const history = mine.filter((e) => nowMs - Date.parse(e.ts) > 3_600_000 && nowMs - Date.parse(e.ts) <= 8 * 86_400_000);
   const activeHours = new Set(history.filter((e) => e.type === 'run.planned').map((e) => Math.floor(Date.parse(e.ts) / 3_600_000))).size;
@@ -137,22 +140,22 @@ export function evaluateBreakers(events: readonly StoredEvent[], controls: Contr
   if (runs > runLimit) trip('volume', `${runs} runs in the last hour (limit ${Math.round(runLimit)}: the larger of ${config.volume.runsPerHour} and ${config.volume.normFactor}× the agent's norm)`);
   else if (lines > lineLimit) trip('volume', `${lines} changed lines in the last hour (limit ${Math.round(lineLimit)}: the larger of ${config.volume.linesPerHour} and ${config.volume.normFactor}× the agent's norm)`);
   else if (bytes > byteLimit) trip('volume', `${bytes} changed bytes in the last hour (limit ${Math.round(byteLimit)}: the larger of ${config.volume.bytesPerHour} and ${config.volume.normFactor}× the agent's norm)`);
-  const day = since('cost', 86_400_000).filter((e) => e.type === 'agent.usage');
-  const usd = day.reduce((n, e) => n + (typeof e.payload.costUsd === 'number' ? e.payload.costUsd : 0), 0);
-  const tokens = day.reduce((n, e) => n + Number(e.payload.inputTokens ?? 0) + Number(e.payload.outputTokens ?? 0), 0);
+  const day = since('cost', 86_400_000).filter((e) => isEvent(e, 'agent.usage')).map((e) => payloadOf(e, 'agent.usage'));
+  const usd = day.reduce((n, p) => n + (p.costUsd ?? 0), 0);
+  const tokens = day.reduce((n, p) => n + p.inputTokens + p.outputTokens, 0);
   if (usd > config.cost.usdPerDay) trip('cost', `$${usd.toFixed(2)} spent in the last 24 h (budget $${config.cost.usdPerDay})`);
   else if (tokens > config.cost.tokensPerDay) trip('cost', `${tokens} tokens in the last 24 h (budget ${config.cost.tokensPerDay})`);
   const failures = since('errors', config.errors.windowMinutes * 60_000).filter((e) => e.type === 'gate.failed' || e.type === 'run.failed' || e.type === 'run.discarded').length;
   if (failures > config.errors.maxFailures) trip('errors', `${failures} gate failures, failed or rejected runs in ${config.errors.windowMinutes} min (limit ${config.errors.maxFailures})`);
   if (config.scope.enabled) {
-    const violation = since('scope', Number.POSITIVE_INFINITY).find((e) => e.type === 'scope.violation');
-    if (violation) trip('scope', `scope violation in run ${violation.runId}: ${String(violation.payload.path)}`);
+    const violation = since('scope', Number.POSITIVE_INFINITY).find((e) => isEvent(e, 'scope.violation'));
+    if (violation) trip('scope', `scope violation in run ${violation.runId}: ${payloadOf(violation, 'scope.violation').path}`);
   }
   return trips;
 }
 
-/** A non-negative count from an event payload (anything else counts 0: a forged `-1e9` must not lower a total). */
-function count(v: unknown): number {
+/** A non-negative count (a binary file's -1 lines, a missing or forged `-1e9` count 0: they must not lower a total). */
+function count(v: number | undefined): number {
   return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0;
 }
 

@@ -5,6 +5,7 @@
 import type { AgentEvent, StreamSummary } from '../../adapters/types.js';
 import { decidePath } from '../../authz/check.js';
 import type { Policy } from '../../authz/policy.js';
+import type { EventOf } from '../../evidence/events.js';
 import { killRunProcesses, processStartTime } from '../../exec/processes.js';
 import { childEnv, commandFor, runProcess, type RunResult } from '../../exec/runner.js';
 import type { Context } from '../context.js';
@@ -123,8 +124,8 @@ export async function launchAgent(ctx: Context, run: PreparedRun, options: Launc
  * Tool calls aimed at files the agent may never write (agentctl's own and the tools' configuration):
  * each is an `escalation.attempted` event, whether or not the tool let it through.
  */
-export function escalationAttempts(policy: Policy, parsed: readonly AgentEvent[]): { type: 'escalation.attempted'; payload: Record<string, unknown> }[] {
-  const out: { type: 'escalation.attempted'; payload: Record<string, unknown> }[] = [];
+export function escalationAttempts(policy: Policy, parsed: readonly AgentEvent[]): EventOf<'escalation.attempted'>[] {
+  const out: EventOf<'escalation.attempted'>[] = [];
   for (const e of parsed) {
     if (e.type !== 'tool.called' || typeof e.payload.path !== 'string') continue;
     const d = decidePath(policy, 'write', e.payload.path);

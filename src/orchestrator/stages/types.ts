@@ -1,7 +1,7 @@
 /** Shapes shared by the run pipeline's stages (see ../run.ts for the order). */
 import type { SandboxLayout } from '../../authz/render/os.js';
 import type { RenderedConfig } from '../../authz/render/types.js';
-import type { EventInput, StoredEvent } from '../../evidence/events.js';
+import type { EventBody, StoredEvent } from '../../evidence/events.js';
 import type { GitControlSnapshot } from '../../exec/gitState.js';
 import type { PortBlock } from '../../exec/ports.js';
 import type { RunPlan } from '../plan.js';
@@ -10,7 +10,7 @@ import type { RunPlan } from '../plan.js';
 export type RunSubjectKeys = 'runId' | 'task' | 'agent' | 'project' | 'taskType';
 
 /** Append events for this run (the subject is filled in); returns them as stored. */
-export type Emit = (events: Omit<EventInput, RunSubjectKeys>[]) => StoredEvent[];
+export type Emit = (events: EventBody[]) => StoredEvent[];
 
 /** A run whose worktree exists and whose configuration is written: what every later stage works on. */
 export interface PreparedRun {
