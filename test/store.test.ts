@@ -123,7 +123,7 @@ describe.each(BACKENDS)('the EventStore contract on $name', (backend) => {
     const again = open();
     const events = again.query();
     expect(events.map((e) => e.seq)).toEqual([1, 2, 3]);
-    expect(events[2]!.payload).toEqual({ text: 'm3', n: 3 });
+    expect(events[2]!.payload).toEqual({ text: 'm3', severity: '3' });
     expect(verifyChain(events, again.auth!)).toMatchObject({ ok: true, checked: 3, firstKeyedSeq: 1 });
     expect(again.headSeq()).toBe(3);
     again.close();
@@ -140,7 +140,7 @@ describe.each(BACKENDS)('the EventStore contract on $name', (backend) => {
 
   it.skipIf(backend.skip !== undefined)('queries by run, project, types, afterSeq and limit', async () => {
     const store = (await backend.fresh())();
-    store.append([ev(1), { ...ev(2), runId: 'r2' }, { ...ev(3), project: 'q' }, { type: 'run.merged', runId: 'r1', project: 'p', payload: {} }]);
+    store.append([ev(1), { ...ev(2), runId: 'r2' }, { ...ev(3), project: 'q' }, { type: 'run.merged' as const, runId: 'r1', project: 'p', payload: { mergeSha: 'abc', baseBranch: 'main', by: 'me', host: null, auto: false, strategy: 'merge' as const } }]);
     expect(store.query({ runId: 'r2' }).map((e) => e.seq)).toEqual([2]);
     expect(store.query({ project: 'q' }).map((e) => e.seq)).toEqual([3]);
     expect(store.query({ types: ['run.merged'] }).map((e) => e.seq)).toEqual([4]);

@@ -33,7 +33,7 @@ const SAMPLES: { [T in EventType]: EventPayloads[T] } = {
   'permission.denied': { tool: 'Bash', id: 'toolu_2', input: { command: 'curl x' } },
   'file.changed': { path: 'src/a.ts', tool: 'apply_patch', kind: 'update' },
   'agent.usage': { inputTokens: 100, outputTokens: 20, costUsd: 0.01, turns: 2 },
-  'agent.exited': { ...ended, interrupted: false, stoppedBy: { kind: 'escalated', reason: 'asked' }, summary: 'done', error: null },
+  'agent.exited': { ...ended, interrupted: false, stoppedBy: { kind: 'escalated', reason: 'asked' }, summary: 'done', error: null, sessionId: '0b9c3c8e-session' },
   'sandbox.committed': { headSha: sha, files: [{ path: 'src/a.ts', insertions: 3, deletions: -1, bytes: 120, mode: '100644' }], insertions: 3, deletions: 0, bytes: 120, branchRepaired: { from: null } },
   'scope.violation': { path: '.github/x.yml', reason: 'outside the write scope', protected: true },
   'gate.passed': { command: 'npm test', exitCode: 0, timedOut: false, durationMs: 900, output: 'ok', sandbox: 'os' },
@@ -74,6 +74,8 @@ const SAMPLES: { [T in EventType]: EventPayloads[T] } = {
   'setup.finished': { command: 'npm ci', index: 0, ...ended, output: 'added 3 packages' },
   'teardown.started': { command: 'docker compose down', index: 0, of: 1, sandbox: 'none' },
   'teardown.finished': { command: 'docker compose down', index: 0, exitCode: null, error: 'not run: the task is gone' },
+  'review.changes_requested': { attempt: 2, note: 'cover the empty case', by: 'dev', host: 'laptop', diffChars: 120 },
+  'run.attempt_started': { attempt: 2, resume: 'b7f1c2d0-session', effective: 'review', reasons: ['changes were requested'], profiles: ['implement'], sandbox: 'os', ownerPid: 4242, ownerStart: '12345' },
 };
 
 const TYPES = Object.keys(EVENT_TYPES) as EventType[];
