@@ -1,14 +1,15 @@
 /** `agentctl review`: runs awaiting a human decision. */
 import { EXIT } from '../core/errors.js';
 import { isReviewable } from '../evidence/projections/runs.js';
-import { projectRunsOf } from '../orchestrator/context.js';
+import { listRuns } from '../evidence/runsStore.js';
 import { colorState, printJson, println, table } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
 
 export default async function reviewList(opts: { json?: boolean }): Promise<number> {
   return withContext((ctx) => {
-    const list = [...projectRunsOf(ctx).values()].filter(isReviewable);
+    // Reviewable runs are indexed (each has a live worktree, so they are few); oldest first, as before.
+    const list = listRuns(ctx.store, ctx.project.config.project, { group: 'review' }).runs.filter(isReviewable).reverse();
     if (opts.json) printJson({ runs: list });
     else if (list.length === 0) println('Nothing awaits review.');
     else {

@@ -17,6 +17,8 @@ import { EVENT_TYPES, GENESIS_HASH, eventHash, type EventInput, type StoredEvent
 import { missingTriggers, schemaFingerprint, writeCheckpoint } from './integrity.js';
 import { establishLogAuth, type LogAuth } from './logAuth.js';
 import { MIGRATIONS } from './migrations.js';
+import { PROJECTION_TABLES_SQL, sqliteProjectionTables } from './projectionStore.js';
+import type { ProjectionTables } from './projectionTables.js';
 
 /** Filter for reading events. All fields optional; results are in sequence order. */
 export interface EventQuery {
@@ -45,6 +47,8 @@ export interface EventStore {
   loadProjection(name: string): ProjectionSnapshot | undefined;
   /** Store a projection snapshot (replaces the previous one). */
   saveProjection(snapshot: ProjectionSnapshot): void;
+  /** Row projections (derived data, authenticated like snapshots): see projectionTables.ts. */
+  projections(): ProjectionTables;
   close(): void;
 }
 
@@ -148,6 +152,7 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
       db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = ON');
       migrate(db);
+      db.exec(PROJECTION_TABLES_SQL);
     });
   } catch (error) {
     db.close();
@@ -254,10 +259,14 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
     return out;
   });
 
+  let tables: ProjectionTables | undefined;
   return {
     db,
     tampered,
     auth,
+    projections() {
+      return (tables ??= sqliteProjectionTables(db, tampered ? undefined : auth?.key));
+    },
     append(events) {
       const { key, keyedFrom } = keyOf();
       const list = Array.isArray(events) ? (events as readonly EventInput[]) : [events as EventInput];

@@ -4,7 +4,7 @@
  * history and recorded as events, once each (idempotency keys).
  */
 import type { EventInput } from '../evidence/events.js';
-import { projectRuns } from '../evidence/projections/runs.js';
+import { listRuns } from '../evidence/runsStore.js';
 import type { Context } from './context.js';
 
 /** Merged runs examined per scan (newest first). */
@@ -16,10 +16,11 @@ const SCAN_LIMIT = 100;
  */
 export async function scanMergedRuns(ctx: Context): Promise<number> {
   const project = ctx.project.config.project;
-  const seen = ctx.store.query({ project, types: ['regression.detected', 'review.followup'] });
+  // The newest merged runs (an index read), oldest first; then what is already recorded about each (by run).
+  const merged = listRuns(ctx.store, project, { states: ['merged'], limit: SCAN_LIMIT }).runs.filter((r) => r.mergeSha).reverse();
+  const seen = merged.flatMap((r) => ctx.store.query({ runId: r.runId, types: ['regression.detected', 'review.followup'] }));
   const reverted = new Set(seen.filter((e) => e.type === 'regression.detected').map((e) => e.runId));
   const followed = new Set(seen.filter((e) => e.type === 'review.followup').map((e) => e.runId));
-  const merged = [...projectRuns(ctx.store.query({ project })).values()].filter((r) => r.state === 'merged' && r.mergeSha).slice(-SCAN_LIMIT);
   const events: EventInput[] = [];
   for (const run of merged) {
     if (reverted.has(run.runId)) continue;

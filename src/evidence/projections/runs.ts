@@ -69,9 +69,26 @@ export function projectRuns(events: Iterable<StoredEvent>): Map<string, RunView>
   const runs = new Map<string, RunView>();
   for (const e of events) {
     if (!e.runId) continue;
+    const next = applyRunEvent(e.type === 'run.planned' ? undefined : runs.get(e.runId), e);
+    if (next) runs.set(e.runId, next);
+  }
+  return runs;
+}
+
+/**
+ * Fold one event of a run into its view: the one definition of the run rules, shared by the in-memory
+ * fold ({@link projectRuns}) and the persisted one (runRows.ts).
+ * @param run the run's view so far (undefined before its `run.planned`; ignored for `run.planned`)
+ * @param e an event with `e.runId` equal to the run's id
+ * @returns the new view for `run.planned`, `run` itself (mutated) for any other event, or undefined
+ *   when the run was never planned
+ */
+export function applyRunEvent(run: RunView | undefined, e: StoredEvent): RunView | undefined {
+  {
+    if (!e.runId) return run;
     const p = e.payload;
     if (e.type === 'run.planned') {
-      runs.set(e.runId, {
+      return {
         runId: e.runId,
         task: e.task ?? '',
         title: s(p.title),
@@ -114,11 +131,9 @@ export function projectRuns(events: Iterable<StoredEvent>): Map<string, RunView>
         handover: undefined,
         reviewerVerdicts: [],
         audit: undefined,
-      });
-      continue;
+      };
     }
-    const run = runs.get(e.runId);
-    if (!run) continue;
+    if (!run) return undefined;
     run.updatedAt = e.ts;
     switch (e.type) {
       case 'sandbox.created':
@@ -227,7 +242,7 @@ export function projectRuns(events: Iterable<StoredEvent>): Map<string, RunView>
         break;
     }
   }
-  return runs;
+  return run;
 }
 
 /** States in which a human can still merge or discard the run. */
