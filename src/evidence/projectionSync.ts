@@ -9,8 +9,8 @@ import type { StoredEvent } from './events.js';
 import { ProjectionDamagedError, type ProjectionReader, type ProjectionRow, type ProjectionWriter } from './projectionTables.js';
 import type { EventQuery, EventStore } from './store.js';
 
-/** Events folded per transaction: bounds memory and how long appends wait for the lock. */
-export const PAGE_EVENTS = 5_000;
+/** Events folded per transaction: bounds memory and how long appends wait for the lock. Tests lower it to cross pages. */
+export const paging = { events: 5_000 };
 
 /** Reads and buffered writes of a row projection while one page of events is folded. */
 export interface RowAccess<V> {
@@ -78,7 +78,7 @@ class Buffer<V> implements RowAccess<V> {
  * new ones (other projects' new events are skipped in memory). A type filter has an index on (type, seq).
  * @returns the events, whether the page was full (more may follow), and the last sequence it covered
  */
-export function eventPage(store: EventStore, filter: Pick<EventQuery, 'project' | 'types'>, afterSeq: number, size = PAGE_EVENTS): { events: StoredEvent[]; full: boolean; endSeq: number } {
+export function eventPage(store: EventStore, filter: Pick<EventQuery, 'project' | 'types'>, afterSeq: number, size = paging.events): { events: StoredEvent[]; full: boolean; endSeq: number } {
   const page = store.query({ ...(filter.types ? { types: filter.types } : {}), afterSeq, limit: size });
   const full = page.length === size;
   const endSeq = page.at(-1)?.seq ?? afterSeq;
@@ -295,7 +295,7 @@ function advanceSnapshot<S>(store: EventStore, fold: SnapshotFold<S>, state: S, 
     lastSeq = full ? endSeq : Math.max(endSeq, head);
     // Saving takes the write lock: skip it when nothing was folded and little was skipped (the run guard
     // reads the controls every 400 ms while its run appends events).
-    const worth = changed || lastSeq - saved >= PAGE_EVENTS;
+    const worth = changed || lastSeq - saved >= paging.events;
     if (save && worth && (!full || pages % SAVE_EVERY_PAGES === 0)) {
       store.saveProjection({ name: fold.name, lastSeq, rulesHash: fold.version, state: JSON.stringify(state) });
       saved = lastSeq;

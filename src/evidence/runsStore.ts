@@ -25,9 +25,10 @@ export function runsFold(project: string): RowFold<RunView> {
     filter: { project },
     apply(rows, e) {
       if (!e.runId) return;
-      const planned = e.type === 'run.planned';
-      const next = applyRunEvent(planned ? undefined : rows.get(e.runId), e);
-      if (next) rows.set(e.runId, next, planned ? e.seq : undefined);
+      const before = rows.get(e.runId);
+      const next = applyRunEvent(e.type === 'run.planned' ? undefined : before, e);
+      // A run planned again keeps its place (as a Map entry does in projectRuns).
+      if (next) rows.set(e.runId, next, before ? undefined : e.seq);
     },
     index(run) {
       const group: RunGroup | null = isReviewable(run) ? 'review' : run.audit === 'sampled' ? 'audit' : run.audit ? 'audited' : null;
