@@ -3,6 +3,7 @@ import chalk from 'chalk';
 import { EXIT, InputError } from '../core/errors.js';
 import type { RunState, RunView } from '../evidence/projections/runs.js';
 import { listRuns } from '../evidence/runsStore.js';
+import type { Context } from '../orchestrator/context.js';
 import { colorState, printJson, println, table } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
@@ -14,7 +15,7 @@ export const DEFAULT_RUNS_LIMIT = 50;
  * The runs to show: newest first, at most `limit` (undefined = all), and whether older ones were left out.
  * `archived` (discarded runs whose work is kept) is a filter on discarded runs, read a page at a time.
  */
-function select(ctx: Parameters<Parameters<typeof withContext>[0]>[0], state: RunState | undefined, archived: boolean, limit: number | undefined): { runs: RunView[]; more: boolean } {
+function select(ctx: Context, state: RunState | undefined, archived: boolean, limit: number | undefined): { runs: RunView[]; more: boolean } {
   const project = ctx.project.config.project;
   const states = archived ? (['discarded'] as const).filter((s) => !state || s === state) : state ? [state] : undefined;
   if (states && states.length === 0) return { runs: [], more: false };
