@@ -5,6 +5,7 @@
  * once). The folds themselves are the pure per-event functions in projections/; this module only
  * pages events in and rows out.
  */
+import { canonicalJson } from './canonical.js';
 import type { StoredEvent } from './events.js';
 import { ProjectionDamagedError, type ProjectionReader, type ProjectionRow, type ProjectionWriter } from './projectionTables.js';
 import type { EventQuery, EventStore } from './store.js';
@@ -233,7 +234,7 @@ export function rebuildRows<V>(store: EventStore, fold: RowFold<V>): RebuildRepo
     if (x && (!y || x.key < y.key)) (note(x.key), (x = next('inc')));
     else if (y && (!x || y.key < x.key)) (note(y.key), (y = next('reb')));
     else {
-      if (x!.value !== y!.value || x!.kind !== y!.kind || x!.group !== y!.group || x!.order !== y!.order) note(x!.key);
+      if (!sameRow(x!, y!)) note(x!.key);
       x = next('inc');
       y = next('reb');
     }
@@ -244,6 +245,16 @@ export function rebuildRows<V>(store: EventStore, fold: RowFold<V>): RebuildRepo
   if (differences.count) copyRows(store, scratch.name, fold.name, { lastSeq, version: fold.version });
   tables.write(scratch.name, (w) => w.clear());
   return { name: fold.name, rows, lastSeq, differences };
+}
+
+/**
+ * Two rows hold the same data. Values are compared as data, not text: a view folded across pages was
+ * reloaded from JSON in between, so a property set later sits elsewhere in the text than in a view
+ * folded in one go.
+ */
+function sameRow(a: ProjectionRow, b: ProjectionRow): boolean {
+  if (a.kind !== b.kind || a.group !== b.group || a.order !== b.order) return false;
+  return a.value === b.value || canonicalJson(JSON.parse(a.value)) === canonicalJson(JSON.parse(b.value));
 }
 
 /** Replace projection `to` by the rows of `from`, in one transaction (readers never see a half copy). */
