@@ -6,7 +6,7 @@
 import { canonicalJson, sha256 } from './canonical.js';
 import { applyTrustEvent, emptyTrustState, type TrustState } from './projections/trust.js';
 import type { TrustRules } from './projections/trust-rules.js';
-import { rebuildSnapshot, syncSnapshot, type SnapshotFold } from './projectionSync.js';
+import { rebuildSnapshot, syncSnapshot, type SnapshotFold } from './snapshotSync.js';
 import type { EventStore } from './store.js';
 
 /**
