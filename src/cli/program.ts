@@ -97,6 +97,8 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .option('--json', 'print JSON')
     .addOption(new Option('--state <state>', 'only runs in this state').choices(['planned', 'running', 'awaiting_review', 'merged', 'discarded', 'failed', 'interrupted']))
     .option('--archived', 'only discarded runs whose work is kept under refs/agentctl/archive/')
+    .option('--limit <n>', 'at most n runs, newest first (default 50)', (v) => Number.parseInt(v, 10))
+    .option('--all', 'every run (no limit)')
     .action(act(() => import('../commands/runs.js')));
 
   program
@@ -196,7 +198,14 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .action(act(() => import('../commands/trust.js'), 'history'));
   trust
     .command('rebuild')
-    .description('recompute trust from zero and check the incremental projection agrees')
+    .description('recompute every projection (trust, runs, follow-ups, breakers) from zero and check the incremental ones agree')
+    .option('--json', 'print JSON')
+    .action(act(() => import('../commands/trust.js'), 'rebuild'));
+  program
+    .command('projections')
+    .description('derived data kept beside the event log')
+    .command('rebuild')
+    .description('recompute every projection (trust, runs, follow-ups, breakers) from zero and check the incremental ones agree')
     .option('--json', 'print JSON')
     .action(act(() => import('../commands/trust.js'), 'rebuild'));
 

@@ -1,6 +1,7 @@
 /** `agentctl audit` (sampled auto merges awaiting a verdict) and `audit agree|disagree <run> --note`. */
 import { EXIT, InputError, StateError } from '../core/errors.js';
 import { isEvent, payloadOf } from '../evidence/eventSchemas.js';
+import { countRuns, listRuns } from '../evidence/runsStore.js';
 import { currentHost, currentHuman, findRun } from '../orchestrator/context.js';
 import { printJson, println, table } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
@@ -8,13 +9,13 @@ import { withContext } from './shared.js';
 
 export async function list(opts: { json?: boolean }): Promise<number> {
   return withContext((ctx) => {
-    const events = ctx.store.query({ project: ctx.project.config.project, types: ['audit.sampled', 'audit.agreed', 'audit.disagreed', 'run.merged'] });
-    const judged = new Set(events.filter((e) => e.type !== 'audit.sampled' && e.type !== 'run.merged').map((e) => e.runId));
-    const merged = events.filter((m) => isEvent(m, 'run.merged'));
-    const pending = events.filter((e) => isEvent(e, 'audit.sampled') && !judged.has(e.runId)).map((e) => {
-      const m = merged.find((x) => x.runId === e.runId);
-      return { runId: e.runId!, task: e.task!, agent: e.agent!, sampledAt: e.ts, probability: payloadOf(e, 'audit.sampled').probability, mergeSha: m ? payloadOf(m, 'run.merged').mergeSha : null };
+    const project = ctx.project.config.project;
+    // Sampled merges awaiting a verdict, and the number judged, are indexed in the runs projection.
+    const pending = listRuns(ctx.store, project, { group: 'audit' }).runs.reverse().map((r) => {
+      const sampled = ctx.store.query({ runId: r.runId, types: ['audit.sampled'] }).at(-1);
+      return { runId: r.runId, task: r.task, agent: r.agent, sampledAt: sampled?.ts ?? r.updatedAt, probability: sampled && isEvent(sampled, 'audit.sampled') ? payloadOf(sampled, 'audit.sampled').probability : null, mergeSha: r.mergeSha ?? null };
     });
+    const judged = { size: countRuns(ctx.store, project, { group: 'audited' }) };
     if (opts.json) printJson({ pending, audited: judged.size });
     else if (pending.length === 0) println(`No sampled auto merge awaits an audit (${judged.size} audited).`);
     else println(table(['RUN', 'TASK', 'AGENT', 'MERGE', 'SAMPLED'], pending.map((p) => [p.runId, p.task, p.agent, String(p.mergeSha).slice(0, 10), p.sampledAt.slice(0, 19)].map((c) => terminalSafe(c)))), '', 'Record a verdict: agentctl audit agree|disagree <run> --note "…"  (diff: agentctl review show <run>)');

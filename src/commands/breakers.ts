@@ -3,6 +3,8 @@ import chalk from 'chalk';
 import { EXIT, InputError } from '../core/errors.js';
 import { AGENT_NAMES } from '../definition/task.js';
 import { BREAKERS, breakerStatus, type BreakerName } from '../evidence/projections/breakers.js';
+import { projectFacts } from '../evidence/projectionCatalog.js';
+import { breakerEvents } from '../orchestrator/breakerWindow.js';
 import { controlsOf, currentHuman } from '../orchestrator/context.js';
 import { resetBreaker } from '../orchestrator/controls.js';
 import { printJson, println, table } from '../ui/output.js';
@@ -13,9 +15,10 @@ export async function show(opts: { json?: boolean }): Promise<number> {
   return withContext((ctx) => {
     const project = ctx.project.config.project;
     const controls = controlsOf(ctx);
-    const events = ctx.store.query({ project });
-    const agents = [...new Set(events.filter((e) => e.type === 'run.planned').map((e) => e.agent!))];
-    const rows = breakerStatus(events, controls, ctx.project.config.breakers, agents, project, Date.now());
+    const now = Date.now();
+    const agents = projectFacts(ctx.store, project).agents;
+    const events = breakerEvents(ctx.store, project, ctx.project.config.breakers, controls, agents, now);
+    const rows = breakerStatus(events, controls, ctx.project.config.breakers, agents, project, now);
     if (opts.json) printJson({ project, halted: controls.halted ?? null, thresholds: ctx.project.config.breakers, breakers: rows });
     else {
       if (controls.halted) println(chalk.red(`HALTED by ${terminalSafe(controls.halted.by)} at ${terminalSafe(controls.halted.ts)}: ${terminalSafe(controls.halted.reason)} (agentctl resume)`));

@@ -7,7 +7,8 @@ import { profileEvidence, type TrustProfile } from '../evidence/projections/trus
 import { recommend, roundsOf, windowOf, type TrustRules } from '../evidence/projections/trust-rules.js';
 import { currentHuman, trustOf } from '../orchestrator/context.js';
 import { promote } from '../orchestrator/promote.js';
-import { reviewerAgreement } from '../orchestrator/reviewAsk.js';
+import { verdictRows } from '../evidence/projectionCatalog.js';
+import { agreementOfRows } from '../orchestrator/reviewAsk.js';
 import { colorState, printJson, println, table } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { trustReportHtml } from '../ui/report.js';
@@ -41,7 +42,7 @@ export default async function promoteCmd(agent: string | undefined, opts: { type
           project: cfg.project,
           rules: cfg.trust,
           profiles: rows.map(({ profile: p, evidence, recommendation }) => ({ agent: p.agent, project: p.project, taskType: p.taskType, level: p.level, reason: p.reason, evidence, recommendation, merges: mergesOf(p, cfg.trust, state.lastTs), history: p.history })),
-          reviewers: reviewerAgreement(ctx.store.query({ project: cfg.project })),
+          reviewers: agreementOfRows(verdictRows(ctx.store, cfg.project)),
         });
       } else if (!opts.html) {
         if (rows.length === 0) println('No evidence yet: run some tasks first.');

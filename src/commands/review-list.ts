@@ -10,9 +10,9 @@ import { createElement } from 'react';
 import { EXIT } from '../core/errors.js';
 import { AGENT_NAMES } from '../definition/task.js';
 import { isReviewable } from '../evidence/projections/runs.js';
+import { listRuns } from '../evidence/runsStore.js';
 import { childEnv, runProcess } from '../exec/runner.js';
 import type { Context } from '../orchestrator/context.js';
-import { projectRunsOf } from '../orchestrator/context.js';
 import { requestChanges } from '../orchestrator/requestChanges.js';
 import { reviewSession, type SendBack } from '../orchestrator/reviewSession.js';
 import { colorState, outputMode, printJson, println, table } from '../ui/output.js';
@@ -26,7 +26,8 @@ const SEND_BACK: SendBack = (ctx, run, request) => requestChanges(ctx, run, requ
 export default async function reviewList(opts: { json?: boolean }): Promise<number> {
   const onTerminal = outputMode(opts.json) === 'interactive' && process.stdin.isTTY === true;
   return withContext((ctx) => {
-    const list = [...projectRunsOf(ctx).values()].filter(isReviewable);
+    // Reviewable runs are indexed (each has a live worktree, so they are few); oldest first, as before.
+    const list = listRuns(ctx.store, ctx.project.config.project, { group: 'review' }).runs.filter(isReviewable).reverse();
     // An empty queue needs no screen: the one line says it.
     if (onTerminal && list.length > 0) return interactive(ctx);
     if (opts.json) printJson({ runs: list });

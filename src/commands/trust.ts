@@ -2,7 +2,8 @@
 import chalk from 'chalk';
 import { EXIT, InputError } from '../core/errors.js';
 import { AGENT_NAMES } from '../definition/task.js';
-import { rebuildTrust } from '../evidence/trustStore.js';
+import { rebuildAll } from '../evidence/projectionCatalog.js';
+import { scanMergedRuns } from '../orchestrator/scan.js';
 import { trustOf } from '../orchestrator/context.js';
 import { printJson, println } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
@@ -32,14 +33,25 @@ export async function history(opts: { agent?: string; type?: string; json?: bool
   });
 }
 
-/** Rebuild the trust projection from zero and check it against the incremental one. */
+/**
+ * `agentctl projections rebuild` (and `trust rebuild`): rebuild every projection of this project from
+ * zero, check each incremental one agreed, keep the rebuilt ones. Exit INTERNAL when one disagreed.
+ */
 export async function rebuild(opts: { json?: boolean }): Promise<number> {
   return withContext(async (ctx) => {
-    await trustOf(ctx);
-    const { state, agreed } = rebuildTrust(ctx.store, ctx.project.config.project, ctx.project.config.trust);
-    const count = Object.keys(state.profiles).length;
-    if (opts.json) printJson({ profiles: count, lastSeq: state.lastSeq, agreed });
-    else println(`Rebuilt ${count} trust profile(s) from ${state.lastSeq} events; the incremental projection ${agreed ? 'agreed' : chalk.red('DISAGREED and was replaced')}.`);
+    // Git evidence first, as every trust read does, so both sides see the same events.
+    await scanMergedRuns(ctx);
+    const summary = rebuildAll(ctx.store, ctx.project.config.project, ctx.project.config.trust);
+    const { trust, runs, requests, controls, agreed } = summary;
+    if (opts.json) printJson({ profiles: trust.profiles, lastSeq: trust.lastSeq, agreed, projections: summary });
+    else {
+      const mark = (ok: boolean) => (ok ? 'agreed' : chalk.red('DISAGREED and was replaced'));
+      println(
+        `Rebuilt ${trust.profiles} trust profile(s) from ${trust.lastSeq} events; the incremental projection ${mark(trust.agreed)}.`,
+        `Rebuilt ${runs.rows} run(s): ${runs.differences.count ? chalk.red(`${runs.differences.count} DIFFERED and were replaced (${runs.differences.keys.map((k) => terminalSafe(k)).join(', ')})`) : 'agreed'}.`,
+        `Rebuilt ${requests.rows} follow-up request(s): ${mark(requests.differences.count === 0)}; breakers and kill switch: ${mark(controls.agreed)}.`,
+      );
+    }
     return agreed ? EXIT.OK : EXIT.INTERNAL;
   });
 }

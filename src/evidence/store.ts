@@ -18,6 +18,8 @@ import { EVENT_TYPES, GENESIS_HASH, eventHashOfText, type EventInput, type Store
 import { missingTriggers, schemaFingerprint, writeCheckpoint } from './integrity.js';
 import { establishLogAuth, type LogAuth } from './logAuth.js';
 import { MIGRATIONS } from './migrations.js';
+import { PROJECTION_TABLES_SQL, sqliteProjectionTables } from './projectionStore.js';
+import type { ProjectionTables } from './projectionTables.js';
 
 /** Filter for reading events. All fields optional; results are in sequence order. */
 export interface EventQuery {
@@ -46,6 +48,8 @@ export interface EventStore {
   loadProjection(name: string): ProjectionSnapshot | undefined;
   /** Store a projection snapshot (replaces the previous one). */
   saveProjection(snapshot: ProjectionSnapshot): void;
+  /** Row projections (derived data, authenticated like snapshots): see projectionTables.ts. */
+  projections(): ProjectionTables;
   close(): void;
 }
 
@@ -149,6 +153,7 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
       db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = ON');
       migrate(db);
+      db.exec(PROJECTION_TABLES_SQL);
     });
   } catch (error) {
     db.close();
@@ -245,10 +250,14 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
     return out;
   });
 
+  let tables: ProjectionTables | undefined;
   return {
     db,
     tampered,
     auth,
+    projections() {
+      return (tables ??= sqliteProjectionTables(db, tampered ? undefined : auth?.key));
+    },
     append(events) {
       const { key, keyedFrom } = keyOf();
       const list = Array.isArray(events) ? (events as readonly EventInput[]) : [events as EventInput];

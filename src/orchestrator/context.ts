@@ -10,8 +10,10 @@ import type { EventStore } from '../evidence/store.js';
 import { openStore, storeTarget, type StoreTarget } from '../evidence/openStore.js';
 import { settleLegacyIdentity } from '../definition/identity.js';
 import { projectRuns, type RunView } from '../evidence/projections/runs.js';
-import { CONTROL_EVENT_TYPES, projectControls, type Controls } from '../evidence/projections/breakers.js';
+import type { Controls } from '../evidence/projections/breakers.js';
 import type { TrustState } from '../evidence/projections/trust.js';
+import { currentControls } from '../evidence/projectionCatalog.js';
+import { getRun, runsByPrefix } from '../evidence/runsStore.js';
 import { currentTrust } from '../evidence/trustStore.js';
 import { recoverOrphanedRuns } from './recovery.js';
 import { scanMergedRuns } from './scan.js';
@@ -66,9 +68,12 @@ export async function storeTargetAt(cwd: string, env: NodeJS.ProcessEnv = proces
   return storeTarget(paths, env, configured);
 }
 
-/** All runs of this project, folded from the log. */
-export function projectRunsOf(ctx: Context): Map<string, RunView> {
-  return projectRuns(ctx.store.query({ project: ctx.project.config.project }));
+/**
+ * One run of this project folded from its own events (the authoritative view a decision acts on;
+ * cheap: the log is indexed by run), or undefined.
+ */
+export function runFromLog(ctx: Pick<Context, 'store'>, runId: string): RunView | undefined {
+  return projectRuns(ctx.store.query({ runId })).get(runId);
 }
 
 /**
@@ -85,20 +90,23 @@ export async function trustOf(ctx: Context): Promise<TrustState> {
  * @throws InputError when no run or several runs match
  */
 export function findRun(ctx: Context, idOrPrefix: string): RunView {
-  const runs = projectRunsOf(ctx);
-  const exact = runs.get(idOrPrefix);
-  if (exact) return exact;
+  const project = ctx.project.config.project;
+  // The persisted projection resolves the id; the view returned is folded again from the run's own
+  // events, so what a command acts on never depends on derived data.
+  const exact = getRun(ctx.store, project, idOrPrefix);
+  const fresh = (r: RunView) => runFromLog(ctx, r.runId) ?? r;
+  if (exact) return fresh(exact);
   if (idOrPrefix.length >= 4) {
-    const matches = [...runs.values()].filter((r) => r.runId.startsWith(idOrPrefix.toLowerCase()));
-    if (matches.length === 1) return matches[0]!;
-    if (matches.length > 1) throw new InputError(`run id "${idOrPrefix}" is ambiguous: ${matches.map((m) => m.runId).join(', ')}`);
+    const matches = runsByPrefix(ctx.store, project, idOrPrefix.toLowerCase(), 10);
+    if (matches.length === 1) return fresh(matches[0]!);
+    if (matches.length > 1) throw new InputError(`run id "${idOrPrefix}" is ambiguous: ${matches.map((m) => m.runId).join(', ')}${matches.length === 10 ? ', …' : ''}`);
   }
-  throw new InputError(`no run "${idOrPrefix}" in project ${ctx.project.config.project}`, { hint: 'List runs with: agentctl runs' });
+  throw new InputError(`no run "${idOrPrefix}" in project ${project}`, { hint: 'List runs with: agentctl runs' });
 }
 
 /** The current kill-switch and circuit-breaker state (all projects of this AGENTCTL_HOME). */
 export function controlsOf(ctx: Pick<Context, 'store'>): Controls {
-  return projectControls(ctx.store.query({ types: CONTROL_EVENT_TYPES }));
+  return currentControls(ctx.store);
 }
 
 /** The machine a human acted from, recorded beside their identity in review and promotion events. */

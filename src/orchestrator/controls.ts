@@ -4,11 +4,12 @@
  * tree of every agent still running, in every project of this AGENTCTL_HOME.
  */
 import { hostname, userInfo } from 'node:os';
-import { StateError } from '../core/errors.js';
+import { AgentctlError, StateError } from '../core/errors.js';
 import { assertOutsideRun } from '../core/humanOnly.js';
 import type { StoredEvent } from '../evidence/events.js';
 import { breakerKey, type BreakerName, type Controls } from '../evidence/projections/breakers.js';
 import { projectRuns } from '../evidence/projections/runs.js';
+import { listRuns, projectsWithRuns } from '../evidence/runsStore.js';
 import type { EventStore } from '../evidence/store.js';
 import { isProcessAlive, stopRunProcesses } from '../exec/processes.js';
 
@@ -37,11 +38,23 @@ interface RunningRun {
 
 /** Every run in state `running` in the log, with whether its launched agent process is alive now. */
 function runningRuns(store: EventStore): Map<string, RunningRun> {
-  const events = store.query({});
   const out = new Map<string, RunningRun>();
-  for (const run of projectRuns(events).values()) {
-    if (run.state !== 'running') continue;
-    const launched = events.find((e) => e.runId === run.runId && e.type === 'agent.launched')?.payload;
+  // Every project whose runs projection exists (each command of a project keeps it current, and a run
+  // starts from one), read through the state index; each candidate is then folded from its own events.
+  let candidates: { runId: string }[];
+  try {
+    candidates = projectsWithRuns(store).flatMap((project) => listRuns(store, project, { states: ['running'] }).runs);
+  } catch (error) {
+    // A log that cannot be written (opened for inspection: it fails verification) has no usable
+    // projections: the kill switch still finds every running run, the slow way.
+    if (!(error instanceof AgentctlError)) throw error;
+    candidates = [...projectRuns(store.query({})).values()].filter((r) => r.state === 'running');
+  }
+  for (const candidate of candidates) {
+    const events = store.query({ runId: candidate.runId });
+    const run = projectRuns(events).get(candidate.runId);
+    if (!run || run.state !== 'running') continue;
+    const launched = events.find((e) => e.type === 'agent.launched')?.payload;
     const agentPid = Number(launched?.pid ?? 0);
     const alive = agentPid > 0 && isProcessAlive(agentPid, (launched?.pidStart as string | null) ?? undefined);
     out.set(run.runId, { runId: run.runId, project: run.project, task: run.task, agentPid, alive });

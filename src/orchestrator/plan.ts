@@ -20,6 +20,7 @@ import { requireOsSandbox, type OsSandbox } from '../exec/osSandbox.js';
 import { resolveExecutable } from '../exec/runner.js';
 import { runBranch } from '../exec/worktree.js';
 import { planBootstrap, type Bootstrap } from './bootstrap.js';
+import { projectFacts } from '../evidence/projectionCatalog.js';
 import { controlsOf, trustOf, type Context } from './context.js';
 import { controlCaps, sandboxCaps, taskAutonomy, type EffectiveAutonomy } from './decide.js';
 import { protocolText } from './protocol.js';
@@ -106,9 +107,8 @@ export function policyFor(ctx: Context, task: Task, loaded: ReturnType<typeof lo
 
 /** The latest handover note left by a run of the same task type in this project, if any. */
 function previousHandover(ctx: Context, taskType: string): string | undefined {
-  const notes = ctx.store.query({ project: ctx.project.config.project, types: ['agent.handover'] }).filter((e) => e.taskType === taskType);
-  const last = notes.at(-1);
-  return last ? String(last.payload.text) : undefined;
+  const handovers = projectFacts(ctx.store, ctx.project.config.project).handovers;
+  return Object.hasOwn(handovers, taskType) ? handovers[taskType] : undefined;
 }
 
 /**

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { worktreePath } from '../core/paths.js';
 import type { EventInput } from '../evidence/events.js';
 import { projectRuns } from '../evidence/projections/runs.js';
+import { listRuns } from '../evidence/runsStore.js';
 import { adminDirOf } from '../exec/gitPointer.js';
 import { isProcessAlive, killProcessGroup } from '../exec/processes.js';
 import { runBranch } from '../exec/worktree.js';
@@ -26,14 +27,15 @@ export interface Recovered {
  */
 export function recoverOrphanedRuns(ctx: Context): Recovered[] {
   const project = ctx.project.config.project;
-  const events = ctx.store.query({ project });
-  const runs = projectRuns(events);
   const out: Recovered[] = [];
-  for (const run of runs.values()) {
-    if (run.state !== 'planned' && run.state !== 'running') continue;
+  // Only runs still in flight are candidates: an index read of the runs projection, then each one's own
+  // events (the log is indexed by run) for the authoritative view and its owner's pid.
+  for (const candidate of listRuns(ctx.store, project, { states: ['planned', 'running'] }).runs.reverse()) {
+    const all = ctx.store.query({ runId: candidate.runId });
+    const run = projectRuns(all).get(candidate.runId);
+    if (!run || (run.state !== 'planned' && run.state !== 'running')) continue;
     if (run.decision !== undefined) continue;
     // A later attempt (review request-changes) has its own owner: only the latest attempt's events count.
-    const all = events.filter((e) => e.runId === run.runId);
     const start = all.findLastIndex((e) => e.type === 'run.planned' || e.type === 'run.attempt_started');
     const mine = all.slice(start);
     const attempt = run.attempts.length;

@@ -11,6 +11,7 @@ import { runDir, runTempDir } from '../core/paths.js';
 import type { AgentName } from '../definition/task.js';
 import { isEvent, payloadOf } from '../evidence/eventSchemas.js';
 import type { StoredEvent } from '../evidence/events.js';
+import type { VerdictRow } from '../evidence/projectionCatalog.js';
 import type { RunView } from '../evidence/projections/runs.js';
 import { requireOsSandbox } from '../exec/osSandbox.js';
 import { commandFor, runProcess } from '../exec/runner.js';
@@ -110,6 +111,28 @@ export interface ReviewerAgreement {
   decided: number;
   agreed: number;
   agreementRate: number | null;
+}
+
+/**
+ * {@link reviewerAgreement} from the persisted verdict rows (one per run a reviewer judged): same result,
+ * reviewers in the order of their first verdict. Pure.
+ */
+export function agreementOfRows(rows: readonly VerdictRow[]): ReviewerAgreement[] {
+  const by = new Map<string, ReviewerAgreement & { first: number }>();
+  for (const row of rows) {
+    for (const v of row.verdicts) {
+      const a = by.get(v.reviewer) ?? { reviewer: v.reviewer, verdicts: 0, decided: 0, agreed: 0, agreementRate: null, first: v.seq };
+      a.first = Math.min(a.first, v.seq);
+      a.verdicts++;
+      if (row.outcome && v.verdict !== 'none') {
+        a.decided++;
+        if ((v.verdict === 'approve') === (row.outcome === 'merged')) a.agreed++;
+      }
+      a.agreementRate = a.decided ? a.agreed / a.decided : null;
+      by.set(v.reviewer, a);
+    }
+  }
+  return [...by.values()].sort((a, b) => a.first - b.first).map(({ first: _first, ...a }) => a);
 }
 
 /**

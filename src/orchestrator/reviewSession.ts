@@ -9,7 +9,8 @@ import { AGENT_NAMES, type AgentName } from '../definition/task.js';
 import { isReviewable, type RunView } from '../evidence/projections/runs.js';
 import { toReviewRun, type ReviewActions, type ReviewRun } from '../ui/review/model.js';
 import { terminalSafe } from '../ui/terminal.js';
-import { currentHuman, findRun, projectRunsOf, type Context } from './context.js';
+import { listRuns } from '../evidence/runsStore.js';
+import { currentHuman, findRun, type Context } from './context.js';
 import { discardRun, mergeRun } from './review.js';
 import { askReviewer } from './reviewAsk.js';
 
@@ -32,7 +33,8 @@ export interface ReviewSession {
 
 /** The reviewable runs of the context's project. */
 function queue(ctx: Context): ReviewRun[] {
-  return [...projectRunsOf(ctx).values()].filter(isReviewable).map(toReviewRun);
+  // Reviewable runs are indexed (each has a live worktree, so they are few); oldest first.
+  return listRuns(ctx.store, ctx.project.config.project, { group: 'review' }).runs.filter(isReviewable).reverse().map(toReviewRun);
 }
 
 /**

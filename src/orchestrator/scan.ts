@@ -4,7 +4,7 @@
  * history and recorded as events, once each (idempotency keys).
  */
 import type { EventInput } from '../evidence/events.js';
-import { projectRuns } from '../evidence/projections/runs.js';
+import { listRuns } from '../evidence/runsStore.js';
 import type { Context } from './context.js';
 
 /** Merged runs examined per scan (newest first). */
@@ -16,13 +16,20 @@ const SCAN_LIMIT = 100;
  */
 export async function scanMergedRuns(ctx: Context): Promise<number> {
   const project = ctx.project.config.project;
-  const seen = ctx.store.query({ project, types: ['regression.detected', 'review.followup'] });
+  // The newest merged runs (an index read), oldest first; then what is already recorded about each (by run).
+  const merged = listRuns(ctx.store, project, { states: ['merged'], limit: SCAN_LIMIT }).runs.filter((r) => r.mergeSha).reverse();
+  const seen = merged.flatMap((r) => ctx.store.query({ runId: r.runId, types: ['regression.detected', 'review.followup'] }));
   const reverted = new Set(seen.filter((e) => e.type === 'regression.detected').map((e) => e.runId));
   const followed = new Set(seen.filter((e) => e.type === 'review.followup').map((e) => e.runId));
-  const merged = [...projectRuns(ctx.store.query({ project })).values()].filter((r) => r.state === 'merged' && r.mergeSha).slice(-SCAN_LIMIT);
+  // Which merge commits this repository has, in one git call (a log can name merges of a repository that
+  // was re-cloned, or runs of another checkout); only those are examined one by one.
+  const shas = merged.map((r) => r.mergeSha!).filter((sha) => /^[0-9a-f]{40,64}$/.test(sha));
+  const present = new Set(
+    shas.length ? (await ctx.git.out(ctx.project.root, ['rev-list', '--no-walk', '--ignore-missing', ...shas], { readOnly: true }).catch(() => shas.join('\n'))).split('\n').filter(Boolean) : [],
+  );
   const events: EventInput[] = [];
   for (const run of merged) {
-    if (reverted.has(run.runId)) continue;
+    if (reverted.has(run.runId) || !present.has(run.mergeSha!)) continue;
     const base = `refs/heads/${run.baseBranch}`;
     if (!(await ctx.git.isAncestor(ctx.project.root, run.mergeSha!, base).catch(() => false))) continue;
     const log = await ctx.git.out(ctx.project.root, ['log', '--reverse', '--max-count=500', '--format=%H%x1f%s%x1f%b%x1e', `${run.mergeSha}..${base}`], { readOnly: true });

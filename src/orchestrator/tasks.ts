@@ -6,13 +6,15 @@
 import { InputError } from '../core/errors.js';
 import { findTask, loadTasks, type Loaded } from '../definition/load.js';
 import { TASK_ID_PATTERN, TASK_TYPE_PATTERN, type Task } from '../definition/task.js';
+import { requestRows } from '../evidence/projectionCatalog.js';
 import type { Context } from './context.js';
 
 /** Follow-up tasks requested by runs of this project (latest request per id wins; file tasks win over requests). */
 function requestedTasks(ctx: Context, fileIds: ReadonlySet<string>): Loaded<Task> {
   const items = new Map<string, Task>();
   const errors: InputError[] = [];
-  for (const e of ctx.store.query({ project: ctx.project.config.project, types: ['task.requested'] })) {
+  // One row per requested id (the latest request), from the persisted follow-up projection.
+  for (const e of requestRows(ctx.store, ctx.project.config.project)) {
     const p = e.payload;
     const id = typeof p.id === 'string' ? p.id : '';
     const where = `run ${e.runId ?? '?'}`;

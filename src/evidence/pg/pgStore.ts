@@ -9,7 +9,9 @@ import { randomUUID, type KeyObject } from 'node:crypto';
 import { ConfigError, InternalError } from '../../core/errors.js';
 import { canonicalJson, hmacSha256, sameDigest } from '../canonical.js';
 import { EVENT_TYPES, GENESIS_HASH, eventHash, type EventInput, type StoredEvent } from '../events.js';
+import { checkPayload } from '../eventSchemas.js';
 import type { LogAuth } from '../logAuth.js';
+import { memoryProjectionTables } from '../memoryProjectionTables.js';
 import type { EventStore, ProjectionSnapshot } from '../store.js';
 import { PG_KEYED_FROM, checkPgHead, headAuthentic, headMac, readLocalCheckpoint, readTeamKey, writeLocalCheckpoint, type HeadRow } from './auth.js';
 import { fromRow, insertEvents, selectEvents, type EventRow } from './rows.js';
@@ -123,11 +125,17 @@ export function openPgEventStore(url: string, options: PgOpenOptions): PgEventSt
       const { key } = keyOf();
       const list = Array.isArray(events) ? (events as readonly EventInput[]) : [events as EventInput];
       if (list.length === 0) return [];
+      for (const e of list) checkPayload(e.type, e.payload); // a writer's bad payload: nothing is written
       const out = appendLocked(s, name, key, list, now);
       const last = out.stored.at(-1);
       if (last && out.wrote) writeLocalCheckpoint(options.checkpointDir, schema.logId!, key, { seq: last.seq, hash: last.hash });
       return out.stored;
     },
+    // Row projections are not persisted in PostgreSQL yet: each process folds them from the log on first use.
+    projections: (() => {
+      let tables: ReturnType<typeof memoryProjectionTables> | undefined;
+      return () => (tables ??= memoryProjectionTables());
+    })(),
     query(q = {}) {
       const { sql, params } = selectEvents(q);
       return s.query<EventRow>(sql, params).map(fromRow);

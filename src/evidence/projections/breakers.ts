@@ -51,10 +51,21 @@ export function breakerKey(breaker: string, agent: string, project: string): str
   return `${breaker}:${agent}:${project}`;
 }
 
+/** The control state before any event. */
+export function emptyControls(): Controls {
+  return { tripped: {}, lastReset: {}, halted: undefined };
+}
+
 /** Fold control events (any order of projects; sequence order). */
 export function projectControls(events: Iterable<StoredEvent>): Controls {
-  const c: Controls = { tripped: {}, lastReset: {}, halted: undefined };
-  for (const e of events) {
+  const c = emptyControls();
+  for (const e of events) applyControlEvent(c, e);
+  return c;
+}
+
+/** Fold one event into the control state (mutates `c`; events other than {@link CONTROL_EVENT_TYPES} change nothing). */
+export function applyControlEvent(c: Controls, e: StoredEvent): void {
+  {
     if (isEvent(e, 'breaker.tripped')) {
       const p = payloadOf(e, 'breaker.tripped');
       const project = e.project ?? p.project;
@@ -71,7 +82,6 @@ export function projectControls(events: Iterable<StoredEvent>): Controls {
       c.halted = undefined;
     }
   }
-  return c;
 }
 
 /** Tripped breakers of one agent in one project. */

@@ -97,9 +97,26 @@ export function projectRuns(events: Iterable<StoredEvent>): Map<string, RunView>
   const runs = new Map<string, RunView>();
   for (const e of events) {
     if (!e.runId) continue;
+    const next = applyRunEvent(e.type === 'run.planned' ? undefined : runs.get(e.runId), e);
+    if (next) runs.set(e.runId, next);
+  }
+  return runs;
+}
+
+/**
+ * Fold one event of a run into its view: the one definition of the run rules, shared by the in-memory
+ * fold ({@link projectRuns}) and the persisted one (runRows.ts).
+ * @param run the run's view so far (undefined before its `run.planned`; ignored for `run.planned`)
+ * @param e an event with `e.runId` equal to the run's id
+ * @returns the new view for `run.planned`, `run` itself (mutated) for any other event, or undefined
+ *   when the run was never planned
+ */
+export function applyRunEvent(run: RunView | undefined, e: StoredEvent): RunView | undefined {
+  {
+    if (!e.runId) return run;
     const p = e.payload;
     if (e.type === 'run.planned') {
-      runs.set(e.runId, {
+      return {
         runId: e.runId,
         task: e.task ?? '',
         title: s(p.title),
@@ -143,11 +160,9 @@ export function projectRuns(events: Iterable<StoredEvent>): Map<string, RunView>
         reviewerVerdicts: [],
         audit: undefined,
         attempts: [newAttempt(1, e.ts, undefined, undefined, undefined)],
-      });
-      continue;
+      };
     }
-    const run = runs.get(e.runId);
-    if (!run) continue;
+    if (!run) return undefined;
     run.updatedAt = e.ts;
     foldAttempt(run, e);
     switch (e.type) {
@@ -268,7 +283,7 @@ export function projectRuns(events: Iterable<StoredEvent>): Map<string, RunView>
         break;
     }
   }
-  return runs;
+  return run;
 }
 
 function newAttempt(attempt: number, ts: string, note: string | undefined, by: string | undefined, resumed: string | undefined): RunAttempt {

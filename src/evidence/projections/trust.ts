@@ -166,7 +166,9 @@ export function applyTrustEvent(state: TrustState, e: StoredEvent, rules: TrustR
       // Runs logged before every run was confined carry no `sandbox` field: they earn nothing either.
       unsandboxed: pl.sandbox !== 'os',
     });
-    if (p.runs.length > MAX_RUNS_KEPT) p.runs.splice(0, p.runs.length - MAX_RUNS_KEPT);
+    // A run that leaves the window is forgotten everywhere: later events of it change nothing either
+    // way, and the state stays bounded however long the history.
+    if (p.runs.length > MAX_RUNS_KEPT) for (const gone of p.runs.splice(0, p.runs.length - MAX_RUNS_KEPT)) delete state.runKeys[gone.runId];
     return state;
   }
   const key = state.runKeys[e.runId];

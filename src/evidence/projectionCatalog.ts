@@ -1,0 +1,152 @@
+/**
+ * Every persisted projection of a log, in one place: the kill switch and breakers (one snapshot for all
+ * projects), follow-up requests and runs (rows per project), trust (a snapshot per project), and the
+ * rebuild of them all that `agentctl projections rebuild` (and `trust rebuild`) runs.
+ */
+import { canonicalJson } from './canonical.js';
+import type { StoredEvent } from './events.js';
+import { CONTROL_EVENT_TYPES, applyControlEvent, emptyControls, type Controls } from './projections/breakers.js';
+import type { TrustRules } from './projections/trust-rules.js';
+import { readRows, rebuildRows, valueOf, type RebuildReport, type RowFold } from './projectionSync.js';
+import { rebuildSnapshot, syncSnapshot, type SnapshotFold } from './snapshotSync.js';
+import { rebuildRuns } from './runsStore.js';
+import type { EventStore } from './store.js';
+import { rebuildTrust } from './trustStore.js';
+
+/** The kill-switch and breaker fold (all projects: the kill switch is global). */
+export const controlsFold: SnapshotFold<Controls> = {
+  name: 'controls',
+  version: 'controls/1',
+  filter: { types: CONTROL_EVENT_TYPES },
+  empty: emptyControls,
+  apply: applyControlEvent,
+};
+
+/** The current control state, from its snapshot plus the control events since. */
+export function currentControls(store: EventStore): Controls {
+  return syncSnapshot(store, controlsFold);
+}
+
+/** A follow-up task request as stored: the latest `task.requested` event for an id (or an invalid one). */
+export interface RequestRow {
+  seq: number;
+  runId: string | undefined;
+  agent: string | undefined;
+  taskType: string | undefined;
+  payload: Record<string, unknown>;
+}
+
+/**
+ * The follow-up requests of `project`: one row per requested id (the latest request; the row keeps the
+ * position of the first, as a Map would), plus one row per request whose id is not a string
+ * (`invalid:<seq>`), so the reader can report it.
+ */
+export function requestsFold(project: string): RowFold<RequestRow> {
+  return {
+    name: `requests:${project}`,
+    version: 'requests/1',
+    filter: { project, types: ['task.requested'] },
+    apply(rows, e: StoredEvent) {
+      if (e.type !== 'task.requested' || e.project !== project) return;
+      const id = e.payload.id;
+      const row: RequestRow = { seq: e.seq, runId: e.runId, agent: e.agent, taskType: e.taskType, payload: e.payload };
+      const key = typeof id === 'string' ? `id:${id}` : `invalid:${e.seq}`;
+      rows.set(key, row, rows.get(key) ? undefined : e.seq);
+    },
+    index: () => ({ kind: null, group: null }),
+  };
+}
+
+/** Follow-up requests of `project`, in the order they were first made. */
+export function requestRows(store: EventStore, project: string): RequestRow[] {
+  return readRows(store, requestsFold(project), (r) => r.list().map((row) => valueOf<RequestRow>(row)).reverse());
+}
+
+/** Small per-project facts: agents that ran (first run first), and the latest handover note per task type. */
+export interface ProjectFacts {
+  agents: string[];
+  handovers: Record<string, string>;
+}
+
+/** The fold of {@link ProjectFacts}. */
+export function factsFold(project: string): SnapshotFold<ProjectFacts> {
+  return {
+    name: `facts:${project}`,
+    version: 'facts/1',
+    filter: { project, types: ['run.planned', 'agent.handover'] },
+    empty: () => ({ agents: [], handovers: {} }),
+    apply(state, e) {
+      if (e.project !== project) return;
+      if (e.type === 'run.planned' && e.agent && !state.agents.includes(e.agent)) state.agents.push(e.agent);
+      // A computed key stays an own data property, even "__proto__".
+      if (e.type === 'agent.handover' && e.taskType) state.handovers = { ...state.handovers, [e.taskType]: String(e.payload.text) };
+    },
+  };
+}
+
+/** {@link ProjectFacts} of `project`, current. */
+export function projectFacts(store: EventStore, project: string): ProjectFacts {
+  return syncSnapshot(store, factsFold(project));
+}
+
+/** What reviewer agents said about one run, and how a human decided it (the last merge or discard). */
+export interface VerdictRow {
+  outcome: 'merged' | 'discarded' | undefined;
+  verdicts: { seq: number; reviewer: string; verdict: string }[];
+}
+
+/**
+ * Reviewer agents' verdicts per run (rows in group `verdict`) with each run's outcome: the persisted form
+ * of reviewerAgreement (reviewAsk.ts). Runs without a verdict keep only their outcome (no group).
+ */
+export function verdictsFold(project: string): RowFold<VerdictRow> {
+  return {
+    name: `verdicts:${project}`,
+    version: 'verdicts/1',
+    filter: { project, types: ['run.merged', 'run.discarded', 'review.agent_verdict'] },
+    apply(rows, e) {
+      if (!e.runId || e.project !== project) return;
+      const row = rows.get(e.runId);
+      if (e.type === 'run.merged' || e.type === 'run.discarded') {
+        rows.set(e.runId, { outcome: e.type === 'run.merged' ? 'merged' : 'discarded', verdicts: row?.verdicts ?? [] }, row ? undefined : e.seq);
+      } else if (e.type === 'review.agent_verdict') {
+        rows.set(e.runId, { outcome: row?.outcome, verdicts: [...(row?.verdicts ?? []), { seq: e.seq, reviewer: String(e.payload.reviewer), verdict: String(e.payload.verdict) }] }, row ? undefined : e.seq);
+      }
+    },
+    index: (v) => ({ kind: null, group: v.verdicts.length ? 'verdict' : null }),
+  };
+}
+
+/** Runs of `project` that reviewer agents gave a verdict on (an index read: runs without verdicts are not read). */
+export function verdictRows(store: EventStore, project: string): VerdictRow[] {
+  return readRows(store, verdictsFold(project), (r) => r.list({ group: 'verdict' }).map((row) => valueOf<VerdictRow>(row)));
+}
+
+/** What `agentctl projections rebuild` found for one project. */
+export interface RebuildSummary {
+  runs: RebuildReport;
+  requests: RebuildReport;
+  verdicts: RebuildReport;
+  trust: { profiles: number; lastSeq: number; agreed: boolean };
+  controls: { lastSeq: number; agreed: boolean };
+  facts: { lastSeq: number; agreed: boolean };
+  /** True when every incremental projection agreed with its rebuild. */
+  agreed: boolean;
+}
+
+/**
+ * Rebuild every projection of `project` (and the global controls) from zero, compare each with its
+ * incremental version, and keep the rebuilt ones. Linear in the log's length, flat in memory.
+ */
+export function rebuildAll(store: EventStore, project: string, rules: TrustRules): RebuildSummary {
+  const runs = rebuildRuns(store, project);
+  const requests = rebuildRows(store, requestsFold(project));
+  const verdicts = rebuildRows(store, verdictsFold(project));
+  const t = rebuildTrust(store, project, rules);
+  const c = rebuildSnapshot(store, controlsFold, (a, b) => canonicalJson(a) === canonicalJson(b));
+  const trust = { profiles: Object.keys(t.state.profiles).length, lastSeq: t.state.lastSeq, agreed: t.agreed };
+  const controls = { lastSeq: c.lastSeq, agreed: c.agreed };
+  const f = rebuildSnapshot(store, factsFold(project), (a, b) => canonicalJson(a) === canonicalJson(b));
+  const facts = { lastSeq: f.lastSeq, agreed: f.agreed };
+  return { runs, requests, verdicts, trust, controls, facts, agreed: [runs, requests, verdicts].every((r) => r.differences.count === 0) && t.agreed && c.agreed && f.agreed };
+}

@@ -1,0 +1,150 @@
+/**
+ * Row projections in the event log's own SQLite file (see projectionTables.ts for the interface).
+ * Two tables beside `events`: `projection_heads` (per projection: last sequence folded, logic version)
+ * and `projection_rows` (per row: key, two equality indexes, a sort order, JSON value). Every head and
+ * row carries an HMAC-SHA256 under the log key, so a row edited in the database is detected on read.
+ * They are not part of the events schema fingerprint: derived data, rebuildable from the events.
+ */
+import type { KeyObject } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import { InternalError } from '../core/errors.js';
+import { canonicalJson, hmacSha256, sameDigest } from './canonical.js';
+import { ProjectionDamagedError, type ProjectionHead, type ProjectionReader, type ProjectionRow, type ProjectionRowQuery, type ProjectionTables, type ProjectionWriter } from './projectionTables.js';
+
+/** SQL creating the tables (idempotent; run with the migrations, inside their busy retry). */
+export const PROJECTION_TABLES_SQL = `
+  CREATE TABLE IF NOT EXISTS projection_heads (
+    name TEXT PRIMARY KEY,
+    last_seq INTEGER NOT NULL,
+    version TEXT NOT NULL,
+    mac TEXT NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS projection_rows (
+    name TEXT NOT NULL,
+    key TEXT NOT NULL,
+    kind TEXT,
+    grp TEXT,
+    ord INTEGER NOT NULL,
+    value TEXT NOT NULL,
+    mac TEXT NOT NULL,
+    PRIMARY KEY (name, key)
+  );
+  CREATE INDEX IF NOT EXISTS projection_rows_by_order ON projection_rows(name, ord);
+  CREATE INDEX IF NOT EXISTS projection_rows_by_kind ON projection_rows(name, kind, ord);
+  CREATE INDEX IF NOT EXISTS projection_rows_by_group ON projection_rows(name, grp, ord);
+`;
+
+interface RowRecord {
+  key: string;
+  kind: string | null;
+  grp: string | null;
+  ord: number;
+  value: string;
+  mac: string;
+}
+
+const headMac = (key: KeyObject, name: string, h: ProjectionHead) => hmacSha256(key, `agentctl-projection-head/1\n${canonicalJson({ name, lastSeq: h.lastSeq, version: h.version })}`);
+const rowMac = (key: KeyObject, name: string, r: ProjectionRow) =>
+  hmacSha256(key, `agentctl-projection-row/1\n${canonicalJson({ name, key: r.key, kind: r.kind, group: r.group, order: r.order, value: r.value })}`);
+
+/**
+ * The SQLite implementation over an open database whose tables exist ({@link PROJECTION_TABLES_SQL}).
+ * @param key the log key, or undefined when the log was opened for inspection only (reads find nothing, writes throw)
+ */
+export function sqliteProjectionTables(db: Database.Database, key: KeyObject | undefined): ProjectionTables {
+  const getHead = db.prepare('SELECT last_seq, version, mac FROM projection_heads WHERE name = ?');
+  const getRow = db.prepare('SELECT key, kind, grp, ord, value, mac FROM projection_rows WHERE name = ? AND key = ?');
+  const putRow = db.prepare(
+    `INSERT INTO projection_rows (name, key, kind, grp, ord, value, mac) VALUES (?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT(name, key) DO UPDATE SET kind = excluded.kind, grp = excluded.grp, ord = excluded.ord, value = excluded.value, mac = excluded.mac`,
+  );
+  const deleteRow = db.prepare('DELETE FROM projection_rows WHERE name = ? AND key = ?');
+  const putHead = db.prepare(
+    `INSERT INTO projection_heads (name, last_seq, version, mac) VALUES (?, ?, ?, ?)
+     ON CONFLICT(name) DO UPDATE SET last_seq = excluded.last_seq, version = excluded.version, mac = excluded.mac`,
+  );
+  const listCache = new Map<string, Database.Statement>();
+
+  const verified = (name: string, r: RowRecord): ProjectionRow => {
+    const row: ProjectionRow = { key: r.key, value: r.value, kind: r.kind, group: r.grp, order: r.ord };
+    if (!key || !sameDigest(r.mac, rowMac(key, name, row))) throw new ProjectionDamagedError(name, `row ${JSON.stringify(r.key)}`);
+    return row;
+  };
+
+  const where = (name: string, q: ProjectionRowQuery): { sql: string; params: unknown[] } => {
+    const parts = ['name = ?'];
+    const params: unknown[] = [name];
+    if (q.kinds) (parts.push(`kind IN (${q.kinds.map(() => '?').join(',') || 'NULL'})`), params.push(...q.kinds));
+    if (q.group !== undefined) (parts.push('grp = ?'), params.push(q.group));
+    // A key range (not LIKE) so the primary key finds the prefix without a scan.
+    if (q.keyPrefix !== undefined) (parts.push('key >= ? AND key < ?'), params.push(q.keyPrefix, `${q.keyPrefix}\u{10FFFF}`));
+    if (q.beforeOrder !== undefined) (parts.push('ord < ?'), params.push(q.beforeOrder));
+    if (q.byKey && q.afterKey !== undefined) (parts.push('key > ?'), params.push(q.afterKey));
+    return { sql: parts.join(' AND '), params };
+  };
+  // Without statistics SQLite answers `kind IN (a, b) ORDER BY ord` by walking every row of the
+  // projection in order (to avoid a sort); the few rows of the named kinds or group, sorted, cost less.
+  const indexFor = (q: ProjectionRowQuery): string =>
+    q.byKey ? '' : q.kinds ? ' INDEXED BY projection_rows_by_kind' : q.group !== undefined ? ' INDEXED BY projection_rows_by_group' : '';
+  const prepared = (sql: string) => {
+    let st = listCache.get(sql);
+    if (!st) listCache.set(sql, (st = db.prepare(sql)));
+    return st;
+  };
+
+  const reader = (name: string): ProjectionReader => ({
+    head() {
+      const r = getHead.get(name) as { last_seq: number; version: string; mac: string } | undefined;
+      if (!r || !key) return undefined;
+      const h = { lastSeq: r.last_seq, version: r.version };
+      if (!sameDigest(r.mac, headMac(key, name, h))) throw new ProjectionDamagedError(name, 'head');
+      return h;
+    },
+    get(k) {
+      if (!key) return undefined;
+      const r = getRow.get(name, k) as RowRecord | undefined;
+      return r && verified(name, r);
+    },
+    list(q = {}) {
+      if (!key) return [];
+      const w = where(name, q);
+      const order = q.byKey ? 'key ASC' : 'ord DESC';
+      const limit = q.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(q.limit))}` : '';
+      return (prepared(`SELECT key, kind, grp, ord, value, mac FROM projection_rows${indexFor(q)} WHERE ${w.sql} ORDER BY ${order}${limit}`).all(...w.params) as RowRecord[]).map((r) => verified(name, r));
+    },
+    count(q = {}) {
+      if (!key) return 0;
+      const w = where(name, q);
+      return (prepared(`SELECT count(*) AS n FROM projection_rows WHERE ${w.sql}`).get(...w.params) as { n: number }).n;
+    },
+  });
+
+  return {
+    reader,
+    write(name, fn) {
+      if (!key) throw new InternalError('the event log was opened for inspection only; refusing to write projections');
+      const r = reader(name);
+      const w: ProjectionWriter = {
+        ...r,
+        put(input) {
+          const row = { ...input, order: Math.floor(input.order) };
+          putRow.run(name, row.key, row.kind, row.group, row.order, row.value, rowMac(key, name, row));
+        },
+        delete(k) {
+          deleteRow.run(name, k);
+        },
+        clear() {
+          db.prepare('DELETE FROM projection_rows WHERE name = ?').run(name);
+          db.prepare('DELETE FROM projection_heads WHERE name = ?').run(name);
+        },
+        setHead(h) {
+          putHead.run(name, h.lastSeq, h.version, headMac(key, name, h));
+        },
+      };
+      return db.transaction(() => fn(w)).immediate();
+    },
+    names() {
+      return (db.prepare('SELECT name FROM projection_heads ORDER BY name').all() as { name: string }[]).map((r) => r.name);
+    },
+  };
+}

@@ -1,0 +1,274 @@
+/**
+ * Keeping persisted projections current: each is stored with the last sequence folded in and advanced
+ * by folding only the events after it, a page at a time, each page in one exclusive transaction that
+ * re-reads the head first (so several agentctl processes advancing at once fold each event exactly
+ * once). The folds themselves are the pure per-event functions in projections/; this module only
+ * pages events in and rows out.
+ */
+import { canonicalJson } from './canonical.js';
+import type { StoredEvent } from './events.js';
+import { ProjectionDamagedError, type ProjectionReader, type ProjectionRow, type ProjectionWriter } from './projectionTables.js';
+import type { EventQuery, EventStore } from './store.js';
+
+/** Events folded per transaction: bounds memory and how long appends wait for the lock. Tests lower it to cross pages. */
+export const paging = { events: 5_000 };
+
+/** Reads and buffered writes of a row projection while one page of events is folded. */
+export interface RowAccess<V> {
+  /** The row's value, or undefined. */
+  get(key: string): V | undefined;
+  /** Set a row's value; `order` is kept from the stored row unless given (required for a new row). */
+  set(key: string, value: V, order?: number): void;
+  delete(key: string): void;
+}
+
+/** A projection stored as rows. */
+export interface RowFold<V> {
+  /** Stored name (unique per log), e.g. `runs:<project>`. */
+  name: string;
+  /** Logic version: rows from another version are dropped and rebuilt. */
+  version: string;
+  /** The events it reads (sequence order is always kept). */
+  filter: Pick<EventQuery, 'project' | 'types'>;
+  /** Fold one event (pure apart from `rows`). */
+  apply(rows: RowAccess<V>, e: StoredEvent): void;
+  /** The index fields of a value. */
+  index(value: V): { kind: string | null; group: string | null };
+}
+
+/** In-memory buffer of the rows one page touches, flushed once at the end of the page. */
+class Buffer<V> implements RowAccess<V> {
+  private readonly rows = new Map<string, { value: V; order: number } | null>();
+  private readonly dirty = new Set<string>();
+  constructor(private readonly w: ProjectionWriter) {}
+
+  private load(key: string): { value: V; order: number } | null {
+    if (!this.rows.has(key)) {
+      const row = this.w.get(key);
+      this.rows.set(key, row ? { value: JSON.parse(row.value) as V, order: row.order } : null);
+    }
+    return this.rows.get(key)!;
+  }
+  get(key: string): V | undefined {
+    return this.load(key)?.value;
+  }
+  set(key: string, value: V, order?: number): void {
+    const o = order ?? this.load(key)?.order;
+    if (o === undefined) throw new Error(`projection row ${key} is new and needs an order`);
+    this.rows.set(key, { value, order: o });
+    this.dirty.add(key);
+  }
+  delete(key: string): void {
+    this.rows.set(key, null);
+    this.dirty.add(key);
+  }
+  flush(fold: RowFold<V>): void {
+    for (const key of this.dirty) {
+      const r = this.rows.get(key);
+      if (!r) this.w.delete(key);
+      else this.w.put({ key, value: JSON.stringify(r.value), order: r.order, ...fold.index(r.value) });
+    }
+    this.dirty.clear();
+  }
+}
+
+/**
+ * The next page of events after `afterSeq` that `filter` selects.
+ * A project filter is applied here, not in the query: SQLite answers `project = ? AND seq > ?` through
+ * the project index, i.e. by reading every event of the project, while a bare `seq > ?` reads only the
+ * new ones (other projects' new events are skipped in memory). A type filter has an index on (type, seq).
+ * @returns the events, whether the page was full (more may follow), and the last sequence it covered
+ */
+export function eventPage(store: EventStore, filter: Pick<EventQuery, 'project' | 'types'>, afterSeq: number, size = paging.events): { events: StoredEvent[]; full: boolean; endSeq: number } {
+  const page = store.query({ ...(filter.types ? { types: filter.types } : {}), afterSeq, limit: size });
+  const full = page.length === size;
+  const endSeq = page.at(-1)?.seq ?? afterSeq;
+  return { events: filter.project === undefined ? page : page.filter((e) => e.project === filter.project), full, endSeq };
+}
+
+/**
+ * Fold one page of events into `w` (the caller holds the write transaction).
+ * @returns true when the projection reached the head of the log
+ */
+function foldPage<V>(store: EventStore, fold: RowFold<V>, w: ProjectionWriter): boolean {
+  let head;
+  try {
+    head = w.head();
+  } catch (error) {
+    if (!(error instanceof ProjectionDamagedError)) throw error;
+    head = undefined;
+  }
+  if (!head || head.version !== fold.version) {
+    w.clear();
+    head = { lastSeq: 0, version: fold.version };
+  }
+  const { events, full, endSeq } = eventPage(store, fold.filter, head.lastSeq);
+  const buffer = new Buffer<V>(w);
+  for (const e of events) fold.apply(buffer, e);
+  buffer.flush(fold);
+  const lastSeq = full ? endSeq : Math.max(head.lastSeq, store.headSeq());
+  w.setHead({ lastSeq, version: fold.version });
+  return !full;
+}
+
+/** True when the projection's stored head is current (no lock taken). */
+function isCurrent(store: EventStore, fold: RowFold<unknown>): boolean {
+  try {
+    const head = store.projections().reader(fold.name).head();
+    return head !== undefined && head.version === fold.version && head.lastSeq >= store.headSeq();
+  } catch (error) {
+    if (error instanceof ProjectionDamagedError) return false;
+    throw error;
+  }
+}
+
+/**
+ * Bring a row projection up to the head of the log (building it from zero on first use, or when its
+ * version changed or a row failed authentication).
+ * @throws whatever the store throws (e.g. InternalError on a log opened for inspection only)
+ */
+export function syncRows<V>(store: EventStore, fold: RowFold<V>): void {
+  if (isCurrent(store, fold as RowFold<unknown>)) return;
+  const tables = store.projections();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      while (!tables.write(fold.name, (w) => foldPage(store, fold, w)));
+      return;
+    } catch (error) {
+      // A damaged row met while folding: drop the projection and fold it again from zero, once.
+      if (!(error instanceof ProjectionDamagedError) || attempt > 0) throw error;
+      tables.write(fold.name, (w) => w.clear());
+    }
+  }
+}
+
+/**
+ * Read a row projection, current: sync it, then run `read` on it. A damaged row met while reading
+ * drops and rebuilds the projection, then reads again.
+ */
+export function readRows<V, T>(store: EventStore, fold: RowFold<V>, read: (r: ProjectionReader) => T): T {
+  syncRows(store, fold);
+  const reader = store.projections().reader(fold.name);
+  try {
+    return read(reader);
+  } catch (error) {
+    if (!(error instanceof ProjectionDamagedError)) throw error;
+    store.projections().write(fold.name, (w) => w.clear());
+    syncRows(store, fold);
+    return read(reader);
+  }
+}
+
+/** Parse a row's value. */
+export function valueOf<V>(row: ProjectionRow): V {
+  return JSON.parse(row.value) as V;
+}
+
+/** What a rebuild found. */
+export interface RebuildReport {
+  name: string;
+  rows: number;
+  lastSeq: number;
+  /** Keys whose incremental value differed from the rebuilt one (at most 20 listed), and how many. */
+  differences: { count: number; keys: string[] };
+}
+
+/**
+ * Rebuild a row projection from zero beside the incremental one, compare the two row by row (paged:
+ * memory stays flat), and keep the rebuilt rows. Linear in the log's length, constant in memory.
+ * @returns what differed (nothing when the incremental projection was right)
+ */
+export function rebuildRows<V>(store: EventStore, fold: RowFold<V>): RebuildReport {
+  const tables = store.projections();
+  const scratch: RowFold<V> = { ...fold, name: `${fold.name}~rebuild` };
+  tables.write(scratch.name, (w) => w.clear());
+  for (;;) {
+    syncRows(store, fold);
+    while (!tables.write(scratch.name, (w) => foldPage(store, scratch, w)));
+    // Appends between the two may leave them at different heads: fold both again until they meet.
+    const a = tables.reader(fold.name).head()?.lastSeq;
+    const b = tables.reader(scratch.name).head()?.lastSeq;
+    if (a === b) break;
+  }
+  const differences = { count: 0, keys: [] as string[] };
+  const note = (key: string) => {
+    differences.count++;
+    if (differences.keys.length < 20) differences.keys.push(key);
+  };
+  const PAGE = 1_000;
+  // Walk both in key order, a page at a time (a merge join).
+  const inc = tables.reader(fold.name);
+  const reb = tables.reader(scratch.name);
+  let incPage: ProjectionRow[] = [];
+  let rebPage: ProjectionRow[] = [];
+  let incAfter: string | undefined;
+  let rebAfter: string | undefined;
+  let incDone = false;
+  let rebDone = false;
+  let damaged = false;
+  const next = (which: 'inc' | 'reb'): ProjectionRow | undefined => {
+    if (which === 'inc') {
+      if (!incPage.length && !incDone) {
+        try {
+          incPage = inc.list({ byKey: true, afterKey: incAfter, limit: PAGE });
+        } catch (error) {
+          if (!(error instanceof ProjectionDamagedError)) throw error;
+          damaged = true;
+          incPage = [];
+        }
+        incDone = incPage.length < PAGE;
+        incAfter = incPage.at(-1)?.key ?? incAfter;
+      }
+      return incPage.shift();
+    }
+    if (!rebPage.length && !rebDone) {
+      rebPage = reb.list({ byKey: true, afterKey: rebAfter, limit: PAGE });
+      rebDone = rebPage.length < PAGE;
+      rebAfter = rebPage.at(-1)?.key ?? rebAfter;
+    }
+    return rebPage.shift();
+  };
+  let x = next('inc');
+  let y = next('reb');
+  while (x || y) {
+    if (x && (!y || x.key < y.key)) (note(x.key), (x = next('inc')));
+    else if (y && (!x || y.key < x.key)) (note(y.key), (y = next('reb')));
+    else {
+      if (!sameRow(x!, y!)) note(x!.key);
+      x = next('inc');
+      y = next('reb');
+    }
+  }
+  if (damaged) note('(a row failed authentication)');
+  const lastSeq = reb.head()!.lastSeq;
+  const rows = reb.count();
+  if (differences.count) copyRows(store, scratch.name, fold.name, { lastSeq, version: fold.version });
+  tables.write(scratch.name, (w) => w.clear());
+  return { name: fold.name, rows, lastSeq, differences };
+}
+
+/**
+ * Two rows hold the same data. Values are compared as data, not text: a view folded across pages was
+ * reloaded from JSON in between, so a property set later sits elsewhere in the text than in a view
+ * folded in one go.
+ */
+function sameRow(a: ProjectionRow, b: ProjectionRow): boolean {
+  if (a.kind !== b.kind || a.group !== b.group || a.order !== b.order) return false;
+  return a.value === b.value || canonicalJson(JSON.parse(a.value)) === canonicalJson(JSON.parse(b.value));
+}
+
+/** Replace projection `to` by the rows of `from`, in one transaction (readers never see a half copy). */
+function copyRows(store: EventStore, from: string, to: string, head: { lastSeq: number; version: string }): void {
+  const tables = store.projections();
+  tables.write(to, (w) => {
+    w.clear();
+    let after: string | undefined;
+    for (;;) {
+      const page = tables.reader(from).list({ byKey: true, afterKey: after, limit: 1_000 });
+      for (const r of page) w.put(r);
+      if (page.length < 1_000) break;
+      after = page.at(-1)!.key;
+    }
+    w.setHead(head);
+  });
+}

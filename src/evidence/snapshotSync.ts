@@ -1,0 +1,94 @@
+/**
+ * Keeping snapshot projections current: a bounded state (trust profiles, breaker controls, project
+ * facts) saved as one authenticated snapshot with the last sequence folded in, advanced a page of
+ * events at a time (see projectionSync.ts for row projections).
+ */
+import type { StoredEvent } from './events.js';
+import { eventPage, paging } from './projectionSync.js';
+import type { EventQuery, EventStore } from './store.js';
+
+/** A projection stored as one bounded state (trust profiles, breaker controls). */
+export interface SnapshotFold<S> {
+  /** Stored name (unique per log), e.g. `trust:<project>`. */
+  name: string;
+  /** Logic (and rules) version: a snapshot from another version is rebuilt. */
+  version: string;
+  filter: Pick<EventQuery, 'project' | 'types'>;
+  empty(): S;
+  /** Fold one event into `state` (mutating it). */
+  apply(state: S, e: StoredEvent): void;
+}
+
+/** Pages folded between two saves of a snapshot while it catches up (bounds work lost to a crash). */
+const SAVE_EVERY_PAGES = 20;
+
+/**
+ * Fold the events after `from` into `state` (paged), saving as it goes.
+ * @returns the sequence covered
+ */
+function advanceSnapshot<S>(store: EventStore, fold: SnapshotFold<S>, state: S, from: number, save: boolean): number {
+  let lastSeq = from;
+  let saved = from;
+  let changed = false;
+  for (let pages = 1; ; pages++) {
+    const head = store.headSeq();
+    if (lastSeq >= head) return lastSeq;
+    const { events, full, endSeq } = eventPage(store, fold.filter, lastSeq);
+    for (const e of events) fold.apply(state, e);
+    changed ||= events.length > 0;
+    // An incomplete page saw every event up to (at least) the head read before it.
+    lastSeq = full ? endSeq : Math.max(endSeq, head);
+    // Saving takes the write lock: skip it when nothing was folded and little was skipped (the run guard
+    // reads the controls every 400 ms while its run appends events).
+    const worth = changed || lastSeq - saved >= paging.events;
+    if (save && worth && (!full || pages % SAVE_EVERY_PAGES === 0)) {
+      store.saveProjection({ name: fold.name, lastSeq, rulesHash: fold.version, state: JSON.stringify(state) });
+      saved = lastSeq;
+      changed = false;
+    }
+    if (!full) return lastSeq;
+  }
+}
+
+/** The stored snapshot's state and sequence when authentic and of this version; else the empty state at 0. */
+function loadSnapshot<S>(store: EventStore, fold: SnapshotFold<S>): { state: S; lastSeq: number } {
+  const snap = store.loadProjection(fold.name);
+  if (snap && snap.rulesHash === fold.version) {
+    try {
+      return { state: JSON.parse(snap.state) as S, lastSeq: snap.lastSeq };
+    } catch {
+      // Unreadable: rebuilt below.
+    }
+  }
+  return { state: fold.empty(), lastSeq: 0 };
+}
+
+/**
+ * The snapshot projection, current: the saved state with the events since folded in (and saved).
+ * Several processes may do this at once: the fold is deterministic, so they save the same state, and a
+ * save never moves a snapshot backwards (store.ts).
+ */
+export function syncSnapshot<S>(store: EventStore, fold: SnapshotFold<S>): S {
+  const { state, lastSeq } = loadSnapshot(store, fold);
+  advanceSnapshot(store, fold, state, lastSeq, true);
+  return state;
+}
+
+/**
+ * Rebuild a snapshot projection from zero (paged; memory bounded by the state), compare it with the
+ * incremental one at the same sequence, and save the rebuilt one.
+ * @returns the rebuilt state and whether the incremental one agreed
+ */
+export function rebuildSnapshot<S>(store: EventStore, fold: SnapshotFold<S>, same: (a: S, b: S) => boolean): { state: S; lastSeq: number; agreed: boolean } {
+  const rebuilt = fold.empty();
+  let seq = advanceSnapshot(store, fold, rebuilt, 0, false);
+  const inc = loadSnapshot(store, fold);
+  let incSeq = advanceSnapshot(store, fold, inc.state, inc.lastSeq, false);
+  // Appends in between: bring both to the same sequence.
+  while (incSeq !== seq) {
+    if (incSeq < seq) incSeq = advanceSnapshot(store, fold, inc.state, incSeq, false);
+    else seq = advanceSnapshot(store, fold, rebuilt, seq, false);
+  }
+  store.saveProjection({ name: fold.name, lastSeq: seq, rulesHash: fold.version, state: JSON.stringify(rebuilt) });
+  return { state: rebuilt, lastSeq: seq, agreed: same(inc.state, rebuilt) };
+}
