@@ -21,6 +21,7 @@ import { openEventStore, type EventStore } from '../src/evidence/store.js';
 import { currentTrust } from '../src/evidence/trustStore.js';
 import { agreementOfRows, reviewerAgreement } from '../src/orchestrator/reviewAsk.js';
 import { cleanup, tempDir } from './helpers.js';
+import { SAMPLES, sample } from './fixtures/eventSamples.js';
 
 afterEach(cleanup);
 const defaultPage = paging.events;
@@ -48,38 +49,42 @@ type Step = typeof step extends fc.Arbitrary<infer T> ? T : never;
 /** The event a step stands for. Run ids are per project so runs of both projects interleave. */
 function eventOf(s: Step): EventInput {
   const subject = { runId: `${s.project}-run-${s.run}`, task: `t${s.run % 3}`, agent: s.agent, project: s.project, taskType: s.taskType };
-  const t = s.kind as EventType;
+  const k = s.kind as EventType;
   switch (s.kind) {
     case 'run.planned':
-      return { ...subject, type: t, payload: { title: `run ${s.run}`, requested: 'review', effective: 'review', reasons: [], sandbox: s.n % 2 ? 'os' : 'none', ownerPid: 1 } };
+      return { ...subject, type: 'run.planned', payload: sample('run.planned', { title: `run ${s.run}`, requested: 'review', effective: 'review', reasons: [], sandbox: s.n % 2 ? 'os' : 'none', ownerPid: 1, ownerStart: null }) };
     case 'sandbox.created':
+      return { ...subject, type: 'sandbox.created', payload: sample('sandbox.created', { path: `/w/${s.run}`, branch: `b${s.run}`, baseSha: 'a'.repeat(40) }) };
     case 'sandbox.restored':
-      return { ...subject, type: t, payload: { path: `/w/${s.run}`, branch: `b${s.run}`, baseSha: 'a'.repeat(40), headSha: 'b'.repeat(40) } };
+      return { ...subject, type: 'sandbox.restored', payload: sample('sandbox.restored', { path: `/w/${s.run}`, branch: `b${s.run}`, headSha: 'b'.repeat(40) }) };
     case 'agent.usage':
-      return { ...subject, type: t, payload: { inputTokens: s.n * 10, outputTokens: s.n, costUsd: s.n / 100 } };
+      return { ...subject, type: 'agent.usage', payload: sample('agent.usage', { inputTokens: s.n * 10, outputTokens: s.n, costUsd: s.n / 100 }) };
     case 'agent.exited':
-      return { ...subject, type: t, payload: { exitCode: s.n % 2, timedOut: false, summary: `done ${s.n}`, durationMs: 1000 * s.n } };
+      return { ...subject, type: 'agent.exited', payload: sample('agent.exited', { exitCode: s.n % 2, timedOut: false, summary: `done ${s.n}`, durationMs: 1000 * s.n }) };
     case 'sandbox.committed':
-      return { ...subject, type: t, payload: { headSha: 'c'.repeat(40), files: [{ path: `src/f${s.n}.ts`, insertions: s.n, deletions: 1 }], insertions: s.n, deletions: 1, bytes: 10 * s.n } };
+      return { ...subject, type: 'sandbox.committed', payload: sample('sandbox.committed', { headSha: 'c'.repeat(40), files: [{ path: `src/f${s.n}.ts`, insertions: s.n, deletions: 1 }], insertions: s.n, deletions: 1, bytes: 10 * s.n }) };
     case 'run.decided':
-      return { ...subject, type: t, payload: { outcome: ['review', 'merge', 'discard'][s.n % 3] } };
+      return { ...subject, type: 'run.decided', payload: sample('run.decided', { outcome: (['review', 'merge', 'failed'] as const)[s.n % 3] }) };
     case 'task.requested':
-      // Ids collide on purpose (latest request wins); one in six is not a string.
-      return { ...subject, type: t, payload: { id: s.n === 5 ? 42 : `follow-${s.n % 3}`, title: `follow ${s.run}`, prompt: 'do it' } };
+      // Ids collide on purpose (latest request wins); one in six is not a string (the agent's own file).
+      return { ...subject, type: 'task.requested', payload: { ...sample('task.requested'), id: s.n === 5 ? 42 : `follow-${s.n % 3}`, title: `follow ${s.run}`, prompt: 'do it' } };
     case 'review.agent_verdict':
-      return { ...subject, type: t, payload: { reviewer: ['claude', 'codex'][s.n % 2], verdict: ['approve', 'reject', 'none'][s.n % 3], comments: '' } };
+      return { ...subject, type: 'review.agent_verdict', payload: sample('review.agent_verdict', { reviewer: ['claude', 'codex'][s.n % 2]!, verdict: (['approve', 'reject', 'none'] as const)[s.n % 3], comments: '' }) };
     case 'agent.handover':
-      return { ...subject, type: t, payload: { text: `note ${s.run}/${s.n}` } };
+      return { ...subject, type: 'agent.handover', payload: sample('agent.handover', { text: `note ${s.run}/${s.n}` }) };
     case 'trust.promoted':
-      return { agent: s.agent, project: s.project, taskType: s.taskType, type: t, payload: { agent: s.agent, project: s.project, taskType: s.taskType, to: s.n % 2 ? 'auto' : 'review', by: 'me' } };
+      return { agent: s.agent, project: s.project, taskType: s.taskType, type: 'trust.promoted', payload: sample('trust.promoted', { agent: s.agent, project: s.project, taskType: s.taskType, to: s.n % 2 ? 'auto' : 'review', by: 'me' }) };
     case 'breaker.tripped':
+      return { agent: s.agent, project: s.project, type: 'breaker.tripped', payload: sample('breaker.tripped', { breaker: (['volume', 'scope'] as const)[s.n % 2], agent: s.agent, project: s.project, reason: 'x' }) };
     case 'breaker.reset':
-      return { agent: s.agent, project: s.project, type: t, payload: { breaker: ['volume', 'scope'][s.n % 2], agent: s.agent, project: s.project, reason: 'x', by: 'me' } };
+      return { agent: s.agent, project: s.project, type: 'breaker.reset', payload: sample('breaker.reset', { breaker: (['volume', 'scope'] as const)[s.n % 2], agent: s.agent, project: s.project, by: 'me' }) };
     case 'system.halted':
+      return { type: 'system.halted', payload: sample('system.halted', { by: 'me', reason: 'r' }) };
     case 'system.resumed':
-      return { type: t, payload: { by: 'me', reason: 'r' } };
+      return { type: 'system.resumed', payload: sample('system.resumed', { by: 'me' }) };
     default:
-      return { ...subject, type: t, payload: { path: `src/x${s.n}`, reason: 'r', mergeSha: 'd'.repeat(40), outcome: 'review', kind: 'revert', commit: 'e'.repeat(40), probability: 0.5 } };
+      // Every other type: its real sample payload (the run's subject varies, the payload need not).
+      return { ...subject, type: k, payload: SAMPLES[k] } as EventInput;
   }
 }
 
@@ -269,7 +274,7 @@ describe('persisted projections', () => {
     const file = join(tempDir(), 'agentctl.db');
     const store = openEventStore(file);
     try {
-      store.append({ type: 'system.halted', payload: { by: 'me', reason: 'r' } });
+      store.append({ type: 'system.halted', payload: sample('system.halted', { by: 'me', reason: 'r' }) });
       expect(syncSnapshot(store, controlsFold).halted).toBeDefined();
       // A snapshot saved under another version says "not halted": it must be ignored.
       store.saveProjection({ name: 'controls', lastSeq: store.headSeq(), rulesHash: 'controls/0', state: JSON.stringify({ tripped: {}, lastReset: {}, halted: undefined }) });

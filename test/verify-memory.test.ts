@@ -24,7 +24,7 @@ function logOf(n: number): string {
   for (let i = 0; i < n; i += 1000) {
     const batch: EventInput[] = [];
     for (let j = i; j < Math.min(n, i + 1000); j++) {
-      batch.push({ type: 'tool.result', runId: `run-${Math.floor(j / 10)}`, project: 'p', agent: 'claude', taskType: 'docs', payload: { id: `call-${j}`, ok: true, lines: Array.from({ length: 10 }, (_, k) => `line ${k} of result ${j}: the quick brown fox jumps over the lazy dog`) } });
+      batch.push({ type: 'tool.result', runId: `run-${Math.floor(j / 10)}`, project: 'p', agent: 'claude', taskType: 'docs', payload: { id: `call-${j}`, isError: false, output: Array.from({ length: 10 }, (_, k) => `line ${k} of result ${j}: the quick brown fox jumps over the lazy dog`).join('\n') } });
     }
     store.append(batch);
   }

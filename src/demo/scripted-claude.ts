@@ -28,6 +28,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { homedir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import picomatch from 'picomatch';
+import { testedAgentVersions } from '../core/agentTools.js';
 import { childEnv, runProcess } from '../exec/runner.js';
 
 type Step = { say?: string; write?: string; append?: string; content?: string; bash?: string; sleep?: number; fail?: string };
@@ -104,6 +105,12 @@ function stepsFor(prompt: string, resume: string | undefined): { session: string
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
+  // `claude --version` prints `<version> (Claude Code)`: the stand-in claims the version agentctl was
+  // tested with, so `agentctl doctor` accepts it where it stands in for Claude Code.
+  if (args[0] === '--version' || args[0] === '-v') {
+    process.stdout.write(`${testedAgentVersions().claude ?? '0.0.0'} (Claude Code; agentctl's scripted stand-in)\n`);
+    return 0;
+  }
   const prompt = argValue(args, '-p') ?? '';
   const settingsFile = argValue(args, '--settings');
   const settings: Settings = settingsFile ? (JSON.parse(readFileSync(settingsFile, 'utf8')) as Settings) : {};

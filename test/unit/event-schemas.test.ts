@@ -14,69 +14,11 @@ import { PAYLOAD_SCHEMAS, UPGRADES, isEvent, payloadOf, readPayload, typed, type
 import { EVENT_TYPES, type EventInput, type EventType, type StoredEvent } from '../../src/evidence/events.js';
 import { openEventStore } from '../../src/evidence/store.js';
 import { cleanup, tempDir } from '../helpers.js';
+import { SAMPLES } from '../fixtures/eventSamples.js';
 
 afterEach(cleanup);
 
 const sha = 'a'.repeat(40);
-const ended = { exitCode: 0, signal: null, timedOut: false, durationMs: 1200 };
-const evidence = { runs: 3, merged: 3, mergeRate: 1 };
-
-/** One payload of every type, shaped as its writer writes it (src/orchestrator, src/adapters). */
-const SAMPLES: { [T in EventType]: EventPayloads[T] } = {
-  'run.planned': { title: 'Fix', taskFile: 'tasks/fix.md', requestedBy: null, requested: 'review', effective: 'review', reasons: ['requested review'], profiles: ['implement'], claim: false, repoRoot: '/repo', baseBranch: 'main', baseSha: sha, gate: 'npm test', timeoutMs: null, sandbox: 'os', ownerPid: 42, ownerStart: '123' },
-  'sandbox.created': { path: '/wt', branch: 'agentctl/fix/r1', baseSha: sha, gitDir: '/repo/.git/worktrees/r1' },
-  'policy.rendered': { tool: 'claude', files: ['/run/settings.json'], args: ['--settings', 'x'], sandbox: 'os', sandboxSource: 'default', policy: { profiles: ['implement'], yolo: false } },
-  'agent.launched': { bin: 'claude', args: ['-p', '<prompt>'], interactive: false, timeoutMs: 60_000, pid: 4242, pidStart: '99', sandbox: 'os' },
-  'agent.message': { text: 'thinking', kind: 'reasoning' },
-  'tool.called': { id: 'toolu_1', tool: 'Edit', input: { file_path: 'src/a.ts', old_string: 'a' }, path: 'src/a.ts' },
-  'tool.result': { id: 'toolu_1', isError: false, output: 'ok', exitCode: 0 },
-  'permission.denied': { tool: 'Bash', id: 'toolu_2', input: { command: 'curl x' } },
-  'file.changed': { path: 'src/a.ts', tool: 'apply_patch', kind: 'update' },
-  'agent.usage': { inputTokens: 100, outputTokens: 20, costUsd: 0.01, turns: 2 },
-  'agent.exited': { ...ended, interrupted: false, stoppedBy: { kind: 'escalated', reason: 'asked' }, summary: 'done', error: null, sessionId: '0b9c3c8e-session' },
-  'sandbox.committed': { headSha: sha, files: [{ path: 'src/a.ts', insertions: 3, deletions: -1, bytes: 120, mode: '100644' }], insertions: 3, deletions: 0, bytes: 120, branchRepaired: { from: null } },
-  'scope.violation': { path: '.github/x.yml', reason: 'outside the write scope', protected: true },
-  'gate.passed': { command: 'npm test', exitCode: 0, timedOut: false, durationMs: 900, output: 'ok', sandbox: 'os' },
-  'gate.failed': { command: 'npm test', exitCode: null, timedOut: true, durationMs: 900, output: '', sandbox: 'none' },
-  'run.decided': { outcome: 'review', reasons: ['earned level is review'] },
-  'run.failed': { step: 'setup', error: 'exited 1' },
-  'run.interrupted': { reason: 'agentctl stopped', recovered: true, killedAgent: false },
-  'review.approved': { by: 'dev', host: 'laptop', note: null },
-  'review.rejected': { by: 'dev', host: 'laptop', reason: 'wrong' },
-  'run.merged': { mergeSha: sha, baseBranch: 'main', by: 'dev', host: 'laptop', auto: false, strategy: 'rebase' },
-  'run.discarded': { by: 'dev', host: 'laptop', reason: null, archiveRef: 'refs/agentctl/archive/r1', headSha: sha },
-  'sandbox.removed': { path: '/wt', reason: 'folder missing', branchKept: null },
-  'trust.promoted': { agent: 'claude', project: 'p', taskType: 'docs', from: 'review', to: 'auto', by: 'dev', host: 'laptop', evidence, note: null, forced: true, missing: ['needs 10 merged runs'] },
-  'trust.demoted': { agent: 'claude', project: 'p', taskType: 'docs', from: 'auto', to: 'review', by: 'dev', host: 'laptop', evidence, reason: 'regressed' },
-  'escalation.attempted': { kind: 'git-control', tool: 'git', path: 'config', changes: [{ path: 'config', change: 'modified', detail: 'core.hooksPath' }], restored: true },
-  'regression.detected': { kind: 'revert', commit: sha, subject: 'Revert "x"' },
-  'review.followup': { commit: sha, subject: 'fixup', files: ['src/a.ts'] },
-  'breaker.tripped': { breaker: 'cost', agent: 'claude', project: 'p', reason: '$2 spent' },
-  'merge.failed': { reason: 'conflict', auto: true },
-  'sandbox.restored': { path: '/wt', branch: 'agentctl/fix/r1', headSha: sha, gitDir: '/repo/.git/worktrees/r1' },
-  'gc.repaired': { kind: 'orphan-branch', branch: 'agentctl/fix/r1', archiveRef: 'refs/agentctl/archive/r1' },
-  'breaker.reset': { breaker: 'volume', agent: 'claude', project: 'p', by: 'dev', host: 'laptop', note: 'checked' },
-  'agent.stragglers': { killed: 2, pids: [11, 12] },
-  'system.halted': { by: 'dev', host: 'laptop', reason: 'stop' },
-  'system.resumed': { by: 'dev', host: 'laptop', note: null },
-  'notification.failed': { target: 'hook.sh', kind: 'escalation', error: 'exit 1', eventSeq: 3 },
-  'audit.sampled': { probability: 0.1, roll: 0.05, changedLines: 10, sensitive: false },
-  'audit.agreed': { by: 'dev', host: 'laptop', note: null },
-  'audit.disagreed': { by: 'dev', host: 'laptop', note: 'missed a case' },
-  'agent.status': { status: 'running tests', anything: [1, { deep: true }] },
-  'agent.reasoning': { observed: 'x', considered: ['a', 'b'], decided: null, confidence: 0.4, invalid: 'not json' },
-  'agent.escalated': { source: 'agent', reason: 'unsure', question: { what: 'which API?' } },
-  'agent.handover': { text: 'next: run the migration' },
-  'task.requested': { id: 'follow-1', title: 'Docs', extra: 7, parentRun: 'r1', parentTask: 'fix', parentProfiles: ['implement'] },
-  'review.agent_verdict': { reviewer: 'gemini', verdict: 'approve', comments: 'VERDICT: approve', exitCode: 0, timedOut: false },
-  'worktree.bootstrapped': { linked: ['node_modules'], copied: ['.env.test'], skipped: [], missing: [], ports: { first: 41000, count: 10 }, setup: ['npm ci'], teardown: [], network: ['registry.npmjs.org'] },
-  'setup.started': { command: 'npm ci', index: 0, of: 1, network: null, sandbox: 'os' },
-  'setup.finished': { command: 'npm ci', index: 0, ...ended, output: 'added 3 packages' },
-  'teardown.started': { command: 'docker compose down', index: 0, of: 1, sandbox: 'none' },
-  'teardown.finished': { command: 'docker compose down', index: 0, exitCode: null, error: 'not run: the task is gone' },
-  'review.changes_requested': { attempt: 2, note: 'cover the empty case', by: 'dev', host: 'laptop', diffChars: 120 },
-  'run.attempt_started': { attempt: 2, resume: 'b7f1c2d0-session', effective: 'review', reasons: ['changes were requested'], profiles: ['implement'], sandbox: 'os', ownerPid: 4242, ownerStart: '12345' },
-};
 
 const TYPES = Object.keys(EVENT_TYPES) as EventType[];
 const subject = { runId: 'r1', task: 'fix', agent: 'claude', project: 'p', taskType: 'docs' };

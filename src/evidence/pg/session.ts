@@ -15,12 +15,11 @@ import type { PgRequest, PgResponse } from './worker.js';
 export const PG_CALL_TIMEOUT_MS = 30_000;
 
 /**
- * The built worker. Under vitest this module runs from src/ as TypeScript, which a worker thread on
- * Node 20 cannot load, so the compiled one in dist/ is used (`npm run build` first).
+ * The built worker: tsc's dist/evidence/pg/worker.js, whatever runs this module (the CLI's bundle in
+ * dist/bundle/, tsc's dist/, or src/ under vitest, whose TypeScript a worker thread on Node 20 cannot
+ * load; `npm run build` first). The bundle's chunks sit elsewhere, so never relative to this file.
  */
 function workerPath(): string {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.js')) return join(here, '..', 'worker.js');
   const built = join(packageRoot(), 'dist', 'evidence', 'pg', 'worker.js');
   if (!existsSync(built)) throw new ConfigError(`the PostgreSQL store's worker ${built} is not built`, { hint: 'Run: npm run build' });
   return built;
