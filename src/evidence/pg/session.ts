@@ -6,7 +6,6 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../core/errors.js';
 import { packageRoot } from '../../core/paths.js';
 import type { PgRequest, PgResponse } from './worker.js';
@@ -15,12 +14,11 @@ import type { PgRequest, PgResponse } from './worker.js';
 export const PG_CALL_TIMEOUT_MS = 30_000;
 
 /**
- * The built worker. Under vitest this module runs from src/ as TypeScript, which a worker thread on
- * Node 20 cannot load, so the compiled one in dist/ is used (`npm run build` first).
+ * The built worker, always dist/evidence/pg/worker.js: the bundled CLI (dist/bundle/) has no worker beside
+ * it, and under vitest this module runs from src/ as TypeScript, which a worker thread on Node 20 cannot
+ * load (`npm run build` first).
  */
 function workerPath(): string {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.js')) return join(here, '..', 'worker.js');
   const built = join(packageRoot(), 'dist', 'evidence', 'pg', 'worker.js');
   if (!existsSync(built)) throw new ConfigError(`the PostgreSQL store's worker ${built} is not built`, { hint: 'Run: npm run build' });
   return built;
