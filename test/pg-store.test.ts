@@ -14,7 +14,7 @@ import type { PgEventStore } from '../src/evidence/pg/pgStore.js';
 import { BIN, ROOT, agentctl, cleanup, tempDir } from './helpers.js';
 import { PG_MISSING, pgStoreFixture, startPg, type PgServer, type PgStoreFixture } from './pg.js';
 
-const ev = (n: number, key?: string) => ({ type: 'agent.message' as const, runId: 'r1', project: 'p', payload: { text: `m${n}`, n }, ...(key ? { key } : {}) });
+const ev = (n: number, key?: string) => ({ type: 'agent.message' as const, runId: 'r1', project: 'p', payload: { text: `m${n}`, severity: String(n) }, ...(key ? { key } : {}) });
 
 describe.skipIf(PG_MISSING !== undefined)('PostgreSQL event store (real server)', () => {
   let server: PgServer;
