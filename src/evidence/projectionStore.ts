@@ -121,6 +121,14 @@ export function sqliteProjectionTables(db: Database.Database, key: KeyObject | u
       const r = getRow.get(name, k) as RowRecord | undefined;
       return r && verified(name, r);
     },
+    getMany(keys) {
+      // A local file: one indexed lookup each costs less than building a statement per size.
+      if (!key) return [];
+      return keys.flatMap((k) => {
+        const r = getRow.get(name, k) as RowRecord | undefined;
+        return r ? [verified(name, r)] : [];
+      });
+    },
     list(q = {}) {
       if (!key) return [];
       const w = where(name, q);

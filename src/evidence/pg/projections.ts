@@ -152,6 +152,10 @@ export function pgProjectionTables(s: PgSession, key: KeyObject | undefined): Pr
       const [r] = read<RowRecord>(`${SELECT_ROW} WHERE name = $1 AND key = decode($2, 'hex')`, [name, keyToHex(k)]);
       return r && verified(name, r);
     },
+    getMany(keys) {
+      if (!key || !keys.length) return [];
+      return read<RowRecord>(`${SELECT_ROW} WHERE name = $1 AND key IN (SELECT decode(k, 'hex') FROM unnest($2::text[]) AS k)`, [name, keys.map(keyToHex)]).map((r) => verified(name, r));
+    },
     list(q = {}) {
       if (!key) return [];
       const w = where(name, q);
