@@ -14,6 +14,7 @@ import { homePaths } from '../src/core/paths.js';
 import { verifyChain } from '../src/evidence/events.js';
 import { openStore } from '../src/evidence/openStore.js';
 import type { PgEventStore } from '../src/evidence/pg/pgStore.js';
+import { keyToHex } from '../src/evidence/pg/projections.js';
 import { requestRows } from '../src/evidence/projectionCatalog.js';
 import type { RunView } from '../src/evidence/projections/runs.js';
 import { paging } from '../src/evidence/projectionSync.js';
@@ -143,6 +144,31 @@ describe.skipIf(PG_MISSING !== undefined)('persisted projections on PostgreSQL (
       store.close();
     }
   }, 120_000);
+
+  it('list reads of many rows use the indexes: newest first, by group, by kind, by key prefix', async () => {
+    const f = await fixture();
+    const store = open(f);
+    try {
+      for (let i = 0; i < 3000; i += 1000) {
+        store.append(Array.from({ length: 1000 }, (_, k) => ({ ...at('run.planned'), runId: `r${String(i + k).padStart(5, '0')}` })));
+      }
+      store.append([10, 11, 12].map((k) => ({ ...at('run.discarded'), runId: `r${String(k).padStart(5, '0')}` })));
+      expect(listRuns(store, 'p', { states: ['discarded'] }).runs.map((r) => r.runId)).toEqual(['r00012', 'r00011', 'r00010']);
+      const page = listRuns(store, 'p', { limit: 20 });
+      expect(page.runs.map((r) => r.runId)).toEqual(Array.from({ length: 20 }, (_, k) => `r${String(2999 - k).padStart(5, '0')}`));
+      expect(rowCount(f, 'runs:p')).toBe(3000);
+    } finally {
+      store.close();
+    }
+    server.psql('ANALYZE agentctl.projection_rows', f.database);
+    // The statements projections.ts sends (as the planner sees them, parameters inlined).
+    const plan = (where: string, order = 'ord DESC') => server.psql(`EXPLAIN SELECT encode(key, 'hex') AS key, value, kind, grp, ord, mac FROM agentctl.projection_rows WHERE name = 'runs:p' AND ${where} ORDER BY ${order} LIMIT 21`, f.database);
+    expect(plan('true')).toMatch(/Index Scan using projection_rows_by_order/);
+    expect(plan("grp = 'review'")).toMatch(/Index Scan using projection_rows_by_group/);
+    expect(plan("kind = ANY('{discarded}'::text[])")).toMatch(/Index Scan using projection_rows_by_kind/);
+    expect(plan(`key >= decode('${keyToHex('r0001')}', 'hex') AND key < decode('${keyToHex('r0002')}', 'hex')`, 'key ASC')).toMatch(/Index Scan using projection_rows_pkey/);
+    for (const p of [plan('true'), plan("grp = 'review'")]) expect(p).not.toMatch(/Seq Scan|Sort/);
+  });
 
   it("row keys an agent chose (a follow-up id with NUL or a lone surrogate) are stored and read back as they are", async () => {
     const f = await fixture();
