@@ -14,7 +14,7 @@ import type { PgEventStore } from '../src/evidence/pg/pgStore.js';
 import { BIN, ROOT, agentctl, cleanup, tempDir } from './helpers.js';
 import { PG_MISSING, pgStoreFixture, startPg, type PgServer, type PgStoreFixture } from './pg.js';
 
-const ev = (n: number, key?: string) => ({ type: 'agent.message' as const, runId: 'r1', project: 'p', payload: { text: `m${n}`, n }, ...(key ? { key } : {}) });
+const ev = (n: number, key?: string) => ({ type: 'agent.message' as const, runId: 'r1', project: 'p', payload: { text: `m${n}`, severity: String(n) }, ...(key ? { key } : {}) });
 
 describe.skipIf(PG_MISSING !== undefined)('PostgreSQL event store (real server)', () => {
   let server: PgServer;
@@ -63,7 +63,7 @@ describe.skipIf(PG_MISSING !== undefined)('PostgreSQL event store (real server)'
     const init = (args: string[] = []) => agentctl(ROOT, home, ['store', 'init', '--admin-url', server.url(database), '--writer', 'team_writer', '--json', ...args]);
     const first = await init();
     expect(first.code, first.stderr).toBe(0);
-    expect(JSON.parse(first.stdout)).toMatchObject({ writer: 'team_writer', roleCreated: true, applied: [expect.any(String)] });
+    expect(JSON.parse(first.stdout)).toMatchObject({ writer: 'team_writer', roleCreated: true, applied: [expect.any(String), expect.any(String)] });
     expect(JSON.parse((await init()).stdout)).toMatchObject({ roleCreated: false, applied: [] });
     expect(server.psql("SELECT string_agg(privilege_type, ',' ORDER BY privilege_type) FROM information_schema.role_table_grants WHERE grantee = 'team_writer' AND table_name = 'events'", database).trim()).toBe('INSERT,SELECT');
     const bad = await agentctl(ROOT, home, ['store', 'init', '--admin-url', server.url(database), '--writer', 'x; DROP TABLE y']);
@@ -116,7 +116,7 @@ describe.skipIf(PG_MISSING !== undefined)('PostgreSQL event store (real server)'
     const events = store.query();
     expect(events).toHaveLength(100);
     expect(verifyChain(events, store.auth!)).toMatchObject({ ok: true, checked: 100 });
-    expect(new Set(events.map((e) => e.payload.writer)).size).toBe(4);
+    expect(new Set(events.map((e) => e.runId)).size).toBe(4);
     store.close();
     expect(JSON.parse((await verify(f)).stdout)).toMatchObject({ ok: true, events: 100, authenticated: true });
   });

@@ -43,9 +43,31 @@ interface RowRecord {
   mac: string;
 }
 
-const headMac = (key: KeyObject, name: string, h: ProjectionHead) => hmacSha256(key, `agentctl-projection-head/1\n${canonicalJson({ name, lastSeq: h.lastSeq, version: h.version })}`);
-const rowMac = (key: KeyObject, name: string, r: ProjectionRow) =>
+/** Authentication code of a projection head (HMAC-SHA256 under the log key; every backend uses this one). */
+export const projectionHeadMac = (key: KeyObject, name: string, h: ProjectionHead): string =>
+  hmacSha256(key, `agentctl-projection-head/1\n${canonicalJson({ name, lastSeq: h.lastSeq, version: h.version })}`);
+/** Authentication code of a projection row (HMAC-SHA256 under the log key; every backend uses this one). */
+export const projectionRowMac = (key: KeyObject, name: string, r: ProjectionRow): string =>
   hmacSha256(key, `agentctl-projection-row/1\n${canonicalJson({ name, key: r.key, kind: r.kind, group: r.group, order: r.order, value: r.value })}`);
+
+/**
+ * A stored row, returned only when its code verifies.
+ * @param key the log key; undefined (inspection only) verifies nothing
+ * @throws ProjectionDamagedError when the code does not verify
+ */
+export function verifiedRow(key: KeyObject | undefined, name: string, row: ProjectionRow, mac: string): ProjectionRow {
+  if (!key || !sameDigest(mac, projectionRowMac(key, name, row))) throw new ProjectionDamagedError(name, `row ${JSON.stringify(row.key)}`);
+  return row;
+}
+
+/**
+ * A stored head, returned only when its code verifies.
+ * @throws ProjectionDamagedError when the code does not verify
+ */
+export function verifiedHead(key: KeyObject, name: string, head: ProjectionHead, mac: string): ProjectionHead {
+  if (!sameDigest(mac, projectionHeadMac(key, name, head))) throw new ProjectionDamagedError(name, 'head');
+  return head;
+}
 
 /**
  * The SQLite implementation over an open database whose tables exist ({@link PROJECTION_TABLES_SQL}).
@@ -65,11 +87,7 @@ export function sqliteProjectionTables(db: Database.Database, key: KeyObject | u
   );
   const listCache = new Map<string, Database.Statement>();
 
-  const verified = (name: string, r: RowRecord): ProjectionRow => {
-    const row: ProjectionRow = { key: r.key, value: r.value, kind: r.kind, group: r.grp, order: r.ord };
-    if (!key || !sameDigest(r.mac, rowMac(key, name, row))) throw new ProjectionDamagedError(name, `row ${JSON.stringify(r.key)}`);
-    return row;
-  };
+  const verified = (name: string, r: RowRecord): ProjectionRow => verifiedRow(key, name, { key: r.key, value: r.value, kind: r.kind, group: r.grp, order: r.ord }, r.mac);
 
   const where = (name: string, q: ProjectionRowQuery): { sql: string; params: unknown[] } => {
     const parts = ['name = ?'];
@@ -96,14 +114,20 @@ export function sqliteProjectionTables(db: Database.Database, key: KeyObject | u
     head() {
       const r = getHead.get(name) as { last_seq: number; version: string; mac: string } | undefined;
       if (!r || !key) return undefined;
-      const h = { lastSeq: r.last_seq, version: r.version };
-      if (!sameDigest(r.mac, headMac(key, name, h))) throw new ProjectionDamagedError(name, 'head');
-      return h;
+      return verifiedHead(key, name, { lastSeq: r.last_seq, version: r.version }, r.mac);
     },
     get(k) {
       if (!key) return undefined;
       const r = getRow.get(name, k) as RowRecord | undefined;
       return r && verified(name, r);
+    },
+    getMany(keys) {
+      // A local file: one indexed lookup each costs less than building a statement per size.
+      if (!key) return [];
+      return keys.flatMap((k) => {
+        const r = getRow.get(name, k) as RowRecord | undefined;
+        return r ? [verified(name, r)] : [];
+      });
     },
     list(q = {}) {
       if (!key) return [];
@@ -128,7 +152,7 @@ export function sqliteProjectionTables(db: Database.Database, key: KeyObject | u
         ...r,
         put(input) {
           const row = { ...input, order: Math.floor(input.order) };
-          putRow.run(name, row.key, row.kind, row.group, row.order, row.value, rowMac(key, name, row));
+          putRow.run(name, row.key, row.kind, row.group, row.order, row.value, projectionRowMac(key, name, row));
         },
         delete(k) {
           deleteRow.run(name, k);
@@ -138,7 +162,7 @@ export function sqliteProjectionTables(db: Database.Database, key: KeyObject | u
           db.prepare('DELETE FROM projection_heads WHERE name = ?').run(name);
         },
         setHead(h) {
-          putHead.run(name, h.lastSeq, h.version, headMac(key, name, h));
+          putHead.run(name, h.lastSeq, h.version, projectionHeadMac(key, name, h));
         },
       };
       return db.transaction(() => fn(w)).immediate();

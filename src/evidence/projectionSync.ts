@@ -49,6 +49,13 @@ class Buffer<V> implements RowAccess<V> {
     }
     return this.rows.get(key)!;
   }
+  /** Load the rows of `keys` not loaded yet, in one read. */
+  prefetch(keys: Iterable<string>): void {
+    const missing = [...keys].filter((k) => !this.rows.has(k));
+    if (!missing.length) return;
+    for (const k of missing) this.rows.set(k, null);
+    for (const row of this.w.getMany(missing)) this.rows.set(row.key, { value: JSON.parse(row.value) as V, order: row.order });
+  }
   get(key: string): V | undefined {
     return this.load(key)?.value;
   }
@@ -87,6 +94,25 @@ export function eventPage(store: EventStore, filter: Pick<EventQuery, 'project' 
 }
 
 /**
+ * The row keys folding `events` reads or writes, found by a dry run of the fold against no rows (folds are
+ * pure apart from their rows), so the page's rows load in one read rather than one per row (on PostgreSQL
+ * each read is a round trip: 5,000 of them took 2.4 s). A key the dry run misses (it depends on a row's
+ * value) is still read on its own when the real fold asks for it.
+ */
+function keysTouched<V>(fold: RowFold<V>, events: readonly StoredEvent[]): Set<string> {
+  const keys = new Set<string>();
+  const probe: RowAccess<V> = { get: (k) => void keys.add(k), set: (k) => void keys.add(k), delete: (k) => void keys.add(k) };
+  for (const e of events) {
+    try {
+      fold.apply(probe, e);
+    } catch {
+      // A fold that needs a stored value to go on: the rest of its keys are read one by one.
+    }
+  }
+  return keys;
+}
+
+/**
  * Fold one page of events into `w` (the caller holds the write transaction).
  * @returns true when the projection reached the head of the log
  */
@@ -104,6 +130,7 @@ function foldPage<V>(store: EventStore, fold: RowFold<V>, w: ProjectionWriter): 
   }
   const { events, full, endSeq } = eventPage(store, fold.filter, head.lastSeq);
   const buffer = new Buffer<V>(w);
+  buffer.prefetch(keysTouched(fold, events));
   for (const e of events) fold.apply(buffer, e);
   buffer.flush(fold);
   const lastSeq = full ? endSeq : Math.max(head.lastSeq, store.headSeq());

@@ -50,6 +50,8 @@ export interface ProjectionReader {
   /** The head, or undefined when the projection was never written (or was dropped). */
   head(): ProjectionHead | undefined;
   get(key: string): ProjectionRow | undefined;
+  /** The rows of those of `keys` that exist (any order): one read for many, where each read is a round trip (PostgreSQL). */
+  getMany(keys: readonly string[]): ProjectionRow[];
   list(q?: ProjectionRowQuery): ProjectionRow[];
   /** Number of rows matching (same filters as `list`; no paging). */
   count(q?: Pick<ProjectionRowQuery, 'kinds' | 'group'>): number;

@@ -11,10 +11,11 @@ import { canonicalJson, hmacSha256, sameDigest } from '../canonical.js';
 import { EVENT_TYPES, GENESIS_HASH, eventHash, type EventInput, type StoredEvent } from '../events.js';
 import { checkPayload } from '../eventSchemas.js';
 import type { LogAuth } from '../logAuth.js';
-import { memoryProjectionTables } from '../memoryProjectionTables.js';
+import type { ProjectionTables } from '../projectionTables.js';
 import type { EventStore, ProjectionSnapshot } from '../store.js';
 import { PG_KEYED_FROM, checkPgHead, headAuthentic, headMac, readLocalCheckpoint, readTeamKey, writeLocalCheckpoint, type HeadRow } from './auth.js';
 import { fromRow, insertEvents, selectEvents, type EventRow } from './rows.js';
+import { pgProjectionTables } from './projections.js';
 import { PG_SCHEMA_VERSION, SCHEMA, inspectPgSchema, type PgSchemaState } from './schema.js';
 import { connectPg, redactUrl, type PgSession } from './session.js';
 
@@ -131,10 +132,9 @@ export function openPgEventStore(url: string, options: PgOpenOptions): PgEventSt
       if (last && out.wrote) writeLocalCheckpoint(options.checkpointDir, schema.logId!, key, { seq: last.seq, hash: last.hash });
       return out.stored;
     },
-    // Row projections are not persisted in PostgreSQL yet: each process folds them from the log on first use.
     projections: (() => {
-      let tables: ReturnType<typeof memoryProjectionTables> | undefined;
-      return () => (tables ??= memoryProjectionTables());
+      let tables: ProjectionTables | undefined;
+      return () => (tables ??= pgProjectionTables(s, auth?.key));
     })(),
     query(q = {}) {
       const { sql, params } = selectEvents(q);

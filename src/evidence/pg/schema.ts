@@ -3,7 +3,10 @@
  * that the database itself keeps the log append-only:
  * - triggers reject UPDATE, DELETE (per row) and TRUNCATE (per statement) on `agentctl.events`;
  * - agentctl writes through a role that holds only INSERT and SELECT on it (UPDATE on the one head row,
- *   INSERT/UPDATE on the projections): it owns nothing, so it can neither drop nor disable a trigger.
+ *   INSERT/UPDATE on the snapshots, INSERT/UPDATE/DELETE on the row projections, which are derived data
+ *   authenticated under the team key): it owns nothing, so it can neither drop nor disable a trigger.
+ * A store of an older schema version is refused at open (pgStore.ts) until an administrator upgrades it
+ * with the same `agentctl store init`, which applies the missing migrations.
  * Migrations are applied by an administrator ({@link initPgStore}, `agentctl store init`), never by the
  * writer: a writer that could create the tables would own them.
  */
@@ -82,6 +85,36 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'persisted row projections (rows and heads authenticated under the team key)',
+    // Keys are bytea holding the key's UTF-16BE code units: lossless for any JavaScript string (a text
+    // column refuses NUL and alters lone surrogates, both of which an agent's follow-up id may hold), and
+    // its byte order is JavaScript's string order, which paging by key (rebuildRows' merge join) relies on.
+    // The indexes serve ProjectionRowQuery: kind or group equality newest first, everything newest first,
+    // and key ranges (prefix, byKey paging) through the primary key.
+    sql: `
+      CREATE TABLE ${SCHEMA}.projection_heads (
+        name text PRIMARY KEY,
+        last_seq bigint NOT NULL,
+        version text NOT NULL,
+        mac text NOT NULL
+      );
+      CREATE TABLE ${SCHEMA}.projection_rows (
+        name text NOT NULL,
+        key bytea NOT NULL,
+        value text NOT NULL,
+        kind text,
+        grp text,
+        ord bigint NOT NULL,
+        mac text NOT NULL,
+        PRIMARY KEY (name, key)
+      );
+      CREATE INDEX projection_rows_by_order ON ${SCHEMA}.projection_rows (name, ord DESC);
+      CREATE INDEX projection_rows_by_kind ON ${SCHEMA}.projection_rows (name, kind, ord DESC);
+      CREATE INDEX projection_rows_by_group ON ${SCHEMA}.projection_rows (name, grp, ord DESC);
+    `,
+  },
 ];
 
 /** The privileges the writer role gets, per table (and nothing else). */
@@ -90,6 +123,8 @@ const WRITER_GRANTS: Record<string, string> = {
   log_head: 'SELECT, UPDATE',
   log_meta: 'SELECT',
   projections: 'SELECT, INSERT, UPDATE',
+  projection_heads: 'SELECT, INSERT, UPDATE, DELETE',
+  projection_rows: 'SELECT, INSERT, UPDATE, DELETE',
   schema_migrations: 'SELECT',
 };
 

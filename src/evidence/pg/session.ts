@@ -6,7 +6,6 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../core/errors.js';
 import { packageRoot } from '../../core/paths.js';
 import type { PgRequest, PgResponse } from './worker.js';
@@ -15,9 +14,9 @@ import type { PgRequest, PgResponse } from './worker.js';
 export const PG_CALL_TIMEOUT_MS = 30_000;
 
 /**
- * The built worker: tsc's dist/evidence/pg/worker.js, whatever runs this module (the CLI's bundle in
- * dist/bundle/, tsc's dist/, or src/ under vitest, whose TypeScript a worker thread on Node 20 cannot
- * load; `npm run build` first). The bundle's chunks sit elsewhere, so never relative to this file.
+ * The built worker, always dist/evidence/pg/worker.js: the bundled CLI (dist/bundle/) has no worker beside
+ * it, and under vitest this module runs from src/ as TypeScript, which a worker thread on Node 20 cannot
+ * load (`npm run build` first).
  */
 function workerPath(): string {
   const built = join(packageRoot(), 'dist', 'evidence', 'pg', 'worker.js');
