@@ -124,7 +124,7 @@ function keyedLog(n: number) {
   const home = tempDir();
   const file = join(home, 'agentctl.db');
   const store = openEventStore(file);
-  for (let i = 1; i <= n; i++) store.append({ type: 'agent.message', runId: 'r', project: 'p', payload: { text: `message ${i}`, n: i, nested: { z: 1, a: [i, null] } } });
+  for (let i = 1; i <= n; i++) store.append({ type: 'tool.called', runId: 'r', project: 'p', payload: { id: `call-${i}`, tool: 'Edit', input: { text: `message ${i}`, n: i, nested: { z: 1, a: [i, null] } } } });
   const auth = store.auth!;
   const links = (): ChainLink[] =>
     store.query().map(({ payload, ...rest }) => ({ ...rest, payloadText: (store.db.prepare('SELECT payload FROM events WHERE seq = ?').get(rest.seq) as { payload: string }).payload }));
@@ -157,7 +157,7 @@ describe('the checkpoint, updated in place', () => {
   it('appends overwrite the same 256-byte file (same inode), which stays valid JSON recording the head', () => {
     const { file, store } = keyedLog(2);
     const before = statSync(checkpointPath(file));
-    for (let i = 0; i < 5; i++) store.append({ type: 'agent.message', payload: { i } });
+    for (let i = 0; i < 5; i++) store.append({ type: 'agent.message', payload: { text: `m${i}` } });
     const after = statSync(checkpointPath(file));
     expect(after.size).toBe(256);
     expect(after.ino).toBe(before.ino);
@@ -178,7 +178,7 @@ describe('the checkpoint, updated in place', () => {
     const { file, store } = keyedLog(1);
     const cp = readCheckpoint(file);
     writeFileSync(checkpointPath(file), `${JSON.stringify(cp.kind === 'keyed' ? { format: 2, seq: cp.seq, hash: cp.hash, keyedFrom: cp.keyedFrom, mac: cp.mac } : {})}\n`);
-    store.append({ type: 'agent.message', payload: { i: 2 } });
+    store.append({ type: 'agent.message', payload: { text: 'm2' } });
     expect(statSync(checkpointPath(file)).size).toBe(256);
     expect(readCheckpoint(file)).toMatchObject({ kind: 'keyed', seq: 2 });
     store.close();
@@ -191,7 +191,7 @@ describe('the checkpoint, updated in place', () => {
     const original = readFileSync(target, 'utf8');
     rmSync(checkpointPath(file));
     symlinkSync(target, checkpointPath(file));
-    store.append({ type: 'agent.message', payload: { i: 2 } });
+    store.append({ type: 'agent.message', payload: { text: 'm2' } });
     expect(readFileSync(target, 'utf8')).toBe(original);
     expect(statSync(checkpointPath(file)).isFile()).toBe(true);
     expect(readCheckpoint(file)).toMatchObject({ kind: 'keyed', seq: 2 });
@@ -202,8 +202,8 @@ describe('the checkpoint, updated in place', () => {
 describe('append path', () => {
   it('a caller-chosen key is still idempotent inside one batch and across batches; random keys never collide with stored ones', () => {
     const { store, file } = keyedLog(0);
-    const first = store.append([{ type: 'agent.message', key: 'k1', payload: { a: 1 } }, { type: 'agent.message', payload: { a: 2 } }]);
-    const again = store.append([{ type: 'agent.message', key: 'k1', payload: { a: 'other' } }, { type: 'agent.message', key: 'k1', payload: { a: 3 } }]);
+    const first = store.append([{ type: 'agent.message', key: 'k1', payload: { text: '1' } }, { type: 'agent.message', payload: { text: '2' } }]);
+    const again = store.append([{ type: 'agent.message', key: 'k1', payload: { text: 'other' } }, { type: 'agent.message', key: 'k1', payload: { text: '3' } }]);
     expect(again.map((e) => e.seq)).toEqual([1, 1]);
     expect(again[0]).toEqual(first[0]);
     expect(store.headSeq()).toBe(2);
@@ -226,8 +226,8 @@ describe('several processes at once', () => {
       while (Date.now() < ${start}) {}
       const store = openEventStore(${JSON.stringify(file)});
       for (let i = 0; i < 60; i++) {
-        if (i % 3) store.append({ type: 'tool.called', key: 'w${w}-' + i, project: 'p', payload: { i } });
-        else store.append([0, 1, 2, 3, 4].map((j) => ({ type: 'agent.message', key: 'w${w}-' + i + '-' + j, payload: { i, j } })));
+        if (i % 3) store.append({ type: 'tool.called', key: 'w${w}-' + i, project: 'p', payload: { id: 'c' + i, tool: 'Bash', input: { i } } });
+        else store.append([0, 1, 2, 3, 4].map((j) => ({ type: 'agent.message', key: 'w${w}-' + i + '-' + j, payload: { text: i + '-' + j } })));
       }
       store.close();`;
     // Opening checks the tail since the checkpoint and reads the checkpoint while the writers update it in place.

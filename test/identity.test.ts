@@ -11,6 +11,7 @@ import { createGit } from '../src/exec/git.js';
 import { openEventStore } from '../src/evidence/store.js';
 import { openContext } from '../src/orchestrator/context.js';
 import { cleanup, git, makeRepo, tempDir } from './helpers.js';
+import { sample } from './fixtures/eventSamples.js';
 
 afterEach(cleanup);
 
@@ -47,7 +48,7 @@ describe('project identity', () => {
     // Nothing under either name: the repository identity.
     expect(settleLegacyIdentity(structuredClone(project), store)).toBe(false);
     // An older version recorded this project under its folder name.
-    store.append({ type: 'run.merged', project: 'repo', runId: 'old', payload: {} });
+    store.append({ type: 'run.merged', project: 'repo', runId: 'old', payload: sample('run.merged') });
     const legacy = structuredClone(project);
     expect(settleLegacyIdentity(legacy, store)).toBe(true);
     expect(legacy.config).toMatchObject({ project: 'repo', projectSource: 'folder' });
@@ -58,7 +59,7 @@ describe('project identity', () => {
     ctx.close();
     // Once the log has events under the repository identity, it is used (no flapping back).
     const again = openEventStore(join(home, 'agentctl.db'));
-    again.append({ type: 'run.merged', project: project.config.project, runId: 'new', payload: {} });
+    again.append({ type: 'run.merged', project: project.config.project, runId: 'new', payload: sample('run.merged') });
     const settled = structuredClone(project);
     expect(settleLegacyIdentity(settled, again)).toBe(false);
     expect(settled.config.project).toBe(project.config.project);

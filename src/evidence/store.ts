@@ -64,7 +64,8 @@ export interface ProjectionSnapshot {
 /** Milliseconds a writer waits for a lock held by another process before SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 15_000;
 
-interface Row {
+/** An events row as stored (SQLite and PostgreSQL use the same columns). */
+export interface EventRow {
   seq: number;
   key: string;
   ts: string;
@@ -80,9 +81,10 @@ interface Row {
   hash: string;
 }
 
-function fromRow(r: Row): StoredEvent {
+/** Convert a stored row to an event (payload parsed from its stored canonical text; a bigint seq as a number). */
+export function fromRow(r: EventRow): StoredEvent {
   return {
-    seq: r.seq,
+    seq: Number(r.seq),
     key: r.key,
     ts: r.ts,
     type: r.type,
@@ -173,10 +175,10 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
     try {
       auth = establishLogAuth(file, options.keyFile ?? homePaths(dirname(file)).keyFile, {
         head: () => {
-          const row = db.prepare('SELECT * FROM events ORDER BY seq DESC LIMIT 1').get() as Row | undefined;
+          const row = db.prepare('SELECT * FROM events ORDER BY seq DESC LIMIT 1').get() as EventRow | undefined;
           return row && fromRow(row);
         },
-        from: (seq) => (db.prepare('SELECT * FROM events WHERE seq >= ? ORDER BY seq').all(seq) as Row[]).map(fromRow),
+        from: (seq) => (db.prepare('SELECT * FROM events WHERE seq >= ? ORDER BY seq').all(seq) as EventRow[]).map(fromRow),
         locked: (fn) => db.transaction(fn).immediate(),
       });
     } catch (error) {
@@ -218,7 +220,7 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
       // A key the caller chose may be stored already (a retry); a fresh random one cannot be (and the
       // events_no_replace trigger would refuse a collision), so only a caller's key is looked up.
       const key = input.key ?? randomUUID();
-      const existing = input.key === undefined ? undefined : (byKey.get(key) as Row | undefined);
+      const existing = input.key === undefined ? undefined : (byKey.get(key) as EventRow | undefined);
       if (existing) {
         out.push(fromRow(existing));
         continue;
@@ -276,7 +278,7 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
       if (q.afterSeq !== undefined) (where.push('seq > ?'), params.push(q.afterSeq));
       if (q.types?.length) (where.push(`type IN (${q.types.map(() => '?').join(',')})`), params.push(...q.types));
       const sql = `SELECT * FROM events${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq${q.limit ? ` LIMIT ${Math.floor(q.limit)}` : ''}`;
-      return (db.prepare(sql).all(...params) as Row[]).map(fromRow);
+      return (db.prepare(sql).all(...params) as EventRow[]).map(fromRow);
     },
     headSeq() {
       return (head.get() as { seq: number } | undefined)?.seq ?? 0;

@@ -5,41 +5,9 @@ import type { StoredEvent } from '../events.js';
 import type { EventQuery } from '../store.js';
 import { SCHEMA } from './schema.js';
 
-/** A row as `pg` returns it (bigint parsed to number by the worker). */
-export interface EventRow {
-  seq: number;
-  key: string;
-  ts: string;
-  type: string;
-  version: number;
-  run_id: string | null;
-  task: string | null;
-  agent: string | null;
-  project: string | null;
-  task_type: string | null;
-  payload: string;
-  prev_hash: string;
-  hash: string;
-}
-
-/** Convert a row to an event (payload parsed from its stored canonical text). */
-export function fromRow(r: EventRow): StoredEvent {
-  return {
-    seq: Number(r.seq),
-    key: r.key,
-    ts: r.ts,
-    type: r.type,
-    version: r.version,
-    runId: r.run_id ?? undefined,
-    task: r.task ?? undefined,
-    agent: r.agent ?? undefined,
-    project: r.project ?? undefined,
-    taskType: r.task_type ?? undefined,
-    payload: JSON.parse(r.payload) as Record<string, unknown>,
-    prevHash: r.prev_hash,
-    hash: r.hash,
-  };
-}
+/** A row as `pg` returns it (bigint parsed to number by the worker): the same columns as SQLite's. */
+export type { EventRow } from '../store.js';
+export { fromRow } from '../store.js';
 
 /** Columns in insert order. */
 const COLUMNS = ['seq', 'key', 'ts', 'type', 'version', 'run_id', 'task', 'agent', 'project', 'task_type', 'payload', 'prev_hash', 'hash'] as const;
