@@ -1,4 +1,5 @@
 /** Which event store a command uses: AGENTCTL_STORE over `store:` in .agentrc.yaml over the local SQLite log. */
+import { redactUrl } from '../src/evidence/pg/session.js';
 import { describe, expect, it } from 'vitest';
 import { homePaths } from '../src/core/paths.js';
 import { parseConfig } from '../src/definition/config.js';
@@ -29,6 +30,13 @@ describe('store selection', () => {
     expect(parseConfig('/r', 'store: postgres://agentctl_writer@db.internal/agentctl\n', 'r').store).toBe('postgres://agentctl_writer@db.internal/agentctl');
     expect(parseConfig('/r', undefined, 'r').store).toBeUndefined();
     expect(() => parseConfig('/r', 'store: postgres://w:hunter2@db/agentctl\n', 'r')).toThrow(/store.*must not contain a password/s);
+    expect(() => parseConfig('/r', 'store: postgres://w@db/agentctl?password=hunter2\n', 'r')).toThrow(/store.*must not contain a password/s);
+    expect(() => parseConfig('/r', 'store: postgres://w@db/agentctl?sslmode=require&sslpassword=x\n', 'r')).toThrow(/store.*must not contain a password/s);
+  });
+
+  it('messages never carry a password, in the user info or in the query string', () => {
+    expect(redactUrl('postgres://w:hunter2@db/agentctl')).toBe('postgres://w:***@db/agentctl');
+    expect(redactUrl('postgres://w@db/agentctl?sslmode=require&password=hunter2&application_name=a')).toBe('postgres://w@db/agentctl?sslmode=require&password=***&application_name=a');
     expect(() => parseConfig('/r', 'store: mongodb://db\n', 'r')).toThrow(/store.*must be "sqlite" or a postgres:\/\/ URL/s);
   });
 });

@@ -62,7 +62,7 @@ export const configSchema = z.strictObject({
   store: z
     .string()
     .refine((v) => v === 'sqlite' || /^postgres(ql)?:\/\//.test(v), 'must be "sqlite" or a postgres:// URL')
-    .refine((v) => !/^postgres(ql)?:\/\/[^@/]*:[^@/]*@/.test(v), 'must not contain a password (it is committed): use PGPASSWORD or ~/.pgpass')
+    .refine((v) => !/^postgres(ql)?:\/\/[^@/]*:[^@/]*@/.test(v) && !/[?&](password|sslpassword|sslkey)=/i.test(v), 'must not contain a password or key (it is committed): use PGPASSWORD or ~/.pgpass')
     .optional(),
   baseBranch: z.string().min(1).optional(),
   tasks: z.strictObject({ dir: relativeDir.default('tasks') }).default({ dir: 'tasks' }),

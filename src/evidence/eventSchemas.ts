@@ -63,6 +63,8 @@ const CURRENT = {
     // Since 5293085; 0 = owner unknown (crash recovery treats the run as orphaned).
     ownerPid: num.default(0),
     ownerStart: nullableStr.default(null),
+    // ownerHost since the shared PostgreSQL store: a pid means nothing on another machine (null before).
+    ownerHost: nullableStr.default(null),
   }),
   'sandbox.created': z.strictObject({ path: str, branch: str, baseSha: str, gitDir: nullableStr.default(null) /* since 3995bc0 */, recovered: z.literal(true).optional() }),
   // sandbox, sandboxSource since 3995bc0 (before it, an opt-in `osSandbox` field, dropped on read).
@@ -184,6 +186,7 @@ const CURRENT = {
     sandbox: z.enum(['os', 'none']),
     ownerPid: num,
     ownerStart: nullableStr,
+    ownerHost: nullableStr.default(null),
   }),
   'teardown.finished': z.strictObject({
     command: str,

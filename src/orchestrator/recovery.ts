@@ -3,6 +3,7 @@
  * command, its surviving agent process tree is killed, its worktree is made findable in the log, and
  * it is recorded as interrupted so it shows in `agentctl review`.
  */
+import { hostname } from 'node:os';
 import { existsSync } from 'node:fs';
 import { worktreePath } from '../core/paths.js';
 import type { EventInput } from '../evidence/events.js';
@@ -40,6 +41,9 @@ export function recoverOrphanedRuns(ctx: Context): Recovered[] {
     const mine = all.slice(start);
     const attempt = run.attempts.length;
     const planned = mine[0]!.payload;
+    // With a shared log (PostgreSQL), another machine's run is alive or dead there, not here: its own
+    // machine recovers it. (Runs logged before ownerHost existed were local.)
+    if (typeof planned.ownerHost === 'string' && planned.ownerHost !== hostname()) continue;
     const ownerPid = Number(planned.ownerPid ?? 0);
     if (isProcessAlive(ownerPid, (planned.ownerStart as string | null) ?? undefined)) continue;
     const subject = { runId: run.runId, task: run.task, agent: run.agent, project, taskType: run.taskType };

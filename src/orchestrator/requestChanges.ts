@@ -118,15 +118,16 @@ export async function requestChanges(ctx: Context, run: RunView, input: RequestC
       { type: 'review.changes_requested', payload: { attempt, note, by: input.by, host: currentHost(), diffChars: diff.length } },
       {
         type: 'run.attempt_started',
-        payload: { attempt, resume: resume ?? null, effective: plan.effective.level, reasons: plan.effective.reasons, profiles: plan.policy.profiles, sandbox: plan.osSandbox ? 'os' : 'none', ownerPid: process.pid, ownerStart: processStartTime(process.pid) ?? null },
+        payload: { attempt, resume: resume ?? null, effective: plan.effective.level, reasons: plan.effective.reasons, profiles: plan.policy.profiles, sandbox: plan.osSandbox ? 'os' : 'none', ownerPid: process.pid, ownerStart: processStartTime(process.pid) ?? null, ownerHost: currentHost() },
       },
     ]);
   });
-  resetProtocol(run.worktree);
-  // Copies are in the worktree already (ignored files outlive the gate's clean); only links and ports are renewed.
-  const ports = await bootstrapWorktree(ctx, { ...plan, bootstrap: { ...plan.bootstrap, copy: [] } }, emit);
   let prepared: PreparedRun | undefined;
   try {
+    // Inside the try: once the attempt is claimed, any failure is recorded (run.failed) and the run released.
+    resetProtocol(run.worktree);
+    // Copies are in the worktree already (ignored files outlive the gate's clean); only links and ports are renewed.
+    const ports = await bootstrapWorktree(ctx, { ...plan, bootstrap: { ...plan.bootstrap, copy: [] } }, emit);
     prepared = await configure(ctx, plan, target.gitDir, snapshotGitControl(ctx.project.commonDir, target.gitDir), ports, emit);
     const decision = await execute(ctx, prepared, resume, emit, options, onEvent);
     return { run: currentRun(ctx, run.runId), attempt, resumed: resume, decision };

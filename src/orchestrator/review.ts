@@ -20,7 +20,7 @@ import { AGENTCTL_IDENTITY, agentIdentity, type GitTarget } from '../exec/git.js
 import { adminDirOf, checkGitPointer, restoreGitPointer } from '../exec/gitPointer.js';
 import { archiveRef, captureWork, removeSandbox, restoreSandbox, runBranch, withRepoLock } from '../exec/worktree.js';
 import { worktreePath } from '../core/paths.js';
-import { currentHost, type Context } from './context.js';
+import { currentHost, runFromLog, type Context } from './context.js';
 import { PROTOCOL_PATHS } from './protocol.js';
 import { teardownWorktree } from './teardown.js';
 
@@ -122,8 +122,22 @@ export async function mergeRun(ctx: Context, run: RunView, decision: ReviewDecis
   return mergeSha;
 }
 
+/**
+ * Refuse when the run moved on since `run` was read (another attempt was started by request-changes,
+ * or it was merged or discarded meanwhile). Call under the repository lock, where request-changes
+ * claims its attempt, so a decision never lands an older attempt's work or tears down a busy worktree.
+ * @throws StateError naming what the run is now (nothing changed)
+ */
+function assertUnchanged(ctx: Context, run: RunView): void {
+  const now = runFromLog(ctx, run.runId);
+  if (!now || now.state !== run.state || now.attempts.length !== run.attempts.length || now.headSha !== run.headSha || now.sandboxLive !== run.sandboxLive) {
+    throw new StateError(`run ${run.runId} changed while this was prepared (it is now ${now?.state ?? 'unknown'}, attempt ${now?.attempts.length ?? '?'}); nothing was done`, { hint: `agentctl review show ${run.runId}` });
+  }
+}
+
 /** The part of a merge that changes git state; runs under the repository lock. */
 async function landRun(ctx: Context, run: RunView, worktree: GitTarget, decision: ReviewDecision): Promise<string> {
+  assertUnchanged(ctx, run);
   const { git } = ctx;
   const base = run.baseBranch;
   const refuse = (message: string, hint?: string): never => {
@@ -187,17 +201,22 @@ export async function discardRun(ctx: Context, run: RunView, by: string, reason:
   const { git } = ctx;
   const target = runGitTarget(ctx, run);
   repairPointer(ctx, run, target);
-  // Anything left uncommitted (an interrupted run) is committed first so the archive holds every byte.
-  const { headSha: head } = await captureWork(git, target, run.branch!, `agentctl: uncommitted work of run ${run.runId}`, agentIdentity(run.agent), PROTOCOL_PATHS, run.baseSha);
-  let ref: string | undefined;
-  if (head !== run.baseSha) {
-    ref = archiveRef(run.runId);
-    await git.raw(ctx.project.root, ['update-ref', ref, head]);
-  }
-  ctx.store.append([
-    { ...subjectOf(run), type: 'review.rejected', payload: { by, host: currentHost(), reason: reason ?? null } },
-    { ...subjectOf(run), type: 'run.discarded', payload: { by, host: currentHost(), reason: reason ?? null, archiveRef: ref ?? null, headSha: head } },
-  ]);
+  // Under the repository lock, where request-changes claims an attempt: a run sent back meanwhile is refused.
+  const ref = await withRepoLock(ctx.lockPath, async () => {
+    assertUnchanged(ctx, run);
+    // Anything left uncommitted (an interrupted run) is committed first so the archive holds every byte.
+    const { headSha } = await captureWork(git, target, run.branch!, `agentctl: uncommitted work of run ${run.runId}`, agentIdentity(run.agent), PROTOCOL_PATHS, run.baseSha);
+    let archived: string | undefined;
+    if (headSha !== run.baseSha) {
+      archived = archiveRef(run.runId);
+      await git.raw(ctx.project.root, ['update-ref', archived, headSha]);
+    }
+    ctx.store.append([
+      { ...subjectOf(run), type: 'review.rejected', payload: { by, host: currentHost(), reason: reason ?? null } },
+      { ...subjectOf(run), type: 'run.discarded', payload: { by, host: currentHost(), reason: reason ?? null, archiveRef: archived ?? null, headSha } },
+    ]);
+    return archived;
+  });
   await teardownWorktree(ctx, run);
   await removeSandbox(git, ctx.project.root, ctx.lockPath, run.worktree, run.branch, target.gitDir);
   ctx.store.append({ ...subjectOf(run), type: 'sandbox.removed', payload: { path: run.worktree, branchDeleted: run.branch ?? null } });

@@ -10,6 +10,7 @@
  * the change against the policy; `gate` runs the task's gate in the sandbox; `decide` and `land` merge,
  * wait for review or fail the run.
  */
+import { hostname } from 'node:os';
 import { rmSync } from 'node:fs';
 import type { EventPayloads } from '../evidence/eventSchemas.js';
 import type { StoredEvent } from '../evidence/events.js';
@@ -124,6 +125,8 @@ function plannedPayload(ctx: Context, plan: RunPlan, options: RunTaskOptions): E
     // Who runs it: crash recovery treats the run as orphaned once this process is gone.
     ownerPid: process.pid,
     ownerStart: processStartTime(process.pid) ?? null,
+    // The machine it runs on: with a shared log, only that machine can tell whether the owner is alive.
+    ownerHost: hostname(),
   };
 }
 

@@ -6,7 +6,9 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { openContext, type Context } from '../../src/orchestrator/context.js';
+import { listRuns } from '../../src/evidence/runsStore.js';
+import { findRun, openContext, type Context } from '../../src/orchestrator/context.js';
+import { discardRun, mergeRun } from '../../src/orchestrator/review.js';
 import { reviewSession } from '../../src/orchestrator/reviewSession.js';
 import { groupOf } from '../../src/ui/review/model.js';
 import { SCRIPTED_AGENT, agentctl, cleanup, git, makeRepo, taskFile } from '../helpers.js';
@@ -69,4 +71,35 @@ describe('review session', () => {
     // Without a way to request changes, the action is absent (the screen says it is not available).
     expect(reviewSession(ctx).actions.requestChanges).toBeUndefined();
   });
+});
+
+describe('a decision prepared on a view the run has moved past', () => {
+  it('merge and discard of a run sent back meanwhile (attempt 2 by request-changes) are refused under the lock, changing nothing', async () => {
+    const { repo, home } = makeRepo({
+      '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n',
+      'agent.sh': SCRIPTED_AGENT,
+      'tasks/ok.md': taskFile({ agent: 'command', type: 'docs', gate: 'true' }, 'ok-one'),
+    });
+    chmodSync(join(repo, 'agent.sh'), 0o755);
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'agent');
+    await agentctl(repo, home, ['run', 'ok']);
+    const ctx = await openContext(repo, { ...process.env, AGENTCTL_HOME: home });
+    try {
+      const [stale] = listRuns(ctx.store, ctx.project.config.project).runs;
+      expect(stale?.state).toBe('awaiting_review');
+      const sent = await agentctl(repo, home, ['review', 'request-changes', stale!.runId, '--note', 'once more']);
+      expect(sent.code, sent.stderr).toBe(0);
+      const baseBefore = git(repo, 'rev-parse', 'HEAD');
+      const view = findRun(ctx, stale!.runId); // the stale view's id, to read the log's view after
+      expect(view.attempts).toHaveLength(2);
+      await expect(mergeRun(ctx, stale!, { by: 'dev', auto: false })).rejects.toThrow(/changed while this was prepared/);
+      await expect(discardRun(ctx, stale!, 'dev', 'stale')).rejects.toThrow(/changed while this was prepared/);
+      expect(git(repo, 'rev-parse', 'HEAD')).toBe(baseBefore);
+      const now = findRun(ctx, stale!.runId);
+      expect([now.state, now.attempts.length, now.sandboxLive]).toEqual(['awaiting_review', 2, true]);
+    } finally {
+      ctx.close();
+    }
+  }, 120_000);
 });

@@ -56,9 +56,9 @@ export interface PgSession {
   close(): void;
 }
 
-/** The URL with any password removed (for messages). */
+/** The URL with any password removed (for messages): the user-info one and the `password=`/`sslpassword=`/`sslkey=` parameters. */
 export function redactUrl(url: string): string {
-  return url.replace(/^(postgres(?:ql)?:\/\/[^:@/]*):[^@]*@/, '$1:***@');
+  return url.replace(/^(postgres(?:ql)?:\/\/[^:@/]*):[^@]*@/, '$1:***@').replace(/([?&](?:password|sslpassword|sslkey)=)[^&#]*/gi, '$1***');
 }
 
 /**

@@ -278,6 +278,13 @@ export function applyRunEvent(run: RunView | undefined, e: StoredEvent): RunView
         run.agentError = undefined;
         run.scopeViolations = [];
         run.summary = undefined;
+        // What the agent reported and what a reviewer said were about the last attempt's work (each
+        // attempt keeps its own in \`attempts\`): shown beside the new attempt's diff they would mislead.
+        run.reasoning = [];
+        run.escalations = [];
+        run.statuses = [];
+        run.handover = undefined;
+        run.reviewerVerdicts = [];
         break;
       default:
         break;
