@@ -91,9 +91,9 @@ describe('event payload schemas', () => {
   it('reading tolerates unknown keys (dropped) and fills in fields added to v1 later; any other mismatch throws', () => {
     const stored = (type: string, payload: Record<string, unknown>): StoredEvent => ({ seq: 9, key: 'k', ts: '2026-11-21T00:00:00.000Z', type, version: 1, payload, prevHash: '', hash: '' });
     // run.planned as the first version wrote it (no requestedBy, owner or sandbox).
-    const { requestedBy, ownerPid, ownerStart, sandbox, ...first } = SAMPLES['run.planned'];
-    expect([requestedBy, ownerPid, ownerStart, sandbox]).toEqual([null, 42, '123', 'os']);
-    expect(payloadOf(stored('run.planned', first), 'run.planned')).toEqual({ ...first, requestedBy: null, ownerPid: 0, ownerStart: null, sandbox: 'none' });
+    const { requestedBy, ownerPid, ownerStart, ownerHost, sandbox, ...first } = SAMPLES['run.planned'];
+    expect([requestedBy, ownerPid, ownerStart, ownerHost, sandbox]).toEqual([null, 42, '123', 'laptop', 'os']);
+    expect(payloadOf(stored('run.planned', first), 'run.planned')).toEqual({ ...first, requestedBy: null, ownerPid: 0, ownerStart: null, ownerHost: null, sandbox: 'none' });
     // policy.rendered between c78b448 and 3995bc0 carried `osSandbox`, since dropped.
     const { sandbox: s, sandboxSource, ...rendered } = SAMPLES['policy.rendered'];
     expect([s, sandboxSource]).toEqual(['os', 'default']);
