@@ -20,8 +20,6 @@ import { ReviewApp, type ReviewOutcome } from '../ui/review/ReviewApp.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
 
-/** How `c` sends a run back: the same request-changes as the CLI command (it prints nothing while the screen is up). */
-const SEND_BACK: SendBack = (ctx, run, request) => requestChanges(ctx, run, request);
 
 export default async function reviewList(opts: { json?: boolean }): Promise<number> {
   const onTerminal = outputMode(opts.json) === 'interactive' && process.stdin.isTTY === true;
@@ -63,7 +61,11 @@ const ALT_SCREEN_OFF = '\u001b[?1049l';
 
 /** Run the interactive review until the human quits; hands the terminal to $EDITOR between screens. */
 async function interactive(ctx: Context): Promise<number> {
-  const session = reviewSession(ctx, SEND_BACK);
+  // `c` sends a run back through the same request-changes as the CLI command (it prints nothing while
+  // the screen is up); the attempt's agent stops when the human interrupts (SIGINT/SIGTERM).
+  const abort = new AbortController();
+  const sendBack: SendBack = (c, run, request) => requestChanges(c, run, request, undefined, { signal: abort.signal });
+  const session = reviewSession(ctx, sendBack);
   const editor = process.env.EDITOR?.trim() || undefined;
   const leave = (): void => void process.stdout.write(ALT_SCREEN_OFF);
   let app: ReturnType<typeof render> | undefined;
@@ -72,6 +74,7 @@ async function interactive(ctx: Context): Promise<number> {
   // way q does, so the terminal is restored; an action still running is waited for below.
   const stop = (): void => {
     stopped = true;
+    abort.abort();
     app?.unmount();
   };
   // Even if something kills the loop below, the shell gets its screen back.
@@ -102,10 +105,20 @@ async function interactive(ctx: Context): Promise<number> {
     process.removeListener('SIGINT', stop);
     process.removeListener('SIGTERM', stop);
   }
-  if (session.busy()) process.stderr.write('agentctl: waiting for the action in progress to finish…\n');
+  if (session.busy()) process.stderr.write('agentctl: waiting for the action in progress to finish (Ctrl-C stops an agent sent back with c)…\n');
   if (process.stdin.isTTY) process.stdin.setRawMode(false);
   process.stdin.unref();
-  await session.idle();
+  // While waiting, Ctrl-C or SIGTERM stops the agent of an attempt in progress (recorded interrupted)
+  // instead of leaving it running with nobody waiting for it.
+  const interrupt = (): void => abort.abort();
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+  try {
+    await session.idle();
+  } finally {
+    process.removeListener('SIGINT', interrupt);
+    process.removeListener('SIGTERM', interrupt);
+  }
   return EXIT.OK;
 }
 

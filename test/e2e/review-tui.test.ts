@@ -201,3 +201,38 @@ describe.skipIf(!hasTmux)('agentctl review on a terminal', () => {
     expect((await runsOf()).find((r) => r.task === 'beta')?.state).toBe('awaiting_review');
   });
 });
+
+describe.skipIf(!hasTmux)('agentctl review on a terminal: an attempt in progress when the human leaves', () => {
+  it('leaving the screen waits for the agent sent back with c; Ctrl-C then stops it and the attempt is recorded interrupted', async () => {
+    const { repo, home } = makeRepo({
+      '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n',
+      // Attempt 1 writes a file; an attempt sent back (its prompt says so) works for a long time.
+      'agent.sh': '#!/bin/sh\nif printf "%s" "$AGENTCTL_PROMPT" | grep -q "Changes requested"; then sleep 300; fi\nmkdir -p docs\necho one > docs/one.md\necho done\n',
+      'tasks/slow.md': taskFile({ agent: 'command', type: 'docs', gate: 'true' }, 'slow'),
+    });
+    chmodSync(join(repo, 'agent.sh'), 0o755);
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'agent');
+    await agentctl(repo, home, ['run', 'slow']);
+    const editor = join(home, '..', 'editor-slow.sh');
+    writeFileSync(editor, '#!/bin/sh\necho "take your time" > "$1"\n');
+    chmodSync(editor, 0o755);
+    const s = start(repo, home, '$AGENTCTL review', { NO_COLOR: '1', EDITOR: editor });
+    await waitFor(s, '> slow');
+    keys(s, 'c');
+    await waitFor(s, 'sending the run back to its agent');
+    // Let the attempt start its agent, then leave the screen: agentctl waits for the attempt.
+    const runs = async () => JSON.parse((await agentctl(repo, home, ['runs', '--json'])).stdout).runs as { runId: string; state: string }[];
+    for (let i = 0; i < 100 && (await runs())[0]?.state !== 'running'; i++) await new Promise((r) => setTimeout(r, 300));
+    expect((await runs())[0]?.state).toBe('running');
+    // While an action runs the screen takes only Ctrl-C, which leaves it; agentctl then waits.
+    keys(s, 'C-c');
+    await waitFor(s, 'waiting for the action in progress to finish');
+    keys(s, 'C-c');
+    await waitFor(s, 'EXITED:0', 60_000);
+    const [run] = await runs();
+    const events = JSON.parse((await agentctl(repo, home, ['log', '--run', run!.runId, '--json'])).stdout).events as { type: string }[];
+    expect(events.map((e) => e.type)).toContain('run.interrupted');
+    expect(run!.state).not.toBe('running');
+  }, 180_000);
+});
