@@ -23,6 +23,7 @@ const NEEDS_OS_SANDBOX = [
   'test/e2e/trust.test.ts',
   'test/e2e/review-tui.test.ts',
   'test/e2e/review-session.test.ts',
+  'test/e2e/pg-team.test.ts',
   'test/real-cli/smoke.test.ts',
   'test/real-cli/repo-config.test.ts',
 ];

@@ -20,7 +20,7 @@ import type { RunView } from '../src/evidence/projections/runs.js';
 import { paging } from '../src/evidence/projectionSync.js';
 import { getRun, listRuns } from '../src/evidence/runsStore.js';
 import { ROOT, agentctl, cleanup, tempDir } from './helpers.js';
-import { PG_MISSING, pgStoreFixture, startPg, type PgServer, type PgStoreFixture } from './pg.js';
+import { pgStoreFixture, startPg, type PgServer, type PgStoreFixture } from './pg.js';
 import { eventOf, fromZero, history, incrementalAgrees, persisted, step, type Step } from './support/projectionHistory.js';
 
 const defaultPage = paging.events;
@@ -30,7 +30,7 @@ afterEach(() => void (paging.events = defaultPage));
 const run1 = { run: 1, project: 'p', agent: 'claude', taskType: 'docs', n: 1 } as const;
 const at = (kind: Step['kind'], over: Partial<Step> = {}) => eventOf({ ...run1, kind, ...over });
 
-describe.skipIf(PG_MISSING !== undefined)('persisted projections on PostgreSQL (real server)', () => {
+describe('persisted projections on PostgreSQL (real server)', () => {
   let server: PgServer;
   beforeAll(async () => {
     server = await startPg();

@@ -12,11 +12,11 @@ import { verifyChain } from '../src/evidence/events.js';
 import { openStore, verifyStore } from '../src/evidence/openStore.js';
 import type { PgEventStore } from '../src/evidence/pg/pgStore.js';
 import { BIN, ROOT, agentctl, cleanup, tempDir } from './helpers.js';
-import { PG_MISSING, pgStoreFixture, startPg, type PgServer, type PgStoreFixture } from './pg.js';
+import { pgStoreFixture, startPg, type PgServer, type PgStoreFixture } from './pg.js';
 
 const ev = (n: number, key?: string) => ({ type: 'agent.message' as const, runId: 'r1', project: 'p', payload: { text: `m${n}`, severity: String(n) }, ...(key ? { key } : {}) });
 
-describe.skipIf(PG_MISSING !== undefined)('PostgreSQL event store (real server)', () => {
+describe('PostgreSQL event store (real server)', () => {
   let server: PgServer;
   beforeAll(async () => {
     server = await startPg();

@@ -2,7 +2,8 @@
  * A real PostgreSQL server per test file: the Debian `postgresql` binaries (`initdb`, `pg_ctl`) in a temp
  * folder, listening only on a Unix socket in that folder (no TCP port, nothing shared between files).
  * As root, the server runs as the `postgres` OS user (`runuser -u postgres --`): PostgreSQL refuses to
- * run as root. Where the binaries are missing, {@link PG_MISSING} says why and the files skip.
+ * run as root. The tests need it (CI installs Debian's `postgresql`): where the binaries are missing,
+ * {@link startPg} fails with {@link PG_MISSING}, which says how to install them.
  *
  * Usage: `const pg = await startPg()` in beforeAll, `await pg.stop()` in afterAll.
  */
@@ -33,7 +34,6 @@ export const PG_MISSING: string | undefined = !BIN_DIR
     ? 'running as root but there is no postgres OS user to run the server as (sudo apt-get install postgresql creates it)'
     : undefined;
 
-if (PG_MISSING) process.stderr.write(`\nagentctl tests: skipping the PostgreSQL tests: ${PG_MISSING}\n\n`);
 
 /** A running test server. */
 export interface PgServer {

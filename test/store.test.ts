@@ -7,7 +7,7 @@ import { openStore, type StoreTarget } from '../src/evidence/openStore.js';
 import { openEventStore, type EventStore } from '../src/evidence/store.js';
 import type { LogAuth } from '../src/evidence/logAuth.js';
 import { cleanup, tempDir } from './helpers.js';
-import { PG_MISSING, pgStoreFixture, startPg, type PgServer } from './pg.js';
+import { pgStoreFixture, startPg, type PgServer } from './pg.js';
 
 afterEach(cleanup);
 
@@ -82,20 +82,18 @@ describe('event store (real SQLite file)', () => {
 /** A backend under test: opens (and reopens) one fresh log. */
 interface Backend {
   name: string;
-  skip: string | undefined;
   fresh(): Promise<() => EventStore & { auth: LogAuth | undefined }>;
 }
 
 let server: PgServer | undefined;
 beforeAll(async () => {
-  if (!PG_MISSING) server = await startPg();
+  server = await startPg();
 });
 afterAll(async () => server?.stop());
 
 const BACKENDS: Backend[] = [
   {
     name: 'SQLite',
-    skip: undefined,
     async fresh() {
       const file = join(tempDir(), 'a.db');
       return () => openEventStore(file);
@@ -103,7 +101,6 @@ const BACKENDS: Backend[] = [
   },
   {
     name: 'PostgreSQL',
-    skip: PG_MISSING,
     async fresh() {
       const f = await pgStoreFixture(server!, join(tempDir(), 'home'));
       const target: StoreTarget = { kind: 'postgres', url: f.url };
@@ -113,7 +110,7 @@ const BACKENDS: Backend[] = [
 ];
 
 describe.each(BACKENDS)('the EventStore contract on $name', (backend) => {
-  it.skipIf(backend.skip !== undefined)('appends in order with a verifiable hash chain and survives reopening', async () => {
+  it('appends in order with a verifiable hash chain and survives reopening', async () => {
     const open = await backend.fresh();
     const store = open();
     expect(store.headSeq()).toBe(0);
@@ -129,7 +126,7 @@ describe.each(BACKENDS)('the EventStore contract on $name', (backend) => {
     again.close();
   });
 
-  it.skipIf(backend.skip !== undefined)('is idempotent on the key, within a batch and across appends', async () => {
+  it('is idempotent on the key, within a batch and across appends', async () => {
     const store = (await backend.fresh())();
     const [first] = store.append(ev(1, 'k1'));
     const again = store.append([ev(1, 'k1'), ev(2, 'k2'), ev(2, 'k2')]);
@@ -138,7 +135,7 @@ describe.each(BACKENDS)('the EventStore contract on $name', (backend) => {
     store.close();
   });
 
-  it.skipIf(backend.skip !== undefined)('queries by run, project, types, afterSeq and limit', async () => {
+  it('queries by run, project, types, afterSeq and limit', async () => {
     const store = (await backend.fresh())();
     store.append([ev(1), { ...ev(2), runId: 'r2' }, { ...ev(3), project: 'q' }, { type: 'run.merged' as const, runId: 'r1', project: 'p', payload: { mergeSha: 'abc', baseBranch: 'main', by: 'me', host: null, auto: false, strategy: 'merge' as const } }]);
     expect(store.query({ runId: 'r2' }).map((e) => e.seq)).toEqual([2]);
@@ -149,7 +146,7 @@ describe.each(BACKENDS)('the EventStore contract on $name', (backend) => {
     store.close();
   });
 
-  it.skipIf(backend.skip !== undefined)('verifyChain names the first tampered event', async () => {
+  it('verifyChain names the first tampered event', async () => {
     const store = (await backend.fresh())();
     store.append([ev(1), ev(2), ev(3)]);
     const events = store.query();
@@ -160,7 +157,7 @@ describe.each(BACKENDS)('the EventStore contract on $name', (backend) => {
     expect(verifyChain([events[0]!, events[2]!], auth)).toMatchObject({ ok: false, firstBadSeq: 2 });
   });
 
-  it.skipIf(backend.skip !== undefined)('saves projection snapshots authenticated, never moving one backwards unless the rules changed', async () => {
+  it('saves projection snapshots authenticated, never moving one backwards unless the rules changed', async () => {
     const open = await backend.fresh();
     const store = open();
     expect(store.loadProjection('trust:p')).toBeUndefined();

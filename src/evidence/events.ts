@@ -2,6 +2,7 @@
  * Events: immutable facts in the log. Serializable records only (no live objects). Pure.
  */
 import type { KeyObject } from 'node:crypto';
+import { InternalError } from '../core/errors.js';
 import { canonicalJson, hmacSha256, sha256 } from './canonical.js';
 import type { EventPayloads } from './eventSchemas.js';
 
@@ -233,4 +234,24 @@ export function verifyChain(events: Iterable<ChainLink>, auth: ChainAuth): Chain
     checked++;
   }
   return { ok: true, checked, firstBadSeq: undefined, problem: undefined, firstKeyedSeq };
+}
+
+/**
+ * The next link of a log's chain: `input` stored after the event (`prev.seq`, `prev.hash`), its payload
+ * as the canonical JSON text that is both stored and hashed (so what is hashed is exactly what is
+ * stored and read back). The one definition both stores (SQLite, PostgreSQL) append with. Pure.
+ * @param eventKey the event's idempotency key (the caller's, or a fresh random one)
+ * @param ts ISO-8601 time of the append (used when `input.ts` is unset)
+ * @param key the log key (HMAC-SHA256 chain)
+ * @returns the stored event and its payload text
+ * @throws InternalError for a type this version does not know
+ */
+export function chainEvent(input: EventInput, eventKey: string, prev: { seq: number; hash: string }, key: KeyObject, ts: string): { event: StoredEvent; payloadText: string } {
+  const version = EVENT_TYPES[input.type];
+  if (version === undefined) throw new InternalError(`unknown event type ${String(input.type)}`);
+  const payloadText = canonicalJson(input.payload);
+  const { runId, task, agent, project, taskType } = input;
+  const fields = { seq: prev.seq + 1, key: eventKey, ts: input.ts ?? ts, type: input.type, version, runId, task, agent, project, taskType, prevHash: prev.hash };
+  const hash = eventHashOfText(fields, payloadText, key);
+  return { event: { ...fields, payload: JSON.parse(payloadText) as Record<string, unknown>, hash }, payloadText };
 }

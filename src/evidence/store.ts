@@ -14,7 +14,7 @@ import { ConfigError, InternalError } from '../core/errors.js';
 import { homePaths } from '../core/paths.js';
 import { canonicalJson, hmacSha256, sameDigest } from './canonical.js';
 import { checkPayload } from './eventSchemas.js';
-import { EVENT_TYPES, GENESIS_HASH, eventHashOfText, type EventInput, type StoredEvent } from './events.js';
+import { GENESIS_HASH, chainEvent, type EventInput, type StoredEvent } from './events.js';
 import { missingTriggers, schemaFingerprint, writeCheckpoint } from './integrity.js';
 import { establishLogAuth, type LogAuth } from './logAuth.js';
 import { MIGRATIONS } from './migrations.js';
@@ -215,8 +215,6 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
     let prevHash = top?.hash ?? GENESIS_HASH;
     const out: StoredEvent[] = [];
     for (const input of inputs) {
-      const version = EVENT_TYPES[input.type];
-      if (version === undefined) throw new InternalError(`unknown event type ${String(input.type)}`);
       // A key the caller chose may be stored already (a retry); a fresh random one cannot be (and the
       // events_no_replace trigger would refuse a collision), so only a caller's key is looked up.
       const key = input.key ?? randomUUID();
@@ -225,26 +223,8 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
         out.push(fromRow(existing));
         continue;
       }
-      // The stored text is hashed as it is, and the returned payload is parsed from it: what is hashed
-      // is exactly what is stored and read back.
-      const payloadText = canonicalJson(input.payload);
-      const fields = {
-        seq: seq + 1,
-        key,
-        ts: input.ts ?? now().toISOString(),
-        type: input.type,
-        version,
-        runId: input.runId,
-        task: input.task,
-        agent: input.agent,
-        project: input.project,
-        taskType: input.taskType,
-        prevHash,
-      };
-      const hash = eventHashOfText(fields, payloadText, logKey);
-      insert.run(fields.seq, key, fields.ts, fields.type, version, fields.runId ?? null, fields.task ?? null, fields.agent ?? null, fields.project ?? null, fields.taskType ?? null, payloadText, prevHash, hash);
-      const { runId, task, agent, project, taskType } = fields;
-      const event: StoredEvent = { seq: fields.seq, key, ts: fields.ts, type: fields.type, version, runId, task, agent, project, taskType, payload: JSON.parse(payloadText) as Record<string, unknown>, prevHash, hash };
+      const { event, payloadText } = chainEvent(input, key, { seq, hash: prevHash }, logKey, now().toISOString());
+      insert.run(event.seq, key, event.ts, event.type, event.version, event.runId ?? null, event.task ?? null, event.agent ?? null, event.project ?? null, event.taskType ?? null, payloadText, prevHash, event.hash);
       seq = event.seq;
       prevHash = event.hash;
       out.push(event);

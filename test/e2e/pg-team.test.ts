@@ -10,9 +10,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { agentctl, cleanup, git, taskFile, tempDir } from '../helpers.js';
-import { PG_MISSING, pgStoreFixture, startPg, type PgServer } from '../pg.js';
+import { pgStoreFixture, startPg, type PgServer } from '../pg.js';
 
-const osSandbox = process.platform === 'linux' && ['bwrap', 'socat', 'rg'].every((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status === 0);
 
 const AGENT = '#!/bin/sh\nname=$(printf "%s" "$AGENTCTL_PROMPT" | head -n1)\nmkdir -p docs\necho "# $name" > "docs/$name.md"\n';
 
@@ -43,7 +42,7 @@ function twoClones(): { a: string; b: string } {
   return { a: clone('alpha', 'alice@example.com'), b: clone('beta', 'bob@example.com') };
 }
 
-describe.skipIf(PG_MISSING !== undefined || !osSandbox)('a team on one PostgreSQL store (built CLI)', () => {
+describe('a team on one PostgreSQL store (built CLI)', () => {
   let server: PgServer;
   beforeAll(async () => {
     server = await startPg();

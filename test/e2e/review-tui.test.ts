@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, agentctl, cleanup, git, makeRepo, taskFile } from '../helpers.js';
 
-const hasTmux = spawnSync('sh', ['-c', 'command -v tmux']).status === 0;
 /** A tmux server of this test file only (-L), so nothing else's sessions are touched. */
 const SERVER = `agentctl-review-tui-${process.pid}`;
+if (spawnSync('sh', ['-c', 'command -v tmux']).status !== 0) throw new Error('these tests drive a real terminal through tmux: install it (apt-get install tmux)');
 const tmux = (...args: string[]) => spawnSync('tmux', ['-L', SERVER, ...args], { encoding: 'utf8' });
 
 afterAll(() => {
@@ -61,7 +61,7 @@ async function waitFor(name: string, text: string | RegExp, ms = 30_000): Promis
 
 const keys = (name: string, ...k: string[]) => expect(tmux('send-keys', '-t', name, ...k).status).toBe(0);
 
-describe.skipIf(!hasTmux)('agentctl review on a terminal', () => {
+describe('agentctl review on a terminal', () => {
   let repo: string;
   let home: string;
   const runsOf = async () => JSON.parse((await agentctl(repo, home, ['runs', '--json'])).stdout).runs as { runId: string; task: string; state: string }[];
@@ -202,7 +202,7 @@ describe.skipIf(!hasTmux)('agentctl review on a terminal', () => {
   });
 });
 
-describe.skipIf(!hasTmux)('agentctl review on a terminal: an attempt in progress when the human leaves', () => {
+describe('agentctl review on a terminal: an attempt in progress when the human leaves', () => {
   it('leaving the screen waits for the agent sent back with c; Ctrl-C then stops it and the attempt is recorded interrupted', async () => {
     const { repo, home } = makeRepo({
       '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n',

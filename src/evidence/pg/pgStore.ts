@@ -8,7 +8,7 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
 import { ConfigError, InternalError } from '../../core/errors.js';
 import { canonicalJson, hmacSha256, sameDigest } from '../canonical.js';
-import { EVENT_TYPES, GENESIS_HASH, eventHash, type EventInput, type StoredEvent } from '../events.js';
+import { GENESIS_HASH, chainEvent, type EventInput, type StoredEvent } from '../events.js';
 import { checkPayload } from '../eventSchemas.js';
 import type { LogAuth } from '../logAuth.js';
 import type { ProjectionTables } from '../projectionTables.js';
@@ -205,31 +205,13 @@ function appendLocked(s: PgSession, name: string, key: KeyObject, list: readonly
     const stored: StoredEvent[] = [];
     const rows: { event: StoredEvent; payloadText: string }[] = [];
     for (const input of list) {
-      const version = EVENT_TYPES[input.type];
-      if (version === undefined) throw new InternalError(`unknown event type ${String(input.type)}`);
       const eventKey = input.key ?? randomUUID();
       const existing = known.get(eventKey);
       if (existing) {
         stored.push(existing);
         continue;
       }
-      // Round-trip through canonical JSON so what is hashed is exactly what is stored and read back.
-      const payloadText = canonicalJson(input.payload);
-      const base: Omit<StoredEvent, 'hash'> = {
-        seq: seq + 1,
-        key: eventKey,
-        ts: input.ts ?? now().toISOString(),
-        type: input.type,
-        version,
-        runId: input.runId,
-        task: input.task,
-        agent: input.agent,
-        project: input.project,
-        taskType: input.taskType,
-        payload: JSON.parse(payloadText) as Record<string, unknown>,
-        prevHash,
-      };
-      const event = { ...base, hash: eventHash(base, key) };
+      const { event, payloadText } = chainEvent(input, eventKey, { seq, hash: prevHash }, key, now().toISOString());
       rows.push({ event, payloadText });
       known.set(eventKey, event);
       stored.push(event);
