@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { homePaths } from '../src/core/paths.js';
-import { KEY_BYTES, createLogKey, readLogKey } from '../src/evidence/key.js';
+import { KEY_BYTES, adoptPendingKey, createLogKey, readLogKey } from '../src/evidence/key.js';
 import { ROOT, cleanup, tempDir } from './helpers.js';
 
 afterEach(cleanup);
@@ -81,6 +81,20 @@ describe('log key', () => {
     expect(results.filter((r) => r.created)).toHaveLength(1);
     expect(new Set(results.map((r) => r.fp)).size).toBe(1);
     expect(results[0]!.fp).toBe(fingerprint(readLogKey(keyFile)!));
+    expect(readdirSync(join(keyFile, '..'))).toEqual(['log.key']);
+  });
+
+  it('a key whose pending file another process adopts and publishes before its creator does is no error: both hold the same key', () => {
+    const keyFile = homePaths(tempDir()).keyFile;
+    let adopted: string | undefined;
+    // The adopter (a process opening the log, which saw the keyed checkpoint) links the pending key to
+    // its final name and drops the pending name, all before the creator's own publish.
+    const { key, created } = createLogKey(keyFile, () => {
+      adopted = fingerprint(adoptPendingKey(keyFile, () => true)!);
+    });
+    expect(created).toBe(false);
+    expect(fingerprint(key)).toBe(adopted);
+    expect(fingerprint(readLogKey(keyFile)!)).toBe(adopted);
     expect(readdirSync(join(keyFile, '..'))).toEqual(['log.key']);
   });
 

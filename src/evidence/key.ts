@@ -9,7 +9,7 @@
  * winner's; a reader never sees a half-written key (which a plain `wx` write would show it).
  */
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
-import { closeSync, constants, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 
@@ -90,14 +90,18 @@ function writePending(file: string, bytes: Buffer): string {
   return pending;
 }
 
-/** Link `pending` to `file` (exclusive), then drop the pending name. @returns false when `file` already existed */
+/** Link `pending` to `file` (exclusive), then drop the pending name. @returns false when `file` already existed or another process already published `pending` there */
 function publish(pending: string, file: string): boolean {
   try {
     linkSync(pending, file);
     syncFolder(dirname(file));
     return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    // Another process opening the log adopted this pending key (adoptPendingKey): it linked it to
+    // `file` and dropped the pending name before this call could. The key at `file` is then this one.
+    if (code === 'ENOENT' && existsSync(file)) return false;
     throw new ConfigError(`cannot create the log key ${file}: ${(error as Error).message}`, { cause: error });
   } finally {
     // Another process opening the log may have adopted this pending key already (adoptPendingKey).
