@@ -21,6 +21,7 @@
  */
 import ms from 'ms';
 import { z } from 'zod';
+import { AUTONOMY_LEVELS, type Autonomy } from '../core/autonomy.js';
 import { InputError } from '../core/errors.js';
 import { parseYaml, toData, validate } from './yamlSource.js';
 import { worktreeSchema, type WorktreeBlock } from './worktree.js';
@@ -32,9 +33,7 @@ export const TASK_TYPE_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
 /** Largest task file accepted, in bytes. */
 export const MAX_TASK_FILE_BYTES = 1024 * 1024;
 
-export const AUTONOMY_LEVELS = ['hold', 'review', 'auto'] as const;
-/** How much a run may do without a human: see DESIGN.md. Ordered: hold < review < auto. */
-export type Autonomy = (typeof AUTONOMY_LEVELS)[number];
+export { AUTONOMY_LEVELS, type Autonomy } from '../core/autonomy.js';
 
 export const AGENT_NAMES = ['claude', 'gemini', 'codex', 'command'] as const;
 /** The agent tools agentctl has adapters for. */

@@ -18,6 +18,7 @@
  */
 import { z } from 'zod';
 import { InternalError } from '../core/errors.js';
+import { AUTONOMY_LEVELS } from '../core/autonomy.js';
 import { EVENT_TYPES, type EventType, type StoredEvent } from './events.js';
 import type { BreakerName } from './projections/breakers.js';
 
@@ -48,8 +49,8 @@ const CURRENT = {
     title: str,
     taskFile: str,
     requestedBy: nullableStr.default(null), // since 6910af0
-    requested: str,
-    effective: str,
+    requested: z.enum(AUTONOMY_LEVELS),
+    effective: z.enum(AUTONOMY_LEVELS),
     reasons: strings,
     profiles: strings,
     claim: z.boolean(),
@@ -321,4 +322,29 @@ export function payloadOf<T extends EventType>(e: StoredEvent, type: T): EventPa
 export function typed(e: StoredEvent): TypedEvent {
   if (!Object.hasOwn(EVENT_TYPES, e.type)) throw new InternalError(`event ${e.seq} has unknown type ${e.type}`);
   return { ...e, payload: payloadOf(e, e.type as EventType) } as TypedEvent;
+}
+
+/**
+ * Payload type of each event type as stored at its current version: what the writers wrote (z.input), so
+ * a field older events lack (`.default()` on read) is optional here and the reader decides what it means.
+ */
+export type StoredPayloads = { [T in EventType]: z.input<(typeof CURRENT)[T]> };
+
+/** A stored event typed by its `type`, its payload as stored: switch on `type` to narrow `payload`. */
+export type StoredTypedEvent = { [T in EventType]: Omit<StoredEvent, 'type' | 'payload'> & { type: T; payload: StoredPayloads[T] } }[EventType];
+
+/**
+ * A stored event typed by its `type`, without parsing a payload of the current version: for folds that
+ * read every event (projections), where parsing would cost more than the fold. Sound because the payload
+ * was checked against that version's schema when it was appended ({@link checkPayload}, and the history
+ * of version-1 writers for events older than that, see the file's head) and the chain authenticates it.
+ * A payload of an older version is parsed and upgraded ({@link readPayload}).
+ * @returns the event, typed; undefined for a type this agentctl does not know (a fold skips it)
+ * @throws InternalError as {@link readPayload} for an older version that does not parse
+ */
+export function storedView(e: StoredEvent): StoredTypedEvent | undefined {
+  if (!Object.hasOwn(EVENT_TYPES, e.type)) return undefined;
+  const type = e.type as EventType;
+  if (e.version === EVENT_TYPES[type]) return e as unknown as StoredTypedEvent;
+  return { ...e, payload: readPayload(type, e.version, e.payload) } as StoredTypedEvent;
 }

@@ -3,6 +3,7 @@
  * records the halt (every run's guard then stops its agent and no run starts) and kills the process
  * tree of every agent still running, in every project of this AGENTCTL_HOME.
  */
+import { payloadOf } from '../evidence/eventSchemas.js';
 import { hostname, userInfo } from 'node:os';
 import { AgentctlError, StateError } from '../core/errors.js';
 import { assertOutsideRun } from '../core/humanOnly.js';
@@ -54,9 +55,10 @@ function runningRuns(store: EventStore): Map<string, RunningRun> {
     const events = store.query({ runId: candidate.runId });
     const run = projectRuns(events).get(candidate.runId);
     if (!run || run.state !== 'running') continue;
-    const launched = events.find((e) => e.type === 'agent.launched')?.payload;
-    const agentPid = Number(launched?.pid ?? 0);
-    const alive = agentPid > 0 && isProcessAlive(agentPid, (launched?.pidStart as string | null) ?? undefined);
+    const e = events.find((x) => x.type === 'agent.launched');
+    const launched = e && payloadOf(e, 'agent.launched');
+    const agentPid = launched?.pid ?? 0;
+    const alive = agentPid > 0 && isProcessAlive(agentPid, launched?.pidStart ?? undefined);
     out.set(run.runId, { runId: run.runId, project: run.project, task: run.task, agentPid, alive });
   }
   return out;

@@ -4,6 +4,7 @@
  * - reads the agent's protocol files and records them as events (status, reasoning, escalations,
  *   follow-up requests); very low self-reported confidence or an escalation request stops the run.
  */
+import { payloadOf } from '../evidence/eventSchemas.js';
 import type { EventPayloads } from '../evidence/eventSchemas.js';
 import type { EventBody, StoredEvent } from '../evidence/events.js';
 import { breakerKey, evaluateBreakers, trippedFor, type Trip } from '../evidence/projections/breakers.js';
@@ -112,8 +113,9 @@ export function startGuard(ctx: Context, run: GuardedRun, abort: AbortController
     const stored = events.length ? emit(events) : [];
     const esc = stored.find((e) => e.type === 'agent.escalated');
     if (esc) {
-      await notify(ctx, 'escalation', esc, `${run.agent} asks for guidance on ${run.task}: ${String(esc.payload.reason)}`);
-      stop({ kind: esc.payload.source === 'agent' ? 'escalated' : 'low-confidence', reason: String(esc.payload.reason) });
+      const p = payloadOf(esc, 'agent.escalated');
+      await notify(ctx, 'escalation', esc, `${run.agent} asks for guidance on ${run.task}: ${String(p.reason)}`);
+      stop({ kind: p.source === 'agent' ? 'escalated' : 'low-confidence', reason: String(p.reason) });
     }
   };
 

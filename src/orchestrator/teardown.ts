@@ -10,6 +10,7 @@
  * `teardown.finished` and the removal goes on. `gc` removes no live worktree (it moves folders git no
  * longer knows and prunes missing ones), so it runs no teardown.
  */
+import { payloadOf } from '../evidence/eventSchemas.js';
 import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { runDir as runDirOf, runTempDir } from '../core/paths.js';
@@ -33,8 +34,8 @@ const OUTPUT_CHARS = 4000;
 /** The teardown commands and setup network recorded for a run when it was bootstrapped. */
 export function recordedTeardown(ctx: Context, runId: string): { commands: string[]; hosts: string[] } {
   const e = ctx.store.query({ runId, types: ['worktree.bootstrapped'] }).at(-1);
-  const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
-  return { commands: strings(e?.payload.teardown), hosts: strings(e?.payload.network) };
+  const p = e && payloadOf(e, 'worktree.bootstrapped');
+  return { commands: p?.teardown ?? [], hosts: p?.network ?? [] };
 }
 
 /**

@@ -1,5 +1,6 @@
 /** One-line human descriptions of events, for progress output and `agentctl log`. Pure. */
 import type { StoredEvent } from '../evidence/events.js';
+import { storedView } from '../evidence/eventSchemas.js';
 import { terminalSafe } from './terminal.js';
 
 const short = (s: unknown, n = 90): string => {
@@ -21,98 +22,99 @@ export function describeEvent(e: StoredEvent): string | undefined {
 }
 
 function describe(e: StoredEvent): string | undefined {
-  const p = e.payload;
-  switch (e.type) {
+  const t = storedView(e);
+  if (!t) return undefined;
+  switch (t.type) {
     case 'run.planned':
-      return `planned ${e.task} for ${e.agent} (requested ${String(p.requested)}, effective ${String(p.effective)})`;
+      return `planned ${e.task} for ${e.agent} (requested ${String(t.payload.requested)}, effective ${String(t.payload.effective)})`;
     case 'sandbox.created':
-      return `sandbox ${String(p.branch)} at ${String(p.path)}`;
+      return `sandbox ${String(t.payload.branch)} at ${String(t.payload.path)}`;
     case 'worktree.bootstrapped': {
-      const ports = p.ports as { first: number; count: number } | null;
+      const ports = t.payload.ports;
       const list = (v: unknown) => (Array.isArray(v) && v.length ? v.join(', ') : '');
-      const parts = [ports ? `ports ${ports.first}-${ports.first + ports.count - 1}` : '', list(p.linked) && `shared ${list(p.linked)}`, list(p.copied) && `copied ${list(p.copied)}`, list(p.missing) && `not in the checkout: ${list(p.missing)}`];
+      const parts = [ports ? `ports ${ports.first}-${ports.first + ports.count - 1}` : '', list(t.payload.linked) && `shared ${list(t.payload.linked)}`, list(t.payload.copied) && `copied ${list(t.payload.copied)}`, list(t.payload.missing) && `not in the checkout: ${list(t.payload.missing)}`];
       return `worktree bootstrapped: ${parts.filter(Boolean).join('; ')}`;
     }
     case 'setup.started':
     case 'teardown.started':
-      return `${e.type.split('.')[0]}: ${short(p.command)}`;
+      return `${t.type.split('.')[0]}: ${short(t.payload.command)}`;
     case 'setup.finished':
     case 'teardown.finished':
-      return `${e.type.split('.')[0]} ${p.exitCode === 0 ? 'ok' : 'failed'}: ${short(p.command, 70)}${p.exitCode === 0 ? '' : p.timedOut ? ' (timed out)' : ` (${p.error ? short(p.error, 60) : `exit ${String(p.exitCode ?? p.signal)}`})`}`;
+      return `${t.type.split('.')[0]} ${t.payload.exitCode === 0 ? 'ok' : 'failed'}: ${short(t.payload.command, 70)}${t.payload.exitCode === 0 ? '' : t.payload.timedOut ? ' (timed out)' : ` (${'error' in t.payload && t.payload.error ? short(t.payload.error, 60) : `exit ${String(t.payload.exitCode ?? t.payload.signal)}`})`}`;
     case 'policy.rendered':
-      return `policy rendered for ${String(p.tool)} (${((p.policy as { profiles?: string[] })?.profiles ?? []).join(', ')})`;
+      return `policy rendered for ${String(t.payload.tool)} (${((t.payload.policy as { profiles?: string[] })?.profiles ?? []).join(', ')})`;
     case 'agent.launched':
-      return `launched ${String(p.bin)}`;
+      return `launched ${String(t.payload.bin)}`;
     case 'agent.message':
-      return `${p.kind === 'reasoning' ? 'thinks' : 'says'}: ${short(p.text)}`;
+      return `${t.payload.kind === 'reasoning' ? 'thinks' : 'says'}: ${short(t.payload.text)}`;
     case 'tool.called': {
-      const input = (p.input ?? {}) as Record<string, unknown>;
-      const arg = p.path ?? input.command ?? input.file_path ?? input.notebook_path ?? input.path ?? '';
-      return `${String(p.tool)} ${short(arg, 70)}`;
+      const input = (t.payload.input ?? {}) as Record<string, unknown>;
+      const arg = t.payload.path ?? input.command ?? input.file_path ?? input.notebook_path ?? input.path ?? '';
+      return `${String(t.payload.tool)} ${short(arg, 70)}`;
     }
     case 'tool.result':
-      return p.isError ? `tool error: ${short(p.output, 80)}` : 'tool ok';
+      return t.payload.isError ? `tool error: ${short(t.payload.output, 80)}` : 'tool ok';
     case 'agent.usage':
-      return `usage: ${String(p.inputTokens)} in / ${String(p.outputTokens)} out tokens${typeof p.costUsd === 'number' ? `, $${p.costUsd.toFixed(4)}` : ''}`;
+      return `usage: ${String(t.payload.inputTokens)} in / ${String(t.payload.outputTokens)} out tokens${typeof t.payload.costUsd === 'number' ? `, $${t.payload.costUsd.toFixed(4)}` : ''}`;
     case 'permission.denied':
-      return `denied: ${String(p.tool)} ${short(JSON.stringify(p.input ?? {}), 70)}`;
+      return `denied: ${String(t.payload.tool)} ${short(JSON.stringify(t.payload.input ?? {}), 70)}`;
     case 'file.changed':
-      return `changed ${String(p.path)}`;
+      return `changed ${String(t.payload.path)}`;
     case 'agent.exited':
-      return p.timedOut ? 'agent timed out' : p.interrupted ? 'agent stopped (interrupted)' : `agent exited ${p.exitCode ?? String(p.signal)}`;
+      return t.payload.timedOut ? 'agent timed out' : t.payload.interrupted ? 'agent stopped (interrupted)' : `agent exited ${t.payload.exitCode ?? String(t.payload.signal)}`;
     case 'sandbox.committed':
-      return `${(p.files as unknown[]).length} file(s) changed (+${String(p.insertions)} -${String(p.deletions)})`;
+      return `${t.payload.files.length} file(s) changed (+${String(t.payload.insertions)} -${String(t.payload.deletions)})`;
     case 'scope.violation':
-      return `scope violation: ${String(p.path)} (${String(p.reason)})`;
+      return `scope violation: ${String(t.payload.path)} (${String(t.payload.reason)})`;
     case 'gate.passed':
-      return `gate passed: ${String(p.command)}`;
+      return `gate passed: ${String(t.payload.command)}`;
     case 'gate.failed':
-      return `gate failed: ${String(p.command)} (exit ${String(p.exitCode)})`;
+      return `gate failed: ${String(t.payload.command)} (exit ${String(t.payload.exitCode)})`;
     case 'run.decided':
-      return `decision: ${String(p.outcome)}${(p.reasons as string[]).length ? ` (${(p.reasons as string[]).join('; ')})` : ''}`;
+      return `decision: ${String(t.payload.outcome)}${t.payload.reasons.length ? ` (${t.payload.reasons.join('; ')})` : ''}`;
     case 'run.merged':
-      return `merged into ${String(p.baseBranch)} as ${String(p.mergeSha).slice(0, 10)} by ${String(p.by)}`;
+      return `merged into ${String(t.payload.baseBranch)} as ${String(t.payload.mergeSha).slice(0, 10)} by ${String(t.payload.by)}`;
     case 'run.discarded':
-      return `discarded by ${String(p.by)}${p.reason ? `: ${String(p.reason)}` : ''}`;
+      return `discarded by ${String(t.payload.by)}${t.payload.reason ? `: ${String(t.payload.reason)}` : ''}`;
     case 'run.failed':
-      return `failed: ${short(p.error, 120)}`;
+      return `failed: ${short(t.payload.error, 120)}`;
     case 'run.interrupted':
       return 'interrupted';
     case 'review.approved':
-      return `approved by ${String(p.by)}${p.note ? `: ${String(p.note)}` : ''}`;
+      return `approved by ${String(t.payload.by)}${t.payload.note ? `: ${String(t.payload.note)}` : ''}`;
     case 'review.rejected':
-      return `rejected by ${String(p.by)}${p.reason ? `: ${String(p.reason)}` : ''}`;
+      return `rejected by ${String(t.payload.by)}${t.payload.reason ? `: ${String(t.payload.reason)}` : ''}`;
     case 'review.changes_requested':
-      return `changes requested by ${String(p.by)} (attempt ${String(p.attempt)})${note(short(p.note, 80))}`;
+      return `changes requested by ${String(t.payload.by)} (attempt ${String(t.payload.attempt)})${note(short(t.payload.note, 80))}`;
     case 'run.attempt_started':
-      return `attempt ${String(p.attempt)} started: ${typeof p.resume === 'string' ? `resuming the agent's session ${p.resume}` : 'a fresh session with the task, the notes and the diff'}`;
+      return `attempt ${String(t.payload.attempt)} started: ${typeof t.payload.resume === 'string' ? `resuming the agent's session ${t.payload.resume}` : 'a fresh session with the task, the notes and the diff'}`;
     case 'sandbox.removed':
       return 'sandbox removed';
     case 'trust.promoted':
-      return `promoted ${String(p.agent)} for "${String(p.taskType)}" from ${String(p.from)} to ${String(p.to)} by ${String(p.by)}${p.forced ? ' (forced)' : ''}${note(p.note)}`;
+      return `promoted ${String(t.payload.agent)} for "${String(t.payload.taskType)}" from ${String(t.payload.from)} to ${String(t.payload.to)} by ${String(t.payload.by)}${t.payload.forced ? ' (forced)' : ''}${note(t.payload.note)}`;
     case 'trust.demoted':
-      return `demoted ${String(p.agent)} for "${String(p.taskType)}" from ${String(p.from)} to ${String(p.to)} by ${String(p.by)}${note(p.reason)}`;
+      return `demoted ${String(t.payload.agent)} for "${String(t.payload.taskType)}" from ${String(t.payload.from)} to ${String(t.payload.to)} by ${String(t.payload.by)}${note(t.payload.reason)}`;
     case 'system.halted':
-      return `halted by ${String(p.by)}${note(p.reason)}`;
+      return `halted by ${String(t.payload.by)}${note(t.payload.reason)}`;
     case 'system.resumed':
-      return `resumed by ${String(p.by)}${note(p.note)}`;
+      return `resumed by ${String(t.payload.by)}${note(t.payload.note)}`;
     case 'breaker.tripped':
-      return `breaker ${String(p.breaker)} tripped for ${String(p.agent)}${note(p.reason)}`;
+      return `breaker ${String(t.payload.breaker)} tripped for ${String(t.payload.agent)}${note(t.payload.reason)}`;
     case 'breaker.reset':
-      return `breaker ${String(p.breaker)} reset for ${String(p.agent)} by ${String(p.by)}${note(p.note)}`;
+      return `breaker ${String(t.payload.breaker)} reset for ${String(t.payload.agent)} by ${String(t.payload.by)}${note(t.payload.note)}`;
     case 'audit.agreed':
     case 'audit.disagreed':
-      return `audit ${e.type === 'audit.agreed' ? 'agrees' : 'disagrees'} (${String(p.by)})${note(p.note)}`;
+      return `audit ${t.type === 'audit.agreed' ? 'agrees' : 'disagrees'} (${String(t.payload.by)})${note(t.payload.note)}`;
     case 'merge.failed':
-      return `merge failed: ${short(p.reason, 120)}`;
+      return `merge failed: ${short(t.payload.reason, 120)}`;
     case 'escalation.attempted':
-      return `escalation attempted: ${String(p.tool ?? '')} ${String(p.path ?? '')}`;
+      return `escalation attempted: ${String(t.payload.tool ?? '')} ${String(t.payload.path ?? '')}`;
     case 'agent.escalated':
-      return `escalated (${String(p.source)})${note(p.reason)}`;
+      return `escalated (${String(t.payload.source)})${note(t.payload.reason)}`;
     case 'task.requested':
-      return `follow-up requested: ${String(p.id)} "${String(p.title ?? '')}"`;
+      return `follow-up requested: ${String(t.payload.id)} "${String(t.payload.title ?? '')}"`;
     case 'agent.handover':
-      return `handover note: ${short(p.text, 80)}`;
+      return `handover note: ${short(t.payload.text, 80)}`;
     default:
       return undefined;
   }

@@ -10,7 +10,7 @@ import ts from 'typescript';
 import { z } from 'zod';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InternalError } from '../../src/core/errors.js';
-import { PAYLOAD_SCHEMAS, UPGRADES, isEvent, payloadOf, readPayload, typed, type EventPayloads, type SchemaRegistry } from '../../src/evidence/eventSchemas.js';
+import { PAYLOAD_SCHEMAS, UPGRADES, isEvent, payloadOf, readPayload, storedView, typed, type EventPayloads, type SchemaRegistry } from '../../src/evidence/eventSchemas.js';
 import { EVENT_TYPES, type EventInput, type EventType, type StoredEvent } from '../../src/evidence/events.js';
 import { openEventStore } from '../../src/evidence/store.js';
 import { cleanup, tempDir } from '../helpers.js';
@@ -104,7 +104,16 @@ describe('event payload schemas', () => {
     expect(() => typed(stored('no.such', {}))).toThrow(/unknown type no\.such/);
   });
 
-  it('a writer with a renamed, mistyped or missing payload field does not compile (test/fixtures/typed-events.ts, project options)', () => {
+  it('storedView types a current-version event without parsing it (the same object), skips an unknown type, and refuses a newer version', () => {
+    const e: StoredEvent = { seq: 3, key: 'k', ts: '2026-11-21T00:00:00.000Z', type: 'run.merged', version: EVENT_TYPES['run.merged'], payload: { ...SAMPLES['run.merged'] }, prevHash: '', hash: '' };
+    const view = storedView(e);
+    expect(view).toBe(e);
+    expect(view?.type === 'run.merged' && view.payload.mergeSha).toBe(SAMPLES['run.merged'].mergeSha);
+    expect(storedView({ ...e, type: 'no.such' })).toBeUndefined();
+    expect(() => storedView({ ...e, version: EVENT_TYPES['run.merged'] + 1 })).toThrow(/newer than this agentctl reads/);
+  });
+
+  it('a writer with a renamed, mistyped or missing payload field, or a reader of a renamed one, does not compile (test/fixtures/typed-events.ts, project options)', () => {
     const file = fileURLToPath(new URL('../fixtures/typed-events.ts', import.meta.url));
     let previous: ts.Program | undefined;
     const diagnostics = (text: string) => {
@@ -120,10 +129,11 @@ describe('event payload schemas', () => {
     // With the directives: no error anywhere (an unused directive would be one: TS2578).
     expect(diagnostics(source)).toEqual([]);
     const undirected = diagnostics(source.replace(/\/\/ @ts-expect-error .*\n/g, '\n'));
-    expect(undirected).toHaveLength(4);
+    expect(undirected).toHaveLength(5);
     expect(undirected[0]).toMatch(/'mergeSHA' does not exist/);
     expect(undirected[1]).toMatch(/"maybe"/);
     expect(undirected[2]).toMatch(/'note' does not exist/);
     expect(undirected[3]).toMatch(/'turns' is missing/);
+    expect(undirected[4]).toMatch(/'mergeSHA' does not exist/);
   }, 120_000);
 });

@@ -1,8 +1,9 @@
 /**
  * The runs projection: the current state of every run, folded from its events. Pure.
  */
-import type { Autonomy } from '../../definition/task.js';
+import type { Autonomy } from '../../core/autonomy.js';
 import type { StoredEvent } from '../events.js';
+import { storedView, type StoredTypedEvent } from '../eventSchemas.js';
 
 /** Lifecycle states of a run (DESIGN.md). */
 export type RunState = 'planned' | 'running' | 'awaiting_review' | 'merged' | 'discarded' | 'failed' | 'interrupted';
@@ -86,8 +87,6 @@ export interface RunView {
   attempts: RunAttempt[];
 }
 
-const s = (v: unknown): string => (typeof v === 'string' ? v : '');
-
 /**
  * Fold events into run views.
  * @param events events in sequence order (any mix of runs; non-run events are ignored)
@@ -114,22 +113,23 @@ export function projectRuns(events: Iterable<StoredEvent>): Map<string, RunView>
 export function applyRunEvent(run: RunView | undefined, e: StoredEvent): RunView | undefined {
   {
     if (!e.runId) return run;
-    const p = e.payload;
-    if (e.type === 'run.planned') {
+    const t = storedView(e);
+    if (t?.type === 'run.planned') {
+      const p = t.payload;
       return {
         runId: e.runId,
         task: e.task ?? '',
-        title: s(p.title),
+        title: p.title,
         agent: e.agent ?? '',
         project: e.project ?? '',
         taskType: e.taskType ?? '',
-        requested: p.requested as Autonomy,
-        effective: p.effective as Autonomy,
-        reasons: (p.reasons as string[]) ?? [],
+        requested: p.requested,
+        effective: p.effective,
+        reasons: p.reasons,
         state: 'planned',
-        repoRoot: s(p.repoRoot),
-        baseBranch: s(p.baseBranch),
-        baseSha: s(p.baseSha),
+        repoRoot: p.repoRoot,
+        baseBranch: p.baseBranch,
+        baseSha: p.baseSha,
         worktree: undefined,
         branch: undefined,
         headSha: undefined,
@@ -164,12 +164,13 @@ export function applyRunEvent(run: RunView | undefined, e: StoredEvent): RunView
     }
     if (!run) return undefined;
     run.updatedAt = e.ts;
-    foldAttempt(run, e);
-    switch (e.type) {
+    if (!t) return run;
+    foldAttempt(run, t);
+    switch (t.type) {
       case 'sandbox.created':
-        run.worktree = s(p.path);
-        run.branch = s(p.branch);
-        run.headSha = s(p.baseSha);
+        run.worktree = t.payload.path;
+        run.branch = t.payload.branch;
+        run.headSha = t.payload.baseSha;
         run.sandboxLive = true;
         break;
       case 'agent.launched':
@@ -182,78 +183,80 @@ export function applyRunEvent(run: RunView | undefined, e: StoredEvent): RunView
         run.permissionDenials++;
         break;
       case 'agent.usage':
-        run.usage.inputTokens += Number(p.inputTokens ?? 0);
-        run.usage.outputTokens += Number(p.outputTokens ?? 0);
-        if (typeof p.costUsd === 'number') run.usage.costUsd = (run.usage.costUsd ?? 0) + p.costUsd;
+        run.usage.inputTokens += t.payload.inputTokens;
+        run.usage.outputTokens += t.payload.outputTokens;
+        if (t.payload.costUsd != null) run.usage.costUsd = (run.usage.costUsd ?? 0) + t.payload.costUsd;
         break;
       case 'agent.exited':
-        run.exitCode = (p.exitCode as number | null) ?? null;
-        run.timedOut = p.timedOut === true;
-        run.summary = typeof p.summary === 'string' ? p.summary : run.summary;
-        run.agentError = typeof p.error === 'string' ? p.error : undefined;
+        run.exitCode = t.payload.exitCode;
+        run.timedOut = t.payload.timedOut === true;
+        run.summary = t.payload.summary ?? run.summary;
+        run.agentError = t.payload.error ?? undefined;
         break;
       case 'sandbox.committed':
-        run.headSha = s(p.headSha);
-        run.files = (p.files as RunView['files']) ?? [];
-        run.bytes = typeof p.bytes === 'number' && Number.isFinite(p.bytes) ? p.bytes : undefined;
+        run.headSha = t.payload.headSha;
+        run.files = t.payload.files;
+        run.bytes = typeof t.payload.bytes === 'number' && Number.isFinite(t.payload.bytes) ? t.payload.bytes : undefined;
         break;
       case 'scope.violation':
-        run.scopeViolations.push({ path: s(p.path), reason: s(p.reason) });
+        run.scopeViolations.push({ path: t.payload.path, reason: t.payload.reason });
         break;
       case 'gate.passed':
       case 'gate.failed':
-        run.gate = { command: s(p.command), passed: e.type === 'gate.passed', exitCode: (p.exitCode as number | null) ?? null, output: s(p.output) };
+        run.gate = { command: t.payload.command, passed: t.type === 'gate.passed', exitCode: t.payload.exitCode, output: t.payload.output };
         break;
       case 'run.decided':
-        run.decision = s(p.outcome);
-        if (p.outcome === 'review') run.state = 'awaiting_review';
+        run.decision = t.payload.outcome;
+        if (t.payload.outcome === 'review') run.state = 'awaiting_review';
         break;
       case 'run.failed':
         run.state = 'failed';
-        run.agentError = s(p.error) || run.agentError;
+        run.agentError = t.payload.error || run.agentError;
         break;
       case 'run.interrupted':
         run.state = 'interrupted';
         break;
       case 'review.approved':
+        run.note = t.payload.note ?? run.note;
+        break;
       case 'review.rejected':
-        run.note = typeof p.note === 'string' ? p.note : typeof p.reason === 'string' ? p.reason : run.note;
+        run.note = t.payload.reason ?? run.note;
         break;
       case 'run.merged':
         run.state = 'merged';
-        run.mergeSha = s(p.mergeSha);
+        run.mergeSha = t.payload.mergeSha;
         break;
       case 'run.discarded':
         run.state = 'discarded';
-        run.archiveRef = typeof p.archiveRef === 'string' ? p.archiveRef : undefined;
+        run.archiveRef = t.payload.archiveRef ?? undefined;
         break;
       case 'sandbox.removed':
         run.sandboxLive = false;
         break;
       case 'sandbox.restored':
         run.sandboxLive = true;
-        run.worktree = s(p.path);
-        run.branch = s(p.branch);
-        run.headSha = s(p.headSha) || run.headSha;
+        run.worktree = t.payload.path;
+        run.branch = t.payload.branch;
+        run.headSha = t.payload.headSha || run.headSha;
         run.state = 'awaiting_review';
         break;
       case 'agent.status':
-        run.statuses.push(String(p.status ?? JSON.stringify(p)));
+        run.statuses.push(String(t.payload.status ?? JSON.stringify(t.payload)));
         break;
       case 'agent.reasoning':
-        run.reasoning.push({ observed: p.observed, considered: p.considered, decided: p.decided, confidence: typeof p.confidence === 'number' ? p.confidence : null });
+        run.reasoning.push({ observed: t.payload.observed, considered: t.payload.considered, decided: t.payload.decided, confidence: t.payload.confidence ?? null });
         break;
       case 'agent.escalated':
-        run.escalations.push({ reason: p.reason, question: p.question, source: p.source });
+        run.escalations.push({ reason: t.payload.reason, question: t.payload.question, source: t.payload.source });
         break;
       case 'task.requested':
-        run.followUps.push(String(p.id));
+        run.followUps.push(String(t.payload.id));
         break;
       case 'agent.handover':
-        run.handover = s(p.text);
+        run.handover = t.payload.text;
         break;
       case 'review.agent_verdict':
-        run.reviewerVerdicts.push({ reviewer: s(p.reviewer), verdict: s(p.verdict), comments: s(p.comments) });
+        run.reviewerVerdicts.push({ reviewer: t.payload.reviewer, verdict: t.payload.verdict, comments: t.payload.comments });
         break;
       case 'audit.sampled':
         run.audit = 'sampled';
@@ -266,7 +269,7 @@ export function applyRunEvent(run: RunView | undefined, e: StoredEvent): RunView
         break;
       case 'merge.failed':
         run.state = 'awaiting_review';
-        run.note = s(p.reason);
+        run.note = t.payload.reason;
         break;
       case 'review.changes_requested':
         // The same worktree goes back to the agent: what the last attempt ended with no longer stands.
@@ -298,36 +301,36 @@ function newAttempt(attempt: number, ts: string, note: string | undefined, by: s
 }
 
 /** The per-attempt part of the fold (run-level fields are folded in projectRuns). */
-function foldAttempt(run: RunView, e: StoredEvent): void {
-  const p = e.payload;
-  if (e.type === 'review.changes_requested') {
-    run.attempts.push(newAttempt(typeof p.attempt === 'number' ? p.attempt : run.attempts.length + 1, e.ts, s(p.note), s(p.by) || undefined, undefined));
+function foldAttempt(run: RunView, t: StoredTypedEvent): void {
+  if (t.type === 'review.changes_requested') {
+    const p = t.payload;
+    run.attempts.push(newAttempt(p.attempt, t.ts, p.note, p.by, undefined));
     return;
   }
   const a = run.attempts.at(-1)!;
-  switch (e.type) {
+  switch (t.type) {
     case 'run.attempt_started':
-      a.startedAt = e.ts;
-      a.resumed = typeof p.resume === 'string' ? p.resume : undefined;
+      a.startedAt = t.ts;
+      a.resumed = t.payload.resume ?? undefined;
       break;
     case 'agent.exited':
-      a.exitCode = (p.exitCode as number | null) ?? null;
-      a.summary = typeof p.summary === 'string' ? p.summary : undefined;
-      a.sessionId = typeof p.sessionId === 'string' ? p.sessionId : undefined;
+      a.exitCode = t.payload.exitCode;
+      a.summary = t.payload.summary ?? undefined;
+      a.sessionId = t.payload.sessionId ?? undefined;
       break;
     case 'sandbox.committed':
-      a.headSha = s(p.headSha);
-      a.files = (p.files as RunView['files']) ?? [];
+      a.headSha = t.payload.headSha;
+      a.files = t.payload.files;
       break;
     case 'scope.violation':
       a.scopeViolations++;
       break;
     case 'gate.passed':
     case 'gate.failed':
-      a.gate = { command: s(p.command), passed: e.type === 'gate.passed', exitCode: (p.exitCode as number | null) ?? null, output: s(p.output) };
+      a.gate = { command: t.payload.command, passed: t.type === 'gate.passed', exitCode: t.payload.exitCode, output: t.payload.output };
       break;
     case 'run.decided':
-      a.decision = s(p.outcome);
+      a.decision = t.payload.outcome;
       break;
     default:
       break;
