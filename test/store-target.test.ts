@@ -1,16 +1,24 @@
 /** Which event store a command uses: AGENTCTL_STORE over `store:` in .agentrc.yaml over the local SQLite log. */
 import { redactUrl } from '../src/evidence/pg/session.js';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { approveStore } from '../src/evidence/storeApproval.js';
+import { cleanup, tempDir } from './helpers.js';
 import { homePaths } from '../src/core/paths.js';
 import { parseConfig } from '../src/definition/config.js';
 import { storeTarget, teamKeyFile } from '../src/evidence/openStore.js';
 
 const paths = homePaths('/h');
+afterEach(cleanup);
 
 describe('store selection', () => {
   it('the environment wins over the config; sqlite forces the local log; nothing set is the local log', () => {
     expect(storeTarget(paths, {})).toEqual({ kind: 'sqlite', file: '/h/agentctl.db' });
-    expect(storeTarget(paths, {}, 'postgres://w@db/agentctl')).toEqual({ kind: 'postgres', url: 'postgres://w@db/agentctl' });
+    // A committed store: only once approved on this machine (test/e2e/store-approval.test.ts drives the attack).
+    expect(() => storeTarget(paths, {}, 'postgres://w@db/agentctl')).toThrow(/postgres:\/\/w@db\/agentctl, which you have not approved/);
+    const home = homePaths(tempDir());
+    approveStore(home, 'postgresql://w@DB/agentctl');
+    expect(storeTarget(home, {}, 'postgres://w@db/agentctl')).toEqual({ kind: 'postgres', url: 'postgres://w@db/agentctl' });
+    expect(() => storeTarget(home, {}, 'postgres://w@db2/agentctl')).toThrow(/not approved/);
     expect(storeTarget(paths, { AGENTCTL_STORE: 'postgresql://x@y/z' }, 'postgres://w@db/agentctl')).toEqual({ kind: 'postgres', url: 'postgresql://x@y/z' });
     expect(storeTarget(paths, { AGENTCTL_STORE: 'sqlite' }, 'postgres://w@db/agentctl')).toEqual({ kind: 'sqlite', file: '/h/agentctl.db' });
     expect(() => storeTarget(paths, { AGENTCTL_STORE: 'mysql://a' })).toThrow(/must be "sqlite" or a postgres:\/\/ URL/);

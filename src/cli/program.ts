@@ -243,6 +243,12 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .option('--json', 'print JSON')
     .addHelpText('after', examples('agentctl store init --admin-url postgres://postgres@db.internal/agentctl --writer agentctl_writer'))
     .action(act(() => import('../commands/store-init.js')));
+  store
+    .command('approve [url]')
+    .description("use on this machine the shared store a repository's .agentrc.yaml names (a committed store: is ignored until approved)")
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('agentctl store approve', 'agentctl store approve postgres://agentctl_writer@db.internal/agentctl'))
+    .action(act(() => import('../commands/store-approve.js')));
 
   program
     .command('halt')

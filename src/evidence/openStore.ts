@@ -14,6 +14,7 @@ import { readLocalCheckpoint } from './pg/auth.js';
 import { openPgEventStore, readHead } from './pg/pgStore.js';
 import { redactUrl } from './pg/session.js';
 import { verifyPgLog } from './pg/verify.js';
+import { isStoreApproved } from './storeApproval.js';
 import { expectedSchemaFingerprint, openEventStore, type EventStore } from './store.js';
 
 /** Where the log lives. */
@@ -27,13 +28,22 @@ export const isPostgresUrl = (v: string): boolean => /^postgres(ql)?:\/\//.test(
  * @param paths AGENTCTL_HOME paths (the SQLite file)
  * @param env reads AGENTCTL_STORE (`sqlite` or `postgres://…`)
  * @param configured `store:` from `.agentrc.yaml`, if any
- * @throws ConfigError when AGENTCTL_STORE is neither
+ * @throws ConfigError when AGENTCTL_STORE is neither, or when `configured` names a PostgreSQL store this
+ *   machine's user has not approved (storeApproval.ts; AGENTCTL_STORE needs no approval)
  */
 export function storeTarget(paths: HomePaths, env: NodeJS.ProcessEnv, configured?: string): StoreTarget {
   const fromEnv = env.AGENTCTL_STORE?.trim();
   const chosen = fromEnv || configured;
   if (!chosen || chosen === 'sqlite') return { kind: 'sqlite', file: paths.database };
-  if (isPostgresUrl(chosen)) return { kind: 'postgres', url: chosen };
+  if (isPostgresUrl(chosen)) {
+    // A committed `store:` is the repository's choice, not the user's: used only once approved here.
+    if (!fromEnv && !isStoreApproved(paths, chosen)) {
+      throw new ConfigError(`.agentrc.yaml names the shared store ${redactUrl(chosen)}, which you have not approved on this machine: a repository's config does not choose where your evidence (and PGPASSWORD) goes; nothing was sent to it`, {
+        hint: 'If this is your team\'s store, run once: agentctl store approve   (or set AGENTCTL_STORE; AGENTCTL_STORE=sqlite keeps the local log)',
+      });
+    }
+    return { kind: 'postgres', url: chosen };
+  }
   throw new ConfigError(`AGENTCTL_STORE must be "sqlite" or a postgres:// URL, not "${chosen.slice(0, 40)}"`);
 }
 

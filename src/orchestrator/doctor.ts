@@ -7,7 +7,7 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { AGENT_NAMES, type AgentName } from '../definition/task.js';
-import { ConfigError, InputError } from '../core/errors.js';
+import { AgentctlError, ConfigError, InputError } from '../core/errors.js';
 import { TOOL_AGENTS } from '../core/agentTools.js';
 import { agentctlHome, homePaths } from '../core/paths.js';
 import { parseConfig, type ProjectConfig } from '../definition/config.js';
@@ -165,7 +165,7 @@ function checkEventLog(env: NodeJS.ProcessEnv, configured: string | undefined): 
   try {
     target = storeTarget(paths, env, configured);
   } catch (error) {
-    return { ...base, status: 'fail', detail: (error as Error).message, fix: 'set AGENTCTL_STORE to sqlite or a postgres:// URL', data: {} };
+    return { ...base, status: 'fail', detail: (error as Error).message, fix: (error instanceof AgentctlError && error.hint) || 'set AGENTCTL_STORE to sqlite or a postgres:// URL', data: {} };
   }
   if (target.kind === 'postgres') return checkSharedLog(base, storeName(target), () => verifyStore(target, paths, env));
   if (!existsSync(database)) {

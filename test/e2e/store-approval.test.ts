@@ -1,0 +1,57 @@
+/**
+ * Attack: a repository commits `store: postgres://<their server>` in .agentrc.yaml, so that whoever runs
+ * agentctl in it sends their evidence (and the PGPASSWORD of their environment) to that server. A fake
+ * server (a TCP listener recording connections) stands in for theirs. Until the user approves the store
+ * on their machine, agentctl refuses and never connects; after `agentctl store approve` it does.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { agentctl, cleanup, makeRepo } from '../helpers.js';
+
+describe("a repository's committed store: is used only once the user approved it", () => {
+  let server: Server;
+  let port = 0;
+  const connections: Socket[] = [];
+  beforeAll(async () => {
+    server = createServer((socket) => {
+      connections.push(socket);
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as { port: number }).port;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterEach(cleanup);
+
+  it('refused before approval (no connection, exit 3), refused from inside a run, connected after `store approve`', async () => {
+    const url = `postgres://victim@127.0.0.1:${port}/agentctl`;
+    const { repo, home } = makeRepo({ '.agentrc.yaml': `store: ${url}\n` });
+    const env = { PGPASSWORD: 'team-secret', PGCONNECT_TIMEOUT: '3' };
+
+    for (const args of [['tasks', '--json'], ['runs', '--json'], ['audit', 'verify']]) {
+      const r = await agentctl(repo, home, args, env);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(3);
+      expect(r.stderr).toMatch(/not approved on this machine/);
+      expect(r.stderr).toContain('agentctl store approve');
+      expect(r.stderr).not.toContain('team-secret');
+    }
+    // doctor names the fix.
+    const doctor = await agentctl(repo, home, ['doctor', '--json'], env);
+    expect(JSON.parse(doctor.stdout).checks.eventLog).toMatchObject({ status: 'fail', fix: expect.stringContaining('agentctl store approve') });
+    expect(connections).toHaveLength(0);
+
+    // An agent (anything carrying AGENTCTL_RUN_ID) cannot approve it.
+    const inside = await agentctl(repo, home, ['store', 'approve'], { ...env, AGENTCTL_RUN_ID: 'r1' });
+    expect(inside.code, inside.stderr).toBe(5);
+    expect((await agentctl(repo, home, ['tasks', '--json'], env)).code).toBe(3);
+    expect(connections).toHaveLength(0);
+
+    const approve = await agentctl(repo, home, ['store', 'approve', '--json'], env);
+    expect(approve.code, approve.stderr).toBe(0);
+    expect(JSON.parse(approve.stdout)).toEqual({ store: url, added: true });
+    // Now the command goes to the store (this fake one hangs up, so it fails, but it was reached).
+    const after = await agentctl(repo, home, ['tasks', '--json'], env);
+    expect(after.code).not.toBe(0);
+    expect(connections.length).toBeGreaterThan(0);
+  }, 120_000);
+});
