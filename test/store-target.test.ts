@@ -1,5 +1,7 @@
 /** Which event store a command uses: AGENTCTL_STORE over `store:` in .agentrc.yaml over the local SQLite log. */
 import { redactUrl } from '../src/evidence/pg/session.js';
+import { mkdirSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { approveStore } from '../src/evidence/storeApproval.js';
 import { cleanup, tempDir } from './helpers.js';
@@ -32,6 +34,14 @@ describe('store selection', () => {
     // Anywhere else an agent could read it and forge the team's evidence.
     expect(() => teamKeyFile(paths, { AGENTCTL_LOG_KEY_FILE: '/secrets/agentctl.key' }, '/u')).toThrow(/outside the folders the OS sandbox hides/);
     expect(() => teamKeyFile(paths, { AGENTCTL_LOG_KEY_FILE: '/u/.config/agentctl-evil/k' }, '/u')).toThrow(/outside the folders/);
+    // A folder below a hidden one that is a symlink into a place agents see hides nothing.
+    const u = tempDir();
+    mkdirSync(join(u, 'visible'));
+    mkdirSync(join(u, '.config', 'agentctl'), { recursive: true });
+    symlinkSync(join(u, 'visible'), join(u, '.config', 'agentctl', 'keys'));
+    expect(() => teamKeyFile(homePaths(join(u, 'home')), { AGENTCTL_LOG_KEY_FILE: join(u, '.config', 'agentctl', 'keys', 'team.key') }, u)).toThrow(/outside the folders/);
+    mkdirSync(join(u, '.local', 'share', 'agentctl'), { recursive: true });
+    expect(teamKeyFile(homePaths(join(u, 'home')), { AGENTCTL_LOG_KEY_FILE: join(u, '.local', 'share', 'agentctl', 'team.key') }, u)).toBe(join(u, '.local', 'share', 'agentctl', 'team.key'));
   });
 
   it('`store:` in .agentrc.yaml is sqlite or a postgres:// URL, never with a password (the file is committed)', () => {

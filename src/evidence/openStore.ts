@@ -4,8 +4,8 @@
  * (`postgres://…`; the environment wins, and `AGENTCTL_STORE=sqlite` forces the local log).
  */
 import { homedir } from 'node:os';
-import { join, resolve, sep } from 'node:path';
-import { existsSync } from 'node:fs';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { existsSync, realpathSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
 import type { HomePaths } from '../core/paths.js';
 import { readCheckpointFor, verifyLog, type VerifyReport } from './integrity.js';
@@ -51,14 +51,25 @@ export function storeTarget(paths: HomePaths, env: NodeJS.ProcessEnv, configured
  * The team key file of a shared log: AGENTCTL_LOG_KEY_FILE, else `$AGENTCTL_HOME/keys/team.key`.
  * An agent that read it could forge evidence, so it must sit where the OS sandbox hides everything from
  * agents: below AGENTCTL_HOME or `~/.config/agentctl` (authz/render/os.ts).
- * @throws ConfigError when AGENTCTL_LOG_KEY_FILE names a file elsewhere
+ * @throws ConfigError when AGENTCTL_LOG_KEY_FILE names a file elsewhere, also by its real path (symlinked folders)
  */
 export function teamKeyFile(paths: HomePaths, env: NodeJS.ProcessEnv, home = homedir()): string {
   const f = env.AGENTCTL_LOG_KEY_FILE?.trim();
   if (!f) return paths.teamKeyFile;
   const file = resolve(f);
   const hidden = [paths.home, join(home, '.config', 'agentctl'), join(home, '.local', 'share', 'agentctl')];
-  if (!hidden.some((dir) => file.startsWith(dir + sep))) {
+  // By real path too: a folder below a hidden one that is a symlink into a place agents see would hide
+  // nothing (the sandbox hides the hidden folder itself wherever it resolves; the key file itself is
+  // refused as a symlink by readLogKey).
+  const real = (p: string): string => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return p;
+    }
+  };
+  const realFile = join(real(dirname(file)), basename(file));
+  if (!hidden.some((dir) => file.startsWith(dir + sep) && realFile.startsWith(real(dir) + sep))) {
     throw new ConfigError(`AGENTCTL_LOG_KEY_FILE ${file} is outside the folders the OS sandbox hides from agents; an agent that read it could forge the team's evidence`, {
       hint: `Keep it below ${paths.home} or ${join(home, '.config', 'agentctl')}.`,
     });
