@@ -146,6 +146,17 @@ describe.each(BACKENDS)('the EventStore contract on $name', (backend) => {
     store.close();
   });
 
+  it('newest N of a selection (in sequence order), and a project with the global events', async () => {
+    const store = (await backend.fresh())();
+    store.append([ev(1), { ...ev(2), project: 'q' }, ev(3), { type: 'system.halted' as const, payload: { by: 'me', host: null, reason: 'stop' } }, ev(5), { ...ev(6), project: 'q' }]);
+    expect(store.query({ newest: 2 }).map((e) => e.seq)).toEqual([5, 6]);
+    expect(store.query({ project: 'p', newest: 2 }).map((e) => e.seq)).toEqual([3, 5]);
+    expect(store.query({ project: 'p', withGlobal: true }).map((e) => e.seq)).toEqual([1, 3, 4, 5]);
+    expect(store.query({ project: 'p', withGlobal: true, newest: 3 }).map((e) => e.seq)).toEqual([3, 4, 5]);
+    expect(store.query({ project: 'q', newest: 10 }).map((e) => e.seq)).toEqual([2, 6]);
+    store.close();
+  });
+
   it('verifyChain names the first tampered event', async () => {
     const store = (await backend.fresh())();
     store.append([ev(1), ev(2), ev(3)]);

@@ -12,8 +12,8 @@ export default async function log(opts: { run?: string; limit?: number; json?: b
   return withContext((ctx) => {
     const runId = opts.run ? findRun(ctx, opts.run).runId : undefined;
     // The project's events, plus the global ones (kill switch) that apply to every project.
-    let events = runId ? ctx.store.query({ runId }) : ctx.store.query({}).filter((e) => e.project === ctx.project.config.project || e.project === undefined);
-    if (opts.limit) events = events.slice(-opts.limit);
+    const newest = opts.limit;
+    const events = runId ? ctx.store.query({ runId, newest }) : ctx.store.query({ project: ctx.project.config.project, withGlobal: true, newest });
     if (opts.json) printJson({ events });
     else {
       for (const e of events) {

@@ -30,6 +30,10 @@ export interface EventQuery {
   afterSeq?: number;
   /** At most this many events (from the start of the selection). */
   limit?: number;
+  /** Only the newest this many events of the selection (still returned in sequence order); read newest first through the index, so it costs what it returns. */
+  newest?: number;
+  /** With `project`: also the events of no project (the kill switch and other global ones). */
+  withGlobal?: boolean;
 }
 
 /** The event log. */
@@ -254,10 +258,11 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
       const where: string[] = [];
       const params: unknown[] = [];
       if (q.runId !== undefined) (where.push('run_id = ?'), params.push(q.runId));
-      if (q.project !== undefined) (where.push('project = ?'), params.push(q.project));
+      if (q.project !== undefined) (where.push(q.withGlobal ? '(project = ? OR project IS NULL)' : 'project = ?'), params.push(q.project));
       if (q.afterSeq !== undefined) (where.push('seq > ?'), params.push(q.afterSeq));
       if (q.types?.length) (where.push(`type IN (${q.types.map(() => '?').join(',')})`), params.push(...q.types));
-      const sql = `SELECT * FROM events${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq${q.limit ? ` LIMIT ${Math.floor(q.limit)}` : ''}`;
+      const selection = `SELECT * FROM events${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
+      const sql = q.newest ? `SELECT * FROM (${selection} ORDER BY seq DESC LIMIT ${Math.floor(q.newest)}) ORDER BY seq${q.limit ? ` LIMIT ${Math.floor(q.limit)}` : ''}` : `${selection} ORDER BY seq${q.limit ? ` LIMIT ${Math.floor(q.limit)}` : ''}`;
       return (db.prepare(sql).all(...params) as EventRow[]).map(fromRow);
     },
     headSeq() {

@@ -81,6 +81,9 @@ describe('auto mode, 31 tasks with --concurrency 4', () => {
     expect((await agentctl(tempDir(), home, ['resume'])).code).toBe(0);
 
     const events: StoredEvent[] = JSON.parse((await cli('log', '--json')).stdout).events;
+    // The project's log holds the global events too (the halt and resume); --limit keeps the newest.
+    expect(events.filter((e) => e.type === 'system.halted' || e.type === 'system.resumed')).toHaveLength(2);
+    expect(JSON.parse((await cli('log', '--limit', '7', '--json')).stdout).events).toEqual(events.slice(-7));
     const count = (type: string, pred: (e: StoredEvent) => boolean = () => true) => events.filter((e) => e.type === type && pred(e)).length;
     const autoMerges = events.filter((e) => e.type === 'run.merged' && e.payload.auto === true);
     const forbiddenDetail: string[] = [];

@@ -40,9 +40,11 @@ export function selectEvents(q: EventQuery): { sql: string; params: unknown[] } 
     where.push(clause(`$${params.length}`));
   };
   if (q.runId !== undefined) add((n) => `run_id = ${n}`, q.runId);
-  if (q.project !== undefined) add((n) => `project = ${n}`, q.project);
+  if (q.project !== undefined) add((n) => (q.withGlobal ? `(project = ${n} OR project IS NULL)` : `project = ${n}`), q.project);
   if (q.afterSeq !== undefined) add((n) => `seq > ${n}`, q.afterSeq);
   if (q.types?.length) add((n) => `type = ANY(${n}::text[])`, [...q.types]);
   const limit = q.limit ? ` LIMIT ${Math.floor(q.limit)}` : '';
-  return { sql: `SELECT * FROM ${SCHEMA}.events${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq${limit}`, params };
+  const selection = `SELECT * FROM ${SCHEMA}.events${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
+  if (q.newest) return { sql: `SELECT * FROM (${selection} ORDER BY seq DESC LIMIT ${Math.floor(q.newest)}) AS newest ORDER BY seq${limit}`, params };
+  return { sql: `${selection} ORDER BY seq${limit}`, params };
 }
