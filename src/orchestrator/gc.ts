@@ -10,7 +10,8 @@
 import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import type { EventInput } from '../evidence/events.js';
-import { projectRuns } from '../evidence/projections/runs.js';
+import type { RunView } from '../evidence/projections/runs.js';
+import { getRun } from '../evidence/runsStore.js';
 import { archiveRef, withRepoLock } from '../exec/worktree.js';
 import type { Context } from './context.js';
 
@@ -36,15 +37,20 @@ interface Listed {
 export async function collectGarbage(ctx: Context, dryRun: boolean): Promise<GcAction[]> {
   const { git } = ctx;
   const project = ctx.project.config.project;
-  const runs = projectRuns(ctx.store.query({ project }));
+  // Runs are looked up one by one (branch and folder names carry the run id) in the persisted runs
+  // projection, so gc costs what is on disk, not the length of the log.
+  const runOf = (runId: string | undefined): RunView | undefined => (runId ? getRun(ctx.store, project, runId) : undefined);
+  const runOfBranch = (branch: string): RunView | undefined => {
+    const run = runOf(branch.split('/').pop());
+    return run?.branch === branch ? run : undefined;
+  };
   const root = join(ctx.paths.worktreesRoot, ctx.project.key);
   const listed = await ctx.git.worktrees(ctx.project.root);
   const listedPaths = new Set(listed.map((w) => w.path));
   const actions: GcAction[] = [];
-  const runByBranch = new Map([...runs.values()].filter((r) => r.branch).map((r) => [r.branch!, r]));
   const events: EventInput[] = [];
   const subject = (runId: string | undefined) => {
-    const r = runId ? runs.get(runId) : undefined;
+    const r = runOf(runId);
     return r ? { runId: r.runId, task: r.task, agent: r.agent, project, taskType: r.taskType } : { project };
   };
 
@@ -53,7 +59,8 @@ export async function collectGarbage(ctx: Context, dryRun: boolean): Promise<GcA
     for (const name of readdirSync(root)) {
       const path = join(root, name);
       if (listedPaths.has(path)) continue;
-      const run = [...runs.values()].find((r) => r.worktree === path);
+      const named = runOf(name.split('-').pop());
+      const run = named?.worktree === path ? named : undefined;
       const dest = join(ctx.paths.home, 'lost+found', ctx.project.key, `${name}-${Date.now()}`);
       actions.push({ kind: 'lost-folder', path, branch: undefined, runId: run?.runId, action: `move to ${dest}` });
       if (!dryRun) {
@@ -68,7 +75,7 @@ export async function collectGarbage(ctx: Context, dryRun: boolean): Promise<GcA
   // 2. Worktrees git lists under our root whose folder is gone.
   const missing = listed.filter((w) => w.path.startsWith(root + sep) && !existsSync(w.path));
   for (const w of missing) {
-    const run = w.branch ? runByBranch.get(w.branch) : undefined;
+    const run = w.branch ? runOfBranch(w.branch) : undefined;
     actions.push({ kind: 'missing-folder', path: w.path, branch: w.branch, runId: run?.runId, action: `prune the worktree entry; keep branch ${w.branch ?? '-'}` });
   }
   if (missing.length && !dryRun) {
@@ -77,7 +84,7 @@ export async function collectGarbage(ctx: Context, dryRun: boolean): Promise<GcA
       await git.raw(ctx.project.root, ['worktree', 'prune']);
     });
     for (const w of missing) {
-      const run = w.branch ? runByBranch.get(w.branch) : undefined;
+      const run = w.branch ? runOfBranch(w.branch) : undefined;
       events.push({ ...subject(run?.runId), type: 'gc.repaired', payload: { kind: 'missing-folder', path: w.path, branch: w.branch ?? null } });
       if (run?.sandboxLive) events.push({ ...subject(run.runId), type: 'sandbox.removed', payload: { path: w.path, reason: 'folder missing', branchKept: w.branch ?? null } });
     }
@@ -88,7 +95,7 @@ export async function collectGarbage(ctx: Context, dryRun: boolean): Promise<GcA
   const branches = (await git.out(ctx.project.root, ['for-each-ref', '--format=%(refname:short)', 'refs/heads/agentctl/'], { readOnly: true })).split('\n').filter(Boolean);
   for (const branch of branches) {
     if (stillListed.has(branch)) continue;
-    const run = runByBranch.get(branch);
+    const run = runOfBranch(branch);
     const runId = run?.runId ?? branch.split('/').pop()!;
     const live = run && (run.state === 'awaiting_review' || run.state === 'failed' || run.state === 'interrupted' || run.state === 'running' || run.state === 'planned');
     if (live) {
