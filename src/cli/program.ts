@@ -243,6 +243,14 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .option('--json', 'print JSON')
     .addHelpText('after', examples('agentctl store init --admin-url postgres://postgres@db.internal/agentctl --writer agentctl_writer'))
     .action(act(() => import('../commands/store-init.js')));
+  store
+    .command('migrate')
+    .description('copy this machine\'s local event log (AGENTCTL_HOME) into a team\'s PostgreSQL store: verified first, every event keeps its id, time and payload, re-running copies nothing twice')
+    .requiredOption('--to <url>', 'postgres:// URL of the shared store (the writer role; the team key in AGENTCTL_LOG_KEY_FILE or $AGENTCTL_HOME/keys/team.key)')
+    .option('--batch-size <n>', 'events per transaction', '1000')
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('agentctl store migrate --to postgres://agentctl_writer@db.internal/agentctl'))
+    .action(act(() => import('../commands/store-migrate.js')));
 
   program
     .command('halt')
