@@ -149,4 +149,21 @@ describe('agentctl store migrate (built CLI, real PostgreSQL)', () => {
     const verify = await agentctl(dir, f.home, ['audit', 'verify', '--json'], h.env);
     expect(verify.code, verify.stdout).toBe(0);
   });
+
+  it('refuses a local log that ends halted (the kill switch would halt the team); after resume it copies', async () => {
+    const dir = repo();
+    const f = await pgStoreFixture(server, join(tempDir(), 'home'));
+    await localHistory(dir, f.home);
+    expect((await agentctl(dir, f.home, ['halt', '--reason', 'lunch'], LOCAL)).code).toBe(0);
+    const m = await agentctl(dir, f.home, ['store', 'migrate', '--to', f.url], LOCAL);
+    expect(m.code, m.stderr).toBe(5);
+    expect(m.stderr).toMatch(/ends halted .*nothing was copied/);
+    expect(count(f)).toBe(0);
+    expect((await agentctl(dir, f.home, ['resume'], LOCAL)).code).toBe(0);
+    const ok = await agentctl(dir, f.home, ['store', 'migrate', '--to', f.url, '--json'], LOCAL);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(count(f)).toBe(JSON.parse(ok.stdout).copied);
+    const run = await agentctl(dir, f.home, ['run', 'd2', '--json'], f.env);
+    expect(run.code, run.stderr).toBe(0);
+  });
 });

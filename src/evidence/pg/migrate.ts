@@ -12,7 +12,8 @@
  * never mixed wrongly; before anything is written the migration refuses (nothing changed) when
  * - the shared log holds an event of one of the local log's projects that did not come from this log
  *   (another machine already records that project there: its history and this one would interleave);
- * - an event with one of the local keys is in the shared log with another identity.
+ * - an event with one of the local keys is in the shared log with another identity;
+ * - the local log ends halted (the kill switch is global: it would halt every machine of the team).
  */
 import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -75,7 +76,8 @@ function identity({ event: e, payloadText }: Row): string {
  * @throws ConfigError when there is no local log, or the shared store cannot be opened (unreachable,
  *   not initialised, no team key, fails authentication); IntegrityError (exit 7) when the local log
  *   fails verification; StateError when the shared log holds events of the same projects that did
- *   not come from this log, or an event with a local key but another identity. Nothing is written then.
+ *   not come from this log, an event with a local key but another identity, or the local log ends
+ *   halted. Nothing is written then.
  */
 export function migrateLog(paths: HomePaths, env: NodeJS.ProcessEnv, url: string, options: MigrateOptions = {}): MigrateResult {
   const file = paths.database;
@@ -104,6 +106,11 @@ export function migrateLog(paths: HomePaths, env: NodeJS.ProcessEnv, url: string
         }
       };
       // 1. Checks, before anything is written.
+      // The kill switch is global: a log that ends halted would halt the whole team's store.
+      const control = local.db.prepare("SELECT seq, type FROM events WHERE type IN ('system.halted', 'system.resumed') AND seq <= ? ORDER BY seq DESC LIMIT 1").get(verified) as { seq: number; type: string } | undefined;
+      if (control?.type === 'system.halted') {
+        throw new StateError(`the local event log ${file} ends halted (kill switch, #${control.seq}): copied, it would halt every machine on ${target.name}; nothing was copied`, { hint: 'Resume it first (AGENTCTL_STORE=sqlite agentctl resume), then migrate.' });
+      }
       const hasKey = local.db.prepare('SELECT 1 FROM events WHERE key = ? AND seq <= ?');
       const foreign = target.session.query<{ key: string; seq: number; project: string }>(`SELECT key, seq, project FROM ${SCHEMA}.events WHERE project = ANY($1::text[]) ORDER BY seq`, [projects]).filter((r) => !hasKey.get(r.key, verified));
       if (foreign.length > 0) {
