@@ -82,8 +82,8 @@ export const SIMPLE_GIT_UNSAFE = {
   allowUnsafeFilter: true,
   allowUnsafeMergeDriver: true,
   allowUnsafeConfigEnvCount: true,
-  // gitRemote.ts sets `protocol.ext.allow=never` (it only narrows the transports) and pins
-  // `remote.<name>.uploadpack`/`receivepack` to git's own programs (over the repository's config).
+  // gitRemote.ts sets `protocol.ext.allow=never` (it only narrows the transports) and passes
+  // `--upload-pack`/`--receive-pack` naming git's own programs (over the repository's config).
   allowUnsafeProtocolOverride: true,
   allowUnsafePack: true,
 } as const;

@@ -4,7 +4,7 @@
  *
  * On top of git.ts's settings every call here pins what could run a program or reach another transport:
  * the `ext::` transport is refused, the remote's upload-pack/receive-pack programs are git's own (a
- * repository's `remote.<name>.uploadpack` could name any program), ssh is plain `ssh` in batch mode
+ * repository's `remote.<name>.uploadpack` could name any program: `--upload-pack`/`--receive-pack`), ssh is plain `ssh` in batch mode
  * (never a repository's `core.sshCommand`), received objects are fsck-checked, no submodule is fetched
  * or pushed, no pre-push hook runs (`--no-verify` and `core.hooksPath=/dev/null`).
  *
@@ -19,12 +19,17 @@ import type { Git } from './git.js';
 /** The remote run branches are exchanged through (the worker pushes there). */
 export const DEFAULT_REMOTE = 'origin';
 
+/**
+ * The remote's programs: git's own, given on the command line (a repository's `remote.<name>.uploadpack`
+ * cannot be overridden with `-c`: git takes the first value it reads, the repository's).
+ */
+const UPLOAD_PACK = '--upload-pack=git-upload-pack';
+const RECEIVE_PACK = '--receive-pack=git-receive-pack';
+
 /** `-c` settings for a call that talks to `remote`. */
 function remoteConfig(remote: string): string[] {
   return [
     'protocol.ext.allow=never',
-    `remote.${remote}.uploadpack=git-upload-pack`,
-    `remote.${remote}.receivepack=git-receive-pack`,
     'core.sshCommand=ssh -o BatchMode=yes',
     'fetch.fsckObjects=true',
     'transfer.fsckObjects=true',
@@ -55,7 +60,7 @@ function remoteEnv(): Record<string, string> {
 export async function fetchBranches(git: Git, root: string, remote: string, branches: readonly string[]): Promise<Map<string, string | undefined>> {
   checkRemote(remote);
   const tips = new Map<string, string | undefined>(branches.map((b) => [b, undefined]));
-  const listed = await git.raw(root, [...remoteConfig(remote), 'ls-remote', '--refs', remote, ...branches.map((b) => `refs/heads/${b}`)], { readOnly: true, accept: [0, 1, 2, 128], env: remoteEnv() });
+  const listed = await git.raw(root, [...remoteConfig(remote), 'ls-remote', UPLOAD_PACK, '--refs', remote, ...branches.map((b) => `refs/heads/${b}`)], { readOnly: true, accept: [0, 1, 2, 128], env: remoteEnv() });
   if (listed.exitCode !== 0) throw unreachable(remote, listed.stderr);
   const present = new Set<string>();
   for (const line of listed.stdout.split('\n')) {
@@ -68,7 +73,7 @@ export async function fetchBranches(git: Git, root: string, remote: string, bran
   try {
     const fetched = await git.raw(
       root,
-      [...remoteConfig(remote), 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--no-recurse-submodules', '--no-auto-gc', '--refmap=', remote, ...wanted.map((b, i) => `+refs/heads/${b}:${ns}/${i}`)],
+      [...remoteConfig(remote), 'fetch', UPLOAD_PACK, '--quiet', '--no-tags', '--no-write-fetch-head', '--no-recurse-submodules', '--no-auto-gc', '--refmap=', remote, ...wanted.map((b, i) => `+refs/heads/${b}:${ns}/${i}`)],
       { accept: [0, 1, 128], env: remoteEnv() },
     );
     if (fetched.exitCode !== 0) throw unreachable(remote, fetched.stderr);
@@ -100,7 +105,7 @@ export async function pushAtomic(git: Git, root: string, remote: string, updates
   checkRemote(remote);
   const leases = updates.filter((u) => u.expect !== undefined).map((u) => `--force-with-lease=${u.ref}:${u.expect}`);
   const specs = updates.map((u) => `${u.sha ?? ''}:${u.ref}`);
-  const r = await git.raw(root, [...remoteConfig(remote), 'push', '--porcelain', '--atomic', '--no-verify', '--no-signed', ...leases, remote, ...specs], { accept: [0, 1, 128], env: remoteEnv() });
+  const r = await git.raw(root, [...remoteConfig(remote), 'push', RECEIVE_PACK, '--porcelain', '--atomic', '--no-verify', '--no-signed', ...leases, remote, ...specs], { accept: [0, 1, 128], env: remoteEnv() });
   if (r.exitCode === 0) return { ok: true };
   const rejected = r.stdout
     .split('\n')
