@@ -50,7 +50,8 @@ export function subjectOf(run: RunView) {
  * Where git runs for a run's worktree: the admin dir recorded when agentctl made it (the last
  * `sandbox.created` / `sandbox.restored` payload's `gitDir`), or for runs recorded before that field
  * existed, the common dir's own record of the worktree. Never the worktree's `.git` file.
- * @throws StateError when the run has no worktree or no admin dir inside `<commonDir>/worktrees/` is found
+ * @throws StateError when the run has no worktree, its worktree is in another clone, or no admin dir
+ *   inside `<commonDir>/worktrees/` is found
  */
 export function runGitTarget(ctx: Context, run: RunView): GitTarget {
   if (!run.worktree) throw new StateError(`run ${run.runId} has no worktree`);
@@ -61,6 +62,9 @@ export function runGitTarget(ctx: Context, run: RunView): GitTarget {
     .pop();
   const gitDir = recorded ?? adminDirOf(ctx.project.commonDir, run.worktree);
   // Only an admin dir directly under this repository's `worktrees/` is acceptable.
+  if (recorded && resolve(dirname(recorded)) !== resolve(ctx.project.commonDir, 'worktrees')) {
+    throw new StateError(`run ${run.runId}'s worktree is in another clone (${recorded}); what needs its worktree (request-changes, ask) runs there. From here: review show, merge or discard it through the remote`, { hint: `agentctl review show ${run.runId}` });
+  }
   if (!gitDir || resolve(dirname(gitDir)) !== resolve(ctx.project.commonDir, 'worktrees') || !existsSync(gitDir)) {
     throw new StateError(`cannot find the git admin dir of run ${run.runId}'s worktree (${gitDir ?? 'none recorded'}); nothing was changed`, { hint: 'agentctl gc' });
   }

@@ -102,6 +102,11 @@ describe('review from another clone through the shared remote (built CLI, real P
     const onA = JSON.parse((await agentctl(t.a, t.f.home, ['review', '--json'], t.f.env)).stdout).runs;
     expect(onA).toEqual([expect.objectContaining({ runId: run.runId, site: 'worktree' })]);
 
+    // What needs the worktree itself says where it is.
+    const ask = await onB(t, ['review', 'request-changes', run.runId, '--note', 'more']);
+    expect(ask.code, ask.stderr).toBe(5);
+    expect(ask.stderr).toMatch(/worktree is in another clone/);
+
     const before = refs(t.b);
     const show = await onB(t, ['review', 'show', run.runId, '--json']);
     expect(show.code, show.stderr).toBe(0);
