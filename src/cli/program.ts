@@ -130,7 +130,7 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .action(act(() => import('../commands/review-list.js')));
   review
     .command('show')
-    .description('what a run did: diff stat, diff, gate result, the agent\'s final summary')
+    .description('what a run did: diff stat, diff, gate result, the agent\'s final summary (a run made in another clone: its branch is fetched from origin)')
     .argument('<run>', 'run id or unique prefix')
     .option('--json', 'print JSON')
     .action(act(() => import('../commands/review-show.js')));
@@ -143,14 +143,14 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .action(act(() => import('../commands/review-ask.js')));
   review
     .command('merge')
-    .description('merge a run into its base branch (your checkout must be clean)')
+    .description('merge a run into its base branch (your checkout must be clean); a run made in another clone is merged onto origin\'s base and pushed')
     .argument('<run>', 'run id or unique prefix')
     .option('--note <text>', 'review note, kept as evidence')
     .option('--json', 'print JSON')
     .action(act(() => import('../commands/review-merge.js')));
   review
     .command('discard')
-    .description('discard a run; its work is kept under refs/agentctl/archive/<run>')
+    .description('discard a run; its work is kept under refs/agentctl/archive/<run> (a run made in another clone: its branch is deleted on origin)')
     .argument('<run>', 'run id or unique prefix')
     .option('--reason <text>', 'why, kept as evidence')
     .option('--json', 'print JSON')
@@ -249,6 +249,14 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .option('--json', 'print JSON')
     .addHelpText('after', examples('agentctl store approve', 'agentctl store approve postgres://agentctl_writer@db.internal/agentctl'))
     .action(act(() => import('../commands/store-approve.js')));
+  store
+    .command('migrate')
+    .description('copy this machine\'s local event log (AGENTCTL_HOME) into a team\'s PostgreSQL store: verified first, every event keeps its id, time and payload, re-running copies nothing twice')
+    .requiredOption('--to <url>', 'postgres:// URL of the shared store (the writer role; the team key in AGENTCTL_LOG_KEY_FILE or $AGENTCTL_HOME/keys/team.key)')
+    .option('--batch-size <n>', 'events per transaction', '1000')
+    .option('--json', 'print JSON')
+    .addHelpText('after', examples('agentctl store migrate --to postgres://agentctl_writer@db.internal/agentctl'))
+    .action(act(() => import('../commands/store-migrate.js')));
 
   program
     .command('halt')

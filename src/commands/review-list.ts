@@ -14,6 +14,7 @@ import { listRuns } from '../evidence/runsStore.js';
 import { childEnv, runProcess } from '../exec/runner.js';
 import type { Context } from '../orchestrator/context.js';
 import { requestChanges } from '../orchestrator/requestChanges.js';
+import { reviewSite } from '../orchestrator/reviewRemote.js';
 import { reviewSession, type SendBack } from '../orchestrator/reviewSession.js';
 import { colorState, outputMode, printJson, println, table } from '../ui/output.js';
 import { ReviewApp, type ReviewOutcome } from '../ui/review/ReviewApp.js';
@@ -28,14 +29,15 @@ export default async function reviewList(opts: { json?: boolean }): Promise<numb
     const list = listRuns(ctx.store, ctx.project.config.project, { group: 'review' }).runs.filter(isReviewable).reverse();
     // An empty queue needs no screen: the one line says it.
     if (onTerminal && list.length > 0) return interactive(ctx);
-    if (opts.json) printJson({ runs: list });
+    // `site`: `worktree` when this clone holds the run's worktree, `remote` when it is reviewed through the remote.
+    if (opts.json) printJson({ runs: list.map((r) => ({ ...r, site: reviewSite(ctx, r) })) });
     else if (list.length === 0) println('Nothing awaits review.');
     else {
       println(
         table(
           ['RUN', 'TASK', 'AGENT', 'STATE', 'FILES', '+/-', 'GATE', 'SCOPE'],
           list.map((r) => [
-            terminalSafe(r.runId),
+            terminalSafe(r.runId) + (reviewSite(ctx, r) === 'remote' ? ' (remote)' : ''),
             terminalSafe(r.task),
             terminalSafe(r.agent),
             colorState(r.state),

@@ -3,6 +3,7 @@ import chalk from 'chalk';
 import { EXIT } from '../core/errors.js';
 import type { RunView } from '../evidence/projections/runs.js';
 import { findRun } from '../orchestrator/context.js';
+import { fetchRunCommits, reviewSite } from '../orchestrator/reviewRemote.js';
 import { colorState, printJson, println } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
@@ -33,16 +34,19 @@ export default async function reviewShow(id: string, opts: { json?: boolean }): 
     const run = findRun(ctx, id);
     // The diff is read through the checkout (the commits are in the common object store), never through
     // the run's worktree and its `.git` pointer; a failure is an error, not an empty diff.
+    // A run held by another clone: its commits come from the remote first (no ref you see moves).
+    const site = reviewSite(ctx, run);
+    if (site === 'remote') await fetchRunCommits(ctx, run);
     const head = run.mergeSha ? `${run.mergeSha}^2` : run.headSha;
     const diff = head && head !== run.baseSha ? await ctx.git.diff(ctx.project.root, run.baseSha, head) : '';
     if (opts.json) {
-      printJson({ run, diff });
+      printJson({ run, diff, site });
       return EXIT.OK;
     }
     println(
       `${chalk.bold(one(run.task))} — ${one(run.title)}`,
       `run ${one(run.runId)} · ${one(run.agent)} · ${colorState(run.state)} · requested ${one(run.requested)}, effective ${one(run.effective)}`,
-      `branch ${one(run.branch ?? '-')} from ${one(run.baseBranch)}@${one(run.baseSha.slice(0, 10))}`,
+      `branch ${one(run.branch ?? '-')} from ${one(run.baseBranch)}@${one(run.baseSha.slice(0, 10))}${site === 'remote' ? chalk.dim(' (worktree on another machine; fetched from the remote)') : ''}`,
       run.osSandbox === 'os' ? chalk.dim('OS sandbox: every process of the run was confined') : chalk.red.bold('UNSANDBOXED: this run\'s processes could read and write anything you can (capped at review; earns nothing toward auto)'),
       '',
       chalk.bold('Summary'),

@@ -86,6 +86,11 @@ export class InternalError extends AgentctlError {
   readonly exitCode = EXIT.INTERNAL;
 }
 
+/** The event log failed verification (broken chain, truncation, schema change, forged event). Nothing was changed. */
+export class IntegrityError extends AgentctlError {
+  readonly exitCode = EXIT.INTEGRITY;
+}
+
 /** Thrown when the user interrupted the work (SIGINT). */
 export class InterruptedError extends AgentctlError {
   readonly exitCode = EXIT.INTERRUPTED;

@@ -82,6 +82,10 @@ export const SIMPLE_GIT_UNSAFE = {
   allowUnsafeFilter: true,
   allowUnsafeMergeDriver: true,
   allowUnsafeConfigEnvCount: true,
+  // gitRemote.ts sets `protocol.ext.allow=never` (it only narrows the transports) and passes
+  // `--upload-pack`/`--receive-pack` naming git's own programs (over the repository's config).
+  allowUnsafeProtocolOverride: true,
+  allowUnsafePack: true,
 } as const;
 
 /** Subcommands whose output can run a textconv filter or an external diff; they get {@link DIFF_FLAGS}. */

@@ -41,7 +41,8 @@ export interface ReviewDecision {
   verify?: () => Promise<string | undefined>;
 }
 
-function subjectOf(run: RunView) {
+/** The subject fields of a run's events. */
+export function subjectOf(run: RunView) {
   return { runId: run.runId, task: run.task, agent: run.agent, project: run.project, taskType: run.taskType };
 }
 
@@ -49,7 +50,8 @@ function subjectOf(run: RunView) {
  * Where git runs for a run's worktree: the admin dir recorded when agentctl made it (the last
  * `sandbox.created` / `sandbox.restored` payload's `gitDir`), or for runs recorded before that field
  * existed, the common dir's own record of the worktree. Never the worktree's `.git` file.
- * @throws StateError when the run has no worktree or no admin dir inside `<commonDir>/worktrees/` is found
+ * @throws StateError when the run has no worktree, its worktree is in another clone, or no admin dir
+ *   inside `<commonDir>/worktrees/` is found
  */
 export function runGitTarget(ctx: Context, run: RunView): GitTarget {
   if (!run.worktree) throw new StateError(`run ${run.runId} has no worktree`);
@@ -60,6 +62,9 @@ export function runGitTarget(ctx: Context, run: RunView): GitTarget {
     .pop();
   const gitDir = recorded ?? adminDirOf(ctx.project.commonDir, run.worktree);
   // Only an admin dir directly under this repository's `worktrees/` is acceptable.
+  if (recorded && resolve(dirname(recorded)) !== resolve(ctx.project.commonDir, 'worktrees')) {
+    throw new StateError(`run ${run.runId}'s worktree is in another clone (${recorded}); what needs its worktree (request-changes, ask) runs there. From here: review show, merge or discard it through the remote`, { hint: `agentctl review show ${run.runId}` });
+  }
   if (!gitDir || resolve(dirname(gitDir)) !== resolve(ctx.project.commonDir, 'worktrees') || !existsSync(gitDir)) {
     throw new StateError(`cannot find the git admin dir of run ${run.runId}'s worktree (${gitDir ?? 'none recorded'}); nothing was changed`, { hint: 'agentctl gc' });
   }
@@ -80,7 +85,7 @@ function repairPointer(ctx: Context, run: RunView, target: GitTarget): string | 
 }
 
 /** Path of the worktree that has `branch` checked out, or undefined. */
-async function checkoutOf(ctx: Context, branch: string): Promise<string | undefined> {
+export async function checkoutOf(ctx: Context, branch: string): Promise<string | undefined> {
   return (await ctx.git.worktrees(ctx.project.root)).find((w) => w.branch === branch)?.path;
 }
 
@@ -128,11 +133,25 @@ export async function mergeRun(ctx: Context, run: RunView, decision: ReviewDecis
  * claims its attempt, so a decision never lands an older attempt's work or tears down a busy worktree.
  * @throws StateError naming what the run is now (nothing changed)
  */
-function assertUnchanged(ctx: Context, run: RunView): void {
+export function assertUnchanged(ctx: Context, run: RunView): void {
   const now = runFromLog(ctx, run.runId);
   if (!now || now.state !== run.state || now.attempts.length !== run.attempts.length || now.headSha !== run.headSha || now.sandboxLive !== run.sandboxLive) {
     throw new StateError(`run ${run.runId} changed while this was prepared (it is now ${now?.state ?? 'unknown'}, attempt ${now?.attempts.length ?? '?'}); nothing was done`, { hint: `agentctl review show ${run.runId}` });
   }
+}
+
+/** The message of the merge commit of a run. */
+export function mergeMessage(run: RunView, decision: Pick<ReviewDecision, 'auto' | 'by' | 'note'>): string {
+  return [
+    `agentctl: merge ${run.task} (run ${run.runId})`,
+    '',
+    run.title,
+    '',
+    `Agent: ${run.agent}`,
+    `Decision: ${decision.auto ? 'auto (earned, gated, inside scope)' : `review by ${decision.by}`}`,
+    ...(decision.note ? [`Note: ${decision.note}`] : []),
+    `Agentctl-Run: ${run.runId}`,
+  ].join('\n');
 }
 
 /** The part of a merge that changes git state; runs under the repository lock. */
@@ -174,17 +193,7 @@ async function landRun(ctx: Context, run: RunView, worktree: GitTarget, decision
     if ('conflicts' in merged) {
       return refuse(`run ${run.runId} conflicts with "${base}" in: ${merged.conflicts.join(', ') || 'unknown files'}; nothing was merged, the worktree is kept`, 'Resolve it on the run branch or discard the run.');
     }
-    const message = [
-      `agentctl: merge ${run.task} (run ${run.runId})`,
-      '',
-      run.title,
-      '',
-      `Agent: ${run.agent}`,
-      `Decision: ${decision.auto ? 'auto (earned, gated, inside scope)' : `review by ${decision.by}`}`,
-      ...(decision.note ? [`Note: ${decision.note}`] : []),
-      `Agentctl-Run: ${run.runId}`,
-    ].join('\n');
-    target = await git.commitTree(ctx.project.root, merged.tree, [baseNow, run.headSha!], message);
+    target = await git.commitTree(ctx.project.root, merged.tree, [baseNow, run.headSha!], mergeMessage(run, decision));
   }
   const r = await git.raw(checkout, ['merge', '--ff-only', '--quiet', target], { accept: [0, 1, 128] });
   if (r.exitCode !== 0) return refuse(`git refused to update your checkout at ${checkout}: ${(r.stderr || r.stdout).trim().split('\n')[0]}; nothing was merged`);

@@ -11,7 +11,7 @@ import { toReviewRun, type ReviewActions, type ReviewRun } from '../ui/review/mo
 import { terminalSafe } from '../ui/terminal.js';
 import { listRuns } from '../evidence/runsStore.js';
 import { currentHuman, findRun, type Context } from './context.js';
-import { discardRun, mergeRun } from './review.js';
+import { discardAnywhere, fetchRunCommits, mergeAnywhere, reviewSite } from './reviewRemote.js';
 import { askReviewer } from './reviewAsk.js';
 
 /**
@@ -59,6 +59,8 @@ export function reviewSession(ctx: Context, sendBack?: SendBack): ReviewSession 
       track(
         (async () => {
           const run = findRun(ctx, runId);
+          // A run held by another clone: its commits come from the remote first.
+          if (reviewSite(ctx, run) === 'remote') await fetchRunCommits(ctx, run);
           // As review show: read through the checkout (the commits are in the common object store).
           return run.headSha && run.headSha !== run.baseSha ? ctx.git.diff(ctx.project.root, run.baseSha, run.headSha) : '';
         })(),
@@ -68,7 +70,7 @@ export function reviewSession(ctx: Context, sendBack?: SendBack): ReviewSession 
         (async () => {
           const run = findRun(ctx, runId);
           const by = await currentHuman(ctx);
-          const mergeSha = await mergeRun(ctx, run, { by, note: undefined, auto: false });
+          const { mergeSha } = await mergeAnywhere(ctx, run, { by, note: undefined, auto: false });
           return `Merged ${describe(run)} into ${terminalSafe(run.baseBranch)} as ${mergeSha.slice(0, 10)}.`;
         })(),
       ),
@@ -77,7 +79,7 @@ export function reviewSession(ctx: Context, sendBack?: SendBack): ReviewSession 
         (async () => {
           const run = findRun(ctx, runId);
           const by = await currentHuman(ctx);
-          const ref = await discardRun(ctx, run, by, undefined);
+          const ref = await discardAnywhere(ctx, run, by, undefined);
           return `Discarded ${describe(run)}.${ref ? ` Its work is kept at ${terminalSafe(ref)}.` : ''}`;
         })(),
       ),
