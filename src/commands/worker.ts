@@ -27,7 +27,7 @@ export default async function worker(opts: { concurrency?: number; drain?: boole
   const tag = (task: string, runId?: string) => chalk.dim(`[${terminalSafe(task)}${runId ? ` ${terminalSafe(runId.slice(-6))}` : ''}]`);
   try {
     return await withContext(async (ctx) => {
-      const boss = await openBoss(target.url, { superviseEverySeconds: Math.max(1, Math.floor(ctx.project.config.queue.leaseSeconds / 2)), poolSize: concurrency + 3 });
+      const boss = await openBoss(target.url, { superviseEverySeconds: Math.max(1, Math.floor(ctx.project.config.queue.leaseSeconds / 4)), poolSize: concurrency + 3 });
       try {
         process.stderr.write(`agentctl worker: project ${terminalSafe(ctx.project.config.project)}, ${concurrency} at a time${opts.drain ? ', until the queue is empty' : ''}\n`);
         const jobs = await runWorker(ctx, boss, {

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { agentctl, BIN, cleanup, git, taskFile, tempDir, waitFor, type CliResult } from '../helpers.js';
+import { agentctl, BIN, cleanup, git, processesOfRun, taskFile, tempDir, waitFor, type CliResult } from '../helpers.js';
 import { pgStoreFixture, startPg, type PgServer } from '../pg.js';
 
 /** Writes docs/<first prompt line>.md; a task whose prompt starts with `slow-` sleeps first. */
@@ -146,6 +146,93 @@ describe('the run queue (built CLI, PostgreSQL, two clones of one remote)', () =
     }
     expect(JSON.parse((await agentctl(a, homeA, ['queue', '--json'], env)).stdout)).toMatchObject({ waiting: [], running: [] });
   }, 360_000);
+
+  it('a worker killed with -9 on another machine loses its lease: the run is recorded interrupted within the lease by the other worker, the job offered again; SIGTERM interrupts cleanly; the chain verifies', async () => {
+    const lease = 10;
+    const { clones } = team(['slow-1'], 2, `queue:\n  leaseSeconds: ${lease}\n  onLost: retry\n  retries: 1\n`);
+    const f = await pgStoreFixture(server, join(tempDir(), 'home0'), 'agentctl_writer', { queue: true });
+    const [homeA, homeB] = homes(f.home, 2) as [string, string];
+    const env = { AGENTCTL_STORE: f.url };
+    const [a, b] = clones as [string, string];
+    expect((await agentctl(a, homeA, ['run', 'slow-1', '--queue'], env)).code).toBe(0);
+
+    // Worker A runs on "machine-a" (its own UTS namespace: another host name), so only its lease tells
+    // the other machine that it died.
+    const workerA = spawn('unshare', ['--uts', 'sh', '-c', `hostname machine-a && exec "${process.execPath}" "${BIN}" worker`], {
+      cwd: a,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', AGENTCTL_HOME: homeA, NO_COLOR: '1', CI: '1', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderrA = '';
+    workerA.stderr!.on('data', (d) => (stderrA += d));
+    const launched = () => sql(f.database, `SELECT run_id FROM agentctl.events WHERE type = 'agent.launched'`);
+    expect(await waitFor(() => launched() !== '', 60_000), stderrA).toBe(true);
+    const run1 = launched();
+    const running = JSON.parse((await agentctl(b, homeB, ['queue', '--json'], env)).stdout);
+    expect(running).toMatchObject({ waiting: [], running: [{ task: 'slow-1', runId: run1, host: 'machine-a', attempt: 1 }] });
+
+    workerA.kill('SIGKILL');
+    const killedAt = Date.now();
+    const wb = start(b, homeB, ['worker'], env);
+    const interrupted = () => sql(f.database, `SELECT payload FROM agentctl.events WHERE type = 'run.interrupted' AND run_id = '${run1}'`);
+    expect(await waitFor(() => interrupted() !== '', 60_000)).toBe(true);
+    const after = (Date.now() - killedAt) / 1000;
+    console.log(`killed worker's run recorded interrupted ${after.toFixed(1)} s after the kill (lease ${lease} s)`);
+    expect(after).toBeLessThanOrEqual(lease * 1.5);
+    expect(JSON.parse(interrupted())).toMatchObject({ recovered: true, reason: expect.stringMatching(/worker on machine-a .* lost its lease on queue job/) });
+
+    // The job is offered again: worker B runs it as a second run (attempt 2).
+    const planned = () => sql(f.database, `SELECT run_id FROM agentctl.events WHERE type = 'agent.launched' AND run_id <> '${run1}'`);
+    expect(await waitFor(() => planned() !== '', 60_000)).toBe(true);
+    const run2 = planned();
+    expect(sql(f.database, `SELECT payload::jsonb->'queueJob'->>'attempt' FROM agentctl.events WHERE type = 'run.planned' AND run_id = '${run2}'`)).toBe('1');
+
+    // SIGTERM: B stops claiming, interrupts its run (recorded by itself) and exits; no retry is left.
+    wb.child.kill('SIGTERM');
+    const rb = await wb.done;
+    expect(rb.code, rb.stderr).toBe(130);
+    expect(JSON.parse(sql(f.database, `SELECT payload FROM agentctl.events WHERE type = 'run.interrupted' AND run_id = '${run2}'`))).toMatchObject({ reason: expect.stringMatching(/worker was stopped/) });
+    expect(sql(f.database, `SELECT state || ' ' || retry_count FROM agentctl_queue.job`)).toBe('failed 1');
+    // Every run of the job is closed, each once; nothing waits or runs.
+    expect(sql(f.database, `SELECT count(*) FROM agentctl.events WHERE type = 'run.interrupted'`)).toBe('2');
+    expect(JSON.parse((await agentctl(a, homeA, ['queue', '--json'], env)).stdout)).toMatchObject({ waiting: [], running: [] });
+    for (const [cwd, home] of [[a, homeA], [b, homeB]] as const) {
+      const v = await agentctl(cwd, home, ['audit', 'verify', '--json'], env);
+      expect(v.code, v.stdout).toBe(0);
+      expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, authenticated: true });
+    }
+    // The killed worker's agent outlived it (another machine could not reach it): end it here.
+    for (const pid of processesOfRun(run1)) process.kill(pid, 'SIGKILL');
+    expect(processesOfRun(run2)).toEqual([]);
+  }, 300_000);
+
+  it('4 workers × 25 runs at once: no failure, no duplicate run', async () => {
+    const n = 100;
+    const tasks = Array.from({ length: n }, (_, i) => `q${String(i + 1).padStart(3, '0')}`);
+    // A team's volume: the per-agent breaker's default (30 runs an hour) would stop it after 30.
+    const { remote, clones } = team(tasks, 4, 'breakers:\n  volume:\n    runsPerHour: 1000\n');
+    const f = await pgStoreFixture(server, join(tempDir(), 'home0'), 'agentctl_writer', { queue: true });
+    const hs = homes(f.home, 4);
+    const env = { AGENTCTL_STORE: f.url };
+    const queued = await agentctl(clones[0]!, hs[0]!, ['run', '--all', '--queue', '--json'], env);
+    expect(queued.code, queued.stderr).toBe(0);
+    expect(JSON.parse(queued.stdout).queued).toHaveLength(n);
+    const started = Date.now();
+    const results = await Promise.all(clones.map((c, i) => agentctl(c, hs[i]!, ['worker', '--drain', '--json'], env)));
+    console.log(`${n} runs, 4 workers: ${((Date.now() - started) / 1000).toFixed(1)} s; per worker: ${results.map((r) => (r.code === 0 ? JSON.parse(r.stdout).jobs.length : `exit ${r.code}`)).join(', ')}`);
+    for (const r of results) expect(r.code, r.stderr.slice(-2000)).toBe(0);
+    const worked = results.flatMap((r) => JSON.parse(r.stdout).jobs as { jobId: string; error?: string }[]);
+    expect(worked.filter((j) => j.error)).toEqual([]);
+    expect(new Set(worked.map((j) => j.jobId)).size).toBe(n);
+    expect(worked).toHaveLength(n);
+    expect(sql(f.database, `SELECT count(*) || ' ' || count(DISTINCT task) FROM agentctl.events WHERE type = 'run.planned'`)).toBe(`${n} ${n}`);
+    expect(sql(f.database, `SELECT count(*) FROM agentctl.events WHERE type IN ('run.failed', 'run.interrupted')`)).toBe('0');
+    expect(sql(f.database, `SELECT count(*) FROM agentctl.events WHERE type = 'gate.passed' OR type = 'run.decided'`)).not.toBe('0');
+    expect(git(remote, 'for-each-ref', '--format=%(refname)', 'refs/heads/agentctl/').split('\n').filter(Boolean)).toHaveLength(n);
+    expect(sql(f.database, `SELECT count(*) FROM agentctl_queue.job WHERE state <> 'completed'`)).toBe('0');
+    const v = await agentctl(clones[1]!, hs[1]!, ['audit', 'verify', '--json'], env);
+    expect(v.code, v.stdout).toBe(0);
+  }, 600_000);
 
   it('run --queue without the PostgreSQL store is refused and changes nothing', async () => {
     const { clones } = team(['d1'], 1);

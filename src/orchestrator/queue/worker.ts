@@ -4,8 +4,8 @@
  * branch; push the run branch to the remote; settle the queue job.
  *
  * - Claiming is pg-boss's (one claim per attempt: `FOR UPDATE SKIP LOCKED`); while a run is in progress
- *   pg-boss renews the job's heartbeat every half lease. A worker killed with -9 stops renewing it: its
- *   run is recorded `interrupted` by the next recovery pass of any worker (this loop runs one every half
+ *   pg-boss renews the job's heartbeat every quarter lease. A worker killed with -9 stops renewing it: its
+ *   run is recorded `interrupted` by the next recovery pass of any worker (this loop runs one every quarter
  *   lease) or of any agentctl command (recovery.ts, queue/lease.ts), and pg-boss's supervisor fails the
  *   job, which is offered again while retries remain (`queue.onLost: retry`) or not (`review`).
  * - A run whose lease is lost while this worker still runs it (the job's signal) is stopped and recorded
@@ -78,14 +78,15 @@ export async function runWorker(ctx: Context, boss: PgBoss, options: WorkerOptio
   options.signal.addEventListener('abort', onAbort, { once: true });
   let inFlight = 0;
 
-  // Other workers' runs whose lease is lost (a killed worker) are closed here, every half lease.
+  // Other workers' runs whose lease is lost (a killed worker) are closed here, every quarter lease: a
+  // lease runs out at most `leaseSeconds` after its worker died, so the run is closed within 1.25 leases.
   const recovery = setInterval(() => {
     try {
       recoverOrphanedRuns(ctx);
     } catch {
       // The next pass, or the next command, tries again.
     }
-  }, Math.max(1000, (leaseSeconds * 1000) / 2));
+  }, Math.max(1000, (leaseSeconds * 1000) / 4));
 
   const handle = async (job: Job<QueuedRun>): Promise<{ runId: string; state: string }> => {
     inFlight++;
@@ -137,7 +138,7 @@ export async function runWorker(ctx: Context, boss: PgBoss, options: WorkerOptio
     }
   };
 
-  await boss.work<QueuedRun>(name, { localConcurrency: options.concurrency, batchSize: 1, pollingIntervalSeconds: 1 }, async (jobs) => {
+  await boss.work<QueuedRun>(name, { localConcurrency: options.concurrency, batchSize: 1, pollingIntervalSeconds: 1, heartbeatRefreshSeconds: Math.max(1, leaseSeconds / 4) }, async (jobs) => {
     const [job] = jobs;
     return job ? handle(job) : undefined;
   });
