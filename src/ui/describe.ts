@@ -96,6 +96,8 @@ function describe(e: StoredEvent): string | undefined {
       return `halted by ${String(p.by)}${note(p.reason)}`;
     case 'system.resumed':
       return `resumed by ${String(p.by)}${note(p.note)}`;
+    case 'queue.enqueued':
+      return `queued for the team's workers by ${String(p.by)}${p.host ? ` on ${String(p.host)}` : ''} (job ${String(p.jobId)})`;
     case 'breaker.tripped':
       return `breaker ${String(p.breaker)} tripped for ${String(p.agent)}${note(p.reason)}`;
     case 'breaker.reset':

@@ -206,6 +206,68 @@ describe('the run queue (built CLI, PostgreSQL, two clones of one remote)', () =
     expect(processesOfRun(run2)).toEqual([]);
   }, 300_000);
 
+  it('queue.onLost: review: a worker killed with -9 on this machine: the next worker closes its run (its agent killed) and leaves the job failed, not offered again', async () => {
+    const { clones } = team(['slow-1'], 2, 'queue:\n  leaseSeconds: 10\n  onLost: review\n');
+    const f = await pgStoreFixture(server, join(tempDir(), 'home0'), 'agentctl_writer', { queue: true });
+    const [homeA, homeB] = homes(f.home, 2) as [string, string];
+    const env = { AGENTCTL_STORE: f.url };
+    const [a, b] = clones as [string, string];
+    expect((await agentctl(a, homeA, ['run', 'slow-1', '--queue'], env)).code).toBe(0);
+    const wa = start(a, homeA, ['worker'], env);
+    const launched = () => sql(f.database, `SELECT run_id FROM agentctl.events WHERE type = 'agent.launched'`);
+    expect(await waitFor(() => launched() !== '', 60_000)).toBe(true);
+    const run = launched();
+    expect(processesOfRun(run).length).toBeGreaterThan(0);
+    wa.child.kill('SIGKILL');
+    await wa.done;
+    const wb = start(b, homeB, ['worker', '--drain', '--json'], env);
+    const rb = await wb.done;
+    expect(rb.code, rb.stderr).toBe(0);
+    // B worked nothing: the job was not offered again.
+    expect(JSON.parse(rb.stdout).jobs).toEqual([]);
+    expect(JSON.parse(sql(f.database, `SELECT payload FROM agentctl.events WHERE type = 'run.interrupted' AND run_id = '${run}'`))).toMatchObject({ recovered: true, killedAgent: true });
+    expect(processesOfRun(run)).toEqual([]);
+    expect(sql(f.database, `SELECT state || ' ' || retry_count FROM agentctl_queue.job`)).toBe('failed 0');
+    expect(sql(f.database, `SELECT count(*) FROM agentctl.events WHERE type = 'run.planned'`)).toBe('1');
+    // Left for review: it shows among the runs to look at.
+    const runs = JSON.parse((await agentctl(b, homeB, ['runs', '--json'], env)).stdout);
+    expect(JSON.stringify(runs)).toContain(run);
+    const v = await agentctl(b, homeB, ['audit', 'verify', '--json'], env);
+    expect(v.code, v.stdout).toBe(0);
+  }, 300_000);
+
+  it('store init installs the queue for the writer role without DDL rights on it; the event store still refuses an over-privileged writer', async () => {
+    const database = server.createDatabase();
+    const r = await agentctl(tempDir(), join(tempDir(), 'home'), ['store', 'init', '--admin-url', server.url(database), '--writer', 'queue_writer', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).queue).toMatchObject({ schema: 'agentctl_queue', version: expect.any(Number) });
+    const asWriter = (text: string) => {
+      try {
+        return server.psql(text, database, 'queue_writer');
+      } catch (error) {
+        return `ERROR ${String((error as { stderr?: string }).stderr)}`;
+      }
+    };
+    expect(asWriter(`SELECT count(*) FROM agentctl_queue.job`).trim()).toBe('0');
+    for (const ddl of ['CREATE TABLE agentctl_queue.x (i int)', 'DROP TABLE agentctl_queue.job', 'TRUNCATE agentctl_queue.job', 'ALTER TABLE agentctl_queue.queue ADD COLUMN y int']) {
+      expect(asWriter(ddl), ddl).toMatch(/ERROR .*(permission denied|must be owner)/);
+    }
+    // A second init (an upgrade) is idempotent.
+    expect((await agentctl(tempDir(), join(tempDir(), 'home'), ['store', 'init', '--admin-url', server.url(database), '--writer', 'queue_writer'])).code).toBe(0);
+    // The queue's grants leave the event store's check alone: a writer that may UPDATE events is refused.
+    const { clones } = team(['d1'], 1);
+    const home = join(tempDir(), 'home');
+    mkdirSync(join(home, 'keys'), { recursive: true, mode: 0o700 });
+    writeFileSync(join(home, 'keys', 'team.key'), Buffer.alloc(32, 7), { mode: 0o600 });
+    const env = { AGENTCTL_STORE: server.url(database, 'queue_writer') };
+    expect((await agentctl(clones[0]!, home, ['queue', '--json'], env)).code).toBe(0);
+    server.psql('GRANT UPDATE ON agentctl.events TO queue_writer', database);
+    const refused = await agentctl(clones[0]!, home, ['run', 'd1', '--queue'], env);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/could alter the log: it may UPDATE events/);
+    expect(sql(database, 'SELECT count(*) FROM agentctl_queue.job')).toBe('0');
+  });
+
   it('4 workers × 25 runs at once: no failure, no duplicate run', async () => {
     const n = 100;
     const tasks = Array.from({ length: n }, (_, i) => `q${String(i + 1).padStart(3, '0')}`);
