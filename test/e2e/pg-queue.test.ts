@@ -310,6 +310,23 @@ describe('the run queue (built CLI, PostgreSQL, two clones of one remote)', () =
     expect(v.code, v.stdout).toBe(0);
   }, 600_000);
 
+  it('a worker whose clone holds another definition of the task (not pulled, local edit) refuses to run it', async () => {
+    const { clones } = team(['d1'], 2, 'queue:\n  retries: 1\n');
+    const f = await pgStoreFixture(server, join(tempDir(), 'home0'), 'agentctl_writer', { queue: true });
+    const [homeA, homeB] = homes(f.home, 2) as [string, string];
+    const env = { AGENTCTL_STORE: f.url };
+    const [a, b] = clones as [string, string];
+    writeFileSync(join(b, 'tasks', 'd1.md'), taskFile({ agent: 'command', type: 'docs', autonomy: 'review', profile: 'yolo' }, 'd1'));
+    expect((await agentctl(a, homeA, ['run', 'd1', '--queue'], env)).code).toBe(0);
+    const r = await agentctl(b, homeB, ['worker', '--drain', '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const jobs = JSON.parse(r.stdout).jobs as { error?: string }[];
+    expect(jobs).toHaveLength(2);
+    for (const j of jobs) expect(j.error).toMatch(/definition of task "d1" differs from the base [0-9a-f]{10} it would run on \(tasks\/d1\.md\)/);
+    expect(sql(f.database, `SELECT count(*) FROM agentctl.events WHERE type = 'run.planned'`)).toBe('0');
+    expect(sql(f.database, `SELECT state || ' ' || retry_count FROM agentctl_queue.job`)).toBe('failed 1');
+  }, 120_000);
+
   it('run --queue without the PostgreSQL store is refused and changes nothing', async () => {
     const { clones } = team(['d1'], 1);
     const [a] = clones as [string];

@@ -3,7 +3,11 @@
  * branch after it. Through agentctl's hardened git (no hooks, no drivers), under the repository lock so
  * that concurrent runs of one clone do not race on its refs.
  */
-import { InputError } from '../../core/errors.js';
+import { existsSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { InputError, StateError } from '../../core/errors.js';
+import { CONFIG_FILE } from '../../definition/config.js';
+import type { Task } from '../../definition/task.js';
 import { withRepoLock } from '../../exec/worktree.js';
 import type { Context } from '../context.js';
 
@@ -40,4 +44,20 @@ export async function pushBranch(ctx: Context, remote: string, branch: string): 
   if (!(await ctx.git.resolve(ctx.project.root, `refs/heads/${branch}`))) return false;
   await withRepoLock(ctx.lockPath, () => ctx.git.raw(ctx.project.root, ['push', '--quiet', '--no-verify', '--force', remote, `refs/heads/${branch}:refs/heads/${branch}`]));
   return true;
+}
+
+/**
+ * Refuse to run `task` from a checkout whose definition of it differs from the base the run starts from:
+ * the worker reads the task, the profiles and `.agentrc.yaml` from its own checkout, so a clone that was
+ * not pulled (or holds local edits) would run another definition than the one queued.
+ * @throws StateError naming the files that differ (the job fails and is offered to another worker)
+ */
+export async function requireDefinitionAt(ctx: Context, task: Task, baseSha: string): Promise<void> {
+  const cfg = ctx.project.config;
+  const paths = [CONFIG_FILE, cfg.profilesDir, ...(isAbsolute(task.file) || !existsSync(join(ctx.project.root, task.file)) ? [] : [task.file])];
+  const r = await ctx.git.raw(ctx.project.root, ['diff', '--name-only', '--no-ext-diff', '--no-textconv', baseSha, '--', ...paths.map((p) => `:(literal)${p}`)], { readOnly: true });
+  const differ = r.stdout.split('\n').filter(Boolean);
+  if (differ.length) {
+    throw new StateError(`this clone's definition of task "${task.id}" differs from the base ${baseSha.slice(0, 10)} it would run on (${differ.slice(0, 5).join(', ')}); not run here`, { hint: 'Pull the base branch in this clone (and commit or drop local edits to the task, profiles and .agentrc.yaml).' });
+  }
 }

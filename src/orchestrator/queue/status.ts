@@ -69,7 +69,8 @@ export function queueStatus(ctx: Context): QueueStatus {
       const run = byJob.get(`${r.id}:${r.attempt}`);
       running.push({ jobId: r.id, task: r.task, attempt: r.attempt + 1, runId: run?.runId, host: run?.host, pid: run?.pid, since: r.startedOn ?? r.createdOn, heartbeatAt: r.heartbeatOn ?? undefined });
     } else {
-      waiting.push({ jobId: r.id, task: r.task, queuedBy: r.by, queuedFrom: r.host, queuedAt: r.createdOn, attempt: r.attempt + 1 });
+      // pg-boss counts a retry when it claims a job that was started before.
+      waiting.push({ jobId: r.id, task: r.task, queuedBy: r.by, queuedFrom: r.host, queuedAt: r.createdOn, attempt: r.attempt + (r.startedOn ? 2 : 1) });
     }
   }
   return { queue, waiting, running };

@@ -24,7 +24,8 @@ import { runTask } from '../run.js';
 import { ensureQueue } from './boss.js';
 import { openJobsQuery, pgSessionOf } from './lease.js';
 import { queueName, type QueuedRun } from './names.js';
-import { fetchBase, pushBranch } from './remote.js';
+import { fetchBase, pushBranch, requireDefinitionAt } from './remote.js';
+import { findRunnableTask } from '../tasks.js';
 
 /** Options for {@link runWorker}. */
 export interface WorkerOptions {
@@ -107,6 +108,7 @@ export async function runWorker(ctx: Context, boss: PgBoss, options: WorkerOptio
       if (data?.project !== cfg.project) throw new StateError(`job ${job.id} is for project ${String(data?.project)}, not ${cfg.project}`);
       note(`claimed queue job ${job.id} (attempt ${job.retryCount + 1}, queued by ${String(data.by)} on ${String(data.host)})`);
       const baseSha = await fetchBase(ctx, remote, data.baseBranch);
+      await requireDefinitionAt(ctx, findRunnableTask(ctx, data.task), baseSha);
       const result = await runTask(ctx, data.task, {
         interactiveTerminal: false,
         signal: run.signal,
