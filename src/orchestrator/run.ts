@@ -89,7 +89,9 @@ async function execute(ctx: Context, run: PreparedRun, options: RunTaskOptions, 
   const captured = await captureRun(ctx, run, emit);
   if (launched.interrupted) {
     const { report } = launched;
-    emit([{ type: 'run.interrupted', payload: { reason: report.stop && (report.stop.kind === 'halted' || report.stop.kind === 'breaker') ? report.stop.reason : (options.interruptReason?.() ?? 'interrupted by the user (SIGINT)') } }]);
+    // A queued run whose lease was lost may be closed by another machine's recovery at the same time:
+    // both use recovery's idempotency key, so the run is recorded interrupted once.
+    emit([{ type: 'run.interrupted', ...(options.queueJob ? { key: `recovered:${run.plan.runId}` } : {}), payload: { reason: report.stop && (report.stop.kind === 'halted' || report.stop.kind === 'breaker') ? report.stop.reason : (options.interruptReason?.() ?? 'interrupted by the user (SIGINT)') } }]);
     return { run: currentRun(ctx, run.plan.runId), decision: undefined };
   }
   const violations = checkRun(captured, emit);
