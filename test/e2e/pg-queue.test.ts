@@ -112,6 +112,9 @@ describe('the run queue (built CLI, PostgreSQL, two clones of one remote)', () =
     const shown = JSON.parse((await agentctl(b, homeB, ['queue', '--json'], env)).stdout);
     expect(shown.waiting).toHaveLength(12);
     expect(shown.waiting[0]).toMatchObject({ queuedBy: 'dev0@example.com', attempt: 1 });
+    const plain = (await agentctl(b, homeB, ['queue'], env)).stdout;
+    expect(plain).toMatch(/^Waiting \(12\):\n {2}d\d\d {2}queued by dev0@example\.com on .+, \d+s ago {2}job [0-9a-f-]{36}\n/);
+    expect(plain).toMatch(/Running \(0\):/);
 
     const started = Date.now();
     const [wa, wb] = await Promise.all([
@@ -121,6 +124,10 @@ describe('the run queue (built CLI, PostgreSQL, two clones of one remote)', () =
     const seconds = (Date.now() - started) / 1000;
     expect(wa.code, wa.stderr).toBe(0);
     expect(wb.code, wb.stderr).toBe(0);
+    // Progress per run, as `agentctl run` prints it, and per job.
+    expect(wa.stderr).toMatch(/\[d\d\d\] claimed queue job [0-9a-f-]{36} \(attempt 1, queued by dev0@example\.com on /);
+    expect(wa.stderr).toMatch(/\[d\d\d [0-9a-z]{6}\] /);
+    expect(wa.stderr).toMatch(/\[d\d\d\] pushed agentctl\/d\d\d\/[0-9a-z]+ to origin/);
     const worked = [...JSON.parse(wa.stdout).jobs, ...JSON.parse(wb.stdout).jobs] as { jobId: string; error?: string; pushed?: string }[];
     expect(worked.filter((j) => j.error)).toEqual([]);
     expect(worked.map((j) => j.jobId).sort()).toEqual(jobs.map((j) => j.jobId).sort());
