@@ -334,6 +334,31 @@ describe('the run queue (built CLI, PostgreSQL, two clones of one remote)', () =
     expect(sql(f.database, `SELECT state || ' ' || retry_count FROM agentctl_queue.job`)).toBe('failed 1');
   }, 120_000);
 
+  it('an auto run a worker merges is pushed to the remote\'s base branch (a fast-forward)', async () => {
+    const { remote, clones } = team([], 2);
+    const f = await pgStoreFixture(server, join(tempDir(), 'home0'), 'agentctl_writer', { queue: true });
+    const [homeA, homeB] = homes(f.home, 2) as [string, string];
+    const env = { AGENTCTL_STORE: f.url };
+    const [a, b] = clones as [string, string];
+    // The task lands on the remote first (pushed from A); B works from the remote without pulling.
+    mkdirSync(join(a, 'tasks'), { recursive: true });
+    writeFileSync(join(a, 'tasks', 'a1.md'), taskFile({ agent: 'command', type: 'docs', autonomy: 'auto', gate: 'test -f docs/a1.md' }, 'a1'));
+    git(a, 'add', '-A');
+    git(a, 'commit', '-qm', 'task a1');
+    git(a, 'push', '-q', 'origin', 'main');
+    git(b, 'pull', '-q');
+    const promoted = await agentctl(a, homeA, ['promote', 'command', '--type', 'docs', '--to', 'auto', '--force', '--note', 'test', '--json'], env);
+    expect(promoted.code, promoted.stderr).toBe(0);
+    expect((await agentctl(a, homeA, ['run', 'a1', '--queue'], env)).code).toBe(0);
+    const r = await agentctl(b, homeB, ['worker', '--drain', '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const [job] = JSON.parse(r.stdout).jobs;
+    expect(job).toMatchObject({ state: 'merged' });
+    expect(job.pushError).toBeUndefined();
+    expect(git(remote, 'show', 'main:docs/a1.md')).toBe('# a1');
+    expect(git(remote, 'rev-parse', 'main')).toBe(git(b, 'rev-parse', 'main'));
+  }, 120_000);
+
   it('run --queue without the PostgreSQL store is refused and changes nothing', async () => {
     const { clones } = team(['d1'], 1);
     const [a] = clones as [string];

@@ -47,6 +47,17 @@ export async function pushBranch(ctx: Context, remote: string, branch: string): 
 }
 
 /**
+ * Publish a base branch an auto merge moved here: a fast-forward push of `branch` to `remote` (never
+ * forced: when the remote moved since the run's base was fetched, the push is refused and the merge stays
+ * in this clone only, which the caller reports).
+ * @throws GitCommandError when the push is refused
+ */
+export async function pushBase(ctx: Context, remote: string, branch: string): Promise<void> {
+  requireBranch(branch);
+  await withRepoLock(ctx.lockPath, () => ctx.git.raw(ctx.project.root, ['push', '--quiet', '--no-verify', remote, `refs/heads/${branch}:refs/heads/${branch}`]));
+}
+
+/**
  * Refuse to run `task` from a checkout whose definition of it differs from the base the run starts from:
  * the worker reads the task, the profiles and `.agentrc.yaml` from its own checkout, so a clone that was
  * not pulled (or holds local edits) would run another definition than the one queued.

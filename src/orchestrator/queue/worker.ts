@@ -24,7 +24,7 @@ import { runTask } from '../run.js';
 import { ensureQueue } from './boss.js';
 import { openJobsQuery, pgSessionOf } from './lease.js';
 import { queueName, type QueuedRun } from './names.js';
-import { fetchBase, pushBranch, requireDefinitionAt } from './remote.js';
+import { fetchBase, pushBase, pushBranch, requireDefinitionAt } from './remote.js';
 import { findRunnableTask } from '../tasks.js';
 
 /** Options for {@link runWorker}. */
@@ -52,6 +52,8 @@ export interface WorkedJob {
   pushed: string | undefined;
   /** Why the job failed (it is offered again while retries remain), if it did. */
   error: string | undefined;
+  /** Why an auto merge could not be pushed to the remote (it stays in this clone), if so. */
+  pushError?: string;
 }
 
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
@@ -123,6 +125,16 @@ export async function runWorker(ctx: Context, boss: PgBoss, options: WorkerOptio
       if (await pushBranch(ctx, remote, branch)) {
         item.pushed = branch;
         note(`pushed ${branch} to ${remote}`);
+      }
+      if (result.run.state === 'merged') {
+        // An auto merge landed on this clone's base branch: publish it (a fast-forward, never forced).
+        try {
+          await pushBase(ctx, remote, data.baseBranch);
+          note(`pushed the auto merge of ${data.baseBranch} to ${remote}`);
+        } catch (error) {
+          item.pushError = `the auto merge stays in this clone: pushing ${data.baseBranch} to ${remote} was refused (${(error as Error).message.split('\n').at(-1)})`;
+          note(item.pushError);
+        }
       }
       // An interrupted run fails its job: offered again while retries remain (onLost: retry), else left for review.
       if (result.run.state === 'interrupted') throw new StateError(`run ${result.run.runId} was interrupted: ${why}`);
