@@ -172,7 +172,9 @@ describe('the run queue (built CLI, PostgreSQL, two clones of one remote)', () =
 
     // Worker A runs on "machine-a" (its own UTS namespace: another host name), so only its lease tells
     // the other machine that it died.
-    const workerA = spawn('unshare', ['--uts', 'sh', '-c', `hostname machine-a && exec "${process.execPath}" "${BIN}" worker`], {
+    // (A new UTS namespace needs root, or a user namespace mapping the caller to root.)
+    const unshare = process.getuid?.() === 0 ? ['--uts'] : ['--map-root-user', '--uts'];
+    const workerA = spawn('unshare', [...unshare, 'sh', '-c', `hostname machine-a && exec "${process.execPath}" "${BIN}" worker`], {
       cwd: a,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', AGENTCTL_HOME: homeA, NO_COLOR: '1', CI: '1', ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
