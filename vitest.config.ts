@@ -24,6 +24,7 @@ const NEEDS_OS_SANDBOX = [
   'test/e2e/review-tui.test.ts',
   'test/e2e/review-session.test.ts',
   'test/e2e/pg-team.test.ts',
+  'test/e2e/pg-queue.test.ts',
   'test/real-cli/smoke.test.ts',
   'test/real-cli/repo-config.test.ts',
 ];

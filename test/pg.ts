@@ -113,8 +113,9 @@ export interface PgStoreFixture {
 /**
  * Create a database, initialise the store in it as the superuser (agentctl's own store init), and a home with a team key.
  * @param homeDir the AGENTCTL_HOME to put the key in (created)
+ * @param options.queue also install the run queue's schema (what `agentctl store init` adds)
  */
-export async function pgStoreFixture(server: PgServer, homeDir: string, writer = 'agentctl_writer'): Promise<PgStoreFixture> {
+export async function pgStoreFixture(server: PgServer, homeDir: string, writer = 'agentctl_writer', options: { queue?: boolean } = {}): Promise<PgStoreFixture> {
   const { connectPg } = await import('../src/evidence/pg/session.js');
   const { initPgStore } = await import('../src/evidence/pg/schema.js');
   const { mkdirSync, writeFileSync } = await import('node:fs');
@@ -125,6 +126,11 @@ export async function pgStoreFixture(server: PgServer, homeDir: string, writer =
     initPgStore(admin, writer);
   } finally {
     admin.close();
+  }
+  if (options.queue) {
+    // The run queue's schema (pg-boss), installed as `agentctl store init` does.
+    const { installQueueSchema } = await import('../src/orchestrator/queue/install.js');
+    await installQueueSchema(server.url(database), writer);
   }
   mkdirSync(join(homeDir, 'keys'), { recursive: true, mode: 0o700 });
   writeFileSync(join(homeDir, 'keys', 'team.key'), randomBytes(32), { mode: 0o600 });

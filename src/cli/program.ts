@@ -87,9 +87,25 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .option('--tag <tag>', 'run the tasks with this tag')
     .option('--type <type>', 'run the tasks of this type')
     .option('--concurrency <n>', 'runs at once with --all/--tag/--type (default 2)', (v) => Number(v))
+    .option('--queue', 'queue the run(s) for the team\'s workers instead of running here (PostgreSQL store)')
     .option('--json', 'print the finished run(s) as JSON (progress goes to stderr)')
-    .addHelpText('after', examples('agentctl run fix-readme', 'agentctl run risky-migration --claim', 'agentctl run --tag docs --concurrency 4'))
+    .addHelpText('after', examples('agentctl run fix-readme', 'agentctl run risky-migration --claim', 'agentctl run --tag docs --concurrency 4', 'agentctl run --all --queue'))
     .action(act(() => import('../commands/run.js')));
+
+  program
+    .command('worker')
+    .description('claim this project\'s queued runs and run them here: fetch the base from the remote, run, push the run branch')
+    .option('--concurrency <n>', 'runs at once (default 1)', (v) => Number(v))
+    .option('--drain', 'exit once nothing waits or runs in the queue')
+    .option('--json', 'print the jobs worked as JSON when done (progress goes to stderr)')
+    .addHelpText('after', examples('agentctl worker --concurrency 2', 'agentctl worker --drain'))
+    .action(act(() => import('../commands/worker.js')));
+
+  program
+    .command('queue')
+    .description('what waits in the run queue and which worker runs what')
+    .option('--json', 'print JSON')
+    .action(act(() => import('../commands/queue.js')));
 
   program
     .command('runs')

@@ -2,7 +2,7 @@
 import chalk from 'chalk';
 import { render } from 'ink';
 import { createElement } from 'react';
-import { EXIT, InputError } from '../core/errors.js';
+import { EXIT, InputError, StateError } from '../core/errors.js';
 import type { StoredEvent } from '../evidence/events.js';
 import { runBatch, type BatchItem } from '../orchestrator/batch.js';
 import { runTask, type RunTaskResult } from '../orchestrator/run.js';
@@ -12,6 +12,7 @@ import { outputMode, printJson, println } from '../ui/output.js';
 import { RunProgress } from '../ui/RunProgress.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
+import { storeTargetAt } from '../orchestrator/context.js';
 
 interface RunOpts {
   claim?: boolean;
@@ -20,6 +21,7 @@ interface RunOpts {
   tag?: string;
   type?: string;
   concurrency?: number;
+  queue?: boolean;
 }
 
 /** Exit code for one finished run (see EXIT). */
@@ -56,7 +58,36 @@ export default async function run(taskId: string | undefined, opts: RunOpts): Pr
   if (opts.concurrency !== undefined && (!Number.isInteger(opts.concurrency) || opts.concurrency < 1 || opts.concurrency > 32)) {
     throw new InputError('--concurrency must be a whole number from 1 to 32', { field: '--concurrency' });
   }
+  if (opts.queue) {
+    if (opts.claim) throw new InputError('--claim drives the agent here, by hand; it cannot be queued', { field: '--queue' });
+    return enqueue(taskId, opts);
+  }
   return batch ? runMany(opts) : runOne(taskId!, opts);
+}
+
+/** `--queue`: queue the run(s) for the team's workers; prints the job ids. */
+async function enqueue(taskId: string | undefined, opts: RunOpts): Promise<number> {
+  // Refused before anything opens (a local log is not even created) when the store is not PostgreSQL.
+  const target = await storeTargetAt(process.cwd());
+  if (target.kind !== 'postgres') {
+    throw new StateError('run --queue needs the team\'s PostgreSQL store; this project uses the local log, and nothing was queued', { hint: 'Set store: postgres://… in .agentrc.yaml or AGENTCTL_STORE' });
+  }
+  const { openBoss } = await import('../orchestrator/queue/boss.js');
+  const { enqueueRuns } = await import('../orchestrator/queue/enqueue.js');
+  const boss = await openBoss(target.url);
+  try {
+    return await withContext(async (ctx) => {
+      const queued = await enqueueRuns(ctx, boss, { taskId, all: opts.all, tag: opts.tag, type: opts.type });
+      if (outputMode(opts.json) === 'json') printJson({ queued });
+      else {
+        for (const q of queued) println(`queued ${terminalSafe(q.task)}  job ${q.jobId}`);
+        println(queued.length ? `${queued.length} run(s) queued. Workers: agentctl worker   Watch: agentctl queue` : 'No task matches the selection.');
+      }
+      return EXIT.OK;
+    });
+  } finally {
+    await boss.stop({ graceful: false, close: true }).catch(() => undefined);
+  }
 }
 
 async function runOne(taskId: string, opts: RunOpts): Promise<number> {

@@ -187,6 +187,19 @@ export const configSchema = z.strictObject({
   sensitivePaths: z.array(z.string().min(1)).default([...DEFAULT_SENSITIVE_PATHS]),
   /** Worktree bootstrap: setup/teardown commands, shared and copied checkout paths, ports (definition/worktree.ts). */
   worktree: worktreeSchema.default({}),
+  /** The team run queue (`run --queue`, `agentctl worker`; PostgreSQL store only). */
+  queue: z
+    .strictObject({
+      /** The shared remote workers fetch the base from and push run branches to. */
+      remote: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be a git remote name').default('origin'),
+      /** Seconds a worker's lease on a run lasts without a heartbeat (it renews it every half of that). */
+      leaseSeconds: z.number().int().min(10).max(3600).default(60),
+      /** A run whose worker lost its lease (killed, cut off): offered again (`retry`), or left for review (`review`). */
+      onLost: z.enum(['retry', 'review']).default('retry'),
+      /** How many times a lost run is offered again (onLost: retry). */
+      retries: z.number().int().min(0).max(10).default(2),
+    })
+    .default({ remote: 'origin', leaseSeconds: 60, onLost: 'retry', retries: 2 }),
 });
 
 /** One agent tool's settings after defaults. */
@@ -196,6 +209,14 @@ export interface AgentSettings {
   args: string[];
   model: string | undefined;
   env: Record<string, string>;
+}
+
+/** The `queue:` block after defaults. */
+export interface QueueConfig {
+  remote: string;
+  leaseSeconds: number;
+  onLost: 'retry' | 'review';
+  retries: number;
 }
 
 /** The effective project configuration. */
@@ -226,6 +247,8 @@ export interface ProjectConfig {
   osSandboxBin: string | undefined;
   /** The project's `worktree:` block (a task's own block overrides it field by field). */
   worktree: WorktreeBlock;
+  /** The team run queue: remote, lease (seconds), what happens to a run whose worker lost its lease. */
+  queue: QueueConfig;
   /** Config file the values came from, or undefined when only defaults apply. */
   file: string | undefined;
 }
@@ -287,6 +310,7 @@ export function parseConfig(repoRoot: string, text: string | undefined, fallback
     protocol: parsed.protocol,
     osSandboxBin: parsed.sandbox.bin === undefined ? undefined : parsed.sandbox.bin.includes('/') ? resolve(repoRoot, parsed.sandbox.bin) : parsed.sandbox.bin,
     worktree: parsed.worktree,
+    queue: parsed.queue,
     file: text === undefined ? undefined : file,
   };
 }

@@ -66,6 +66,9 @@ const CURRENT = {
     ownerStart: nullableStr.default(null),
     // ownerHost since the shared PostgreSQL store: a pid means nothing on another machine (null before).
     ownerHost: nullableStr.default(null),
+    // Since the run queue: the queue job a worker ran this run for (its id and attempt), absent otherwise.
+    // Recovery closes the run when that job's lease is lost (orchestrator/queue/lease.ts).
+    queueJob: z.strictObject({ queue: str, id: str, attempt: num, leaseSeconds: num }).optional(),
   }),
   'sandbox.created': z.strictObject({ path: str, branch: str, baseSha: str, gitDir: nullableStr.default(null) /* since 3995bc0 */, recovered: z.literal(true).optional() }),
   // sandbox, sandboxSource since 3995bc0 (before it, an opt-in `osSandbox` field, dropped on read).
@@ -189,6 +192,8 @@ const CURRENT = {
     ownerStart: nullableStr,
     ownerHost: nullableStr.default(null),
   }),
+  // A human queued a run of `task` for the team's workers (`run --queue`): the queue job's id.
+  'queue.enqueued': z.strictObject({ jobId: str, queue: str, by: str, host, baseBranch: str }),
   'teardown.finished': z.strictObject({
     command: str,
     index: num,

@@ -61,6 +61,7 @@ export const EVENT_TYPES = {
   'teardown.finished': 1,
   'review.changes_requested': 1,
   'run.attempt_started': 1,
+  'queue.enqueued': 1,
 } as const;
 
 export type EventType = keyof typeof EVENT_TYPES;

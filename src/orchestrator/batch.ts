@@ -28,7 +28,7 @@ export interface BatchItem {
 }
 
 /** Select tasks (file order: priority, then id). Invalid task files are not selected. */
-function selectTasks(tasks: readonly Task[], sel: BatchSelection): Task[] {
+export function selectTasks(tasks: readonly Task[], sel: BatchSelection): Task[] {
   return tasks.filter((t) => sel.all || (sel.tag !== undefined && t.tags.includes(sel.tag)) || (sel.type !== undefined && t.type === sel.type));
 }
 

@@ -26,6 +26,14 @@ import { controlCaps, sandboxCaps, taskAutonomy, type EffectiveAutonomy } from '
 import { protocolText } from './protocol.js';
 import { findRunnableTask } from './tasks.js';
 
+/** Where a run starts when the caller decides it (a queue worker: the remote's tip of the base branch). */
+export interface RunBase {
+  /** The base branch the run is for (recorded; review merges into it). */
+  branch: string;
+  /** The commit (sha) the worktree starts from; must be in this repository (fetched). */
+  sha: string;
+}
+
 /** Everything a run needs, decided before it starts. */
 export interface RunPlan {
   task: Task;
@@ -116,7 +124,7 @@ function previousHandover(ctx: Context, taskType: string): string | undefined {
  * @throws InputError (bad task/profile, --claim without a terminal), StateError (halted, hold without
  *   --claim, detached HEAD), ConfigError (agent binary missing)
  */
-export async function planRun(ctx: Context, taskId: string, options: { claim?: boolean; interactiveTerminal: boolean }): Promise<RunPlan> {
+export async function planRun(ctx: Context, taskId: string, options: { claim?: boolean; interactiveTerminal: boolean; base?: RunBase }): Promise<RunPlan> {
   const { project, git } = ctx;
   const cfg = project.config;
   const task = findRunnableTask(ctx, taskId);
@@ -137,10 +145,10 @@ export async function planRun(ctx: Context, taskId: string, options: { claim?: b
     throw new InputError('--claim starts the agent interactively and needs a terminal (stdin and stdout are not a TTY)');
   }
 
-  const baseBranch = cfg.baseBranch ?? (await git.currentBranch(project.root));
+  const baseBranch = options.base?.branch ?? cfg.baseBranch ?? (await git.currentBranch(project.root));
   if (!baseBranch) throw new StateError('HEAD is detached: check out the branch runs should start from, or set baseBranch in .agentrc.yaml');
-  const baseSha = await git.resolve(project.root, `refs/heads/${baseBranch}`);
-  if (!baseSha) throw new StateError(`base branch "${baseBranch}" has no commits`);
+  const baseSha = options.base ? await git.resolve(project.root, options.base.sha) : await git.resolve(project.root, `refs/heads/${baseBranch}`);
+  if (!baseSha) throw new StateError(options.base ? `base ${options.base.sha} of branch "${baseBranch}" is not in this repository` : `base branch "${baseBranch}" has no commits`);
   const bootstrap = await planBootstrap(ctx, task, policy, baseSha);
 
   const adapter = adapterFor(task.agent);

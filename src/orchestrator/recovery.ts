@@ -13,6 +13,13 @@ import { adminDirOf } from '../exec/gitPointer.js';
 import { isProcessAlive, killProcessGroup } from '../exec/processes.js';
 import { runBranch } from '../exec/worktree.js';
 import type { Context } from './context.js';
+import { leaseHeld, type QueueJobRef } from './queue/lease.js';
+
+/** The queue job recorded in a `run.planned` payload, when there is one. */
+function queueJobOf(value: unknown): QueueJobRef | undefined {
+  const v = value as Partial<QueueJobRef> | undefined;
+  return v && typeof v.queue === 'string' && typeof v.id === 'string' && typeof v.attempt === 'number' && typeof v.leaseSeconds === 'number' ? (v as QueueJobRef) : undefined;
+}
 
 /** One recovered run. */
 export interface Recovered {
@@ -23,7 +30,8 @@ export interface Recovered {
 
 /**
  * Find runs of this project whose owning agentctl process is gone and close them as interrupted.
- * Runs owned by a live process (a run in progress in another terminal) are left alone.
+ * Runs owned by a live process (a run in progress in another terminal) are left alone; so are other
+ * machines' runs, except a queue worker's run whose lease on its queue job is lost (queue/lease.ts).
  * @returns the runs recovered
  */
 export function recoverOrphanedRuns(ctx: Context): Recovered[] {
@@ -41,17 +49,26 @@ export function recoverOrphanedRuns(ctx: Context): Recovered[] {
     const mine = all.slice(start);
     const attempt = run.attempts.length;
     const planned = mine[0]!.payload;
-    // With a shared log (PostgreSQL), another machine's run is alive or dead there, not here: its own
-    // machine recovers it. (Runs logged before ownerHost existed were local.)
-    if (typeof planned.ownerHost === 'string' && planned.ownerHost !== hostname()) continue;
     const ownerPid = Number(planned.ownerPid ?? 0);
-    if (isProcessAlive(ownerPid, (planned.ownerStart as string | null) ?? undefined)) continue;
+    let reason = `agentctl (pid ${ownerPid}) stopped before the run finished`;
+    // With a shared log (PostgreSQL), another machine's run is alive or dead there, not here: its own
+    // machine recovers it, unless a queue worker ran it and has lost its lease (killed, cut off): then
+    // any machine closes it. (Runs logged before ownerHost existed were local.)
+    const here = typeof planned.ownerHost !== 'string' || planned.ownerHost === hostname();
+    if (here) {
+      // A live worker here watches its own lease (the job's signal) and stops the run itself.
+      if (isProcessAlive(ownerPid, (planned.ownerStart as string | null) ?? undefined)) continue;
+    } else {
+      const job = queueJobOf(planned.queueJob);
+      if (!job || leaseHeld(ctx.store, job) !== false) continue;
+      reason = `the worker on ${String(planned.ownerHost)} (pid ${ownerPid}) lost its lease on queue job ${job.id} (no heartbeat for ${job.leaseSeconds} s)`;
+    }
     const subject = { runId: run.runId, task: run.task, agent: run.agent, project, taskType: run.taskType };
     const recovered: EventInput[] = [];
     const launched = mine.find((e) => e.type === 'agent.launched')?.payload;
     let killedAgent = false;
     const agentPid = Number(launched?.pid ?? 0);
-    if (agentPid && !mine.some((e) => e.type === 'agent.exited') && isProcessAlive(agentPid, (launched?.pidStart as string | null) ?? undefined)) {
+    if (here && agentPid && !mine.some((e) => e.type === 'agent.exited') && isProcessAlive(agentPid, (launched?.pidStart as string | null) ?? undefined)) {
       killedAgent = killProcessGroup(agentPid);
     }
     // A crash between `git worktree add` and its event leaves a worktree at the deterministic path.
@@ -66,7 +83,7 @@ export function recoverOrphanedRuns(ctx: Context): Recovered[] {
       ...subject,
       type: 'run.interrupted',
       key: attempt > 1 ? `recovered:${run.runId}:${attempt}` : `recovered:${run.runId}`,
-      payload: { reason: `agentctl (pid ${ownerPid}) stopped before the run finished`, recovered: true, killedAgent },
+      payload: { reason, recovered: true, killedAgent },
     });
     ctx.store.append(recovered);
     out.push({ runId: run.runId, killedAgent, worktreeFound });

@@ -18,7 +18,8 @@ import { processStartTime } from '../exec/processes.js';
 import { projectRuns, type RunView } from '../evidence/projections/runs.js';
 import type { Context } from './context.js';
 import type { RunDecision } from './decide.js';
-import { planRun, type RunPlan } from './plan.js';
+import { planRun, type RunBase, type RunPlan } from './plan.js';
+import type { QueueJobRef } from './queue/lease.js';
 import { GIT_ESCALATIONS } from './review.js';
 import { captureRun } from './stages/capture.js';
 import { checkRun } from './stages/check.js';
@@ -42,6 +43,14 @@ export interface RunTaskOptions {
   onEvent?: (event: StoredEvent) => void;
   /** Random numbers in [0, 1) for audit sampling (tests pass a seeded one). */
   random?: () => number;
+  /** Start from this commit of this base branch instead of the checked-out base branch's tip (queue workers). */
+  base?: RunBase;
+  /** The queue job this run is for (recorded in `run.planned`: recovery closes the run when its lease is lost). */
+  queueJob?: QueueJobRef;
+  /** Why `signal` was aborted, for the `run.interrupted` event (default: the user's Ctrl-C). */
+  interruptReason?: () => string;
+  /** Called once `run.planned` is recorded, with the run's id (before the worktree exists). */
+  onPlanned?: (runId: string) => void;
 }
 
 /** The result of a run. */
@@ -60,6 +69,7 @@ export async function runTask(ctx: Context, taskId: string, options: RunTaskOpti
   const plan = await planRun(ctx, taskId, options);
   const emit = emitterFor(ctx, plan, options.onEvent);
   emit([{ type: 'run.planned', payload: plannedPayload(ctx, plan, options) }]);
+  options.onPlanned?.(plan.runId);
   const run = await prepareRun(ctx, plan, emit);
   try {
     return await execute(ctx, run, options, emit);
@@ -79,7 +89,9 @@ async function execute(ctx: Context, run: PreparedRun, options: RunTaskOptions, 
   const captured = await captureRun(ctx, run, emit);
   if (launched.interrupted) {
     const { report } = launched;
-    emit([{ type: 'run.interrupted', payload: { reason: report.stop && (report.stop.kind === 'halted' || report.stop.kind === 'breaker') ? report.stop.reason : 'interrupted by the user (SIGINT)' } }]);
+    // A queued run whose lease was lost may be closed by another machine's recovery at the same time:
+    // both use recovery's idempotency key, so the run is recorded interrupted once.
+    emit([{ type: 'run.interrupted', ...(options.queueJob ? { key: `recovered:${run.plan.runId}` } : {}), payload: { reason: report.stop && (report.stop.kind === 'halted' || report.stop.kind === 'breaker') ? report.stop.reason : (options.interruptReason?.() ?? 'interrupted by the user (SIGINT)') } }]);
     return { run: currentRun(ctx, run.plan.runId), decision: undefined };
   }
   const violations = checkRun(captured, emit);
@@ -127,6 +139,7 @@ function plannedPayload(ctx: Context, plan: RunPlan, options: RunTaskOptions): E
     ownerStart: processStartTime(process.pid) ?? null,
     // The machine it runs on: with a shared log, only that machine can tell whether the owner is alive.
     ownerHost: hostname(),
+    ...(options.queueJob ? { queueJob: options.queueJob } : {}),
   };
 }
 

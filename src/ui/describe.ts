@@ -98,6 +98,8 @@ function describe(e: StoredEvent): string | undefined {
       return `halted by ${String(t.payload.by)}${note(t.payload.reason)}`;
     case 'system.resumed':
       return `resumed by ${String(t.payload.by)}${note(t.payload.note)}`;
+    case 'queue.enqueued':
+      return `queued for the team's workers by ${String(t.payload.by)}${t.payload.host ? ` on ${String(t.payload.host)}` : ''} (job ${String(t.payload.jobId)})`;
     case 'breaker.tripped':
       return `breaker ${String(t.payload.breaker)} tripped for ${String(t.payload.agent)}${note(t.payload.reason)}`;
     case 'breaker.reset':
