@@ -24,22 +24,30 @@ import { StateError } from '../core/errors.js';
 import type { StoredEvent } from '../evidence/events.js';
 import type { RunView } from '../evidence/projections/runs.js';
 import { DEFAULT_REMOTE, fetchBranches, pushAtomic } from '../exec/gitRemote.js';
-import { archiveRef, runBranch, withRepoLock } from '../exec/worktree.js';
+import { archiveRef, removeSandbox, runBranch, withRepoLock } from '../exec/worktree.js';
 import { currentHost, type Context } from './context.js';
-import { GIT_ESCALATIONS, assertUnchanged, checkoutOf, discardRun, mergeMessage, mergeRun, subjectOf, type ReviewDecision } from './review.js';
+import { GIT_ESCALATIONS, assertUnchanged, checkoutOf, discardRun, mergeMessage, mergeRun, runGitTarget, subjectOf, type ReviewDecision } from './review.js';
+import { teardownWorktree } from './teardown.js';
+import { payloadOf } from '../evidence/eventSchemas.js';
+import type { GitTarget } from '../exec/git.js';
 
 /** Where a run is reviewed from this clone. */
 export type ReviewSite = 'worktree' | 'remote';
 
 /**
  * Whether this clone holds the run's worktree (`worktree`) or the run is reviewed through the remote.
- * A run is remote when its `run.planned` names another host (and no later `sandbox.restored` moved it),
+ * A run is remote when it came from the queue (its branch is on the remote), when its `run.planned` names
+ * another host (and no later `sandbox.restored` moved it),
  * or the admin dir its last `sandbox.created`/`sandbox.restored` recorded is not under this repository's
  * `<common dir>/worktrees/` (or, for runs that recorded none, its repository root is another folder).
  */
 export function reviewSite(ctx: Context, run: RunView): ReviewSite {
   const events = ctx.store.query({ runId: run.runId, types: ['run.planned', 'sandbox.created', 'sandbox.restored'] });
-  const owner = events.find((e) => e.type === 'run.planned')?.payload.ownerHost;
+  const planned = events.find((e) => e.type === 'run.planned');
+  // A queued run's branch was pushed to the shared remote, which is where it lands: every clone, the
+  // worker's own included, reviews it through the remote (a local merge would never reach the team).
+  if (planned && payloadOf(planned, 'run.planned').queueJob) return 'remote';
+  const owner = planned?.payload.ownerHost;
   const restored = events.some((e) => e.type === 'sandbox.restored');
   if (!restored && typeof owner === 'string' && owner !== currentHost()) return 'remote';
   const gitDir = events
@@ -105,7 +113,7 @@ export async function mergeRemoteRun(ctx: Context, run: RunView, decision: Revie
   const root = ctx.project.root;
   const base = run.baseBranch;
   const branch = branchOf(run);
-  return withRepoLock(ctx.lockPath, async () => {
+  const result = await withRepoLock(ctx.lockPath, async () => {
     assertUnchanged(ctx, run);
     const tips = await fetchBranches(git, root, remote, [base, branch]);
     const baseTip = tips.get(base);
@@ -139,6 +147,26 @@ export async function mergeRemoteRun(ctx: Context, run: RunView, decision: Revie
     for (const e of events) onEvent?.(e);
     return { mergeSha, remote, localBase: await followLocally(ctx, remote, base, mergeSha) };
   });
+  await releaseHeldWorktree(ctx, run, onEvent);
+  return result;
+}
+
+/**
+ * After a remote merge or discard of a run whose worktree this clone holds (a queued run that a worker
+ * here ran): tear it down and remove it with its local branch, as a local merge does. A worktree held
+ * by another clone is that clone's to remove.
+ */
+async function releaseHeldWorktree(ctx: Context, run: RunView, onEvent?: (e: StoredEvent) => void): Promise<void> {
+  if (!run.sandboxLive || !run.worktree) return;
+  let target: GitTarget;
+  try {
+    target = runGitTarget(ctx, run);
+  } catch {
+    return;
+  }
+  await teardownWorktree(ctx, run, onEvent);
+  await removeSandbox(ctx.git, ctx.project.root, ctx.lockPath, target.workTree, run.branch, target.gitDir);
+  for (const e of ctx.store.append({ ...subjectOf(run), type: 'sandbox.removed', payload: { path: target.workTree, branchDeleted: run.branch ?? null } })) onEvent?.(e);
 }
 
 /**
@@ -182,7 +210,7 @@ export async function discardRemoteRun(ctx: Context, run: RunView, by: string, r
   const { git } = ctx;
   const root = ctx.project.root;
   const branch = branchOf(run);
-  return withRepoLock(ctx.lockPath, async () => {
+  const archived = await withRepoLock(ctx.lockPath, async () => {
     assertUnchanged(ctx, run);
     const tip = (await fetchBranches(git, root, remote, [branch])).get(branch);
     if (tip && run.headSha && tip !== run.headSha) {
@@ -205,6 +233,8 @@ export async function discardRemoteRun(ctx: Context, run: RunView, by: string, r
     ]);
     return archived;
   });
+  await releaseHeldWorktree(ctx, run);
+  return archived;
 }
 
 /** A human decides only runs awaiting review, failed or interrupted. */

@@ -95,7 +95,7 @@ describe('the run queue (built CLI, PostgreSQL, two clones of one remote)', () =
 
   const sql = (database: string, text: string) => server.psql(text, database).trim();
 
-  it('12 runs queued on one clone, two workers (one per clone) drain them: each run exactly once, branches on the remote, the same evidence on both, audit verify passes', async () => {
+  it('12 runs queued on one clone, two workers (one per clone) drain them: each run exactly once, branches on the remote; all 12 merged from the other clone through the remote; the same evidence on both, audit verify passes', async () => {
     const tasks = Array.from({ length: 12 }, (_, i) => `d${String(i + 1).padStart(2, '0')}`);
     const { remote, clones } = team(tasks, 2);
     const f = await pgStoreFixture(server, join(tempDir(), 'home0'), 'agentctl_writer', { queue: true });
@@ -145,13 +145,27 @@ describe('the run queue (built CLI, PostgreSQL, two clones of one remote)', () =
     const one = branches[0]!.replace('refs/heads/', '');
     expect(git(remote, 'show', `${one}:docs/${one.split('/')[1]}.md`)).toBe(`# ${one.split('/')[1]}`);
 
+    // Every review from clone B, through the remote: the runs B's own worker made as well as A's.
+    const review = JSON.parse((await agentctl(b, homeB, ['review', '--json'], env)).stdout).runs as { runId: string; site: string }[];
+    expect(review).toHaveLength(12);
+    expect(new Set(review.map((r) => r.site))).toEqual(new Set(['remote']));
+    for (const r of review) {
+      const m = await agentctl(b, homeB, ['review', 'merge', r.runId, '--note', 'ok', '--json'], env);
+      expect(m.code, m.stderr).toBe(0);
+    }
+    for (const t of tasks) expect(git(remote, 'show', `main:docs/${t}.md`)).toBe(`# ${t}`);
+    expect(git(remote, 'for-each-ref', 'refs/heads/agentctl/')).toBe('');
+    expect(git(b, 'rev-parse', 'main')).toBe(git(remote, 'rev-parse', 'main'));
+    // B's own worktrees went with their merges (A's are A's to remove).
+    expect(git(b, 'worktree', 'list', '--porcelain').match(/^worktree /gm)).toHaveLength(1);
+
     const evidence = async (cwd: string, home: string) => {
       const r = await agentctl(cwd, home, ['promote', '--json'], env);
       expect(r.code, r.stderr).toBe(0);
       return JSON.parse(r.stdout).profiles;
     };
     const onA = await evidence(a, homeA);
-    expect(onA.find((p: { agent: string }) => p.agent === 'command')).toMatchObject({ taskType: 'docs', evidence: { runs: 12 } });
+    expect(onA.find((p: { agent: string }) => p.agent === 'command')).toMatchObject({ taskType: 'docs', evidence: { runs: 12, merged: 12 } });
     expect(await evidence(b, homeB)).toEqual(onA);
     for (const [cwd, home] of [[a, homeA], [b, homeB]] as const) {
       const v = await agentctl(cwd, home, ['audit', 'verify', '--json'], env);
