@@ -1,6 +1,8 @@
 /**
  * `agentctl gc`: find and repair drift between the event log, git's worktree list and the
  * filesystem, both ways, without losing data:
+ * - a worktree whose run was merged or discarded (from another clone, through the remote) → torn down
+ *   and removed with its branch (a discarded run's work archived under `refs/agentctl/archive/<run>`);
  * - a folder under AGENTCTL_HOME's worktrees that git no longer lists → moved to `lost+found/`;
  * - a worktree git lists under AGENTCTL_HOME whose folder is gone → `git worktree prune` (the branch
  *   is kept; `agentctl restore` recreates the folder);
@@ -8,16 +10,18 @@
  *   `refs/agentctl/archive/<run>`, then deleted.
  */
 import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
-import { join, sep } from 'node:path';
+import { basename, join, sep } from 'node:path';
 import type { EventInput } from '../evidence/events.js';
 import type { RunView } from '../evidence/projections/runs.js';
 import { getRun } from '../evidence/runsStore.js';
-import { archiveRef, withRepoLock } from '../exec/worktree.js';
+import { archiveRef, removeSandbox, withRepoLock } from '../exec/worktree.js';
+import { adminDirOf } from '../exec/gitPointer.js';
+import { teardownWorktree } from './teardown.js';
 import type { Context } from './context.js';
 
 /** One repair gc would make (or made). */
 export interface GcAction {
-  kind: 'lost-folder' | 'missing-folder' | 'orphan-branch' | 'needs-restore';
+  kind: 'finished-worktree' | 'lost-folder' | 'missing-folder' | 'orphan-branch' | 'needs-restore';
   path: string | undefined;
   branch: string | undefined;
   runId: string | undefined;
@@ -45,14 +49,31 @@ export async function collectGarbage(ctx: Context, dryRun: boolean): Promise<GcA
     return run?.branch === branch ? run : undefined;
   };
   const root = join(ctx.paths.worktreesRoot, ctx.project.key);
-  const listed = await ctx.git.worktrees(ctx.project.root);
-  const listedPaths = new Set(listed.map((w) => w.path));
+  const before = await ctx.git.worktrees(ctx.project.root);
   const actions: GcAction[] = [];
   const events: EventInput[] = [];
   const subject = (runId: string | undefined) => {
     const r = runOf(runId);
     return r ? { runId: r.runId, task: r.task, agent: r.agent, project, taskType: r.taskType } : { project };
   };
+
+  // 0. Worktrees of runs already merged or discarded (from another clone, through the remote; or a
+  // removal that did not finish): their work is on the remote or archived, the folder is dead weight.
+  for (const w of before) {
+    if (!w.path.startsWith(root + sep) || !existsSync(w.path)) continue;
+    const named = runOf(basename(w.path).split('-').pop());
+    if (!named || named.worktree !== w.path || !named.sandboxLive || (named.state !== 'merged' && named.state !== 'discarded')) continue;
+    const keep = named.state === 'discarded' && named.headSha && named.headSha !== named.baseSha ? archiveRef(named.runId) : undefined;
+    actions.push({ kind: 'finished-worktree', path: w.path, branch: w.branch, runId: named.runId, action: `the run was ${named.state}: ${keep ? `keep its work as ${keep}, ` : ''}remove the worktree and its branch` });
+    if (!dryRun) {
+      if (keep && (await git.resolve(ctx.project.root, named.headSha!)) && !(await git.resolve(ctx.project.root, keep))) await git.raw(ctx.project.root, ['update-ref', keep, named.headSha!]);
+      await teardownWorktree(ctx, named);
+      await removeSandbox(git, ctx.project.root, ctx.lockPath, w.path, w.branch, adminDirOf(ctx.project.commonDir, w.path));
+      events.push({ ...subject(named.runId), type: 'sandbox.removed', payload: { path: w.path, branchDeleted: w.branch ?? null } });
+    }
+  }
+  const listed = dryRun || !actions.length ? before : await ctx.git.worktrees(ctx.project.root);
+  const listedPaths = new Set(listed.map((w) => w.path));
 
   // 1. Folders git does not know.
   if (existsSync(root)) {

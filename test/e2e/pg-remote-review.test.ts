@@ -143,6 +143,18 @@ describe('review from another clone through the shared remote (built CLI, real P
     expect(verify.code, verify.stdout).toBe(0);
     // Merged: no longer awaiting review anywhere.
     expect(JSON.parse((await onB(t, ['review', '--json'])).stdout).runs).toEqual([]);
+
+    // A's worktree of the run merged from B is dead weight: gc on A removes it (dry run first: nothing moves).
+    const listed = () => git(t.a, 'worktree', 'list', '--porcelain').match(/^worktree /gm)!.length;
+    expect(listed()).toBe(2);
+    const dry = await agentctl(t.a, t.f.home, ['gc', '--dry-run', '--json'], t.f.env);
+    expect(JSON.parse(dry.stdout).actions).toEqual([expect.objectContaining({ kind: 'finished-worktree', runId: run.runId })]);
+    expect(listed()).toBe(2);
+    const gc = await agentctl(t.a, t.f.home, ['gc', '--json'], t.f.env);
+    expect(gc.code, gc.stderr).toBe(0);
+    expect(listed()).toBe(1);
+    expect(git(t.a, 'branch', '--list', run.branch)).toBe('');
+    expect(JSON.parse((await agentctl(t.a, t.f.home, ['gc', '--json'], t.f.env)).stdout).actions).toEqual([]);
   });
 
   it('refuses, changing nothing, when the remote base moved with a conflicting change, when the remote refuses the push, and when the run branch is not what the log recorded', async () => {
