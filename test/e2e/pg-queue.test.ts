@@ -375,6 +375,36 @@ describe('the run queue (built CLI, PostgreSQL, two clones of one remote)', () =
     expect(git(remote, 'rev-parse', 'main')).toBe(git(b, 'rev-parse', 'main'));
   }, 120_000);
 
+  it('an auto merge is not pushed from a worker clone whose base branch holds commits the remote does not have (they would be published)', async () => {
+    const { remote, clones } = team([], 2);
+    const f = await pgStoreFixture(server, join(tempDir(), 'home0'), 'agentctl_writer', { queue: true });
+    const [homeA, homeB] = homes(f.home, 2) as [string, string];
+    const env = { AGENTCTL_STORE: f.url };
+    const [a, b] = clones as [string, string];
+    // The task lands on the remote first (pushed from A); B works from the remote without pulling.
+    mkdirSync(join(a, 'tasks'), { recursive: true });
+    writeFileSync(join(a, 'tasks', 'a1.md'), taskFile({ agent: 'command', type: 'docs', autonomy: 'auto', gate: 'test -f docs/a1.md' }, 'a1'));
+    git(a, 'add', '-A');
+    git(a, 'commit', '-qm', 'task a1');
+    git(a, 'push', '-q', 'origin', 'main');
+    git(b, 'pull', '-q');
+    // B's own, unpushed commit on main (not part of the task's definition).
+    writeFileSync(join(b, 'private.txt'), 'not for the team\n');
+    git(b, 'add', '-A');
+    git(b, 'commit', '-qm', 'local only');
+    const remoteMain = git(remote, 'rev-parse', 'main');
+    const promoted = await agentctl(a, homeA, ['promote', 'command', '--type', 'docs', '--to', 'auto', '--force', '--note', 'test', '--json'], env);
+    expect(promoted.code, promoted.stderr).toBe(0);
+    expect((await agentctl(a, homeA, ['run', 'a1', '--queue'], env)).code).toBe(0);
+    const r = await agentctl(b, homeB, ['worker', '--drain', '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const [job] = JSON.parse(r.stdout).jobs;
+    expect(job).toMatchObject({ state: 'merged' });
+    expect(job.pushError).toMatch(/auto merge stays in this clone.*has commits that are not on origin/);
+    expect(git(remote, 'rev-parse', 'main')).toBe(remoteMain);
+    expect(git(b, 'show', 'main:docs/a1.md')).toBe('# a1');
+  }, 120_000);
+
   it('run --queue without the PostgreSQL store is refused and changes nothing', async () => {
     const { clones } = team(['d1'], 1);
     const [a] = clones as [string];

@@ -1,13 +1,15 @@
 /**
  * The shared remote, as a queue worker uses it: fetch the base branch's tip before a run, push the run
- * branch after it. Through agentctl's hardened git (no hooks, no drivers), under the repository lock so
- * that concurrent runs of one clone do not race on its refs.
+ * branch after it. Through exec/gitRemote.ts (agentctl's hardened git: no hooks, drivers or
+ * repository-configured programs), under the repository lock so that concurrent runs of one clone do not
+ * race on its refs.
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { InputError, StateError } from '../../core/errors.js';
 import { CONFIG_FILE } from '../../definition/config.js';
 import type { Task } from '../../definition/task.js';
+import { fetchBranches, pushAtomic, type RefUpdate } from '../../exec/gitRemote.js';
 import { withRepoLock } from '../../exec/worktree.js';
 import type { Context } from '../context.js';
 
@@ -20,29 +22,29 @@ function requireBranch(branch: string): string {
 }
 
 /**
- * Fetch `branch` from `remote` into `refs/remotes/<remote>/<branch>`.
- * @returns the fetched tip (sha)
- * @throws GitCommandError when the remote cannot be reached or has no such branch
+ * Fetch `branch`'s tip from `remote` (exec/gitRemote.ts: the hardened fetch review uses too; no ref the
+ * user sees moves).
+ * @returns the fetched tip (sha), now in this clone's object store
+ * @throws StateError when the remote cannot be reached; InputError when it has no such branch
  */
 export async function fetchBase(ctx: Context, remote: string, branch: string): Promise<string> {
   requireBranch(branch);
-  const ref = `refs/remotes/${remote}/${branch}`;
-  await withRepoLock(ctx.lockPath, () => ctx.git.raw(ctx.project.root, ['fetch', '--quiet', '--no-tags', '--no-recurse-submodules', remote, `+refs/heads/${branch}:${ref}`]));
-  const sha = await ctx.git.resolve(ctx.project.root, ref);
+  const sha = (await withRepoLock(ctx.lockPath, () => fetchBranches(ctx.git, ctx.project.root, remote, [branch]))).get(branch);
   if (!sha) throw new InputError(`the remote "${remote}" has no branch "${branch}"`, { field: 'baseBranch' });
   return sha;
 }
 
 /**
- * Push the local branch `branch` to the same name on `remote` (creating or moving it: a run branch is
- * written by one run only).
+ * Push the local branch `branch` to the same name on `remote` (a run branch is new: a plain update,
+ * refused if the remote already has another commit there).
  * @returns false when the branch does not exist locally (the run never got a worktree)
- * @throws GitCommandError when the push is refused
+ * @throws StateError when the push is refused or the remote cannot be reached
  */
 export async function pushBranch(ctx: Context, remote: string, branch: string): Promise<boolean> {
   requireBranch(branch);
-  if (!(await ctx.git.resolve(ctx.project.root, `refs/heads/${branch}`))) return false;
-  await withRepoLock(ctx.lockPath, () => ctx.git.raw(ctx.project.root, ['push', '--quiet', '--no-verify', '--force', remote, `refs/heads/${branch}:refs/heads/${branch}`]));
+  const sha = await ctx.git.resolve(ctx.project.root, `refs/heads/${branch}`);
+  if (!sha) return false;
+  await pushOrThrow(ctx, remote, { ref: `refs/heads/${branch}`, sha });
   return true;
 }
 
@@ -50,11 +52,18 @@ export async function pushBranch(ctx: Context, remote: string, branch: string): 
  * Publish a base branch an auto merge moved here: a fast-forward push of `branch` to `remote` (never
  * forced: when the remote moved since the run's base was fetched, the push is refused and the merge stays
  * in this clone only, which the caller reports).
- * @throws GitCommandError when the push is refused
+ * @throws StateError when the push is refused or the remote cannot be reached
  */
 export async function pushBase(ctx: Context, remote: string, branch: string): Promise<void> {
   requireBranch(branch);
-  await withRepoLock(ctx.lockPath, () => ctx.git.raw(ctx.project.root, ['push', '--quiet', '--no-verify', remote, `refs/heads/${branch}:refs/heads/${branch}`]));
+  const sha = await ctx.git.resolve(ctx.project.root, `refs/heads/${branch}`);
+  if (!sha) throw new StateError(`there is no local branch "${branch}" to push`);
+  await pushOrThrow(ctx, remote, { ref: `refs/heads/${branch}`, sha });
+}
+
+async function pushOrThrow(ctx: Context, remote: string, update: RefUpdate): Promise<void> {
+  const r = await withRepoLock(ctx.lockPath, () => pushAtomic(ctx.git, ctx.project.root, remote, [update]));
+  if (!r.ok) throw new StateError(`"${remote}" refused ${update.ref}: ${r.rejected.join('; ')}`);
 }
 
 /**

@@ -110,6 +110,9 @@ export async function runWorker(ctx: Context, boss: PgBoss, options: WorkerOptio
       if (data?.project !== cfg.project) throw new StateError(`job ${job.id} is for project ${String(data?.project)}, not ${cfg.project}`);
       note(`claimed queue job ${job.id} (attempt ${job.retryCount + 1}, queued by ${String(data.by)} on ${String(data.host)})`);
       const baseSha = await fetchBase(ctx, remote, data.baseBranch);
+      // This clone's base branch before the run: an auto merge lands on it and is pushed, so it must hold
+      // nothing the remote does not (else the push would publish this clone's own unpushed commits).
+      const localBase = await ctx.git.resolve(ctx.project.root, `refs/heads/${data.baseBranch}`);
       await requireDefinitionAt(ctx, findRunnableTask(ctx, data.task), baseSha);
       const result = await runTask(ctx, data.task, {
         interactiveTerminal: false,
@@ -129,6 +132,9 @@ export async function runWorker(ctx: Context, boss: PgBoss, options: WorkerOptio
       if (result.run.state === 'merged') {
         // An auto merge landed on this clone's base branch: publish it (a fast-forward, never forced).
         try {
+          if (localBase && !(await ctx.git.isAncestor(ctx.project.root, localBase, baseSha))) {
+            throw new StateError(`this clone's ${data.baseBranch} has commits that are not on ${remote} (pushing would publish them)`);
+          }
           await pushBase(ctx, remote, data.baseBranch);
           note(`pushed the auto merge of ${data.baseBranch} to ${remote}`);
         } catch (error) {
