@@ -16,7 +16,7 @@
  *   Found by reading every writer's history (`git log -G "type: '"`) on 2026-11-29; a change to a
  *   payload from now on gets a new version and an upgrade instead.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { InternalError } from '../core/errors.js';
 import { EVENT_TYPES, type EventType, type StoredEvent } from './events.js';
 import type { BreakerName } from './projections/breakers.js';
