@@ -9,7 +9,7 @@
  * - bin/agentctl runs the CommonJS build through a V8 code cache kept in AGENTCTL_HOME/cache, and a
  *   command that draws with ink through the ES module build: the built CLI, real processes.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/errors.js';
@@ -149,6 +149,12 @@ describe('bin/agentctl: the CommonJS build with a V8 code cache', () => {
     const third = await agentctl(repo, home, ['tasks', '--json']);
     expect(third).toEqual(first);
     expect(readFileSync(file).equals(junk)).toBe(false);
+    expect(readdirSync(dir)).toEqual(names);
+    // The cache of another build (another bundle or Node) is removed when this one is written.
+    const other = join(dir, 'cli-0000000000000000-v20.0.0-x64.v8');
+    writeFileSync(other, 'old');
+    rmSync(file);
+    expect((await agentctl(repo, home, ['tasks', '--json'])).code).toBe(0);
     expect(readdirSync(dir)).toEqual(names);
   }, 60_000);
 
