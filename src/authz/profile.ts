@@ -2,7 +2,7 @@
  * Profiles: named, composable permission sets, stored as YAML (`profiles/*.yaml` built in,
  * `<profiles.dir>/*.yaml` in the project). Pure parsing and validation.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { InputError } from '../core/errors.js';
 import { parseYaml, toData, validate } from '../definition/yamlSource.js';
 

@@ -27,6 +27,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync([...argv]);
     return code;
   } catch (error) {
+    // The CommonJS build (dist/fast/) met a command that draws with ink: bin/agentctl runs it again with
+    // the ES module build. Thrown when the command's module loads, before it did anything.
+    if ((error as { code?: unknown } | null)?.code === 'AGENTCTL_NEEDS_ESM') throw error;
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.OK;
       return EXIT.INPUT;

@@ -52,7 +52,18 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
   /** The action for a command module's export (`default` unless named), returning its exit code. */
   const act =
     <A extends unknown[]>(load: () => Promise<Record<string, unknown>>, name = 'default') =>
-    async (...args: A) => setExit(await ((await load())[name] as (...a: A) => Promise<number>)(...args));
+    async (...args: A) => {
+      // In the CommonJS build, a command module that needs ink throws AGENTCTL_NEEDS_ESM here, while it
+      // loads: bin/agentctl then runs the command with the ES module build. Once the command has begun,
+      // running it again could do its work twice: the same error is then a bug, not a retry.
+      const command = (await load())[name] as (...a: A) => Promise<number>;
+      try {
+        setExit(await command(...args));
+      } catch (error) {
+        if ((error as { code?: unknown } | null)?.code !== 'AGENTCTL_NEEDS_ESM') throw error;
+        throw new Error(`a module loaded after the command began needs the ES module build: ${(error as Error).message}`, { cause: error });
+      }
+    };
 
   // Options after a subcommand belong to it (`review show <run> --json`), not to `review`.
   program.enablePositionalOptions();

@@ -3,7 +3,7 @@
  * `.agentrc.yaml` and task front matter, generated from the same zod schemas agentctl validates with,
  * for editors (e.g. `# yaml-language-server: $schema=./profile.schema.json`).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { profileSchema } from '../authz/profile.js';
 import { EXIT, InputError } from '../core/errors.js';
 import { configSchema } from '../definition/config.js';

@@ -11,6 +11,7 @@
  *   runs/<run>/                          per-run generated tool configs and tool homes (outside the worktree)
  *   locks/<project-key>.lock             per-repository lock for worktree operations
  *   ports/<run>.json                     the block of ports a running run holds (released at its end)
+ *   cache/cli-<sha256>-<node>-<arch>.v8  V8 code cache of the CLI bundle (bin/agentctl; V8 trusts it as code)
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -106,6 +107,15 @@ export function runTempDir(systemTemp: string, runId: string): string {
 /** Lock file guarding worktree add/remove for one repository. */
 export function repoLockPath(paths: HomePaths, project: string): string {
   return join(paths.locksRoot, `${project}.lock`);
+}
+
+/**
+ * Folder of the V8 code cache bin/agentctl keeps for the CommonJS bundle (dist/fast/agentctl.cjs). V8 runs
+ * what it finds there as compiled code: it must stay where only agentctl writes (AGENTCTL_HOME, hidden
+ * from agents by the OS sandbox).
+ */
+export function codeCacheDir(home: string): string {
+  return join(home, 'cache');
 }
 
 /** Folder of the port leases: one file per running run naming its block of ports. */

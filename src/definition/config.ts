@@ -4,7 +4,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import ms from 'ms';
-import { z } from 'zod';
+import * as z from 'zod';
 import { InputError } from '../core/errors.js';
 import { AGENT_NAMES, TASK_ID_PATTERN, type AgentName, type TaskDefaults } from './task.js';
 import type { BreakerConfig } from '../evidence/projections/breakers.js';

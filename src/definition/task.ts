@@ -20,7 +20,7 @@
  * ```
  */
 import ms from 'ms';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AUTONOMY_LEVELS, type Autonomy } from '../core/autonomy.js';
 import { InputError } from '../core/errors.js';
 import { parseYaml, toData, validate } from './yamlSource.js';

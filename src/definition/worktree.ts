@@ -14,7 +14,7 @@
  * A task's block overrides the project's field by field: a field the task sets replaces the project's
  * (lists are not concatenated; `setup: []` runs none), a field it leaves out is inherited.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { globMatcher, hasGlob } from '../authz/check.js';
 import type { Policy } from '../authz/policy.js';
 import picomatch from 'picomatch';

@@ -213,7 +213,7 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
   const head = db.prepare('SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1');
   const byKey = db.prepare('SELECT * FROM events WHERE key = ?');
 
-  const appendTx = db.transaction((inputs: readonly EventInput[], logKey: KeyObject): StoredEvent[] => {
+  const appendTx = db.transaction((inputs: readonly EventInput[], logKey: KeyObject, ts: string): StoredEvent[] => {
     const top = head.get() as { seq: number; hash: string } | undefined;
     let seq = top?.seq ?? 0;
     let prevHash = top?.hash ?? GENESIS_HASH;
@@ -227,7 +227,7 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
         out.push(fromRow(existing));
         continue;
       }
-      const { event, payloadText } = chainEvent(input, key, { seq, hash: prevHash }, logKey, now().toISOString());
+      const { event, payloadText } = chainEvent(input, key, { seq, hash: prevHash }, logKey, ts);
       insert.run(event.seq, key, event.ts, event.type, event.version, event.runId ?? null, event.task ?? null, event.agent ?? null, event.project ?? null, event.taskType ?? null, payloadText, prevHash, event.hash);
       seq = event.seq;
       prevHash = event.hash;
@@ -248,7 +248,8 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
       const { key, keyedFrom } = keyOf();
       const list = Array.isArray(events) ? (events as readonly EventInput[]) : [events as EventInput];
       for (const e of list) checkPayload(e.type, e.payload); // a writer's bad payload: nothing is written
-      const stored = appendTx.immediate(list, key);
+      // One time for the whole append (events that set their own `ts` keep it).
+      const stored = appendTx.immediate(list, key, now().toISOString());
       const last = stored.at(-1);
       // The checkpoint lives outside the database so truncation or a restored old copy is detectable.
       if (last) writeCheckpoint(file, key, { seq: last.seq, hash: last.hash, keyedFrom });

@@ -8,7 +8,9 @@
  *   BENCH_SLOW_S       a first call slower than this is a command's only sample (default 20)
  *   BENCH_FILES        files in the run repository (default 5000)
  *   BENCH_CONCURRENCY  runs at once in row 7 (default 16)
- *   BENCH_ONLY         comma list of row groups to run: log (1-3), start (4), append (5), run (6-7); default all
+ *   BENCH_PG_EVENTS    events in the PostgreSQL team log of row 8 (default 100000)
+ *   BENCH_ONLY         comma list of row groups to run: log (1-3), start (4), append (5), run (6-7),
+ *                      pg (8: the PostgreSQL store, on a server the bench starts); default all
  *   BENCH_FRESH=1      refill the cached log;  BENCH_KEEP=1 keep the scratch folder
  *
  * Exits 0 when every row was measured, whether or not it met its target; non-zero only when the bench
@@ -22,6 +24,7 @@ import { cleanupMeasure, progress } from './measure.js';
 import { appendRows } from './rows-append.js';
 import { logRows } from './rows-log.js';
 import { runRows } from './rows-run.js';
+import { pgRows } from './rows-pg.js';
 import { startRows } from './rows-start.js';
 import { agentctlRevision, machineDetails, renderTable, secs, type Row } from './report.js';
 
@@ -40,9 +43,11 @@ async function main(): Promise<void> {
     BENCH_SLOW_S: intSetting('BENCH_SLOW_S', 20, 1),
     BENCH_FILES: intSetting('BENCH_FILES', 5000, 1),
     BENCH_CONCURRENCY: intSetting('BENCH_CONCURRENCY', 16, 1),
+    BENCH_PG_EVENTS: intSetting('BENCH_PG_EVENTS', 100_000, 10),
   };
-  const only = new Set((process.env.BENCH_ONLY ?? 'log,start,append,run').split(',').map((s) => s.trim()));
-  for (const g of only) if (!['log', 'start', 'append', 'run'].includes(g)) throw new Error(`BENCH_ONLY: unknown group "${g}" (log, start, append, run)`);
+  const groups = ['log', 'start', 'append', 'run', 'pg'];
+  const only = new Set((process.env.BENCH_ONLY ?? groups.join(',')).split(',').map((s) => s.trim()));
+  for (const g of only) if (!groups.includes(g)) throw new Error(`BENCH_ONLY: unknown group "${g}" (${groups.join(', ')})`);
   const load = loadavg();
   const revision = agentctlRevision();
   const started = performance.now();
@@ -60,6 +65,7 @@ async function main(): Promise<void> {
     if (only.has('start')) rows.push(...(await startRows(work, settings.BENCH_REPS)));
     if (only.has('append')) rows.push(...appendRows(dist, settings.BENCH_REPS));
     if (only.has('run')) rows.push(...(await runRows(work, settings.BENCH_REPS, settings.BENCH_FILES, settings.BENCH_CONCURRENCY)));
+    if (only.has('pg')) rows.push(...(await pgRows(dist, work, settings.BENCH_REPS, settings.BENCH_PG_EVENTS)));
   } finally {
     cleanupMeasure();
     if (process.env.BENCH_KEEP === '1') progress(`kept ${work}`);

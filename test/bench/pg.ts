@@ -1,8 +1,8 @@
 /**
  * `npx vite-node test/bench/pg.ts` (after `npm run build`): the PostgreSQL store's costs on a throwaway
  * local server (test/pg.ts: Unix socket, fsync off, so commits cost no disk flush) beside the SQLite
- * store's on this machine's disk. Prints one line per figure; not part of `npm run bench` yet (issue #12:
- * its rows come with the queue).
+ * store's on this machine's disk. Prints one line per figure. The append rates against a raw `pg` insert
+ * and `promote --json` on a large team log are row 8 of `npm run bench` (rows-pg.ts, `BENCH_ONLY=pg`).
  *   - a round trip of `SELECT 1` through the async `pg` client, and through the synchronous worker bridge;
  *   - single-event appends per second (one transaction and one local checkpoint write each);
  *   - events per second in batches of 500; reading them back; opening the store.

@@ -23,7 +23,7 @@ export async function startRows(work: string, reps: number): Promise<Row[]> {
   ];
   const anchor = () => timed(process.execPath, ['-e', '0'], { cwd: repo, env });
   progress('row 4: start-up CPU (tasks --json, --version) vs node -e 0');
-  // Warm-up, not counted: the first `tasks` creates the log and its key; file caches fill.
+  // Warm-up, not counted: the first `tasks` creates the log, its key and the code cache; file caches fill.
   for (const f of figures) await timed(process.execPath, f.args, { cwd: repo, env });
   await anchor();
   const samples = new Map<string, Sample[]>(figures.map((f) => [f.name, []]));
@@ -48,7 +48,7 @@ export async function startRows(work: string, reps: number): Promise<Row[]> {
       target: f.target,
       pass: f.limit === undefined ? undefined : !bad && cpu / nc <= f.limit,
       note: [
-        i === 0 ? 'bin/agentctl as shipped (the bundle `npm run build` writes to dist/bundle/). Both with the minimal environment of every measured process (PATH, HOME, TMPDIR, AGENTCTL_HOME): inherited variables such as NODE_EXTRA_CA_CERTS add ~60 ms of CPU to each node start, which shrinks this ratio.' : undefined,
+        i === 0 ? 'bin/agentctl as shipped: the CommonJS bundle `npm run build` writes to dist/fast/, run with the V8 code cache that the untimed warm-up call left in AGENTCTL_HOME/cache (the first command of a new home compiles from source). Both with the minimal environment of every measured process (PATH, HOME, TMPDIR, AGENTCTL_HOME): inherited variables such as NODE_EXTRA_CA_CERTS add ~60 ms of CPU to each node start, which shrinks this ratio.' : undefined,
         failure,
       ]
         .filter(Boolean)

@@ -6,13 +6,15 @@
  * - The shipped bundle (src/bundle.mjs, built here in memory from dist/ with the same options) loads what a
  *   command does not use only when asked: what every start loads, and what `tasks` loads, are checked by
  *   package. Needs `npm run build` (dist/).
+ * - bin/agentctl runs the CommonJS build through a V8 code cache kept in AGENTCTL_HOME/cache, and a
+ *   command that draws with ink through the ES module build: the built CLI, real processes.
  */
-import { existsSync, mkdirSync, realpathSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/errors.js';
 import { createGit, requireRepo, type Git } from '../../src/exec/git.js';
-import { ROOT, cleanup, git, makeRepo, tempDir } from '../helpers.js';
+import { ROOT, agentctl, cleanup, git, makeRepo, tempDir } from '../helpers.js';
 
 afterAll(cleanup);
 
@@ -121,4 +123,45 @@ describe('the bundle: each command loads what it uses', () => {
     for (const unused of ['ink', 'react', 'react-reconciler', 'execa', 'proper-lockfile', 'p-limit']) expect(tasks, unused).not.toContain(unused);
     expect(packagesLoadedWith(outputs, byEntry('dist/commands/run.js'))).toContain('ink');
   }, 120_000);
+});
+
+describe('bin/agentctl: the CommonJS build with a V8 code cache', () => {
+  const CACHE = /^cli-[0-9a-f]{16}-v\d+\.\d+\.\d+-[a-z0-9]+\.v8$/;
+
+  it('the first command writes one private cache under AGENTCTL_HOME/cache; later ones read it and leave it; a damaged one is refused and replaced; the answer never changes', async () => {
+    const { repo, home } = makeRepo({ 'tasks/fix.md': '---\nagent: claude\ntype: docs\n---\nFix it.\n' });
+    const first = await agentctl(repo, home, ['tasks', '--json']);
+    expect(first.code, first.stderr).toBe(0);
+    const dir = join(home, 'cache');
+    const names = readdirSync(dir);
+    expect(names).toHaveLength(1);
+    expect(names[0]).toMatch(CACHE);
+    const file = join(dir, names[0]!);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const written = readFileSync(file);
+    const second = await agentctl(repo, home, ['tasks', '--json']);
+    expect(second).toEqual(first);
+    expect(readFileSync(file).equals(written)).toBe(true);
+    // Bytes V8 did not write: refused (the command compiles from source), then replaced by a good cache.
+    const junk = Buffer.alloc(written.length, 7);
+    writeFileSync(file, junk);
+    const third = await agentctl(repo, home, ['tasks', '--json']);
+    expect(third).toEqual(first);
+    expect(readFileSync(file).equals(junk)).toBe(false);
+    expect(readdirSync(dir)).toEqual(names);
+    // The cache of another build (another bundle or Node) is removed when this one is written.
+    const other = join(dir, 'cli-0000000000000000-v20.0.0-x64.v8');
+    writeFileSync(other, 'old');
+    rmSync(file);
+    expect((await agentctl(repo, home, ['tasks', '--json'])).code).toBe(0);
+    expect(readdirSync(dir)).toEqual(names);
+  }, 60_000);
+
+  it('a command that draws with ink (an ES module that awaits at its top level) runs with the ES module build', async () => {
+    const { repo, home } = makeRepo();
+    const r = await agentctl(repo, home, ['review', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ runs: [] });
+  }, 60_000);
 });

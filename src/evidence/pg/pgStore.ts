@@ -204,6 +204,7 @@ function appendLocked(s: PgSession, name: string, key: KeyObject, list: readonly
     let prevHash = head.hash;
     const stored: StoredEvent[] = [];
     const rows: { event: StoredEvent; payloadText: string }[] = [];
+    const ts = now().toISOString(); // one time for the whole append (events that set their own keep it)
     for (const input of list) {
       const eventKey = input.key ?? randomUUID();
       const existing = known.get(eventKey);
@@ -211,7 +212,7 @@ function appendLocked(s: PgSession, name: string, key: KeyObject, list: readonly
         stored.push(existing);
         continue;
       }
-      const { event, payloadText } = chainEvent(input, eventKey, { seq, hash: prevHash }, key, now().toISOString());
+      const { event, payloadText } = chainEvent(input, eventKey, { seq, hash: prevHash }, key, ts);
       rows.push({ event, payloadText });
       known.set(eventKey, event);
       stored.push(event);
