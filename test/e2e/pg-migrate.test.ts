@@ -4,30 +4,17 @@
  * and re-running copies nothing. Refusals change nothing in the shared log: a tampered local log (exit
  * 7), a shared log that already records the same project from elsewhere (exit 5).
  */
-import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { agentctl, cleanup, git, taskFile, tempDir } from '../helpers.js';
+import { agentctl, cleanup, tempDir } from '../helpers.js';
 import { pgStoreFixture, startPg, type PgServer, type PgStoreFixture } from '../pg.js';
-
-const AGENT = '#!/bin/sh\nname=$(printf "%s" "$AGENTCTL_PROMPT" | head -n1)\nmkdir -p docs\necho "# $name" > "docs/$name.md"\n';
+import { docsProject, docsTask } from '../support/team.js';
 
 /** A repository whose `command` agent writes docs/<first prompt line>.md; tasks d1, d2 (docs). */
 function repo(): string {
-  const dir = join(tempDir(), 'proj');
-  mkdirSync(join(dir, 'tasks'), { recursive: true });
-  git(dir, 'init', '-q', '-b', 'main');
-  git(dir, 'config', 'user.email', 'dev@example.com');
-  git(dir, 'config', 'user.name', 'Dev');
-  git(dir, 'config', 'gc.auto', '0');
-  writeFileSync(join(dir, '.agentrc.yaml'), 'agents:\n  command:\n    bin: ./agent.sh\n');
-  writeFileSync(join(dir, 'agent.sh'), AGENT);
-  chmodSync(join(dir, 'agent.sh'), 0o755);
-  for (const id of ['d1', 'd2']) writeFileSync(join(dir, 'tasks', `${id}.md`), taskFile({ agent: 'command', type: 'docs', autonomy: 'review', gate: `test -f docs/${id}.md` }, id));
-  git(dir, 'add', '-A');
-  git(dir, 'commit', '-qm', 'initial');
-  return dir;
+  return docsProject(join(tempDir(), 'proj'), Object.fromEntries(['d1', 'd2'].map((id) => [id, docsTask(id, { gate: `test -f docs/${id}.md` })])));
 }
 
 const LOCAL = { AGENTCTL_STORE: 'sqlite' };

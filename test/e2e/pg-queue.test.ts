@@ -8,14 +8,12 @@
  * - `run --queue` without the PostgreSQL store is refused and changes nothing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { agentctl, BIN, cleanup, git, processesOfRun, taskFile, tempDir, waitFor, type CliResult } from '../helpers.js';
+import { docsTask, homeSharingTeamKey, sharedRemote } from '../support/team.js';
 import { pgStoreFixture, startPg, type PgServer } from '../pg.js';
-
-/** Writes docs/<first prompt line>.md; a task whose prompt starts with `slow-` sleeps first. */
-const AGENT = '#!/bin/sh\nname=$(printf "%s" "$AGENTCTL_PROMPT" | head -n1)\ncase "$name" in slow-*) sleep 600 ;; esac\nmkdir -p docs\necho "# $name" > "docs/$name.md"\n';
 
 interface Team {
   base: string;
@@ -23,44 +21,14 @@ interface Team {
   clones: string[];
 }
 
-/** A bare remote with `tasks` (id → prompt) committed, cloned `n` times. */
+/** A bare remote with `tasks` (id → prompt) committed, cloned `n` times (identities dev0@example.com, …). */
 function team(tasks: string[], n: number, queueConfig = ''): Team {
-  const base = tempDir();
-  const seed = join(base, 'seed');
-  mkdirSync(seed);
-  git(seed, 'init', '-q', '-b', 'main');
-  git(seed, 'config', 'user.email', 'dev@example.com');
-  git(seed, 'config', 'user.name', 'Dev');
-  writeFileSync(join(seed, '.agentrc.yaml'), `agents:\n  command:\n    bin: ./agent.sh\n${queueConfig}`);
-  writeFileSync(join(seed, 'agent.sh'), AGENT);
-  chmodSync(join(seed, 'agent.sh'), 0o755);
-  mkdirSync(join(seed, 'tasks'));
-  for (const t of tasks) writeFileSync(join(seed, 'tasks', `${t}.md`), taskFile({ agent: 'command', type: 'docs', autonomy: 'review' }, t));
-  git(seed, 'add', '-A');
-  git(seed, 'commit', '-qm', 'initial');
-  const remote = join(base, 'remote.git');
-  git(base, 'clone', '-q', '--bare', seed, 'remote.git');
-  const clones = Array.from({ length: n }, (_, i) => {
-    const name = `clone${i}`;
-    git(base, 'clone', '-q', remote, name);
-    const dir = join(base, name);
-    git(dir, 'config', 'user.email', `dev${i}@example.com`);
-    git(dir, 'config', 'user.name', name);
-    git(dir, 'config', 'gc.auto', '0');
-    return dir;
-  });
-  return { base, remote, clones };
+  return sharedRemote(Object.fromEntries(tasks.map((t) => [t, docsTask(t)])), Array.from({ length: n }, (_, i) => `dev${i}`), queueConfig);
 }
 
-/** A home per machine, each with the team key. */
+/** A home per machine, each with the team key (the first is `first`). */
 function homes(first: string, n: number): string[] {
-  return Array.from({ length: n }, (_, i) => {
-    if (i === 0) return first;
-    const home = join(tempDir(), `home${i}`);
-    mkdirSync(join(home, 'keys'), { recursive: true, mode: 0o700 });
-    copyFileSync(join(first, 'keys', 'team.key'), join(home, 'keys', 'team.key'));
-    return home;
-  });
+  return Array.from({ length: n }, (_, i) => (i === 0 ? first : homeSharingTeamKey(first, `home${i}`)));
 }
 
 /** Background processes a test started: killed after it, whatever happened. */

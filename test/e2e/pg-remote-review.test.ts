@@ -6,14 +6,13 @@
  * the remote moved and the merge no longer applies, or the remote refuses the push, or the run branch
  * is not what the log recorded, B refuses and changes nothing: remote refs, local refs, checkout, log.
  */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { agentctl, cleanup, git, taskFile, tempDir } from '../helpers.js';
+import { agentctl, cleanup, git, tempDir } from '../helpers.js';
 import { pgStoreFixture, startPg, type PgServer, type PgStoreFixture } from '../pg.js';
-
-const AGENT = '#!/bin/sh\nname=$(printf "%s" "$AGENTCTL_PROMPT" | head -n1)\nmkdir -p docs\necho "# $name" > "docs/$name.md"\n';
+import { docsTask, homeSharingTeamKey, sharedRemote } from '../support/team.js';
 
 interface Team {
   remote: string;
@@ -32,36 +31,12 @@ describe('review from another clone through the shared remote (built CLI, real P
   afterAll(async () => server?.stop());
   afterEach(cleanup);
 
-  /** A bare remote with one commit (agent, config, tasks d1 and d2), cloned into alpha/ (A) and beta/ (B). */
+  /** A bare remote with one commit (agent, config, tasks d1 and d2), cloned into alice/ (A) and bob/ (B). */
   async function team(): Promise<Team> {
-    const base = tempDir();
-    const seed = join(base, 'seed');
-    mkdirSync(join(seed, 'tasks'), { recursive: true });
-    git(seed, 'init', '-q', '-b', 'main');
-    git(seed, 'config', 'user.email', 'dev@example.com');
-    git(seed, 'config', 'user.name', 'Dev');
-    writeFileSync(join(seed, '.agentrc.yaml'), 'agents:\n  command:\n    bin: ./agent.sh\n');
-    writeFileSync(join(seed, 'agent.sh'), AGENT);
-    chmodSync(join(seed, 'agent.sh'), 0o755);
-    for (const id of ['d1', 'd2']) writeFileSync(join(seed, 'tasks', `${id}.md`), taskFile({ agent: 'command', type: 'docs', autonomy: 'review', gate: `test -f docs/${id}.md` }, id));
-    git(seed, 'add', '-A');
-    git(seed, 'commit', '-qm', 'initial');
-    git(base, 'clone', '-q', '--bare', seed, 'remote.git');
-    const clone = (name: string, email: string) => {
-      git(base, 'clone', '-q', join(base, 'remote.git'), name);
-      const dir = join(base, name);
-      git(dir, 'config', 'user.email', email);
-      git(dir, 'config', 'user.name', name);
-      git(dir, 'config', 'gc.auto', '0');
-      return dir;
-    };
-    const a = clone('alpha', 'alice@example.com');
-    const b = clone('beta', 'bob@example.com');
+    const tasks = Object.fromEntries(['d1', 'd2'].map((id) => [id, docsTask(id, { gate: `test -f docs/${id}.md` })]));
+    const { remote, clones } = sharedRemote(tasks, ['alice', 'bob']);
     const f = await pgStoreFixture(server, join(tempDir(), 'home-a'));
-    const homeB = join(tempDir(), 'home-b');
-    mkdirSync(join(homeB, 'keys'), { recursive: true, mode: 0o700 });
-    copyFileSync(join(f.home, 'keys', 'team.key'), join(homeB, 'keys', 'team.key'));
-    return { remote: join(base, 'remote.git'), a, b, f, homeB, envB: { AGENTCTL_STORE: f.url } };
+    return { remote, a: clones[0]!, b: clones[1]!, f, homeB: homeSharingTeamKey(f.home, 'home-b'), envB: { AGENTCTL_STORE: f.url } };
   }
 
   /** Run `task` on A (as a worker would) and push its branch to the remote. */

@@ -5,41 +5,18 @@
  * (the project identity comes from the root commit, not the folder), and `audit verify` passes.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { agentctl, cleanup, git, taskFile, tempDir } from '../helpers.js';
+import { agentctl, cleanup, git, tempDir } from '../helpers.js';
 import { pgStoreFixture, startPg, type PgServer } from '../pg.js';
+import { docsTask, homeSharingTeamKey, sharedRemote } from '../support/team.js';
 
 
-const AGENT = '#!/bin/sh\nname=$(printf "%s" "$AGENTCTL_PROMPT" | head -n1)\nmkdir -p docs\necho "# $name" > "docs/$name.md"\n';
-
-/** A bare remote with one commit (agent, config, a task), cloned into `alpha/` and `beta/`. */
+/** A bare remote with one commit (agent, config, task d1), cloned into `alice/` and `bob/`. */
 function twoClones(): { a: string; b: string } {
-  const base = tempDir();
-  const seed = join(base, 'seed');
-  mkdirSync(seed);
-  git(seed, 'init', '-q', '-b', 'main');
-  git(seed, 'config', 'user.email', 'dev@example.com');
-  git(seed, 'config', 'user.name', 'Dev');
-  writeFileSync(join(seed, '.agentrc.yaml'), 'agents:\n  command:\n    bin: ./agent.sh\n');
-  writeFileSync(join(seed, 'agent.sh'), AGENT);
-  chmodSync(join(seed, 'agent.sh'), 0o755);
-  mkdirSync(join(seed, 'tasks'));
-  writeFileSync(join(seed, 'tasks', 'd1.md'), taskFile({ agent: 'command', type: 'docs', autonomy: 'review', gate: 'test -f docs/d1.md' }, 'd1'));
-  git(seed, 'add', '-A');
-  git(seed, 'commit', '-qm', 'initial');
-  git(base, 'clone', '-q', '--bare', seed, 'remote.git');
-  const clone = (name: string, email: string) => {
-    git(base, 'clone', '-q', join(base, 'remote.git'), name);
-    const dir = join(base, name);
-    git(dir, 'config', 'user.email', email);
-    git(dir, 'config', 'user.name', name);
-    git(dir, 'config', 'gc.auto', '0');
-    return dir;
-  };
-  return { a: clone('alpha', 'alice@example.com'), b: clone('beta', 'bob@example.com') };
+  const { clones } = sharedRemote({ d1: docsTask('d1', { gate: 'test -f docs/d1.md' }) }, ['alice', 'bob']);
+  return { a: clones[0]!, b: clones[1]! };
 }
 
 describe('a team on one PostgreSQL store (built CLI)', () => {
@@ -53,9 +30,7 @@ describe('a team on one PostgreSQL store (built CLI)', () => {
   it('run + review merge on one machine; promote --json on both shows the same evidence; audit verify passes', async () => {
     const { a, b } = twoClones();
     const f = await pgStoreFixture(server, join(tempDir(), 'home-a'));
-    const homeB = join(tempDir(), 'home-b');
-    mkdirSync(join(homeB, 'keys'), { recursive: true, mode: 0o700 });
-    copyFileSync(join(f.home, 'keys', 'team.key'), join(homeB, 'keys', 'team.key'));
+    const homeB = homeSharingTeamKey(f.home, 'home-b');
     const envB = { AGENTCTL_STORE: f.url };
 
     const run = await agentctl(a, f.home, ['run', 'd1', '--json'], f.env);
