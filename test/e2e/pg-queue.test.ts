@@ -318,25 +318,36 @@ describe('the run queue (built CLI, PostgreSQL, two clones of one remote)', () =
     expect(sql(f.database, `SELECT state || ' ' || retry_count FROM agentctl_queue.job`)).toBe('failed 1');
   }, 120_000);
 
-  it('an auto run a worker merges is pushed to the remote\'s base branch (a fast-forward)', async () => {
+  /**
+   * Two machines; task a1 (auto, docs) pushed to the remote from A and pulled by B; `command` promoted to
+   * auto. `queueAndWork` queues a1 from A and drains it with a worker on B, returning B's job.
+   */
+  async function autoTaskOnRemote() {
     const { remote, clones } = team([], 2);
     const f = await pgStoreFixture(server, join(tempDir(), 'home0'), 'agentctl_writer', { queue: true });
     const [homeA, homeB] = homes(f.home, 2) as [string, string];
     const env = { AGENTCTL_STORE: f.url };
     const [a, b] = clones as [string, string];
-    // The task lands on the remote first (pushed from A); B works from the remote without pulling.
     mkdirSync(join(a, 'tasks'), { recursive: true });
     writeFileSync(join(a, 'tasks', 'a1.md'), taskFile({ agent: 'command', type: 'docs', autonomy: 'auto', gate: 'test -f docs/a1.md' }, 'a1'));
     git(a, 'add', '-A');
     git(a, 'commit', '-qm', 'task a1');
     git(a, 'push', '-q', 'origin', 'main');
     git(b, 'pull', '-q');
-    const promoted = await agentctl(a, homeA, ['promote', 'command', '--type', 'docs', '--to', 'auto', '--force', '--note', 'test', '--json'], env);
-    expect(promoted.code, promoted.stderr).toBe(0);
-    expect((await agentctl(a, homeA, ['run', 'a1', '--queue'], env)).code).toBe(0);
-    const r = await agentctl(b, homeB, ['worker', '--drain', '--json'], env);
-    expect(r.code, r.stderr).toBe(0);
-    const [job] = JSON.parse(r.stdout).jobs;
+    const queueAndWork = async (): Promise<{ state: string; pushError?: string }> => {
+      const promoted = await agentctl(a, homeA, ['promote', 'command', '--type', 'docs', '--to', 'auto', '--force', '--note', 'test', '--json'], env);
+      expect(promoted.code, promoted.stderr).toBe(0);
+      expect((await agentctl(a, homeA, ['run', 'a1', '--queue'], env)).code).toBe(0);
+      const r = await agentctl(b, homeB, ['worker', '--drain', '--json'], env);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout).jobs[0];
+    };
+    return { remote, a, b, queueAndWork };
+  }
+
+  it('an auto run a worker merges is pushed to the remote\'s base branch (a fast-forward)', async () => {
+    const { remote, b, queueAndWork } = await autoTaskOnRemote();
+    const job = await queueAndWork();
     expect(job).toMatchObject({ state: 'merged' });
     expect(job.pushError).toBeUndefined();
     expect(git(remote, 'show', 'main:docs/a1.md')).toBe('# a1');
@@ -344,29 +355,13 @@ describe('the run queue (built CLI, PostgreSQL, two clones of one remote)', () =
   }, 120_000);
 
   it('an auto merge is not pushed from a worker clone whose base branch holds commits the remote does not have (they would be published)', async () => {
-    const { remote, clones } = team([], 2);
-    const f = await pgStoreFixture(server, join(tempDir(), 'home0'), 'agentctl_writer', { queue: true });
-    const [homeA, homeB] = homes(f.home, 2) as [string, string];
-    const env = { AGENTCTL_STORE: f.url };
-    const [a, b] = clones as [string, string];
-    // The task lands on the remote first (pushed from A); B works from the remote without pulling.
-    mkdirSync(join(a, 'tasks'), { recursive: true });
-    writeFileSync(join(a, 'tasks', 'a1.md'), taskFile({ agent: 'command', type: 'docs', autonomy: 'auto', gate: 'test -f docs/a1.md' }, 'a1'));
-    git(a, 'add', '-A');
-    git(a, 'commit', '-qm', 'task a1');
-    git(a, 'push', '-q', 'origin', 'main');
-    git(b, 'pull', '-q');
+    const { remote, b, queueAndWork } = await autoTaskOnRemote();
     // B's own, unpushed commit on main (not part of the task's definition).
     writeFileSync(join(b, 'private.txt'), 'not for the team\n');
     git(b, 'add', '-A');
     git(b, 'commit', '-qm', 'local only');
     const remoteMain = git(remote, 'rev-parse', 'main');
-    const promoted = await agentctl(a, homeA, ['promote', 'command', '--type', 'docs', '--to', 'auto', '--force', '--note', 'test', '--json'], env);
-    expect(promoted.code, promoted.stderr).toBe(0);
-    expect((await agentctl(a, homeA, ['run', 'a1', '--queue'], env)).code).toBe(0);
-    const r = await agentctl(b, homeB, ['worker', '--drain', '--json'], env);
-    expect(r.code, r.stderr).toBe(0);
-    const [job] = JSON.parse(r.stdout).jobs;
+    const job = await queueAndWork();
     expect(job).toMatchObject({ state: 'merged' });
     expect(job.pushError).toMatch(/auto merge stays in this clone.*has commits that are not on origin/);
     expect(git(remote, 'rev-parse', 'main')).toBe(remoteMain);
