@@ -136,7 +136,7 @@ export interface RebuildSummary {
 }
 
 /** Events read per page by {@link rebuildAll}'s one pass over the log (tests lower it to cross pages). */
-export const rebuildPaging = { events: 10_000 };
+export const rebuildPaging = { events: 5_000 };
 
 /**
  * Rebuild every projection of `project` (and the global controls) from zero, compare each with its
@@ -149,6 +149,15 @@ export function rebuildAll(store: EventStore, project: string, rules: TrustRules
   const snapshotFolds = [trustFold(project, rules), controlsFold, factsFold(project)] as SnapshotFold<unknown>[];
   for (const f of rowFolds) clearScratch(store, f);
   const states = snapshotFolds.map((f) => f.empty());
+  // A row projection's events wait until they fill a page (one transaction each, as when it is synced
+  // on its own): a projection of few events (follow-up requests) is not written once per page read.
+  const pending = rowFolds.map((): StoredEvent[] => []);
+  const written = rowFolds.map(() => 0);
+  const flush = (i: number, lastSeq: number) => {
+    foldScratchPage(store, rowFolds[i]!, pending[i]!, written[i]!, lastSeq);
+    written[i] = lastSeq;
+    pending[i] = [];
+  };
   let seq = 0;
   for (;;) {
     const head = store.headSeq();
@@ -157,13 +166,19 @@ export function rebuildAll(store: EventStore, project: string, rules: TrustRules
     const full = page.length === rebuildPaging.events;
     // An incomplete page holds every event up to the head read before it.
     const lastSeq = full ? page.at(-1)!.seq : Math.max(page.at(-1)?.seq ?? seq, head);
-    for (const f of rowFolds) foldScratchPage(store, f, page, seq, lastSeq);
+    rowFolds.forEach((f, i) => {
+      for (const e of page) if (selects(f.filter, e)) pending[i]!.push(e);
+      if (pending[i]!.length >= rebuildPaging.events) flush(i, lastSeq);
+    });
     snapshotFolds.forEach((f, i) => {
       for (const e of page) if (selects(f.filter, e)) f.apply(states[i], e);
     });
     seq = lastSeq;
     if (!full) break;
   }
+  rowFolds.forEach((_f, i) => {
+    if (pending[i]!.length || written[i]! < seq) flush(i, seq);
+  });
   const [runs, requests, verdicts] = rowFolds.map((f) => finishRebuildRows(store, f)) as [RebuildReport, RebuildReport, RebuildReport];
   const sameJson = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
   // canonicalJson drops undefined properties, so an in-memory state compares equal to its JSON round trip.

@@ -150,8 +150,10 @@ export function selects(filter: Pick<EventQuery, 'project' | 'types'>, e: Stored
 }
 
 /**
- * Fold one page of the log, read once for several projections, into the scratch projection of `fold`
- * (the caller holds no transaction): its events that the fold selects, then its head at `lastSeq`.
+ * Fold events of the log, read once for several projections, into the scratch projection of `fold` in
+ * one transaction (the caller holds none): those of `page` that the fold selects, then its head at
+ * `lastSeq`.
+ * @param page every event after `afterSeq` up to `lastSeq` that the fold selects (others are skipped)
  * @param afterSeq the sequence the scratch projection must be at (the page follows it)
  * @throws InternalError when the scratch projection is not at `afterSeq` (another rebuild wrote it)
  */
