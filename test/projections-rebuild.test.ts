@@ -30,6 +30,8 @@ describe('rebuilding every projection in one read of the log', () => {
             const summary = rebuildAll(store, project, rules);
             expect(summary.agreed).toBe(true);
             expect(summary.runs.lastSeq).toBe(steps.length);
+            // The trust state's own last sequence: the project's last event, not the log's.
+            expect(summary.trust.lastSeq).toBe(Math.max(0, ...store.query({ project }).map((e) => e.seq)));
           }
           const all = store.query();
           for (const project of PROJECTS) expect(persisted(store, project)).toEqual(fromZero(all, project));

@@ -183,7 +183,8 @@ export function rebuildAll(store: EventStore, project: string, rules: TrustRules
   const sameJson = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
   // canonicalJson drops undefined properties, so an in-memory state compares equal to its JSON round trip.
   const [t, c, f] = snapshotFolds.map((fold, i) => rebuildSnapshot(store, fold, sameJson, { state: states[i], lastSeq: seq }));
-  const trust = { profiles: Object.keys((t!.state as TrustState).profiles).length, lastSeq: t!.lastSeq, agreed: t!.agreed };
+  const trustState = t!.state as TrustState;
+  const trust = { profiles: Object.keys(trustState.profiles).length, lastSeq: trustState.lastSeq, agreed: t!.agreed };
   const controls = { lastSeq: c!.lastSeq, agreed: c!.agreed };
   const facts = { lastSeq: f!.lastSeq, agreed: f!.agreed };
   return { runs, requests, verdicts, trust, controls, facts, agreed: [runs, requests, verdicts].every((r) => r.differences.count === 0) && trust.agreed && controls.agreed && facts.agreed };
