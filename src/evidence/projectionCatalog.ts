@@ -7,11 +7,12 @@ import { canonicalJson } from './canonical.js';
 import type { StoredEvent } from './events.js';
 import { CONTROL_EVENT_TYPES, applyControlEvent, emptyControls, type Controls } from './projections/breakers.js';
 import type { TrustRules } from './projections/trust-rules.js';
-import { readRows, rebuildRows, valueOf, type RebuildReport, type RowFold } from './projectionSync.js';
+import type { TrustState } from './projections/trust.js';
+import { clearScratch, finishRebuildRows, foldScratchPage, readRows, selects, valueOf, type RebuildReport, type RowFold } from './projectionSync.js';
 import { rebuildSnapshot, syncSnapshot, type SnapshotFold } from './snapshotSync.js';
-import { rebuildRuns } from './runsStore.js';
+import { runsFold } from './runsStore.js';
 import type { EventStore } from './store.js';
-import { rebuildTrust } from './trustStore.js';
+import { trustFold } from './trustStore.js';
 
 /** The kill-switch and breaker fold (all projects: the kill switch is global). */
 export const controlsFold: SnapshotFold<Controls> = {
@@ -134,19 +135,57 @@ export interface RebuildSummary {
   agreed: boolean;
 }
 
+/** Events read per page by {@link rebuildAll}'s one pass over the log (tests lower it to cross pages). */
+export const rebuildPaging = { events: 5_000 };
+
 /**
  * Rebuild every projection of `project` (and the global controls) from zero, compare each with its
- * incremental version, and keep the rebuilt ones. Linear in the log's length, flat in memory.
+ * incremental version, and keep the rebuilt ones. The log is read once, a page at a time, each page
+ * folded into every projection (the row projections' scratch copies, the snapshots' states); each is
+ * then brought to the head and compared on its own. Linear in the log's length, flat in memory.
  */
 export function rebuildAll(store: EventStore, project: string, rules: TrustRules): RebuildSummary {
-  const runs = rebuildRuns(store, project);
-  const requests = rebuildRows(store, requestsFold(project));
-  const verdicts = rebuildRows(store, verdictsFold(project));
-  const t = rebuildTrust(store, project, rules);
-  const c = rebuildSnapshot(store, controlsFold, (a, b) => canonicalJson(a) === canonicalJson(b));
-  const trust = { profiles: Object.keys(t.state.profiles).length, lastSeq: t.state.lastSeq, agreed: t.agreed };
-  const controls = { lastSeq: c.lastSeq, agreed: c.agreed };
-  const f = rebuildSnapshot(store, factsFold(project), (a, b) => canonicalJson(a) === canonicalJson(b));
-  const facts = { lastSeq: f.lastSeq, agreed: f.agreed };
-  return { runs, requests, verdicts, trust, controls, facts, agreed: [runs, requests, verdicts].every((r) => r.differences.count === 0) && t.agreed && c.agreed && f.agreed };
+  const rowFolds = [runsFold(project), requestsFold(project), verdictsFold(project)] as RowFold<unknown>[];
+  const snapshotFolds = [trustFold(project, rules), controlsFold, factsFold(project)] as SnapshotFold<unknown>[];
+  for (const f of rowFolds) clearScratch(store, f);
+  const states = snapshotFolds.map((f) => f.empty());
+  // A row projection's events wait until they fill a page (one transaction each, as when it is synced
+  // on its own): a projection of few events (follow-up requests) is not written once per page read.
+  const pending = rowFolds.map((): StoredEvent[] => []);
+  const written = rowFolds.map(() => 0);
+  const flush = (i: number, lastSeq: number) => {
+    foldScratchPage(store, rowFolds[i]!, pending[i]!, written[i]!, lastSeq);
+    written[i] = lastSeq;
+    pending[i] = [];
+  };
+  let seq = 0;
+  for (;;) {
+    const head = store.headSeq();
+    if (seq >= head) break;
+    const page = store.query({ afterSeq: seq, limit: rebuildPaging.events });
+    const full = page.length === rebuildPaging.events;
+    // An incomplete page holds every event up to the head read before it.
+    const lastSeq = full ? page.at(-1)!.seq : Math.max(page.at(-1)?.seq ?? seq, head);
+    rowFolds.forEach((f, i) => {
+      for (const e of page) if (selects(f.filter, e)) pending[i]!.push(e);
+      if (pending[i]!.length >= rebuildPaging.events) flush(i, lastSeq);
+    });
+    snapshotFolds.forEach((f, i) => {
+      for (const e of page) if (selects(f.filter, e)) f.apply(states[i], e);
+    });
+    seq = lastSeq;
+    if (!full) break;
+  }
+  rowFolds.forEach((_f, i) => {
+    if (pending[i]!.length || written[i]! < seq) flush(i, seq);
+  });
+  const [runs, requests, verdicts] = rowFolds.map((f) => finishRebuildRows(store, f)) as [RebuildReport, RebuildReport, RebuildReport];
+  const sameJson = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
+  // canonicalJson drops undefined properties, so an in-memory state compares equal to its JSON round trip.
+  const [t, c, f] = snapshotFolds.map((fold, i) => rebuildSnapshot(store, fold, sameJson, { state: states[i], lastSeq: seq }));
+  const trustState = t!.state as TrustState;
+  const trust = { profiles: Object.keys(trustState.profiles).length, lastSeq: trustState.lastSeq, agreed: t!.agreed };
+  const controls = { lastSeq: c!.lastSeq, agreed: c!.agreed };
+  const facts = { lastSeq: f!.lastSeq, agreed: f!.agreed };
+  return { runs, requests, verdicts, trust, controls, facts, agreed: [runs, requests, verdicts].every((r) => r.differences.count === 0) && trust.agreed && controls.agreed && facts.agreed };
 }

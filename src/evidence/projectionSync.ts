@@ -5,6 +5,7 @@
  * once). The folds themselves are the pure per-event functions in projections/; this module only
  * pages events in and rows out.
  */
+import { InternalError } from '../core/errors.js';
 import { canonicalJson } from './canonical.js';
 import type { StoredEvent } from './events.js';
 import { ProjectionDamagedError, type ProjectionReader, type ProjectionRow, type ProjectionWriter } from './projectionTables.js';
@@ -129,13 +130,51 @@ function foldPage<V>(store: EventStore, fold: RowFold<V>, w: ProjectionWriter): 
     head = { lastSeq: 0, version: fold.version };
   }
   const { events, full, endSeq } = eventPage(store, fold.filter, head.lastSeq);
+  foldInto(fold, w, events);
+  const lastSeq = full ? endSeq : Math.max(head.lastSeq, store.headSeq());
+  w.setHead({ lastSeq, version: fold.version });
+  return !full;
+}
+
+/** Fold `events` (the fold's own, in sequence order) into `w`: the page's rows read in one go, written once. */
+function foldInto<V>(fold: RowFold<V>, w: ProjectionWriter, events: readonly StoredEvent[]): void {
   const buffer = new Buffer<V>(w);
   buffer.prefetch(keysTouched(fold, events));
   for (const e of events) fold.apply(buffer, e);
   buffer.flush(fold);
-  const lastSeq = full ? endSeq : Math.max(head.lastSeq, store.headSeq());
-  w.setHead({ lastSeq, version: fold.version });
-  return !full;
+}
+
+/** Whether `filter` selects `e` (what {@link eventPage} reads for it). */
+export function selects(filter: Pick<EventQuery, 'project' | 'types'>, e: StoredEvent): boolean {
+  return (filter.project === undefined || e.project === filter.project) && (!filter.types?.length || filter.types.includes(e.type));
+}
+
+/**
+ * Fold events of the log, read once for several projections, into the scratch projection of `fold` in
+ * one transaction (the caller holds none): those of `page` that the fold selects, then its head at
+ * `lastSeq`.
+ * @param page every event after `afterSeq` up to `lastSeq` that the fold selects (others are skipped)
+ * @param afterSeq the sequence the scratch projection must be at (the page follows it)
+ * @throws InternalError when the scratch projection is not at `afterSeq` (another rebuild wrote it)
+ */
+export function foldScratchPage<V>(store: EventStore, fold: RowFold<V>, page: readonly StoredEvent[], afterSeq: number, lastSeq: number): void {
+  const scratch = scratchOf(fold);
+  store.projections().write(scratch.name, (w) => {
+    const head = w.head();
+    if ((head?.lastSeq ?? 0) !== afterSeq || (head && head.version !== fold.version)) throw new InternalError(`projection ${scratch.name} changed during its rebuild (another rebuild at once?)`);
+    foldInto(scratch, w, page.filter((e) => selects(fold.filter, e)));
+    w.setHead({ lastSeq, version: fold.version });
+  });
+}
+
+/** The projection a rebuild of `fold` folds into, beside the incremental one. */
+function scratchOf<V>(fold: RowFold<V>): RowFold<V> {
+  return { ...fold, name: `${fold.name}~rebuild` };
+}
+
+/** Empty the scratch projection of `fold` (before a rebuild folds into it from zero). */
+export function clearScratch(store: EventStore, fold: RowFold<unknown>): void {
+  store.projections().write(scratchOf(fold).name, (w) => w.clear());
 }
 
 /** True when the projection's stored head is current (no lock taken). */
@@ -206,9 +245,18 @@ export interface RebuildReport {
  * @returns what differed (nothing when the incremental projection was right)
  */
 export function rebuildRows<V>(store: EventStore, fold: RowFold<V>): RebuildReport {
+  clearScratch(store, fold as RowFold<unknown>);
+  return finishRebuildRows(store, fold);
+}
+
+/**
+ * The rest of {@link rebuildRows} once its scratch projection was folded from zero (to any sequence, e.g.
+ * by one read of the log shared with other projections, {@link foldScratchPage}): fold both it and the
+ * incremental one to the head, compare them and keep the rebuilt rows.
+ */
+export function finishRebuildRows<V>(store: EventStore, fold: RowFold<V>): RebuildReport {
   const tables = store.projections();
-  const scratch: RowFold<V> = { ...fold, name: `${fold.name}~rebuild` };
-  tables.write(scratch.name, (w) => w.clear());
+  const scratch = scratchOf(fold);
   for (;;) {
     syncRows(store, fold);
     while (!tables.write(scratch.name, (w) => foldPage(store, scratch, w)));

@@ -77,11 +77,13 @@ export function syncSnapshot<S>(store: EventStore, fold: SnapshotFold<S>): S {
 /**
  * Rebuild a snapshot projection from zero (paged; memory bounded by the state), compare it with the
  * incremental one at the same sequence, and save the rebuilt one.
+ * @param from the rebuild so far: a state folded from zero up to `lastSeq` (e.g. by one read of the log
+ *   shared with other projections); default: the empty state at 0
  * @returns the rebuilt state and whether the incremental one agreed
  */
-export function rebuildSnapshot<S>(store: EventStore, fold: SnapshotFold<S>, same: (a: S, b: S) => boolean): { state: S; lastSeq: number; agreed: boolean } {
-  const rebuilt = fold.empty();
-  let seq = advanceSnapshot(store, fold, rebuilt, 0, false);
+export function rebuildSnapshot<S>(store: EventStore, fold: SnapshotFold<S>, same: (a: S, b: S) => boolean, from?: { state: S; lastSeq: number }): { state: S; lastSeq: number; agreed: boolean } {
+  const rebuilt = from ? from.state : fold.empty();
+  let seq = advanceSnapshot(store, fold, rebuilt, from ? from.lastSeq : 0, false);
   const inc = loadSnapshot(store, fold);
   let incSeq = advanceSnapshot(store, fold, inc.state, inc.lastSeq, false);
   // Appends in between: bring both to the same sequence.

@@ -218,15 +218,63 @@ export function eligibility(level: Autonomy, ev: Evidence, rules: TrustRules): E
  * @returns the reason, or undefined
  */
 export function rateBreach(ev: Evidence, rules: TrustRules): string | undefined {
-  const decided = ev.merged + ev.discarded + ev.failed;
+  return breachOf(ev.merged + ev.discarded + ev.failed, ev.rejectionRate, ev.gateFailureRate, rules);
+}
+
+/** {@link rateBreach} from its three inputs: decided runs, and the two rates (null: no denominator). */
+function breachOf(decided: number, rejectionRate: number | null, gateFailureRate: number | null, rules: TrustRules): string | undefined {
   if (decided < rules.demotion.minRuns) return undefined;
-  if (ev.rejectionRate !== null && ev.rejectionRate > rules.demotion.rejectionRate) {
-    return `rejection rate ${Math.round(ev.rejectionRate * 100)}% over ${decided} runs exceeds ${Math.round(rules.demotion.rejectionRate * 100)}%`;
+  if (rejectionRate !== null && rejectionRate > rules.demotion.rejectionRate) {
+    return `rejection rate ${Math.round(rejectionRate * 100)}% over ${decided} runs exceeds ${Math.round(rules.demotion.rejectionRate * 100)}%`;
   }
-  if (ev.gateFailureRate !== null && ev.gateFailureRate > rules.demotion.gateFailureRate) {
-    return `gate failure rate ${Math.round(ev.gateFailureRate * 100)}% over ${decided} runs exceeds ${Math.round(rules.demotion.gateFailureRate * 100)}%`;
+  if (gateFailureRate !== null && gateFailureRate > rules.demotion.gateFailureRate) {
+    return `gate failure rate ${Math.round(gateFailureRate * 100)}% over ${decided} runs exceeds ${Math.round(rules.demotion.gateFailureRate * 100)}%`;
   }
   return undefined;
+}
+
+/**
+ * What the automatic demotion check reads of a set of runs: counts over its decided runs (outcome
+ * merged, discarded or failed), each a sum of one run's {@link addDecidedCounts} contribution, so a
+ * fold can keep them up to date as runs change instead of recounting.
+ */
+export interface DecidedCounts {
+  /** Decided runs merged inside the OS sandbox (as {@link evidenceOf} counts merged). */
+  merged: number;
+  discarded: number;
+  failed: number;
+  /** Decided runs whose gate ran, and of those, whose gate failed. */
+  gated: number;
+  gateFailed: number;
+}
+
+/** Counts of no run. */
+export const noDecidedCounts = (): DecidedCounts => ({ merged: 0, discarded: 0, failed: 0, gated: 0, gateFailed: 0 });
+
+/**
+ * Add (`sign` 1) or remove (`sign` -1) one run's contribution to `c` (nothing for an open or interrupted run).
+ * @returns `c`
+ */
+export function addDecidedCounts(c: DecidedCounts, r: RunRecord, sign: 1 | -1): DecidedCounts {
+  const o = r.outcome;
+  if (o !== 'merged' && o !== 'discarded' && o !== 'failed') return c;
+  if (o === 'merged' && !r.unsandboxed) c.merged += sign;
+  else if (o === 'discarded') c.discarded += sign;
+  else if (o === 'failed') c.failed += sign;
+  if (r.gateRan) {
+    c.gated += sign;
+    if (r.gateFailed) c.gateFailed += sign;
+  }
+  return c;
+}
+
+/**
+ * {@link rateDemotionReason} from the counts of the runs since the last level change: the same answer,
+ * without a pass over the runs.
+ * @returns the reason, or undefined
+ */
+export function rateDemotionReasonOf(c: DecidedCounts, rules: TrustRules): string | undefined {
+  return breachOf(c.merged + c.discarded + c.failed, rate(c.discarded, c.merged + c.discarded), rate(c.gateFailed, c.gated), rules);
 }
 
 /**

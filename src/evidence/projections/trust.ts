@@ -16,7 +16,7 @@
  */
 import { AUTONOMY_LEVELS, autonomyRank, type Autonomy } from '../../definition/task.js';
 import { EVENT_TYPES, type StoredEvent } from '../events.js';
-import { evidenceOf, rateDemotionReason, windowOf, type Evidence, type RunRecord, type TrustRules } from './trust-rules.js';
+import { addDecidedCounts, evidenceOf, noDecidedCounts, rateDemotionReasonOf, windowOf, type DecidedCounts, type Evidence, type RunRecord, type TrustRules } from './trust-rules.js';
 
 export type { Evidence } from './trust-rules.js';
 
@@ -98,6 +98,88 @@ function profileFor(state: TrustState, rules: TrustRules, agent: string, project
   return p;
 }
 
+/**
+ * What the fold derives from a profile's kept runs to avoid a pass over them per event (up to
+ * {@link MAX_RUNS_KEPT}; a rebuild of a long log spent most of its time in those passes): each run id's
+ * first kept record, and the automatic demotion's counts over the runs since the last level change.
+ * Held in memory beside the profile, never saved (a profile read back from JSON is indexed again on
+ * first use), and kept current by {@link applyTrustEvent}, the only code that changes a profile's runs.
+ */
+interface RunIndex {
+  /** The indexed array, its length, first and last record when last indexed: any other change re-indexes. */
+  runs: RunRecord[];
+  length: number;
+  first: RunRecord | undefined;
+  last: RunRecord | undefined;
+  /** Run id → its first record in `runs` (what `runs.find` would return), and how many records it has. */
+  byId: Map<string, { first: RunRecord; count: number }>;
+  /** The profile's `changedAtSeq` the counts are for. */
+  changedAtSeq: number;
+  /** {@link DecidedCounts} over the runs with `seq > changedAtSeq`. */
+  since: DecidedCounts;
+}
+
+const runIndexes = new WeakMap<TrustProfile, RunIndex>();
+
+/** Recount the demotion counts of the runs since the last level change. */
+function recount(idx: RunIndex, p: TrustProfile): void {
+  idx.changedAtSeq = p.changedAtSeq;
+  idx.since = noDecidedCounts();
+  for (const r of p.runs) if (r.seq > p.changedAtSeq) addDecidedCounts(idx.since, r, 1);
+}
+
+/** Note the array's shape after a change made through the index. */
+function settle(idx: RunIndex, p: TrustProfile): void {
+  idx.runs = p.runs;
+  idx.length = p.runs.length;
+  idx.first = p.runs[0];
+  idx.last = p.runs[p.runs.length - 1];
+}
+
+/** The profile's index, built when missing or stale; its counts are for the current `changedAtSeq`. */
+function runIndex(p: TrustProfile): RunIndex {
+  let idx = runIndexes.get(p);
+  if (!idx || idx.runs !== p.runs || idx.length !== p.runs.length || idx.first !== p.runs[0] || idx.last !== p.runs[p.runs.length - 1]) {
+    const byId = new Map<string, { first: RunRecord; count: number }>();
+    for (const r of p.runs) {
+      const at = byId.get(r.runId);
+      if (at) at.count++;
+      else byId.set(r.runId, { first: r, count: 1 });
+    }
+    idx = { runs: p.runs, length: 0, first: undefined, last: undefined, byId, changedAtSeq: p.changedAtSeq, since: noDecidedCounts() };
+    settle(idx, p);
+    recount(idx, p);
+    runIndexes.set(p, idx);
+  } else if (idx.changedAtSeq !== p.changedAtSeq) recount(idx, p);
+  return idx;
+}
+
+/** Append a run record to the profile (through its index). */
+function pushRun(p: TrustProfile, r: RunRecord): void {
+  const idx = runIndex(p);
+  p.runs.push(r);
+  const at = idx.byId.get(r.runId);
+  if (at) at.count++;
+  else idx.byId.set(r.runId, { first: r, count: 1 });
+  if (r.seq > idx.changedAtSeq) addDecidedCounts(idx.since, r, 1);
+  settle(idx, p);
+}
+
+/** Drop the oldest runs beyond `keep` (through the index). @returns the dropped records */
+function dropOldest(p: TrustProfile, keep: number): RunRecord[] {
+  const idx = runIndex(p);
+  const gone = p.runs.splice(0, p.runs.length - keep);
+  for (const r of gone) {
+    if (r.seq > idx.changedAtSeq) addDecidedCounts(idx.since, r, -1);
+    const at = idx.byId.get(r.runId)!;
+    if (--at.count === 0) idx.byId.delete(r.runId);
+    // A run id planned again in this profile: its next record is now the first.
+    else if (at.first === r) at.first = p.runs.find((x) => x.runId === r.runId)!;
+  }
+  settle(idx, p);
+  return gone;
+}
+
 /** Evidence of a profile over its window. */
 export function profileEvidence(p: TrustProfile, rules: TrustRules, now: string | undefined): Evidence {
   return evidenceOf(windowOf(p.runs, rules, now));
@@ -160,7 +242,7 @@ export function applyTrustEvent(state: TrustState, e: StoredEvent, rules: TrustR
     if (!e.agent || !e.project || !e.taskType) return state;
     const p = profileFor(state, rules, e.agent, e.project, e.taskType);
     state.runKeys[e.runId] = trustKey(e.agent, e.project, e.taskType);
-    p.runs.push({
+    pushRun(p, {
       runId: e.runId, seq: e.seq, ts: e.ts, claimed: pl.claim === true, outcome: 'open', auto: false, gateRan: false, gateFailed: false,
       scopeViolations: 0, escalationAttempts: 0, regression: false, followUp: false, audit: undefined, durationMs: undefined, tokens: 0, costUsd: undefined, levelAtStart: p.level,
       // Runs logged before every run was confined carry no `sandbox` field: they earn nothing either.
@@ -168,13 +250,16 @@ export function applyTrustEvent(state: TrustState, e: StoredEvent, rules: TrustR
     });
     // A run that leaves the window is forgotten everywhere: later events of it change nothing either
     // way, and the state stays bounded however long the history.
-    if (p.runs.length > MAX_RUNS_KEPT) for (const gone of p.runs.splice(0, p.runs.length - MAX_RUNS_KEPT)) delete state.runKeys[gone.runId];
+    if (p.runs.length > MAX_RUNS_KEPT) for (const gone of dropOldest(p, MAX_RUNS_KEPT)) delete state.runKeys[gone.runId];
     return state;
   }
   const key = state.runKeys[e.runId];
   const p = key ? state.profiles[key] : undefined;
-  const run = p?.runs.find((r) => r.runId === e.runId);
-  if (!p || !run) return state;
+  const idx = p && runIndex(p);
+  const run = idx?.byId.get(e.runId)?.first;
+  if (!p || !idx || !run) return state;
+  // The run's part of the demotion counts is taken out while it changes, and put back after.
+  if (run.seq > idx.changedAtSeq) addDecidedCounts(idx.since, run, -1);
   let decided = false;
   switch (e.type) {
     case 'agent.exited':
@@ -232,9 +317,12 @@ export function applyTrustEvent(state: TrustState, e: StoredEvent, rules: TrustR
     default:
       break;
   }
+  // A level change above (a critical event) moved `changedAtSeq`: the counts are then made again.
+  if (idx.changedAtSeq !== p.changedAtSeq) recount(idx, p);
+  else if (run.seq > idx.changedAtSeq) addDecidedCounts(idx.since, run, 1);
   if (decided && p.level !== 'hold') {
-    const since = p.runs.filter((r) => r.seq > p.changedAtSeq);
-    const why = rateDemotionReason(since, rules);
+    // The runs since the last level change, as counted (rateDemotionReason's answer without a pass over them).
+    const why = rateDemotionReasonOf(idx.since, rules);
     if (why) changeLevel(p, e, AUTONOMY_LEVELS[autonomyRank(p.level) - 1]!, 'automatic-demotion', 'agentctl', why, profileEvidence(p, rules, state.lastTs));
   }
   return state;

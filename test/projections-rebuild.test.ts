@@ -1,0 +1,93 @@
+/**
+ * `projections rebuild` reads the log once for every projection (real SQLite files): across pages of
+ * that one read, with events appended while it reads, and with an incremental row forged in the
+ * database, it rebuilds what a fold from zero gives and reports whether the incremental one agreed.
+ */
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { rebuildAll, rebuildPaging } from '../src/evidence/projectionCatalog.js';
+import { openEventStore, type EventStore } from '../src/evidence/store.js';
+import { cleanup, tempDir } from './helpers.js';
+import { PROJECTS, eventOf, fromZero, history, persisted, rules, step } from './support/projectionHistory.js';
+
+const defaultPage = rebuildPaging.events;
+afterEach(() => {
+  rebuildPaging.events = defaultPage;
+  cleanup();
+});
+
+describe('rebuilding every projection in one read of the log', () => {
+  it('across pages of the read, agrees with the incremental projections and with a fold from zero (property)', () => {
+    fc.assert(
+      fc.property(history[0], fc.integer({ min: 1, max: 9 }), (steps, page) => {
+        const store = openEventStore(join(tempDir(), 'agentctl.db'));
+        try {
+          store.append(steps.map(eventOf));
+          for (const project of PROJECTS) persisted(store, project);
+          rebuildPaging.events = page;
+          for (const project of PROJECTS) {
+            const summary = rebuildAll(store, project, rules);
+            expect(summary.agreed).toBe(true);
+            expect(summary.runs.lastSeq).toBe(steps.length);
+            // The trust state's own last sequence: the project's last event, not the log's.
+            expect(summary.trust.lastSeq).toBe(Math.max(0, ...store.query({ project }).map((e) => e.seq)));
+          }
+          const all = store.query();
+          for (const project of PROJECTS) expect(persisted(store, project)).toEqual(fromZero(all, project));
+        } finally {
+          store.close();
+        }
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('events appended while it reads are folded into every projection before they are compared', () => {
+    const file = join(tempDir(), 'agentctl.db');
+    const store = openEventStore(file);
+    const other = openEventStore(file);
+    try {
+      const s = (run: number, kind: (typeof step extends fc.Arbitrary<infer T> ? T : never)['kind']) => eventOf({ run, project: 'p', agent: 'claude', taskType: 'docs', kind, n: 1 });
+      store.append([s(1, 'run.planned'), s(1, 'sandbox.created'), s(2, 'run.planned'), s(1, 'run.merged'), s(3, 'run.planned')]);
+      persisted(store, 'p');
+      // Another process appends right after the rebuild reads its first page, and its last (incomplete) one.
+      let reads = 0;
+      let appends = 0;
+      const racing: EventStore = Object.create(store) as EventStore;
+      racing.query = (q) => {
+        const page = store.query(q);
+        if (q?.limit === rebuildPaging.events && (reads++ === 0 || page.length < q.limit)) other.append([s(5 + appends++, 'run.planned'), s(2, 'run.discarded')]);
+        return page;
+      };
+      rebuildPaging.events = 2;
+      const summary = rebuildAll(racing, 'p', rules);
+      expect(appends).toBe(2);
+      expect(summary.agreed).toBe(true);
+      expect(summary.runs).toMatchObject({ rows: 5, lastSeq: 9 });
+      expect(summary.trust.lastSeq).toBe(9);
+      expect(persisted(store, 'p')).toEqual(fromZero(store.query(), 'p'));
+    } finally {
+      other.close();
+      store.close();
+    }
+  });
+
+  it('an incremental row forged in the database is reported and replaced by the rebuilt one', () => {
+    const store = openEventStore(join(tempDir(), 'agentctl.db'));
+    try {
+      const s = (run: number, kind: 'run.planned' | 'run.discarded') => eventOf({ run, project: 'p', agent: 'claude', taskType: 'docs', kind, n: 1 });
+      store.append([s(1, 'run.planned'), s(2, 'run.planned'), s(1, 'run.discarded')]);
+      persisted(store, 'p');
+      store.db.prepare("UPDATE projection_rows SET ord = 99 WHERE name = 'runs:p' AND key = 'p-run-1'").run();
+      rebuildPaging.events = 2;
+      const summary = rebuildAll(store, 'p', rules);
+      expect(summary.agreed).toBe(false);
+      expect(summary.runs.differences.count).toBeGreaterThan(0);
+      expect(persisted(store, 'p')).toEqual(fromZero(store.query(), 'p'));
+      expect(rebuildAll(store, 'p', rules).agreed).toBe(true);
+    } finally {
+      store.close();
+    }
+  });
+});
