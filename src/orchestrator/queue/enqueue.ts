@@ -16,12 +16,23 @@ import { ensureQueue } from './boss.js';
 import { pgSessionOf } from './lease.js';
 import { queueName, type QueuedRun } from './names.js';
 
+/**
+ * The heartbeat age, in seconds, at which a run's worker has lost its lease: three quarters of
+ * `queue.leaseSeconds`. The worker renews the heartbeat every quarter lease (two renewals may be late
+ * before the claim is lost) and recovery passes run every quarter lease, so a killed worker's run is
+ * recorded interrupted at most `leaseSeconds` after it died. pg-boss accepts no heartbeat under 10 s,
+ * hence `leaseSeconds` ≥ 16 (config.ts).
+ */
+export function heartbeatSecondsOf(leaseSeconds: number): number {
+  return Math.floor((leaseSeconds * 3) / 4);
+}
+
 /** The pg-boss job options of a queued run, from the project's `queue:` config. */
 export function jobOptions(cfg: Context['project']['config']['queue']): { retryLimit: number; heartbeatSeconds: number; expireInSeconds: number; retryDelay: number } {
   return {
     // A run whose worker lost its lease is offered again (retry) or left for review (no retry).
     retryLimit: cfg.onLost === 'retry' ? cfg.retries : 0,
-    heartbeatSeconds: cfg.leaseSeconds,
+    heartbeatSeconds: heartbeatSecondsOf(cfg.leaseSeconds),
     // The run's own timeout stops a run that hangs; the lease is the liveness check. pg-boss's maximum.
     expireInSeconds: 24 * 3600,
     retryDelay: 0,

@@ -37,7 +37,8 @@ function hasQueueSchema(s: PgSession): boolean {
 
 /**
  * Whether the worker that claimed `job` still holds it: the job is active in the same attempt and its
- * heartbeat is younger than its lease (by the database's clock, the one pg-boss's supervisor uses).
+ * heartbeat is younger than the job's `heartbeat_seconds` (enqueue.ts heartbeatSecondsOf; by the
+ * database's clock, the one pg-boss's supervisor uses).
  * A job that is gone, settled, retried (a later attempt) or whose heartbeat is older has lost its lease.
  * @returns undefined when this store has no queue (SQLite, or no queue schema): nothing can be said
  */
@@ -46,7 +47,7 @@ export function leaseHeld(store: EventStore, job: QueueJobRef): boolean | undefi
   if (!s || !hasQueueSchema(s)) return undefined;
   const [row] = s.query<{ held: boolean }>(
     `SELECT state = 'active' AND retry_count = $3
-            AND coalesce(heartbeat_on, started_on) + make_interval(secs => $4) >= now() AS held
+            AND coalesce(heartbeat_on, started_on) + make_interval(secs => coalesce(heartbeat_seconds, $4)) >= now() AS held
        FROM ${QUEUE_SCHEMA}.job WHERE name = $1 AND id = $2::uuid`,
     [job.queue, job.id, job.attempt, job.leaseSeconds],
   );

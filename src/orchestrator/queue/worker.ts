@@ -81,8 +81,8 @@ export async function runWorker(ctx: Context, boss: PgBoss, options: WorkerOptio
   options.signal.addEventListener('abort', onAbort, { once: true });
   let inFlight = 0;
 
-  // Other workers' runs whose lease is lost (a killed worker) are closed here, every quarter lease: a
-  // lease runs out at most `leaseSeconds` after its worker died, so the run is closed within 1.25 leases.
+  // Other workers' runs whose lease is lost (a killed worker) are closed here, every quarter lease: the
+  // heartbeat limit is three quarters of the lease (enqueue.ts), so the run is closed within one lease.
   const recovery = setInterval(() => {
     try {
       recoverOrphanedRuns(ctx);
