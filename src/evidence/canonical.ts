@@ -86,3 +86,29 @@ export function sameDigest(a: string, b: string): boolean {
   const y = Buffer.from(b, 'utf8');
   return x.length === y.length && timingSafeEqual(x, y);
 }
+
+/** A projection snapshot's authenticated fields (store.ts ProjectionSnapshot). */
+export interface SnapshotFields {
+  name: string;
+  lastSeq: number;
+  rulesHash: string;
+  /** The state as its JSON text (megabytes for the trust projection). */
+  state: string;
+}
+
+/**
+ * The HMAC-SHA256 of a projection snapshot (hex), version 2: the state text is hashed as it is, after
+ * the canonical JSON of the other fields, so a multi-megabyte state is not escaped again on every read.
+ */
+export function snapshotMac(key: KeyObject, s: SnapshotFields): string {
+  return createHmac('sha256', key).update(`agentctl-projection/2\n${canonicalJson({ name: s.name, lastSeq: s.lastSeq, rulesHash: s.rulesHash })}\n`).update(s.state).digest('hex');
+}
+
+/**
+ * Whether `mac` authenticates `s`: {@link snapshotMac}, or for a snapshot saved before it (version 1,
+ * the canonical JSON of all four fields), that one; the next save writes version 2.
+ */
+export function snapshotMacMatches(key: KeyObject, s: SnapshotFields, mac: string): boolean {
+  if (sameDigest(mac, snapshotMac(key, s))) return true;
+  return sameDigest(mac, hmacSha256(key, `agentctl-projection/1\n${canonicalJson({ name: s.name, lastSeq: s.lastSeq, rulesHash: s.rulesHash, state: s.state })}`));
+}

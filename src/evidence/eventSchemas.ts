@@ -376,3 +376,19 @@ export function storedView(e: StoredEvent): StoredTypedEvent | undefined {
   if (e.version === EVENT_TYPES[type]) return e as unknown as StoredTypedEvent;
   return { ...e, payload: readPayload(type, e.version, e.payload) } as StoredTypedEvent;
 }
+
+/**
+ * The payloads of the events of `type` in `list`, typed as stored and not parsed (see {@link storedView}):
+ * for readers that go through days of events on every command (the breakers' windows).
+ * @returns the payloads in list order
+ * @throws InternalError as {@link storedView}
+ */
+export function storedPayloads<T extends EventType>(list: readonly StoredEvent[], type: T): StoredPayloads[T][] {
+  const out: StoredPayloads[T][] = [];
+  for (const e of list) {
+    if (e.type !== type) continue;
+    const view = storedView(e);
+    if (view) out.push(view.payload as StoredPayloads[T]);
+  }
+  return out;
+}

@@ -12,7 +12,7 @@ import type { KeyObject } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { ConfigError, InternalError } from '../core/errors.js';
 import { homePaths } from '../core/paths.js';
-import { canonicalJson, hmacSha256, sameDigest } from './canonical.js';
+import { snapshotMac, snapshotMacMatches } from './canonical.js';
 import { checkPayload } from './eventSchemas.js';
 import { GENESIS_HASH, chainEvent, type EventInput, type StoredEvent } from './events.js';
 import { missingTriggers, schemaFingerprint, writeCheckpoint } from './integrity.js';
@@ -140,11 +140,6 @@ export interface OpenOptions {
   keyFile?: string;
 }
 
-/** Authentication code of a persisted projection (derived data, but trust is read from it). */
-function projectionMac(key: KeyObject, s: ProjectionSnapshot): string {
-  return hmacSha256(key, `agentctl-projection/1\n${canonicalJson({ name: s.name, lastSeq: s.lastSeq, rulesHash: s.rulesHash, state: s.state })}`);
-}
-
 let expectedFingerprint: string | undefined;
 /** Fingerprint of the events schema as the migrations create it (computed once, in memory). */
 export function expectedSchemaFingerprint(): string {
@@ -226,7 +221,7 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
       | undefined;
     if (!row || !auth) return undefined;
     const snapshot = { name: row.name, lastSeq: row.last_seq, rulesHash: row.rules_hash, state: row.state };
-    return row.mac !== null && sameDigest(row.mac, projectionMac(auth.key, snapshot)) ? snapshot : undefined;
+    return row.mac !== null && snapshotMacMatches(auth.key, snapshot, row.mac) ? snapshot : undefined;
   };
 
   const insert = db.prepare(
@@ -306,7 +301,7 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
         db.prepare(
           `INSERT INTO projections (name, last_seq, rules_hash, state, updated_at, mac) VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT(name) DO UPDATE SET last_seq = excluded.last_seq, rules_hash = excluded.rules_hash, state = excluded.state, updated_at = excluded.updated_at, mac = excluded.mac`,
-        ).run(s.name, s.lastSeq, s.rulesHash, s.state, now().toISOString(), projectionMac(key, s));
+        ).run(s.name, s.lastSeq, s.rulesHash, s.state, now().toISOString(), snapshotMac(key, s));
       }).immediate();
     },
     close() {

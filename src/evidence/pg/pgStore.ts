@@ -7,7 +7,7 @@
  */
 import { randomUUID, type KeyObject } from 'node:crypto';
 import { ConfigError, InternalError } from '../../core/errors.js';
-import { canonicalJson, hmacSha256, sameDigest } from '../canonical.js';
+import { snapshotMac, snapshotMacMatches } from '../canonical.js';
 import { GENESIS_HASH, chainEvent, type EventInput, type StoredEvent } from '../events.js';
 import { checkPayload } from '../eventSchemas.js';
 import type { LogAuth } from '../logAuth.js';
@@ -40,11 +40,6 @@ export interface PgEventStore extends EventStore {
   schema: PgSchemaState;
   /** Key and keyed sequence (undefined when opened for inspection). */
   auth: LogAuth | undefined;
-}
-
-/** Authentication code of a persisted projection, as store.ts computes it. */
-function projectionMac(key: KeyObject, s: ProjectionSnapshot): string {
-  return hmacSha256(key, `agentctl-projection/1\n${canonicalJson({ name: s.name, lastSeq: s.lastSeq, rulesHash: s.rulesHash, state: s.state })}`);
 }
 
 /** Refuse a store whose schema is missing, of another version, tampered with, or reachable by a role that could alter it. */
@@ -113,7 +108,7 @@ export function openPgEventStore(url: string, options: PgOpenOptions): PgEventSt
     );
     if (!row || !auth) return undefined;
     const snapshot = { name: row.name, lastSeq: Number(row.last_seq), rulesHash: row.rules_hash, state: row.state };
-    return row.mac !== null && sameDigest(row.mac, projectionMac(auth.key, snapshot)) ? snapshot : undefined;
+    return row.mac !== null && snapshotMacMatches(auth.key, snapshot, row.mac) ? snapshot : undefined;
   };
 
   return {
@@ -155,7 +150,7 @@ export function openPgEventStore(url: string, options: PgOpenOptions): PgEventSt
         s.query(
           `INSERT INTO ${SCHEMA}.projections (name, last_seq, rules_hash, state, updated_at, mac) VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (name) DO UPDATE SET last_seq = excluded.last_seq, rules_hash = excluded.rules_hash, state = excluded.state, updated_at = excluded.updated_at, mac = excluded.mac`,
-          [p.name, p.lastSeq, p.rulesHash, p.state, now().toISOString(), projectionMac(key, p)],
+          [p.name, p.lastSeq, p.rulesHash, p.state, now().toISOString(), snapshotMac(key, p)],
         );
       });
     },

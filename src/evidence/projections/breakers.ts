@@ -6,7 +6,7 @@
  * - `evaluateBreakers` checks an agent's recent activity in a project against the thresholds. Counting
  *   starts after the breaker's last reset, so a reset is not undone by the events that caused the trip.
  */
-import { isEvent, payloadOf } from '../eventSchemas.js';
+import { isEvent, payloadOf, storedPayloads } from '../eventSchemas.js';
 import type { StoredEvent } from '../events.js';
 
 /** Thresholds from `.agentrc.yaml` `breakers:`. */
@@ -134,7 +134,8 @@ export function evaluateBreakers(events: readonly StoredEvent[], controls: Contr
   };
   const hour = since('volume', 3_600_000);
   const runsOf = (list: readonly StoredEvent[]) => list.filter((e) => e.type === 'run.planned').length;
-  const committed = (list: readonly StoredEvent[]) => list.filter((e) => isEvent(e, 'sandbox.committed')).map((e) => payloadOf(e, 'sandbox.committed'));
+  // Typed without parsing (storedView): these read days of events on every command that checks breakers.
+  const committed = (list: readonly StoredEvent[]) => storedPayloads(list, 'sandbox.committed');
   const linesOf = (list: readonly StoredEvent[]) => committed(list).reduce((n, p) => n + count(p.insertions) + count(p.deletions), 0);
   // Bytes see what lines cannot: a 60 MB binary is 0 changed lines. Runs recorded before bytes were counted add 0.
   const bytesOf = (list: readonly StoredEvent[]) => committed(list).reduce((n, p) => n + count(p.bytes), 0);
@@ -150,7 +151,7 @@ export function evaluateBreakers(events: readonly StoredEvent[], controls: Contr
   if (runs > runLimit) trip('volume', `${runs} runs in the last hour (limit ${Math.round(runLimit)}: the larger of ${config.volume.runsPerHour} and ${config.volume.normFactor}× the agent's norm)`);
   else if (lines > lineLimit) trip('volume', `${lines} changed lines in the last hour (limit ${Math.round(lineLimit)}: the larger of ${config.volume.linesPerHour} and ${config.volume.normFactor}× the agent's norm)`);
   else if (bytes > byteLimit) trip('volume', `${bytes} changed bytes in the last hour (limit ${Math.round(byteLimit)}: the larger of ${config.volume.bytesPerHour} and ${config.volume.normFactor}× the agent's norm)`);
-  const day = since('cost', 86_400_000).filter((e) => isEvent(e, 'agent.usage')).map((e) => payloadOf(e, 'agent.usage'));
+  const day = storedPayloads(since('cost', 86_400_000), 'agent.usage');
   const usd = day.reduce((n, p) => n + (p.costUsd ?? 0), 0);
   const tokens = day.reduce((n, p) => n + p.inputTokens + p.outputTokens, 0);
   if (usd > config.cost.usdPerDay) trip('cost', `$${usd.toFixed(2)} spent in the last 24 h (budget $${config.cost.usdPerDay})`);
