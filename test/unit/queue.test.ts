@@ -1,7 +1,7 @@
 /** The run queue's pure parts: job options from the `queue:` config, and its config defaults and bounds. */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/definition/config.js';
-import { jobOptions } from '../../src/orchestrator/queue/enqueue.js';
+import { heartbeatSecondsOf, jobOptions } from '../../src/orchestrator/queue/enqueue.js';
 import { queueName } from '../../src/orchestrator/queue/names.js';
 
 describe('run queue options', () => {
@@ -12,8 +12,9 @@ describe('run queue options', () => {
 
   it('queue: defaults, and bad values name the field', () => {
     expect(parseConfig('/repo', undefined, 'p').queue).toEqual({ remote: 'origin', leaseSeconds: 60, onLost: 'retry', retries: 2 });
-    expect(parseConfig('/repo', 'queue:\n  leaseSeconds: 15\n  onLost: review\n', 'p').queue).toMatchObject({ leaseSeconds: 15, onLost: 'review' });
-    // pg-boss refuses heartbeats under 10 s.
+    expect(parseConfig('/repo', 'queue:\n  leaseSeconds: 16\n  onLost: review\n', 'p').queue).toMatchObject({ leaseSeconds: 16, onLost: 'review' });
+    // The heartbeat limit is three quarters of the lease, and pg-boss refuses heartbeats under 10 s.
+    expect(heartbeatSecondsOf(16)).toBe(12);
     expect(() => parseConfig('/repo', 'queue:\n  leaseSeconds: 15\n', 'p')).toThrow(/queue\.leaseSeconds/);
     expect(() => parseConfig('/repo', 'queue:\n  remote: "--upload-pack=x"\n', 'p')).toThrow(/queue\.remote/);
   });
