@@ -13,13 +13,8 @@ import { adminDirOf } from '../exec/gitPointer.js';
 import { isProcessAlive, killProcessGroup } from '../exec/processes.js';
 import { runBranch } from '../exec/worktree.js';
 import type { Context } from './context.js';
-import { leaseHeld, type QueueJobRef } from './queue/lease.js';
-
-/** The queue job recorded in a `run.planned` payload, when there is one. */
-function queueJobOf(value: unknown): QueueJobRef | undefined {
-  const v = value as Partial<QueueJobRef> | undefined;
-  return v && typeof v.queue === 'string' && typeof v.id === 'string' && typeof v.attempt === 'number' && typeof v.leaseSeconds === 'number' ? (v as QueueJobRef) : undefined;
-}
+import { payloadOf } from '../evidence/eventSchemas.js';
+import { heartbeatSecondsOf, leaseHeld } from './queue/lease.js';
 
 /** One recovered run. */
 export interface Recovered {
@@ -59,9 +54,10 @@ export function recoverOrphanedRuns(ctx: Context): Recovered[] {
       // A live worker here watches its own lease (the job's signal) and stops the run itself.
       if (isProcessAlive(ownerPid, (planned.ownerStart as string | null) ?? undefined)) continue;
     } else {
-      const job = queueJobOf(planned.queueJob);
+      // The queue job belongs to the run as planned (attempt 1); a later attempt was started by a human.
+      const job = mine[0]!.type === 'run.planned' ? payloadOf(mine[0]!, 'run.planned').queueJob : undefined;
       if (!job || leaseHeld(ctx.store, job) !== false) continue;
-      reason = `the worker on ${String(planned.ownerHost)} (pid ${ownerPid}) lost its lease on queue job ${job.id} (no heartbeat for ${job.leaseSeconds} s)`;
+      reason = `the worker on ${String(planned.ownerHost)} (pid ${ownerPid}) lost its lease on queue job ${job.id} (no heartbeat for ${heartbeatSecondsOf(job.leaseSeconds)} s)`;
     }
     const subject = { runId: run.runId, task: run.task, agent: run.agent, project, taskType: run.taskType };
     const recovered: EventInput[] = [];

@@ -46,8 +46,9 @@ export function reviewSite(ctx: Context, run: RunView): ReviewSite {
   const planned = events.find((e) => e.type === 'run.planned');
   // A queued run's branch was pushed to the shared remote, which is where it lands: every clone, the
   // worker's own included, reviews it through the remote (a local merge would never reach the team).
-  if (planned && payloadOf(planned, 'run.planned').queueJob) return 'remote';
-  const owner = planned?.payload.ownerHost;
+  const plan = planned && payloadOf(planned, 'run.planned');
+  if (plan?.queueJob) return 'remote';
+  const owner = plan?.ownerHost;
   const restored = events.some((e) => e.type === 'sandbox.restored');
   if (!restored && typeof owner === 'string' && owner !== currentHost()) return 'remote';
   const gitDir = events

@@ -138,11 +138,11 @@ export async function runRows(work: string, reps: number, files: number, concurr
     } catch {
       batchProblems.add(`the batch printed no JSON (exit ${s.code}): ${s.stderr.trim().split('\n').slice(-2).join(' / ')}`);
     }
-    const ok = items.filter((it) => it.run?.state === 'awaiting_review');
+    const ok = items.filter((item) => item.run?.state === 'awaiting_review');
     failures += concurrent - ok.length;
-    for (const it of items) if (it.run?.state !== 'awaiting_review') batchProblems.add(`${it.task}: ${(it.run?.state ?? `not run: ${it.skipped}`).slice(0, 160)}`);
+    for (const item of items) if (item.run?.state !== 'awaiting_review') batchProblems.add(`${item.task}: ${(item.run?.state ?? `not run: ${item.skipped}`).slice(0, 160)}`);
     // Discard them (unmeasured), four at a time, so every round starts from the same repository.
-    const ids = ok.map((it) => it.run!.runId);
+    const ids = ok.map((item) => item.run!.runId);
     for (let j = 0; j < ids.length; j += 4) await Promise.all(ids.slice(j, j + 4).map((id) => plain(['review', 'discard', id, '--json'], repo, env)));
   }
   const bc = median(batchCpu);

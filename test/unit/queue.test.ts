@@ -1,7 +1,8 @@
 /** The run queue's pure parts: job options from the `queue:` config, and its config defaults and bounds. */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/definition/config.js';
-import { heartbeatSecondsOf, jobOptions } from '../../src/orchestrator/queue/enqueue.js';
+import { jobOptions } from '../../src/orchestrator/queue/enqueue.js';
+import { heartbeatSecondsOf } from '../../src/orchestrator/queue/lease.js';
 import { queueName } from '../../src/orchestrator/queue/names.js';
 
 describe('run queue options', () => {

@@ -13,19 +13,8 @@ import { selectTasks } from '../batch.js';
 import { currentHost, currentHuman, type Context } from '../context.js';
 import { allTasks, findRunnableTask } from '../tasks.js';
 import { ensureQueue } from './boss.js';
-import { pgSessionOf } from './lease.js';
+import { heartbeatSecondsOf, pgSessionOf } from './lease.js';
 import { queueName, type QueuedRun } from './names.js';
-
-/**
- * The heartbeat age, in seconds, at which a run's worker has lost its lease: three quarters of
- * `queue.leaseSeconds`. The worker renews the heartbeat every quarter lease (two renewals may be late
- * before the claim is lost) and recovery passes run every quarter lease, so a killed worker's run is
- * recorded interrupted at most `leaseSeconds` after it died. pg-boss accepts no heartbeat under 10 s,
- * hence `leaseSeconds` ≥ 16 (config.ts).
- */
-export function heartbeatSecondsOf(leaseSeconds: number): number {
-  return Math.floor((leaseSeconds * 3) / 4);
-}
 
 /** The pg-boss job options of a queued run, from the project's `queue:` config. */
 export function jobOptions(cfg: Context['project']['config']['queue']): { retryLimit: number; heartbeatSeconds: number; expireInSeconds: number; retryDelay: number } {

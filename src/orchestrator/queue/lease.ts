@@ -14,6 +14,17 @@ import type { PgEventStore } from '../../evidence/pg/pgStore.js';
 import type { PgSession } from '../../evidence/pg/session.js';
 import { QUEUE_SCHEMA } from './names.js';
 
+/**
+ * The heartbeat age, in seconds, at which a run's worker has lost its lease: three quarters of
+ * `queue.leaseSeconds`. The worker renews the heartbeat every quarter lease (two renewals may be late
+ * before the claim is lost) and recovery passes run every quarter lease, so a killed worker's run is
+ * recorded interrupted at most `leaseSeconds` after it died. pg-boss accepts no heartbeat under 10 s,
+ * hence `leaseSeconds` ≥ 16 (config.ts).
+ */
+export function heartbeatSecondsOf(leaseSeconds: number): number {
+  return Math.floor((leaseSeconds * 3) / 4);
+}
+
 /** The queue job a run was started for, as `run.planned` records it. */
 export interface QueueJobRef {
   queue: string;
@@ -37,7 +48,7 @@ function hasQueueSchema(s: PgSession): boolean {
 
 /**
  * Whether the worker that claimed `job` still holds it: the job is active in the same attempt and its
- * heartbeat is younger than the job's `heartbeat_seconds` (enqueue.ts heartbeatSecondsOf; by the
+ * heartbeat is younger than the job's `heartbeat_seconds` ({@link heartbeatSecondsOf}; by the
  * database's clock, the one pg-boss's supervisor uses).
  * A job that is gone, settled, retried (a later attempt) or whose heartbeat is older has lost its lease.
  * @returns undefined when this store has no queue (SQLite, or no queue schema): nothing can be said

@@ -82,7 +82,7 @@ export async function runWorker(ctx: Context, boss: PgBoss, options: WorkerOptio
   let inFlight = 0;
 
   // Other workers' runs whose lease is lost (a killed worker) are closed here, every quarter lease: the
-  // heartbeat limit is three quarters of the lease (enqueue.ts), so the run is closed within one lease.
+  // heartbeat limit is three quarters of the lease (lease.ts heartbeatSecondsOf), so the run is closed within one lease.
   const recovery = setInterval(() => {
     try {
       recoverOrphanedRuns(ctx);
