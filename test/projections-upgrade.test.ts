@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../src/evidence/canonical.js';
 import { rebuildAll, requestRows } from '../src/evidence/projectionCatalog.js';
 import { projectRuns } from '../src/evidence/projections/runs.js';
-import { projectTrust } from '../src/evidence/projections/trust.js';
+import { projectTrust, trustView } from '../src/evidence/projections/trust.js';
 import { DEFAULT_TRUST_RULES } from '../src/evidence/projections/trust-rules.js';
 import { listRuns } from '../src/evidence/runsStore.js';
 import { openEventStore } from '../src/evidence/store.js';
@@ -49,7 +49,7 @@ describe('a log written by the previous version', () => {
       const runs = listRuns(store, 'p').runs;
       expect(runs.map((r) => canonicalJson(r))).toEqual([...projectRuns(mine).values()].reverse().map((r) => canonicalJson(r)));
       expect(runs.filter((r) => r.state === 'merged').length).toBeGreaterThan(0);
-      expect(canonicalJson(currentTrust(store, 'p', DEFAULT_TRUST_RULES))).toBe(canonicalJson(projectTrust(mine, DEFAULT_TRUST_RULES)));
+      expect(canonicalJson(currentTrust(store, 'p', DEFAULT_TRUST_RULES))).toBe(canonicalJson(trustView(projectTrust(mine, DEFAULT_TRUST_RULES), DEFAULT_TRUST_RULES)));
       expect(requestRows(store, 'p').map((r) => r.payload.id)).toEqual(['follow-1', 'follow-3']);
       expect(rebuildAll(store, 'p', DEFAULT_TRUST_RULES).agreed).toBe(true);
       // The old snapshot was replaced by one of this version.

@@ -12,7 +12,7 @@ import { clearScratch, finishRebuildRows, foldScratchPage, readRows, selects, va
 import { rebuildSnapshot, syncSnapshot, type SnapshotFold } from './snapshotSync.js';
 import { runsFold } from './runsStore.js';
 import type { EventStore } from './store.js';
-import { trustFold } from './trustStore.js';
+import { saveTrustView, trustFold } from './trustStore.js';
 
 /** The kill-switch and breaker fold (all projects: the kill switch is global). */
 export const controlsFold: SnapshotFold<Controls> = {
@@ -184,6 +184,7 @@ export function rebuildAll(store: EventStore, project: string, rules: TrustRules
   // canonicalJson drops undefined properties, so an in-memory state compares equal to its JSON round trip.
   const [t, c, f] = snapshotFolds.map((fold, i) => rebuildSnapshot(store, fold, sameJson, { state: states[i], lastSeq: seq }));
   const trustState = t!.state as TrustState;
+  saveTrustView(store, project, rules, trustState, t!.lastSeq);
   const trust = { profiles: Object.keys(trustState.profiles).length, lastSeq: trustState.lastSeq, agreed: t!.agreed };
   const controls = { lastSeq: c!.lastSeq, agreed: c!.agreed };
   const facts = { lastSeq: f!.lastSeq, agreed: f!.agreed };

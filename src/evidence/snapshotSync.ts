@@ -51,7 +51,7 @@ function advanceSnapshot<S>(store: EventStore, fold: SnapshotFold<S>, state: S, 
 }
 
 /** The stored snapshot's state and sequence when authentic and of this version; else the empty state at 0. */
-function loadSnapshot<S>(store: EventStore, fold: SnapshotFold<S>): { state: S; lastSeq: number } {
+export function loadSnapshot<S>(store: EventStore, fold: SnapshotFold<S>): { state: S; lastSeq: number } {
   const snap = store.loadProjection(fold.name);
   if (snap && snap.rulesHash === fold.version) {
     try {
@@ -69,9 +69,30 @@ function loadSnapshot<S>(store: EventStore, fold: SnapshotFold<S>): { state: S; 
  * save never moves a snapshot backwards (store.ts).
  */
 export function syncSnapshot<S>(store: EventStore, fold: SnapshotFold<S>): S {
+  return syncSnapshotAt(store, fold).state;
+}
+
+/** {@link syncSnapshot}, with the sequence the returned state covers. */
+export function syncSnapshotAt<S>(store: EventStore, fold: SnapshotFold<S>): { state: S; lastSeq: number } {
   const { state, lastSeq } = loadSnapshot(store, fold);
-  advanceSnapshot(store, fold, state, lastSeq, true);
-  return state;
+  return { state, lastSeq: advanceSnapshot(store, fold, state, lastSeq, true) };
+}
+
+/**
+ * Whether any event `filter` selects was appended after `afterSeq`, reading the events since (a page at
+ * a time; other projects' events are skipped in memory, see eventPage).
+ * @returns whether one was found, and the sequence the search covered (≥ afterSeq)
+ */
+export function newEventsSince(store: EventStore, filter: SnapshotFold<unknown>['filter'], afterSeq: number): { found: boolean; coveredSeq: number } {
+  let seq = afterSeq;
+  for (;;) {
+    const head = store.headSeq();
+    if (seq >= head) return { found: false, coveredSeq: seq };
+    const { events, full, endSeq } = eventPage(store, filter, seq);
+    if (events.length > 0) return { found: true, coveredSeq: seq };
+    seq = full ? endSeq : Math.max(endSeq, head);
+    if (!full) return { found: false, coveredSeq: seq };
+  }
 }
 
 /**

@@ -11,7 +11,7 @@ import { openStore, storeTarget, type StoreTarget } from '../evidence/openStore.
 import { settleLegacyIdentity } from '../definition/identity.js';
 import { projectRuns, type RunView } from '../evidence/projections/runs.js';
 import type { Controls } from '../evidence/projections/breakers.js';
-import type { TrustState } from '../evidence/projections/trust.js';
+import type { TrustView } from '../evidence/projections/trust.js';
 import { currentControls } from '../evidence/projectionCatalog.js';
 import { getRun, runsByPrefix } from '../evidence/runsStore.js';
 import { currentTrust } from '../evidence/trustStore.js';
@@ -80,7 +80,7 @@ export function runFromLog(ctx: Pick<Context, 'store'>, runId: string): RunView 
  * The project's trust projection, current: git evidence (reverts, follow-ups) is scanned first, then
  * the persisted projection is brought up to date with the events since it was saved.
  */
-export async function trustOf(ctx: Context): Promise<TrustState> {
+export async function trustOf(ctx: Context): Promise<TrustView> {
   await scanMergedRuns(ctx);
   return currentTrust(ctx.store, ctx.project.config.project, ctx.project.config.trust);
 }

@@ -15,7 +15,7 @@ import { loadProfiles } from '../definition/load.js';
 import type { AgentSettings } from '../definition/config.js';
 import type { AgentName, Task } from '../definition/task.js';
 import type { Controls } from '../evidence/projections/breakers.js';
-import { earnedLevel, type TrustState } from '../evidence/projections/trust.js';
+import { earnedLevel, type TrustView } from '../evidence/projections/trust.js';
 import { requireOsSandbox, type OsSandbox } from '../exec/osSandbox.js';
 import { resolveExecutable } from '../exec/runner.js';
 import { runBranch } from '../exec/worktree.js';
@@ -86,7 +86,7 @@ export function requireLaunchable(ctx: Context, agent: AgentName, policy: Policy
  * breakers, and the OS sandbox (a `sandbox: none` policy caps it at review). The one place this rule
  * lives: `run` and `tasks` both use it.
  */
-export function effectiveAutonomyOf(ctx: Context, task: Task, policy: Policy, trust: TrustState, controls: Controls): EffectiveAutonomy {
+export function effectiveAutonomyOf(ctx: Context, task: Task, policy: Policy, trust: TrustView, controls: Controls): EffectiveAutonomy {
   const cfg = ctx.project.config;
   return taskAutonomy(task, earnedLevel(trust, cfg.trust, task.agent, cfg.project, task.type), cfg.sensitivePaths, [...controlCaps(controls, task.agent, cfg.project), ...sandboxCaps(policy.sandbox)]);
 }

@@ -3,7 +3,7 @@
  * SVG, no scripts, no network) with, per trust profile, the level over time, each run's outcome and the
  * rolling merge rate, plus the metrics table and the decision history. Pure: data in, HTML out.
  */
-import type { Evidence, TrustProfile } from '../evidence/projections/trust.js';
+import { REPORT_RUNS, type Evidence, type TrustProfile } from '../evidence/projections/trust.js';
 import { evidenceOf, type Recommendation, type RunRecord } from '../evidence/projections/trust-rules.js';
 import { terminalSafe } from './terminal.js';
 
@@ -38,7 +38,7 @@ function levelChart(p: TrustProfile): string {
  * line. The rate is {@link Evidence.mergeRate}, merged / (merged + discarded): failed runs do not count.
  */
 function runsChart(p: TrustProfile): string {
-  const runs = p.runs.slice(-60);
+  const runs = p.runs.slice(-REPORT_RUNS);
   const w = Math.max(4, Math.min(20, 520 / Math.max(1, runs.length)));
   const bars = runs.map((r, i) => `<rect x="${40 + i * w}" y="50" width="${w - 1}" height="20" fill="${OUTCOME_COLOR[r.outcome]}"><title>${esc(`${r.runId}: ${r.outcome}${r.scopeViolations ? ', scope violation' : ''}${r.regression ? ', reverted' : ''}`)}</title></rect>`).join('');
   const decided: RunRecord[] = [];

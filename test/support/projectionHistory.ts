@@ -10,7 +10,7 @@ import type { EventInput, EventType, StoredEvent } from '../../src/evidence/even
 import { currentControls, projectFacts, rebuildAll, requestRows, verdictRows } from '../../src/evidence/projectionCatalog.js';
 import { projectControls } from '../../src/evidence/projections/breakers.js';
 import { projectRuns } from '../../src/evidence/projections/runs.js';
-import { projectTrust } from '../../src/evidence/projections/trust.js';
+import { projectTrust, trustView } from '../../src/evidence/projections/trust.js';
 import { DEFAULT_TRUST_RULES } from '../../src/evidence/projections/trust-rules.js';
 import { paging } from '../../src/evidence/projectionSync.js';
 import { listRuns } from '../../src/evidence/runsStore.js';
@@ -107,7 +107,8 @@ export function fromZero(events: StoredEvent[], project: string) {
     runs: runs.map((r) => canonicalJson(r)),
     order: runs.map((r) => r.runId),
     review: runs.filter((r) => r.sandboxLive && ['awaiting_review', 'failed', 'interrupted'].includes(r.state)).map((r) => r.runId),
-    trust: canonicalJson(projectTrust(mine, rules)),
+    // What readers see: the view cut from the state folded from zero.
+    trust: canonicalJson(trustView(projectTrust(mine, rules), rules)),
     controls: canonicalJson(projectControls(events)),
     requests: [...requests.values()].map((e) => canonicalJson({ seq: e.seq, runId: e.runId, agent: e.agent, taskType: e.taskType, payload: e.payload })),
     reviewers: canonicalJson(reviewerAgreement(mine)),

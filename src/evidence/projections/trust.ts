@@ -45,7 +45,10 @@ export interface TrustProfile {
   /** Sequence number of the last level change (0 = initial). */
   changedAtSeq: number;
   history: LevelChange[];
-  /** Runs in log order (at most {@link MAX_RUNS_KEPT}). */
+  /**
+   * Runs in log order: at most {@link MAX_RUNS_KEPT} in the fold's state; in a {@link TrustView}, the
+   * last {@link viewRunsOf} of them.
+   */
   runs: RunRecord[];
 }
 
@@ -60,8 +63,35 @@ export interface TrustState {
   lastTs: string | undefined;
 }
 
+/**
+ * What readers of trust see (levels, history, evidence over the window): the state without the fold's
+ * run index, each profile's runs cut to the last {@link viewRunsOf}. Small (kilobytes where the fold's
+ * state is megabytes), so commands read it rather than the whole state (trustStore.ts).
+ */
+export type TrustView = Omit<TrustState, 'runKeys'>;
+
 /** Runs remembered per profile (the window is at most this large). */
 export const MAX_RUNS_KEPT = 1000;
+
+/** Runs the evidence report (`promote --html`) draws per profile. */
+export const REPORT_RUNS = 60;
+
+/** Runs per profile a {@link TrustView} keeps: the window (`trust.window.runs`) or {@link REPORT_RUNS}, the larger. */
+export function viewRunsOf(rules: TrustRules): number {
+  return Math.max(rules.window.runs, REPORT_RUNS);
+}
+
+/**
+ * The read view of a state: every reader's answer is the same from it as from the state (evidence is over
+ * the last `window.runs` runs: {@link windowOf}). Shares the state's history arrays and run records.
+ * @returns a new object; `state` is not changed
+ */
+export function trustView(state: TrustState, rules: TrustRules): TrustView {
+  const keep = viewRunsOf(rules);
+  const profiles: Record<string, TrustProfile> = {};
+  for (const [key, p] of Object.entries(state.profiles)) profiles[key] = { ...p, runs: p.runs.slice(-keep) };
+  return { profiles, failedClosed: { ...state.failedClosed }, lastSeq: state.lastSeq, lastTs: state.lastTs };
+}
 
 /** Key of a trust profile: agent, project and task type joined by NUL. */
 export function trustKey(agent: string, project: string, taskType: string): string {
@@ -74,7 +104,7 @@ export function emptyTrustState(): TrustState {
 }
 
 /** The level a profile without history starts at: `hold` if the agent failed closed, else `rules.initial`. */
-function initialLevel(state: TrustState, rules: TrustRules, agent: string): { level: Autonomy; reason: string } {
+function initialLevel(state: TrustView, rules: TrustRules, agent: string): { level: Autonomy; reason: string } {
   const closed = state.failedClosed[agent] ?? state.failedClosed['*'];
   if (closed) return { level: 'hold', reason: closed };
   return { level: rules.initial, reason: `initial level (trust.initial: ${rules.initial})` };
@@ -336,7 +366,7 @@ export function projectTrust(events: Iterable<StoredEvent>, rules: TrustRules): 
 }
 
 /** The earned level for one (agent, project, task type), with its reason. */
-export function earnedLevel(state: TrustState, rules: TrustRules, agent: string, project: string, taskType: string): { level: Autonomy; reason: string } {
+export function earnedLevel(state: TrustView, rules: TrustRules, agent: string, project: string, taskType: string): { level: Autonomy; reason: string } {
   const p = state.profiles[trustKey(agent, project, taskType)];
   return p ? { level: p.level, reason: p.reason } : initialLevel(state, rules, agent);
 }
