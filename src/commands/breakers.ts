@@ -4,7 +4,7 @@ import { EXIT, InputError } from '../core/errors.js';
 import { AGENT_NAMES } from '../definition/task.js';
 import { BREAKERS, breakerStatus, type BreakerName } from '../evidence/projections/breakers.js';
 import { projectFacts } from '../evidence/projectionCatalog.js';
-import { breakerEvents } from '../orchestrator/breakerWindow.js';
+import { breakerInputs } from '../orchestrator/breakerWindow.js';
 import { controlsOf, currentHuman } from '../orchestrator/context.js';
 import { resetBreaker } from '../orchestrator/controls.js';
 import { printJson, println, table } from '../ui/output.js';
@@ -17,8 +17,8 @@ export async function show(opts: { json?: boolean }): Promise<number> {
     const controls = controlsOf(ctx);
     const now = Date.now();
     const agents = projectFacts(ctx.store, project).agents;
-    const events = breakerEvents(ctx.store, project, ctx.project.config.breakers, controls, agents, now);
-    const rows = breakerStatus(events, controls, ctx.project.config.breakers, agents, project, now);
+    const { events, norms } = breakerInputs(ctx.store, project, ctx.project.config.breakers, controls, agents, now);
+    const rows = breakerStatus(events, controls, ctx.project.config.breakers, agents, project, now, norms);
     if (opts.json) printJson({ project, halted: controls.halted ?? null, thresholds: ctx.project.config.breakers, breakers: rows });
     else {
       if (controls.halted) println(chalk.red(`HALTED by ${terminalSafe(controls.halted.by)} at ${terminalSafe(controls.halted.ts)}: ${terminalSafe(controls.halted.reason)} (agentctl resume)`));

@@ -42,14 +42,14 @@ export async function rebuild(opts: { json?: boolean }): Promise<number> {
     // Git evidence first, as every trust read does, so both sides see the same events.
     await scanMergedRuns(ctx);
     const summary = rebuildAll(ctx.store, ctx.project.config.project, ctx.project.config.trust);
-    const { trust, runs, requests, controls, agreed } = summary;
+    const { trust, runs, requests, activity, controls, agreed } = summary;
     if (opts.json) printJson({ profiles: trust.profiles, lastSeq: trust.lastSeq, agreed, projections: summary });
     else {
       const mark = (ok: boolean) => (ok ? 'agreed' : chalk.red('DISAGREED and was replaced'));
       println(
         `Rebuilt ${trust.profiles} trust profile(s) from ${trust.lastSeq} events; the incremental projection ${mark(trust.agreed)}.`,
         `Rebuilt ${runs.rows} run(s): ${runs.differences.count ? chalk.red(`${runs.differences.count} DIFFERED and were replaced (${runs.differences.keys.map((k) => terminalSafe(k)).join(', ')})`) : 'agreed'}.`,
-        `Rebuilt ${requests.rows} follow-up request(s): ${mark(requests.differences.count === 0)}; breakers and kill switch: ${mark(controls.agreed)}.`,
+        `Rebuilt ${requests.rows} follow-up request(s): ${mark(requests.differences.count === 0)}; breakers and kill switch: ${mark(controls.agreed)}; hourly activity (${activity.rows} row(s)): ${mark(activity.differences.count === 0)}.`,
       );
     }
     return agreed ? EXIT.OK : EXIT.INTERNAL;

@@ -5,7 +5,7 @@
  */
 import { canonicalJson } from './canonical.js';
 import type { StoredEvent } from './events.js';
-import { CONTROL_EVENT_TYPES, applyControlEvent, emptyControls, type Controls } from './projections/breakers.js';
+import { CONTROL_EVENT_TYPES, HOUR_MS, activityOf, addActivity, applyControlEvent, emptyControls, type Activity, type Controls } from './projections/breakers.js';
 import type { TrustRules } from './projections/trust-rules.js';
 import type { TrustState } from './projections/trust.js';
 import { clearScratch, finishRebuildRows, foldScratchPage, readRows, selects, valueOf, type RebuildReport, type RowFold } from './projectionSync.js';
@@ -26,6 +26,57 @@ export const controlsFold: SnapshotFold<Controls> = {
 /** The current control state, from its snapshot plus the control events since. */
 export function currentControls(store: EventStore): Controls {
   return syncSnapshot(store, controlsFold);
+}
+
+/** One agent's activity in one clock hour of a project (a row of {@link activityFold}). */
+export interface HourActivity extends Activity {
+  agent: string;
+  /** Clock hour: epoch ms of the event times ÷ {@link HOUR_MS}, floored. */
+  hour: number;
+}
+
+/**
+ * The hourly activity of `project`: one row per agent and clock hour of the event times, summing what
+ * its `run.planned` and `sandbox.committed` events add to the agent's volume (activityOf). The volume
+ * breaker's norm (7 days) reads ≤ 193 rows per agent from it instead of a week of events
+ * (orchestrator/breakerWindow.ts). Rows are grouped by agent and ordered by hour.
+ */
+export function activityFold(project: string): RowFold<HourActivity> {
+  return {
+    name: `activity:${project}`,
+    version: 'activity/1',
+    filter: { project, types: ['run.planned', 'sandbox.committed'] },
+    apply(rows, e: StoredEvent) {
+      if (e.project !== project || !e.agent) return;
+      const hour = Math.floor(Date.parse(e.ts) / HOUR_MS);
+      const a = Number.isFinite(hour) ? activityOf(e) : undefined;
+      if (!a) return;
+      const key = `${e.agent}\u0000${hour}`;
+      const row = rows.get(key) ?? { agent: e.agent, hour, runs: 0, lines: 0, bytes: 0 };
+      rows.set(key, addActivity({ ...row }, a), hour);
+    },
+    index: (v) => ({ kind: null, group: v.agent }),
+  };
+}
+
+/**
+ * Each of `agents`' hourly activity in `project` for the clock hours `fromHour` … `toHour` (inclusive;
+ * one index read per agent of at most that many rows). Hours without activity have no row.
+ * @returns per agent, its rows newest hour first
+ */
+export function hourlyActivity(store: EventStore, project: string, agents: readonly string[], fromHour: number, toHour: number): Map<string, HourActivity[]> {
+  if (toHour < fromHour) return new Map(agents.map((a) => [a, []]));
+  return readRows(store, activityFold(project), (r) =>
+    new Map(
+      agents.map((agent) => [
+        agent,
+        r
+          .list({ group: agent, beforeOrder: toHour + 1, limit: toHour - fromHour + 1 })
+          .filter((row) => row.order >= fromHour)
+          .map((row) => valueOf<HourActivity>(row)),
+      ]),
+    ),
+  );
 }
 
 /** A follow-up task request as stored: the latest `task.requested` event for an id (or an invalid one). */
@@ -128,6 +179,7 @@ export interface RebuildSummary {
   runs: RebuildReport;
   requests: RebuildReport;
   verdicts: RebuildReport;
+  activity: RebuildReport;
   trust: { profiles: number; lastSeq: number; agreed: boolean };
   controls: { lastSeq: number; agreed: boolean };
   facts: { lastSeq: number; agreed: boolean };
@@ -145,7 +197,7 @@ export const rebuildPaging = { events: 5_000 };
  * then brought to the head and compared on its own. Linear in the log's length, flat in memory.
  */
 export function rebuildAll(store: EventStore, project: string, rules: TrustRules): RebuildSummary {
-  const rowFolds = [runsFold(project), requestsFold(project), verdictsFold(project)] as RowFold<unknown>[];
+  const rowFolds = [runsFold(project), requestsFold(project), verdictsFold(project), activityFold(project)] as RowFold<unknown>[];
   const snapshotFolds = [trustFold(project, rules), controlsFold, factsFold(project)] as SnapshotFold<unknown>[];
   for (const f of rowFolds) clearScratch(store, f);
   const states = snapshotFolds.map((f) => f.empty());
@@ -179,7 +231,7 @@ export function rebuildAll(store: EventStore, project: string, rules: TrustRules
   rowFolds.forEach((_f, i) => {
     if (pending[i]!.length || written[i]! < seq) flush(i, seq);
   });
-  const [runs, requests, verdicts] = rowFolds.map((f) => finishRebuildRows(store, f)) as [RebuildReport, RebuildReport, RebuildReport];
+  const [runs, requests, verdicts, activity] = rowFolds.map((f) => finishRebuildRows(store, f)) as [RebuildReport, RebuildReport, RebuildReport, RebuildReport];
   const sameJson = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
   // canonicalJson drops undefined properties, so an in-memory state compares equal to its JSON round trip.
   const [t, c, f] = snapshotFolds.map((fold, i) => rebuildSnapshot(store, fold, sameJson, { state: states[i], lastSeq: seq }));
@@ -188,5 +240,5 @@ export function rebuildAll(store: EventStore, project: string, rules: TrustRules
   const trust = { profiles: Object.keys(trustState.profiles).length, lastSeq: trustState.lastSeq, agreed: t!.agreed };
   const controls = { lastSeq: c!.lastSeq, agreed: c!.agreed };
   const facts = { lastSeq: f!.lastSeq, agreed: f!.agreed };
-  return { runs, requests, verdicts, trust, controls, facts, agreed: [runs, requests, verdicts].every((r) => r.differences.count === 0) && trust.agreed && controls.agreed && facts.agreed };
+  return { runs, requests, verdicts, activity, trust, controls, facts, agreed: [runs, requests, verdicts, activity].every((r) => r.differences.count === 0) && trust.agreed && controls.agreed && facts.agreed };
 }

@@ -8,7 +8,7 @@ import { payloadOf } from '../evidence/eventSchemas.js';
 import type { EventPayloads } from '../evidence/eventSchemas.js';
 import type { EventBody, StoredEvent } from '../evidence/events.js';
 import { breakerKey, evaluateBreakers, trippedFor, type Trip } from '../evidence/projections/breakers.js';
-import { breakerEvents } from './breakerWindow.js';
+import { breakerInputs } from './breakerWindow.js';
 import { controlsOf, type Context } from './context.js';
 import { notify } from './notify.js';
 import { newJsonLines, readProtocolFile } from './protocol.js';
@@ -49,7 +49,8 @@ export async function recordTrips(ctx: Context, agent: string): Promise<Trip[]> 
   const project = ctx.project.config.project;
   const controls = controlsOf(ctx);
   const now = Date.now();
-  const trips = evaluateBreakers(breakerEvents(ctx.store, project, ctx.project.config.breakers, controls, [agent], now), controls, ctx.project.config.breakers, agent, project, now);
+  const { events, norms } = breakerInputs(ctx.store, project, ctx.project.config.breakers, controls, [agent], now);
+  const trips = evaluateBreakers(events, controls, ctx.project.config.breakers, agent, project, now, norms.get(agent));
   for (const t of trips) {
     const reset = controls.lastReset[breakerKey(t.breaker, agent, project)] ?? 0;
     const [event] = ctx.store.append({ type: 'breaker.tripped', key: `breaker:${t.breaker}:${agent}:${project}:${reset}`, agent, project, payload: { breaker: t.breaker, agent, project, reason: t.reason } });

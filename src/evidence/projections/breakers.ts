@@ -103,12 +103,13 @@ export interface BreakerStatus {
 /**
  * The state of every breaker for each agent in `project` (each agent's events evaluated once).
  * @param agents the agents to report, in order
+ * @param norms each agent's volume norm when computed elsewhere (see {@link evaluateBreakers})
  * @param nowMs current time in milliseconds since the epoch
  * @returns one row per agent × breaker, in {@link BREAKERS} order
  */
-export function breakerStatus(events: readonly StoredEvent[], controls: Controls, config: BreakerConfig, agents: readonly string[], project: string, nowMs: number): BreakerStatus[] {
+export function breakerStatus(events: readonly StoredEvent[], controls: Controls, config: BreakerConfig, agents: readonly string[], project: string, nowMs: number, norms?: ReadonlyMap<string, VolumeNorm>): BreakerStatus[] {
   return agents.flatMap((agent) => {
-    const wouldTrip = evaluateBreakers(events, { ...controls, tripped: {} }, config, agent, project, nowMs);
+    const wouldTrip = evaluateBreakers(events, { ...controls, tripped: {} }, config, agent, project, nowMs, norms?.get(agent));
     return BREAKERS.map((breaker) => {
       const trip = controls.tripped[breakerKey(breaker, agent, project)];
       return { agent, breaker, tripped: trip !== undefined, since: trip?.ts ?? null, reason: trip?.reason ?? wouldTrip.find((t) => t.breaker === breaker)?.reason ?? null };
@@ -116,13 +117,81 @@ export function breakerStatus(events: readonly StoredEvent[], controls: Controls
   });
 }
 
+/** One hour (ms). */
+export const HOUR_MS = 3_600_000;
+/** How far back the volume norm looks: the 7 days before the last hour, and that hour (ms). */
+export const NORM_WINDOW_MS = 8 * 86_400_000;
+
+/** What events add to an agent's volume: planned runs, and committed diffs' changed lines and bytes. */
+export interface Activity {
+  runs: number;
+  lines: number;
+  bytes: number;
+}
+
+/** The volume breaker's norm, before dividing: an agent's activity over the 7 days before the last hour, and in how many hours it planned runs. */
+export interface VolumeNorm extends Activity {
+  /** Distinct clock hours (epoch ms ÷ {@link HOUR_MS}) with at least one planned run. */
+  activeHours: number;
+}
+
+/**
+ * What one event adds to its agent's volume (the one definition, used by the norm and by the hourly
+ * activity projection that stores it): a `run.planned` is one run, a `sandbox.committed` its changed
+ * lines and bytes (negative or non-finite counts add 0); any other event, undefined.
+ * @throws InternalError for a stored payload of an older version that does not parse (storedView)
+ */
+export function activityOf(e: StoredEvent): Activity | undefined {
+  if (e.type === 'run.planned') return { runs: 1, lines: 0, bytes: 0 };
+  if (e.type !== 'sandbox.committed') return undefined;
+  const [p] = storedPayloads([e], 'sandbox.committed');
+  return p ? { runs: 0, lines: count(p.insertions) + count(p.deletions), bytes: count(p.bytes) } : undefined;
+}
+
+/** Is an event time (ms) in the norm's history, (now − {@link NORM_WINDOW_MS}, now − 1 h]? */
+export function inNormHistory(tsMs: number, nowMs: number): boolean {
+  return nowMs - tsMs > HOUR_MS && nowMs - tsMs <= NORM_WINDOW_MS;
+}
+
+/**
+ * The volume norm of `agent` in `project` from raw events: those of `events` in the norm's history.
+ * @param events any events; those outside the history or of other agents are ignored
+ * @param nowMs current time in milliseconds since the epoch
+ */
+export function volumeNormOf(events: readonly StoredEvent[], agent: string, project: string, nowMs: number): VolumeNorm {
+  const norm: VolumeNorm = { runs: 0, lines: 0, bytes: 0, activeHours: 0 };
+  const hours = new Set<number>();
+  for (const e of events) {
+    if (e.agent !== agent || e.project !== project) continue;
+    const ts = Date.parse(e.ts);
+    if (!inNormHistory(ts, nowMs)) continue;
+    const a = activityOf(e);
+    if (!a) continue;
+    addActivity(norm, a);
+    if (a.runs > 0) hours.add(Math.floor(ts / HOUR_MS));
+  }
+  norm.activeHours = hours.size;
+  return norm;
+}
+
+/** Add `a` into `into` (mutates and returns `into`). */
+export function addActivity<T extends Activity>(into: T, a: Activity): T {
+  into.runs += a.runs;
+  into.lines += a.lines;
+  into.bytes += a.bytes;
+  return into;
+}
+
 /**
  * Which breakers should trip now for `agent` in `project`.
- * @param events the project's events (any time range that covers the longest window: 24 h)
+ * @param events the project's events (any time range that covers the longest window: 24 h, or the
+ *   errors window if longer; and the norm's 8 days unless `norm` is given)
  * @param nowMs current time in milliseconds since the epoch
+ * @param norm the agent's volume norm when computed elsewhere (breakerWindow.ts: from the hourly
+ *   activity projection); default: {@link volumeNormOf} `events`
  * @returns new trips (breakers already tripped are not repeated)
  */
-export function evaluateBreakers(events: readonly StoredEvent[], controls: Controls, config: BreakerConfig, agent: string, project: string, nowMs: number): Trip[] {
+export function evaluateBreakers(events: readonly StoredEvent[], controls: Controls, config: BreakerConfig, agent: string, project: string, nowMs: number, norm?: VolumeNorm): Trip[] {
   const trips: Trip[] = [];
   const mine = events.filter((e) => e.agent === agent && e.project === project);
   const since = (breaker: BreakerName, windowMs: number) => {
@@ -132,26 +201,19 @@ export function evaluateBreakers(events: readonly StoredEvent[], controls: Contr
   const trip = (breaker: BreakerName, reason: string) => {
     if (!controls.tripped[breakerKey(breaker, agent, project)]) trips.push({ breaker, agent, project, reason, seq: 0, ts: new Date(nowMs).toISOString() });
   };
-  const hour = since('volume', 3_600_000);
-  const runsOf = (list: readonly StoredEvent[]) => list.filter((e) => e.type === 'run.planned').length;
-  // Typed without parsing (storedView): these read days of events on every command that checks breakers.
-  const committed = (list: readonly StoredEvent[]) => storedPayloads(list, 'sandbox.committed');
-  const linesOf = (list: readonly StoredEvent[]) => committed(list).reduce((n, p) => n + count(p.insertions) + count(p.deletions), 0);
-  // Bytes see what lines cannot: a 60 MB binary is 0 changed lines. Runs recorded before bytes were counted add 0.
-  const bytesOf = (list: readonly StoredEvent[]) => committed(list).reduce((n, p) => n + count(p.bytes), 0);
-  // The agent's norm: its mean per active hour over the 7 days before the last hour.
-  const history = mine.filter((e) => nowMs - Date.parse(e.ts) > 3_600_000 && nowMs - Date.parse(e.ts) <= 8 * 86_400_000);
-  const activeHours = new Set(history.filter((e) => e.type === 'run.planned').map((e) => Math.floor(Date.parse(e.ts) / 3_600_000))).size;
-  const runLimit = Math.max(config.volume.runsPerHour, activeHours ? (config.volume.normFactor * runsOf(history)) / activeHours : 0);
-  const lineLimit = Math.max(config.volume.linesPerHour, activeHours ? (config.volume.normFactor * linesOf(history)) / activeHours : 0);
-  const byteLimit = Math.max(config.volume.bytesPerHour, activeHours ? (config.volume.normFactor * bytesOf(history)) / activeHours : 0);
-  const runs = runsOf(hour);
-  const lines = linesOf(hour);
-  const bytes = bytesOf(hour);
+  const hour = since('volume', HOUR_MS);
+  const n = norm ?? volumeNormOf(events, agent, project, nowMs);
+  const runLimit = Math.max(config.volume.runsPerHour, n.activeHours ? (config.volume.normFactor * n.runs) / n.activeHours : 0);
+  const lineLimit = Math.max(config.volume.linesPerHour, n.activeHours ? (config.volume.normFactor * n.lines) / n.activeHours : 0);
+  const byteLimit = Math.max(config.volume.bytesPerHour, n.activeHours ? (config.volume.normFactor * n.bytes) / n.activeHours : 0);
+  const { runs, lines, bytes } = hour.reduce((sum, e) => {
+    const a = activityOf(e);
+    return a ? addActivity(sum, a) : sum;
+  }, { runs: 0, lines: 0, bytes: 0 });
   if (runs > runLimit) trip('volume', `${runs} runs in the last hour (limit ${Math.round(runLimit)}: the larger of ${config.volume.runsPerHour} and ${config.volume.normFactor}× the agent's norm)`);
   else if (lines > lineLimit) trip('volume', `${lines} changed lines in the last hour (limit ${Math.round(lineLimit)}: the larger of ${config.volume.linesPerHour} and ${config.volume.normFactor}× the agent's norm)`);
   else if (bytes > byteLimit) trip('volume', `${bytes} changed bytes in the last hour (limit ${Math.round(byteLimit)}: the larger of ${config.volume.bytesPerHour} and ${config.volume.normFactor}× the agent's norm)`);
-  const day = storedPayloads(since('cost', 86_400_000), 'agent.usage');
+  const day = storedPayloads(since('cost', 24 * HOUR_MS), 'agent.usage');
   const usd = day.reduce((n, p) => n + (p.costUsd ?? 0), 0);
   const tokens = day.reduce((n, p) => n + p.inputTokens + p.outputTokens, 0);
   if (usd > config.cost.usdPerDay) trip('cost', `$${usd.toFixed(2)} spent in the last 24 h (budget $${config.cost.usdPerDay})`);

@@ -1,0 +1,106 @@
+/**
+ * The breakers' windowed inputs (orchestrator/breakerWindow.ts) on a real SQLite log whose event times
+ * spread over 10 days, out of order by up to 50 minutes: the volume norm from the hourly activity
+ * projection plus the events at its ends equals the norm from a week of events, and every breaker
+ * decides as it would from the whole log.
+ */
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { breakerStatus, emptyControls, volumeNormOf, type BreakerConfig } from '../src/evidence/projections/breakers.js';
+import { paging } from '../src/evidence/projectionSync.js';
+import { openEventStore } from '../src/evidence/store.js';
+import { breakerInputs } from '../src/orchestrator/breakerWindow.js';
+import { cleanup, tempDir } from './helpers.js';
+import { eventOf } from './support/projectionHistory.js';
+
+const defaultPage = paging.events;
+afterEach(() => {
+  paging.events = defaultPage;
+  cleanup();
+});
+
+const MIN = 60_000;
+const AGENTS = ['claude', 'gemini'] as const;
+const config = (errorsWindowMinutes: number): BreakerConfig => ({
+  // Low floors, so the norm decides the volume limit.
+  volume: { runsPerHour: 1, linesPerHour: 1, bytesPerHour: 1, normFactor: 1.5 },
+  cost: { usdPerDay: 0.5, tokensPerDay: 200 },
+  errors: { windowMinutes: errorsWindowMinutes, maxFailures: 2 },
+  scope: { enabled: true },
+});
+
+const item = fc.record({
+  agent: fc.constantFrom(...AGENTS),
+  project: fc.constantFrom('p', 'p', 'p', 'q'),
+  kind: fc.constantFrom('run.planned', 'run.planned', 'sandbox.committed', 'sandbox.committed', 'agent.usage', 'gate.failed', 'run.failed', 'scope.violation', 'agent.exited'),
+  gapMin: fc.nat(300),
+  jitterMin: fc.integer({ min: -50, max: 50 }),
+  n: fc.nat(5),
+});
+
+describe('breaker window', () => {
+  it('norm from hourly rows + edge events == norm from every event, and the same breakers trip (property)', () => {
+    let split = 0;
+    fc.assert(
+      fc.property(fc.array(item, { minLength: 60, maxLength: 200, size: 'max' }), fc.constantFrom(60, 600, 12 * 24 * 60), fc.nat(12 * 60), fc.integer({ min: 3, max: 40 }), (items, errorsWindow, tailMin, page) => {
+        paging.events = page;
+        let clock = Date.UTC(2026, 10, 1);
+        const start = clock;
+        const store = openEventStore(join(tempDir(), 'agentctl.db'), { now: () => new Date(clock) });
+        try {
+          let t = start;
+          items.forEach((it, i) => {
+            t += it.gapMin * MIN;
+            clock = t + it.jitterMin * MIN;
+            store.append(eventOf({ run: i, project: it.project as 'p', agent: it.agent, taskType: 'docs', kind: it.kind as 'run.planned', n: it.n }));
+          });
+          const nowMs = t + tailMin * MIN;
+          const all = store.query();
+          const cfg = config(errorsWindow);
+          const inputs = breakerInputs(store, 'p', cfg, emptyControls(), AGENTS, nowMs);
+          if (nowMs - start > 8 * 24 * 60 * MIN && errorsWindow < 8 * 24 * 60) split++;
+          for (const agent of AGENTS) expect(inputs.norms.get(agent)).toEqual(volumeNormOf(all, agent, 'p', nowMs));
+          expect(breakerStatus(inputs.events, emptyControls(), cfg, AGENTS, 'p', nowMs, inputs.norms)).toEqual(breakerStatus(all.filter((e) => e.project === 'p'), emptyControls(), cfg, AGENTS, 'p', nowMs));
+        } finally {
+          store.close();
+        }
+      }),
+      // No shrinking: each case is a real log; the first failing case is reported as found.
+      { numRuns: 60, seed: 21, endOnFailure: true },
+    );
+    // Histories longer than the norm's 8 days, where rows replace events, were among those checked.
+    expect(split).toBeGreaterThan(5);
+  });
+
+  it('reads hourly rows, not a week of events: a week of 2,000 runs costs the last day’s events', () => {
+    const clock = { ms: Date.UTC(2026, 10, 1) };
+    const store = openEventStore(join(tempDir(), 'agentctl.db'), { now: () => new Date(clock.ms) });
+    try {
+      const batch = [];
+      for (let i = 0; i < 2000; i++) {
+        // 10 days of runs, one every 7.2 minutes: appended in batches with the batch's time.
+        batch.push(eventOf({ run: i, project: 'p', agent: 'claude', taskType: 'docs', kind: 'run.planned', n: 1 }));
+        if (batch.length === 20) {
+          store.append(batch.splice(0));
+          clock.ms += 144 * MIN;
+        }
+      }
+      const counting = { ...store, query: (q?: Parameters<typeof store.query>[0]) => {
+        const out = store.query(q);
+        read += out.length;
+        return out;
+      } };
+      let read = 0;
+      const inputs = breakerInputs(counting, 'p', config(60), emptyControls(), ['claude'], clock.ms);
+      expect(inputs.norms.get('claude')).toEqual(volumeNormOf(store.query(), 'claude', 'p', clock.ms));
+      expect(inputs.norms.get('claude')!.runs).toBeGreaterThan(1000);
+      // The last 24 h (+ clock skew) and the first partial hour: a few hundred events, not the week's 1,400.
+      read = 0;
+      breakerInputs(counting, 'p', config(60), emptyControls(), ['claude'], clock.ms);
+      expect(read).toBeLessThan(500);
+    } finally {
+      store.close();
+    }
+  });
+});
