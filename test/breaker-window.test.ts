@@ -54,6 +54,8 @@ describe('breaker window', () => {
             t += it.gapMin * MIN;
             clock = t + it.jitterMin * MIN;
             store.append(eventOf({ run: i, project: it.project as 'p', agent: it.agent, taskType: 'docs', kind: it.kind as 'run.planned', n: it.n }));
+            // A read mid-way saves the projection; later reads add the events since (or fold them when many).
+            if (i === items.length >> 1) breakerInputs(store, 'p', config(60), emptyControls(), AGENTS, t);
           });
           const nowMs = t + tailMin * MIN;
           const all = store.query();
@@ -71,6 +73,28 @@ describe('breaker window', () => {
     );
     // Histories longer than the norm's 8 days, where rows replace events, were among those checked.
     expect(split).toBeGreaterThan(5);
+  });
+
+  it('a read a few events behind the projection takes no write and still counts those events (an old time included)', () => {
+    let clock = Date.UTC(2026, 10, 1);
+    const store = openEventStore(join(tempDir(), 'agentctl.db'), { now: () => new Date(clock) });
+    try {
+      for (let i = 0; i < 300; i++) {
+        clock += 50 * MIN;
+        store.append(eventOf({ run: i, project: 'p', agent: 'claude', taskType: 'docs', kind: i % 3 ? 'run.planned' : 'sandbox.committed', n: 3 }));
+      }
+      const nowMs = clock + 10 * MIN;
+      breakerInputs(store, 'p', config(60), emptyControls(), ['claude'], nowMs);
+      const head = store.projections().reader('activity:p').head();
+      // A run planned 5 days ago (an event that sets its own time, as `store migrate` appends them) and a committed diff now.
+      store.append({ ...eventOf({ run: 900, project: 'p', agent: 'claude', taskType: 'docs', kind: 'run.planned', n: 1 }), ts: new Date(nowMs - 5 * 24 * 60 * MIN).toISOString() });
+      store.append(eventOf({ run: 901, project: 'p', agent: 'claude', taskType: 'docs', kind: 'sandbox.committed', n: 4 }));
+      const inputs = breakerInputs(store, 'p', config(60), emptyControls(), ['claude'], nowMs);
+      expect(store.projections().reader('activity:p').head()).toEqual(head);
+      expect(inputs.norms.get('claude')).toEqual(volumeNormOf(store.query(), 'claude', 'p', nowMs));
+    } finally {
+      store.close();
+    }
   });
 
   it('reads hourly rows, not a week of events: a week of 2,000 runs costs the last day’s events', () => {
