@@ -184,8 +184,10 @@ export function addActivity<T extends Activity>(into: T, a: Activity): T {
 
 /**
  * Which breakers should trip now for `agent` in `project`.
- * @param events the project's events (any time range that covers the longest window: 24 h, or the
- *   errors window if longer; and the norm's 8 days unless `norm` is given)
+ * @param events the project's events, in sequence order, each type covering the window it is counted
+ *   over: planned runs and committed diffs the last hour (and the norm's 8 days unless `norm` is given),
+ *   usage 24 h, gate failures, failed and discarded runs the errors window, scope violations since the
+ *   scope breaker's last reset (more is harmless)
  * @param nowMs current time in milliseconds since the epoch
  * @param norm the agent's volume norm when computed elsewhere (breakerWindow.ts: from the hourly
  *   activity projection); default: {@link volumeNormOf} `events`
