@@ -46,9 +46,19 @@ interface RowRecord {
 /** Authentication code of a projection head (HMAC-SHA256 under the log key; every backend uses this one). */
 export const projectionHeadMac = (key: KeyObject, name: string, h: ProjectionHead): string =>
   hmacSha256(key, `agentctl-projection-head/1\n${canonicalJson({ name, lastSeq: h.lastSeq, version: h.version })}`);
-/** Authentication code of a projection row (HMAC-SHA256 under the log key; every backend uses this one). */
-export const projectionRowMac = (key: KeyObject, name: string, r: ProjectionRow): string =>
-  hmacSha256(key, `agentctl-projection-row/1\n${canonicalJson({ name, key: r.key, kind: r.kind, group: r.group, order: r.order, value: r.value })}`);
+/** JSON text of a string or null, as canonicalJson writes it (JSON.stringify of a string gives the same bytes). */
+const jsonText = (v: string | null): string => (v === null ? 'null' : JSON.stringify(v));
+
+/**
+ * Authentication code of a projection row (HMAC-SHA256 under the log key; every backend uses this one):
+ * of `agentctl-projection-row/1`, a newline and canonicalJson({ name, key, kind, group, order, value }),
+ * that text written directly (a rebuild authenticates hundreds of thousands of rows; unit test: same bytes).
+ * @throws TypeError for a non-finite order (canonicalJson refuses it)
+ */
+export const projectionRowMac = (key: KeyObject, name: string, r: ProjectionRow): string => {
+  if (!Number.isFinite(r.order)) throw new TypeError(`cannot encode ${r.order} canonically`);
+  return hmacSha256(key, `agentctl-projection-row/1\n{"group":${jsonText(r.group)},"key":${JSON.stringify(r.key)},"kind":${jsonText(r.kind)},"name":${JSON.stringify(name)},"order":${r.order},"value":${JSON.stringify(r.value)}}`);
+};
 
 /**
  * A stored row, returned only when its code verifies.

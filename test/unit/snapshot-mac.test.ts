@@ -1,7 +1,12 @@
-/** The projection snapshot MAC: version 2 hashes the state text as it is; version 1 (older saves) still reads. */
+/**
+ * The projection snapshot MAC: version 2 hashes the state text as it is; version 1 (older saves) still reads.
+ * The projection row MAC, written directly, hashes the same bytes as its canonicalJson definition.
+ */
 import { createSecretKey, randomBytes } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, hmacSha256, snapshotMac, snapshotMacMatches } from '../../src/evidence/canonical.js';
+import { projectionRowMac } from '../../src/evidence/projectionStore.js';
 
 const key = createSecretKey(randomBytes(32));
 const s = { name: 'trust:p', lastSeq: 42, rulesHash: 'r1', state: JSON.stringify({ profiles: { a: { runs: [1, 2, 3] } }, note: 'ü "quoted"\n' }) };
@@ -20,5 +25,20 @@ describe('projection snapshot MAC', () => {
     expect(snapshotMacMatches(key, s, v1(other))).toBe(false);
     // The field boundary is fixed: a state cannot be moved into the other fields.
     expect(snapshotMac(key, { ...s, rulesHash: 'r', state: `1\n${s.state}` })).not.toBe(snapshotMac(key, s));
+  });
+});
+
+describe('projection row MAC', () => {
+  it('is the HMAC of its canonicalJson definition, for any row (quotes, controls, lone surrogates, null fields; property)', () => {
+    const text = fc.string({ unit: 'binary', maxLength: 40 });
+    const nullable = fc.option(text, { nil: null });
+    fc.assert(
+      fc.property(text, fc.record({ key: text, kind: nullable, group: nullable, order: fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true })), value: text }), (name, r) => {
+        const definition = hmacSha256(key, `agentctl-projection-row/1\n${canonicalJson({ name, key: r.key, kind: r.kind, group: r.group, order: r.order, value: r.value })}`);
+        expect(projectionRowMac(key, name, r)).toBe(definition);
+      }),
+      { numRuns: 500 },
+    );
+    expect(() => projectionRowMac(key, 'n', { key: 'k', kind: null, group: null, order: Number.NaN, value: '1' })).toThrow(TypeError);
   });
 });
