@@ -121,7 +121,7 @@ export async function logRows(log: LogFixture, work: string, p: Policy): Promise
   const rbad = failure(rebuild.fig);
   const rw = med(rebuild.fig, (s) => s.wallMs)!;
   const rsw = med(rebuild.anc, (s) => s.wallMs)!;
-  rows.push({ group: 3, figure: `rebuild every projection from zero on ${label}: wall`, measured: `${secs(rw)} (${nOf(rebuild)})`, anchor: `raw scan: ${secs(rsw)}`, ratio: times(rw / rsw), target: '≤ 20 s', pass: !rbad && rw <= 20_000, note: [hasRebuildAll ? 'Measured `agentctl projections rebuild --json`: every projection (runs, follow-ups, reviewer verdicts, trust, breakers, project facts) folded from zero and compared row by row with the incremental one.' : 'Only the trust projection can be rebuilt today: measured `agentctl trust rebuild --json` (it also brings the saved projection up to date first).', rbad].filter(Boolean).join(' ') });
+  rows.push({ group: 3, figure: `rebuild every projection from zero on ${label}: wall`, measured: `${secs(rw)} (${nOf(rebuild)})`, anchor: `raw scan: ${secs(rsw)}`, ratio: times(rw / rsw), target: '≤ 20 s', pass: !rbad && rw <= 20_000, note: [hasRebuildAll ? 'Measured `agentctl projections rebuild --json`: every projection (runs, follow-ups, reviewer verdicts, hourly activity, trust and its view, breakers, project facts) folded from zero and compared row by row with the incremental one.' : 'Only the trust projection can be rebuilt today: measured `agentctl trust rebuild --json` (it also brings the saved projection up to date first).', rbad].filter(Boolean).join(' ') });
 
   return rows;
 }
