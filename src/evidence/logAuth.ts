@@ -16,7 +16,6 @@
  * it; keeping that folder out of every agent's reach is the OS sandbox's job.
  */
 import type { KeyObject } from 'node:crypto';
-import type Database from 'better-sqlite3';
 import { ConfigError } from '../core/errors.js';
 import { GENESIS_HASH, eventHash, type ChainAuth, type StoredEvent } from './events.js';
 import { checkpointPath, authentic, readCheckpoint, readCheckpointFor, writeCheckpoint } from './integrity.js';

@@ -12,7 +12,7 @@ import { canonicalJson, sha256 } from './canonical.js';
 import { applyTrustEvent, emptyTrustState, trustView, type TrustState, type TrustView } from './projections/trust.js';
 import type { TrustRules } from './projections/trust-rules.js';
 import { paging } from './projectionSync.js';
-import { loadSnapshot, newEventsSince, rebuildSnapshot, syncSnapshotAt, type SnapshotFold } from './snapshotSync.js';
+import { loadSnapshot, newEventsSince, syncSnapshotAt, type SnapshotFold } from './snapshotSync.js';
 import type { EventStore } from './store.js';
 
 /**

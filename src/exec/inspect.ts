@@ -104,7 +104,6 @@ export function blobId(bytes: Buffer, format: string): string {
   return createHash(format === 'sha256' ? 'sha256' : 'sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
 }
 
-const ZERO = /^0+$/;
 /** Directory entries looked at per `~/` deny glob at most. */
 const HOME_ENTRIES_MAX = 20_000;
 

@@ -13,7 +13,7 @@
  *   worktree take it explicitly ({@link sandboxTarget}).
  */
 import { existsSync, lstatSync, mkdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, normalize } from 'node:path';
+import { dirname, join } from 'node:path';
 import { InternalError, StateError } from '../core/errors.js';
 import type { Git, GitTarget, GitWhere } from './git.js';
 import { adminDirOf, checkGitPointer, restoreGitPointer } from './gitPointer.js';

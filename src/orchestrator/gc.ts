@@ -29,11 +29,6 @@ export interface GcAction {
   action: string;
 }
 
-interface Listed {
-  path: string;
-  branch: string | undefined;
-}
-
 /**
  * Plan (and unless `dryRun`, apply) the repairs for this project.
  * @returns the actions, in the order they are applied

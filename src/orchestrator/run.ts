@@ -29,7 +29,7 @@ import { landRun } from './stages/land.js';
 import { launchAgent } from './stages/launch.js';
 import { prepareRun, releaseRun } from './stages/prepare.js';
 import { setupRun } from './stages/setup.js';
-import type { Emit, PreparedRun, RunSubjectKeys } from './stages/types.js';
+import type { Emit, PreparedRun } from './stages/types.js';
 
 /** Options for {@link runTask}. */
 export interface RunTaskOptions {
