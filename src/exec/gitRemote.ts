@@ -45,9 +45,14 @@ function checkRemote(remote: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(remote)) throw new StateError(`"${remote}" is not a remote name agentctl uses`);
 }
 
-/** The environment a remote call may use beyond git.ts's allowlist: the ssh agent. */
+/**
+ * The environment of a remote call beyond git.ts's allowlist: the ssh agent, and the transports allowed.
+ * Only file (local paths), ssh and https: no `git://` (a repository's `core.gitProxy` would start its
+ * program, and `-c core.gitProxy=` cannot unset it: git takes the first value it reads), no `ext::` and
+ * no `<helper>::` remote helpers.
+ */
 function remoteEnv(): Record<string, string> {
-  return process.env.SSH_AUTH_SOCK ? { SSH_AUTH_SOCK: process.env.SSH_AUTH_SOCK } : {};
+  return { GIT_ALLOW_PROTOCOL: 'file:ssh:https', ...(process.env.SSH_AUTH_SOCK ? { SSH_AUTH_SOCK: process.env.SSH_AUTH_SOCK } : {}) };
 }
 
 /**

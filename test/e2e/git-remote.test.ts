@@ -56,6 +56,17 @@ describe('gitRemote: the shared remote, with hardened git', () => {
     expect(existsSync(marker)).toBe(false);
   });
 
+  it("runs no program a repository's core.gitProxy names (git:// is not a transport agentctl uses)", async () => {
+    const { clone, marker } = remoteAndClone();
+    const proxy = join(clone, '..', 'proxy.sh');
+    writeFileSync(proxy, `#!/bin/sh\ntouch ${marker}\n`, { mode: 0o755 });
+    git(clone, 'config', 'core.gitProxy', proxy);
+    git(clone, 'remote', 'set-url', 'origin', 'git://127.0.0.1:1/repo');
+    await expect(fetchBranches(createGit(), clone, 'origin', ['main'])).rejects.toThrow(/cannot reach the remote "origin"/);
+    expect(await pushAtomic(createGit(), clone, 'origin', [{ ref: 'refs/heads/x', sha: git(clone, 'rev-parse', 'main') }]).catch(() => ({ ok: false }))).toMatchObject({ ok: false });
+    expect(existsSync(marker)).toBe(false);
+  });
+
   it('a push with one refused update is refused whole (atomic): a broken lease leaves the remote as it was', async () => {
     const { remote, clone, feature } = remoteAndClone();
     const before = git(remote, 'for-each-ref');
