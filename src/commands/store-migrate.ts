@@ -19,7 +19,7 @@ export default async function storeMigrate(opts: { to: string; batchSize?: strin
   if (opts.json) printJson(result);
   else {
     println(
-      `Copied ${result.copied} event(s) of ${terminalSafe(result.source)} into ${terminalSafe(result.target)} (${result.alreadyPresent} already there; ${result.events} verified; projects: ${result.projects.map((p) => terminalSafe(p)).join(', ') || 'none'}).`,
+      `Copied ${result.copied} event(s) of ${terminalSafe(result.source)} into ${terminalSafe(result.target)} (${result.alreadyPresent} already there; ${result.killSwitchSkipped} kill-switch event(s) left out, the team's switch is its own; ${result.events} verified; projects: ${result.projects.map((p) => terminalSafe(p)).join(', ') || 'none'}).`,
       `The shared log now ends at #${result.headSeq}. Check it with: AGENTCTL_STORE=<url> agentctl audit verify`,
     );
   }

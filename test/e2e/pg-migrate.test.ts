@@ -137,6 +137,24 @@ describe('agentctl store migrate (built CLI, real PostgreSQL)', () => {
     expect(verify.code, verify.stdout).toBe(0);
   });
 
+  it('never copies the kill switch: a local halt and resume do not lift the halt a teammate set on the team store', async () => {
+    const dir = repo();
+    const f = await pgStoreFixture(server, join(tempDir(), 'home'));
+    await localHistory(dir, f.home);
+    expect((await agentctl(dir, f.home, ['halt', '--reason', 'local'], LOCAL)).code).toBe(0);
+    expect((await agentctl(dir, f.home, ['resume'], LOCAL)).code).toBe(0);
+    // A teammate halts the team store.
+    expect((await agentctl(dir, f.home, ['halt', '--reason', 'incident'], f.env)).code).toBe(0);
+    const m = await agentctl(dir, f.home, ['store', 'migrate', '--to', f.url, '--json'], LOCAL);
+    expect(m.code, m.stderr).toBe(0);
+    expect(JSON.parse(m.stdout)).toMatchObject({ killSwitchSkipped: 2 });
+    const breakers = await agentctl(dir, f.home, ['breakers', '--json'], f.env);
+    expect(JSON.parse(breakers.stdout).halted).toMatchObject({ reason: 'incident' });
+    const run = await agentctl(dir, f.home, ['run', 'd2', '--json'], f.env);
+    expect(run.code).not.toBe(0);
+    expect((await agentctl(dir, f.home, ['audit', 'verify', '--json'], f.env)).code).toBe(0);
+  });
+
   it('refuses a local log that ends halted (the kill switch would halt the team); after resume it copies', async () => {
     const dir = repo();
     const f = await pgStoreFixture(server, join(tempDir(), 'home'));

@@ -13,7 +13,9 @@
  * - the shared log holds an event of one of the local log's projects that did not come from this log
  *   (another machine already records that project there: its history and this one would interleave);
  * - an event with one of the local keys is in the shared log with another identity;
- * - the local log ends halted (the kill switch is global: it would halt every machine of the team).
+ * - the local log ends halted (this machine's agents were stopped on purpose: resume it first).
+ * Kill-switch events are never copied: the team's switch is the team's (a local resume copied after a
+ * teammate's halt would lift it).
  */
 import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -37,6 +39,9 @@ export interface MigrateOptions {
 }
 
 /** What a migration did. */
+/** Event types of the kill switch, never copied by a migration (see migrateLog). */
+const KILL_SWITCH = ['system.halted', 'system.resumed'] as const;
+
 export interface MigrateResult {
   /** The local log file. */
   source: string;
@@ -48,6 +53,8 @@ export interface MigrateResult {
   copied: number;
   /** Events the shared log already held (copied by an earlier run). */
   alreadyPresent: number;
+  /** Kill-switch events (`system.halted`, `system.resumed`) not copied: this machine's, not the team's. */
+  killSwitchSkipped: number;
   /** Projects the local log holds events of. */
   projects: string[];
   /** The shared log's head after the migration. */
@@ -96,7 +103,10 @@ export function migrateLog(paths: HomePaths, env: NodeJS.ProcessEnv, url: string
     try {
       const key = target.auth!.key;
       const projects = (local.db.prepare('SELECT DISTINCT project FROM events WHERE project IS NOT NULL AND seq <= ? ORDER BY project').all(verified) as { project: string }[]).map((r) => r.project);
-      const page = local.db.prepare('SELECT * FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?');
+      // The kill switch is global: a local halt or resume copied after the team's newest event would
+      // halt the team, or lift a halt a teammate set. The team's switch stays the team's.
+      const page = local.db.prepare(`SELECT * FROM events WHERE seq > ? AND seq <= ? AND type NOT IN (${KILL_SWITCH.map((t) => `'${t}'`).join(', ')}) ORDER BY seq LIMIT ?`);
+      const killSwitchSkipped = (local.db.prepare(`SELECT count(*) AS n FROM events WHERE seq <= ? AND type IN (${KILL_SWITCH.map((t) => `'${t}'`).join(', ')})`).get(verified) as { n: number }).n;
       const batches = function* (): Generator<Row[]> {
         for (let after = 0; after < verified; ) {
           const batch = (page.all(after, verified, batchSize) as EventRow[]).map(rowOf);
@@ -106,10 +116,10 @@ export function migrateLog(paths: HomePaths, env: NodeJS.ProcessEnv, url: string
         }
       };
       // 1. Checks, before anything is written.
-      // The kill switch is global: a log that ends halted would halt the whole team's store.
+      // A log that ends halted: this machine's operator stopped everything; they resume it first.
       const control = local.db.prepare("SELECT seq, type FROM events WHERE type IN ('system.halted', 'system.resumed') AND seq <= ? ORDER BY seq DESC LIMIT 1").get(verified) as { seq: number; type: string } | undefined;
       if (control?.type === 'system.halted') {
-        throw new StateError(`the local event log ${file} ends halted (kill switch, #${control.seq}): copied, it would halt every machine on ${target.name}; nothing was copied`, { hint: 'Resume it first (AGENTCTL_STORE=sqlite agentctl resume), then migrate.' });
+        throw new StateError(`the local event log ${file} ends halted (kill switch, #${control.seq}): this machine's agents were stopped on purpose; nothing was copied`, { hint: 'Resume it first (AGENTCTL_STORE=sqlite agentctl resume), then migrate.' });
       }
       const hasKey = local.db.prepare('SELECT 1 FROM events WHERE key = ? AND seq <= ?');
       const foreign = target.session.query<{ key: string; seq: number; project: string }>(`SELECT key, seq, project FROM ${SCHEMA}.events WHERE project = ANY($1::text[]) ORDER BY seq`, [projects]).filter((r) => !hasKey.get(r.key, verified));
@@ -140,7 +150,7 @@ export function migrateLog(paths: HomePaths, env: NodeJS.ProcessEnv, url: string
         done += batch.length;
         options.onProgress?.(done, verified);
       }
-      return { source: file, target: target.name, events: verified, copied, alreadyPresent: present, projects, headSeq: target.headSeq() };
+      return { source: file, target: target.name, events: verified, copied, alreadyPresent: present, killSwitchSkipped, projects, headSeq: target.headSeq() };
     } finally {
       target.close();
     }
