@@ -97,6 +97,24 @@ describe('breaker window', () => {
     }
   });
 
+  it('an hourly row edited in the database is not believed: the projection is folded again and the norm stays right', () => {
+    let clock = Date.UTC(2026, 10, 1);
+    const store = openEventStore(join(tempDir(), 'agentctl.db'), { now: () => new Date(clock) });
+    try {
+      for (let i = 0; i < 200; i++) {
+        clock += 50 * MIN;
+        store.append(eventOf({ run: i, project: 'p', agent: 'claude', taskType: 'docs', kind: 'run.planned', n: 3 }));
+      }
+      const nowMs = clock + 10 * MIN;
+      const honest = breakerInputs(store, 'p', config(60), emptyControls(), ['claude'], nowMs).norms.get('claude');
+      expect(honest).toEqual(volumeNormOf(store.query(), 'claude', 'p', nowMs));
+      store.db.prepare("UPDATE projection_rows SET value = json_set(value, '$.runs', 999) WHERE name = 'activity:p'").run();
+      expect(breakerInputs(store, 'p', config(60), emptyControls(), ['claude'], nowMs).norms.get('claude')).toEqual(honest);
+    } finally {
+      store.close();
+    }
+  });
+
   it('reads hourly rows, not a week of events: a week of 2,000 runs costs the last day’s events', () => {
     const clock = { ms: Date.UTC(2026, 10, 1) };
     const store = openEventStore(join(tempDir(), 'agentctl.db'), { now: () => new Date(clock.ms) });

@@ -8,8 +8,7 @@ import type { StoredEvent } from './events.js';
 import { CONTROL_EVENT_TYPES, HOUR_MS, activityOf, addActivity, applyControlEvent, emptyControls, type Activity, type Controls } from './projections/breakers.js';
 import type { TrustRules } from './projections/trust-rules.js';
 import type { TrustState } from './projections/trust.js';
-import { ProjectionDamagedError } from './projectionTables.js';
-import { clearScratch, finishRebuildRows, foldScratchPage, paging, readRows, selects, syncRows, valueOf, type RebuildReport, type RowFold } from './projectionSync.js';
+import { clearScratch, finishRebuildRows, foldScratchPage, paging, readRows, readRowsBehind, selects, valueOf, type RebuildReport, type RowFold } from './projectionSync.js';
 import { rebuildSnapshot, syncSnapshot, type SnapshotFold } from './snapshotSync.js';
 import { runsFold } from './runsStore.js';
 import type { EventStore } from './store.js';
@@ -64,50 +63,32 @@ export function activityFold(project: string): RowFold<HourActivity> {
  * Each of `agents`' hourly activity in `project` for the clock hours `fromHour` … `toHour` (inclusive;
  * one index read per agent of at most that many rows). Hours without activity have no row.
  *
- * Read without a write: the rows as saved, plus the activity events appended since the projection's head
- * (the run guard asks every 400 ms while its run appends; folding each time would take the write lock
- * each time). The projection is brought up to date (a write) only when it is missing, of another version,
- * or more than a page of events behind.
+ * Read without a write while at most a page of events behind (readRowsBehind: the run guard asks every
+ * 400 ms while its run appends): the rows as saved, with the activity events since folded into copies.
  * @returns per agent, its rows newest hour first
  */
 export function hourlyActivity(store: EventStore, project: string, agents: readonly string[], fromHour: number, toHour: number): Map<string, HourActivity[]> {
   if (toHour < fromHour) return new Map(agents.map((a) => [a, []]));
   const fold = activityFold(project);
-  const read = (): Map<string, HourActivity[]> => {
-    const reader = store.projections().reader(fold.name);
-    let head = reader.head();
-    if (!head || head.version !== fold.version || store.headSeq() - head.lastSeq > paging.events) {
-      syncRows(store, fold);
-      head = reader.head()!;
-    }
+  return readRowsBehind(store, fold, paging.events, (reader, pending) => {
     const byKey = new Map<string, HourActivity>();
     for (const agent of agents) {
       for (const row of reader.list({ group: agent, beforeOrder: toHour + 1, limit: toHour - fromHour + 1 })) {
         if (row.order >= fromHour) byKey.set(row.key, valueOf<HourActivity>(row));
       }
     }
-    // The events since the head, folded into copies of the rows read (the stored rows are not touched).
-    const tail = store.query({ types: fold.filter.types, afterSeq: head.lastSeq });
+    // The events since the head, folded into copies of the rows read.
     const access = {
       get: (key: string) => byKey.get(key),
       set: (key: string, value: HourActivity) => void (value.hour >= fromHour && value.hour <= toHour && agents.includes(value.agent) && byKey.set(key, value)),
       delete: (key: string) => void byKey.delete(key),
     };
-    for (const e of tail) fold.apply(access, e);
+    for (const e of pending) fold.apply(access, e);
     const out = new Map<string, HourActivity[]>(agents.map((a) => [a, []]));
     for (const v of byKey.values()) out.get(v.agent)!.push(v);
     for (const list of out.values()) list.sort((x, y) => y.hour - x.hour);
     return out;
-  };
-  try {
-    return read();
-  } catch (error) {
-    // A row that fails its check: the projection is dropped and folded again from zero (as readRows does).
-    if (!(error instanceof ProjectionDamagedError)) throw error;
-    store.projections().write(fold.name, (w) => w.clear());
-    syncRows(store, fold);
-    return read();
-  }
+  });
 }
 
 /** A follow-up task request as stored: the latest `task.requested` event for an id (or an invalid one). */

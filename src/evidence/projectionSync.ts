@@ -209,11 +209,11 @@ export function syncRows<V>(store: EventStore, fold: RowFold<V>): void {
 }
 
 /**
- * Read a row projection, current: sync it, then run `read` on it. A damaged row met while reading
- * drops and rebuilds the projection, then reads again.
+ * Run `read` on the projection after `prepare` (which syncs it as far as the caller needs). A damaged
+ * row met while reading drops the projection, folds it again from zero, then reads again.
  */
-export function readRows<V, T>(store: EventStore, fold: RowFold<V>, read: (r: ProjectionReader) => T): T {
-  syncRows(store, fold);
+function readRepairing<V, T>(store: EventStore, fold: RowFold<V>, prepare: () => void, read: (r: ProjectionReader) => T): T {
+  prepare();
   const reader = store.projections().reader(fold.name);
   try {
     return read(reader);
@@ -223,6 +223,41 @@ export function readRows<V, T>(store: EventStore, fold: RowFold<V>, read: (r: Pr
     syncRows(store, fold);
     return read(reader);
   }
+}
+
+/**
+ * Read a row projection, current: sync it, then run `read` on it. A damaged row met while reading
+ * drops and rebuilds the projection, then reads again.
+ */
+export function readRows<V, T>(store: EventStore, fold: RowFold<V>, read: (r: ProjectionReader) => T): T {
+  return readRepairing(store, fold, () => syncRows(store, fold), read);
+}
+
+/**
+ * Read a row projection without the write lock while it is at most `maxLag` events behind the log:
+ * `read` gets the rows as saved and the events the fold selects that came after its head (the caller
+ * folds those into its answer; the stored rows are not touched). For readers that ask often while
+ * events are appended (the run guard every 400 ms): syncing would take the write lock each time. The
+ * projection is synced first (a write) when missing, of another version, or further behind.
+ * @param maxLag events (of any type) the projection may be behind the log's head
+ * @param read gets the reader and the pending events in sequence order
+ * @throws whatever the store throws; a damaged row is repaired as {@link readRows} does
+ */
+export function readRowsBehind<V, T>(store: EventStore, fold: RowFold<V>, maxLag: number, read: (r: ProjectionReader, pending: StoredEvent[]) => T): T {
+  const prepare = () => {
+    let head;
+    try {
+      head = store.projections().reader(fold.name).head();
+    } catch (error) {
+      if (!(error instanceof ProjectionDamagedError)) throw error;
+    }
+    if (!head || head.version !== fold.version || store.headSeq() - head.lastSeq > maxLag) syncRows(store, fold);
+  };
+  return readRepairing(store, fold, prepare, (r) => {
+    const head = r.head()!;
+    const pending = store.query({ ...(fold.filter.types ? { types: fold.filter.types } : {}), afterSeq: head.lastSeq }).filter((e) => selects(fold.filter, e));
+    return read(r, pending);
+  });
 }
 
 /** Parse a row's value. */
