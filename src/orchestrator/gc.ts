@@ -57,14 +57,14 @@ export async function collectGarbage(ctx: Context, dryRun: boolean): Promise<GcA
   for (const w of before) {
     if (!w.path.startsWith(root + sep) || !existsSync(w.path)) continue;
     const named = runOf(basename(w.path).split('-').pop());
-    // The branch git lists comes from the worktree's own HEAD, which the agent could write: only the
-    // branch the run recorded is deleted, and only when the worktree is on it.
-    if (!named || named.worktree !== w.path || !named.sandboxLive || (named.state !== 'merged' && named.state !== 'discarded') || w.branch !== named.branch) continue;
+    if (!named || named.worktree !== w.path || !named.sandboxLive || (named.state !== 'merged' && named.state !== 'discarded')) continue;
     const keep = named.state === 'discarded' && named.headSha && named.headSha !== named.baseSha ? archiveRef(named.runId) : undefined;
-    actions.push({ kind: 'finished-worktree', path: w.path, branch: w.branch, runId: named.runId, action: `the run was ${named.state}: ${keep ? `keep its work as ${keep}, ` : ''}remove the worktree and its branch` });
+    actions.push({ kind: 'finished-worktree', path: w.path, branch: named.branch, runId: named.runId, action: `the run was ${named.state}: ${keep ? `keep its work as ${keep}, ` : ''}remove the worktree and its branch` });
     if (!dryRun) {
       if (keep && (await git.resolve(ctx.project.root, named.headSha!)) && !(await git.resolve(ctx.project.root, keep))) await git.raw(ctx.project.root, ['update-ref', keep, named.headSha!]);
       await teardownWorktree(ctx, named);
+      // The branch git lists comes from the worktree's own HEAD, which could have been rewritten: the
+      // branch deleted is the one the run recorded.
       await removeSandbox(git, ctx.project.root, ctx.lockPath, w.path, named.branch, adminDirOf(ctx.project.commonDir, w.path));
       events.push({ ...subject(named.runId), type: 'sandbox.removed', payload: { path: w.path, branchDeleted: named.branch ?? null } });
     }

@@ -132,18 +132,21 @@ describe('review from another clone through the shared remote (built CLI, real P
     expect(JSON.parse((await agentctl(t.a, t.f.home, ['gc', '--json'], t.f.env)).stdout).actions).toEqual([]);
   });
 
-  it("gc deletes only the branch a finished run recorded: a worktree whose HEAD was pointed at another run's branch keeps that branch", async () => {
+  it("gc deletes only the branch a finished run recorded: a worktree whose HEAD was pointed at the user's branch leaves that branch", async () => {
     const t = await team();
     const run = await runOnA(t, 'd1');
-    const other = await runOnA(t, 'd2');
     const merge = await onB(t, ['review', 'merge', run.runId, '--json']);
     expect(merge.code, merge.stderr).toBe(0);
-    // The finished run's worktree now names the other run's branch (its HEAD was rewritten).
+    // A branch of the user's, checked out nowhere; the finished run's worktree HEAD is made to name it.
+    git(t.a, 'branch', 'mine', 'main');
+    const mine = git(t.a, 'rev-parse', 'mine');
     const worktree = JSON.parse((await agentctl(t.a, t.f.home, ['runs', '--json'], t.f.env)).stdout).runs.find((r: { runId: string }) => r.runId === run.runId).worktree as string;
-    git(worktree, 'symbolic-ref', 'HEAD', `refs/heads/${other.branch}`);
+    git(worktree, 'symbolic-ref', 'HEAD', 'refs/heads/mine');
     const gc = await agentctl(t.a, t.f.home, ['gc', '--json'], t.f.env);
     expect(gc.code, gc.stderr).toBe(0);
-    expect(git(t.a, 'rev-parse', other.branch)).toBe(other.headSha);
+    expect(JSON.parse(gc.stdout).actions).toEqual([expect.objectContaining({ kind: 'finished-worktree', runId: run.runId, branch: run.branch })]);
+    expect(git(t.a, 'rev-parse', 'mine')).toBe(mine);
+    expect(git(t.a, 'branch', '--list', run.branch)).toBe('');
   });
 
   it('refuses, changing nothing, when the remote base moved with a conflicting change, when the remote refuses the push, and when the run branch is not what the log recorded', async () => {
