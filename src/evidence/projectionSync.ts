@@ -91,7 +91,7 @@ export function eventPage(store: EventStore, filter: Pick<EventQuery, 'project' 
   const page = store.query({ ...(filter.types ? { types: filter.types } : {}), afterSeq, limit: size });
   const full = page.length === size;
   const endSeq = page.at(-1)?.seq ?? afterSeq;
-  return { events: filter.project === undefined ? page : page.filter((e) => e.project === filter.project), full, endSeq };
+  return { events: filter.project === undefined ? page : page.filter((e) => selects(filter, e)), full, endSeq };
 }
 
 /**
@@ -275,19 +275,11 @@ export interface RebuildReport {
 }
 
 /**
- * Rebuild a row projection from zero beside the incremental one, compare the two row by row (paged:
- * memory stays flat), and keep the rebuilt rows. Linear in the log's length, constant in memory.
+ * Finish the rebuild of a row projection from zero, once its scratch projection was folded from zero (to
+ * any sequence, e.g. by one read of the log shared with other projections, {@link foldScratchPage}):
+ * fold both it and the incremental one to the head, compare them row by row (paged: memory stays flat)
+ * and keep the rebuilt rows. Linear in the log's length, constant in memory.
  * @returns what differed (nothing when the incremental projection was right)
- */
-export function rebuildRows<V>(store: EventStore, fold: RowFold<V>): RebuildReport {
-  clearScratch(store, fold as RowFold<unknown>);
-  return finishRebuildRows(store, fold);
-}
-
-/**
- * The rest of {@link rebuildRows} once its scratch projection was folded from zero (to any sequence, e.g.
- * by one read of the log shared with other projections, {@link foldScratchPage}): fold both it and the
- * incremental one to the head, compare them and keep the rebuilt rows.
  */
 export function finishRebuildRows<V>(store: EventStore, fold: RowFold<V>): RebuildReport {
   const tables = store.projections();

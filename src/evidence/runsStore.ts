@@ -5,7 +5,7 @@
  * {@link projectRuns}.
  */
 import { applyRunEvent, isReviewable, type RunState, type RunView } from './projections/runs.js';
-import { readRows, rebuildRows, syncRows, valueOf, type RebuildReport, type RowFold } from './projectionSync.js';
+import { readRows, valueOf, type RowFold } from './projectionSync.js';
 import type { ProjectionRowQuery } from './projectionTables.js';
 import type { EventStore } from './store.js';
 
@@ -95,12 +95,3 @@ export function projectsWithRuns(store: EventStore): string[] {
     .map((n) => n.slice(PREFIX.length));
 }
 
-/** Bring `project`'s runs projection up to date (e.g. before a lock-free read elsewhere). */
-export function syncRuns(store: EventStore, project: string): void {
-  syncRows(store, runsFold(project));
-}
-
-/** Rebuild `project`'s runs projection from zero and compare with the incremental one. */
-export function rebuildRuns(store: EventStore, project: string): RebuildReport {
-  return rebuildRows(store, runsFold(project));
-}

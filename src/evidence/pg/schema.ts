@@ -90,7 +90,7 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     name: 'persisted row projections (rows and heads authenticated under the team key)',
     // Keys are bytea holding the key's UTF-16BE code units: lossless for any JavaScript string (a text
     // column refuses NUL and alters lone surrogates, both of which an agent's follow-up id may hold), and
-    // its byte order is JavaScript's string order, which paging by key (rebuildRows' merge join) relies on.
+    // its byte order is JavaScript's string order, which paging by key (finishRebuildRows' merge join) relies on.
     // The indexes serve ProjectionRowQuery: kind or group equality newest first, everything newest first,
     // and key ranges (prefix, byKey paging) through the primary key.
     sql: `
