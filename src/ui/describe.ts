@@ -22,7 +22,13 @@ export function describeEvent(e: StoredEvent): string | undefined {
 }
 
 function describe(e: StoredEvent): string | undefined {
-  const t = storedView(e);
+  let t;
+  try {
+    t = storedView(e);
+  } catch {
+    // An older payload that does not parse (audit verify reports the log): shown as its type only.
+    return undefined;
+  }
   if (!t) return undefined;
   switch (t.type) {
     case 'run.planned':

@@ -199,4 +199,9 @@ describe('progress lines', () => {
     expect(line).toBe('changes requested by dev (attempt 2): fix [x] merged\\x1b[2J');
     expect(describeEvent(ev('run.attempt_started', { attempt: 2, resume: UUID }))).toContain(`resuming the agent's session ${UUID}`);
   });
+
+  it('an event whose payload version this agentctl cannot read is not described, and does not stop the listing', async () => {
+    const { describeEvent } = await import('../../src/ui/describe.js');
+    expect(describeEvent({ ...ev('review.changes_requested', { attempt: 2, by: 'dev', note: 'x' }), version: 99 })).toBeUndefined();
+  });
 });
