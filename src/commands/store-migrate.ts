@@ -1,5 +1,6 @@
 /** `agentctl store migrate --to postgres://…`: copy this machine's local log into a team's shared store. */
 import { EXIT, InputError } from '../core/errors.js';
+import { assertOutsideRun } from '../core/humanOnly.js';
 import { agentctlHome, homePaths } from '../core/paths.js';
 import { isPostgresUrl } from '../evidence/openStore.js';
 import { migrateLog } from '../evidence/pg/migrate.js';
@@ -7,6 +8,7 @@ import { printJson, println } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
 
 export default async function storeMigrate(opts: { to: string; batchSize?: string; json?: boolean }): Promise<number> {
+  assertOutsideRun('migrating a store');
   if (!isPostgresUrl(opts.to)) throw new InputError('--to must be a postgres:// URL (the shared store, as its writer role)', { field: '--to' });
   const batchSize = opts.batchSize === undefined ? undefined : Number(opts.batchSize);
   if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1)) throw new InputError(`--batch-size must be a positive whole number, not "${opts.batchSize}"`, { field: '--batch-size' });

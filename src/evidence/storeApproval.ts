@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import type { HomePaths } from '../core/paths.js';
+import { redactUrl } from './pg/session.js';
 
 /** The approval file: `{ "approved": [<normalised URL>, …] }`. */
 export function approvalsFile(paths: HomePaths): string {
@@ -27,7 +28,7 @@ export function normaliseStoreUrl(url: string): string {
   try {
     u = new URL(url);
   } catch {
-    throw new ConfigError(`the store "${url.slice(0, 80)}" is not a URL`);
+    throw new ConfigError(`the store "${redactUrl(url).slice(0, 80)}" is not a URL`);
   }
   const user = u.username ? `${u.username}@` : '';
   return `postgres://${user}${u.host.toLowerCase()}${u.pathname}${u.search}`;

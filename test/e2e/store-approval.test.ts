@@ -6,6 +6,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { normaliseStoreUrl } from '../../src/evidence/storeApproval.js';
 import { agentctl, cleanup, makeRepo } from '../helpers.js';
 
 describe("a repository's committed store: is used only once the user approved it", () => {
@@ -54,4 +55,9 @@ describe("a repository's committed store: is used only once the user approved it
     expect(after.code).not.toBe(0);
     expect(connections.length).toBeGreaterThan(0);
   }, 120_000);
+
+  it('a store URL that does not parse is reported without its password', () => {
+    expect(() => normaliseStoreUrl('postgres://writer:s3cret@bad host/db')).toThrow(/writer:\*\*\*@/);
+    expect(() => normaliseStoreUrl('postgres://writer:s3cret@bad host/db')).not.toThrow(/s3cret/);
+  });
 });
