@@ -47,7 +47,8 @@ function viewFold(project: string, rules: TrustRules): SnapshotFold<TrustView | 
 
 /** Save `view` as covering the log up to `lastSeq`. */
 function saveView(store: EventStore, project: string, rules: TrustRules, view: TrustView, lastSeq: number): void {
-  store.saveProjection({ name: `trust-view:${project}`, lastSeq, rulesHash: rulesHash(rules), state: JSON.stringify(view) });
+  const { name, version } = viewFold(project, rules);
+  store.saveProjection({ name, lastSeq, rulesHash: version, state: JSON.stringify(view) });
 }
 
 /**

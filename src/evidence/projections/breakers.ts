@@ -6,7 +6,7 @@
  * - `evaluateBreakers` checks an agent's recent activity in a project against the thresholds. Counting
  *   starts after the breaker's last reset, so a reset is not undone by the events that caused the trip.
  */
-import { isEvent, payloadOf, storedPayloads } from '../eventSchemas.js';
+import { isEvent, payloadOf, storedPayloads, storedView } from '../eventSchemas.js';
 import type { StoredEvent } from '../events.js';
 
 /** Thresholds from `.agentrc.yaml` `breakers:`. */
@@ -143,13 +143,13 @@ export interface VolumeNorm extends Activity {
  */
 export function activityOf(e: StoredEvent): Activity | undefined {
   if (e.type === 'run.planned') return { runs: 1, lines: 0, bytes: 0 };
-  if (e.type !== 'sandbox.committed') return undefined;
-  const [p] = storedPayloads([e], 'sandbox.committed');
-  return p ? { runs: 0, lines: count(p.insertions) + count(p.deletions), bytes: count(p.bytes) } : undefined;
+  const t = e.type === 'sandbox.committed' ? storedView(e) : undefined;
+  if (t?.type !== 'sandbox.committed') return undefined;
+  return { runs: 0, lines: count(t.payload.insertions) + count(t.payload.deletions), bytes: count(t.payload.bytes) };
 }
 
 /** Is an event time (ms) in the norm's history, (now − {@link NORM_WINDOW_MS}, now − 1 h]? */
-export function inNormHistory(tsMs: number, nowMs: number): boolean {
+function inNormHistory(tsMs: number, nowMs: number): boolean {
   return nowMs - tsMs > HOUR_MS && nowMs - tsMs <= NORM_WINDOW_MS;
 }
 
