@@ -110,7 +110,7 @@ export async function pushAtomic(git: Git, root: string, remote: string, updates
   checkRemote(remote);
   const leases = updates.filter((u) => u.expect !== undefined).map((u) => `--force-with-lease=${u.ref}:${u.expect}`);
   const specs = updates.map((u) => `${u.sha ?? ''}:${u.ref}`);
-  const r = await git.raw(root, [...remoteConfig(remote), 'push', RECEIVE_PACK, '--porcelain', '--atomic', '--no-verify', '--no-signed', ...leases, remote, ...specs], { accept: [0, 1, 128], env: remoteEnv() });
+  const r = await git.raw(root, [...remoteConfig(remote), 'push', RECEIVE_PACK, '--porcelain', '--atomic', '--no-verify', '--no-signed', '--no-follow-tags', ...leases, remote, ...specs], { accept: [0, 1, 128], env: remoteEnv() });
   if (r.exitCode === 0) return { ok: true };
   const rejected = r.stdout
     .split('\n')

@@ -56,6 +56,14 @@ describe('gitRemote: the shared remote, with hardened git', () => {
     expect(existsSync(marker)).toBe(false);
   });
 
+  it('a push publishes only the refs it names: push.followTags set by the repository sends no tag', async () => {
+    const { remote, clone } = remoteAndClone();
+    git(clone, 'config', 'push.followTags', 'true');
+    git(clone, 'tag', '-a', 'leak', '-m', 'annotated', 'main');
+    expect(await pushAtomic(createGit(), clone, 'origin', [{ ref: 'refs/heads/copy', sha: git(clone, 'rev-parse', 'main') }])).toEqual({ ok: true });
+    expect(git(remote, 'tag', '--list')).toBe('');
+  });
+
   it("runs no program a repository's core.gitProxy names (git:// is not a transport agentctl uses)", async () => {
     const { clone, marker } = remoteAndClone();
     const proxy = join(clone, '..', 'proxy.sh');
