@@ -13,7 +13,7 @@ import { adminDirOf } from '../exec/gitPointer.js';
 import { isProcessAlive, killProcessGroup } from '../exec/processes.js';
 import { runBranch } from '../exec/worktree.js';
 import type { Context } from './context.js';
-import { payloadOf } from '../evidence/eventSchemas.js';
+import { storedView } from '../evidence/eventSchemas.js';
 import { heartbeatSecondsOf, leaseHeld } from './queue/lease.js';
 
 /** One recovered run. */
@@ -43,21 +43,24 @@ export function recoverOrphanedRuns(ctx: Context): Recovered[] {
     const start = all.findLastIndex((e) => e.type === 'run.planned' || e.type === 'run.attempt_started');
     const mine = all.slice(start);
     const attempt = run.attempts.length;
-    const planned = mine[0]!.payload;
-    const ownerPid = Number(planned.ownerPid ?? 0);
+    // Typed as stored (storedView): a payload written before a field existed lacks it.
+    const first = storedView(mine[0]!);
+    if (first?.type !== 'run.planned' && first?.type !== 'run.attempt_started') continue;
+    const owner = first.payload;
+    const ownerPid = Number(owner.ownerPid ?? 0);
     let reason = `agentctl (pid ${ownerPid}) stopped before the run finished`;
     // With a shared log (PostgreSQL), another machine's run is alive or dead there, not here: its own
     // machine recovers it, unless a queue worker ran it and has lost its lease (killed, cut off): then
     // any machine closes it. (Runs logged before ownerHost existed were local.)
-    const here = typeof planned.ownerHost !== 'string' || planned.ownerHost === hostname();
+    const here = typeof owner.ownerHost !== 'string' || owner.ownerHost === hostname();
     if (here) {
       // A live worker here watches its own lease (the job's signal) and stops the run itself.
-      if (isProcessAlive(ownerPid, (planned.ownerStart as string | null) ?? undefined)) continue;
+      if (isProcessAlive(ownerPid, owner.ownerStart ?? undefined)) continue;
     } else {
       // The queue job belongs to the run as planned (attempt 1); a later attempt was started by a human.
-      const job = mine[0]!.type === 'run.planned' ? payloadOf(mine[0]!, 'run.planned').queueJob : undefined;
+      const job = first.type === 'run.planned' ? first.payload.queueJob : undefined;
       if (!job || leaseHeld(ctx.store, job) !== false) continue;
-      reason = `the worker on ${String(planned.ownerHost)} (pid ${ownerPid}) lost its lease on queue job ${job.id} (no heartbeat for ${heartbeatSecondsOf(job.leaseSeconds)} s)`;
+      reason = `the worker on ${owner.ownerHost} (pid ${ownerPid}) lost its lease on queue job ${job.id} (no heartbeat for ${heartbeatSecondsOf(job.leaseSeconds)} s)`;
     }
     const subject = { runId: run.runId, task: run.task, agent: run.agent, project, taskType: run.taskType };
     const recovered: EventInput[] = [];
