@@ -192,7 +192,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** The shared remote workers fetch the base from and push run branches to. */
       remote: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be a git remote name').default('origin'),
-      /** Seconds a worker's lease on a run lasts without a heartbeat (it renews it every half of that). */
+      /** Seconds a worker's lease on a run lasts without a heartbeat (renewed every quarter of it, lost after three quarters: queue/lease.ts). */
       // 16 s at least: the heartbeat limit is three quarters of it (queue/lease.ts), and pg-boss's minimum is 10 s.
       leaseSeconds: z.number().int().min(16).max(3600).default(60),
       /** A run whose worker lost its lease (killed, cut off): offered again (`retry`), or left for review (`review`). */
