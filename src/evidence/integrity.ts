@@ -15,7 +15,7 @@ import type { KeyObject } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { canonicalJson, hmacSha256, sameDigest, sha256 } from './canonical.js';
 import { verifyChain, type ChainLink } from './events.js';
-import { startIntegrityCheck } from './integrityCheck.js';
+import { startIntegrityCheck, withScanCache } from './integrityCheck.js';
 import { syncFolder } from './key.js';
 
 /** Fingerprint of the schema objects of the `events` table (table, indexes, triggers). */
@@ -274,7 +274,7 @@ export function verifyLog(db: Database.Database, expectedFingerprint: string, ke
     const chain = verifyChain(chainLinks(db), { key, keyedFrom: plan.keyedFrom });
     return { count, head, at, chain };
   });
-  const { count, head, at, chain } = snapshot.deferred();
+  const { count, head, at, chain } = withScanCache(db, () => snapshot.deferred());
   const integrity = integrityCheck();
   if (integrity !== 'ok') problems.unshift(`SQLite integrity check: ${integrity}`);
   if (!chain.ok) problems.push(`hash chain broken at sequence ${chain.firstBadSeq}: ${chain.problem}`);
