@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../src/evidence/canonical.js';
 import { GENESIS_HASH, eventHash, eventHashOfText, verifyChain, type ChainLink, type StoredEvent } from '../src/evidence/events.js';
-import { checkpointPath, readCheckpoint, writeCheckpoint } from '../src/evidence/integrity.js';
+import { authentic, checkpointPath, readCheckpoint, writeCheckpoint } from '../src/evidence/integrity.js';
 import { startIntegrityCheck } from '../src/evidence/integrityCheck.js';
 import { openEventStore } from '../src/evidence/store.js';
 import { ROOT, cleanup, tempDir } from './helpers.js';
@@ -171,6 +171,19 @@ describe('the checkpoint, updated in place', () => {
     const text = readFileSync(checkpointPath(file), 'utf8');
     writeCheckpoint(file, auth.key, { seq: 2, hash: 'a'.repeat(64), keyedFrom: 1 });
     expect(readFileSync(checkpointPath(file), 'utf8')).toBe(text);
+    store.close();
+  });
+
+  it('a checkpoint edited after this process wrote it is authenticated again: a forged later head does not hold the next append back', () => {
+    const { file, store } = keyedLog(3);
+    const text = readFileSync(checkpointPath(file), 'utf8');
+    // Same length, same MAC, a later sequence: the bytes are no longer the ones this process wrote.
+    const forged = text.replace('"seq":3', '"seq":9');
+    expect(forged).not.toBe(text);
+    writeFileSync(checkpointPath(file), forged);
+    store.append({ type: 'agent.message', payload: { text: 'm4' } });
+    expect(readCheckpoint(file)).toMatchObject({ kind: 'keyed', seq: 4 });
+    expect(authentic(readCheckpoint(file), store.auth!.key)).toBeDefined();
     store.close();
   });
 
