@@ -70,9 +70,12 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Exit codes that count as success; others throw {@link ProcessFailedError}. `'any'` never throws on exit. */
   acceptExitCodes?: readonly number[] | 'any';
-  /** Called for each stdout line (without the newline) as it arrives. */
+  /**
+   * Called for each stdout line (without the newline) as it arrives. When it throws, the child is
+   * stopped, no later line is delivered, and runProcess throws that error once the child has ended.
+   */
   onStdoutLine?: (line: string) => void;
-  /** Called for each stderr line as it arrives. */
+  /** Called for each stderr line as it arrives; when it throws, as for `onStdoutLine`. */
   onStderrLine?: (line: string) => void;
   /** Start the child in its own process group so the whole tree can be killed. Default: false. */
   processGroup?: boolean;
@@ -142,6 +145,7 @@ export const KILL_GRACE_MS = 3000;
  * @throws ConfigError when the executable does not exist or cannot be executed
  * @throws ProcessFailedError when the exit code is not accepted (default: only 0)
  * @throws OutputTooLargeError when a stream in `error` overflow mode exceeds `maxBufferBytes`
+ * @throws whatever an `onStdoutLine`/`onStderrLine` callback threw (the child stopped first)
  */
 export async function runProcess(file: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
   // Loaded on first use: commands that start no process through here (e.g. `tasks`) skip its cost at start-up.
@@ -232,13 +236,26 @@ export async function runProcess(file: string, args: readonly string[], options:
   if (options.signal?.aborted) onAbort();
   else options.signal?.addEventListener('abort', onAbort, { once: true });
 
+  // A line callback that throws (e.g. an event it records is refused) stops the child: no later line is
+  // delivered, and runProcess throws that error once the child is gone, instead of it escaping the
+  // stream's event handler (an uncaught exception that ended agentctl with the run half done).
+  let callbackFailed: { error: unknown } | undefined;
+  const deliver = (callback: ((line: string) => void) | undefined, line: string): void => {
+    if (!callback || callbackFailed) return;
+    try {
+      callback(line);
+    } catch (error) {
+      callbackFailed = { error };
+      kill();
+    }
+  };
   const lineDone: Promise<void>[] = [];
   if (child.stdout) {
     const rl = createInterface({ input: child.stdout, crlfDelay: Infinity });
     const mode = options.overflow ?? (options.onStdoutLine ? 'tail' : 'error');
     rl.on('line', (line) => {
       stdout = keep('stdout', stdout, line + '\n', mode);
-      options.onStdoutLine?.(line);
+      deliver(options.onStdoutLine, line);
     });
     lineDone.push(new Promise((r) => rl.once('close', r)));
   }
@@ -247,7 +264,7 @@ export async function runProcess(file: string, args: readonly string[], options:
     const mode = options.overflow ?? (options.onStderrLine ? 'tail' : 'error');
     rl.on('line', (line) => {
       stderr = keep('stderr', stderr, line + '\n', mode);
-      options.onStderrLine?.(line);
+      deliver(options.onStderrLine, line);
     });
     lineDone.push(new Promise((r) => rl.once('close', r)));
   }
@@ -257,7 +274,7 @@ export async function runProcess(file: string, args: readonly string[], options:
   if (timer) clearTimeout(timer);
   options.signal?.removeEventListener('abort', onAbort);
   // After the leader exits, make sure nothing it started outlives it when we were asked to stop it.
-  if ((timedOut || aborted) && options.processGroup && pid) {
+  if ((timedOut || aborted || callbackFailed) && options.processGroup && pid) {
     try {
       process.kill(-pid, 'SIGKILL');
     } catch {
@@ -265,6 +282,7 @@ export async function runProcess(file: string, args: readonly string[], options:
     }
   }
 
+  if (callbackFailed) throw callbackFailed.error;
   const failure = (outcome as { code?: string }).code;
   if (failure === 'ENOENT' || failure === 'EACCES') {
     throw new ConfigError(`cannot start ${file}: ${failure === 'ENOENT' ? 'not found' : 'permission denied'}`, {

@@ -33,3 +33,20 @@ it('with a line callback (or overflow: tail) the result keeps the tail and says 
   const tail = await runProcess(file, args, { ...base, overflow: 'tail' });
   expect(tail.stdoutDropped).toBe(r.stdoutDropped);
 });
+
+it('a line callback that throws stops the child (its whole group), gets no later line, and runProcess throws its error', async () => {
+  const seen: string[] = [];
+  const started = Date.now();
+  // The child prints, then waits 30 s in a grandchild that holds stdout: only a kill of the group ends it soon.
+  const run = runProcess('sh', ['-c', 'echo one; echo two; echo three; sleep 30'], {
+    ...base,
+    processGroup: true,
+    onStdoutLine: (l) => {
+      seen.push(l);
+      if (l === 'two') throw new Error('refused: two');
+    },
+  });
+  await expect(run).rejects.toThrow('refused: two');
+  expect(seen).toEqual(['one', 'two']);
+  expect(Date.now() - started).toBeLessThan(10_000);
+});
