@@ -267,10 +267,21 @@ function issuesText(issues: readonly z.core.$ZodIssue[]): string {
  * @throws InternalError naming the type and the field path (a writer is wrong: this is a bug)
  */
 export function checkPayload(type: EventType, payload: unknown, schemas: SchemaRegistry = PAYLOAD_SCHEMAS): void {
+  const problem = payloadProblem(type, payload, schemas);
+  if (problem !== undefined) throw new InternalError(`event ${type} has a bad payload: ${problem}; nothing was recorded`);
+}
+
+/**
+ * What is wrong with a payload for its type's current schema, without throwing: for events built from
+ * what an agent printed, which may be anything (see adapters/admit.ts).
+ * @returns up to five problems, each naming its field path, in one line; undefined when the payload is valid
+ * @throws InternalError for a type this version does not know (a writer's bug)
+ */
+export function payloadProblem(type: EventType, payload: unknown, schemas: SchemaRegistry = PAYLOAD_SCHEMAS): string | undefined {
   const schema = schemas[type]?.[EVENT_TYPES[type]];
   if (!schema) throw new InternalError(`unknown event type ${String(type)}`);
   const r = schema.safeParse(payload);
-  if (!r.success) throw new InternalError(`event ${type} has a bad payload: ${issuesText(r.error.issues)}; nothing was recorded`);
+  return r.success ? undefined : issuesText(r.error.issues);
 }
 
 /**

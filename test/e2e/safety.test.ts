@@ -276,6 +276,32 @@ describe('hostile input', () => {
     expect(out.errors[0].message).toMatch(/huge\.md: larger than/);
   });
 
+  it("a tool's output that breaks an event's schema (a token count printed as text) is dropped with a warning: the run ends normally, its log verifies", async () => {
+    const session = '0b7e4a4e-9a3c-4c1e-8d7e-1a2b3c4d5e6f';
+    const lines = [
+      { type: 'system', subtype: 'init', session_id: session },
+      { type: 'result', subtype: 'success', is_error: false, result: 'done', usage: { input_tokens: 'lots', output_tokens: 3 }, num_turns: 1, session_id: session },
+    ];
+    const { repo, home } = makeRepo({
+      '.agentrc.yaml': 'agents:\n  claude:\n    bin: ./fake-claude\n',
+      'fake-claude': `#!/bin/sh\n${lines.map((l) => `echo '${JSON.stringify(l)}'`).join('\n')}\n`,
+      'tasks/t.md': taskFile({ agent: 'claude', type: 'docs' }, 'x'),
+    });
+    chmodSync(join(repo, 'fake-claude'), 0o755);
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'fake claude');
+    const r = await agentctl(repo, home, ['run', 't', '--json']);
+    expect(r.stderr).not.toMatch(/InternalError|at .*\.js:/);
+    expect(r.code).toBe(0);
+    const run = JSON.parse(r.stdout).run;
+    expect(run.state).toBe('awaiting_review');
+    const events = (await json(repo, home, ['log', '--run', run.runId])).events as { type: string; payload: { text?: string; severity?: string } }[];
+    expect(events.some((e) => e.type === 'agent.usage')).toBe(false);
+    expect(events.find((e) => e.type === 'agent.message' && e.payload.severity === 'warning')?.payload.text).toMatch(/agent\.usage .*inputTokens/);
+    expect(events.map((e) => e.type)).toContain('agent.exited');
+    expect((await json(repo, home, ['audit', 'verify'])).ok).toBe(true);
+  });
+
   it('symlinks pointing outside the worktree are flagged, never followed; agents do not inherit the database handle', async () => {
     // The agent lists its open file descriptors on stdout (one agent.message per line).
     const { repo, home } = commandRepo(`mkdir -p docs; ln -s ${join(homedir(), '.ssh')} docs/keys; ln -s ../../../../agentctl.db docs/db; for f in /proc/$$/fd/*; do echo "fd $f -> $(readlink "$f")"; done`, { t: { autonomy: 'auto', gate: 'true' } });

@@ -2,6 +2,7 @@
  * Stage "launch": start the agent tool in the OS sandbox, guarded by the kill switch, the breakers and
  * the agent's own reports, and turn its output into events until it exits (event `agent.exited`).
  */
+import { admitAgentEvents } from '../../adapters/admit.js';
 import type { AgentEvent, StreamSummary } from '../../adapters/types.js';
 import { decidePath } from '../../authz/check.js';
 import type { Policy } from '../../authz/policy.js';
@@ -86,7 +87,7 @@ export async function launchAgent(ctx: Context, run: PreparedRun, options: Launc
       // Whatever the agent left running (without the OS sandbox's PID namespace) must not hold the run open.
       onExit: async () => void (await killRunProcesses(runId)),
       onStdoutLine: (line) => {
-        const parsed = parser.line(line);
+        const parsed = admitAgentEvents(parser.line(line));
         emit([...parsed, ...escalationAttempts(policy, parsed)]);
       },
     });

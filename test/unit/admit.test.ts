@@ -1,0 +1,34 @@
+/**
+ * Events a parser built from an agent's output are checked before they are recorded: one whose payload
+ * breaks its schema is replaced by a warning, so the rest of the line's events and the run go on.
+ */
+import { describe, expect, it } from 'vitest';
+import { admitAgentEvents } from '../../src/adapters/admit.js';
+import { claudeParser } from '../../src/adapters/claude.js';
+import type { AgentEvent } from '../../src/adapters/types.js';
+import { checkPayload } from '../../src/evidence/eventSchemas.js';
+
+describe('admitAgentEvents', () => {
+  it('keeps valid events as they are and in order', () => {
+    const events: AgentEvent[] = [
+      { type: 'agent.message', payload: { text: 'hello' } },
+      { type: 'agent.usage', payload: { inputTokens: 10, outputTokens: 2, costUsd: null, turns: 1 } },
+    ];
+    expect(admitAgentEvents(events)).toEqual(events);
+  });
+
+  it("a token count the tool printed as text becomes a warning naming the event and field, not the agent's value", () => {
+    const parsed = claudeParser('/tmp/wt').line(JSON.stringify({ type: 'result', subtype: 'success', is_error: false, result: 'ok', usage: { input_tokens: 'lots-SECRET', output_tokens: 3 }, num_turns: 1, permission_denials: [{ tool_name: 'Bash', tool_use_id: 't1', tool_input: { command: 'rm -rf /' } }] }));
+    // The parser's event would make the store refuse the whole append.
+    expect(() => checkPayload(parsed[0]!.type, parsed[0]!.payload)).toThrow(/inputTokens/);
+    const admitted = admitAgentEvents(parsed);
+    expect(admitted).toHaveLength(parsed.length);
+    expect(admitted[0]).toMatchObject({ type: 'agent.message', payload: { severity: 'warning' } });
+    const text = (admitted[0]!.payload as { text: string }).text;
+    expect(text).toContain('agent.usage');
+    expect(text).toContain('inputTokens');
+    expect(text).not.toContain('SECRET');
+    expect(admitted[1]).toEqual(parsed[1]);
+    for (const e of admitted) expect(() => checkPayload(e.type, e.payload)).not.toThrow();
+  });
+});
