@@ -4,6 +4,7 @@
  * - reads the agent's protocol files and records them as events (status, reasoning, escalations,
  *   follow-up requests); very low self-reported confidence or an escalation request stops the run.
  */
+import { parseRecordableJson } from '../evidence/canonical.js';
 import { payloadOf } from '../evidence/eventSchemas.js';
 import type { EventPayloads } from '../evidence/eventSchemas.js';
 import type { EventBody, StoredEvent } from '../evidence/events.js';
@@ -97,12 +98,8 @@ export function startGuard(ctx: Context, run: GuardedRun, abort: AbortController
     let escalationEvent: EventPayloads['agent.escalated'] | undefined;
     if (escalation !== undefined && escalation.trim() !== '') {
       escalationSeen = true;
-      let body: Record<string, unknown>;
-      try {
-        body = JSON.parse(escalation) as Record<string, unknown>;
-      } catch {
-        body = { reason: escalation.slice(0, 2000) };
-      }
+      const parsed = parseRecordableJson(escalation);
+      const body = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { reason: escalation.slice(0, 2000) };
       escalationEvent = { source: 'agent', reason: body.reason ?? null, question: body.question ?? null };
     } else if (report.minConfidence < cfg.protocol.stopBelow && !report.escalated) {
       escalationEvent = { source: 'confidence', reason: `self-reported confidence ${report.minConfidence} is below ${cfg.protocol.stopBelow}`, question: 'The agent is unsure how to proceed; guidance needed.' };

@@ -14,6 +14,7 @@
 import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROTOCOL_FILES } from '../authz/policy.js';
+import { parseRecordableJson } from '../evidence/canonical.js';
 
 /** Folder of the protocol inside a worktree. */
 const PROTOCOL_DIR = '.agentctl';
@@ -62,17 +63,16 @@ export function readProtocolFile(worktree: string, name: string): string | undef
   return readFileSync(path, 'utf8');
 }
 
-/** Parsed JSON lines of a protocol file after the first `skip` lines; malformed lines become `{invalid: text}`. */
+/**
+ * Parsed JSON lines of a protocol file after the first `skip` lines; a line that is not a JSON object, or
+ * holds a number no event can record (see parseRecordableJson), becomes `{invalid: <its first 500 characters>}`.
+ */
 export function newJsonLines(text: string | undefined, skip: number): { items: Record<string, unknown>[]; total: number } {
   if (!text) return { items: [], total: skip };
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   const items = lines.slice(skip).map((l) => {
-    try {
-      const v = JSON.parse(l) as unknown;
-      return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : { invalid: l.slice(0, 500) };
-    } catch {
-      return { invalid: l.slice(0, 500) };
-    }
+    const v = parseRecordableJson(l);
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : { invalid: l.slice(0, 500) };
   });
   return { items, total: Math.max(skip, lines.length) };
 }

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { admitAgentEvents } from '../../src/adapters/admit.js';
 import { claudeParser } from '../../src/adapters/claude.js';
 import type { AgentEvent } from '../../src/adapters/types.js';
+import { canEncode, canonicalJson, parseRecordableJson } from '../../src/evidence/canonical.js';
 import { checkPayload } from '../../src/evidence/eventSchemas.js';
 
 describe('admitAgentEvents', () => {
@@ -30,5 +31,28 @@ describe('admitAgentEvents', () => {
     expect(text).not.toContain('SECRET');
     expect(admitted[1]).toEqual(parsed[1]);
     for (const e of admitted) expect(() => checkPayload(e.type, e.payload)).not.toThrow();
+  });
+});
+
+describe('parseRecordableJson and canEncode', () => {
+  it('JSON numbers beyond ±1.8e308 (they parse to ±Infinity) make the text unrecordable, anywhere in it', () => {
+    expect(JSON.parse('{"a":1e400}')).toEqual({ a: Infinity });
+    for (const text of ['1e400', '{"a":1e400}', '{"a":{"b":[1,-1e999]}}', '[0,1e309]']) expect(parseRecordableJson(text)).toBeUndefined();
+    expect(parseRecordableJson('not json')).toBeUndefined();
+    expect(parseRecordableJson('{"a":1.7e308,"b":[-0.5,"1e400"]}')).toEqual({ a: 1.7e308, b: [-0.5, '1e400'] });
+    expect(parseRecordableJson('null')).toBeNull();
+  });
+
+  it('canEncode is false exactly where canonicalJson throws', () => {
+    for (const v of [{ a: NaN }, [Infinity], { a: { b: 1n } }, { f: () => 1 }]) {
+      expect(() => canonicalJson(v)).toThrow();
+      expect(canEncode(v)).toBe(false);
+    }
+    for (const v of [{ a: 1, b: [null, 'x', { c: true }] }, 'x', 0, null]) expect(canEncode(v)).toBe(true);
+  });
+
+  it('a tool input holding Infinity becomes a warning', () => {
+    const [admitted] = admitAgentEvents([{ type: 'tool.called', payload: { id: 't1', tool: 'Bash', input: { timeout: Infinity } } }]);
+    expect(admitted).toMatchObject({ type: 'agent.message', payload: { severity: 'warning', text: expect.stringContaining('tool.called') } });
   });
 });
