@@ -10,6 +10,7 @@ import type { AgentSettings } from '../definition/config.js';
 import type { AgentName } from '../definition/task.js';
 import type { EventPayloads } from '../evidence/eventSchemas.js';
 import type { EventType } from '../evidence/events.js';
+import { recordableProblem } from '../evidence/canonical.js';
 
 /** An event parsed from the agent's output, before it gets a subject and a sequence number. */
 export type AgentEvent = { [T in AgentEventType]: { type: T; payload: EventPayloads[T] } }[AgentEventType];
@@ -115,16 +116,25 @@ export function clip(text: string, max = MAX_EVENT_TEXT): string {
   return text.length > max ? `${text.slice(0, max)}… [${text.length - max} more characters]` : text;
 }
 
-/** Parse a JSON line, or undefined when it is not a JSON object. */
+/**
+ * Parse a JSON line of a tool's output.
+ * @returns the object, or undefined when the line is not a JSON object (a tool may print other lines)
+ * @throws Error when it is one that no event could record (a number beyond ±1.8e308, nesting deeper
+ *   than MAX_JSON_DEPTH: see recordableProblem); the run records a warning for the line instead
+ */
 export function jsonLine(text: string): Record<string, unknown> | undefined {
   const t = text.trim();
   if (!t.startsWith('{')) return undefined;
+  let v: unknown;
   try {
-    const v = JSON.parse(t) as unknown;
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+    v = JSON.parse(t);
   } catch {
     return undefined;
   }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const problem = recordableProblem(v);
+  if (problem !== undefined) throw new Error(`a JSON line no event can record: ${problem}`);
+  return v as Record<string, unknown>;
 }
 
 /** Make a tool-reported path repository-relative when it lies inside the worktree. */
@@ -134,14 +144,17 @@ export function relativeToWorktree(path: string, worktree: string): string {
   return path.replace(/^\.\//, '');
 }
 
-/** Clip every string inside a tool input object (for event payloads). */
-export function clipInput(input: unknown): unknown {
+/**
+ * A tool input as an event payload keeps it: every string clipped to 1,000 characters, at most 50
+ * members of each array and object, and nothing below 8 levels (a deeper value becomes the text
+ * `[nested deeper]`).
+ */
+export function clipInput(input: unknown, depth = 0): unknown {
   if (typeof input === 'string') return clip(input, 1000);
-  if (Array.isArray(input)) return input.slice(0, 50).map(clipInput);
-  if (input && typeof input === 'object') {
-    return Object.fromEntries(Object.entries(input as Record<string, unknown>).map(([k, v]) => [k, clipInput(v)]));
-  }
-  return input;
+  if (input === null || typeof input !== 'object') return input;
+  if (depth >= 8) return '[nested deeper]';
+  if (Array.isArray(input)) return input.slice(0, 50).map((v) => clipInput(v, depth + 1));
+  return Object.fromEntries(Object.entries(input as Record<string, unknown>).slice(0, 50).map(([k, v]) => [k, clipInput(v, depth + 1)]));
 }
 
 /** The host of a base-URL override, else the tool's default API hosts. */

@@ -12,23 +12,40 @@ const PLAIN = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
 const keyTexts = new Map<string, string>();
 const KEY_TEXTS_MAX = 4096;
 
+/** How deeply arrays and objects may nest in JSON an agent or a repository wrote (see parseRecordableJson). */
+export const MAX_JSON_DEPTH = 64;
+
 /**
- * JSON.parse for text an agent or a repository wrote, keeping only what the log can record: a JSON
- * number beyond ±1.8e308 (`1e400`) parses to ±Infinity, which {@link canonicalJson} refuses, so an
- * event built from it could not be appended at all.
- * @returns the parsed value, or undefined when the text is not JSON or holds such a number
+ * JSON.parse for text an agent or a repository wrote, keeping only what the log can record (see
+ * {@link recordableProblem}).
+ * @returns the parsed value, or undefined when the text is not JSON or what it holds is not recordable
  */
 export function parseRecordableJson(text: string): unknown {
-  let finite = true;
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(text, (_key, v: unknown) => {
-      if (typeof v === 'number' && !Number.isFinite(v)) finite = false;
-      return v;
-    });
-    return finite ? value : undefined;
+    value = JSON.parse(text);
   } catch {
     return undefined;
   }
+  return recordableProblem(value) === undefined ? value : undefined;
+}
+
+/**
+ * What in a parsed JSON value no event could record: a JSON number beyond ±1.8e308 (`1e400`) parses
+ * to ±Infinity, which {@link canonicalJson} refuses, and nesting thousands of levels deep overflows
+ * the stack of every recursive reader (canonicalJson among them). Walked without recursion.
+ * @returns the first such problem in words, or undefined when there is none
+ */
+export function recordableProblem(value: unknown): string | undefined {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v === 'number' && !Number.isFinite(v)) return 'it holds a number beyond ±1.8e308';
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= MAX_JSON_DEPTH) return `it nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return undefined;
 }
 
 /**

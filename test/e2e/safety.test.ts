@@ -276,17 +276,20 @@ describe('hostile input', () => {
     expect(out.errors[0].message).toMatch(/huge\.md: larger than/);
   });
 
-  it("a tool's output that breaks an event's schema (a token count printed as text) is dropped with a warning: the run ends normally, its log verifies", async () => {
+  it("a tool's output that breaks an event's schema (a token count printed as text, 1e400, 20,000 levels of nesting) is dropped: the run ends normally, its log verifies", async () => {
     const session = '0b7e4a4e-9a3c-4c1e-8d7e-1a2b3c4d5e6f';
     const lines = [
       { type: 'system', subtype: 'init', session_id: session },
       { type: 'assistant', message: { content: [{ type: 'tool_use', id: 'toolu_1', name: 'Bash', input: { command: 'ls', timeout: '__BIG__' } }] }, session_id: session },
+      { type: 'assistant', message: { content: [{ type: 'tool_use', id: 'toolu_2', name: 'Bash', input: { command: 'ls', deep: '__DEEP__' } }] }, session_id: session },
       { type: 'result', subtype: 'success', is_error: false, result: 'done', usage: { input_tokens: 'lots', output_tokens: 3 }, num_turns: 1, session_id: session },
     ];
     const { repo, home } = makeRepo({
       '.agentrc.yaml': 'agents:\n  claude:\n    bin: ./fake-claude\n',
-      // 1e400 is valid JSON that parses to Infinity, which no event can record.
-      'fake-claude': `#!/bin/sh\n${lines.map((l) => `echo '${JSON.stringify(l).replace('"__BIG__"', '1e400')}'`).join('\n')}\n`,
+      // 1e400 is valid JSON that parses to Infinity, which no event can record; 20,000 levels of nesting
+      // overflowed the stack of the parser's clipping (and of canonicalJson).
+      'stream.jsonl': lines.map((l) => JSON.stringify(l).replace('"__BIG__"', '1e400').replace('"__DEEP__"', `${'['.repeat(20_000)}${']'.repeat(20_000)}`)).join('\n') + '\n',
+      'fake-claude': '#!/bin/sh\ncat stream.jsonl\n',
       'tasks/t.md': taskFile({ agent: 'claude', type: 'docs' }, 'x'),
     });
     chmodSync(join(repo, 'fake-claude'), 0o755);
@@ -299,18 +302,20 @@ describe('hostile input', () => {
     expect(run.state).toBe('awaiting_review');
     const events = (await json(repo, home, ['log', '--run', run.runId])).events as { type: string; payload: { text?: string; severity?: string } }[];
     expect(events.some((e) => e.type === 'agent.usage')).toBe(false);
+    expect(events.filter((e) => e.type === 'tool.called')).toEqual([]);
     const warnings = events.filter((e) => e.type === 'agent.message' && e.payload.severity === 'warning').map((e) => e.payload.text);
-    expect(warnings).toEqual([expect.stringMatching(/tool\.called .*1\.8e308/), expect.stringMatching(/agent\.usage .*inputTokens/)]);
+    expect(warnings).toEqual([expect.stringMatching(/could not read a line .*1\.8e308/), expect.stringMatching(/could not read a line .*deeper than 64 levels/), expect.stringMatching(/agent\.usage .*inputTokens/)]);
     expect(events.map((e) => e.type)).toContain('agent.exited');
     expect((await json(repo, home, ['audit', 'verify'])).ok).toBe(true);
   });
 
-  it('protocol files holding a number no event can record (1e400) are read as invalid lines, not a crash: the escalation is still recorded', async () => {
+  it('protocol files holding what no event can record (1e400, 3,000 levels of nesting) are read as invalid lines, not a crash: the escalation is still recorded', async () => {
     const { repo, home } = commandRepo(
       [
         'mkdir -p .agentctl docs',
         `echo '{"status":"working","progress":1e400}' >> .agentctl/status.jsonl`,
         `echo '{"observed":"x","considered":[1e400],"decided":"y","confidence":0.9}' >> .agentctl/trace.jsonl`,
+        `printf '{"status":' >> .agentctl/status.jsonl; for i in $(seq 3000); do printf '[' >> .agentctl/status.jsonl; done; for i in $(seq 3000); do printf ']' >> .agentctl/status.jsonl; done; echo '}' >> .agentctl/status.jsonl`,
         'echo notes > docs/notes.md',
         `echo '{"reason":"help","question":{"n":-1e999}}' > .agentctl/escalate.json`,
       ].join('\n'),
@@ -322,7 +327,8 @@ describe('hostile input', () => {
     const run = JSON.parse(r.stdout).run;
     expect(run.state).toBe('awaiting_review');
     const events = (await json(repo, home, ['log', '--run', run.runId])).events as { type: string; payload: Record<string, unknown> }[];
-    expect(events.find((e) => e.type === 'agent.status')?.payload).toEqual({ invalid: '{"status":"working","progress":1e400}' });
+    const statuses = events.filter((e) => e.type === 'agent.status').map((e) => e.payload);
+    expect(statuses).toEqual([{ invalid: '{"status":"working","progress":1e400}' }, { invalid: expect.stringMatching(/^\{"status":\[\[\[/) }]);
     expect(events.find((e) => e.type === 'agent.reasoning')?.payload.invalid).toMatch(/1e400/);
     expect(events.find((e) => e.type === 'agent.escalated')?.payload).toMatchObject({ source: 'agent', reason: expect.stringContaining('"reason":"help"') });
     expect(events.find((e) => e.type === 'sandbox.committed')).toBeDefined();

@@ -5,8 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { admitAgentEvents } from '../../src/adapters/admit.js';
 import { claudeParser } from '../../src/adapters/claude.js';
-import type { AgentEvent } from '../../src/adapters/types.js';
-import { canEncode, canonicalJson, parseRecordableJson } from '../../src/evidence/canonical.js';
+import { clipInput, jsonLine, type AgentEvent } from '../../src/adapters/types.js';
+import { parseLine } from '../../src/orchestrator/stages/launch.js';
+import { MAX_JSON_DEPTH, canEncode, canonicalJson, parseRecordableJson } from '../../src/evidence/canonical.js';
 import { checkPayload } from '../../src/evidence/eventSchemas.js';
 
 describe('admitAgentEvents', () => {
@@ -54,5 +55,36 @@ describe('parseRecordableJson and canEncode', () => {
   it('a tool input holding Infinity becomes a warning', () => {
     const [admitted] = admitAgentEvents([{ type: 'tool.called', payload: { id: 't1', tool: 'Bash', input: { timeout: Infinity } } }]);
     expect(admitted).toMatchObject({ type: 'agent.message', payload: { severity: 'warning', text: expect.stringContaining('tool.called') } });
+  });
+});
+
+describe('untrusted JSON and tool inputs have bounded depth', () => {
+  const nested = (levels: number) => '{"a":'.repeat(levels) + '1' + '}'.repeat(levels);
+
+  it(`parseRecordableJson takes ${MAX_JSON_DEPTH} levels of nesting and refuses one more, and 20,000`, () => {
+    expect(parseRecordableJson(nested(MAX_JSON_DEPTH))).toBeDefined();
+    expect(parseRecordableJson(nested(MAX_JSON_DEPTH + 1))).toBeUndefined();
+    expect(parseRecordableJson(`[${nested(20_000)}]`)).toBeUndefined();
+    expect(() => jsonLine(nested(20_000))).toThrow(/deeper than 64 levels/);
+    expect(() => jsonLine('{"a":[1e400]}')).toThrow(/beyond ±1.8e308/);
+    expect(jsonLine('not json {')).toBeUndefined();
+  });
+
+  it('clipInput keeps 8 levels and 50 members of each object and array', () => {
+    const deep = JSON.parse(nested(12)) as unknown;
+    let v = clipInput(deep) as Record<string, unknown>;
+    for (let i = 0; i < 8; i++) v = v.a as Record<string, unknown>;
+    expect(v).toBe('[nested deeper]');
+    const wide = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`k${i}`, i]));
+    expect(Object.keys(clipInput(wide) as object)).toHaveLength(50);
+    expect(clipInput(Array.from({ length: 500 }, () => 'x'))).toHaveLength(50);
+    expect(canEncode(clipInput(JSON.parse(nested(5000))))).toBe(true);
+  });
+
+  it("a parser that throws costs the line, not the run: a warning with the line's length and the error, never the line", () => {
+    const parser = { line: () => { throw new RangeError('Maximum call stack size exceeded'); }, finish: () => ({ finalText: '', reportedError: false, errorText: undefined, sessionId: undefined }) };
+    const events = parseLine(parser as never, 'SECRET-LINE');
+    expect(events).toEqual([{ type: 'agent.message', payload: { severity: 'warning', text: expect.stringContaining('(11 characters): Maximum call stack size exceeded') } }]);
+    expect(JSON.stringify(events)).not.toContain('SECRET');
   });
 });
