@@ -20,7 +20,9 @@ export function approvalsFile(paths: HomePaths): string {
 
 /**
  * A store URL in the form approvals compare: `postgres://user@host:port/db?params`, scheme
- * `postgresql:` spelled `postgres:`, host lower-cased, no password.
+ * `postgresql:` spelled `postgres:`, host lower-cased, no password: neither the user's nor the
+ * `password`/`sslpassword` parameters (the approval file keeps no secret). The other parameters stay:
+ * `host=`, `sslmode=` and the like choose where and how to connect.
  * @throws ConfigError when `url` does not parse
  */
 export function normaliseStoreUrl(url: string): string {
@@ -31,6 +33,7 @@ export function normaliseStoreUrl(url: string): string {
     throw new ConfigError(`the store "${redactUrl(url).slice(0, 80)}" is not a URL`);
   }
   const user = u.username ? `${u.username}@` : '';
+  for (const secret of [...u.searchParams.keys()].filter((k) => /^(ssl)?password$/i.test(k))) u.searchParams.delete(secret);
   return `postgres://${user}${u.host.toLowerCase()}${u.pathname}${u.search}`;
 }
 

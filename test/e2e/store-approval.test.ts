@@ -4,10 +4,12 @@
  * server (a TCP listener recording connections) stands in for theirs. Until the user approves the store
  * on their machine, agentctl refuses and never connects; after `agentctl store approve` it does.
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { normaliseStoreUrl } from '../../src/evidence/storeApproval.js';
-import { agentctl, cleanup, makeRepo } from '../helpers.js';
+import { approvalsFile, approveStore, isStoreApproved, normaliseStoreUrl } from '../../src/evidence/storeApproval.js';
+import { homePaths } from '../../src/core/paths.js';
+import { agentctl, cleanup, makeRepo, tempDir } from '../helpers.js';
 
 describe("a repository's committed store: is used only once the user approved it", () => {
   let server: Server;
@@ -55,6 +57,17 @@ describe("a repository's committed store: is used only once the user approved it
     expect(after.code).not.toBe(0);
     expect(connections.length).toBeGreaterThan(0);
   }, 120_000);
+
+  it('the approval file keeps no password, from the user part or the parameters; other parameters still tell stores apart', () => {
+    const home = tempDir();
+    const paths = homePaths(home);
+    const url = 'postgresql://writer:s3cret@DB.example:5433/team?sslmode=require&password=s3cret2&sslpassword=s3cret3';
+    expect(approveStore(paths, url)).toEqual({ url: 'postgres://writer@db.example:5433/team?sslmode=require', added: true });
+    expect(readFileSync(approvalsFile(paths), 'utf8')).not.toMatch(/s3cret/);
+    expect(isStoreApproved(paths, 'postgres://writer:other@db.example:5433/team?password=x&sslmode=require')).toBe(true);
+    expect(isStoreApproved(paths, 'postgres://writer@db.example:5433/team?sslmode=disable')).toBe(false);
+    expect(isStoreApproved(paths, 'postgres://writer@db.example:5433/team?sslmode=require&host=/tmp/elsewhere')).toBe(false);
+  });
 
   it('a store URL that does not parse is reported without its password', () => {
     expect(() => normaliseStoreUrl('postgres://writer:s3cret@bad host/db')).toThrow(/writer:\*\*\*@/);
