@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { StateError } from '../core/errors.js';
 import type { EventInput, StoredEvent } from '../evidence/events.js';
-import type { RunView } from '../evidence/projections/runs.js';
+import { awaitsDecision, type RunView } from '../evidence/projections/runs.js';
 import { AGENTCTL_IDENTITY, agentIdentity, type GitTarget } from '../exec/git.js';
 import { adminDirOf, checkGitPointer, restoreGitPointer } from '../exec/gitPointer.js';
 import { archiveRef, captureWork, removeSandbox, restoreSandbox, runBranch, withRepoLock } from '../exec/worktree.js';
@@ -100,9 +100,7 @@ export async function mergeRun(ctx: Context, run: RunView, decision: ReviewDecis
   if (!run.sandboxLive || !run.worktree || !run.headSha) {
     throw new StateError(`run ${run.runId} is ${run.state}; only a run whose sandbox still exists can be merged`);
   }
-  if (!decision.auto && run.state !== 'awaiting_review' && run.state !== 'failed' && run.state !== 'interrupted') {
-    throw new StateError(`run ${run.runId} is ${run.state}, not awaiting review`);
-  }
+  if (!decision.auto) assertAwaitsDecision(run);
   if (run.headSha === run.baseSha || run.files.length === 0) {
     throw new StateError(`run ${run.runId} changed nothing; there is nothing to merge`, { hint: `agentctl review discard ${run.runId}` });
   }
@@ -133,6 +131,17 @@ export async function mergeRun(ctx: Context, run: RunView, decision: ReviewDecis
  * claims its attempt, so a decision never lands an older attempt's work or tears down a busy worktree.
  * @throws StateError naming what the run is now (nothing changed)
  */
+/**
+ * A human merges or discards only a run that awaits a decision (runs.ts awaitsDecision): never one
+ * still running, whose agent is working in the worktree a discard would remove.
+ * @throws StateError (exit 5) naming the run's state
+ */
+export function assertAwaitsDecision(run: RunView): void {
+  if (!awaitsDecision(run)) {
+    throw new StateError(`run ${run.runId} is ${run.state}, not awaiting review`, run.state === 'running' ? { hint: 'Wait for it to finish (agentctl runs), or stop every run with: agentctl halt' } : {});
+  }
+}
+
 export function assertUnchanged(ctx: Context, run: RunView): void {
   const now = runFromLog(ctx, run.runId);
   if (!now || now.state !== run.state || now.attempts.length !== run.attempts.length || now.headSha !== run.headSha || now.sandboxLive !== run.sandboxLive) {
@@ -206,6 +215,7 @@ async function landRun(ctx: Context, run: RunView, worktree: GitTarget, decision
  * @throws StateError when the run's sandbox no longer exists
  */
 export async function discardRun(ctx: Context, run: RunView, by: string, reason: string | undefined): Promise<string | undefined> {
+  assertAwaitsDecision(run);
   if (!run.sandboxLive || !run.worktree) throw new StateError(`run ${run.runId} is ${run.state}; its sandbox is already gone`);
   const { git } = ctx;
   const target = runGitTarget(ctx, run);

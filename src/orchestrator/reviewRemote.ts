@@ -26,7 +26,7 @@ import type { RunView } from '../evidence/projections/runs.js';
 import { DEFAULT_REMOTE, fetchBranches, pushAtomic } from '../exec/gitRemote.js';
 import { archiveRef, removeSandbox, runBranch, withRepoLock } from '../exec/worktree.js';
 import { currentHost, type Context } from './context.js';
-import { GIT_ESCALATIONS, assertUnchanged, checkoutOf, discardRun, mergeMessage, mergeRun, runGitTarget, subjectOf, type ReviewDecision } from './review.js';
+import { GIT_ESCALATIONS, assertAwaitsDecision, assertUnchanged, checkoutOf, discardRun, mergeMessage, mergeRun, runGitTarget, subjectOf, type ReviewDecision } from './review.js';
 import { teardownWorktree } from './teardown.js';
 import { payloadOf } from '../evidence/eventSchemas.js';
 import type { GitTarget } from '../exec/git.js';
@@ -100,7 +100,7 @@ export interface RemoteMergeResult {
  *   agent rewrote git's records is refused and recorded (`merge.failed`) as a local merge is.
  */
 export async function mergeRemoteRun(ctx: Context, run: RunView, decision: ReviewDecision, onEvent?: (e: StoredEvent) => void, remote = DEFAULT_REMOTE): Promise<RemoteMergeResult> {
-  checkReviewable(run);
+  assertAwaitsDecision(run);
   if (!run.headSha || run.headSha === run.baseSha || run.files.length === 0) {
     throw new StateError(`run ${run.runId} changed nothing; there is nothing to merge`, { hint: `agentctl review discard ${run.runId}` });
   }
@@ -207,7 +207,7 @@ async function followLocally(ctx: Context, remote: string, base: string, mergeSh
  *   was read, or its remote branch is at another commit or the remote refuses the deletion
  */
 export async function discardRemoteRun(ctx: Context, run: RunView, by: string, reason: string | undefined, remote = DEFAULT_REMOTE): Promise<string | undefined> {
-  checkReviewable(run);
+  assertAwaitsDecision(run);
   const { git } = ctx;
   const root = ctx.project.root;
   const branch = branchOf(run);
@@ -236,13 +236,6 @@ export async function discardRemoteRun(ctx: Context, run: RunView, by: string, r
   });
   await releaseHeldWorktree(ctx, run);
   return archived;
-}
-
-/** A human decides only runs awaiting review, failed or interrupted. */
-function checkReviewable(run: RunView): void {
-  if (run.state !== 'awaiting_review' && run.state !== 'failed' && run.state !== 'interrupted') {
-    throw new StateError(`run ${run.runId} is ${run.state}, not awaiting review`);
-  }
 }
 
 /**

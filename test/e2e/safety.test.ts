@@ -169,6 +169,25 @@ describe('merge safety', () => {
     expect(log.at(-1)).toMatchObject({ type: 'merge.failed' });
   });
 
+  it('a run still running cannot be discarded or merged: its worktree stays under the agent, which finishes normally', async () => {
+    const { repo, home } = commandRepo('mkdir -p docs; echo early > docs/early.md; while [ ! -e "docs/$AGENTCTL_RUN_ID.go" ]; do sleep 0.1; done; echo late > docs/late.md', { t: {} });
+    const running = agentctl(repo, home, ['run', 't', '--json']);
+    let run: { runId: string; state: string; worktree: string } | undefined;
+    expect(await waitFor(async () => (run = (await json(repo, home, ['runs'])).runs[0]) !== undefined && existsSync(join(run!.worktree, 'docs/early.md')))).toBe(true);
+    expect(run!.state).toBe('running');
+    for (const verb of ['discard', 'merge']) {
+      const r = await agentctl(repo, home, ['review', verb, run!.runId]);
+      expect(r.code, r.stderr).toBe(5);
+      expect(r.stderr).toMatch(/is running, not awaiting review/);
+    }
+    expect(existsSync(run!.worktree)).toBe(true);
+    writeFileSync(join(run!.worktree, `docs/${run!.runId}.go`), '');
+    const done = await running;
+    expect(done.code, done.stderr).toBe(0);
+    expect(JSON.parse(done.stdout).run).toMatchObject({ state: 'awaiting_review' });
+    expect(JSON.parse(done.stdout).run.files.map((f: { path: string }) => f.path)).toEqual(expect.arrayContaining(['docs/early.md', 'docs/late.md']));
+  });
+
   it('rebase strategy keeps history linear', async () => {
     const { repo, home } = commandRepo('mkdir -p docs; echo agent > docs/a.md', { t: {} }, 'merge:\n  strategy: rebase\n');
     const r = (await json(repo, home, ['run', 't'])).run;

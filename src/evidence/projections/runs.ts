@@ -337,7 +337,15 @@ function foldAttempt(run: RunView, t: StoredTypedEvent): void {
   }
 }
 
-/** States in which a human can still merge or discard the run. */
+/**
+ * Whether the run is in a state a human decides (merge or discard): awaiting review, failed or
+ * interrupted; never while it runs, nor once decided. The one definition of that rule.
+ */
+export function awaitsDecision(run: Pick<RunView, 'state'>): boolean {
+  return run.state === 'awaiting_review' || run.state === 'failed' || run.state === 'interrupted';
+}
+
+/** States in which a human can still merge or discard the run, its sandbox still there. */
 export function isReviewable(run: RunView): boolean {
-  return run.sandboxLive && (run.state === 'awaiting_review' || run.state === 'failed' || run.state === 'interrupted');
+  return run.sandboxLive && awaitsDecision(run);
 }
