@@ -11,6 +11,7 @@ import type { BreakerConfig } from '../evidence/projections/breakers.js';
 import type { TrustRules } from '../evidence/projections/trust-rules.js';
 import { parseYaml, toData, validate } from './yamlSource.js';
 import { worktreeSchema, type WorktreeBlock } from './worktree.js';
+import { PARSE_OPTIONS } from '../core/zodParse.js';
 
 /** Default sensitive paths: auth, billing, payments, infra, CI config, migrations, lock files. */
 const DEFAULT_SENSITIVE_PATHS = [
@@ -272,7 +273,7 @@ export function parseConfig(repoRoot: string, text: string | undefined, fallback
     if (typeof data !== 'object' || Array.isArray(data)) throw new InputError(`${file}: must be a YAML mapping`, { file });
     parsed = validate(source, data, configSchema, 'config');
   } else {
-    parsed = configSchema.parse({});
+    parsed = configSchema.parse({}, PARSE_OPTIONS);
   }
   const timeout = parsed.defaults.timeout;
   const agents = {} as Record<AgentName, AgentSettings>;

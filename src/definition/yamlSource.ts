@@ -5,6 +5,7 @@
 import { isMap, isNode, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { InputError } from '../core/errors.js';
+import { PARSE_OPTIONS } from '../core/zodParse.js';
 
 /** Largest YAML document we parse, in bytes (front matter, profiles and configs are small). */
 export const MAX_YAML_BYTES = 256 * 1024;
@@ -98,7 +99,7 @@ export function lineOf(source: YamlSource, path: readonly PropertyKey[]): number
  * @throws InputError
  */
 export function validate<T extends z.ZodType>(source: YamlSource, data: unknown, schema: T, what: string): z.output<T> {
-  const result = schema.safeParse(data);
+  const result = schema.safeParse(data, PARSE_OPTIONS);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   let path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');

@@ -21,6 +21,7 @@ import { InternalError } from '../core/errors.js';
 import { AUTONOMY_LEVELS } from '../core/autonomy.js';
 import { EVENT_TYPES, type EventType, type StoredEvent } from './events.js';
 import type { BreakerName } from './projections/breakers.js';
+import { PARSE_OPTIONS } from '../core/zodParse.js';
 
 /**
  * Build every type's current schema. Run once, on the first validation or read of a payload (not when
@@ -280,7 +281,7 @@ export function checkPayload(type: EventType, payload: unknown, schemas: SchemaR
 export function payloadProblem(type: EventType, payload: unknown, schemas: SchemaRegistry = PAYLOAD_SCHEMAS): string | undefined {
   const schema = schemas[type]?.[EVENT_TYPES[type]];
   if (!schema) throw new InternalError(`unknown event type ${String(type)}`);
-  const r = schema.safeParse(payload);
+  const r = schema.safeParse(payload, PARSE_OPTIONS);
   return r.success ? undefined : issuesText(r.error.issues);
 }
 
@@ -311,11 +312,11 @@ export function readPayload<T extends EventType>(type: T, version: number, paylo
 
 /** Parse, accepting unknown keys (and only those) beyond the strict schema. */
 function parseLenient(type: string, version: number, schema: z.ZodType, value: unknown): unknown {
-  const r = schema.safeParse(value);
+  const r = schema.safeParse(value, PARSE_OPTIONS);
   if (r.success) return r.data;
   if (r.error.issues.every((i) => i.code === 'unrecognized_keys')) {
     // Every other field checked out: drop the unknown ones and parse again for defaults.
-    const again = schema.safeParse(withoutKeys(value, r.error.issues));
+    const again = schema.safeParse(withoutKeys(value, r.error.issues), PARSE_OPTIONS);
     if (again.success) return again.data;
   }
   throw new InternalError(`event ${type} (payload version ${version}) does not match its schema: ${issuesText(r.error.issues)}`);
