@@ -83,6 +83,12 @@ export class GitCommandError extends InternalError {
   }
 }
 
+/**
+ * Files above this size (bytes) are not diffed as text (see Git.diff): 8 MiB, above the lockfiles and
+ * generated sources a reviewer still reads, far below what would strain memory.
+ */
+export const DIFF_BIG_FILE_BYTES = 8 * 1024 * 1024;
+
 /** Git operations. `where` is a {@link GitWhere}; paths are absolute. */
 export interface Git {
   /** Run `git <args>` and return the whole result. @throws GitCommandError on an unaccepted exit code */
@@ -246,7 +252,7 @@ export function createGit(options: GitOptions = {}): Git {
     async worktrees(where) {
       return parseWorktrees(await out(where, ['worktree', 'list', '--porcelain', '-z'], ro));
     },
-    diff: (where, from, to) => out(where, ['diff', '--no-color', '--ignore-submodules=none', from, to], treesOnly),
+    diff: (where, from, to) => out(where, ['-c', `core.bigFileThreshold=${DIFF_BIG_FILE_BYTES}`, 'diff', '--no-color', '--ignore-submodules=none', from, to], treesOnly),
     async commitAll(where, message, author, exclude = [], base) {
       // An exclude pathspec naming an ignored path makes `git add` fail ("paths are ignored", exit 1),
       // e.g. a shared `node_modules` link under a `.gitignore` line `node_modules`: such a path is left

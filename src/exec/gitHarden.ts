@@ -107,12 +107,25 @@ const NO_DRIVER_COMMANDS: ReadonlySet<string> = new Set(['rev-parse', 'symbolic-
 const NO_DRIVER_WORKTREE: ReadonlySet<string> = new Set(['list', 'prune', 'unlock', 'lock']);
 
 /**
+ * Where the subcommand is in git arguments: after any leading `-c <key>=<value>` pairs (a caller's own
+ * settings for one call), which must not hide the subcommand from the rules below.
+ * @returns the index of the subcommand (args.length when there is none)
+ */
+export function subcommandIndex(args: readonly string[]): number {
+  let i = 0;
+  while (args[i] === '-c' && i + 1 < args.length) i += 2;
+  return i;
+}
+
+/**
  * Whether a git call can run a filter or merge driver, so it needs {@link driverOverrides} (listing the
  * drivers costs one more git process). Unknown subcommands count as able to (fail safe).
- * @param args git arguments starting with the subcommand
+ * @param args git arguments: the subcommand, after any leading `-c` pairs
  */
 export function mayRunDrivers(args: readonly string[]): boolean {
-  const [sub = '', first = ''] = args;
+  const at = subcommandIndex(args);
+  const sub = args[at] ?? '';
+  const first = args[at + 1] ?? '';
   if (sub === 'worktree') return !NO_DRIVER_WORKTREE.has(first);
   if (sub === 'cat-file') return args.some((a) => a === '--filters' || a === '--textconv' || a.startsWith('--path'));
   return !NO_DRIVER_COMMANDS.has(sub);
@@ -164,9 +177,10 @@ export function configEnv(pairs: readonly [string, string][]): Record<string, st
 
 /**
  * Insert {@link DIFF_FLAGS} after a diff-family subcommand (`diff`, `log`, `show`); other args unchanged.
- * @param args git arguments starting with the subcommand
+ * @param args git arguments: the subcommand, after any leading `-c` pairs
  */
 export function withDiffFlags(args: readonly string[]): string[] {
-  const [sub, ...rest] = args;
-  return sub !== undefined && DIFF_FAMILY.has(sub) ? [sub, ...DIFF_FLAGS, ...rest] : [...args];
+  const at = subcommandIndex(args);
+  const sub = args[at];
+  return sub !== undefined && DIFF_FAMILY.has(sub) ? [...args.slice(0, at + 1), ...DIFF_FLAGS, ...args.slice(at + 1)] : [...args];
 }

@@ -354,6 +354,20 @@ describe('hostile input', () => {
     expect((await json(repo, home, ['audit', 'verify'])).ok).toBe(true);
   });
 
+  it('a giant file the agent wrote is not diffed as text: review show stays small (it held 10× the file before)', async () => {
+    // 9 MB of text lines: above DIFF_BIG_FILE_BYTES (8 MiB); a small file beside it is still diffed.
+    const { repo, home } = commandRepo('mkdir -p docs; yes "a line of the agent\'s giant file" | head -c 9000000 > docs/big.md; echo small > docs/small.md', { t: {} });
+    const run = (await json(repo, home, ['run', 't'])).run;
+    expect(run.state).toBe('awaiting_review');
+    const shown = await agentctl(repo, home, ['review', 'show', run.runId]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout.length).toBeLessThan(100_000);
+    expect(shown.stdout).toMatch(/Binary files \/dev\/null and b\/docs\/big\.md differ/);
+    expect(shown.stdout).toContain('+small');
+    const asJson = (await json(repo, home, ['review', 'show', run.runId])).diff as string;
+    expect(asJson.length).toBeLessThan(100_000);
+  });
+
   it('symlinks pointing outside the worktree are flagged, never followed; agents do not inherit the database handle', async () => {
     // The agent lists its open file descriptors on stdout (one agent.message per line).
     const { repo, home } = commandRepo(`mkdir -p docs; ln -s ${join(homedir(), '.ssh')} docs/keys; ln -s ../../../../agentctl.db docs/db; for f in /proc/$$/fd/*; do echo "fd $f -> $(readlink "$f")"; done`, { t: { autonomy: 'auto', gate: 'true' } });

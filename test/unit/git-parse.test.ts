@@ -44,6 +44,15 @@ it('withDiffFlags switches off textconv and external diff for diff, log and show
   expect(withDiffFlags(['diff-tree', '-r', 'x'])).toEqual(['diff-tree', '-r', 'x']);
 });
 
+it('a caller\'s leading -c settings do not hide the subcommand from the hardening', () => {
+  expect(withDiffFlags(['-c', 'core.bigFileThreshold=8', 'diff', 'a', 'b'])).toEqual(['-c', 'core.bigFileThreshold=8', 'diff', '--no-ext-diff', '--no-textconv', 'a', 'b']);
+  expect(withDiffFlags(['-c', 'a=1', '-c', 'b=2', 'show', 'x'])).toEqual(['-c', 'a=1', '-c', 'b=2', 'show', '--no-ext-diff', '--no-textconv', 'x']);
+  expect(mayRunDrivers(['-c', 'a=1', 'rev-parse', 'HEAD'])).toBe(false);
+  expect(mayRunDrivers(['-c', 'a=1', 'worktree', 'add', 'p'])).toBe(true);
+  expect(mayRunDrivers(['-c', 'a=1', 'worktree', 'list'])).toBe(false);
+  expect(mayRunDrivers(['-c'])).toBe(true);
+});
+
 it('mayRunDrivers: only subcommands that never touch file contents skip the driver listing', () => {
   for (const args of [['add', '-A'], ['commit', '-m', 'x'], ['status'], ['merge-tree', 'a', 'b'], ['worktree', 'add', 'p'], ['worktree', 'remove', 'p'], ['diff', '--cached'], ['cat-file', '--filters', 'HEAD:x'], ['checkout', 'b'], ['reset', '--hard'], ['rebase', 'x'], ['something-new']]) {
     expect(mayRunDrivers(args), args.join(' ')).toBe(true);
