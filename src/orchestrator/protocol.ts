@@ -65,7 +65,7 @@ export function readProtocolFile(worktree: string, name: string): string | undef
 
 /**
  * Parsed JSON lines of a protocol file after the first `skip` lines; a line that is not a JSON object, or
- * holds a number no event can record (see parseRecordableJson), becomes `{invalid: <its first 500 characters>}`.
+ * holds what no event can record (see parseRecordableJson), becomes `{invalid: <its first 500 characters>}`.
  */
 export function newJsonLines(text: string | undefined, skip: number): { items: Record<string, unknown>[]; total: number } {
   if (!text) return { items: [], total: skip };

@@ -126,12 +126,6 @@ export async function mergeRun(ctx: Context, run: RunView, decision: ReviewDecis
 }
 
 /**
- * Refuse when the run moved on since `run` was read (another attempt was started by request-changes,
- * or it was merged or discarded meanwhile). Call under the repository lock, where request-changes
- * claims its attempt, so a decision never lands an older attempt's work or tears down a busy worktree.
- * @throws StateError naming what the run is now (nothing changed)
- */
-/**
  * A human merges or discards only a run that awaits a decision (runs.ts awaitsDecision): never one
  * still running, whose agent is working in the worktree a discard would remove.
  * @throws StateError (exit 5) naming the run's state
@@ -142,6 +136,12 @@ export function assertAwaitsDecision(run: RunView): void {
   }
 }
 
+/**
+ * Refuse when the run moved on since `run` was read (another attempt was started by request-changes,
+ * or it was merged or discarded meanwhile). Call under the repository lock, where request-changes
+ * claims its attempt, so a decision never lands an older attempt's work or tears down a busy worktree.
+ * @throws StateError naming what the run is now (nothing changed)
+ */
 export function assertUnchanged(ctx: Context, run: RunView): void {
   const now = runFromLog(ctx, run.runId);
   if (!now || now.state !== run.state || now.attempts.length !== run.attempts.length || now.headSha !== run.headSha || now.sandboxLive !== run.sandboxLive) {
@@ -212,7 +212,8 @@ async function landRun(ctx: Context, run: RunView, worktree: GitTarget, decision
 /**
  * Discard a run: keep its work under `refs/agentctl/archive/<run>`, then remove its worktree and branch.
  * @returns the archive ref, or undefined when the run changed nothing
- * @throws StateError when the run's sandbox no longer exists
+ * @throws StateError when the run does not await a decision (it is still running, or was decided) or its
+ *   sandbox no longer exists
  */
 export async function discardRun(ctx: Context, run: RunView, by: string, reason: string | undefined): Promise<string | undefined> {
   assertAwaitsDecision(run);

@@ -4,6 +4,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
+import { parseLine } from '../adapters/admit.js';
 import { adapterFor } from '../adapters/registry.js';
 import { clip } from '../adapters/types.js';
 import { StateError } from '../core/errors.js';
@@ -84,7 +85,8 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
     timeoutMs: REVIEW_TIMEOUT_MS,
     overflow: 'tail',
     ...(spec.input !== undefined ? { input: spec.input } : {}),
-    onStdoutLine: (l) => void parser.line(l),
+    // The reviewer's tool output is untrusted too: a line the parser cannot read costs that line.
+    onStdoutLine: (l) => void parseLine(parser, l),
   });
   rmSync(tmpDir, { recursive: true, force: true });
   const summary = parser.finish();

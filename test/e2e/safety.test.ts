@@ -328,6 +328,26 @@ describe('hostile input', () => {
     expect((await json(repo, home, ['audit', 'verify'])).ok).toBe(true);
   });
 
+  it("a reviewer's tool output that no event can record (1e400, 20,000 levels of nesting) costs those lines, not the verdict", async () => {
+    const session = '0b7e4a4e-9a3c-4c1e-8d7e-1a2b3c4d5e6f';
+    const lines = [
+      JSON.stringify({ type: 'system', subtype: 'init', session_id: session }),
+      `{"type":"assistant","message":{"content":[{"type":"tool_use","id":"t1","name":"Read","input":{"n":1e400}}]},"session_id":"${session}"}`,
+      `{"type":"assistant","message":{"content":[{"type":"tool_use","id":"t2","name":"Read","input":${'['.repeat(20_000)}${']'.repeat(20_000)}}]},"session_id":"${session}"}`,
+      JSON.stringify({ type: 'result', subtype: 'success', is_error: false, result: 'Looks right. VERDICT: approve', usage: { input_tokens: 1, output_tokens: 1 }, num_turns: 1, session_id: session }),
+    ];
+    const { repo, home } = commandRepo('mkdir -p docs; echo x > docs/x.md', { t: {} });
+    const run = (await json(repo, home, ['run', 't'])).run;
+    // The script carries its output: the reviewer's sandbox hides the checkout.
+    writeFileSync(join(repo, 'fake-claude'), `#!/bin/sh\ncat <<'LINES'\n${lines.join('\n')}\nLINES\n`);
+    chmodSync(join(repo, 'fake-claude'), 0o755);
+    writeFileSync(join(repo, '.agentrc.yaml'), `agents:\n  command:\n    bin: ./agent.sh\n  claude:\n    bin: ${join(repo, 'fake-claude')}\n`);
+    const asked = await agentctl(repo, home, ['review', 'ask', run.runId, '--agent', 'claude', '--json']);
+    expect(asked.stderr).not.toMatch(/internal error|no event can record|Maximum call stack/);
+    expect(asked.code, asked.stderr).toBe(0);
+    expect(JSON.parse(asked.stdout).event.payload).toMatchObject({ reviewer: 'claude', verdict: 'approve' });
+  });
+
   it('protocol files holding what no event can record (1e400, 3,000 levels of nesting) are read as invalid lines, not a crash: the escalation is still recorded', async () => {
     const { repo, home } = commandRepo(
       [

@@ -3,10 +3,9 @@
  * breaks its schema is replaced by a warning, so the rest of the line's events and the run go on.
  */
 import { describe, expect, it } from 'vitest';
-import { admitAgentEvents } from '../../src/adapters/admit.js';
+import { admitAgentEvents, parseLine } from '../../src/adapters/admit.js';
 import { claudeParser } from '../../src/adapters/claude.js';
 import { clipInput, jsonLine, type AgentEvent } from '../../src/adapters/types.js';
-import { parseLine } from '../../src/orchestrator/stages/launch.js';
 import { MAX_JSON_DEPTH, canEncode, canonicalJson, parseRecordableJson } from '../../src/evidence/canonical.js';
 import { checkPayload } from '../../src/evidence/eventSchemas.js';
 

@@ -2,8 +2,8 @@
  * Stage "launch": start the agent tool in the OS sandbox, guarded by the kill switch, the breakers and
  * the agent's own reports, and turn its output into events until it exits (event `agent.exited`).
  */
-import { admitAgentEvents } from '../../adapters/admit.js';
-import { clip, type AgentEvent, type StreamParser, type StreamSummary } from '../../adapters/types.js';
+import { admitAgentEvents, parseLine } from '../../adapters/admit.js';
+import type { AgentEvent, StreamSummary } from '../../adapters/types.js';
 import { decidePath } from '../../authz/check.js';
 import type { Policy } from '../../authz/policy.js';
 import type { EventOf } from '../../evidence/events.js';
@@ -119,19 +119,6 @@ export async function launchAgent(ctx: Context, run: PreparedRun, options: Launc
     },
   ]);
   return { result, summary, report, interrupted, asked, agentOk };
-}
-
-/**
- * A line of the tool's output as events. A parser that throws on a line it was not written for (what a
- * tool prints is untrusted) costs that line, not the run: a warning is recorded in its place.
- * @returns the parser's events, or one `agent.message` warning (the line's length and the error, never the line)
- */
-export function parseLine(parser: StreamParser, line: string): AgentEvent[] {
-  try {
-    return parser.line(line);
-  } catch (error) {
-    return [{ type: 'agent.message', payload: { text: `agentctl could not read a line of the agent's output (${line.length} characters): ${clip(String((error as Error)?.message ?? error), 200)}`, severity: 'warning' } }];
-  }
 }
 
 /**
