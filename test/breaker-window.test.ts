@@ -30,6 +30,20 @@ const config = (errorsWindowMinutes: number): BreakerConfig => ({
   scope: { enabled: true },
 });
 
+/**
+ * A real log with `n` events of project p, agent claude, one every 50 minutes from 2026-11-01 (each
+ * appended at its own time), of the kind `kindOf(i)` gives; `nowMs` is 10 minutes after the last.
+ */
+function everyFiftyMinutes(n: number, kindOf: (i: number) => 'run.planned' | 'sandbox.committed') {
+  let clock = Date.UTC(2026, 10, 1);
+  const store = openEventStore(join(tempDir(), 'agentctl.db'), { now: () => new Date(clock) });
+  for (let i = 0; i < n; i++) {
+    clock += 50 * MIN;
+    store.append(eventOf({ run: i, project: 'p', agent: 'claude', taskType: 'docs', kind: kindOf(i), n: 3 }));
+  }
+  return { store, nowMs: clock + 10 * MIN };
+}
+
 const item = fc.record({
   agent: fc.constantFrom(...AGENTS),
   project: fc.constantFrom('p', 'p', 'p', 'q'),
@@ -76,14 +90,8 @@ describe('breaker window', () => {
   });
 
   it('a read a few events behind the projection takes no write and still counts those events (an old time included)', () => {
-    let clock = Date.UTC(2026, 10, 1);
-    const store = openEventStore(join(tempDir(), 'agentctl.db'), { now: () => new Date(clock) });
+    const { store, nowMs } = everyFiftyMinutes(300, (i) => (i % 3 ? 'run.planned' : 'sandbox.committed'));
     try {
-      for (let i = 0; i < 300; i++) {
-        clock += 50 * MIN;
-        store.append(eventOf({ run: i, project: 'p', agent: 'claude', taskType: 'docs', kind: i % 3 ? 'run.planned' : 'sandbox.committed', n: 3 }));
-      }
-      const nowMs = clock + 10 * MIN;
       breakerInputs(store, 'p', config(60), emptyControls(), ['claude'], nowMs);
       const head = store.projections().reader('activity:p').head();
       // A run planned 5 days ago (an event that sets its own time, as `store migrate` appends them) and a committed diff now.
@@ -98,14 +106,8 @@ describe('breaker window', () => {
   });
 
   it('an hourly row edited in the database is not believed: the projection is folded again and the norm stays right', () => {
-    let clock = Date.UTC(2026, 10, 1);
-    const store = openEventStore(join(tempDir(), 'agentctl.db'), { now: () => new Date(clock) });
+    const { store, nowMs } = everyFiftyMinutes(200, () => 'run.planned');
     try {
-      for (let i = 0; i < 200; i++) {
-        clock += 50 * MIN;
-        store.append(eventOf({ run: i, project: 'p', agent: 'claude', taskType: 'docs', kind: 'run.planned', n: 3 }));
-      }
-      const nowMs = clock + 10 * MIN;
       const honest = breakerInputs(store, 'p', config(60), emptyControls(), ['claude'], nowMs).norms.get('claude');
       expect(honest).toEqual(volumeNormOf(store.query(), 'claude', 'p', nowMs));
       store.db.prepare("UPDATE projection_rows SET value = json_set(value, '$.runs', 999) WHERE name = 'activity:p'").run();
