@@ -145,9 +145,10 @@ export function relativeToWorktree(path: string, worktree: string): string {
 }
 
 /**
- * A tool input as an event payload keeps it: every string clipped to 1,000 characters, at most 50
- * members of each array and object, and nothing below 8 levels (a deeper value becomes the text
- * `[nested deeper]`).
+ * A tool input clipped for an event payload: every string to 1,000 characters, at most 50 members of
+ * each array and object, nothing below 8 levels (a deeper value becomes the text `[nested deeper]`).
+ * @param depth the recursion's level (callers leave it out)
+ * @returns the clipped copy (the input is not changed)
  */
 export function clipInput(input: unknown, depth = 0): unknown {
   if (typeof input === 'string') return clip(input, 1000);

@@ -61,11 +61,14 @@ export function activityFold(project: string): RowFold<HourActivity> {
 
 /**
  * Each of `agents`' hourly activity in `project` for the clock hours `fromHour` … `toHour` (inclusive;
- * one index read per agent of at most that many rows). Hours without activity have no row.
+ * an hour is epoch ms ÷ HOUR_MS, floored; one index read per agent of at most that many rows). Hours
+ * without activity have no row.
  *
  * Read without a write while at most a page of events behind (readRowsBehind: the run guard asks every
  * 400 ms while its run appends): the rows as saved, with the activity events since folded into copies.
  * @returns per agent, its rows newest hour first
+ * @throws InternalError for an activity event whose older payload does not parse (activityOf), and
+ *   whatever the store throws
  */
 export function hourlyActivity(store: EventStore, project: string, agents: readonly string[], fromHour: number, toHour: number): Map<string, HourActivity[]> {
   if (toHour < fromHour) return new Map(agents.map((a) => [a, []]));

@@ -85,7 +85,9 @@ export class GitCommandError extends InternalError {
 
 /**
  * Files above this size (bytes) are not diffed as text (see Git.diff): 8 MiB, above the lockfiles and
- * generated sources a reviewer still reads, far below what would strain memory.
+ * generated sources a reviewer still reads, far below what would strain memory. Passed as git's
+ * `core.bigFileThreshold` (git-config(1): files above it are treated as binary; diff does not compute
+ * their textual diff).
  */
 export const DIFF_BIG_FILE_BYTES = 8 * 1024 * 1024;
 
@@ -111,7 +113,11 @@ export interface Git {
   numstat(where: GitWhere, from: string, to: string): Promise<FileChange[]>;
   /** The repository's worktrees (`worktree list --porcelain -z`): path and checked-out branch (undefined when detached or bare). */
   worktrees(where: GitWhere): Promise<{ path: string; branch: string | undefined }[]>;
-  /** Unified diff between two commits (text). */
+  /**
+   * Unified diff between two commits (text). A file larger than {@link DIFF_BIG_FILE_BYTES} on either
+   * side shows as `Binary files … differ` (git's `core.bigFileThreshold`), so an agent's giant file
+   * cannot make every reader of the diff hold it (a 60 MB file took `review show` to 623 MB).
+   */
   diff(where: GitWhere, from: string, to: string): Promise<string>;
   /**
    * Stage everything in a worktree and commit it. Returns the new HEAD sha, or null when there was nothing to commit.

@@ -16,7 +16,11 @@ import type { EventStore } from '../evidence/store.js';
 /** Event types the volume breaker and its norm count (activityOf). */
 const ACTIVITY = ['run.planned', 'sandbox.committed'] as const;
 
-/** The breakers' inputs for one project: events of the recent windows, and each agent's volume norm. */
+/**
+ * The breakers' inputs for one project: events of the recent windows, and each agent's volume norm.
+ * `events` does not cover the norm's 8 days: pass `norms.get(agent)` with them to evaluateBreakers /
+ * breakerStatus, which would otherwise compute a norm from these events alone.
+ */
 export interface BreakerInputs {
   /** In sequence order: per type, every event of the window its breaker reads (see breakerInputs). */
   events: StoredEvent[];
@@ -44,7 +48,9 @@ function eventsSince(store: EventStore, project: string, types: readonly string[
  * the clock hour before the last hour (volume), usage for 24 h (cost), gate failures, failed and
  * discarded runs for the errors window, scope violations since the oldest reset of the scope breaker.
  * @param nowMs current time in milliseconds since the epoch
- * @throws whatever the store throws (a damaged projection is rebuilt, see hourlyActivity)
+ * @returns the events (sequence order) and a volume norm for each of `agents`
+ * @throws InternalError for a stored payload of an older version that does not parse (storedView), and
+ *   whatever the store throws (a damaged projection is rebuilt, see hourlyActivity)
  */
 export function breakerInputs(store: EventStore, project: string, config: BreakerConfig, controls: Controls, agents: readonly string[], nowMs: number): BreakerInputs {
   const normFromMs = nowMs - NORM_WINDOW_MS;

@@ -77,8 +77,10 @@ export function runFromLog(ctx: Pick<Context, 'store'>, runId: string): RunView 
 }
 
 /**
- * The project's trust projection, current: git evidence (reverts, follow-ups) is scanned first, then
- * the persisted projection is brought up to date with the events since it was saved.
+ * The project's trust, current: git evidence (reverts, follow-ups) is scanned first, then the saved
+ * read view is used, or the persisted projection is brought up to date and its view taken (currentTrust).
+ * @returns the read view (TrustView: levels, history, each profile's last max(window.runs, 60) runs),
+ *   not the fold's whole state
  */
 export async function trustOf(ctx: Context): Promise<TrustView> {
   await scanMergedRuns(ctx);

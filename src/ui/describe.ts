@@ -11,7 +11,8 @@ const short = (s: unknown, n = 90): string => {
 const note = (v: unknown): string => (typeof v === 'string' && v !== '' ? `: ${v}` : '');
 
 /**
- * Describe an event in one line, or undefined for events not worth a progress line. Payloads hold
+ * Describe an event in one line, or undefined for events not worth a progress line and for events
+ * whose older-version payload does not parse (`agentctl log` goes on past them). Payloads hold
  * agent, repository and human text, so the whole line goes through {@link terminalSafe} (one-line
  * mode: a newline in a note shows as `\n` and cannot forge a log line).
  * @returns plain text without colour codes, safe to print

@@ -148,6 +148,10 @@ describe('agentctl store migrate (built CLI, real PostgreSQL)', () => {
     const m = await agentctl(dir, f.home, ['store', 'migrate', '--to', f.url, '--json'], LOCAL);
     expect(m.code, m.stderr).toBe(0);
     expect(JSON.parse(m.stdout)).toMatchObject({ killSwitchSkipped: 2 });
+    // The progress counts only what is copied: it ends at its total.
+    const [, done, total] = /migrate: (\d+)\/(\d+) events\n$/.exec(m.stderr) ?? [];
+    expect(done).toBeDefined();
+    expect(done).toBe(total);
     const breakers = await agentctl(dir, f.home, ['breakers', '--json'], f.env);
     expect(JSON.parse(breakers.stdout).halted).toMatchObject({ reason: 'incident' });
     const run = await agentctl(dir, f.home, ['run', 'd2', '--json'], f.env);

@@ -34,14 +34,14 @@ import type { PgSession } from './session.js';
 export interface MigrateOptions {
   /** Events per transaction (default 1000). */
   batchSize?: number;
-  /** Called after each batch with the events handled so far and the total to handle. */
+  /** Called after each batch with the events handled so far and the total to handle (the verified events less the kill switch's, which are never copied). */
   onProgress?: (done: number, total: number) => void;
 }
 
-/** What a migration did. */
 /** Event types of the kill switch, never copied by a migration (see migrateLog). */
 const KILL_SWITCH = ['system.halted', 'system.resumed'] as const;
 
+/** What a migration did (counts of events). */
 export interface MigrateResult {
   /** The local log file. */
   source: string;
@@ -148,7 +148,7 @@ export function migrateLog(paths: HomePaths, env: NodeJS.ProcessEnv, url: string
       for (const batch of batches()) {
         copied += importBatch(target, key, batch, paths.storesDir);
         done += batch.length;
-        options.onProgress?.(done, verified);
+        options.onProgress?.(done, verified - killSwitchSkipped);
       }
       return { source: file, target: target.name, events: verified, copied, alreadyPresent: present, killSwitchSkipped, projects, headSeq: target.headSeq() };
     } finally {

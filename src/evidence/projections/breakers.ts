@@ -157,6 +157,8 @@ function inNormHistory(tsMs: number, nowMs: number): boolean {
  * The volume norm of `agent` in `project` from raw events: those of `events` in the norm's history.
  * @param events any events; those outside the history or of other agents are ignored
  * @param nowMs current time in milliseconds since the epoch
+ * @returns the runs planned, lines and bytes committed (counts) in the history, and its active clock hours
+ * @throws InternalError as activityOf (an older payload that does not parse)
  */
 export function volumeNormOf(events: readonly StoredEvent[], agent: string, project: string, nowMs: number): VolumeNorm {
   const norm: VolumeNorm = { runs: 0, lines: 0, bytes: 0, activeHours: 0 };
