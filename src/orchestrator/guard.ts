@@ -5,6 +5,7 @@
  *   follow-up requests); very low self-reported confidence or an escalation request stops the run.
  */
 import { parseRecordableJson } from '../evidence/canonical.js';
+import { textOf } from '../core/text.js';
 import { payloadOf } from '../evidence/eventSchemas.js';
 import type { EventPayloads } from '../evidence/eventSchemas.js';
 import type { EventBody, StoredEvent } from '../evidence/events.js';
@@ -112,8 +113,8 @@ export function startGuard(ctx: Context, run: GuardedRun, abort: AbortController
     const esc = stored.find((e) => e.type === 'agent.escalated');
     if (esc) {
       const p = payloadOf(esc, 'agent.escalated');
-      await notify(ctx, 'escalation', esc, `${run.agent} asks for guidance on ${run.task}: ${String(p.reason)}`);
-      stop({ kind: p.source === 'agent' ? 'escalated' : 'low-confidence', reason: String(p.reason) });
+      await notify(ctx, 'escalation', esc, `${run.agent} asks for guidance on ${run.task}: ${textOf(p.reason)}`);
+      stop({ kind: p.source === 'agent' ? 'escalated' : 'low-confidence', reason: textOf(p.reason) });
     }
   };
 

@@ -1,10 +1,11 @@
 /** One-line human descriptions of events, for progress output and `agentctl log`. Pure. */
+import { textOf } from '../core/text.js';
 import type { StoredEvent } from '../evidence/events.js';
 import { storedView } from '../evidence/eventSchemas.js';
 import { terminalSafe } from './terminal.js';
 
 const short = (s: unknown, n = 90): string => {
-  const t = String(s ?? '').replace(/\s+/g, ' ').trim();
+  const t = textOf(s).replace(/\s+/g, ' ').trim();
   return t.length > n ? `${t.slice(0, n - 1)}…` : t;
 };
 
@@ -121,7 +122,7 @@ function describe(e: StoredEvent): string | undefined {
     case 'agent.escalated':
       return `escalated (${String(t.payload.source)})${note(t.payload.reason)}`;
     case 'task.requested':
-      return `follow-up requested: ${String(t.payload.id)} "${String(t.payload.title ?? '')}"`;
+      return `follow-up requested: ${textOf(t.payload.id)} "${textOf(t.payload.title)}"`;
     case 'agent.handover':
       return `handover note: ${short(t.payload.text, 80)}`;
     default:

@@ -19,6 +19,7 @@
  * The visible form is for reading, not reversible (a literal backslash is left as is); `--json` keeps
  * the exact text.
  */
+import { textOf } from '../core/text.js';
 
 /**
  * Every character that is never written raw to a terminal (newline and tab included: the caller's mode
@@ -56,12 +57,13 @@ export interface TerminalSafeOptions {
  * Make untrusted text safe to print on a terminal: control and invisible format characters become
  * visible escapes (`\x1b`, `\x9b`, `\u202e`, `\n` …, see the module comment). Apply it to the text
  * BEFORE colouring it (chalk's own escape sequences must survive).
- * @param text the untrusted value; non-strings are converted with `String()`, `null`/`undefined` give ''
+ * @param text the untrusted value; non-strings are converted with textOf (core/text.ts: never throws),
+ *   `null`/`undefined` give ''
  * @param opts `multiline: true` keeps newlines and tabs
  * @returns the text with every unsafe character replaced; safe text is returned unchanged
  */
 export function terminalSafe(text: unknown, opts: TerminalSafeOptions = {}): string {
-  const s = text === undefined || text === null ? '' : String(text);
+  const s = textOf(text);
   return s.replace(UNSAFE, (ch) => (opts.multiline && (ch === '\n' || ch === '\t') ? ch : visible(ch)));
 }
 

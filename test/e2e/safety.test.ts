@@ -388,6 +388,30 @@ describe('hostile input', () => {
     expect(asJson.length).toBeLessThan(100_000);
   });
 
+  it('protocol values whose String() throws ({"toString": 1}) neither kill the run nor break every later read of the log', async () => {
+    const { repo, home } = commandRepo(
+      [
+        'mkdir -p .agentctl docs',
+        `echo '{"status":{"toString":1}}' >> .agentctl/status.jsonl`,
+        `echo '{"id":{"toString":1},"title":{"toString":1},"prompt":"p"}' >> .agentctl/followups.jsonl`,
+        'echo notes > docs/notes.md',
+        `echo '{"reason":{"toString":1},"question":{"toString":1}}' > .agentctl/escalate.json`,
+      ].join('\n'),
+      { t: {} },
+    );
+    const r = await agentctl(repo, home, ['run', 't', '--json']);
+    expect(r.stderr).not.toMatch(/internal error|Cannot convert object to primitive/);
+    expect(r.code, r.stderr).toBe(0);
+    const run = JSON.parse(r.stdout).run;
+    expect(run.state).toBe('awaiting_review');
+    expect(run.statuses).toEqual(['{"toString":1}']);
+    for (const args of [['runs'], ['review'], ['review', 'show', run.runId], ['log', '--run', run.runId], ['tasks'], ['runs', '--json']]) {
+      const shown = await agentctl(repo, home, args);
+      expect(shown.stderr, args.join(' ')).not.toMatch(/internal error|Cannot convert/);
+      expect([0, 2], args.join(' ')).toContain(shown.code);
+    }
+  });
+
   it('symlinks pointing outside the worktree are flagged, never followed; agents do not inherit the database handle', async () => {
     // The agent lists its open file descriptors on stdout (one agent.message per line).
     const { repo, home } = commandRepo(`mkdir -p docs; ln -s ${join(homedir(), '.ssh')} docs/keys; ln -s ../../../../agentctl.db docs/db; for f in /proc/$$/fd/*; do echo "fd $f -> $(readlink "$f")"; done`, { t: { autonomy: 'auto', gate: 'true' } });

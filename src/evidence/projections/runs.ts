@@ -4,6 +4,7 @@
 import type { Autonomy } from '../../core/autonomy.js';
 import type { StoredEvent } from '../events.js';
 import { storedView, type StoredTypedEvent } from '../eventSchemas.js';
+import { textOf } from '../../core/text.js';
 
 /** Lifecycle states of a run (DESIGN.md). */
 export type RunState = 'planned' | 'running' | 'awaiting_review' | 'merged' | 'discarded' | 'failed' | 'interrupted';
@@ -241,7 +242,7 @@ export function applyRunEvent(run: RunView | undefined, e: StoredEvent): RunView
         run.state = 'awaiting_review';
         break;
       case 'agent.status':
-        run.statuses.push(String(t.payload.status ?? JSON.stringify(t.payload)));
+        run.statuses.push(textOf(t.payload.status ?? t.payload));
         break;
       case 'agent.reasoning':
         run.reasoning.push({ observed: t.payload.observed, considered: t.payload.considered, decided: t.payload.decided, confidence: t.payload.confidence ?? null });
@@ -250,7 +251,7 @@ export function applyRunEvent(run: RunView | undefined, e: StoredEvent): RunView
         run.escalations.push({ reason: t.payload.reason, question: t.payload.question, source: t.payload.source });
         break;
       case 'task.requested':
-        run.followUps.push(String(t.payload.id));
+        run.followUps.push(textOf(t.payload.id));
         break;
       case 'agent.handover':
         run.handover = t.payload.text;
