@@ -11,7 +11,7 @@
  * | `.agentctl/followups.jsonl` | `{"id", "title", "prompt", "type", "profile"}` per line | `task.requested` |
  * | `.agentctl/handover.md` | notes for the next run of this task type | `agent.handover` |
  */
-import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readlinkSync, readSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROTOCOL_FILES } from '../authz/policy.js';
 import { parseRecordableJson } from '../evidence/canonical.js';
@@ -54,13 +54,42 @@ export function installProtocol(worktree: string, escalateBelow: number): void {
   for (const file of PROTOCOL_FILES) writeFileSync(join(worktree, file), '', { flag: 'a' });
 }
 
-/** Read a protocol file if it is a regular file of sane size (never follows a symlink). */
+/**
+ * Read a protocol file if it is a regular file of at most 256 KiB inside the worktree's `.agentctl`.
+ * The agent writes that folder while this reads it, so the checks are made on the open file, not on
+ * the path before opening it: the file is opened without following a symbolic link and without
+ * blocking (a FIFO swapped in cannot hang agentctl), and on Linux the path the kernel opened must be
+ * the expected one (a `.agentctl` swapped for a link to a folder outside the worktree is refused).
+ * @returns the text (UTF-8), or undefined when the file is missing or is not such a file
+ */
 export function readProtocolFile(worktree: string, name: string): string | undefined {
   const path = join(worktree, PROTOCOL_DIR, name);
-  if (!existsSync(path)) return undefined;
-  const st = lstatSync(path);
-  if (!st.isFile() || st.size > MAX_PROTOCOL_FILE) return undefined;
-  return readFileSync(path, 'utf8');
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > MAX_PROTOCOL_FILE) return undefined;
+    if (process.platform === 'linux') {
+      let opened: string;
+      try {
+        opened = readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        return undefined;
+      }
+      if (opened !== join(realpathSync(worktree), PROTOCOL_DIR, name)) return undefined;
+    }
+    // At most the limit, even if the agent makes the file grow meanwhile.
+    const buf = Buffer.alloc(MAX_PROTOCOL_FILE);
+    let length = 0;
+    for (let n = 1; n > 0 && length < buf.length; length += n) n = readSync(fd, buf, length, buf.length - length, length);
+    return buf.toString('utf8', 0, length);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
