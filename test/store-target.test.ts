@@ -1,5 +1,5 @@
 /** Which event store a command uses: AGENTCTL_STORE over `store:` in .agentrc.yaml over the local SQLite log. */
-import { redactUrl } from '../src/evidence/pg/session.js';
+import { redactUrl } from '../src/core/urlSecrets.js';
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';

@@ -4,6 +4,7 @@ import { render } from 'ink';
 import { createElement } from 'react';
 import { EXIT, InputError, StateError } from '../core/errors.js';
 import type { StoredEvent } from '../evidence/events.js';
+import { awaitsDecision } from '../evidence/projections/runs.js';
 import { runBatch, type BatchItem } from '../orchestrator/batch.js';
 import { runTask, type RunTaskResult } from '../orchestrator/run.js';
 import { BatchProgress, type BatchRow } from '../ui/BatchProgress.js';
@@ -113,7 +114,7 @@ async function runOne(taskId: string, opts: RunOpts): Promise<number> {
       else {
         println('', `${chalk.bold('run')} ${terminalSafe(r.runId)}  ${terminalSafe(r.task)}  ${r.state}`);
         if (r.state === 'merged') println(`Merged into ${terminalSafe(r.baseBranch)} (${terminalSafe(r.mergeSha?.slice(0, 10))}).`);
-        else if (r.state === 'awaiting_review' || r.state === 'failed' || r.state === 'interrupted') {
+        else if (awaitsDecision(r)) {
           if (result.decision) println(chalk.dim(`why: ${terminalSafe(result.decision.reasons.join('; '))}`));
           if (r.files.length === 0) println(`Nothing changed. Next: agentctl review discard ${r.runId}   (or look first: agentctl review show ${r.runId})`);
           else println(`Next: agentctl review show ${r.runId}`, `      agentctl review merge ${r.runId}   |   agentctl review discard ${r.runId}`);

@@ -5,7 +5,7 @@ import { EXIT, InputError } from '../core/errors.js';
 import { loadProject } from '../definition/load.js';
 import { createGit } from '../exec/git.js';
 import { isPostgresUrl } from '../evidence/openStore.js';
-import { redactUrl } from '../evidence/pg/session.js';
+import { redactUrl } from '../core/urlSecrets.js';
 import { approveStore } from '../evidence/storeApproval.js';
 import { printJson, println } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';

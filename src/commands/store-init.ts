@@ -2,7 +2,8 @@
 import { AgentctlError, ConfigError, EXIT, InputError } from '../core/errors.js';
 import { isPostgresUrl } from '../evidence/openStore.js';
 import { initPgStore } from '../evidence/pg/schema.js';
-import { connectPg, redactUrl } from '../evidence/pg/session.js';
+import { redactUrl } from '../core/urlSecrets.js';
+import { connectPg } from '../evidence/pg/session.js';
 import { printJson, println } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
 

@@ -12,6 +12,7 @@ import type { TrustRules } from '../evidence/projections/trust-rules.js';
 import { parseYaml, toData, validate } from './yamlSource.js';
 import { worktreeSchema, type WorktreeBlock } from './worktree.js';
 import { PARSE_OPTIONS } from '../core/zodParse.js';
+import { urlHasSecret } from '../core/urlSecrets.js';
 
 /** Default sensitive paths: auth, billing, payments, infra, CI config, migrations, lock files. */
 const DEFAULT_SENSITIVE_PATHS = [
@@ -63,7 +64,7 @@ export const configSchema = z.strictObject({
   store: z
     .string()
     .refine((v) => v === 'sqlite' || /^postgres(ql)?:\/\//.test(v), 'must be "sqlite" or a postgres:// URL')
-    .refine((v) => !/^postgres(ql)?:\/\/[^@/]*:[^@/]*@/.test(v) && !/[?&](password|sslpassword|sslkey)=/i.test(v), 'must not contain a password or key (it is committed): use PGPASSWORD or ~/.pgpass')
+    .refine((v) => !urlHasSecret(v), 'must not contain a password or key (it is committed): use PGPASSWORD or ~/.pgpass')
     .optional(),
   baseBranch: z.string().min(1).optional(),
   tasks: z.strictObject({ dir: relativeDir.default('tasks') }).default({ dir: 'tasks' }),

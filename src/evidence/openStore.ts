@@ -12,7 +12,7 @@ import { readCheckpointFor, verifyLog, type VerifyReport } from './integrity.js'
 import { readLogKey } from './key.js';
 import { readLocalCheckpoint } from './pg/auth.js';
 import { openPgEventStore, readHead } from './pg/pgStore.js';
-import { redactUrl } from './pg/session.js';
+import { redactUrl } from '../core/urlSecrets.js';
 import { verifyPgLog } from './pg/verify.js';
 import { isStoreApproved } from './storeApproval.js';
 import { expectedSchemaFingerprint, openEventStore, type EventStore } from './store.js';

@@ -193,7 +193,7 @@ function isCurrent(store: EventStore, fold: RowFold<unknown>): boolean {
  * version changed or a row failed authentication).
  * @throws whatever the store throws (e.g. InternalError on a log opened for inspection only)
  */
-export function syncRows<V>(store: EventStore, fold: RowFold<V>): void {
+function syncRows<V>(store: EventStore, fold: RowFold<V>): void {
   if (isCurrent(store, fold as RowFold<unknown>)) return;
   const tables = store.projections();
   for (let attempt = 0; ; attempt++) {

@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import type { HomePaths } from '../core/paths.js';
-import { redactUrl } from './pg/session.js';
+import { isSecretUrlParam, redactUrl } from '../core/urlSecrets.js';
 
 /** The approval file: `{ "approved": [<normalised URL>, …] }`. */
 export function approvalsFile(paths: HomePaths): string {
@@ -21,7 +21,7 @@ export function approvalsFile(paths: HomePaths): string {
 /**
  * A store URL in the form approvals compare: `postgres://user@host:port/db?params`, scheme
  * `postgresql:` spelled `postgres:`, host lower-cased, no password: neither the user's nor the
- * `password`/`sslpassword` parameters (the approval file keeps no secret). The other parameters stay:
+ * SECRET_URL_PARAMS parameters (the approval file keeps no secret). The other parameters stay:
  * `host=`, `sslmode=` and the like choose where and how to connect.
  * @throws ConfigError when `url` does not parse
  */
@@ -33,7 +33,7 @@ export function normaliseStoreUrl(url: string): string {
     throw new ConfigError(`the store "${redactUrl(url).slice(0, 80)}" is not a URL`);
   }
   const user = u.username ? `${u.username}@` : '';
-  for (const secret of [...u.searchParams.keys()].filter((k) => /^(ssl)?password$/i.test(k))) u.searchParams.delete(secret);
+  for (const secret of [...u.searchParams.keys()].filter(isSecretUrlParam)) u.searchParams.delete(secret);
   return `postgres://${user}${u.host.toLowerCase()}${u.pathname}${u.search}`;
 }
 

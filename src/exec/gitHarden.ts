@@ -111,7 +111,7 @@ const NO_DRIVER_WORKTREE: ReadonlySet<string> = new Set(['list', 'prune', 'unloc
  * settings for one call), which must not hide the subcommand from the rules below.
  * @returns the index of the subcommand (args.length when there is none)
  */
-export function subcommandIndex(args: readonly string[]): number {
+function subcommandIndex(args: readonly string[]): number {
   let i = 0;
   while (args[i] === '-c' && i + 1 < args.length) i += 2;
   return i;

@@ -12,7 +12,7 @@
 import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { basename, join, sep } from 'node:path';
 import type { EventInput } from '../evidence/events.js';
-import type { RunView } from '../evidence/projections/runs.js';
+import { awaitsDecision, type RunView } from '../evidence/projections/runs.js';
 import { getRun } from '../evidence/runsStore.js';
 import { archiveRef, removeSandbox, withRepoLock } from '../exec/worktree.js';
 import { adminDirOf } from '../exec/gitPointer.js';
@@ -115,7 +115,7 @@ export async function collectGarbage(ctx: Context, dryRun: boolean): Promise<GcA
     if (stillListed.has(branch)) continue;
     const run = runOfBranch(branch);
     const runId = run?.runId ?? branch.split('/').pop()!;
-    const live = run && (run.state === 'awaiting_review' || run.state === 'failed' || run.state === 'interrupted' || run.state === 'running' || run.state === 'planned');
+    const live = run && (awaitsDecision(run) || run.state === 'running' || run.state === 'planned');
     if (live) {
       actions.push({ kind: 'needs-restore', path: undefined, branch, runId, action: `keep; recreate its worktree with: agentctl restore ${runId}` });
       continue;

@@ -61,7 +61,7 @@ describe("a repository's committed store: is used only once the user approved it
   it('the approval file keeps no password, from the user part or the parameters; other parameters still tell stores apart', () => {
     const home = tempDir();
     const paths = homePaths(home);
-    const url = 'postgresql://writer:s3cret@DB.example:5433/team?sslmode=require&password=s3cret2&sslpassword=s3cret3';
+    const url = 'postgresql://writer:s3cret@DB.example:5433/team?sslmode=require&password=s3cret2&sslpassword=s3cret3&SSLKEY=s3cret4';
     expect(approveStore(paths, url)).toEqual({ url: 'postgres://writer@db.example:5433/team?sslmode=require', added: true });
     expect(readFileSync(approvalsFile(paths), 'utf8')).not.toMatch(/s3cret/);
     expect(isStoreApproved(paths, 'postgres://writer:other@db.example:5433/team?password=x&sslmode=require')).toBe(true);

@@ -40,6 +40,8 @@ export interface MigrateOptions {
 
 /** Event types of the kill switch, never copied by a migration (see migrateLog). */
 const KILL_SWITCH = ['system.halted', 'system.resumed'] as const;
+/** {@link KILL_SWITCH} as an SQL list (constant strings). */
+const KILL_SWITCH_SQL = KILL_SWITCH.map((t) => `'${t}'`).join(', ');
 
 /** What a migration did (counts of events). */
 export interface MigrateResult {
@@ -105,8 +107,8 @@ export function migrateLog(paths: HomePaths, env: NodeJS.ProcessEnv, url: string
       const projects = (local.db.prepare('SELECT DISTINCT project FROM events WHERE project IS NOT NULL AND seq <= ? ORDER BY project').all(verified) as { project: string }[]).map((r) => r.project);
       // The kill switch is global: a local halt or resume copied after the team's newest event would
       // halt the team, or lift a halt a teammate set. The team's switch stays the team's.
-      const page = local.db.prepare(`SELECT * FROM events WHERE seq > ? AND seq <= ? AND type NOT IN (${KILL_SWITCH.map((t) => `'${t}'`).join(', ')}) ORDER BY seq LIMIT ?`);
-      const killSwitchSkipped = (local.db.prepare(`SELECT count(*) AS n FROM events WHERE seq <= ? AND type IN (${KILL_SWITCH.map((t) => `'${t}'`).join(', ')})`).get(verified) as { n: number }).n;
+      const page = local.db.prepare(`SELECT * FROM events WHERE seq > ? AND seq <= ? AND type NOT IN (${KILL_SWITCH_SQL}) ORDER BY seq LIMIT ?`);
+      const killSwitchSkipped = (local.db.prepare(`SELECT count(*) AS n FROM events WHERE seq <= ? AND type IN (${KILL_SWITCH_SQL})`).get(verified) as { n: number }).n;
       const batches = function* (): Generator<Row[]> {
         for (let after = 0; after < verified; ) {
           const batch = (page.all(after, verified, batchSize) as EventRow[]).map(rowOf);
@@ -117,7 +119,7 @@ export function migrateLog(paths: HomePaths, env: NodeJS.ProcessEnv, url: string
       };
       // 1. Checks, before anything is written.
       // A log that ends halted: this machine's operator stopped everything; they resume it first.
-      const control = local.db.prepare("SELECT seq, type FROM events WHERE type IN ('system.halted', 'system.resumed') AND seq <= ? ORDER BY seq DESC LIMIT 1").get(verified) as { seq: number; type: string } | undefined;
+      const control = local.db.prepare(`SELECT seq, type FROM events WHERE type IN (${KILL_SWITCH_SQL}) AND seq <= ? ORDER BY seq DESC LIMIT 1`).get(verified) as { seq: number; type: string } | undefined;
       if (control?.type === 'system.halted') {
         throw new StateError(`the local event log ${file} ends halted (kill switch, #${control.seq}): this machine's agents were stopped on purpose; nothing was copied`, { hint: 'Resume it first (AGENTCTL_STORE=sqlite agentctl resume), then migrate.' });
       }

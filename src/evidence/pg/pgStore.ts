@@ -17,7 +17,8 @@ import { PG_KEYED_FROM, checkPgHead, headAuthentic, headMac, readLocalCheckpoint
 import { fromRow, insertEvents, selectEvents, type EventRow } from './rows.js';
 import { pgProjectionTables } from './projections.js';
 import { PG_SCHEMA_VERSION, SCHEMA, inspectPgSchema, type PgSchemaState } from './schema.js';
-import { connectPg, redactUrl, type PgSession } from './session.js';
+import { redactUrl } from '../../core/urlSecrets.js';
+import { connectPg, type PgSession } from './session.js';
 
 /** Options for {@link openPgEventStore}. */
 export interface PgOpenOptions {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../../core/errors.js';
 import { packageRoot } from '../../core/paths.js';
 import type { PgRequest, PgResponse } from './worker.js';
+import { redactUrl } from '../../core/urlSecrets.js';
 
 /** Milliseconds one call may take before it fails (a lock held by a stuck writer, an unreachable host). */
 export const PG_CALL_TIMEOUT_MS = 30_000;
@@ -54,11 +55,6 @@ export interface PgSession {
   /** Run `fn`'s reads on one snapshot (a read-only REPEATABLE READ transaction): what it reads in several statements agrees. */
   snapshot<T>(fn: () => T): T;
   close(): void;
-}
-
-/** The URL with any password removed (for messages): the user-info one and the `password=`/`sslpassword=`/`sslkey=` parameters. */
-export function redactUrl(url: string): string {
-  return url.replace(/^(postgres(?:ql)?:\/\/[^:@/]*):[^@]*@/, '$1:***@').replace(/([?&](?:password|sslpassword|sslkey)=)[^&#]*/gi, '$1***');
 }
 
 /**

@@ -15,7 +15,7 @@
  */
 import { PgBoss, type ConstructorOptions } from 'pg-boss';
 import { ConfigError } from '../../core/errors.js';
-import { redactUrl } from '../../evidence/pg/session.js';
+import { redactUrl } from '../../core/urlSecrets.js';
 import { QUEUE_SCHEMA } from './names.js';
 
 /** Options for {@link openBoss}. */

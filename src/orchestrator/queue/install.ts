@@ -6,7 +6,7 @@
  */
 import { PgBoss } from 'pg-boss';
 import { ConfigError } from '../../core/errors.js';
-import { redactUrl } from '../../evidence/pg/session.js';
+import { redactUrl } from '../../core/urlSecrets.js';
 import { QUEUE_SCHEMA } from './names.js';
 
 const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;

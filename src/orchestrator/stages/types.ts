@@ -6,9 +6,6 @@ import type { GitControlSnapshot } from '../../exec/gitState.js';
 import type { PortBlock } from '../../exec/ports.js';
 import type { RunPlan } from '../plan.js';
 
-/** The event fields every stage leaves to the run (run id, task, agent, project, task type). */
-export type RunSubjectKeys = 'runId' | 'task' | 'agent' | 'project' | 'taskType';
-
 /** Append events for this run (the subject is filled in); returns them as stored. */
 export type Emit = (events: EventBody[]) => StoredEvent[];
 
