@@ -52,7 +52,7 @@ export async function recordTrips(ctx: Context, agent: string): Promise<Trip[]> 
   const controls = controlsOf(ctx);
   const now = Date.now();
   const { events, norms } = breakerInputs(ctx.store, project, ctx.project.config.breakers, controls, [agent], now);
-  const trips = evaluateBreakers(events, controls, ctx.project.config.breakers, agent, project, now, norms.get(agent));
+  const trips = evaluateBreakers(events, controls, ctx.project.config.breakers, agent, project, now, norms.get(agent)!); // breakerInputs gives a norm for each agent asked
   for (const t of trips) {
     const reset = controls.lastReset[breakerKey(t.breaker, agent, project)] ?? 0;
     const [event] = ctx.store.append({ type: 'breaker.tripped', key: `breaker:${t.breaker}:${agent}:${project}:${reset}`, agent, project, payload: { breaker: t.breaker, agent, project, reason: t.reason } });

@@ -5,7 +5,7 @@ import { decidePath, decideCommand } from '../../src/authz/check.js';
 import { composePolicy, intersectPolicies } from '../../src/authz/policy.js';
 import { parseProfile, type Profile } from '../../src/authz/profile.js';
 import type { StoredEvent } from '../../src/evidence/events.js';
-import { auditProbability, evaluateBreakers, projectControls } from '../../src/evidence/projections/breakers.js';
+import { auditProbability, evaluateBreakers, projectControls, volumeNormOf, type BreakerConfig, type Controls } from '../../src/evidence/projections/breakers.js';
 import { newJsonLines } from '../../src/orchestrator/protocol.js';
 import { parseVerdict } from '../../src/orchestrator/reviewAsk.js';
 import { ROOT } from '../helpers.js';
@@ -49,43 +49,45 @@ const ev = (type: string, payload: Record<string, unknown>, minutesAgo: number, 
   seq: ++seq, key: String(seq), ts: new Date(Date.UTC(2026, 5, 1, 12) - minutesAgo * 60_000).toISOString(), type, version: 1, payload, prevHash: '', hash: '', agent: 'claude', project: 'p', runId: `r${seq}`, ...extra,
 });
 const NOW = Date.UTC(2026, 5, 1, 12);
+/** The breakers over `events`, which cover the norm's 8 days here: its norm from them (volumeNormOf). */
+const evaluateWithNorm = (events: StoredEvent[], controls: Controls, cfg: BreakerConfig, agent: string) => evaluateBreakers(events, controls, cfg, agent, 'p', NOW, volumeNormOf(events, agent, 'p', NOW));
 const cfg = { volume: { runsPerHour: 3, linesPerHour: 100, bytesPerHour: 1000, normFactor: 2 }, cost: { usdPerDay: 1, tokensPerDay: 1000 }, errors: { windowMinutes: 30, maxFailures: 2 }, scope: { enabled: true } };
 
 describe('breakers', () => {
   it('count only inside their windows and only after the last reset', () => {
     const events = [ev('run.planned', {}, 10), ev('run.planned', {}, 20), ev('run.planned', {}, 30), ev('run.planned', {}, 90)];
-    expect(evaluateBreakers(events, projectControls([]), cfg, 'claude', 'p', NOW)).toEqual([]);
+    expect(evaluateWithNorm(events, projectControls([]), cfg, 'claude')).toEqual([]);
     const more = [...events, ev('run.planned', {}, 5)];
-    expect(evaluateBreakers(more, projectControls([]), cfg, 'claude', 'p', NOW).map((t) => t.breaker)).toEqual(['volume']);
+    expect(evaluateWithNorm(more, projectControls([]), cfg, 'claude').map((t) => t.breaker)).toEqual(['volume']);
     const reset = ev('breaker.reset', { breaker: 'volume', agent: 'claude', project: 'p', by: 'me', note: null }, 1);
-    expect(evaluateBreakers([...more, reset], projectControls([reset]), cfg, 'claude', 'p', NOW)).toEqual([]);
-    expect(evaluateBreakers(more, projectControls([]), cfg, 'gemini', 'p', NOW)).toEqual([]);
+    expect(evaluateWithNorm([...more, reset], projectControls([reset]), cfg, 'claude')).toEqual([]);
+    expect(evaluateWithNorm(more, projectControls([]), cfg, 'gemini')).toEqual([]);
   });
 
   it('volume is judged against the agent\'s norm: a busy agent gets a higher limit', () => {
     const busyHistory = Array.from({ length: 8 }, (_, i) => ev('run.planned', {}, 150 + i)); // 8 runs in one earlier active hour
     const lastHour = Array.from({ length: 10 }, (_, i) => ev('run.planned', {}, 5 + i));
-    expect(evaluateBreakers(lastHour, projectControls([]), cfg, 'claude', 'p', NOW).map((t) => t.breaker)).toEqual(['volume']);
-    expect(evaluateBreakers([...busyHistory, ...lastHour], projectControls([]), cfg, 'claude', 'p', NOW)).toEqual([]); // limit 2 × 8 = 16
+    expect(evaluateWithNorm(lastHour, projectControls([]), cfg, 'claude').map((t) => t.breaker)).toEqual(['volume']);
+    expect(evaluateWithNorm([...busyHistory, ...lastHour], projectControls([]), cfg, 'claude')).toEqual([]); // limit 2 × 8 = 16
     const spike = [...busyHistory, ...lastHour, ...Array.from({ length: 8 }, (_, i) => ev('run.planned', {}, 1 + i / 10))];
-    expect(evaluateBreakers(spike, projectControls([]), cfg, 'claude', 'p', NOW)[0]?.reason).toMatch(/18 runs in the last hour \(limit 16/);
+    expect(evaluateWithNorm(spike, projectControls([]), cfg, 'claude')[0]?.reason).toMatch(/18 runs in the last hour \(limit 16/);
   });
 
   it('cost, errors and scope trip on their own thresholds; a tripped breaker is not repeated', () => {
     const usage = { inputTokens: 10, outputTokens: 10, costUsd: 0.6, turns: 1 };
     const events = [ev('agent.usage', usage, 60), ev('agent.usage', usage, 600), ev('gate.failed', {}, 5), ev('run.discarded', {}, 6), ev('run.failed', {}, 7), ev('scope.violation', { path: 'x', reason: 'outside the write scope', protected: false }, 100)];
-    const trips = evaluateBreakers(events, projectControls([]), cfg, 'claude', 'p', NOW);
+    const trips = evaluateWithNorm(events, projectControls([]), cfg, 'claude');
     expect(trips.map((t) => t.breaker).sort()).toEqual(['cost', 'errors', 'scope']);
     const tripped = trips.map((t) => ev('breaker.tripped', { breaker: t.breaker, agent: 'claude', project: 'p', reason: t.reason }, 0));
-    expect(evaluateBreakers(events, projectControls(tripped), cfg, 'claude', 'p', NOW)).toEqual([]);
+    expect(evaluateWithNorm(events, projectControls(tripped), cfg, 'claude')).toEqual([]);
   });
 
   it('volume trips on changed bytes too: a large binary is 0 lines; a forged negative count lowers nothing', () => {
     const committed = (counts: { insertions: number; deletions: number; bytes: number }) => ({ headSha: 'a'.repeat(40), files: [], branchRepaired: null, ...counts });
     const binary = [ev('sandbox.committed', committed({ insertions: 0, deletions: 0, bytes: 60_000_000 }), 10)];
-    expect(evaluateBreakers(binary, projectControls([]), cfg, 'claude', 'p', NOW)[0]?.reason).toMatch(/^60000000 changed bytes in the last hour \(limit 1000/);
-    expect(evaluateBreakers([ev('sandbox.committed', committed({ insertions: 0, deletions: 0, bytes: 900 }), 10)], projectControls([]), cfg, 'claude', 'p', NOW)).toEqual([]);
-    expect(evaluateBreakers([...binary, ev('sandbox.committed', committed({ bytes: -1e12, insertions: -1e9, deletions: 0 }), 5)], projectControls([]), cfg, 'claude', 'p', NOW).map((t) => t.breaker)).toEqual(['volume']);
+    expect(evaluateWithNorm(binary, projectControls([]), cfg, 'claude')[0]?.reason).toMatch(/^60000000 changed bytes in the last hour \(limit 1000/);
+    expect(evaluateWithNorm([ev('sandbox.committed', committed({ insertions: 0, deletions: 0, bytes: 900 }), 10)], projectControls([]), cfg, 'claude')).toEqual([]);
+    expect(evaluateWithNorm([...binary, ev('sandbox.committed', committed({ bytes: -1e12, insertions: -1e9, deletions: 0 }), 5)], projectControls([]), cfg, 'claude').map((t) => t.breaker)).toEqual(['volume']);
   });
 
   it('halt and resume fold into the kill switch state', () => {

@@ -6,6 +6,7 @@
  * - `evaluateBreakers` checks an agent's recent activity in a project against the thresholds. Counting
  *   starts after the breaker's last reset, so a reset is not undone by the events that caused the trip.
  */
+import { InternalError } from '../../core/errors.js';
 import { isEvent, payloadOf, storedPayloads, storedView } from '../eventSchemas.js';
 import type { StoredEvent } from '../events.js';
 
@@ -103,13 +104,16 @@ export interface BreakerStatus {
 /**
  * The state of every breaker for each agent in `project` (each agent's events evaluated once).
  * @param agents the agents to report, in order
- * @param norms each agent's volume norm when computed elsewhere (see {@link evaluateBreakers})
+ * @param norms each of `agents`' volume norm (breakerInputs gives them: `events` alone do not cover the norm's 8 days)
  * @param nowMs current time in milliseconds since the epoch
  * @returns one row per agent × breaker, in {@link BREAKERS} order
+ * @throws InternalError when `norms` lacks one of `agents`, or as evaluateBreakers
  */
-export function breakerStatus(events: readonly StoredEvent[], controls: Controls, config: BreakerConfig, agents: readonly string[], project: string, nowMs: number, norms?: ReadonlyMap<string, VolumeNorm>): BreakerStatus[] {
+export function breakerStatus(events: readonly StoredEvent[], controls: Controls, config: BreakerConfig, agents: readonly string[], project: string, nowMs: number, norms: ReadonlyMap<string, VolumeNorm>): BreakerStatus[] {
   return agents.flatMap((agent) => {
-    const wouldTrip = evaluateBreakers(events, { ...controls, tripped: {} }, config, agent, project, nowMs, norms?.get(agent));
+    const norm = norms.get(agent);
+    if (!norm) throw new InternalError(`no volume norm for agent ${agent}`);
+    const wouldTrip = evaluateBreakers(events, { ...controls, tripped: {} }, config, agent, project, nowMs, norm);
     return BREAKERS.map((breaker) => {
       const trip = controls.tripped[breakerKey(breaker, agent, project)];
       return { agent, breaker, tripped: trip !== undefined, since: trip?.ts ?? null, reason: trip?.reason ?? wouldTrip.find((t) => t.breaker === breaker)?.reason ?? null };
@@ -187,15 +191,15 @@ export function addActivity<T extends Activity>(into: T, a: Activity): T {
 /**
  * Which breakers should trip now for `agent` in `project`.
  * @param events the project's events, in sequence order, each type covering the window it is counted
- *   over: planned runs and committed diffs the last hour (and the norm's 8 days unless `norm` is given),
- *   usage 24 h, gate failures, failed and discarded runs the errors window, scope violations since the
- *   scope breaker's last reset (more is harmless)
+ *   over: planned runs and committed diffs the last hour, usage 24 h, gate failures, failed and
+ *   discarded runs the errors window, scope violations since the scope breaker's last reset (more is
+ *   harmless)
  * @param nowMs current time in milliseconds since the epoch
- * @param norm the agent's volume norm when computed elsewhere (breakerWindow.ts: from the hourly
- *   activity projection); default: {@link volumeNormOf} `events`
+ * @param norm the agent's volume norm (breakerWindow.ts: from the hourly activity projection; or
+ *   {@link volumeNormOf} over events that cover its 8 days)
  * @returns new trips (breakers already tripped are not repeated)
  */
-export function evaluateBreakers(events: readonly StoredEvent[], controls: Controls, config: BreakerConfig, agent: string, project: string, nowMs: number, norm?: VolumeNorm): Trip[] {
+export function evaluateBreakers(events: readonly StoredEvent[], controls: Controls, config: BreakerConfig, agent: string, project: string, nowMs: number, norm: VolumeNorm): Trip[] {
   const trips: Trip[] = [];
   const mine = events.filter((e) => e.agent === agent && e.project === project);
   const since = (breaker: BreakerName, windowMs: number) => {
@@ -206,7 +210,7 @@ export function evaluateBreakers(events: readonly StoredEvent[], controls: Contr
     if (!controls.tripped[breakerKey(breaker, agent, project)]) trips.push({ breaker, agent, project, reason, seq: 0, ts: new Date(nowMs).toISOString() });
   };
   const hour = since('volume', HOUR_MS);
-  const n = norm ?? volumeNormOf(events, agent, project, nowMs);
+  const n = norm;
   const runLimit = Math.max(config.volume.runsPerHour, n.activeHours ? (config.volume.normFactor * n.runs) / n.activeHours : 0);
   const lineLimit = Math.max(config.volume.linesPerHour, n.activeHours ? (config.volume.normFactor * n.lines) / n.activeHours : 0);
   const byteLimit = Math.max(config.volume.bytesPerHour, n.activeHours ? (config.volume.normFactor * n.bytes) / n.activeHours : 0);
