@@ -31,6 +31,16 @@ export function parseRecordableJson(text: string): unknown {
 }
 
 /**
+ * {@link parseRecordableJson} for text that must hold a JSON object (a protocol line, an escalation).
+ * @returns the object, or undefined when the text is not JSON, not an object (an array, a number …), or
+ *   not recordable
+ */
+export function parseRecordableObject(text: string): Record<string, unknown> | undefined {
+  const value = parseRecordableJson(text);
+  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/**
  * What in a parsed JSON value no event could record: a JSON number beyond ±1.8e308 (`1e400`) parses
  * to ±Infinity, which {@link canonicalJson} refuses, and nesting thousands of levels deep overflows
  * the stack of every recursive reader (canonicalJson among them). Walked without recursion.

@@ -4,7 +4,7 @@
  * - reads the agent's protocol files and records them as events (status, reasoning, escalations,
  *   follow-up requests); very low self-reported confidence or an escalation request stops the run.
  */
-import { parseRecordableJson } from '../evidence/canonical.js';
+import { parseRecordableObject } from '../evidence/canonical.js';
 import { textOf } from '../core/text.js';
 import { payloadOf } from '../evidence/eventSchemas.js';
 import type { EventPayloads } from '../evidence/eventSchemas.js';
@@ -99,8 +99,7 @@ export function startGuard(ctx: Context, run: GuardedRun, abort: AbortController
     let escalationEvent: EventPayloads['agent.escalated'] | undefined;
     if (escalation !== undefined && escalation.trim() !== '') {
       escalationSeen = true;
-      const parsed = parseRecordableJson(escalation);
-      const body = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { reason: escalation.slice(0, 2000) };
+      const body = parseRecordableObject(escalation) ?? { reason: escalation.slice(0, 2000) };
       escalationEvent = { source: 'agent', reason: body.reason ?? null, question: body.question ?? null };
     } else if (report.minConfidence < cfg.protocol.stopBelow && !report.escalated) {
       escalationEvent = { source: 'confidence', reason: `self-reported confidence ${report.minConfidence} is below ${cfg.protocol.stopBelow}`, question: 'The agent is unsure how to proceed; guidance needed.' };

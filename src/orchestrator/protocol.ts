@@ -14,7 +14,7 @@
 import { closeSync, constants, fstatSync, mkdirSync, openSync, readlinkSync, readSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROTOCOL_FILES } from '../authz/policy.js';
-import { parseRecordableJson } from '../evidence/canonical.js';
+import { parseRecordableObject } from '../evidence/canonical.js';
 
 /** Folder of the protocol inside a worktree. */
 const PROTOCOL_DIR = '.agentctl';
@@ -100,8 +100,7 @@ export function newJsonLines(text: string | undefined, skip: number): { items: R
   if (!text) return { items: [], total: skip };
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   const items = lines.slice(skip).map((l) => {
-    const v = parseRecordableJson(l);
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : { invalid: l.slice(0, 500) };
+    return parseRecordableObject(l) ?? { invalid: l.slice(0, 500) };
   });
   return { items, total: Math.max(skip, lines.length) };
 }
