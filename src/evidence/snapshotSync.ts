@@ -23,6 +23,23 @@ export interface SnapshotFold<S> {
 const SAVE_EVERY_PAGES = 20;
 
 /**
+ * The events `filter` selects after `from`, a page at a time (eventPage), until the head.
+ * @returns per page: its events, whether it was full, and the sequence it covers (an incomplete page
+ *   saw every event up to at least the head read before it)
+ */
+function* pagesAfter(store: EventStore, filter: SnapshotFold<unknown>['filter'], from: number): Generator<{ events: StoredEvent[]; full: boolean; coveredSeq: number }> {
+  let seq = from;
+  for (;;) {
+    const head = store.headSeq();
+    if (seq >= head) return;
+    const { events, full, endSeq } = eventPage(store, filter, seq);
+    seq = full ? endSeq : Math.max(endSeq, head);
+    yield { events, full, coveredSeq: seq };
+    if (!full) return;
+  }
+}
+
+/**
  * Fold the events after `from` into `state` (paged), saving as it goes.
  * @returns the sequence covered
  */
@@ -30,24 +47,22 @@ function advanceSnapshot<S>(store: EventStore, fold: SnapshotFold<S>, state: S, 
   let lastSeq = from;
   let saved = from;
   let changed = false;
-  for (let pages = 1; ; pages++) {
-    const head = store.headSeq();
-    if (lastSeq >= head) return lastSeq;
-    const { events, full, endSeq } = eventPage(store, fold.filter, lastSeq);
-    for (const e of events) fold.apply(state, e);
-    changed ||= events.length > 0;
-    // An incomplete page saw every event up to (at least) the head read before it.
-    lastSeq = full ? endSeq : Math.max(endSeq, head);
+  let pages = 0;
+  for (const page of pagesAfter(store, fold.filter, from)) {
+    pages++;
+    for (const e of page.events) fold.apply(state, e);
+    changed ||= page.events.length > 0;
+    lastSeq = page.coveredSeq;
     // Saving takes the write lock: skip it when nothing was folded and little was skipped (the run guard
     // reads the controls every 400 ms while its run appends events).
     const worth = changed || lastSeq - saved >= paging.events;
-    if (save && worth && (!full || pages % SAVE_EVERY_PAGES === 0)) {
+    if (save && worth && (!page.full || pages % SAVE_EVERY_PAGES === 0)) {
       store.saveProjection({ name: fold.name, lastSeq, rulesHash: fold.version, state: JSON.stringify(state) });
       saved = lastSeq;
       changed = false;
     }
-    if (!full) return lastSeq;
   }
+  return lastSeq;
 }
 
 /** The stored snapshot's state and sequence when authentic and of this version; else the empty state at 0. */
@@ -84,15 +99,12 @@ export function syncSnapshotAt<S>(store: EventStore, fold: SnapshotFold<S>): { s
  * @returns whether one was found, and the sequence the search covered (≥ afterSeq)
  */
 export function newEventsSince(store: EventStore, filter: SnapshotFold<unknown>['filter'], afterSeq: number): { found: boolean; coveredSeq: number } {
-  let seq = afterSeq;
-  for (;;) {
-    const head = store.headSeq();
-    if (seq >= head) return { found: false, coveredSeq: seq };
-    const { events, full, endSeq } = eventPage(store, filter, seq);
-    if (events.length > 0) return { found: true, coveredSeq: seq };
-    seq = full ? endSeq : Math.max(endSeq, head);
-    if (!full) return { found: false, coveredSeq: seq };
+  let covered = afterSeq;
+  for (const page of pagesAfter(store, filter, afterSeq)) {
+    if (page.events.length > 0) return { found: true, coveredSeq: covered };
+    covered = page.coveredSeq;
   }
+  return { found: false, coveredSeq: covered };
 }
 
 /**
