@@ -4,12 +4,10 @@ import { EXIT } from '../core/errors.js';
 import type { RunView } from '../evidence/projections/runs.js';
 import { findRun } from '../orchestrator/context.js';
 import { fetchRunCommits, reviewSite } from '../orchestrator/reviewRemote.js';
+import { describeChanges, describeFileChange } from '../ui/describe.js';
 import { colorState, printJson, println } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
-
-/** A byte count for people: `512 B`, `4.2 KiB`, `60.0 MiB`. */
-const formatBytes = (n: number): string => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`);
 
 /** Untrusted one-line text (names, titles, reasons), made visible before any colour. */
 const one = (v: unknown): string => terminalSafe(v);
@@ -52,8 +50,8 @@ export default async function reviewShow(id: string, opts: { json?: boolean }): 
       chalk.bold('Summary'),
       block(run.summary ?? run.agentError ?? '(the agent gave no summary)', '  '),
       '',
-      chalk.bold(`Changes (${run.files.length} files${run.bytes !== undefined ? `, ${formatBytes(run.bytes)} changed` : ''})`),
-      ...run.files.map((f) => `  ${one(f.path)}  ${chalk.green(`+${f.insertions}`)} ${chalk.red(`-${f.deletions}`)}${f.bytes !== undefined ? chalk.dim(`  ${formatBytes(f.bytes)}`) : ''}`),
+      chalk.bold(`Changes (${describeChanges(run.files)})`),
+      ...run.files.map((f) => `  ${one(f.path)}  ${f.insertions >= 0 && f.deletions >= 0 ? `${chalk.green(`+${f.insertions}`)} ${chalk.red(`-${f.deletions}`)}` : chalk.dim(describeFileChange(f))}`),
       '',
       chalk.bold('Gate'),
       run.gate ? `  ${one(run.gate.command)}: ${colorState(run.gate.passed ? 'passed' : 'failed')} (exit ${run.gate.exitCode})` : '  no gate configured',

@@ -129,3 +129,42 @@ function describe(e: StoredEvent): string | undefined {
       return undefined;
   }
 }
+
+/** A byte count for people: `512 B`, `4.2 KiB`, `60.0 MiB`. */
+const formatBytes = (n: number): string => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`);
+
+/** A changed file as `review show` lists it: line counts (-1 for a binary file) and, when recorded, changed bytes. */
+export interface ChangedFileCounts {
+  insertions: number;
+  deletions: number;
+  bytes?: number | undefined;
+}
+
+/**
+ * What a run changed, in words, for the `Changes` heading of `review show`: the file count, the lines
+ * added and removed in text files, and the bytes of binary files (old + new blob). A text file's
+ * recorded `bytes` is only its size difference (0 for an edit that keeps the size), so it is not shown
+ * as what changed: its lines are. Pure.
+ * @returns e.g. `2 files, +10 -3 lines, 1 binary file (1.2 MiB)`
+ */
+export function describeChanges(files: readonly ChangedFileCounts[]): string {
+  const text = files.filter((f) => f.insertions >= 0 && f.deletions >= 0);
+  const binary = files.filter((f) => f.insertions < 0 || f.deletions < 0);
+  const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+  const parts = [plural(files.length, 'file')];
+  if (text.length) parts.push(`+${text.reduce((a, f) => a + f.insertions, 0)} -${text.reduce((a, f) => a + f.deletions, 0)} lines`);
+  if (binary.length) {
+    const known = binary.every((f) => f.bytes !== undefined);
+    parts.push(`${plural(binary.length, 'binary file')}${known ? ` (${formatBytes(binary.reduce((a, f) => a + f.bytes!, 0))})` : ''}`);
+  }
+  return parts.join(', ');
+}
+
+/**
+ * One changed file's counts for `review show`'s list: `+10 -3` for a text file, `binary, 1.2 MiB` for a
+ * binary one (its recorded bytes, when known). Pure.
+ */
+export function describeFileChange(f: ChangedFileCounts): string {
+  if (f.insertions >= 0 && f.deletions >= 0) return `+${f.insertions} -${f.deletions}`;
+  return f.bytes !== undefined ? `binary, ${formatBytes(f.bytes)}` : 'binary';
+}

@@ -38,6 +38,9 @@ describe('run → review → merge → promote', () => {
     const show = JSON.parse((await agentctl(repo, home, ['review', 'show', r.runId.slice(0, 24), '--json'])).stdout);
     expect(show.diff).toContain('+# Flags');
     expect(show.run.summary).toBe('Added docs/flags.md');
+    const shown = (await agentctl(repo, home, ['review', 'show', r.runId])).stdout;
+    expect(shown).toContain('Changes (1 file, +1 -0 lines)');
+    expect(shown).toMatch(/docs\/flags\.md {2}\+1 -0/);
 
     const merge = await agentctl(repo, home, ['review', 'merge', r.runId, '--note', 'ship it']);
     expect(merge.code, merge.stderr).toBe(0);
