@@ -13,12 +13,12 @@ const paths = homePaths('/h');
 afterEach(cleanup);
 
 describe('store selection', () => {
-  it('the environment wins over the config; sqlite forces the local log; nothing set is the local log', () => {
+  it('the environment wins over the config; sqlite forces the local log; nothing set is the local log', async () => {
     expect(storeTarget(paths, {})).toEqual({ kind: 'sqlite', file: '/h/agentctl.db' });
     // A committed store: only once approved on this machine (test/e2e/store-approval.test.ts drives the attack).
     expect(() => storeTarget(paths, {}, 'postgres://w@db/agentctl')).toThrow(/postgres:\/\/w@db\/agentctl, which you have not approved/);
     const home = homePaths(tempDir());
-    approveStore(home, 'postgresql://w@DB/agentctl');
+    await approveStore(home, 'postgresql://w@DB/agentctl');
     expect(storeTarget(home, {}, 'postgres://w@db/agentctl')).toEqual({ kind: 'postgres', url: 'postgres://w@db/agentctl' });
     expect(() => storeTarget(home, {}, 'postgres://w@db2/agentctl')).toThrow(/not approved/);
     expect(storeTarget(paths, { AGENTCTL_STORE: 'postgresql://x@y/z' }, 'postgres://w@db/agentctl')).toEqual({ kind: 'postgres', url: 'postgresql://x@y/z' });

@@ -16,7 +16,7 @@ export default async function storeApprove(url: string | undefined, opts: { json
   if (!chosen || !isPostgresUrl(chosen)) {
     throw new InputError(url ? `the store must be a postgres:// URL` : `this repository's .agentrc.yaml names no postgres:// store`, { field: 'store', hint: 'Give the URL: agentctl store approve postgres://writer@host/db' });
   }
-  const result = approveStore(homePaths(agentctlHome(process.env)), chosen);
+  const result = await approveStore(homePaths(agentctlHome(process.env)), chosen);
   const shown = redactUrl(result.url);
   if (opts.json) printJson({ store: shown, added: result.added });
   else println(result.added ? `Approved ${terminalSafe(shown)}: repositories whose .agentrc.yaml names it now record into it on this machine.` : `${terminalSafe(shown)} was already approved.`);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import type { HomePaths } from '../core/paths.js';
 import { isSecretUrlParam, redactUrl } from '../core/urlSecrets.js';
+import { withFileLock } from '../core/lock.js';
 
 /** The approval file: `{ "approved": [<normalised URL>, …] }`. */
 export function approvalsFile(paths: HomePaths): string {
@@ -62,23 +63,31 @@ export function isStoreApproved(paths: HomePaths, url: string): boolean {
 }
 
 /**
- * Approve `url` (idempotent): the file is replaced atomically (written beside, then renamed), 0600 in a
- * 0700 folder.
+ * Approve `url` (idempotent). The read and the write happen under a lock (`stores/approved.lock`), so
+ * two `store approve` at once keep both URLs; the file is replaced atomically (written beside, then
+ * renamed), 0600 in a 0700 folder.
  * @returns the normalised URL and whether it was new
- * @throws ConfigError when the folder or file cannot be written
+ * @throws ConfigError when the folder or file cannot be written, or the file is malformed (as
+ *   {@link approvedStores}); proper-lockfile's ELOCKED error when another process holds the lock for ~45 s
  */
-export function approveStore(paths: HomePaths, url: string): { url: string; added: boolean } {
+export async function approveStore(paths: HomePaths, url: string): Promise<{ url: string; added: boolean }> {
   const normalised = normaliseStoreUrl(url);
-  const list = approvedStores(paths);
-  if (list.includes(normalised)) return { url: normalised, added: false };
   const file = approvalsFile(paths);
-  const tmp = `${file}.${process.pid}.tmp`;
   try {
     mkdirSync(paths.storesDir, { recursive: true, mode: 0o700 });
-    writeFileSync(tmp, `${JSON.stringify({ approved: [...list, normalised] }, null, 2)}\n`, { mode: 0o600 });
-    renameSync(tmp, file);
   } catch (error) {
     throw new ConfigError(`cannot write ${file}: ${(error as Error).message}`, { cause: error });
   }
-  return { url: normalised, added: true };
+  return withFileLock(join(paths.storesDir, 'approved.lock'), async () => {
+    const list = approvedStores(paths);
+    if (list.includes(normalised)) return { url: normalised, added: false };
+    const tmp = `${file}.${process.pid}.tmp`;
+    try {
+      writeFileSync(tmp, `${JSON.stringify({ approved: [...list, normalised] }, null, 2)}\n`, { mode: 0o600 });
+      renameSync(tmp, file);
+    } catch (error) {
+      throw new ConfigError(`cannot write ${file}: ${(error as Error).message}`, { cause: error });
+    }
+    return { url: normalised, added: true };
+  });
 }

@@ -13,7 +13,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { StateError } from '../core/errors.js';
 import { isProcessAlive, processStartTime } from './processes.js';
-import { withRepoLock } from './worktree.js';
+import { withFileLock } from '../core/lock.js';
 
 /** Lowest port handed out (above the usual dev-server defaults 3000/5173/8080). */
 export const PORT_MIN = 20000;
@@ -72,7 +72,7 @@ function liveLeases(dir: string): Lease[] {
  */
 export async function reservePorts(dir: string, runId: string, count: number): Promise<PortBlock> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return withRepoLock(join(dir, '.lock'), async () => {
+  return withFileLock(join(dir, '.lock'), async () => {
     rmSync(leaseFile(dir, runId), { force: true });
     const taken = liveLeases(dir);
     let first = PORT_MIN;

@@ -12,11 +12,12 @@
  *   (`<commonDir>/worktrees/<name>`) from the common dir's own records, and later git calls on the
  *   worktree take it explicitly ({@link sandboxTarget}).
  */
-import { existsSync, lstatSync, mkdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InternalError, StateError } from '../core/errors.js';
 import type { Git, GitTarget, GitWhere } from './git.js';
 import { adminDirOf, checkGitPointer, restoreGitPointer } from './gitPointer.js';
+import { withFileLock } from '../core/lock.js';
 
 /** A created sandbox. */
 export interface Sandbox {
@@ -42,29 +43,6 @@ export function archiveRef(runId: string): string {
   return `refs/agentctl/archive/${runId}`;
 }
 
-/** Milliseconds after which a repository lock whose holder stopped refreshing it is taken over. */
-const REPO_LOCK_STALE_MS = 5000;
-
-/**
- * Hold the repository's lock while `fn` runs (waits up to ~45 s for other agentctl processes).
- * Used for worktree add/remove/prune and for merges into the base branch.
- * @param lockPath file path of the lock (created if missing)
- */
-export async function withRepoLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
-  mkdirSync(dirname(lockPath), { recursive: true });
-  if (!existsSync(lockPath)) writeFileSync(lockPath, '');
-  // The holder refreshes the lock every stale/2 ms; a holder killed with -9 leaves a lock that others
-  // take over after REPO_LOCK_STALE_MS.
-  // Loaded on first use, like execa in runner.ts: read-only commands never take the lock.
-  const { default: lockfile } = await import('proper-lockfile');
-  const release = await lockfile.lock(lockPath, { retries: { retries: 200, minTimeout: 50, maxTimeout: 300, factor: 1.3 }, stale: REPO_LOCK_STALE_MS });
-  try {
-    return await fn();
-  } finally {
-    await release();
-  }
-}
-
 /**
  * Create a locked worktree on a new branch at `baseSha`.
  * @param repoRoot the user's checkout (git commands run there)
@@ -74,7 +52,7 @@ export async function withRepoLock<T>(lockPath: string, fn: () => Promise<T>): P
 export async function createSandbox(git: Git, repoRoot: string, lockPath: string, path: string, branch: string, baseSha: string, reason: string): Promise<Sandbox> {
   if (existsSync(path)) throw new InternalError(`worktree path already exists: ${path}`);
   mkdirSync(dirname(path), { recursive: true });
-  await withRepoLock(lockPath, () => git.raw(repoRoot, ['worktree', 'add', '--quiet', '--lock', '--reason', reason, '-b', branch, path, baseSha]));
+  await withFileLock(lockPath, () => git.raw(repoRoot, ['worktree', 'add', '--quiet', '--lock', '--reason', reason, '-b', branch, path, baseSha]));
   return { path, branch, baseSha, gitDir: await recordedAdminDir(git, repoRoot, path) };
 }
 
@@ -129,7 +107,7 @@ export async function captureWork(git: Git, worktree: GitWhere, branch: string, 
  */
 export async function removeSandbox(git: Git, repoRoot: string, lockPath: string, path: string, branch: string | undefined, gitDir?: string): Promise<void> {
   if (gitDir && existsSync(path) && !checkGitPointer(path, gitDir).ok) restoreGitPointer(path, gitDir);
-  await withRepoLock(lockPath, async () => {
+  await withFileLock(lockPath, async () => {
     await git.raw(repoRoot, ['worktree', 'unlock', path], { accept: [0, 128] });
     if (existsSync(path)) await git.raw(repoRoot, ['worktree', 'remove', '--force', path]);
     await git.raw(repoRoot, ['worktree', 'prune']);
@@ -151,7 +129,7 @@ export async function restoreSandbox(git: Git, repoRoot: string, lockPath: strin
   const headSha = fromBranch ?? fromArchive;
   if (!headSha) throw new StateError(`run ${runId} has neither a branch (${branch}) nor an archive (${archiveRef(runId)}) to restore from`);
   mkdirSync(dirname(path), { recursive: true });
-  await withRepoLock(lockPath, () =>
+  await withFileLock(lockPath, () =>
     git.raw(repoRoot, fromBranch ? ['worktree', 'add', '--quiet', '--lock', '--reason', reason, path, branch] : ['worktree', 'add', '--quiet', '--lock', '--reason', reason, '-b', branch, path, headSha]),
   );
   return { path, branch, baseSha: headSha, headSha, gitDir: await recordedAdminDir(git, repoRoot, path) };

@@ -14,7 +14,8 @@ import { basename, join, sep } from 'node:path';
 import type { EventInput } from '../evidence/events.js';
 import { awaitsDecision, type RunView } from '../evidence/projections/runs.js';
 import { getRun } from '../evidence/runsStore.js';
-import { archiveRef, removeSandbox, withRepoLock } from '../exec/worktree.js';
+import { archiveRef, removeSandbox } from '../exec/worktree.js';
+import { withFileLock } from '../core/lock.js';
 import { adminDirOf } from '../exec/gitPointer.js';
 import { teardownWorktree } from './teardown.js';
 import type { Context } from './context.js';
@@ -97,7 +98,7 @@ export async function collectGarbage(ctx: Context, dryRun: boolean): Promise<GcA
     actions.push({ kind: 'missing-folder', path: w.path, branch: w.branch, runId: run?.runId, action: `prune the worktree entry; keep branch ${w.branch ?? '-'}` });
   }
   if (missing.length && !dryRun) {
-    await withRepoLock(ctx.lockPath, async () => {
+    await withFileLock(ctx.lockPath, async () => {
       for (const w of missing) await git.raw(ctx.project.root, ['worktree', 'unlock', w.path], { accept: [0, 128] });
       await git.raw(ctx.project.root, ['worktree', 'prune']);
     });

@@ -25,7 +25,7 @@ import type { EventInput, StoredEvent } from '../evidence/events.js';
 import { projectRuns, type RunView } from '../evidence/projections/runs.js';
 import { earnedLevel } from '../evidence/projections/trust.js';
 import { snapshotGitControl } from '../exec/gitState.js';
-import { withRepoLock } from '../exec/worktree.js';
+import { withFileLock } from '../core/lock.js';
 import { requireOsSandbox } from '../exec/osSandbox.js';
 import { processStartTime } from '../exec/processes.js';
 import { freshPrompt, resumePrompt } from './attemptPrompt.js';
@@ -109,7 +109,7 @@ export async function requestChanges(ctx: Context, run: RunView, input: RequestC
   const emit = emitterFor(ctx, run, onEvent);
   // Two requests (or a request and another decision) at once: the state is read again under the
   // repository lock and the attempt claimed there, so only one agent ever works in the worktree.
-  await withRepoLock(ctx.lockPath, async () => {
+  await withFileLock(ctx.lockPath, async () => {
     const now = currentRun(ctx, run.runId);
     if (now.state !== 'awaiting_review' || now.attempts.length !== run.attempts.length) {
       throw new StateError(`run ${run.runId} is ${now.state} (attempt ${now.attempts.length}); it changed while the request was prepared, nothing was recorded`);

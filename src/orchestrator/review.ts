@@ -18,7 +18,8 @@ import type { EventInput, StoredEvent } from '../evidence/events.js';
 import { awaitsDecision, type RunView } from '../evidence/projections/runs.js';
 import { AGENTCTL_IDENTITY, agentIdentity, type GitTarget } from '../exec/git.js';
 import { adminDirOf, checkGitPointer, restoreGitPointer } from '../exec/gitPointer.js';
-import { archiveRef, captureWork, removeSandbox, restoreSandbox, runBranch, withRepoLock } from '../exec/worktree.js';
+import { archiveRef, captureWork, removeSandbox, restoreSandbox, runBranch } from '../exec/worktree.js';
+import { withFileLock } from '../core/lock.js';
 import { worktreePath } from '../core/paths.js';
 import { currentHost, runFromLog, type Context } from './context.js';
 import { PROTOCOL_PATHS } from './protocol.js';
@@ -114,7 +115,7 @@ export async function mergeRun(ctx: Context, run: RunView, decision: ReviewDecis
     ctx.store.append({ ...subjectOf(run), type: 'merge.failed', payload: { reason, auto: decision.auto } });
     throw new StateError(reason, { hint: `agentctl review discard ${run.runId}` });
   }
-  const mergeSha = await withRepoLock(ctx.lockPath, () => landRun(ctx, run, worktree, decision));
+  const mergeSha = await withFileLock(ctx.lockPath, () => landRun(ctx, run, worktree, decision));
   const events: EventInput[] = [];
   if (!decision.auto) events.push({ ...subjectOf(run), type: 'review.approved', payload: { by: decision.by, host: currentHost(), note: decision.note ?? null } });
   events.push({ ...subjectOf(run), type: 'run.merged', payload: { mergeSha, baseBranch: run.baseBranch, by: decision.by, host: currentHost(), auto: decision.auto, strategy: ctx.project.config.mergeStrategy } });
@@ -222,7 +223,7 @@ export async function discardRun(ctx: Context, run: RunView, by: string, reason:
   const target = runGitTarget(ctx, run);
   repairPointer(ctx, run, target);
   // Under the repository lock, where request-changes claims an attempt: a run sent back meanwhile is refused.
-  const ref = await withRepoLock(ctx.lockPath, async () => {
+  const ref = await withFileLock(ctx.lockPath, async () => {
     assertUnchanged(ctx, run);
     // Anything left uncommitted (an interrupted run) is committed first so the archive holds every byte.
     const { headSha } = await captureWork(git, target, run.branch!, `agentctl: uncommitted work of run ${run.runId}`, agentIdentity(run.agent), PROTOCOL_PATHS, run.baseSha);

@@ -24,7 +24,8 @@ import { StateError } from '../core/errors.js';
 import type { StoredEvent } from '../evidence/events.js';
 import type { RunView } from '../evidence/projections/runs.js';
 import { DEFAULT_REMOTE, fetchBranches, pushAtomic } from '../exec/gitRemote.js';
-import { archiveRef, removeSandbox, runBranch, withRepoLock } from '../exec/worktree.js';
+import { archiveRef, removeSandbox, runBranch } from '../exec/worktree.js';
+import { withFileLock } from '../core/lock.js';
 import { currentHost, type Context } from './context.js';
 import { GIT_ESCALATIONS, assertAwaitsDecision, assertUnchanged, checkoutOf, discardRun, mergeMessage, mergeRun, runGitTarget, subjectOf, type ReviewDecision } from './review.js';
 import { teardownWorktree } from './teardown.js';
@@ -114,7 +115,7 @@ export async function mergeRemoteRun(ctx: Context, run: RunView, decision: Revie
   const root = ctx.project.root;
   const base = run.baseBranch;
   const branch = branchOf(run);
-  const result = await withRepoLock(ctx.lockPath, async () => {
+  const result = await withFileLock(ctx.lockPath, async () => {
     assertUnchanged(ctx, run);
     const tips = await fetchBranches(git, root, remote, [base, branch]);
     const baseTip = tips.get(base);
@@ -211,7 +212,7 @@ export async function discardRemoteRun(ctx: Context, run: RunView, by: string, r
   const { git } = ctx;
   const root = ctx.project.root;
   const branch = branchOf(run);
-  const archived = await withRepoLock(ctx.lockPath, async () => {
+  const archived = await withFileLock(ctx.lockPath, async () => {
     assertUnchanged(ctx, run);
     const tip = (await fetchBranches(git, root, remote, [branch])).get(branch);
     if (tip && run.headSha && tip !== run.headSha) {

@@ -4,12 +4,14 @@
  * server (a TCP listener recording connections) stands in for theirs. Until the user approves the store
  * on their machine, agentctl refuses and never connects; after `agentctl store approve` it does.
  */
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { approvalsFile, approveStore, isStoreApproved, normaliseStoreUrl } from '../../src/evidence/storeApproval.js';
 import { homePaths } from '../../src/core/paths.js';
-import { agentctl, cleanup, makeRepo, tempDir } from '../helpers.js';
+import { ROOT, agentctl, cleanup, makeRepo, tempDir } from '../helpers.js';
 
 describe("a repository's committed store: is used only once the user approved it", () => {
   let server: Server;
@@ -58,11 +60,11 @@ describe("a repository's committed store: is used only once the user approved it
     expect(connections.length).toBeGreaterThan(0);
   }, 120_000);
 
-  it('the approval file keeps no password, from the user part or the parameters; other parameters still tell stores apart', () => {
+  it('the approval file keeps no password, from the user part or the parameters; other parameters still tell stores apart', async () => {
     const home = tempDir();
     const paths = homePaths(home);
     const url = 'postgresql://writer:s3cret@DB.example:5433/team?sslmode=require&password=s3cret2&sslpassword=s3cret3&SSLKEY=s3cret4';
-    expect(approveStore(paths, url)).toEqual({ url: 'postgres://writer@db.example:5433/team?sslmode=require', added: true });
+    expect(await approveStore(paths, url)).toEqual({ url: 'postgres://writer@db.example:5433/team?sslmode=require', added: true });
     expect(readFileSync(approvalsFile(paths), 'utf8')).not.toMatch(/s3cret/);
     expect(isStoreApproved(paths, 'postgres://writer:other@db.example:5433/team?password=x&sslmode=require')).toBe(true);
     expect(isStoreApproved(paths, 'postgres://writer@db.example:5433/team?sslmode=disable')).toBe(false);
@@ -73,4 +75,24 @@ describe("a repository's committed store: is used only once the user approved it
     expect(() => normaliseStoreUrl('postgres://writer:s3cret@bad host/db')).toThrow(/writer:\*\*\*@/);
     expect(() => normaliseStoreUrl('postgres://writer:s3cret@bad host/db')).not.toThrow(/s3cret/);
   });
+  it('approvals made at the same time by several processes are all kept (the read and the write are locked)', async () => {
+    const home = tempDir();
+    const go = join(tempDir(), 'go');
+    // Each process approves 25 stores of its own as soon as the file `go` appears: without the lock, one
+    // process's write replaces a list another had just extended.
+    const code = `import { existsSync } from 'node:fs';
+import { approveStore } from ${JSON.stringify(join(ROOT, 'dist', 'evidence', 'storeApproval.js'))};
+import { homePaths } from ${JSON.stringify(join(ROOT, 'dist', 'core', 'paths.js'))};
+console.log('ready');
+while (!existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 2));
+for (let i = 0; i < 25; i++) await approveStore(homePaths(${JSON.stringify(home)}), 'postgres://w@host-' + process.argv[1] + '-' + i + '/db');`;
+    const children = [1, 2, 3, 4].map((n) => spawn(process.execPath, ['--input-type=module', '-e', code, String(n)], { stdio: ['ignore', 'pipe', 'inherit'] }));
+    await Promise.all(children.map((c) => new Promise((resolve) => c.stdout!.once('data', resolve))));
+    writeFileSync(go, '');
+    const codes = await Promise.all(children.map((c) => new Promise<number | null>((resolve) => c.on('exit', resolve))));
+    expect(codes).toEqual([0, 0, 0, 0]);
+    const approved = JSON.parse(readFileSync(approvalsFile(homePaths(home)), 'utf8')).approved as string[];
+    expect(approved).toHaveLength(100);
+    expect(new Set(approved).size).toBe(100);
+  }, 60_000);
 });

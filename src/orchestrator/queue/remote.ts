@@ -10,7 +10,7 @@ import { InputError, StateError } from '../../core/errors.js';
 import { CONFIG_FILE } from '../../definition/config.js';
 import type { Task } from '../../definition/task.js';
 import { fetchBranches, pushAtomic, type RefUpdate } from '../../exec/gitRemote.js';
-import { withRepoLock } from '../../exec/worktree.js';
+import { withFileLock } from '../../core/lock.js';
 import type { Context } from '../context.js';
 
 const BRANCH = /^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}$/;
@@ -29,7 +29,7 @@ function requireBranch(branch: string): string {
  */
 export async function fetchBase(ctx: Context, remote: string, branch: string): Promise<string> {
   requireBranch(branch);
-  const sha = (await withRepoLock(ctx.lockPath, () => fetchBranches(ctx.git, ctx.project.root, remote, [branch]))).get(branch);
+  const sha = (await withFileLock(ctx.lockPath, () => fetchBranches(ctx.git, ctx.project.root, remote, [branch]))).get(branch);
   if (!sha) throw new InputError(`the remote "${remote}" has no branch "${branch}"`, { field: 'baseBranch' });
   return sha;
 }
@@ -62,7 +62,7 @@ export async function pushBase(ctx: Context, remote: string, branch: string): Pr
 }
 
 async function pushOrThrow(ctx: Context, remote: string, update: RefUpdate): Promise<void> {
-  const r = await withRepoLock(ctx.lockPath, () => pushAtomic(ctx.git, ctx.project.root, remote, [update]));
+  const r = await withFileLock(ctx.lockPath, () => pushAtomic(ctx.git, ctx.project.root, remote, [update]));
   if (!r.ok) throw new StateError(`"${remote}" refused ${update.ref}: ${r.rejected.join('; ')}`);
 }
 
