@@ -11,6 +11,7 @@
  * `diff.<x>.command` is not neutral on git 2.39 (git tries to run the empty command and dies), so those
  * are switched off by flag instead.
  */
+import { InternalError } from '../core/errors.js';
 
 /**
  * `-c` settings on every call. Values are neutral, not merely empty where empty would mean "run nothing
@@ -108,12 +109,17 @@ const NO_DRIVER_WORKTREE: ReadonlySet<string> = new Set(['list', 'prune', 'unloc
 
 /**
  * Where the subcommand is in git arguments: after any leading `-c <key>=<value>` pairs (a caller's own
- * settings for one call), which must not hide the subcommand from the rules below.
+ * settings for one call), which must not hide the subcommand from the rules below. Any other option
+ * before the subcommand (`-C <dir>`, `--git-dir=…`, `--no-pager` …) is refused rather than skipped: the
+ * rules would read its value as the subcommand (callers choose the repository with the call's `where`).
  * @returns the index of the subcommand (args.length when there is none)
+ * @throws InternalError for a leading option other than `-c`
  */
 function subcommandIndex(args: readonly string[]): number {
   let i = 0;
   while (args[i] === '-c' && i + 1 < args.length) i += 2;
+  const at = args[i];
+  if (at !== undefined && at.startsWith('-') && at !== '-c') throw new InternalError(`git option ${at} before the subcommand: only -c pairs may come first (choose the repository with the call's where)`);
   return i;
 }
 

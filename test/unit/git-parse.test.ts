@@ -61,3 +61,11 @@ it('mayRunDrivers: only subcommands that never touch file contents skip the driv
     expect(mayRunDrivers(args), args.join(' ')).toBe(false);
   }
 });
+
+it('an option other than -c before the subcommand is refused, not read as the subcommand', () => {
+  // `-C <dir> diff` would otherwise be seen as subcommand "-C": no --no-textconv added, drivers assumed.
+  for (const args of [['-C', '/elsewhere', 'diff', 'a', 'b'], ['--git-dir=/x', 'show', 'y'], ['-c', 'a=1', '--no-pager', 'log']]) {
+    expect(() => withDiffFlags(args), args.join(' ')).toThrow(/before the subcommand/);
+    expect(() => mayRunDrivers(args), args.join(' ')).toThrow(/before the subcommand/);
+  }
+});
