@@ -14,6 +14,7 @@ import { isEvent, payloadOf } from '../evidence/eventSchemas.js';
 import type { StoredEvent } from '../evidence/events.js';
 import type { VerdictRow } from '../evidence/projectionCatalog.js';
 import type { RunView } from '../evidence/projections/runs.js';
+import { DIFF_BIG_FILE_BYTES } from '../exec/git.js';
 import { requireOsSandbox } from '../exec/osSandbox.js';
 import { commandFor, runProcess } from '../exec/runner.js';
 import type { Context } from './context.js';
@@ -23,12 +24,34 @@ import { confineCommand } from './stages/confine.js';
 import { runEnv } from './stages/launch.js';
 import { sandboxLayout } from './stages/prepare.js';
 import { writeRendered } from './stages/render.js';
+import { describeFileChange } from '../ui/describe.js';
 import { findRunnableTask } from './tasks.js';
 
 /** Longest diff given to the reviewer, in characters. */
 const REVIEW_DIFF_CHARS = 100_000;
 /** Reviewer timeout in milliseconds. */
 const REVIEW_TIMEOUT_MS = 15 * 60 * 1000;
+
+/** Most changed files listed to the reviewer one by one. */
+const REVIEW_FILES_LISTED = 200;
+
+/**
+ * The reviewer's list of changed files, one line each (`- path: +10 -3`, `- path: binary, 9.0 MiB`),
+ * at most {@link REVIEW_FILES_LISTED} and a count of the rest, then a line saying where to read what the
+ * diff leaves out: binary files and files above {@link DIFF_BIG_FILE_BYTES} show in the diff only as
+ * `Binary files … differ`. Paths are the run's (agent-written) text: one line each, control characters
+ * quoted as JSON strings. Pure.
+ * @param files the run's changed files (RunView.files)
+ */
+export function changedFileLines(files: RunView['files']): string[] {
+  const listed = files.slice(0, REVIEW_FILES_LISTED).map((f) => `- ${/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(f.path) ? JSON.stringify(f.path) : f.path}: ${describeFileChange(f)}`);
+  const rest = files.length - listed.length;
+  return [
+    ...(listed.length ? listed : ['(none)']),
+    ...(rest > 0 ? [`- … and ${rest} more`] : []),
+    ...(listed.length ? [`Binary files and files above ${DIFF_BIG_FILE_BYTES / 1024 / 1024} MiB appear in the diff below only as "Binary files … differ": read them in the worktree (your working directory).`] : []),
+  ];
+}
 
 /** Parse `VERDICT: approve|reject` (last occurrence wins) out of the reviewer's final message. */
 export function parseVerdict(text: string | undefined): 'approve' | 'reject' | 'none' {
@@ -56,6 +79,9 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
     '',
     '## The task',
     task.prompt,
+    '',
+    '## The changed files',
+    ...changedFileLines(run.files),
     '',
     '## The diff',
     '```diff',

@@ -196,11 +196,13 @@ describe('notifications, audits, independent review', () => {
     // The reviewer is the same scripted command agent; its prompt starts with the review instructions, so
     // point it at the verdict it should give through a dedicated config.
     const { writeFileSync } = await import('node:fs');
-    writeFileSync(join(repo, 'reviewer.sh'), '#!/bin/sh\necho "touching files is ignored" > docs/reviewer-was-here.md\necho "The heading is wrong. VERDICT: reject"\n');
+    // It also repeats the changed-files part of its prompt (stdin), which lands in the verdict's comments.
+    writeFileSync(join(repo, 'reviewer.sh'), "#!/bin/sh\nfiles=$(sed -n '/^## The changed files/,/^## The diff/p' | grep '^- ' | tr '\\n' ' ')\necho \"touching files is ignored\" > docs/reviewer-was-here.md\necho \"The heading is wrong. [$files] VERDICT: reject\"\n");
     chmodSync(join(repo, 'reviewer.sh'), 0o755);
     writeFileSync(join(repo, '.agentrc.yaml'), 'agents:\n  command:\n    bin: ./reviewer.sh\n');
     const v = await json(repo, home, ['review', 'ask', r.runId, '--agent', 'command']);
     expect(v.event.payload).toMatchObject({ reviewer: 'command', verdict: 'reject' });
+    expect(v.event.payload.comments).toContain('[- docs/t.md: +1 -0 ]'); // the prompt listed the changed file
     expect(existsSync(join(r.worktree, 'docs/reviewer-was-here.md'))).toBe(false);
     const show = (await json(repo, home, ['review', 'show', r.runId])).run;
     expect(show.reviewerVerdicts[0]).toMatchObject({ reviewer: 'command', verdict: 'reject' });
