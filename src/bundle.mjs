@@ -113,6 +113,19 @@ if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.me
   await build(homeOptions);
   checkErrorNames(bundleOptions.outdir);
   checkErrorNames(dirname(fastOptions.outfile));
+  checkAscii(fastOptions.outfile);
+}
+
+/**
+ * Fail the build when the CommonJS bundle holds a byte above 0x7f: bin/agentctl reads it as latin1 (no
+ * UTF-8 decoding at every start), which is the same text only for ASCII. esbuild writes ASCII by default
+ * (its `charset` option: other characters are escaped).
+ * @throws Error naming the file and the first such byte's offset
+ */
+function checkAscii(file) {
+  const bytes = readFileSync(file);
+  const at = bytes.findIndex((b) => b > 0x7f);
+  if (at >= 0) throw new Error(`bundle: ${file} holds a non-ASCII byte at offset ${at}; bin/agentctl reads it as latin1 (keep esbuild's default charset: ascii)`);
 }
 
 /**
