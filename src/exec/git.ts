@@ -59,6 +59,8 @@ export interface GitCallOptions {
   env?: Record<string, string>;
   /** Exit codes that are not failures. Default: only 0. */
   accept?: readonly number[];
+  /** Largest stdout + stderr of this call, in bytes (more is an {@link OutputTooLargeError}); default: the module's (GitOptions.maxOutputBytes). */
+  maxOutputBytes?: number;
 }
 
 /** What a finished git call printed and how it exited. */
@@ -91,6 +93,14 @@ export class GitCommandError extends InternalError {
  */
 export const DIFF_BIG_FILE_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Largest diff {@link Git.diff} reads, in bytes: 16 MiB. A reader holds about ten times the diff while it
+ * shows it (simple-git's buffers, the string, the display copy), and many files each below
+ * {@link DIFF_BIG_FILE_BYTES} add up: an agent's 40 files of 7 MB would otherwise cost `review show`
+ * gigabytes, or fail it at the 256 MiB output limit.
+ */
+export const DIFF_MAX_BYTES = 16 * 1024 * 1024;
+
 /** Git operations. `where` is a {@link GitWhere}; paths are absolute. */
 export interface Git {
   /** Run `git <args>` and return the whole result. @throws GitCommandError on an unaccepted exit code */
@@ -117,6 +127,7 @@ export interface Git {
    * Unified diff between two commits (text). A file larger than {@link DIFF_BIG_FILE_BYTES} on either
    * side shows as `Binary files … differ` (git's `core.bigFileThreshold`), so an agent's giant file
    * cannot make every reader of the diff hold it (a 60 MB file took `review show` to 623 MB).
+   * @throws OutputTooLargeError when the whole diff is longer than {@link DIFF_MAX_BYTES}
    */
   diff(where: GitWhere, from: string, to: string): Promise<string>;
   /**
@@ -162,6 +173,7 @@ export function createGit(options: GitOptions = {}): Git {
     const overrides = !(o.drivers ?? mayRunDrivers(args)) ? [] : driverOverrides((await call(where, DRIVER_LIST_ARGS, { readOnly: true, accept: [0, 1], drivers: false }, (g) => g.raw([...DRIVER_LIST_ARGS]))).stdout);
     const env = childEnv(parentEnv, { ...SAFE_GIT_ENV, ...targetEnv, ...(o.readOnly ? { GIT_OPTIONAL_LOCKS: '0' } : {}), ...configEnv(overrides), ...o.env });
     const accept = o.accept ?? [0];
+    const limit = Math.min(o.maxOutputBytes ?? maxOutput, maxOutput);
     const tooLarge = new AbortController();
     let seen: { exitCode: number | null; stdout: string; stderr: string } | undefined;
     const sgOptions: Partial<SimpleGitOptions> = {
@@ -193,7 +205,7 @@ export function createGit(options: GitOptions = {}): Git {
     sg.outputHandler((_command, stdout, stderr) => {
       const count = (chunk: Buffer): void => {
         bytes += chunk.length;
-        if (bytes > maxOutput && !tooLarge.signal.aborted) tooLarge.abort();
+        if (bytes > limit && !tooLarge.signal.aborted) tooLarge.abort();
       };
       stdout.on('data', count);
       stderr.on('data', count);
@@ -208,7 +220,7 @@ export function createGit(options: GitOptions = {}): Git {
       return { value, exitCode: seen.exitCode ?? -1, stdout: seen.stdout, stderr: seen.stderr };
     } catch (error) {
       if (tooLarge.signal.aborted) {
-        throw new OutputTooLargeError(`git ${args.slice(0, 3).join(' ')} printed more than ${maxOutput} bytes; refusing rather than reading part of it`);
+        throw new OutputTooLargeError(`git ${args.slice(0, 3).join(' ')} printed more than ${limit} bytes; refusing rather than reading part of it`);
       }
       if (error instanceof GitPluginError && error.plugin === 'abort') throw new InterruptedError(`git ${args[0] ?? ''} was interrupted`);
       if (error instanceof InternalError || error instanceof ConfigError) throw error;
@@ -258,7 +270,7 @@ export function createGit(options: GitOptions = {}): Git {
     async worktrees(where) {
       return parseWorktrees(await out(where, ['worktree', 'list', '--porcelain', '-z'], ro));
     },
-    diff: (where, from, to) => out(where, ['-c', `core.bigFileThreshold=${DIFF_BIG_FILE_BYTES}`, 'diff', '--no-color', '--ignore-submodules=none', from, to], treesOnly),
+    diff: (where, from, to) => out(where, ['-c', `core.bigFileThreshold=${DIFF_BIG_FILE_BYTES}`, 'diff', '--no-color', '--ignore-submodules=none', from, to], { ...treesOnly, maxOutputBytes: DIFF_MAX_BYTES }),
     async commitAll(where, message, author, exclude = [], base) {
       // An exclude pathspec naming an ignored path makes `git add` fail ("paths are ignored", exit 1),
       // e.g. a shared `node_modules` link under a `.gitignore` line `node_modules`: such a path is left

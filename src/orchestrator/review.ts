@@ -13,10 +13,10 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { StateError } from '../core/errors.js';
+import { OutputTooLargeError, StateError } from '../core/errors.js';
 import type { EventInput, StoredEvent } from '../evidence/events.js';
 import { awaitsDecision, type RunView } from '../evidence/projections/runs.js';
-import { AGENTCTL_IDENTITY, agentIdentity, type GitTarget } from '../exec/git.js';
+import { AGENTCTL_IDENTITY, agentIdentity, DIFF_MAX_BYTES, type Git, type GitTarget, type GitWhere } from '../exec/git.js';
 import { adminDirOf, checkGitPointer, restoreGitPointer } from '../exec/gitPointer.js';
 import { archiveRef, captureWork, removeSandbox, restoreSandbox, runBranch } from '../exec/worktree.js';
 import { withFileLock } from '../core/lock.js';
@@ -24,6 +24,32 @@ import { worktreePath } from '../core/paths.js';
 import { currentHost, runFromLog, type Context } from './context.js';
 import { PROTOCOL_PATHS } from './protocol.js';
 import { teardownWorktree } from './teardown.js';
+
+/** A run's diff as a reader gets it: the text, or why it is left out. */
+export interface RunDiff {
+  /** The unified diff ('' when it is left out or there is no change). */
+  text: string;
+  /** Why the diff is left out (`larger than 16 MiB`), or undefined when `text` is the whole diff. */
+  omitted: string | undefined;
+}
+
+/**
+ * The diff from `base` to `head` for a human or an agent to read (`review show`, the review view,
+ * `review ask`, `request-changes`). A diff longer than DIFF_MAX_BYTES is left out rather than read: the
+ * run's changed files (RunView.files) still say what changed.
+ * @param head the head commit; undefined or equal to `base`: no change
+ * @returns the diff, or `omitted` when it is too large to read
+ * @throws GitCommandError when git fails
+ */
+export async function runDiff(git: Git, where: GitWhere, base: string, head: string | undefined): Promise<RunDiff> {
+  if (!head || head === base) return { text: '', omitted: undefined };
+  try {
+    return { text: await git.diff(where, base, head), omitted: undefined };
+  } catch (error) {
+    if (error instanceof OutputTooLargeError) return { text: '', omitted: `larger than ${DIFF_MAX_BYTES / 1024 / 1024} MiB` };
+    throw error;
+  }
+}
 
 /**
  * `escalation.attempted` kinds that block a merge: `git-pointer` (the worktree's `.git` rewritten) and

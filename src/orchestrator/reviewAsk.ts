@@ -19,7 +19,7 @@ import { requireOsSandbox } from '../exec/osSandbox.js';
 import { commandFor, runProcess } from '../exec/runner.js';
 import type { Context } from './context.js';
 import { policyFor, requireLaunchable } from './plan.js';
-import { runGitTarget } from './review.js';
+import { runDiff, runGitTarget } from './review.js';
 import { confineCommand } from './stages/confine.js';
 import { runEnv } from './stages/launch.js';
 import { sandboxLayout } from './stages/prepare.js';
@@ -73,7 +73,8 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
   const adapter = adapterFor(reviewer);
   const settings = ctx.project.config.agents[reviewer];
   const target = runGitTarget(ctx, run);
-  const diff = run.headSha === run.baseSha ? '(no changes)' : await ctx.git.diff(target, run.baseSha, run.headSha);
+  const { text, omitted } = await runDiff(ctx.git, target, run.baseSha, run.headSha);
+  const diff = omitted ? `(not shown: the diff is ${omitted}; read the changed files listed above in the worktree)` : text || '(no changes)';
   const prompt = [
     `You are reviewing another agent's work on the task "${run.task}" (${run.title}). Do not change any file.`,
     '',

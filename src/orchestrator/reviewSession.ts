@@ -4,7 +4,7 @@
  * `review merge`, `review discard` and `review ask`. Every action looks the run up again from the log
  * first, so it decides on the run's current state, not the one the screen was drawn from.
  */
-import { InputError } from '../core/errors.js';
+import { InputError, StateError } from '../core/errors.js';
 import { AGENT_NAMES, type AgentName } from '../definition/task.js';
 import { isReviewable, type RunView } from '../evidence/projections/runs.js';
 import { toReviewRun, type ReviewActions, type ReviewRun } from '../ui/review/model.js';
@@ -12,6 +12,7 @@ import { terminalSafe } from '../ui/terminal.js';
 import { listRuns } from '../evidence/runsStore.js';
 import { currentHuman, findRun, type Context } from './context.js';
 import { discardAnywhere, fetchRunCommits, mergeAnywhere, reviewSite } from './reviewRemote.js';
+import { runDiff } from './review.js';
 import { askReviewer } from './reviewAsk.js';
 
 /**
@@ -62,7 +63,9 @@ export function reviewSession(ctx: Context, sendBack?: SendBack): ReviewSession 
           // A run held by another clone: its commits come from the remote first.
           if (reviewSite(ctx, run) === 'remote') await fetchRunCommits(ctx, run);
           // As review show: read through the checkout (the commits are in the common object store).
-          return run.headSha && run.headSha !== run.baseSha ? ctx.git.diff(ctx.project.root, run.baseSha, run.headSha) : '';
+          const { text, omitted } = await runDiff(ctx.git, ctx.project.root, run.baseSha, run.headSha);
+          if (omitted) throw new StateError(`the diff is ${omitted} and is not shown; agentctl review show ${run.runId} lists the changed files`);
+          return text;
         })(),
       ),
     merge: (runId) =>

@@ -388,6 +388,20 @@ describe('hostile input', () => {
     expect(asJson.length).toBeLessThan(100_000);
   });
 
+  it('many files each below the big-file size do not add up to a diff review show holds whole: above 16 MiB it is left out, the files still listed', async () => {
+    // Three 7 MB text files: each is diffed as text (below 8 MiB), together 21 MB of diff.
+    const { repo, home } = commandRepo('mkdir -p docs; for n in 1 2 3; do yes "line $n of many files the agent wrote" | head -c 7000000 > docs/part-$n.md; done', { t: {} });
+    const run = (await json(repo, home, ['run', 't'])).run;
+    expect(run.state).toBe('awaiting_review');
+    const shown = await agentctl(repo, home, ['review', 'show', run.runId]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout.length).toBeLessThan(100_000);
+    expect(shown.stdout).toMatch(/Changes \(3 files, \+\d+ -0 lines\)/);
+    expect(shown.stdout).toContain('not shown: larger than 16 MiB; the changed files are listed above');
+    const asJson = await json(repo, home, ['review', 'show', run.runId]);
+    expect(asJson).toMatchObject({ diff: '', diffOmitted: 'larger than 16 MiB' });
+  });
+
   it('protocol values whose String() throws ({"toString": 1}) neither kill the run nor break every later read of the log', async () => {
     const { repo, home } = commandRepo(
       [
