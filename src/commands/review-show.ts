@@ -21,7 +21,7 @@ function attemptLines(run: RunView): string[] {
   for (const a of run.attempts) {
     const gate = a.gate ? `gate ${a.gate.passed ? 'passed' : 'failed'}` : 'no gate result';
     const session = a.resumed ? `resumed session ${one(a.resumed)}` : a.attempt > 1 ? 'fresh session' : 'first session';
-    out.push(`  ${chalk.bold(String(a.attempt))}  ${one(a.startedAt)}  ${session} · ${gate} · ${a.files.length} file(s) · decision ${one(a.decision ?? '-')}`);
+    out.push(`  ${chalk.bold(String(a.attempt))}  ${one(a.startedAt)}  ${session} · ${gate} · ${a.fileCount} file(s) · decision ${one(a.decision ?? '-')}`);
     if (a.note !== undefined) out.push(chalk.yellow(`     changes requested by ${one(a.by ?? '?')}:`), block(a.note, '       '));
     out.push(chalk.dim(`     agent: ${one(a.summary ?? '(no summary)')}`));
   }
@@ -51,8 +51,9 @@ export default async function reviewShow(id: string, opts: { json?: boolean }): 
       chalk.bold('Summary'),
       block(run.summary ?? run.agentError ?? '(the agent gave no summary)', '  '),
       '',
-      chalk.bold(`Changes (${describeChanges(run.files)})`),
+      chalk.bold(`Changes (${describeChanges(run.files, run)})`),
       ...run.files.map((f) => `  ${one(f.path)}  ${f.insertions >= 0 && f.deletions >= 0 ? `${chalk.green(`+${f.insertions}`)} ${chalk.red(`-${f.deletions}`)}` : chalk.dim(describeFileChange(f))}`),
+      ...(run.fileCount > run.files.length ? [chalk.dim(`  … and ${run.fileCount - run.files.length} more (the log lists the first ${run.files.length})`)] : []),
       '',
       chalk.bold('Gate'),
       run.gate ? `  ${one(run.gate.command)}: ${colorState(run.gate.passed ? 'passed' : 'failed')} (exit ${run.gate.exitCode})` : '  no gate configured',
@@ -60,6 +61,7 @@ export default async function reviewShow(id: string, opts: { json?: boolean }): 
       '',
       chalk.bold('Scope'),
       run.scopeViolations.length ? run.scopeViolations.map((v) => chalk.red(`  ${one(v.path)}: ${one(v.reason)}`)).join('\n') : '  all changes inside the policy\'s write scope',
+      ...(run.scopeViolationsMore ? [chalk.red(`  … and ${run.scopeViolationsMore} more violations (the log lists the first ${run.scopeViolations.length})`)] : []),
       `  ${run.toolCalls} tool call(s), ${run.permissionDenials} denied by policy`,
       '',
     );

@@ -116,7 +116,7 @@ async function runOne(taskId: string, opts: RunOpts): Promise<number> {
         if (r.state === 'merged') println(`Merged into ${terminalSafe(r.baseBranch)} (${terminalSafe(r.mergeSha?.slice(0, 10))}).`);
         else if (awaitsDecision(r)) {
           if (result.decision) println(chalk.dim(`why: ${terminalSafe(result.decision.reasons.join('; '))}`));
-          if (r.files.length === 0) println(`Nothing changed. Next: agentctl review discard ${r.runId}   (or look first: agentctl review show ${r.runId})`);
+          if (r.fileCount === 0) println(`Nothing changed. Next: agentctl review discard ${r.runId}   (or look first: agentctl review show ${r.runId})`);
           else println(`Next: agentctl review show ${r.runId}`, `      agentctl review merge ${r.runId}   |   agentctl review discard ${r.runId}`);
         }
       }

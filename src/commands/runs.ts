@@ -49,7 +49,7 @@ export default async function runs(opts: { json?: boolean; state?: string; archi
       println(
         table(
           ['RUN', 'TASK', 'AGENT', 'STATE', 'EFFECTIVE', 'SANDBOX', 'FILES', 'GATE', 'STARTED'],
-          list.map((r) => [terminalSafe(r.runId), terminalSafe(r.task), terminalSafe(r.agent), colorState(r.state), terminalSafe(r.effective), r.osSandbox === 'os' ? 'os' : chalk.red('NONE'), String(r.files.length), r.gate ? colorState(r.gate.passed ? 'passed' : 'failed') : '-', terminalSafe(r.startedAt.replace('T', ' ').slice(0, 19))]),
+          list.map((r) => [terminalSafe(r.runId), terminalSafe(r.task), terminalSafe(r.agent), colorState(r.state), terminalSafe(r.effective), r.osSandbox === 'os' ? 'os' : chalk.red('NONE'), String(r.fileCount), r.gate ? colorState(r.gate.passed ? 'passed' : 'failed') : '-', terminalSafe(r.startedAt.replace('T', ' ').slice(0, 19))]),
         ),
       );
       if (more) println(chalk.dim(`The ${list.length} newest shown; more with --limit <n> or --all.`));

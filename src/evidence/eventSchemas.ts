@@ -102,12 +102,16 @@ function buildCurrent() {
       // Lines are -1 for a binary file. A file's bytes and mode since 6385728, the total bytes since 9324236:
       // unknown (not 0) in older logs.
       files: z.array(z.strictObject({ path: str, insertions: num, deletions: num, bytes: num.optional(), mode: str.optional() })),
+      // Every changed file, when `files` lists only the first MAX_RECORDED_FILES (since the cap; absent:
+      // `files` is all of them). insertions, deletions and bytes count every file either way.
+      fileCount: num.optional(),
       insertions: num,
       deletions: num,
       bytes: num.optional(),
       branchRepaired: z.strictObject({ from: nullableStr }).nullable().default(null), // since 5293085
     }),
-    'scope.violation': z.strictObject({ path: str, reason: str, protected: z.boolean() }),
+    // `more`: violations found beyond the MAX_RECORDED_VIOLATIONS recorded one by one, on the last one recorded (since the cap).
+    'scope.violation': z.strictObject({ path: str, reason: str, protected: z.boolean(), more: num.optional() }),
     'gate.passed': gatePayload,
     'gate.failed': gatePayload,
     'run.decided': z.strictObject({ outcome: z.enum(['merge', 'review', 'failed']), reasons: strings }),

@@ -10,7 +10,7 @@ import type { ProjectionRowQuery } from './projectionTables.js';
 import type { EventStore } from './store.js';
 
 /** Version of the run fold; bump it when applyRunEvent changes what it stores (rows are then rebuilt). */
-export const RUNS_LOGIC = 'runs/2'; // 2: a request for changes clears the last attempt's reasoning and verdicts
+export const RUNS_LOGIC = 'runs/3'; // 2: a request for changes clears the last attempt's reasoning and verdicts; 3: file and violation counts (fileCount, insertions, deletions, scopeViolationsMore)
 
 /** Group of a run row: `review` (a human can merge or discard it), `audit` (a sampled auto merge awaiting a verdict), `audited`. */
 export type RunGroup = 'review' | 'audit' | 'audited';

@@ -128,7 +128,7 @@ export async function mergeRun(ctx: Context, run: RunView, decision: ReviewDecis
     throw new StateError(`run ${run.runId} is ${run.state}; only a run whose sandbox still exists can be merged`);
   }
   if (!decision.auto) assertAwaitsDecision(run);
-  if (run.headSha === run.baseSha || run.files.length === 0) {
+  if (run.headSha === run.baseSha || run.fileCount === 0) {
     throw new StateError(`run ${run.runId} changed nothing; there is nothing to merge`, { hint: `agentctl review discard ${run.runId}` });
   }
   const worktree = runGitTarget(ctx, run);

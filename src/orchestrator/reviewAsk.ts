@@ -41,11 +41,12 @@ const REVIEW_FILES_LISTED = 200;
  * diff leaves out: binary files and files above {@link DIFF_BIG_FILE_BYTES} show in the diff only as
  * `Binary files … differ`. Paths are the run's (agent-written) text: one line each, control characters
  * quoted as JSON strings. Pure.
- * @param files the run's changed files (RunView.files)
+ * @param files the run's changed files as recorded (RunView.files)
+ * @param fileCount how many files the run changed (RunView.fileCount: the log lists at most 1,000)
  */
-export function changedFileLines(files: RunView['files']): string[] {
+export function changedFileLines(files: RunView['files'], fileCount = files.length): string[] {
   const listed = files.slice(0, REVIEW_FILES_LISTED).map((f) => `- ${/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(f.path) ? JSON.stringify(f.path) : f.path}: ${describeFileChange(f)}`);
-  const rest = files.length - listed.length;
+  const rest = Math.max(fileCount, files.length) - listed.length;
   return [
     ...(listed.length ? listed : ['(none)']),
     ...(rest > 0 ? [`- … and ${rest} more`] : []),
@@ -82,7 +83,7 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
     task.prompt,
     '',
     '## The changed files',
-    ...changedFileLines(run.files),
+    ...changedFileLines(run.files, run.fileCount),
     '',
     '## The diff',
     '```diff',

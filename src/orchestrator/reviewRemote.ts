@@ -102,7 +102,7 @@ export interface RemoteMergeResult {
  */
 export async function mergeRemoteRun(ctx: Context, run: RunView, decision: ReviewDecision, onEvent?: (e: StoredEvent) => void, remote = DEFAULT_REMOTE): Promise<RemoteMergeResult> {
   assertAwaitsDecision(run);
-  if (!run.headSha || run.headSha === run.baseSha || run.files.length === 0) {
+  if (!run.headSha || run.headSha === run.baseSha || run.fileCount === 0) {
     throw new StateError(`run ${run.runId} changed nothing; there is nothing to merge`, { hint: `agentctl review discard ${run.runId}` });
   }
   const escalation = ctx.store.query({ runId: run.runId, types: ['escalation.attempted'] }).find((e) => GIT_ESCALATIONS.has(String(e.payload.kind)));

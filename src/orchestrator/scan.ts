@@ -4,6 +4,7 @@
  * history and recorded as events, once each (idempotency keys).
  */
 import type { EventInput } from '../evidence/events.js';
+import type { RunView } from '../evidence/projections/runs.js';
 import { listRuns } from '../evidence/runsStore.js';
 import type { Context } from './context.js';
 
@@ -45,7 +46,7 @@ export async function scanMergedRuns(ctx: Context): Promise<number> {
       continue;
     }
     if (followed.has(run.runId) || ctx.project.config.followUpCommits === 0) continue;
-    const files = new Set(run.files.map((f) => f.path));
+    const files = new Set(await changedPaths(ctx, run));
     for (const c of commits.slice(0, ctx.project.config.followUpCommits)) {
       if (c.subject.startsWith('agentctl:')) continue;
       const touched = (await ctx.git.out(ctx.project.root, ['diff-tree', '--no-commit-id', '--name-only', '-r', '-z', c.sha], { readOnly: true })).split('\0').filter(Boolean);
@@ -58,4 +59,18 @@ export async function scanMergedRuns(ctx: Context): Promise<number> {
   }
   if (events.length) ctx.store.append(events);
   return events.length;
+}
+
+/**
+ * Every path a merged run changed: its recorded files, or when the log lists only some of them
+ * (RunView.fileCount), all of them from git (base to the captured head; the recorded ones if git no
+ * longer has those commits).
+ */
+async function changedPaths(ctx: Context, run: RunView): Promise<string[]> {
+  const recorded = run.files.map((f) => f.path);
+  if (run.fileCount <= recorded.length || !run.headSha) return recorded;
+  const listed = await ctx.git
+    .out(ctx.project.root, ['diff-tree', '-r', '--no-renames', '--name-only', '-z', run.baseSha, run.headSha], { readOnly: true })
+    .catch(() => undefined);
+  return listed === undefined ? recorded : listed.split('\0').filter(Boolean);
 }

@@ -71,7 +71,7 @@ function describe(e: StoredEvent): string | undefined {
     case 'agent.exited':
       return t.payload.timedOut ? 'agent timed out' : t.payload.interrupted ? 'agent stopped (interrupted)' : `agent exited ${t.payload.exitCode ?? String(t.payload.signal)}`;
     case 'sandbox.committed':
-      return `${t.payload.files.length} file(s) changed (+${String(t.payload.insertions)} -${String(t.payload.deletions)})`;
+      return `${t.payload.fileCount ?? t.payload.files.length} file(s) changed (+${String(t.payload.insertions)} -${String(t.payload.deletions)})`;
     case 'scope.violation':
       return `scope violation: ${String(t.payload.path)} (${String(t.payload.reason)})`;
     case 'gate.passed':
@@ -140,22 +140,36 @@ export interface ChangedFileCounts {
   bytes?: number | undefined;
 }
 
+/** A run's change counts over every file, when `files` lists only some of them (RunView's fileCount, insertions, deletions). */
+export interface ChangeTotals {
+  fileCount: number;
+  insertions: number;
+  deletions: number;
+}
+
 /**
  * What a run changed, in words, for the `Changes` heading of `review show`: the file count, the lines
  * added and removed in text files, and the bytes of binary files (old + new blob). A text file's
  * recorded `bytes` is only its size difference (0 for an edit that keeps the size), so it is not shown
  * as what changed: its lines are. Pure.
- * @returns e.g. `2 files, +10 -3 lines, 1 binary file (1.2 MiB)`
+ * @param files the changed files as recorded (the log lists at most 1,000)
+ * @param totals counts over every changed file; default: from `files`
+ * @returns e.g. `2 files, +10 -3 lines, 1 binary file (1.2 MiB)`, or for a run of more files than are
+ *   listed `5000 files (the first 1000 listed), +0 -0 lines`
  */
-export function describeChanges(files: readonly ChangedFileCounts[]): string {
+export function describeChanges(files: readonly ChangedFileCounts[], totals?: ChangeTotals): string {
   const text = files.filter((f) => f.insertions >= 0 && f.deletions >= 0);
   const binary = files.filter((f) => f.insertions < 0 || f.deletions < 0);
   const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
-  const parts = [plural(files.length, 'file')];
-  if (text.length) parts.push(`+${text.reduce((a, f) => a + f.insertions, 0)} -${text.reduce((a, f) => a + f.deletions, 0)} lines`);
+  const count = totals?.fileCount ?? files.length;
+  const partial = count > files.length;
+  const parts = [`${plural(count, 'file')}${partial ? ` (the first ${files.length} listed)` : ''}`];
+  const insertions = totals?.insertions ?? text.reduce((a, f) => a + f.insertions, 0);
+  const deletions = totals?.deletions ?? text.reduce((a, f) => a + f.deletions, 0);
+  if (text.length || partial) parts.push(`+${insertions} -${deletions} lines`);
   if (binary.length) {
     const known = binary.every((f) => f.bytes !== undefined);
-    parts.push(`${plural(binary.length, 'binary file')}${known ? ` (${formatBytes(binary.reduce((a, f) => a + f.bytes!, 0))})` : ''}`);
+    parts.push(`${plural(binary.length, 'binary file')}${partial ? ' among those listed' : ''}${known ? ` (${formatBytes(binary.reduce((a, f) => a + f.bytes!, 0))})` : ''}`);
   }
   return parts.join(', ');
 }

@@ -402,6 +402,30 @@ describe('hostile input', () => {
     expect(asJson).toMatchObject({ diff: '', diffOmitted: 'larger than 16 MiB' });
   });
 
+  it('an agent that changes thousands of files cannot make its run weigh on every reader: the log lists 1,000 files and 1,000 violations, and counts the rest', async () => {
+    // 1,500 empty files inside the write scope (0 lines, 0 bytes) and 1,200 outside it.
+    const { repo, home } = commandRepo('mkdir -p docs/many; (cd docs/many && seq 1 1500 | xargs touch); seq 1 1200 | sed "s/^/outside-/" | xargs touch', { t: {} });
+    const run = (await json(repo, home, ['run', 't'])).run;
+    expect(run).toMatchObject({ state: 'awaiting_review', fileCount: 2700, scopeViolationsMore: 200 });
+    expect(run.files).toHaveLength(1000);
+    expect(run.scopeViolations).toHaveLength(1000);
+    const events = (await json(repo, home, ['log', '--run', run.runId])).events as { type: string; payload: Record<string, unknown> }[];
+    const committed = events.find((e) => e.type === 'sandbox.committed')!.payload;
+    expect(committed).toMatchObject({ fileCount: 2700, insertions: 0, deletions: 0 });
+    expect(committed.files).toHaveLength(1000);
+    const violations = events.filter((e) => e.type === 'scope.violation');
+    expect(violations).toHaveLength(1000);
+    expect(violations.at(-1)!.payload.more).toBe(200);
+    // The decision still saw every file and every violation.
+    expect(events.find((e) => e.type === 'run.decided')!.payload.reasons).toContain("1200 change(s) outside the policy's write scope");
+    const listed = (await json(repo, home, ['review'])).runs;
+    expect(listed[0]).toMatchObject({ fileCount: 2700, scopeViolationsMore: 200 });
+    const shown = await agentctl(repo, home, ['review', 'show', run.runId]);
+    expect(shown.stdout).toContain('Changes (2700 files (the first 1000 listed), +0 -0 lines)');
+    expect(shown.stdout).toContain('… and 1700 more (the log lists the first 1000)');
+    expect(shown.stdout).toContain('… and 200 more violations (the log lists the first 1000)');
+  });
+
   it('protocol values whose String() throws ({"toString": 1}) neither kill the run nor break every later read of the log', async () => {
     const { repo, home } = commandRepo(
       [

@@ -94,6 +94,24 @@ describe.runIf(hasScript)('earned autonomy, end to end', () => {
 });
 
 describe('evidence from git after a merge', () => {
+  it('a human follow-up on a file beyond the 1,000 the log lists is still found (the run\'s files are read from git)', async () => {
+    const agent = '#!/bin/sh\nmkdir -p docs/many\n(cd docs/many && seq -w 1 1200 | xargs touch)\necho "# last" > docs/zz.md\n';
+    const { repo, home } = makeRepo({ '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n', 'agent.sh': agent });
+    chmodSync(join(repo, 'agent.sh'), 0o755);
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'agent');
+    addTask(repo, 'many', { gate: 'true' });
+    const run = JSON.parse((await agentctl(repo, home, ['run', 'many', '--json'])).stdout).run;
+    expect(run.fileCount).toBe(1201);
+    expect(run.files.map((f: { path: string }) => f.path)).not.toContain('docs/zz.md');
+    expect((await agentctl(repo, home, ['review', 'merge', run.runId])).code).toBe(0);
+    writeFileSync(join(repo, 'docs/zz.md'), '# last, fixed by a human\n');
+    git(repo, 'commit', '-qam', 'fix the agent docs');
+    await agentctl(repo, home, ['promote', '--json']);
+    const log = JSON.parse((await agentctl(repo, home, ['log', '--json'])).stdout).events;
+    expect(log.filter((e: { type: string }) => e.type === 'review.followup').map((e: { payload: { files: string[] } }) => e.payload.files)).toEqual([['docs/zz.md']]);
+  });
+
   it('a revert of an agent merge is a regression; a human follow-up commit is not "approved unmodified"', async () => {
     const made = makeRepo({ '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n', 'agent.sh': AGENT });
     const { repo, home } = made;

@@ -25,4 +25,10 @@ describe('describeChanges', () => {
     expect(describeFileChange({ insertions: -1, deletions: -1 })).toBe('binary');
     expect(describeChanges([])).toBe('0 files');
   });
+
+  it('counts every file of a run whose log lists only the first 1,000, with its line totals', () => {
+    const listed = Array.from({ length: 1000 }, () => ({ insertions: 1, deletions: 0 }));
+    expect(describeChanges(listed, { fileCount: 5000, insertions: 5000, deletions: 7 })).toBe('5000 files (the first 1000 listed), +5000 -7 lines');
+    expect(describeChanges([{ insertions: -1, deletions: -1, bytes: 2048 }], { fileCount: 3, insertions: 0, deletions: 0 })).toBe('3 files (the first 1 listed), +0 -0 lines, 1 binary file among those listed (2.0 KiB)');
+  });
 });

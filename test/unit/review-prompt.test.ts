@@ -17,5 +17,7 @@ describe('changedFileLines', () => {
     expect(many.filter((l) => l.startsWith('- f'))).toHaveLength(200);
     expect(many).toContain('- … and 50 more');
     expect(changedFileLines([])).toEqual(['(none)']);
+    // The log lists at most 1,000 of a run's files: the rest are counted from the run's file count.
+    expect(changedFileLines([file('a', 1, 0)], 1500)).toContain('- … and 1499 more');
   });
 });

@@ -19,6 +19,7 @@ const ESC = '\u001b';
 const AGENTS = ['claude', 'gemini', 'codex', 'command'];
 
 function run(id: string, over: Partial<ReviewRun> = {}): ReviewRun {
+  const files = over.files ?? [{ path: `docs/${id}.md`, insertions: 2, deletions: 1 }];
   return {
     runId: id,
     task: `task-${id}`,
@@ -26,7 +27,8 @@ function run(id: string, over: Partial<ReviewRun> = {}): ReviewRun {
     agent: 'command',
     state: 'awaiting_review',
     baseBranch: 'main',
-    files: [{ path: `docs/${id}.md`, insertions: 2, deletions: 1 }],
+    files,
+    fileCount: files.length,
     insertions: 2,
     deletions: 1,
     gate: { command: 'npm test', passed: true, exitCode: 0, output: '' },

@@ -29,8 +29,12 @@ export interface RunAttempt {
   exitCode: number | null | undefined;
   summary: string | undefined;
   headSha: string | undefined;
+  /** The attempt's changed files as recorded: at most MAX_RECORDED_FILES (orchestrator/stages/capture.ts). */
   files: RunView['files'];
+  /** How many files the attempt changed (`files` may list fewer). */
+  fileCount: number;
   gate: RunView['gate'];
+  /** Scope violations found, recorded one by one or counted (`more`). */
   scopeViolations: number;
   decision: string | undefined;
 }
@@ -63,12 +67,24 @@ export interface RunView {
   timedOut: boolean;
   summary: string | undefined;
   agentError: string | undefined;
-  /** Changed files; `bytes` (added + removed) and `mode` (after the change) are absent in runs recorded before they were counted. */
+  /**
+   * Changed files as recorded: at most MAX_RECORDED_FILES (orchestrator/stages/capture.ts), see
+   * `fileCount`; `bytes` (added + removed) and `mode` (after the change) are absent in runs recorded
+   * before they were counted.
+   */
   files: { path: string; insertions: number; deletions: number; bytes?: number; mode?: string }[];
+  /** How many files the run changed (`files` lists at most MAX_RECORDED_FILES of them). */
+  fileCount: number;
+  /** Lines added and removed over every changed file (binary files count 0). */
+  insertions: number;
+  deletions: number;
   /** Total changed bytes of the run (binary files included), or undefined for runs recorded before bytes were counted. */
   bytes: number | undefined;
   gate: { command: string; passed: boolean; exitCode: number | null; output: string } | undefined;
+  /** Scope violations recorded one by one (at most MAX_RECORDED_VIOLATIONS, orchestrator/stages/check.ts). */
   scopeViolations: { path: string; reason: string }[];
+  /** Scope violations found beyond those in `scopeViolations`. */
+  scopeViolationsMore: number;
   permissionDenials: number;
   toolCalls: number;
   usage: { inputTokens: number; outputTokens: number; costUsd: number | null };
@@ -143,9 +159,13 @@ export function applyRunEvent(run: RunView | undefined, e: StoredEvent): RunView
         summary: undefined,
         agentError: undefined,
         files: [],
+        fileCount: 0,
+        insertions: 0,
+        deletions: 0,
         bytes: undefined,
         gate: undefined,
         scopeViolations: [],
+        scopeViolationsMore: 0,
         permissionDenials: 0,
         toolCalls: 0,
         usage: { inputTokens: 0, outputTokens: 0, costUsd: null },
@@ -197,10 +217,14 @@ export function applyRunEvent(run: RunView | undefined, e: StoredEvent): RunView
       case 'sandbox.committed':
         run.headSha = t.payload.headSha;
         run.files = t.payload.files;
+        run.fileCount = t.payload.fileCount ?? t.payload.files.length;
+        run.insertions = t.payload.insertions;
+        run.deletions = t.payload.deletions;
         run.bytes = typeof t.payload.bytes === 'number' && Number.isFinite(t.payload.bytes) ? t.payload.bytes : undefined;
         break;
       case 'scope.violation':
         run.scopeViolations.push({ path: t.payload.path, reason: t.payload.reason });
+        run.scopeViolationsMore += t.payload.more ?? 0;
         break;
       case 'gate.passed':
       case 'gate.failed':
@@ -281,6 +305,7 @@ export function applyRunEvent(run: RunView | undefined, e: StoredEvent): RunView
         run.timedOut = false;
         run.agentError = undefined;
         run.scopeViolations = [];
+        run.scopeViolationsMore = 0;
         run.summary = undefined;
         // What the agent reported and what a reviewer said were about the last attempt's work (each
         // attempt keeps its own in \`attempts\`): shown beside the new attempt's diff they would mislead.
@@ -298,7 +323,7 @@ export function applyRunEvent(run: RunView | undefined, e: StoredEvent): RunView
 }
 
 function newAttempt(attempt: number, ts: string, note: string | undefined, by: string | undefined, resumed: string | undefined): RunAttempt {
-  return { attempt, startedAt: ts, note, by, resumed, sessionId: undefined, exitCode: undefined, summary: undefined, headSha: undefined, files: [], gate: undefined, scopeViolations: 0, decision: undefined };
+  return { attempt, startedAt: ts, note, by, resumed, sessionId: undefined, exitCode: undefined, summary: undefined, headSha: undefined, files: [], fileCount: 0, gate: undefined, scopeViolations: 0, decision: undefined };
 }
 
 /** The per-attempt part of the fold (run-level fields are folded in projectRuns). */
@@ -322,9 +347,10 @@ function foldAttempt(run: RunView, t: StoredTypedEvent): void {
     case 'sandbox.committed':
       a.headSha = t.payload.headSha;
       a.files = t.payload.files;
+      a.fileCount = t.payload.fileCount ?? t.payload.files.length;
       break;
     case 'scope.violation':
-      a.scopeViolations++;
+      a.scopeViolations += 1 + (t.payload.more ?? 0);
       break;
     case 'gate.passed':
     case 'gate.failed':

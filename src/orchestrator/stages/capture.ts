@@ -12,10 +12,18 @@ import type { Context } from '../context.js';
 import { PROTOCOL_PATHS } from '../protocol.js';
 import type { Emit, PreparedRun } from './types.js';
 
+/**
+ * Most changed files `sandbox.committed` lists one by one: 1,000 (GitHub's pull request view stops near
+ * 3,000). An agent can change any number of files (50,000 empty ones made a 4 MB event, and every list
+ * command that read the run took 4× its time and memory); the event also records how many there are,
+ * and its line and byte totals count every file. The run's own decision reads every file.
+ */
+export const MAX_RECORDED_FILES = 1000;
+
 /** The captured work. */
 export interface Captured {
   headSha: string;
-  /** Changed files with line counts, changed bytes and mode (from the inspection). */
+  /** Every changed file with line counts, changed bytes and mode (from the inspection; the event lists at most {@link MAX_RECORDED_FILES}). */
   files: InspectedFile[];
   /** What each changed file really is, held against the policy (links, denied bytes, gitlinks, modes, scope). */
   violations: { path: string; reason: string; protected: boolean }[];
@@ -49,7 +57,8 @@ export async function captureRun(ctx: Context, run: PreparedRun, emit: Emit): Pr
       type: 'sandbox.committed',
       payload: {
         headSha,
-        files,
+        files: files.slice(0, MAX_RECORDED_FILES),
+        ...(files.length > MAX_RECORDED_FILES ? { fileCount: files.length } : {}),
         insertions: files.reduce((n, f) => n + Math.max(0, f.insertions), 0),
         deletions: files.reduce((n, f) => n + Math.max(0, f.deletions), 0),
         bytes: inspection.totalBytes,

@@ -13,12 +13,22 @@ export interface Violation {
 }
 
 /**
+ * Most violations recorded one by one (a `scope.violation` event each): 1,000. An agent that writes
+ * 50,000 files outside its scope would otherwise add 50,000 events, and every reader of the run would
+ * hold them; the last one recorded carries how many more there are (`more`).
+ */
+export const MAX_RECORDED_VIOLATIONS = 1000;
+
+/**
  * Check the captured change.
- * @returns the violations (each also recorded)
+ * @returns every violation (at most {@link MAX_RECORDED_VIOLATIONS} recorded one by one, the count of the
+ *   rest on the last one recorded)
  */
 export function checkRun(captured: Captured, emit: Emit): Violation[] {
   // The inspection (exec/inspect.ts, rules in authz/inspect-rules.ts) ran at capture, on the commit.
   const violations = captured.violations;
-  emit(violations.map((v) => ({ type: 'scope.violation' as const, payload: { ...v } })));
+  const recorded = violations.slice(0, MAX_RECORDED_VIOLATIONS);
+  const more = violations.length - recorded.length;
+  emit(recorded.map((v, i) => ({ type: 'scope.violation' as const, payload: { ...v, ...(more > 0 && i === recorded.length - 1 ? { more } : {}) } })));
   return violations;
 }

@@ -40,8 +40,12 @@ export function infoLines(run: ReviewRun, max: number): InfoLine[] {
   out.push(...clip(trace, room).map((l) => ({ text: `Trace: ${l}`, dim: true })));
   if (run.scopeViolations.length) out.push({ text: `Scope: ${run.scopeViolations.map((v) => `${one(v.path)} (${one(v.reason)})`).join(', ')}`, color: 'red' });
   for (const v of run.reviewerVerdicts.slice(-1)) out.push({ text: `Review by ${one(v.reviewer)}: ${one(v.verdict)} — ${one(v.comments)}`, color: 'yellow' });
-  out.push({ text: `Files (${run.files.length}, +${run.insertions} -${run.deletions}):`, bold: true });
-  out.push(...clip(run.files.map((f) => `  ${one(f.path)}  +${f.insertions} -${f.deletions}`), 3).map((text) => ({ text })));
+  out.push({ text: `Files (${run.fileCount}, +${run.insertions} -${run.deletions}):`, bold: true });
+  // Three lines at most: every file when there are three, else two and a count of the rest (of all the
+  // run changed: the log lists at most MAX_RECORDED_FILES).
+  const shown = run.fileCount <= 3 ? run.files : run.files.slice(0, 2);
+  out.push(...shown.map((f) => ({ text: `  ${one(f.path)}  +${f.insertions} -${f.deletions}` })));
+  if (run.fileCount > shown.length) out.push({ text: `… and ${run.fileCount - shown.length} more` });
   return out.slice(0, Math.max(2, max));
 }
 

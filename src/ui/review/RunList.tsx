@@ -20,7 +20,7 @@ function cells(r: ReviewRun): { task: string; agent: string; diff: string; gate:
   return {
     task: one(r.task),
     agent: one(r.agent),
-    diff: `${r.files.length}f +${r.insertions} -${r.deletions}`,
+    diff: `${r.fileCount}f +${r.insertions} -${r.deletions}`,
     gate: r.gate ? (r.gate.passed ? 'passed' : 'failed') : '-',
     conf: r.confidence === undefined ? '-' : r.confidence.toFixed(2),
   };

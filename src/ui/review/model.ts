@@ -30,7 +30,10 @@ export interface ReviewRun {
   /** Run state: `awaiting_review`, `failed` or `interrupted`. */
   state: string;
   baseBranch: string;
+  /** The changed files as recorded (at most MAX_RECORDED_FILES of them, see `fileCount`). */
   files: { path: string; insertions: number; deletions: number }[];
+  /** How many files the run changed. */
+  fileCount: number;
   /** Lines added / removed over all files (binary files count 0). */
   insertions: number;
   deletions: number;
@@ -79,8 +82,9 @@ export function toReviewRun(run: RunView): ReviewRun {
     state: run.state,
     baseBranch: run.baseBranch,
     files: run.files.map((f) => ({ path: f.path, insertions: f.insertions, deletions: f.deletions })),
-    insertions: run.files.reduce((n, f) => n + Math.max(0, f.insertions), 0),
-    deletions: run.files.reduce((n, f) => n + Math.max(0, f.deletions), 0),
+    fileCount: run.fileCount,
+    insertions: run.insertions,
+    deletions: run.deletions,
     gate: run.gate,
     scopeViolations: run.scopeViolations,
     confidence: confidences.length ? Math.min(...confidences) : undefined,
