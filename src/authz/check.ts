@@ -44,13 +44,16 @@ function firstMatch(rules: Sourced<string>[], path: string): Sourced<string> | u
   return rules.find((r) => globMatcher(r.value)(path));
 }
 
+/** The path rules of a policy (what {@link decidePath} reads): a whole {@link Policy}, or the command guard's rules file. */
+export type PathRules = Pick<Policy, 'read' | 'write' | 'deny' | 'protected'>;
+
 /**
  * Decide a file access.
- * @param policy the run's policy
+ * @param policy the run's policy, or its path rules
  * @param access `read` or `write`
  * @param path repository-relative path with `/` separators
  */
-export function decidePath(policy: Policy, access: 'read' | 'write', path: string): Decision {
+export function decidePath(policy: PathRules, access: 'read' | 'write', path: string): Decision {
   const normalized = path.replace(/^\.\//, '');
   const denied = firstMatch(policy.deny, normalized);
   if (denied) return { allowed: false, rule: { kind: 'deny', value: denied.value, source: denied.source } };

@@ -22,25 +22,11 @@ export interface KnownMismatch {
 /**
  * `tool/profile/action` → the known mismatch, for runs in the OS sandbox (the default). The earlier ones were fixed by Claude Code's own sandbox for
  * yolo (secrets read through `sh -c`/`grep -r`), the command guard hook for Codex (commands outside the
- * allow list), and exact deny entries for missing protected paths under Codex's writable root
- * (`.mcp.json`). A new entry needs the tool limit and the mitigation in `why`.
+ * allow list, and since it also runs for `apply_patch`, Codex's file writes outside the write scope,
+ * which nothing else narrows inside the OS sandbox), and exact deny entries for missing protected paths
+ * under Codex's writable root (`.mcp.json`). A new entry needs the tool limit and the mitigation in `why`.
  */
 export const KNOWN_MISMATCHES: Record<string, KnownMismatch> = {};
-
-/**
- * Codex's file tool (`apply_patch`) inside the OS sandbox: Codex cannot start its own sandbox there (see
- * src/authz/render/codex.ts), so nothing narrows its writes below the OS sandbox's, which is the whole
- * worktree but the denied and protected paths.
- */
-const CODEX_WRITE_SCOPE: KnownMismatch = {
-  real: true,
-  why:
-    "Codex's own sandbox cannot run inside the OS sandbox (it needs a nested user namespace, which srt forbids), and the OS sandbox lets the whole worktree be written except denied and protected paths, so Codex's file tool writes outside the task's write scope. " +
-    'Mitigation: the write lands only in the disposable worktree; agentctl\'s scope check records a scope.violation for every such file and the run never merges on its own. Fix pending: the command guard judging apply_patch paths (decidePath write) as it judges shell commands.',
-};
-for (const profile of ['research', 'implement', 'careful']) KNOWN_MISMATCHES[`codex/${profile}/write-out-of-scope`] = CODEX_WRITE_SCOPE;
-// research writes nothing: the file tool's in-scope write, the agent's code file, and so the gate running it.
-for (const action of ['write-in-scope', 'escape-write', 'gate-ran']) KNOWN_MISMATCHES[`codex/research/${action}`] = CODEX_WRITE_SCOPE;
 
 /** One table row. */
 export interface Row {

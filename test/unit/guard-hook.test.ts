@@ -33,7 +33,7 @@ function hook(rulesFile: string, stdin: string, hash?: string) {
 describe('command guard hook process', () => {
   const dir = mkdtempSync(join(tmpdir(), 'agentctl-guard-'));
   const rules = join(dir, 'rules.json');
-  writeFileSync(rules, JSON.stringify(guardRules(research)));
+  writeFileSync(rules, JSON.stringify(guardRules(research, '/w')));
   const call = (command: string) => JSON.stringify({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command } });
 
   it('prints nothing and exits 0 for an allowed command', () => {
@@ -48,6 +48,22 @@ describe('command guard hook process', () => {
     expect(out.hookSpecificOutput.permissionDecisionReason).toContain('not in the allowed list');
     expect(out).toEqual(guardDenyJson(out.hookSpecificOutput.permissionDecisionReason));
     expect(r.stderr).toBe('');
+  });
+
+  it("judges a Codex apply_patch's files: the protocol report is writable under research, a doc is not", () => {
+    const patch = (path: string) => JSON.stringify({ hook_event_name: 'PreToolUse', tool_name: 'apply_patch', tool_input: { command: `*** Begin Patch\n*** Add File: ${path}\n+x\n*** End Patch\n` }, cwd: '/w' });
+    expect(hook(rules, patch('.agentctl/status.jsonl'))).toEqual({ status: 0, stdout: '', stderr: '' });
+    const r = hook(rules, patch('docs/x.md'));
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout).hookSpecificOutput).toMatchObject({ permissionDecision: 'deny', permissionDecisionReason: expect.stringContaining('apply_patch may not write docs/x.md') });
+  });
+
+  it('fails closed (deny, exit 2) on a rules file without path rules (an older or forged one)', () => {
+    const old = join(dir, 'commands-only.json');
+    writeFileSync(old, JSON.stringify({ commands: guardRules(research, '/w').commands }));
+    const r = hook(old, call('git status'));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/no path rules/);
   });
 
   it('fails closed (deny, exit 2) on a missing or malformed rules file and on unreadable input', () => {
@@ -66,7 +82,7 @@ describe('command guard rules integrity', () => {
   it('refuses every command once the rules file was rewritten after agentctl wrote it (e.g. loosened by unconfined code)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'agentctl-guard-'));
     const rules = join(dir, 'rules.json');
-    const original = JSON.stringify(guardRules(research));
+    const original = JSON.stringify(guardRules(research, '/w'));
     writeFileSync(rules, original);
     const hash = sha256Hex(original);
     const call = JSON.stringify({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'git status' } });

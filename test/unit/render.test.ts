@@ -70,8 +70,9 @@ describe('Claude Code renderer', () => {
     expect(r.args).toEqual(['--settings', `${rctx.runDir}/claude/settings.json`, '--setting-sources', 'user', '--permission-mode', 'dontAsk']);
     const settings = JSON.parse(r.files[0]!.content) as { hooks: Record<string, unknown> };
     const rulesPath = `${rctx.runDir}/claude/agentctl-command-rules.json`;
-    const rulesText = JSON.stringify(guardRules(policyOf(['implement'])), null, 2) + '\n';
+    const rulesText = JSON.stringify(guardRules(policyOf(['implement']), rctx.worktree), null, 2) + '\n';
     expect(settings.hooks).toEqual(guardHooks(guard, rulesPath, sha256Hex(rulesText)));
+    expect((settings.hooks.PreToolUse as { matcher: string }[])[0]!.matcher).toBe('Bash'); // Claude's file tools keep their own path rules
     expect(r.files[1]).toEqual({ path: rulesPath, content: rulesText });
     expect(r.files).toHaveLength(2);
   });
@@ -241,18 +242,18 @@ describe('Codex renderer', () => {
     expect(withFolder.placeholders).toContain('.agentctl/profiles');
   });
 
-  it('writes hooks.json running the command guard before every shell command, its rules, and bypasses hook trust', () => {
+  it('writes hooks.json running the command guard before every shell command and file edit, its rules, and bypasses hook trust', () => {
     const quoted = { node: '/usr/bin/node', script: "/opt/agent's ctl/dist/hooks/command-guard.js" };
     const r = renderCodex(policyOf(['research']), rctx, quoted);
     const hooks = r.files.find((f) => f.path.endsWith('/hooks.json'));
     const rules = r.files.find((f) => f.path.endsWith('/agentctl-command-rules.json'));
     expect(hooks?.path).toBe(`${rctx.runDir}/codex/home/hooks.json`);
     const parsed = JSON.parse(hooks!.content) as { hooks: { PreToolUse: { matcher: string; hooks: { type: string; command: string }[] }[] } };
-    expect(parsed.hooks.PreToolUse[0]!.matcher).toBe('Bash');
+    expect(parsed.hooks.PreToolUse[0]!.matcher).toBe('Bash|apply_patch');
     // Shell-quoted, including a quote inside a path.
     expect(parsed.hooks.PreToolUse[0]!.hooks[0]!.command).toBe(`'/usr/bin/node' '/opt/agent'\\''s ctl/dist/hooks/command-guard.js' '${rules!.path}' '${sha256Hex(rules!.content)}'`);
-    expect(JSON.parse(rules!.content)).toEqual(JSON.parse(JSON.stringify(guardRules(policyOf(['research'])))));
-    expect(parsed).toEqual({ hooks: guardHooks(quoted, rules!.path, sha256Hex(rules!.content)) });
+    expect(JSON.parse(rules!.content)).toEqual(JSON.parse(JSON.stringify(guardRules(policyOf(['research']), rctx.worktree))));
+    expect(parsed).toEqual({ hooks: guardHooks(quoted, rules!.path, sha256Hex(rules!.content), 'Bash|apply_patch') });
     expect(r.args).toEqual(['--dangerously-bypass-hook-trust']);
   });
 
@@ -268,7 +269,7 @@ describe('Codex renderer', () => {
 });
 
 describe('command guard (the hook Codex runs before each shell command)', () => {
-  const rules = guardRules(policyOf(['research']));
+  const rules = guardRules(policyOf(['research']), '/w');
   const call = (command: unknown) => ({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command } });
 
   it('allows what the policy allows, denies the rest with a reason naming the rule', () => {
@@ -279,14 +280,40 @@ describe('command guard (the hook Codex runs before each shell command)', () => 
     expect(denied.reason).toContain('not in the allowed list');
     expect(denied.failed).toBeUndefined();
     expect(guardDenyJson(denied.reason)).toEqual({ hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: denied.reason } });
-    const pushed = guardDecision(guardRules(policyOf(['yolo'])), call('git push origin main'));
+    const pushed = guardDecision(guardRules(policyOf(['yolo']), '/w'), call('git push origin main'));
     expect(pushed.allow).toBe(false);
     if (!pushed.allow) expect(pushed.reason).toContain('"git push"');
   });
 
-  it('leaves calls without a shell command to the tool', () => {
-    expect(guardDecision(rules, { tool_name: 'apply_patch', tool_input: { input: '*** Begin Patch' } })).toEqual({ allow: true });
+  it('leaves calls without a shell command or a patch to the tool', () => {
+    expect(guardDecision(rules, { tool_name: 'Read', tool_input: { file_path: '/w/a' } })).toEqual({ allow: true });
     expect(guardDecision(rules, null)).toEqual({ allow: true });
+  });
+
+  it("holds every file a Codex apply_patch touches to the write scope (the patch in tool_input.command, openai/codex #18391)", () => {
+    const implement = guardRules(policyOf(['implement']), '/w');
+    const patch = (...headers: string[]) => ({ hook_event_name: 'PreToolUse', tool_name: 'apply_patch', tool_input: { command: ['*** Begin Patch', ...headers, '+x', '*** End Patch', ''].join('\n') }, cwd: '/w' });
+    expect(guardDecision(implement, patch('*** Add File: src/a.ts'))).toEqual({ allow: true });
+    expect(guardDecision(implement, patch('*** Update File: /w/docs/b.md', '@@', '-a', '+b'))).toEqual({ allow: true });
+    const denied = (input: unknown) => {
+      const d = guardDecision(implement, input);
+      return d.allow ? undefined : d.reason;
+    };
+    expect(denied(patch('*** Add File: src/a.ts', '*** Add File: build.sh'))).toMatch(/^agentctl policy: apply_patch may not write build\.sh: not in the write scope \(src\/\*\*/);
+    expect(denied(patch('*** Update File: src/a.ts', '*** Move to: Makefile'))).toMatch(/may not write Makefile/);
+    expect(denied(patch('*** Delete File: .env'))).toMatch(/may not write \.env: deny rule "\.env"/);
+    expect(denied(patch('*** Add File: .agentctl/profiles/loose.yaml'))).toMatch(/protected rule/);
+    expect(denied(patch('*** Add File: ../../etc/cron.d/x'))).toMatch(/"\.\.\/\.\.\/etc\/cron\.d\/x": outside the worktree/);
+    expect(denied(patch('*** Add File: /home/dev/.bashrc'))).toMatch(/outside the worktree/);
+    expect(denied(patch('*** Add File: src/../../x'))).toMatch(/outside the worktree/);
+    // A relative path resolves against the tool's cwd when that is inside the worktree.
+    expect(denied({ ...patch('*** Add File: a.ts'), cwd: '/w/src' })).toBeUndefined();
+    expect(denied({ ...patch('*** Add File: a.ts'), cwd: '/elsewhere' })).toMatch(/may not write a\.ts/);
+    // Fail closed: no patch text, or no file in it.
+    expect(denied({ tool_name: 'apply_patch', tool_input: {} })).toMatch(/without a patch text/);
+    expect(denied({ tool_name: 'apply_patch', tool_input: { command: '*** Begin Patch\n*** End Patch\n' } })).toMatch(/no file found/);
+    // research writes nothing (but the protocol folder).
+    expect(guardDecision(rules, patch('*** Add File: docs/x.md')).allow).toBe(false);
   });
 
   it('fails closed with a flagged deny when it cannot decide', () => {
@@ -294,8 +321,8 @@ describe('command guard (the hook Codex runs before each shell command)', () => 
   });
 
   it('guardFiles: the hooks block and the rules file in the given folder', () => {
-    const g = guardFiles(policyOf(['research']), guard, '/run/x');
-    const rulesText = JSON.stringify(guardRules(policyOf(['research'])), null, 2) + '\n';
+    const g = guardFiles(policyOf(['research']), guard, '/run/x', { root: '/w' });
+    const rulesText = JSON.stringify(guardRules(policyOf(['research']), '/w'), null, 2) + '\n';
     expect(g.hooks).toEqual(guardHooks(guard, '/run/x/agentctl-command-rules.json', sha256Hex(rulesText)));
     expect(g.files).toEqual([{ path: '/run/x/agentctl-command-rules.json', content: rulesText }]);
   });

@@ -136,7 +136,7 @@ export function renderClaude(policy: Policy, ctx: RenderContext, guard: CommandG
   const permissions = claudePermissions(policy);
   const settingsPath = join(ctx.runDir, 'claude', 'settings.json');
   const sandbox = claudeSandbox(policy);
-  const guarded = guardFiles(policy, guard, join(ctx.runDir, 'claude'));
+  const guarded = guardFiles(policy, guard, join(ctx.runDir, 'claude'), { root: ctx.worktree });
   const settings = {
     permissions,
     ...(sandbox ? { sandbox } : {}),
