@@ -1,12 +1,13 @@
 /**
  * The projection snapshot MAC: version 2 hashes the state text as it is; version 1 (older saves) still reads.
- * The projection row MAC, written directly, hashes the same bytes as its canonicalJson definition.
+ * The projection row MAC, written directly, hashes the same bytes as its definition: version 2 (the value
+ * as it is, after a canonicalJson header); version 1 (older rows) still verifies.
  */
-import { createSecretKey, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, hmacSha256, snapshotMac, snapshotMacMatches } from '../../src/evidence/canonical.js';
-import { projectionRowMac } from '../../src/evidence/projectionStore.js';
+import { projectionRowMac, projectionRowMacMatches, verifiedRow } from '../../src/evidence/projectionStore.js';
 
 const key = createSecretKey(randomBytes(32));
 const s = { name: 'trust:p', lastSeq: 42, rulesHash: 'r1', state: JSON.stringify({ profiles: { a: { runs: [1, 2, 3] } }, note: 'ü "quoted"\n' }) };
@@ -29,16 +30,36 @@ describe('projection snapshot MAC', () => {
 });
 
 describe('projection row MAC', () => {
-  it('is the HMAC of its canonicalJson definition, for any row (quotes, controls, lone surrogates, null fields; property)', () => {
+  const rowV1 = (name: string, r: { key: string; kind: string | null; group: string | null; order: number; value: string }) =>
+    hmacSha256(key, `agentctl-projection-row/1\n${canonicalJson({ name, key: r.key, kind: r.kind, group: r.group, order: r.order, value: r.value })}`);
+
+  it('is the HMAC of its definition, for any row (quotes, controls, lone surrogates, null fields; property); a version 1 code still verifies', () => {
     const text = fc.string({ unit: 'binary', maxLength: 40 });
     const nullable = fc.option(text, { nil: null });
     fc.assert(
       fc.property(text, fc.record({ key: text, kind: nullable, group: nullable, order: fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true })), value: text }), (name, r) => {
-        const definition = hmacSha256(key, `agentctl-projection-row/1\n${canonicalJson({ name, key: r.key, kind: r.kind, group: r.group, order: r.order, value: r.value })}`);
+        const definition = createHmac('sha256', key).update(`agentctl-projection-row/2\n${canonicalJson({ name, key: r.key, kind: r.kind, group: r.group, order: r.order })}\n`).update(r.value).digest('hex');
         expect(projectionRowMac(key, name, r)).toBe(definition);
+        expect(projectionRowMacMatches(key, name, r, definition)).toBe(true);
+        expect(projectionRowMacMatches(key, name, r, rowV1(name, r))).toBe(true);
       }),
       { numRuns: 500 },
     );
     expect(() => projectionRowMac(key, 'n', { key: 'k', kind: null, group: null, order: Number.NaN, value: '1' })).toThrow(TypeError);
+  });
+
+  it('refuses an edited field, another key, and a value moved into the other fields', () => {
+    const row = { key: 'run-1', kind: 'run', group: 'review', order: 7, value: '{"state":"merged","note":"a \\"b\\"\\n"}' };
+    const mac = projectionRowMac(key, 'runs:p', row);
+    expect(verifiedRow(key, 'runs:p', row, mac)).toBe(row);
+    for (const edited of [{ ...row, value: row.value.replace('merged', 'failed') }, { ...row, order: 8 }, { ...row, group: 'audit' }, { ...row, kind: null }, { ...row, key: 'run-2' }]) {
+      expect(projectionRowMacMatches(key, 'runs:p', edited, mac)).toBe(false);
+      expect(projectionRowMacMatches(key, 'runs:p', edited, rowV1('runs:p', row))).toBe(false);
+    }
+    expect(projectionRowMacMatches(key, 'runs:q', row, mac)).toBe(false);
+    expect(projectionRowMacMatches(createSecretKey(randomBytes(32)), 'runs:p', row, mac)).toBe(false);
+    expect(() => verifiedRow(key, 'runs:p', { ...row, order: 8 }, mac)).toThrow(/runs:p/);
+    // The header is one line: a value that starts with a newline and a header-like text is still the value.
+    expect(projectionRowMac(key, 'runs:p', { ...row, key: 'run', value: `-1"}\n${row.value}` })).not.toBe(mac);
   });
 });
