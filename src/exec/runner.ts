@@ -4,13 +4,14 @@
  * Every child gets: an explicit cwd, an allowlisted environment (never the whole parent env, never
  * `GIT_CONFIG_*` or secrets unless passed explicitly), `stdin: 'ignore'` unless input or interactive
  * stdio is asked for, an optional timeout and AbortSignal, and — for long-lived children — its own
- * process group so that a timeout or Ctrl-C kills the whole tree (grandchildren included).
+ * process group so that a timeout or Ctrl-C kills the whole tree (grandchildren included). Output is
+ * read line by line with a cap on each line's length (lines.ts).
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join, resolve as resolvePath } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { ResultPromise } from 'execa';
 import { ConfigError, InternalError, OutputTooLargeError } from '../core/errors.js';
+import { LineSplitter, MAX_LINE_CHARS } from './lines.js';
 
 /** Variables every child may inherit from agentctl's own environment (values copied when set). */
 export const BASE_ENV_ALLOWLIST = [
@@ -111,6 +112,11 @@ export interface RunResult {
   stdoutDropped: number;
   /** Characters dropped from the start of `stderr` (0 when it is whole). */
   stderrDropped: number;
+  /**
+   * Lines longer than {@link MAX_LINE_CHARS} on each stream (`tail` mode): skipped whole, neither handed
+   * to the line callback nor kept (in `error` mode such a line is an {@link OutputTooLargeError}).
+   */
+  linesSkipped: { stdout: number; stderr: number };
   /** True when the timeout fired. */
   timedOut: boolean;
   /** True when the AbortSignal fired. */
@@ -250,24 +256,37 @@ export async function runProcess(file: string, args: readonly string[], options:
     }
   };
   const lineDone: Promise<void>[] = [];
-  if (child.stdout) {
-    const rl = createInterface({ input: child.stdout, crlfDelay: Infinity });
-    const mode = options.overflow ?? (options.onStdoutLine ? 'tail' : 'error');
-    rl.on('line', (line) => {
-      stdout = keep('stdout', stdout, line + '\n', mode);
-      deliver(options.onStdoutLine, line);
-    });
-    lineDone.push(new Promise((r) => rl.once('close', r)));
-  }
-  if (child.stderr) {
-    const rl = createInterface({ input: child.stderr, crlfDelay: Infinity });
-    const mode = options.overflow ?? (options.onStderrLine ? 'tail' : 'error');
-    rl.on('line', (line) => {
-      stderr = keep('stderr', stderr, line + '\n', mode);
-      deliver(options.onStderrLine, line);
-    });
-    lineDone.push(new Promise((r) => rl.once('close', r)));
-  }
+  const linesSkipped = { stdout: 0, stderr: 0 };
+  const split = (name: 'stdout' | 'stderr', stream: NodeJS.ReadableStream, callback: ((line: string) => void) | undefined, mode: 'error' | 'tail'): void => {
+    // A line longer than the cap is never assembled in memory: in `tail` mode it is skipped and counted,
+    // in `error` mode (the caller takes the output as whole) the child is stopped, as for too much output.
+    const lines = new LineSplitter(
+      mode === 'error' ? Math.min(MAX_LINE_CHARS, maxBuffer) : MAX_LINE_CHARS,
+      (line) => {
+        if (name === 'stdout') stdout = keep('stdout', stdout, line + '\n', mode);
+        else stderr = keep('stderr', stderr, line + '\n', mode);
+        deliver(callback, line);
+      },
+      (chars) => {
+        if (mode === 'tail') linesSkipped[name]++;
+        else if (chars > 0 && !tooLarge) {
+          tooLarge = name;
+          kill();
+        }
+      },
+    );
+    stream.on('data', (chunk: Buffer) => lines.write(chunk));
+    lineDone.push(
+      new Promise((r) =>
+        stream.once('close', () => {
+          lines.end();
+          r();
+        }),
+      ),
+    );
+  };
+  if (child.stdout) split('stdout', child.stdout, options.onStdoutLine, options.overflow ?? (options.onStdoutLine ? 'tail' : 'error'));
+  if (child.stderr) split('stderr', child.stderr, options.onStderrLine, options.overflow ?? (options.onStderrLine ? 'tail' : 'error'));
 
   const outcome = await child;
   await Promise.all(lineDone);
@@ -297,6 +316,7 @@ export async function runProcess(file: string, args: readonly string[], options:
     stderr,
     stdoutDropped: dropped.stdout,
     stderrDropped: dropped.stderr,
+    linesSkipped,
     timedOut,
     aborted,
     durationMs: Date.now() - started,

@@ -4,6 +4,7 @@
  */
 import { expect, it } from 'vitest';
 import { OutputTooLargeError } from '../../src/core/errors.js';
+import { MAX_LINE_CHARS } from '../../src/exec/lines.js';
 import { childEnv, runProcess } from '../../src/exec/runner.js';
 
 const print = (lines: number) => [process.execPath, ['-e', `for (let i = 0; i < ${lines}; i++) console.log('line ' + i)`]] as const;
@@ -49,4 +50,17 @@ it('a line callback that throws stops the child (its whole group), gets no later
   await expect(run).rejects.toThrow('refused: two');
   expect(seen).toEqual(['one', 'two']);
   expect(Date.now() - started).toBeLessThan(10_000);
+});
+
+it('a line longer than MAX_LINE_CHARS is never held whole: skipped and counted with a callback, an OutputTooLargeError without one', async () => {
+  // One 9 MiB line without a break (a tool printing one endless line), then ordinary lines.
+  const code = `process.stdout.write('x'.repeat(${MAX_LINE_CHARS + 1024 * 1024})); process.stdout.write('\\nafter\\r\\nlast')`;
+  const seen: string[] = [];
+  let longest = 0;
+  const r = await runProcess(process.execPath, ['-e', code], { ...base, maxBufferBytes: 1024 * 1024, onStdoutLine: (l) => (seen.push(l), (longest = Math.max(longest, l.length))) });
+  expect(seen).toEqual(['after', 'last']);
+  expect(longest).toBeLessThan(10);
+  expect(r.linesSkipped).toEqual({ stdout: 1, stderr: 0 });
+  // Nobody reads the lines: the output cannot be whole, so it is refused, not shortened.
+  await expect(runProcess(process.execPath, ['-e', code], { ...base, maxBufferBytes: 1024 * 1024 })).rejects.toBeInstanceOf(OutputTooLargeError);
 });

@@ -426,6 +426,19 @@ describe('hostile input', () => {
     expect(shown.stdout).toContain('… and 200 more violations (the log lists the first 1000)');
   });
 
+  it('an agent printing one endless line does not make agentctl hold it: the line is skipped, said so in the log, and the run goes on', async () => {
+    // 12 MB on stdout without a line break, then an ordinary line and a change.
+    const { repo, home } = commandRepo('head -c 12000000 /dev/zero | tr "\\0" x; echo; echo "after the long line"; mkdir -p docs; echo done > docs/done.md', { t: {} });
+    const r = await agentctl(repo, home, ['run', 't', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const run = JSON.parse(r.stdout).run;
+    expect(run.state).toBe('awaiting_review');
+    const events = (await json(repo, home, ['log', '--run', run.runId])).events as { type: string; payload: Record<string, unknown> }[];
+    const messages = events.filter((e) => e.type === 'agent.message').map((e) => e.payload);
+    expect(messages).toContainEqual({ text: "agentctl skipped 1 line(s) of the agent's output longer than 8388608 characters: not read, so what they reported is not recorded", severity: 'warning' });
+    expect(Math.max(...events.map((e) => JSON.stringify(e.payload).length))).toBeLessThan(100_000);
+  });
+
   it('protocol values whose String() throws ({"toString": 1}) neither kill the run nor break every later read of the log', async () => {
     const { repo, home } = commandRepo(
       [

@@ -9,6 +9,7 @@ import type { Policy } from '../../authz/policy.js';
 import type { EventOf } from '../../evidence/events.js';
 import { killRunProcesses, processStartTime } from '../../exec/processes.js';
 import { childEnv, commandFor, runProcess, type RunResult } from '../../exec/runner.js';
+import { MAX_LINE_CHARS } from '../../exec/lines.js';
 import type { Context } from '../context.js';
 import { startGuard, type GuardReport } from '../guard.js';
 import { confineCommand } from './confine.js';
@@ -94,6 +95,10 @@ export async function launchAgent(ctx: Context, run: PreparedRun, options: Launc
   } finally {
     report = await guard.finish();
     options.signal?.removeEventListener('abort', onOuterAbort);
+  }
+  if (result.linesSkipped.stdout) {
+    // Never read, so never parsed: whatever events those lines held are not in the log. Said so in their place.
+    emit([{ type: 'agent.message', payload: { text: `agentctl skipped ${result.linesSkipped.stdout} line(s) of the agent's output longer than ${MAX_LINE_CHARS} characters: not read, so what they reported is not recorded`, severity: 'warning' } }]);
   }
   const summary = parser.finish();
   const stoppedByGuard = report.stop !== undefined && (report.stop.kind === 'halted' || report.stop.kind === 'breaker');
