@@ -173,7 +173,8 @@ describe('merge safety', () => {
     const { repo, home } = commandRepo('mkdir -p docs; echo early > docs/early.md; while [ ! -e "docs/$AGENTCTL_RUN_ID.go" ]; do sleep 0.1; done; echo late > docs/late.md', { t: {} });
     const running = agentctl(repo, home, ['run', 't', '--json']);
     let run: { runId: string; state: string; worktree: string } | undefined;
-    expect(await waitFor(async () => (run = (await json(repo, home, ['runs'])).runs[0]) !== undefined && existsSync(join(run!.worktree, 'docs/early.md')))).toBe(true);
+    // The run is listed (planned) before its worktree exists: wait for both.
+    expect(await waitFor(async () => (run = (await json(repo, home, ['runs'])).runs[0]) !== undefined && typeof run.worktree === 'string' && existsSync(join(run.worktree, 'docs/early.md')))).toBe(true);
     expect(run!.state).toBe('running');
     for (const verb of ['discard', 'merge']) {
       const r = await agentctl(repo, home, ['review', verb, run!.runId]);
