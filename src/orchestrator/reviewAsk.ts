@@ -25,6 +25,7 @@ import { runEnv } from './stages/launch.js';
 import { sandboxLayout } from './stages/prepare.js';
 import { writeRendered } from './stages/render.js';
 import { describeFileChange } from '../ui/describe.js';
+import { terminalSafe } from '../ui/terminal.js';
 import { findRunnableTask } from './tasks.js';
 
 /** Longest diff given to the reviewer, in characters. */
@@ -39,13 +40,13 @@ const REVIEW_FILES_LISTED = 200;
  * The reviewer's list of changed files, one line each (`- path: +10 -3`, `- path: binary, 9.0 MiB`),
  * at most {@link REVIEW_FILES_LISTED} and a count of the rest, then a line saying where to read what the
  * diff leaves out: binary files and files above {@link DIFF_BIG_FILE_BYTES} show in the diff only as
- * `Binary files … differ`. Paths are the run's (agent-written) text: one line each, control characters
- * quoted as JSON strings. Pure.
+ * `Binary files … differ`. Paths are the run's (agent-written) text: one line each, with control, bidi
+ * and other invisible characters shown as escapes ({@link terminalSafe}, the one rule for them). Pure.
  * @param files the run's changed files as recorded (RunView.files)
  * @param fileCount how many files the run changed (RunView.fileCount: the log lists at most 1,000)
  */
 export function changedFileLines(files: RunView['files'], fileCount = files.length): string[] {
-  const listed = files.slice(0, REVIEW_FILES_LISTED).map((f) => `- ${/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(f.path) ? JSON.stringify(f.path) : f.path}: ${describeFileChange(f)}`);
+  const listed = files.slice(0, REVIEW_FILES_LISTED).map((f) => `- ${terminalSafe(f.path)}: ${describeFileChange(f)}`);
   const rest = Math.max(fileCount, files.length) - listed.length;
   return [
     ...(listed.length ? listed : ['(none)']),
