@@ -175,8 +175,17 @@ export async function runProcess(file: string, args: readonly string[], options:
       }
       return acc;
     }
+    // Trimmed only once it holds twice the cap, so each character is copied a bounded number of times:
+    // trimming at every line past the cap copied the whole 1 MiB tail once per line (a tool printing
+    // a million short lines kept agentctl busy for hours). tailOf trims what is left at the end.
+    if (next.length <= 2 * maxBuffer) return next;
     dropped[stream] += next.length - maxBuffer;
     return next.slice(next.length - maxBuffer);
+  };
+  const tailOf = (stream: 'stdout' | 'stderr', acc: string): string => {
+    if (acc.length <= maxBuffer) return acc;
+    dropped[stream] += acc.length - maxBuffer;
+    return acc.slice(acc.length - maxBuffer);
   };
 
   let child: ResultPromise;
@@ -312,8 +321,8 @@ export async function runProcess(file: string, args: readonly string[], options:
   const result: RunResult = {
     exitCode: typeof outcome.exitCode === 'number' ? outcome.exitCode : null,
     signal: outcome.signal ?? null,
-    stdout,
-    stderr,
+    stdout: tailOf('stdout', stdout),
+    stderr: tailOf('stderr', stderr),
     stdoutDropped: dropped.stdout,
     stderrDropped: dropped.stderr,
     linesSkipped,

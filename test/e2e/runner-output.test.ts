@@ -35,6 +35,17 @@ it('with a line callback (or overflow: tail) the result keeps the tail and says 
   expect(tail.stdoutDropped).toBe(r.stdoutDropped);
 });
 
+it('past the cap, each further line costs its own length, not a copy of the whole kept tail: a million lines go through', async () => {
+  // 1.2 million lines, 8.3 MB, with the default 1 MiB tail. When the tail was trimmed at every line past
+  // the cap, each of the ~1 million lines after it copied 1 MiB: this did not end within the test's time.
+  const seen = { lines: 0, chars: 0 };
+  const r = await runProcess('seq', ['1', '1200000'], { cwd: process.cwd(), env: childEnv(process.env), onStdoutLine: (l) => ((seen.lines += 1), (seen.chars += l.length + 1)) });
+  expect(seen.lines).toBe(1_200_000);
+  expect(r.stdout.length).toBe(1024 * 1024);
+  expect(r.stdout.endsWith('1199999\n1200000\n')).toBe(true);
+  expect(r.stdoutDropped + r.stdout.length).toBe(seen.chars);
+}, 60_000);
+
 it('a line callback that throws stops the child (its whole group), gets no later line, and runProcess throws its error', async () => {
   const seen: string[] = [];
   const started = Date.now();
