@@ -6,7 +6,8 @@
  * says what was dropped. Pure.
  */
 import { canEncode } from '../evidence/canonical.js';
-import { payloadProblem } from '../evidence/eventSchemas.js';
+import { payloadProblem, type EventPayloads } from '../evidence/eventSchemas.js';
+import type { EventOf } from '../evidence/events.js';
 import { clip, type AgentEvent, type StreamParser } from './types.js';
 
 /**
@@ -33,4 +34,118 @@ export function parseLine(parser: StreamParser, line: string): AgentEvent[] {
   } catch (error) {
     return [{ type: 'agent.message', payload: { text: `agentctl could not read a line of the agent's output (${line.length} characters): ${clip(String((error as Error)?.message ?? error), 200)}`, severity: 'warning' } }];
   }
+}
+
+/**
+ * How many events of one launch's output the log records: messages, tool calls and results, file
+ * changes and denials together (a long real session writes a few thousand). The rest are counted, not
+ * recorded: the log is append-only, so an agent printing a million lines would otherwise add a million
+ * events (measured: 20,000 lines of output made 20,000 events, 9.8 MB, in 9 s) that no one can remove.
+ */
+export const MAX_RECORDED_OUTPUT_EVENTS = 10_000;
+
+/** How many `escalation.attempted` events one launch records; the rest are counted. */
+export const MAX_RECORDED_ESCALATIONS = 1_000;
+
+/**
+ * Past {@link MAX_RECORDED_OUTPUT_EVENTS}, usage reports are still recorded (trust and the cost breaker
+ * count them), summed: one `agent.usage` event at most this often (ms) while reports keep coming, and
+ * one at the end.
+ */
+export const USAGE_SUM_MS = 5_000;
+
+/** An event the launch stage records from the agent's output. */
+export type OutputEvent = AgentEvent | EventOf<'escalation.attempted'>;
+
+/**
+ * What one launch of an agent records of its output: the first {@link MAX_RECORDED_OUTPUT_EVENTS}
+ * output events and {@link MAX_RECORDED_ESCALATIONS} escalation attempts; past that, each type is
+ * counted, and usage reports are summed (see {@link USAGE_SUM_MS}). Pure but for `now`.
+ */
+export class OutputBudget {
+  private recorded = 0;
+  private escalations = 0;
+  /** Events counted, not recorded, by type. */
+  readonly dropped = new Map<OutputEvent['type'], number>();
+  private usage: EventPayloads['agent.usage'] | undefined;
+  private usageSince = 0;
+  private usageSummed = 0;
+
+  /**
+   * @param now clock in ms (for {@link USAGE_SUM_MS})
+   * @param limits the caps (tests may lower them)
+   */
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly limits = { output: MAX_RECORDED_OUTPUT_EVENTS, escalations: MAX_RECORDED_ESCALATIONS },
+  ) {}
+
+  /**
+   * @param events what one line of output produced, in order
+   * @returns the events to record now, in order (a usage sum comes after them)
+   */
+  admit(events: readonly OutputEvent[]): OutputEvent[] {
+    const out: OutputEvent[] = [];
+    for (const e of events) {
+      if (e.type === 'escalation.attempted') {
+        if (this.escalations < this.limits.escalations) (this.escalations++, out.push(e));
+        else this.count(e.type);
+      } else if (this.recorded < this.limits.output) {
+        this.recorded++;
+        out.push(e);
+      } else if (e.type === 'agent.usage') {
+        this.addUsage(e.payload);
+      } else {
+        this.count(e.type);
+      }
+    }
+    if (this.usage && this.now() - this.usageSince >= USAGE_SUM_MS) out.push(this.takeUsage());
+    return out;
+  }
+
+  /**
+   * Once the agent has exited.
+   * @returns the usage summed since the last one recorded (if any), then one `agent.message` warning
+   *   naming what was counted and not recorded (if anything was)
+   */
+  finish(): OutputEvent[] {
+    const out: OutputEvent[] = [];
+    if (this.usage) out.push(this.takeUsage());
+    const counted = [...this.dropped].map(([type, n]) => `${n} ${type}`);
+    if (counted.length || this.usageSummed) {
+      const summed = this.usageSummed ? `${counted.length ? '; ' : ''}${this.usageSummed} usage report(s) were recorded summed` : '';
+      out.push({ type: 'agent.message', payload: { text: `agentctl recorded the first ${this.limits.output} events of the agent's output${this.escalations >= this.limits.escalations ? ` and the first ${this.limits.escalations} escalation attempts` : ''}; counted, not recorded: ${counted.join(', ') || 'nothing'}${summed}`, severity: 'warning' } });
+    }
+    return out;
+  }
+
+  private count(type: OutputEvent['type']): void {
+    this.dropped.set(type, (this.dropped.get(type) ?? 0) + 1);
+  }
+
+  private addUsage(p: EventPayloads['agent.usage']): void {
+    this.usageSummed++;
+    if (!this.usage) {
+      this.usage = { ...p };
+      this.usageSince = this.now();
+      return;
+    }
+    const u = this.usage;
+    this.usage = { inputTokens: finiteSum(u.inputTokens, p.inputTokens), outputTokens: finiteSum(u.outputTokens, p.outputTokens), costUsd: nullableSum(u.costUsd, p.costUsd), turns: nullableSum(u.turns, p.turns) };
+  }
+
+  private takeUsage(): EventOf<'agent.usage'> {
+    const payload = this.usage!;
+    this.usage = undefined;
+    return { type: 'agent.usage', payload };
+  }
+}
+
+/** a + b held within ±Number.MAX_VALUE (two recordable numbers can add up to one no event can record). */
+function finiteSum(a: number, b: number): number {
+  return Math.max(-Number.MAX_VALUE, Math.min(Number.MAX_VALUE, a + b));
+}
+
+function nullableSum(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : finiteSum(a, b);
 }

@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { MAX_RECORDED_OUTPUT_EVENTS } from '../../src/adapters/admit.js';
 import { verifyChain } from '../../src/evidence/events.js';
 import { openEventStore } from '../../src/evidence/store.js';
 import { BIN, ROOT, agentctl, cleanup, git, makeRepo, taggedSleep, tagged, taskFile, tempDir, waitFor } from '../helpers.js';
@@ -438,6 +439,22 @@ describe('hostile input', () => {
     const messages = events.filter((e) => e.type === 'agent.message').map((e) => e.payload);
     expect(messages).toContainEqual({ text: "agentctl skipped 1 line(s) of the agent's output longer than 8388608 characters: not read, so what they reported is not recorded", severity: 'warning' });
     expect(Math.max(...events.map((e) => JSON.stringify(e.payload).length))).toBeLessThan(100_000);
+  });
+
+  it('an agent printing a line per event without end cannot grow the append-only log without end: the first 10,000 are recorded, the rest counted', async () => {
+    const { repo, home } = commandRepo('seq 1 10500; mkdir -p docs; echo done > docs/done.md', { t: {} });
+    const r = await agentctl(repo, home, ['run', 't', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const run = JSON.parse(r.stdout).run;
+    expect(run.state).toBe('awaiting_review');
+    const events = (await json(repo, home, ['log', '--run', run.runId])).events as { type: string; payload: { text?: string } }[];
+    const messages = events.filter((e) => e.type === 'agent.message').map((e) => e.payload.text);
+    expect(messages.slice(0, MAX_RECORDED_OUTPUT_EVENTS)).toEqual(Array.from({ length: MAX_RECORDED_OUTPUT_EVENTS }, (_, i) => String(i + 1)));
+    expect(messages.slice(MAX_RECORDED_OUTPUT_EVENTS)).toEqual([`agentctl recorded the first ${MAX_RECORDED_OUTPUT_EVENTS} events of the agent's output; counted, not recorded: 500 agent.message`]);
+    // The run ended normally after the flood: its change was captured and its exit recorded.
+    expect(events.some((e) => e.type === 'agent.exited')).toBe(true);
+    expect(events.some((e) => e.type === 'sandbox.committed')).toBe(true);
+    await accountFor(repo, home);
   });
 
   it('protocol values whose String() throws ({"toString": 1}) neither kill the run nor break every later read of the log', async () => {

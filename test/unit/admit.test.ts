@@ -3,7 +3,7 @@
  * breaks its schema is replaced by a warning, so the rest of the line's events and the run go on.
  */
 import { describe, expect, it } from 'vitest';
-import { admitAgentEvents, parseLine } from '../../src/adapters/admit.js';
+import { admitAgentEvents, OutputBudget, USAGE_SUM_MS, parseLine, type OutputEvent } from '../../src/adapters/admit.js';
 import { claudeParser } from '../../src/adapters/claude.js';
 import { clipInput, jsonLine, type AgentEvent } from '../../src/adapters/types.js';
 import { MAX_JSON_DEPTH, canEncode, canonicalJson, parseRecordableJson } from '../../src/evidence/canonical.js';
@@ -85,5 +85,56 @@ describe('untrusted JSON and tool inputs have bounded depth', () => {
     const events = parseLine(parser as never, 'SECRET-LINE');
     expect(events).toEqual([{ type: 'agent.message', payload: { severity: 'warning', text: expect.stringContaining('(11 characters): Maximum call stack size exceeded') } }]);
     expect(JSON.stringify(events)).not.toContain('SECRET');
+  });
+});
+
+describe('OutputBudget', () => {
+  const msg = (text: string): OutputEvent => ({ type: 'agent.message', payload: { text } });
+  const usage = (inputTokens: number, costUsd: number | null = null): OutputEvent => ({ type: 'agent.usage', payload: { inputTokens, outputTokens: 1, costUsd, turns: null } });
+  const escalation: OutputEvent = { type: 'escalation.attempted', payload: { tool: 'Write', path: '.agentrc.yaml', rule: '.agentrc.yaml' } };
+
+  it('records output events up to the cap and counts the rest by type; the warning names the counts', () => {
+    const budget = new OutputBudget(() => 0, { output: 3, escalations: 10 });
+    expect(budget.admit([msg('a'), msg('b')])).toEqual([msg('a'), msg('b')]);
+    expect(budget.admit([msg('c'), msg('d'), { type: 'tool.called', payload: { tool: 'Bash', input: {}, path: null } } as OutputEvent])).toEqual([msg('c')]);
+    expect(budget.admit([msg('e')])).toEqual([]);
+    expect(budget.finish()).toEqual([{ type: 'agent.message', payload: { severity: 'warning', text: "agentctl recorded the first 3 events of the agent's output; counted, not recorded: 2 agent.message, 1 tool.called" } }]);
+  });
+
+  it('under the cap, finish adds nothing', () => {
+    const budget = new OutputBudget(() => 0, { output: 3, escalations: 1 });
+    budget.admit([msg('a'), escalation]);
+    expect(budget.finish()).toEqual([]);
+  });
+
+  it('escalation attempts have their own cap: a flood of messages does not hide them', () => {
+    const budget = new OutputBudget(() => 0, { output: 1, escalations: 2 });
+    expect(budget.admit([msg('a'), msg('b'), escalation])).toEqual([msg('a'), escalation]);
+    expect(budget.admit([escalation, escalation])).toEqual([escalation]);
+    expect((budget.finish()[0]!.payload as { text: string }).text).toBe("agentctl recorded the first 1 events of the agent's output and the first 2 escalation attempts; counted, not recorded: 1 agent.message, 1 escalation.attempted");
+  });
+
+  it('past the cap, usage is summed, not lost: one event per USAGE_SUM_MS while reports come, and the rest at the end', () => {
+    let now = 0;
+    const budget = new OutputBudget(() => now, { output: 1, escalations: 1 });
+    expect(budget.admit([msg('a')])).toEqual([msg('a')]);
+    expect(budget.admit([usage(10, 0.5)])).toEqual([]);
+    now = USAGE_SUM_MS - 1;
+    expect(budget.admit([usage(5, null), msg('b')])).toEqual([]);
+    now = USAGE_SUM_MS;
+    expect(budget.admit([usage(1, 0.25)])).toEqual([{ type: 'agent.usage', payload: { inputTokens: 16, outputTokens: 3, costUsd: 0.75, turns: null } }]);
+    expect(budget.admit([usage(7)])).toEqual([]);
+    const end = budget.finish();
+    expect(end[0]).toEqual({ type: 'agent.usage', payload: { inputTokens: 7, outputTokens: 1, costUsd: null, turns: null } });
+    expect((end[1]!.payload as { text: string }).text).toBe("agentctl recorded the first 1 events of the agent's output; counted, not recorded: 1 agent.message; 4 usage report(s) were recorded summed");
+  });
+
+  it('a sum of recordable numbers stays recordable (two of 1e308 do not make Infinity)', () => {
+    const budget = new OutputBudget(() => 0, { output: 0, escalations: 0 });
+    budget.admit([usage(1e308, 1e308), usage(1e308, 1e308), usage(-1e308)]);
+    const [sum] = budget.finish();
+    expect(sum!.type).toBe('agent.usage');
+    expect(canEncode(sum!.payload)).toBe(true);
+    expect(() => checkPayload(sum!.type, sum!.payload)).not.toThrow();
   });
 });

@@ -2,7 +2,7 @@
  * Stage "launch": start the agent tool in the OS sandbox, guarded by the kill switch, the breakers and
  * the agent's own reports, and turn its output into events until it exits (event `agent.exited`).
  */
-import { admitAgentEvents, parseLine } from '../../adapters/admit.js';
+import { admitAgentEvents, OutputBudget, parseLine } from '../../adapters/admit.js';
 import type { AgentEvent, StreamSummary } from '../../adapters/types.js';
 import { decidePath } from '../../authz/check.js';
 import type { Policy } from '../../authz/policy.js';
@@ -68,6 +68,8 @@ export async function launchAgent(ctx: Context, run: PreparedRun, options: Launc
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const guard = startGuard(ctx, { runId, task: task.id, agent: task.agent, taskType: task.type, worktree, profiles: policy.profiles }, stopper, emit);
   const parser = adapter.parser(worktree);
+  // What the agent prints is recorded up to a cap (the log is append-only): see OutputBudget.
+  const budget = new OutputBudget();
   const launched = (pid: number | null) =>
     emit([{ type: 'agent.launched', payload: { bin: spec.bin, args: spec.args.map((a) => (a === prompt ? '<prompt>' : a)), interactive, timeoutMs: task.timeoutMs ?? null, pid, pidStart: pid ? processStartTime(pid) ?? null : null, sandbox: run.plan.osSandbox ? 'os' : 'none' } }]);
   let report: GuardReport;
@@ -89,13 +91,16 @@ export async function launchAgent(ctx: Context, run: PreparedRun, options: Launc
       onExit: async () => void (await killRunProcesses(runId)),
       onStdoutLine: (line) => {
         const parsed = admitAgentEvents(parseLine(parser, line));
-        emit([...parsed, ...escalationAttempts(policy, parsed)]);
+        const recorded = budget.admit([...parsed, ...escalationAttempts(policy, parsed)]);
+        if (recorded.length) emit(recorded);
       },
     });
   } finally {
     report = await guard.finish();
     options.signal?.removeEventListener('abort', onOuterAbort);
   }
+  const counted = budget.finish();
+  if (counted.length) emit(counted);
   if (result.linesSkipped.stdout) {
     // Never read, so never parsed: whatever events those lines held are not in the log. Said so in their place.
     emit([{ type: 'agent.message', payload: { text: `agentctl skipped ${result.linesSkipped.stdout} line(s) of the agent's output longer than ${MAX_LINE_CHARS} characters: not read, so what they reported is not recorded`, severity: 'warning' } }]);
