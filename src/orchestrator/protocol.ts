@@ -18,11 +18,18 @@ import { parseRecordableObject } from '../evidence/canonical.js';
 
 /** Folder of the protocol inside a worktree. */
 const PROTOCOL_DIR = '.agentctl';
-/** Files the agent may write (granted by every policy); excluded from the commit, so never merged. */
 /** Everything agentctl puts in or reads from the protocol folder (excluded from commits). */
 export const PROTOCOL_PATHS = [`${PROTOCOL_DIR}/PROTOCOL.md`, ...PROTOCOL_FILES];
 /** Largest protocol file read, in bytes. */
 const MAX_PROTOCOL_FILE = 256 * 1024;
+
+/**
+ * Lines of each protocol file one launch records; the rest are counted, and one warning says so. The
+ * log is append-only, and each follow-up request is a task `agentctl tasks` lists from then on: one
+ * run writing 15,000 one-line requests into its 256 KiB file made 15,000 tasks (measured: `tasks --json`
+ * then took 1.1 s and 190 MB at every call). Every trace line still counts towards the lowest confidence.
+ */
+export const MAX_PROTOCOL_LINES = { status: 1000, trace: 1000, followups: 20 } as const;
 
 /** The instructions given to the agent (file and prompt suffix). */
 export function protocolText(escalateBelow: number): string {
@@ -36,7 +43,7 @@ one JSON object per line, append new lines):
   {"observed": "what you saw", "considered": ["option A", "option B"], "decided": "what you chose and why", "confidence": 0.8}
   confidence is between 0 and 1. Below ${escalateBelow} a human reviews your work before it can merge.
 - \`.agentctl/escalate.json\`: write {"reason": "…", "question": "…"} when you need a human decision; the run stops.
-- \`.agentctl/followups.jsonl\`: follow-up tasks you recommend, e.g.
+- \`.agentctl/followups.jsonl\`: follow-up tasks you recommend (the first ${MAX_PROTOCOL_LINES.followups} are kept), e.g.
   {"id": "add-tests-for-parser", "title": "Add tests for the parser", "prompt": "…", "type": "tests"}
   They are created with permissions no wider than yours.
 - \`.agentctl/handover.md\`: notes for the next agent that works on this kind of task.
