@@ -100,14 +100,22 @@ export function readProtocolFile(worktree: string, name: string): string | undef
 }
 
 /**
- * Parsed JSON lines of a protocol file after the first `skip` lines; a line that is not a JSON object, or
- * holds what no event can record (see parseRecordableJson), becomes `{invalid: <its first 500 characters>}`.
+ * Longest protocol line read as JSON, in characters; a longer one is recorded as invalid. Each line is an
+ * event, and the run's row keeps every status and reasoning line: an agent rewriting its 256 KiB file
+ * with one more line at each guard tick would otherwise add 256 KiB to that row each time.
+ */
+export const MAX_PROTOCOL_LINE_CHARS = 8000;
+
+/**
+ * Parsed JSON lines of a protocol file after the first `skip` lines; a line that is not a JSON object,
+ * holds what no event can record (see parseRecordableJson), or is longer than
+ * {@link MAX_PROTOCOL_LINE_CHARS}, becomes `{invalid: <its first 500 characters>}`.
  */
 export function newJsonLines(text: string | undefined, skip: number): { items: Record<string, unknown>[]; total: number } {
   if (!text) return { items: [], total: skip };
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   const items = lines.slice(skip).map((l) => {
-    return parseRecordableObject(l) ?? { invalid: l.slice(0, 500) };
+    return (l.length <= MAX_PROTOCOL_LINE_CHARS ? parseRecordableObject(l) : undefined) ?? { invalid: l.slice(0, 500) };
   });
   return { items, total: Math.max(skip, lines.length) };
 }

@@ -457,13 +457,15 @@ describe('hostile input', () => {
     await accountFor(repo, home);
   });
 
-  it("an agent's protocol files cannot flood the log or the task list: 20 follow-up requests and 1,000 status lines are recorded per launch, the rest counted", async () => {
+  it("an agent's protocol files cannot flood the log or the task list: 20 follow-up requests and 1,000 status lines of at most 8,000 characters are recorded per launch, the rest counted", async () => {
     // 30 follow-up requests (each a task `agentctl tasks` lists from then on), 1,200 status lines, and a
     // trace whose low confidence comes after 1,000 lines: it still stops the run.
     const { repo, home } = commandRepo(
       [
         'mkdir -p .agentctl docs',
         `for i in $(seq 1 30); do echo "{\\"id\\":\\"req-$i\\",\\"prompt\\":\\"p\\"}"; done >> .agentctl/followups.jsonl`,
+        // A status line of 100,000 characters first: recorded as invalid (500 characters), not whole.
+        `printf '{"status":"%s"}\\n' "$(head -c 100000 /dev/zero | tr '\\0' z)" >> .agentctl/status.jsonl`,
         `for i in $(seq 1 1200); do echo "{\\"status\\":\\"s$i\\"}"; done >> .agentctl/status.jsonl`,
         `for i in $(seq 1 1000); do echo '{"decided":"d","confidence":0.9}'; done >> .agentctl/trace.jsonl`,
         `echo '{"decided":"unsure","confidence":0.05}' >> .agentctl/trace.jsonl`,
@@ -480,8 +482,9 @@ describe('hostile input', () => {
     expect(count('agent.status')).toBe(1000);
     expect(count('agent.reasoning')).toBe(1000);
     expect(events.filter((e) => e.type === 'agent.message').map((e) => e.payload.text)).toContain(
-      'agentctl recorded the first 1000 lines of .agentctl/status.jsonl, 1000 lines of .agentctl/trace.jsonl, 20 lines of .agentctl/followups.jsonl; counted, not recorded: 200 of status.jsonl, 1 of trace.jsonl, 10 of followups.jsonl',
+      'agentctl recorded the first 1000 lines of .agentctl/status.jsonl, 1000 lines of .agentctl/trace.jsonl, 20 lines of .agentctl/followups.jsonl; counted, not recorded: 201 of status.jsonl, 1 of trace.jsonl, 10 of followups.jsonl',
     );
+    expect(events.find((e) => e.type === 'agent.status')!.payload).toEqual({ invalid: `{"status":"${'z'.repeat(489)}` });
     expect(events.some((e) => e.type === 'agent.escalated')).toBe(true);
     const tasks = (await json(repo, home, ['tasks'])).tasks as { id: string }[];
     expect(tasks.filter((t) => t.id.startsWith('req-')).map((t) => t.id)).toEqual(Array.from({ length: 20 }, (_, i) => `req-${i + 1}`));

@@ -6,7 +6,7 @@ import { composePolicy, intersectPolicies } from '../../src/authz/policy.js';
 import { parseProfile, type Profile } from '../../src/authz/profile.js';
 import type { StoredEvent } from '../../src/evidence/events.js';
 import { auditProbability, evaluateBreakers, projectControls, volumeNormOf, type BreakerConfig, type Controls } from '../../src/evidence/projections/breakers.js';
-import { newJsonLines } from '../../src/orchestrator/protocol.js';
+import { MAX_PROTOCOL_LINE_CHARS, newJsonLines } from '../../src/orchestrator/protocol.js';
 import { parseVerdict } from '../../src/orchestrator/reviewAsk.js';
 import { ROOT } from '../helpers.js';
 
@@ -101,6 +101,15 @@ describe('protocol parsing', () => {
     const first = newJsonLines('{"a":1}\n{"b":2}\n', 0);
     expect(first).toEqual({ items: [{ a: 1 }, { b: 2 }], total: 2 });
     expect(newJsonLines('{"a":1}\n{"b":2}\nnot json\n', first.total)).toEqual({ items: [{ invalid: 'not json' }], total: 3 });
+  });
+
+  it('a line longer than MAX_PROTOCOL_LINE_CHARS is recorded as invalid, its first 500 characters kept', () => {
+    const at = `{"status":"${'x'.repeat(MAX_PROTOCOL_LINE_CHARS - 13)}"}`;
+    const over = `{"status":"${'y'.repeat(MAX_PROTOCOL_LINE_CHARS)}"}`;
+    expect(at.length).toBe(MAX_PROTOCOL_LINE_CHARS);
+    const { items } = newJsonLines(`${at}\n${over}\n`, 0);
+    expect(items[0]).toEqual(JSON.parse(at));
+    expect(items[1]).toEqual({ invalid: over.slice(0, 500) });
   });
 
   it('parses the last reviewer verdict', () => {
