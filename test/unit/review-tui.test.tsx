@@ -8,6 +8,7 @@ import { cleanup, render } from 'ink-testing-library';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { groupRuns, splitDiff, unquote, type ReviewActions, type ReviewRun } from '../../src/ui/review/model.js';
 import { ReviewApp, type ReviewOutcome } from '../../src/ui/review/ReviewApp.js';
+import { infoLines } from '../../src/ui/review/RunDetail.js';
 
 // No color: every ESC left in a frame came from the data, not from ink's styling.
 beforeAll(() => {
@@ -33,6 +34,7 @@ function run(id: string, over: Partial<ReviewRun> = {}): ReviewRun {
     deletions: 1,
     gate: { command: 'npm test', passed: true, exitCode: 0, output: '' },
     scopeViolations: [],
+    scopeViolationsMore: 0,
     confidence: 0.8,
     summary: `summary of ${id}`,
     agentError: undefined,
@@ -93,6 +95,14 @@ const RUNS = [run('r-ready'), run('r-gate', { gate: { command: 'npm test', passe
 const lineOf = (frame: string, text: string) => frame.split('\n').find((l) => l.includes(text)) ?? '';
 
 describe('review screens', () => {
+  it("a run with 1,200 scope violations gets one scope line naming five and counting the rest, not a line of all it lists", () => {
+    const scopeViolations = Array.from({ length: 1000 }, (_, i) => ({ path: `out/f${i}.txt`, reason: 'outside write scope' }));
+    const lines = infoLines(run('r-many', { scopeViolations, scopeViolationsMore: 200 }), 40).filter((l) => l.text.startsWith('Scope: '));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.text).toBe(`Scope: ${scopeViolations.slice(0, 5).map((v) => `${v.path} (outside write scope)`).join(', ')}, … and 1195 more`);
+    expect(infoLines(run('r-one', { scopeViolations: scopeViolations.slice(0, 1) }), 40).find((l) => l.text.startsWith('Scope: '))!.text).toBe('Scope: out/f0.txt (outside write scope)');
+  });
+
   it('groups runs: gate failed, then scope violation, then ready, each with its runs', async () => {
     expect(groupRuns(RUNS).map((g) => [g.title, g.runs.map((r) => r.runId)])).toEqual([
       ['Gate failed', ['r-gate']],

@@ -22,6 +22,9 @@ interface InfoLine {
   dim?: boolean;
 }
 
+/** Scope violations named on the detail screen's one scope line. */
+const SCOPE_LISTED = 5;
+
 /** The lines above the diff, at most `max` of them (each list clipped to a few lines, with how many more). */
 export function infoLines(run: ReviewRun, max: number): InfoLine[] {
   const out: InfoLine[] = [];
@@ -38,7 +41,12 @@ export function infoLines(run: ReviewRun, max: number): InfoLine[] {
   const trace = run.reasoning.map((r) => `decided: ${one(r.decided ?? '?')} (confidence ${one(r.confidence ?? '?')}); observed: ${one(r.observed ?? '')}`);
   trace.push(...run.escalations.map((e) => `escalated (${one(e.source)}): ${one(e.reason ?? '')}${e.question ? ` — ${one(e.question)}` : ''}`));
   out.push(...clip(trace, room).map((l) => ({ text: `Trace: ${l}`, dim: true })));
-  if (run.scopeViolations.length) out.push({ text: `Scope: ${run.scopeViolations.map((v) => `${one(v.path)} (${one(v.reason)})`).join(', ')}`, color: 'red' });
+  if (run.scopeViolations.length) {
+    // One line: the first few violations and how many more (the log lists up to MAX_RECORDED_VIOLATIONS).
+    const total = run.scopeViolations.length + run.scopeViolationsMore;
+    const listed = run.scopeViolations.slice(0, SCOPE_LISTED).map((v) => `${one(v.path)} (${one(v.reason)})`).join(', ');
+    out.push({ text: `Scope: ${listed}${total > SCOPE_LISTED ? `, … and ${total - SCOPE_LISTED} more` : ''}`, color: 'red' });
+  }
   for (const v of run.reviewerVerdicts.slice(-1)) out.push({ text: `Review by ${one(v.reviewer)}: ${one(v.verdict)} — ${one(v.comments)}`, color: 'yellow' });
   out.push({ text: `Files (${run.fileCount}, +${run.insertions} -${run.deletions}):`, bold: true });
   // Three lines at most: every file when there are three, else two and a count of the rest (of all the

@@ -39,6 +39,8 @@ export interface ReviewRun {
   deletions: number;
   gate: { command: string; passed: boolean; exitCode: number | null; output: string } | undefined;
   scopeViolations: { path: string; reason: string }[];
+  /** Violations past the ones the log lists (counted, not listed). */
+  scopeViolationsMore: number;
   /** Lowest confidence the agent reported in its reasoning trace (0–1), or undefined when it reported none. */
   confidence: number | undefined;
   summary: string | undefined;
@@ -87,6 +89,7 @@ export function toReviewRun(run: RunView): ReviewRun {
     deletions: run.deletions,
     gate: run.gate,
     scopeViolations: run.scopeViolations,
+    scopeViolationsMore: run.scopeViolationsMore,
     confidence: confidences.length ? Math.min(...confidences) : undefined,
     summary: run.summary,
     agentError: run.agentError,
