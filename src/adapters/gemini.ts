@@ -14,23 +14,32 @@
  * are kept per project under the per-run `GEMINI_CLI_HOME`, which every attempt of a run shares.
  */
 import { GEMINI_WRITE_TOOLS, renderGemini } from '../authz/render/gemini.js';
-import { clip, firstSessionId, hostsOf, clipInput, isSessionId, jsonLine, relativeToWorktree, type AgentAdapter, type AgentEvent, type StreamParser } from './types.js';
+import { clip, MAX_EVENT_TEXT, firstSessionId, hostsOf, clipInput, isSessionId, jsonLine, relativeToWorktree, type AgentAdapter, type AgentEvent, type StreamParser } from './types.js';
+
+/** Longest assistant message assembled from deltas, in characters (1 MiB: far above a real one, and a reviewer's verdict comes at its end). */
+const MAX_MESSAGE_CHARS = 1024 * 1024;
 
 /** Parser for Gemini CLI's stream-json output. */
 export function geminiParser(worktree: string): StreamParser {
   const pending = new Map<string, { name: string; params: Record<string, unknown> }>();
+  // The assistant's text of the current message, streamed in deltas: at most MAX_MESSAGE_CHARS kept, the
+  // rest counted (a tool printing deltas without end would otherwise grow it until V8's string limit).
   let buffer = '';
+  let bufferDropped = 0;
   let finalText: string | undefined;
+  let finalTextLength: number | undefined;
   let reportedError = false;
   let errorText: string | undefined;
   let sawResult = false;
   let sessionId: string | undefined;
   const flush = (out: AgentEvent[]): void => {
     if (buffer.trim()) {
-      out.push({ type: 'agent.message', payload: { text: clip(buffer) } });
+      out.push({ type: 'agent.message', payload: { text: clip(buffer, MAX_EVENT_TEXT, buffer.length + bufferDropped) } });
       finalText = buffer;
+      finalTextLength = buffer.length + bufferDropped;
     }
     buffer = '';
+    bufferDropped = 0;
   };
   return {
     line(text) {
@@ -43,8 +52,11 @@ export function geminiParser(worktree: string): StreamParser {
           break;
         case 'message':
           if (msg.role === 'assistant' && typeof msg.content === 'string') {
-            if (msg.delta === true) buffer += msg.content;
-            else {
+            if (msg.delta === true) {
+              const room = MAX_MESSAGE_CHARS - buffer.length;
+              if (msg.content.length > room) bufferDropped += msg.content.length - Math.max(0, room);
+              if (room > 0) buffer += msg.content.slice(0, room);
+            } else {
               flush(out);
               buffer = msg.content;
               flush(out);
@@ -98,8 +110,8 @@ export function geminiParser(worktree: string): StreamParser {
       return out;
     },
     finish() {
-      if (!sawResult && !reportedError) return { finalText, reportedError: true, errorText: 'the stream ended without a result event', sessionId };
-      return { finalText, reportedError, errorText, sessionId };
+      if (!sawResult && !reportedError) return { finalText, finalTextLength, reportedError: true, errorText: 'the stream ended without a result event', sessionId };
+      return { finalText, finalTextLength, reportedError, errorText, sessionId };
     },
   };
 }

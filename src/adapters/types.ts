@@ -20,8 +20,10 @@ export type AgentEventType = Extract<EventType, 'agent.message' | 'tool.called' 
 
 /** What the parser concluded when the stream ended. */
 export interface StreamSummary {
-  /** The agent's final message (what it says it did), if any. */
+  /** The agent's final message (what it says it did), if any: whole, or its start when the parser kept only that. */
   finalText: string | undefined;
+  /** The final message's whole length (characters) when `finalText` is only its start. */
+  finalTextLength?: number | undefined;
   /** True when the tool itself reported failure in its stream (even with exit code 0). */
   reportedError: boolean;
   /** The tool's error text, when it reported one. */
@@ -111,9 +113,19 @@ export function firstSessionId(current: string | undefined, candidate: unknown):
 /** Longest text kept in one event payload field, in characters. */
 export const MAX_EVENT_TEXT = 4000;
 
-/** Cut text to {@link MAX_EVENT_TEXT} characters, marking the cut. */
-export function clip(text: string, max = MAX_EVENT_TEXT): string {
-  return text.length > max ? `${text.slice(0, max)}… [${text.length - max} more characters]` : text;
+/**
+ * Longest final message kept as a run's summary (`agent.exited`), in characters. The run's row keeps it,
+ * and every list of runs reads that row: a tool may print a final message of up to 8 MiB on one line.
+ */
+export const MAX_SUMMARY_CHARS = 20_000;
+
+/**
+ * Cut text to `max` characters (default {@link MAX_EVENT_TEXT}), marking the cut.
+ * @param total the whole text's length when `text` is only its start (default: `text.length`)
+ * @returns `text` when the whole fits, else its first `max` characters and `… [N more characters]`
+ */
+export function clip(text: string, max = MAX_EVENT_TEXT, total = text.length): string {
+  return total > max ? `${text.slice(0, max)}… [${total - max} more characters]` : text;
 }
 
 /**

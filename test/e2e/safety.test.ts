@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_RECORDED_OUTPUT_EVENTS } from '../../src/adapters/admit.js';
+import { MAX_SUMMARY_CHARS } from '../../src/adapters/types.js';
 import { verifyChain } from '../../src/evidence/events.js';
 import { openEventStore } from '../../src/evidence/store.js';
 import { BIN, ROOT, agentctl, cleanup, git, makeRepo, taggedSleep, tagged, taskFile, tempDir, waitFor } from '../helpers.js';
@@ -328,6 +329,29 @@ describe('hostile input', () => {
     expect(warnings).toEqual([expect.stringMatching(/could not read a line .*1\.8e308/), expect.stringMatching(/could not read a line .*deeper than 64 levels/), expect.stringMatching(/agent\.usage .*inputTokens/)]);
     expect(events.map((e) => e.type)).toContain('agent.exited');
     expect((await json(repo, home, ['audit', 'verify'])).ok).toBe(true);
+  });
+
+  it("a tool's final message of 2 MB does not become a 2 MB run row every list of runs reads: the summary keeps 20,000 characters and says how many more", async () => {
+    const session = '0b7e4a4e-9a3c-4c1e-8d7e-1a2b3c4d5e6f';
+    const lines = [
+      { type: 'system', subtype: 'init', session_id: session },
+      { type: 'result', subtype: 'success', is_error: false, result: `done ${'x'.repeat(2_000_000)}`, usage: { input_tokens: 1, output_tokens: 1 }, num_turns: 1, session_id: session },
+    ];
+    const { repo, home } = makeRepo({
+      '.agentrc.yaml': 'agents:\n  claude:\n    bin: ./fake-claude\n',
+      'stream.jsonl': lines.map((l) => JSON.stringify(l)).join('\n') + '\n',
+      'fake-claude': '#!/bin/sh\nmkdir -p docs; echo x > docs/x.md; cat stream.jsonl\n',
+      'tasks/t.md': taskFile({ agent: 'claude', type: 'docs' }, 'x'),
+    });
+    chmodSync(join(repo, 'fake-claude'), 0o755);
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'fake claude');
+    const r = await agentctl(repo, home, ['run', 't', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const run = JSON.parse(r.stdout).run;
+    expect(run.summary).toBe(`done ${'x'.repeat(MAX_SUMMARY_CHARS - 5)}… [1980005 more characters]`);
+    const runs = await agentctl(repo, home, ['runs', '--json']);
+    expect(runs.stdout.length).toBeLessThan(100_000);
   });
 
   it("a reviewer's tool output that no event can record (1e400, 20,000 levels of nesting) costs those lines, not the verdict", async () => {

@@ -75,3 +75,16 @@ describe('stream parsers', () => {
     expect(p.finish().finalText).toBe('two');
   });
 });
+
+describe('gemini parser: a message streamed in deltas without end', () => {
+  it('keeps 1 MiB of it and counts the rest: the message event and the summary say how long it was', () => {
+    const p = geminiParser('/tmp/wt');
+    const delta = 'a'.repeat(100_000);
+    for (let i = 0; i < 40; i++) expect(p.line(JSON.stringify({ type: 'message', role: 'assistant', content: delta, delta: true }))).toEqual([]);
+    const [message] = p.line(JSON.stringify({ type: 'result', status: 'success', stats: {} }));
+    expect(message).toEqual({ type: 'agent.message', payload: { text: `${'a'.repeat(4000)}… [3996000 more characters]` } });
+    const summary = p.finish();
+    expect(summary.finalText).toHaveLength(1024 * 1024);
+    expect(summary.finalTextLength).toBe(4_000_000);
+  });
+});

@@ -3,7 +3,7 @@
  * the agent's own reports, and turn its output into events until it exits (event `agent.exited`).
  */
 import { admitAgentEvents, OutputBudget, parseLine } from '../../adapters/admit.js';
-import type { AgentEvent, StreamSummary } from '../../adapters/types.js';
+import { clip, MAX_SUMMARY_CHARS, type AgentEvent, type StreamSummary } from '../../adapters/types.js';
 import { decidePath } from '../../authz/check.js';
 import type { Policy } from '../../authz/policy.js';
 import type { EventOf } from '../../evidence/events.js';
@@ -121,8 +121,8 @@ export async function launchAgent(ctx: Context, run: PreparedRun, options: Launc
         interrupted: result.aborted,
         stoppedBy: report.stop ?? null,
         durationMs: result.durationMs,
-        summary: summary.finalText ?? null,
-        error: agentOk || asked ? null : (summary.errorText ?? (result.timedOut ? `timed out after ${task.timeoutMs} ms` : stderrTail || `exit ${result.exitCode ?? result.signal}`)),
+        summary: summary.finalText === undefined ? null : clip(summary.finalText, MAX_SUMMARY_CHARS, summary.finalTextLength),
+        error: agentOk || asked ? null : clip(summary.errorText ?? (result.timedOut ? `timed out after ${task.timeoutMs} ms` : stderrTail || `exit ${result.exitCode ?? result.signal}`)),
         // The tool's own session (checked by the parser), so a later attempt can resume it.
         sessionId: summary.sessionId ?? null,
       },
