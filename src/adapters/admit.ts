@@ -3,7 +3,8 @@
  * what the agent's tool printed (untrusted: a token count may be text), and the event store refuses a
  * whole append when one payload breaks its schema or cannot be encoded. So such an event is not
  * recorded: in its place, a warning that says which event and field, so the run goes on and the log
- * says what was dropped. Pure.
+ * says what was dropped. And how many of them a launch records ({@link OutputBudget}). Pure (the
+ * budget reads a clock).
  */
 import { canEncode } from '../evidence/canonical.js';
 import { payloadProblem, type EventPayloads } from '../evidence/eventSchemas.js';
