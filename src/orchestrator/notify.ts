@@ -5,6 +5,7 @@
  */
 import type { StoredEvent } from '../evidence/events.js';
 import { childEnv, runProcess } from '../exec/runner.js';
+import { terminalSafe } from '../ui/terminal.js';
 import type { Context } from './context.js';
 
 /** What a notification is about. */
@@ -24,7 +25,8 @@ export async function notify(ctx: Context, kind: NotificationKind, event: Stored
   let failures = 0;
   const failed = (target: string, error: string) => {
     failures++;
-    process.stderr.write(`agentctl: notification to ${target} failed: ${error}\n`);
+    // The error may quote the notifier's stderr, which may quote the agent: made visible, never raw.
+    process.stderr.write(`agentctl: notification to ${terminalSafe(target)} failed: ${terminalSafe(error)}\n`);
     ctx.store.append({ type: 'notification.failed', project: ctx.project.config.project, runId: event.runId, payload: { target, kind, error, eventSeq: event.seq } });
   };
   if (command) {

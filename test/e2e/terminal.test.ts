@@ -49,11 +49,14 @@ printf 'summary %s end\\n' "$A"
 
 function hostileRepo() {
   const made = makeRepo({
-    '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n',
+    // The repository's notifier fails, printing the same bytes on stderr (agentctl prints that line).
+    '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\nnotify:\n  command: ./notify.sh\n',
     'agent.sh': AGENT,
+    'notify.sh': `#!/bin/sh\ncat > /dev/null\nA=$(printf '\\033[2J\\033[H\\033]0;pwned\\007\\302\\23331m\\342\\200\\256')\necho "refused: $A" >&2\nexit 1\n`,
     'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 't'),
   });
   chmodSync(join(made.repo, 'agent.sh'), 0o755);
+  chmodSync(join(made.repo, 'notify.sh'), 0o755);
   git(made.repo, 'add', '-A');
   git(made.repo, 'commit', '-qm', 'agent');
   return made;
@@ -74,6 +77,7 @@ describe('agent text reaches the terminal made visible', () => {
 
   it('review show, tasks, log, runs, review and run print no raw control byte and keep the scope violation on screen', async () => {
     expectNoRaw(runOutput.stdout + runOutput.stderr, 'run');
+    expect.soft(runOutput.stderr).toContain(`/notify.sh failed: exit 1: refused: ${SHOWN}`);
     const show = await agentctl(repo, home, ['review', 'show', runId]);
     expect(show.code, show.stderr).toBe(0);
     expectNoRaw(show.stdout, 'review show');
