@@ -18,6 +18,9 @@ import { MAX_PROTOCOL_LINES, newJsonLines, readProtocolFile } from './protocol.j
 /** Milliseconds between guard checks. */
 const GUARD_INTERVAL_MS = 400;
 
+/** Milliseconds an escalation request that is not JSON must stay unchanged before it is taken as written. */
+const ESCALATION_SETTLE_MS = 2000;
+
 
 /** Why the guard stopped a run. */
 export interface GuardStop {
@@ -81,6 +84,7 @@ export function startGuard(ctx: Context, run: GuardedRun, abort: AbortController
     return kept;
   };
   let escalationSeen = false;
+  let lastEscalation: { text: string | undefined; since: number } = { text: undefined, since: 0 };
   let busy = false;
 
   const stop = (s: GuardStop) => {
@@ -89,12 +93,13 @@ export function startGuard(ctx: Context, run: GuardedRun, abort: AbortController
     abort.abort();
   };
 
-  const ingest = async (): Promise<void> => {
-    const status = newJsonLines(readProtocolFile(run.worktree, 'status.jsonl'), offsets.status);
+  /** Record what the protocol files hold since the last read (`final`: the agent has exited). */
+  const ingest = async (final: boolean): Promise<void> => {
+    const status = newJsonLines(readProtocolFile(run.worktree, 'status.jsonl'), offsets.status, final);
     offsets.status = status.total;
-    const trace = newJsonLines(readProtocolFile(run.worktree, 'trace.jsonl'), offsets.trace);
+    const trace = newJsonLines(readProtocolFile(run.worktree, 'trace.jsonl'), offsets.trace, final);
     offsets.trace = trace.total;
-    const follow = newJsonLines(readProtocolFile(run.worktree, 'followups.jsonl'), offsets.followups);
+    const follow = newJsonLines(readProtocolFile(run.worktree, 'followups.jsonl'), offsets.followups, final);
     offsets.followups = follow.total;
     const events: EventBody[] = [];
     for (const s of within('status', status.items)) events.push({ type: 'agent.status', payload: s });
@@ -106,11 +111,17 @@ export function startGuard(ctx: Context, run: GuardedRun, abort: AbortController
     for (const f of within('followups', follow.items)) events.push({ type: 'task.requested', payload: { ...f, parentRun: run.runId, parentTask: run.task, parentProfiles: run.profiles } });
     const escalation = !escalationSeen ? readProtocolFile(run.worktree, 'escalate.json') : undefined;
     let escalationEvent: EventPayloads['agent.escalated'] | undefined;
-    if (escalation !== undefined && escalation.trim() !== '') {
+    const written = escalation !== undefined && escalation.trim() !== '';
+    const parsed = written ? parseRecordableObject(escalation) : undefined;
+    // Text that is not JSON (yet) may be a request the agent is still writing: taken as it is once it has
+    // not changed for ESCALATION_SETTLE_MS, or once the agent has exited.
+    if (escalation !== lastEscalation.text) lastEscalation = { text: escalation, since: Date.now() };
+    const settled = written && (parsed !== undefined || final || Date.now() - lastEscalation.since >= ESCALATION_SETTLE_MS);
+    if (written && settled) {
       escalationSeen = true;
-      const body = parseRecordableObject(escalation) ?? { reason: escalation.slice(0, 2000) };
+      const body = parsed ?? { reason: escalation.slice(0, 2000) };
       escalationEvent = { source: 'agent', reason: body.reason ?? null, question: body.question ?? null };
-    } else if (report.minConfidence < cfg.protocol.stopBelow && !report.escalated) {
+    } else if (!written && report.minConfidence < cfg.protocol.stopBelow && !report.escalated) {
       escalationEvent = { source: 'confidence', reason: `self-reported confidence ${report.minConfidence} is below ${cfg.protocol.stopBelow}`, question: 'The agent is unsure how to proceed; guidance needed.' };
     }
     if (escalationEvent) {
@@ -135,7 +146,7 @@ export function startGuard(ctx: Context, run: GuardedRun, abort: AbortController
       const trips = await recordTrips(ctx, run.agent);
       const tripped = trippedFor(controlsOf(ctx), run.agent, cfg.project)[0] ?? trips[0];
       if (tripped) stop({ kind: 'breaker', reason: `circuit breaker "${tripped.breaker}" tripped: ${tripped.reason}` });
-      await ingest();
+      await ingest(false);
     } finally {
       busy = false;
     }
@@ -149,7 +160,7 @@ export function startGuard(ctx: Context, run: GuardedRun, abort: AbortController
       // The agent may have been killed from outside (agentctl halt kills process trees directly).
       const controls = controlsOf(ctx);
       if (controls.halted && !report.stop) report.stop = { kind: 'halted', reason: haltedBy(controls.halted) };
-      await ingest();
+      await ingest(true);
       const over = (Object.keys(counted) as (keyof typeof counted)[]).filter((f) => counted[f] > 0);
       if (over.length) {
         const text = `agentctl recorded the first ${over.map((f) => `${MAX_PROTOCOL_LINES[f]} lines of .agentctl/${f}.jsonl`).join(', ')}; counted, not recorded: ${over.map((f) => `${counted[f]} of ${f}.jsonl`).join(', ')}`;

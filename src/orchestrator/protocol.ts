@@ -110,10 +110,15 @@ export const MAX_PROTOCOL_LINE_CHARS = 8000;
  * Parsed JSON lines of a protocol file after the first `skip` lines; a line that is not a JSON object,
  * holds what no event can record (see parseRecordableJson), or is longer than
  * {@link MAX_PROTOCOL_LINE_CHARS}, becomes `{invalid: <its first 500 characters>}`.
+ * @param final the agent has exited: a last line without `\n` is complete. Before that, it may be a line
+ *   the agent is still writing, so it is left for the next read (read now, it was recorded as invalid
+ *   and the whole line, at the same position, was never read).
+ * @returns the new lines' items, and the count of lines read so far (the next call's `skip`)
  */
-export function newJsonLines(text: string | undefined, skip: number): { items: Record<string, unknown>[]; total: number } {
+export function newJsonLines(text: string | undefined, skip: number, final = true): { items: Record<string, unknown>[]; total: number } {
   if (!text) return { items: [], total: skip };
-  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  const whole = final || text.endsWith('\n') ? text : text.slice(0, text.lastIndexOf('\n') + 1);
+  const lines = whole.split('\n').filter((l) => l.trim() !== '');
   const items = lines.slice(skip).map((l) => {
     return (l.length <= MAX_PROTOCOL_LINE_CHARS ? parseRecordableObject(l) : undefined) ?? { invalid: l.slice(0, 500) };
   });

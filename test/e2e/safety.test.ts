@@ -514,6 +514,18 @@ describe('hostile input', () => {
     expect(tasks.filter((t) => t.id.startsWith('req-')).map((t) => t.id)).toEqual(Array.from({ length: 20 }, (_, i) => `req-${i + 1}`));
   });
 
+  it('a protocol line or escalation the guard reads while the agent is still writing it is read whole once written, not recorded half', async () => {
+    // Half a line, a pause of two guard ticks (400 ms each), then the rest.
+    const { repo, home } = commandRepo(`mkdir -p .agentctl docs; printf '{"status":"first' >> .agentctl/status.jsonl; sleep 1.2; printf ' half"}\\n{"status":"second"}\\n' >> .agentctl/status.jsonl; echo x > docs/x.md`, { t: {} });
+    const r = await agentctl(repo, home, ['run', 't', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).run.statuses).toEqual(['first half', 'second']);
+    // The same for an escalation request: the run stops on the whole request, not on its first half.
+    const esc = commandRepo(`mkdir -p .agentctl; printf '{"reason":"need a' > .agentctl/escalate.json; sleep 1.2; printf ' decision","question":"which one?"}' >> .agentctl/escalate.json; sleep 2`, { t: {} });
+    const stopped = await agentctl(esc.repo, esc.home, ['run', 't', '--json']);
+    expect(JSON.parse(stopped.stdout).run.escalations).toEqual([{ source: 'agent', reason: 'need a decision', question: 'which one?' }]);
+  });
+
   it('protocol values whose String() throws ({"toString": 1}) neither kill the run nor break every later read of the log', async () => {
     const { repo, home } = commandRepo(
       [

@@ -103,6 +103,14 @@ describe('protocol parsing', () => {
     expect(newJsonLines('{"a":1}\n{"b":2}\nnot json\n', first.total)).toEqual({ items: [{ invalid: 'not json' }], total: 3 });
   });
 
+  it('while the agent runs, a last line without its newline is left for the next read (the agent may be writing it); once it has exited, it is read', () => {
+    const partial = newJsonLines('{"a":1}\n{"b":', 0, false);
+    expect(partial).toEqual({ items: [{ a: 1 }], total: 1 });
+    expect(newJsonLines('{"a":1}\n{"b":2}\n', partial.total, false)).toEqual({ items: [{ b: 2 }], total: 2 });
+    expect(newJsonLines('{"a":1}\n{"b":2}', 1, true)).toEqual({ items: [{ b: 2 }], total: 2 });
+    expect(newJsonLines('{"b":', 0, false)).toEqual({ items: [], total: 0 });
+  });
+
   it('a line longer than MAX_PROTOCOL_LINE_CHARS is recorded as invalid, its first 500 characters kept', () => {
     const at = `{"status":"${'x'.repeat(MAX_PROTOCOL_LINE_CHARS - 13)}"}`;
     const over = `{"status":"${'y'.repeat(MAX_PROTOCOL_LINE_CHARS)}"}`;
