@@ -28,6 +28,30 @@ function commandRepo(agentScript: string, tasks: Record<string, Record<string, u
   return made;
 }
 
+/** `run t --json`, which must end awaiting review: the run and its events. */
+async function runToReview(repo: string, home: string) {
+  const r = await agentctl(repo, home, ['run', 't', '--json']);
+  expect(r.code, r.stderr).toBe(0);
+  const run = JSON.parse(r.stdout).run;
+  expect(run.state).toBe('awaiting_review');
+  const events = (await json(repo, home, ['log', '--run', run.runId])).events as { type: string; payload: Record<string, unknown> }[];
+  return { run, events };
+}
+
+/** A repository whose task `t` runs a fake Claude Code: it runs `before`, then prints `stream` (JSON lines). */
+function fakeClaudeRepo(stream: string[], before = '') {
+  const made = makeRepo({
+    '.agentrc.yaml': 'agents:\n  claude:\n    bin: ./fake-claude\n',
+    'stream.jsonl': stream.join('\n') + '\n',
+    'fake-claude': `#!/bin/sh\n${before}\ncat stream.jsonl\n`,
+    'tasks/t.md': taskFile({ agent: 'claude', type: 'docs' }, 'x'),
+  });
+  chmodSync(join(made.repo, 'fake-claude'), 0o755);
+  git(made.repo, 'add', '-A');
+  git(made.repo, 'commit', '-qm', 'fake claude');
+  return made;
+}
+
 const json = async (repo: string, home: string, args: string[]) => {
   const r = await agentctl(repo, home, [...args, '--json']);
   if (r.code !== 0) throw new Error(`${args.join(' ')} → ${r.code}: ${r.stderr}`);
@@ -306,17 +330,9 @@ describe('hostile input', () => {
       { type: 'assistant', message: { content: [{ type: 'tool_use', id: 'toolu_2', name: 'Bash', input: { command: 'ls', deep: '__DEEP__' } }] }, session_id: session },
       { type: 'result', subtype: 'success', is_error: false, result: 'done', usage: { input_tokens: 'lots', output_tokens: 3 }, num_turns: 1, session_id: session },
     ];
-    const { repo, home } = makeRepo({
-      '.agentrc.yaml': 'agents:\n  claude:\n    bin: ./fake-claude\n',
-      // 1e400 is valid JSON that parses to Infinity, which no event can record; 20,000 levels of nesting
-      // overflowed the stack of the parser's clipping (and of canonicalJson).
-      'stream.jsonl': lines.map((l) => JSON.stringify(l).replace('"__BIG__"', '1e400').replace('"__DEEP__"', `${'['.repeat(20_000)}${']'.repeat(20_000)}`)).join('\n') + '\n',
-      'fake-claude': '#!/bin/sh\ncat stream.jsonl\n',
-      'tasks/t.md': taskFile({ agent: 'claude', type: 'docs' }, 'x'),
-    });
-    chmodSync(join(repo, 'fake-claude'), 0o755);
-    git(repo, 'add', '-A');
-    git(repo, 'commit', '-qm', 'fake claude');
+    // 1e400 is valid JSON that parses to Infinity, which no event can record; 20,000 levels of nesting
+    // overflowed the stack of the parser's clipping (and of canonicalJson).
+    const { repo, home } = fakeClaudeRepo(lines.map((l) => JSON.stringify(l).replace('"__BIG__"', '1e400').replace('"__DEEP__"', `${'['.repeat(20_000)}${']'.repeat(20_000)}`)));
     const r = await agentctl(repo, home, ['run', 't', '--json']);
     expect(r.stderr).not.toMatch(/InternalError|at .*\.js:/);
     expect(r.code).toBe(0);
@@ -337,15 +353,7 @@ describe('hostile input', () => {
       { type: 'system', subtype: 'init', session_id: session },
       { type: 'result', subtype: 'success', is_error: false, result: `done ${'x'.repeat(2_000_000)}`, usage: { input_tokens: 1, output_tokens: 1 }, num_turns: 1, session_id: session },
     ];
-    const { repo, home } = makeRepo({
-      '.agentrc.yaml': 'agents:\n  claude:\n    bin: ./fake-claude\n',
-      'stream.jsonl': lines.map((l) => JSON.stringify(l)).join('\n') + '\n',
-      'fake-claude': '#!/bin/sh\nmkdir -p docs; echo x > docs/x.md; cat stream.jsonl\n',
-      'tasks/t.md': taskFile({ agent: 'claude', type: 'docs' }, 'x'),
-    });
-    chmodSync(join(repo, 'fake-claude'), 0o755);
-    git(repo, 'add', '-A');
-    git(repo, 'commit', '-qm', 'fake claude');
+    const { repo, home } = fakeClaudeRepo(lines.map((l) => JSON.stringify(l)), 'mkdir -p docs; echo x > docs/x.md');
     const r = await agentctl(repo, home, ['run', 't', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const run = JSON.parse(r.stdout).run;
@@ -455,11 +463,7 @@ describe('hostile input', () => {
   it('an agent printing one endless line does not make agentctl hold it: the line is skipped, said so in the log, and the run goes on', async () => {
     // 12 MB on stdout without a line break, then an ordinary line and a change.
     const { repo, home } = commandRepo('head -c 12000000 /dev/zero | tr "\\0" x; echo; echo "after the long line"; mkdir -p docs; echo done > docs/done.md', { t: {} });
-    const r = await agentctl(repo, home, ['run', 't', '--json']);
-    expect(r.code, r.stderr).toBe(0);
-    const run = JSON.parse(r.stdout).run;
-    expect(run.state).toBe('awaiting_review');
-    const events = (await json(repo, home, ['log', '--run', run.runId])).events as { type: string; payload: Record<string, unknown> }[];
+    const { events } = await runToReview(repo, home);
     const messages = events.filter((e) => e.type === 'agent.message').map((e) => e.payload);
     expect(messages).toContainEqual({ text: "agentctl skipped 1 line(s) of the agent's output longer than 8388608 characters: not read, so what they reported is not recorded", severity: 'warning' });
     expect(Math.max(...events.map((e) => JSON.stringify(e.payload).length))).toBeLessThan(100_000);
@@ -467,11 +471,7 @@ describe('hostile input', () => {
 
   it('an agent printing a line per event without end cannot grow the append-only log without end: the first 10,000 are recorded, the rest counted', async () => {
     const { repo, home } = commandRepo('seq 1 10500; mkdir -p docs; echo done > docs/done.md', { t: {} });
-    const r = await agentctl(repo, home, ['run', 't', '--json']);
-    expect(r.code, r.stderr).toBe(0);
-    const run = JSON.parse(r.stdout).run;
-    expect(run.state).toBe('awaiting_review');
-    const events = (await json(repo, home, ['log', '--run', run.runId])).events as { type: string; payload: { text?: string } }[];
+    const { events } = await runToReview(repo, home);
     const messages = events.filter((e) => e.type === 'agent.message').map((e) => e.payload.text);
     expect(messages.slice(0, MAX_RECORDED_OUTPUT_EVENTS)).toEqual(Array.from({ length: MAX_RECORDED_OUTPUT_EVENTS }, (_, i) => String(i + 1)));
     expect(messages.slice(MAX_RECORDED_OUTPUT_EVENTS)).toEqual([`agentctl recorded the first ${MAX_RECORDED_OUTPUT_EVENTS} events of the agent's output; counted, not recorded: 500 agent.message`]);
