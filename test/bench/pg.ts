@@ -24,7 +24,7 @@ if (PG_MISSING) {
   console.log(`skipped: ${PG_MISSING}`);
   process.exit(0);
 }
-const ev = (i: number) => ({ type: 'tool.called' as const, runId: 'r', project: 'p', payload: { i, tool: 'Bash', input: 'x'.repeat(200) } });
+const ev = (i: number) => ({ type: 'tool.called' as const, runId: 'r', project: 'p', payload: { id: `t${i}`, tool: 'Bash', input: 'x'.repeat(200) } });
 const per = (label: string, count: number, ms: number) => console.log(`${label}: ${((count / ms) * 1000).toFixed(0)}/s (${(ms / count).toFixed(3)} ms each)`);
 const scratch = mkdtempSync(join(tmpdir(), 'agentctl-pgbench-'));
 const server = await startPg();
