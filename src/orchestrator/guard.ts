@@ -21,7 +21,6 @@ const GUARD_INTERVAL_MS = 400;
 /** Milliseconds an escalation request that is not JSON must stay unchanged before it is taken as written. */
 const ESCALATION_SETTLE_MS = 2000;
 
-
 /** Why the guard stopped a run. */
 export interface GuardStop {
   kind: 'halted' | 'breaker' | 'escalated' | 'low-confidence';
