@@ -6,6 +6,7 @@
  * says what was dropped. And how many of them a launch records ({@link OutputBudget}). Pure (the
  * budget reads a clock).
  */
+import { Quota } from '../core/quota.js';
 import { canEncode } from '../evidence/canonical.js';
 import { payloadProblem, type EventPayloads } from '../evidence/eventSchemas.js';
 import type { EventOf } from '../evidence/events.js';
@@ -64,8 +65,8 @@ export type OutputEvent = AgentEvent | EventOf<'escalation.attempted'>;
  * counted, and usage reports are summed (see {@link USAGE_SUM_MS}). Pure but for `now`.
  */
 export class OutputBudget {
-  private recorded = 0;
-  private escalations = 0;
+  private readonly output: Quota;
+  private readonly escalations: Quota;
   /** Events counted, not recorded, by type. */
   readonly dropped = new Map<OutputEvent['type'], number>();
   private usage: EventPayloads['agent.usage'] | undefined;
@@ -78,8 +79,11 @@ export class OutputBudget {
    */
   constructor(
     private readonly now: () => number = Date.now,
-    private readonly limits = { output: MAX_RECORDED_OUTPUT_EVENTS, escalations: MAX_RECORDED_ESCALATIONS },
-  ) {}
+    limits = { output: MAX_RECORDED_OUTPUT_EVENTS, escalations: MAX_RECORDED_ESCALATIONS },
+  ) {
+    this.output = new Quota(limits.output);
+    this.escalations = new Quota(limits.escalations);
+  }
 
   /**
    * @param events what one line of output produced, in order
@@ -89,10 +93,9 @@ export class OutputBudget {
     const out: OutputEvent[] = [];
     for (const e of events) {
       if (e.type === 'escalation.attempted') {
-        if (this.escalations < this.limits.escalations) (this.escalations++, out.push(e));
+        if (this.escalations.take()) out.push(e);
         else this.count(e.type);
-      } else if (this.recorded < this.limits.output) {
-        this.recorded++;
+      } else if (this.output.take()) {
         out.push(e);
       } else if (e.type === 'agent.usage') {
         this.addUsage(e.payload);
@@ -115,7 +118,7 @@ export class OutputBudget {
     const counted = [...this.dropped].map(([type, n]) => `${n} ${type}`);
     if (counted.length || this.usageSummed) {
       const summed = this.usageSummed ? `${counted.length ? '; ' : ''}${this.usageSummed} usage report(s) were recorded summed` : '';
-      out.push({ type: 'agent.message', payload: { text: `agentctl recorded the first ${this.limits.output} events of the agent's output${this.escalations >= this.limits.escalations ? ` and the first ${this.limits.escalations} escalation attempts` : ''}; counted, not recorded: ${counted.join(', ') || 'nothing'}${summed}`, severity: 'warning' } });
+      out.push({ type: 'agent.message', payload: { text: `agentctl recorded the first ${this.output.max} events of the agent's output${this.escalations.over ? ` and the first ${this.escalations.max} escalation attempts` : ''}; counted, not recorded: ${counted.join(', ') || 'nothing'}${summed}`, severity: 'warning' } });
     }
     return out;
   }

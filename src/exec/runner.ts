@@ -178,15 +178,14 @@ export async function runProcess(file: string, args: readonly string[], options:
     // Trimmed only once it holds twice the cap, so each character is copied a bounded number of times:
     // trimming at every line past the cap copied the whole 1 MiB tail once per line (a tool printing
     // a million short lines kept agentctl busy for hours). tailOf trims what is left at the end.
-    if (next.length <= 2 * maxBuffer) return next;
-    dropped[stream] += next.length - maxBuffer;
-    return next.slice(next.length - maxBuffer);
+    return next.length <= 2 * maxBuffer ? next : tailOf(stream, next);
   };
-  const tailOf = (stream: 'stdout' | 'stderr', acc: string): string => {
+  /** The last `maxBuffer` characters of `acc`, counting what is cut in `dropped`. */
+  function tailOf(stream: 'stdout' | 'stderr', acc: string): string {
     if (acc.length <= maxBuffer) return acc;
     dropped[stream] += acc.length - maxBuffer;
     return acc.slice(acc.length - maxBuffer);
-  };
+  }
 
   let child: ResultPromise;
   try {

@@ -10,6 +10,7 @@ import { payloadOf } from '../evidence/eventSchemas.js';
 import type { EventPayloads } from '../evidence/eventSchemas.js';
 import type { EventBody, StoredEvent } from '../evidence/events.js';
 import { breakerKey, evaluateBreakers, trippedFor, type Trip } from '../evidence/projections/breakers.js';
+import { Quota } from '../core/quota.js';
 import { breakerInputs } from './breakerWindow.js';
 import { controlsOf, type Context } from './context.js';
 import { notify } from './notify.js';
@@ -73,15 +74,7 @@ export function startGuard(ctx: Context, run: GuardedRun, abort: AbortController
   const cfg = ctx.project.config;
   const report: GuardReport = { stop: undefined, minConfidence: 1, escalated: false };
   const offsets = { status: 0, trace: 0, followups: 0 };
-  const recorded = { status: 0, trace: 0, followups: 0 };
-  const counted = { status: 0, trace: 0, followups: 0 };
-  /** The items of `file` still within its cap (the rest are counted). */
-  const within = <T>(file: keyof typeof MAX_PROTOCOL_LINES, items: T[]): T[] => {
-    const kept = items.slice(0, Math.max(0, MAX_PROTOCOL_LINES[file] - recorded[file]));
-    recorded[file] += kept.length;
-    counted[file] += items.length - kept.length;
-    return kept;
-  };
+  const quotas = { status: new Quota(MAX_PROTOCOL_LINES.status), trace: new Quota(MAX_PROTOCOL_LINES.trace), followups: new Quota(MAX_PROTOCOL_LINES.followups) };
   let escalationSeen = false;
   let lastEscalation: { text: string | undefined; since: number } = { text: undefined, since: 0 };
   let busy = false;
@@ -101,13 +94,13 @@ export function startGuard(ctx: Context, run: GuardedRun, abort: AbortController
     const follow = newJsonLines(readProtocolFile(run.worktree, 'followups.jsonl'), offsets.followups, final);
     offsets.followups = follow.total;
     const events: EventBody[] = [];
-    for (const s of within('status', status.items)) events.push({ type: 'agent.status', payload: s });
+    for (const s of quotas.status.takeSome(status.items)) events.push({ type: 'agent.status', payload: s });
     const confidenceOf = (t: Record<string, unknown>) => (typeof t.confidence === 'number' && t.confidence >= 0 && t.confidence <= 1 ? t.confidence : undefined);
     for (const t of trace.items) report.minConfidence = Math.min(report.minConfidence, confidenceOf(t) ?? 1);
-    for (const t of within('trace', trace.items)) {
+    for (const t of quotas.trace.takeSome(trace.items)) {
       events.push({ type: 'agent.reasoning', payload: { observed: t.observed ?? null, considered: t.considered ?? null, decided: t.decided ?? null, confidence: confidenceOf(t) ?? null, ...(t.invalid ? { invalid: t.invalid } : {}) } });
     }
-    for (const f of within('followups', follow.items)) events.push({ type: 'task.requested', payload: { ...f, parentRun: run.runId, parentTask: run.task, parentProfiles: run.profiles } });
+    for (const f of quotas.followups.takeSome(follow.items)) events.push({ type: 'task.requested', payload: { ...f, parentRun: run.runId, parentTask: run.task, parentProfiles: run.profiles } });
     const escalation = !escalationSeen ? readProtocolFile(run.worktree, 'escalate.json') : undefined;
     let escalationEvent: EventPayloads['agent.escalated'] | undefined;
     const written = escalation !== undefined && escalation.trim() !== '';
@@ -160,9 +153,9 @@ export function startGuard(ctx: Context, run: GuardedRun, abort: AbortController
       const controls = controlsOf(ctx);
       if (controls.halted && !report.stop) report.stop = { kind: 'halted', reason: haltedBy(controls.halted) };
       await ingest(true);
-      const over = (Object.keys(counted) as (keyof typeof counted)[]).filter((f) => counted[f] > 0);
+      const over = (Object.keys(quotas) as (keyof typeof quotas)[]).filter((f) => quotas[f].over > 0);
       if (over.length) {
-        const text = `agentctl recorded the first ${over.map((f) => `${MAX_PROTOCOL_LINES[f]} lines of .agentctl/${f}.jsonl`).join(', ')}; counted, not recorded: ${over.map((f) => `${counted[f]} of ${f}.jsonl`).join(', ')}`;
+        const text = `agentctl recorded the first ${over.map((f) => `${quotas[f].max} lines of .agentctl/${f}.jsonl`).join(', ')}; counted, not recorded: ${over.map((f) => `${quotas[f].over} of ${f}.jsonl`).join(', ')}`;
         emit([{ type: 'agent.message', payload: { text, severity: 'warning' } }]);
       }
       const handover = readProtocolFile(run.worktree, 'handover.md');
