@@ -24,22 +24,34 @@ export const PROTOCOL_PATHS = [`${PROTOCOL_DIR}/PROTOCOL.md`, ...PROTOCOL_FILES]
 const MAX_PROTOCOL_FILE = 256 * 1024;
 
 /**
+ * Longest protocol line read as JSON, in characters; a longer one is recorded as invalid. Each line is an
+ * event, and the run's row keeps every recorded status and reasoning line: with {@link MAX_PROTOCOL_LINES},
+ * at most 100 + 100 lines of 4,000 characters per launch. Without it, an agent rewriting its 256 KiB
+ * file with one more line at each guard tick would add 256 KiB to that row each time.
+ */
+export const MAX_PROTOCOL_LINE_CHARS = 4000;
+
+/**
  * Lines of each protocol file one launch records; the rest are counted, and one warning says so. The
  * log is append-only, and each follow-up request is a task `agentctl tasks` lists from then on: one
  * run writing 15,000 one-line requests into its 256 KiB file made 15,000 tasks (measured: `tasks --json`
- * then took 1.1 s and 190 MB at every call). Every trace line still counts towards the lowest confidence.
+ * then took 1.1 s and 190 MB at every call). The run's row keeps every recorded status and reasoning
+ * line, and every list of runs reads that row: at 1,000 lines of 8,000 characters each, an agent that
+ * rewrote its files with 30 more long lines at each guard tick made a 16 MB row in 20 s (measured:
+ * `runs --json` then printed 16 MB and peaked at 239 MB for that one run). Every trace line still counts
+ * towards the lowest confidence.
  */
-export const MAX_PROTOCOL_LINES = { status: 1000, trace: 1000, followups: 20 } as const;
+export const MAX_PROTOCOL_LINES = { status: 100, trace: 100, followups: 20 } as const;
 
 /** The instructions given to the agent (file and prompt suffix). */
 export function protocolText(escalateBelow: number): string {
   return `# Reporting to agentctl
 
 You are working in a sandbox managed by agentctl. Report as you go by writing these files (JSON Lines:
-one JSON object per line, append new lines):
+one JSON object per line of at most ${MAX_PROTOCOL_LINE_CHARS} characters, append new lines):
 
-- \`.agentctl/status.jsonl\`: progress updates, e.g. {"status": "running the tests", "progress": 0.6}
-- \`.agentctl/trace.jsonl\`: one line per significant decision:
+- \`.agentctl/status.jsonl\`: progress updates (the first ${MAX_PROTOCOL_LINES.status} are kept), e.g. {"status": "running the tests", "progress": 0.6}
+- \`.agentctl/trace.jsonl\`: one line per significant decision (the first ${MAX_PROTOCOL_LINES.trace} are kept):
   {"observed": "what you saw", "considered": ["option A", "option B"], "decided": "what you chose and why", "confidence": 0.8}
   confidence is between 0 and 1. Below ${escalateBelow} a human reviews your work before it can merge.
 - \`.agentctl/escalate.json\`: write {"reason": "…", "question": "…"} when you need a human decision; the run stops.
@@ -99,12 +111,6 @@ export function readProtocolFile(worktree: string, name: string): string | undef
   }
 }
 
-/**
- * Longest protocol line read as JSON, in characters; a longer one is recorded as invalid. Each line is an
- * event, and the run's row keeps every status and reasoning line: an agent rewriting its 256 KiB file
- * with one more line at each guard tick would otherwise add 256 KiB to that row each time.
- */
-export const MAX_PROTOCOL_LINE_CHARS = 8000;
 
 /**
  * Parsed JSON lines of a protocol file after the first `skip` lines; a line that is not a JSON object,

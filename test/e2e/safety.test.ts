@@ -481,17 +481,17 @@ describe('hostile input', () => {
     await accountFor(repo, home);
   });
 
-  it("an agent's protocol files cannot flood the log or the task list: 20 follow-up requests and 1,000 status lines of at most 8,000 characters are recorded per launch, the rest counted", async () => {
-    // 30 follow-up requests (each a task `agentctl tasks` lists from then on), 1,200 status lines, and a
-    // trace whose low confidence comes after 1,000 lines: it still stops the run.
+  it("an agent's protocol files cannot flood the log or the task list: 20 follow-up requests and 100 status lines of at most 4,000 characters are recorded per launch, the rest counted", async () => {
+    // 30 follow-up requests (each a task `agentctl tasks` lists from then on), 120 status lines, and a
+    // trace whose low confidence comes after 100 lines: it still stops the run.
     const { repo, home } = commandRepo(
       [
         'mkdir -p .agentctl docs',
         `for i in $(seq 1 30); do echo "{\\"id\\":\\"req-$i\\",\\"prompt\\":\\"p\\"}"; done >> .agentctl/followups.jsonl`,
         // A status line of 100,000 characters first: recorded as invalid (500 characters), not whole.
         `printf '{"status":"%s"}\\n' "$(head -c 100000 /dev/zero | tr '\\0' z)" >> .agentctl/status.jsonl`,
-        `for i in $(seq 1 1200); do echo "{\\"status\\":\\"s$i\\"}"; done >> .agentctl/status.jsonl`,
-        `for i in $(seq 1 1000); do echo '{"decided":"d","confidence":0.9}'; done >> .agentctl/trace.jsonl`,
+        `for i in $(seq 1 120); do echo "{\\"status\\":\\"s$i\\"}"; done >> .agentctl/status.jsonl`,
+        `for i in $(seq 1 100); do echo '{"decided":"d","confidence":0.9}'; done >> .agentctl/trace.jsonl`,
         `echo '{"decided":"unsure","confidence":0.05}' >> .agentctl/trace.jsonl`,
         'echo notes > docs/notes.md',
       ].join('\n'),
@@ -503,15 +503,43 @@ describe('hostile input', () => {
     const events = (await json(repo, home, ['log', '--run', run.runId])).events as { type: string; payload: { text?: string; status?: string } }[];
     const count = (type: string) => events.filter((e) => e.type === type).length;
     expect(count('task.requested')).toBe(20);
-    expect(count('agent.status')).toBe(1000);
-    expect(count('agent.reasoning')).toBe(1000);
+    expect(count('agent.status')).toBe(100);
+    expect(count('agent.reasoning')).toBe(100);
     expect(events.filter((e) => e.type === 'agent.message').map((e) => e.payload.text)).toContain(
-      'agentctl recorded the first 1000 lines of .agentctl/status.jsonl, 1000 lines of .agentctl/trace.jsonl, 20 lines of .agentctl/followups.jsonl; counted, not recorded: 201 of status.jsonl, 1 of trace.jsonl, 10 of followups.jsonl',
+      'agentctl recorded the first 100 lines of .agentctl/status.jsonl, 100 lines of .agentctl/trace.jsonl, 20 lines of .agentctl/followups.jsonl; counted, not recorded: 21 of status.jsonl, 1 of trace.jsonl, 10 of followups.jsonl',
     );
     expect(events.find((e) => e.type === 'agent.status')!.payload).toEqual({ invalid: `{"status":"${'z'.repeat(489)}` });
     expect(events.some((e) => e.type === 'agent.escalated')).toBe(true);
     const tasks = (await json(repo, home, ['tasks'])).tasks as { id: string }[];
     expect(tasks.filter((t) => t.id.startsWith('req-')).map((t) => t.id)).toEqual(Array.from({ length: 20 }, (_, i) => `req-${i + 1}`));
+  });
+
+  it("an agent that rewrites its protocol files with more long lines at every guard tick cannot make its run's row weigh on every list of runs", async () => {
+    // Each round rewrites both files: the lines already read (one short line each: the guard skips that
+    // many), then 30 new lines of 3,900 characters; 6 rounds, one guard tick (400 ms) apart, 180 lines each.
+    const { repo, home } = commandRepo(
+      [
+        'mkdir -p .agentctl docs',
+        "big=$(head -c 3900 /dev/zero | tr '\\0' z); n=0",
+        'for round in 1 2 3 4 5 6; do',
+        '  { i=0; while [ $i -lt $n ]; do echo x; i=$((i+1)); done; for i in $(seq 1 30); do printf \'{"status":"%s"}\\n\' "$big"; done; } > .agentctl/s.tmp',
+        '  { i=0; while [ $i -lt $n ]; do echo x; i=$((i+1)); done; for i in $(seq 1 30); do printf \'{"decided":"%s","confidence":0.9}\\n\' "$big"; done; } > .agentctl/t.tmp',
+        '  mv .agentctl/s.tmp .agentctl/status.jsonl; mv .agentctl/t.tmp .agentctl/trace.jsonl; n=$((n+30)); sleep 0.45',
+        'done',
+        'echo notes > docs/notes.md',
+      ].join('\n'),
+      { t: {} },
+    );
+    const r = await agentctl(repo, home, ['run', 't', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const run = JSON.parse(r.stdout).run as { runId: string; statuses: string[]; reasoning: unknown[] };
+    expect(run.statuses).toHaveLength(100);
+    expect(run.reasoning).toHaveLength(100);
+    const listed = await agentctl(repo, home, ['runs', '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    // 200 lines of 3,900 characters and the rest of the run: under 1 MB (the 180 + 180 lines were 1.4 MB).
+    expect(listed.stdout.length).toBeLessThan(1_000_000);
+    expect(listed.stdout.length).toBeGreaterThan(780_000);
   });
 
   it('a protocol line or escalation the guard reads while the agent is still writing it is read whole once written, not recorded half', async () => {
