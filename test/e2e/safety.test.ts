@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_RECORDED_OUTPUT_EVENTS } from '../../src/adapters/admit.js';
 import { MAX_SUMMARY_CHARS } from '../../src/adapters/types.js';
+import { MAX_RECORDED_PATH_CHARS } from '../../src/orchestrator/stages/capture.js';
 import { verifyChain } from '../../src/evidence/events.js';
 import { openEventStore } from '../../src/evidence/store.js';
 import { BIN, ROOT, agentctl, cleanup, git, makeRepo, taggedSleep, tagged, taskFile, tempDir, waitFor } from '../helpers.js';
@@ -458,6 +459,28 @@ describe('hostile input', () => {
     expect(shown.stdout).toContain('Changes (2700 files (the first 1000 listed), +0 -0 lines)');
     expect(shown.stdout).toContain('… and 1700 more (the log lists the first 1000)');
     expect(shown.stdout).toContain('… and 200 more violations (the log lists the first 1000)');
+  });
+
+  it("an agent that writes its files under a 3,800-character folder cannot make its run's row weigh on every reader: 100,000 characters of paths are listed, the rest counted", async () => {
+    // 300 empty files outside the write scope, each path ~3,800 characters long (15 folders of 250).
+    const { repo, home } = commandRepo(
+      'c=$(head -c 250 /dev/zero | tr "\\0" d); d="$c/$c/$c/$c/$c/$c/$c/$c/$c/$c/$c/$c/$c/$c/$c"; mkdir -p "$d" && cd "$d" && seq 1 300 | xargs touch',
+      { t: {} },
+    );
+    const run = (await json(repo, home, ['run', 't'])).run;
+    const listed = Math.floor(MAX_RECORDED_PATH_CHARS / 3_770);
+    expect(run).toMatchObject({ state: 'awaiting_review', fileCount: 300 });
+    expect(run.files.length).toBeGreaterThan(listed - 3);
+    expect(run.files.length).toBeLessThanOrEqual(listed + 1);
+    expect(run.scopeViolations.length).toBeLessThanOrEqual(listed + 1);
+    expect(run.scopeViolationsMore).toBe(300 - run.scopeViolations.length);
+    // The decision still saw every violation.
+    const events = (await json(repo, home, ['log', '--run', run.runId])).events as { type: string; payload: Record<string, unknown> }[];
+    expect(events.find((e) => e.type === 'run.decided')!.payload.reasons).toContain("300 change(s) outside the policy's write scope");
+    // The row lists the run's files, its attempt's files and its violations: 100,000 characters each.
+    // All 300 in each would make 3.4 MB.
+    const runs = await agentctl(repo, home, ['runs', '--json']);
+    expect(runs.stdout.length).toBeLessThan(400_000);
   });
 
   it('an agent printing one endless line does not make agentctl hold it: the line is skipped, said so in the log, and the run goes on', async () => {

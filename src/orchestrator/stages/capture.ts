@@ -3,6 +3,7 @@
  * becomes one commit on the run branch, made by agentctl (protocol files and shared paths excluded), and the run branch is
  * put back if the agent moved HEAD elsewhere (event `sandbox.committed`).
  */
+import { leadingWithin } from '../../core/quota.js';
 import { killRunProcesses } from '../../exec/processes.js';
 import { agentIdentity } from '../../exec/git.js';
 import { inspectChanges, type InspectedFile } from '../../exec/inspect.js';
@@ -19,6 +20,14 @@ import type { Emit, PreparedRun } from './types.js';
  * and its line and byte totals count every file. The run's own decision reads every file.
  */
 export const MAX_RECORDED_FILES = 1000;
+
+/**
+ * Most characters of paths one list of a run's files (or of its violations) holds: 100,000, some 1,000
+ * paths of 100 characters. The agent chooses its paths' length: 1,000 changed files and 1,000 violations
+ * under a 3,800-character folder made an 11 MB run row, and `runs --json` then peaked at 220 MB for that
+ * one run. Past it, files are counted like those past {@link MAX_RECORDED_FILES}.
+ */
+export const MAX_RECORDED_PATH_CHARS = 100_000;
 
 /** The captured work. */
 export interface Captured {
@@ -52,13 +61,14 @@ export async function captureRun(ctx: Context, run: PreparedRun, emit: Emit): Pr
   const headSha = capture.headSha;
   const inspection = headSha === plan.baseSha ? { files: [], violations: [], totalBytes: 0 } : await inspectChanges(ctx.git, { worktree: plan.worktree, repoRoot: ctx.project.root, base: plan.baseSha, head: headSha, policy: plan.policy });
   const files = inspection.files;
+  const listed = leadingWithin(files, MAX_RECORDED_FILES, MAX_RECORDED_PATH_CHARS, (f) => f.path.length);
   emit([
     {
       type: 'sandbox.committed',
       payload: {
         headSha,
-        files: files.slice(0, MAX_RECORDED_FILES),
-        ...(files.length > MAX_RECORDED_FILES ? { fileCount: files.length } : {}),
+        files: listed,
+        ...(files.length > listed.length ? { fileCount: files.length } : {}),
         insertions: files.reduce((n, f) => n + Math.max(0, f.insertions), 0),
         deletions: files.reduce((n, f) => n + Math.max(0, f.deletions), 0),
         bytes: inspection.totalBytes,
