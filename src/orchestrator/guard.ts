@@ -14,7 +14,7 @@ import { Quota } from '../core/quota.js';
 import { breakerInputs } from './breakerWindow.js';
 import { controlsOf, type Context } from './context.js';
 import { notify } from './notify.js';
-import { MAX_PROTOCOL_LINES, newJsonLines, readProtocolFile } from './protocol.js';
+import { MAX_PROTOCOL_LINE_CHARS, MAX_PROTOCOL_LINES, newJsonLines, readProtocolFile } from './protocol.js';
 
 /** Milliseconds between guard checks. */
 const GUARD_INTERVAL_MS = 400;
@@ -104,7 +104,9 @@ export function startGuard(ctx: Context, run: GuardedRun, abort: AbortController
     const escalation = !escalationSeen ? readProtocolFile(run.worktree, 'escalate.json') : undefined;
     let escalationEvent: EventPayloads['agent.escalated'] | undefined;
     const written = escalation !== undefined && escalation.trim() !== '';
-    const parsed = written ? parseRecordableObject(escalation) : undefined;
+    // Read as JSON up to the length of a protocol line, like the other files (the run's row keeps it);
+    // a longer request is taken as text, clipped.
+    const parsed = written && escalation.length <= MAX_PROTOCOL_LINE_CHARS ? parseRecordableObject(escalation) : undefined;
     // Text that is not JSON (yet) may be a request the agent is still writing: taken as it is once it has
     // not changed for ESCALATION_SETTLE_MS, or once the agent has exited.
     if (escalation !== lastEscalation.text) lastEscalation = { text: escalation, since: Date.now() };

@@ -577,6 +577,12 @@ describe('hostile input', () => {
     expect(JSON.parse(stopped.stdout).run.escalations).toEqual([{ source: 'agent', reason: 'need a decision', question: 'which one?' }]);
   });
 
+  it("an escalation request longer than a protocol line is recorded as text, clipped: the run's row does not keep 256 KiB of it", async () => {
+    const { repo, home } = commandRepo(`mkdir -p .agentctl; printf '{"reason":"%s","question":"q"}' "$(head -c 100000 /dev/zero | tr '\\0' z)" > .agentctl/escalate.json`, { t: {} });
+    const r = await agentctl(repo, home, ['run', 't', '--json']);
+    expect(JSON.parse(r.stdout).run.escalations).toEqual([{ source: 'agent', reason: `{"reason":"${'z'.repeat(1989)}`, question: null }]);
+  });
+
   it('protocol values whose String() throws ({"toString": 1}) neither kill the run nor break every later read of the log', async () => {
     const { repo, home } = commandRepo(
       [
