@@ -100,6 +100,18 @@ export async function captureWork(git: Git, worktree: GitWhere, branch: string, 
 
 
 /**
+ * Put a worktree back to `headSha` exactly: tracked files reset, every untracked file and folder removed
+ * (ignored ones stay, as `git add` never takes them) except the paths in `keep`. For after something ran
+ * code in the worktree that is not the agent's captured work (a gate, a reviewer): what it wrote, under
+ * `.agentctl/` as anywhere else, must not reach a later capture (a discard's archive, a restored run).
+ * @param keep worktree-relative paths of files to leave (the protocol files)
+ */
+export async function resetToCommit(git: Git, worktree: GitWhere, headSha: string, keep: readonly string[]): Promise<void> {
+  await git.raw(worktree, ['reset', '--hard', '--quiet', headSha]);
+  await git.raw(worktree, ['clean', '-fdq', ...keep.flatMap((p) => ['-e', `/${p}`])]);
+}
+
+/**
  * Remove a run's worktree and its branch. The caller archives unmerged work first ({@link archiveRef}).
  * @param branch deleted only when it starts with `agentctl/`
  * @param gitDir the recorded admin dir: a rewritten `.git` pointer is put back first (git refuses to

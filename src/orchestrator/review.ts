@@ -131,6 +131,15 @@ export async function mergeRun(ctx: Context, run: RunView, decision: ReviewDecis
   if (run.headSha === run.baseSha || run.fileCount === 0) {
     throw new StateError(`run ${run.runId} changed nothing; there is nothing to merge`, { hint: `agentctl review discard ${run.runId}` });
   }
+  // Only the head the run's last capture inspected (its files listed, its scope checked) merges. A run
+  // restored from an archive that holds more (work a discard committed after the capture) must be sent
+  // back to its agent, whose next capture checks it, or discarded.
+  const inspected = run.attempts.at(-1)?.headSha;
+  if (run.headSha !== inspected) {
+    throw new StateError(`run ${run.runId} is at ${run.headSha}, which no capture inspected (its last capture was ${inspected ?? 'never made'}); nothing was merged`, {
+      hint: `agentctl review request-changes ${run.runId} (its agent's next capture checks it), or agentctl review discard ${run.runId}`,
+    });
+  }
   const worktree = runGitTarget(ctx, run);
   repairPointer(ctx, run, worktree);
   // A run whose agent rewrote git's records (its pointer, the common .git control files) never merges:
@@ -216,14 +225,19 @@ async function landRun(ctx: Context, run: RunView, worktree: GitTarget, decision
 
   let target: string;
   if (ctx.project.config.mergeStrategy === 'rebase' && baseNow !== run.baseSha) {
-    // Rebase the run branch onto the moved base inside the sandbox; abort cleanly on conflict.
+    // Rebase the run branch onto the moved base inside the sandbox; abort cleanly on conflict. Only the
+    // commits that were captured and checked are rebased, and nothing else in the worktree is added.
+    const head = await git.resolve(worktree, 'HEAD');
+    if (head !== run.headSha) return refuse(`run ${run.runId}'s worktree is at ${head ?? 'no commit'}, not at the reviewed ${run.headSha}; nothing was merged`, `agentctl review discard ${run.runId}`);
     const r = await git.raw(worktree, ['rebase', '--quiet', baseNow], { accept: [0, 1, 128], env: { GIT_COMMITTER_NAME: AGENTCTL_IDENTITY.name, GIT_COMMITTER_EMAIL: AGENTCTL_IDENTITY.email } });
     if (r.exitCode !== 0) {
       const conflicts = (await git.out(worktree, ['diff', '--name-only', '--diff-filter=U'], { readOnly: true }).catch(() => '')).split('\n').filter(Boolean);
       await git.raw(worktree, ['rebase', '--abort'], { accept: [0, 128] });
       return refuse(`rebasing run ${run.runId} onto "${base}" conflicts in: ${conflicts.join(', ') || 'unknown files'}; nothing was merged, the worktree is kept`);
     }
-    target = (await captureWork(git, worktree, run.branch!, 'agentctl: rebased', AGENTCTL_IDENTITY)).headSha;
+    const rebased = await git.resolve(worktree, 'HEAD');
+    if (!rebased) return refuse(`rebasing run ${run.runId} left its worktree without a commit; nothing was merged`);
+    target = rebased;
   } else {
     const merged = await git.mergeTree(ctx.project.root, baseNow, run.headSha!);
     if ('conflicts' in merged) {

@@ -17,8 +17,10 @@ import type { RunView } from '../evidence/projections/runs.js';
 import { DIFF_BIG_FILE_BYTES } from '../exec/git.js';
 import { requireOsSandbox } from '../exec/osSandbox.js';
 import { commandFor, runProcess } from '../exec/runner.js';
+import { resetToCommit } from '../exec/worktree.js';
 import type { Context } from './context.js';
 import { policyFor, requireLaunchable } from './plan.js';
+import { PROTOCOL_PATHS } from './protocol.js';
 import { runDiff, runGitTarget } from './review.js';
 import { confineCommand } from './stages/confine.js';
 import { runEnv } from './stages/launch.js';
@@ -120,8 +122,7 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
   rmSync(tmpDir, { recursive: true, force: true });
   const summary = parser.finish();
   // Whatever the reviewer touched is discarded: the run's work stays exactly as it was.
-  await ctx.git.raw(target, ['reset', '--hard', '--quiet', run.headSha]);
-  await ctx.git.raw(target, ['clean', '-fdq', '-e', '.agentctl/']);
+  await resetToCommit(ctx.git, target, run.headSha, PROTOCOL_PATHS);
   const verdict = parseVerdict(summary.finalText);
   const [event] = ctx.store.append({
     type: 'review.agent_verdict',

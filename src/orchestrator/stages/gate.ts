@@ -4,8 +4,9 @@
  * (event `gate.passed` / `gate.failed`). What it writes in the worktree is dropped afterwards.
  */
 import { runProcess } from '../../exec/runner.js';
-import { sandboxTarget } from '../../exec/worktree.js';
+import { resetToCommit, sandboxTarget } from '../../exec/worktree.js';
 import type { Context } from '../context.js';
+import { PROTOCOL_PATHS } from '../protocol.js';
 import { confineCommand } from './confine.js';
 import { runEnv } from './launch.js';
 import { guardGitState } from './gitGuard.js';
@@ -42,7 +43,6 @@ export async function gateRun(ctx: Context, run: PreparedRun, headSha: string, e
   emit([{ type: passed ? 'gate.passed' : 'gate.failed', payload: { command: gate, exitCode: result.exitCode, timedOut: result.timedOut, durationMs: result.durationMs, output: output.slice(-GATE_OUTPUT_CHARS), sandbox: run.plan.osSandbox ? 'os' : 'none' } }]);
   // The gate may write files (build output, caches); they are not the agent's work and are dropped.
   const target = sandboxTarget({ path: run.plan.worktree, gitDir: run.gitDir });
-  await ctx.git.raw(target, ['reset', '--hard', '--quiet', headSha]);
-  await ctx.git.raw(target, ['clean', '-fdq', '-e', '.agentctl/']);
+  await resetToCommit(ctx.git, target, headSha, PROTOCOL_PATHS);
   return passed;
 }
