@@ -34,16 +34,31 @@ function exitOf(result: RunTaskResult): number {
   return EXIT.OK;
 }
 
-/** Ctrl-C stops the agents cleanly (recorded); a second Ctrl-C forces exit. */
+/**
+ * Ctrl-C (SIGINT), SIGTERM (`kill`, `timeout`, a CI job cancelled) and SIGHUP (the terminal closed) stop
+ * the agents cleanly, recorded as interrupted with the signal's name (the abort's reason); a second
+ * signal forces exit. Before SIGTERM and SIGHUP were handled, they ended agentctl and left the agent
+ * working unsupervised in its worktree.
+ */
 function interruptible(): { controller: AbortController; dispose(): void } {
   const controller = new AbortController();
-  const onSigint = (): void => {
-    process.stderr.write('\nagentctl: stopping the agents (Ctrl-C again to force)…\n');
-    controller.abort();
-    process.once('SIGINT', () => process.kill(process.pid, 'SIGKILL'));
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      process.kill(process.pid, 'SIGKILL');
+      return;
+    }
+    // No message after SIGHUP: the terminal it would go to is gone.
+    if (signal !== 'SIGHUP') process.stderr.write(`\nagentctl: stopping the agents (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again to force)…\n`);
+    controller.abort(signal === 'SIGINT' ? 'interrupted by the user (SIGINT)' : `interrupted by ${signal}`);
   };
-  process.once('SIGINT', onSigint);
-  return { controller, dispose: () => process.removeListener('SIGINT', onSigint) };
+  for (const s of signals) process.on(s, onSignal);
+  return {
+    controller,
+    dispose: () => {
+      for (const s of signals) process.removeListener(s, onSignal);
+    },
+  };
 }
 
 const line = (e: StoredEvent): void => {

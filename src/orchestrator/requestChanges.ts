@@ -152,6 +152,11 @@ async function execute(ctx: Context, run: PreparedRun, resume: string | undefine
   }
   const violations = checkRun(captured, emit);
   const gatePassed = launched.agentOk ? await gateRun(ctx, run, captured.headSha, emit, options.signal) : undefined;
+  // Interrupted while the gate ran: nothing is decided (the gate did not finish).
+  if (options.signal?.aborted) {
+    emit([{ type: 'run.interrupted', payload: { reason: 'interrupted by the user (SIGINT)' } }]);
+    return undefined;
+  }
   // Any attempt's change to git itself blocks the run for good (mergeRun refuses it too).
   const gitEscalations = ctx.store.query({ runId: run.plan.runId, types: ['escalation.attempted'] }).filter((e) => GIT_ESCALATIONS.has(String(e.payload.kind))).length;
   const outcome = await decideStage(ctx, run, launched, captured, { violations: violations.length, gatePassed, gitEscalations }, emit);

@@ -47,7 +47,7 @@ export interface RunTaskOptions {
   base?: RunBase;
   /** The queue job this run is for (recorded in `run.planned`: recovery closes the run when its lease is lost). */
   queueJob?: QueueJobRef;
-  /** Why `signal` was aborted, for the `run.interrupted` event (default: the user's Ctrl-C). */
+  /** Why `signal` was aborted, for the `run.interrupted` event (default: the signal's reason when it is a string, else the user's Ctrl-C). */
   interruptReason?: () => string;
   /** Called once `run.planned` is recorded, with the run's id (before the worktree exists). */
   onPlanned?: (runId: string) => void;
@@ -87,15 +87,21 @@ async function execute(ctx: Context, run: PreparedRun, options: RunTaskOptions, 
   if ((await setupRun(ctx, run, emit, options.signal)) !== 'ok') return { run: currentRun(ctx, run.plan.runId), decision: undefined };
   const launched = await launchAgent(ctx, run, { interactive: options.claim === true, signal: options.signal }, emit);
   const captured = await captureRun(ctx, run, emit);
-  if (launched.interrupted) {
-    const { report } = launched;
+  const interrupted = (reason: string): RunTaskResult => {
     // A queued run whose lease was lost may be closed by another machine's recovery at the same time:
     // both use recovery's idempotency key, so the run is recorded interrupted once.
-    emit([{ type: 'run.interrupted', ...(options.queueJob ? { key: `recovered:${run.plan.runId}` } : {}), payload: { reason: report.stop && (report.stop.kind === 'halted' || report.stop.kind === 'breaker') ? report.stop.reason : (options.interruptReason?.() ?? 'interrupted by the user (SIGINT)') } }]);
+    emit([{ type: 'run.interrupted', ...(options.queueJob ? { key: `recovered:${run.plan.runId}` } : {}), payload: { reason } }]);
     return { run: currentRun(ctx, run.plan.runId), decision: undefined };
+  };
+  const userReason = () => options.interruptReason?.() ?? (typeof options.signal?.reason === 'string' ? options.signal.reason : 'interrupted by the user (SIGINT)');
+  if (launched.interrupted) {
+    const { report } = launched;
+    return interrupted(report.stop && (report.stop.kind === 'halted' || report.stop.kind === 'breaker') ? report.stop.reason : userReason());
   }
   const violations = checkRun(captured, emit);
   const gatePassed = launched.agentOk ? await gateRun(ctx, run, captured.headSha, emit, options.signal) : undefined;
+  // Interrupted while the gate ran: nothing is decided (the gate did not finish).
+  if (options.signal?.aborted) return interrupted(userReason());
   // Found at capture or after the gate (both record them).
   const gitEscalations = ctx.store.query({ runId: run.plan.runId, types: ['escalation.attempted'] }).filter((e) => GIT_ESCALATIONS.has(String(e.payload.kind))).length;
   const outcome = await decideStage(ctx, run, launched, captured, { violations: violations.length, gatePassed, gitEscalations }, emit);

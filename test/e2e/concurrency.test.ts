@@ -50,6 +50,75 @@ describe('Ctrl-C', () => {
   });
 });
 
+describe('other signals, and an interrupt during the gate', () => {
+  /** A repository whose `command` agent writes a file, then runs `agentLine`; task t with `front`. */
+  function signalRepo(agentLine: string, front: Record<string, unknown>) {
+    const made = makeRepo({
+      '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n',
+      'agent.sh': `#!/bin/sh\nmkdir -p docs; echo partial > docs/wip.md\n${agentLine}\n`,
+      'tasks/t.md': taskFile({ agent: 'command', type: 'docs', ...front }, 'work'),
+    });
+    chmodSync(join(made.repo, 'agent.sh'), 0o755);
+    git(made.repo, 'add', '-A');
+    git(made.repo, 'commit', '-qm', 'agent');
+    return made;
+  }
+  /** Agent lines that write the run's gate: slow tests that would fail. */
+  const gateScript = (tag: string) => `cat > docs/gate.sh <<'G'\necho slow failing tests\n${taggedSleep(tag)}\nexit 1\nG`;
+  const start = (repo: string, home: string) => {
+    const child = spawn(process.execPath, [BIN, 'run', 't', '--json'], { cwd: repo, env: { PATH: process.env.PATH, HOME: process.env.HOME, AGENTCTL_HOME: home, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    return { child, closed: new Promise<number | null>((r) => child.on('close', r)), stdout: () => stdout };
+  };
+
+  it.each(['SIGTERM', 'SIGHUP'] as const)('%s (a closed terminal, `timeout`, a cancelled CI job) stops the agent the way Ctrl-C does: recorded interrupted, nothing left running', async (signal) => {
+    const tag = `agentctl-${signal}-${process.pid}-${Date.now()}`;
+    const { repo, home } = signalRepo(`${taggedSleep(tag)} & wait`, {});
+    const run = start(repo, home);
+    expect(await waitFor(() => tagged(tag).length === 1)).toBe(true);
+    run.child.kill(signal);
+    expect(await run.closed).toBe(130);
+    const r = JSON.parse(run.stdout()).run;
+    expect(r.state).toBe('interrupted');
+    expect(tagged(tag)).toEqual([]);
+    const events = JSON.parse((await agentctl(repo, home, ['log', '--run', r.runId, '--json'])).stdout).events as { type: string; payload: { reason?: string } }[];
+    expect(events.find((e) => e.type === 'run.interrupted')?.payload.reason).toBe(`interrupted by ${signal}`);
+  });
+
+  it('an interrupt while the gate of an auto task runs is recorded as an interrupted run: the gate did not pass, nothing merges', async () => {
+    // The OS sandbox's runner exits 0 when the gate it runs is stopped: that read as a passed gate.
+    const tag = `agentctl-gate-${process.pid}-${Date.now()}`;
+    const { repo, home } = signalRepo(gateScript(tag), { autonomy: 'auto', gate: 'sh docs/gate.sh' });
+    expect((await agentctl(repo, home, ['promote', 'command', '--type', 'docs', '--to', 'auto', '--force'])).code).toBe(0);
+    const base = git(repo, 'rev-parse', 'main');
+    const run = start(repo, home);
+    expect(await waitFor(() => tagged(tag).length === 1)).toBe(true);
+    run.child.kill('SIGINT');
+    expect(await run.closed).toBe(130);
+    const r = JSON.parse(run.stdout()).run;
+    expect(r.state).toBe('interrupted');
+    expect(git(repo, 'rev-parse', 'main')).toBe(base);
+    const events = JSON.parse((await agentctl(repo, home, ['log', '--run', r.runId, '--json'])).stdout).events as { type: string }[];
+    expect(events.map((e) => e.type)).not.toContain('gate.passed');
+    expect(events.map((e) => e.type)).not.toContain('run.merged');
+  });
+
+  it('a gate stopped by the kill switch did not pass: the sandbox runner\'s exit 0 after a stop is not a pass', async () => {
+    const tag = `agentctl-halt-gate-${process.pid}-${Date.now()}`;
+    const { repo, home } = signalRepo(gateScript(tag), { autonomy: 'auto', gate: 'sh docs/gate.sh' });
+    expect((await agentctl(repo, home, ['promote', 'command', '--type', 'docs', '--to', 'auto', '--force'])).code).toBe(0);
+    const run = start(repo, home);
+    expect(await waitFor(() => tagged(tag).length === 1)).toBe(true);
+    expect((await agentctl(repo, home, ['halt', '--reason', 'stop everything'])).code).toBe(0);
+    await run.closed;
+    const r = JSON.parse(run.stdout()).run;
+    expect(r.gate).toMatchObject({ passed: false });
+    expect(r.state).not.toBe('merged');
+    expect(tagged(tag)).toEqual([]);
+  });
+});
+
 const hasScript = spawnSync('script', ['--version']).status === 0;
 
 describe('hold tasks with --claim', () => {

@@ -5,7 +5,7 @@
  */
 import { runProcess } from '../../exec/runner.js';
 import { resetToCommit, sandboxTarget } from '../../exec/worktree.js';
-import type { Context } from '../context.js';
+import { controlsOf, type Context } from '../context.js';
 import { PROTOCOL_PATHS } from '../protocol.js';
 import { confineCommand } from './confine.js';
 import { runEnv } from './launch.js';
@@ -38,7 +38,10 @@ export async function gateRun(ctx: Context, run: PreparedRun, headSha: string, e
   });
   // The gate ran code the agent wrote: git itself is checked again (without the OS sandbox it could reach it).
   guardGitState(ctx, run, emit);
-  const passed = result.exitCode === 0;
+  // Exit 0 passes only when the gate ended by itself: the OS sandbox's runner exits 0 when its command is
+  // killed by SIGINT or SIGTERM, which is how a timeout, an interrupt or the kill switch stops it (a gate
+  // that hung until its timeout was recorded as passed and auto-merged).
+  const passed = result.exitCode === 0 && result.signal === null && !result.timedOut && !result.aborted && !controlsOf(ctx).halted;
   const output = `${result.stdout}${result.stderr}`;
   emit([{ type: passed ? 'gate.passed' : 'gate.failed', payload: { command: gate, exitCode: result.exitCode, timedOut: result.timedOut, durationMs: result.durationMs, output: output.slice(-GATE_OUTPUT_CHARS), sandbox: run.plan.osSandbox ? 'os' : 'none' } }]);
   // The gate may write files (build output, caches); they are not the agent's work and are dropped.
