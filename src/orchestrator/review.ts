@@ -150,11 +150,16 @@ export async function mergeRun(ctx: Context, run: RunView, decision: ReviewDecis
     ctx.store.append({ ...subjectOf(run), type: 'merge.failed', payload: { reason, auto: decision.auto } });
     throw new StateError(reason, { hint: `agentctl review discard ${run.runId}` });
   }
-  const mergeSha = await withFileLock(ctx.lockPath, () => landRun(ctx, run, worktree, decision));
-  const events: EventInput[] = [];
-  if (!decision.auto) events.push({ ...subjectOf(run), type: 'review.approved', payload: { by: decision.by, host: currentHost(), note: decision.note ?? null } });
-  events.push({ ...subjectOf(run), type: 'run.merged', payload: { mergeSha, baseBranch: run.baseBranch, by: decision.by, host: currentHost(), auto: decision.auto, strategy: ctx.project.config.mergeStrategy } });
-  for (const e of ctx.store.append(events)) onEvent?.(e);
+  // Recorded under the repository lock, where the next merge or discard of this run checks that it has
+  // not moved on (assertUnchanged): recorded after the lock, two merges at once both landed the run.
+  const mergeSha = await withFileLock(ctx.lockPath, async () => {
+    const sha = await landRun(ctx, run, worktree, decision);
+    const events: EventInput[] = [];
+    if (!decision.auto) events.push({ ...subjectOf(run), type: 'review.approved', payload: { by: decision.by, host: currentHost(), note: decision.note ?? null } });
+    events.push({ ...subjectOf(run), type: 'run.merged', payload: { mergeSha: sha, baseBranch: run.baseBranch, by: decision.by, host: currentHost(), auto: decision.auto, strategy: ctx.project.config.mergeStrategy } });
+    for (const e of ctx.store.append(events)) onEvent?.(e);
+    return sha;
+  });
   await teardownWorktree(ctx, run, onEvent);
   await removeSandbox(ctx.git, ctx.project.root, ctx.lockPath, worktree.workTree, run.branch, worktree.gitDir);
   for (const e of ctx.store.append({ ...subjectOf(run), type: 'sandbox.removed', payload: { path: worktree.workTree, branchDeleted: run.branch ?? null } })) onEvent?.(e);
@@ -212,6 +217,10 @@ async function landRun(ctx: Context, run: RunView, worktree: GitTarget, decision
   if (veto) return refuse(`${veto}; nothing was merged`);
   const baseNow = await git.resolve(ctx.project.root, `refs/heads/${base}`);
   if (!baseNow) return refuse(`base branch "${base}" no longer exists; nothing was merged`);
+  // Already on the base (a merge whose record was never written, or a merge by hand): not landed twice.
+  if (await git.isAncestor(ctx.project.root, run.headSha!, baseNow)) {
+    return refuse(`run ${run.runId}'s commit ${run.headSha!.slice(0, 10)} is already on "${base}"; nothing was merged`, `agentctl review discard ${run.runId} (its work stays on ${base})`);
+  }
 
   const checkout = await checkoutOf(ctx, base);
   if (!checkout) {

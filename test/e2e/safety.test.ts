@@ -247,6 +247,27 @@ describe('merge safety', () => {
     expect(git(repo, 'diff', '--name-only', r2.baseSha, `refs/agentctl/archive/${r2.runId}`).split('\n').sort()).toEqual(['docs/check.sh', 'docs/t2.md']);
   });
 
+  it('six merges of one run at once land it once: one merge commit, one run.merged', async () => {
+    const { repo, home } = commandRepo('mkdir -p docs; echo agent > docs/a.md', { t: {} });
+    const r = (await json(repo, home, ['run', 't'])).run;
+    const merges = await Promise.all(Array.from({ length: 6 }, () => agentctl(repo, home, ['review', 'merge', r.runId])));
+    expect(merges.map((m) => m.code).sort()).toEqual([0, 5, 5, 5, 5, 5]);
+    expect(git(repo, 'rev-list', '--count', '--merges', 'main')).toBe('1');
+    const events = (await json(repo, home, ['log', '--run', r.runId])).events as { type: string }[];
+    expect(events.filter((e) => e.type === 'run.merged')).toHaveLength(1);
+  });
+
+  it('a run whose commit is already on the base (a merge whose record was lost) is not merged again', async () => {
+    const { repo, home } = commandRepo('mkdir -p docs; echo agent > docs/a.md', { t: {} });
+    const r = (await json(repo, home, ['run', 't'])).run;
+    git(repo, 'merge', '-q', '--no-ff', '-m', 'merged by hand', r.branch);
+    const tip = git(repo, 'rev-parse', 'main');
+    const m = await agentctl(repo, home, ['review', 'merge', r.runId]);
+    expect(m.code, m.stderr).toBe(5);
+    expect(m.stderr).toMatch(/is already on "main"/);
+    expect(git(repo, 'rev-parse', 'main')).toBe(tip);
+  });
+
   it('refuses when the checkout is on another branch', async () => {
     const { repo, home } = commandRepo('mkdir -p docs; echo agent > docs/a.md', { t: {} });
     const r = (await json(repo, home, ['run', 't'])).run;
