@@ -10,7 +10,7 @@ import type { EventInput } from '../evidence/events.js';
 import { projectRuns } from '../evidence/projections/runs.js';
 import { listRuns } from '../evidence/runsStore.js';
 import { adminDirOf } from '../exec/gitPointer.js';
-import { isProcessAlive, killProcessGroup } from '../exec/processes.js';
+import { findRunProcesses, isProcessAlive, killProcessGroup } from '../exec/processes.js';
 import { runBranch } from '../exec/worktree.js';
 import type { Context } from './context.js';
 import { storedView } from '../evidence/eventSchemas.js';
@@ -69,6 +69,18 @@ export function recoverOrphanedRuns(ctx: Context): Recovered[] {
     const agentPid = Number(launched?.pid ?? 0);
     if (here && agentPid && !mine.some((e) => e.type === 'agent.exited') && isProcessAlive(agentPid, (launched?.pidStart as string | null) ?? undefined)) {
       killedAgent = killProcessGroup(agentPid);
+    }
+    // Whatever else still works for the run carries its id (a gate, a setup script, what the agent left
+    // behind): a gate left running by a killed agentctl kept writing into the worktree, with no timeout.
+    if (here) {
+      for (const pid of findRunProcesses(run.runId)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+          killedAgent = true;
+        } catch {
+          /* gone meanwhile */
+        }
+      }
     }
     // A crash between `git worktree add` and its event leaves a worktree at the deterministic path.
     const path = worktreePath(ctx.paths, ctx.project.key, run.task, run.runId);

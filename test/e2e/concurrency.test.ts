@@ -104,6 +104,19 @@ describe('other signals, and an interrupt during the gate', () => {
     expect(events.map((e) => e.type)).not.toContain('run.merged');
   });
 
+  it('a gate left running by a killed agentctl is stopped by the next command\'s recovery', async () => {
+    const tag = `agentctl-orphan-gate-${process.pid}-${Date.now()}`;
+    const { repo, home } = signalRepo(gateScript(tag), { gate: 'sh docs/gate.sh' });
+    const run = start(repo, home);
+    expect(await waitFor(() => tagged(tag).length === 1)).toBe(true);
+    run.child.kill('SIGKILL');
+    await run.closed;
+    expect(tagged(tag)).toHaveLength(1);
+    const runs = JSON.parse((await agentctl(repo, home, ['runs', '--json'])).stdout).runs;
+    expect(runs[0].state).toBe('interrupted');
+    expect(await waitFor(() => tagged(tag).length === 0, 5000)).toBe(true);
+  });
+
   it('a gate stopped by the kill switch did not pass: the sandbox runner\'s exit 0 after a stop is not a pass', async () => {
     const tag = `agentctl-halt-gate-${process.pid}-${Date.now()}`;
     const { repo, home } = signalRepo(gateScript(tag), { autonomy: 'auto', gate: 'sh docs/gate.sh' });
