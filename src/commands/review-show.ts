@@ -3,7 +3,7 @@ import chalk from 'chalk';
 import { EXIT } from '../core/errors.js';
 import type { RunView } from '../evidence/projections/runs.js';
 import { findRun } from '../orchestrator/context.js';
-import { runDiff } from '../orchestrator/review.js';
+import { leftOutText, runDiff } from '../orchestrator/review.js';
 import { fetchRunCommits, reviewSite } from '../orchestrator/reviewRemote.js';
 import { describeChanges, describeFileChange } from '../ui/describe.js';
 import { colorState, printJson, println } from '../ui/output.js';
@@ -37,9 +37,10 @@ export default async function reviewShow(id: string, opts: { json?: boolean }): 
     const site = reviewSite(ctx, run);
     if (site === 'remote') await fetchRunCommits(ctx, run);
     const head = run.mergeSha ? `${run.mergeSha}^2` : run.headSha;
-    const { text: diff, omitted } = await runDiff(ctx.git, ctx.project.root, run.baseSha, head);
+    const read = await runDiff(ctx.git, ctx.project.root, run.baseSha, head);
+    const { text: diff, omitted } = read;
     if (opts.json) {
-      printJson({ run, diff, diffOmitted: omitted ?? null, site });
+      printJson({ run, diff, diffOmitted: omitted ?? null, diffLeftOut: read.leftOut, site });
       return EXIT.OK;
     }
     println(
@@ -78,8 +79,12 @@ export default async function reviewShow(id: string, opts: { json?: boolean }): 
     if (run.followUps.length) println(chalk.bold('Follow-up tasks requested'), `  ${run.followUps.map(one).join(', ')}  ${chalk.dim('(run with: agentctl run <id>)')}`, '');
     if (run.handover) println(chalk.bold('Handover note (for the next run of this task type)'), block(run.handover.trimEnd(), '  '), '');
     for (const v of run.reviewerVerdicts) println(chalk.bold(`Independent review by ${one(v.reviewer)}: ${one(v.verdict)}`), block(v.comments, '  '), '');
-    if (omitted) println(chalk.bold('Diff'), chalk.yellow(`  not shown: ${omitted}; the changed files are listed above`));
-    if (diff) println(chalk.bold('Diff'), terminalSafe(diff, { multiline: true }));
+    if (omitted || diff || read.leftOut.length) {
+      println(chalk.bold('Diff'));
+      if (omitted) println(chalk.yellow(`  not shown: ${omitted}; the changed files are listed above`));
+      else if (read.leftOut.length) println(chalk.yellow(`  ${terminalSafe(leftOutText(read))}`));
+      if (diff) println(terminalSafe(diff, { multiline: true }));
+    }
     return EXIT.OK;
   });
 }

@@ -127,9 +127,10 @@ export interface Git {
    * Unified diff between two commits (text). A file larger than {@link DIFF_BIG_FILE_BYTES} on either
    * side shows as `Binary files … differ` (git's `core.bigFileThreshold`), so an agent's giant file
    * cannot make every reader of the diff hold it (a 60 MB file took `review show` to 623 MB).
+   * @param pathspecs limit the diff (git pathspecs, e.g. `:(exclude,literal)<path>`); default: every file
    * @throws OutputTooLargeError when the whole diff is longer than {@link DIFF_MAX_BYTES}
    */
-  diff(where: GitWhere, from: string, to: string): Promise<string>;
+  diff(where: GitWhere, from: string, to: string, pathspecs?: readonly string[]): Promise<string>;
   /**
    * Stage everything in a worktree and commit it. Returns the new HEAD sha, or null when there was nothing to commit.
    * @param author name/email recorded as author and committer
@@ -270,7 +271,8 @@ export function createGit(options: GitOptions = {}): Git {
     async worktrees(where) {
       return parseWorktrees(await out(where, ['worktree', 'list', '--porcelain', '-z'], ro));
     },
-    diff: (where, from, to) => out(where, ['-c', `core.bigFileThreshold=${DIFF_BIG_FILE_BYTES}`, 'diff', '--no-color', '--ignore-submodules=none', from, to], { ...treesOnly, maxOutputBytes: DIFF_MAX_BYTES }),
+    diff: (where, from, to, pathspecs = []) =>
+      out(where, ['-c', `core.bigFileThreshold=${DIFF_BIG_FILE_BYTES}`, 'diff', '--no-color', '--ignore-submodules=none', from, to, ...(pathspecs.length ? ['--', ...pathspecs] : [])], { ...treesOnly, maxOutputBytes: DIFF_MAX_BYTES }),
     async commitAll(where, message, author, exclude = [], base) {
       // An exclude pathspec naming an ignored path makes `git add` fail ("paths are ignored", exit 1),
       // e.g. a shared `node_modules` link under a `.gitignore` line `node_modules`: such a path is left

@@ -14,7 +14,7 @@ import picomatch from 'picomatch';
 import { globMatcher, type ScopeViolation } from '../authz/check.js';
 import { changedBytes, inspectViolations, MODE, type ChangedEntry, type DeniedFile } from '../authz/inspect-rules.js';
 import type { Policy } from '../authz/policy.js';
-import type { Git } from './git.js';
+import type { Git, GitWhere } from './git.js';
 
 /** One changed file as the run records it (the `files` of `sandbox.committed`). */
 export interface InspectedFile {
@@ -98,6 +98,24 @@ export function parseLsTree(text: string): TreeEntry[] {
   return out;
 }
 
+
+/**
+ * Every file changed from `base` to `head` with the sizes of its two blobs, read from the commits alone
+ * (`diff --raw` and `ls-tree -l` of both trees: git never opens a blob for this, whatever its size).
+ * @returns in git's order, `oldBytes`/`newBytes` 0 for a side that does not exist or is not a blob
+ *   (a gitlink); paths exactly as stored
+ * @throws GitCommandError when git fails
+ */
+export async function changedFileSizes(git: Git, where: GitWhere, base: string, head: string): Promise<{ path: string; oldBytes: number; newBytes: number }[]> {
+  const ro = { readOnly: true, drivers: false } as const;
+  const raw = parseRawDiff(await git.out(where, ['diff', '--raw', '-z', '--no-renames', '--no-abbrev', '--no-ext-diff', '--ignore-submodules=none', base, head], ro));
+  if (raw.length === 0) return [];
+  const sizes = new Map<string, number>();
+  for (const rev of [base, head]) {
+    for (const e of parseLsTree(await git.out(where, ['ls-tree', '-r', '-z', '-l', '--full-tree', rev], ro))) if (e.type === 'blob' && e.size >= 0) sizes.set(e.id, e.size);
+  }
+  return raw.map((r) => ({ path: r.path, oldBytes: sizes.get(r.oldId) ?? 0, newBytes: sizes.get(r.newId) ?? 0 }));
+}
 
 /** Git blob id of some bytes (`sha1` or `sha256` repositories). */
 export function blobId(bytes: Buffer, format: string): string {

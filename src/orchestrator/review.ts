@@ -16,7 +16,8 @@ import { dirname, join, resolve } from 'node:path';
 import { OutputTooLargeError, StateError } from '../core/errors.js';
 import type { EventInput, StoredEvent } from '../evidence/events.js';
 import { awaitsDecision, type RunView } from '../evidence/projections/runs.js';
-import { AGENTCTL_IDENTITY, agentIdentity, DIFF_MAX_BYTES, type Git, type GitTarget, type GitWhere } from '../exec/git.js';
+import { AGENTCTL_IDENTITY, agentIdentity, DIFF_BIG_FILE_BYTES, DIFF_MAX_BYTES, type Git, type GitTarget, type GitWhere } from '../exec/git.js';
+import { changedFileSizes } from '../exec/inspect.js';
 import { adminDirOf, checkGitPointer, restoreGitPointer } from '../exec/gitPointer.js';
 import { archiveRef, captureWork, removeSandbox, restoreSandbox, runBranch } from '../exec/worktree.js';
 import { withFileLock } from '../core/lock.js';
@@ -24,31 +25,55 @@ import { worktreePath } from '../core/paths.js';
 import { currentHost, runFromLog, type Context } from './context.js';
 import { PROTOCOL_PATHS } from './protocol.js';
 import { teardownWorktree } from './teardown.js';
+import { selectDiffFiles, type DiffSelection } from './diffBudget.js';
+import { formatBytes } from '../ui/describe.js';
 
-/** A run's diff as a reader gets it: the text, or why it is left out. */
+/** A run's diff as a reader gets it: the text, what it leaves out, or why it is left out whole. */
 export interface RunDiff {
-  /** The unified diff ('' when it is left out or there is no change). */
+  /** The unified diff of the files shown ('' when it is left out or there is no change). */
   text: string;
-  /** Why the diff is left out (`larger than 16 MiB`), or undefined when `text` is the whole diff. */
+  /** Why the whole diff is left out (`larger than 16 MiB`), or undefined when `text` holds it. */
   omitted: string | undefined;
+  /** Files not shown in `text`, with the larger of their sizes in bytes (see diffBudget.ts). */
+  leftOut: DiffSelection['leftOut'];
 }
+
+/** Most characters of `:(exclude)` pathspecs passed to git for the files left out (well within argv). */
+const MAX_EXCLUDE_CHARS = 200_000;
 
 /**
  * The diff from `base` to `head` for a human or an agent to read (`review show`, the review view,
- * `review ask`, `request-changes`). A diff longer than DIFF_MAX_BYTES is left out rather than read: the
- * run's changed files (RunView.files) still say what changed.
+ * `review ask`, `request-changes`). Bounded by what the agent cannot choose: a file above
+ * DIFF_BIG_FILE_BYTES is never diffed, and the others are shown smallest first within DIFF_MAX_BYTES of
+ * blobs (diffBudget.ts); what is left out is named in `leftOut`. When the files left out are too many to
+ * name to git, the whole diff is left out.
  * @param head the head commit; undefined or equal to `base`: no change
- * @returns the diff, or `omitted` when it is too large to read
  * @throws GitCommandError when git fails
  */
 export async function runDiff(git: Git, where: GitWhere, base: string, head: string | undefined): Promise<RunDiff> {
-  if (!head || head === base) return { text: '', omitted: undefined };
+  if (!head || head === base) return { text: '', omitted: undefined, leftOut: [] };
+  const { leftOut } = selectDiffFiles(await changedFileSizes(git, where, base, head), DIFF_BIG_FILE_BYTES, DIFF_MAX_BYTES);
+  const excludes = leftOut.map((f) => `:(exclude,literal)${f.path}`);
+  if (excludes.reduce((n, p) => n + p.length + 1, 0) > MAX_EXCLUDE_CHARS) return { text: '', omitted: `${leftOut.length} files too large to show`, leftOut };
   try {
-    return { text: await git.diff(where, base, head), omitted: undefined };
+    return { text: await git.diff(where, base, head, excludes), omitted: undefined, leftOut };
   } catch (error) {
-    if (error instanceof OutputTooLargeError) return { text: '', omitted: `larger than ${DIFF_MAX_BYTES / 1024 / 1024} MiB` };
+    if (error instanceof OutputTooLargeError) return { text: '', omitted: `larger than ${DIFF_MAX_BYTES / 1024 / 1024} MiB`, leftOut };
     throw error;
   }
+}
+
+/**
+ * What a diff leaves out, in words, for a reader of its text (an agent's prompt, the review view): up to
+ * `max` files named with their sizes, and how many more. Paths are JSON-quoted (one line each, whatever
+ * they hold).
+ * @returns '' when nothing is left out
+ */
+export function leftOutText(diff: Pick<RunDiff, 'leftOut'>, max = 20): string {
+  if (!diff.leftOut.length) return '';
+  const named = diff.leftOut.slice(0, max).map((f) => `${JSON.stringify(f.path)} (${formatBytes(f.bytes)}${f.why === 'large' ? `, above ${formatBytes(DIFF_BIG_FILE_BYTES)}` : ''})`);
+  const more = diff.leftOut.length - named.length;
+  return `not shown, too large to read here: ${named.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
 }
 
 /**

@@ -21,7 +21,7 @@ import { resetToCommit } from '../exec/worktree.js';
 import type { Context } from './context.js';
 import { policyFor, requireLaunchable } from './plan.js';
 import { PROTOCOL_PATHS } from './protocol.js';
-import { runDiff, runGitTarget } from './review.js';
+import { leftOutText, runDiff, runGitTarget } from './review.js';
 import { confineCommand } from './stages/confine.js';
 import { runEnv } from './stages/launch.js';
 import { sandboxLayout } from './stages/prepare.js';
@@ -77,8 +77,11 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
   const adapter = adapterFor(reviewer);
   const settings = ctx.project.config.agents[reviewer];
   const target = runGitTarget(ctx, run);
-  const { text, omitted } = await runDiff(ctx.git, target, run.baseSha, run.headSha);
-  const diff = omitted ? `(not shown: the diff is ${omitted}; read the changed files listed above in the worktree)` : text || '(no changes)';
+  // Read through the checkout like review show: in the worktree, the agent's own .gitattributes (`*.js
+  // -diff`) would show its code to the reviewer as "Binary files differ".
+  const read = await runDiff(ctx.git, ctx.project.root, run.baseSha, run.headSha);
+  const note = leftOutText(read);
+  const diff = read.omitted ? `(not shown: the diff is ${read.omitted}; read the changed files listed above in the worktree)` : `${note ? `(${note}; read them in the worktree)\n` : ''}${read.text || '(no changes)'}`;
   const prompt = [
     `You are reviewing another agent's work on the task "${run.task}" (${run.title}). Do not change any file.`,
     '',

@@ -12,7 +12,7 @@ import { terminalSafe } from '../ui/terminal.js';
 import { listRuns } from '../evidence/runsStore.js';
 import { currentHuman, findRun, type Context } from './context.js';
 import { discardAnywhere, fetchRunCommits, mergeAnywhere, reviewSite } from './reviewRemote.js';
-import { runDiff } from './review.js';
+import { leftOutText, runDiff } from './review.js';
 import { askReviewer } from './reviewAsk.js';
 
 /**
@@ -63,9 +63,10 @@ export function reviewSession(ctx: Context, sendBack?: SendBack): ReviewSession 
           // A run held by another clone: its commits come from the remote first.
           if (reviewSite(ctx, run) === 'remote') await fetchRunCommits(ctx, run);
           // As review show: read through the checkout (the commits are in the common object store).
-          const { text, omitted } = await runDiff(ctx.git, ctx.project.root, run.baseSha, run.headSha);
-          if (omitted) throw new StateError(`the diff is ${omitted} and is not shown; agentctl review show ${run.runId} lists the changed files`);
-          return text;
+          const diff = await runDiff(ctx.git, ctx.project.root, run.baseSha, run.headSha);
+          if (diff.omitted) throw new StateError(`the diff is ${diff.omitted} and is not shown; agentctl review show ${run.runId} lists the changed files`);
+          const note = leftOutText(diff);
+          return note ? `${note}\n${diff.text}` : diff.text;
         })(),
       ),
     merge: (runId) =>

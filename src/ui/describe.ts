@@ -130,8 +130,9 @@ function describe(e: StoredEvent): string | undefined {
   }
 }
 
-/** A byte count for people: `512 B`, `4.2 KiB`, `60.0 MiB`. */
-const formatBytes = (n: number): string => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`);
+/** A byte count for people: `512 B`, `4.2 KiB`, `60.0 MiB`, `6.0 GiB`. */
+export const formatBytes = (n: number): string =>
+  n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024 ** 3).toFixed(1)} GiB`;
 
 /** A changed file as `review show` lists it: line counts (-1 for a binary file) and, when recorded, changed bytes. */
 export interface ChangedFileCounts {

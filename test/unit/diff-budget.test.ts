@@ -1,0 +1,23 @@
+/** Which files of a run's diff are shown as text (orchestrator/diffBudget.ts). */
+import { expect, it } from 'vitest';
+import { selectDiffFiles } from '../../src/orchestrator/diffBudget.js';
+
+it('leaves out a file above the big-file size on either side, and the largest others past the budget, in git order', () => {
+  const files = [
+    { path: 'a', oldBytes: 0, newBytes: 50 },
+    { path: 'big-new', oldBytes: 10, newBytes: 101 },
+    { path: 'big-old', oldBytes: 101, newBytes: 0 },
+    { path: 'b', oldBytes: 40, newBytes: 40 },
+    { path: 'c', oldBytes: 0, newBytes: 10 },
+    { path: 'd', oldBytes: 0, newBytes: 90 },
+  ];
+  // Smallest first: c (10), a (50) = 60, b (80) = 140 > 100: b and d (90) past the budget.
+  expect(selectDiffFiles(files, 100, 100).leftOut).toEqual([
+    { path: 'big-new', bytes: 101, why: 'large' },
+    { path: 'big-old', bytes: 101, why: 'large' },
+    { path: 'b', bytes: 40, why: 'budget' },
+    { path: 'd', bytes: 90, why: 'budget' },
+  ]);
+  expect(selectDiffFiles(files.filter((f) => !f.path.startsWith('big')), 100, 1_000).leftOut).toEqual([]);
+  expect(selectDiffFiles([], 100, 100).leftOut).toEqual([]);
+});
