@@ -12,8 +12,8 @@
  *   (`<commonDir>/worktrees/<name>`) from the common dir's own records, and later git calls on the
  *   worktree take it explicitly ({@link sandboxTarget}).
  */
-import { existsSync, lstatSync, mkdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync, type Dirent } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { InternalError, StateError } from '../core/errors.js';
 import type { Git, GitTarget, GitWhere } from './git.js';
 import { adminDirOf, checkGitPointer, restoreGitPointer } from './gitPointer.js';
@@ -74,6 +74,43 @@ export interface Capture {
 }
 
 /**
+ * Remove the FIFOs, sockets and device files anywhere in a worktree (outside `.git`) before `git add`:
+ * git opens a FIFO to read it and waits for a writer that never comes, whether it is a file to hash or
+ * a `.gitignore` (an agent's `mkfifo` made the capture, and then every discard, hang for the git
+ * timeout of 120 s while holding the repository lock, so other runs failed). They hold no data; git
+ * cannot store them anyway. Found by reading directories (entry types, no stat, no link followed), so
+ * no git command meets them first.
+ * @returns the worktree-relative paths removed
+ */
+export async function removeSpecialFiles(git: Git, worktree: GitWhere): Promise<string[]> {
+  const dir = typeof worktree === 'string' ? ((await git.topLevel(worktree)) ?? worktree) : worktree.workTree;
+  const removed: string[] = [];
+  const walk = (folder: string): void => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(folder, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const full = join(folder, e.name);
+      if (e.name === '.git') continue;
+      if (e.isDirectory()) walk(full);
+      else if (e.isFIFO() || e.isSocket() || e.isCharacterDevice() || e.isBlockDevice()) {
+        try {
+          unlinkSync(full);
+          removed.push(relative(dir, full));
+        } catch {
+          /* gone meanwhile */
+        }
+      }
+    }
+  };
+  walk(dir);
+  return removed;
+}
+
+/**
  * Commit everything left in a worktree and make sure the run branch points at it.
  * @param worktree the sandbox's {@link sandboxTarget} (a plain path is located like git does, and refused
  *   when its `.git` leads into another checkout)
@@ -88,6 +125,7 @@ export async function captureWork(git: Git, worktree: GitWhere, branch: string, 
   // uses this worktree's index, so a lock older than a few seconds is stale.
   const indexLock = join(await git.gitDir(worktree), 'index.lock');
   if (existsSync(indexLock) && Date.now() - statSync(indexLock).mtimeMs > STALE_INDEX_LOCK_MS) rmSync(indexLock);
+  await removeSpecialFiles(git, worktree);
   await git.commitAll(worktree, message, author, exclude, base);
   const headSha = await git.resolve(worktree, 'HEAD');
   if (!headSha) throw new InternalError(`worktree ${worktree} has no HEAD`);
@@ -107,6 +145,7 @@ export async function captureWork(git: Git, worktree: GitWhere, branch: string, 
  * @param keep worktree-relative paths of files to leave (the protocol files)
  */
 export async function resetToCommit(git: Git, worktree: GitWhere, headSha: string, keep: readonly string[]): Promise<void> {
+  await removeSpecialFiles(git, worktree);
   await git.raw(worktree, ['reset', '--hard', '--quiet', headSha]);
   await git.raw(worktree, ['clean', '-fdq', ...keep.flatMap((p) => ['-e', `/${p}`])]);
 }

@@ -561,6 +561,16 @@ describe('hostile input', () => {
     expect(runs.stdout.length).toBeLessThan(400_000);
   });
 
+  it('a FIFO the agent leaves behind does not hang the capture or the discard (git add waited on it for 120 s, holding the repository lock)', async () => {
+    const { repo, home } = commandRepo('mkdir -p docs; mkfifo docs/pipe docs/.gitignore; echo work > docs/a.md', { t: {} });
+    const started = Date.now();
+    const run = (await json(repo, home, ['run', 't'])).run;
+    expect(run.state).toBe('awaiting_review');
+    expect(run.files.map((f: { path: string }) => f.path)).toEqual(['docs/a.md']);
+    expect((await agentctl(repo, home, ['review', 'discard', run.runId])).code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(30_000);
+  }, 60_000);
+
   it('an agent printing one endless line does not make agentctl hold it: the line is skipped, said so in the log, and the run goes on', async () => {
     // 12 MB on stdout without a line break, then an ordinary line and a change.
     const { repo, home } = commandRepo('head -c 12000000 /dev/zero | tr "\\0" x; echo; echo "after the long line"; mkdir -p docs; echo done > docs/done.md', { t: {} });
