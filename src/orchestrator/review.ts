@@ -11,7 +11,7 @@
  * `sandbox.restored`) event (`payload.gitDir`), never through the worktree's `.git` file; a pointer
  * found rewritten is put back, recorded as `escalation.attempted`, and refuses a merge.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { OutputTooLargeError, StateError } from '../core/errors.js';
 import type { EventInput, StoredEvent } from '../evidence/events.js';
@@ -229,6 +229,16 @@ export function mergeMessage(run: RunView, decision: Pick<ReviewDecision, 'auto'
   ].join('\n');
 }
 
+/** Whether something (a file, a folder, a link, even a dangling one) is at `path`. */
+function existsOrLink(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The part of a merge that changes git state; runs under the repository lock. */
 async function landRun(ctx: Context, run: RunView, worktree: GitTarget, decision: ReviewDecision): Promise<string> {
   assertUnchanged(ctx, run);
@@ -278,6 +288,14 @@ async function landRun(ctx: Context, run: RunView, worktree: GitTarget, decision
       return refuse(`run ${run.runId} conflicts with "${base}" in: ${merged.conflicts.join(', ') || 'unknown files'}; nothing was merged, the worktree is kept`, 'Resolve it on the run branch or discard the run.');
     }
     target = await git.commitTree(ctx.project.root, merged.tree, [baseNow, run.headSha!], mergeMessage(run, decision));
+  }
+  // git's fast-forward replaces an ignored file of yours that the merge adds (a local note, a .env)
+  // without a word: a path the merge brings that your checkout already holds untracked is refused.
+  const added = (await git.out(ctx.project.root, ['diff', '--name-only', '-z', '--no-renames', '--diff-filter=A', baseNow, target], { readOnly: true, drivers: false })).split('\0').filter(Boolean);
+  const taken = added.filter((p) => existsOrLink(join(checkout, p)));
+  if (taken.length) {
+    const named = taken.slice(0, 5).map((p) => JSON.stringify(p)).join(', ');
+    return refuse(`merging run ${run.runId} would replace untracked file(s) in your checkout at ${checkout}: ${named}${taken.length > 5 ? ` and ${taken.length - 5} more` : ''}; nothing was merged`, 'Move them away (they may be ignored by .gitignore), then merge again.');
   }
   const r = await git.raw(checkout, ['merge', '--ff-only', '--quiet', target], { accept: [0, 1, 128] });
   if (r.exitCode !== 0) return refuse(`git refused to update your checkout at ${checkout}: ${(r.stderr || r.stdout).trim().split('\n')[0]}; nothing was merged`);

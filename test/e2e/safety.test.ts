@@ -268,6 +268,21 @@ describe('merge safety', () => {
     expect(git(repo, 'rev-parse', 'main')).toBe(tip);
   });
 
+  it('a merge that would replace a file your .gitignore hides is refused: your file stays', async () => {
+    const { repo, home } = commandRepo("printf 'x\\n' > .gitignore; echo agent > notes.local", { t: {} });
+    writeFileSync(join(repo, '.gitignore'), 'notes.local\n');
+    git(repo, 'add', '.gitignore');
+    git(repo, 'commit', '-qm', 'ignore local notes');
+    writeFileSync(join(repo, 'notes.local'), 'my own notes\n');
+    const r = (await json(repo, home, ['run', 't'])).run;
+    const tip = git(repo, 'rev-parse', 'main');
+    const m = await agentctl(repo, home, ['review', 'merge', r.runId]);
+    expect(m.code, m.stderr).toBe(5);
+    expect(m.stderr).toMatch(/would replace untracked file\(s\) in your checkout at .*: "notes\.local"/);
+    expect(readFileSync(join(repo, 'notes.local'), 'utf8')).toBe('my own notes\n');
+    expect(git(repo, 'rev-parse', 'main')).toBe(tip);
+  });
+
   it('refuses when the checkout is on another branch', async () => {
     const { repo, home } = commandRepo('mkdir -p docs; echo agent > docs/a.md', { t: {} });
     const r = (await json(repo, home, ['run', 't'])).run;
