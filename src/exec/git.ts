@@ -279,7 +279,10 @@ export function createGit(options: GitOptions = {}): Git {
       // out by the ignore rules anyway, so only the paths git would otherwise add are excluded. (A name git
       // would print quoted stays excluded: the worst case is the old refusal, never an added path.)
       const ignored = exclude.length ? new Set((await raw(where, ['check-ignore', '--', ...exclude], { ...ro, accept: [0, 1] })).stdout.split('\n')) : new Set<string>();
-      await raw(where, ['add', '--all', '--', '.', ...exclude.filter((p) => !ignored.has(p)).map((p) => `:(exclude,literal)${p}`)]);
+      // --ignore-errors: a path git refuses to store (`docs/.Git/x`, which it guards as `.git` on other
+      // systems) is left out, and the rest is added (exit 1), instead of failing the whole capture, and
+      // then every discard of the run. What is left out stays in the worktree, never committed or merged.
+      await raw(where, ['add', '--all', '--ignore-errors', '--', '.', ...exclude.filter((p) => !ignored.has(p)).map((p) => `:(exclude,literal)${p}`)], { accept: [0, 1] });
       // Excluded paths go back to what the base commit has, even if the agent staged or committed them
       // itself: gone when the base lacks them, the base's version when it tracks them.
       if (exclude.length) await raw(where, ['reset', '-q', base ?? 'HEAD', '--', ...exclude.map((p) => `:(literal)${p}`)], { accept: [0, 1] });

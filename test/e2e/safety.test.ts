@@ -586,6 +586,16 @@ describe('hostile input', () => {
     expect(Date.now() - started).toBeLessThan(30_000);
   }, 60_000);
 
+  it('a path git refuses to store (docs/.Git/x) is left out of the capture, not a failed run that no discard can remove', async () => {
+    const { repo, home } = commandRepo('mkdir -p docs/.Git; echo x > docs/.Git/x; echo work > docs/a.md', { t: {} });
+    const run = (await json(repo, home, ['run', 't'])).run;
+    expect(run.state).toBe('awaiting_review');
+    expect(run.files.map((f: { path: string }) => f.path)).toEqual(['docs/a.md']);
+    const d = await agentctl(repo, home, ['review', 'discard', run.runId]);
+    expect(d.code, d.stderr).toBe(0);
+    expect(git(repo, 'show', `refs/agentctl/archive/${run.runId}:docs/a.md`)).toBe('work');
+  });
+
   it('an agent printing one endless line does not make agentctl hold it: the line is skipped, said so in the log, and the run goes on', async () => {
     // 12 MB on stdout without a line break, then an ordinary line and a change.
     const { repo, home } = commandRepo('head -c 12000000 /dev/zero | tr "\\0" x; echo; echo "after the long line"; mkdir -p docs; echo done > docs/done.md', { t: {} });
