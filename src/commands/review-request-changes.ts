@@ -9,7 +9,7 @@ import { requestChanges } from '../orchestrator/requestChanges.js';
 import { describeEvent } from '../ui/describe.js';
 import { printJson, println } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
-import { withContext } from './shared.js';
+import { interruptible, withContext } from './shared.js';
 
 interface Opts {
   note?: string;
@@ -35,13 +35,7 @@ function notesOf(opts: Opts): string {
 
 export default async function reviewRequestChanges(id: string, opts: Opts): Promise<number> {
   const note = notesOf(opts);
-  const controller = new AbortController();
-  const onSigint = (): void => {
-    process.stderr.write('\nagentctl: stopping the agent (Ctrl-C again to force)…\n');
-    controller.abort();
-    process.once('SIGINT', () => process.kill(process.pid, 'SIGKILL'));
-  };
-  process.once('SIGINT', onSigint);
+  const { controller, dispose } = interruptible('the agent');
   // Progress goes to stderr as for `run`; every line went through terminalSafe (describeEvent).
   const onEvent = (e: StoredEvent): void => {
     const text = describeEvent(e);
@@ -70,6 +64,6 @@ export default async function reviewRequestChanges(id: string, opts: Opts): Prom
       return EXIT.OK;
     });
   } finally {
-    process.removeListener('SIGINT', onSigint);
+    dispose();
   }
 }

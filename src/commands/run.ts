@@ -12,7 +12,7 @@ import { describeEvent } from '../ui/describe.js';
 import { outputMode, printJson, println } from '../ui/output.js';
 import { RunProgress } from '../ui/RunProgress.js';
 import { terminalSafe } from '../ui/terminal.js';
-import { withContext } from './shared.js';
+import { interruptible, withContext } from './shared.js';
 import { storeTargetAt } from '../orchestrator/context.js';
 
 interface RunOpts {
@@ -32,33 +32,6 @@ function exitOf(result: RunTaskResult): number {
   if (r.state === 'failed') return EXIT.AGENT;
   if (r.gate && !r.gate.passed) return EXIT.GATE_FAILED;
   return EXIT.OK;
-}
-
-/**
- * Ctrl-C (SIGINT), SIGTERM (`kill`, `timeout`, a CI job cancelled) and SIGHUP (the terminal closed) stop
- * the agents cleanly, recorded as interrupted with the signal's name (the abort's reason); a second
- * signal forces exit. Before SIGTERM and SIGHUP were handled, they ended agentctl and left the agent
- * working unsupervised in its worktree.
- */
-function interruptible(): { controller: AbortController; dispose(): void } {
-  const controller = new AbortController();
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (controller.signal.aborted) {
-      process.kill(process.pid, 'SIGKILL');
-      return;
-    }
-    // No message after SIGHUP: the terminal it would go to is gone.
-    if (signal !== 'SIGHUP') process.stderr.write(`\nagentctl: stopping the agents (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again to force)…\n`);
-    controller.abort(signal === 'SIGINT' ? 'interrupted by the user (SIGINT)' : `interrupted by ${signal}`);
-  };
-  for (const s of signals) process.on(s, onSignal);
-  return {
-    controller,
-    dispose: () => {
-      for (const s of signals) process.removeListener(s, onSignal);
-    },
-  };
 }
 
 const line = (e: StoredEvent): void => {

@@ -53,6 +53,21 @@ export function killProcessGroup(pgid: number, signal: NodeJS.Signals = 'SIGKILL
   }
 }
 
+/**
+ * SIGKILL each of `pids` now (synchronous, for callers that cannot wait: crash recovery).
+ * @returns the pids that were signalled (those already gone are left out)
+ */
+export function killProcesses(pids: readonly number[]): number[] {
+  return pids.filter((pid) => {
+    try {
+      process.kill(pid, 'SIGKILL');
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** The environment variable every process of a run carries (set by the run pipeline). */
 export const RUN_ID_VARIABLE = 'AGENTCTL_RUN_ID';
 

@@ -12,7 +12,7 @@
  *   (`<commonDir>/worktrees/<name>`) from the common dir's own records, and later git calls on the
  *   worktree take it explicitly ({@link sandboxTarget}).
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync, type Dirent } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync, type Dirent } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { InternalError, StateError } from '../core/errors.js';
 import type { Git, GitTarget, GitWhere } from './git.js';
@@ -74,13 +74,16 @@ export interface Capture {
 }
 
 /**
- * Remove the FIFOs, sockets and device files anywhere in a worktree (outside `.git`) before `git add`:
- * git opens a FIFO to read it and waits for a writer that never comes, whether it is a file to hash or
- * a `.gitignore` (an agent's `mkfifo` made the capture, and then every discard, hang for the git
- * timeout of 120 s while holding the repository lock, so other runs failed). They hold no data; git
- * cannot store them anyway. Found by reading directories (entry types, no stat, no link followed), so
- * no git command meets them first.
+ * Remove the FIFOs, sockets and device files anywhere in a worktree (nested `.git` folders included;
+ * only the worktree's own `.git` pointer is skipped) before git reads it: git opens a FIFO and waits for
+ * a writer that never comes, whether it is a file to hash, a `.gitignore`, or the `HEAD` of what looks
+ * like a nested repository (an agent's `mkfifo` made the capture, and then every discard, hang for the
+ * git timeout of 120 s while holding the repository lock, so other runs failed). They hold no data; git
+ * cannot store them anyway. Found by reading directories (entry types, no stat, no link followed), so no
+ * git command meets them first. A folder the walk cannot read (an agent's `chmod 111`) is made readable
+ * by its owner first.
  * @returns the worktree-relative paths removed
+ * @throws InternalError when a folder stays unreadable: git could meet a FIFO there
  */
 export async function removeSpecialFiles(git: Git, worktree: GitWhere): Promise<string[]> {
   const dir = typeof worktree === 'string' ? ((await git.topLevel(worktree)) ?? worktree) : worktree.workTree;
@@ -89,12 +92,19 @@ export async function removeSpecialFiles(git: Git, worktree: GitWhere): Promise<
     let entries: Dirent[];
     try {
       entries = readdirSync(folder, { withFileTypes: true });
-    } catch {
-      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return;
+      try {
+        chmodSync(folder, 0o700);
+        entries = readdirSync(folder, { withFileTypes: true });
+      } catch {
+        throw new InternalError(`cannot read the folder ${folder} of the worktree (${code ?? 'error'}); nothing was captured`);
+      }
     }
     for (const e of entries) {
       const full = join(folder, e.name);
-      if (e.name === '.git') continue;
+      if (folder === dir && e.name === '.git') continue;
       if (e.isDirectory()) walk(full);
       else if (e.isFIFO() || e.isSocket() || e.isCharacterDevice() || e.isBlockDevice()) {
         try {
@@ -138,10 +148,11 @@ export async function captureWork(git: Git, worktree: GitWhere, branch: string, 
 
 
 /**
- * Put a worktree back to `headSha` exactly: tracked files reset, every untracked file and folder removed
- * (ignored ones stay, as `git add` never takes them) except the paths in `keep`. For after something ran
- * code in the worktree that is not the agent's captured work (a gate, a reviewer): what it wrote, under
- * `.agentctl/` as anywhere else, must not reach a later capture (a discard's archive, a restored run).
+ * Put a worktree back to `headSha`: tracked files reset, FIFOs and the like removed
+ * ({@link removeSpecialFiles}), every untracked file and folder removed except the paths in `keep`.
+ * Ignored files stay (`git add` never takes them; a later capture would inspect any it did). For after
+ * something ran code in the worktree that is not the agent's captured work (a gate, a reviewer): what it
+ * wrote, under `.agentctl/` as anywhere else, must not reach a discard's archive or a restored run.
  * @param keep worktree-relative paths of files to leave (the protocol files)
  */
 export async function resetToCommit(git: Git, worktree: GitWhere, headSha: string, keep: readonly string[]): Promise<void> {

@@ -5,8 +5,9 @@
  * - a file above the big-file size on either side is never diffed (git 2.39 still reads the whole blob
  *   to say "Binary files differ": a 6 GB sparse file, 6 MB in the object store, took `review show` to
  *   6.3 GB of memory);
- * - the other files are shown smallest first while their blobs fit the budget, so that bulk (three
- *   6 MB files) cannot push a one-line change out of sight (the whole diff used to be left out).
+ * - the other files are shown smallest first while the longest diff their blobs can make fits the
+ *   budget, so that bulk (three 6 MB files) cannot push a one-line change out of sight (the whole diff
+ *   used to be left out).
  * What is left out is named, with its size.
  */
 
@@ -27,8 +28,8 @@ export interface DiffSelection {
  * Choose the files to diff.
  * @param files every changed file (in git's order)
  * @param bigBytes a file with a side above this many bytes is left out (`large`)
- * @param budgetBytes the other files are taken smallest first (by old + new bytes) while their sum stays
- *   within this many bytes; the rest are left out (`budget`)
+ * @param budgetBytes the other files are taken smallest first (by old + new bytes) while twice their sum
+ *   (the longest diff they can make) stays within this many bytes; the rest are left out (`budget`)
  * @returns the files left out, in the order of `files`
  */
 export function selectDiffFiles(files: readonly DiffFile[], bigBytes: number, budgetBytes: number): DiffSelection {
@@ -38,9 +39,11 @@ export function selectDiffFiles(files: readonly DiffFile[], bigBytes: number, bu
     if (Math.max(f.oldBytes, f.newBytes) > bigBytes) out.set(f.path, { bytes: Math.max(f.oldBytes, f.newBytes), why: 'large' });
     else small.push(f);
   }
+  // A diff line is its text plus a `+`/`-`: at most twice the text (a file of empty lines), so a file
+  // counts twice its two blobs (git's own output limit still stops the rare diff that headers push over).
   let used = 0;
   for (const f of [...small].sort((a, b) => a.oldBytes + a.newBytes - (b.oldBytes + b.newBytes))) {
-    used += f.oldBytes + f.newBytes;
+    used += 2 * (f.oldBytes + f.newBytes);
     if (used > budgetBytes) out.set(f.path, { bytes: Math.max(f.oldBytes, f.newBytes), why: 'budget' });
   }
   return { leftOut: files.filter((f) => out.has(f.path)).map((f) => ({ path: f.path, ...out.get(f.path)! })) };

@@ -10,7 +10,7 @@ import type { EventInput } from '../evidence/events.js';
 import { projectRuns } from '../evidence/projections/runs.js';
 import { listRuns } from '../evidence/runsStore.js';
 import { adminDirOf } from '../exec/gitPointer.js';
-import { findRunProcesses, isProcessAlive, killProcessGroup } from '../exec/processes.js';
+import { findRunProcesses, isProcessAlive, killProcesses, killProcessGroup } from '../exec/processes.js';
 import { runBranch } from '../exec/worktree.js';
 import type { Context } from './context.js';
 import { storedView } from '../evidence/eventSchemas.js';
@@ -72,16 +72,7 @@ export function recoverOrphanedRuns(ctx: Context): Recovered[] {
     }
     // Whatever else still works for the run carries its id (a gate, a setup script, what the agent left
     // behind): a gate left running by a killed agentctl kept writing into the worktree, with no timeout.
-    if (here) {
-      for (const pid of findRunProcesses(run.runId)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-          killedAgent = true;
-        } catch {
-          /* gone meanwhile */
-        }
-      }
-    }
+    if (here) killProcesses(findRunProcesses(run.runId));
     // A crash between `git worktree add` and its event leaves a worktree at the deterministic path.
     const path = worktreePath(ctx.paths, ctx.project.key, run.task, run.runId);
     const worktreeFound = existsSync(path);

@@ -34,11 +34,13 @@ import { controlsOf, currentHost, trustOf, type Context } from './context.js';
 import type { RunDecision } from './decide.js';
 import { effectiveAutonomyOf, policyFor, requireLaunchable, type RunPlan } from './plan.js';
 import { PROTOCOL_PATHS, protocolText } from './protocol.js';
-import { GIT_ESCALATIONS, leftOutText, runDiff, runGitTarget } from './review.js';
+import { GIT_ESCALATIONS, runDiff, runGitTarget } from './review.js';
+import { leftOutText } from '../ui/describe.js';
 import { captureRun } from './stages/capture.js';
 import { checkRun } from './stages/check.js';
 import { decideStage } from './stages/decide.js';
 import { gateRun } from './stages/gate.js';
+import { interruptReasonOf } from './run.js';
 import { landRun } from './stages/land.js';
 import { launchAgent } from './stages/launch.js';
 import { bootstrapWorktree, configure, releaseRun } from './stages/prepare.js';
@@ -148,14 +150,14 @@ async function execute(ctx: Context, run: PreparedRun, resume: string | undefine
   const captured = await captureRun(ctx, run, emit);
   if (launched.interrupted) {
     const { stop } = launched.report;
-    emit([{ type: 'run.interrupted', payload: { reason: stop && (stop.kind === 'halted' || stop.kind === 'breaker') ? stop.reason : 'interrupted by the user (SIGINT)' } }]);
+    emit([{ type: 'run.interrupted', payload: { reason: stop && (stop.kind === 'halted' || stop.kind === 'breaker') ? stop.reason : interruptReasonOf(options.signal) } }]);
     return undefined;
   }
   const violations = checkRun(captured, emit);
   const gatePassed = launched.agentOk ? await gateRun(ctx, run, captured.headSha, emit, options.signal) : undefined;
   // Interrupted while the gate ran: nothing is decided (the gate did not finish).
   if (options.signal?.aborted) {
-    emit([{ type: 'run.interrupted', payload: { reason: 'interrupted by the user (SIGINT)' } }]);
+    emit([{ type: 'run.interrupted', payload: { reason: interruptReasonOf(options.signal) } }]);
     return undefined;
   }
   // Any attempt's change to git itself blocks the run for good (mergeRun refuses it too).

@@ -26,7 +26,6 @@ import { currentHost, runFromLog, type Context } from './context.js';
 import { PROTOCOL_PATHS } from './protocol.js';
 import { teardownWorktree } from './teardown.js';
 import { selectDiffFiles, type DiffSelection } from './diffBudget.js';
-import { formatBytes } from '../ui/describe.js';
 
 /** A run's diff as a reader gets it: the text, what it leaves out, or why it is left out whole. */
 export interface RunDiff {
@@ -53,6 +52,9 @@ const MAX_EXCLUDE_CHARS = 200_000;
 export async function runDiff(git: Git, where: GitWhere, base: string, head: string | undefined): Promise<RunDiff> {
   if (!head || head === base) return { text: '', omitted: undefined, leftOut: [] };
   const { leftOut } = selectDiffFiles(await changedFileSizes(git, where, base, head), DIFF_BIG_FILE_BYTES, DIFF_MAX_BYTES);
+  // A name that is not UTF-8 comes back from git with U+FFFD in it and cannot be handed back to git to
+  // leave the file out: then nothing is diffed (git would read the file after all).
+  if (leftOut.some((f) => f.path.includes('\uFFFD'))) return { text: '', omitted: 'left out: a file too large to show has a name that is not UTF-8', leftOut };
   const excludes = leftOut.map((f) => `:(exclude,literal)${f.path}`);
   if (excludes.reduce((n, p) => n + p.length + 1, 0) > MAX_EXCLUDE_CHARS) return { text: '', omitted: `${leftOut.length} files too large to show`, leftOut };
   try {
@@ -61,19 +63,6 @@ export async function runDiff(git: Git, where: GitWhere, base: string, head: str
     if (error instanceof OutputTooLargeError) return { text: '', omitted: `larger than ${DIFF_MAX_BYTES / 1024 / 1024} MiB`, leftOut };
     throw error;
   }
-}
-
-/**
- * What a diff leaves out, in words, for a reader of its text (an agent's prompt, the review view): up to
- * `max` files named with their sizes, and how many more. Paths are JSON-quoted (one line each, whatever
- * they hold).
- * @returns '' when nothing is left out
- */
-export function leftOutText(diff: Pick<RunDiff, 'leftOut'>, max = 20): string {
-  if (!diff.leftOut.length) return '';
-  const named = diff.leftOut.slice(0, max).map((f) => `${JSON.stringify(f.path)} (${formatBytes(f.bytes)}${f.why === 'large' ? `, above ${formatBytes(DIFF_BIG_FILE_BYTES)}` : ''})`);
-  const more = diff.leftOut.length - named.length;
-  return `not shown, too large to read here: ${named.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
 }
 
 /**
@@ -159,7 +148,8 @@ export async function mergeRun(ctx: Context, run: RunView, decision: ReviewDecis
   // Only the head the run's last capture inspected (its files listed, its scope checked) merges. A run
   // restored from an archive that holds more (work a discard committed after the capture) must be sent
   // back to its agent, whose next capture checks it, or discarded.
-  const inspected = run.attempts.at(-1)?.headSha;
+  // (An attempt that failed before its capture left the previous one's inspected head in place.)
+  const inspected = run.attempts.findLast((a) => a.headSha !== undefined)?.headSha;
   if (run.headSha !== inspected) {
     throw new StateError(`run ${run.runId} is at ${run.headSha}, which no capture inspected (its last capture was ${inspected ?? 'never made'}); nothing was merged`, {
       hint: `agentctl review request-changes ${run.runId} (its agent's next capture checks it), or agentctl review discard ${run.runId}`,
@@ -229,14 +219,23 @@ export function mergeMessage(run: RunView, decision: Pick<ReviewDecision, 'auto'
   ].join('\n');
 }
 
-/** Whether something (a file, a folder, a link, even a dangling one) is at `path`. */
-function existsOrLink(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
+/**
+ * Whether a path a merge adds is taken in the checkout `root`: something (a file, a link, even a
+ * dangling one) is at the path itself, or one of its leading folders is not a real folder (a file, or a
+ * link git would replace by a folder). Links are never followed.
+ */
+function occupied(root: string, path: string): boolean {
+  const parts = path.split('/');
+  for (let i = 1; i <= parts.length; i++) {
+    let st;
+    try {
+      st = lstatSync(join(root, ...parts.slice(0, i)));
+    } catch {
+      return false;
+    }
+    if (i === parts.length || !st.isDirectory()) return true;
   }
+  return false;
 }
 
 /** The part of a merge that changes git state; runs under the repository lock. */
@@ -252,9 +251,13 @@ async function landRun(ctx: Context, run: RunView, worktree: GitTarget, decision
   if (veto) return refuse(`${veto}; nothing was merged`);
   const baseNow = await git.resolve(ctx.project.root, `refs/heads/${base}`);
   if (!baseNow) return refuse(`base branch "${base}" no longer exists; nothing was merged`);
-  // Already on the base (a merge whose record was never written, or a merge by hand): not landed twice.
+  // Already on the base: a merge of agentctl's whose record was never written (killed between git and
+  // the log) is recorded now, once; anything else (a merge by hand) is refused. Never landed twice.
   if (await git.isAncestor(ctx.project.root, run.headSha!, baseNow)) {
-    return refuse(`run ${run.runId}'s commit ${run.headSha!.slice(0, 10)} is already on "${base}"; nothing was merged`, `agentctl review discard ${run.runId} (its work stays on ${base})`);
+    const earlier = await git.out(ctx.project.root, ['log', '-1', '--format=%H %P', `--grep=^Agentctl-Run: ${run.runId}$`, baseNow], { readOnly: true, drivers: false });
+    const [sha, , second] = earlier.split(' ');
+    if (sha && second === run.headSha) return sha;
+    return refuse(`run ${run.runId}'s commit ${run.headSha!.slice(0, 10)} is already on "${base}" (merged outside agentctl); nothing was merged`);
   }
 
   const checkout = await checkoutOf(ctx, base);
@@ -267,7 +270,26 @@ async function landRun(ctx: Context, run: RunView, worktree: GitTarget, decision
     return refuse(`your checkout of "${base}" at ${checkout} has uncommitted changes; nothing was merged`, 'Commit or stash them, then run the merge again.');
   }
 
+  // What lands, whichever the strategy: the inspected head merged into the base as it is now.
+  const merged = await git.mergeTree(ctx.project.root, baseNow, run.headSha!);
+  if ('conflicts' in merged) {
+    return refuse(`run ${run.runId} conflicts with "${base}" in: ${merged.conflicts.join(', ') || 'unknown files'}; nothing was merged, the worktree is kept`, 'Resolve it on the run branch or discard the run.');
+  }
+  // git's fast-forward replaces an untracked file of yours that the merge brings (an ignored local note,
+  // a .env), or one standing where the merge needs a folder, without a word: refused before anything moves.
+  const added = (await git.out(ctx.project.root, ['diff', '--name-only', '-z', '--no-renames', '--diff-filter=A', baseNow, merged.tree], { readOnly: true, drivers: false })).split('\0').filter(Boolean);
+  const taken = added.filter((p) => occupied(checkout, p));
+  if (taken.length) {
+    const named = taken.slice(0, 5).map((p) => JSON.stringify(p)).join(', ');
+    return refuse(`merging run ${run.runId} would replace untracked file(s) in your checkout at ${checkout}: ${named}${taken.length > 5 ? ` and ${taken.length - 5} more` : ''}; nothing was merged`, 'Move them away (they may be ignored by .gitignore), then merge again.');
+  }
+
   let target: string;
+  let rebased = false;
+  /** Put the run branch back where the reviewed head was (after a rebase that does not land). */
+  const unrebase = async () => {
+    if (rebased) await git.raw(worktree, ['reset', '--hard', '--quiet', run.headSha!]);
+  };
   if (ctx.project.config.mergeStrategy === 'rebase' && baseNow !== run.baseSha) {
     // Rebase the run branch onto the moved base inside the sandbox; abort cleanly on conflict. Only the
     // commits that were captured and checked are rebased, and nothing else in the worktree is added.
@@ -279,26 +301,23 @@ async function landRun(ctx: Context, run: RunView, worktree: GitTarget, decision
       await git.raw(worktree, ['rebase', '--abort'], { accept: [0, 128] });
       return refuse(`rebasing run ${run.runId} onto "${base}" conflicts in: ${conflicts.join(', ') || 'unknown files'}; nothing was merged, the worktree is kept`);
     }
-    const rebased = await git.resolve(worktree, 'HEAD');
-    if (!rebased) return refuse(`rebasing run ${run.runId} left its worktree without a commit; nothing was merged`);
-    target = rebased;
-  } else {
-    const merged = await git.mergeTree(ctx.project.root, baseNow, run.headSha!);
-    if ('conflicts' in merged) {
-      return refuse(`run ${run.runId} conflicts with "${base}" in: ${merged.conflicts.join(', ') || 'unknown files'}; nothing was merged, the worktree is kept`, 'Resolve it on the run branch or discard the run.');
+    rebased = true;
+    target = (await git.resolve(worktree, 'HEAD')) ?? '';
+    // Replaying commit by commit can land what the inspected diff never showed (a commit the branch's
+    // own merge commit dropped again): the rebased tree must be the reviewed change on the new base.
+    const tree = target && (await git.out(worktree, ['rev-parse', `${target}^{tree}`], { readOnly: true }));
+    if (tree !== merged.tree) {
+      await unrebase();
+      return refuse(`rebasing run ${run.runId} onto "${base}" gives other content than its reviewed change on "${base}" (its history holds commits its diff does not show); nothing was merged`, 'Set merge.strategy: merge, or discard the run.');
     }
+  } else {
     target = await git.commitTree(ctx.project.root, merged.tree, [baseNow, run.headSha!], mergeMessage(run, decision));
   }
-  // git's fast-forward replaces an ignored file of yours that the merge adds (a local note, a .env)
-  // without a word: a path the merge brings that your checkout already holds untracked is refused.
-  const added = (await git.out(ctx.project.root, ['diff', '--name-only', '-z', '--no-renames', '--diff-filter=A', baseNow, target], { readOnly: true, drivers: false })).split('\0').filter(Boolean);
-  const taken = added.filter((p) => existsOrLink(join(checkout, p)));
-  if (taken.length) {
-    const named = taken.slice(0, 5).map((p) => JSON.stringify(p)).join(', ');
-    return refuse(`merging run ${run.runId} would replace untracked file(s) in your checkout at ${checkout}: ${named}${taken.length > 5 ? ` and ${taken.length - 5} more` : ''}; nothing was merged`, 'Move them away (they may be ignored by .gitignore), then merge again.');
-  }
   const r = await git.raw(checkout, ['merge', '--ff-only', '--quiet', target], { accept: [0, 1, 128] });
-  if (r.exitCode !== 0) return refuse(`git refused to update your checkout at ${checkout}: ${(r.stderr || r.stdout).trim().split('\n')[0]}; nothing was merged`);
+  if (r.exitCode !== 0) {
+    await unrebase();
+    return refuse(`git refused to update your checkout at ${checkout}: ${(r.stderr || r.stdout).trim().split('\n')[0]}; nothing was merged`);
+  }
   return target;
 }
 

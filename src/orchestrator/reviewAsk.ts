@@ -21,12 +21,12 @@ import { resetToCommit } from '../exec/worktree.js';
 import type { Context } from './context.js';
 import { policyFor, requireLaunchable } from './plan.js';
 import { PROTOCOL_PATHS } from './protocol.js';
-import { leftOutText, runDiff, runGitTarget } from './review.js';
+import { runDiff, runGitTarget } from './review.js';
 import { confineCommand } from './stages/confine.js';
 import { runEnv } from './stages/launch.js';
 import { sandboxLayout } from './stages/prepare.js';
 import { writeRendered } from './stages/render.js';
-import { describeFileChange } from '../ui/describe.js';
+import { describeFileChange, leftOutText } from '../ui/describe.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { findRunnableTask } from './tasks.js';
 

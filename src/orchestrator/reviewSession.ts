@@ -12,7 +12,8 @@ import { terminalSafe } from '../ui/terminal.js';
 import { listRuns } from '../evidence/runsStore.js';
 import { currentHuman, findRun, type Context } from './context.js';
 import { discardAnywhere, fetchRunCommits, mergeAnywhere, reviewSite } from './reviewRemote.js';
-import { leftOutText, runDiff } from './review.js';
+import { runDiff } from './review.js';
+import { leftOutText } from '../ui/describe.js';
 import { askReviewer } from './reviewAsk.js';
 
 /**

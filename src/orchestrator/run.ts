@@ -60,6 +60,14 @@ export interface RunTaskResult {
 }
 
 /**
+ * Why a run was stopped, for its `run.interrupted` event: the abort's reason when it is a sentence
+ * (commands/shared.ts interruptible: `interrupted by SIGTERM`), else the user's Ctrl-C.
+ */
+export function interruptReasonOf(signal: AbortSignal | undefined): string {
+  return typeof signal?.reason === 'string' ? signal.reason : 'interrupted by the user (SIGINT)';
+}
+
+/**
  * Run one task end to end.
  * @param taskId the task's id (a task file, or a follow-up a run requested)
  * @returns the run as projected after the pipeline, and the decision (undefined when interrupted)
@@ -93,7 +101,7 @@ async function execute(ctx: Context, run: PreparedRun, options: RunTaskOptions, 
     emit([{ type: 'run.interrupted', ...(options.queueJob ? { key: `recovered:${run.plan.runId}` } : {}), payload: { reason } }]);
     return { run: currentRun(ctx, run.plan.runId), decision: undefined };
   };
-  const userReason = () => options.interruptReason?.() ?? (typeof options.signal?.reason === 'string' ? options.signal.reason : 'interrupted by the user (SIGINT)');
+  const userReason = () => options.interruptReason?.() ?? interruptReasonOf(options.signal);
   if (launched.interrupted) {
     const { report } = launched;
     return interrupted(report.stop && (report.stop.kind === 'halted' || report.stop.kind === 'breaker') ? report.stop.reason : userReason());

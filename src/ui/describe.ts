@@ -1,6 +1,8 @@
 /** One-line human descriptions of events, for progress output and `agentctl log`. Pure. */
 import { textOf } from '../core/text.js';
+import { DIFF_BIG_FILE_BYTES } from '../exec/git.js';
 import type { StoredEvent } from '../evidence/events.js';
+import type { DiffSelection } from '../orchestrator/diffBudget.js';
 import { storedView } from '../evidence/eventSchemas.js';
 import { terminalSafe } from './terminal.js';
 
@@ -182,4 +184,17 @@ export function describeChanges(files: readonly ChangedFileCounts[], totals?: Ch
 export function describeFileChange(f: ChangedFileCounts): string {
   if (f.insertions >= 0 && f.deletions >= 0) return `+${f.insertions} -${f.deletions}`;
   return f.bytes !== undefined ? `binary, ${formatBytes(f.bytes)}` : 'binary';
+}
+
+/**
+ * What a diff leaves out, in words, for a reader of its text (an agent's prompt, the review view): up to
+ * `max` files named with their sizes, and how many more. Paths are JSON-quoted (one line each, whatever
+ * they hold).
+ * @returns '' when nothing is left out
+ */
+export function leftOutText(diff: DiffSelection, max = 20): string {
+  if (!diff.leftOut.length) return '';
+  const named = diff.leftOut.slice(0, max).map((f) => `${JSON.stringify(f.path)} (${formatBytes(f.bytes)}${f.why === 'large' ? `, above ${formatBytes(DIFF_BIG_FILE_BYTES)}` : ''})`);
+  const more = diff.leftOut.length - named.length;
+  return `not shown, too large to read here: ${named.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
 }

@@ -77,7 +77,9 @@ describe('other signals, and an interrupt during the gate', () => {
     const { repo, home } = signalRepo(`${taggedSleep(tag)} & wait`, {});
     const run = start(repo, home);
     expect(await waitFor(() => tagged(tag).length === 1)).toBe(true);
+    // Twice, as a closing terminal may send SIGHUP: only a second Ctrl-C forces exit.
     run.child.kill(signal);
+    setTimeout(() => run.child.kill(signal), 100);
     expect(await run.closed).toBe(130);
     const r = JSON.parse(run.stdout()).run;
     expect(r.state).toBe('interrupted');
@@ -100,7 +102,9 @@ describe('other signals, and an interrupt during the gate', () => {
     expect(r.state).toBe('interrupted');
     expect(git(repo, 'rev-parse', 'main')).toBe(base);
     const events = JSON.parse((await agentctl(repo, home, ['log', '--run', r.runId, '--json'])).stdout).events as { type: string }[];
+    // No verdict either way: a failure would count against the agent's trust for a stop it did not make.
     expect(events.map((e) => e.type)).not.toContain('gate.passed');
+    expect(events.map((e) => e.type)).not.toContain('gate.failed');
     expect(events.map((e) => e.type)).not.toContain('run.merged');
   });
 
@@ -117,7 +121,7 @@ describe('other signals, and an interrupt during the gate', () => {
     expect(await waitFor(() => tagged(tag).length === 0, 5000)).toBe(true);
   });
 
-  it('a gate stopped by the kill switch did not pass: the sandbox runner\'s exit 0 after a stop is not a pass', async () => {
+  it('a gate stopped by the kill switch gives no verdict: the sandbox runner\'s exit 0 after a stop is not a pass', async () => {
     const tag = `agentctl-halt-gate-${process.pid}-${Date.now()}`;
     const { repo, home } = signalRepo(gateScript(tag), { autonomy: 'auto', gate: 'sh docs/gate.sh' });
     expect((await agentctl(repo, home, ['promote', 'command', '--type', 'docs', '--to', 'auto', '--force'])).code).toBe(0);
@@ -126,7 +130,7 @@ describe('other signals, and an interrupt during the gate', () => {
     expect((await agentctl(repo, home, ['halt', '--reason', 'stop everything'])).code).toBe(0);
     await run.closed;
     const r = JSON.parse(run.stdout()).run;
-    expect(r.gate).toMatchObject({ passed: false });
+    expect(r.gate).toBeUndefined();
     expect(r.state).not.toBe('merged');
     expect(tagged(tag)).toEqual([]);
   });

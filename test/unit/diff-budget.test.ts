@@ -11,13 +11,14 @@ it('leaves out a file above the big-file size on either side, and the largest ot
     { path: 'c', oldBytes: 0, newBytes: 10 },
     { path: 'd', oldBytes: 0, newBytes: 90 },
   ];
-  // Smallest first: c (10), a (50) = 60, b (80) = 140 > 100: b and d (90) past the budget.
-  expect(selectDiffFiles(files, 100, 100).leftOut).toEqual([
+  // Smallest first, each counted twice (its longest diff): c 20, a 120, b 280 > 200: b and d past the budget.
+  expect(selectDiffFiles(files, 100, 200).leftOut).toEqual([
     { path: 'big-new', bytes: 101, why: 'large' },
     { path: 'big-old', bytes: 101, why: 'large' },
     { path: 'b', bytes: 40, why: 'budget' },
     { path: 'd', bytes: 90, why: 'budget' },
   ]);
-  expect(selectDiffFiles(files.filter((f) => !f.path.startsWith('big')), 100, 1_000).leftOut).toEqual([]);
+  expect(selectDiffFiles(files.filter((f) => !f.path.startsWith('big')), 100, 2 * 230).leftOut).toEqual([]);
+  expect(selectDiffFiles(files.filter((f) => !f.path.startsWith('big')), 100, 2 * 230 - 1).leftOut).toEqual([{ path: 'd', bytes: 90, why: 'budget' }]);
   expect(selectDiffFiles([], 100, 100).leftOut).toEqual([]);
 });

@@ -3,6 +3,7 @@
  * the policy's network rule and no way to write outside the worktree and its temp dir
  * (event `gate.passed` / `gate.failed`). What it writes in the worktree is dropped afterwards.
  */
+import { killRunProcesses } from '../../exec/processes.js';
 import { runProcess } from '../../exec/runner.js';
 import { resetToCommit, sandboxTarget } from '../../exec/worktree.js';
 import { controlsOf, type Context } from '../context.js';
@@ -20,7 +21,8 @@ const GATE_OUTPUT_CHARS = 8000;
 /**
  * Run the gate on the captured head.
  * @param headSha the run's captured commit (the worktree is reset to it afterwards)
- * @returns true when it passed, false when it failed, undefined when the task has no gate
+ * @returns true when it passed, false when it failed (its timeout included), undefined when the task has
+ *   no gate or the gate was stopped by an interrupt or the kill switch (then nothing is recorded)
  */
 export async function gateRun(ctx: Context, run: PreparedRun, headSha: string, emit: Emit, signal?: AbortSignal): Promise<boolean | undefined> {
   const gate = run.plan.task.gate;
@@ -38,14 +40,20 @@ export async function gateRun(ctx: Context, run: PreparedRun, headSha: string, e
   });
   // The gate ran code the agent wrote: git itself is checked again (without the OS sandbox it could reach it).
   guardGitState(ctx, run, emit);
+  // Whatever the gate left running is stopped before its files are dropped (without the OS sandbox, a
+  // background child of the gate outlives it and could write on).
+  await killRunProcesses(run.plan.runId);
+  // The gate may write files (build output, caches); they are not the agent's work and are dropped.
+  await resetToCommit(ctx.git, sandboxTarget({ path: run.plan.worktree, gitDir: run.gitDir }), headSha, PROTOCOL_PATHS);
+  // A gate stopped by an interrupt or the kill switch gave no verdict: nothing is recorded (a failure
+  // would count against the agent's trust for a stop it did not make). An interrupted run then ends
+  // interrupted; a halted one cannot merge (no gate passed, and the kill switch caps it at hold).
+  if (result.aborted || controlsOf(ctx).halted) return undefined;
   // Exit 0 passes only when the gate ended by itself: the OS sandbox's runner exits 0 when its command is
-  // killed by SIGINT or SIGTERM, which is how a timeout, an interrupt or the kill switch stops it (a gate
-  // that hung until its timeout was recorded as passed and auto-merged).
-  const passed = result.exitCode === 0 && result.signal === null && !result.timedOut && !result.aborted && !controlsOf(ctx).halted;
+  // killed by SIGINT or SIGTERM, which is how the timeout stops it (a gate that hung until its timeout
+  // was recorded as passed and auto-merged).
+  const passed = result.exitCode === 0 && result.signal === null && !result.timedOut;
   const output = `${result.stdout}${result.stderr}`;
   emit([{ type: passed ? 'gate.passed' : 'gate.failed', payload: { command: gate, exitCode: result.exitCode, timedOut: result.timedOut, durationMs: result.durationMs, output: output.slice(-GATE_OUTPUT_CHARS), sandbox: run.plan.osSandbox ? 'os' : 'none' } }]);
-  // The gate may write files (build output, caches); they are not the agent's work and are dropped.
-  const target = sandboxTarget({ path: run.plan.worktree, gitDir: run.gitDir });
-  await resetToCommit(ctx.git, target, headSha, PROTOCOL_PATHS);
   return passed;
 }
