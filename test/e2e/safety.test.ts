@@ -276,32 +276,23 @@ describe('merge safety', () => {
     expect(git(repo, 'rev-parse', 'main')).toBe(tip2);
   });
 
-  it('a merge that would replace a file your .gitignore hides is refused: your file stays', async () => {
-    const { repo, home } = commandRepo("printf 'x\\n' > .gitignore; echo agent > notes.local", { t: {} });
-    writeFileSync(join(repo, '.gitignore'), 'notes.local\n');
+  it.each([
+    ['would replace a file your .gitignore hides', "printf 'x\\n' > .gitignore; echo agent > notes.local", 'notes.local', 'notes.local'],
+    ['needs a folder where your ignored file stands', "printf 'other\\n' > .gitignore; mkdir -p notes; echo agent > notes/x", 'notes', 'notes/x'],
+  ])('a merge that %s is refused: your file stays', async (_what, agent, mine, named) => {
+    // The agent drops the .gitignore line that hides your local file, and writes at (or under) its path.
+    const { repo, home } = commandRepo(agent, { t: {} });
+    writeFileSync(join(repo, '.gitignore'), `${mine}\n`);
     git(repo, 'add', '.gitignore');
     git(repo, 'commit', '-qm', 'ignore local notes');
-    writeFileSync(join(repo, 'notes.local'), 'my own notes\n');
+    writeFileSync(join(repo, mine), 'my own notes\n');
     const r = (await json(repo, home, ['run', 't'])).run;
     const tip = git(repo, 'rev-parse', 'main');
     const m = await agentctl(repo, home, ['review', 'merge', r.runId]);
     expect(m.code, m.stderr).toBe(5);
-    expect(m.stderr).toMatch(/would replace untracked file\(s\) in your checkout at .*: "notes\.local"/);
-    expect(readFileSync(join(repo, 'notes.local'), 'utf8')).toBe('my own notes\n');
+    expect(m.stderr).toContain(`would replace untracked file(s) in your checkout at ${repo}: ${JSON.stringify(named)}`);
+    expect(readFileSync(join(repo, mine), 'utf8')).toBe('my own notes\n');
     expect(git(repo, 'rev-parse', 'main')).toBe(tip);
-  });
-
-  it('a merge that needs a folder where your ignored file stands is refused: your file stays', async () => {
-    const { repo, home } = commandRepo("printf 'other\\n' > .gitignore; mkdir -p notes; echo agent > notes/x", { t: {} });
-    writeFileSync(join(repo, '.gitignore'), 'notes\n');
-    git(repo, 'add', '.gitignore');
-    git(repo, 'commit', '-qm', 'ignore local notes');
-    writeFileSync(join(repo, 'notes'), 'my own notes\n');
-    const r = (await json(repo, home, ['run', 't'])).run;
-    const m = await agentctl(repo, home, ['review', 'merge', r.runId]);
-    expect(m.code, m.stderr).toBe(5);
-    expect(m.stderr).toMatch(/would replace untracked file\(s\) in your checkout at .*: "notes\/x"/);
-    expect(readFileSync(join(repo, 'notes'), 'utf8')).toBe('my own notes\n');
   });
 
   it('a rebase merge lands only the reviewed change: history whose own merge commit dropped a file is refused, the run branch put back', async () => {
