@@ -9,7 +9,8 @@ import { requestChanges } from '../orchestrator/requestChanges.js';
 import { describeEvent } from '../ui/describe.js';
 import { printJson, println } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
-import { interruptible, withContext } from './shared.js';
+import { interruptible } from '../cli/interrupt.js';
+import { withContext } from './shared.js';
 
 interface Opts {
   note?: string;

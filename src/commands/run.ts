@@ -12,7 +12,8 @@ import { describeEvent } from '../ui/describe.js';
 import { outputMode, printJson, println } from '../ui/output.js';
 import { RunProgress } from '../ui/RunProgress.js';
 import { terminalSafe } from '../ui/terminal.js';
-import { interruptible, withContext } from './shared.js';
+import { interruptible } from '../cli/interrupt.js';
+import { withContext } from './shared.js';
 import { storeTargetAt } from '../orchestrator/context.js';
 
 interface RunOpts {

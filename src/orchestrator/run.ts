@@ -61,7 +61,7 @@ export interface RunTaskResult {
 
 /**
  * Why a run was stopped, for its `run.interrupted` event: the abort's reason when it is a sentence
- * (commands/shared.ts interruptible: `interrupted by SIGTERM`), else the user's Ctrl-C.
+ * (cli/interrupt.ts interruptible: `interrupted by SIGTERM`), else the user's Ctrl-C.
  */
 export function interruptReasonOf(signal: AbortSignal | undefined): string {
   return typeof signal?.reason === 'string' ? signal.reason : 'interrupted by the user (SIGINT)';

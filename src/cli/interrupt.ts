@@ -1,0 +1,29 @@
+/** Signals that stop the agents a command started (`run`, `review request-changes`). */
+/**
+ * Ctrl-C (SIGINT), SIGTERM (`kill`, `timeout`, a CI job cancelled) and SIGHUP (the terminal closed) stop
+ * the agents a command started cleanly: `controller` is aborted with the reason the run records
+ * (`interrupted by SIGTERM`). A second Ctrl-C forces exit; a repeated SIGTERM or SIGHUP does not (a
+ * closing terminal may send SIGHUP twice, and a forced exit would leave the agent unsupervised, as
+ * SIGTERM and SIGHUP did before they were handled). `dispose()` removes the handlers.
+ * @param what what is stopped, for the message (`the agents`, `the agent`)
+ */
+export function interruptible(what = 'the agents'): { controller: AbortController; dispose(): void } {
+  const controller = new AbortController();
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      if (signal === 'SIGINT') process.kill(process.pid, 'SIGKILL');
+      return;
+    }
+    // No message after SIGHUP: the terminal it would go to is gone.
+    if (signal !== 'SIGHUP') process.stderr.write(`\nagentctl: stopping ${what} (${signal === 'SIGINT' ? 'Ctrl-C again to force' : 'Ctrl-C to force'})…\n`);
+    controller.abort(signal === 'SIGINT' ? 'interrupted by the user (SIGINT)' : `interrupted by ${signal}`);
+  };
+  for (const s of signals) process.on(s, onSignal);
+  return {
+    controller,
+    dispose: () => {
+      for (const s of signals) process.removeListener(s, onSignal);
+    },
+  };
+}
