@@ -42,10 +42,11 @@ const MAX_EXCLUDE_CHARS = 200_000;
 
 /**
  * The diff from `base` to `head` for a human or an agent to read (`review show`, the review view,
- * `review ask`, `request-changes`). Bounded by what the agent cannot choose: a file above
- * DIFF_BIG_FILE_BYTES is never diffed, and the others are shown smallest first within DIFF_MAX_BYTES of
- * blobs (diffBudget.ts); what is left out is named in `leftOut`. When the files left out are too many to
- * name to git, the whole diff is left out.
+ * `review ask`, `request-changes`). Bounded whatever the agent wrote: a file above DIFF_BIG_FILE_BYTES
+ * is never read, and the others are shown smallest first within DIFF_MAX_BYTES of diff (each counted at
+ * twice its blobs, diffBudget.ts); what is left out is named in `leftOut`. The whole diff is left out
+ * (`omitted`) when the files to leave out are too many to name to git, or one has a name that is not
+ * UTF-8, or git's output still exceeds DIFF_MAX_BYTES.
  * @param head the head commit; undefined or equal to `base`: no change
  * @throws GitCommandError when git fails
  */
@@ -54,7 +55,7 @@ export async function runDiff(git: Git, where: GitWhere, base: string, head: str
   const { leftOut } = selectDiffFiles(await changedFileSizes(git, where, base, head), DIFF_BIG_FILE_BYTES, DIFF_MAX_BYTES);
   // A name that is not UTF-8 comes back from git with U+FFFD in it and cannot be handed back to git to
   // leave the file out: then nothing is diffed (git would read the file after all).
-  if (leftOut.some((f) => f.path.includes('\uFFFD'))) return { text: '', omitted: 'left out: a file too large to show has a name that is not UTF-8', leftOut };
+  if (leftOut.some((f) => f.path.includes('\uFFFD'))) return { text: '', omitted: 'a file too large to show has a name that is not UTF-8', leftOut };
   const excludes = leftOut.map((f) => `:(exclude,literal)${f.path}`);
   if (excludes.reduce((n, p) => n + p.length + 1, 0) > MAX_EXCLUDE_CHARS) return { text: '', omitted: `${leftOut.length} files too large to show`, leftOut };
   try {
