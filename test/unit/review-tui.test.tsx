@@ -20,7 +20,7 @@ const ESC = '\u001b';
 const AGENTS = ['claude', 'gemini', 'codex', 'command'];
 
 function run(id: string, over: Partial<ReviewRun> = {}): ReviewRun {
-  const files = over.files ?? [{ path: `docs/${id}.md`, insertions: 2, deletions: 1 }];
+  const files = over.files ?? [{ path: `docs/${id}.md`, insertions: 2, deletions: 1, bytes: undefined }];
   return {
     runId: id,
     task: `task-${id}`,
@@ -101,6 +101,13 @@ describe('review screens', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]!.text).toBe(`Scope: ${scopeViolations.slice(0, 5).map((v) => `${v.path} (outside write scope)`).join(', ')}, … and 1195 more`);
     expect(infoLines(run('r-one', { scopeViolations: scopeViolations.slice(0, 1) }), 40).find((l) => l.text.startsWith('Scope: '))!.text).toBe('Scope: out/f0.txt (outside write scope)');
+  });
+
+  it('a binary file in the detail\'s file list shows its size, as review show does, not git\'s -1 line counts', () => {
+    const files = [{ path: 'docs/zero.md', insertions: -1, deletions: -1, bytes: 20 * 1024 * 1024 }, { path: 'docs/small.md', insertions: 1, deletions: 0, bytes: 6 }];
+    const texts = infoLines(run('r-bin', { files }), 60).map((l) => l.text);
+    expect(texts).toContain('  docs/zero.md  binary, 20.0 MiB');
+    expect(texts).toContain('  docs/small.md  +1 -0');
   });
 
   it('groups runs: gate failed, then scope violation, then ready, each with its runs', async () => {

@@ -1,5 +1,6 @@
 /** One run in full: header, the agent's summary and reasoning trace, the file list, and its diff. */
 import { Box, Text } from 'ink';
+import { describeFileChange } from '../describe.js';
 import { DiffView } from './DiffView.js';
 import type { DiffChunk, ReviewRun } from './model.js';
 import { block, fit, one } from './text.js';
@@ -52,7 +53,8 @@ export function infoLines(run: ReviewRun, max: number): InfoLine[] {
   // Three lines at most: every file when there are three, else two and a count of the rest (of all the
   // run changed: the log lists at most MAX_RECORDED_FILES).
   const shown = run.fileCount <= 3 ? run.files : run.files.slice(0, 2);
-  out.push(...shown.map((f) => ({ text: `  ${one(f.path)}  +${f.insertions} -${f.deletions}` })));
+  // As review show lists them: a binary file (git counts no lines, -1) shows its size, not `+-1 --1`.
+  out.push(...shown.map((f) => ({ text: `  ${one(f.path)}  ${describeFileChange(f)}` })));
   if (run.fileCount > shown.length) out.push({ text: `… and ${run.fileCount - shown.length} more` });
   return out.slice(0, Math.max(2, max));
 }

@@ -31,7 +31,7 @@ export interface ReviewRun {
   state: string;
   baseBranch: string;
   /** The changed files as recorded (at most MAX_RECORDED_FILES of them, see `fileCount`). */
-  files: { path: string; insertions: number; deletions: number }[];
+  files: { path: string; insertions: number; deletions: number; bytes?: number | undefined }[];
   /** How many files the run changed. */
   fileCount: number;
   /** Lines added / removed over all files (binary files count 0). */
@@ -83,7 +83,7 @@ export function toReviewRun(run: RunView): ReviewRun {
     agent: run.agent,
     state: run.state,
     baseBranch: run.baseBranch,
-    files: run.files.map((f) => ({ path: f.path, insertions: f.insertions, deletions: f.deletions })),
+    files: run.files.map((f) => ({ path: f.path, insertions: f.insertions, deletions: f.deletions, bytes: f.bytes })),
     fileCount: run.fileCount,
     insertions: run.insertions,
     deletions: run.deletions,
