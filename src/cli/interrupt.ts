@@ -6,6 +6,7 @@
  * closing terminal may send SIGHUP twice, and a forced exit would leave the agent unsupervised, as
  * SIGTERM and SIGHUP did before they were handled). `dispose()` removes the handlers.
  * @param what what is stopped, for the message (`the agents`, `the agent`)
+ * @returns the controller whose signal the command passes to the run, and `dispose()`
  */
 export function interruptible(what = 'the agents'): { controller: AbortController; dispose(): void } {
   const controller = new AbortController();

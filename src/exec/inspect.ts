@@ -100,6 +100,16 @@ export function parseLsTree(text: string): TreeEntry[] {
 
 
 /**
+ * Blob sizes by object id, from `ls-tree -l` listings (every blob id of those trees). Pure.
+ * @returns id → size in bytes
+ */
+export function blobSizes(trees: readonly (readonly TreeEntry[])[]): Map<string, number> {
+  const sizes = new Map<string, number>();
+  for (const tree of trees) for (const e of tree) if (e.type === 'blob' && e.size >= 0) sizes.set(e.id, e.size);
+  return sizes;
+}
+
+/**
  * Every file changed from `base` to `head` with the sizes of its two blobs, read from the commits alone
  * (`diff --raw` and `ls-tree -l` of both trees: git never opens a blob for this, whatever its size).
  * @returns in git's order, `oldBytes`/`newBytes` 0 for a side that does not exist or is not a blob
@@ -110,10 +120,9 @@ export async function changedFileSizes(git: Git, where: GitWhere, base: string, 
   const ro = { readOnly: true, drivers: false } as const;
   const raw = parseRawDiff(await git.out(where, ['diff', '--raw', '-z', '--no-renames', '--no-abbrev', '--no-ext-diff', '--ignore-submodules=none', base, head], ro));
   if (raw.length === 0) return [];
-  const sizes = new Map<string, number>();
-  for (const rev of [base, head]) {
-    for (const e of parseLsTree(await git.out(where, ['ls-tree', '-r', '-z', '-l', '--full-tree', rev], ro))) if (e.type === 'blob' && e.size >= 0) sizes.set(e.id, e.size);
-  }
+  const trees = [];
+  for (const rev of [base, head]) trees.push(parseLsTree(await git.out(where, ['ls-tree', '-r', '-z', '-l', '--full-tree', rev], ro)));
+  const sizes = blobSizes(trees);
   return raw.map((r) => ({ path: r.path, oldBytes: sizes.get(r.oldId) ?? 0, newBytes: sizes.get(r.newId) ?? 0 }));
 }
 
@@ -153,8 +162,7 @@ export async function inspectChanges(git: Git, args: { worktree: string; repoRoo
 
   // Blob sizes from both trees (`ls-tree -l`): every old id is in the base tree, every new one in the head's.
   const headTree = parseLsTree(await git.out(repoRoot, ['ls-tree', '-r', '-z', '-l', '--full-tree', head], ro));
-  const sizes = new Map<string, number>();
-  for (const e of [...baseTree, ...headTree]) if (e.type === 'blob' && e.size >= 0) sizes.set(e.id, e.size);
+  const sizes = blobSizes([baseTree, headTree]);
 
   // Every link in the head tree: the base's links, minus the changed paths, plus the changed links.
   const changed = new Set(raw.map((r) => r.path));

@@ -54,13 +54,14 @@ export function killProcessGroup(pgid: number, signal: NodeJS.Signals = 'SIGKILL
 }
 
 /**
- * SIGKILL each of `pids` now (synchronous, for callers that cannot wait: crash recovery).
+ * Send `signal` (default SIGKILL) to each of `pids` now; synchronous, for callers that cannot wait (crash
+ * recovery) and for {@link stopRunProcesses}.
  * @returns the pids that were signalled (those already gone are left out)
  */
-export function killProcesses(pids: readonly number[]): number[] {
+export function killProcesses(pids: readonly number[], signal: NodeJS.Signals = 'SIGKILL'): number[] {
   return pids.filter((pid) => {
     try {
-      process.kill(pid, 'SIGKILL');
+      process.kill(pid, signal);
       return true;
     } catch {
       return false;
@@ -129,13 +130,7 @@ export async function stopRunProcesses(runId: string, processGroup: number | und
   if (signalled.length === 0) return { signalled, survivors: [] };
   const send = (signal: NodeJS.Signals, pids: readonly number[]) => {
     if (processGroup !== undefined) killProcessGroup(processGroup, signal);
-    for (const pid of pids) {
-      try {
-        process.kill(pid, signal);
-      } catch {
-        /* gone */
-      }
-    }
+    killProcesses(pids, signal);
   };
   send('SIGTERM', signalled);
   let left = await waitGone(runId, processGroup, graceMs);

@@ -35,7 +35,7 @@ import type { RunDecision } from './decide.js';
 import { effectiveAutonomyOf, policyFor, requireLaunchable, type RunPlan } from './plan.js';
 import { PROTOCOL_PATHS, protocolText } from './protocol.js';
 import { GIT_ESCALATIONS, runDiff, runGitTarget } from './review.js';
-import { leftOutText } from '../ui/describe.js';
+import { diffWithLeftOut } from '../ui/describe.js';
 import { captureRun } from './stages/capture.js';
 import { checkRun } from './stages/check.js';
 import { decideStage } from './stages/decide.js';
@@ -105,8 +105,7 @@ export async function requestChanges(ctx: Context, run: RunView, input: RequestC
   const previous = run.attempts.at(-1)?.sessionId;
   const resume = plan.adapter.canResume && isSessionId(previous) ? previous : undefined;
   const read = await runDiff(ctx.git, ctx.project.root, run.baseSha, run.headSha);
-  const shownNote = leftOutText(read);
-  const diff = read.omitted ? `(not shown: your diff so far is ${read.omitted}; git diff ${run.baseSha.slice(0, 10)} in your worktree shows it)` : `${shownNote ? `(${shownNote})\n` : ''}${read.text}`;
+  const diff = read.omitted ? `(not shown: your diff so far is ${read.omitted}; git diff ${run.baseSha.slice(0, 10)} in your worktree shows it)` : diffWithLeftOut(read);
   const promptInput = { attempt, note, diff, base: run.baseSha.slice(0, 10) };
   plan.prompt = resume ? resumePrompt(promptInput) : freshPrompt(plan.prompt, run.attempts.map((a) => ({ attempt: a.attempt, note: a.note, summary: a.summary })), promptInput);
 

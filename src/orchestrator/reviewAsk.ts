@@ -26,7 +26,7 @@ import { confineCommand } from './stages/confine.js';
 import { runEnv } from './stages/launch.js';
 import { sandboxLayout } from './stages/prepare.js';
 import { writeRendered } from './stages/render.js';
-import { describeFileChange, leftOutText } from '../ui/describe.js';
+import { describeFileChange, diffWithLeftOut } from '../ui/describe.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { findRunnableTask } from './tasks.js';
 
@@ -80,8 +80,7 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
   // Read through the checkout like review show: in the worktree, the agent's own .gitattributes (`*.js
   // -diff`) would show its code to the reviewer as "Binary files differ".
   const read = await runDiff(ctx.git, ctx.project.root, run.baseSha, run.headSha);
-  const note = leftOutText(read);
-  const diff = read.omitted ? `(not shown: the diff is ${read.omitted}; read the changed files listed above in the worktree)` : `${note ? `(${note}; read them in the worktree)\n` : ''}${read.text || '(no changes)'}`;
+  const diff = read.omitted ? `(not shown: the diff is ${read.omitted}; read the changed files listed above in the worktree)` : diffWithLeftOut({ ...read, text: read.text || '(no changes)' }, '; read them in the worktree');
   const prompt = [
     `You are reviewing another agent's work on the task "${run.task}" (${run.title}). Do not change any file.`,
     '',

@@ -13,7 +13,7 @@ import { listRuns } from '../evidence/runsStore.js';
 import { currentHuman, findRun, type Context } from './context.js';
 import { discardAnywhere, fetchRunCommits, mergeAnywhere, reviewSite } from './reviewRemote.js';
 import { runDiff } from './review.js';
-import { leftOutText } from '../ui/describe.js';
+import { diffWithLeftOut } from '../ui/describe.js';
 import { askReviewer } from './reviewAsk.js';
 
 /**
@@ -66,8 +66,7 @@ export function reviewSession(ctx: Context, sendBack?: SendBack): ReviewSession 
           // As review show: read through the checkout (the commits are in the common object store).
           const diff = await runDiff(ctx.git, ctx.project.root, run.baseSha, run.headSha);
           if (diff.omitted) throw new StateError(`the diff is ${diff.omitted} and is not shown; agentctl review show ${run.runId} lists the changed files`);
-          const note = leftOutText(diff);
-          return note ? `${note}\n${diff.text}` : diff.text;
+          return diffWithLeftOut(diff);
         })(),
       ),
     merge: (runId) =>

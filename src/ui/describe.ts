@@ -133,7 +133,7 @@ function describe(e: StoredEvent): string | undefined {
 }
 
 /** A byte count for people: `512 B`, `4.2 KiB`, `60.0 MiB`, `6.0 GiB`. */
-export const formatBytes = (n: number): string =>
+const formatBytes = (n: number): string =>
   n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024 ** 3).toFixed(1)} GiB`;
 
 /** A changed file as `review show` lists it: line counts (-1 for a binary file) and, when recorded, changed bytes. */
@@ -197,4 +197,15 @@ export function leftOutText(diff: DiffSelection, max = 20): string {
   const named = diff.leftOut.slice(0, max).map((f) => `${JSON.stringify(f.path)} (${formatBytes(f.bytes)}${f.why === 'large' ? `, above ${formatBytes(DIFF_BIG_FILE_BYTES)}` : ''})`);
   const more = diff.leftOut.length - named.length;
   return `not shown, too large to read here: ${named.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
+}
+
+/**
+ * A diff's text as a reader of it gets it (an agent's prompt, the review screen): the {@link leftOutText}
+ * note on a first line in parentheses, `hint` after it, when files were left out. Pure.
+ * @param diff the text and what it leaves out (orchestrator/review.ts RunDiff)
+ * @param hint appended inside the parentheses (`; read them in the worktree`)
+ */
+export function diffWithLeftOut(diff: DiffSelection & { text: string }, hint = ''): string {
+  const note = leftOutText(diff);
+  return note ? `(${note}${hint})\n${diff.text}` : diff.text;
 }
