@@ -55,6 +55,13 @@ export interface GitCallOptions {
   drivers?: boolean;
   /** Read-only calls set GIT_OPTIONAL_LOCKS=0 so they never take index.lock. */
   readOnly?: boolean;
+  /**
+   * false: no `.gitattributes` of any checkout or worktree applies ({@link ATTRIBUTE_FREE_CWD}), nor the
+   * user's `core.attributesFile`. For reads of commits alone (diffs between two commits), whose binary
+   * guess and line counts must not be steered by attributes a repository or an agent wrote (`*.js -diff`
+   * in a checkout made every later run's JavaScript show as `Binary files differ`). Default: git's own.
+   */
+  attributes?: false;
   /** Extra env (e.g. author identity). */
   env?: Record<string, string>;
   /** Exit codes that are not failures. Default: only 0. */
@@ -101,6 +108,17 @@ export const DIFF_BIG_FILE_BYTES = 8 * 1024 * 1024;
  */
 export const DIFF_MAX_BYTES = 16 * 1024 * 1024;
 
+/**
+ * Working directory of a git call that must read no in-tree attributes: the filesystem root. git reads
+ * `.gitattributes` relative to its working directory, which is the work tree's top when the call starts
+ * inside it (git changes there) and otherwise stays where it started; a commit-to-commit read never needs
+ * the work tree. The root is not writable by the user's processes nor by a sandboxed agent (read-only
+ * inside the OS sandbox), and holds no `.gitattributes`. (git 2.40 adds `--attr-source`, which git 2.39
+ * lacks.) Measured: `*.js -diff` in the checkout and `*.md binary` in the run's worktree made diffs
+ * started there print `Binary files … differ`; started here, the text.
+ */
+export const ATTRIBUTE_FREE_CWD = '/';
+
 /** Git operations. `where` is a {@link GitWhere}; paths are absolute. */
 export interface Git {
   /** Run `git <args>` and return the whole result. @throws GitCommandError on an unaccepted exit code */
@@ -127,10 +145,13 @@ export interface Git {
    * Unified diff between two commits (text). A file larger than {@link DIFF_BIG_FILE_BYTES} on either
    * side shows as `Binary files … differ` (git's `core.bigFileThreshold`), so an agent's giant file
    * cannot make every reader of the diff hold it (a 60 MB file took `review show` to 623 MB).
+   * No attribute applies (see {@link GitCallOptions.attributes}).
    * @param pathspecs limit the diff (git pathspecs, e.g. `:(exclude,literal)<path>`); default: every file
+   * @param options.text diff every file as text (`--text`), even one git would guess is binary from a
+   *   NUL byte; a file above the big-file size is still read whole then, so leave those out by pathspec
    * @throws OutputTooLargeError when the whole diff is longer than {@link DIFF_MAX_BYTES}
    */
-  diff(where: GitWhere, from: string, to: string, pathspecs?: readonly string[]): Promise<string>;
+  diff(where: GitWhere, from: string, to: string, pathspecs?: readonly string[], options?: { text?: boolean }): Promise<string>;
   /**
    * Stage everything in a worktree and commit it. Returns the new HEAD sha, or null when there was nothing to commit.
    * @param author name/email recorded as author and committer
@@ -170,7 +191,8 @@ export function createGit(options: GitOptions = {}): Git {
 
   /** Run one simple-git task with the hardened setup; `task` picks the simple-git method. */
   async function call<T>(where: GitWhere, args: readonly string[], o: GitCallOptions, task: (g: SimpleGit) => Promise<T>): Promise<GitResult & { value: T }> {
-    const { cwd, targetEnv } = place(where);
+    const { cwd: placed, targetEnv } = place(where);
+    const cwd = o.attributes === false ? ATTRIBUTE_FREE_CWD : placed;
     const overrides = !(o.drivers ?? mayRunDrivers(args)) ? [] : driverOverrides((await call(where, DRIVER_LIST_ARGS, { readOnly: true, accept: [0, 1], drivers: false }, (g) => g.raw([...DRIVER_LIST_ARGS]))).stdout);
     const env = childEnv(parentEnv, { ...SAFE_GIT_ENV, ...targetEnv, ...(o.readOnly ? { GIT_OPTIONAL_LOCKS: '0' } : {}), ...configEnv(overrides), ...o.env });
     const accept = o.accept ?? [0];
@@ -179,7 +201,7 @@ export function createGit(options: GitOptions = {}): Git {
     let seen: { exitCode: number | null; stdout: string; stderr: string } | undefined;
     const sgOptions: Partial<SimpleGitOptions> = {
       baseDir: cwd,
-      config: [...HARDENED_CONFIG],
+      config: o.attributes === false ? [...HARDENED_CONFIG, 'core.attributesFile=/dev/null'] : [...HARDENED_CONFIG],
       unsafe: SIMPLE_GIT_UNSAFE,
       maxConcurrentProcesses: 1,
       trimmed: false,
@@ -237,8 +259,8 @@ export function createGit(options: GitOptions = {}): Git {
   };
   const out: Git['out'] = async (where, args, o) => (await raw(where, args, o)).stdout.replace(/\n$/, '');
   const ro = { readOnly: true } as const;
-  /** Commit-to-commit comparisons: the work tree is never read, so no filter can run. */
-  const treesOnly = { readOnly: true, drivers: false } as const;
+  /** Commit-to-commit comparisons: the work tree is never read, so no filter can run and no attribute applies. */
+  const treesOnly = { readOnly: true, drivers: false, attributes: false } as const;
 
   return {
     raw,
@@ -271,8 +293,8 @@ export function createGit(options: GitOptions = {}): Git {
     async worktrees(where) {
       return parseWorktrees(await out(where, ['worktree', 'list', '--porcelain', '-z'], ro));
     },
-    diff: (where, from, to, pathspecs = []) =>
-      out(where, ['-c', `core.bigFileThreshold=${DIFF_BIG_FILE_BYTES}`, 'diff', '--no-color', '--ignore-submodules=none', from, to, ...(pathspecs.length ? ['--', ...pathspecs] : [])], { ...treesOnly, maxOutputBytes: DIFF_MAX_BYTES }),
+    diff: (where, from, to, pathspecs = [], options = {}) =>
+      out(where, ['-c', `core.bigFileThreshold=${DIFF_BIG_FILE_BYTES}`, 'diff', '--no-color', '--ignore-submodules=none', ...(options.text ? ['--text'] : []), from, to, ...(pathspecs.length ? ['--', ...pathspecs] : [])], { ...treesOnly, maxOutputBytes: DIFF_MAX_BYTES }),
     async commitAll(where, message, author, exclude = [], base) {
       // An exclude pathspec naming an ignored path makes `git add` fail ("paths are ignored", exit 1),
       // e.g. a shared `node_modules` link under a `.gitignore` line `node_modules`: such a path is left

@@ -117,7 +117,7 @@ export function blobSizes(trees: readonly (readonly TreeEntry[])[]): Map<string,
  * @throws GitCommandError when git fails
  */
 export async function changedFileSizes(git: Git, where: GitWhere, base: string, head: string): Promise<{ path: string; oldBytes: number; newBytes: number }[]> {
-  const ro = { readOnly: true, drivers: false } as const;
+  const ro = { readOnly: true, drivers: false, attributes: false } as const;
   const raw = parseRawDiff(await git.out(where, ['diff', '--raw', '-z', '--no-renames', '--no-abbrev', '--no-ext-diff', '--ignore-submodules=none', base, head], ro));
   if (raw.length === 0) return [];
   const trees = [];
@@ -155,9 +155,10 @@ export async function inspectChanges(git: Git, args: { worktree: string; repoRoo
   // Objects are read through the main checkout: base and head are commit ids in the shared object store,
   // and nothing in the worktree (its `.git` pointer, its attributes) gets a say in what is read.
   const format = await git.out(repoRoot, ['rev-parse', '--show-object-format'], ro);
-  const raw = parseRawDiff(await git.out(repoRoot, ['diff', '--raw', '-z', '--no-renames', '--no-abbrev', '--no-ext-diff', base, head], ro));
-  // Line counts straight from git, with no textconv or external diff the repository could configure.
-  const lines = new Map(parseNumstat(await git.out(repoRoot, ['diff', '--numstat', '-z', '--no-renames', '--no-textconv', '--no-ext-diff', base, head], ro)).map((f) => [f.path, f]));
+  const commits = { readOnly: true, drivers: false, attributes: false } as const;
+  const raw = parseRawDiff(await git.out(repoRoot, ['diff', '--raw', '-z', '--no-renames', '--no-abbrev', '--no-ext-diff', base, head], commits));
+  // Line counts straight from git, with no textconv, external diff or attribute the repository could configure.
+  const lines = new Map(parseNumstat(await git.out(repoRoot, ['diff', '--numstat', '-z', '--no-renames', '--no-textconv', '--no-ext-diff', base, head], commits)).map((f) => [f.path, f]));
   const baseTree = parseLsTree(await git.out(repoRoot, ['ls-tree', '-r', '-z', '-l', '--full-tree', base], ro));
 
   // Blob sizes from both trees (`ls-tree -l`): every old id is in the base tree, every new one in the head's.

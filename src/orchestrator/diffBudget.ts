@@ -9,7 +9,33 @@
  *   budget, so that bulk (three 6 MB files) cannot push a one-line change out of sight (the whole diff
  *   used to be left out).
  * What is left out is named, with its size.
+ *
+ * Which files are text is decided by name, not by git's guess from content: git calls a file binary when
+ * its first 8,000 bytes hold a NUL, and prints only `Binary files … differ`, so one NUL in a comment hid a
+ * JavaScript file's code from review. A file shows as text unless its name ends in a binary file
+ * extension (the `binary-extensions` package's list: images, archives, fonts, compiled objects...).
  */
+import binaryExtensions from 'binary-extensions';
+
+const BINARY_EXTENSIONS: ReadonlySet<string> = new Set(binaryExtensions.map((e) => e.toLowerCase()));
+
+/**
+ * Whether a file's name ends in a binary file extension (any case): `docs/logo.PNG`, `a/.png`; not
+ * `src/app.js` nor `Makefile`. The same rule as {@link BINARY_NAME_PATHSPECS}.
+ * @param path repository-relative path
+ */
+export function hasBinaryName(path: string): boolean {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  const dot = name.lastIndexOf('.');
+  return dot >= 0 && BINARY_EXTENSIONS.has(name.slice(dot + 1).toLowerCase());
+}
+
+/**
+ * git pathspecs (glob magic, any case: any folder, then `*.<ext>`; one per extension, ~270) that match
+ * exactly the files {@link hasBinaryName} accepts: a fixed list, whatever the run changed. With `exclude`
+ * added to their magic, they leave those files out.
+ */
+export const BINARY_NAME_PATHSPECS: readonly string[] = [...BINARY_EXTENSIONS].map((e) => `:(glob,icase)**/*.${e}`);
 
 /** One changed file with its blob sizes in bytes (0 for a side that does not exist). */
 export interface DiffFile {

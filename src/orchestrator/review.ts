@@ -25,7 +25,7 @@ import { worktreePath } from '../core/paths.js';
 import { currentHost, runFromLog, type Context } from './context.js';
 import { PROTOCOL_PATHS } from './protocol.js';
 import { teardownWorktree } from './teardown.js';
-import { selectDiffFiles, type DiffSelection } from './diffBudget.js';
+import { BINARY_NAME_PATHSPECS, hasBinaryName, selectDiffFiles, type DiffSelection } from './diffBudget.js';
 
 /** A run's diff as a reader gets it: the text, what it leaves out, or why it is left out whole. */
 export interface RunDiff {
@@ -37,6 +37,9 @@ export interface RunDiff {
   leftOut: DiffSelection['leftOut'];
 }
 
+/** A pathspec with `exclude` added to its magic: `:(glob)x` → `:(exclude,glob)x`. */
+const excluding = (pathspec: string): string => pathspec.replace(/^:\(/, ':(exclude,');
+
 /** Most characters of `:(exclude)` pathspecs passed to git for the files left out (well within argv). */
 const MAX_EXCLUDE_CHARS = 200_000;
 
@@ -44,7 +47,9 @@ const MAX_EXCLUDE_CHARS = 200_000;
  * The diff from `base` to `head` for a human or an agent to read (`review show`, the review view,
  * `review ask`, `request-changes`). Bounded whatever the agent wrote: a file above DIFF_BIG_FILE_BYTES
  * is never read, and the others are shown smallest first within DIFF_MAX_BYTES of diff (each counted at
- * twice its blobs, diffBudget.ts); what is left out is named in `leftOut`. The whole diff is left out
+ * twice its blobs, diffBudget.ts); what is left out is named in `leftOut`. Every file shown is diffed as
+ * text unless its name has a binary extension (diffBudget.ts: a NUL byte does not hide code), and no
+ * attribute of the repository or the run applies. The whole diff is left out
  * (`omitted`) when the files to leave out are too many to name to git, or one has a name that is not
  * UTF-8, or git's output still exceeds DIFF_MAX_BYTES.
  * @param head the head commit; undefined or equal to `base`: no change
@@ -52,14 +57,21 @@ const MAX_EXCLUDE_CHARS = 200_000;
  */
 export async function runDiff(git: Git, where: GitWhere, base: string, head: string | undefined): Promise<RunDiff> {
   if (!head || head === base) return { text: '', omitted: undefined, leftOut: [] };
-  const { leftOut } = selectDiffFiles(await changedFileSizes(git, where, base, head), DIFF_BIG_FILE_BYTES, DIFF_MAX_BYTES);
+  const files = await changedFileSizes(git, where, base, head);
+  const { leftOut } = selectDiffFiles(files, DIFF_BIG_FILE_BYTES, DIFF_MAX_BYTES);
   // A name that is not UTF-8 comes back from git with U+FFFD in it and cannot be handed back to git to
   // leave the file out: then nothing is diffed (git would read the file after all).
   if (leftOut.some((f) => f.path.includes('\uFFFD'))) return { text: '', omitted: 'a file too large to show has a name that is not UTF-8', leftOut };
   const excludes = leftOut.map((f) => `:(exclude,literal)${f.path}`);
   if (excludes.reduce((n, p) => n + p.length + 1, 0) > MAX_EXCLUDE_CHARS) return { text: '', omitted: `${leftOut.length} files too large to show`, leftOut };
   try {
-    return { text: await git.diff(where, base, head, excludes), omitted: undefined, leftOut };
+    // Text for every file but those with a binary name, whatever git would guess from their content (a
+    // NUL byte); those after, as git shows them. `where` never says which attributes apply (Git.diff).
+    const left = new Set(leftOut.map((f) => f.path));
+    const binaryNamed = files.some((f) => !left.has(f.path) && hasBinaryName(f.path));
+    const text = await git.diff(where, base, head, [...excludes, ...BINARY_NAME_PATHSPECS.map(excluding)], { text: true });
+    const binary = binaryNamed ? await git.diff(where, base, head, [...BINARY_NAME_PATHSPECS, ...excludes]) : '';
+    return { text: text && binary ? `${text}\n${binary}` : text || binary, omitted: undefined, leftOut };
   } catch (error) {
     if (error instanceof OutputTooLargeError) return { text: '', omitted: `larger than ${DIFF_MAX_BYTES / 1024 / 1024} MiB`, leftOut };
     throw error;

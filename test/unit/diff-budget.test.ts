@@ -1,6 +1,7 @@
 /** Which files of a run's diff are shown as text (orchestrator/diffBudget.ts). */
 import { expect, it } from 'vitest';
-import { selectDiffFiles } from '../../src/orchestrator/diffBudget.js';
+import { BINARY_NAME_PATHSPECS, hasBinaryName, selectDiffFiles } from '../../src/orchestrator/diffBudget.js';
+import { cleanup, git, makeRepo } from '../helpers.js';
 
 it('leaves out a file above the big-file size on either side, and the largest others past the budget, in git order', () => {
   const files = [
@@ -21,4 +22,16 @@ it('leaves out a file above the big-file size on either side, and the largest ot
   expect(selectDiffFiles(files.filter((f) => !f.path.startsWith('big')), 100, 2 * 230).leftOut).toEqual([]);
   expect(selectDiffFiles(files.filter((f) => !f.path.startsWith('big')), 100, 2 * 230 - 1).leftOut).toEqual([{ path: 'd', bytes: 90, why: 'budget' }]);
   expect(selectDiffFiles([], 100, 100).leftOut).toEqual([]);
+});
+
+it('a file is binary by its name alone, and git\'s pathspecs pick the same files as hasBinaryName', () => {
+  const names = ['logo.png', 'docs/Logo.PNG', 'a/.png', 'fonts/x.woff2', 'lib/a.so', 'src/app.js', 'Makefile', 'a.png/readme', 'notes.txt', 'x.pngx', 'data.sqlite'];
+  expect(names.filter(hasBinaryName)).toEqual(['logo.png', 'docs/Logo.PNG', 'a/.png', 'fonts/x.woff2', 'lib/a.so', 'data.sqlite']);
+  const { repo } = makeRepo(Object.fromEntries(names.map((n) => [n, 'x'])));
+  try {
+    const picked = git(repo, 'ls-files', '-z', '--', ...BINARY_NAME_PATHSPECS).split('\0').filter(Boolean);
+    expect(picked.sort()).toEqual(names.filter(hasBinaryName).sort());
+  } finally {
+    cleanup();
+  }
 });
