@@ -37,8 +37,10 @@ export function recoverOrphanedRuns(ctx: Context): Recovered[] {
   for (const candidate of listRuns(ctx.store, project, { states: ['planned', 'running'] }).runs.reverse()) {
     const all = ctx.store.query({ runId: candidate.runId });
     const run = projectRuns(all).get(candidate.runId);
+    // A decided run still `running` is one whose agentctl died carrying the decision out (an auto merge
+    // waiting for the repository lock, a failure being recorded): it is recovered like any other, and a
+    // human then merges or discards it (a merge that already moved the base is found by its trailer).
     if (!run || (run.state !== 'planned' && run.state !== 'running')) continue;
-    if (run.decision !== undefined) continue;
     // A later attempt (review request-changes) has its own owner: only the latest attempt's events count.
     const start = all.findLastIndex((e) => e.type === 'run.planned' || e.type === 'run.attempt_started');
     const mine = all.slice(start);

@@ -1,7 +1,9 @@
 /** Parallel runs on one repository, SIGINT handling, --claim through a pseudo-terminal, policy show. */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import lockfile from 'proper-lockfile';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, ROOT, agentctl, cleanup, git, makeRepo, script, taggedSleep, tagged, taskFile, waitFor } from '../helpers.js';
 
@@ -119,6 +121,34 @@ describe('other signals, and an interrupt during the gate', () => {
     const runs = JSON.parse((await agentctl(repo, home, ['runs', '--json'])).stdout).runs;
     expect(runs[0].state).toBe('interrupted');
     expect(await waitFor(() => tagged(tag).length === 0, 5000)).toBe(true);
+  });
+
+  it('an agentctl killed while its auto merge waits for the repository lock leaves a run the next command recovers, for a human to merge', async () => {
+    // The gate sleeps a second (and passes): time for the test to take the repository lock first.
+    const tag = `agentctl-auto-merge-${process.pid}-${Date.now()}`;
+    const { repo, home } = signalRepo(`cat > docs/gate.sh <<'G'\n${taggedSleep(tag, 1)}\nG`, { autonomy: 'auto', gate: 'sh docs/gate.sh' });
+    expect((await agentctl(repo, home, ['promote', 'command', '--type', 'docs', '--to', 'auto', '--force'])).code).toBe(0);
+    const base = git(repo, 'rev-parse', 'main');
+    const run = start(repo, home);
+    expect(await waitFor(() => tagged(tag).length === 1)).toBe(true);
+    const lockFile = join(home, 'locks', readdirSync(join(home, 'locks')).find((n) => n.endsWith('.lock'))!);
+    const release = await lockfile.lock(lockFile, { retries: { retries: 100, minTimeout: 20, maxTimeout: 50 } });
+    try {
+      const db = new Database(join(home, 'agentctl.db'), { readonly: true, fileMustExist: true });
+      const decided = () => db.prepare("SELECT count(*) AS n FROM events WHERE type = 'run.decided'").get() as { n: number };
+      expect(await waitFor(() => decided().n === 1)).toBe(true);
+      db.close();
+      run.child.kill('SIGKILL');
+      await run.closed;
+    } finally {
+      await release();
+    }
+    const runs = JSON.parse((await agentctl(repo, home, ['runs', '--json'])).stdout).runs;
+    expect(runs[0].state).toBe('interrupted');
+    expect(git(repo, 'rev-parse', 'main')).toBe(base);
+    const merged = await agentctl(repo, home, ['review', 'merge', runs[0].runId, '--json']);
+    expect(merged.code, merged.stderr).toBe(0);
+    expect(git(repo, 'show', 'main:docs/wip.md')).toBe('partial');
   });
 
   it('a gate stopped by the kill switch gives no verdict: the sandbox runner\'s exit 0 after a stop is not a pass', async () => {
