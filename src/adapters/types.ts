@@ -55,7 +55,19 @@ export interface LaunchSpec {
 }
 
 /** Input to {@link AgentAdapter.launch}. */
+/**
+ * A prompt as a tool can be given it: each NUL written `\x00`. argv and environment strings end at a NUL
+ * (spawning with one fails: a diff that showed a NUL byte of the agent's file made `request-changes`
+ * fail to start the agent), and a NUL means nothing to a model. Pure.
+ * @param text a prompt, with text from a task file or a diff
+ * @returns the same text without NUL characters
+ */
+export function launchablePrompt(text: string): string {
+  return text.replaceAll('\0', '\\x00');
+}
+
 export interface LaunchInput {
+  /** The prompt; pass it through {@link launchablePrompt} (tools get it in argv, the environment or stdin). */
   prompt: string;
   worktree: string;
   settings: AgentSettings;

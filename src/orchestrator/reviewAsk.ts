@@ -6,7 +6,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { parseLine } from '../adapters/admit.js';
 import { adapterFor } from '../adapters/registry.js';
-import { clip } from '../adapters/types.js';
+import { clip, launchablePrompt } from '../adapters/types.js';
 import { StateError } from '../core/errors.js';
 import { runDir, runTempDir } from '../core/paths.js';
 import type { AgentName } from '../definition/task.js';
@@ -107,7 +107,7 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
   mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
   // The reviewer is an agent like any other: the same OS sandbox, under the research profile.
   const confined = { plan: { osSandbox, policy, runId: run.runId, worktree, task: { id: run.task } }, layout: sandboxLayout(ctx, worktree, dir, tmpDir, rendered), tmpDir };
-  const spec = adapter.launch({ prompt, worktree, settings, rendered, interactive: false });
+  const spec = adapter.launch({ prompt: launchablePrompt(prompt), worktree, settings, rendered, interactive: false });
   const cmd = confineCommand(confined, 'reviewer', commandFor(spec.bin, spec.args), adapter.apiHosts(ctx.env), [spec.bin]);
   const parser = adapter.parser(worktree);
   const result = await runProcess(cmd.file, cmd.args, {

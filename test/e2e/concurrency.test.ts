@@ -173,7 +173,8 @@ describe('hold tasks with --claim', () => {
     const { repo, home } = makeRepo({
       '.agentrc.yaml': 'agents:\n  command:\n    bin: ./human.sh\n',
       'human.sh': '#!/bin/sh\nmkdir -p migrations; echo "-- by hand" > migrations/001.sql\n',
-      'tasks/migrate.md': taskFile({ agent: 'command', autonomy: 'hold', profile: 'careful', paths: ['migrations/**'] }, 'Write the migration.'),
+      // The prompt is printed for the human: what the repository wrote in it must not drive the terminal.
+      'tasks/migrate.md': taskFile({ agent: 'command', autonomy: 'hold', profile: 'careful', paths: ['migrations/**'] }, 'Write the migration.\u001b]0;pwned\u0007'),
     });
     chmodSync(join(repo, 'human.sh'), 0o755);
     git(repo, 'add', '-A');
@@ -185,6 +186,8 @@ describe('hold tasks with --claim', () => {
     });
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain('you are driving command in the sandbox');
+    expect(r.stdout).toContain('Write the migration.\\x1b]0;pwned\\x07');
+    expect(r.stdout).not.toContain('\u001b]0;pwned');
     const runs = JSON.parse((await agentctl(repo, home, ['runs', '--json'])).stdout).runs;
     expect(runs[0]).toMatchObject({ state: 'awaiting_review', effective: 'hold', files: [expect.objectContaining({ path: 'migrations/001.sql' })], scopeViolations: [] });
   });

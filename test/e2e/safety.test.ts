@@ -593,6 +593,17 @@ describe('hostile input', () => {
     expect(asJson.diff).toContain('+// \u0000\n+require("child_process")');
   });
 
+  it('a NUL byte the diff now shows reaches the agent sent back with changes as \\x00: its prompt cannot carry a NUL (the agent did not start)', async () => {
+    const { repo, home } = commandRepo(`mkdir -p docs; printf '// \\000\\nmodule.exports = 2;\\n' > docs/nul.js; printf '%s' "$AGENTCTL_PROMPT" > docs/prompt.txt`, { t: {} });
+    const run = (await json(repo, home, ['run', 't'])).run;
+    expect(run.state).toBe('awaiting_review');
+    const sent = await agentctl(repo, home, ['review', 'request-changes', run.runId, '--note', 'use a string', '--json']);
+    expect(sent.code, sent.stderr).toBe(0);
+    const events = (await json(repo, home, ['log', '--run', run.runId])).events as { type: string; payload: Record<string, unknown> }[];
+    expect(events.filter((e) => e.type === 'agent.exited').map((e) => e.payload.exitCode)).toEqual([0, 0]);
+    expect(readFileSync(join(run.worktree, 'docs/prompt.txt'), 'utf8')).toContain('+// \\x00\n+module.exports = 2;');
+  });
+
   it.runIf(existsSync('/usr/bin/time'))('a sparse file of a gigabyte (1 MB in git) is not read by the diff: review show stays small in memory', async () => {
     const { repo, home } = commandRepo('mkdir -p docs; truncate -s 1G docs/zero.md; echo small > docs/small.md', { t: {} });
     const run = (await json(repo, home, ['run', 't'])).run;

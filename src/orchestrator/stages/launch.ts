@@ -3,13 +3,14 @@
  * the agent's own reports, and turn its output into events until it exits (event `agent.exited`).
  */
 import { admitAgentEvents, OutputBudget, parseLine } from '../../adapters/admit.js';
-import { clip, MAX_SUMMARY_CHARS, type AgentEvent, type StreamSummary } from '../../adapters/types.js';
+import { clip, launchablePrompt, MAX_SUMMARY_CHARS, type AgentEvent, type StreamSummary } from '../../adapters/types.js';
 import { decidePath } from '../../authz/check.js';
 import type { Policy } from '../../authz/policy.js';
 import type { EventOf } from '../../evidence/events.js';
 import { killRunProcesses, processStartTime } from '../../exec/processes.js';
 import { childEnv, commandFor, runProcess, type RunResult } from '../../exec/runner.js';
 import { MAX_LINE_CHARS } from '../../exec/lines.js';
+import { terminalSafe } from '../../ui/terminal.js';
 import type { Context } from '../context.js';
 import { startGuard, type GuardReport } from '../guard.js';
 import { confineCommand } from './confine.js';
@@ -56,11 +57,11 @@ export function runEnv(ctx: Context, run: ConfinedRun, extra: Record<string, str
 export async function launchAgent(ctx: Context, run: PreparedRun, options: LaunchOptions, emit: Emit): Promise<LaunchOutcome> {
   const { task, policy, adapter, settings, runId, worktree, prompt } = run.plan;
   const interactive = options.interactive;
-  const spec = adapter.launch({ prompt, worktree, settings, rendered: run.rendered, interactive, resume: options.resume });
+  const spec = adapter.launch({ prompt: launchablePrompt(prompt), worktree, settings, rendered: run.rendered, interactive, resume: options.resume });
   const cmd = confineCommand(run, 'agent', commandFor(spec.bin, spec.args), adapter.apiHosts(ctx.env), [spec.bin]);
   const env = runEnv(ctx, run, { ...settings.env, ...spec.env }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]);
   if (interactive) {
-    process.stderr.write(`\nagentctl: you are driving ${task.agent} in the sandbox ${worktree}\nTask prompt:\n\n${task.prompt}\n\n`);
+    process.stderr.write(`\nagentctl: you are driving ${task.agent} in the sandbox ${terminalSafe(worktree)}\nTask prompt:\n\n${terminalSafe(task.prompt, { multiline: true })}\n\n`);
   }
   const stopper = new AbortController();
   const onOuterAbort = () => stopper.abort();
