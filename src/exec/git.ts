@@ -304,13 +304,25 @@ export function createGit(options: GitOptions = {}): Git {
       // --ignore-errors: a path git refuses to store (`docs/.Git/x`, which it guards as `.git` on other
       // systems) is left out, and the rest is added (exit 1), instead of failing the whole capture, and
       // then every discard of the run. What is left out stays in the worktree, never committed or merged.
-      await raw(where, ['add', '--all', '--ignore-errors', '--', '.', ...exclude.filter((p) => !ignored.has(p)).map((p) => `:(exclude,literal)${p}`)], { accept: [0, 1] });
+      // A file git cannot convert as its `working-tree-encoding` attribute says (UTF-16 without a BOM)
+      // stops `git add` whole, even with --ignore-errors: that file is left out and the add tried again,
+      // so one such file no longer fails the capture, and every discard of the run. Left out like the
+      // files above, and named in the commit message.
+      const unstorable: string[] = [];
+      for (;;) {
+        const added = await raw(where, ['add', '--all', '--ignore-errors', '--', '.', ...[...exclude.filter((p) => !ignored.has(p)), ...unstorable].map((p) => `:(exclude,literal)${p}`)], { accept: [0, 1, 128] });
+        if (added.exitCode !== 128) break;
+        const path = unencodablePath(added.stderr);
+        if (path === undefined || unstorable.includes(path) || unstorable.length >= MAX_UNENCODABLE) throw new GitCommandError(['add', '--all'], 128, added.stdout, added.stderr);
+        unstorable.push(path);
+      }
+      const body = unstorable.length ? `${message}\n\nNot committed: git cannot encode ${unstorable.map((p) => JSON.stringify(p)).join(', ')} as the working-tree-encoding attribute says` : message;
       // Excluded paths go back to what the base commit has, even if the agent staged or committed them
       // itself: gone when the base lacks them, the base's version when it tracks them.
       if (exclude.length) await raw(where, ['reset', '-q', base ?? 'HEAD', '--', ...exclude.map((p) => `:(literal)${p}`)], { accept: [0, 1] });
       const staged = await raw(where, ['diff', '--cached', '--quiet', '--ignore-submodules=none'], { accept: [0, 1] });
       if (staged.exitCode === 0) return null;
-      await raw(where, ['commit', '--no-verify', '--no-gpg-sign', '-q', '-m', message], { env: identityEnv(author) });
+      await raw(where, ['commit', '--no-verify', '--no-gpg-sign', '-q', '-m', body], { env: identityEnv(author) });
       return out(where, ['rev-parse', 'HEAD'], ro);
     },
     async isAncestor(where, ancestor, descendant) {
@@ -331,6 +343,20 @@ export function createGit(options: GitOptions = {}): Git {
       return out(where, args, { env: configured.exitCode === 0 ? {} : identityEnv(AGENTCTL_IDENTITY) });
     },
   };
+}
+
+/** Most files {@link Git.commitAll} leaves out for their `working-tree-encoding` before it gives up (each costs one more `git add`). */
+const MAX_UNENCODABLE = 20;
+
+/**
+ * The file named by `git add`'s fatal error for a file it cannot convert as its `working-tree-encoding`
+ * attribute says (git 2.39, LC_ALL=C: `BOM is required in '<path>' if encoded as UTF-16`, `failed to
+ * encode '<path>' from <encoding> to UTF-8`), or undefined for any other failure. Pure.
+ * @param stderr git's error output
+ */
+export function unencodablePath(stderr: string): string | undefined {
+  const line = stderr.split('\n').reverse().find((l) => l.startsWith('fatal: '));
+  return line ? (/^fatal: BOM is required in '(.+)' if encoded as /.exec(line) ?? /^fatal: failed to encode '(.+)' from \S+ to UTF-8$/.exec(line))?.[1] : undefined;
 }
 
 /** cwd and GIT_DIR/GIT_WORK_TREE for a call. */

@@ -604,6 +604,15 @@ describe('hostile input', () => {
     expect(readFileSync(join(run.worktree, 'docs/prompt.txt'), 'utf8')).toContain('+// \\x00\n+module.exports = 2;');
   });
 
+  it('a file git cannot encode as its working-tree-encoding attribute says is left out of the capture, named, instead of failing the run and every discard of it', async () => {
+    const { repo, home } = commandRepo("mkdir -p docs; printf '*.txt working-tree-encoding=UTF-16\\n' > docs/.gitattributes; printf 'abc' > docs/a.txt; echo fine > docs/b.md", { t: {} });
+    const run = (await json(repo, home, ['run', 't'])).run;
+    expect(run.state).toBe('awaiting_review');
+    expect(run.files.map((f: { path: string }) => f.path)).toEqual(['docs/.gitattributes', 'docs/b.md']);
+    const discarded = await json(repo, home, ['review', 'discard', run.runId]);
+    expect(git(repo, 'log', '-1', '--format=%B', discarded.archiveRef)).toContain('Not committed: git cannot encode "docs/a.txt" as the working-tree-encoding attribute says');
+  });
+
   it.runIf(existsSync('/usr/bin/time'))('a sparse file of a gigabyte (1 MB in git) is not read by the diff: review show stays small in memory', async () => {
     const { repo, home } = commandRepo('mkdir -p docs; truncate -s 1G docs/zero.md; echo small > docs/small.md', { t: {} });
     const run = (await json(repo, home, ['run', 't'])).run;

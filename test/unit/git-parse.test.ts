@@ -1,6 +1,6 @@
 /** Pure parts of agentctl's git client: output parsers and the hardening overrides. */
 import { describe, expect, it } from 'vitest';
-import { parseNumstat, parseWorktrees } from '../../src/exec/git.js';
+import { parseNumstat, parseWorktrees, unencodablePath } from '../../src/exec/git.js';
 import { configEnv, driverOverrides, mayRunDrivers, withDiffFlags } from '../../src/exec/gitHarden.js';
 
 describe('parseNumstat', () => {
@@ -68,4 +68,11 @@ it('an option other than -c before the subcommand is refused, not read as the su
     expect(() => withDiffFlags(args), args.join(' ')).toThrow(/before the subcommand/);
     expect(() => mayRunDrivers(args), args.join(' ')).toThrow(/before the subcommand/);
   }
+});
+
+it('unencodablePath names the file of git add\'s working-tree-encoding failures, and nothing for any other failure', () => {
+  expect(unencodablePath("hint: The file 'docs/a.txt' is missing a byte order mark (BOM).\nfatal: BOM is required in 'docs/a.txt' if encoded as UTF-16\n")).toBe('docs/a.txt');
+  expect(unencodablePath("fatal: failed to encode 'd/it\'s.ps1' from UTF-16LE to UTF-8\n")).toBe("d/it's.ps1");
+  expect(unencodablePath("fatal: pathspec 'x' did not match any files\n")).toBeUndefined();
+  expect(unencodablePath("fatal: BOM is required in 'a.txt' if encoded as UTF-16\nfatal: Unable to create '.git/index.lock': File exists.\n")).toBeUndefined();
 });
