@@ -6,6 +6,7 @@ import { storeTargetAt } from '../orchestrator/context.js';
 import { describeEvent } from '../ui/describe.js';
 import { outputMode, printJson, println } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
+import { interruptible } from '../cli/interrupt.js';
 import { withContext } from './shared.js';
 
 export default async function worker(opts: { concurrency?: number; drain?: boolean; json?: boolean }): Promise<number> {
@@ -15,15 +16,9 @@ export default async function worker(opts: { concurrency?: number; drain?: boole
   if (target.kind !== 'postgres') throw new StateError('agentctl worker needs the team\'s PostgreSQL store; this project uses the local log', { hint: 'Set store: postgres://… in .agentrc.yaml or AGENTCTL_STORE' });
   const { openBoss } = await import('../orchestrator/queue/boss.js');
   const { runWorker } = await import('../orchestrator/queue/worker.js');
-  // SIGTERM and SIGINT: stop claiming, interrupt the runs in progress (recorded), exit; a second one forces.
-  const controller = new AbortController();
-  const onSignal = (signal: NodeJS.Signals): void => {
-    process.stderr.write(`\nagentctl worker: ${signal}: stopping (the runs in progress are interrupted and recorded; again to force)…\n`);
-    controller.abort();
-    process.once(signal, () => process.kill(process.pid, 'SIGKILL'));
-  };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  // Ctrl-C, SIGTERM and SIGHUP (the terminal closed): stop claiming, interrupt the runs in progress
+  // (recorded), exit; a second Ctrl-C forces (cli/interrupt.ts, as for `agentctl run`).
+  const { controller, dispose } = interruptible('the worker (the runs in progress are interrupted and recorded)');
   const tag = (task: string, runId?: string) => chalk.dim(`[${terminalSafe(task)}${runId ? ` ${terminalSafe(runId.slice(-6))}` : ''}]`);
   try {
     return await withContext(async (ctx) => {
@@ -48,7 +43,6 @@ export default async function worker(opts: { concurrency?: number; drain?: boole
       }
     });
   } finally {
-    process.removeListener('SIGTERM', onSignal);
-    process.removeListener('SIGINT', onSignal);
+    dispose();
   }
 }

@@ -97,9 +97,11 @@ export async function runWorker(ctx: Context, boss: PgBoss, options: WorkerOptio
     const item: WorkedJob = { jobId: job.id, task: String(data?.task ?? '?'), runId: undefined, state: undefined, pushed: undefined, error: undefined };
     const note = (text: string) => options.onNote?.(item.task, text);
     const run = new AbortController();
-    let why = 'the worker was stopped (SIGTERM/SIGINT)';
+    let lost: string | undefined;
+    // A lost lease, else the stop's reason as the command's signal handler gave it (`interrupted by SIGHUP`).
+    const why = (): string => lost ?? `the worker was stopped${typeof options.signal.reason === 'string' ? ` (${options.signal.reason})` : ''}`;
     const onLost = (): void => {
-      why = `the worker lost its lease on queue job ${job.id}`;
+      lost = `the worker lost its lease on queue job ${job.id}`;
       run.abort();
     };
     const onStop = (): void => run.abort();
@@ -117,7 +119,7 @@ export async function runWorker(ctx: Context, boss: PgBoss, options: WorkerOptio
       const result = await runTask(ctx, data.task, {
         interactiveTerminal: false,
         signal: run.signal,
-        interruptReason: () => why,
+        interruptReason: why,
         base: { branch: data.baseBranch, sha: baseSha },
         queueJob: { queue: name, id: job.id, attempt: job.retryCount, leaseSeconds },
         onPlanned: (runId) => (item.runId = runId),
@@ -143,7 +145,7 @@ export async function runWorker(ctx: Context, boss: PgBoss, options: WorkerOptio
         }
       }
       // An interrupted run fails its job: offered again while retries remain (onLost: retry), else left for review.
-      if (result.run.state === 'interrupted') throw new StateError(`run ${result.run.runId} was interrupted: ${why}`);
+      if (result.run.state === 'interrupted') throw new StateError(`run ${result.run.runId} was interrupted: ${why()}`);
       return { runId: result.run.runId, state: result.run.state };
     } catch (error) {
       item.error = (error as Error).message;
