@@ -54,7 +54,6 @@ export interface LaunchSpec {
   input: string | undefined;
 }
 
-/** Input to {@link AgentAdapter.launch}. */
 /**
  * A prompt as a tool can be given it: each NUL written `\x00`. argv and environment strings end at a NUL
  * (spawning with one fails: a diff that showed a NUL byte of the agent's file made `request-changes`
@@ -66,6 +65,7 @@ export function launchablePrompt(text: string): string {
   return text.replaceAll('\0', '\\x00');
 }
 
+/** Input to {@link AgentAdapter.launch}. */
 export interface LaunchInput {
   /** The prompt; pass it through {@link launchablePrompt} (tools get it in argv, the environment or stdin). */
   prompt: string;

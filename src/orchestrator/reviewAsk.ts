@@ -77,8 +77,8 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
   const adapter = adapterFor(reviewer);
   const settings = ctx.project.config.agents[reviewer];
   const target = runGitTarget(ctx, run);
-  // Read through the checkout like review show: in the worktree, the agent's own .gitattributes (`*.js
-  // -diff`) would show its code to the reviewer as "Binary files differ".
+  // The same diff as review show: read from the commits, no attribute of the checkout or the worktree
+  // applies (an agent's own `*.js -diff` would show its code as "Binary files differ").
   const read = await runDiff(ctx.git, ctx.project.root, run.baseSha, run.headSha);
   const diff = read.omitted ? `(not shown: the diff is ${read.omitted}; read the changed files listed above in the worktree)` : diffWithLeftOut({ ...read, text: read.text || '(no changes)' }, '; read them in the worktree');
   const prompt = [
