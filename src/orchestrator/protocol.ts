@@ -11,7 +11,7 @@
  * | `.agentctl/followups.jsonl` | `{"id", "title", "prompt", "type", "profile"}` per line | `task.requested` |
  * | `.agentctl/handover.md` | notes for the next run of this task type | `agent.handover` |
  */
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readlinkSync, readSync, realpathSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, readSync, realpathSync, rmSync, writeFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { PROTOCOL_FILES } from '../authz/policy.js';
 import { parseRecordableObject } from '../evidence/canonical.js';
@@ -64,13 +64,41 @@ These files are read by agentctl and never merged.
 `;
 }
 
-/** Write PROTOCOL.md and the empty report files into a worktree. */
+/**
+ * Write PROTOCOL.md and the empty report files into a worktree, replacing whatever is at their paths.
+ * @throws the filesystem's error when a file cannot be made (nothing outside the worktree is written)
+ */
 export function installProtocol(worktree: string, escalateBelow: number): void {
-  mkdirSync(join(worktree, PROTOCOL_DIR), { recursive: true });
-  writeFileSync(join(worktree, PROTOCOL_DIR, 'PROTOCOL.md'), protocolText(escalateBelow));
+  // The worktree is a checkout of the repository, which may track `.agentctl` (its profiles live there)
+  // and anything in it: a tracked link as `.agentctl` or as one of these files made agentctl, outside
+  // the sandbox, write where it pointed (a user's file replaced by the protocol text). Whatever is at
+  // these paths is removed first (a link itself, never what it points to), and each file is created
+  // new, without following a link.
+  const dir = join(worktree, PROTOCOL_DIR);
+  if (lstatOrUndefined(dir)?.isDirectory() === false) rmSync(dir, { force: true });
+  mkdirSync(dir, { recursive: true });
   // The report files exist (empty) from the start: sandboxes such as Codex's grant write access to
   // existing paths only.
-  for (const file of PROTOCOL_FILES) writeFileSync(join(worktree, file), '', { flag: 'a' });
+  const files: [string, string][] = [[`${PROTOCOL_DIR}/PROTOCOL.md`, protocolText(escalateBelow)], ...PROTOCOL_FILES.map((f): [string, string] => [f, ''])];
+  for (const [file, text] of files) {
+    const path = join(worktree, file);
+    rmSync(path, { recursive: true, force: true });
+    const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    try {
+      writeFileSync(fd, text);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/** lstat, or undefined when nothing is at the path. */
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

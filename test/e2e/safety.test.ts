@@ -3,7 +3,7 @@
  * safety, gc drift repair, restore, many processes at once, hostile input.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -611,6 +611,25 @@ describe('hostile input', () => {
     expect(run.files.map((f: { path: string }) => f.path)).toEqual(['docs/.gitattributes', 'docs/b.md']);
     const discarded = await json(repo, home, ['review', 'discard', run.runId]);
     expect(git(repo, 'log', '-1', '--format=%B', discarded.archiveRef)).toContain('Not committed: git cannot encode "docs/a.txt" as the working-tree-encoding attribute says');
+  });
+
+  it.each(['files', 'folder'] as const)('links the repository tracks as the protocol %s are replaced in the worktree, never written through: nothing outside changes', async (kind) => {
+    const { repo, home } = commandRepo('mkdir -p docs; echo ok > docs/a.md', { t: {} });
+    const outside = tempDir('agentctl-outside-');
+    writeFileSync(join(outside, 'important.txt'), "the user's work\n");
+    if (kind === 'folder') symlinkSync(outside, join(repo, '.agentctl'));
+    else {
+      mkdirSync(join(repo, '.agentctl'));
+      symlinkSync(join(outside, 'important.txt'), join(repo, '.agentctl', 'PROTOCOL.md'));
+      symlinkSync(join(outside, 'created.txt'), join(repo, '.agentctl', 'followups.jsonl'));
+    }
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'links');
+    const r = await agentctl(repo, home, ['run', 't', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).run.state).toBe('awaiting_review');
+    expect(readdirSync(outside)).toEqual(['important.txt']);
+    expect(readFileSync(join(outside, 'important.txt'), 'utf8')).toBe("the user's work\n");
   });
 
   it.runIf(existsSync('/usr/bin/time'))('a sparse file of a gigabyte (1 MB in git) is not read by the diff: review show stays small in memory', async () => {
