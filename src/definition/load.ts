@@ -3,7 +3,7 @@
  * and its profiles. Bad files are returned as errors beside the good ones, so one broken file names
  * itself and hides nothing else.
  */
-import { lstatSync, readdirSync, readFileSync, existsSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { InputError } from '../core/errors.js';
 import { builtinProfilesDir, projectKey } from '../core/paths.js';
@@ -39,8 +39,7 @@ export interface Loaded<T> {
  */
 export async function loadProject(git: Git, cwd: string): Promise<Project> {
   const { root, commonDir } = await requireRepo(git, cwd);
-  const configPath = join(root, CONFIG_FILE);
-  const text = existsSync(configPath) ? readFileSync(configPath, 'utf8') : undefined;
+  const text = readRepositoryFile(root, CONFIG_FILE, MAX_DEFINITION_FILE_BYTES);
   let config = parseConfig(root, text, basename(root));
   if (config.projectSource !== 'config') {
     const id = await repositoryIdentity(git, root);
@@ -49,9 +48,68 @@ export async function loadProject(git: Git, cwd: string): Promise<Project> {
   return { root, commonDir, key: projectKey(commonDir), config, folderProject: sanitizeProject(basename(root)) };
 }
 
-/** Markdown files below `dir` (recursive, sorted, symlinks skipped and reported). */
+/** Largest `.agentrc.yaml` or profile read, in bytes (256 KiB; task files have MAX_TASK_FILE_BYTES). */
+export const MAX_DEFINITION_FILE_BYTES = 256 * 1024;
+
+/**
+ * What agentctl itself reads from the repository (`.agentrc.yaml`, task files, profiles) must be in it:
+ * a cloned repository's `tasks -> /home/me/notes` made an outside file a task, its text the prompt an
+ * agent got, and `.agentrc.yaml -> /dev/zero` made `agentctl tasks` grow to gigabytes. Every part of the
+ * path below the checkout is looked at without following a link.
+ * @param root the checkout (absolute); @param rel a repository-relative path
+ * @returns false when the path does not exist
+ * @throws InputError naming the part that is a symbolic link, or a folder part that is not a folder
+ */
+function inRepository(root: string, rel: string): boolean {
+  const parts = rel.split('/').filter((p) => p && p !== '.');
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts.slice(0, i + 1).join('/');
+    let st;
+    try {
+      st = lstatSync(join(root, part));
+    } catch {
+      return false;
+    }
+    if (st.isSymbolicLink()) throw new InputError(`${part}: a symbolic link, which agentctl does not follow out of the repository`, { file: part });
+    if (i < parts.length - 1 && !st.isDirectory()) throw new InputError(`${part}: not a folder`, { file: part });
+  }
+  return true;
+}
+
+/** {@link inRepository} for a folder to list, its error added to `errors`: false when it is missing or refused. */
+function folderInRepository(root: string, dir: string, errors: InputError[]): boolean {
+  try {
+    return inRepository(root, relative(root, dir));
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    errors.push(error);
+    return false;
+  }
+}
+
+/**
+ * Read a file of the repository: a regular file inside it ({@link inRepository}) of at most `maxBytes`,
+ * opened without following a link or waiting on a FIFO.
+ * @param root the checkout (absolute); @param rel a repository-relative path
+ * @returns the text (UTF-8), or undefined when there is no such file
+ * @throws InputError (naming the file) for a link, a FIFO or device, a folder, or a file above `maxBytes`
+ */
+export function readRepositoryFile(root: string, rel: string, maxBytes: number): string | undefined {
+  if (!inRepository(root, rel)) return undefined;
+  const fd = openSync(join(root, rel), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new InputError(`${rel}: not a regular file`, { file: rel });
+    if (st.size > maxBytes) throw new InputError(`${rel}: larger than ${maxBytes} bytes`, { file: rel });
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Markdown files below `dir` (recursive, sorted, symlinks skipped and reported); `dir` itself must be in the repository. */
 function markdownFiles(dir: string, errors: InputError[], root: string): string[] {
-  if (!existsSync(dir)) return [];
+  if (!folderInRepository(root, dir, errors)) return [];
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     const full = join(dir, entry.name);
@@ -74,8 +132,7 @@ export function loadTasks(project: Project): Loaded<Task> {
   for (const full of markdownFiles(join(project.root, project.config.tasksDir), errors, project.root)) {
     const file = relative(project.root, full);
     try {
-      if (lstatSync(full).size > MAX_TASK_FILE_BYTES) throw new InputError(`${file}: larger than ${MAX_TASK_FILE_BYTES} bytes`, { file });
-      const task = parseTaskFile(file, readFileSync(full, 'utf8'), project.config.taskDefaults);
+      const task = parseTaskFile(file, readRepositoryFile(project.root, file, MAX_TASK_FILE_BYTES) ?? '', project.config.taskDefaults);
       const other = seen.get(task.id);
       if (other) throw new InputError(`${file}: task field "id": "${task.id}" is already used by ${other}`, { file, field: 'id' });
       seen.set(task.id, file);
@@ -103,7 +160,7 @@ export function findTask(project: Project, id: string): Task {
 }
 
 function loadProfileDir(dir: string, origin: (file: string) => string, root: string | undefined, into: Map<string, Profile>, errors: InputError[]): void {
-  if (!existsSync(dir)) return;
+  if (root ? !folderInRepository(root, dir, errors) : !lstatOrUndefined(dir)) return;
   for (const name of readdirSync(dir).sort()) {
     if (!/\.ya?ml$/.test(name)) continue;
     const full = join(dir, name);
@@ -114,11 +171,21 @@ function loadProfileDir(dir: string, origin: (file: string) => string, root: str
       if (into.has(profileName)) {
         throw new InputError(`${file}: profile "${profileName}" is built in; choose another name`, { file });
       }
-      into.set(profileName, parseProfile(profileName, file, readFileSync(full, 'utf8'), origin(file)));
+      const text = root ? readRepositoryFile(root, file, MAX_DEFINITION_FILE_BYTES) : readFileSync(full, 'utf8');
+      into.set(profileName, parseProfile(profileName, file, text ?? '', origin(file)));
     } catch (error) {
       if (error instanceof InputError) errors.push(error);
       else throw error;
     }
+  }
+}
+
+/** lstat, or undefined when nothing is at the path. */
+function lstatOrUndefined(path: string): ReturnType<typeof lstatSync> | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
   }
 }
 

@@ -4,11 +4,12 @@
  * rendered from those facts by pure functions; {@link initProject} refuses to overwrite anything and
  * writes both files or neither.
  */
-import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TOOL_AGENTS, installCommand, testedAgentVersions, type ToolAgent } from '../core/agentTools.js';
 import { StateError } from '../core/errors.js';
 import { CONFIG_FILE, configSchema } from '../definition/config.js';
+import { MAX_DEFINITION_FILE_BYTES, readRepositoryFile } from '../definition/load.js';
 import { requireRepo, type Git } from '../exec/git.js';
 import { resolveExecutable } from '../exec/runner.js';
 import { pathExists } from '../exec/pathExists.js';
@@ -54,9 +55,9 @@ export function detectInitFacts(root: string, env: NodeJS.ProcessEnv): InitFacts
   const lockfile = LOCKFILE_SETUP.find((l) => existsSync(join(root, l.file)));
   let pkg: { scripts?: Record<string, unknown>; dependencies?: object; devDependencies?: object } = {};
   try {
-    pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as typeof pkg;
+    pkg = JSON.parse(readRepositoryFile(root, 'package.json', MAX_DEFINITION_FILE_BYTES * 4) ?? '{}') as typeof pkg;
   } catch {
-    /* no package.json, or not JSON: no gate guessed */
+    /* no package.json, not JSON, or not a regular file of the repository (a link to /dev/zero): no gate guessed */
   }
   const test = pkg.scripts?.test;
   // `npm init` writes a placeholder test script that always fails.

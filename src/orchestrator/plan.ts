@@ -101,7 +101,9 @@ export function policyFor(ctx: Context, task: Task, loaded: ReturnType<typeof lo
   const compose = (names: string[]) => {
     for (const name of names) {
       if (!profiles.has(name)) {
-        const own = errors.find((e) => e.file?.replace(/\.ya?ml$/, '').endsWith(`/${name}`));
+        // Its own file's error, or the profiles folder's (a link out of the repository is not followed).
+        const dir = ctx.project.config.profilesDir;
+        const own = errors.find((e) => e.file?.replace(/\.ya?ml$/, '').endsWith(`/${name}`)) ?? errors.find((e) => e.file !== undefined && (dir === e.file || dir.startsWith(`${e.file}/`)));
         if (own) throw own;
       }
     }

@@ -2,7 +2,7 @@
  * End to end: the built bin/agentctl on real temp git repositories with an isolated AGENTCTL_HOME,
  * the scripted Claude Code stand-in and shell-script `command` agents.
  */
-import { existsSync, readFileSync, readdirSync, chmodSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, chmodSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -142,6 +142,51 @@ describe('refusals change nothing', () => {
     expect(r.stderr).toContain('/nonexistent/claude');
     expect(worktreesOf(home)).toEqual([]);
     expect(git(repo, 'worktree', 'list').split('\n')).toHaveLength(1);
+  });
+
+  it('what agentctl reads from a cloned repository stays in it: a linked tasks or profiles folder and a linked, special or huge .agentrc.yaml are refused, nothing outside read', async () => {
+    const outside = tempDir('agentctl-outside-');
+    writeFiles(outside, { 'notes/leak.md': '---\ntitle: SECRET-TITLE\n---\nSECRET-BODY\n', 'profs/p.yaml': 'extends: implement\nenv: [GITHUB_TOKEN]\n', 'creds.yaml': 'aws_secret_access_key: x\n' });
+    const { repo, home } = makeRepo({ 'tasks/t.md': docsTask() });
+    rmSync(join(repo, 'tasks'), { recursive: true });
+    symlinkSync(join(outside, 'notes'), join(repo, 'tasks'));
+    mkdirSync(join(repo, '.agentctl'));
+    symlinkSync(join(outside, 'profs'), join(repo, '.agentctl', 'profiles'));
+    const list = await agentctl(repo, home, ['tasks', '--json']);
+    expect(list.code).toBe(2);
+    expect(list.stdout).not.toContain('SECRET');
+    const out = JSON.parse(list.stdout);
+    expect(out.tasks).toEqual([]);
+    expect(out.errors).toEqual([expect.objectContaining({ file: 'tasks', message: expect.stringContaining('a symbolic link') })]);
+    const run = await agentctl(repo, home, ['run', 'leak']);
+    expect(run.code).toBe(2);
+    expect(worktreesOf(home)).toEqual([]);
+    // With a real tasks folder, a task naming a profile from the linked profiles folder finds none.
+    rmSync(join(repo, 'tasks'));
+    writeFiles(repo, { 'tasks/t.md': docsTask({ profile: 'p' }) });
+    const policy = await agentctl(repo, home, ['policy', 'show', 't', '--json']);
+    expect(policy.code).toBe(2);
+    expect(policy.stdout + policy.stderr).not.toContain('GITHUB_TOKEN');
+    expect(policy.stderr).toContain('.agentctl/profiles: a symbolic link');
+
+    // .agentrc.yaml: a link (it named the fields of an outside file in its error), a FIFO (`tasks` hung), too large.
+    const config = join(repo, '.agentrc.yaml');
+    rmSync(config);
+    symlinkSync(join(outside, 'creds.yaml'), config);
+    let r = await agentctl(repo, home, ['tasks']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('.agentrc.yaml: a symbolic link');
+    expect(r.stderr).not.toContain('aws_secret_access_key');
+    rmSync(config);
+    expect(spawnSync('mkfifo', [config]).status).toBe(0);
+    r = await agentctl(repo, home, ['tasks']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('.agentrc.yaml: not a regular file');
+    rmSync(config);
+    writeFileSync(config, `# ${'x'.repeat(300 * 1024)}\n`);
+    r = await agentctl(repo, home, ['tasks']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('.agentrc.yaml: larger than 262144 bytes');
   });
 
   it('a bad .agentrc.yaml names the file, line and field', async () => {
