@@ -83,6 +83,13 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .action(act(() => import('../commands/doctor.js')));
 
   program
+    .command('approve')
+    .description("let this repository's settings that reach outside the OS sandbox apply on this machine, as they are now (sandbox.bin, notify, profile env, tool args)")
+    .option('--json', 'print JSON (the settings approved)')
+    .addHelpText('after', examples('agentctl doctor        # lists the settings that need approval', 'agentctl approve'))
+    .action(act(() => import('../commands/approve.js')));
+
+  program
     .command('tasks')
     .description('list the project\'s tasks with requested and effective autonomy')
     .option('--json', 'print JSON')

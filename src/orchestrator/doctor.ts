@@ -11,7 +11,8 @@ import { AgentctlError, ConfigError, InputError } from '../core/errors.js';
 import { TOOL_AGENTS } from '../core/agentTools.js';
 import { agentctlHome, homePaths } from '../core/paths.js';
 import { parseConfig, type ProjectConfig } from '../definition/config.js';
-import { loadProject } from '../definition/load.js';
+import { hostSettings, type HostSetting } from '../definition/hostSettings.js';
+import { loadProfiles, loadProject, type Project } from '../definition/load.js';
 import { readCheckpointFor, verifyLog } from '../evidence/integrity.js';
 import { readLogKey } from '../evidence/key.js';
 import { expectedSchemaFingerprint, openEventStore } from '../evidence/store.js';
@@ -24,13 +25,14 @@ import { childEnv, runProcess } from '../exec/runner.js';
 export type ProcessRunner = typeof runProcess;
 import { checkCommandAgent, checkToolAgent, compareVersions, extractVersion } from './doctorAgents.js';
 import { sandboxSelfTest } from './sandboxSelfTest.js';
+import { APPROVE_HINT, unapprovedOf, unapprovedText } from './settingsApproval.js';
 
 /** `ok` ✓, `warn` ! (runs can start, something may bite), `fail` ✗ (runs cannot start), `skip` (not applicable). */
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
 /** One check. */
 export interface DoctorCheck {
-  /** Stable key: an agent name, `agents`, `project`, `osSandbox`, `sandboxSelfTest`, `git`, `eventLog`. */
+  /** Stable key: an agent name, `agents`, `project`, `settings`, `osSandbox`, `sandboxSelfTest`, `git`, `eventLog`. */
   id: string;
   group: 'project' | 'agents' | 'sandbox' | 'git' | 'log';
   title: string;
@@ -62,7 +64,7 @@ export function doctorVerdict(checks: readonly DoctorCheck[]): DoctorReport {
 }
 
 /** The project doctor runs in (when in a repository) and the config the other checks use. */
-async function checkProject(cwd: string, env: NodeJS.ProcessEnv): Promise<{ check: DoctorCheck; config: ProjectConfig; root: string | undefined }> {
+async function checkProject(cwd: string, env: NodeJS.ProcessEnv): Promise<{ check: DoctorCheck; config: ProjectConfig; root: string | undefined; project?: Project }> {
   const base = { id: 'project', group: 'project' as const, title: 'project' };
   const defaults = () => parseConfig(cwd, undefined, basename(cwd));
   try {
@@ -72,6 +74,7 @@ async function checkProject(cwd: string, env: NodeJS.ProcessEnv): Promise<{ chec
       check: { ...base, status: 'ok', detail: `${project.root}; ${file ? `${file} is valid` : 'no .agentrc.yaml (defaults apply; agentctl init writes one)'}`, data: { root: project.root, config: file ?? null } },
       config: project.config,
       root: project.root,
+      project,
     };
   } catch (error) {
     if (error instanceof InputError) {
@@ -98,11 +101,41 @@ function checkAnyAgent(agentChecks: readonly DoctorCheck[]): DoctorCheck {
   };
 }
 
+/**
+ * The repository's settings that reach outside the sandbox (definition/hostSettings.ts): none, or
+ * approved on this machine as they are; else runs cannot start.
+ * @returns the check, and whether `sandbox.bin` may be run (the self-test runs it)
+ */
+function checkSettings(project: Project | undefined, env: NodeJS.ProcessEnv): { check: DoctorCheck; sandboxBinApproved: boolean } {
+  const base = { id: 'settings', group: 'project' as const, title: 'settings outside the sandbox' };
+  if (!project) return { check: { ...base, status: 'skip', detail: 'not in a repository', data: { unapproved: [] } }, sandboxBinApproved: true };
+  let settings: HostSetting[];
+  let unapproved: HostSetting[];
+  try {
+    settings = hostSettings(project.config, loadProfiles(project).profiles.values());
+    unapproved = unapprovedOf(homePaths(agentctlHome(env)), project.key, settings);
+  } catch (error) {
+    if (!(error instanceof AgentctlError)) throw error;
+    return { check: { ...base, status: 'fail', detail: error.message, fix: error.hint ?? 'see the message', data: { unapproved: [] } }, sandboxBinApproved: false };
+  }
+  const sandboxBinApproved = !unapproved.some((s) => s.setting === 'sandbox.bin');
+  if (!settings.length) return { check: { ...base, status: 'ok', detail: 'none (sandbox.bin, notify, profile env, tool args are not set)', data: { unapproved: [] } }, sandboxBinApproved };
+  if (!unapproved.length) return { check: { ...base, status: 'ok', detail: `approved on this machine: ${settings.map((s) => s.setting).join(', ')}`, data: { unapproved: [] } }, sandboxBinApproved };
+  return { check: { ...base, status: 'fail', detail: unapprovedText(unapproved), fix: APPROVE_HINT, data: { unapproved: unapproved.map((s) => s.setting) } }, sandboxBinApproved };
+}
+
 /** The OS sandbox's programs, then (when they are there) the live self-test. */
-async function checkSandbox(env: NodeJS.ProcessEnv, cwd: string, config: ProjectConfig): Promise<DoctorCheck[]> {
-  const located = locateOsSandbox(env, cwd, config.osSandboxBin);
+async function checkSandbox(env: NodeJS.ProcessEnv, cwd: string, config: ProjectConfig, sandboxBinApproved: boolean): Promise<DoctorCheck[]> {
   const programs = { id: 'osSandbox', group: 'sandbox' as const, title: 'OS sandbox' };
   const selfTest = { id: 'sandboxSelfTest', group: 'sandbox' as const, title: 'sandbox self-test' };
+  if (!sandboxBinApproved) {
+    // The repository's sandbox.bin is not run before its approval: it would run here unconfined.
+    return [
+      { ...programs, status: 'fail', detail: `sandbox.bin (${config.osSandboxBin ?? ''}) is not approved on this machine`, fix: APPROVE_HINT, data: { missing: [] } },
+      { ...selfTest, status: 'fail', detail: 'not run: sandbox.bin is not approved', fix: 'see the line above', data: { passed: false } },
+    ];
+  }
+  const located = locateOsSandbox(env, cwd, config.osSandboxBin);
   if ('missing' in located) {
     let fix = 'install the missing programs';
     try {
@@ -213,12 +246,13 @@ function checkSharedLog(base: { id: string; group: 'log'; title: string }, name:
  * @param run the process runner for `--version` probes
  */
 export async function runDoctor(cwd: string, env: NodeJS.ProcessEnv, run: ProcessRunner = runProcess): Promise<DoctorReport> {
-  const { check: project, config, root } = await checkProject(cwd, env);
+  const { check: project, config, root, project: loaded } = await checkProject(cwd, env);
+  const settings = checkSettings(loaded, env);
   const [agents, sandbox, git] = await Promise.all([
     Promise.all(TOOL_AGENTS.map((a) => checkToolAgent(a, config.agents[a], env, root, run))),
-    checkSandbox(env, root ?? cwd, config),
+    checkSandbox(env, root ?? cwd, config, settings.sandboxBinApproved),
     checkGit(env, cwd, run),
   ]);
   const agentChecks = [...agents, checkCommandAgent(config.agents.command, env, root)];
-  return doctorVerdict([project, ...agentChecks, checkAnyAgent(agentChecks), ...sandbox, git, checkEventLog(env, config.store)]);
+  return doctorVerdict([project, settings.check, ...agentChecks, checkAnyAgent(agentChecks), ...sandbox, git, checkEventLog(env, config.store)]);
 }

@@ -7,6 +7,7 @@ import type { StoredEvent } from '../evidence/events.js';
 import { childEnv, runProcess } from '../exec/runner.js';
 import { terminalSafe } from '../ui/terminal.js';
 import type { Context } from './context.js';
+import { unapprovedSettings } from './settingsApproval.js';
 
 /** What a notification is about. */
 export type NotificationKind = 'auto-merged' | 'awaiting-review' | 'escalation' | 'breaker-tripped' | 'halted';
@@ -21,6 +22,8 @@ const NOTIFY_TIMEOUT_MS = 10_000;
 export async function notify(ctx: Context, kind: NotificationKind, event: StoredEvent, summary: string): Promise<number> {
   const { command, webhook } = ctx.project.config.notify;
   if (!command && !webhook) return 0;
+  // Repository settings that run or send from this machine: only as this machine's user approved them.
+  const unapproved = unapprovedSettings(ctx).filter((s) => s.setting.startsWith('notify.'));
   const body = JSON.stringify({ kind, summary, project: ctx.project.config.project, event });
   let failures = 0;
   const failed = (target: string, error: string) => {
@@ -29,7 +32,9 @@ export async function notify(ctx: Context, kind: NotificationKind, event: Stored
     process.stderr.write(`agentctl: notification to ${terminalSafe(target)} failed: ${terminalSafe(error)}\n`);
     ctx.store.append({ type: 'notification.failed', project: ctx.project.config.project, runId: event.runId, payload: { target, kind, error, eventSeq: event.seq } });
   };
-  if (command) {
+  const refused = (setting: string) => unapproved.some((s) => s.setting === setting);
+  if (command && refused('notify.command')) failed(command, 'not run: notify.command is not approved on this machine (agentctl approve)');
+  else if (command) {
     try {
       const r = await runProcess(command, [], { cwd: ctx.project.root, env: childEnv(ctx.env, { AGENTCTL_NOTIFICATION: kind }), input: body, timeoutMs: NOTIFY_TIMEOUT_MS, acceptExitCodes: 'any' });
       if (r.exitCode !== 0) failed(command, `exit ${r.exitCode ?? r.signal}: ${r.stderr.trim().split('\n').slice(-1)[0] ?? ''}`);
@@ -37,7 +42,8 @@ export async function notify(ctx: Context, kind: NotificationKind, event: Stored
       failed(command, (error as Error).message);
     }
   }
-  if (webhook) {
+  if (webhook && refused('notify.webhook')) failed(webhook, 'not sent: notify.webhook is not approved on this machine (agentctl approve)');
+  else if (webhook) {
     try {
       const res = await fetch(webhook, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(NOTIFY_TIMEOUT_MS) });
       if (!res.ok) failed(webhook, `HTTP ${res.status}`);

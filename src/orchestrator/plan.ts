@@ -24,6 +24,7 @@ import { controlsOf, trustOf, type Context } from './context.js';
 import { controlCaps, sandboxCaps, taskAutonomy, type EffectiveAutonomy } from './decide.js';
 import { protocolText } from './protocol.js';
 import { findRunnableTask } from './tasks.js';
+import { requireApprovedSettings } from './settingsApproval.js';
 
 /** Where a run starts when the caller decides it (a queue worker: the remote's tip of the base branch). */
 export interface RunBase {
@@ -130,6 +131,7 @@ export async function planRun(ctx: Context, taskId: string, options: { claim?: b
   const cfg = project.config;
   const task = findRunnableTask(ctx, taskId);
   const policy = policyFor(ctx, task);
+  requireApprovedSettings(ctx, `run of task "${task.id}"`);
 
   const controls = controlsOf(ctx);
   if (controls.halted) {

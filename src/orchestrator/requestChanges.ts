@@ -46,6 +46,7 @@ import { launchAgent } from './stages/launch.js';
 import { bootstrapWorktree, configure, releaseRun } from './stages/prepare.js';
 import type { Emit, PreparedRun } from './stages/types.js';
 import { findRunnableTask } from './tasks.js';
+import { requireApprovedSettings } from './settingsApproval.js';
 
 /** Longest review note accepted, in characters. */
 export const MAX_NOTE_CHARS = 64_000;
@@ -189,6 +190,7 @@ async function planAttempt(ctx: Context, run: RunView, attempt: number): Promise
       hint: `Discard the run, or drive the agent yourself: agentctl run ${task.id} --claim`,
     });
   }
+  requireApprovedSettings(ctx, `attempt ${attempt} of run ${run.runId}`);
   const osSandbox = policy.sandbox.value === 'os' ? requireOsSandbox(ctx.env, ctx.project.root, cfg.osSandboxBin, `attempt ${attempt} of run ${run.runId}`) : undefined;
   if ((osSandbox ? 'os' : 'none') !== run.osSandbox) {
     // A run's evidence says how all of it ran: an attempt may not run otherwise.

@@ -29,6 +29,7 @@ import { writeRendered } from './stages/render.js';
 import { describeFileChange, diffWithLeftOut } from '../ui/describe.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { findRunnableTask } from './tasks.js';
+import { requireApprovedSettings } from './settingsApproval.js';
 
 /** Longest diff given to the reviewer, in characters. */
 const REVIEW_DIFF_CHARS = 100_000;
@@ -99,6 +100,7 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
     '`VERDICT: approve` or `VERDICT: reject`, then your comments.',
   ].join('\n');
   requireLaunchable(ctx, reviewer, policy, `reviewer "${reviewer}"`);
+  requireApprovedSettings(ctx, `review of run ${run.runId} by ${reviewer}`);
   const osSandbox = policy.sandbox.value === 'os' ? requireOsSandbox(ctx.env, ctx.project.root, ctx.project.config.osSandboxBin, `review of run ${run.runId} by ${reviewer}`) : undefined;
   const dir = `${runDir(ctx.paths, run.runId)}-review-${Date.now()}`;
   const rendered = adapter.render(policy, { worktree, runDir: dir, homeDir: homedir() });

@@ -25,6 +25,7 @@ import { runEnv } from './stages/launch.js';
 import { sandboxLayout } from './stages/prepare.js';
 import type { ConfinedRun } from './stages/types.js';
 import { findRunnableTask } from './tasks.js';
+import { requireApprovedSettings } from './settingsApproval.js';
 
 /** Timeout of one teardown command, in milliseconds. */
 export const TEARDOWN_TIMEOUT_MS = 5 * 60 * 1000;
@@ -54,6 +55,7 @@ export async function teardownWorktree(ctx: Context, run: RunView, onEvent?: (e:
   let confined: ConfinedRun;
   try {
     const policy = policyFor(ctx, findRunnableTask(ctx, run.task));
+    requireApprovedSettings(ctx, 'teardown');
     const found = policy.sandbox.value === 'os' ? locateOsSandbox(ctx.env, ctx.project.root, ctx.project.config.osSandboxBin) : undefined;
     if (found && 'missing' in found) throw new Error(`the OS sandbox cannot start (missing: ${found.missing.join(', ')})`);
     const tmpDir = runTempDir(tmpdir(), `${run.runId.slice(-9)}-td`);

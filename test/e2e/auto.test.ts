@@ -119,6 +119,7 @@ describe('agent protocol', () => {
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(repo, 'notify.sh'), `#!/bin/sh\ncat >> ${notes}\necho >> ${notes}\n`);
     chmodSync(join(repo, 'notify.sh'), 0o755);
+    expect((await agentctl(repo, home, ['approve'])).code).toBe(0); // its notify.command
     const started = Date.now();
     const r = (await json(repo, home, ['run', 't'])).run;
     expect(Date.now() - started).toBeLessThan(15_000); // stopped, not waited out
@@ -173,6 +174,7 @@ describe('notifications, audits, independent review', () => {
     const port = (server.address() as { port: number }).port;
     try {
       const { repo, home } = autoRepo({ t: { autonomy: 'auto' }, u: {} }, `notify:\n  webhook: http://127.0.0.1:${port}/hook\naudit:\n  sampleRate: 1\n`);
+      expect((await agentctl(repo, home, ['approve'])).code).toBe(0); // its notify.webhook
       await promoteAuto(repo, home);
       const r = (await json(repo, home, ['run', 't'])).run;
       expect(r.state).toBe('merged');

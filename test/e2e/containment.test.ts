@@ -220,6 +220,7 @@ describe('containment: no sandbox, no trust', () => {
 
   it('refuses the run, exit 3, when the configured srt (sandbox.bin) does not exist', async () => {
     const { repo, home } = victimRepo({ 'agent.sh': '#!/bin/sh\necho hi\n', 'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'work') }, 'sandbox:\n  bin: /nonexistent/srt\n');
+    expect((await agentctl(repo, home, ['approve'])).code).toBe(0);
     const r = await agentctl(repo, home, ['run', 't']);
     expect(r.code, r.stderr).toBe(3);
     // (Where bubblewrap and the rest are missing too, they are named after srt.)
@@ -261,3 +262,56 @@ describe('containment: no sandbox, no trust', () => {
 });
 
 export { ROOT };
+
+describe("containment: the repository's settings that reach outside the sandbox apply only once approved here", () => {
+  it('a cloned repository\'s sandbox.bin is not run until approved: run refused (exit 3, no worktree), doctor does not self-test with it, tasks still lists', async () => {
+    // A stand-in srt that runs its command unconfined: once approved, it is what runs the agent.
+    const marker = join(tempDir(), 'srt-ran');
+    const fake = join(tempDir(), 'fake-srt');
+    writeFileSync(fake, `#!/bin/sh\necho ran >> ${marker}\nshift 3\nexec "$@"\n`);
+    chmodSync(fake, 0o755);
+    const { repo, home } = victimRepo({ 'agent.sh': '#!/bin/sh\nmkdir -p docs; echo hi > docs/a.md\n', 'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'work') }, `sandbox:\n  bin: ${fake}\n`);
+    const r = await agentctl(repo, home, ['run', 't']);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain(`refusing the run of task "t": this repository's settings reach outside the OS sandbox`);
+    expect(r.stderr).toContain(`sandbox.bin: ${JSON.stringify(fake)}`);
+    expect(r.stderr).toContain('agentctl approve');
+    expect(existsSync(join(home, 'worktrees'))).toBe(false);
+    const checks = JSON.parse((await agentctl(repo, home, ['doctor', '--json'])).stdout).checks;
+    expect(checks.settings).toMatchObject({ status: 'fail', data: { unapproved: ['sandbox.bin'] } });
+    expect(checks.sandboxSelfTest).toMatchObject({ status: 'fail', detail: 'not run: sandbox.bin is not approved' });
+    expect((await agentctl(repo, home, ['tasks'])).code).toBe(0);
+    expect(existsSync(marker)).toBe(false);
+
+    const approved = JSON.parse((await agentctl(repo, home, ['approve', '--json'])).stdout).approved;
+    expect(approved.map((s: { setting: string }) => s.setting)).toEqual(['sandbox.bin']);
+    expect((await agentctl(repo, home, ['run', 't'])).code).toBe(0);
+    expect(existsSync(marker)).toBe(true);
+  });
+
+  it.runIf(sandboxAvailable)('a project profile\'s env reaches the agent only as approved: a variable added later is refused again; approving from inside a run is refused', async () => {
+    const profile = (names: string[]) => `extends: implement\nenv: [${names.join(', ')}]\n`;
+    const { repo, home } = victimRepo({
+      'agent.sh': '#!/bin/sh\nmkdir -p docs; env | grep -E "^(BUILD_FLAVOR|GITHUB_TOKEN)=" | sort > docs/env.md\n',
+      '.agentctl/profiles/p.yaml': profile(['BUILD_FLAVOR']),
+      'tasks/t.md': taskFile({ agent: 'command', type: 'docs', profile: 'p', paths: ['docs/**'] }, 'work'),
+    });
+    const env = { BUILD_FLAVOR: 'nightly', GITHUB_TOKEN: 'ghp_SECRETMARKER' };
+    let r = await agentctl(repo, home, ['run', 't'], env);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain('.agentctl/profiles/p.yaml: env: "BUILD_FLAVOR" (host variables passed into the sandbox)');
+    expect((await agentctl(repo, home, ['approve'], { AGENTCTL_RUN_ID: 'x' })).code).toBe(5);
+    expect((await agentctl(repo, home, ['approve'])).code).toBe(0);
+    r = await agentctl(repo, home, ['run', 't', '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(JSON.parse(r.stdout).run.worktree, 'docs/env.md'), 'utf8')).toBe('BUILD_FLAVOR=nightly\n');
+
+    // A pull that adds a secret to the list: the approval no longer matches.
+    writeFileSync(join(repo, '.agentctl/profiles/p.yaml'), profile(['BUILD_FLAVOR', 'GITHUB_TOKEN']));
+    git(repo, 'commit', '-qam', 'more env');
+    r = await agentctl(repo, home, ['run', 't'], env);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain('"BUILD_FLAVOR GITHUB_TOKEN"');
+    expect(r.stdout + r.stderr).not.toContain('SECRETMARKER');
+  });
+});

@@ -117,6 +117,7 @@ describe.runIf(sandboxAvailable)('agentctl doctor where runs can start', () => {
     // sandbox.bin is what a project may set; this one drops `--settings <file> --` and runs the command as is.
     const fake = binDir({ 'fake-srt': '#!/bin/sh\nshift 3\nexec "$@"\n' });
     const { repo, home } = commandRepo(`sandbox:\n  bin: ${join(fake, 'fake-srt')}\n`);
+    expect((await agentctl(repo, home, ['approve'])).code).toBe(0);
     const r = await doctorJson(repo, home, { PATH: SYSTEM_PATH });
     expect(r.code).toBe(3);
     expect(r.json.checks.sandboxSelfTest).toMatchObject({ status: 'fail', data: { passed: false, attempts: { readCanary: 'allowed', writeOutside: 'allowed' } } });
@@ -125,6 +126,7 @@ describe.runIf(sandboxAvailable)('agentctl doctor where runs can start', () => {
     // One that starts nothing looks safe (nothing read, nothing written) and must fail too.
     const dead = binDir({ 'dead-srt': '#!/bin/sh\necho "bwrap: setting up uid map: Permission denied" >&2\nexit 1\n' });
     const made = commandRepo(`sandbox:\n  bin: ${join(dead, 'dead-srt')}\n`);
+    expect((await agentctl(made.repo, made.home, ['approve'])).code).toBe(0);
     const d = await doctorJson(made.repo, made.home, { PATH: SYSTEM_PATH });
     expect(d.code).toBe(3);
     expect(d.json.checks.sandboxSelfTest).toMatchObject({ status: 'fail', data: { attempts: { readCanary: 'not run' } } });

@@ -70,6 +70,7 @@ describe('agent text reaches the terminal made visible', () => {
 
   beforeAll(async () => {
     ({ repo, home } = hostileRepo());
+    expect((await agentctl(repo, home, ['approve'])).code).toBe(0); // its notify.command
     const r = await agentctl(repo, home, ['run', 't']);
     runOutput = r;
     runId = JSON.parse((await agentctl(repo, home, ['runs', '--json'])).stdout).runs[0].runId;
@@ -127,6 +128,7 @@ describe('agent text reaches the terminal made visible', () => {
 describe('a person’s note is untrusted too', () => {
   it('--reason / --note with a newline and ESC print on one line in log, trust history and breakers; --json keeps them exact', async () => {
     const { repo, home } = hostileRepo();
+    expect((await agentctl(repo, home, ['approve'])).code).toBe(0); // its notify.command
     await agentctl(repo, home, ['run', 't']);
     const runId = JSON.parse((await agentctl(repo, home, ['runs', '--json'])).stdout).runs[0].runId;
     for (const args of [

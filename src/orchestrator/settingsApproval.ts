@@ -1,0 +1,123 @@
+/**
+ * This machine's approvals of repositories' settings that reach outside the OS sandbox (which ones and
+ * why: definition/hostSettings.ts). Kept in `$AGENTCTL_HOME/approvals/settings.json`, a folder the OS
+ * sandbox hides from agents, per project (its key: one clone), as the fingerprint of the settings the
+ * user approved with `agentctl approve` (a human command, refused inside a run). What starts processes
+ * with those settings (a run, an attempt, a reviewer, teardown, the sandbox self-test, a notification)
+ * asks {@link requireApprovedSettings} first.
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError } from '../core/errors.js';
+import { withFileLock } from '../core/lock.js';
+import type { HomePaths } from '../core/paths.js';
+import { hostSettings, hostSettingsFingerprint, type HostSetting } from '../definition/hostSettings.js';
+import { loadProfiles } from '../definition/load.js';
+import type { Context } from './context.js';
+
+/** One project's approval as stored. */
+interface Approval {
+  fingerprint: string;
+  settings: HostSetting[];
+  by: string;
+  at: string;
+}
+
+/** The approvals file. */
+export function settingsApprovalsFile(paths: HomePaths): string {
+  return join(paths.home, 'approvals', 'settings.json');
+}
+
+/** Every project's approval; none when the file is missing. @throws ConfigError when it is unreadable or malformed */
+function readApprovals(paths: HomePaths): Record<string, Approval> {
+  const file = settingsApprovalsFile(paths);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new ConfigError(`cannot read ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    const parsed = JSON.parse(text) as { projects?: unknown };
+    if (typeof parsed.projects !== 'object' || parsed.projects === null || Array.isArray(parsed.projects)) throw new Error('"projects" is not an object');
+    return parsed.projects as Record<string, Approval>;
+  } catch (error) {
+    throw new ConfigError(`${file} is malformed: ${(error as Error).message}`, { hint: 'Remove it and approve each repository again with: agentctl approve' });
+  }
+}
+
+/** The repository's settings that reach outside the sandbox, as they are now (its profiles loaded). */
+export function currentHostSettings(ctx: Context): HostSetting[] {
+  return hostSettings(ctx.project.config, loadProfiles(ctx.project).profiles.values());
+}
+
+/**
+ * The repository's settings that reach outside the sandbox and this machine has not approved as they
+ * are: empty when it has none, or when the user approved exactly these.
+ * @throws ConfigError when the approvals file is unreadable or malformed
+ */
+export function unapprovedSettings(ctx: Context): HostSetting[] {
+  return unapprovedOf(ctx.paths, ctx.project.key, currentHostSettings(ctx));
+}
+
+/**
+ * {@link unapprovedSettings} for given settings of a project (doctor has no Context).
+ * @param projectKey the project's key (Project.key)
+ * @throws ConfigError when the approvals file is unreadable or malformed
+ */
+export function unapprovedOf(paths: HomePaths, projectKey: string, settings: HostSetting[]): HostSetting[] {
+  if (!settings.length) return [];
+  return readApprovals(paths)[projectKey]?.fingerprint === hostSettingsFingerprint(settings) ? [] : settings;
+}
+
+/**
+ * Refuse to go on with settings this machine has not approved.
+ * @param what what would use them, for the message (`run of task "t"`)
+ * @throws ConfigError (exit 3) listing them, with the command that approves them; nothing was started
+ */
+export function requireApprovedSettings(ctx: Context, what: string): void {
+  const unapproved = unapprovedSettings(ctx);
+  if (!unapproved.length) return;
+  throw new ConfigError(`refusing the ${what}: ${unapprovedText(unapproved)}`, { hint: APPROVE_HINT });
+}
+
+/** What to do about unapproved settings. */
+export const APPROVE_HINT = 'Read them in .agentrc.yaml and the profiles; if you trust them: agentctl approve';
+
+/** Unapproved settings as a message: one line each, values JSON-quoted (they come from the repository). */
+export function unapprovedText(unapproved: readonly HostSetting[]): string {
+  const lines = unapproved.map((s) => `  ${s.setting}: ${JSON.stringify(s.value)} (${s.reach})`);
+  return `this repository's settings reach outside the OS sandbox, and this machine has not approved them as they are:\n${lines.join('\n')}`;
+}
+
+/**
+ * Approve the repository's settings as they are now (replacing the project's earlier approval). Under a
+ * lock; the file is replaced atomically, 0600 in a 0700 folder.
+ * @param by who approved (git user.email)
+ * @returns the settings approved (empty: nothing needed approval, nothing was written)
+ * @throws ConfigError when the file cannot be written or is malformed; proper-lockfile's ELOCKED error
+ */
+export async function approveSettings(ctx: Context, by: string): Promise<HostSetting[]> {
+  const settings = currentHostSettings(ctx);
+  if (!settings.length) return [];
+  const file = settingsApprovalsFile(ctx.paths);
+  const dir = join(ctx.paths.home, 'approvals');
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new ConfigError(`cannot write ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  await withFileLock(join(dir, 'settings.lock'), async () => {
+    const projects = readApprovals(ctx.paths);
+    projects[ctx.project.key] = { fingerprint: hostSettingsFingerprint(settings), settings, by, at: new Date().toISOString() };
+    const tmp = `${file}.${process.pid}.tmp`;
+    try {
+      writeFileSync(tmp, `${JSON.stringify({ projects }, null, 2)}\n`, { mode: 0o600 });
+      renameSync(tmp, file);
+    } catch (error) {
+      throw new ConfigError(`cannot write ${file}: ${(error as Error).message}`, { cause: error });
+    }
+  });
+  return settings;
+}
