@@ -3,16 +3,18 @@
  * See `.agentrc.example.yaml` for every field with comments.
  */
 import { isAbsolute, resolve } from 'node:path';
-import ms from 'ms';
 import * as z from 'zod';
 import { InputError } from '../core/errors.js';
-import { AGENT_NAMES, TASK_ID_PATTERN, type AgentName, type TaskDefaults } from './task.js';
+import { AGENT_NAMES, durationSchema, TASK_ID_PATTERN, type AgentName, type TaskDefaults } from './task.js';
 import type { BreakerConfig } from '../evidence/projections/breakers.js';
 import type { TrustRules } from '../evidence/projections/trust-rules.js';
 import { parseYaml, toData, validate } from './yamlSource.js';
 import { worktreeSchema, type WorktreeBlock } from './worktree.js';
 import { PARSE_OPTIONS } from '../core/zodParse.js';
 import { urlHasSecret } from '../core/urlSecrets.js';
+
+/** The agent's timeout when neither the task nor `defaults.timeout` sets one: 30 minutes, in milliseconds. */
+const DEFAULT_TIMEOUT_MS = 30 * 60 * 1000;
 
 /** Default sensitive paths: auth, billing, payments, infra, CI config, migrations, lock files. */
 const DEFAULT_SENSITIVE_PATHS = [
@@ -74,12 +76,9 @@ export const configSchema = z.strictObject({
       agent: z.enum(AGENT_NAMES).default('claude'),
       profile: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).default('implement'),
       gate: z.string().min(1).optional(),
-      timeout: z
-        .union([z.number().positive(), z.string().min(1)])
-        .default('30m')
-        .refine((v) => typeof v === 'number' || typeof ms(v as ms.StringValue) === 'number', 'not a duration'),
+      timeout: durationSchema.prefault('30m'),
     })
-    .default({ agent: 'claude', profile: 'implement', timeout: '30m' }),
+    .default({ agent: 'claude', profile: 'implement', timeout: DEFAULT_TIMEOUT_MS }),
   agents: z
     .strictObject({
       claude: agentSchema.default({ args: [], env: {} }),
@@ -295,7 +294,7 @@ export function parseConfig(repoRoot: string, text: string | undefined, fallback
       agent: parsed.defaults.agent,
       profiles: Array.isArray(profile) ? profile : [profile],
       gate: parsed.defaults.gate,
-      timeoutMs: typeof timeout === 'number' ? timeout * 1000 : (ms(timeout as ms.StringValue) as number),
+      timeoutMs: timeout,
     },
     agents,
     trust: {

@@ -39,13 +39,26 @@ export const AGENT_NAMES = ['claude', 'gemini', 'codex', 'command'] as const;
 /** The agent tools agentctl has adapters for. */
 export type AgentName = (typeof AGENT_NAMES)[number];
 
-/** Timeouts: a number of seconds or an `ms` duration string (`90s`, `20m`, `1h`). */
-const durationSchema = z
+/**
+ * Longest timeout, in milliseconds: 2^31 - 1 (~24.8 days), the longest delay Node's timers keep; a
+ * longer one fires at once (a task with `timeout: 30d` had its agent killed in its first second).
+ */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/**
+ * Timeouts: a number of seconds or an `ms` duration string (`90s`, `20m`, `1h`), in milliseconds after
+ * parsing; at most {@link MAX_TIMEOUT_MS}.
+ */
+export const durationSchema = z
   .union([z.number().positive(), z.string().min(1)])
   .transform((value, ctx) => {
     const millis = typeof value === 'number' ? value * 1000 : ms(value as ms.StringValue);
     if (typeof millis !== 'number' || !Number.isFinite(millis) || millis <= 0) {
       ctx.addIssue({ code: 'custom', message: `not a duration: "${value}" (use seconds or e.g. 90s, 20m, 1h)` });
+      return z.NEVER;
+    }
+    if (millis > MAX_TIMEOUT_MS) {
+      ctx.addIssue({ code: 'custom', message: `too long: "${value}" (at most 24 days)` });
       return z.NEVER;
     }
     return Math.round(millis);

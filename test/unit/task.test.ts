@@ -134,3 +134,15 @@ describe('parseConfig', () => {
     expectInputError(() => parseConfig('/r', 'trust:\n  initial: auto\n', 'r'), '.agentrc.yaml:2', 'trust.initial');
   });
 });
+
+describe('timeouts', () => {
+  it('are at most 24 days (a longer one fired at once in Node\'s timers), in a task and in defaults; the default is 30 minutes', () => {
+    expect(parseTaskFile('tasks/a.md', '---\ntimeout: 24d\n---\nx', defaults).timeoutMs).toBe(24 * 86_400_000);
+    expectInputError(() => parseTaskFile('tasks/a.md', '---\ntimeout: 30d\n---\nx', defaults), 'tasks/a.md', 'too long: "30d" (at most 24 days)');
+    expectInputError(() => parseTaskFile('tasks/a.md', '---\ntimeout: 2600000\n---\nx', defaults), 'tasks/a.md', 'too long');
+    expect(() => parseConfig('/r', 'defaults:\n  timeout: 30d\n', 'r')).toThrow(/too long: "30d"/);
+    expect(parseConfig('/r', 'defaults:\n  timeout: 90s\n', 'r').taskDefaults.timeoutMs).toBe(90_000);
+    expect(parseConfig('/r', undefined, 'r').taskDefaults.timeoutMs).toBe(1_800_000);
+    expect(parseConfig('/r', 'defaults:\n  agent: command\n', 'r').taskDefaults.timeoutMs).toBe(1_800_000);
+  });
+});
