@@ -68,7 +68,12 @@ export const configSchema = z.strictObject({
     .refine((v) => v === 'sqlite' || /^postgres(ql)?:\/\//.test(v), 'must be "sqlite" or a postgres:// URL')
     .refine((v) => !urlHasSecret(v), 'must not contain a password or key (it is committed): use PGPASSWORD or ~/.pgpass')
     .optional(),
-  baseBranch: z.string().min(1).optional(),
+  // A branch name as git allows it (git-check-ref-format): no control character, space or `~^:?*[\`,
+  // no leading `-`, no `..` (a newline in it forged a line of agentctl's output).
+  baseBranch: z
+    .string()
+    .regex(/^(?!-)(?!.*\.\.)[^\x00-\x20\x7f~^:?*[\\]+$/, 'not a branch name git accepts')
+    .optional(),
   tasks: z.strictObject({ dir: relativeDir.default('tasks') }).default({ dir: 'tasks' }),
   profiles: z.strictObject({ dir: relativeDir.default('.agentctl/profiles') }).default({ dir: '.agentctl/profiles' }),
   defaults: z

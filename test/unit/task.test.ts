@@ -146,3 +146,8 @@ describe('timeouts', () => {
     expect(parseConfig('/r', 'defaults:\n  agent: command\n', 'r').taskDefaults.timeoutMs).toBe(1_800_000);
   });
 });
+
+it('baseBranch is a branch name git accepts: a newline, a space, a leading dash or `..` is refused', () => {
+  expect(parseConfig('/r', 'baseBranch: release/1.2\n', 'r').baseBranch).toBe('release/1.2');
+  for (const bad of ['"main\\nFAKE LINE"', '"a b"', '"-x"', '"a..b"']) expect(() => parseConfig('/r', `baseBranch: ${bad}\n`, 'r')).toThrow(/baseBranch.*not a branch name git accepts/s);
+});
