@@ -90,6 +90,16 @@ export function agentctl(cwd: string, home: string, args: string[], extraEnv: Re
   });
 }
 
+/**
+ * `agentctl approve` in a repository, as the machine's user would: for tests whose repository sets
+ * something that reaches outside the OS sandbox on purpose (a `sandbox: none` profile, `worktree.copy`).
+ * @throws Error when approve fails
+ */
+export function approveRepo(repo: string, home: string): void {
+  const r = spawnSync(process.execPath, [BIN, 'approve'], { cwd: repo, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', AGENTCTL_HOME: home, NO_COLOR: '1', CI: '1' }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`agentctl approve → ${r.status}: ${r.stderr}`);
+}
+
 /** A `command` agent whose behaviour is chosen by the first line of its prompt (see test/e2e/auto.test.ts). */
 export const SCRIPTED_AGENT = `#!/bin/sh
 name=$(printf "%s" "$AGENTCTL_PROMPT" | head -n1)

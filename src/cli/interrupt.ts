@@ -16,7 +16,9 @@ export function interruptible(what = 'the agents'): { controller: AbortControlle
       if (signal === 'SIGINT') process.kill(process.pid, 'SIGKILL');
       return;
     }
-    // No message after SIGHUP: the terminal it would go to is gone.
+    // No message after SIGHUP: the terminal it would go to is gone, and each later write to it fails
+    // (EIO), which would crash agentctl while it stops the agents and records the runs.
+    if (signal === 'SIGHUP') for (const stream of [process.stdout, process.stderr]) stream.removeAllListeners('error').on('error', () => undefined);
     if (signal !== 'SIGHUP') process.stderr.write(`\nagentctl: stopping ${what} (${signal === 'SIGINT' ? 'Ctrl-C again to force' : 'Ctrl-C to force'})…\n`);
     controller.abort(signal === 'SIGINT' ? 'interrupted by the user (SIGINT)' : `interrupted by ${signal}`);
   };

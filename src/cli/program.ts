@@ -84,7 +84,7 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
 
   program
     .command('approve')
-    .description("let this repository's settings that reach outside the OS sandbox apply on this machine, as they are now (sandbox.bin, notify, profile env, tool args)")
+    .description("let this repository's settings that reach outside the OS sandbox apply on this machine, as they are now (sandbox.bin, notify, agents' env and args, profile env and sandbox: none, worktree copy and network)")
     .option('--json', 'print JSON (the settings approved)')
     .addHelpText('after', examples('agentctl doctor        # lists the settings that need approval', 'agentctl approve'))
     .action(act(() => import('../commands/approve.js')));

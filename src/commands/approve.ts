@@ -15,7 +15,7 @@ export default async function approve(opts: { json?: boolean }): Promise<number>
     else if (!approved.length) println('Nothing to approve: this repository sets nothing that reaches outside the OS sandbox.');
     else {
       println('Approved on this machine, as they are now (a change to any of them needs a new approval):');
-      for (const s of approved) println(`  ${terminalSafe(s.setting)}: ${terminalSafe(JSON.stringify(s.value))} (${terminalSafe(s.reach)})`);
+      for (const s of approved) println(`  ${terminalSafe(s.setting)}: ${terminalSafe(s.value)} (${terminalSafe(s.reach)})`);
     }
     return EXIT.OK;
   });

@@ -50,10 +50,29 @@ const agentSchema = z.strictObject({
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
 });
 
+/**
+ * A branch name as git allows it (git-check-ref-format): no control character, space or `~^:?*[\`, no
+ * leading `-`, no `..` (a newline in `baseBranch` forged a line of agentctl's output).
+ */
+export const branchName = z.string().regex(/^(?!-)(?!.*\.\.)[^\x00-\x20\x7f~^:?*[\\]+$/, 'not a branch name git accepts');
+
+/**
+ * A program agentctl runs on this machine outside the sandbox (`sandbox.bin`, `notify.command`): a name
+ * on PATH or an absolute path. Not a path inside the repository: agents change what is in it (an auto
+ * merge could change the notifier, which then runs on the host), and an approval of the path would not
+ * cover the file's later content nor the code it sources.
+ */
+const hostProgram = z
+  .string()
+  .min(1)
+  .refine((v) => !v.includes('/') || (isAbsolute(v) && !v.startsWith('/proc/')), 'a program outside the repository: a name on PATH or an absolute path (agents can change what is inside the repository)');
+
 const relativeDir = z
   .string()
   .min(1)
-  .refine((p) => !isAbsolute(p) && !p.split('/').includes('..'), 'must be a folder inside the repository');
+  .refine((p) => !isAbsolute(p) && !p.split('/').includes('..'), 'must be a folder inside the repository')
+  // It is printed in messages: no control character could forge a line of them.
+  .refine((p) => !/[\x00-\x1f\x7f]/.test(p), 'must not contain control characters');
 
 /** Schema of `.agentrc.yaml`. Unknown keys are errors. */
 export const configSchema = z.strictObject({
@@ -68,12 +87,7 @@ export const configSchema = z.strictObject({
     .refine((v) => v === 'sqlite' || /^postgres(ql)?:\/\//.test(v), 'must be "sqlite" or a postgres:// URL')
     .refine((v) => !urlHasSecret(v), 'must not contain a password or key (it is committed): use PGPASSWORD or ~/.pgpass')
     .optional(),
-  // A branch name as git allows it (git-check-ref-format): no control character, space or `~^:?*[\`,
-  // no leading `-`, no `..` (a newline in it forged a line of agentctl's output).
-  baseBranch: z
-    .string()
-    .regex(/^(?!-)(?!.*\.\.)[^\x00-\x20\x7f~^:?*[\\]+$/, 'not a branch name git accepts')
-    .optional(),
+  baseBranch: branchName.optional(),
   tasks: z.strictObject({ dir: relativeDir.default('tasks') }).default({ dir: 'tasks' }),
   profiles: z.strictObject({ dir: relativeDir.default('.agentctl/profiles') }).default({ dir: '.agentctl/profiles' }),
   defaults: z
@@ -168,8 +182,8 @@ export const configSchema = z.strictObject({
   /** Who hears about auto merges, runs awaiting review, escalations and breaker trips. */
   notify: z
     .strictObject({
-      /** A program that receives each notification as JSON on stdin (relative paths resolve from the repo root). */
-      command: z.string().min(1).optional(),
+      /** A program that receives each notification as JSON on stdin: a name on PATH or an absolute path outside the repository. */
+      command: hostProgram.optional(),
       /** A URL that receives each notification as a JSON POST. */
       webhook: z.string().url().optional(),
     })
@@ -188,7 +202,7 @@ export const configSchema = z.strictObject({
     })
     .default({ escalateBelow: 0.5, stopBelow: 0.2 }),
   /** The OS sandbox used by profiles with `sandbox: os`: the `srt` binary (default: the one installed with agentctl). */
-  sandbox: z.strictObject({ bin: z.string().min(1).optional() }).default({}),
+  sandbox: z.strictObject({ bin: hostProgram.optional() }).default({}),
   /** Paths whose change caps a run at `review` (task `paths` or the run's diff). */
   sensitivePaths: z.array(z.string().min(1)).default([...DEFAULT_SENSITIVE_PATHS]),
   /** Worktree bootstrap: setup/teardown commands, shared and copied checkout paths, ports (definition/worktree.ts). */
@@ -312,10 +326,10 @@ export function parseConfig(repoRoot: string, text: string | undefined, fallback
     sensitivePaths: parsed.sensitivePaths,
     mergeStrategy: parsed.merge.strategy,
     breakers: parsed.breakers,
-    notify: { command: parsed.notify.command === undefined ? undefined : parsed.notify.command.includes('/') ? resolve(repoRoot, parsed.notify.command) : parsed.notify.command, webhook: parsed.notify.webhook },
+    notify: { command: parsed.notify.command, webhook: parsed.notify.webhook },
     auditSampleRate: parsed.audit.sampleRate,
     protocol: parsed.protocol,
-    osSandboxBin: parsed.sandbox.bin === undefined ? undefined : parsed.sandbox.bin.includes('/') ? resolve(repoRoot, parsed.sandbox.bin) : parsed.sandbox.bin,
+    osSandboxBin: parsed.sandbox.bin,
     worktree: parsed.worktree,
     queue: parsed.queue,
     file: text === undefined ? undefined : file,

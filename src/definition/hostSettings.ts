@@ -11,19 +11,26 @@
  * - a project profile's `env` passes host variables into the sandbox: `GITHUB_TOKEN`, `PGPASSWORD`.
  * - `agents.<tool>.args` go to Claude Code, Gemini CLI or Codex before agentctl's own flags, and can
  *   loosen the permission settings agentctl renders for them (`--dangerously-skip-permissions`).
+ * - `agents.<name>.env` is also the environment of the sandbox's own program, which runs on the host:
+ *   `NODE_OPTIONS: --require ./evil.cjs` ran the repository's code there, `PATH` a fake `bwrap`.
+ * - a project profile's `sandbox: none` runs its tasks' agents on this machine as you.
+ * - `worktree.copy` (the project's or a task's) copies files of your checkout into the sandbox, untracked
+ *   ones such as `.env` included; `worktree.network` lets setup commands reach hosts with them.
  * So they apply only once this machine's user approved them as they are (`agentctl approve`,
- * settingsApproval.ts); a change to any of them needs a new approval.
+ * settingsApproval.ts); a change to any of them needs a new approval. (`sandbox.bin` and
+ * `notify.command` may not name a program inside the repository at all: config.ts.)
  */
 import { createHash } from 'node:crypto';
 import type { Profile } from '../authz/profile.js';
-import { TOOL_AGENTS } from '../core/agentTools.js';
 import type { ProjectConfig } from './config.js';
+import { AGENT_NAMES, type Task } from './task.js';
+import type { WorktreeBlock } from './worktree.js';
 
 /** One setting that reaches outside the sandbox, as the repository has it. */
 export interface HostSetting {
   /** Where it is set: `sandbox.bin`, `notify.command`, `.agentctl/profiles/p.yaml: env`, `agents.claude.args`. */
   setting: string;
-  /** Its value as text (a path, a URL, names or flags joined by spaces). */
+  /** Its value as JSON text (a path, a URL, a list of names or flags, a map of variables): one text per value. */
   value: string;
   /** What it does outside the sandbox. */
   reach: string;
@@ -33,25 +40,34 @@ export interface HostSetting {
  * The repository's settings that reach outside the sandbox, in a fixed order; empty when it has none.
  * @param config the project's `.agentrc.yaml`, parsed
  * @param profiles every loaded profile (built-in ones, agentctl's own, are left out)
+ * @param tasks the project's tasks (their own `worktree:` blocks)
  */
-export function hostSettings(config: ProjectConfig, profiles: Iterable<Profile>): HostSetting[] {
+export function hostSettings(config: ProjectConfig, profiles: Iterable<Profile>, tasks: Iterable<Pick<Task, 'file' | 'worktree'>>): HostSetting[] {
   const out: HostSetting[] = [];
-  if (config.osSandboxBin !== undefined) out.push({ setting: 'sandbox.bin', value: config.osSandboxBin, reach: 'runs every process of every run: it is the OS sandbox' });
-  if (config.notify.command !== undefined) out.push({ setting: 'notify.command', value: config.notify.command, reach: 'runs on this machine, outside the sandbox, at each notification' });
-  if (config.notify.webhook !== undefined) out.push({ setting: 'notify.webhook', value: config.notify.webhook, reach: 'receives each notification (run, task, project) from this machine' });
-  for (const p of [...profiles].filter((p) => p.origin !== 'builtin' && p.env.length).sort((a, b) => a.origin.localeCompare(b.origin))) {
-    out.push({ setting: `${p.origin}: env`, value: p.env.join(' '), reach: 'host variables passed into the sandbox' });
+  const add = (setting: string, value: unknown, reach: string) => out.push({ setting, value: JSON.stringify(value), reach });
+  if (config.osSandboxBin !== undefined) add('sandbox.bin', config.osSandboxBin, 'runs every process of every run: it is the OS sandbox');
+  if (config.notify.command !== undefined) add('notify.command', config.notify.command, 'runs on this machine, outside the sandbox, at each notification');
+  if (config.notify.webhook !== undefined) add('notify.webhook', config.notify.webhook, 'receives each notification (run, task, project) from this machine');
+  for (const p of [...profiles].filter((p) => p.origin !== 'builtin').sort((a, b) => a.origin.localeCompare(b.origin))) {
+    if (p.env.length) add(`${p.origin}: env`, p.env, 'host variables passed into the sandbox');
+    if (p.sandbox === 'none') add(`${p.origin}: sandbox`, 'none', 'the agents of its tasks run on this machine as you, unconfined');
   }
-  for (const tool of TOOL_AGENTS) {
-    const args = config.agents[tool].args;
-    if (args.length) out.push({ setting: `agents.${tool}.args`, value: args.join(' '), reach: `flags given to ${tool} before agentctl's own, which can loosen the permissions agentctl renders for it` });
+  for (const name of AGENT_NAMES) {
+    const { args, env } = config.agents[name];
+    if (args.length && name !== 'command') add(`agents.${name}.args`, args, `flags given to ${name} before agentctl's own, which can loosen the permissions agentctl renders for it`);
+    if (Object.keys(env).length) add(`agents.${name}.env`, Object.fromEntries(Object.entries(env).sort(([a], [b]) => a.localeCompare(b))), 'also the environment of the OS sandbox\'s own program, on this machine (NODE_OPTIONS, PATH)');
+  }
+  const blocks: [string, WorktreeBlock | undefined][] = [['', config.worktree], ...[...tasks].sort((a, b) => a.file.localeCompare(b.file)).map((t): [string, WorktreeBlock | undefined] => [`${t.file}: `, t.worktree])];
+  for (const [where, block] of blocks) {
+    if (block?.copy?.length) add(`${where}worktree.copy`, block.copy, 'files of your checkout, untracked ones too (.env), copied into the sandbox');
+    if (block?.network?.length) add(`${where}worktree.network`, block.network, 'hosts the setup and teardown commands may reach');
   }
   return out;
 }
 
 /**
- * The approval's fingerprint of some settings: sha256 (hex) of their settings and values, so any change
- * to one needs a new approval.
+ * The approval's fingerprint of some settings: sha256 (hex) of their settings and values (JSON: two lists
+ * that join to the same text differ), so any change to one needs a new approval.
  * @param settings as {@link hostSettings} returns them
  */
 export function hostSettingsFingerprint(settings: readonly HostSetting[]): string {

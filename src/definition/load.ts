@@ -12,6 +12,7 @@ import { requireRepo, type Git } from '../exec/git.js';
 import { CONFIG_FILE, parseConfig, sanitizeProject, type ProjectConfig } from './config.js';
 import { repositoryIdentity } from './identity.js';
 import { parseTaskFile, MAX_TASK_FILE_BYTES, type Task } from './task.js';
+import { lstatIfExists } from '../exec/pathExists.js';
 
 /** A repository agentctl works on. */
 export interface Project {
@@ -92,11 +93,18 @@ function folderInRepository(root: string, dir: string, errors: InputError[]): bo
  * opened without following a link or waiting on a FIFO.
  * @param root the checkout (absolute); @param rel a repository-relative path
  * @returns the text (UTF-8), or undefined when there is no such file
- * @throws InputError (naming the file) for a link, a FIFO or device, a folder, or a file above `maxBytes`
+ * @throws InputError (naming the file) for a link, a FIFO or device, a folder, a file above `maxBytes`,
+ *   or one that cannot be opened
  */
 export function readRepositoryFile(root: string, rel: string, maxBytes: number): string | undefined {
   if (!inRepository(root, rel)) return undefined;
-  const fd = openSync(join(root, rel), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  let fd: number;
+  try {
+    fd = openSync(join(root, rel), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    // A link swapped in since the look (ELOOP), a socket (ENXIO), no permission: named, not a crash.
+    throw new InputError(`${rel}: cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { file: rel });
+  }
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new InputError(`${rel}: not a regular file`, { file: rel });
@@ -156,11 +164,15 @@ export function findTask(project: Project, id: string): Task {
   if (task) return task;
   const own = errors.find((e) => e.file !== undefined && basename(e.file, '.md') === id);
   if (own) throw own;
+  // The tasks folder itself refused (a link out of the repository): that is why no task is found.
+  const dir = project.config.tasksDir;
+  const folder = errors.find((e) => e.file !== undefined && (dir === e.file || dir.startsWith(`${e.file}/`)));
+  if (folder) throw folder;
   throw new InputError(`no task "${id}" in ${project.config.tasksDir}/`, { hint: 'List tasks with: agentctl tasks' });
 }
 
 function loadProfileDir(dir: string, origin: (file: string) => string, root: string | undefined, into: Map<string, Profile>, errors: InputError[]): void {
-  if (root ? !folderInRepository(root, dir, errors) : !lstatOrUndefined(dir)) return;
+  if (root ? !folderInRepository(root, dir, errors) : !lstatIfExists(dir)) return;
   for (const name of readdirSync(dir).sort()) {
     if (!/\.ya?ml$/.test(name)) continue;
     const full = join(dir, name);
@@ -177,15 +189,6 @@ function loadProfileDir(dir: string, origin: (file: string) => string, root: str
       if (error instanceof InputError) errors.push(error);
       else throw error;
     }
-  }
-}
-
-/** lstat, or undefined when nothing is at the path. */
-function lstatOrUndefined(path: string): ReturnType<typeof lstatSync> | undefined {
-  try {
-    return lstatSync(path);
-  } catch {
-    return undefined;
   }
 }
 

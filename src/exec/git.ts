@@ -115,7 +115,8 @@ export const DIFF_MAX_BYTES = 16 * 1024 * 1024;
  * the work tree. The root is not writable by the user's processes nor by a sandboxed agent (read-only
  * inside the OS sandbox), and holds no `.gitattributes`. (git 2.40 adds `--attr-source`, which git 2.39
  * lacks.) Measured: `*.js -diff` in the checkout and `*.md binary` in the run's worktree made diffs
- * started there print `Binary files … differ`; started here, the text.
+ * started there print `Binary files … differ`; started here, the text. (`$GIT_DIR/info/attributes` still
+ * applies: the common `.git` is compared after every agent and gate, gitState.ts.)
  */
 export const ATTRIBUTE_FREE_CWD = '/';
 
@@ -192,6 +193,8 @@ export function createGit(options: GitOptions = {}): Git {
   /** Run one simple-git task with the hardened setup; `task` picks the simple-git method. */
   async function call<T>(where: GitWhere, args: readonly string[], o: GitCallOptions, task: (g: SimpleGit) => Promise<T>): Promise<GitResult & { value: T }> {
     const { cwd: placed, targetEnv } = place(where);
+    // Without GIT_DIR, git would look for a repository from the root instead.
+    if (o.attributes === false && !targetEnv.GIT_DIR) throw new InternalError(`git ${args.join(' ').slice(0, 100)}: no repository at ${typeof where === 'string' ? where : where.workTree} to read commits from`);
     const cwd = o.attributes === false ? ATTRIBUTE_FREE_CWD : placed;
     const overrides = !(o.drivers ?? mayRunDrivers(args)) ? [] : driverOverrides((await call(where, DRIVER_LIST_ARGS, { readOnly: true, accept: [0, 1], drivers: false }, (g) => g.raw([...DRIVER_LIST_ARGS]))).stdout);
     const env = childEnv(parentEnv, { ...SAFE_GIT_ENV, ...targetEnv, ...(o.readOnly ? { GIT_OPTIONAL_LOCKS: '0' } : {}), ...configEnv(overrides), ...o.env });

@@ -17,7 +17,15 @@
  */
 import binaryExtensions from 'binary-extensions';
 
-const BINARY_EXTENSIONS: ReadonlySet<string> = new Set(binaryExtensions.map((e) => e.toLowerCase()));
+/**
+ * Extensions of the package's list that name text formats, some of them code: Jest snapshots (`snap`,
+ * evaluated as JavaScript), X bitmaps (`xbm`, `xpm`: C source), shell archives (`shar`), device trees
+ * (`dts`), gettext templates (`pot`), backups of text files (`bak`), PEM keys (`key`), graphviz (`dot`)...
+ * Those show as text.
+ */
+const TEXT_FORMATS: ReadonlySet<string> = new Set(['bak', 'dot', 'dts', 'dxf', 'fbs', 'key', 'm3u', 'mht', 'pdb', 'pot', 'rtf', 'shar', 'slk', 'snap', 'sub', 'xbm', 'xpm']);
+
+const BINARY_EXTENSIONS: ReadonlySet<string> = new Set(binaryExtensions.map((e) => e.toLowerCase()).filter((e) => !TEXT_FORMATS.has(e)));
 
 /**
  * Whether a file's name ends in a binary file extension (any case): `docs/logo.PNG`, `a/.png`; not

@@ -11,8 +11,8 @@ import { AgentctlError, ConfigError, InputError } from '../core/errors.js';
 import { TOOL_AGENTS } from '../core/agentTools.js';
 import { agentctlHome, homePaths } from '../core/paths.js';
 import { parseConfig, type ProjectConfig } from '../definition/config.js';
-import { hostSettings, type HostSetting } from '../definition/hostSettings.js';
-import { loadProfiles, loadProject, type Project } from '../definition/load.js';
+import type { HostSetting } from '../definition/hostSettings.js';
+import { loadProject, type Project } from '../definition/load.js';
 import { readCheckpointFor, verifyLog } from '../evidence/integrity.js';
 import { readLogKey } from '../evidence/key.js';
 import { expectedSchemaFingerprint, openEventStore } from '../evidence/store.js';
@@ -25,7 +25,7 @@ import { childEnv, runProcess } from '../exec/runner.js';
 export type ProcessRunner = typeof runProcess;
 import { checkCommandAgent, checkToolAgent, compareVersions, extractVersion } from './doctorAgents.js';
 import { sandboxSelfTest } from './sandboxSelfTest.js';
-import { APPROVE_HINT, unapprovedOf, unapprovedText } from './settingsApproval.js';
+import { APPROVE_HINT, hostSettingsOf, unapprovedOf, unapprovedText } from './settingsApproval.js';
 
 /** `ok` ✓, `warn` ! (runs can start, something may bite), `fail` ✗ (runs cannot start), `skip` (not applicable). */
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
@@ -112,7 +112,7 @@ function checkSettings(project: Project | undefined, env: NodeJS.ProcessEnv): { 
   let settings: HostSetting[];
   let unapproved: HostSetting[];
   try {
-    settings = hostSettings(project.config, loadProfiles(project).profiles.values());
+    settings = hostSettingsOf(project);
     unapproved = unapprovedOf(homePaths(agentctlHome(env)), project.key, settings);
   } catch (error) {
     if (!(error instanceof AgentctlError)) throw error;

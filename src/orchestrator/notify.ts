@@ -23,7 +23,16 @@ export async function notify(ctx: Context, kind: NotificationKind, event: Stored
   const { command, webhook } = ctx.project.config.notify;
   if (!command && !webhook) return 0;
   // Repository settings that run or send from this machine: only as this machine's user approved them.
-  const unapproved = unapprovedSettings(ctx).filter((s) => s.setting.startsWith('notify.'));
+  // Never throws (a run is merged, an escalation must still stop its agent): what cannot be checked is
+  // not approved.
+  let unapproved: string[];
+  let why = 'is not approved on this machine (agentctl approve)';
+  try {
+    unapproved = unapprovedSettings(ctx).map((s) => s.setting);
+  } catch (error) {
+    unapproved = ['notify.command', 'notify.webhook'];
+    why = `cannot be checked against this machine's approvals: ${(error as Error).message}`;
+  }
   const body = JSON.stringify({ kind, summary, project: ctx.project.config.project, event });
   let failures = 0;
   const failed = (target: string, error: string) => {
@@ -32,8 +41,8 @@ export async function notify(ctx: Context, kind: NotificationKind, event: Stored
     process.stderr.write(`agentctl: notification to ${terminalSafe(target)} failed: ${terminalSafe(error)}\n`);
     ctx.store.append({ type: 'notification.failed', project: ctx.project.config.project, runId: event.runId, payload: { target, kind, error, eventSeq: event.seq } });
   };
-  const refused = (setting: string) => unapproved.some((s) => s.setting === setting);
-  if (command && refused('notify.command')) failed(command, 'not run: notify.command is not approved on this machine (agentctl approve)');
+  const refused = (setting: string) => unapproved.includes(setting);
+  if (command && refused('notify.command')) failed(command, `not run: notify.command ${why}`);
   else if (command) {
     try {
       const r = await runProcess(command, [], { cwd: ctx.project.root, env: childEnv(ctx.env, { AGENTCTL_NOTIFICATION: kind }), input: body, timeoutMs: NOTIFY_TIMEOUT_MS, acceptExitCodes: 'any' });
@@ -42,7 +51,7 @@ export async function notify(ctx: Context, kind: NotificationKind, event: Stored
       failed(command, (error as Error).message);
     }
   }
-  if (webhook && refused('notify.webhook')) failed(webhook, 'not sent: notify.webhook is not approved on this machine (agentctl approve)');
+  if (webhook && refused('notify.webhook')) failed(webhook, `not sent: notify.webhook ${why}`);
   else if (webhook) {
     try {
       const res = await fetch(webhook, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(NOTIFY_TIMEOUT_MS) });

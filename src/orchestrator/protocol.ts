@@ -11,10 +11,11 @@
  * | `.agentctl/followups.jsonl` | `{"id", "title", "prompt", "type", "profile"}` per line | `task.requested` |
  * | `.agentctl/handover.md` | notes for the next run of this task type | `agent.handover` |
  */
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, readSync, realpathSync, rmSync, writeFileSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readlinkSync, readSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROTOCOL_FILES } from '../authz/policy.js';
 import { parseRecordableObject } from '../evidence/canonical.js';
+import { lstatIfExists } from '../exec/pathExists.js';
 
 /** Folder of the protocol inside a worktree. */
 const PROTOCOL_DIR = '.agentctl';
@@ -75,7 +76,7 @@ export function installProtocol(worktree: string, escalateBelow: number): void {
   // these paths is removed first (a link itself, never what it points to), and each file is created
   // new, without following a link.
   const dir = join(worktree, PROTOCOL_DIR);
-  if (lstatOrUndefined(dir)?.isDirectory() === false) rmSync(dir, { force: true });
+  if (lstatIfExists(dir)?.isDirectory() === false) rmSync(dir, { force: true });
   mkdirSync(dir, { recursive: true });
   // The report files exist (empty) from the start: sandboxes such as Codex's grant write access to
   // existing paths only.
@@ -92,14 +93,6 @@ export function installProtocol(worktree: string, escalateBelow: number): void {
   }
 }
 
-/** lstat, or undefined when nothing is at the path. */
-function lstatOrUndefined(path: string): Stats | undefined {
-  try {
-    return lstatSync(path);
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Read a protocol file if it is a regular file of at most 256 KiB inside the worktree's `.agentctl`.

@@ -42,8 +42,9 @@ const REVIEW_FILES_LISTED = 200;
 /**
  * The reviewer's list of changed files, one line each (`- path: +10 -3`, `- path: binary, 9.0 MiB`),
  * at most {@link REVIEW_FILES_LISTED} and a count of the rest, then a line saying where to read what the
- * diff leaves out: binary files and files above {@link DIFF_BIG_FILE_BYTES} show in the diff only as
- * `Binary files … differ`. Paths are the run's (agent-written) text: one line each, with control, bidi
+ * diff leaves out: files with a binary name (images, archives, compiled code) and files above
+ * {@link DIFF_BIG_FILE_BYTES} show in the diff only as `Binary files … differ` (a file listed as binary
+ * for its content but named as text is in the diff as text). Paths are the run's (agent-written) text: one line each, with control, bidi
  * and other invisible characters shown as escapes ({@link terminalSafe}, the one rule for them). Pure.
  * @param files the run's changed files as recorded (RunView.files)
  * @param fileCount how many files the run changed (RunView.fileCount: the log lists at most 1,000)
@@ -54,7 +55,7 @@ export function changedFileLines(files: RunView['files'], fileCount = files.leng
   return [
     ...(listed.length ? listed : ['(none)']),
     ...(rest > 0 ? [`- … and ${rest} more`] : []),
-    ...(listed.length ? [`Binary files and files above ${DIFF_BIG_FILE_BYTES / 1024 / 1024} MiB appear in the diff below only as "Binary files … differ": read them in the worktree (your working directory).`] : []),
+    ...(listed.length ? [`Files with a binary name (images, archives, compiled code) and files above ${DIFF_BIG_FILE_BYTES / 1024 / 1024} MiB appear in the diff below only as "Binary files … differ": read them in the worktree (your working directory).`] : []),
   ];
 }
 

@@ -3,8 +3,9 @@
  * why: definition/hostSettings.ts). Kept in `$AGENTCTL_HOME/approvals/settings.json`, a folder the OS
  * sandbox hides from agents, per project (its key: one clone), as the fingerprint of the settings the
  * user approved with `agentctl approve` (a human command, refused inside a run). What starts processes
- * with those settings (a run, an attempt, a reviewer, teardown, the sandbox self-test, a notification)
- * asks {@link requireApprovedSettings} first.
+ * with those settings asks first: a run, an attempt, a reviewer and teardown through
+ * {@link requireApprovedSettings}; a notification and doctor's sandbox self-test through
+ * {@link unapprovedSettings} / {@link unapprovedOf}, recording or reporting what they did not run.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { ConfigError } from '../core/errors.js';
 import { withFileLock } from '../core/lock.js';
 import type { HomePaths } from '../core/paths.js';
 import { hostSettings, hostSettingsFingerprint, type HostSetting } from '../definition/hostSettings.js';
-import { loadProfiles } from '../definition/load.js';
+import { loadProfiles, loadTasks, type Project } from '../definition/load.js';
 import type { Context } from './context.js';
 
 /** One project's approval as stored. */
@@ -49,7 +50,12 @@ function readApprovals(paths: HomePaths): Record<string, Approval> {
 
 /** The repository's settings that reach outside the sandbox, as they are now (its profiles loaded). */
 export function currentHostSettings(ctx: Context): HostSetting[] {
-  return hostSettings(ctx.project.config, loadProfiles(ctx.project).profiles.values());
+  return hostSettingsOf(ctx.project);
+}
+
+/** A project's settings that reach outside the sandbox ({@link hostSettings}: its profiles and tasks loaded, invalid ones left out). */
+export function hostSettingsOf(project: Project): HostSetting[] {
+  return hostSettings(project.config, loadProfiles(project).profiles.values(), loadTasks(project).items);
 }
 
 /**
@@ -87,7 +93,8 @@ export const APPROVE_HINT = 'Read them in .agentrc.yaml and the profiles; if you
 
 /** Unapproved settings as a message: one line each, values JSON-quoted (they come from the repository). */
 export function unapprovedText(unapproved: readonly HostSetting[]): string {
-  const lines = unapproved.map((s) => `  ${s.setting}: ${JSON.stringify(s.value)} (${s.reach})`);
+  // The setting names a repository file (a profile's path): quoted too, so no character in it forges a line.
+  const lines = unapproved.map((s) => `  ${JSON.stringify(s.setting)}: ${s.value} (${s.reach})`);
   return `this repository's settings reach outside the OS sandbox, and this machine has not approved them as they are:\n${lines.join('\n')}`;
 }
 

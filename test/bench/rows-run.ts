@@ -3,7 +3,7 @@
  * operations it stands on (worktree add, commit, worktree remove, branch -D); the OS sandbox's own cost
  * (the same run with it ÷ without); and N runs at once ÷ N single runs (CPU of the whole process tree).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { BIN, baseEnv, bigRepo, cliEnv } from './fixtures.js';
 import { median, progress, sumSamples, timed, type Sample } from './measure.js';
@@ -61,6 +61,9 @@ export async function runRows(work: string, reps: number, files: number, concurr
   progress(`rows 6-7: making a ${files}-file repository`);
   const repo = bigRepo(join(work, 'big-repo'), files, concurrent);
   const home = join(work, 'home-runs');
+  // The `open` profile (no OS sandbox) needs this machine's approval, as a user would give it.
+  const approved = spawnSync(process.execPath, [BIN, 'approve'], { cwd: repo, env: cliEnv(home), encoding: 'utf8' });
+  if (approved.status !== 0) throw new Error(`agentctl approve: ${approved.stderr}`);
   const problems = new Set<string>();
   let n = 0;
   const anchor = () => timed('bash', ['-c', GIT_ANCHOR, 'anchor', join(work, `anchor-wt-${n}`), `bench/anchor-${n++}`], { cwd: repo, env: baseEnv() });

@@ -114,11 +114,14 @@ describe('agent protocol', () => {
     ['very low confidence', 'stop-t', /confidence 0\.05/],
     ['an escalation request', 'ask-t', /which API version/],
   ])('%s stops the run and asks for guidance (notified)', async (_what, body, reason) => {
-    const notes = join(tempDir(), 'notes.jsonl');
-    const { repo, home } = autoRepo({ t: { body, autonomy: 'auto' } }, `notify:\n  command: ./notify.sh\n`);
+    const outside = tempDir();
+    const notes = join(outside, 'notes.jsonl');
+    // The notifier is a program outside the repository (agents cannot change it).
+    const notifier = join(outside, 'notify.sh');
+    const { repo, home } = autoRepo({ t: { body, autonomy: 'auto' } }, `notify:\n  command: ${notifier}\n`);
     const { writeFileSync } = await import('node:fs');
-    writeFileSync(join(repo, 'notify.sh'), `#!/bin/sh\ncat >> ${notes}\necho >> ${notes}\n`);
-    chmodSync(join(repo, 'notify.sh'), 0o755);
+    writeFileSync(notifier, `#!/bin/sh\ncat >> ${notes}\necho >> ${notes}\n`);
+    chmodSync(notifier, 0o755);
     expect((await agentctl(repo, home, ['approve'])).code).toBe(0); // its notify.command
     const started = Date.now();
     const r = (await json(repo, home, ['run', 't'])).run;

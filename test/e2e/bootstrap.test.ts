@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { agentctl, cleanup, git, makeRepo, taskFile, tempDir } from '../helpers.js';
+import { agentctl, approveRepo, cleanup, git, makeRepo, taskFile, tempDir } from '../helpers.js';
 
 afterEach(cleanup);
 
@@ -60,6 +60,7 @@ function nodeProject(worktree: string, agent: string | ((repo: string) => string
   git(repo, 'add', '-A');
   git(repo, 'commit', '-qm', 'node project');
   expect(git(repo, 'status', '--porcelain')).toBe('');
+  if (/\b(copy|network):/.test(worktree)) approveRepo(repo, made.home); // the user approves these
   return made;
 }
 
@@ -253,6 +254,7 @@ describe.runIf(sandboxAvailable)('worktree bootstrap on a real Node project (OS 
 
 describe('worktree bootstrap refusals (before any worktree)', () => {
   const refused = async (repo: string, home: string, ...parts: RegExp[]) => {
+    approveRepo(repo, home); // copy and network need approval first; then the entries are checked
     const r = await agentctl(repo, home, ['run', 't']);
     expect(r.code, r.stderr).toBe(2);
     for (const p of parts) expect(r.stderr).toMatch(p);

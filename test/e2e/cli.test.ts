@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, chmodSync, rmSync, sy
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { BIN, agentctl, cleanup, git, makeRepo, script, taggedSleep, tagged, taskFile, tempDir, waitFor, writeFiles } from '../helpers.js';
+import { agentctl, approveRepo, BIN, cleanup, git, makeRepo, script, tagged, taggedSleep, taskFile, tempDir, waitFor, writeFiles } from '../helpers.js';
 
 afterEach(cleanup);
 
@@ -247,6 +247,7 @@ describe('command agent, scope and timeouts', () => {
     writeFiles(repo, { '.agentctl/profiles/open.yaml': 'description: no OS sandbox\nextends: implement\nsandbox: none\n', 'tasks/u.md': taskFile({ agent: 'command', type: 'docs', autonomy: 'auto', gate: 'true', profile: 'open' }, 'Do the thing.') });
     git(repo, 'add', '-A');
     git(repo, 'commit', '-qm', 'unsandboxed task');
+    approveRepo(repo, home); // its sandbox: none
     expect((await agentctl(repo, home, ['promote', 'command', '--type', 'docs', '--to', 'auto', '--force'])).code).toBe(0);
     // Sandboxed: the write fails inside the run, nothing reaches the run branch or the checkout.
     const boxed = await runJson(repo, home, 't');

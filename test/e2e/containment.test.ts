@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, ROOT, SCRIPTED_CLAUDE, agentctl, cleanup, git, makeRepo, script, taskFile, tempDir } from '../helpers.js';
+import { agentctl, approveRepo, BIN, cleanup, git, makeRepo, ROOT, script, SCRIPTED_CLAUDE, taskFile, tempDir } from '../helpers.js';
 
 afterEach(cleanup);
 
@@ -237,6 +237,7 @@ describe('containment: no sandbox, no trust', () => {
     const bin = join(tempDir(), 'bin');
     mkdirSync(bin, { recursive: true });
     symlinkSync(spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim(), join(bin, 'git'));
+    approveRepo(repo, home); // its sandbox: none
     const r = await agentctl(repo, home, ['run', 'proto'], { PATH: bin });
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toMatch(/agent "claude" needs bwrap and socat on PATH with profile\(s\) yolo-open/);
@@ -249,6 +250,7 @@ describe('containment: no sandbox, no trust', () => {
       '.agentctl/profiles/open.yaml': 'description: no OS sandbox\nextends: implement\nsandbox: none\n',
       'tasks/t.md': taskFile({ agent: 'command', type: 'docs', autonomy: 'auto', profile: 'open', gate: 'true' }, 'work'),
     });
+    approveRepo(repo, home); // its sandbox: none
     const r = await agentctl(repo, home, ['run', 't', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const run = JSON.parse(r.stdout).run;
@@ -274,7 +276,7 @@ describe("containment: the repository's settings that reach outside the sandbox 
     const r = await agentctl(repo, home, ['run', 't']);
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toContain(`refusing the run of task "t": this repository's settings reach outside the OS sandbox`);
-    expect(r.stderr).toContain(`sandbox.bin: ${JSON.stringify(fake)}`);
+    expect(r.stderr).toContain(`"sandbox.bin": ${JSON.stringify(fake)}`);
     expect(r.stderr).toContain('agentctl approve');
     expect(existsSync(join(home, 'worktrees'))).toBe(false);
     const checks = JSON.parse((await agentctl(repo, home, ['doctor', '--json'])).stdout).checks;
@@ -289,6 +291,35 @@ describe("containment: the repository's settings that reach outside the sandbox 
     expect(existsSync(marker)).toBe(true);
   });
 
+  it.each([
+    ['agents.command.env (the sandbox program\'s own environment: NODE_OPTIONS ran the repository\'s code on the host)', 'agents.command.env', { '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n    env:\n      NODE_OPTIONS: --require ./evil.cjs\n' }, {}],
+    ['a project profile\'s sandbox: none', '.agentctl/profiles/fast.yaml: sandbox', { '.agentctl/profiles/fast.yaml': 'extends: implement\nsandbox: none\n' }, { profile: 'fast' }],
+    ['worktree.copy (the checkout\'s untracked .env into the sandbox)', 'worktree.copy', { '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\nworktree:\n  copy: [.env]\n' }, {}],
+    ['a task\'s worktree.network', 'tasks/t.md: worktree.network', {}, { worktree: { network: ['attacker.example'], setup: ['true'] } }],
+  ])('%s needs approval: the run is refused before anything runs', async (_what, setting, files, front) => {
+    const marker = join(tempDir(), 'ran');
+    const { repo, home } = victimRepo({
+      'agent.sh': `#!/bin/sh\necho agent > ${marker}\n`,
+      'evil.cjs': `require('fs').writeFileSync(${JSON.stringify(marker)}, 'node options')\n`,
+      'tasks/t.md': taskFile({ agent: 'command', type: 'docs', ...front }, 'work'),
+      ...files,
+    });
+    const r = await agentctl(repo, home, ['run', 't']);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain(`  ${JSON.stringify(setting)}: `);
+    expect(existsSync(marker)).toBe(false);
+    expect(existsSync(join(home, 'worktrees'))).toBe(false);
+  });
+
+  it.each(['sandbox:\n  bin: ./tools/srt', 'notify:\n  command: tools/notify.sh', 'sandbox:\n  bin: /proc/self/cwd/tools/srt'])('a program the repository holds, run outside the sandbox, is refused whatever is approved (agents can change it): %j', async (config) => {
+    const { repo, home } = victimRepo({ 'agent.sh': '#!/bin/sh\necho hi\n', 'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'work') }, `${config}\n`);
+    const approve = await agentctl(repo, home, ['approve']);
+    expect(approve.code).toBe(2);
+    expect(approve.stderr).toContain('a program outside the repository: a name on PATH or an absolute path');
+    expect((await agentctl(repo, home, ['run', 't'])).code).toBe(2);
+    expect(existsSync(join(home, 'worktrees'))).toBe(false);
+  });
+
   it.runIf(sandboxAvailable)('a project profile\'s env reaches the agent only as approved: a variable added later is refused again; approving from inside a run is refused', async () => {
     const profile = (names: string[]) => `extends: implement\nenv: [${names.join(', ')}]\n`;
     const { repo, home } = victimRepo({
@@ -299,7 +330,7 @@ describe("containment: the repository's settings that reach outside the sandbox 
     const env = { BUILD_FLAVOR: 'nightly', GITHUB_TOKEN: 'ghp_SECRETMARKER' };
     let r = await agentctl(repo, home, ['run', 't'], env);
     expect(r.code, r.stderr).toBe(3);
-    expect(r.stderr).toContain('.agentctl/profiles/p.yaml: env: "BUILD_FLAVOR" (host variables passed into the sandbox)');
+    expect(r.stderr).toContain('".agentctl/profiles/p.yaml: env": ["BUILD_FLAVOR"] (host variables passed into the sandbox)');
     expect((await agentctl(repo, home, ['approve'], { AGENTCTL_RUN_ID: 'x' })).code).toBe(5);
     expect((await agentctl(repo, home, ['approve'])).code).toBe(0);
     r = await agentctl(repo, home, ['run', 't', '--json'], env);
@@ -311,7 +342,7 @@ describe("containment: the repository's settings that reach outside the sandbox 
     git(repo, 'commit', '-qam', 'more env');
     r = await agentctl(repo, home, ['run', 't'], env);
     expect(r.code, r.stderr).toBe(3);
-    expect(r.stderr).toContain('"BUILD_FLAVOR GITHUB_TOKEN"');
+    expect(r.stderr).toContain('["BUILD_FLAVOR","GITHUB_TOKEN"]');
     expect(r.stdout + r.stderr).not.toContain('SECRETMARKER');
   });
 });

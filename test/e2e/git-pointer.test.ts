@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createGit } from '../../src/exec/git.js';
 import { adminDirOf, checkGitPointer, GitPointerError, locateRepo, restoreGitPointer } from '../../src/exec/gitPointer.js';
 import { captureWork, createSandbox, removeSandbox, sandboxTarget } from '../../src/exec/worktree.js';
-import { agentctl, cleanup, git, makeRepo, taskFile, tempDir, writeFiles } from '../helpers.js';
+import { agentctl, approveRepo, cleanup, git, makeRepo, taskFile, tempDir, writeFiles } from '../helpers.js';
 
 afterEach(cleanup);
 
@@ -96,6 +96,7 @@ describe('the worktree .git pointer is never trusted', () => {
     chmodSync(join(repo, 'agent.sh'), 0o755);
     git(repo, 'add', '-A');
     git(repo, 'commit', '-qm', 'agent');
+    approveRepo(repo, home); // the open profile's sandbox: none
     const mainBefore = git(repo, 'rev-parse', 'main');
     await agentctl(repo, home, ['run', 't']);
     expect(git(repo, 'rev-parse', 'main')).toBe(mainBefore);
@@ -123,6 +124,7 @@ describe('the worktree .git pointer is never trusted', () => {
     chmodSync(join(repo, 'agent.sh'), 0o755);
     git(repo, 'add', '-A');
     git(repo, 'commit', '-qm', 'agent');
+    approveRepo(repo, home); // the open profile's sandbox: none
     const mainBefore = git(repo, 'rev-parse', 'main');
     await agentctl(repo, home, ['run', 't']);
     const run = (JSON.parse((await agentctl(repo, home, ['runs', '--json'])).stdout).runs as { runId: string; worktree: string; state: string }[])[0]!;

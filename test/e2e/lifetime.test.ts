@@ -13,7 +13,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, agentctl, cleanup, git, makeRepo, processesOfRun, taggedSleep, tagged, taskFile, tempDir, waitFor } from '../helpers.js';
+import { agentctl, approveRepo, BIN, cleanup, git, makeRepo, processesOfRun, tagged, taggedSleep, taskFile, tempDir, waitFor } from '../helpers.js';
 
 afterEach(cleanup);
 
@@ -43,6 +43,7 @@ function repoWith(agent: string, sandbox: 'os' | 'none') {
   chmodSync(join(made.repo, 'agent.sh'), 0o755);
   git(made.repo, 'add', '-A');
   git(made.repo, 'commit', '-qm', 'agent');
+  approveRepo(made.repo, made.home); // the open profile's sandbox: none
   return made;
 }
 

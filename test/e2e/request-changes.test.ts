@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, agentctl, cleanup, git, makeRepo, tagged, taggedSleep, taskFile, tempDir, waitFor, writeFiles } from '../helpers.js';
+import { agentctl, approveRepo, BIN, cleanup, git, makeRepo, tagged, taggedSleep, taskFile, tempDir, waitFor, writeFiles } from '../helpers.js';
 
 afterEach(cleanup);
 
@@ -147,6 +147,7 @@ describe('request changes with a command agent', () => {
     await refusedWith(/may only be driven by a human.*never starts an agent on it unattended/);
     expect((await agentctl(repo, home, ['promote', 'command', '--type', 'docs', '--to', 'review', '--force'])).code).toBe(0);
     writeFiles(repo, { '.agentctl/profiles/open.yaml': 'description: no OS sandbox\nextends: implement\nsandbox: none\n', 'tasks/notes.md': taskFile({ agent: 'command', type: 'docs', gate: 'test -f docs/prompt-0.md', profile: 'open' }, 'write-notes\nWrite the notes.') });
+    approveRepo(repo, home); // the open profile's sandbox: none
     await refusedWith(/ran in the OS sandbox and its policy now says sandbox: none/);
     git(repo, 'checkout', '--', 'tasks/notes.md');
     git(repo, 'clean', '-fdq', '.agentctl');

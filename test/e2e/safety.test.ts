@@ -13,7 +13,7 @@ import { MAX_SUMMARY_CHARS } from '../../src/adapters/types.js';
 import { MAX_RECORDED_PATH_CHARS } from '../../src/orchestrator/stages/capture.js';
 import { verifyChain } from '../../src/evidence/events.js';
 import { openEventStore } from '../../src/evidence/store.js';
-import { BIN, ROOT, agentctl, cleanup, git, makeRepo, taggedSleep, tagged, taskFile, tempDir, waitFor } from '../helpers.js';
+import { agentctl, approveRepo, BIN, cleanup, git, makeRepo, ROOT, tagged, taggedSleep, taskFile, tempDir, waitFor } from '../helpers.js';
 
 afterEach(cleanup);
 
@@ -312,6 +312,7 @@ describe('merge safety', () => {
     writeFileSync(join(repo, '.agentctl/profiles/open.yaml'), 'description: implement without the OS sandbox\nextends: implement\nsandbox: none\n');
     git(repo, 'add', '-A');
     git(repo, 'commit', '-qm', 'open profile');
+    approveRepo(repo, home); // its sandbox: none
     const r = (await json(repo, home, ['run', 't'])).run;
     expect(r.files.map((f: { path: string }) => f.path)).toEqual(['docs/good.md']);
     writeFileSync(join(repo, 'other.txt'), 'human\n');

@@ -5,10 +5,10 @@
  * newline and ESC. Every printer shows them visibly (no raw byte reaches the terminal, the scope
  * violation stays on screen, no line is forged), and every --json printer round-trips them exactly.
  */
-import { chmodSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentctl, cleanup, git, makeRepo, taskFile } from '../helpers.js';
+import { agentctl, cleanup, git, makeRepo, taskFile, tempDir } from '../helpers.js';
 
 // The first describe shares one run between its tests: temp dirs go when the file is done.
 afterAll(cleanup);
@@ -48,15 +48,16 @@ printf 'summary %s end\\n' "$A"
 `;
 
 function hostileRepo() {
+  // The repository's notifier (a program outside it) fails, printing the same bytes on stderr (agentctl prints that line).
+  const notifier = join(tempDir(), 'notify.sh');
+  writeFileSync(notifier, `#!/bin/sh\ncat > /dev/null\nA=$(printf '\\033[2J\\033[H\\033]0;pwned\\007\\302\\23331m\\342\\200\\256')\necho "refused: $A" >&2\nexit 1\n`);
+  chmodSync(notifier, 0o755);
   const made = makeRepo({
-    // The repository's notifier fails, printing the same bytes on stderr (agentctl prints that line).
-    '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\nnotify:\n  command: ./notify.sh\n',
+    '.agentrc.yaml': `agents:\n  command:\n    bin: ./agent.sh\nnotify:\n  command: ${notifier}\n`,
     'agent.sh': AGENT,
-    'notify.sh': `#!/bin/sh\ncat > /dev/null\nA=$(printf '\\033[2J\\033[H\\033]0;pwned\\007\\302\\23331m\\342\\200\\256')\necho "refused: $A" >&2\nexit 1\n`,
     'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 't'),
   });
   chmodSync(join(made.repo, 'agent.sh'), 0o755);
-  chmodSync(join(made.repo, 'notify.sh'), 0o755);
   git(made.repo, 'add', '-A');
   git(made.repo, 'commit', '-qm', 'agent');
   return made;

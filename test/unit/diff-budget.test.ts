@@ -25,11 +25,12 @@ it('leaves out a file above the big-file size on either side, and the largest ot
 });
 
 it('a file is binary by its name alone, and git\'s pathspecs pick the same files as hasBinaryName', () => {
-  const names = ['logo.png', 'docs/Logo.PNG', 'a/.png', 'fonts/x.woff2', 'lib/a.so', 'src/app.js', 'Makefile', 'a.png/readme', 'notes.txt', 'x.pngx', 'data.sqlite'];
+  const names = ['logo.png', 'docs/Logo.PNG', 'a/.png', 'fonts/x.woff2', 'lib/a.so', 'src/app.js', 'Makefile', 'a.png/readme', 'notes.txt', 'x.pngx', 'data.sqlite', '__snapshots__/a.test.js.snap', 'icon.xpm', 'install.shar'];
   expect(names.filter(hasBinaryName)).toEqual(['logo.png', 'docs/Logo.PNG', 'a/.png', 'fonts/x.woff2', 'lib/a.so', 'data.sqlite']);
   const { repo } = makeRepo(Object.fromEntries(names.map((n) => [n, 'x'])));
   try {
-    const picked = git(repo, 'ls-files', '-z', '--', ...BINARY_NAME_PATHSPECS).split('\0').filter(Boolean);
+    // As runDiff uses them: with `git diff`, from the empty tree to the commit.
+    const picked = git(repo, 'diff', '--name-only', '-z', '4b825dc642cb6eb9a060e54bf8d69288fbee4904', 'HEAD', '--', ...BINARY_NAME_PATHSPECS).split('\0').filter(Boolean);
     expect(picked.sort()).toEqual(names.filter(hasBinaryName).sort());
   } finally {
     cleanup();

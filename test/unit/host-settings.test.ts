@@ -9,21 +9,29 @@ const builtin = parseProfile('implement', 'implement.yaml', 'env: [NODE_OPTIONS]
 const project = (env: string) => parseProfile('p', '.agentctl/profiles/p.yaml', `env: [${env}]\n`, '.agentctl/profiles/p.yaml');
 
 it('lists sandbox.bin, notify, a project profile\'s env and the tools\' args; not built-in profiles, nor the command agent\'s args', () => {
-  const c = config('sandbox:\n  bin: ./srt.sh\nnotify:\n  command: ./n.sh\n  webhook: https://hook.example/x\nagents:\n  claude:\n    args: [--dangerously-skip-permissions]\n  command:\n    bin: ./a.sh\n    args: [--fast]\n');
-  expect(hostSettings(c, [builtin, project('GITHUB_TOKEN')]).map((s) => [s.setting, s.value])).toEqual([
-    ['sandbox.bin', '/r/srt.sh'],
-    ['notify.command', '/r/n.sh'],
-    ['notify.webhook', 'https://hook.example/x'],
-    ['.agentctl/profiles/p.yaml: env', 'GITHUB_TOKEN'],
-    ['agents.claude.args', '--dangerously-skip-permissions'],
+  const c = config('sandbox:\n  bin: /opt/srt\nnotify:\n  command: notify-team\n  webhook: https://hook.example/x\nagents:\n  claude:\n    args: [--dangerously-skip-permissions]\n  command:\n    bin: ./a.sh\n    args: [--fast]\n    env: {NODE_OPTIONS: --require ./evil.cjs}\nworktree:\n  copy: [.env]\n');
+  const unconfined = parseProfile('fast', '.agentctl/profiles/fast.yaml', 'extends: implement\nsandbox: none\n', '.agentctl/profiles/fast.yaml');
+  const tasks = [{ file: 'tasks/b.md', worktree: { network: ['attacker.example'] } }, { file: 'tasks/a.md', worktree: undefined }];
+  expect(hostSettings(c, [builtin, project('GITHUB_TOKEN'), unconfined], tasks).map((s) => [s.setting, s.value])).toEqual([
+    ['sandbox.bin', '"/opt/srt"'],
+    ['notify.command', '"notify-team"'],
+    ['notify.webhook', '"https://hook.example/x"'],
+    ['.agentctl/profiles/fast.yaml: sandbox', '"none"'],
+    ['.agentctl/profiles/p.yaml: env', '["GITHUB_TOKEN"]'],
+    ['agents.claude.args', '["--dangerously-skip-permissions"]'],
+    ['agents.command.env', '{"NODE_OPTIONS":"--require ./evil.cjs"}'],
+    ['worktree.copy', '[".env"]'],
+    ['tasks/b.md: worktree.network', '["attacker.example"]'],
   ]);
-  expect(hostSettings(config('agents:\n  command:\n    bin: ./a.sh\n'), [builtin])).toEqual([]);
+  expect(hostSettings(config('agents:\n  command:\n    bin: ./a.sh\n'), [builtin], tasks.slice(1))).toEqual([]);
 });
 
-it('the fingerprint changes with any setting or value, not with the explanation', () => {
-  const c = config('notify:\n  command: ./n.sh\n');
-  const one = hostSettings(c, [project('A')]);
+it('the fingerprint changes with any setting or value (lists that join to the same text included), not with the explanation', () => {
+  const c = config('notify:\n  command: notify-a\n');
+  const one = hostSettings(c, [project('A')], []);
   expect(hostSettingsFingerprint(one)).toBe(hostSettingsFingerprint(one.map((s) => ({ ...s, reach: 'other words' }))));
-  expect(hostSettingsFingerprint(one)).not.toBe(hostSettingsFingerprint(hostSettings(c, [project('A, B')])));
-  expect(hostSettingsFingerprint(one)).not.toBe(hostSettingsFingerprint(hostSettings(config('notify:\n  command: ./m.sh\n'), [project('A')])));
+  expect(hostSettingsFingerprint(one)).not.toBe(hostSettingsFingerprint(hostSettings(c, [project('A, B')], [])));
+  expect(hostSettingsFingerprint(one)).not.toBe(hostSettingsFingerprint(hostSettings(config('notify:\n  command: notify-b\n'), [project('A')], [])));
+  const args = (list: string) => hostSettings(config(`agents:\n  claude:\n    args: ${list}\n`), [], []);
+  expect(hostSettingsFingerprint(args('["--append-system-prompt", "x --dangerously-skip-permissions"]'))).not.toBe(hostSettingsFingerprint(args('["--append-system-prompt", "x", "--dangerously-skip-permissions"]')));
 });

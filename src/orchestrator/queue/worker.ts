@@ -26,6 +26,7 @@ import { openJobsQuery, pgSessionOf } from './lease.js';
 import { queueName, type QueuedRun } from './names.js';
 import { fetchBase, pushBase, pushBranch, requireDefinitionAt } from './remote.js';
 import { findRunnableTask } from '../tasks.js';
+import { branchName } from '../../definition/config.js';
 
 /** Options for {@link runWorker}. */
 export interface WorkerOptions {
@@ -109,7 +110,9 @@ export async function runWorker(ctx: Context, boss: PgBoss, options: WorkerOptio
     stop.signal.addEventListener('abort', onStop, { once: true });
     try {
       if (stop.signal.aborted) throw new StateError('the worker is stopping; the job is left for another worker');
-      if (data?.project !== cfg.project) throw new StateError(`job ${job.id} is for project ${String(data?.project)}, not ${cfg.project}`);
+      if (data?.project !== cfg.project) throw new StateError(`job ${job.id} is for project ${JSON.stringify(String(data?.project))}, not ${cfg.project}`);
+      // Queued by another machine: its base branch is checked as .agentrc.yaml's would be.
+      if (!branchName.safeParse(data.baseBranch).success) throw new StateError(`job ${job.id}'s base branch ${JSON.stringify(String(data.baseBranch)).slice(0, 200)} is not a branch name git accepts`);
       note(`claimed queue job ${job.id} (attempt ${job.retryCount + 1}, queued by ${String(data.by)} on ${String(data.host)})`);
       const baseSha = await fetchBase(ctx, remote, data.baseBranch);
       // This clone's base branch before the run: an auto merge lands on it and is pushed, so it must hold

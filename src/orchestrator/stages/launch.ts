@@ -55,9 +55,10 @@ export function runEnv(ctx: Context, run: ConfinedRun, extra: Record<string, str
  *   and everything the agent reported are recorded
  */
 export async function launchAgent(ctx: Context, run: PreparedRun, options: LaunchOptions, emit: Emit): Promise<LaunchOutcome> {
-  const { task, policy, adapter, settings, runId, worktree, prompt } = run.plan;
+  const { task, policy, adapter, settings, runId, worktree } = run.plan;
+  const prompt = launchablePrompt(run.plan.prompt);
   const interactive = options.interactive;
-  const spec = adapter.launch({ prompt: launchablePrompt(prompt), worktree, settings, rendered: run.rendered, interactive, resume: options.resume });
+  const spec = adapter.launch({ prompt, worktree, settings, rendered: run.rendered, interactive, resume: options.resume });
   const cmd = confineCommand(run, 'agent', commandFor(spec.bin, spec.args), adapter.apiHosts(ctx.env), [spec.bin]);
   const env = runEnv(ctx, run, { ...settings.env, ...spec.env }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]);
   if (interactive) {
