@@ -90,6 +90,20 @@ describe('other signals, and an interrupt during the gate', () => {
     expect(events.find((e) => e.type === 'run.interrupted')?.payload.reason).toBe(`interrupted by ${signal}`);
   });
 
+  it.runIf(spawnSync('script', ['--version']).status === 0)('a terminal that closes (SIGHUP, then every write to it fails with EIO) still gets its run stopped and recorded, not a crash', async () => {
+    const tag = `agentctl-hup-${process.pid}-${Date.now()}`;
+    const { repo, home } = signalRepo(`${taggedSleep(tag)} & wait`, {});
+    // script gives agentctl a terminal; killing script closes it, as a closed window would.
+    const term = spawn('script', ['-qfec', `exec ${process.execPath} ${BIN} run t`, '/dev/null'], { cwd: repo, env: { PATH: process.env.PATH, HOME: process.env.HOME, AGENTCTL_HOME: home, TERM: 'dumb' }, stdio: ['pipe', 'ignore', 'ignore'] });
+    expect(await waitFor(() => tagged(tag).length === 1)).toBe(true);
+    term.kill('SIGKILL');
+    expect(await waitFor(() => spawnSync('pgrep', ['-f', `${BIN} run t`]).status !== 0)).toBe(true);
+    const events = JSON.parse((await agentctl(repo, home, ['log', '--json'])).stdout).events as { type: string; payload: { reason?: string } }[];
+    // Before: the first progress line after the hang-up threw EIO, agentctl died, and the next command recovered the run.
+    expect(events.filter((e) => e.type === 'run.interrupted').map((e) => e.payload.reason)).toEqual(['interrupted by SIGHUP']);
+    expect(tagged(tag)).toEqual([]);
+  });
+
   it('an interrupt while the gate of an auto task runs is recorded as an interrupted run: the gate did not pass, nothing merges', async () => {
     // The OS sandbox's runner exits 0 when the gate it runs is stopped: that read as a passed gate.
     const tag = `agentctl-gate-${process.pid}-${Date.now()}`;
