@@ -65,6 +65,7 @@ export default async function reviewShow(id: string, opts: { json?: boolean }): 
       run.scopeViolations.length ? run.scopeViolations.map((v) => chalk.red(`  ${one(v.path)}: ${one(v.reason)}`)).join('\n') : '  all changes inside the policy\'s write scope',
       ...(run.scopeViolationsMore ? [chalk.red(`  … and ${run.scopeViolationsMore} more violations (the log lists the first ${run.scopeViolations.length})`)] : []),
       `  ${run.toolCalls} tool call(s), ${run.permissionDenials} denied by policy`,
+      ...(run.files.some((f) => f.path.split('/').pop() === '.gitattributes') ? [chalk.yellow('  ! changes .gitattributes: how git converts files as it writes them (working-tree-encoding, eol, filter); after this merge, files on disk can differ from the diffs you read')] : []),
       '',
     );
     if (run.attempts.length > 1) println(...attemptLines(run), '');

@@ -31,6 +31,10 @@ const DEFAULT_SENSITIVE_PATHS = [
   'go.sum',
   'poetry.lock',
   'Gemfile.lock',
+  // How git converts files when it writes them (working-tree-encoding, eol, filter): a change here makes
+  // later diffs differ from the bytes that land on disk.
+  '.gitattributes',
+  '**/.gitattributes',
 ] as const;
 
 /** Default volume breaker limit on changed bytes per hour: 5 MiB (a source change rarely comes near it; a vendored binary does). */

@@ -588,6 +588,8 @@ describe('hostile input', () => {
     expect(shown.stdout).toContain('-module.exports = 0;\n+module.exports = 1;');
     expect(shown.stdout).toContain('+hidden change');
     expect(shown.stdout).toContain('Binary files /dev/null and b/logo.png differ');
+    // The run's own .gitattributes: review show says what it does (and it is a sensitive path: no auto merge).
+    expect(shown.stdout).toContain('! changes .gitattributes: how git converts files as it writes them');
     // The line counts are read without the checkout's attributes too.
     expect(shown.stdout).toMatch(/src\/a\.js {2}\+1 -1/);
     const asJson = await json(repo, home, ['review', 'show', run.runId]);
