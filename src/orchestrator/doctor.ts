@@ -119,7 +119,7 @@ function checkSettings(project: Project | undefined, env: NodeJS.ProcessEnv): { 
     return { check: { ...base, status: 'fail', detail: error.message, fix: error.hint ?? 'see the message', data: { unapproved: [] } }, sandboxBinApproved: false };
   }
   const sandboxBinApproved = !unapproved.some((s) => s.setting === 'sandbox.bin');
-  if (!settings.length) return { check: { ...base, status: 'ok', detail: 'none (sandbox.bin, notify, profile env, tool args are not set)', data: { unapproved: [] } }, sandboxBinApproved };
+  if (!settings.length) return { check: { ...base, status: 'ok', detail: 'none: nothing the repository sets acts outside the OS sandbox', data: { unapproved: [] } }, sandboxBinApproved };
   if (!unapproved.length) return { check: { ...base, status: 'ok', detail: `approved on this machine: ${settings.map((s) => s.setting).join(', ')}`, data: { unapproved: [] } }, sandboxBinApproved };
   return { check: { ...base, status: 'fail', detail: unapprovedText(unapproved), fix: APPROVE_HINT, data: { unapproved: unapproved.map((s) => s.setting) } }, sandboxBinApproved };
 }
