@@ -93,7 +93,6 @@ export function installProtocol(worktree: string, escalateBelow: number): void {
   }
 }
 
-
 /**
  * Read a protocol file if it is a regular file of at most 256 KiB inside the worktree's `.agentctl`.
  * The agent writes that folder while this reads it, so the checks are made on the open file, not on

@@ -89,7 +89,7 @@ export function requireApprovedSettings(ctx: Context, what: string): void {
 }
 
 /** What to do about unapproved settings. */
-export const APPROVE_HINT = 'Read them in .agentrc.yaml and the profiles; if you trust them: agentctl approve';
+export const APPROVE_HINT = 'Read them in .agentrc.yaml, the profiles and the task files; if you trust them: agentctl approve';
 
 /** Unapproved settings as a message: one line each, values JSON-quoted (they come from the repository). */
 export function unapprovedText(unapproved: readonly HostSetting[]): string {
