@@ -144,10 +144,18 @@ describe('timeouts', () => {
     expect(parseConfig('/r', 'defaults:\n  timeout: 90s\n', 'r').taskDefaults.timeoutMs).toBe(90_000);
     expect(parseConfig('/r', undefined, 'r').taskDefaults.timeoutMs).toBe(1_800_000);
     expect(parseConfig('/r', 'defaults:\n  agent: command\n', 'r').taskDefaults.timeoutMs).toBe(1_800_000);
+    // Rounded to 0 ms it meant no timeout at all.
+    expectInputError(() => parseTaskFile('tasks/a.md', '---\ntimeout: 0.0004\n---\nx', defaults), 'not a duration of at least a second');
   });
 });
 
 it('baseBranch is a branch name git accepts: a newline, a space, a leading dash or `..` is refused', () => {
   expect(parseConfig('/r', 'baseBranch: release/1.2\n', 'r').baseBranch).toBe('release/1.2');
   for (const bad of ['"main\\nFAKE LINE"', '"a b"', '"-x"', '"a..b"']) expect(() => parseConfig('/r', `baseBranch: ${bad}\n`, 'r')).toThrow(/baseBranch.*not a branch name git accepts/s);
+});
+
+it('the tasks and profiles folders are printed in messages: a control character in their names is refused', () => {
+  expect(() => parseConfig('/r', 'tasks:\n  dir: "work\\nFAKE LINE"\n', 'r')).toThrow(/tasks\.dir.*control characters/s);
+  expect(() => parseConfig('/r', 'profiles:\n  dir: "p\\u001b[2J"\n', 'r')).toThrow(/profiles\.dir.*control characters/s);
+  expect(parseConfig('/r', 'tasks:\n  dir: work/tasks\n', 'r').tasksDir).toBe('work/tasks');
 });
