@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { agentctl, approveRepo, BIN, cleanup, git, makeRepo, ROOT, script, SCRIPTED_CLAUDE, taskFile, tempDir } from '../helpers.js';
 
@@ -180,6 +180,24 @@ describe.runIf(sandboxAvailable)('containment: agent-written code cannot escape 
     } finally {
       server.close();
     }
+  });
+});
+
+describe.runIf(sandboxAvailable)('containment: tokens in the home folder', () => {
+  it('an agent cannot read registry and cloud tokens there (~/.cargo/credentials.toml, ~/.m2/settings.xml, ~/.vault-token); the rest of the home folder stays readable', async () => {
+    const fakeHome = tempDir('agentctl-home-');
+    const secrets = { '.cargo/credentials.toml': 'token = "CARGO-SECRET"\n', '.m2/settings.xml': '<password>M2-SECRET</password>\n', '.vault-token': 'VAULT-SECRET\n' };
+    for (const [path, text] of Object.entries({ ...secrets, 'notes.txt': 'readable notes\n' })) {
+      mkdirSync(dirname(join(fakeHome, path)), { recursive: true });
+      writeFileSync(join(fakeHome, path), text);
+    }
+    const reads = Object.keys({ ...secrets, 'notes.txt': '' }).map((f) => `cat "$HOME/${f}" >> docs/out.md 2>/dev/null || echo "denied ${f}" >> docs/out.md`).join('\n');
+    const { repo, home } = victimRepo({ 'agent.sh': `#!/bin/sh\nmkdir -p docs\n${reads}\n`, 'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'x') });
+    const r = await agentctl(repo, home, ['run', 't', '--json'], { HOME: fakeHome });
+    expect(r.code, r.stderr).toBe(0);
+    const out = readFileSync(join(JSON.parse(r.stdout).run.worktree, 'docs/out.md'), 'utf8');
+    expect(out).toContain('readable notes');
+    expect(out).not.toMatch(/SECRET/);
   });
 });
 
