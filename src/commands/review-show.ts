@@ -3,10 +3,9 @@ import chalk from 'chalk';
 import { EXIT } from '../core/errors.js';
 import type { RunView } from '../evidence/projections/runs.js';
 import { findRun } from '../orchestrator/context.js';
-import { leftOutText } from '../ui/describe.js';
 import { runDiff } from '../orchestrator/review.js';
 import { fetchRunCommits, reviewSite } from '../orchestrator/reviewRemote.js';
-import { describeChanges, describeFileChange } from '../ui/describe.js';
+import { describeChanges, describeFileChange, gitAttributesWarning, leftOutText } from '../ui/describe.js';
 import { colorState, printJson, println } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
@@ -44,6 +43,7 @@ export default async function reviewShow(id: string, opts: { json?: boolean }): 
       printJson({ run, diff, diffOmitted: omitted ?? null, diffLeftOut: read.leftOut, site });
       return EXIT.OK;
     }
+    const attributes = gitAttributesWarning(run.files);
     println(
       `${chalk.bold(one(run.task))} — ${one(run.title)}`,
       `run ${one(run.runId)} · ${one(run.agent)} · ${colorState(run.state)} · requested ${one(run.requested)}, effective ${one(run.effective)}`,
@@ -65,7 +65,7 @@ export default async function reviewShow(id: string, opts: { json?: boolean }): 
       run.scopeViolations.length ? run.scopeViolations.map((v) => chalk.red(`  ${one(v.path)}: ${one(v.reason)}`)).join('\n') : '  all changes inside the policy\'s write scope',
       ...(run.scopeViolationsMore ? [chalk.red(`  … and ${run.scopeViolationsMore} more violations (the log lists the first ${run.scopeViolations.length})`)] : []),
       `  ${run.toolCalls} tool call(s), ${run.permissionDenials} denied by policy`,
-      ...(run.files.some((f) => f.path.split('/').pop() === '.gitattributes') ? [chalk.yellow('  ! changes .gitattributes: how git converts files as it writes them (working-tree-encoding, eol, filter); after this merge, files on disk can differ from the diffs you read')] : []),
+      ...(attributes ? [chalk.yellow(`  ! ${attributes}`)] : []),
       '',
     );
     if (run.attempts.length > 1) println(...attemptLines(run), '');

@@ -26,7 +26,7 @@ import { confineCommand } from './stages/confine.js';
 import { runEnv } from './stages/launch.js';
 import { sandboxLayout } from './stages/prepare.js';
 import { writeRendered } from './stages/render.js';
-import { describeFileChange, diffWithLeftOut } from '../ui/describe.js';
+import { describeFileChange, diffWithLeftOut, gitAttributesWarning } from '../ui/describe.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { findRunnableTask } from './tasks.js';
 import { requireApprovedSettings } from './settingsApproval.js';
@@ -91,6 +91,7 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
     '',
     '## The changed files',
     ...changedFileLines(run.files, run.fileCount),
+    ...(gitAttributesWarning(run.files) ? [`Note: this run ${gitAttributesWarning(run.files)}.`] : []),
     '',
     '## The diff',
     '```diff',

@@ -48,11 +48,6 @@ function readApprovals(paths: HomePaths): Record<string, Approval> {
   }
 }
 
-/** The repository's settings that reach outside the sandbox, as they are now (its profiles loaded). */
-export function currentHostSettings(ctx: Context): HostSetting[] {
-  return hostSettingsOf(ctx.project);
-}
-
 /** A project's settings that reach outside the sandbox ({@link hostSettings}: its profiles and tasks loaded, invalid ones left out). */
 export function hostSettingsOf(project: Project): HostSetting[] {
   return hostSettings(project.config, loadProfiles(project).profiles.values(), loadTasks(project).items);
@@ -64,7 +59,7 @@ export function hostSettingsOf(project: Project): HostSetting[] {
  * @throws ConfigError when the approvals file is unreadable or malformed
  */
 export function unapprovedSettings(ctx: Context): HostSetting[] {
-  return unapprovedOf(ctx.paths, ctx.project.key, currentHostSettings(ctx));
+  return unapprovedOf(ctx.paths, ctx.project.key, hostSettingsOf(ctx.project));
 }
 
 /**
@@ -106,7 +101,7 @@ export function unapprovedText(unapproved: readonly HostSetting[]): string {
  * @throws ConfigError when the file cannot be written or is malformed; proper-lockfile's ELOCKED error
  */
 export async function approveSettings(ctx: Context, by: string): Promise<HostSetting[]> {
-  const settings = currentHostSettings(ctx);
+  const settings = hostSettingsOf(ctx.project);
   if (!settings.length) return [];
   const file = settingsApprovalsFile(ctx.paths);
   const dir = join(ctx.paths.home, 'approvals');

@@ -209,3 +209,17 @@ export function diffWithLeftOut(diff: DiffSelection & { text: string }, hint = '
   const note = leftOutText(diff);
   return note ? `(${note}${hint})\n${diff.text}` : diff.text;
 }
+
+/**
+ * The warning for a run that changes a `.gitattributes` file (any folder), or undefined. Such a change
+ * alters how git converts files as it writes them (`working-tree-encoding`, `eol`, `filter`): after the
+ * merge, files on disk can differ from the diffs a reviewer reads (an attack session made a run's
+ * harmless-looking line land as shell code). One rule for `review show`, the review screen and the
+ * reviewing agent's prompt. Pure.
+ * @param files the run's changed files (paths repository-relative)
+ */
+export function gitAttributesWarning(files: readonly { path: string }[]): string | undefined {
+  return files.some((f) => f.path.split('/').pop() === '.gitattributes')
+    ? 'changes .gitattributes: how git converts files as it writes them (working-tree-encoding, eol, filter); after this merge, files on disk can differ from the diffs you read'
+    : undefined;
+}

@@ -103,6 +103,14 @@ describe('review screens', () => {
     expect(infoLines(run('r-one', { scopeViolations: scopeViolations.slice(0, 1) }), 40).find((l) => l.text.startsWith('Scope: '))!.text).toBe('Scope: out/f0.txt (outside write scope)');
   });
 
+  it('a run that changes a .gitattributes file, in any folder, carries the same warning as review show; others do not', () => {
+    const files = (path: string) => [{ path, insertions: 1, deletions: 0, bytes: 20 }];
+    const warning = (path: string) => infoLines(run('r-attr', { files: files(path) }), 60).find((l) => l.text.startsWith('! changes .gitattributes'));
+    expect(warning('docs/.gitattributes')).toMatchObject({ color: 'yellow' });
+    expect(warning('.gitattributes')).toBeDefined();
+    expect(warning('docs/gitattributes.md')).toBeUndefined();
+  });
+
   it('a binary file in the detail\'s file list shows its size, as review show does, not git\'s -1 line counts', () => {
     const files = [{ path: 'docs/zero.md', insertions: -1, deletions: -1, bytes: 20 * 1024 * 1024 }, { path: 'docs/small.md', insertions: 1, deletions: 0, bytes: 6 }];
     const texts = infoLines(run('r-bin', { files }), 60).map((l) => l.text);

@@ -1,6 +1,6 @@
 /** One run in full: header, the agent's summary and reasoning trace, the file list, and its diff. */
 import { Box, Text } from 'ink';
-import { describeFileChange } from '../describe.js';
+import { describeFileChange, gitAttributesWarning } from '../describe.js';
 import { DiffView } from './DiffView.js';
 import type { DiffChunk, ReviewRun } from './model.js';
 import { block, fit, one } from './text.js';
@@ -48,6 +48,8 @@ export function infoLines(run: ReviewRun, max: number): InfoLine[] {
     const listed = run.scopeViolations.slice(0, SCOPE_LISTED).map((v) => `${one(v.path)} (${one(v.reason)})`).join(', ');
     out.push({ text: `Scope: ${listed}${total > SCOPE_LISTED ? `, … and ${total - SCOPE_LISTED} more` : ''}`, color: 'red' });
   }
+  const attributes = gitAttributesWarning(run.files);
+  if (attributes) out.push({ text: `! ${attributes}`, color: 'yellow' });
   for (const v of run.reviewerVerdicts.slice(-1)) out.push({ text: `Review by ${one(v.reviewer)}: ${one(v.verdict)} — ${one(v.comments)}`, color: 'yellow' });
   out.push({ text: `Files (${run.fileCount}, +${run.insertions} -${run.deletions}):`, bold: true });
   // Three lines at most: every file when there are three, else two and a count of the rest (of all the
