@@ -51,8 +51,8 @@ export default async function policyShow(taskId: string, opts: { tool?: 'claude'
         : `  os  ${chalk.dim(`← ${terminalSafe(osSandbox.source)}`)}  ${osSandbox.available ? chalk.green('can start here') : chalk.red(`CANNOT start here (missing: ${osSandbox.missing.join(', ')}): runs are refused`)}`,
       ...(osSandbox.mode === 'os'
         ? [
-            `  hidden: ${osSandbox.settings.filesystem.denyRead.map((p) => terminalSafe(p)).join(', ')}`,
-            `  readable inside those: ${osSandbox.settings.filesystem.allowRead.map((p) => terminalSafe(p)).join(', ')}`,
+            `  readable (everything else is hidden): ${osSandbox.settings.filesystem.allowRead.map((p) => terminalSafe(p)).join(', ')}`,
+            `  hidden even inside those: ${osSandbox.settings.filesystem.denyRead.filter((p) => p !== '/').map((p) => terminalSafe(p)).join(', ')}`,
             `  writable: ${osSandbox.settings.filesystem.allowWrite.map((p) => terminalSafe(p)).join(', ')}`,
             `  network: ${osSandbox.settings.network.allowedDomains.length ? osSandbox.settings.network.allowedDomains.map((p) => terminalSafe(p)).join(', ') : 'none'}`,
           ]

@@ -71,6 +71,17 @@ const hostProgram = z
   .min(1)
   .refine((v) => !v.includes('/') || (isAbsolute(v) && !v.startsWith('/proc/')), 'a program outside the repository: a name on PATH or an absolute path (agents can change what is inside the repository)');
 
+/**
+ * A folder of this machine that confined processes may also read (`sandbox.read`): absolute or `~/…`
+ * (the home folder), never `/` or the home folder itself (that would undo the sandbox's read allow list).
+ */
+const readableFolder = z
+  .string()
+  .min(1)
+  .refine((v) => !/[\x00-\x1f\x7f]/.test(v), 'must not contain control characters')
+  .refine((v) => (isAbsolute(v) || v.startsWith('~/')) && !v.split('/').includes('..'), 'an absolute folder or one below the home folder (~/...)')
+  .refine((v) => !['/', '~', '~/'].includes(v.replace(/\/+$/, '') || '/'), 'name the folders to read: / or ~ would make everything readable');
+
 const relativeDir = z
   .string()
   .min(1)
@@ -205,8 +216,12 @@ export const configSchema = z.strictObject({
       stopBelow: z.number().min(0).max(1).default(0.2),
     })
     .default({ escalateBelow: 0.5, stopBelow: 0.2 }),
-  /** The OS sandbox used by profiles with `sandbox: os`: the `srt` binary (default: the one installed with agentctl). */
-  sandbox: z.strictObject({ bin: hostProgram.optional() }).default({}),
+  /**
+   * The OS sandbox used by profiles with `sandbox: os`: the `srt` binary (default: the one installed with
+   * agentctl), and folders every confined process may also read (besides the system's, the run's own and
+   * the toolchains on PATH: authz/render/os.ts).
+   */
+  sandbox: z.strictObject({ bin: hostProgram.optional(), read: z.array(readableFolder).default([]) }).default({ read: [] }),
   /** Paths whose change caps a run at `review` (task `paths` or the run's diff). */
   sensitivePaths: z.array(z.string().min(1)).default([...DEFAULT_SENSITIVE_PATHS]),
   /** Worktree bootstrap: setup/teardown commands, shared and copied checkout paths, ports (definition/worktree.ts). */
@@ -270,6 +285,8 @@ export interface ProjectConfig {
   protocol: { escalateBelow: number; stopBelow: number };
   /** `srt` binary for `sandbox: os` profiles (undefined: the one installed with agentctl, else PATH). */
   osSandboxBin: string | undefined;
+  /** `sandbox.read`: folders confined processes may also read, as written (absolute or `~/…`). */
+  osSandboxRead: string[];
   /** The project's `worktree:` block (a task's own block overrides it field by field). */
   worktree: WorktreeBlock;
   /** The team run queue: remote, lease (seconds), what happens to a run whose worker lost its lease. */
@@ -334,6 +351,7 @@ export function parseConfig(repoRoot: string, text: string | undefined, fallback
     auditSampleRate: parsed.audit.sampleRate,
     protocol: parsed.protocol,
     osSandboxBin: parsed.sandbox.bin,
+    osSandboxRead: parsed.sandbox.read,
     worktree: parsed.worktree,
     queue: parsed.queue,
     file: text === undefined ? undefined : file,

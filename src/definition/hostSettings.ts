@@ -6,6 +6,7 @@
  * gates and setup commands run in the OS sandbox. These are not, and an attack session used each:
  * - `sandbox.bin`: the program that confines every process of a run. A script that runs its arguments
  *   unconfined gave the agent the machine, while `tasks` and `runs` still said `os`.
+ * - `sandbox.read` makes folders of this machine readable in the sandbox (`~/.config`, another checkout).
  * - `notify.command` runs on this machine outside the sandbox; `notify.webhook` receives every
  *   notification (run, task, project) from it.
  * - a project profile's `env` passes host variables into the sandbox: `GITHUB_TOKEN`, `PGPASSWORD`.
@@ -46,6 +47,7 @@ export function hostSettings(config: ProjectConfig, profiles: Iterable<Profile>,
   const out: HostSetting[] = [];
   const add = (setting: string, value: unknown, reach: string) => out.push({ setting, value: JSON.stringify(value), reach });
   if (config.osSandboxBin !== undefined) add('sandbox.bin', config.osSandboxBin, 'runs every process of every run: it is the OS sandbox');
+  if (config.osSandboxRead.length) add('sandbox.read', config.osSandboxRead, 'folders of this machine every confined process of every run may read');
   if (config.notify.command !== undefined) add('notify.command', config.notify.command, 'runs on this machine, outside the sandbox, at each notification');
   if (config.notify.webhook !== undefined) add('notify.webhook', config.notify.webhook, 'receives each notification (run, task, project) from this machine');
   for (const p of [...profiles].filter((p) => p.origin !== 'builtin').sort((a, b) => a.origin.localeCompare(b.origin))) {

@@ -8,11 +8,13 @@
  * command and everything it starts (background, `setsid`, `nohup`) live in one PID namespace that the
  * kernel tears down when the command ends or srt is killed.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { ConfigError } from '../core/errors.js';
+import { packageRoot } from '../core/paths.js';
 import type { Policy } from '../authz/policy.js';
-import { renderOsSandbox, type SandboxLayout } from '../authz/render/os.js';
+import { renderOsSandbox, toolchainFolders, type SandboxLayout } from '../authz/render/os.js';
 import { resolveExecutable } from './runner.js';
 
 /** Programs srt needs on Linux besides itself (bubblewrap, the network bridge, the deny-glob scanner). */
@@ -76,6 +78,44 @@ export function requireOsSandbox(env: NodeJS.ProcessEnv, cwd: string, configured
           'To run without it (capped at review, earning nothing toward auto), a profile must say sandbox: none.'
         : 'Install @anthropic-ai/sandbox-runtime with agentctl; to run without the OS sandbox a profile must say sandbox: none.',
   });
+}
+
+/**
+ * The folders outside the system's that confined processes read to run at all (SandboxLayout.toolchains):
+ * the toolchains on PATH and this Node's own folder ({@link toolchainFolders}), agentctl's built code and
+ * its packages (the command guard hook runs from them), and the folders `sandbox.read` adds.
+ * @param env the environment confined processes get (its PATH)
+ * @param homeDir the user's home folder
+ * @param hidden folders that stay hidden whatever PATH says (the checkout, AGENTCTL_HOME, the temp root)
+ * @param extra `sandbox.read`, absolute (already resolved against the home folder)
+ * @returns absolute folders
+ */
+export function confinedToolchains(env: NodeJS.ProcessEnv, homeDir: string, hidden: readonly string[], extra: readonly string[] = []): string[] {
+  const root = packageRoot();
+  return [...new Set([...toolchainFolders([dirname(process.execPath), ...(env.PATH ?? '').split(':')], homeDir, hidden), join(root, 'dist'), join(root, 'node_modules'), ...extra])];
+}
+
+/**
+ * The folders programs really live in, for {@link toolchainFolders}: each is found as a shell would
+ * (PATH for a bare name), and its links are followed (`~/.local/bin/claude` is a link into
+ * `~/.local/share/claude/versions`). A program not found grants nothing.
+ * @param programs names or paths
+ * @param env the environment whose PATH is searched
+ * @param cwd folder relative paths are resolved against
+ * @returns absolute folders
+ */
+export function programFolders(programs: readonly string[], env: NodeJS.ProcessEnv, cwd: string): string[] {
+  const out: string[] = [];
+  for (const program of programs) {
+    const found = resolveExecutable(program, env.PATH, cwd);
+    if (!found) continue;
+    try {
+      out.push(dirname(realpathSync(found)));
+    } catch {
+      // Gone or unreadable: nothing to grant.
+    }
+  }
+  return out;
 }
 
 /**

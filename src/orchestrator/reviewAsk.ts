@@ -112,7 +112,7 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
   // The reviewer is an agent like any other: the same OS sandbox, under the research profile.
   const confined = { plan: { osSandbox, policy, runId: run.runId, worktree, task: { id: run.task } }, layout: sandboxLayout(ctx, worktree, dir, tmpDir, rendered), tmpDir };
   const spec = adapter.launch({ prompt: launchablePrompt(prompt), worktree, settings, rendered, interactive: false });
-  const cmd = confineCommand(confined, 'reviewer', commandFor(spec.bin, spec.args), adapter.apiHosts(ctx.env), [spec.bin]);
+  const cmd = confineCommand(confined, 'reviewer', commandFor(spec.bin, spec.args), adapter.apiHosts(ctx.env), { bin: spec.bin, env: ctx.env });
   const parser = adapter.parser(worktree);
   const result = await runProcess(cmd.file, cmd.args, {
     cwd: worktree,

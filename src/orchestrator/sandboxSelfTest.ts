@@ -2,8 +2,8 @@
  * The OS sandbox, tried for real: a tiny Node process is started through the same confinement a run's
  * gate gets ({@link confine} with a run-shaped {@link SandboxLayout} and the built-in `implement`
  * policy), in a throwaway worktree next to a throwaway "checkout" holding a canary secret. It tries to
- * read the canary, to write outside its worktree, and (the control) to write inside it. The test passes
- * only when the first two fail, the host shows no trace of the outside write, and the control worked (a
+ * read the canary, to read a file in a folder outside the run, to write outside its worktree, and (the
+ * control) to write inside it. The test passes only when the first three fail, the host shows no trace of the outside write, and the control worked (a
  * sandbox that starts nothing would otherwise look safe).
  */
 import { randomBytes } from 'node:crypto';
@@ -14,7 +14,7 @@ import { composePolicy, type Policy } from '../authz/policy.js';
 import { parseProfile } from '../authz/profile.js';
 import type { SandboxLayout } from '../authz/render/os.js';
 import { builtinProfilesDir } from '../core/paths.js';
-import { confine, type OsSandbox } from '../exec/osSandbox.js';
+import { confine, confinedToolchains, type OsSandbox } from '../exec/osSandbox.js';
 import { childEnv, runProcess } from '../exec/runner.js';
 
 /** How long the probe may take, in milliseconds (srt starts bubblewrap and its proxies first). */
@@ -26,6 +26,8 @@ const MARK = 'AGENTCTL-SELF-TEST ';
 export interface SelfTestAttempts {
   /** Read the canary in the (hidden) checkout. */
   readCanary: 'denied' | 'allowed' | 'not run';
+  /** Read a file in a folder outside the run that no rule names (reads are an allow list). */
+  readOutside: 'denied' | 'allowed' | 'not run';
   /** Write a file beside the worktree. */
   writeOutside: 'denied' | 'allowed' | 'not run';
   /** Write a file in the worktree (must be allowed: proves the probe really ran confined). */
@@ -50,12 +52,13 @@ function implementPolicy(): Policy {
   return composePolicy({ id: 'doctor', file: '(doctor)', profiles: ['implement'], paths: [], autonomy: 'review' }, new Map([['implement', profile]]), { tasksDir: 'tasks', profilesDir: '.agentctl/profiles' });
 }
 
-/** The probe: CommonJS for `node -e`; prints one line `MARK {readCanary, writeOutside, writeWorktree}`. */
-function probeScript(canary: string, token: string, outside: string, inside: string): string {
+/** The probe: CommonJS for `node -e`; prints one line `MARK {readCanary, readOutside, writeOutside, writeWorktree}`. */
+function probeScript(canary: string, token: string, elsewhere: string, outside: string, inside: string): string {
   return `const fs = require('node:fs');
 const r = {};
 const t = (k, f) => { try { r[k] = f() === false ? 'denied' : 'allowed'; } catch { r[k] = 'denied'; } };
 t('readCanary', () => fs.readFileSync(${JSON.stringify(canary)}, 'utf8').includes(${JSON.stringify(token)}));
+t('readOutside', () => fs.readFileSync(${JSON.stringify(elsewhere)}, 'utf8').includes(${JSON.stringify(token)}));
 t('writeOutside', () => fs.writeFileSync(${JSON.stringify(outside)}, 'escaped'));
 t('writeWorktree', () => fs.writeFileSync(${JSON.stringify(inside)}, 'inside'));
 console.log(${JSON.stringify(MARK)} + JSON.stringify(r));`;
@@ -83,6 +86,8 @@ export async function sandboxSelfTest(sandbox: OsSandbox, env: NodeJS.ProcessEnv
     const canary = join(checkout, '.env');
     writeFileSync(canary, `SECRET=${token}\n`);
     const outside = join(outsideDir, 'escaped.txt');
+    const elsewhere = join(outsideDir, 'elsewhere.txt');
+    writeFileSync(elsewhere, `SECRET=${token}\n`);
     const inside = join(worktree, 'probe.txt');
     const layout: SandboxLayout = {
       worktree,
@@ -94,15 +99,16 @@ export async function sandboxSelfTest(sandbox: OsSandbox, env: NodeJS.ProcessEnv
       readOnlyFiles: [],
       tempRoot,
       homeDir: homedir(),
+      toolchains: confinedToolchains(env, homedir(), [base]),
     };
-    const cmd = confine(sandbox, { file: process.execPath, args: ['-e', probeScript(canary, token, outside, inside)] }, implementPolicy(), layout, [], 'os-sandbox.doctor.json');
+    const cmd = confine(sandbox, { file: process.execPath, args: ['-e', probeScript(canary, token, elsewhere, outside, inside)] }, implementPolicy(), layout, [], 'os-sandbox.doctor.json');
     const result = await runProcess(cmd.file, cmd.args, { cwd: worktree, env: childEnv(env, { TMPDIR: tmpDir }), acceptExitCodes: 'any', processGroup: true, timeoutMs: SELF_TEST_TIMEOUT_MS });
     const line = result.stdout.split('\n').find((l) => l.startsWith(MARK));
     const stderr = result.stderr.trim().split('\n').slice(-5).join('\n');
     if (!line) {
       return {
         passed: false,
-        attempts: { readCanary: 'not run', writeOutside: 'not run', writeWorktree: 'not run' },
+        attempts: { readCanary: 'not run', readOutside: 'not run', writeOutside: 'not run', writeWorktree: 'not run' },
         detail: `the sandbox did not run the probe (${result.timedOut ? 'timed out' : result.signal ?? `exit ${result.exitCode}`})${stderr ? `: ${stderr}` : ''}`,
         exitCode: result.exitCode,
         stderr,
@@ -112,16 +118,17 @@ export async function sandboxSelfTest(sandbox: OsSandbox, env: NodeJS.ProcessEnv
     // The host decides, not only the probe's word: the outside file must not exist, the inside one must.
     if (existsSync(outside)) attempts.writeOutside = 'allowed';
     if (!existsSync(inside)) attempts.writeWorktree = 'denied';
-    const passed = attempts.readCanary === 'denied' && attempts.writeOutside === 'denied' && attempts.writeWorktree === 'allowed';
+    const passed = attempts.readCanary === 'denied' && attempts.readOutside === 'denied' && attempts.writeOutside === 'denied' && attempts.writeWorktree === 'allowed';
     const problems = [
       attempts.readCanary === 'allowed' ? 'READ a secret outside its worktree' : undefined,
+      attempts.readOutside === 'allowed' ? 'READ a file in a folder outside the run' : undefined,
       attempts.writeOutside === 'allowed' ? 'WROTE a file outside its worktree' : undefined,
       attempts.writeWorktree !== 'allowed' ? 'could not write its own worktree' : undefined,
     ].filter(Boolean);
     return {
       passed,
       attempts,
-      detail: passed ? 'a confined process could neither read a secret outside its worktree nor write outside it, and could write inside it' : `a confined process ${problems.join(' and ')}`,
+      detail: passed ? 'a confined process could neither read a secret outside its worktree, nor read a folder outside the run, nor write outside it, and could write inside it' : `a confined process ${problems.join(' and ')}`,
       exitCode: result.exitCode,
       stderr,
     };

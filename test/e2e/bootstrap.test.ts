@@ -60,7 +60,7 @@ function nodeProject(worktree: string, agent: string | ((repo: string) => string
   git(repo, 'add', '-A');
   git(repo, 'commit', '-qm', 'node project');
   expect(git(repo, 'status', '--porcelain')).toBe('');
-  if (/\b(copy|network):/.test(worktree)) approveRepo(repo, made.home); // the user approves these
+  if (/\b(copy|network|read):/.test(worktree)) approveRepo(repo, made.home); // the user approves these
   return made;
 }
 
@@ -211,9 +211,11 @@ describe.runIf(sandboxAvailable)('worktree bootstrap on a real Node project (OS 
   });
 
   it('two parallel runs get different blocks of ports', async () => {
-    const go = join(tempDir(), 'go');
+    // The signal lies outside the run: the OS sandbox shows it only through sandbox.read (approved).
+    const signals = tempDir();
+    const go = join(signals, 'go');
     const wait = `i=0; while [ ! -f ${go} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done`;
-    const { repo, home } = nodeProject('  ports: 5', `echo "port=$AGENTCTL_PORT count=$AGENTCTL_PORT_COUNT"\n${wait}`, {
+    const { repo, home } = nodeProject(`  ports: 5\nsandbox:\n  read: [${signals}]`, `echo "port=$AGENTCTL_PORT count=$AGENTCTL_PORT_COUNT"\n${wait}`, {
       'tasks/one.md': taskFile({ agent: 'command', type: 'docs' }, 'one'),
       'tasks/two.md': taskFile({ agent: 'command', type: 'docs' }, 'two'),
     });

@@ -33,6 +33,8 @@ report('read-secret', () => fs.readFileSync(path.join(path.dirname(common), '.en
 report('read-secret-direct', () => fs.readFileSync(${JSON.stringify(join(repo, '.env'))}, 'utf8').trim());
 report('write-checkout', () => fs.writeFileSync(${JSON.stringify(join(repo, `${marker}.txt`))}, 'x'));
 report('write-tmp', () => fs.writeFileSync(${JSON.stringify(`/tmp/${marker}`)}, 'x'));
+report('read-elsewhere', () => fs.readFileSync(${JSON.stringify(elsewhereSecret(repo))}, 'utf8').trim());
+report('read-shadow', () => fs.readFileSync('/etc/shadow', 'utf8').split('\\n')[0]);
 report('write-hook', () => fs.writeFileSync(path.join(common, 'hooks', 'post-merge'), '#!/bin/sh\\ntouch ${`/tmp/${marker}-hook-ran`}\\n', { mode: 0o755 }));
 report('write-config', () => execSync('git config core.hooksPath /tmp/${marker}-hooks', { stdio: 'ignore' }));
 report('read-db', () => fs.readFileSync(${JSON.stringify(join(home, 'agentctl.db'))}).length);
@@ -42,11 +44,17 @@ report('ssh-keys', () => fs.readdirSync(path.join(require('node:os').homedir(), 
 `;
 }
 
-// Inside the sandbox the main checkout and AGENTCTL_HOME are empty throwaway folders (a tmpfs that holds
-// only the mount points of what the run may see): writing there (`write-checkout`) or running
-// `agentctl promote` succeeds in a world that vanishes with the run. Those are judged by their effect on
-// the host (assertHostUntouched, the real trust history), the rest must fail outright.
-const ATTACKS = ['read-secret', 'read-secret-direct', 'write-tmp', 'write-hook', 'write-config', 'read-db'];
+// Inside the sandbox the main checkout, AGENTCTL_HOME and every folder outside the system's and the run's
+// own (`/tmp` included) are empty throwaway folders (a tmpfs that holds only the mount points of what the
+// run may see): writing there (`write-checkout`, `write-tmp`) or running `agentctl promote` succeeds in a
+// world that vanishes with the run. Those are judged by their effect on the host (assertHostUntouched,
+// the real trust history), the rest must fail outright.
+const ATTACKS = ['read-secret', 'read-secret-direct', 'read-elsewhere', 'read-shadow', 'write-hook', 'write-config', 'read-db'];
+
+/** Another checkout's secret on the same machine, outside the run's repository and AGENTCTL_HOME. */
+function elsewhereSecret(repo: string): string {
+  return join(dirname(repo), 'elsewhere', '.env');
+}
 
 /** A repository with a secret in the checkout (gitignored, as in real life) and an npm test script. */
 function victimRepo(files: Record<string, string>, agentConfig = '') {
@@ -57,6 +65,8 @@ function victimRepo(files: Record<string, string>, agentConfig = '') {
     ...files,
   });
   writeFileSync(join(made.repo, '.env'), `${SECRET}\n`);
+  mkdirSync(dirname(elsewhereSecret(made.repo)));
+  writeFileSync(elsewhereSecret(made.repo), `${SECRET}\n`);
   if (existsSync(join(made.repo, 'agent.sh'))) chmodSync(join(made.repo, 'agent.sh'), 0o755);
   git(made.repo, 'add', '-A');
   git(made.repo, 'commit', '-qm', 'setup', '--allow-empty');
@@ -183,21 +193,61 @@ describe.runIf(sandboxAvailable)('containment: agent-written code cannot escape 
   });
 });
 
-describe.runIf(sandboxAvailable)('containment: tokens in the home folder', () => {
-  it('an agent cannot read registry and cloud tokens there (~/.cargo/credentials.toml, ~/.m2/settings.xml, ~/.vault-token); the rest of the home folder stays readable', async () => {
+describe.runIf(sandboxAvailable)('containment: reads outside the run', () => {
+  it('the home folder is hidden but for the toolchains on PATH, and tokens inside those (~/.cargo/credentials.toml) stay hidden', async () => {
     const fakeHome = tempDir('agentctl-home-');
-    const secrets = { '.cargo/credentials.toml': 'token = "CARGO-SECRET"\n', '.m2/settings.xml': '<password>M2-SECRET</password>\n', '.vault-token': 'VAULT-SECRET\n' };
-    for (const [path, text] of Object.entries({ ...secrets, 'notes.txt': 'readable notes\n' })) {
+    const secrets = { '.cargo/credentials.toml': 'token = "CARGO-SECRET"\n', '.m2/settings.xml': '<password>M2-SECRET</password>\n', '.vault-token': 'VAULT-SECRET\n', 'notes.txt': 'NOTES-SECRET\n' };
+    for (const [path, text] of Object.entries({ ...secrets, '.cargo/bin/hello-tool': '#!/bin/sh\necho "toolchain ran"\n', '.cargo/lib/data.txt': 'toolchain data\n' })) {
       mkdirSync(dirname(join(fakeHome, path)), { recursive: true });
       writeFileSync(join(fakeHome, path), text);
     }
-    const reads = Object.keys({ ...secrets, 'notes.txt': '' }).map((f) => `cat "$HOME/${f}" >> docs/out.md 2>/dev/null || echo "denied ${f}" >> docs/out.md`).join('\n');
-    const { repo, home } = victimRepo({ 'agent.sh': `#!/bin/sh\nmkdir -p docs\n${reads}\n`, 'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'x') });
-    const r = await agentctl(repo, home, ['run', 't', '--json'], { HOME: fakeHome });
+    chmodSync(join(fakeHome, '.cargo/bin/hello-tool'), 0o755);
+    const reads = Object.keys(secrets).map((f) => `cat "$HOME/${f}" >> docs/out.md 2>/dev/null || echo "denied ${f}" >> docs/out.md`).join('\n');
+    const { repo, home } = victimRepo({ 'agent.sh': `#!/bin/sh\nmkdir -p docs\n${reads}\nhello-tool >> docs/out.md\ncat "$HOME/.cargo/lib/data.txt" >> docs/out.md\n`, 'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'x') });
+    const r = await agentctl(repo, home, ['run', 't', '--json'], { HOME: fakeHome, PATH: `${join(fakeHome, '.cargo/bin')}:${process.env.PATH}` });
     expect(r.code, r.stderr).toBe(0);
     const out = readFileSync(join(JSON.parse(r.stdout).run.worktree, 'docs/out.md'), 'utf8');
-    expect(out).toContain('readable notes');
+    expect(out).toContain('toolchain ran');
+    expect(out).toContain('toolchain data');
+    for (const f of Object.keys(secrets)) expect(out).toContain(`denied ${f}`);
     expect(out).not.toMatch(/SECRET/);
+  });
+
+  it('an agent tool installed as a link on PATH into another home folder (a native install: ~/.local/bin/x -> ~/.local/share/x/v1/x) runs with its own files', async () => {
+    const fakeHome = tempDir('agentctl-home-');
+    const version = join(fakeHome, '.local/share/mytool/v1');
+    mkdirSync(version, { recursive: true });
+    mkdirSync(join(fakeHome, '.local/bin'), { recursive: true });
+    writeFileSync(join(version, 'lib.sh'), 'MSG="tool lib loaded"\n');
+    writeFileSync(join(version, 'mytool'), '#!/bin/sh\n. "$(dirname "$(readlink -f "$0")")/lib.sh"\nmkdir -p docs\necho "$MSG" > docs/out.md\ncat "$HOME/.local/share/other-app.db" >> docs/out.md 2>/dev/null || echo denied >> docs/out.md\n', { mode: 0o755 });
+    symlinkSync(join(version, 'mytool'), join(fakeHome, '.local/bin/mytool'));
+    writeFileSync(join(fakeHome, '.local/share/other-app.db'), 'OTHER-APP-SECRET\n');
+    const { repo, home } = victimRepo({ '.agentrc.yaml': 'agents:\n  command:\n    bin: mytool\n', 'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'x') });
+    const r = await agentctl(repo, home, ['run', 't', '--json'], { HOME: fakeHome, PATH: `${join(fakeHome, '.local/bin')}:${process.env.PATH}` });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(JSON.parse(r.stdout).run.worktree, 'docs/out.md'), 'utf8')).toBe('tool lib loaded\ndenied\n');
+    const shown = await agentctl(repo, home, ['policy', 'show', 't', '--json'], { HOME: fakeHome, PATH: `${join(fakeHome, '.local/bin')}:${process.env.PATH}` });
+    const readable = JSON.parse(shown.stdout).osSandbox.settings.filesystem.allowRead as string[];
+    expect(readable).toContain(join(fakeHome, '.local/bin'));
+    expect(readable.filter((p) => p.startsWith(join(fakeHome, '.local/share')))).toEqual([]);
+  });
+
+  it('sandbox.read makes a folder readable (never writable), only once approved on this machine', async () => {
+    const data = tempDir('agentctl-data-');
+    writeFileSync(join(data, 'set.csv'), 'a,b\n');
+    const { repo, home } = victimRepo({
+      '.agentrc.yaml': `agents:\n  command:\n    bin: ./agent.sh\nsandbox:\n  read: [${data}]\n`,
+      'agent.sh': `#!/bin/sh\nmkdir -p docs\ncat ${data}/set.csv > docs/out.md 2>/dev/null || echo "denied read" > docs/out.md\n(echo x > ${data}/planted) 2>/dev/null || echo "denied write" >> docs/out.md\n`,
+      'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'x'),
+    });
+    const refused = await agentctl(repo, home, ['run', 't', '--json']);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('sandbox.read');
+    approveRepo(repo, home);
+    const r = await agentctl(repo, home, ['run', 't', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(JSON.parse(r.stdout).run.worktree, 'docs/out.md'), 'utf8')).toBe('a,b\ndenied write\n');
+    expect(existsSync(join(data, 'planted'))).toBe(false);
   });
 });
 

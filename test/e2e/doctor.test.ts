@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ROOT, agentctl, cleanup, makeRepo, taskFile, tempDir } from '../helpers.js';
+import { ROOT, agentctl, approveRepo, cleanup, makeRepo, taskFile, tempDir } from '../helpers.js';
 
 afterEach(cleanup);
 
@@ -55,7 +55,7 @@ describe.runIf(sandboxAvailable)('agentctl doctor where runs can start', () => {
     expect(r.json.ok).toBe(true);
     expect(r.json.usableAgents).toEqual(['command']);
     expect(c.osSandbox!.status).toBe('ok');
-    expect(c.sandboxSelfTest).toMatchObject({ status: 'ok', data: { passed: true, attempts: { readCanary: 'denied', writeOutside: 'denied', writeWorktree: 'allowed' } } });
+    expect(c.sandboxSelfTest).toMatchObject({ status: 'ok', data: { passed: true, attempts: { readCanary: 'denied', readOutside: 'denied', writeOutside: 'denied', writeWorktree: 'allowed' } } });
     expect(c.git!.status).toBe('ok');
     expect(c.eventLog).toMatchObject({ status: 'ok', data: { exists: false } });
     expect(c.eventLog!.detail).toContain('no log yet');
@@ -69,7 +69,7 @@ describe.runIf(sandboxAvailable)('agentctl doctor where runs can start', () => {
     const { repo, home } = commandRepo();
     const plain = await agentctl(repo, home, ['doctor'], { PATH: SYSTEM_PATH });
     expect(plain.code).toBe(0);
-    expect(plain.stdout).toMatch(/✓ sandbox self-test +a confined process could neither read a secret outside its worktree nor write outside it/);
+    expect(plain.stdout).toMatch(/✓ sandbox self-test +a confined process could neither read a secret outside its worktree, nor read a folder outside the run, nor write outside it/);
     expect(plain.stdout).toMatch(/! claude +not found \(bin: claude\)\n +fix: npm install -g @anthropic-ai\/claude-code@/);
     expect(plain.stdout).toContain('Runs can start here (agents: command).');
     expect(plain.stdout).not.toContain('\u001b[');
@@ -117,16 +117,16 @@ describe.runIf(sandboxAvailable)('agentctl doctor where runs can start', () => {
     // sandbox.bin is what a project may set; this one drops `--settings <file> --` and runs the command as is.
     const fake = binDir({ 'fake-srt': '#!/bin/sh\nshift 3\nexec "$@"\n' });
     const { repo, home } = commandRepo(`sandbox:\n  bin: ${join(fake, 'fake-srt')}\n`);
-    expect((await agentctl(repo, home, ['approve'])).code).toBe(0);
+    approveRepo(repo, home);
     const r = await doctorJson(repo, home, { PATH: SYSTEM_PATH });
     expect(r.code).toBe(3);
     expect(r.json.checks.sandboxSelfTest).toMatchObject({ status: 'fail', data: { passed: false, attempts: { readCanary: 'allowed', writeOutside: 'allowed' } } });
-    expect(r.json.checks.sandboxSelfTest!.detail).toContain('READ a secret outside its worktree and WROTE a file outside its worktree');
+    expect(r.json.checks.sandboxSelfTest!.detail).toContain('READ a secret outside its worktree and READ a file in a folder outside the run and WROTE a file outside its worktree');
 
     // One that starts nothing looks safe (nothing read, nothing written) and must fail too.
     const dead = binDir({ 'dead-srt': '#!/bin/sh\necho "bwrap: setting up uid map: Permission denied" >&2\nexit 1\n' });
     const made = commandRepo(`sandbox:\n  bin: ${join(dead, 'dead-srt')}\n`);
-    expect((await agentctl(made.repo, made.home, ['approve'])).code).toBe(0);
+    approveRepo(made.repo, made.home);
     const d = await doctorJson(made.repo, made.home, { PATH: SYSTEM_PATH });
     expect(d.code).toBe(3);
     expect(d.json.checks.sandboxSelfTest).toMatchObject({ status: 'fail', data: { attempts: { readCanary: 'not run' } } });

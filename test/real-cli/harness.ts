@@ -188,7 +188,7 @@ export interface RunCliOptions {
  */
 function confinedRun(policy: Policy, at: { repo: string; agentctlHome: string; worktree: string; runDir: string; tmpDir: string; home: string }, rendered: RenderedConfig): ConfinedRun {
   const osSandbox = policy.sandbox.value === 'os' ? requireOsSandbox(process.env, at.repo, undefined, 'real-CLI run') : undefined;
-  const ctx = { project: { root: at.repo, commonDir: join(at.repo, '.git') }, paths: { home: at.agentctlHome } } as Context;
+  const ctx = { env: process.env, project: { root: at.repo, commonDir: join(at.repo, '.git'), config: { osSandboxRead: [] } }, paths: { home: at.agentctlHome } } as unknown as Context;
   const layout = { ...sandboxLayout(ctx, at.worktree, at.runDir, at.tmpDir, rendered), homeDir: at.home };
   return { plan: { osSandbox, policy, runId: 'r1', worktree: at.worktree, task: { id: 'real-cli' } }, layout, tmpDir: at.tmpDir };
 }
@@ -315,7 +315,7 @@ export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
   // As src/orchestrator/stages/launch.ts does: the command in the OS sandbox, the run's environment.
   const runCtx = { env: hostEnv } as Context;
   const spec = adapter.launch({ prompt, worktree, settings, rendered, interactive: false });
-  const cmd = confineCommand(confined, 'agent', commandFor(spec.bin, spec.args), adapter.apiHosts(hostEnv), [spec.bin]);
+  const cmd = confineCommand(confined, 'agent', commandFor(spec.bin, spec.args), adapter.apiHosts(hostEnv), { bin: spec.bin, env: hostEnv });
   const env = runEnv(runCtx, confined, { ...settings.env, ...spec.env }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]);
   const stdoutLines: string[] = [];
   let result: RunResult;

@@ -9,11 +9,12 @@ const builtin = parseProfile('implement', 'implement.yaml', 'env: [NODE_OPTIONS]
 const project = (env: string) => parseProfile('p', '.agentctl/profiles/p.yaml', `env: [${env}]\n`, '.agentctl/profiles/p.yaml');
 
 it('lists sandbox.bin, notify, a project profile\'s env and the tools\' args; not built-in profiles, nor the command agent\'s args', () => {
-  const c = config('sandbox:\n  bin: /opt/srt\nnotify:\n  command: notify-team\n  webhook: https://hook.example/x\nagents:\n  claude:\n    args: [--dangerously-skip-permissions]\n  command:\n    bin: ./a.sh\n    args: [--fast]\n    env: {NODE_OPTIONS: --require ./evil.cjs}\nworktree:\n  copy: [.env]\n');
+  const c = config('sandbox:\n  bin: /opt/srt\n  read: [~/.rustup, /srv/data]\nnotify:\n  command: notify-team\n  webhook: https://hook.example/x\nagents:\n  claude:\n    args: [--dangerously-skip-permissions]\n  command:\n    bin: ./a.sh\n    args: [--fast]\n    env: {NODE_OPTIONS: --require ./evil.cjs}\nworktree:\n  copy: [.env]\n');
   const unconfined = parseProfile('fast', '.agentctl/profiles/fast.yaml', 'extends: implement\nsandbox: none\n', '.agentctl/profiles/fast.yaml');
   const tasks = [{ file: 'tasks/b.md', worktree: { network: ['attacker.example'] } }, { file: 'tasks/a.md', worktree: undefined }];
   expect(hostSettings(c, [builtin, project('GITHUB_TOKEN'), unconfined], tasks).map((s) => [s.setting, s.value])).toEqual([
     ['sandbox.bin', '"/opt/srt"'],
+    ['sandbox.read', '["~/.rustup","/srv/data"]'],
     ['notify.command', '"notify-team"'],
     ['notify.webhook', '"https://hook.example/x"'],
     ['.agentctl/profiles/fast.yaml: sandbox', '"none"'],
@@ -34,4 +35,11 @@ it('the fingerprint changes with any setting or value (lists that join to the sa
   expect(hostSettingsFingerprint(one)).not.toBe(hostSettingsFingerprint(hostSettings(config('notify:\n  command: notify-b\n'), [project('A')], [])));
   const args = (list: string) => hostSettings(config(`agents:\n  claude:\n    args: ${list}\n`), [], []);
   expect(hostSettingsFingerprint(args('["--append-system-prompt", "x --dangerously-skip-permissions"]'))).not.toBe(hostSettingsFingerprint(args('["--append-system-prompt", "x", "--dangerously-skip-permissions"]')));
+});
+
+it('sandbox.read takes absolute folders and ~/ ones, never / or the home folder itself, and names the field', () => {
+  expect(config('sandbox:\n  read: [/opt/sdk/, ~/.rustup]\n').osSandboxRead).toEqual(['/opt/sdk/', '~/.rustup']);
+  for (const bad of ['/', '~', '~/', 'data', '../x', '/srv/../etc', '"/srv/a\\nb"']) {
+    expect(() => config(`sandbox:\n  read: [${bad}]\n`), bad).toThrow(/sandbox\.read/);
+  }
 });

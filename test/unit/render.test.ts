@@ -8,6 +8,7 @@ import { claudePermissions, claudeSandbox, renderClaude } from '../../src/authz/
 import { codexHiddenPaths, codexPermissions, renderCodex } from '../../src/authz/render/codex.js';
 import { guardDecision, guardDenyJson, guardFailure, guardFiles, guardHooks, guardRules, sha256Hex } from '../../src/authz/guard.js';
 import { hasGlob } from '../../src/authz/check.js';
+import { osSandboxSettings, toolchainFolders } from '../../src/authz/render/os.js';
 import { commandMentionPattern, filePathPattern, geminiApprovalMode, geminiRules, isSafeGeminiRegex, renderGemini } from '../../src/authz/render/gemini.js';
 import { ROOT } from '../helpers.js';
 
@@ -332,5 +333,21 @@ describe('hasGlob', () => {
   it('sees braces, stars and globstars, not plain paths', () => {
     for (const g of ['src/{a,b}.ts', '*.md', 'src/**', '**/.env', 'a?b', '[ab]']) expect(hasGlob(g), g).toBe(true);
     for (const g of ['src/a.ts', '.mcp.json', '.env', 'tasks', '.agentctl/profiles', '~/.ssh']) expect(hasGlob(g), g).toBe(false);
+  });
+});
+
+describe('OS sandbox reads: an allow list', () => {
+  it('toolchainFolders: a folder below home (PATH, a tool\'s real folder) grants its top folder (deeper in .local/.config/.cache), one elsewhere itself; the home folder, system folders, relative and hidden entries grant nothing', () => {
+    const path = ['/home/u/.cargo/bin', '/home/u/.local/share/claude/versions', '/home/u/.pyenv/shims', '/home/u/.pyenv/bin', '/home/u/.local/bin', '/home/u/.config/tool/bin', '/home/u', '/usr/local/bin', '/bin', 'node_modules/.bin', '', '/work/repo/node_modules/.bin', '/work', '/opt/x/bin', '/srv/tools/bin/', '/home/u/../etc'].join(':');
+    expect(toolchainFolders(path.split(':'), '/home/u', ['/work/repo', '/home/u/.local/share/agentctl'])).toEqual(['/home/u/.cargo', '/home/u/.local/share/claude', '/home/u/.pyenv', '/home/u/.local/bin', '/home/u/.config/tool', '/srv/tools/bin']);
+  });
+
+  it('osSandboxSettings: every folder is hidden but the system\'s, the toolchains and the run\'s; system secrets and home tokens stay hidden inside them', () => {
+    const layout = { worktree: '/h/wt', repoRoot: '/repo', commonGitDir: '/repo/.git', agentctlHome: '/h', runDir: '/h/runs/r', writable: ['/tmp/r/t'], readOnlyFiles: [], tempRoot: '/tmp/r', homeDir: '/home/u', toolchains: ['/home/u/.cargo'] };
+    const s = osSandboxSettings(policyOf(['implement']), layout, []);
+    expect(s.filesystem.denyRead[0]).toBe('/');
+    expect(s.filesystem.denyRead).toEqual(expect.arrayContaining(['/etc/shadow', '/etc/ssh', '/home/u/.cargo/credentials.toml', '/repo', '/h']));
+    expect(s.filesystem.allowRead).toEqual(expect.arrayContaining(['/usr', '/etc', '/home/u/.cargo', '/h/wt', '/repo/.git']));
+    expect(s.filesystem.allowRead).not.toContain('/home/u');
   });
 });

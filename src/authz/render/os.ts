@@ -7,7 +7,10 @@
  * NetworkConfigSchema) and README: `srt --settings <file> -- <command…>`; settings
  * `{filesystem: {denyRead, allowRead, allowWrite, denyWrite}, network: {allowedDomains, deniedDomains}}`.
  * Reads are allowed everywhere unless denied; `allowRead` re-allows a folder inside a denied one, and a
- * more specific `denyRead` inside it stays denied (checked by test/e2e/containment.test.ts). Writes are
+ * more specific `denyRead` inside it stays denied (checked by test/e2e/containment.test.ts). A `denyRead`
+ * of `/` is expanded into the root's children except the kernel's (`/proc`, `/dev`, `/sys`), and
+ * agentctl denies `/` so that reads are an allow list: the system's folders, the run's own, the
+ * toolchains on PATH (`linux-sandbox-utils.js`, "Root deny expansion"). Writes are
  * denied everywhere unless allowed, and `denyWrite` beats `allowWrite`; srt itself also refuses writes to
  * `.git/hooks`, `.git/config`, shell rc files and tool config folders inside writable paths. Network is
  * denied unless a domain is allowed, through proxies on the host.
@@ -46,6 +49,80 @@ export interface SandboxLayout {
   readable?: string[];
   /** Paths of the checkout the run may read without copying (read-only; never a denied path). */
   shared?: string[];
+  /**
+   * Folders outside the system's that every confined process may read (read-only): the toolchains on
+   * PATH (see {@link toolchainFolders}), agentctl's own code (the command guard runs from it) and the
+   * folders `sandbox.read` adds. Everything else outside {@link SYSTEM_READ} and the run's own folders is
+   * hidden.
+   */
+  toolchains?: string[];
+}
+
+/**
+ * The system's folders every confined process may read: programs, libraries, their configuration.
+ * Everything else below `/` (other users' homes, `/root`, `/srv`, `/mnt`, `/var`, `/tmp`, other
+ * checkouts) is hidden unless the run's layout names it. `/proc`, `/dev` and `/sys` are the kernel's and
+ * srt mounts them itself.
+ */
+export const SYSTEM_READ = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt', '/nix', '/snap'] as const;
+
+/**
+ * Secrets inside {@link SYSTEM_READ} that no confined process may read, whatever the policy says: an agent
+ * running as root could otherwise read password hashes, the host's SSH keys, TLS keys.
+ */
+export const SYSTEM_SECRETS = [
+  '/etc/shadow',
+  '/etc/shadow-',
+  '/etc/gshadow',
+  '/etc/gshadow-',
+  '/etc/security/opasswd',
+  '/etc/ssh',
+  '/etc/ssl/private',
+  '/etc/letsencrypt',
+  '/etc/NetworkManager/system-connections',
+  '/etc/wireguard',
+  '/etc/krb5.keytab',
+  '/etc/ipsec.secrets',
+  '/etc/sudoers',
+  '/etc/sudoers.d',
+] as const;
+
+/**
+ * Home-folder entries whose first level holds many unrelated programs' data: a toolchain found there
+ * is granted one or two levels deeper (`~/.local/share/pipx`, `~/.config/x`), not the whole folder.
+ */
+const SHARED_HOME_FOLDERS: Record<string, number> = { '.local': 3, '.config': 2, '.cache': 2 };
+
+/**
+ * The folders to make readable so that programs found in `folders` (PATH's entries, the folder an agent
+ * tool's executable really lives in) run in the sandbox: a folder below the home folder grants its top
+ * folder there (`~/.cargo/bin` → `~/.cargo`, `~/.pyenv/shims` → `~/.pyenv`: a toolchain reads its own
+ * files next to its `bin`), or a deeper one inside `~/.local`, `~/.config` and `~/.cache`
+ * (`~/.local/bin` → `~/.local/bin`, `~/.local/share/claude/versions` → `~/.local/share/claude`); a folder
+ * elsewhere outside {@link SYSTEM_READ} grants itself. The home folder itself, relative paths and folders
+ * inside (or around) `hidden` grant nothing. Pure.
+ * @param folders absolute folders (PATH's entries, split on `:`)
+ * @param homeDir the user's home folder (absolute)
+ * @param hidden folders that stay hidden whatever the list says (the checkout, AGENTCTL_HOME, the temp root)
+ * @returns absolute folders, without duplicates, in the list's order
+ */
+export function toolchainFolders(folders: readonly string[], homeDir: string, hidden: readonly string[]): string[] {
+  const out = new Set<string>();
+  const home = homeDir.replace(/\/+$/, '');
+  const inside = (p: string, dir: string) => p === dir || p.startsWith(`${dir.replace(/\/+$/, '')}/`);
+  for (const raw of folders) {
+    const entry = raw.replace(/\/+$/, '');
+    if (!entry.startsWith('/') || entry.split('/').includes('..')) continue;
+    if (SYSTEM_READ.some((s) => inside(entry, s)) || hidden.some((h) => inside(entry, h) || inside(h, entry))) continue;
+    if (home && home !== '/' && entry.startsWith(`${home}/`)) {
+      const parts = entry.slice(home.length + 1).split('/');
+      const depth = SHARED_HOME_FOLDERS[parts[0] ?? ''] ?? 1;
+      out.add(join(home, ...parts.slice(0, Math.min(depth, parts.length))));
+    } else if (!inside(home, entry)) {
+      out.add(entry);
+    }
+  }
+  return [...out];
 }
 
 /**
@@ -140,10 +217,10 @@ function abs(glob: string, layout: SandboxLayout): string {
 export function osSandboxSettings(policy: Policy, layout: SandboxLayout, apiHosts: readonly string[]): SrtSettings {
   return {
     filesystem: {
-      denyRead: [layout.agentctlHome, layout.repoRoot, ...(layout.tempRoot ? [layout.tempRoot] : []), ...HOME_SECRETS.map((s) => join(layout.homeDir, s)), ...policy.deny.map((d) => abs(d.value, layout))],
+      denyRead: ['/', ...SYSTEM_SECRETS, layout.agentctlHome, layout.repoRoot, ...(layout.tempRoot ? [layout.tempRoot] : []), ...HOME_SECRETS.map((s) => join(layout.homeDir, s)), ...policy.deny.map((d) => abs(d.value, layout))],
       // The run's generated files one by one, not its folder: a read-only mount of the folder would cover
       // the writable tool homes below it.
-      allowRead: [layout.worktree, layout.commonGitDir, ...layout.readOnlyFiles, ...layout.writable, ...(layout.readable ?? []), ...(layout.shared ?? [])],
+      allowRead: [...SYSTEM_READ, ...(layout.toolchains ?? []), layout.worktree, layout.commonGitDir, ...layout.readOnlyFiles, ...layout.writable, ...(layout.readable ?? []), ...(layout.shared ?? [])],
       allowWrite: [layout.worktree, ...layout.writable],
       // The worktree's `.git` pointer is masked as a whole; metadata globs (`.git`, `.git/**`) are covered by it.
       denyWrite: [join(layout.worktree, '.git'), ...layout.readOnlyFiles, ...[...policy.deny, ...policy.protected].filter((d) => !isGitMetadataGlob(d.value)).map((d) => abs(d.value, layout))],

@@ -5,7 +5,8 @@
  * is capped at review (decide.ts sandboxCaps).
  */
 import type { SandboxLayout } from '../../authz/render/os.js';
-import { confine } from '../../exec/osSandbox.js';
+import { toolchainFolders } from '../../authz/render/os.js';
+import { confine, programFolders } from '../../exec/osSandbox.js';
 import type { ConfinedRun } from './types.js';
 
 /** What a confined process is for: it picks the settings file and what it may write. */
@@ -26,14 +27,20 @@ export function layoutFor(run: ConfinedRun, purpose: ConfinedPurpose): SandboxLa
 /**
  * Wrap `cmd` so it runs in the run's OS sandbox (or unchanged when the policy says `sandbox: none`).
  * @param apiHosts hosts reachable whatever the policy's network rule (the agent tool's model API)
- * @param readable files to keep readable although they lie in a hidden folder (the agent's executable
- *   configured in .agentrc.yaml, which may live in the checkout)
+ * @param tool the agent tool's executable as configured (a name on `env`'s PATH or a path): it stays
+ *   readable although it may lie in a hidden folder (the checkout), and the folder it really lives in
+ *   (through links) is readable as a toolchain
  * @returns the command to start (through exec/runner.ts)
  */
-export function confineCommand(run: ConfinedRun, purpose: ConfinedPurpose, cmd: { file: string; args: readonly string[] }, apiHosts: readonly string[] = [], readable: readonly string[] = []): { file: string; args: string[] } {
+export function confineCommand(run: ConfinedRun, purpose: ConfinedPurpose, cmd: { file: string; args: readonly string[] }, apiHosts: readonly string[] = [], tool?: { bin: string; env: NodeJS.ProcessEnv }): { file: string; args: string[] } {
   const sandbox = run.plan.osSandbox;
   if (!sandbox) return { file: cmd.file, args: [...cmd.args] };
   const layout = layoutFor(run, purpose);
-  const wrapped = confine(sandbox, cmd, run.plan.policy, { ...layout, readable: [...(layout.readable ?? []), ...readable] }, apiHosts, `os-sandbox.${purpose}.json`);
+  // The agent tool may live where PATH does not lead: its link's target folder (a native install's
+  // `~/.local/share/claude`) is its toolchain.
+  const hidden = [layout.repoRoot, layout.agentctlHome, ...(layout.tempRoot ? [layout.tempRoot] : [])];
+  const readable = tool ? [tool.bin] : [];
+  const toolchains = [...(layout.toolchains ?? []), ...(tool ? toolchainFolders(programFolders(readable, tool.env, run.plan.worktree), layout.homeDir, hidden) : [])];
+  const wrapped = confine(sandbox, cmd, run.plan.policy, { ...layout, readable: [...(layout.readable ?? []), ...readable], toolchains: [...new Set(toolchains)] }, apiHosts, `os-sandbox.${purpose}.json`);
   return { file: wrapped.file, args: wrapped.args };
 }

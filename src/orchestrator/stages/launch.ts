@@ -59,7 +59,7 @@ export async function launchAgent(ctx: Context, run: PreparedRun, options: Launc
   const prompt = launchablePrompt(run.plan.prompt);
   const interactive = options.interactive;
   const spec = adapter.launch({ prompt, worktree, settings, rendered: run.rendered, interactive, resume: options.resume });
-  const cmd = confineCommand(run, 'agent', commandFor(spec.bin, spec.args), adapter.apiHosts(ctx.env), [spec.bin]);
+  const cmd = confineCommand(run, 'agent', commandFor(spec.bin, spec.args), adapter.apiHosts(ctx.env), { bin: spec.bin, env: ctx.env });
   const env = runEnv(ctx, run, { ...settings.env, ...spec.env }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]);
   if (interactive) {
     process.stderr.write(`\nagentctl: you are driving ${task.agent} in the sandbox ${terminalSafe(worktree)}\nTask prompt:\n\n${terminalSafe(task.prompt, { multiline: true })}\n\n`);

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import type { SandboxLayout } from '../../authz/render/os.js';
 import type { RenderedConfig } from '../../authz/render/types.js';
 import { packageCacheDir, portLeasesDir, runDir as runDirOf, runTempDir, runTempRoot } from '../../core/paths.js';
+import { confinedToolchains } from '../../exec/osSandbox.js';
 import { snapshotGitControl, type GitControlSnapshot } from '../../exec/gitState.js';
 import { portEnv, releasePorts, reservePorts, type PortBlock } from '../../exec/ports.js';
 import { createSandbox } from '../../exec/worktree.js';
@@ -124,6 +125,7 @@ export function sandboxLayout(ctx: Context, worktree: string, runDir: string, tm
   const homes = Object.entries(rendered?.env ?? {})
     .filter(([name]) => /_(HOME|DIR)$/.test(name))
     .map(([, value]) => value);
+  const tempRoot = dirname(tmpDir);
   return {
     worktree,
     repoRoot: ctx.project.root,
@@ -131,9 +133,10 @@ export function sandboxLayout(ctx: Context, worktree: string, runDir: string, tm
     agentctlHome: ctx.paths.home,
     runDir,
     writable: [...homes, tmpDir],
-    tempRoot: dirname(tmpDir),
+    tempRoot,
     readOnlyFiles: (rendered?.files ?? []).map((f) => f.path),
     homeDir: homedir(),
+    toolchains: confinedToolchains(ctx.env, homedir(), [ctx.project.root, ctx.paths.home, tempRoot], ctx.project.config.osSandboxRead.map((f) => (f.startsWith('~/') ? join(homedir(), f.slice(2)) : f))),
     ...(shared.length ? { shared: [...shared] } : {}),
   };
 }
