@@ -91,13 +91,22 @@ export function agentctl(cwd: string, home: string, args: string[], extraEnv: Re
 }
 
 /**
- * `agentctl approve` in a repository, as the machine's user would: for tests whose repository sets
- * something that reaches outside the OS sandbox on purpose (a `sandbox: none` profile, `worktree.copy`).
+ * `agentctl approve <code>` in a repository, as the machine's user would from a script: the code comes
+ * from `agentctl approve`'s refusal without one (which lists the settings). For tests whose repository
+ * sets something that reaches outside the OS sandbox on purpose (a `sandbox: none` profile,
+ * `worktree.copy`).
+ * @returns the approval code used ('' when there was nothing to approve)
  * @throws Error when approve fails
  */
-export function approveRepo(repo: string, home: string): void {
-  const r = spawnSync(process.execPath, [BIN, 'approve'], { cwd: repo, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', AGENTCTL_HOME: home, NO_COLOR: '1', CI: '1' }, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`agentctl approve → ${r.status}: ${r.stderr}`);
+export function approveRepo(repo: string, home: string): string {
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', AGENTCTL_HOME: home, NO_COLOR: '1', CI: '1' };
+  const listed = spawnSync(process.execPath, [BIN, 'approve'], { cwd: repo, env, encoding: 'utf8' });
+  if (listed.status === 0) return ''; // nothing to approve, or already approved
+  const code = /agentctl approve ([0-9a-f]{16})/.exec(listed.stderr)?.[1];
+  if (listed.status !== 2 || !code) throw new Error(`agentctl approve (no code) → ${listed.status}: ${listed.stderr}`);
+  const r = spawnSync(process.execPath, [BIN, 'approve', code], { cwd: repo, env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`agentctl approve ${code} → ${r.status}: ${r.stderr}`);
+  return code;
 }
 
 /** A `command` agent whose behaviour is chosen by the first line of its prompt (see test/e2e/auto.test.ts). */

@@ -67,6 +67,17 @@ export function hostSettings(config: ProjectConfig, profiles: Iterable<Profile>,
   return out;
 }
 
+/** How many hex digits of the fingerprint a person reads and types (`agentctl approve <code>`): 64 bits. */
+export const APPROVAL_CODE_LENGTH = 16;
+
+/**
+ * What a person types to approve exactly these settings: the first {@link APPROVAL_CODE_LENGTH} hex
+ * digits of {@link hostSettingsFingerprint}.
+ */
+export function approvalCode(settings: readonly HostSetting[]): string {
+  return hostSettingsFingerprint(settings).slice(0, APPROVAL_CODE_LENGTH);
+}
+
 /**
  * The approval's fingerprint of some settings: sha256 (hex) of their settings and values (JSON: two lists
  * that join to the same text differ), so any change to one needs a new approval.

@@ -11,7 +11,7 @@ import { AgentctlError, ConfigError, InputError } from '../core/errors.js';
 import { TOOL_AGENTS } from '../core/agentTools.js';
 import { agentctlHome, homePaths } from '../core/paths.js';
 import { parseConfig, type ProjectConfig } from '../definition/config.js';
-import type { HostSetting } from '../definition/hostSettings.js';
+import { approvalCode, type HostSetting } from '../definition/hostSettings.js';
 import { loadProject, type Project } from '../definition/load.js';
 import { readCheckpointFor, verifyLog } from '../evidence/integrity.js';
 import { readLogKey } from '../evidence/key.js';
@@ -25,7 +25,7 @@ import { childEnv, runProcess } from '../exec/runner.js';
 export type ProcessRunner = typeof runProcess;
 import { checkCommandAgent, checkToolAgent, compareVersions, extractVersion } from './doctorAgents.js';
 import { sandboxSelfTest } from './sandboxSelfTest.js';
-import { APPROVE_HINT, hostSettingsOf, unapprovedOf, unapprovedText } from './settingsApproval.js';
+import { approveHint, hostSettingsOf, unapprovedOf, unapprovedText } from './settingsApproval.js';
 
 /** `ok` ✓, `warn` ! (runs can start, something may bite), `fail` ✗ (runs cannot start), `skip` (not applicable). */
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
@@ -121,7 +121,7 @@ function checkSettings(project: Project | undefined, env: NodeJS.ProcessEnv): { 
   const sandboxBinApproved = !unapproved.some((s) => s.setting === 'sandbox.bin');
   if (!settings.length) return { check: { ...base, status: 'ok', detail: 'none: nothing the repository sets acts outside the OS sandbox', data: { unapproved: [] } }, sandboxBinApproved };
   if (!unapproved.length) return { check: { ...base, status: 'ok', detail: `approved on this machine: ${settings.map((s) => s.setting).join(', ')}`, data: { unapproved: [] } }, sandboxBinApproved };
-  return { check: { ...base, status: 'fail', detail: unapprovedText(unapproved), fix: APPROVE_HINT, data: { unapproved: unapproved.map((s) => s.setting) } }, sandboxBinApproved };
+  return { check: { ...base, status: 'fail', detail: unapprovedText(unapproved), fix: approveHint(unapproved), data: { unapproved: unapproved.map((s) => s.setting), code: approvalCode(unapproved) } }, sandboxBinApproved };
 }
 
 /** The OS sandbox's programs, then (when they are there) the live self-test. */
@@ -131,7 +131,7 @@ async function checkSandbox(env: NodeJS.ProcessEnv, cwd: string, config: Project
   if (!sandboxBinApproved) {
     // The repository's sandbox.bin is not run before its approval: it would run here unconfined.
     return [
-      { ...programs, status: 'fail', detail: `sandbox.bin (${config.osSandboxBin ?? ''}) is not approved on this machine`, fix: APPROVE_HINT, data: { missing: [] } },
+      { ...programs, status: 'fail', detail: `sandbox.bin (${config.osSandboxBin ?? ''}) is not approved on this machine`, fix: 'see the settings check: agentctl approve <its code>', data: { missing: [] } },
       { ...selfTest, status: 'fail', detail: 'not run: sandbox.bin is not approved', fix: 'see the line above', data: { passed: false } },
     ];
   }

@@ -9,10 +9,10 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, InputError, StateError } from '../core/errors.js';
 import { withFileLock } from '../core/lock.js';
 import type { HomePaths } from '../core/paths.js';
-import { hostSettings, hostSettingsFingerprint, type HostSetting } from '../definition/hostSettings.js';
+import { APPROVAL_CODE_LENGTH, approvalCode, hostSettings, hostSettingsFingerprint, type HostSetting } from '../definition/hostSettings.js';
 import { loadProfiles, loadTasks, type Project } from '../definition/load.js';
 import type { Context } from './context.js';
 
@@ -80,11 +80,16 @@ export function unapprovedOf(paths: HomePaths, projectKey: string, settings: Hos
 export function requireApprovedSettings(ctx: Context, what: string): void {
   const unapproved = unapprovedSettings(ctx);
   if (!unapproved.length) return;
-  throw new ConfigError(`refusing the ${what}: ${unapprovedText(unapproved)}`, { hint: APPROVE_HINT });
+  throw new ConfigError(`refusing the ${what}: ${unapprovedText(unapproved)}`, { hint: approveHint(unapproved) });
 }
 
-/** What to do about unapproved settings. */
-export const APPROVE_HINT = 'Read them in .agentrc.yaml, the profiles and the task files; if you trust them: agentctl approve';
+/**
+ * What to do about unapproved settings: the command approving exactly these (its code is theirs, so a
+ * pull between reading them and approving is refused, not approved unseen).
+ */
+export function approveHint(unapproved: readonly HostSetting[]): string {
+  return `Read them in .agentrc.yaml, the profiles and the task files; if you trust them: agentctl approve ${approvalCode(unapproved)}`;
+}
 
 /** Unapproved settings as a message: one line each, values JSON-quoted (they come from the repository). */
 export function unapprovedText(unapproved: readonly HostSetting[]): string {
@@ -94,15 +99,34 @@ export function unapprovedText(unapproved: readonly HostSetting[]): string {
 }
 
 /**
- * Approve the repository's settings as they are now (replacing the project's earlier approval). Under a
- * lock; the file is replaced atomically, 0600 in a 0700 folder.
- * @param by who approved (git user.email)
- * @returns the settings approved (empty: nothing needed approval, nothing was written)
- * @throws ConfigError when the file cannot be written or is malformed; proper-lockfile's ELOCKED error
+ * Check an approval code a person typed.
+ * @returns it, lower case
+ * @throws InputError (exit 2) unless it is {@link APPROVAL_CODE_LENGTH} to 64 hex digits
  */
-export async function approveSettings(ctx: Context, by: string): Promise<HostSetting[]> {
+export function parseApprovalCode(code: string): string {
+  const c = code.trim().toLowerCase();
+  if (!new RegExp(`^[0-9a-f]{${APPROVAL_CODE_LENGTH},64}$`).test(c)) {
+    throw new InputError(`the approval code must be ${APPROVAL_CODE_LENGTH} hex digits (the one a refusal or \`agentctl approve\` prints), not ${JSON.stringify(code)}`, { field: 'code' });
+  }
+  return c;
+}
+
+/**
+ * Approve the repository's settings as they are now, if they are the ones the person read (replacing
+ * the project's earlier approval). Under a lock; the file is replaced atomically, 0600 in a 0700 folder.
+ * @param by who approved (git user.email)
+ * @param code the approval code of the settings the person read ({@link parseApprovalCode}'s output)
+ * @returns the settings approved (empty: nothing needed approval, nothing was written)
+ * @throws StateError (exit 5) when the settings now are not the ones the code names (changed since they
+ *   were read: nothing is approved); ConfigError when the file cannot be written or is malformed;
+ *   proper-lockfile's ELOCKED error
+ */
+export async function approveSettings(ctx: Context, by: string, code: string): Promise<HostSetting[]> {
   const settings = hostSettingsOf(ctx.project);
   if (!settings.length) return [];
+  if (!hostSettingsFingerprint(settings).startsWith(code)) {
+    throw new StateError(`nothing approved: the repository's settings are not the ones approval code ${code} names (they changed since you read them). They are now:\n${unapprovedText(settings).split('\n').slice(1).join('\n')}`, { hint: approveHint(settings) });
+  }
   const file = settingsApprovalsFile(ctx.paths);
   const dir = join(ctx.paths.home, 'approvals');
   try {

@@ -62,8 +62,10 @@ export async function runRows(work: string, reps: number, files: number, concurr
   const repo = bigRepo(join(work, 'big-repo'), files, concurrent);
   const home = join(work, 'home-runs');
   // The `open` profile (no OS sandbox) needs this machine's approval, as a user would give it.
-  const approved = spawnSync(process.execPath, [BIN, 'approve'], { cwd: repo, env: cliEnv(home), encoding: 'utf8' });
-  if (approved.status !== 0) throw new Error(`agentctl approve: ${approved.stderr}`);
+  const listed = spawnSync(process.execPath, [BIN, 'approve'], { cwd: repo, env: cliEnv(home), encoding: 'utf8' });
+  const code = /agentctl approve ([0-9a-f]{16})/.exec(listed.stderr)?.[1] ?? 'none';
+  const approved = spawnSync(process.execPath, [BIN, 'approve', code], { cwd: repo, env: cliEnv(home), encoding: 'utf8' });
+  if (approved.status !== 0) throw new Error(`agentctl approve ${code}: ${approved.stderr}`);
   const problems = new Set<string>();
   let n = 0;
   const anchor = () => timed('bash', ['-c', GIT_ANCHOR, 'anchor', join(work, `anchor-wt-${n}`), `bench/anchor-${n++}`], { cwd: repo, env: baseEnv() });

@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, SCRIPTED_AGENT, agentctl, cleanup, git, makeRepo, processesOfRun, taskFile, tempDir } from '../helpers.js';
+import { BIN, SCRIPTED_AGENT, agentctl, approveRepo, cleanup, git, makeRepo, processesOfRun, taskFile, tempDir } from '../helpers.js';
 
 afterEach(cleanup);
 
@@ -122,7 +122,7 @@ describe('agent protocol', () => {
     const { writeFileSync } = await import('node:fs');
     writeFileSync(notifier, `#!/bin/sh\ncat >> ${notes}\necho >> ${notes}\n`);
     chmodSync(notifier, 0o755);
-    expect((await agentctl(repo, home, ['approve'])).code).toBe(0); // its notify.command
+    approveRepo(repo, home); // its notify.command
     const started = Date.now();
     const r = (await json(repo, home, ['run', 't'])).run;
     expect(Date.now() - started).toBeLessThan(15_000); // stopped, not waited out
@@ -177,7 +177,7 @@ describe('notifications, audits, independent review', () => {
     const port = (server.address() as { port: number }).port;
     try {
       const { repo, home } = autoRepo({ t: { autonomy: 'auto' }, u: {} }, `notify:\n  webhook: http://127.0.0.1:${port}/hook\naudit:\n  sampleRate: 1\n`);
-      expect((await agentctl(repo, home, ['approve'])).code).toBe(0); // its notify.webhook
+      approveRepo(repo, home); // its notify.webhook
       await promoteAuto(repo, home);
       const r = (await json(repo, home, ['run', 't'])).run;
       expect(r.state).toBe('merged');

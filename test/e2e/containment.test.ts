@@ -288,7 +288,7 @@ describe('containment: no sandbox, no trust', () => {
 
   it('refuses the run, exit 3, when the configured srt (sandbox.bin) does not exist', async () => {
     const { repo, home } = victimRepo({ 'agent.sh': '#!/bin/sh\necho hi\n', 'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'work') }, 'sandbox:\n  bin: /nonexistent/srt\n');
-    expect((await agentctl(repo, home, ['approve'])).code).toBe(0);
+    approveRepo(repo, home);
     const r = await agentctl(repo, home, ['run', 't']);
     expect(r.code, r.stderr).toBe(3);
     // (Where bubblewrap and the rest are missing too, they are named after srt.)
@@ -353,7 +353,9 @@ describe("containment: the repository's settings that reach outside the sandbox 
     expect((await agentctl(repo, home, ['tasks'])).code).toBe(0);
     expect(existsSync(marker)).toBe(false);
 
-    const approved = JSON.parse((await agentctl(repo, home, ['approve', '--json'])).stdout).approved;
+    expect(checks.settings.data.code).toMatch(/^[0-9a-f]{16}$/);
+    expect(checks.settings.fix).toContain(`agentctl approve ${checks.settings.data.code}`);
+    const approved = JSON.parse((await agentctl(repo, home, ['approve', checks.settings.data.code, '--json'])).stdout).approved;
     expect(approved.map((s: { setting: string }) => s.setting)).toEqual(['sandbox.bin']);
     expect((await agentctl(repo, home, ['run', 't'])).code).toBe(0);
     expect(existsSync(marker)).toBe(true);
@@ -379,6 +381,23 @@ describe("containment: the repository's settings that reach outside the sandbox 
     expect(existsSync(join(home, 'worktrees'))).toBe(false);
   });
 
+  it.runIf(spawnSync('script', ['--version']).status === 0)('on a terminal, approve shows the settings with their code and approves them only on a yes', () => {
+    const { repo, home } = victimRepo({ 'agent.sh': '#!/bin/sh\necho hi\n', 'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'work') }, 'notify:\n  command: notify-team\n');
+    const onTerminal = (answer: string) =>
+      spawnSync('script', ['-qec', `${process.execPath} ${BIN} approve`, '/dev/null'], { cwd: repo, env: { PATH: process.env.PATH, HOME: process.env.HOME, AGENTCTL_HOME: home, NO_COLOR: '1', TERM: 'dumb' }, encoding: 'utf8', input: answer });
+    const no = onTerminal('n\n');
+    expect(no.status, no.stdout).toBe(0);
+    expect(no.stdout).toContain('notify.command: "notify-team"');
+    expect(no.stdout).toMatch(/Approval code: [0-9a-f]{16}/);
+    expect(no.stdout).toContain('Nothing approved.');
+    const settingsCheck = () => JSON.parse(spawnSync(process.execPath, [BIN, 'doctor', '--json'], { cwd: repo, env: { PATH: process.env.PATH, HOME: process.env.HOME, AGENTCTL_HOME: home }, encoding: 'utf8' }).stdout).checks.settings;
+    expect(settingsCheck()).toMatchObject({ status: 'fail', data: { unapproved: ['notify.command'] } });
+    const yes = onTerminal('y\n');
+    expect(yes.status, yes.stdout).toBe(0);
+    expect(yes.stdout).toContain('Approved on this machine');
+    expect(settingsCheck()).toMatchObject({ status: 'ok' });
+  });
+
   it.each(['sandbox:\n  bin: ./tools/srt', 'notify:\n  command: tools/notify.sh', 'sandbox:\n  bin: /proc/self/cwd/tools/srt'])('a program the repository holds, run outside the sandbox, is refused whatever is approved (agents can change it): %j', async (config) => {
     const { repo, home } = victimRepo({ 'agent.sh': '#!/bin/sh\necho hi\n', 'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'work') }, `${config}\n`);
     const approve = await agentctl(repo, home, ['approve']);
@@ -388,7 +407,7 @@ describe("containment: the repository's settings that reach outside the sandbox 
     expect(existsSync(join(home, 'worktrees'))).toBe(false);
   });
 
-  it.runIf(sandboxAvailable)('a project profile\'s env reaches the agent only as approved: a variable added later is refused again; approving from inside a run is refused', async () => {
+  it.runIf(sandboxAvailable)('a project profile\'s env reaches the agent only as approved: a variable added later is refused again, also with the code of what was read before the pull; approving from inside a run is refused', async () => {
     const profile = (names: string[]) => `extends: implement\nenv: [${names.join(', ')}]\n`;
     const { repo, home } = victimRepo({
       'agent.sh': '#!/bin/sh\nmkdir -p docs; env | grep -E "^(BUILD_FLAVOR|GITHUB_TOKEN)=" | sort > docs/env.md\n',
@@ -399,8 +418,14 @@ describe("containment: the repository's settings that reach outside the sandbox 
     let r = await agentctl(repo, home, ['run', 't'], env);
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toContain('".agentctl/profiles/p.yaml: env": ["BUILD_FLAVOR"] (host variables passed into the sandbox)');
-    expect((await agentctl(repo, home, ['approve'], { AGENTCTL_RUN_ID: 'x' })).code).toBe(5);
-    expect((await agentctl(repo, home, ['approve'])).code).toBe(0);
+    const code = /agentctl approve ([0-9a-f]{16})/.exec(r.stderr)![1]!;
+    expect((await agentctl(repo, home, ['approve', code], { AGENTCTL_RUN_ID: 'x' })).code).toBe(5);
+    // Without a code and without a terminal, nothing is approved: a script approves only what was read.
+    const bare = await agentctl(repo, home, ['approve']);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain(`agentctl approve ${code}`);
+    expect((await agentctl(repo, home, ['run', 't'], env)).code).toBe(3);
+    expect((await agentctl(repo, home, ['approve', code])).code).toBe(0);
     r = await agentctl(repo, home, ['run', 't', '--json'], env);
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(join(JSON.parse(r.stdout).run.worktree, 'docs/env.md'), 'utf8')).toBe('BUILD_FLAVOR=nightly\n');
@@ -412,5 +437,12 @@ describe("containment: the repository's settings that reach outside the sandbox 
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toContain('["BUILD_FLAVOR","GITHUB_TOKEN"]');
     expect(r.stdout + r.stderr).not.toContain('SECRETMARKER');
+    // The code read before the pull does not approve what the pull brought.
+    const stale = await agentctl(repo, home, ['approve', code]);
+    expect(stale.code).toBe(5);
+    expect(stale.stderr).toContain(`nothing approved: the repository's settings are not the ones approval code ${code} names`);
+    expect(stale.stderr).toContain('["BUILD_FLAVOR","GITHUB_TOKEN"]');
+    expect((await agentctl(repo, home, ['run', 't'], env)).code).toBe(3);
+    expect((await agentctl(repo, home, ['approve', 'abc'])).code).toBe(2);
   });
 });

@@ -8,7 +8,7 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentctl, cleanup, git, makeRepo, taskFile, tempDir } from '../helpers.js';
+import { agentctl, approveRepo, cleanup, git, makeRepo, taskFile, tempDir } from '../helpers.js';
 
 // The first describe shares one run between its tests: temp dirs go when the file is done.
 afterAll(cleanup);
@@ -71,7 +71,7 @@ describe('agent text reaches the terminal made visible', () => {
 
   beforeAll(async () => {
     ({ repo, home } = hostileRepo());
-    expect((await agentctl(repo, home, ['approve'])).code).toBe(0); // its notify.command
+    approveRepo(repo, home); // its notify.command
     const r = await agentctl(repo, home, ['run', 't']);
     runOutput = r;
     runId = JSON.parse((await agentctl(repo, home, ['runs', '--json'])).stdout).runs[0].runId;
@@ -129,7 +129,7 @@ describe('agent text reaches the terminal made visible', () => {
 describe('a person’s note is untrusted too', () => {
   it('--reason / --note with a newline and ESC print on one line in log, trust history and breakers; --json keeps them exact', async () => {
     const { repo, home } = hostileRepo();
-    expect((await agentctl(repo, home, ['approve'])).code).toBe(0); // its notify.command
+    approveRepo(repo, home); // its notify.command
     await agentctl(repo, home, ['run', 't']);
     const runId = JSON.parse((await agentctl(repo, home, ['runs', '--json'])).stdout).runs[0].runId;
     for (const args of [
