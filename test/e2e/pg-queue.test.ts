@@ -319,6 +319,23 @@ describe('the run queue (built CLI, PostgreSQL, two clones of one remote)', () =
     expect(sql(f.database, `SELECT state || ' ' || retry_count FROM agentctl_queue.job`)).toBe('failed 1');
   }, 120_000);
 
+  it('a job whose base branch is not a branch name git accepts (written by whoever holds the writer role) is refused before any git call; no line of the output is forged', async () => {
+    const { clones } = team(['d1'], 2, 'queue:\n  retries: 0\n');
+    const f = await pgStoreFixture(server, join(tempDir(), 'home0'), 'agentctl_writer', { queue: true });
+    const [homeA, homeB] = homes(f.home, 2) as [string, string];
+    const env = { AGENTCTL_STORE: f.url };
+    const [a, b] = clones as [string, string];
+    expect((await agentctl(a, homeA, ['run', 'd1', '--queue'], env)).code).toBe(0);
+    sql(f.database, `UPDATE agentctl_queue.job SET data = jsonb_set(data, '{baseBranch}', to_jsonb(E'main\\nFORGED LINE'::text))`);
+    const r = await agentctl(b, homeB, ['worker', '--drain', '--json'], env);
+    expect(r.code, r.stderr).toBe(0);
+    const jobs = JSON.parse(r.stdout).jobs as { error?: string }[];
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]!.error).toMatch(/base branch "main\\nFORGED LINE" is not a branch name git accepts/);
+    expect((r.stdout + r.stderr).split('\n')).not.toContain('FORGED LINE');
+    expect(sql(f.database, `SELECT count(*) FROM agentctl.events WHERE type = 'run.planned'`)).toBe('0');
+  }, 120_000);
+
   /**
    * Two machines; task a1 (auto, docs) pushed to the remote from A and pulled by B; `command` promoted to
    * auto. `queueAndWork` queues a1 from A and drains it with a worker on B, returning B's job.
