@@ -187,6 +187,12 @@ describe('refusals change nothing', () => {
     r = await agentctl(repo, home, ['tasks']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('.agentrc.yaml: larger than 262144 bytes');
+    // A Unix socket cannot even be opened (ENXIO): named as the file's error, not a crash (exit 1).
+    rmSync(config);
+    expect(spawnSync('python3', ['-c', `import socket; socket.socket(socket.AF_UNIX).bind(${JSON.stringify(config)})`]).status).toBe(0);
+    r = await agentctl(repo, home, ['tasks']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('.agentrc.yaml: cannot be read (ENXIO)');
   });
 
   it('a bad .agentrc.yaml names the file, line and field', async () => {
