@@ -2,9 +2,9 @@
 import { createInterface } from 'node:readline/promises';
 import { assertOutsideRun } from '../core/humanOnly.js';
 import { EXIT, InputError } from '../core/errors.js';
-import { approvalCode, type HostSetting } from '../definition/hostSettings.js';
+import type { HostSetting } from '../definition/hostSettings.js';
 import { currentHuman } from '../orchestrator/context.js';
-import { approveHint, approveSettings, hostSettingsOf, parseApprovalCode, unapprovedSettings, unapprovedText } from '../orchestrator/settingsApproval.js';
+import { approvalCodeOf, approveHint, approveSettings, hostSettingsOf, parseApprovalCode, unapprovedSettings, unapprovedText } from '../orchestrator/settingsApproval.js';
 import { printJson, println } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
@@ -32,16 +32,16 @@ export default async function approve(code: string | undefined, opts: { json?: b
         return EXIT.OK;
       }
       if (opts.json || process.stdin.isTTY !== true || process.stdout.isTTY !== true) {
-        throw new InputError(`nothing approved: give the approval code of the settings you read. ${unapprovedText(settings)}`, { hint: approveHint(settings) });
+        throw new InputError(`nothing approved: give the approval code of the settings you read. ${unapprovedText(settings)}`, { hint: approveHint(ctx.paths, ctx.project.key, settings) });
       }
-      println("This repository's settings reach outside the OS sandbox:", ...settingLines(settings), `Approval code: ${approvalCode(settings)}`);
+      println("This repository's settings reach outside the OS sandbox:", ...settingLines(settings), `Approval code: ${approvalCodeOf(ctx.paths, ctx.project.key, settings)}`);
       const rl = createInterface({ input: process.stdin, output: process.stdout });
       const answer = await rl.question('Approve them on this machine? [y/N] ').finally(() => rl.close());
       if (!/^y(es)?$/i.test(answer.trim())) {
         println('Nothing approved.');
         return EXIT.OK;
       }
-      chosen = approvalCode(settings);
+      chosen = approvalCodeOf(ctx.paths, ctx.project.key, settings);
     }
     const approved = await approveSettings(ctx, await currentHuman(ctx), chosen);
     if (opts.json) printJson({ approved });

@@ -2,7 +2,7 @@
  * Project configuration: `.agentrc.yaml` at the repository root, over built-in defaults. Pure.
  * See `.agentrc.example.yaml` for every field with comments.
  */
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, posix, resolve } from 'node:path';
 import * as z from 'zod';
 import { InputError } from '../core/errors.js';
 import { AGENT_NAMES, durationSchema, TASK_ID_PATTERN, type AgentName, type TaskDefaults } from './task.js';
@@ -80,7 +80,8 @@ const readableFolder = z
   .min(1)
   .refine((v) => !/[\x00-\x1f\x7f]/.test(v), 'must not contain control characters')
   .refine((v) => (isAbsolute(v) || v.startsWith('~/')) && !v.split('/').includes('..'), 'an absolute folder or one below the home folder (~/...)')
-  .refine((v) => !['/', '~', '~/'].includes(v.replace(/\/+$/, '') || '/'), 'name the folders to read: / or ~ would make everything readable');
+  // Normalised first: `/.`, `//` and `~/.` are `/` and the home folder too.
+  .refine((v) => posix.normalize(v.startsWith('~') ? v.slice(1) || '/' : v) !== '/', 'name the folders to read: / or ~ would make everything readable');
 
 const relativeDir = z
   .string()

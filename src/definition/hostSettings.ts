@@ -16,12 +16,13 @@
  *   `NODE_OPTIONS: --require ./evil.cjs` ran the repository's code there, `PATH` a fake `bwrap`.
  * - a project profile's `sandbox: none` runs its tasks' agents on this machine as you.
  * - `worktree.copy` (the project's or a task's) copies files of your checkout into the sandbox, untracked
- *   ones such as `.env` included; `worktree.network` lets setup commands reach hosts with them.
+ *   ones such as `.env` included, and `worktree.shared` makes them readable there (an attack session read
+ *   `.envrc` and `terraform.tfstate`); `worktree.network` lets setup commands reach hosts with them.
  * So they apply only once this machine's user approved them as they are (`agentctl approve`,
  * settingsApproval.ts); a change to any of them needs a new approval. (`sandbox.bin` and
  * `notify.command` may not name a program inside the repository at all: config.ts.)
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { Profile } from '../authz/profile.js';
 import type { ProjectConfig } from './config.js';
 import { AGENT_NAMES, type Task } from './task.js';
@@ -62,20 +63,28 @@ export function hostSettings(config: ProjectConfig, profiles: Iterable<Profile>,
   const blocks: [string, WorktreeBlock | undefined][] = [['', config.worktree], ...[...tasks].sort((a, b) => a.file.localeCompare(b.file)).map((t): [string, WorktreeBlock | undefined] => [`${t.file}: `, t.worktree])];
   for (const [where, block] of blocks) {
     if (block?.copy?.length) add(`${where}worktree.copy`, block.copy, 'files of your checkout, untracked ones too (.env), copied into the sandbox');
+    if (block?.shared?.length) add(`${where}worktree.shared`, block.shared, 'files of your checkout, untracked ones too (.envrc, terraform.tfstate), readable in the sandbox');
     if (block?.network?.length) add(`${where}worktree.network`, block.network, 'hosts the setup and teardown commands may reach');
   }
   return out;
 }
 
-/** How many hex digits of the fingerprint a person reads and types (`agentctl approve <code>`): 64 bits. */
+/** How many hex digits an approval code has (`agentctl approve <code>`): 64 bits. */
 export const APPROVAL_CODE_LENGTH = 16;
 
 /**
- * What a person types to approve exactly these settings: the first {@link APPROVAL_CODE_LENGTH} hex
- * digits of {@link hostSettingsFingerprint}.
+ * What a person types to approve exactly these settings of one clone on one machine: the first
+ * {@link APPROVAL_CODE_LENGTH} hex digits of an HMAC-SHA-256, keyed with a secret of this machine, over
+ * the project's key and {@link hostSettingsFingerprint}. Only a refusal (or `approve`, `doctor`) on this
+ * machine can show it: a repository's README cannot hand out a code that approves what nobody read.
+ * @param machineKey this machine's secret (settingsApproval.ts keeps it in AGENTCTL_HOME)
+ * @param projectKey the clone's key (Project.key)
  */
-export function approvalCode(settings: readonly HostSetting[]): string {
-  return hostSettingsFingerprint(settings).slice(0, APPROVAL_CODE_LENGTH);
+export function approvalCode(settings: readonly HostSetting[], machineKey: string, projectKey: string): string {
+  return createHmac('sha256', machineKey)
+    .update(JSON.stringify([projectKey, hostSettingsFingerprint(settings)]))
+    .digest('hex')
+    .slice(0, APPROVAL_CODE_LENGTH);
 }
 
 /**

@@ -8,13 +8,13 @@
  * command and everything it starts (background, `setsid`, `nohup`) live in one PID namespace that the
  * kernel tears down when the command ends or srt is killed.
  */
-import { mkdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { packageRoot } from '../core/paths.js';
 import type { Policy } from '../authz/policy.js';
-import { renderOsSandbox, toolchainFolders, type SandboxLayout } from '../authz/render/os.js';
+import { gitConfigHoldsCredentials, renderOsSandbox, toolchainFolders, type SandboxLayout } from '../authz/render/os.js';
 import { resolveExecutable } from './runner.js';
 
 /** Programs srt needs on Linux besides itself (bubblewrap, the network bridge, the deny-glob scanner). */
@@ -81,6 +81,29 @@ export function requireOsSandbox(env: NodeJS.ProcessEnv, cwd: string, configured
 }
 
 /**
+ * Refuse to confine an agent in a repository whose common `.git/config` holds credentials
+ * (gitConfigHoldsCredentials: a token in `remote.origin.url`, actions/checkout's `extraheader`): git in
+ * the worktree must read that file, so the OS sandbox cannot hide it (git stops on an unreadable config),
+ * and an agent would read the token. An unreadable or missing file passes (git itself will complain).
+ * @param commonDir the repository's common `.git`
+ * @param why who needs the sandbox, for the message (e.g. `run of task "x"`)
+ * @throws ConfigError (exit 3) naming the file and how to move the credentials out of it
+ */
+export function requireCredentialFreeGitConfig(commonDir: string, why: string): void {
+  const file = join(commonDir, 'config');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return;
+  }
+  if (!gitConfigHoldsCredentials(text)) return;
+  throw new ConfigError(`${file} holds credentials (a token in a remote URL, an extraheader, a password or token key), which every agent in the OS sandbox can read (git in its worktree reads that file), so the ${why} was refused; nothing was started`, {
+    hint: 'Keep them in a credential helper instead (git config --global credential.helper ...), drop the token from the remote URL (git remote set-url origin https://host/owner/repo.git) and remove extraheader entries; on GitHub Actions, check out with persist-credentials: false.',
+  });
+}
+
+/**
  * The folders outside the system's that confined processes read to run at all (SandboxLayout.toolchains):
  * the toolchains on PATH and this Node's own folder ({@link toolchainFolders}), agentctl's built code and
  * its packages (the command guard hook runs from them), and the folders `sandbox.read` adds.
@@ -96,26 +119,21 @@ export function confinedToolchains(env: NodeJS.ProcessEnv, homeDir: string, hidd
 }
 
 /**
- * The folders programs really live in, for {@link toolchainFolders}: each is found as a shell would
- * (PATH for a bare name), and its links are followed (`~/.local/bin/claude` is a link into
- * `~/.local/share/claude/versions`). A program not found grants nothing.
- * @param programs names or paths
+ * Where a program really is: found as a shell would (PATH for a bare name), its links followed
+ * (`~/.local/bin/claude` is a link into `~/.local/share/claude/versions`).
+ * @param program a name or a path
  * @param env the environment whose PATH is searched
- * @param cwd folder relative paths are resolved against
- * @returns absolute folders
+ * @param cwd folder a relative path is resolved against
+ * @returns the absolute real path, or undefined when it is not found (or gone)
  */
-export function programFolders(programs: readonly string[], env: NodeJS.ProcessEnv, cwd: string): string[] {
-  const out: string[] = [];
-  for (const program of programs) {
-    const found = resolveExecutable(program, env.PATH, cwd);
-    if (!found) continue;
-    try {
-      out.push(dirname(realpathSync(found)));
-    } catch {
-      // Gone or unreadable: nothing to grant.
-    }
+export function realProgram(program: string, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
+  const found = resolveExecutable(program, env.PATH, cwd);
+  if (!found) return undefined;
+  try {
+    return realpathSync(found);
+  } catch {
+    return undefined;
   }
-  return out;
 }
 
 /**

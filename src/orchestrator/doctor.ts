@@ -11,7 +11,7 @@ import { AgentctlError, ConfigError, InputError } from '../core/errors.js';
 import { TOOL_AGENTS } from '../core/agentTools.js';
 import { agentctlHome, homePaths } from '../core/paths.js';
 import { parseConfig, type ProjectConfig } from '../definition/config.js';
-import { approvalCode, type HostSetting } from '../definition/hostSettings.js';
+import type { HostSetting } from '../definition/hostSettings.js';
 import { loadProject, type Project } from '../definition/load.js';
 import { readCheckpointFor, verifyLog } from '../evidence/integrity.js';
 import { readLogKey } from '../evidence/key.js';
@@ -25,7 +25,7 @@ import { childEnv, runProcess } from '../exec/runner.js';
 export type ProcessRunner = typeof runProcess;
 import { checkCommandAgent, checkToolAgent, compareVersions, extractVersion } from './doctorAgents.js';
 import { sandboxSelfTest } from './sandboxSelfTest.js';
-import { approveHint, hostSettingsOf, unapprovedOf, unapprovedText } from './settingsApproval.js';
+import { approvalCodeOf, approveHint, hostSettingsOf, unapprovedOf, unapprovedText } from './settingsApproval.js';
 
 /** `ok` ✓, `warn` ! (runs can start, something may bite), `fail` ✗ (runs cannot start), `skip` (not applicable). */
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
@@ -121,7 +121,15 @@ function checkSettings(project: Project | undefined, env: NodeJS.ProcessEnv): { 
   const sandboxBinApproved = !unapproved.some((s) => s.setting === 'sandbox.bin');
   if (!settings.length) return { check: { ...base, status: 'ok', detail: 'none: nothing the repository sets acts outside the OS sandbox', data: { unapproved: [] } }, sandboxBinApproved };
   if (!unapproved.length) return { check: { ...base, status: 'ok', detail: `approved on this machine: ${settings.map((s) => s.setting).join(', ')}`, data: { unapproved: [] } }, sandboxBinApproved };
-  return { check: { ...base, status: 'fail', detail: unapprovedText(unapproved), fix: approveHint(unapproved), data: { unapproved: unapproved.map((s) => s.setting), code: approvalCode(unapproved) } }, sandboxBinApproved };
+  const paths = homePaths(agentctlHome(env));
+  let code: string;
+  try {
+    code = approvalCodeOf(paths, project.key, unapproved);
+  } catch (error) {
+    if (!(error instanceof AgentctlError)) throw error;
+    return { check: { ...base, status: 'fail', detail: `${unapprovedText(unapproved)}\n${error.message}`, fix: error.hint ?? 'see the message', data: { unapproved: unapproved.map((s) => s.setting) } }, sandboxBinApproved };
+  }
+  return { check: { ...base, status: 'fail', detail: unapprovedText(unapproved), fix: approveHint(paths, project.key, unapproved), data: { unapproved: unapproved.map((s) => s.setting), code } }, sandboxBinApproved };
 }
 
 /** The OS sandbox's programs, then (when they are there) the live self-test. */
@@ -150,8 +158,15 @@ async function checkSandbox(env: NodeJS.ProcessEnv, cwd: string, config: Project
   }
   const what = process.platform === 'darwin' ? 'srt over Seatbelt' : 'srt over bubblewrap (bwrap, socat, rg found)';
   const result = await sandboxSelfTest(located.sandbox, env);
+  const user = { id: 'sandboxUser', group: 'sandbox' as const, title: 'sandbox user' };
+  const root = process.getuid?.() === 0;
   return [
     { ...programs, status: 'ok', detail: what, data: { srt: [located.sandbox.file, ...located.sandbox.args].join(' '), missing: [] } },
+    // The sandbox hides folders; what it shows is read with the user's own rights, so as root an agent
+    // reads every root-only file of the system's folders that is not on SYSTEM_SECRETS' list.
+    root
+      ? { ...user, status: 'warn', detail: 'agentctl runs as root, so confined processes do too: they can read any root-only file in the system folders (/etc, /opt) that agentctl does not hide by name', fix: 'run agentctl as an ordinary user', data: { uid: 0 } }
+      : { ...user, status: 'ok', detail: `confined processes run as uid ${process.getuid?.() ?? '?'}, not root`, data: { uid: process.getuid?.() ?? null } },
     result.passed
       ? { ...selfTest, status: 'ok', detail: result.detail, data: { passed: true, attempts: result.attempts } }
       : {

@@ -7,6 +7,7 @@
  * {@link requireApprovedSettings}; a notification and doctor's sandbox self-test through
  * {@link unapprovedSettings} / {@link unapprovedOf}, recording or reporting what they did not run.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, InputError, StateError } from '../core/errors.js';
@@ -80,15 +81,44 @@ export function unapprovedOf(paths: HomePaths, projectKey: string, settings: Hos
 export function requireApprovedSettings(ctx: Context, what: string): void {
   const unapproved = unapprovedSettings(ctx);
   if (!unapproved.length) return;
-  throw new ConfigError(`refusing the ${what}: ${unapprovedText(unapproved)}`, { hint: approveHint(unapproved) });
+  throw new ConfigError(`refusing the ${what}: ${unapprovedText(unapproved)}`, { hint: approveHint(ctx.paths, ctx.project.key, unapproved) });
+}
+
+/**
+ * This machine's secret for approval codes (hostSettings.ts approvalCode): 32 random bytes (hex) in
+ * `$AGENTCTL_HOME/approvals/code.key` (0600, in a folder the sandbox hides), made on first use.
+ * @throws ConfigError when it cannot be read or made
+ */
+export function approvalKey(paths: HomePaths): string {
+  const dir = join(paths.home, 'approvals');
+  const file = join(dir, 'code.key');
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    try {
+      writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const key = readFileSync(file, 'utf8').trim();
+    if (!/^[0-9a-f]{64}$/.test(key)) throw new Error('not 64 hex digits');
+    return key;
+  } catch (error) {
+    throw new ConfigError(`cannot use ${file}: ${(error as Error).message}`, { cause: error, hint: 'Remove it; the next command makes a new one (codes printed before then stop working).' });
+  }
+}
+
+/** The code that approves these settings of this clone on this machine (hostSettings.ts approvalCode). @throws ConfigError from {@link approvalKey} */
+export function approvalCodeOf(paths: HomePaths, projectKey: string, settings: readonly HostSetting[]): string {
+  return approvalCode(settings, approvalKey(paths), projectKey);
 }
 
 /**
  * What to do about unapproved settings: the command approving exactly these (its code is theirs, so a
  * pull between reading them and approving is refused, not approved unseen).
+ * @throws ConfigError from {@link approvalKey}
  */
-export function approveHint(unapproved: readonly HostSetting[]): string {
-  return `Read them in .agentrc.yaml, the profiles and the task files; if you trust them: agentctl approve ${approvalCode(unapproved)}`;
+export function approveHint(paths: HomePaths, projectKey: string, unapproved: readonly HostSetting[]): string {
+  return `Read them in .agentrc.yaml, the profiles and the task files; if you trust them: agentctl approve ${approvalCodeOf(paths, projectKey, unapproved)}`;
 }
 
 /** Unapproved settings as a message: one line each, values JSON-quoted (they come from the repository). */
@@ -101,11 +131,11 @@ export function unapprovedText(unapproved: readonly HostSetting[]): string {
 /**
  * Check an approval code a person typed.
  * @returns it, lower case
- * @throws InputError (exit 2) unless it is {@link APPROVAL_CODE_LENGTH} to 64 hex digits
+ * @throws InputError (exit 2) unless it is {@link APPROVAL_CODE_LENGTH} hex digits
  */
 export function parseApprovalCode(code: string): string {
   const c = code.trim().toLowerCase();
-  if (!new RegExp(`^[0-9a-f]{${APPROVAL_CODE_LENGTH},64}$`).test(c)) {
+  if (!new RegExp(`^[0-9a-f]{${APPROVAL_CODE_LENGTH}}$`).test(c)) {
     throw new InputError(`the approval code must be ${APPROVAL_CODE_LENGTH} hex digits (the one a refusal or \`agentctl approve\` prints), not ${JSON.stringify(code)}`, { field: 'code' });
   }
   return c;
@@ -115,7 +145,8 @@ export function parseApprovalCode(code: string): string {
  * Approve the repository's settings as they are now, if they are the ones the person read (replacing
  * the project's earlier approval). Under a lock; the file is replaced atomically, 0600 in a 0700 folder.
  * @param by who approved (git user.email)
- * @param code the approval code of the settings the person read ({@link parseApprovalCode}'s output)
+ * @param code the approval code of the settings the person read ({@link parseApprovalCode}'s output;
+ *   {@link approvalCodeOf} made it on this machine for this clone)
  * @returns the settings approved (empty: nothing needed approval, nothing was written)
  * @throws StateError (exit 5) when the settings now are not the ones the code names (changed since they
  *   were read: nothing is approved); ConfigError when the file cannot be written or is malformed;
@@ -124,8 +155,8 @@ export function parseApprovalCode(code: string): string {
 export async function approveSettings(ctx: Context, by: string, code: string): Promise<HostSetting[]> {
   const settings = hostSettingsOf(ctx.project);
   if (!settings.length) return [];
-  if (!hostSettingsFingerprint(settings).startsWith(code)) {
-    throw new StateError(`nothing approved: the repository's settings are not the ones approval code ${code} names (they changed since you read them). They are now:\n${unapprovedText(settings).split('\n').slice(1).join('\n')}`, { hint: approveHint(settings) });
+  if (approvalCodeOf(ctx.paths, ctx.project.key, settings) !== code) {
+    throw new StateError(`nothing approved: the repository's settings are not the ones approval code ${code} names (they changed since you read them, or the code was made on another machine or for another clone). They are now:\n${unapprovedText(settings).split('\n').slice(1).join('\n')}`, { hint: approveHint(ctx.paths, ctx.project.key, settings) });
   }
   const file = settingsApprovalsFile(ctx.paths);
   const dir = join(ctx.paths.home, 'approvals');

@@ -60,7 +60,7 @@ function nodeProject(worktree: string, agent: string | ((repo: string) => string
   git(repo, 'add', '-A');
   git(repo, 'commit', '-qm', 'node project');
   expect(git(repo, 'status', '--porcelain')).toBe('');
-  if (/\b(copy|network|read):/.test(worktree)) approveRepo(repo, made.home); // the user approves these
+  if (/\b(copy|network|read|shared):/.test(worktree)) approveRepo(repo, made.home); // the user approves these
   return made;
 }
 
@@ -238,6 +238,7 @@ describe.runIf(sandboxAvailable)('worktree bootstrap on a real Node project (OS 
     const { repo, home } = nodeProject('', '', { 'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'write docs') });
     writeFileSync(join(repo, '.agentrc.yaml'), `agents:\n  command:\n    bin: ./agent.sh\nworktree:\n  shared: [node_modules]\n  teardown: ["echo bye $AGENTCTL_RUN_ID; touch ${repo}/pwned-by-teardown; echo t > teardown-was-here"]\n`);
     git(repo, 'commit', '-qam', 'teardown');
+    approveRepo(repo, home); // its worktree.shared
     const r = await agentctl(repo, home, ['run', 't', '--json']);
     const run = JSON.parse(r.stdout).run;
     expect((await eventsOf(repo, home, run.runId)).map((e) => e.type)).not.toContain('teardown.started');

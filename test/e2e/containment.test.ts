@@ -6,6 +6,7 @@
  * itself. Every attempt must fail, the secret must never reach the log, and nothing may run on the host.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -232,6 +233,39 @@ describe.runIf(sandboxAvailable)('containment: reads outside the run', () => {
     expect(readable.filter((p) => p.startsWith(join(fakeHome, '.local/share')))).toEqual([]);
   });
 
+  it('an agent bin named by a path outside the checkout (a repository can name any executable) grants that file only, never its folder', async () => {
+    const fakeHome = tempDir('agentctl-home-');
+    mkdirSync(join(fakeHome, 'projects/tool'), { recursive: true });
+    mkdirSync(join(fakeHome, 'projects/other'), { recursive: true });
+    writeFileSync(join(fakeHome, 'projects/other/.envrc'), 'export TOKEN=OTHER-SECRET\n');
+    writeFileSync(join(fakeHome, 'projects/tool/run.sh'), `#!/bin/sh\nmkdir -p docs\necho ran > docs/out.md\ncat ${join(fakeHome, 'projects/other/.envrc')} >> docs/out.md 2>/dev/null || echo denied >> docs/out.md\n`, { mode: 0o755 });
+    const { repo, home } = victimRepo({ '.agentrc.yaml': `agents:\n  command:\n    bin: ${join(fakeHome, 'projects/tool/run.sh')}\n`, 'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'x') });
+    const r = await agentctl(repo, home, ['run', 't', '--json'], { HOME: fakeHome });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(JSON.parse(r.stdout).run.worktree, 'docs/out.md'), 'utf8')).toBe('ran\ndenied\n');
+  });
+
+  it('a CI checkout\'s token in the common .git/config (remote URL, extraheader), which git in the worktree must read, refuses the run before anything is made; without it the run goes', async () => {
+    const { repo, home } = victimRepo({
+      'agent.sh': '#!/bin/sh\nmkdir -p docs\ncat "$(git rev-parse --git-common-dir)/config" > docs/cfg.md 2>&1\ngit log --format=%s -1 > docs/log.md 2>&1\n',
+      'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'x'),
+    });
+    for (const [key, value] of [['remote.origin.url', 'https://x-access-token:ghp_STANDINTOKEN@github.com/o/r.git'], ['http.https://github.com/.extraheader', 'AUTHORIZATION: basic SEVBREVSU0VDUkVU']]) {
+      git(repo, 'config', key!, value!);
+      const r = await agentctl(repo, home, ['run', 't', '--json']);
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toContain(`${join(repo, '.git', 'config')} holds credentials`);
+      expect(r.stderr).toContain('persist-credentials: false');
+      expect(r.stdout + r.stderr).not.toMatch(/STANDINTOKEN|SEVBREVSU0VDUkVU/);
+      expect(existsSync(join(home, 'worktrees'))).toBe(false);
+      git(repo, 'config', '--unset', key!);
+    }
+    git(repo, 'remote', 'add', 'origin', 'https://github.com/o/r.git');
+    const r = await agentctl(repo, home, ['run', 't', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(JSON.parse(r.stdout).run.worktree, 'docs/log.md'), 'utf8')).toBe('setup\n');
+  });
+
   it('sandbox.read makes a folder readable (never writable), only once approved on this machine', async () => {
     const data = tempDir('agentctl-data-');
     writeFileSync(join(data, 'set.csv'), 'a,b\n');
@@ -366,6 +400,7 @@ describe("containment: the repository's settings that reach outside the sandbox 
     ['a project profile\'s sandbox: none', '.agentctl/profiles/fast.yaml: sandbox', { '.agentctl/profiles/fast.yaml': 'extends: implement\nsandbox: none\n' }, { profile: 'fast' }],
     ['worktree.copy (the checkout\'s untracked .env into the sandbox)', 'worktree.copy', { '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\nworktree:\n  copy: [.env]\n' }, {}],
     ['a task\'s worktree.network', 'tasks/t.md: worktree.network', {}, { worktree: { network: ['attacker.example'], setup: ['true'] } }],
+    ['worktree.shared (the checkout\'s untracked .envrc, readable in the sandbox: an attack session read it)', 'worktree.shared', { '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\nworktree:\n  shared: [.envrc]\n', '.gitignore': '.env\n.envrc\n' }, {}],
   ])('%s needs approval: the run is refused before anything runs', async (_what, setting, files, front) => {
     const marker = join(tempDir(), 'ran');
     const { repo, home } = victimRepo({
@@ -396,6 +431,21 @@ describe("containment: the repository's settings that reach outside the sandbox 
     expect(yes.status, yes.stdout).toBe(0);
     expect(yes.stdout).toContain('Approved on this machine');
     expect(settingsCheck()).toMatchObject({ status: 'ok' });
+  });
+
+  it('an approval code made on another machine, or handed out in advance (the settings\' bare hash), approves nothing here', async () => {
+    const { repo, home } = victimRepo({ 'agent.sh': '#!/bin/sh\necho hi\n', 'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'work') }, 'notify:\n  command: notify-team\n');
+    const otherMachine = tempDir('agentctl-other-home-');
+    const codeThere = /agentctl approve ([0-9a-f]{16})/.exec((await agentctl(repo, otherMachine, ['run', 't'])).stderr)![1]!;
+    const codeHere = /agentctl approve ([0-9a-f]{16})/.exec((await agentctl(repo, home, ['run', 't'])).stderr)![1]!;
+    expect(codeThere).not.toBe(codeHere);
+    const bareHash = createHash('sha256').update(JSON.stringify([['notify.command', JSON.stringify('notify-team')]])).digest('hex').slice(0, 16);
+    for (const code of [codeThere, bareHash]) {
+      const r = await agentctl(repo, home, ['approve', code]);
+      expect(r.code, r.stderr).toBe(5);
+      expect(r.stderr).toContain('nothing approved');
+    }
+    expect((await agentctl(repo, home, ['approve', codeHere])).code).toBe(0);
   });
 
   it.each(['sandbox:\n  bin: ./tools/srt', 'notify:\n  command: tools/notify.sh', 'sandbox:\n  bin: /proc/self/cwd/tools/srt'])('a program the repository holds, run outside the sandbox, is refused whatever is approved (agents can change it): %j', async (config) => {

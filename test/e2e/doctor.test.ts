@@ -55,6 +55,8 @@ describe.runIf(sandboxAvailable)('agentctl doctor where runs can start', () => {
     expect(r.json.ok).toBe(true);
     expect(r.json.usableAgents).toEqual(['command']);
     expect(c.osSandbox!.status).toBe('ok');
+    // As root, confined processes read root-only files of /etc that are not hidden by name: a warning.
+    expect(c.sandboxUser).toMatchObject(process.getuid!() === 0 ? { status: 'warn', fix: 'run agentctl as an ordinary user' } : { status: 'ok' });
     expect(c.sandboxSelfTest).toMatchObject({ status: 'ok', data: { passed: true, attempts: { readCanary: 'denied', readOutside: 'denied', writeOutside: 'denied', writeWorktree: 'allowed' } } });
     expect(c.git!.status).toBe('ok');
     expect(c.eventLog).toMatchObject({ status: 'ok', data: { exists: false } });

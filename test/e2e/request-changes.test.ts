@@ -242,6 +242,7 @@ describe('the worktree bootstrap in a later attempt', () => {
     git(repo, 'add', '-A');
     git(repo, 'commit', '-qm', 'agent');
     writeFiles(repo, { 'node_modules/dep/index.js': 'module.exports = 1;\n' });
+    approveRepo(repo, home); // its worktree.shared
     await agentctl(repo, home, ['run', 't']);
     const runId = await runIdOf(repo, home, 't');
     const rc = await agentctl(repo, home, ['review', 'request-changes', runId, '--note', 'again', '--json']);

@@ -2,14 +2,14 @@
 import { expect, it } from 'vitest';
 import { parseProfile } from '../../src/authz/profile.js';
 import { parseConfig } from '../../src/definition/config.js';
-import { hostSettings, hostSettingsFingerprint } from '../../src/definition/hostSettings.js';
+import { approvalCode, hostSettings, hostSettingsFingerprint } from '../../src/definition/hostSettings.js';
 
 const config = (text: string) => parseConfig('/r', text, 'r');
 const builtin = parseProfile('implement', 'implement.yaml', 'env: [NODE_OPTIONS]\n', 'builtin');
 const project = (env: string) => parseProfile('p', '.agentctl/profiles/p.yaml', `env: [${env}]\n`, '.agentctl/profiles/p.yaml');
 
 it('lists sandbox.bin, notify, a project profile\'s env and the tools\' args; not built-in profiles, nor the command agent\'s args', () => {
-  const c = config('sandbox:\n  bin: /opt/srt\n  read: [~/.rustup, /srv/data]\nnotify:\n  command: notify-team\n  webhook: https://hook.example/x\nagents:\n  claude:\n    args: [--dangerously-skip-permissions]\n  command:\n    bin: ./a.sh\n    args: [--fast]\n    env: {NODE_OPTIONS: --require ./evil.cjs}\nworktree:\n  copy: [.env]\n');
+  const c = config('sandbox:\n  bin: /opt/srt\n  read: [~/.rustup, /srv/data]\nnotify:\n  command: notify-team\n  webhook: https://hook.example/x\nagents:\n  claude:\n    args: [--dangerously-skip-permissions]\n  command:\n    bin: ./a.sh\n    args: [--fast]\n    env: {NODE_OPTIONS: --require ./evil.cjs}\nworktree:\n  copy: [.env]\n  shared: [.envrc]\n');
   const unconfined = parseProfile('fast', '.agentctl/profiles/fast.yaml', 'extends: implement\nsandbox: none\n', '.agentctl/profiles/fast.yaml');
   const tasks = [{ file: 'tasks/b.md', worktree: { network: ['attacker.example'] } }, { file: 'tasks/a.md', worktree: undefined }];
   expect(hostSettings(c, [builtin, project('GITHUB_TOKEN'), unconfined], tasks).map((s) => [s.setting, s.value])).toEqual([
@@ -22,6 +22,7 @@ it('lists sandbox.bin, notify, a project profile\'s env and the tools\' args; no
     ['agents.claude.args', '["--dangerously-skip-permissions"]'],
     ['agents.command.env', '{"NODE_OPTIONS":"--require ./evil.cjs"}'],
     ['worktree.copy', '[".env"]'],
+    ['worktree.shared', '[".envrc"]'],
     ['tasks/b.md: worktree.network', '["attacker.example"]'],
   ]);
   expect(hostSettings(config('agents:\n  command:\n    bin: ./a.sh\n'), [builtin], tasks.slice(1))).toEqual([]);
@@ -39,7 +40,18 @@ it('the fingerprint changes with any setting or value (lists that join to the sa
 
 it('sandbox.read takes absolute folders and ~/ ones, never / or the home folder itself, and names the field', () => {
   expect(config('sandbox:\n  read: [/opt/sdk/, ~/.rustup]\n').osSandboxRead).toEqual(['/opt/sdk/', '~/.rustup']);
-  for (const bad of ['/', '~', '~/', 'data', '../x', '/srv/../etc', '"/srv/a\\nb"']) {
+  for (const bad of ['/', '~', '~/', '/.', '~/.', '//', '"~/./"', 'data', '../x', '/srv/../etc', '"/srv/a\\nb"']) {
     expect(() => config(`sandbox:\n  read: [${bad}]\n`), bad).toThrow(/sandbox\.read/);
   }
+});
+
+it('the approval code is keyed by the machine and names the clone: the same settings get another code elsewhere', () => {
+  const settings = hostSettings(config('notify:\n  command: notify-a\n'), [], []);
+  const key = 'a'.repeat(64);
+  expect(approvalCode(settings, key, 'p1')).toMatch(/^[0-9a-f]{16}$/);
+  expect(approvalCode(settings, key, 'p1')).toBe(approvalCode(settings, key, 'p1'));
+  expect(approvalCode(settings, 'b'.repeat(64), 'p1')).not.toBe(approvalCode(settings, key, 'p1'));
+  expect(approvalCode(settings, key, 'p2')).not.toBe(approvalCode(settings, key, 'p1'));
+  expect(approvalCode(hostSettings(config('notify:\n  command: notify-b\n'), [], []), key, 'p1')).not.toBe(approvalCode(settings, key, 'p1'));
+  expect(approvalCode(settings, key, 'p1')).not.toBe(hostSettingsFingerprint(settings).slice(0, 16));
 });

@@ -8,7 +8,7 @@ import { claudePermissions, claudeSandbox, renderClaude } from '../../src/authz/
 import { codexHiddenPaths, codexPermissions, renderCodex } from '../../src/authz/render/codex.js';
 import { guardDecision, guardDenyJson, guardFailure, guardFiles, guardHooks, guardRules, sha256Hex } from '../../src/authz/guard.js';
 import { hasGlob } from '../../src/authz/check.js';
-import { osSandboxSettings, toolchainFolders } from '../../src/authz/render/os.js';
+import { gitConfigHoldsCredentials, osSandboxSettings, toolchainFolders } from '../../src/authz/render/os.js';
 import { commandMentionPattern, filePathPattern, geminiApprovalMode, geminiRules, isSafeGeminiRegex, renderGemini } from '../../src/authz/render/gemini.js';
 import { ROOT } from '../helpers.js';
 
@@ -337,9 +337,17 @@ describe('hasGlob', () => {
 });
 
 describe('OS sandbox reads: an allow list', () => {
-  it('toolchainFolders: a folder below home (PATH, a tool\'s real folder) grants its top folder (deeper in .local/.config/.cache), one elsewhere itself; the home folder, system folders, relative and hidden entries grant nothing', () => {
-    const path = ['/home/u/.cargo/bin', '/home/u/.local/share/claude/versions', '/home/u/.pyenv/shims', '/home/u/.pyenv/bin', '/home/u/.local/bin', '/home/u/.config/tool/bin', '/home/u', '/usr/local/bin', '/bin', 'node_modules/.bin', '', '/work/repo/node_modules/.bin', '/work', '/opt/x/bin', '/srv/tools/bin/', '/home/u/../etc'].join(':');
-    expect(toolchainFolders(path.split(':'), '/home/u', ['/work/repo', '/home/u/.local/share/agentctl'])).toEqual(['/home/u/.cargo', '/home/u/.local/share/claude', '/home/u/.pyenv', '/home/u/.local/bin', '/home/u/.config/tool', '/srv/tools/bin']);
+  it('toolchainFolders: a bin, sbin or shims folder grants its prefix (not the home folder nor a folder below /), any other folder itself; normalised first; nothing at or above home, in system or hidden folders', () => {
+    const path = [
+      '/home/u/.cargo/bin', '/home/u/.local/share/claude/versions', '/home/u/.pyenv/shims', '/home/u/.pyenv/bin', '/home/u/.local/bin',
+      '/home/u/.nvm/versions/node/v20/bin', '/home/u/projects/tool/bin', '/home/u/bin', '/home/u', '/home', '/usr/local/bin', '/bin',
+      'node_modules/.bin', '', '/work/repo/node_modules/.bin', '/work', '/work/bin', '/opt/x/bin', '/srv/tools/bin/', '/home/u/../etc',
+      '/home/u//bin', '/home/u/./bin', '/home/u/.config//x', '//', '/home/u/.', '/./home/u/.fly/bin',
+    ];
+    expect(toolchainFolders(path, '/home/u', ['/work/repo', '/home/u/.local/share/agentctl'])).toEqual([
+      '/home/u/.cargo', '/home/u/.rustup', '/home/u/.local/share/claude/versions', '/home/u/.pyenv', '/home/u/.local/bin',
+      '/home/u/.nvm/versions/node/v20', '/home/u/projects/tool', '/home/u/bin', '/work/bin', '/srv/tools', '/home/u/.config/x', '/home/u/.fly',
+    ]);
   });
 
   it('osSandboxSettings: every folder is hidden but the system\'s, the toolchains and the run\'s; system secrets and home tokens stay hidden inside them', () => {
@@ -349,5 +357,18 @@ describe('OS sandbox reads: an allow list', () => {
     expect(s.filesystem.denyRead).toEqual(expect.arrayContaining(['/etc/shadow', '/etc/ssh', '/home/u/.cargo/credentials.toml', '/repo', '/h']));
     expect(s.filesystem.allowRead).toEqual(expect.arrayContaining(['/usr', '/etc', '/home/u/.cargo', '/h/wt', '/repo/.git']));
     expect(s.filesystem.allowRead).not.toContain('/home/u');
+  });
+});
+
+describe('gitConfigHoldsCredentials', () => {
+  it('a URL with a password or token, an extraheader, a password or token key; not a plain, ssh or scp-style remote', () => {
+    const holds = (text: string) => gitConfigHoldsCredentials(text);
+    expect(holds('[remote "origin"]\n\turl = https://x-access-token:ghp_abc@github.com/o/r.git\n')).toBe(true);
+    expect(holds('[http "https://github.com/"]\n\textraheader = AUTHORIZATION: basic eA==\n')).toBe(true);
+    expect(holds('[http]\n\textraHeader = Authorization: Bearer x\n')).toBe(true);
+    expect(holds('[sendemail]\n\tpassword = hunter2\n')).toBe(true);
+    expect(holds('[remote "origin"]\n\turl = https://github.com/o/r.git\n')).toBe(false);
+    expect(holds('[remote "origin"]\n\turl = git@github.com:o/r.git\n\tpushurl = ssh://git@github.com/o/r.git\n')).toBe(false);
+    expect(holds('[core]\n\trepositoryformatversion = 0\n')).toBe(false);
   });
 });

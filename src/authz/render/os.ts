@@ -15,7 +15,7 @@
  * `.git/hooks`, `.git/config`, shell rc files and tool config folders inside writable paths. Network is
  * denied unless a domain is allowed, through proxies on the host.
  */
-import { join } from 'node:path';
+import { basename, dirname, join, normalize } from 'node:path';
 import { isGitMetadataGlob, type Policy } from '../policy.js';
 import type { GeneratedFile } from './types.js';
 
@@ -59,6 +59,17 @@ export interface SandboxLayout {
 }
 
 /**
+ * Whether a git config file's text holds credentials: a URL with a password or token in it
+ * (`https://x-access-token:ghp_…@github.com/…`, as CI checkouts write `remote.origin.url`), an
+ * `extraheader` (actions/checkout's `http.<url>.extraheader = AUTHORIZATION: basic …`), or a
+ * `password` / `token` key. Pure.
+ * @param text the config file's content
+ */
+export function gitConfigHoldsCredentials(text: string): boolean {
+  return /:\/\/[^/\s@]+:[^/\s@]*@/.test(text) || /extraheader/i.test(text) || /^\s*(password|token|pass|accesstoken)\s*=/im.test(text);
+}
+
+/**
  * The system's folders every confined process may read: programs, libraries, their configuration.
  * Everything else below `/` (other users' homes, `/root`, `/srv`, `/mnt`, `/var`, `/tmp`, other
  * checkouts) is hidden unless the run's layout names it. `/proc`, `/dev` and `/sys` are the kernel's and
@@ -68,7 +79,9 @@ export const SYSTEM_READ = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64',
 
 /**
  * Secrets inside {@link SYSTEM_READ} that no confined process may read, whatever the policy says: an agent
- * running as root could otherwise read password hashes, the host's SSH keys, TLS keys.
+ * running as root could otherwise read password hashes, the host's SSH keys, TLS keys, service
+ * passwords. A list cannot be complete: doctor warns when agentctl (and so every confined process) runs
+ * as root.
  */
 export const SYSTEM_SECRETS = [
   '/etc/shadow',
@@ -85,22 +98,57 @@ export const SYSTEM_SECRETS = [
   '/etc/ipsec.secrets',
   '/etc/sudoers',
   '/etc/sudoers.d',
+  // Service and tool credentials an attack session listed (a stand-in of each was read as root):
+  '/etc/mysql/debian.cnf',
+  '/etc/apt/auth.conf',
+  '/etc/apt/auth.conf.d',
+  '/etc/rancher',
+  '/etc/kubernetes',
+  '/etc/docker',
+  '/etc/containerd',
+  '/etc/gitlab-runner',
+  '/etc/ppp/chap-secrets',
+  '/etc/ppp/pap-secrets',
+  '/etc/openvpn',
+  '/etc/postfix/sasl_passwd',
+  '/etc/postfix/sasl_passwd.db',
+  '/etc/msmtprc',
+  '/etc/ssmtp',
+  '/etc/davfs2/secrets',
+  '/etc/ceph',
+  // Private keys only: /etc/pki/tls/certs holds the CA bundle TLS needs on Fedora and RHEL.
+  '/etc/pki/tls/private',
+  '/etc/pki/CA/private',
+  '/etc/npmrc',
+  '/etc/pip.conf',
+  '/etc/netplan',
+  '/etc/wpa_supplicant',
+  '/etc/exim4/passwd.client',
+  '/etc/fstab',
 ] as const;
 
+/** Names of the folder of a toolchain's programs, inside its prefix (`~/.pyenv/shims`, `~/x/bin`). */
+const PROGRAM_FOLDERS = new Set(['bin', 'sbin', 'shims']);
+
+/** Home folders that hold many unrelated programs' data: never a toolchain's prefix (`~/.local/bin` grants itself). */
+const SHARED_HOME_FOLDERS = ['.local', '.config', '.cache'];
+
 /**
- * Home-folder entries whose first level holds many unrelated programs' data: a toolchain found there
- * is granted one or two levels deeper (`~/.local/share/pipx`, `~/.config/x`), not the whole folder.
+ * Folders a toolchain's programs read besides their prefix, home-relative (rustup's proxies in
+ * `~/.cargo/bin` run the toolchains in `~/.rustup`).
  */
-const SHARED_HOME_FOLDERS: Record<string, number> = { '.local': 3, '.config': 2, '.cache': 2 };
+const COMPANION_FOLDERS: Record<string, string[]> = { '.cargo': ['.rustup'] };
 
 /**
  * The folders to make readable so that programs found in `folders` (PATH's entries, the folder an agent
- * tool's executable really lives in) run in the sandbox: a folder below the home folder grants its top
- * folder there (`~/.cargo/bin` → `~/.cargo`, `~/.pyenv/shims` → `~/.pyenv`: a toolchain reads its own
- * files next to its `bin`), or a deeper one inside `~/.local`, `~/.config` and `~/.cache`
- * (`~/.local/bin` → `~/.local/bin`, `~/.local/share/claude/versions` → `~/.local/share/claude`); a folder
- * elsewhere outside {@link SYSTEM_READ} grants itself. The home folder itself, relative paths and folders
- * inside (or around) `hidden` grant nothing. Pure.
+ * tool's executable really lives in) run in the sandbox. Each entry is normalised (`//`, `.`); one named
+ * `bin`, `sbin` or `shims` grants its prefix, the folder holding it (`~/.pyenv/shims` → `~/.pyenv`,
+ * `~/.nvm/versions/node/v20/bin` → `~/.nvm/versions/node/v20`: a toolchain reads its own `lib` next to
+ * its `bin`), unless that prefix is the home folder, `~/.local`, `~/.config`, `~/.cache` or a folder
+ * directly below `/`; any other entry grants itself (`~/.local/bin` → `~/.local/bin`). `~/.cargo` also grants `~/.rustup`. The home folder and
+ * anything above it, relative entries, entries with `..`, entries in {@link SYSTEM_READ} and entries
+ * inside (or around) `hidden` grant nothing; secrets inside a granted folder stay hidden
+ * ({@link HOME_SECRETS}). Pure.
  * @param folders absolute folders (PATH's entries, split on `:`)
  * @param homeDir the user's home folder (absolute)
  * @param hidden folders that stay hidden whatever the list says (the checkout, AGENTCTL_HOME, the temp root)
@@ -108,19 +156,18 @@ const SHARED_HOME_FOLDERS: Record<string, number> = { '.local': 3, '.config': 2,
  */
 export function toolchainFolders(folders: readonly string[], homeDir: string, hidden: readonly string[]): string[] {
   const out = new Set<string>();
-  const home = homeDir.replace(/\/+$/, '');
-  const inside = (p: string, dir: string) => p === dir || p.startsWith(`${dir.replace(/\/+$/, '')}/`);
+  const home = normalize(homeDir).replace(/\/+$/, '') || '/';
+  const inside = (p: string, dir: string) => dir === '/' || p === dir || p.startsWith(`${dir.replace(/\/+$/, '')}/`);
   for (const raw of folders) {
-    const entry = raw.replace(/\/+$/, '');
-    if (!entry.startsWith('/') || entry.split('/').includes('..')) continue;
-    if (SYSTEM_READ.some((s) => inside(entry, s)) || hidden.some((h) => inside(entry, h) || inside(h, entry))) continue;
-    if (home && home !== '/' && entry.startsWith(`${home}/`)) {
-      const parts = entry.slice(home.length + 1).split('/');
-      const depth = SHARED_HOME_FOLDERS[parts[0] ?? ''] ?? 1;
-      out.add(join(home, ...parts.slice(0, Math.min(depth, parts.length))));
-    } else if (!inside(home, entry)) {
-      out.add(entry);
-    }
+    if (!raw.startsWith('/') || raw.split('/').includes('..')) continue;
+    const entry = normalize(raw).replace(/\/+$/, '') || '/';
+    const prefix = dirname(entry);
+    const sharedPrefix = prefix === home || dirname(prefix) === '/' || SHARED_HOME_FOLDERS.some((f) => prefix === join(home, f));
+    const grant = PROGRAM_FOLDERS.has(basename(entry)) && !sharedPrefix ? prefix : entry;
+    if (inside(home, grant) || SYSTEM_READ.some((s) => inside(grant, s)) || hidden.some((h) => inside(grant, h) || inside(h, grant))) continue;
+    out.add(grant);
+    const below = grant.startsWith(`${home}/`) ? grant.slice(home.length + 1) : undefined;
+    for (const companion of (below !== undefined ? COMPANION_FOLDERS[below] : undefined) ?? []) out.add(join(home, companion));
   }
   return [...out];
 }

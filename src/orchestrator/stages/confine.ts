@@ -4,9 +4,10 @@
  * commands. With `sandbox: none` (said explicitly by a profile) the command runs as it is, and the run
  * is capped at review (decide.ts sandboxCaps).
  */
+import { dirname } from 'node:path';
 import type { SandboxLayout } from '../../authz/render/os.js';
 import { toolchainFolders } from '../../authz/render/os.js';
-import { confine, programFolders } from '../../exec/osSandbox.js';
+import { confine, realProgram } from '../../exec/osSandbox.js';
 import type { ConfinedRun } from './types.js';
 
 /** What a confined process is for: it picks the settings file and what it may write. */
@@ -28,19 +29,22 @@ export function layoutFor(run: ConfinedRun, purpose: ConfinedPurpose): SandboxLa
  * Wrap `cmd` so it runs in the run's OS sandbox (or unchanged when the policy says `sandbox: none`).
  * @param apiHosts hosts reachable whatever the policy's network rule (the agent tool's model API)
  * @param tool the agent tool's executable as configured (a name on `env`'s PATH or a path): it stays
- *   readable although it may lie in a hidden folder (the checkout), and the folder it really lives in
- *   (through links) is readable as a toolchain
+ *   readable although it may lie in a hidden folder (the checkout); for a name, the folder it really
+ *   lives in (through links) is readable as a toolchain, for a path only the file it really is
  * @returns the command to start (through exec/runner.ts)
  */
 export function confineCommand(run: ConfinedRun, purpose: ConfinedPurpose, cmd: { file: string; args: readonly string[] }, apiHosts: readonly string[] = [], tool?: { bin: string; env: NodeJS.ProcessEnv }): { file: string; args: string[] } {
   const sandbox = run.plan.osSandbox;
   if (!sandbox) return { file: cmd.file, args: [...cmd.args] };
   const layout = layoutFor(run, purpose);
-  // The agent tool may live where PATH does not lead: its link's target folder (a native install's
-  // `~/.local/share/claude`) is its toolchain.
+  // The agent tool may live where PATH does not lead: found by name on the user's PATH, the folder its
+  // link really leads to is its toolchain (a native install's `~/.local/share/claude`). Named by a path
+  // (which a repository's .agentrc.yaml may write), only that file: a path cannot grant a folder.
   const hidden = [layout.repoRoot, layout.agentctlHome, ...(layout.tempRoot ? [layout.tempRoot] : [])];
-  const readable = tool ? [tool.bin] : [];
-  const toolchains = [...(layout.toolchains ?? []), ...(tool ? toolchainFolders(programFolders(readable, tool.env, run.plan.worktree), layout.homeDir, hidden) : [])];
+  const real = tool ? realProgram(tool.bin, tool.env, run.plan.worktree) : undefined;
+  const byName = tool !== undefined && !tool.bin.includes('/');
+  const readable = tool ? [tool.bin, ...(real && !byName ? [real] : [])] : [];
+  const toolchains = [...(layout.toolchains ?? []), ...(real && byName ? toolchainFolders([dirname(real)], layout.homeDir, hidden) : [])];
   const wrapped = confine(sandbox, cmd, run.plan.policy, { ...layout, readable: [...(layout.readable ?? []), ...readable], toolchains: [...new Set(toolchains)] }, apiHosts, `os-sandbox.${purpose}.json`);
   return { file: wrapped.file, args: wrapped.args };
 }

@@ -5,7 +5,7 @@
  */
 import { existsSync, lstatSync, mkdirSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, normalize } from 'node:path';
 import type { SandboxLayout } from '../../authz/render/os.js';
 import type { RenderedConfig } from '../../authz/render/types.js';
 import { packageCacheDir, portLeasesDir, runDir as runDirOf, runTempDir, runTempRoot } from '../../core/paths.js';
@@ -136,7 +136,7 @@ export function sandboxLayout(ctx: Context, worktree: string, runDir: string, tm
     tempRoot,
     readOnlyFiles: (rendered?.files ?? []).map((f) => f.path),
     homeDir: homedir(),
-    toolchains: confinedToolchains(ctx.env, homedir(), [ctx.project.root, ctx.paths.home, tempRoot], ctx.project.config.osSandboxRead.map((f) => (f.startsWith('~/') ? join(homedir(), f.slice(2)) : f))),
+    toolchains: confinedToolchains(ctx.env, homedir(), [ctx.project.root, ctx.paths.home, tempRoot], ctx.project.config.osSandboxRead.map((f) => (f.startsWith('~/') ? join(homedir(), f.slice(2)) : normalize(f)))),
     ...(shared.length ? { shared: [...shared] } : {}),
   };
 }
