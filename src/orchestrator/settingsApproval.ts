@@ -81,7 +81,14 @@ export function unapprovedOf(paths: HomePaths, projectKey: string, settings: Hos
 export function requireApprovedSettings(ctx: Context, what: string): void {
   const unapproved = unapprovedSettings(ctx);
   if (!unapproved.length) return;
-  throw new ConfigError(`refusing the ${what}: ${unapprovedText(unapproved)}`, { hint: approveHint(ctx.paths, ctx.project.key, unapproved) });
+  let hint: string;
+  try {
+    hint = approveHint(ctx.paths, ctx.project.key, unapproved);
+  } catch (error) {
+    // No code without this machine's key: the refusal still names the settings, and why there is no code.
+    hint = `${(error as Error).message}; then run: agentctl approve (on a terminal)`;
+  }
+  throw new ConfigError(`refusing the ${what}: ${unapprovedText(unapproved)}`, { hint });
 }
 
 /**
