@@ -5,6 +5,7 @@
 import { isAbsolute, posix, resolve } from 'node:path';
 import * as z from 'zod';
 import { InputError } from '../core/errors.js';
+import { hasSrtGlob } from '../authz/render/os.js';
 import { AGENT_NAMES, durationSchema, TASK_ID_PATTERN, type AgentName, type TaskDefaults } from './task.js';
 import type { BreakerConfig } from '../evidence/projections/breakers.js';
 import type { TrustRules } from '../evidence/projections/trust-rules.js';
@@ -44,8 +45,15 @@ const DEFAULT_BYTES_PER_HOUR = 5 * 1024 * 1024;
 export const CONFIG_FILE = '.agentrc.yaml';
 
 const agentSchema = z.strictObject({
-  /** Executable name or path; a relative path with a `/` is resolved from the repository root. */
-  bin: z.string().min(1).optional(),
+  /**
+   * Executable name or path; a relative path with a `/` is resolved from the repository root. No glob
+   * character: the OS sandbox would read the path as a pattern (`./**` made the whole checkout readable).
+   */
+  bin: z
+    .string()
+    .min(1)
+    .refine((v) => !hasSrtGlob(v), 'must be a name or path without * ? [ ] (the OS sandbox would read it as a pattern)')
+    .optional(),
   /** Extra arguments placed before agentctl's own (for `command`: the whole argument list). */
   args: z.array(z.string()).default([]),
   /** Model name passed to the tool (`--model`/`-m`), when set. */
@@ -79,6 +87,7 @@ const readableFolder = z
   .string()
   .min(1)
   .refine((v) => !/[\x00-\x1f\x7f]/.test(v), 'must not contain control characters')
+  .refine((v) => !hasSrtGlob(v), 'must be a folder, not a pattern: no * ? [ ]')
   .refine((v) => (isAbsolute(v) || v.startsWith('~/')) && !v.split('/').includes('..'), 'an absolute folder or one below the home folder (~/...)')
   // Normalised first: `/.`, `//` and `~/.` are `/` and the home folder too.
   .refine((v) => posix.normalize(v.startsWith('~') ? v.slice(1) || '/' : v) !== '/', 'name the folders to read: / or ~ would make everything readable');

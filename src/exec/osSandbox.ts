@@ -80,27 +80,31 @@ export function requireOsSandbox(env: NodeJS.ProcessEnv, cwd: string, configured
   });
 }
 
+/** The system-wide git config: git in a worktree reads it, and stops when it cannot (so it cannot be hidden). */
+const SYSTEM_GIT_CONFIG = '/etc/gitconfig';
+
 /**
- * Refuse to confine an agent in a repository whose common `.git/config` holds credentials
- * (gitConfigHoldsCredentials: a token in `remote.origin.url`, actions/checkout's `extraheader`): git in
- * the worktree must read that file, so the OS sandbox cannot hide it (git stops on an unreadable config),
- * and an agent would read the token. An unreadable or missing file passes (git itself will complain).
+ * Refuse to confine an agent where a git config that git in its worktree must read holds credentials
+ * (gitConfigHoldsCredentials: a token in `remote.origin.url`, actions/checkout's `extraheader`): the
+ * repository's common `.git/config` and `/etc/gitconfig`. The OS sandbox cannot hide them (git stops on
+ * an unreadable config, tried), so an agent would read the token. An unreadable or missing file passes.
  * @param commonDir the repository's common `.git`
  * @param why who needs the sandbox, for the message (e.g. `run of task "x"`)
  * @throws ConfigError (exit 3) naming the file and how to move the credentials out of it
  */
 export function requireCredentialFreeGitConfig(commonDir: string, why: string): void {
-  const file = join(commonDir, 'config');
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return;
+  for (const file of [join(commonDir, 'config'), SYSTEM_GIT_CONFIG]) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    if (!gitConfigHoldsCredentials(text)) continue;
+    throw new ConfigError(`${file} holds credentials (a token in a URL, an extraheader, a password, token or cookie file, an inline credential helper), which every agent in the OS sandbox can read (git in its worktree reads that file), so the ${why} was refused; nothing was started`, {
+      hint: 'Keep them in a credential helper instead (git config --global credential.helper ...), drop the token from the remote URL (git remote set-url origin https://host/owner/repo.git) and remove extraheader entries; on GitHub Actions, check out with persist-credentials: false.',
+    });
   }
-  if (!gitConfigHoldsCredentials(text)) return;
-  throw new ConfigError(`${file} holds credentials (a token in a remote URL, an extraheader, a password or token key), which every agent in the OS sandbox can read (git in its worktree reads that file), so the ${why} was refused; nothing was started`, {
-    hint: 'Keep them in a credential helper instead (git config --global credential.helper ...), drop the token from the remote URL (git remote set-url origin https://host/owner/repo.git) and remove extraheader entries; on GitHub Actions, check out with persist-credentials: false.',
-  });
 }
 
 /**
@@ -119,18 +123,22 @@ export function confinedToolchains(env: NodeJS.ProcessEnv, homeDir: string, hidd
 }
 
 /**
- * Where a program really is: found as a shell would (PATH for a bare name), its links followed
- * (`~/.local/bin/claude` is a link into `~/.local/share/claude/versions`).
+ * Where a program is and really is, for what the sandbox grants it: found as a shell would but through
+ * PATH's absolute entries only (a relative entry such as `node_modules/.bin` would be looked up in the
+ * checkout, whose links the repository writes), then its links followed (`~/.local/bin/claude` is a link
+ * into `~/.local/share/claude/versions`).
  * @param program a name or a path
  * @param env the environment whose PATH is searched
  * @param cwd folder a relative path is resolved against
- * @returns the absolute real path, or undefined when it is not found (or gone)
+ * @returns `found` (where the lookup found it) and `real` (absolute, links followed), or undefined when
+ *   it is not found (or gone)
  */
-export function realProgram(program: string, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
-  const found = resolveExecutable(program, env.PATH, cwd);
+export function realProgram(program: string, env: NodeJS.ProcessEnv, cwd: string): { found: string; real: string } | undefined {
+  const absolutePath = (env.PATH ?? '').split(':').filter((e) => e.startsWith('/')).join(':');
+  const found = resolveExecutable(program, absolutePath, cwd);
   if (!found) return undefined;
   try {
-    return realpathSync(found);
+    return { found, real: realpathSync(found) };
   } catch {
     return undefined;
   }

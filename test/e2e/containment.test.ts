@@ -245,12 +245,40 @@ describe.runIf(sandboxAvailable)('containment: reads outside the run', () => {
     expect(readFileSync(join(JSON.parse(r.stdout).run.worktree, 'docs/out.md'), 'utf8')).toBe('ran\ndenied\n');
   });
 
+  it('a bare-name agent bin found through a relative PATH entry (node_modules/.bin, a link the repository commits) grants nothing; a bin with a glob character is refused', async () => {
+    const fakeHome = tempDir('agentctl-home-');
+    mkdirSync(join(fakeHome, '.config/rclone'), { recursive: true });
+    writeFileSync(join(fakeHome, '.config/user-dirs.dirs'), 'XDG_DESKTOP_DIR="$HOME/Desktop"\n');
+    writeFileSync(join(fakeHome, '.config/rclone/rclone.conf'), 'pass = RCLONE-SECRET\n');
+    const { repo, home } = victimRepo({
+      '.agentrc.yaml': 'agents:\n  command:\n    bin: x.js\n',
+      'x.js': `const fs = require('fs'); fs.mkdirSync('docs', { recursive: true }); let out; try { out = fs.readFileSync(${JSON.stringify(join(fakeHome, '.config/rclone/rclone.conf'))}, 'utf8'); } catch { out = 'denied\\n'; } fs.writeFileSync('docs/out.md', out);\n`,
+      'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'x'),
+    });
+    mkdirSync(join(repo, 'node_modules/.bin'), { recursive: true });
+    symlinkSync(join(fakeHome, '.config/user-dirs.dirs'), join(repo, 'node_modules/.bin/x.js'));
+    git(repo, 'add', '-A', '-f');
+    git(repo, 'commit', '-qm', 'link');
+    const r = await agentctl(repo, home, ['run', 't', '--json'], { HOME: fakeHome, PATH: `node_modules/.bin:${process.env.PATH}` });
+    expect(r.code, r.stderr).toBe(0);
+    const run = JSON.parse(r.stdout).run;
+    expect(readFileSync(join(run.worktree, 'docs/out.md'), 'utf8')).toBe('denied\n');
+    const settings = JSON.parse(readFileSync(join(home, 'runs', run.runId, 'os-sandbox.agent.json'), 'utf8'));
+    expect(settings.filesystem.allowRead.filter((p: string) => p.startsWith(fakeHome))).toEqual([]);
+
+    writeFileSync(join(repo, '.agentrc.yaml'), 'agents:\n  command:\n    bin: "./**"\n');
+    git(repo, 'commit', '-qam', 'glob bin');
+    const glob = await agentctl(repo, home, ['run', 't']);
+    expect(glob.code).toBe(2);
+    expect(glob.stderr).toMatch(/agents\.command\.bin.*without \* \? \[ \]/s);
+  });
+
   it('a CI checkout\'s token in the common .git/config (remote URL, extraheader), which git in the worktree must read, refuses the run before anything is made; without it the run goes', async () => {
     const { repo, home } = victimRepo({
       'agent.sh': '#!/bin/sh\nmkdir -p docs\ncat "$(git rev-parse --git-common-dir)/config" > docs/cfg.md 2>&1\ngit log --format=%s -1 > docs/log.md 2>&1\n',
       'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'x'),
     });
-    for (const [key, value] of [['remote.origin.url', 'https://x-access-token:ghp_STANDINTOKEN@github.com/o/r.git'], ['http.https://github.com/.extraheader', 'AUTHORIZATION: basic SEVBREVSU0VDUkVU']]) {
+    for (const [key, value] of [['remote.origin.url', 'https://x-access-token:ghp_STANDINTOKEN@github.com/o/r.git'], ['remote.origin.url', 'https://ghp_STANDINTOKEN@github.com/o/r.git'], ['http.https://github.com/.extraheader', 'AUTHORIZATION: basic SEVBREVSU0VDUkVU'], ['sendemail.smtpPass', 'STANDINTOKEN']]) {
       git(repo, 'config', key!, value!);
       const r = await agentctl(repo, home, ['run', 't', '--json']);
       expect(r.code, r.stderr).toBe(3);
@@ -260,10 +288,18 @@ describe.runIf(sandboxAvailable)('containment: reads outside the run', () => {
       expect(existsSync(join(home, 'worktrees'))).toBe(false);
       git(repo, 'config', '--unset', key!);
     }
+    // A credential store file kept in the common .git: the config names it but holds no secret; the file
+    // itself is not among what git in the worktree needs there, so it stays hidden.
     git(repo, 'remote', 'add', 'origin', 'https://github.com/o/r.git');
+    git(repo, 'config', 'credential.helper', 'store --file=.git/creds');
+    writeFileSync(join(repo, '.git', 'creds'), 'https://u:ghp_STANDINTOKEN@github.com\n');
+    writeFileSync(join(repo, 'agent.sh'), '#!/bin/sh\nmkdir -p docs\ncat "$(git rev-parse --git-common-dir)/creds" > docs/cfg.md 2>&1\ngit log --format=%s -1 > docs/log.md 2>&1\n');
+    git(repo, 'commit', '-qam', 'agent reads the store');
     const r = await agentctl(repo, home, ['run', 't', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    expect(readFileSync(join(JSON.parse(r.stdout).run.worktree, 'docs/log.md'), 'utf8')).toBe('setup\n');
+    const wt = JSON.parse(r.stdout).run.worktree;
+    expect(readFileSync(join(wt, 'docs/log.md'), 'utf8')).toBe('agent reads the store\n');
+    expect(readFileSync(join(wt, 'docs/cfg.md'), 'utf8')).not.toContain('STANDINTOKEN');
   });
 
   it('sandbox.read makes a folder readable (never writable), only once approved on this machine', async () => {

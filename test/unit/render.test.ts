@@ -355,8 +355,14 @@ describe('OS sandbox reads: an allow list', () => {
     const s = osSandboxSettings(policyOf(['implement']), layout, []);
     expect(s.filesystem.denyRead[0]).toBe('/');
     expect(s.filesystem.denyRead).toEqual(expect.arrayContaining(['/etc/shadow', '/etc/ssh', '/home/u/.cargo/credentials.toml', '/repo', '/h']));
-    expect(s.filesystem.allowRead).toEqual(expect.arrayContaining(['/usr', '/etc', '/home/u/.cargo', '/h/wt', '/repo/.git']));
+    expect(s.filesystem.allowRead).toEqual(expect.arrayContaining(['/usr', '/etc', '/home/u/.cargo', '/h/wt', '/repo/.git/objects', '/repo/.git/refs', '/repo/.git/config']));
     expect(s.filesystem.allowRead).not.toContain('/home/u');
+    // The common .git only in the parts git needs: a credential store file there stays hidden.
+    expect(s.filesystem.allowRead).not.toContain('/repo/.git');
+    expect(s.filesystem.denyRead).toContain('/home/u/.cargo/etc/npmrc');
+    // A path srt would expand is refused, not passed on.
+    expect(() => osSandboxSettings(policyOf(['implement']), { ...layout, readable: ['/repo/**'] }, [])).toThrow(/glob character/);
+    expect(osSandboxSettings(policyOf(['implement']), { ...layout, toolchains: ['/home/u/[x]'] }, []).filesystem.allowRead).not.toContain('/home/u/[x]');
   });
 });
 
@@ -367,6 +373,13 @@ describe('gitConfigHoldsCredentials', () => {
     expect(holds('[http "https://github.com/"]\n\textraheader = AUTHORIZATION: basic eA==\n')).toBe(true);
     expect(holds('[http]\n\textraHeader = Authorization: Bearer x\n')).toBe(true);
     expect(holds('[sendemail]\n\tpassword = hunter2\n')).toBe(true);
+    expect(holds('[remote "origin"]\n\turl = https://ghp_userOnlyToken@github.com/o/r.git\n')).toBe(true);
+    expect(holds('[url "https://ghp_tok@github.com/"]\n\tinsteadOf = https://github.com/\n')).toBe(true);
+    expect(holds('[sendemail]\n\tsmtpPass = hunter2\n')).toBe(true);
+    expect(holds('[http]\n\tcookieFile = /tmp/c\n')).toBe(true);
+    expect(holds('[credential]\n\thelper = "!f() { echo password=x; }; f"\n')).toBe(true);
+    expect(holds('[credential]\n\thelper = !f() { echo password=x; }; f\n')).toBe(true);
+    expect(holds('[credential "https://source.developers.google.com"]\n\thelper = gcloud.sh\n')).toBe(false);
     expect(holds('[remote "origin"]\n\turl = https://github.com/o/r.git\n')).toBe(false);
     expect(holds('[remote "origin"]\n\turl = git@github.com:o/r.git\n\tpushurl = ssh://git@github.com/o/r.git\n')).toBe(false);
     expect(holds('[core]\n\trepositoryformatversion = 0\n')).toBe(false);

@@ -16,6 +16,7 @@
  * denied unless a domain is allowed, through proxies on the host.
  */
 import { basename, dirname, join, normalize } from 'node:path';
+import { ConfigError } from '../../core/errors.js';
 import { isGitMetadataGlob, type Policy } from '../policy.js';
 import type { GeneratedFile } from './types.js';
 
@@ -31,7 +32,10 @@ export interface SandboxLayout {
   worktree: string;
   /** The user's checkout: hidden (its `.env`, its other files), except the common git dir. */
   repoRoot: string;
-  /** The repository's common `.git`: readable (git in the worktree needs objects and refs), never writable. */
+  /**
+   * The repository's common `.git`: what git in the worktree needs of it ({@link COMMON_GIT_READ}) is
+   * readable, never writable; the rest (a credential store file, an included config) stays hidden.
+   */
   commonGitDir: string;
   /** AGENTCTL_HOME: hidden (event log, checkpoint, key, other runs' worktrees and configs). */
   agentctlHome: string;
@@ -59,14 +63,32 @@ export interface SandboxLayout {
 }
 
 /**
- * Whether a git config file's text holds credentials: a URL with a password or token in it
- * (`https://x-access-token:ghp_…@github.com/…`, as CI checkouts write `remote.origin.url`), an
- * `extraheader` (actions/checkout's `http.<url>.extraheader = AUTHORIZATION: basic …`), or a
- * `password` / `token` key. Pure.
+ * Whether a git config file's text holds credentials: an http(s) URL with anything before an `@` (a
+ * password, or a token as the user name: `https://ghp_…@github.com/`, as CI checkouts write
+ * `remote.origin.url`, also in `[url "…"]` headers), an `extraheader` (actions/checkout's
+ * `AUTHORIZATION: basic …`), a `password`, `pass`, `token`, `smtpPass` or `cookieFile` key, or an
+ * inline credential helper (`helper = !echo password=…`). Pure.
  * @param text the config file's content
  */
 export function gitConfigHoldsCredentials(text: string): boolean {
-  return /:\/\/[^/\s@]+:[^/\s@]*@/.test(text) || /extraheader/i.test(text) || /^\s*(password|token|pass|accesstoken)\s*=/im.test(text);
+  return (
+    /https?:\/\/[^/\s@"]+@/i.test(text) ||
+    /^\s*(extraheader|password|pass|token|accesstoken|smtppass|cookiefile)\s*=/im.test(text) ||
+    /^\s*helper\s*=\s*"?!/im.test(text)
+  );
+}
+
+/**
+ * What git in a linked worktree reads of the common `.git`: objects, refs, the config (checked for
+ * credentials before any run: exec/osSandbox.ts requireCredentialFreeGitConfig), `info/` (exclude,
+ * attributes), `shallow` and the worktrees' admin folders. Nothing else there is readable: a
+ * `credential.helper store --file=.git/creds` file, an `include.path` file.
+ */
+export const COMMON_GIT_READ = ['objects', 'refs', 'packed-refs', 'HEAD', 'config', 'info', 'shallow', 'worktrees', 'commondir'] as const;
+
+/** srt expands `*`, `?`, `[` and `]` in a path (sandbox-utils.js containsGlobChars): such a path is a pattern, not a name. */
+export function hasSrtGlob(path: string): boolean {
+  return /[*?[\]]/.test(path);
 }
 
 /**
@@ -120,7 +142,10 @@ export const SYSTEM_SECRETS = [
   '/etc/pki/tls/private',
   '/etc/pki/CA/private',
   '/etc/npmrc',
+  '/usr/etc/npmrc',
+  '/usr/local/etc/npmrc',
   '/etc/pip.conf',
+  '/etc/xdg/pip/pip.conf',
   '/etc/netplan',
   '/etc/wpa_supplicant',
   '/etc/exim4/passwd.client',
@@ -254,21 +279,36 @@ function abs(glob: string, layout: SandboxLayout): string {
 }
 
 /**
+ * Paths srt must take as names: one with a glob character would be expanded (a file named `**` in the
+ * checkout made the whole checkout readable).
+ * @throws ConfigError naming the path
+ */
+function literal(paths: string[]): string[] {
+  const pattern = paths.find(hasSrtGlob);
+  if (pattern !== undefined) throw new ConfigError(`${JSON.stringify(pattern)} holds a glob character (* ? [ ]), which the OS sandbox would expand into other paths, so it cannot be made readable or writable; rename or move it`);
+  return paths;
+}
+
+/**
  * Build srt settings for one confined process (an agent, a gate, a setup command).
  * @param policy the run's policy: its denied paths are unreadable, its network rule applies
  * @param layout the run's folders
  * @param apiHosts hosts reachable even when the policy turns the network off (the agent tool's model API;
  *   empty for gates and setup commands)
  * @returns the settings; pure
+ * @throws ConfigError when a path to allow holds a glob character srt would expand
  */
 export function osSandboxSettings(policy: Policy, layout: SandboxLayout, apiHosts: readonly string[]): SrtSettings {
+  // A toolchain whose path srt would read as a pattern is not granted (PATH is the user's; a grant must
+  // name one folder).
+  const toolchains = (layout.toolchains ?? []).filter((t) => !hasSrtGlob(t));
   return {
     filesystem: {
-      denyRead: ['/', ...SYSTEM_SECRETS, layout.agentctlHome, layout.repoRoot, ...(layout.tempRoot ? [layout.tempRoot] : []), ...HOME_SECRETS.map((s) => join(layout.homeDir, s)), ...policy.deny.map((d) => abs(d.value, layout))],
+      denyRead: ['/', ...SYSTEM_SECRETS, ...toolchains.map((t) => join(t, 'etc', 'npmrc')), layout.agentctlHome, layout.repoRoot, ...(layout.tempRoot ? [layout.tempRoot] : []), ...HOME_SECRETS.map((s) => join(layout.homeDir, s)), ...policy.deny.map((d) => abs(d.value, layout))],
       // The run's generated files one by one, not its folder: a read-only mount of the folder would cover
       // the writable tool homes below it.
-      allowRead: [...SYSTEM_READ, ...(layout.toolchains ?? []), layout.worktree, layout.commonGitDir, ...layout.readOnlyFiles, ...layout.writable, ...(layout.readable ?? []), ...(layout.shared ?? [])],
-      allowWrite: [layout.worktree, ...layout.writable],
+      allowRead: literal([...SYSTEM_READ, ...toolchains, layout.worktree, ...COMMON_GIT_READ.map((p) => join(layout.commonGitDir, p)), ...layout.readOnlyFiles, ...layout.writable, ...(layout.readable ?? []), ...(layout.shared ?? [])]),
+      allowWrite: literal([layout.worktree, ...layout.writable]),
       // The worktree's `.git` pointer is masked as a whole; metadata globs (`.git`, `.git/**`) are covered by it.
       denyWrite: [join(layout.worktree, '.git'), ...layout.readOnlyFiles, ...[...policy.deny, ...policy.protected].filter((d) => !isGitMetadataGlob(d.value)).map((d) => abs(d.value, layout))],
     },

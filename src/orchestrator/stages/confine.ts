@@ -28,23 +28,26 @@ export function layoutFor(run: ConfinedRun, purpose: ConfinedPurpose): SandboxLa
 /**
  * Wrap `cmd` so it runs in the run's OS sandbox (or unchanged when the policy says `sandbox: none`).
  * @param apiHosts hosts reachable whatever the policy's network rule (the agent tool's model API)
- * @param tool the agent tool's executable as configured (a name on `env`'s PATH or a path): it stays
- *   readable although it may lie in a hidden folder (the checkout); for a name, the folder it really
- *   lives in (through links) is readable as a toolchain, for a path only the file it really is
+ * @param tool the agent tool's executable as configured (a name on `env`'s PATH or a path): for a path,
+ *   the file it really is stays readable although it may lie in a hidden folder (the checkout); for a
+ *   name found on PATH's absolute entries outside the checkout, the folder it really lives in (through
+ *   links) is readable as a toolchain
  * @returns the command to start (through exec/runner.ts)
  */
 export function confineCommand(run: ConfinedRun, purpose: ConfinedPurpose, cmd: { file: string; args: readonly string[] }, apiHosts: readonly string[] = [], tool?: { bin: string; env: NodeJS.ProcessEnv }): { file: string; args: string[] } {
   const sandbox = run.plan.osSandbox;
   if (!sandbox) return { file: cmd.file, args: [...cmd.args] };
   const layout = layoutFor(run, purpose);
-  // The agent tool may live where PATH does not lead: found by name on the user's PATH, the folder its
-  // link really leads to is its toolchain (a native install's `~/.local/share/claude`). Named by a path
-  // (which a repository's .agentrc.yaml may write), only that file: a path cannot grant a folder.
-  const hidden = [layout.repoRoot, layout.agentctlHome, ...(layout.tempRoot ? [layout.tempRoot] : [])];
-  const real = tool ? realProgram(tool.bin, tool.env, run.plan.worktree) : undefined;
+  // The agent tool may live where PATH does not lead: found by name on PATH (outside the checkout and
+  // AGENTCTL_HOME), the folder its link really leads to is its toolchain (a native install's
+  // `~/.local/share/claude`). Named by a path (which a repository's .agentrc.yaml may write), only the
+  // file it really is: a path cannot grant a folder. Never the name as written: srt would expand a glob.
+  const hidden = [layout.repoRoot, layout.agentctlHome, layout.worktree, ...(layout.tempRoot ? [layout.tempRoot] : [])];
+  const program = tool ? realProgram(tool.bin, tool.env, run.plan.worktree) : undefined;
   const byName = tool !== undefined && !tool.bin.includes('/');
-  const readable = tool ? [tool.bin, ...(real && !byName ? [real] : [])] : [];
-  const toolchains = [...(layout.toolchains ?? []), ...(real && byName ? toolchainFolders([dirname(real)], layout.homeDir, hidden) : [])];
+  const foundHidden = program !== undefined && hidden.some((h) => program.found === h || program.found.startsWith(`${h}/`));
+  const readable = program && !byName ? [program.real] : [];
+  const toolchains = [...(layout.toolchains ?? []), ...(program && byName && !foundHidden ? toolchainFolders([dirname(program.real)], layout.homeDir, hidden) : [])];
   const wrapped = confine(sandbox, cmd, run.plan.policy, { ...layout, readable: [...(layout.readable ?? []), ...readable], toolchains: [...new Set(toolchains)] }, apiHosts, `os-sandbox.${purpose}.json`);
   return { file: wrapped.file, args: wrapped.args };
 }
