@@ -32,7 +32,7 @@ export default async function approve(code: string | undefined, opts: { json?: b
         return EXIT.OK;
       }
       if (opts.json || process.stdin.isTTY !== true || process.stdout.isTTY !== true) {
-        throw new InputError(`nothing approved: give the approval code of the settings you read. ${unapprovedText(settings)}`, { hint: approveHint(ctx.paths, ctx.project.key, settings) });
+        throw new InputError(`nothing approved without a terminal to ask on or an approval code: ${unapprovedText(settings)}`, { hint: approveHint(ctx.paths, ctx.project.key, settings) });
       }
       println("This repository's settings reach outside the OS sandbox:", ...settingLines(settings), `Approval code: ${approvalCodeOf(ctx.paths, ctx.project.key, settings)}`);
       const rl = createInterface({ input: process.stdin, output: process.stdout });
