@@ -322,20 +322,26 @@ describe.runIf(sandboxAvailable)('containment: reads outside the run', () => {
 });
 
 describe.runIf(sandboxAvailable)('containment: network: true', () => {
-  it('reaches hosts through the sandbox proxy (srt refuses a bare "*": network on is the model API, registries, code hosts and loopback)', async () => {
+  it('opens the registries and code hosts through the sandbox proxy, never this machine\'s loopback (an attack session tunnelled raw TCP through the proxy to a host service)', async () => {
     const { server, url, hits } = await localServer();
     try {
       const { repo, home } = victimRepo({
-        // The sandbox's NO_PROXY names loopback: --noproxy '' sends the request through srt's proxy anyway.
-        'agent.sh': `#!/bin/sh\ncurl --noproxy '' -sf -m 10 ${url} >/dev/null && echo "curl OPEN" || echo "curl blocked"\n`,
+        // The sandbox's NO_PROXY names loopback: --noproxy '' sends the request through srt's proxy anyway,
+        // and the CONNECT tunnel is what carried raw TCP to a host port.
+        'agent.sh': `#!/bin/sh\ncurl --noproxy '' -sf -m 10 ${url} >/dev/null && echo "curl OPEN" || echo "curl blocked"\ncurl --noproxy '' -s -m 10 -p -o /dev/null -w "tunnel %{http_connect}\\n" ${url}\nexit 0\n`,
         '.agentctl/profiles/online.yaml': 'description: docs with the network on\nread: ["**"]\nwrite: ["docs/**"]\nnetwork: true\n',
         'tasks/t.md': taskFile({ agent: 'command', type: 'docs', profile: 'online' }, 'work'),
       });
       const r = await agentctl(repo, home, ['run', 't', '--json']);
       expect(r.code, r.stderr).toBe(0);
-      const events = await eventsOf(repo, home, JSON.parse(r.stdout).run.runId);
-      expect(events.filter((e) => e.type === 'agent.message').map((e) => String(e.payload.text))).toEqual(['curl OPEN']);
-      expect(hits()).toBe(1);
+      const run = JSON.parse(r.stdout).run;
+      const events = await eventsOf(repo, home, run.runId);
+      expect(events.filter((e) => e.type === 'agent.message').map((e) => String(e.payload.text))).toEqual(['curl blocked', 'tunnel 403']);
+      expect(hits()).toBe(0);
+      // What "on" opens (no test reaches a network service): the registries and code hosts, no loopback.
+      const allowed = JSON.parse(readFileSync(join(home, 'runs', run.runId, 'os-sandbox.agent.json'), 'utf8')).network.allowedDomains as string[];
+      expect(allowed).toEqual(expect.arrayContaining(['registry.npmjs.org', 'pypi.org', 'github.com']));
+      expect(allowed.filter((h) => /^(localhost|127\.|::1|\[::1\])/.test(h))).toEqual([]);
     } finally {
       server.close();
     }

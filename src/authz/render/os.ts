@@ -245,11 +245,12 @@ export const HOME_SECRETS = [
 /**
  * Hosts a policy with `network: true` reaches inside the OS sandbox, besides the tool's model API: srt
  * refuses a bare `*` (every connection goes through its filtering proxy), so "on" means the package
- * registries and code hosts development needs, and the loopback of the sandbox's own network.
+ * registries and code hosts development needs. Never loopback: srt's proxy runs on this machine, so
+ * `localhost` through it is this machine's loopback, where unauthenticated services listen (a Node
+ * inspector, Docker's TCP socket, a trust-auth database); an attack session tunnelled raw TCP to one.
+ * The sandbox's own loopback is inside its network namespace and needs no grant.
  */
 export const NETWORK_ON_HOSTS = [
-  'localhost',
-  '127.0.0.1',
   'registry.npmjs.org',
   '*.npmjs.org',
   'registry.yarnpkg.com',
