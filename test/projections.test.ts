@@ -155,7 +155,7 @@ describe('persisted projections', () => {
       // A snapshot saved under another version says "not halted": it must be ignored.
       store.saveProjection({ name: 'controls', lastSeq: store.headSeq(), rulesHash: 'controls/0', state: JSON.stringify({ tripped: {}, lastReset: {}, halted: undefined }) });
       expect(syncSnapshot(store, controlsFold).halted).toBeDefined();
-      expect(syncSnapshot(store, factsFold('p'))).toEqual({ agents: [], handovers: {} });
+      expect(syncSnapshot(store, factsFold('p'))).toEqual({ agents: [], handovers: {}, pending: {} });
     } finally {
       store.close();
     }

@@ -129,24 +129,48 @@ export function requestRows(store: EventStore, project: string): RequestRow[] {
   return readRows(store, requestsFold(project), (r) => r.list().map((row) => valueOf<RequestRow>(row)).reverse());
 }
 
-/** Small per-project facts: agents that ran (first run first), and the latest handover note per task type. */
+/**
+ * Small per-project facts: agents that ran (first run first), and per task type the handover note of the
+ * latest merged run that left one. A note reaches the next run's prompt only once a human (or an earned
+ * auto merge) accepted its run: a discarded or undecided run (an agent that planted instructions for
+ * the next, wider run of its type) hands nothing over.
+ */
 export interface ProjectFacts {
   agents: string[];
   handovers: Record<string, string>;
+  /** Notes of runs not merged yet, by run id (at most {@link PENDING_HANDOVERS}, the newest). */
+  pending: Record<string, { taskType: string; text: string }>;
 }
+
+/** How many undecided runs' handover notes the facts keep, waiting for their merge. */
+const PENDING_HANDOVERS = 500;
 
 /** The fold of {@link ProjectFacts}. */
 export function factsFold(project: string): SnapshotFold<ProjectFacts> {
   return {
     name: `facts:${project}`,
-    version: 'facts/1',
-    filter: { project, types: ['run.planned', 'agent.handover'] },
-    empty: () => ({ agents: [], handovers: {} }),
+    version: 'facts/2',
+    filter: { project, types: ['run.planned', 'agent.handover', 'run.merged', 'run.discarded'] },
+    empty: () => ({ agents: [], handovers: {}, pending: {} }),
     apply(state, e) {
       if (e.project !== project) return;
       if (e.type === 'run.planned' && e.agent && !state.agents.includes(e.agent)) state.agents.push(e.agent);
-      // A computed key stays an own data property, even "__proto__".
-      if (e.type === 'agent.handover' && e.taskType) state.handovers = { ...state.handovers, [e.taskType]: String(e.payload.text) };
+      if (!e.runId) return;
+      // Computed keys stay own data properties, even "__proto__".
+      if (e.type === 'agent.handover' && e.taskType) {
+        const { [e.runId]: _replaced, ...rest } = state.pending;
+        void _replaced;
+        const kept = Object.entries(rest).slice(-(PENDING_HANDOVERS - 1));
+        state.pending = { ...Object.fromEntries(kept), [e.runId]: { taskType: e.taskType, text: String(e.payload.text) } };
+      } else if (e.type === 'run.merged' || e.type === 'run.discarded') {
+        const note = Object.hasOwn(state.pending, e.runId) ? state.pending[e.runId] : undefined;
+        if (note) {
+          const { [e.runId]: _done, ...rest } = state.pending;
+          void _done;
+          state.pending = rest;
+          if (e.type === 'run.merged') state.handovers = { ...state.handovers, [note.taskType]: note.text };
+        }
+      }
     },
   };
 }

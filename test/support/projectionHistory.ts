@@ -102,7 +102,22 @@ export function fromZero(events: StoredEvent[], project: string) {
   const runs = [...projectRuns(mine).values()].reverse();
   const requests = new Map<string, StoredEvent>();
   for (const e of mine) if (e.type === 'task.requested') requests.set(typeof e.payload.id === 'string' ? `id:${e.payload.id}` : `invalid:${e.seq}`, e);
-  const facts = { agents: [...new Set(mine.filter((e) => e.type === 'run.planned').map((e) => e.agent!))], handovers: Object.fromEntries(mine.filter((e) => e.type === 'agent.handover').map((e) => [e.taskType!, String(e.payload.text)])) };
+  // A run's last note is handed over once the run is merged (the latest merge per task type wins); a
+  // discarded run's is dropped; an undecided run's waits (the newest 500).
+  const pending = new Map<string, { taskType: string; text: string }>();
+  const handovers: Record<string, string> = {};
+  for (const e of mine) {
+    if (!e.runId) continue;
+    if (e.type === 'agent.handover' && e.taskType) {
+      pending.delete(e.runId);
+      pending.set(e.runId, { taskType: e.taskType, text: String(e.payload.text) });
+    } else if ((e.type === 'run.merged' || e.type === 'run.discarded') && pending.has(e.runId)) {
+      const note = pending.get(e.runId)!;
+      pending.delete(e.runId);
+      if (e.type === 'run.merged') handovers[note.taskType] = note.text;
+    }
+  }
+  const facts = { agents: [...new Set(mine.filter((e) => e.type === 'run.planned').map((e) => e.agent!))], handovers, pending: Object.fromEntries([...pending].slice(-500)) };
   return {
     runs: runs.map((r) => canonicalJson(r)),
     order: runs.map((r) => r.runId),
