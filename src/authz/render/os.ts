@@ -10,7 +10,8 @@
  * more specific `denyRead` inside it stays denied (checked by test/e2e/containment.test.ts). A `denyRead`
  * of `/` is expanded into the root's children except the kernel's (`/proc`, `/dev`, `/sys`), and
  * agentctl denies `/` so that reads are an allow list: the system's folders, the run's own, the
- * toolchains on PATH (`linux-sandbox-utils.js`, "Root deny expansion"). Writes are
+ * toolchains on PATH (`linux-sandbox-utils.js`, "Root deny expansion"). A path holding `*`, `?`, `[` or
+ * `]` is a pattern to srt (`sandbox-utils.js` containsGlobChars), so none reaches an allow list. Writes are
  * denied everywhere unless allowed, and `denyWrite` beats `allowWrite`; srt itself also refuses writes to
  * `.git/hooks`, `.git/config`, shell rc files and tool config folders inside writable paths. Network is
  * denied unless a domain is allowed, through proxies on the host.
@@ -30,7 +31,7 @@ export interface SrtSettings {
 export interface SandboxLayout {
   /** The run's worktree: readable and writable (but its `.git` pointer file is not). */
   worktree: string;
-  /** The user's checkout: hidden (its `.env`, its other files), except the common git dir. */
+  /** The user's checkout: hidden (its `.env`, its other files), except what git needs of the common git dir. */
   repoRoot: string;
   /**
    * The repository's common `.git`: what git in the worktree needs of it ({@link COMMON_GIT_READ}) is
