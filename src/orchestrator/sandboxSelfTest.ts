@@ -100,6 +100,7 @@ export async function sandboxSelfTest(sandbox: OsSandbox, env: NodeJS.ProcessEnv
       tempRoot,
       homeDir: homedir(),
       toolchains: confinedToolchains(env, homedir(), [base]),
+      platform: process.platform,
     };
     const cmd = confine(sandbox, { file: process.execPath, args: ['-e', probeScript(canary, token, elsewhere, outside, inside)] }, implementPolicy(), layout, [], 'os-sandbox.doctor.json');
     const result = await runProcess(cmd.file, cmd.args, { cwd: worktree, env: childEnv(env, { TMPDIR: tmpDir }), acceptExitCodes: 'any', processGroup: true, timeoutMs: SELF_TEST_TIMEOUT_MS });

@@ -357,6 +357,8 @@ describe('OS sandbox reads: an allow list', () => {
     expect(s.filesystem.denyRead).toEqual(expect.arrayContaining(['/etc/shadow', '/etc/ssh', '/home/u/.cargo/credentials.toml', '/repo', '/h']));
     expect(s.filesystem.allowRead).toEqual(expect.arrayContaining(['/usr', '/etc', '/home/u/.cargo', '/h/wt', '/repo/.git/objects', '/repo/.git/refs', '/repo/.git/config']));
     expect(s.filesystem.allowRead).not.toContain('/home/u');
+    expect(s.filesystem.allowRead).not.toContain('/System');
+    expect(osSandboxSettings(policyOf(['implement']), { ...layout, platform: 'darwin' }, []).filesystem.allowRead).toEqual(expect.arrayContaining(['/System', '/Library', '/private/etc']));
     // The common .git only in the parts git needs: a credential store file there stays hidden.
     expect(s.filesystem.allowRead).not.toContain('/repo/.git');
     expect(s.filesystem.denyRead).toContain('/home/u/.cargo/etc/npmrc');

@@ -61,6 +61,8 @@ export interface SandboxLayout {
    * hidden.
    */
   toolchains?: string[];
+  /** The machine's platform (`process.platform`): macOS adds {@link MACOS_SYSTEM_READ}. Default: Linux's folders only. */
+  platform?: NodeJS.Platform;
 }
 
 /**
@@ -99,6 +101,15 @@ export function hasSrtGlob(path: string): boolean {
  * srt mounts them itself.
  */
 export const SYSTEM_READ = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt', '/nix', '/snap'] as const;
+
+/**
+ * On macOS also: the system and its libraries (dyld's shared cache is below `/System`), Xcode and its
+ * command line tools (`/Applications`, `/Library/Developer`), and `/private/etc`, `/private/var/db`
+ * (`xcode_select_link`), `/private/var/select` (`sh`) that `/etc` and `/var` link into. Untested here:
+ * no Mac in CI (srt's Seatbelt profile supports a `/` read deny with these carve-outs:
+ * `macos-sandbox-utils.js`).
+ */
+export const MACOS_SYSTEM_READ = ['/System', '/Library', '/Applications', '/private/etc', '/private/var/db', '/private/var/select'] as const;
 
 /**
  * Secrets inside {@link SYSTEM_READ} that no confined process may read, whatever the policy says: an agent
@@ -304,12 +315,13 @@ export function osSandboxSettings(policy: Policy, layout: SandboxLayout, apiHost
   // A toolchain whose path srt would read as a pattern is not granted (PATH is the user's; a grant must
   // name one folder).
   const toolchains = (layout.toolchains ?? []).filter((t) => !hasSrtGlob(t));
+  const system = layout.platform === 'darwin' ? [...SYSTEM_READ, ...MACOS_SYSTEM_READ] : SYSTEM_READ;
   return {
     filesystem: {
       denyRead: ['/', ...SYSTEM_SECRETS, ...toolchains.map((t) => join(t, 'etc', 'npmrc')), layout.agentctlHome, layout.repoRoot, ...(layout.tempRoot ? [layout.tempRoot] : []), ...HOME_SECRETS.map((s) => join(layout.homeDir, s)), ...policy.deny.map((d) => abs(d.value, layout))],
       // The run's generated files one by one, not its folder: a read-only mount of the folder would cover
       // the writable tool homes below it.
-      allowRead: literal([...SYSTEM_READ, ...toolchains, layout.worktree, ...COMMON_GIT_READ.map((p) => join(layout.commonGitDir, p)), ...layout.readOnlyFiles, ...layout.writable, ...(layout.readable ?? []), ...(layout.shared ?? [])]),
+      allowRead: literal([...system, ...toolchains, layout.worktree, ...COMMON_GIT_READ.map((p) => join(layout.commonGitDir, p)), ...layout.readOnlyFiles, ...layout.writable, ...(layout.readable ?? []), ...(layout.shared ?? [])]),
       allowWrite: literal([layout.worktree, ...layout.writable]),
       // The worktree's `.git` pointer is masked as a whole; metadata globs (`.git`, `.git/**`) are covered by it.
       denyWrite: [join(layout.worktree, '.git'), ...layout.readOnlyFiles, ...[...policy.deny, ...policy.protected].filter((d) => !isGitMetadataGlob(d.value)).map((d) => abs(d.value, layout))],

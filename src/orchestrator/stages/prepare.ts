@@ -136,6 +136,7 @@ export function sandboxLayout(ctx: Context, worktree: string, runDir: string, tm
     tempRoot,
     readOnlyFiles: (rendered?.files ?? []).map((f) => f.path),
     homeDir: homedir(),
+    platform: process.platform,
     toolchains: confinedToolchains(ctx.env, homedir(), [ctx.project.root, ctx.paths.home, tempRoot], ctx.project.config.osSandboxRead.map((f) => (f.startsWith('~/') ? join(homedir(), f.slice(2)) : normalize(f)))),
     ...(shared.length ? { shared: [...shared] } : {}),
   };
