@@ -181,7 +181,13 @@ export const ACTIONS: Action[] = [
     label: 'curl 127.0.0.1 (network)',
     decide(policy) {
       const cmd = commandVerdict(policy, 'curl -sS -m 5 http://127.0.0.1/probe');
-      const net: PolicyVerdict = { allowed: policy.network.value, why: `network: ${policy.network.value ? 'on' : 'off'} (${policy.network.source})` };
+      // In the OS sandbox the probe is this machine's loopback, which no policy opens: network on means the
+      // registries and code hosts (authz/render/os.ts NETWORK_ON_HOSTS), and srt's proxy runs on the host.
+      // Unconfined, the policy's network rule is all there is.
+      const net: PolicyVerdict =
+        policy.sandbox.value === 'os'
+          ? { allowed: false, why: `this machine's loopback: the OS sandbox never opens it (network: ${policy.network.value ? 'on' : 'off'}, ${policy.network.source})` }
+          : { allowed: policy.network.value, why: `network: ${policy.network.value ? 'on' : 'off'} (${policy.network.source})` };
       return both(cmd, net);
     },
     call: (tool, { probeUrl }) => shellCall(tool, 'network', `curl -sS -m 5 --noproxy '' ${probeUrl('network')}`),

@@ -200,8 +200,9 @@ function confinedRun(policy: Policy, at: { repo: string; agentctlHome: string; w
  * `localhost` and private networks (srt's NO_PROXY), and such a connection goes nowhere; srt accepts no
  * single-label name (`myhost`) as a domain. Other 127.x addresses are neither: on Linux they reach the
  * host's loopback through the proxy. The probes get an address of their own, never the API host:
- * 127.0.0.1, which the network probe reaches through the proxy (`curl --noproxy ''`) exactly when the
- * policy turns the network on (it is in the OS sandbox's network-on host list, authz/render/os.ts).
+ * 127.0.0.1, which the network probe must never reach through the proxy (`curl --noproxy ''`), whatever
+ * the policy: network on opens registries and code hosts, never this machine's loopback
+ * (authz/render/os.ts NETWORK_ON_HOSTS).
  */
 const CONFINED_MOCK = { api: '127.0.0.2', probe: '127.0.0.1' };
 
