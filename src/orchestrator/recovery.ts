@@ -3,9 +3,9 @@
  * command, its surviving agent process tree is killed, its worktree is made findable in the log, and
  * it is recorded as interrupted so it shows in `agentctl review`.
  */
-import { hostname } from 'node:os';
-import { existsSync } from 'node:fs';
-import { worktreePath } from '../core/paths.js';
+import { hostname, tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
+import { runTempDir, worktreePath } from '../core/paths.js';
 import type { EventInput } from '../evidence/events.js';
 import { projectRuns } from '../evidence/projections/runs.js';
 import { listRuns } from '../evidence/runsStore.js';
@@ -75,6 +75,9 @@ export function recoverOrphanedRuns(ctx: Context): Recovered[] {
     // Whatever else still works for the run carries its id (a gate, a setup script, what the agent left
     // behind): a gate left running by a killed agentctl kept writing into the worktree, with no timeout.
     if (here) killProcesses(findRunProcesses(run.runId));
+    // Its temp dir (the confined processes' TMPDIR) is left behind when agentctl was killed: nothing of
+    // the run uses it any more. (A later attempt makes its own.)
+    if (here) rmSync(runTempDir(tmpdir(), run.runId), { recursive: true, force: true });
     // A crash between `git worktree add` and its event leaves a worktree at the deterministic path.
     const path = worktreePath(ctx.paths, ctx.project.key, run.task, run.runId);
     const worktreeFound = existsSync(path);

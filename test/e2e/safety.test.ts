@@ -4,13 +4,14 @@
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_RECORDED_OUTPUT_EVENTS } from '../../src/adapters/admit.js';
 import { MAX_SUMMARY_CHARS } from '../../src/adapters/types.js';
 import { MAX_RECORDED_PATH_CHARS } from '../../src/orchestrator/stages/capture.js';
+import { runTempDir } from '../../src/core/paths.js';
 import { verifyChain } from '../../src/evidence/events.js';
 import { openEventStore } from '../../src/evidence/store.js';
 import { agentctl, approveRepo, BIN, cleanup, git, makeRepo, ROOT, tagged, taggedSleep, taskFile, tempDir, waitFor } from '../helpers.js';
@@ -146,9 +147,16 @@ describe('crash recovery', () => {
     child.kill('SIGKILL');
     await closed;
     expect(tagged(tag)).toHaveLength(1); // agentctl is gone, its agent is not
+    // Read off the worktree's folder name (`<task>-<run id>`): any agentctl command would recover the run first.
+    const [project] = readdirSync(join(home, 'worktrees'));
+    const runId = readdirSync(join(home, 'worktrees', project!))[0]!.replace(/^t-/, '');
+    // The run's temp dir (its processes' TMPDIR) is there while the killed agentctl's run looks alive...
+    expect(existsSync(runTempDir(tmpdir(), runId))).toBe(true);
     const review = await json(repo, home, ['review']);
     expect(review.runs).toHaveLength(1);
     expect(review.runs[0]).toMatchObject({ state: 'interrupted', sandboxLive: true });
+    // ...and recovery removes it: nothing of the run uses it any more.
+    expect(existsSync(runTempDir(tmpdir(), runId))).toBe(false);
     // The kernel tears the sandbox down once its leader is killed; give it a moment.
     expect(await waitFor(() => tagged(tag).length === 0, 5000), `left: ${tagged(tag).join(', ')}`).toBe(true);
     const log = (await json(repo, home, ['log'])).events;
