@@ -108,6 +108,25 @@ export function requireCredentialFreeGitConfig(commonDir: string, why: string): 
 }
 
 /**
+ * The OS sandbox an agent process of this policy runs in, refusing what would make it unsafe: the
+ * sandbox's programs missing ({@link requireOsSandbox}), credentials in a git config the sandbox cannot
+ * hide ({@link requireCredentialFreeGitConfig}). The one check before a run, an attempt or a reviewer.
+ * @param project the repository: its checkout (`root`, where a relative `sandbox.bin` resolves) and
+ *   common `.git` (`commonDir`)
+ * @param sandboxMode the policy's `sandbox` value
+ * @param configuredBin `sandbox.bin`, or undefined for the bundled srt
+ * @param why who needs it, for the messages (e.g. `run of task "x"`)
+ * @returns the sandbox, or undefined for `sandbox: none`
+ * @throws ConfigError (exit 3) from either check; nothing was started
+ */
+export function requireAgentSandbox(env: NodeJS.ProcessEnv, project: { root: string; commonDir: string }, sandboxMode: 'os' | 'none', configuredBin: string | undefined, why: string): OsSandbox | undefined {
+  if (sandboxMode !== 'os') return undefined;
+  const sandbox = requireOsSandbox(env, project.root, configuredBin, why);
+  requireCredentialFreeGitConfig(project.commonDir, why);
+  return sandbox;
+}
+
+/**
  * The folders outside the system's that confined processes read to run at all (SandboxLayout.toolchains):
  * the toolchains on PATH and this Node's own folder ({@link toolchainFolders}), agentctl's built code and
  * its packages (the command guard hook runs from them), and the folders `sandbox.read` adds.

@@ -15,7 +15,7 @@ import type { AgentSettings } from '../definition/config.js';
 import type { AgentName, Task } from '../definition/task.js';
 import type { Controls } from '../evidence/projections/breakers.js';
 import { earnedLevel, type TrustView } from '../evidence/projections/trust.js';
-import { requireCredentialFreeGitConfig, requireOsSandbox, type OsSandbox } from '../exec/osSandbox.js';
+import { requireAgentSandbox, type OsSandbox } from '../exec/osSandbox.js';
 import { resolveExecutable } from '../exec/runner.js';
 import { runBranch } from '../exec/worktree.js';
 import { planBootstrap, type Bootstrap } from './bootstrap.js';
@@ -157,8 +157,7 @@ export async function planRun(ctx: Context, taskId: string, options: { claim?: b
   const adapter = adapterFor(task.agent);
   const settings = cfg.agents[task.agent];
   requireLaunchable(ctx, task.agent, policy, `agent "${task.agent}"`);
-  const osSandbox = policy.sandbox.value === 'os' ? requireOsSandbox(ctx.env, project.root, cfg.osSandboxBin, `run of task "${task.id}"`) : undefined;
-  if (osSandbox) requireCredentialFreeGitConfig(project.commonDir, `run of task "${task.id}"`);
+  const osSandbox = requireAgentSandbox(ctx.env, project, policy.sandbox.value, cfg.osSandboxBin, `run of task "${task.id}"`);
   const runId = ulid().toLowerCase();
   const handover = previousHandover(ctx, task.type);
   const prompt = [

@@ -26,7 +26,7 @@ import { projectRuns, type RunView } from '../evidence/projections/runs.js';
 import { earnedLevel } from '../evidence/projections/trust.js';
 import { snapshotGitControl } from '../exec/gitState.js';
 import { withFileLock } from '../core/lock.js';
-import { requireCredentialFreeGitConfig, requireOsSandbox } from '../exec/osSandbox.js';
+import { requireAgentSandbox } from '../exec/osSandbox.js';
 import { processStartTime } from '../exec/processes.js';
 import { freshPrompt, resumePrompt } from './attemptPrompt.js';
 import { planBootstrap } from './bootstrap.js';
@@ -191,8 +191,7 @@ async function planAttempt(ctx: Context, run: RunView, attempt: number): Promise
     });
   }
   requireApprovedSettings(ctx, `attempt ${attempt} of run ${run.runId}`);
-  const osSandbox = policy.sandbox.value === 'os' ? requireOsSandbox(ctx.env, ctx.project.root, cfg.osSandboxBin, `attempt ${attempt} of run ${run.runId}`) : undefined;
-  if (osSandbox) requireCredentialFreeGitConfig(ctx.project.commonDir, `attempt ${attempt} of run ${run.runId}`);
+  const osSandbox = requireAgentSandbox(ctx.env, ctx.project, policy.sandbox.value, cfg.osSandboxBin, `attempt ${attempt} of run ${run.runId}`);
   if ((osSandbox ? 'os' : 'none') !== run.osSandbox) {
     // A run's evidence says how all of it ran: an attempt may not run otherwise.
     throw new StateError(`run ${run.runId} ran ${run.osSandbox === 'os' ? 'in' : 'without'} the OS sandbox and its policy now says sandbox: ${osSandbox ? 'os' : 'none'}; every attempt of a run runs as the first did`, {

@@ -15,7 +15,7 @@ import type { StoredEvent } from '../evidence/events.js';
 import type { VerdictRow } from '../evidence/projectionCatalog.js';
 import type { RunView } from '../evidence/projections/runs.js';
 import { DIFF_BIG_FILE_BYTES } from '../exec/git.js';
-import { requireCredentialFreeGitConfig, requireOsSandbox } from '../exec/osSandbox.js';
+import { requireAgentSandbox } from '../exec/osSandbox.js';
 import { commandFor, runProcess } from '../exec/runner.js';
 import { resetToCommit } from '../exec/worktree.js';
 import type { Context } from './context.js';
@@ -103,8 +103,7 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
   ].join('\n');
   requireLaunchable(ctx, reviewer, policy, `reviewer "${reviewer}"`);
   requireApprovedSettings(ctx, `review of run ${run.runId} by ${reviewer}`);
-  const osSandbox = policy.sandbox.value === 'os' ? requireOsSandbox(ctx.env, ctx.project.root, ctx.project.config.osSandboxBin, `review of run ${run.runId} by ${reviewer}`) : undefined;
-  if (osSandbox) requireCredentialFreeGitConfig(ctx.project.commonDir, `review of run ${run.runId} by ${reviewer}`);
+  const osSandbox = requireAgentSandbox(ctx.env, ctx.project, policy.sandbox.value, ctx.project.config.osSandboxBin, `review of run ${run.runId} by ${reviewer}`);
   const dir = `${runDir(ctx.paths, run.runId)}-review-${Date.now()}`;
   const rendered = adapter.render(policy, { worktree, runDir: dir, homeDir: homedir() });
   writeRendered(rendered);
