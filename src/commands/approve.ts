@@ -25,7 +25,7 @@ export default async function approve(code: string | undefined, opts: { json?: b
   return withContext(async (ctx) => {
     let chosen = typed;
     if (chosen === undefined) {
-      const settings = hostSettingsOf(ctx.project);
+      const settings = hostSettingsOf(ctx.project, ctx.paths);
       if (!settings.length || !unapprovedSettings(ctx).length) {
         if (opts.json) printJson({ approved: [], alreadyApproved: settings });
         else println(settings.length ? 'Already approved on this machine, as they are now.' : 'Nothing to approve: this repository sets nothing that reaches outside the OS sandbox.');

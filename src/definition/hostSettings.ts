@@ -18,6 +18,11 @@
  * - `worktree.copy` (the project's or a task's) copies files of your checkout into the sandbox, untracked
  *   ones such as `.env` included, and `worktree.shared` makes them readable there (an attack session read
  *   `.envrc` and `terraform.tfstate`); `worktree.network` lets setup commands reach hosts with them.
+ * - the project's name (`project:`, or the one derived from the root commit, which a fork shares) selects
+ *   the runs, follow-up requests, trust and circuit breakers recorded under it on this machine: a cloned
+ *   repository that named itself after another one added its runs and requests to that project's lists
+ *   and shared its breakers. A name belongs to the first clone on this machine that used it
+ *   (settingsApproval.ts); another clone using it is a setting here ({@link projectNameSetting}).
  * So they apply only once this machine's user approved them as they are (`agentctl approve`,
  * settingsApproval.ts); a change to any of them needs a new approval. (`sandbox.bin` and
  * `notify.command` may not name a program inside the repository at all: config.ts.)
@@ -67,6 +72,30 @@ export function hostSettings(config: ProjectConfig, profiles: Iterable<Profile>,
     if (block?.network?.length) add(`${where}worktree.network`, block.network, 'hosts the setup and teardown commands may reach');
   }
   return out;
+}
+
+/** The clone on this machine that first used a project name (settingsApproval.ts records one per name). */
+export interface NameOwner {
+  /** Its Project.key. */
+  key: string;
+  /** Its checkout, for the message. */
+  root: string;
+}
+
+/**
+ * A project name that another clone on this machine used first, as a setting to approve: sharing it adds
+ * this clone's runs, follow-up requests and evidence to what that clone's project shows and earns.
+ * @param project the project's name; @param projectKey this clone's key (Project.key)
+ * @param owner the name's first clone, or undefined when none is recorded
+ * @returns the setting, or undefined when the name is this clone's (or nobody's yet)
+ */
+export function projectNameSetting(project: string, projectKey: string, owner: NameOwner | undefined): HostSetting | undefined {
+  if (!owner || owner.key === projectKey) return undefined;
+  return {
+    setting: 'project',
+    value: JSON.stringify(project),
+    reach: `the name the clone at ${JSON.stringify(owner.root)} records its runs under on this machine: this clone's runs and follow-up requests would be listed as that project's, and count in its trust and circuit breakers`,
+  };
 }
 
 /** How many hex digits an approval code has (`agentctl approve <code>`): 64 bits. */

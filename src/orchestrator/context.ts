@@ -18,6 +18,7 @@ import { currentTrust } from '../evidence/trustStore.js';
 import { recoverOrphanedRuns } from './recovery.js';
 import { scanMergedRuns } from './scan.js';
 import { InputError } from '../core/errors.js';
+import { claimProjectName } from './settingsApproval.js';
 
 /** An open working context. */
 export interface Context {
@@ -42,6 +43,8 @@ export async function openContext(cwd: string, env: NodeJS.ProcessEnv = process.
   const store = openStore(storeTarget(paths, env, project.config.store), paths, env);
   try {
     settleLegacyIdentity(project, store);
+    // The settled name: the first clone on this machine to use it owns it (another needs an approval).
+    await claimProjectName(paths, project);
   } catch (error) {
     store.close();
     throw error;

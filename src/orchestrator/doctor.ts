@@ -112,7 +112,7 @@ function checkSettings(project: Project | undefined, env: NodeJS.ProcessEnv): { 
   let settings: HostSetting[];
   let unapproved: HostSetting[];
   try {
-    settings = hostSettingsOf(project);
+    settings = hostSettingsOf(project, homePaths(agentctlHome(env)));
     unapproved = unapprovedOf(homePaths(agentctlHome(env)), project.key, settings);
   } catch (error) {
     if (!(error instanceof AgentctlError)) throw error;

@@ -3,6 +3,7 @@
  * to a run's files (the merge was not "approved unmodified"). Found by reading the base branch's
  * history and recorded as events, once each (idempotency keys).
  */
+import { borrowsProjectName } from './settingsApproval.js';
 import type { EventInput } from '../evidence/events.js';
 import type { RunView } from '../evidence/projections/runs.js';
 import { listRuns } from '../evidence/runsStore.js';
@@ -12,10 +13,12 @@ import type { Context } from './context.js';
 const SCAN_LIMIT = 100;
 
 /**
- * Scan the base branch after each merged run of the project.
+ * Scan the base branch after each merged run of the project. Not in a clone that uses another clone's
+ * project name unapproved (settingsApproval.ts borrowsProjectName): a fork can hold reverts of its merges.
  * @returns the number of new events recorded
  */
 export async function scanMergedRuns(ctx: Context): Promise<number> {
+  if (borrowsProjectName(ctx)) return 0;
   const project = ctx.project.config.project;
   // The newest merged runs (an index read), oldest first; then what is already recorded about each (by run).
   const merged = listRuns(ctx.store, project, { states: ['merged'], limit: SCAN_LIMIT }).runs.filter((r) => r.mergeSha).reverse();

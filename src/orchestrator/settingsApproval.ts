@@ -6,6 +6,10 @@
  * with those settings asks first: a run, an attempt, a reviewer and teardown through
  * {@link requireApprovedSettings}; a notification and doctor's sandbox self-test through
  * {@link unapprovedSettings} / {@link unapprovedOf}, recording or reporting what they did not run.
+ *
+ * Project names: `$AGENTCTL_HOME/approvals/projects.json` records, per name, the first clone on this
+ * machine that used it ({@link claimProjectName}, at every command's start); in another clone the name is
+ * a setting to approve (hostSettings.ts projectNameSetting), and git evidence is not scanned there.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -13,7 +17,7 @@ import { join } from 'node:path';
 import { ConfigError, InputError, StateError } from '../core/errors.js';
 import { withFileLock } from '../core/lock.js';
 import type { HomePaths } from '../core/paths.js';
-import { APPROVAL_CODE_LENGTH, approvalCode, hostSettings, hostSettingsFingerprint, type HostSetting } from '../definition/hostSettings.js';
+import { APPROVAL_CODE_LENGTH, approvalCode, hostSettings, hostSettingsFingerprint, projectNameSetting, type HostSetting, type NameOwner } from '../definition/hostSettings.js';
 import { loadProfiles, loadTasks, type Project } from '../definition/load.js';
 import type { Context } from './context.js';
 
@@ -49,9 +53,105 @@ function readApprovals(paths: HomePaths): Record<string, Approval> {
   }
 }
 
-/** A project's settings that reach outside the sandbox ({@link hostSettings}: its profiles and tasks loaded, invalid ones left out). */
-export function hostSettingsOf(project: Project): HostSetting[] {
-  return hostSettings(project.config, loadProfiles(project).profiles.values(), loadTasks(project).items);
+/**
+ * A project's settings that reach outside the sandbox: its name when another clone on this machine used
+ * it first ({@link nameOwnerOf}), then {@link hostSettings} (its profiles and tasks loaded, invalid ones left out).
+ * @throws ConfigError when the project names file is unreadable or malformed
+ */
+export function hostSettingsOf(project: Project, paths: HomePaths): HostSetting[] {
+  const name = projectNameSetting(project.config.project, project.key, nameOwnerOf(paths, project.config.project));
+  return [...(name ? [name] : []), ...hostSettings(project.config, loadProfiles(project).profiles.values(), loadTasks(project).items)];
+}
+
+/** The file recording each project name's first clone on this machine. */
+export function projectNamesFile(paths: HomePaths): string {
+  return join(paths.home, 'approvals', 'projects.json');
+}
+
+/** A project name's first clone as recorded. */
+interface NameRecord extends NameOwner {
+  at: string;
+}
+
+/** Every recorded name; none when the file is missing. @throws ConfigError when it is unreadable or malformed */
+function readProjectNames(paths: HomePaths): Record<string, NameRecord> {
+  const file = projectNamesFile(paths);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new ConfigError(`cannot read ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    const parsed = JSON.parse(text) as { names?: unknown };
+    if (typeof parsed.names !== 'object' || parsed.names === null || Array.isArray(parsed.names)) throw new Error('"names" is not an object');
+    const names = parsed.names as Record<string, unknown>;
+    for (const [name, r] of Object.entries(names)) {
+      const ok = typeof r === 'object' && r !== null && typeof (r as NameRecord).key === 'string' && typeof (r as NameRecord).root === 'string';
+      if (!ok) throw new Error(`the entry of ${JSON.stringify(name)} has no key and root`);
+    }
+    return names as Record<string, NameRecord>;
+  } catch (error) {
+    throw new ConfigError(`${file} is malformed: ${(error as Error).message}`, { hint: 'Remove it: each project name then belongs to the next clone that uses it' });
+  }
+}
+
+/**
+ * The clone on this machine that first used a project name, or undefined when none is recorded.
+ * @throws ConfigError when the file is unreadable or malformed
+ */
+export function nameOwnerOf(paths: HomePaths, name: string): NameOwner | undefined {
+  const names = readProjectNames(paths);
+  const r = Object.hasOwn(names, name) ? names[name] : undefined;
+  return r && { key: r.key, root: r.root };
+}
+
+/**
+ * Record this clone as the first user of its project name on this machine, unless a clone is recorded
+ * already (under a lock; the file replaced atomically, 0600 in a 0700 folder). Reads without the lock first:
+ * only a name's first command writes.
+ * @throws ConfigError when the file is unreadable, malformed or cannot be written; proper-lockfile's ELOCKED error
+ */
+export async function claimProjectName(paths: HomePaths, project: Project): Promise<void> {
+  const name = project.config.project;
+  if (nameOwnerOf(paths, name)) return;
+  const file = projectNamesFile(paths);
+  const dir = join(paths.home, 'approvals');
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new ConfigError(`cannot write ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  await withFileLock(join(dir, 'projects.lock'), async () => {
+    const names = readProjectNames(paths);
+    if (Object.hasOwn(names, name)) return;
+    names[name] = { key: project.key, root: project.root, at: new Date().toISOString() };
+    writeAtomically(file, `${JSON.stringify({ names }, null, 2)}\n`);
+  });
+}
+
+/**
+ * Whether this clone uses a project name another clone on this machine used first, and the person has
+ * not approved that (git evidence found here is then not recorded for the name's runs: a fork could hold
+ * reverts of them).
+ * @throws ConfigError when a file of approvals is unreadable or malformed
+ */
+export function borrowsProjectName(ctx: Context): boolean {
+  const owner = nameOwnerOf(ctx.paths, ctx.project.config.project);
+  if (!owner || owner.key === ctx.project.key) return false;
+  return unapprovedSettings(ctx).some((s) => s.setting === 'project');
+}
+
+/** Replace `file` with `text` atomically (temp file + rename), 0600. @throws ConfigError when it cannot be written */
+function writeAtomically(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, text, { mode: 0o600 });
+    renameSync(tmp, file);
+  } catch (error) {
+    throw new ConfigError(`cannot write ${file}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /**
@@ -60,7 +160,7 @@ export function hostSettingsOf(project: Project): HostSetting[] {
  * @throws ConfigError when the approvals file is unreadable or malformed
  */
 export function unapprovedSettings(ctx: Context): HostSetting[] {
-  return unapprovedOf(ctx.paths, ctx.project.key, hostSettingsOf(ctx.project));
+  return unapprovedOf(ctx.paths, ctx.project.key, hostSettingsOf(ctx.project, ctx.paths));
 }
 
 /**
@@ -160,7 +260,7 @@ export function parseApprovalCode(code: string): string {
  *   proper-lockfile's ELOCKED error
  */
 export async function approveSettings(ctx: Context, by: string, code: string): Promise<HostSetting[]> {
-  const settings = hostSettingsOf(ctx.project);
+  const settings = hostSettingsOf(ctx.project, ctx.paths);
   if (!settings.length) return [];
   if (approvalCodeOf(ctx.paths, ctx.project.key, settings) !== code) {
     throw new StateError(`nothing approved: the repository's settings are not the ones approval code ${code} names (they changed since you read them, or the code was made on another machine or for another clone). They are now:\n${unapprovedText(settings).split('\n').slice(1).join('\n')}`, { hint: approveHint(ctx.paths, ctx.project.key, settings) });
@@ -175,13 +275,7 @@ export async function approveSettings(ctx: Context, by: string, code: string): P
   await withFileLock(join(dir, 'settings.lock'), async () => {
     const projects = readApprovals(ctx.paths);
     projects[ctx.project.key] = { fingerprint: hostSettingsFingerprint(settings), settings, by, at: new Date().toISOString() };
-    const tmp = `${file}.${process.pid}.tmp`;
-    try {
-      writeFileSync(tmp, `${JSON.stringify({ projects }, null, 2)}\n`, { mode: 0o600 });
-      renameSync(tmp, file);
-    } catch (error) {
-      throw new ConfigError(`cannot write ${file}: ${(error as Error).message}`, { cause: error });
-    }
+    writeAtomically(file, `${JSON.stringify({ projects }, null, 2)}\n`);
   });
   return settings;
 }

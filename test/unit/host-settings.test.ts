@@ -2,7 +2,7 @@
 import { expect, it } from 'vitest';
 import { parseProfile } from '../../src/authz/profile.js';
 import { parseConfig } from '../../src/definition/config.js';
-import { approvalCode, hostSettings, hostSettingsFingerprint } from '../../src/definition/hostSettings.js';
+import { approvalCode, hostSettings, hostSettingsFingerprint, projectNameSetting } from '../../src/definition/hostSettings.js';
 
 const config = (text: string) => parseConfig('/r', text, 'r');
 const builtin = parseProfile('implement', 'implement.yaml', 'env: [NODE_OPTIONS]\n', 'builtin');
@@ -54,4 +54,12 @@ it('the approval code is keyed by the machine and names the clone: the same sett
   expect(approvalCode(settings, key, 'p2')).not.toBe(approvalCode(settings, key, 'p1'));
   expect(approvalCode(hostSettings(config('notify:\n  command: notify-b\n'), [], []), key, 'p1')).not.toBe(approvalCode(settings, key, 'p1'));
   expect(approvalCode(settings, key, 'p1')).not.toBe(hostSettingsFingerprint(settings).slice(0, 16));
+});
+
+it('a project name is a setting only in a clone other than the one that used it first', () => {
+  expect(projectNameSetting('shop', 'shop-1a2b3c4d', undefined)).toBeUndefined();
+  expect(projectNameSetting('shop', 'shop-1a2b3c4d', { key: 'shop-1a2b3c4d', root: '/src/shop' })).toBeUndefined();
+  const s = projectNameSetting('shop', 'evil-9f8e7d6c', { key: 'shop-1a2b3c4d', root: '/src/shop' });
+  expect(s).toMatchObject({ setting: 'project', value: '"shop"' });
+  expect(s!.reach).toContain('"/src/shop"');
 });
