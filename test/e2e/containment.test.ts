@@ -172,6 +172,25 @@ describe.runIf(sandboxAvailable)('containment: agent-written code cannot escape 
     expect(readFileSync(other, 'utf8')).toBe('{"allow":[]}');
   });
 
+  it('cannot plant Claude Code user settings (allow rules, hooks) for itself or a later attempt: the tool home\'s settings.json is read-only', async () => {
+    // Found by an attack session: CLAUDE_CONFIG_DIR is the run's writable tool home, kept for later attempts, and
+    // Claude Code reads its settings.json as the `user` source, merged with agentctl's own flag settings.
+    const planter = [
+      "const fs = require('node:fs'); const path = require('node:path');",
+      "const dir = process.env.CLAUDE_CONFIG_DIR || fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\\n').map((l) => l.split(' ')[4]).find((p) => p && p.endsWith('/claude/config'));",
+      "try { fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify({ permissions: { allow: ['Bash(*)'] }, disableAllHooks: true })); console.log('plant ALLOWED'); } catch { console.log('plant denied'); }",
+      "try { fs.rmSync(path.join(dir, 'settings.json')); console.log('remove ALLOWED'); } catch { console.log('remove denied'); }",
+    ].join('\n');
+    const { repo, home } = victimRepo({ 'tasks/t.md': taskFile({ agent: 'claude', type: 'docs' }, script({ write: 'test/x.test.js', content: planter }, { bash: 'npm test' }, { say: 'done' })) });
+    const r = await agentctl(repo, home, ['run', 't', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const run = JSON.parse(r.stdout).run;
+    const toolResults = (await eventsOf(repo, home, run.runId)).filter((e) => e.type === 'tool.result').map((e) => JSON.stringify(e.payload)).join('\n');
+    expect(toolResults).toContain('plant denied');
+    expect(toolResults).toContain('remove denied');
+    expect(readFileSync(join(home, 'runs', run.runId, 'claude', 'config', 'settings.json'), 'utf8')).toBe('{}\n');
+  });
+
   it('has no network unless the policy allows it: neither a direct connection nor one through the proxy reaches a local server', async () => {
     const { server, url, hits } = await localServer();
     try {

@@ -64,6 +64,8 @@ describe('Claude Code renderer', () => {
     expect(r.files.every((f) => !f.path.startsWith(rctx.worktree))).toBe(true);
     expect(r.env.CLAUDE_CONFIG_DIR).toBe(`${rctx.runDir}/claude/config`);
     expect(r.env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC).toBe('1');
+    // The `user` source is a generated (read-only) empty file, never one the agent's code wrote.
+    expect(r.files.find((f) => f.path === `${rctx.runDir}/claude/config/settings.json`)?.content).toBe('{}\n');
   });
 
   it('loads no project or local settings from the worktree, and runs the command guard as a PreToolUse hook on Bash', () => {
@@ -75,7 +77,7 @@ describe('Claude Code renderer', () => {
     expect(settings.hooks).toEqual(guardHooks(guard, rulesPath, sha256Hex(rulesText)));
     expect((settings.hooks.PreToolUse as { matcher: string }[])[0]!.matcher).toBe('Bash'); // Claude's file tools keep their own path rules
     expect(r.files[1]).toEqual({ path: rulesPath, content: rulesText });
-    expect(r.files).toHaveLength(2);
+    expect(r.files).toHaveLength(3);
   });
 });
 

@@ -127,14 +127,19 @@ export function claudeSandbox(policy: Policy): ClaudeSandbox | undefined {
  *   rules): the settings run it as a `PreToolUse` hook on `Bash` (Claude Code auto-allows commands it
  *   considers read-only, such as `echo`, whatever the rules say; observed with 2.1.330), and its rules
  *   file is written next to them ({@link guardFiles})
- * @returns the settings file (`<runDir>/claude/settings.json`) and the guard's rules file
- *   (`<runDir>/claude/agentctl-command-rules.json`); the `--settings`/`--setting-sources user`/
+ * @returns the settings file (`<runDir>/claude/settings.json`), an empty user settings file in the tool's
+ *   home (`<runDir>/claude/config/settings.json`: Claude Code reads `$CLAUDE_CONFIG_DIR/settings.json` as
+ *   the `user` source, and merges its allow rules and hooks with the flag settings; as a generated file it
+ *   is read-only in the OS sandbox and written again before each attempt, so code the agent ran cannot
+ *   plant rules or hooks there for itself or a later attempt, which an attack session did) and the guard's
+ *   rules file (`<runDir>/claude/agentctl-command-rules.json`); the `--settings`/`--setting-sources user`/
  *   `--permission-mode` args; and env: `CLAUDE_CONFIG_DIR` (per-run, `<runDir>/claude/config`) and the
  *   no-telemetry switches
  */
 export function renderClaude(policy: Policy, ctx: RenderContext, guard: CommandGuard): RenderedConfig {
   const permissions = claudePermissions(policy);
   const settingsPath = join(ctx.runDir, 'claude', 'settings.json');
+  const configDir = join(ctx.runDir, 'claude', 'config');
   const sandbox = claudeSandbox(policy);
   const guarded = guardFiles(policy, guard, join(ctx.runDir, 'claude'), { root: ctx.worktree });
   const settings = {
@@ -145,11 +150,11 @@ export function renderClaude(policy: Policy, ctx: RenderContext, guard: CommandG
   };
   return {
     tool: 'claude',
-    files: [{ path: settingsPath, content: JSON.stringify(settings, null, 2) + '\n' }, ...guarded.files],
+    files: [{ path: settingsPath, content: JSON.stringify(settings, null, 2) + '\n' }, ...guarded.files, { path: join(configDir, 'settings.json'), content: '{}\n' }],
     args: ['--settings', settingsPath, '--setting-sources', 'user', '--permission-mode', permissions.defaultMode],
     placeholders: [],
     env: {
-      CLAUDE_CONFIG_DIR: join(ctx.runDir, 'claude', 'config'),
+      CLAUDE_CONFIG_DIR: configDir,
       CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
     },
   };
