@@ -162,6 +162,19 @@ export async function resetToCommit(git: Git, worktree: GitWhere, headSha: strin
 }
 
 /**
+ * Put a worktree's files at `sha` without moving its branch (HEAD detached there): tracked files checked
+ * out, FIFOs and the like removed, every untracked file and folder removed except the paths in `keep`;
+ * ignored files stay, as in {@link resetToCommit}. For teardown, which runs the commands recorded at the
+ * start of the run on the files they were written for (the base), not on files the agent rewrote.
+ * @param keep worktree-relative paths of files to leave (the protocol files)
+ */
+export async function checkoutDetached(git: Git, worktree: GitWhere, sha: string, keep: readonly string[]): Promise<void> {
+  await removeSpecialFiles(git, worktree);
+  await git.raw(worktree, ['checkout', '--quiet', '--force', '--detach', sha]);
+  await git.raw(worktree, ['clean', '-fdq', ...keep.flatMap((p) => ['-e', `/${p}`])]);
+}
+
+/**
  * Remove a run's worktree and its branch. The caller archives unmerged work first ({@link archiveRef}).
  * @param branch deleted only when it starts with `agentctl/`
  * @param gitDir the recorded admin dir: a rewritten `.git` pointer is put back first (git refuses to

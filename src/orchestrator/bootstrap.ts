@@ -9,7 +9,7 @@
  * copy stays byte-identical whatever the run does. The link is never committed (capture excludes the
  * shared paths) and is removed when the run ends, before any later git step could pick it up.
  */
-import { cpSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, symlinkSync, unlinkSync } from 'node:fs';
+import { cpSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Policy } from '../authz/policy.js';
 import { InputError } from '../core/errors.js';
@@ -173,6 +173,29 @@ export function applyBootstrap(ctx: Context, worktree: string, boot: Bootstrap, 
     applied.linked.push(path);
   }
   return applied;
+}
+
+/**
+ * Make each shared link again where it is not the link to its shared real path (before the gate: the agent
+ * may have removed it, or put a folder of its own there, which capture leaves out). What is there instead
+ * is removed; a path below a parent folder that is a symlink is left alone.
+ * @returns the paths linked again
+ */
+export function relinkShared(worktree: string, boot: Pick<Bootstrap, 'shared'>): string[] {
+  const relinked: string[] = [];
+  for (const { path, real } of boot.shared) {
+    const dest = join(worktree, path);
+    try {
+      if (lstatSync(dest).isSymbolicLink() && readlinkSync(dest) === real) continue;
+    } catch {
+      // Gone: made again below.
+    }
+    if (!safeParents(worktree, path)) continue;
+    rmSync(dest, { recursive: true, force: true });
+    symlinkSync(real, dest);
+    relinked.push(path);
+  }
+  return relinked;
 }
 
 /**

@@ -2,7 +2,9 @@
  * `worktree.teardown`: commands run in a run's worktree, in the OS sandbox, just before the worktree is
  * removed by a review decision (merge or discard). The commands are the ones recorded when the run was
  * bootstrapped (`worktree.bootstrapped`), not whatever the config says now: what a run tears down was
- * fixed when it started. They run under the task's policy as it composes now, write only the worktree and
+ * fixed when it started. So are the files they run on: the worktree is put at the run's base commit, and
+ * untracked files back as setup left them (setupState.ts), first. An attack session had the agent rewrite
+ * the `clean.sh` a teardown ran, which then ran after a discard, with the setup's network. They run under the task's policy as it composes now, write only the worktree and
  * a temp dir, reach the network as setup did (`worktree.network`), and get 5 minutes each.
  *
  * Teardown never blocks the removal: the decision is already recorded, so every outcome (a failing
@@ -26,6 +28,10 @@ import { sandboxLayout } from './stages/prepare.js';
 import type { ConfinedRun } from './stages/types.js';
 import { findRunnableTask } from './tasks.js';
 import { requireApprovedSettings } from './settingsApproval.js';
+import { checkoutDetached } from '../exec/worktree.js';
+import { PROTOCOL_PATHS } from './protocol.js';
+import { runGitTarget } from './review.js';
+import { restoreSetupState } from './stages/setupState.js';
 
 /** Timeout of one teardown command, in milliseconds. */
 export const TEARDOWN_TIMEOUT_MS = 5 * 60 * 1000;
@@ -58,9 +64,13 @@ export async function teardownWorktree(ctx: Context, run: RunView, onEvent?: (e:
     requireApprovedSettings(ctx, 'teardown');
     const found = policy.sandbox.value === 'os' ? locateOsSandbox(ctx.env, ctx.project.root, ctx.project.config.osSandboxBin) : undefined;
     if (found && 'missing' in found) throw new Error(`the OS sandbox cannot start (missing: ${found.missing.join(', ')})`);
+    const dir = runDirOf(ctx.paths, run.runId);
+    // The base's files, and what setup left outside git: nothing the agent wrote runs here.
+    const target = runGitTarget(ctx, run);
+    await checkoutDetached(ctx.git, target, run.baseSha, PROTOCOL_PATHS);
+    await restoreSetupState(ctx.git, worktree, target, [], dir);
     const tmpDir = runTempDir(tmpdir(), `${run.runId.slice(-9)}-td`);
     mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
-    const dir = runDirOf(ctx.paths, run.runId);
     confined = { plan: { osSandbox: found?.sandbox, policy, runId: run.runId, worktree, task: { id: run.task } }, layout: sandboxLayout(ctx, worktree, dir, tmpDir, undefined), tmpDir };
   } catch (error) {
     for (const [index, command] of commands.entries()) record({ type: 'teardown.finished', payload: { command, index, exitCode: null, error: `not run: ${(error as Error).message}` } });

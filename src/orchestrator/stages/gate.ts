@@ -1,13 +1,17 @@
 /**
  * Stage "gate": the task's gate command runs in the run's OS sandbox (it runs code the agent wrote), with
  * the policy's network rule and no way to write outside the worktree and its temp dir
- * (event `gate.passed` / `gate.failed`). What it writes in the worktree is dropped afterwards.
+ * (event `gate.passed` / `gate.failed`). It sees the captured head and, outside git, only what setup left
+ * (setupState.ts: anything else untracked, such as an ignored file the agent planted for the gate to
+ * load, is removed first) and the shared links. What it writes in the worktree is dropped afterwards.
  */
 import { killRunProcesses } from '../../exec/processes.js';
 import { runProcess } from '../../exec/runner.js';
 import { resetToCommit, sandboxTarget } from '../../exec/worktree.js';
 import { controlsOf, type Context } from '../context.js';
+import { relinkShared } from '../bootstrap.js';
 import { PROTOCOL_PATHS } from '../protocol.js';
+import { restoreSetupState } from './setupState.js';
 import { confineCommand } from './confine.js';
 import { runEnv } from './launch.js';
 import { guardGitState } from './gitGuard.js';
@@ -27,6 +31,10 @@ const GATE_OUTPUT_CHARS = 8000;
 export async function gateRun(ctx: Context, run: PreparedRun, headSha: string, emit: Emit, signal?: AbortSignal): Promise<boolean | undefined> {
   const gate = run.plan.task.gate;
   if (!gate) return undefined;
+  // Judged on the captured work: untracked files are put back as setup left them, shared links made again.
+  const target = sandboxTarget({ path: run.plan.worktree, gitDir: run.gitDir });
+  await restoreSetupState(ctx.git, run.plan.worktree, target, run.plan.bootstrap.shared.map((s) => s.path), run.runDir);
+  relinkShared(run.plan.worktree, run.plan.bootstrap);
   const cmd = confineCommand(run, 'gate', { file: 'sh', args: ['-c', gate] });
   const result = await runProcess(cmd.file, cmd.args, {
     cwd: run.plan.worktree,
@@ -44,7 +52,7 @@ export async function gateRun(ctx: Context, run: PreparedRun, headSha: string, e
   // background child of the gate outlives it and could write on).
   await killRunProcesses(run.plan.runId);
   // The gate may write files (build output, caches); they are not the agent's work and are dropped.
-  await resetToCommit(ctx.git, sandboxTarget({ path: run.plan.worktree, gitDir: run.gitDir }), headSha, PROTOCOL_PATHS);
+  await resetToCommit(ctx.git, target, headSha, PROTOCOL_PATHS);
   // A gate stopped by an interrupt or the kill switch gave no verdict: nothing is recorded (a failure
   // would count against the agent's trust for a stop it did not make). An interrupted run then ends
   // interrupted; a halted one cannot merge (no gate passed, and the kill switch caps it at hold).

@@ -4,13 +4,16 @@
  * Like a gate they write only the worktree and the run's temp dir; their network is the policy's rule
  * plus the hosts in `worktree.network` (e.g. the npm registry), which the agent and the gate never get.
  * The first command that fails (or times out) stops the run before the agent: `run.failed`, step `setup`
- * (the CLI exits 4, as for a failed agent); the worktree is kept for a look.
+ * (the CLI exits 4, as for a failed agent); the worktree is kept for a look. Once every command passed,
+ * the untracked files are recorded as setup left them (setupState.ts), for the gate and teardown.
  */
 import { join } from 'node:path';
 import { runProcess } from '../../exec/runner.js';
 import type { Context } from '../context.js';
 import { confineCommand } from './confine.js';
 import { runEnv } from './launch.js';
+import { sandboxTarget } from '../../exec/worktree.js';
+import { recordSetupState } from './setupState.js';
 import type { Emit, PreparedRun } from './types.js';
 
 /** Timeout of one setup command, in milliseconds. */
@@ -44,6 +47,7 @@ export type SetupOutcome = 'ok' | 'failed' | 'interrupted';
  * @param signal aborting stops the current command; the run is then recorded interrupted
  * @returns `ok` when every command exited 0 (or there were none); otherwise the run is already closed in
  *   the log (`run.failed` step `setup`, or `run.interrupted`) and the agent must not start
+ * @throws GitError when the untracked files cannot be listed; a file system error when their state cannot be written
  */
 export async function setupRun(ctx: Context, run: PreparedRun, emit: Emit, signal?: AbortSignal): Promise<SetupOutcome> {
   const { setup, setupHosts } = run.plan.bootstrap.settings;
@@ -71,5 +75,7 @@ export async function setupRun(ctx: Context, run: PreparedRun, emit: Emit, signa
       return 'failed';
     }
   }
+  const { worktree } = run.plan;
+  await recordSetupState(ctx.git, worktree, sandboxTarget({ path: worktree, gitDir: run.gitDir }), run.plan.bootstrap.shared.map((s) => s.path), run.runDir);
   return 'ok';
 }
