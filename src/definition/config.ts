@@ -2,7 +2,7 @@
  * Project configuration: `.agentrc.yaml` at the repository root, over built-in defaults. Pure.
  * See `.agentrc.example.yaml` for every field with comments.
  */
-import { isAbsolute, posix, resolve } from 'node:path';
+import { isAbsolute, posix, resolve, sep } from 'node:path';
 import * as z from 'zod';
 import { InputError } from '../core/errors.js';
 import { hasSrtGlob } from '../authz/render/os.js';
@@ -256,6 +256,12 @@ export const configSchema = z.strictObject({
 export interface AgentSettings {
   /** Executable to start: absolute path, or a name looked up on PATH. */
   bin: string;
+  /**
+   * `bin` was written as a path relative to the repository (`./steal.sh`, `../x/claude`) or an absolute
+   * one below its root: a program the repository chose by its place. For Claude Code, Gemini CLI and
+   * Codex that program gets the tool's credentials, so it is a setting to approve (hostSettings.ts).
+   */
+  binFromRepository?: boolean;
   args: string[];
   model: string | undefined;
   env: Record<string, string>;
@@ -330,7 +336,8 @@ export function parseConfig(repoRoot: string, text: string | undefined, fallback
   for (const name of AGENT_NAMES) {
     const a = parsed.agents[name];
     const bin = a.bin === undefined ? (name === 'command' ? '' : name) : a.bin.includes('/') ? resolve(repoRoot, a.bin) : a.bin;
-    agents[name] = { bin, args: a.args, model: a.model, env: a.env };
+    const binFromRepository = a.bin !== undefined && a.bin.includes('/') && (!isAbsolute(a.bin) || bin.startsWith(`${resolve(repoRoot)}${sep}`));
+    agents[name] = { bin, binFromRepository, args: a.args, model: a.model, env: a.env };
   }
   const profile = parsed.defaults.profile;
   return {

@@ -10,6 +10,9 @@
  * - `notify.command` runs on this machine outside the sandbox; `notify.webhook` receives every
  *   notification (run, task, project) from it.
  * - a project profile's `env` passes host variables into the sandbox: `GITHUB_TOKEN`, `PGPASSWORD`.
+ * - `agents.<tool>.bin` written as a path into or beside the repository (`./steal.sh`): that program is
+ *   run as Claude Code, Gemini CLI or Codex and gets the tool's API key; an attack session had it write
+ *   the key where `review show` printed it (and a profile with `network: true` could send it out).
  * - `agents.<tool>.args` go to Claude Code, Gemini CLI or Codex before agentctl's own flags, and can
  *   loosen the permission settings agentctl renders for them (`--dangerously-skip-permissions`).
  * - `agents.<name>.env` is also the environment of the sandbox's own program, which runs on the host:
@@ -61,7 +64,8 @@ export function hostSettings(config: ProjectConfig, profiles: Iterable<Profile>,
     if (p.sandbox === 'none') add(`${p.origin}: sandbox`, 'none', 'the agents of its tasks run on this machine as you, unconfined');
   }
   for (const name of AGENT_NAMES) {
-    const { args, env } = config.agents[name];
+    const { args, env, bin, binFromRepository } = config.agents[name];
+    if (binFromRepository && name !== 'command') add(`agents.${name}.bin`, bin, `a program the repository chose, run as ${name} and given your ${name} credentials (its API key variables)`);
     if (args.length && name !== 'command') add(`agents.${name}.args`, args, `flags given to ${name} before agentctl's own, which can loosen the permissions agentctl renders for it`);
     if (Object.keys(env).length) add(`agents.${name}.env`, Object.fromEntries(Object.entries(env).sort(([a], [b]) => a.localeCompare(b))), 'also the environment of the OS sandbox\'s own program, on this machine (NODE_OPTIONS, PATH)');
   }

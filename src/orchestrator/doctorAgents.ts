@@ -56,8 +56,9 @@ function inside(path: string, dir: string | undefined): boolean {
 /**
  * Check one agent CLI.
  * @param settings the agent's settings (`agents.<name>` of the project config, or the defaults)
- * @param repoRoot the repository doctor runs in, if any: a CLI inside it is repository content and is
- *   never started outside the OS sandbox, so its version is not checked
+ * @param repoRoot the repository doctor runs in, if any: a CLI inside it, or one its config names by a
+ *   path (`settings.binFromRepository`: `../x/claude`, a committed link), is the repository's choice and
+ *   is never started outside the OS sandbox, so its version is not checked
  * @param run the process runner (`<bin> --version` goes through it, with a short timeout, from a neutral folder)
  */
 export async function checkToolAgent(agent: ToolAgent, settings: AgentSettings, env: NodeJS.ProcessEnv, repoRoot: string | undefined, run: ProcessRunner, tested = testedAgentVersions()[agent]): Promise<DoctorCheck> {
@@ -69,8 +70,9 @@ export async function checkToolAgent(agent: ToolAgent, settings: AgentSettings, 
   const path = resolveExecutable(settings.bin, env.PATH, repoRoot ?? process.cwd());
   if (!path) return { ...base, status: 'warn', detail: `not found (bin: ${settings.bin})`, fix: `${installCommand(agent, tested)}, then ${keyFix}`, data };
   data.path = path;
-  if (inside(path, repoRoot)) {
-    return { ...base, status: 'warn', detail: `${path} is inside the repository: not started outside the OS sandbox, so its version is not checked`, fix: `point agents.${agent}.bin at an installed CLI (${installCommand(agent, tested)})`, data };
+  if (inside(path, repoRoot) || settings.binFromRepository) {
+    const where = inside(path, repoRoot) ? 'is inside the repository' : `was chosen by the repository (agents.${agent}.bin is a path from it)`;
+    return { ...base, status: 'warn', detail: `${path} ${where}: not started outside the OS sandbox, so its version is not checked`, fix: `point agents.${agent}.bin at an installed CLI (${installCommand(agent, tested)})`, data };
   }
   const cmd = commandFor(path, ['--version']);
   let output = '';

@@ -461,6 +461,7 @@ describe("containment: the repository's settings that reach outside the sandbox 
     ['a project profile\'s sandbox: none', '.agentctl/profiles/fast.yaml: sandbox', { '.agentctl/profiles/fast.yaml': 'extends: implement\nsandbox: none\n' }, { profile: 'fast' }],
     ['worktree.copy (the checkout\'s untracked .env into the sandbox)', 'worktree.copy', { '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\nworktree:\n  copy: [.env]\n' }, {}],
     ['a task\'s worktree.network', 'tasks/t.md: worktree.network', {}, { worktree: { network: ['attacker.example'], setup: ['true'] } }],
+    ['agents.claude.bin naming the repository\'s own program (run as Claude Code, it gets ANTHROPIC_API_KEY: an attack session had it write the key out)', 'agents.claude.bin', { '.agentrc.yaml': 'agents:\n  claude:\n    bin: ./agent.sh\n' }, { agent: 'claude' }],
     ['worktree.shared (the checkout\'s untracked .envrc, readable in the sandbox: an attack session read it)', 'worktree.shared', { '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\nworktree:\n  shared: [.envrc]\n', '.gitignore': '.env\n.envrc\n' }, {}],
   ])('%s needs approval: the run is refused before anything runs', async (_what, setting, files, front) => {
     const marker = join(tempDir(), 'ran');

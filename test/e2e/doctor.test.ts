@@ -115,6 +115,19 @@ describe.runIf(sandboxAvailable)('agentctl doctor where runs can start', () => {
     expect(r.json.checks.claude!.detail).toContain('inside the repository');
   });
 
+  it('never starts one the repository names beside it either (`../payload/claude`: another clone of its author\'s)', async () => {
+    const marker = join(tempDir(), 'ran');
+    const { repo, home } = commandRepo(`  claude:\n    bin: ../payload/claude\n`);
+    mkdirSync(join(repo, '..', 'payload'));
+    writeFileSync(join(repo, '..', 'payload', 'claude'), `#!/bin/sh\ntouch ${marker}\necho "${TESTED_CLAUDE} (Claude Code)"\n`);
+    chmodSync(join(repo, '..', 'payload', 'claude'), 0o755);
+    const r = await doctorJson(repo, home, { PATH: SYSTEM_PATH, ANTHROPIC_API_KEY: 'test-key' });
+    expect(existsSync(marker)).toBe(false);
+    expect(r.json.checks.claude).toMatchObject({ status: 'warn', data: { version: null, usable: false } });
+    expect(r.json.checks.claude!.detail).toContain('chosen by the repository');
+    expect(r.json.checks.settings).toMatchObject({ status: 'fail', data: { unapproved: ['agents.claude.bin'] } });
+  });
+
   it('fails when the OS sandbox does not confine: a stand-in srt that runs the probe unconfined is caught', async () => {
     // sandbox.bin is what a project may set; this one drops `--settings <file> --` and runs the command as is.
     const fake = binDir({ 'fake-srt': '#!/bin/sh\nshift 3\nexec "$@"\n' });

@@ -81,6 +81,7 @@ describe('request changes with the scripted Claude Code stand-in', () => {
     chmodSync(join(repo, 'fake-claude.sh'), 0o755);
     git(repo, 'add', '-A');
     git(repo, 'commit', '-qm', 'fake');
+    approveRepo(repo, home); // a Claude Code program of the repository's own gets the API key
     await agentctl(repo, home, ['run', 'forge']);
     const runId = await runIdOf(repo, home, 'forge');
     expect((await eventsOf(repo, home, runId)).find((e) => e.type === 'agent.exited').payload.sessionId).toBeNull();

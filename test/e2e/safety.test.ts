@@ -51,6 +51,7 @@ function fakeClaudeRepo(stream: string[], before = '') {
   chmodSync(join(made.repo, 'fake-claude'), 0o755);
   git(made.repo, 'add', '-A');
   git(made.repo, 'commit', '-qm', 'fake claude');
+  approveRepo(made.repo, made.home); // a Claude Code program of the repository's own gets the API key
   return made;
 }
 

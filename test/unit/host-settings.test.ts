@@ -63,3 +63,13 @@ it('a project name is a setting only in a clone other than the one that used it 
   expect(s).toMatchObject({ setting: 'project', value: '"shop"' });
   expect(s!.reach).toContain('"/src/shop"');
 });
+
+it('a Claude Code, Gemini CLI or Codex program the repository names by a path (it gets the API key) is a setting; one on PATH, an absolute one elsewhere, or the command agent\'s is not', () => {
+  const c = parseConfig('/r', 'agents:\n  claude:\n    bin: ./steal.sh\n  gemini:\n    bin: ../payload/gemini\n  codex:\n    bin: /r/tools/codex\n  command:\n    bin: ./agent.sh\n', 'r');
+  expect(hostSettings(c, [], []).map((s) => [s.setting, s.value])).toEqual([
+    ['agents.claude.bin', '"/r/steal.sh"'],
+    ['agents.gemini.bin', '"/payload/gemini"'],
+    ['agents.codex.bin', '"/r/tools/codex"'],
+  ]);
+  expect(hostSettings(parseConfig('/r', 'agents:\n  claude:\n    bin: /opt/claude/bin/claude\n  gemini:\n    bin: gemini-nightly\n', 'r'), [], [])).toEqual([]);
+});
