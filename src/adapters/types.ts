@@ -57,12 +57,16 @@ export interface LaunchSpec {
 /**
  * A prompt as a tool can be given it: each NUL written `\x00`. argv and environment strings end at a NUL
  * (spawning with one fails: a diff that showed a NUL byte of the agent's file made `request-changes`
- * fail to start the agent), and a NUL means nothing to a model. Pure.
+ * fail to start the agent), and a NUL means nothing to a model. A prompt that starts with `-` (a task
+ * whose body is a Markdown list, or a repository's `--add-dir=/etc`) starts with a line break instead:
+ * Claude Code 2.1.330, Gemini CLI and Codex each read such an argument as an option ("unknown option
+ * '- fix the docs'"; tried with each CLI), which no task text may set. Pure.
  * @param text a prompt, with text from a task file or a diff
- * @returns the same text without NUL characters
+ * @returns the same text without NUL characters, never starting with `-`
  */
 export function launchablePrompt(text: string): string {
-  return text.replaceAll('\0', '\\x00');
+  const safe = text.replaceAll('\0', '\\x00');
+  return safe.startsWith('-') ? `\n${safe}` : safe;
 }
 
 /** Input to {@link AgentAdapter.launch}. */

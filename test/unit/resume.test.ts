@@ -11,7 +11,7 @@ import { claudeAdapter, claudeParser } from '../../src/adapters/claude.js';
 import { codexAdapter, codexParser } from '../../src/adapters/codex.js';
 import { commandAdapter } from '../../src/adapters/command.js';
 import { geminiAdapter, geminiParser } from '../../src/adapters/gemini.js';
-import { isSessionId } from '../../src/adapters/types.js';
+import { isSessionId, launchablePrompt } from '../../src/adapters/types.js';
 import type { StoredEvent } from '../../src/evidence/events.js';
 import { projectRuns } from '../../src/evidence/projections/runs.js';
 import { evidenceOf, type RunRecord } from '../../src/evidence/projections/trust-rules.js';
@@ -203,5 +203,19 @@ describe('progress lines', () => {
   it('an event whose payload version this agentctl cannot read is not described, and does not stop the listing', async () => {
     const { describeEvent } = await import('../../src/ui/describe.js');
     expect(describeEvent({ ...ev('review.changes_requested', { attempt: 2, by: 'dev', note: 'x' }), version: 99 })).toBeUndefined();
+  });
+});
+
+describe('launchablePrompt', () => {
+  it('never starts with "-": Claude Code, Gemini CLI and Codex each read such an argument as an option (a Markdown list, or --add-dir=/etc from a task file)', () => {
+    expect(launchablePrompt('- fix the docs\n- and the README')).toBe('\n- fix the docs\n- and the README');
+    expect(launchablePrompt('--add-dir=/etc')).toBe('\n--add-dir=/etc');
+    expect(launchablePrompt('Fix the docs - all of them')).toBe('Fix the docs - all of them');
+    expect(launchablePrompt('a\0b')).toBe('a\\x00b');
+    const settings = { bin: 'x', args: [], model: undefined, env: {} };
+    const at = (args: string[], flag: string) => args[args.indexOf(flag) + 1]!;
+    expect(at(claudeAdapter.launch({ prompt: launchablePrompt('- x'), worktree: '/w', settings, rendered: undefined, interactive: false }).args, '-p')).toBe('\n- x');
+    expect(at(geminiAdapter.launch({ prompt: launchablePrompt('- x'), worktree: '/w', settings, rendered: undefined, interactive: false }).args, '-p')).toBe('\n- x');
+    expect(codexAdapter.launch({ prompt: launchablePrompt('- x'), worktree: '/w', settings, rendered: undefined, interactive: false }).args.at(-1)).toBe('\n- x');
   });
 });
