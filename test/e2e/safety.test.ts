@@ -505,9 +505,11 @@ describe('hostile input', () => {
     const { repo, home } = commandRepo('mkdir -p docs; echo x > docs/x.md', { t: {} });
     const run = (await json(repo, home, ['run', 't'])).run;
     // The script carries its output: the reviewer's sandbox hides the checkout.
-    writeFileSync(join(repo, 'fake-claude'), `#!/bin/sh\ncat <<'LINES'\n${lines.join('\n')}\nLINES\n`);
-    chmodSync(join(repo, 'fake-claude'), 0o755);
-    writeFileSync(join(repo, '.agentrc.yaml'), `agents:\n  command:\n    bin: ./agent.sh\n  claude:\n    bin: ${join(repo, 'fake-claude')}\n`);
+    // Outside the checkout: a Claude Code program inside it would be the repository's, to approve first.
+    const fake = join(tempDir(), 'fake-claude');
+    writeFileSync(fake, `#!/bin/sh\ncat <<'LINES'\n${lines.join('\n')}\nLINES\n`);
+    chmodSync(fake, 0o755);
+    writeFileSync(join(repo, '.agentrc.yaml'), `agents:\n  command:\n    bin: ./agent.sh\n  claude:\n    bin: ${fake}\n`);
     const asked = await agentctl(repo, home, ['review', 'ask', run.runId, '--agent', 'claude', '--json']);
     expect(asked.stderr).not.toMatch(/internal error|no event can record|Maximum call stack/);
     expect(asked.code, asked.stderr).toBe(0);
