@@ -274,6 +274,8 @@ export function renderCodex(policy: Policy, ctx: RenderContext, guard: CommandGu
     // until a human trusts them in its TUI (`/hooks`).
     args: ['--dangerously-bypass-hook-trust'],
     env: { CODEX_HOME: home },
+    // Codex reads command rules (`$CODEX_HOME/rules/*.rules`, its execpolicy) from its home: none planted.
+    readOnlyDirs: [join(home, 'rules')],
     placeholders: placeholders.map((p) => join(ctx.worktree, p)),
   };
 }

@@ -204,5 +204,8 @@ export function renderGemini(policy: Policy, ctx: RenderContext): RenderedConfig
     args: ['--approval-mode', geminiApprovalMode(policy), '--policy', policyPath],
     placeholders: [],
     env: { GEMINI_CLI_HOME: home, GEMINI_CLI_TRUST_WORKSPACE: 'false', GEMINI_CLI_NO_RELAUNCH: 'true' },
+    // User policies (`~/.gemini/policies/*.toml`, geminicli.com/docs/reference/policy-engine) load in the
+    // user tier beside `--policy`: one the agent planted could outrank these rules.
+    readOnlyDirs: [join(home, '.gemini', 'policies')],
   };
 }

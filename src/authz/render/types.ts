@@ -32,4 +32,10 @@ export interface RenderedConfig {
    * are never committed; anything else found there is left for the scope check. Empty when none.
    */
   placeholders: string[];
+  /**
+   * Folders in the tool's home it reads configuration from that no file of agentctl's fills (Gemini CLI's
+   * user policies, Codex's rules): made empty before each launch and read-only in the OS sandbox, so code
+   * the agent ran cannot plant rules there that outrank agentctl's, for itself or a later attempt. Absolute.
+   */
+  readOnlyDirs?: string[];
 }

@@ -118,7 +118,8 @@ export async function configure(ctx: Context, plan: RunPlan, gitDir: string, git
 
 /**
  * What the OS sandbox lets a run's agent see and write: its worktree, its tool homes (the `*_HOME` /
- * `*_DIR` folders the renderer names) and its temp dir; the generated config files stay read-only; the
+ * `*_DIR` folders the renderer names) and its temp dir; the generated config files and the tool's
+ * configuration folders (RenderedConfig.readOnlyDirs) stay read-only; the
  * shared checkout paths (`worktree.shared`, absolute real paths) are readable, never writable.
  */
 export function sandboxLayout(ctx: Context, worktree: string, runDir: string, tmpDir: string, rendered: RenderedConfig | undefined, shared: readonly string[] = []): SandboxLayout {
@@ -134,7 +135,7 @@ export function sandboxLayout(ctx: Context, worktree: string, runDir: string, tm
     runDir,
     writable: [...homes, tmpDir],
     tempRoot,
-    readOnlyFiles: (rendered?.files ?? []).map((f) => f.path),
+    readOnlyFiles: [...(rendered?.files ?? []).map((f) => f.path), ...(rendered?.readOnlyDirs ?? [])],
     homeDir: homedir(),
     platform: process.platform,
     toolchains: confinedToolchains(ctx.env, homedir(), [ctx.project.root, ctx.paths.home, tempRoot], ctx.project.config.osSandboxRead.map((f) => (f.startsWith('~/') ? join(homedir(), f.slice(2)) : normalize(f)))),

@@ -17,4 +17,8 @@ export function writeRendered(rendered: RenderedConfig | undefined): void {
   for (const [name, value] of Object.entries(rendered?.env ?? {})) {
     if (/_(HOME|DIR)$/.test(name)) mkdirSync(value, { recursive: true, mode: 0o700 });
   }
+  for (const dir of rendered?.readOnlyDirs ?? []) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
 }
