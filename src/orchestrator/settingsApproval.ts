@@ -34,9 +34,13 @@ export function settingsApprovalsFile(paths: HomePaths): string {
   return join(paths.home, 'approvals', 'settings.json');
 }
 
-/** Every project's approval; none when the file is missing. @throws ConfigError when it is unreadable or malformed */
-function readApprovals(paths: HomePaths): Record<string, Approval> {
-  const file = settingsApprovalsFile(paths);
+/**
+ * The object under `key` in one of the approvals folder's JSON files (`{"projects": {…}}`).
+ * @param check throws an Error describing what is wrong with an entry
+ * @returns it; empty when the file is missing
+ * @throws ConfigError when the file is unreadable, or malformed (naming it, with `hint`)
+ */
+function readRecords<T>(file: string, key: string, hint: string, check: (name: string, value: unknown) => void = () => {}): Record<string, T> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -45,12 +49,18 @@ function readApprovals(paths: HomePaths): Record<string, Approval> {
     throw new ConfigError(`cannot read ${file}: ${(error as Error).message}`, { cause: error });
   }
   try {
-    const parsed = JSON.parse(text) as { projects?: unknown };
-    if (typeof parsed.projects !== 'object' || parsed.projects === null || Array.isArray(parsed.projects)) throw new Error('"projects" is not an object');
-    return parsed.projects as Record<string, Approval>;
+    const records = (JSON.parse(text) as Record<string, unknown>)[key];
+    if (typeof records !== 'object' || records === null || Array.isArray(records)) throw new Error(`"${key}" is not an object`);
+    for (const [name, value] of Object.entries(records)) check(name, value);
+    return records as Record<string, T>;
   } catch (error) {
-    throw new ConfigError(`${file} is malformed: ${(error as Error).message}`, { hint: 'Remove it and approve each repository again with: agentctl approve' });
+    throw new ConfigError(`${file} is malformed: ${(error as Error).message}`, { hint });
   }
+}
+
+/** Every project's approval; none when the file is missing. @throws ConfigError when it is unreadable or malformed */
+function readApprovals(paths: HomePaths): Record<string, Approval> {
+  return readRecords(settingsApprovalsFile(paths), 'projects', 'Remove it and approve each repository again with: agentctl approve');
 }
 
 /**
@@ -75,26 +85,10 @@ interface NameRecord extends NameOwner {
 
 /** Every recorded name; none when the file is missing. @throws ConfigError when it is unreadable or malformed */
 function readProjectNames(paths: HomePaths): Record<string, NameRecord> {
-  const file = projectNamesFile(paths);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new ConfigError(`cannot read ${file}: ${(error as Error).message}`, { cause: error });
-  }
-  try {
-    const parsed = JSON.parse(text) as { names?: unknown };
-    if (typeof parsed.names !== 'object' || parsed.names === null || Array.isArray(parsed.names)) throw new Error('"names" is not an object');
-    const names = parsed.names as Record<string, unknown>;
-    for (const [name, r] of Object.entries(names)) {
-      const ok = typeof r === 'object' && r !== null && typeof (r as NameRecord).key === 'string' && typeof (r as NameRecord).root === 'string';
-      if (!ok) throw new Error(`the entry of ${JSON.stringify(name)} has no key and root`);
-    }
-    return names as Record<string, NameRecord>;
-  } catch (error) {
-    throw new ConfigError(`${file} is malformed: ${(error as Error).message}`, { hint: 'Remove it: each project name then belongs to the next clone that uses it' });
-  }
+  return readRecords(projectNamesFile(paths), 'names', 'Remove it: each project name then belongs to the next clone that uses it', (name, r) => {
+    const ok = typeof r === 'object' && r !== null && typeof (r as NameRecord).key === 'string' && typeof (r as NameRecord).root === 'string';
+    if (!ok) throw new Error(`the entry of ${JSON.stringify(name)} has no key and root`);
+  });
 }
 
 /**

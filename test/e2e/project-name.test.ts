@@ -5,7 +5,7 @@
  * runs to that project's lists and evidence. A name belongs to the first clone on this machine that
  * used it; another clone using it needs `agentctl approve` before it runs agents or records git evidence.
  */
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { agentctl, cleanup, git, taskFile, tempDir } from '../helpers.js';
@@ -66,6 +66,18 @@ describe('a project name belongs to the first clone on this machine that used it
     const r2 = await agentctl(evil, home, ['run', 'evil-task', '--json']);
     expect(r2.code, r2.stderr).toBe(0);
     expect(await runIds(shop, home)).toContain(JSON.parse(r2.stdout).run.runId);
+  });
+
+  it('a damaged names file is named, and changes nothing', async () => {
+    const base = tempDir();
+    const home = join(base, 'home');
+    const shop = repoWithTasks(base, 'shop', 'project: shop\n', ['docs-a']);
+    mkdirSync(join(home, 'approvals'), { recursive: true });
+    writeFileSync(join(home, 'approvals', 'projects.json'), '{"names": {"shop": {"key": 1}}}');
+    const r = await agentctl(shop, home, ['tasks']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`${join(home, 'approvals', 'projects.json')} is malformed: the entry of "shop" has no key and root`);
+    expect(readFileSync(join(home, 'approvals', 'projects.json'), 'utf8')).toBe('{"names": {"shop": {"key": 1}}}');
   });
 
   it('a fork holding a revert of the project\'s merge records no regression for it until approved', async () => {
