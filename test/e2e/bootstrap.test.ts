@@ -131,7 +131,8 @@ describe.runIf(sandboxAvailable)('worktree bootstrap on a real Node project (OS 
   });
 
   it('setup: [npm ci --prefer-offline]: the gate passes offline; the checkout\'s node_modules is byte-identical; setup has no network unless worktree.network says so; copy brings gitignored files', async () => {
-    const agent = 'echo "// mine" >> node_modules/tinydep/index.js && echo "own-copy writable"\ncat local/data.txt\n[ -L local/link ] && echo "link copied" || echo "link skipped"';
+    // The run's own node_modules (setup's) is writable; what the agent writes there is gone before the gate.
+    const agent = 'echo mine > node_modules/mine.txt && echo "own-copy writable"\ncat local/data.txt\n[ -L local/link ] && echo "link copied" || echo "link skipped"';
     const { repo, home } = nodeProject('  setup: [npm ci --prefer-offline]\n  copy: [local]', agent);
     // A gitignored folder copied into the worktree (its symlink is not copied).
     writeFileSync(join(repo, '.gitignore'), 'node_modules/\nlocal/\n');
@@ -151,6 +152,8 @@ describe.runIf(sandboxAvailable)('worktree bootstrap on a real Node project (OS 
     expect(said(events)).toEqual(expect.arrayContaining(['own-copy writable', 'local data', 'link skipped']));
     expect(events.find((e) => e.type === 'worktree.bootstrapped')!.payload).toMatchObject({ copied: ['local'], skipped: ['local/link: not a regular file or folder'] });
     expect(treeHash(join(repo, 'node_modules'))).toBe(before);
+    expect(existsSync(join(run.worktree, 'node_modules', 'mine.txt'))).toBe(false);
+    expect(existsSync(join(run.worktree, 'node_modules', 'tinydep', 'index.js'))).toBe(true);
     const settings = JSON.parse(readFileSync(join(home, 'runs', run.runId, 'os-sandbox.setup.json'), 'utf8'));
     expect(settings.network.allowedDomains).toEqual([]);
   });
