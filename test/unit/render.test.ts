@@ -64,8 +64,6 @@ describe('Claude Code renderer', () => {
     expect(r.files.every((f) => !f.path.startsWith(rctx.worktree))).toBe(true);
     expect(r.env.CLAUDE_CONFIG_DIR).toBe(`${rctx.runDir}/claude/config`);
     expect(r.env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC).toBe('1');
-    // The API key stays with Claude Code: its Bash commands (the repository's `npm test`) do not get it.
-    expect(r.env.CLAUDE_CODE_SUBPROCESS_ENV_SCRUB).toBe('1');
     // The `user` source is a generated (read-only) empty file, never one the agent's code wrote.
     expect(r.files.find((f) => f.path === `${rctx.runDir}/claude/config/settings.json`)?.content).toBe('{}\n');
   });

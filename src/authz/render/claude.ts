@@ -133,8 +133,8 @@ export function claudeSandbox(policy: Policy): ClaudeSandbox | undefined {
  *   is read-only in the OS sandbox and written again before each attempt, so code the agent ran cannot
  *   plant rules or hooks there for itself or a later attempt, which an attack session did) and the guard's
  *   rules file (`<runDir>/claude/agentctl-command-rules.json`); the `--settings`/`--setting-sources user`/
- *   `--permission-mode` args; and env: `CLAUDE_CONFIG_DIR` (per-run, `<runDir>/claude/config`), the
- *   no-telemetry switches and the subprocess credential scrub
+ *   `--permission-mode` args; and env: `CLAUDE_CONFIG_DIR` (per-run, `<runDir>/claude/config`) and the
+ *   no-telemetry switches
  */
 export function renderClaude(policy: Policy, ctx: RenderContext, guard: CommandGuard): RenderedConfig {
   const permissions = claudePermissions(policy);
@@ -156,11 +156,6 @@ export function renderClaude(policy: Policy, ctx: RenderContext, guard: CommandG
     env: {
       CLAUDE_CONFIG_DIR: configDir,
       CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-      // Claude Code (2.1.79+) keeps its API key and cloud credentials out of the environment of what it
-      // starts (Bash commands, hooks, MCP servers): `npm test` runs the repository's code, which read
-      // ANTHROPIC_API_KEY and, under a policy with network, could send it out.
-      // Source: anthropics/claude-code-action v1.0.77 release notes (CLAUDE_CODE_SUBPROCESS_ENV_SCRUB).
-      CLAUDE_CODE_SUBPROCESS_ENV_SCRUB: '1',
     },
   };
 }
