@@ -36,22 +36,17 @@ export async function scanMergedRuns(ctx: Context): Promise<number> {
     if (reverted.has(run.runId) || !present.has(run.mergeSha!)) continue;
     const base = `refs/heads/${run.baseBranch}`;
     if (!(await ctx.git.isAncestor(ctx.project.root, run.mergeSha!, base).catch(() => false))) continue;
-    const log = await ctx.git.out(ctx.project.root, ['log', '--reverse', '--max-count=500', '--format=%H%x1f%s%x1f%b%x1e', `${run.mergeSha}..${base}`], { readOnly: true });
-    const commits = log.split('\x1e').map((c) => c.trim()).filter(Boolean).map((c) => {
-      const [sha, subject, body] = c.split('\x1f');
-      return { sha: sha!, subject: subject ?? '', body: body ?? '' };
-    });
+    const range = `${run.mergeSha}..${base}`;
     const subject = { runId: run.runId, task: run.task, agent: run.agent, project, taskType: run.taskType };
-    const targets = [run.mergeSha!, run.headSha].filter((s): s is string => !!s);
-    const revert = commits.find((c) => targets.some((t) => new RegExp(`This reverts commit ${t.slice(0, 7)}[0-9a-f]*`).test(c.body)));
+    const targets = [run.mergeSha!, run.headSha].filter((s): s is string => !!s && /^[0-9a-f]{40,64}$/.test(s));
+    const revert = await revertOf(ctx, range, targets);
     if (revert) {
       events.push({ ...subject, type: 'regression.detected', key: `regression:${run.runId}`, payload: { kind: 'revert', commit: revert.sha, subject: revert.subject } });
       continue;
     }
     if (followed.has(run.runId) || ctx.project.config.followUpCommits === 0) continue;
     const files = new Set(await changedPaths(ctx, run));
-    for (const c of commits.slice(0, ctx.project.config.followUpCommits)) {
-      if (c.subject.startsWith('agentctl:')) continue;
+    for (const c of await firstHumanCommits(ctx, range, ctx.project.config.followUpCommits)) {
       const touched = (await ctx.git.out(ctx.project.root, ['diff-tree', '--no-commit-id', '--name-only', '-r', '-z', c.sha], { readOnly: true })).split('\0').filter(Boolean);
       const overlap = touched.filter((p) => files.has(p));
       if (overlap.length) {
@@ -62,6 +57,55 @@ export async function scanMergedRuns(ctx: Context): Promise<number> {
   }
   if (events.length) ctx.store.append(events);
   return events.length;
+}
+
+/** Commits after a merge read for follow-ups, oldest first (a window, so a long history costs no more). */
+const FOLLOW_UP_WINDOW = 500;
+
+/** A commit of the base branch as the scan reads it. */
+interface Commit {
+  sha: string;
+  subject: string;
+  body: string;
+}
+
+/** Commits as `git log --format=%H%x1f%s%x1f%b%x1e` prints them. */
+function parseCommits(log: string): Commit[] {
+  return log.split('\x1e').map((c) => c.trim()).filter(Boolean).map((c) => {
+    const [sha, subject, body] = c.split('\x1f');
+    return { sha: sha!, subject: subject ?? '', body: body ?? '' };
+  });
+}
+
+/** agentctl's own commits (a run's work, a merge): their messages carry text an agent chose (a follow-up's title). */
+const isAgentctlCommit = (c: Commit) => c.subject.startsWith('agentctl:');
+
+/**
+ * The commit in `range` that reverts one of `targets`: a commit that is not agentctl's own whose message
+ * has the line `git revert` writes, `This reverts commit <full sha>`. (An attack session had an agent put
+ * "This reverts commit <7 hex>" in a follow-up's title, which agentctl's merge commit carried: any such
+ * text anywhere in any message counted, and another run was demoted for a revert that never happened.)
+ * @param targets full commit ids (the run's merge and its captured head)
+ * @returns the oldest such commit, or undefined
+ */
+async function revertOf(ctx: Context, range: string, targets: readonly string[]): Promise<Commit | undefined> {
+  if (!targets.length) return undefined;
+  const grep = targets.flatMap((t) => ['--grep', `This reverts commit ${t}`]);
+  const found = parseCommits(await ctx.git.out(ctx.project.root, ['log', '--format=%H%x1f%s%x1f%b%x1e', ...grep, range], { readOnly: true }));
+  const line = new RegExp(`^This reverts commit (${targets.join('|')})\\b`, 'm');
+  return found.filter((c) => !isAgentctlCommit(c) && line.test(c.body)).at(-1);
+}
+
+/**
+ * The first `n` commits after a merge that are not agentctl's own, oldest first, from the oldest
+ * {@link FOLLOW_UP_WINDOW} (agentctl's commits of later merges no longer use up the window: an attack
+ * session hid a human fix behind them).
+ */
+async function firstHumanCommits(ctx: Context, range: string, n: number): Promise<Commit[]> {
+  const count = Number(await ctx.git.out(ctx.project.root, ['rev-list', '--count', range], { readOnly: true }));
+  // --skip and --max-count apply before --reverse: skipping the newest leaves the oldest, then reversed.
+  const log = await ctx.git.out(ctx.project.root, ['log', '--reverse', `--skip=${Math.max(0, count - FOLLOW_UP_WINDOW)}`, `--max-count=${FOLLOW_UP_WINDOW}`, '--format=%H%x1f%s%x1f%x1e', range], { readOnly: true });
+  return parseCommits(log).filter((c) => !isAgentctlCommit(c)).slice(0, n);
 }
 
 /**

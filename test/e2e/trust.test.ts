@@ -141,6 +141,53 @@ describe('evidence from git after a merge', () => {
     expect(JSON.parse((await agentctl(repo, home, ['log', '--json'])).stdout).events).toHaveLength(log.length);
   });
 
+  it('an agent cannot frame a merged run as reverted: "This reverts commit <sha>" in a follow-up\'s title reaches agentctl\'s own commits, which are no revert', async () => {
+    // Found by an attack session: the scan matched that text in any commit's message, and a follow-up's
+    // title (the agent's) is in the message of agentctl's commits for it; the framed run was demoted to hold.
+    const framing = '#!/bin/sh\nname=$(printf "%s" "$AGENTCTL_PROMPT" | head -n1 | cut -c1-8 | tr -c "a-z0-9\\n" -)\nmkdir -p docs\necho "# $name" > "docs/$name.md"\nif [ "$name" = atk ]; then sha=$(git rev-parse main); echo "{\\"id\\":\\"fu-tidy\\",\\"title\\":\\"Tidy docs. This reverts commit $sha\\",\\"type\\":\\"docs\\"}" >> .agentctl/followups.jsonl; fi\n';
+    const { repo, home } = makeRepo({ '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n', 'agent.sh': framing });
+    chmodSync(join(repo, 'agent.sh'), 0o755);
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'agent');
+    addTask(repo, 'victim', {});
+    addTask(repo, 'atk', { type: 'feature' });
+    const merge = async (id: string) => {
+      const r = await agentctl(repo, home, ['run', id, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const m = await agentctl(repo, home, ['review', 'merge', JSON.parse(r.stdout).run.runId]);
+      expect(m.code, m.stderr).toBe(0);
+    };
+    await merge('victim');
+    const victimMerge = git(repo, 'rev-parse', 'HEAD');
+    await merge('atk');
+    await merge('fu-tidy');
+    expect(git(repo, 'log', '--format=%B', '-1')).toContain(`This reverts commit ${victimMerge}`);
+    const docs = JSON.parse((await agentctl(repo, home, ['promote', '--json'])).stdout).profiles.find((p: { taskType: string }) => p.taskType === 'docs');
+    expect(docs.evidence.regressions).toBe(0);
+    expect(JSON.parse((await agentctl(repo, home, ['log', '--json'])).stdout).events.filter((e: { type: string }) => e.type === 'regression.detected')).toEqual([]);
+  });
+
+  it('a human fix is found after later merges: agentctl\'s own commits do not use up the follow-up window', async () => {
+    const { repo, home } = makeRepo({ '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n', 'agent.sh': AGENT });
+    chmodSync(join(repo, 'agent.sh'), 0o755);
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'agent');
+    const ids = ['r1', 'r2', 'r3', 'r4'];
+    for (const id of ids) addTask(repo, id, {});
+    const runIds: string[] = [];
+    for (const id of ids) {
+      const run = JSON.parse((await agentctl(repo, home, ['run', id, '--json'])).stdout).run;
+      expect((await agentctl(repo, home, ['review', 'merge', run.runId])).code).toBe(0);
+      runIds.push(run.runId);
+    }
+    // Six agentctl commits (three runs' work and merges) come between r1's merge and the human's fix.
+    writeFileSync(join(repo, 'docs/r1.md'), '# r1, fixed by a human\n');
+    git(repo, 'commit', '-qam', 'fix r1 docs');
+    await agentctl(repo, home, ['promote', '--json']);
+    const followups = JSON.parse((await agentctl(repo, home, ['log', '--json'])).stdout).events.filter((e: { type: string }) => e.type === 'review.followup');
+    expect(followups.map((e: { runId: string; payload: { files: string[] } }) => [e.runId, e.payload.files])).toEqual([[runIds[0], ['docs/r1.md']]]);
+  });
+
   it('promote --html writes a self-contained report; demote records a manual demotion', async () => {
     const { repo, home } = makeRepo({ 'tasks/t.md': taskFile({ type: 'docs' }, 'Do it.\n\n```agent-script\n{"write": "docs/a.md", "content": "a"}\n```') });
     const run = JSON.parse((await agentctl(repo, home, ['run', 't', '--json'])).stdout).run;
