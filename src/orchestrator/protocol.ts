@@ -57,8 +57,8 @@ one JSON object per line of at most ${MAX_PROTOCOL_LINE_CHARS} characters, appen
   confidence is between 0 and 1. Below ${escalateBelow} a human reviews your work before it can merge.
 - \`.agentctl/escalate.json\`: write {"reason": "…", "question": "…"} when you need a human decision; the run stops.
 - \`.agentctl/followups.jsonl\`: follow-up tasks you recommend (the first ${MAX_PROTOCOL_LINES.followups} are kept), e.g.
-  {"id": "add-tests-for-parser", "title": "Add tests for the parser", "prompt": "…", "type": "tests"}
-  They are created with permissions no wider than yours.
+  {"id": "add-tests-for-parser", "title": "Add tests for the parser", "prompt": "…"}
+  They are created with your task type and permissions no wider than yours.
 - \`.agentctl/handover.md\`: notes for the next agent that works on this kind of task.
 
 These files are read by agentctl and never merged.

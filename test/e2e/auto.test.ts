@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, SCRIPTED_AGENT, agentctl, approveRepo, cleanup, git, makeRepo, processesOfRun, taskFile, tempDir } from '../helpers.js';
@@ -167,6 +167,28 @@ describe('agent protocol', () => {
     expect(child.commands.allow.map((c: { value: string }) => c.value).sort()).toEqual(implement.commands.allow.map((c: { value: string }) => c.value).sort());
     const run = (await json(repo, home, ['run', 'child-task'])).run;
     expect(run).toMatchObject({ state: 'awaiting_review', files: [expect.objectContaining({ path: 'docs/ok-child.md' })] });
+  });
+
+  it('a follow-up counts for its parent\'s task type, not the one it asks for; it never takes the id of a task file that does not parse', async () => {
+    // The scripted agent's follow-up asks for type docs; its parent is a `feature` task. An attack session
+    // had such follow-ups' merges count for `docs`, and one take over a task file with a typo in it.
+    const { repo, home } = autoRepo({ parent: { body: 'follow-1', type: 'feature' } });
+    writeFileSync(join(repo, 'tasks', 'child-task.md'), '---\ngat: npm test\n---\nThe human\'s own task, with a typo.\n');
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'a task file with a typo');
+    await json(repo, home, ['run', 'parent']);
+    const requests = (await json(repo, home, ['log'])).events.filter((e: { type: string }) => e.type === 'task.requested');
+    expect(requests.map((e: { payload: { id: string; type: string } }) => [e.payload.id, e.payload.type])).toEqual([['child-task', 'docs']]);
+    const refused = await agentctl(repo, home, ['run', 'child-task']);
+    expect(refused.code, refused.stdout).toBe(2);
+    expect(refused.stderr).toContain('tasks/child-task.md');
+    expect((await json(repo, home, ['tasks'])).tasks.map((t: { id: string }) => t.id)).not.toContain('child-task');
+    // With the file gone, the request is runnable, as its parent's type.
+    git(repo, 'rm', '-q', 'tasks/child-task.md');
+    git(repo, 'commit', '-qm', 'drop it');
+    expect((await json(repo, home, ['tasks'])).tasks.find((t: { id: string }) => t.id === 'child-task')).toMatchObject({ type: 'feature' });
+    const run = (await json(repo, home, ['run', 'child-task'])).run;
+    expect(run).toMatchObject({ taskType: 'feature' });
   });
 });
 
