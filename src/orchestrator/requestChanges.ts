@@ -154,7 +154,7 @@ async function execute(ctx: Context, run: PreparedRun, resume: string | undefine
     return undefined;
   }
   const violations = checkRun(captured, emit);
-  const gatePassed = launched.agentOk ? await gateRun(ctx, run, captured.headSha, emit, options.signal) : undefined;
+  const gatePassed = await gateRun(ctx, run, launched, captured.headSha, emit, options.signal);
   // Interrupted while the gate ran: nothing is decided (the gate did not finish).
   if (options.signal?.aborted) {
     emit([{ type: 'run.interrupted', payload: { reason: interruptReasonOf(options.signal) } }]);

@@ -107,7 +107,7 @@ async function execute(ctx: Context, run: PreparedRun, options: RunTaskOptions, 
     return interrupted(report.stop && (report.stop.kind === 'halted' || report.stop.kind === 'breaker') ? report.stop.reason : userReason());
   }
   const violations = checkRun(captured, emit);
-  const gatePassed = launched.agentOk ? await gateRun(ctx, run, captured.headSha, emit, options.signal) : undefined;
+  const gatePassed = await gateRun(ctx, run, launched, captured.headSha, emit, options.signal);
   // Interrupted while the gate ran: nothing is decided (the gate did not finish).
   if (options.signal?.aborted) return interrupted(userReason());
   // Found at capture or after the gate (both record them).

@@ -110,6 +110,17 @@ describe('agent protocol', () => {
     expect(r.files.map((f: { path: string }) => f.path)).toEqual(['docs/lowconf-t.md']);
   });
 
+  it('a run that stops to ask is still gated: an agent cannot leave its gate unrun by asking', async () => {
+    // An attack session's agent escalated when its change failed the gate; no gate result was recorded and
+    // its merge counted as a clean first-time merge.
+    const { repo, home } = autoRepo({ t: { body: 'ask-t', gate: 'false' } });
+    const r = (await json(repo, home, ['run', 't'])).run;
+    expect(r.state).toBe('awaiting_review');
+    const types = (await json(repo, home, ['log', '--run', r.runId])).events.map((e: { type: string }) => e.type);
+    expect(types).toEqual(expect.arrayContaining(['agent.escalated', 'gate.failed']));
+    expect(types.indexOf('gate.failed')).toBeLessThan(types.indexOf('run.decided'));
+  });
+
   it.each([
     ['very low confidence', 'stop-t', /confidence 0\.05/],
     ['an escalation request', 'ask-t', /which API version/],

@@ -13,7 +13,7 @@ import { relinkShared } from '../bootstrap.js';
 import { PROTOCOL_PATHS } from '../protocol.js';
 import { restoreSetupState } from './setupState.js';
 import { confineCommand } from './confine.js';
-import { runEnv } from './launch.js';
+import { runEnv, type LaunchOutcome } from './launch.js';
 import { guardGitState } from './gitGuard.js';
 import type { Emit, PreparedRun } from './types.js';
 
@@ -23,14 +23,18 @@ const GATE_TIMEOUT_MS = 20 * 60 * 1000;
 const GATE_OUTPUT_CHARS = 8000;
 
 /**
- * Run the gate on the captured head.
+ * Run the gate on the captured head, when the agent finished or stopped to ask (a run that asks goes to a
+ * human, who may merge it: an attack session's agent escalated when its change failed the gate, and its
+ * merge counted as a clean first-time merge with no gate result recorded).
+ * @param launched how the agent ended: no gate when it failed, timed out or was interrupted
  * @param headSha the run's captured commit (the worktree is reset to it afterwards)
  * @returns true when it passed, false when it failed (its timeout included), undefined when the task has
- *   no gate or the gate was stopped by an interrupt or the kill switch (then nothing is recorded)
+ *   no gate, the agent did not end as above, or the gate was stopped by an interrupt or the kill switch
+ *   (then nothing is recorded)
  */
-export async function gateRun(ctx: Context, run: PreparedRun, headSha: string, emit: Emit, signal?: AbortSignal): Promise<boolean | undefined> {
+export async function gateRun(ctx: Context, run: PreparedRun, launched: Pick<LaunchOutcome, 'agentOk' | 'asked'>, headSha: string, emit: Emit, signal?: AbortSignal): Promise<boolean | undefined> {
   const gate = run.plan.task.gate;
-  if (!gate) return undefined;
+  if (!gate || !(launched.agentOk || launched.asked)) return undefined;
   // Judged on the captured work: untracked files are put back as setup left them, shared links made again.
   const target = sandboxTarget({ path: run.plan.worktree, gitDir: run.gitDir });
   await restoreSetupState(ctx.git, run.plan.worktree, target, run.plan.bootstrap.shared.map((s) => s.path), run.runDir);
