@@ -52,6 +52,15 @@ export interface ComposeContext {
   profilesDir: string;
 }
 
+/**
+ * The instruction files the agent tools read from a repository, at any depth: Codex's `AGENTS.md` and
+ * `AGENTS.override.md` (from the git root down to the working folder), Claude Code's `CLAUDE.md` and
+ * `CLAUDE.local.md`, Gemini CLI's `GEMINI.md`. Written by an agent, they instruct every later run of
+ * every profile and the reviewers `review ask` starts in its worktree (an attack session wrote each,
+ * in scope under `implement`'s `*.md`), as the handover note would if it were not held back.
+ */
+export const INSTRUCTION_FILES = ['**/AGENTS.md', '**/AGENTS.override.md', '**/CLAUDE.md', '**/CLAUDE.local.md', '**/GEMINI.md'];
+
 /** Files no agent may write, whatever its profiles say. */
 export function protectedGlobs(ctx: ComposeContext): string[] {
   return [
@@ -63,6 +72,7 @@ export function protectedGlobs(ctx: ComposeContext): string[] {
     '.gemini/**',
     '.codex/**',
     '.mcp.json',
+    ...INSTRUCTION_FILES,
     '.git',
     '.git/**',
   ];

@@ -303,6 +303,16 @@ function literal(paths: string[]): string[] {
 }
 
 /**
+ * The worktree-root file of each protected `**\/<name>` glob (`AGENTS.md`, `CLAUDE.md`): srt skips a
+ * write deny that is a glob on Linux (only a trailing `/**` is taken, as the folder), so these name the
+ * root's file itself, made read-only where it exists and impossible to create where it does not. The same
+ * names deeper down are left to the tool's rules and the scope check.
+ */
+function rootNames(protectedGlobs: Policy['protected'], layout: SandboxLayout): string[] {
+  return protectedGlobs.map((p) => p.value).filter((v) => v.startsWith('**/') && !hasSrtGlob(v.slice(3))).map((v) => join(layout.worktree, v.slice(3)));
+}
+
+/**
  * Build srt settings for one confined process (an agent, a gate, a setup command).
  * @param policy the run's policy: its denied paths are unreadable, its network rule applies
  * @param layout the run's folders
@@ -324,7 +334,7 @@ export function osSandboxSettings(policy: Policy, layout: SandboxLayout, apiHost
       allowRead: literal([...system, ...toolchains, layout.worktree, ...COMMON_GIT_READ.map((p) => join(layout.commonGitDir, p)), ...layout.readOnlyFiles, ...layout.writable, ...(layout.readable ?? []), ...(layout.shared ?? [])]),
       allowWrite: literal([layout.worktree, ...layout.writable]),
       // The worktree's `.git` pointer is masked as a whole; metadata globs (`.git`, `.git/**`) are covered by it.
-      denyWrite: [join(layout.worktree, '.git'), ...layout.readOnlyFiles, ...[...policy.deny, ...policy.protected].filter((d) => !isGitMetadataGlob(d.value)).map((d) => abs(d.value, layout))],
+      denyWrite: [join(layout.worktree, '.git'), ...layout.readOnlyFiles, ...[...policy.deny, ...policy.protected].filter((d) => !isGitMetadataGlob(d.value)).map((d) => abs(d.value, layout)), ...rootNames(policy.protected, layout)],
     },
     network: { allowedDomains: [...new Set([...apiHosts, ...(policy.network.value ? NETWORK_ON_HOSTS : [])])], deniedDomains: [] },
   };
