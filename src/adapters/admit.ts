@@ -91,7 +91,8 @@ export class OutputBudget {
    */
   admit(events: readonly OutputEvent[]): OutputEvent[] {
     const out: OutputEvent[] = [];
-    for (const e of events) {
+    for (const reported of events) {
+      const e = reported.type === 'agent.usage' ? { ...reported, payload: spentOnly(reported.payload) } : reported;
       if (e.type === 'escalation.attempted') {
         if (this.escalations.take()) out.push(e);
         else this.count(e.type);
@@ -143,6 +144,16 @@ export class OutputBudget {
     this.usage = undefined;
     return { type: 'agent.usage', payload };
   }
+}
+
+/**
+ * A usage report with its negative numbers as 0: what a tool prints is not trusted, and a negative cost or
+ * token count would lower the cost breaker's daily sum and the evidence's cost per run (an attack
+ * session found the schema took them). Pure.
+ */
+export function spentOnly(p: EventPayloads['agent.usage']): EventPayloads['agent.usage'] {
+  const atLeast0 = (n: number) => Math.max(0, n);
+  return { inputTokens: atLeast0(p.inputTokens), outputTokens: atLeast0(p.outputTokens), costUsd: p.costUsd === null ? null : atLeast0(p.costUsd), turns: p.turns === null ? null : atLeast0(p.turns) };
 }
 
 /** a + b held within ±Number.MAX_VALUE (two recordable numbers can add up to one no event can record). */

@@ -101,6 +101,14 @@ describe('OutputBudget', () => {
     expect(budget.finish()).toEqual([{ type: 'agent.message', payload: { severity: 'warning', text: "agentctl recorded the first 3 events of the agent's output; counted, not recorded: 2 agent.message, 1 tool.called" } }]);
   });
 
+  it('a usage report\'s negative numbers count as 0, under the cap and summed past it (a tool\'s "-1e6 USD" would lower the cost breaker\'s sum)', () => {
+    const negative: OutputEvent = { type: 'agent.usage', payload: { inputTokens: -5, outputTokens: 3, costUsd: -1e6, turns: -1 } };
+    const budget = new OutputBudget(() => 0, { output: 1, escalations: 1 });
+    expect(budget.admit([negative])).toEqual([{ type: 'agent.usage', payload: { inputTokens: 0, outputTokens: 3, costUsd: 0, turns: 0 } }]);
+    budget.admit([negative, usage(10, 2)]);
+    expect(budget.finish()[0]).toEqual({ type: 'agent.usage', payload: { inputTokens: 10, outputTokens: 4, costUsd: 2, turns: 0 } });
+  });
+
   it('under the cap, finish adds nothing', () => {
     const budget = new OutputBudget(() => 0, { output: 3, escalations: 1 });
     budget.admit([msg('a'), escalation]);
