@@ -13,7 +13,7 @@
  * is not in it as it was is removed. The protocol files and the `worktree.shared` links are left to their
  * own rules (the links are made again).
  */
-import { existsSync, lstatSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Git, GitWhere } from '../../exec/git.js';
 import { PROTOCOL_PATHS } from '../protocol.js';
@@ -80,8 +80,7 @@ export async function restoreSetupState(git: Git, worktree: string, where: GitWh
   for (const [p, print] of Object.entries(now)) {
     if (Object.hasOwn(recorded, p) && recorded[p] === print && print !== '') continue;
     // git lists no path through a link (it does not descend into one), and nothing of the run is alive.
-    const path = join(worktree, p);
-    if (existsSync(path) || fingerprint(path) !== '') rmSync(path, { recursive: true, force: true });
+    rmSync(join(worktree, p), { recursive: true, force: true });
     removed.push(p);
   }
   return removed;
