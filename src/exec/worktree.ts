@@ -156,8 +156,13 @@ export async function captureWork(git: Git, worktree: GitWhere, branch: string, 
  * @param keep worktree-relative paths of files to leave (the protocol files)
  */
 export async function resetToCommit(git: Git, worktree: GitWhere, headSha: string, keep: readonly string[]): Promise<void> {
+  await putFilesAt(git, worktree, ['reset', '--hard', '--quiet', headSha], keep);
+}
+
+/** Special files removed, `move` run (a reset or checkout), untracked files but `keep` removed. */
+async function putFilesAt(git: Git, worktree: GitWhere, move: readonly string[], keep: readonly string[]): Promise<void> {
   await removeSpecialFiles(git, worktree);
-  await git.raw(worktree, ['reset', '--hard', '--quiet', headSha]);
+  await git.raw(worktree, move);
   await git.raw(worktree, ['clean', '-fdq', ...keep.flatMap((p) => ['-e', `/${p}`])]);
 }
 
@@ -169,9 +174,7 @@ export async function resetToCommit(git: Git, worktree: GitWhere, headSha: strin
  * @param keep worktree-relative paths of files to leave (the protocol files)
  */
 export async function checkoutDetached(git: Git, worktree: GitWhere, sha: string, keep: readonly string[]): Promise<void> {
-  await removeSpecialFiles(git, worktree);
-  await git.raw(worktree, ['checkout', '--quiet', '--force', '--detach', sha]);
-  await git.raw(worktree, ['clean', '-fdq', ...keep.flatMap((p) => ['-e', `/${p}`])]);
+  await putFilesAt(git, worktree, ['checkout', '--quiet', '--force', '--detach', sha], keep);
 }
 
 /**

@@ -109,11 +109,12 @@ function checkAnyAgent(agentChecks: readonly DoctorCheck[]): DoctorCheck {
 function checkSettings(project: Project | undefined, env: NodeJS.ProcessEnv): { check: DoctorCheck; sandboxBinApproved: boolean } {
   const base = { id: 'settings', group: 'project' as const, title: 'settings outside the sandbox' };
   if (!project) return { check: { ...base, status: 'skip', detail: 'not in a repository', data: { unapproved: [] } }, sandboxBinApproved: true };
+  const paths = homePaths(agentctlHome(env));
   let settings: HostSetting[];
   let unapproved: HostSetting[];
   try {
-    settings = hostSettingsOf(project, homePaths(agentctlHome(env)));
-    unapproved = unapprovedOf(homePaths(agentctlHome(env)), project.key, settings);
+    settings = hostSettingsOf(project, paths);
+    unapproved = unapprovedOf(paths, project.key, settings);
   } catch (error) {
     if (!(error instanceof AgentctlError)) throw error;
     return { check: { ...base, status: 'fail', detail: error.message, fix: error.hint ?? 'see the message', data: { unapproved: [] } }, sandboxBinApproved: false };
@@ -121,7 +122,6 @@ function checkSettings(project: Project | undefined, env: NodeJS.ProcessEnv): { 
   const sandboxBinApproved = !unapproved.some((s) => s.setting === 'sandbox.bin');
   if (!settings.length) return { check: { ...base, status: 'ok', detail: 'none: nothing the repository sets acts outside the OS sandbox', data: { unapproved: [] } }, sandboxBinApproved };
   if (!unapproved.length) return { check: { ...base, status: 'ok', detail: `approved on this machine: ${settings.map((s) => s.setting).join(', ')}`, data: { unapproved: [] } }, sandboxBinApproved };
-  const paths = homePaths(agentctlHome(env));
   let code: string;
   try {
     code = approvalCodeOf(paths, project.key, unapproved);
