@@ -368,6 +368,16 @@ describe('OS sandbox reads: an allow list', () => {
     expect(() => osSandboxSettings(policyOf(['implement']), { ...layout, readable: ['/repo/**'] }, [])).toThrow(/glob character/);
     expect(osSandboxSettings(policyOf(['implement']), { ...layout, toolchains: ['/home/u/[x]'] }, []).filesystem.allowRead).not.toContain('/home/u/[x]');
   });
+
+  it('osSandboxSettings: a write deny at any depth (srt skips glob write denies on Linux) also names the worktree root\'s file', () => {
+    const layout = { worktree: '/h/wt', repoRoot: '/repo', commonGitDir: '/repo/.git', agentctlHome: '/h', runDir: '/h/runs/r', writable: [], readOnlyFiles: [], homeDir: '/home/u' };
+    const deny = osSandboxSettings(policyOf(['implement']), layout, []).filesystem.denyWrite;
+    // Denied (.env) and protected (AGENTS.md, CLAUDE.md) names at the root, as literals srt honours.
+    expect(deny).toEqual(expect.arrayContaining(['/h/wt/**/.env', '/h/wt/.env', '/h/wt/**/AGENTS.md', '/h/wt/AGENTS.md', '/h/wt/CLAUDE.md', '/h/wt/.agentrc.yaml']));
+    // A name that is a pattern itself (`*.pem`) gets no literal: srt would read it as a glob.
+    expect(deny).toContain('/h/wt/**/*.pem');
+    expect(deny).not.toContain('/h/wt/*.pem');
+  });
 });
 
 describe('gitConfigHoldsCredentials', () => {

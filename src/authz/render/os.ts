@@ -44,7 +44,10 @@ export interface SandboxLayout {
   runDir: string;
   /** Folders the process may write besides the worktree (the tool's per-run home, the run's temp dir). */
   writable: string[];
-  /** Files inside writable folders that stay read-only (generated configs, the command guard's rules). */
+  /**
+   * Files and folders inside writable folders that stay read-only (generated configs, the command guard's
+   * rules, a tool's configuration folders: RenderedConfig.readOnlyDirs).
+   */
   readOnlyFiles: string[];
   /** The folder holding every run's temp dir: hidden, except this run's own (in `writable`). */
   tempRoot?: string;
@@ -303,13 +306,19 @@ function literal(paths: string[]): string[] {
 }
 
 /**
- * The worktree-root file of each protected `**\/<name>` glob (`AGENTS.md`, `CLAUDE.md`): srt skips a
- * write deny that is a glob on Linux (only a trailing `/**` is taken, as the folder), so these name the
- * root's file itself, made read-only where it exists and impossible to create where it does not. The same
- * names deeper down are left to the tool's rules and the scope check.
+ * Where the OS sandbox denies writes for one policy glob: the glob as srt takes it ({@link abs}) and, for a
+ * glob at any depth (`**\/<name>`: `.env`, `AGENTS.md`), the worktree root's `<name>` itself. srt skips a
+ * write deny that is a glob on Linux (it takes only a trailing `/**`, as the folder: sandbox-manager.js
+ * `stripWriteGlobs`), so such a deny never reached the sandbox; the root's file is now read-only where it
+ * exists and cannot be created where it does not. The same names deeper down are left to the tool's rules
+ * and the scope check. Pure.
+ * @returns absolute paths or patterns for srt's `denyWrite`
  */
-function rootNames(protectedGlobs: Policy['protected'], layout: SandboxLayout): string[] {
-  return protectedGlobs.map((p) => p.value).filter((v) => v.startsWith('**/') && !hasSrtGlob(v.slice(3))).map((v) => join(layout.worktree, v.slice(3)));
+function writeDenies(glob: string, layout: SandboxLayout): string[] {
+  const path = abs(glob, layout);
+  const anyDepth = `${join(layout.worktree, '**')}/`;
+  const name = path.startsWith(anyDepth) ? path.slice(anyDepth.length) : undefined;
+  return name !== undefined && name !== '' && !hasSrtGlob(name) ? [path, join(layout.worktree, name)] : [path];
 }
 
 /**
@@ -334,7 +343,7 @@ export function osSandboxSettings(policy: Policy, layout: SandboxLayout, apiHost
       allowRead: literal([...system, ...toolchains, layout.worktree, ...COMMON_GIT_READ.map((p) => join(layout.commonGitDir, p)), ...layout.readOnlyFiles, ...layout.writable, ...(layout.readable ?? []), ...(layout.shared ?? [])]),
       allowWrite: literal([layout.worktree, ...layout.writable]),
       // The worktree's `.git` pointer is masked as a whole; metadata globs (`.git`, `.git/**`) are covered by it.
-      denyWrite: [join(layout.worktree, '.git'), ...layout.readOnlyFiles, ...[...policy.deny, ...policy.protected].filter((d) => !isGitMetadataGlob(d.value)).map((d) => abs(d.value, layout)), ...rootNames(policy.protected, layout)],
+      denyWrite: [join(layout.worktree, '.git'), ...layout.readOnlyFiles, ...[...policy.deny, ...policy.protected].filter((d) => !isGitMetadataGlob(d.value)).flatMap((d) => writeDenies(d.value, layout))],
     },
     network: { allowedDomains: [...new Set([...apiHosts, ...(policy.network.value ? NETWORK_ON_HOSTS : [])])], deniedDomains: [] },
   };
