@@ -2,10 +2,10 @@
  * The fast append and verify paths keep the log's format and meaning: canonical JSON and the event hash
  * are byte-identical to their reference definitions, the stored payload text is hashed as stored yet a
  * reformatted payload is judged as before, and the checkpoint is updated in place without ever moving
- * backwards or following a symbolic link.
+ * backwards or following a symbolic link, once per burst of appends.
  */
 import { createSecretKey, randomBytes, createHash, createHmac, type KeyObject } from 'node:crypto';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -14,7 +14,7 @@ import { canonicalJson } from '../src/evidence/canonical.js';
 import { GENESIS_HASH, eventHash, eventHashOfText, verifyChain, type ChainLink, type StoredEvent } from '../src/evidence/events.js';
 import { authentic, checkpointPath, readCheckpoint, writeCheckpoint } from '../src/evidence/integrity.js';
 import { startIntegrityCheck } from '../src/evidence/integrityCheck.js';
-import { openEventStore } from '../src/evidence/store.js';
+import { CHECKPOINT_COALESCE_MS, openEventStore } from '../src/evidence/store.js';
 import { ROOT, cleanup, tempDir } from './helpers.js';
 
 afterEach(cleanup);
@@ -158,33 +158,35 @@ describe('the checkpoint, updated in place', () => {
     const { file, store } = keyedLog(2);
     const before = statSync(checkpointPath(file));
     for (let i = 0; i < 5; i++) store.append({ type: 'agent.message', payload: { text: `m${i}` } });
+    store.close();
     const after = statSync(checkpointPath(file));
     expect(after.size).toBe(256);
     expect(after.ino).toBe(before.ino);
     expect(readCheckpoint(file)).toMatchObject({ kind: 'keyed', seq: 7, keyedFrom: 1 });
     expect(JSON.parse(readFileSync(checkpointPath(file), 'utf8'))).toMatchObject({ format: 2, seq: 7 });
-    store.close();
   });
 
   it('never moves backwards: an update that records an older head changes nothing', () => {
     const { file, store, auth } = keyedLog(4);
+    store.close();
     const text = readFileSync(checkpointPath(file), 'utf8');
+    expect(readCheckpoint(file)).toMatchObject({ kind: 'keyed', seq: 4 });
     writeCheckpoint(file, auth.key, { seq: 2, hash: 'a'.repeat(64), keyedFrom: 1 });
     expect(readFileSync(checkpointPath(file), 'utf8')).toBe(text);
-    store.close();
   });
 
-  it('a checkpoint edited after this process wrote it is authenticated again: a forged later head does not hold the next append back', () => {
+  it('a checkpoint edited after this process wrote it is authenticated again: a forged later head does not hold the next append back', async () => {
     const { file, store } = keyedLog(3);
+    await settled();
     const text = readFileSync(checkpointPath(file), 'utf8');
     // Same length, same MAC, a later sequence: the bytes are no longer the ones this process wrote.
     const forged = text.replace('"seq":3', '"seq":9');
     expect(forged).not.toBe(text);
     writeFileSync(checkpointPath(file), forged);
     store.append({ type: 'agent.message', payload: { text: 'm4' } });
+    store.close();
     expect(readCheckpoint(file)).toMatchObject({ kind: 'keyed', seq: 4 });
     expect(authentic(readCheckpoint(file), store.auth!.key)).toBeDefined();
-    store.close();
   });
 
   it('a checkpoint of another size (written by an older version) is replaced whole, then updated in place', () => {
@@ -192,9 +194,9 @@ describe('the checkpoint, updated in place', () => {
     const cp = readCheckpoint(file);
     writeFileSync(checkpointPath(file), `${JSON.stringify(cp.kind === 'keyed' ? { format: 2, seq: cp.seq, hash: cp.hash, keyedFrom: cp.keyedFrom, mac: cp.mac } : {})}\n`);
     store.append({ type: 'agent.message', payload: { text: 'm2' } });
+    store.close();
     expect(statSync(checkpointPath(file)).size).toBe(256);
     expect(readCheckpoint(file)).toMatchObject({ kind: 'keyed', seq: 2 });
-    store.close();
   });
 
   it('a symbolic link put in its place is not written through: the link is replaced, its target untouched', () => {
@@ -205,10 +207,77 @@ describe('the checkpoint, updated in place', () => {
     rmSync(checkpointPath(file));
     symlinkSync(target, checkpointPath(file));
     store.append({ type: 'agent.message', payload: { text: 'm2' } });
+    store.close();
     expect(readFileSync(target, 'utf8')).toBe(original);
     expect(statSync(checkpointPath(file)).isFile()).toBe(true);
     expect(readCheckpoint(file)).toMatchObject({ kind: 'keyed', seq: 2 });
+  });
+});
+
+/** Wait until a burst's pending checkpoint write has run (its timer: CHECKPOINT_COALESCE_MS). */
+const settled = () => new Promise((resolve) => setTimeout(resolve, CHECKPOINT_COALESCE_MS * 3));
+
+describe('the checkpoint of a burst of appends', () => {
+  const message = (i: number) => ({ type: 'agent.message', payload: { text: `m${i}` } }) as const;
+  const seqOf = (file: string) => {
+    const cp = readCheckpoint(file);
+    return cp.kind === 'keyed' ? cp.seq : undefined;
+  };
+
+  it('is written at the first append after a quiet spell, left behind (never ahead) during the burst, and written by a timer after it', async () => {
+    const { file, store } = keyedLog(0);
+    store.append(message(1));
+    expect(seqOf(file)).toBe(1);
+    for (let i = 2; i <= 30; i++) store.append(message(i));
+    const during = seqOf(file)!;
+    expect(during).toBeLessThan(30);
+    expect(store.query()[during - 1]!.hash).toBe((readCheckpoint(file) as { hash: string }).hash);
+    await settled();
+    expect(seqOf(file)).toBe(30);
+    expect(authentic(readCheckpoint(file), store.auth!.key)).toBeDefined();
+    // A quiet spell has passed: the next append writes it at once.
+    store.append(message(31));
+    expect(seqOf(file)).toBe(31);
     store.close();
+  });
+
+  it('is written by close(), and by the exit of a process that never closed its store', async () => {
+    const { file, store } = keyedLog(1);
+    for (let i = 2; i <= 10; i++) store.append(message(i));
+    expect(seqOf(file)).toBeLessThan(10);
+    store.close();
+    expect(seqOf(file)).toBe(10);
+
+    const code = `
+      const { openEventStore } = await import(${JSON.stringify(join(ROOT, 'dist/evidence/store.js'))});
+      const store = openEventStore(${JSON.stringify(file)});
+      for (let i = 0; i < 20; i++) store.append({ type: 'agent.message', payload: { text: 'child ' + i } });
+      process.exit(0);`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
+    expect(child.status, child.stderr).toBe(0);
+    expect(seqOf(file)).toBe(30);
+    const again = openEventStore(file);
+    expect(again.headSeq()).toBe(30);
+    again.close();
+  });
+
+  it('a log whose checkpoint was left behind (the process was killed) opens, verifies its tail, and the next append catches the checkpoint up', () => {
+    const { file, store } = keyedLog(1);
+    const code = `
+      const { openEventStore } = await import(${JSON.stringify(join(ROOT, 'dist/evidence/store.js'))});
+      const store = openEventStore(${JSON.stringify(file)});
+      for (let i = 0; i < 20; i++) store.append({ type: 'agent.message', payload: { text: 'child ' + i } });
+      process.kill(process.pid, 'SIGKILL');`;
+    store.close();
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
+    expect(child.signal).toBe('SIGKILL');
+    expect(seqOf(file)).toBeLessThan(21);
+    const again = openEventStore(file);
+    expect(again.headSeq()).toBe(21);
+    expect(verifyChain(again.query(), again.auth!)).toMatchObject({ ok: true, checked: 21 });
+    again.append(message(22));
+    expect(seqOf(file)).toBe(22);
+    again.close();
   });
 });
 
