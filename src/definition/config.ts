@@ -165,7 +165,7 @@ export const configSchema = z.strictObject({
           gateFailureRate: z.number().min(0).max(1).default(0.5),
         })
         .default({ minRuns: 5, rejectionRate: 0.5, gateFailureRate: 0.5 }),
-      /** How many base-branch commits after a merge are searched for human follow-ups to the run's files. */
+      /** How many human commits (not agentctl's own) after a merge are searched for follow-ups to the run's files. */
       followUpCommits: z.number().int().min(0).max(100).default(5),
     })
     .default({
@@ -291,7 +291,7 @@ export interface ProjectConfig {
   agents: Record<AgentName, AgentSettings>;
   /** Trust rules: initial level, window, promotion and demotion thresholds. */
   trust: TrustRules;
-  /** Base-branch commits after a merge searched for human follow-ups. */
+  /** Human commits (not agentctl's own) after a merge searched for follow-ups to its files. */
   followUpCommits: number;
   sensitivePaths: string[];
   mergeStrategy: 'merge' | 'rebase';

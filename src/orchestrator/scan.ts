@@ -2,78 +2,192 @@
  * Evidence from git after a merge: reverts of agent merges (regressions) and human follow-up commits
  * to a run's files (the merge was not "approved unmodified"). Found by reading the base branch's
  * history and recorded as events, once each (idempotency keys).
+ *
+ * Incremental: each base branch's history is read once, oldest first, from where the last scan stopped
+ * (its saved tip), so a trust read costs the commits and merges that are new since, not the project's
+ * history. The saved state (the tips, and the runs whose follow-up window is still open) is a projection
+ * snapshot, authenticated like the others; lost, damaged or made for another follow-up window, it is
+ * rebuilt from the oldest merge of each branch.
  */
 import { borrowsProjectName } from './settingsApproval.js';
+import { storedView } from '../evidence/eventSchemas.js';
 import type { EventInput } from '../evidence/events.js';
 import type { RunView } from '../evidence/projections/runs.js';
-import { listRuns } from '../evidence/runsStore.js';
+import { getRun } from '../evidence/runsStore.js';
 import type { Context } from './context.js';
 
-/** Merged runs examined per scan (newest first). */
-const SCAN_LIMIT = 100;
+/** A run's merge as its `run.merged` event records it. */
+interface Merge {
+  runId: string;
+  sha: string;
+  branch: string;
+}
+
+/** A run whose follow-up window is open: `humans` of its first `followUpCommits` human commits seen. */
+interface OpenWindow {
+  runId: string;
+  humans: number;
+}
+
+/** Where the scan of one base branch stopped. */
+interface BranchCursor {
+  /** The branch's commit read up to (inclusive). */
+  tip: string;
+  open: OpenWindow[];
+}
+
+/** The saved state: per base branch, its cursor. */
+interface ScanState {
+  branches: Record<string, BranchCursor>;
+}
+
+/** Version of the scan's state and rules: a saved state of another version is rebuilt. */
+const SCAN_LOGIC = 'git-scan/1';
+
+const FULL_SHA = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
 
 /**
- * Scan the base branch after each merged run of the project. Not in a clone that uses another clone's
+ * Scan the project's base branches for what is new since the last scan: merges of runs (their
+ * follow-up windows open), human commits (counted in the open windows; one that touches a run's files
+ * is its follow-up) and reverts of a run's merge or head. Not in a clone that uses another clone's
  * project name unapproved (settingsApproval.ts borrowsProjectName): a fork can hold reverts of its merges.
  * @returns the number of new events recorded
+ * @throws GitCommandError when git fails on a branch that exists
  */
 export async function scanMergedRuns(ctx: Context): Promise<number> {
   if (borrowsProjectName(ctx)) return 0;
   const project = ctx.project.config.project;
-  // The newest merged runs (an index read), oldest first; then what is already recorded about each (by run).
-  const merged = listRuns(ctx.store, project, { states: ['merged'], limit: SCAN_LIMIT }).runs.filter((r) => r.mergeSha).reverse();
-  const seen = merged.flatMap((r) => ctx.store.query({ runId: r.runId, types: ['regression.detected', 'review.followup'] }));
-  const reverted = new Set(seen.filter((e) => e.type === 'regression.detected').map((e) => e.runId));
-  const followed = new Set(seen.filter((e) => e.type === 'review.followup').map((e) => e.runId));
-  // Which merge commits this repository has, in one git call (a log can name merges of a repository that
-  // was re-cloned, or runs of another checkout); only those are examined one by one.
-  const shas = merged.map((r) => r.mergeSha!).filter((sha) => /^[0-9a-f]{40,64}$/.test(sha));
-  const present = new Set(
-    shas.length ? (await ctx.git.out(ctx.project.root, ['rev-list', '--no-walk', '--ignore-missing', ...shas], { readOnly: true }).catch(() => shas.join('\n'))).split('\n').filter(Boolean) : [],
-  );
-  const events: EventInput[] = [];
-  for (const run of merged) {
-    if (reverted.has(run.runId) || !present.has(run.mergeSha!)) continue;
-    const base = `refs/heads/${run.baseBranch}`;
-    if (!(await ctx.git.isAncestor(ctx.project.root, run.mergeSha!, base).catch(() => false))) continue;
-    const range = `${run.mergeSha}..${base}`;
-    const subject = { runId: run.runId, task: run.task, agent: run.agent, project, taskType: run.taskType };
-    const targets = [run.mergeSha!, run.headSha].filter((s): s is string => !!s && /^[0-9a-f]{40,64}$/.test(s));
-    const revert = await revertOf(ctx, range, targets);
-    if (revert) {
-      events.push({ ...subject, type: 'regression.detected', key: `regression:${run.runId}`, payload: { kind: 'revert', commit: revert.sha, subject: revert.subject } });
+  const window = ctx.project.config.followUpCommits;
+  // Per clone: two clones of one project (an approved name) have their own branches.
+  const name = `git-scan:${project}:${ctx.project.key}`;
+  const version = `${SCAN_LOGIC} followUpCommits=${window}`;
+  const saved = loadState(ctx, name, version);
+  const before = JSON.stringify(saved.state);
+  // Events first, then the tips: a merge recorded after this point is read by the next scan (handled
+  // there even when its commit is below the tip saved now, see catchUp).
+  const seq = ctx.store.headSeq();
+  let merges = mergesAfter(ctx, project, saved.lastSeq, seq);
+  const state = saved.state;
+  const names = [...new Set([...Object.keys(state.branches), ...merges.map((m) => m.branch)])];
+  const tips = await branchTips(ctx, names);
+  // A rewritten branch (its saved tip no longer below the tip) is read again from its oldest merge.
+  const rewritten: string[] = [];
+  for (const branch of names) {
+    const cursor = state.branches[branch];
+    const tip = tips.get(branch);
+    if (!cursor || !tip || cursor.tip === tip) continue;
+    if (!(await ctx.git.isAncestor(ctx.project.root, cursor.tip, tip).catch(() => false))) rewritten.push(branch);
+  }
+  if (rewritten.length) {
+    for (const branch of rewritten) delete state.branches[branch];
+    merges = merges.concat(mergesAfter(ctx, project, 0, saved.lastSeq).filter((m) => rewritten.includes(m.branch)));
+  }
+
+  const scan = new Scan(ctx, project, window);
+  for (const branch of names) {
+    const tip = tips.get(branch);
+    if (!tip) {
+      delete state.branches[branch]; // deleted: nothing to read
       continue;
     }
-    if (followed.has(run.runId) || ctx.project.config.followUpCommits === 0) continue;
-    const files = new Set(await changedPaths(ctx, run));
-    for (const c of await firstHumanCommits(ctx, range, ctx.project.config.followUpCommits)) {
-      const touched = (await ctx.git.out(ctx.project.root, ['diff-tree', '--no-commit-id', '--name-only', '-r', '-z', c.sha], { readOnly: true })).split('\0').filter(Boolean);
-      const overlap = touched.filter((p) => files.has(p));
-      if (overlap.length) {
-        events.push({ ...subject, type: 'review.followup', key: `followup:${run.runId}`, payload: { commit: c.sha, subject: c.subject, files: overlap } });
-        break;
+    const cursor = state.branches[branch];
+    const mine = merges.filter((m) => m.branch === branch);
+    if (cursor?.tip === tip && !mine.length) continue;
+    const open = cursor?.open ?? [];
+    const bySha = new Map(mine.map((m) => [m.sha, m]));
+    let exclude: string[];
+    if (cursor) exclude = [`^${cursor.tip}`];
+    else {
+      const oldest = await oldestOnBranch(ctx, mine, tip);
+      if (!oldest) {
+        state.branches[branch] = { tip, open };
+        continue;
       }
+      exclude = [`^${oldest}^@`];
     }
+    const seen = await scan.walk(await commitsOf(ctx, [tip, ...exclude]), bySha, open);
+    // A merge recorded after the last scan whose commit was already below its saved tip.
+    for (const m of mine) if (!seen.has(m.sha) && cursor) await scan.catchUp(m, tip);
+    state.branches[branch] = { tip, open };
   }
-  if (events.length) ctx.store.append(events);
-  return events.length;
+  if (scan.events.length) ctx.store.append(scan.events);
+  // Saved when something moved: a trust read with nothing new in git or the log writes nothing.
+  const after = JSON.stringify(state);
+  if (after !== before || merges.length || saved.lastSeq === 0) ctx.store.saveProjection({ name, lastSeq: seq, rulesHash: version, state: after });
+  return scan.events.length;
 }
 
-/** Commits after a merge read for follow-ups, oldest first (a window, so a long history costs no more). */
-const FOLLOW_UP_WINDOW = 500;
+/** The saved state when authentic and of this version, else an empty one at sequence 0. */
+function loadState(ctx: Context, name: string, version: string): { state: ScanState; lastSeq: number } {
+  const snap = ctx.store.loadProjection(name);
+  if (snap && snap.rulesHash === version) {
+    try {
+      const state = JSON.parse(snap.state) as ScanState;
+      if (state && typeof state.branches === 'object' && state.branches !== null) return { state, lastSeq: snap.lastSeq };
+    } catch {
+      // rebuilt below
+    }
+  }
+  return { state: { branches: {} }, lastSeq: 0 };
+}
 
-/** A commit of the base branch as the scan reads it. */
+/** Merges of `project` recorded after sequence `after` up to `upTo`, oldest first (an index read of `run.merged` events). */
+function mergesAfter(ctx: Context, project: string, after: number, upTo: number): Merge[] {
+  const out: Merge[] = [];
+  for (const e of ctx.store.query({ project, types: ['run.merged'], afterSeq: after })) {
+    if (e.seq > upTo || !e.runId) continue;
+    const t = storedView(e);
+    if (t?.type === 'run.merged' && FULL_SHA.test(t.payload.mergeSha)) out.push({ runId: e.runId, sha: t.payload.mergeSha, branch: t.payload.baseBranch });
+  }
+  return out;
+}
+
+/** The commit each of `branches` (local branch names) points at; a branch that does not exist is absent. One git call. */
+async function branchTips(ctx: Context, branches: readonly string[]): Promise<Map<string, string>> {
+  if (!branches.length) return new Map();
+  const listed = await ctx.git.out(ctx.project.root, ['for-each-ref', '--format=%(refname)%00%(objectname)', ...branches.map((b) => `refs/heads/${b}`)], { readOnly: true });
+  const tips = new Map<string, string>();
+  for (const line of listed.split('\n')) {
+    const [ref, sha] = line.split('\0');
+    if (!ref || !sha) continue;
+    const branch = ref.slice('refs/heads/'.length);
+    // for-each-ref's patterns also match below a name (refs/heads/main/x for main): only exact names.
+    if (branches.includes(branch)) tips.set(branch, sha);
+  }
+  return tips;
+}
+
+/**
+ * The oldest of `merges` (in the order they were recorded) that this repository has below `tip`, or
+ * undefined. Which ones it has is asked in chunks (a log can name merges of a repository that was
+ * re-cloned, or of another checkout); each present one is checked from the oldest until one is below the tip.
+ */
+async function oldestOnBranch(ctx: Context, merges: readonly Merge[], tip: string): Promise<string | undefined> {
+  const CHUNK = 500;
+  for (let i = 0; i < merges.length; i += CHUNK) {
+    const shas = merges.slice(i, i + CHUNK).map((m) => m.sha);
+    const present = new Set((await ctx.git.out(ctx.project.root, ['rev-list', '--no-walk', '--ignore-missing', ...shas], { readOnly: true })).split('\n').filter(Boolean));
+    for (const sha of shas) if (present.has(sha) && (await ctx.git.isAncestor(ctx.project.root, sha, tip).catch(() => false))) return sha;
+  }
+  return undefined;
+}
+
+/** A commit as the scan reads it. */
 interface Commit {
   sha: string;
   subject: string;
   body: string;
 }
 
-/** Commits as `git log --format=%H%x1f%s%x1f%b%x1e` prints them. */
-function parseCommits(log: string): Commit[] {
-  return log.split('\x1e').map((c) => c.trim()).filter(Boolean).map((c) => {
-    const [sha, subject, body] = c.split('\x1f');
-    return { sha: sha!, subject: subject ?? '', body: body ?? '' };
+/**
+ * The commits of a revision range, oldest first (parents before children): one `git log -z` whose
+ * records are `<sha>\n<subject>\n<body>` (a subject has no line break, a message no NUL).
+ */
+async function commitsOf(ctx: Context, revs: readonly string[]): Promise<Commit[]> {
+  const log = await ctx.git.out(ctx.project.root, ['log', '-z', '--topo-order', '--reverse', '--format=%H%n%s%n%b', ...revs, '--'], { readOnly: true, drivers: false });
+  return log.split('\0').filter(Boolean).map((record) => {
+    const [sha = '', subject = '', ...body] = record.split('\n');
+    return { sha, subject, body: body.join('\n') };
   });
 }
 
@@ -81,43 +195,141 @@ function parseCommits(log: string): Commit[] {
 const isAgentctlCommit = (c: Commit) => c.subject.startsWith('agentctl:');
 
 /**
- * The commit in `range` that reverts one of `targets`: a commit that is not agentctl's own whose message
- * has the line `git revert` writes, `This reverts commit <full sha>`. (An attack session had an agent put
- * "This reverts commit <7 hex>" in a follow-up's title, which agentctl's merge commit carried: any such
- * text anywhere in any message counted, and another run was demoted for a revert that never happened.)
- * @param targets full commit ids (the run's merge and its captured head)
- * @returns the oldest such commit, or undefined
+ * The commits a commit reverts: the lines `git revert` writes, `This reverts commit <full sha>`, in a
+ * commit that is not agentctl's own. (An attack session had an agent put "This reverts commit <7 hex>"
+ * in a follow-up's title, which agentctl's merge commit carried: any such text anywhere in any message
+ * counted, and another run was demoted for a revert that never happened.)
  */
-async function revertOf(ctx: Context, range: string, targets: readonly string[]): Promise<Commit | undefined> {
-  if (!targets.length) return undefined;
-  const grep = targets.flatMap((t) => ['--grep', `This reverts commit ${t}`]);
-  const found = parseCommits(await ctx.git.out(ctx.project.root, ['log', '--format=%H%x1f%s%x1f%b%x1e', ...grep, range], { readOnly: true }));
-  const line = new RegExp(`^This reverts commit (${targets.join('|')})\\b`, 'm');
-  return found.filter((c) => !isAgentctlCommit(c) && line.test(c.body)).at(-1);
+function revertTargets(c: Commit): string[] {
+  if (isAgentctlCommit(c)) return [];
+  return [...c.body.matchAll(/^This reverts commit ([0-9a-f]{40}(?:[0-9a-f]{24})?)\b/gm)].map((m) => m[1]!);
 }
 
-/**
- * The first `n` commits after a merge that are not agentctl's own, oldest first, from the oldest
- * {@link FOLLOW_UP_WINDOW} (agentctl's commits of later merges no longer use up the window: an attack
- * session hid a human fix behind them).
- */
-async function firstHumanCommits(ctx: Context, range: string, n: number): Promise<Commit[]> {
-  const count = Number(await ctx.git.out(ctx.project.root, ['rev-list', '--count', range], { readOnly: true }));
-  // --skip and --max-count apply before --reverse: skipping the newest leaves the oldest, then reversed.
-  const log = await ctx.git.out(ctx.project.root, ['log', '--reverse', `--skip=${Math.max(0, count - FOLLOW_UP_WINDOW)}`, `--max-count=${FOLLOW_UP_WINDOW}`, '--format=%H%x1f%s%x1f%x1e', range], { readOnly: true });
-  return parseCommits(log).filter((c) => !isAgentctlCommit(c)).slice(0, n);
+/** One scan's work: the events found, and what it read about runs (each once). */
+class Scan {
+  readonly events: EventInput[] = [];
+  private readonly runs = new Map<string, RunView | undefined>();
+  private readonly files = new Map<string, Set<string>>();
+  private readonly recorded = new Set<string>();
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly project: string,
+    private readonly window: number,
+  ) {}
+
+  /**
+   * Read `commits` in order: a merge in `merges` opens its run's follow-up window; a revert of a run's
+   * merge or head is its regression (its window closes); a human commit counts in every open window,
+   * and is the follow-up of each run whose files it touches.
+   * @param open the open windows, updated in place
+   * @returns the shas of the merges in `merges` that were read
+   */
+  async walk(commits: readonly Commit[], merges: ReadonlyMap<string, Merge>, open: OpenWindow[]): Promise<Set<string>> {
+    const seen = new Set<string>();
+    for (const c of commits) {
+      const merge = merges.get(c.sha);
+      if (merge) {
+        seen.add(c.sha);
+        if (this.window > 0 && !this.hasEvidence(merge.runId)) open.push({ runId: merge.runId, humans: 0 });
+        continue;
+      }
+      if (isAgentctlCommit(c)) continue;
+      const targets = revertTargets(c);
+      if (targets.length) {
+        for (const run of await this.runsOf(targets)) {
+          this.record(run, 'regression.detected', `regression:${run.runId}`, { kind: 'revert', commit: c.sha, subject: c.subject });
+          removeWindow(open, run.runId);
+        }
+      }
+      if (open.length) await this.countHuman(c, open);
+    }
+    return seen;
+  }
+
+  /**
+   * A merge recorded after the last scan whose commit the saved tip already covered (merged while that
+   * scan ran): its commits up to `tip` are read for it alone.
+   */
+  async catchUp(merge: Merge, tip: string): Promise<void> {
+    if (!(await this.ctx.git.isAncestor(this.ctx.project.root, merge.sha, tip).catch(() => false))) return;
+    const open: OpenWindow[] = [];
+    const commits = await commitsOf(this.ctx, [tip, `^${merge.sha}`]);
+    await this.walk([{ sha: merge.sha, subject: '', body: '' }, ...commits], new Map([[merge.sha, merge]]), open);
+  }
+
+  /** Count human commit `c` in each open window; a window whose run's files it touches records a follow-up and closes. */
+  private async countHuman(c: Commit, open: OpenWindow[]): Promise<void> {
+    const touched = (await this.ctx.git.out(this.ctx.project.root, ['diff-tree', '--no-commit-id', '--name-only', '-r', '-z', c.sha], { readOnly: true, drivers: false })).split('\0').filter(Boolean);
+    for (const w of [...open]) {
+      w.humans += 1;
+      const run = this.run(w.runId);
+      const files = run ? await this.filesOf(run) : new Set<string>();
+      const overlap = touched.filter((p) => files.has(p));
+      if (run && overlap.length) this.record(run, 'review.followup', `followup:${run.runId}`, { commit: c.sha, subject: c.subject, files: overlap });
+      if (overlap.length || w.humans >= this.window) removeWindow(open, w.runId);
+    }
+  }
+
+  /** Whether the run already has a regression or follow-up recorded (an index read by run). */
+  private hasEvidence(runId: string): boolean {
+    return this.recorded.has(runId) || this.ctx.store.query({ runId, types: ['regression.detected', 'review.followup'] }).length > 0;
+  }
+
+  private record(run: RunView, type: 'regression.detected' | 'review.followup', key: string, payload: Record<string, unknown>): void {
+    if (this.events.some((e) => e.key === key)) return;
+    this.recorded.add(run.runId);
+    const subject = { runId: run.runId, task: run.task, agent: run.agent, project: this.project, taskType: run.taskType };
+    this.events.push({ ...subject, type, key, payload } as EventInput);
+  }
+
+  private run(runId: string): RunView | undefined {
+    if (!this.runs.has(runId)) this.runs.set(runId, getRun(this.ctx.store, this.project, runId));
+    return this.runs.get(runId);
+  }
+
+  /**
+   * The merged runs whose merge or captured head is one of `shas`. A run is named by its commits'
+   * subjects (`agentctl: merge <task> (run <id>)`, `agentctl: <task> (run <id>)`); a name counts only
+   * when that run's recorded merge or head is this very commit, so a subject cannot point elsewhere.
+   */
+  private async runsOf(shas: readonly string[]): Promise<RunView[]> {
+    const log = await this.ctx.git.out(this.ctx.project.root, ['log', '--no-walk', '--ignore-missing', '-z', '--format=%H%n%s', ...shas, '--'], { readOnly: true, drivers: false });
+    const found = new Map<string, RunView>();
+    for (const record of log.split('\0').filter(Boolean)) {
+      const [sha = '', subject = ''] = record.split('\n');
+      if (!subject.startsWith('agentctl:')) continue;
+      for (const m of subject.matchAll(/\brun ([0-9a-z]{26})\b/g)) {
+        const run = this.run(m[1]!);
+        if (run?.state === 'merged' && (run.mergeSha === sha || run.headSha === sha)) found.set(run.runId, run);
+      }
+    }
+    return [...found.values()];
+  }
+
+  /**
+   * Every path a merged run changed: its recorded files, or when the log lists only some of them
+   * (RunView.fileCount), all of them from git (base to the captured head; the recorded ones if git no
+   * longer has those commits).
+   */
+  private async filesOf(run: RunView): Promise<Set<string>> {
+    let files = this.files.get(run.runId);
+    if (files) return files;
+    const recorded = run.files.map((f) => f.path);
+    let paths = recorded;
+    if (run.fileCount > recorded.length && run.headSha) {
+      const listed = await this.ctx.git
+        .out(this.ctx.project.root, ['diff-tree', '-r', '--no-renames', '--name-only', '-z', run.baseSha, run.headSha], { readOnly: true, drivers: false })
+        .catch(() => undefined);
+      if (listed !== undefined) paths = listed.split('\0').filter(Boolean);
+    }
+    files = new Set(paths);
+    this.files.set(run.runId, files);
+    return files;
+  }
 }
 
-/**
- * Every path a merged run changed: its recorded files, or when the log lists only some of them
- * (RunView.fileCount), all of them from git (base to the captured head; the recorded ones if git no
- * longer has those commits).
- */
-async function changedPaths(ctx: Context, run: RunView): Promise<string[]> {
-  const recorded = run.files.map((f) => f.path);
-  if (run.fileCount <= recorded.length || !run.headSha) return recorded;
-  const listed = await ctx.git
-    .out(ctx.project.root, ['diff-tree', '-r', '--no-renames', '--name-only', '-z', run.baseSha, run.headSha], { readOnly: true })
-    .catch(() => undefined);
-  return listed === undefined ? recorded : listed.split('\0').filter(Boolean);
+function removeWindow(open: OpenWindow[], runId: string): void {
+  const i = open.findIndex((w) => w.runId === runId);
+  if (i >= 0) open.splice(i, 1);
 }
