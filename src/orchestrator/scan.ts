@@ -44,6 +44,13 @@ interface ScanState {
 /** Version of the scan's state and rules: a saved state of another version is rebuilt. */
 const SCAN_LOGIC = 'git-scan/1';
 
+/**
+ * Open follow-up windows kept per base branch: the newest merges'. An older run's window closes when this
+ * many later runs merged on its branch before `followUpCommits` human commits came (a repository where
+ * agents merge all day and people rarely commit): the state, and the work for each human commit, stay bounded.
+ */
+export const MAX_OPEN_WINDOWS = 100;
+
 const FULL_SHA = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
 
 /**
@@ -231,7 +238,8 @@ class Scan {
       const merge = merges.get(c.sha);
       if (merge) {
         seen.add(c.sha);
-        if (this.window > 0 && !this.hasEvidence(merge.runId)) open.push({ runId: merge.runId, humans: 0 });
+        if (this.window > 0) open.push({ runId: merge.runId, humans: 0 });
+        if (open.length > MAX_OPEN_WINDOWS) open.splice(0, open.length - MAX_OPEN_WINDOWS);
         continue;
       }
       if (isAgentctlCommit(c)) continue;
@@ -266,7 +274,8 @@ class Scan {
       const run = this.run(w.runId);
       const files = run ? await this.filesOf(run) : new Set<string>();
       const overlap = touched.filter((p) => files.has(p));
-      if (run && overlap.length) this.record(run, 'review.followup', `followup:${run.runId}`, { commit: c.sha, subject: c.subject, files: overlap });
+      // A run already reverted or followed up (recorded before a state was rebuilt) gets nothing more.
+      if (run && overlap.length && !this.hasEvidence(run.runId)) this.record(run, 'review.followup', `followup:${run.runId}`, { commit: c.sha, subject: c.subject, files: overlap });
       if (overlap.length || w.humans >= this.window) removeWindow(open, w.runId);
     }
   }

@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { ulid } from 'ulid';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openEventStore } from '../../src/evidence/store.js';
+import { MAX_OPEN_WINDOWS } from '../../src/orchestrator/scan.js';
 import { SAMPLES } from '../fixtures/eventSamples.js';
 import { agentctl, cleanup, git, makeRepo, tempDir } from '../helpers.js';
 
@@ -84,22 +85,25 @@ const events = async (repo: string, home: string, type: string) =>
   (JSON.parse((await agentctl(repo, home, ['log', '--json'])).stdout).events as { type: string; runId: string; payload: Record<string, unknown> }[]).filter((e) => e.type === type);
 
 describe('the git scan over months of merges', () => {
-  it('finds a revert of the first of 120 merged runs and a human fix of the second; a trust read with nothing new reads no history; what is new is read alone', async () => {
+  it('finds a revert of the first of 120 merged runs, and a human fix of the 31st (of the second: its window closed 100 merges later); a trust read with nothing new reads no history; what is new is read alone', async () => {
     const { repo, home } = makeRepo({ '.agentrc.yaml': `project: ${PROJECT}\n` });
     const runs: Made[] = [];
     for (let i = 0; i < 120; i++) runs.push(mergeInGit(repo, `t${String(i).padStart(3, '0')}`));
     record(home, repo, runs);
-    // A human reverts the first run's merge, then fixes the second run's file.
+    // A human reverts the first run's merge, then fixes the files of the second and the 31st. The second
+    // run's follow-up window closed when 100 later runs merged (MAX_OPEN_WINDOWS); the 31st's is open.
+    expect(MAX_OPEN_WINDOWS).toBe(100);
     git(repo, 'revert', '--no-edit', '-m', '1', runs[0]!.merge);
     writeFileSync(join(repo, 'docs', 't001.md'), '# t001, fixed by a human\n');
-    git(repo, 'commit', '-qam', 'fix t001 docs');
+    writeFileSync(join(repo, 'docs', 't030.md'), '# t030, fixed by a human\n');
+    git(repo, 'commit', '-qam', 'fix t001 and t030 docs');
 
     const counting = countingGit();
     const env = { PATH: `${counting.bin}:${process.env.PATH}` };
     const first = await agentctl(repo, home, ['promote', '--json'], env);
     expect(first.code, first.stderr).toBe(0);
     expect((await events(repo, home, 'regression.detected')).map((e) => [e.runId, e.payload.commit])).toEqual([[runs[0]!.runId, git(repo, 'rev-parse', 'HEAD~1')]]);
-    expect((await events(repo, home, 'review.followup')).map((e) => [e.runId, e.payload.files])).toEqual([[runs[1]!.runId, ['docs/t001.md']]]);
+    expect((await events(repo, home, 'review.followup')).map((e) => [e.runId, e.payload.files])).toEqual([[runs[30]!.runId, ['docs/t030.md']]]);
 
     // Nothing new: one look at the branch's tip, no history read.
     counting.reset();
@@ -116,7 +120,7 @@ describe('the git scan over months of merges', () => {
     const calls = counting.calls();
     expect(calls.filter((c) => c.startsWith('log ')), calls.join('\n')).toHaveLength(1);
     expect(calls.length, calls.join('\n')).toBeLessThanOrEqual(4);
-    expect((await events(repo, home, 'review.followup')).map((e) => e.runId)).toEqual([runs[1]!.runId, late.runId]);
+    expect((await events(repo, home, 'review.followup')).map((e) => e.runId)).toEqual([runs[30]!.runId, late.runId]);
   }, 120_000);
 
   it('a merge recorded after a scan already read its commit keeps its follow-up window; a saved state that does not verify is rebuilt without recording anything twice', async () => {
