@@ -187,14 +187,24 @@ interface Commit {
 }
 
 /**
- * The commits of a revision range, oldest first (parents before children): one `git log -z` whose
- * records are `<sha>\n<subject>\n<body>` (a subject has no line break, a message no NUL).
+ * The commits of a revision range, oldest first (parents before children), with their subjects; the
+ * body only of the commits whose message has a `This reverts commit <full sha>` line (a second log with
+ * `--grep`: a first scan over a long history does not hold every message).
  */
 async function commitsOf(ctx: Context, revs: readonly string[]): Promise<Commit[]> {
-  const log = await ctx.git.out(ctx.project.root, ['log', '-z', '--topo-order', '--reverse', '--format=%H%n%s%n%b', ...revs, '--'], { readOnly: true, drivers: false });
-  return log.split('\0').filter(Boolean).map((record) => {
-    const [sha = '', subject = '', ...body] = record.split('\n');
-    return { sha, subject, body: body.join('\n') };
+  const read = { readOnly: true, drivers: false } as const;
+  // A subject has no line break (git joins the first paragraph's lines) and a message no NUL.
+  const listed = await ctx.git.out(ctx.project.root, ['log', '--topo-order', '--reverse', '--format=%H%x00%s', ...revs, '--'], read);
+  const reverting = await ctx.git.out(ctx.project.root, ['log', '-z', '-E', '--grep=^This reverts commit [0-9a-f]{40}', '--format=%H%n%b', ...revs, '--'], read);
+  const bodies = new Map<string, string>();
+  for (const record of reverting.split('\0').filter(Boolean)) {
+    const nl = record.indexOf('\n');
+    bodies.set(nl < 0 ? record : record.slice(0, nl), nl < 0 ? '' : record.slice(nl + 1));
+  }
+  return listed.split('\n').filter(Boolean).map((line) => {
+    const at = line.indexOf('\0');
+    const sha = line.slice(0, at);
+    return { sha, subject: line.slice(at + 1), body: bodies.get(sha) ?? '' };
   });
 }
 
