@@ -58,6 +58,12 @@ function hex(rand: () => number, length: number): string {
   return out.slice(0, length);
 }
 
+/** A merge's id: the real one, or random (drawn either way, so the rest of the run is the same). */
+const mergeSha = (rand: () => number, commits: RunCommits | undefined): string => {
+  const random = hex(rand, 40);
+  return commits?.merge ?? random;
+};
+
 /** The 12 promotions to `auto` a human recorded before the year's runs (so auto merges are plausible). */
 export function promotions(startMs: number): EventInput[] {
   return AGENTS.flatMap((agent, a) =>
@@ -72,23 +78,44 @@ export function promotions(startMs: number): EventInput[] {
   );
 }
 
-/**
- * The events of run number `i` (0-based) of `total` runs spread evenly over the year ending at `endMs`.
- * @returns exactly {@link EVENTS_PER_RUN} events, in the order agentctl writes them
- */
-export function runEvents(i: number, total: number, endMs: number, repoRoot: string): EventInput[] {
-  const rand = rng(i + 1);
+/** Who run number `i` of `total` is: its id, task, agent and type, and when it was planned (ms). */
+export function runIdentity(i: number, total: number, endMs: number): { runId: string; task: string; agent: string; taskType: string; plannedMs: number } {
   const agent = AGENTS[i % AGENTS.length]!;
   const taskType = TASK_TYPES[Math.floor(i / AGENTS.length) % TASK_TYPES.length]!;
-  const kind = KINDS[i % KINDS.length]!;
   const yearMs = 365 * 24 * 3600 * 1000;
-  let t = endMs - yearMs + Math.floor(((i + 0.5) * yearMs) / total);
-  const runId = base32(t, 10) + base32(i, 16);
-  const task = `${taskType}-${agent}-${i % 97}`;
+  const plannedMs = endMs - yearMs + Math.floor(((i + 0.5) * yearMs) / total);
+  return { runId: base32(plannedMs, 10) + base32(i, 16), task: `${taskType}-${agent}-${i % 97}`, agent, taskType, plannedMs };
+}
+
+/** Whether run number `i` is merged (auto, or by a reviewer): 7 runs in 10. */
+export function isMerged(i: number): boolean {
+  const kind = KINDS[i % KINDS.length]!;
+  return kind === 'auto' || kind === 'reviewMerged';
+}
+
+/** The commits of a merged run in the bench's repository: the base it started from, its work, its merge. */
+export interface RunCommits {
+  base: string;
+  head: string;
+  merge: string;
+}
+
+/**
+ * The events of run number `i` (0-based) of `total` runs spread evenly over the year ending at `endMs`.
+ * @param commits a merged run's real commits (fixtures.ts historyRepo); without them its ids are random
+ * @returns exactly {@link EVENTS_PER_RUN} events, in the order agentctl writes them
+ */
+export function runEvents(i: number, total: number, endMs: number, repoRoot: string, commits?: RunCommits): EventInput[] {
+  const rand = rng(i + 1);
+  const kind = KINDS[i % KINDS.length]!;
+  const { runId, task, agent, taskType, plannedMs } = runIdentity(i, total, endMs);
+  let t = plannedMs;
   const subject = { runId, task, agent, project: PROJECT, taskType };
   const ts = (stepMs: number) => new Date((t += stepMs)).toISOString();
-  const baseSha = hex(rand, 40);
-  const headSha = hex(rand, 40);
+  const randomBase = hex(rand, 40);
+  const randomHead = hex(rand, 40);
+  const baseSha = commits?.base ?? randomBase;
+  const headSha = commits?.head ?? randomHead;
   const branch = `agentctl/${task}/${runId}`;
   const path = `/home/dev/.local/share/agentctl/worktrees/bench-1a2b3c4d/${task}-${runId}`;
   const gated = kind === 'auto';
@@ -129,7 +156,7 @@ export function runEvents(i: number, total: number, endMs: number, repoRoot: str
     events.push(
       e('gate.passed', 9_000, { command: 'npm test', durationMs: 8_800, exitCode: 0, output: ' Test Files  12 passed (12)\n      Tests  148 passed (148)\n', sandbox: 'os', timedOut: false }),
       e('run.decided', 30, { outcome: 'merge', reasons: ['effective autonomy is auto', 'earned level is auto', 'gate passed'] }),
-      e('run.merged', 400, { auto: true, baseBranch: 'main', by: 'agentctl', mergeSha: hex(rand, 40), strategy: 'merge' }),
+      e('run.merged', 400, { auto: true, baseBranch: 'main', by: 'agentctl', mergeSha: mergeSha(rand, commits), strategy: 'merge' }),
       e('sandbox.removed', 90, { branchDeleted: branch, path }),
     );
     return events;
@@ -139,7 +166,7 @@ export function runEvents(i: number, total: number, endMs: number, repoRoot: str
   if (kind === 'reviewMerged') {
     events.push(
       e('review.approved', reviewDelay, { by: 'dev@example.com', note: rand() < 0.3 ? 'looks good' : null }),
-      e('run.merged', 400, { auto: false, baseBranch: 'main', by: 'dev@example.com', mergeSha: hex(rand, 40), strategy: 'merge' }),
+      e('run.merged', 400, { auto: false, baseBranch: 'main', by: 'dev@example.com', mergeSha: mergeSha(rand, commits), strategy: 'merge' }),
       e('sandbox.removed', 90, { branchDeleted: branch, path }),
     );
   } else {

@@ -13,7 +13,7 @@ import type * as EventsModule from '../../src/evidence/events.js';
 import type * as MigrationsModule from '../../src/evidence/migrations.js';
 import type * as PathsModule from '../../src/core/paths.js';
 import type * as StoreModule from '../../src/evidence/store.js';
-import { AGENTS, EVENTS_PER_RUN, PROJECT, TASK_TYPES, promotions, runEvents } from './events.js';
+import { AGENTS, EVENTS_PER_RUN, PROJECT, TASK_TYPES, isMerged, promotions, runEvents, runIdentity, type RunCommits } from './events.js';
 import { progress } from './measure.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -69,13 +69,21 @@ function logKey(dist: Dist, events: number): string {
     for (const f of readdirSync(abs).filter((n) => n.endsWith('.js')).sort()) h.update(f).update(readFileSync(join(abs, f)));
   }
   h.update(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'events.ts')));
+  h.update(`history/${HISTORY_FORMAT}`);
   const schema = Math.max(...dist.migrations.MIGRATIONS.map((m) => m.version));
   return `schema${schema}-${h.digest('hex').slice(0, 16)}`;
 }
 
-/** A filled log: its AGENTCTL_HOME (read it, never write it: copy it with {@link copyHome}). */
+/** Version of the git history {@link historyRepo} writes (part of the cached log's key). */
+const HISTORY_FORMAT = 1;
+
+/**
+ * A filled log: its AGENTCTL_HOME (read it, never write it: copy it with {@link copyHome}) and the bare
+ * repository holding its merged runs' commits (clone it with {@link projectClone}).
+ */
 export interface LogFixture {
   home: string;
+  repo: string;
   events: number;
   runs: number;
   cached: boolean;
@@ -96,8 +104,9 @@ export async function logFixture(dist: Dist, events: number): Promise<LogFixture
   const key = logKey(dist, events);
   const dir = join(root, `log-${events}-${key}`);
   const home = join(dir, 'home');
+  const repo = join(dir, 'repo.git');
   const total = runs * EVENTS_PER_RUN + AGENTS.length * TASK_TYPES.length;
-  if (existsSync(join(dir, 'complete.json')) && process.env.BENCH_FRESH !== '1') return { home, events: total, runs, cached: true, fillMs: undefined };
+  if (existsSync(join(dir, 'complete.json')) && process.env.BENCH_FRESH !== '1') return { home, repo, events: total, runs, cached: true, fillMs: undefined };
   mkdirSync(root, { recursive: true });
   // Older logs of this size were made by other code: they would not verify. Drop them (they are large).
   for (const old of readdirSync(root)) if (old.startsWith(`log-${events}-`)) rmSync(join(root, old), { recursive: true, force: true });
@@ -109,14 +118,15 @@ export async function logFixture(dist: Dist, events: number): Promise<LogFixture
   // Whatever the store keeps next to the log (a key, a checkpoint) must land in this home.
   process.env.AGENTCTL_HOME = workHome;
   const start = performance.now();
+  const endMs = Date.now() - 60_000;
+  const commits = historyRepo(join(work, 'repo.git'), runs, endMs);
   const store = dist.store.openEventStore(dist.paths.homePaths(workHome).database);
   try {
-    const endMs = Date.now() - 60_000;
     store.append(promotions(endMs - 366 * 24 * 3600 * 1000));
     const perBatch = 100;
     for (let i = 0; i < runs; i += perBatch) {
       const batch = [];
-      for (let j = i; j < Math.min(runs, i + perBatch); j++) batch.push(...runEvents(j, runs, endMs, FAKE_REPO_ROOT));
+      for (let j = i; j < Math.min(runs, i + perBatch); j++) batch.push(...runEvents(j, runs, endMs, FAKE_REPO_ROOT, commits.get(j)));
       store.append(batch);
       if (i % 10_000 === 0 && i > 0) progress(`  ${i * EVENTS_PER_RUN} events`);
     }
@@ -129,7 +139,62 @@ export async function logFixture(dist: Dist, events: number): Promise<LogFixture
   writeFileSync(join(work, 'complete.json'), JSON.stringify({ events: total, runs, fillMs, made: new Date().toISOString() }));
   renameSync(work, dir);
   progress(`filled in ${(fillMs / 1000).toFixed(1)} s`);
-  return { home, events: total, runs, cached: false, fillMs };
+  return { home, repo, events: total, runs, cached: false, fillMs };
+}
+
+/**
+ * The project's year of git history, in a new bare repository at `dir`: the project's files
+ * ({@link projectFiles}), then for each merged run (7 in 10, in order) its work commit and its merge
+ * into `main`, with agentctl's messages and the run's time, written by one `git fast-import`.
+ * @returns each merged run's commits by run number
+ */
+export function historyRepo(dir: string, runs: number, endMs: number): Map<number, RunCommits> {
+  progress(`writing the git history of ${runs} runs (a commit and a merge per merged run) to ${dir}`);
+  mkdirSync(dir, { recursive: true });
+  git(dir, 'init', '-q', '--bare', '-b', 'main');
+  const chunks: string[] = [];
+  const data = (text: string) => `data ${Buffer.byteLength(text)}\n${text}\n`;
+  const who = (name: string, email: string, ms: number) => `${name} <${email}> ${Math.floor(ms / 1000)} +0000`;
+  const start = endMs - 366 * 24 * 3600 * 1000;
+  chunks.push(`commit refs/heads/main\nmark :1\nauthor ${who('Dev', 'dev@example.com', start)}\ncommitter ${who('Dev', 'dev@example.com', start)}\n${data('initial')}`);
+  for (const [path, content] of Object.entries(projectFiles())) chunks.push(`M 100644 inline ${path}\n${data(content)}`);
+  const marks = new Map<number, { base: number; head: number; merge: number }>();
+  let main = 1;
+  let mark = 1;
+  for (let i = 0; i < runs; i++) {
+    if (!isMerged(i)) continue;
+    const { runId, task, agent, plannedMs } = runIdentity(i, runs, endMs);
+    const file = `M 100644 inline work/${i % 50}.txt\n${data(`run ${i}`)}`;
+    const agentctl = who('agentctl', 'agentctl@localhost', plannedMs + 60_000);
+    const head = ++mark;
+    chunks.push(`commit refs/heads/agentctl-work\nmark :${head}\nauthor ${who(agent, `${agent}@agentctl.localhost`, plannedMs + 60_000)}\ncommitter ${agentctl}\n${data(`agentctl: ${task} (run ${runId})`)}from :${main}\n${file}`);
+    const merge = ++mark;
+    chunks.push(`commit refs/heads/main\nmark :${merge}\nauthor ${agentctl}\ncommitter ${agentctl}\n${data(`agentctl: merge ${task} (run ${runId})`)}from :${main}\nmerge :${head}\n${file}`);
+    marks.set(i, { base: main, head, merge });
+    main = merge;
+  }
+  const marksFile = join(dir, 'bench-marks');
+  execFileSync('git', ['fast-import', '--quiet', `--export-marks=${marksFile}`], { cwd: dir, input: chunks.join(''), env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1' }, maxBuffer: 64 * 1024 * 1024 });
+  git(dir, 'update-ref', '-d', 'refs/heads/agentctl-work');
+  const shas = new Map<number, string>();
+  for (const line of readFileSync(marksFile, 'utf8').split('\n')) {
+    const [m, sha] = line.split(' ');
+    if (m && sha) shas.set(Number(m.slice(1)), sha);
+  }
+  rmSync(marksFile);
+  const out = new Map<number, RunCommits>();
+  for (const [i, m] of marks) out.set(i, { base: shas.get(m.base)!, head: shas.get(m.head)!, merge: shas.get(m.merge)! });
+  return out;
+}
+
+/** A working clone of the log's repository at `dir` (objects shared with it), on `main`, as a user's checkout. */
+export function projectClone(log: LogFixture, dir: string): string {
+  mkdirSync(dirname(dir), { recursive: true });
+  git(dirname(dir), 'clone', '-q', '--shared', log.repo, dir);
+  git(dir, 'config', 'user.email', 'dev@example.com');
+  git(dir, 'config', 'user.name', 'Dev');
+  git(dir, 'config', 'gc.auto', '0');
+  return dir;
 }
 
 /** sha256 of every built file (dist/**\/*.js): which agentctl a primed log was primed by. */
@@ -161,7 +226,7 @@ export function primeLog(log: LogFixture, work: string): void {
     // not primed yet
   }
   progress('bringing the saved projections of the cached log up to date (once per build of agentctl)');
-  const repo = projectRepo(join(work, 'prime-project'));
+  const repo = projectClone(log, join(work, 'prime-project'));
   const start = performance.now();
   const r = spawnSync(process.execPath, [BIN, 'tasks', '--json'], { cwd: repo, env: cliEnv(log.home), stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0) {
@@ -173,9 +238,14 @@ export function primeLog(log: LogFixture, work: string): void {
   progress(`  primed in ${(ms / 1000).toFixed(1)} s`);
 }
 
-/** Copy an AGENTCTL_HOME (so commands that save projections do not change the cached log). */
+/**
+ * Copy an AGENTCTL_HOME (so commands that save projections do not change the cached log), without the
+ * record of which clone owns each project name: the clone the copy is used with claims it at its first
+ * command, so its git history is scanned as a user's would be.
+ */
 export function copyHome(from: string, to: string): void {
   cpSync(from, to, { recursive: true });
+  rmSync(join(to, 'approvals', 'projects.json'), { force: true });
 }
 
 /** A repository on `main` with one commit of `files` (path → content); `executables` get mode 0755. */
@@ -198,13 +268,18 @@ export function makeRepo(dir: string, files: Record<string, string>, executables
 // Limits high enough that the bench's own runs (dozens within minutes) never trip a breaker.
 const BREAKERS = 'breakers:\n  volume:\n    runsPerHour: 100000\n    linesPerHour: 10000000\n  errors:\n    maxFailures: 100000\n';
 
-/** The project the log is about: `.agentrc.yaml` naming it, one task per agent × task type. */
-export function projectRepo(dir: string): string {
+/** The files of the project the log is about: `.agentrc.yaml` naming it, one task per agent × task type. */
+function projectFiles(): Record<string, string> {
   const files: Record<string, string> = { 'README.md': '# bench\n', '.agentrc.yaml': `project: ${PROJECT}\nbaseBranch: main\n${BREAKERS}` };
   for (const agent of AGENTS) {
     for (const type of TASK_TYPES) files[`tasks/${type}-${agent}.md`] = `---\nagent: ${agent}\ntype: ${type}\nautonomy: auto\ngate: npm test\n---\nBench task for ${agent} (${type}).\n`;
   }
-  return makeRepo(dir, files);
+  return files;
+}
+
+/** A new repository of the project the log is about ({@link projectFiles}), one commit. */
+export function projectRepo(dir: string): string {
+  return makeRepo(dir, projectFiles());
 }
 
 /** The no-op agent: writes one line to one file, like the anchor's commit. */

@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     const dist = await loadDist();
     if (only.has('log')) {
       const log = await logFixture(dist, settings.BENCH_EVENTS);
-      fixtureNote = `Large log: ${log.events.toLocaleString('en-US')} events (${log.runs.toLocaleString('en-US')} runs × 10 + 12 promotions; 1 project, 3 agents × 4 task types), filled through the store${log.fillMs === undefined ? ' (cached from an earlier bench run)' : ` in ${secs(log.fillMs)}`}; its saved projections are brought up to date by one untimed \`tasks --json\` before timing, so the figures are steady state, not a first call after an upgrade.`;
+      fixtureNote = `Large log: ${log.events.toLocaleString('en-US')} events (${log.runs.toLocaleString('en-US')} runs × 10 + 12 promotions; 1 project, 3 agents × 4 task types), filled through the store${log.fillMs === undefined ? ' (cached from an earlier bench run)' : ` in ${secs(log.fillMs)}`}, with the git history of its merged runs (a work commit and a merge each) in the project's clone; its saved projections are brought up to date by one untimed \`tasks --json\` before timing, and each command's first call (untimed) reads that history once, so the figures are steady state, not a first call after an upgrade.`;
       rows.push(...(await logRows(log, work, { reps: settings.BENCH_REPS, slowMs: settings.BENCH_SLOW_S * 1000 })));
     }
     if (only.has('start')) rows.push(...(await startRows(work, settings.BENCH_REPS)));

@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { BIN, ROOT, baseEnv, cliEnv, copyHome, primeLog, projectRepo, type LogFixture } from './fixtures.js';
+import { BIN, ROOT, baseEnv, cliEnv, copyHome, primeLog, projectClone, type LogFixture } from './fixtures.js';
 import { median, progress, timed, type Sample } from './measure.js';
 import { mb, secs, times, type Row } from './report.js';
 
@@ -76,7 +76,8 @@ export async function logRows(log: LogFixture, work: string, p: Policy): Promise
   primeLog(log, work);
   progress(`copying the ${log.events}-event log`);
   copyHome(log.home, big);
-  const repo = projectRepo(join(work, 'project'));
+  // A clone of the log's year of history (its merged runs' commits): the git scan reads what a user's would.
+  const repo = projectClone(log, join(work, 'project'));
   const run = (home: string, args: string[]) => () => timed(process.execPath, [BIN, ...args], { cwd: repo, env: cliEnv(home), keepStdout: 4096 });
   const label = `${log.events >= 1e6 ? `${Number((log.events / 1e6).toFixed(1))}M` : `${Math.round(log.events / 1000)}k`} events`;
   const rows: Row[] = [];

@@ -1,7 +1,7 @@
 /**
  * The bench's generated history is shaped like real runs: agentctl's own projections fold it into the
- * states a year of real use leaves (merged or discarded, no worktree left, no demotion), and the
- * measuring helpers parse what bash prints.
+ * states a year of real use leaves (merged or discarded, no worktree left, no demotion), its git
+ * history holds the merged runs' commits, and the measuring helpers parse what bash prints.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,8 @@ import { projectRuns, isReviewable } from '../../src/evidence/projections/runs.j
 import { projectTrust } from '../../src/evidence/projections/trust.js';
 import { openEventStore } from '../../src/evidence/store.js';
 import { parseConfig } from '../../src/definition/config.js';
-import { AGENTS, EVENTS_PER_RUN, TASK_TYPES, promotions, runEvents } from '../bench/events.js';
+import { AGENTS, EVENTS_PER_RUN, TASK_TYPES, isMerged, promotions, runEvents, runIdentity } from '../bench/events.js';
+import { git, historyRepo } from '../bench/fixtures.js';
 import { median, parseTimes } from '../bench/measure.js';
 
 const dirs: string[] = [];
@@ -57,6 +58,35 @@ describe('bench history generator', () => {
     const profiles = Object.values(trust.profiles);
     expect(profiles).toHaveLength(AGENTS.length * TASK_TYPES.length);
     expect(profiles.map((p) => p.level)).toEqual(profiles.map(() => 'auto'));
+  });
+});
+
+describe('bench git history', () => {
+  it("holds each merged run's work commit and its merge into main, with agentctl's messages, and the run's events name them", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agentctl-bench-test-'));
+    dirs.push(dir);
+    const end = Date.parse('2026-06-01T00:00:00Z');
+    const commits = historyRepo(join(dir, 'repo.git'), 40, end);
+    const merged = Array.from({ length: 40 }, (_, i) => i).filter(isMerged);
+    expect([...commits.keys()]).toEqual(merged);
+    expect(merged).toHaveLength(28);
+    const repo = join(dir, 'repo.git');
+    // main: the initial commit, then a merge per merged run (first parents), each merging its work commit.
+    expect(git(repo, 'rev-list', '--first-parent', '--count', 'main')).toBe(String(1 + merged.length));
+    expect(git(repo, 'rev-parse', 'main')).toBe(commits.get(merged.at(-1)!)!.merge);
+    for (const i of merged) {
+      const c = commits.get(i)!;
+      const { runId, task } = runIdentity(i, 40, end);
+      expect(git(repo, 'log', '-1', '--format=%P%n%s', c.merge).split('\n')).toEqual([`${c.base} ${c.head}`, `agentctl: merge ${task} (run ${runId})`]);
+      expect(git(repo, 'log', '-1', '--format=%P%n%s', c.head).split('\n')).toEqual([c.base, `agentctl: ${task} (run ${runId})`]);
+      const events = runEvents(i, 40, end, '/repo', c);
+      expect(events.find((e) => e.type === 'run.merged')!.payload).toMatchObject({ mergeSha: c.merge });
+      expect(events.find((e) => e.type === 'sandbox.committed')!.payload).toMatchObject({ headSha: c.head });
+      expect(events.find((e) => e.type === 'run.planned')!.payload).toMatchObject({ baseSha: c.base });
+      // The rest of the run is the same as without the commits.
+      expect(runEvents(i, 40, end, '/repo').map((e) => e.ts)).toEqual(events.map((e) => e.ts));
+    }
+    expect(git(repo, 'ls-tree', '--name-only', 'main')).toContain('.agentrc.yaml');
   });
 });
 
