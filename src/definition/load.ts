@@ -49,8 +49,16 @@ export async function loadProject(git: Git, cwd: string): Promise<Project> {
   return { root, commonDir, key: projectKey(commonDir), config, folderProject: sanitizeProject(basename(root)) };
 }
 
-/** Largest `.agentrc.yaml` or profile read, in bytes (256 KiB; task files have MAX_TASK_FILE_BYTES). */
+/** Largest `.agentrc.yaml` read, in bytes (256 KiB; task files have MAX_TASK_FILE_BYTES). */
 export const MAX_DEFINITION_FILE_BYTES = 256 * 1024;
+
+/**
+ * Largest project profile read, in bytes (32 KiB; a profile's rules take a few), and most project
+ * profiles read (64). Every command reads every profile, and YAML is the cost: 200 profiles of 256 KiB
+ * (a small git pack) would make each command of the clone take about a minute (measured for task files).
+ */
+export const MAX_PROFILE_FILE_BYTES = 32 * 1024;
+export const MAX_PROJECT_PROFILES = 64;
 
 /**
  * What agentctl itself reads from the repository (`.agentrc.yaml`, task files, profiles) must be in it:
@@ -173,8 +181,13 @@ export function findTask(project: Project, id: string): Task {
 
 function loadProfileDir(dir: string, origin: (file: string) => string, root: string | undefined, into: Map<string, Profile>, errors: InputError[]): void {
   if (root ? !folderInRepository(root, dir, errors) : !lstatIfExists(dir)) return;
-  for (const name of readdirSync(dir).sort()) {
-    if (!/\.ya?ml$/.test(name)) continue;
+  const names = readdirSync(dir).sort().filter((name) => /\.ya?ml$/.test(name));
+  if (root && names.length > MAX_PROJECT_PROFILES) {
+    const folder = relative(root, dir);
+    errors.push(new InputError(`${folder}: ${names.length} profile files, more than the ${MAX_PROJECT_PROFILES} a project may have; none was read`, { file: folder }));
+    return;
+  }
+  for (const name of names) {
     const full = join(dir, name);
     const file = root ? relative(root, full) : full;
     try {
@@ -183,7 +196,7 @@ function loadProfileDir(dir: string, origin: (file: string) => string, root: str
       if (into.has(profileName)) {
         throw new InputError(`${file}: profile "${profileName}" is built in; choose another name`, { file });
       }
-      const text = root ? readRepositoryFile(root, file, MAX_DEFINITION_FILE_BYTES) : readFileSync(full, 'utf8');
+      const text = root ? readRepositoryFile(root, file, MAX_PROFILE_FILE_BYTES) : readFileSync(full, 'utf8');
       into.set(profileName, parseProfile(profileName, file, text ?? '', origin(file)));
     } catch (error) {
       if (error instanceof InputError) errors.push(error);

@@ -32,6 +32,13 @@ export const TASK_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;
 export const TASK_TYPE_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
 /** Largest task file accepted, in bytes. */
 export const MAX_TASK_FILE_BYTES = 1024 * 1024;
+/**
+ * Largest front matter accepted, in bytes (8 KiB; a task's settings take a few hundred). YAML is the cost
+ * of reading a task file, and every command reads every task file: 200 files each with a 60,000-item
+ * `tags` list (a 2 KiB git pack) made every command of the clone take one to two minutes; at this limit
+ * they take about two seconds. The prompt (the Markdown body) is not parsed.
+ */
+export const MAX_FRONT_MATTER_BYTES = 8 * 1024;
 
 export { AUTONOMY_LEVELS, type Autonomy } from '../core/autonomy.js';
 
@@ -158,6 +165,9 @@ export function parseTaskFile(file: string, text: string, defaults: TaskDefaults
     throw new InputError(`${file}: larger than ${MAX_TASK_FILE_BYTES} bytes`, { file });
   }
   const { yaml, body, yamlLine } = splitFrontMatter(file, text);
+  if (Buffer.byteLength(yaml) > MAX_FRONT_MATTER_BYTES) {
+    throw new InputError(`${file}: front matter larger than ${MAX_FRONT_MATTER_BYTES} bytes (the prompt goes below its closing "---" line)`, { file });
+  }
   const source = parseYaml(file, yaml, yamlLine);
   const data = toData(source) ?? {};
   if (typeof data !== 'object' || Array.isArray(data)) {

@@ -1,0 +1,59 @@
+/**
+ * Definitions a cloned repository controls cost bounded work: every command reads every task file and
+ * profile, and YAML is the cost. An attack session made every command of a clone take one to two
+ * minutes with 200 task files of 60,000-item `tags` lists (a 2 KiB git pack). Front matter above 8 KiB,
+ * a profile above 32 KiB and a profiles folder of more than 64 files are refused, named, unread.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MAX_PROFILE_FILE_BYTES, MAX_PROJECT_PROFILES } from '../../src/definition/load.js';
+import { MAX_FRONT_MATTER_BYTES } from '../../src/definition/task.js';
+import { agentctl, cleanup, git, makeRepo } from '../helpers.js';
+
+afterEach(cleanup);
+
+const tasksOf = async (repo: string, home: string) => {
+  const r = await agentctl(repo, home, ['tasks', '--json']);
+  return { code: r.code, ...(JSON.parse(r.stdout) as { tasks: { id: string }[]; errors: { file: string | null; message: string }[] }) };
+};
+
+describe('definition inputs of bounded cost', () => {
+  it('a task file whose front matter is above 8 KiB (a 60,000-item tags list) is refused by name; the other tasks are listed', async () => {
+    expect(MAX_FRONT_MATTER_BYTES).toBe(8 * 1024);
+    const tags = Array.from({ length: 60_000 }, (_, i) => `t${i}`).join(', ');
+    const { repo, home } = makeRepo({ 'tasks/ok.md': '---\ntype: docs\n---\nDo it.\n', 'tasks/big.md': `---\ntype: docs\ntags: [${tags}]\n---\nDo it.\n` });
+    const listed = await tasksOf(repo, home);
+    expect(listed.code).toBe(2);
+    expect(listed.tasks.map((t) => t.id)).toEqual(['ok']);
+    expect(listed.errors).toEqual([{ file: 'tasks/big.md', field: null, message: expect.stringMatching(/^tasks\/big\.md: front matter larger than 8192 bytes/) }]);
+    // The prompt below the front matter may be long.
+    writeFileSync(join(repo, 'tasks', 'big.md'), `---\ntype: docs\n---\n${'Do it. '.repeat(20_000)}\n`);
+    expect((await tasksOf(repo, home)).tasks.map((t) => t.id).sort()).toEqual(['big', 'ok']);
+  });
+
+  it('a profile above 32 KiB, and a profiles folder of more than 64 files, are refused by name for the tasks that use them', async () => {
+    expect([MAX_PROFILE_FILE_BYTES, MAX_PROJECT_PROFILES]).toEqual([32 * 1024, 64]);
+    const big = `description: big\nextends: implement\ncommands:\n  allow:\n${Array.from({ length: 3000 }, (_, i) => `    - "tool${i} --flag"`).join('\n')}\n`;
+    expect(big.length).toBeGreaterThan(32 * 1024);
+    const { repo, home } = makeRepo({
+      'tasks/a.md': '---\ntype: docs\nprofile: big\n---\nDo it.\n',
+      'tasks/b.md': '---\ntype: docs\nprofile: p1\n---\nDo it.\n',
+      'tasks/c.md': '---\ntype: docs\n---\nDo it.\n',
+      '.agentctl/profiles/big.yaml': big,
+      '.agentctl/profiles/p1.yaml': 'description: p1\nextends: implement\n',
+    });
+    let listed = await tasksOf(repo, home);
+    expect(listed.tasks.map((t) => t.id).sort()).toEqual(['b', 'c']);
+    expect(listed.errors.map((e) => e.message)).toEqual([expect.stringMatching(/^\.agentctl\/profiles\/big\.yaml: larger than 32768 bytes/)]);
+
+    mkdirSync(join(repo, '.agentctl', 'profiles'), { recursive: true });
+    for (let i = 2; i <= 64; i++) writeFileSync(join(repo, '.agentctl', 'profiles', `p${i}.yaml`), `description: p${i}\nextends: implement\n`);
+    writeFileSync(join(repo, '.agentctl', 'profiles', 'big.yaml'), 'description: small now\nextends: implement\n');
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', '65 profiles');
+    listed = await tasksOf(repo, home);
+    expect(listed.tasks.map((t) => t.id)).toEqual(['c']);
+    expect(new Set(listed.errors.map((e) => e.message))).toEqual(new Set([`.agentctl/profiles: 65 profile files, more than the 64 a project may have; none was read`]));
+  });
+});
