@@ -31,7 +31,9 @@
  * `notify.command` may not name a program inside the repository at all: config.ts.)
  */
 import { createHash, createHmac } from 'node:crypto';
+import { composePolicy } from '../authz/policy.js';
 import type { Profile } from '../authz/profile.js';
+import { InputError } from '../core/errors.js';
 import type { ProjectConfig } from './config.js';
 import { AGENT_NAMES, type Task } from './task.js';
 import type { WorktreeBlock } from './worktree.js';
@@ -46,20 +48,28 @@ export interface HostSetting {
   reach: string;
 }
 
+/** A task as {@link hostSettings} reads it: its own `worktree:` block, and what composes its policy. */
+export type HostSettingsTask = Pick<Task, 'id' | 'file' | 'worktree' | 'profiles' | 'paths' | 'autonomy'>;
+
 /**
  * The repository's settings that reach outside the sandbox, in a fixed order; empty when it has none.
  * @param config the project's `.agentrc.yaml`, parsed
- * @param profiles every loaded profile (built-in ones, agentctl's own, are left out)
- * @param tasks the project's tasks (their own `worktree:` blocks)
+ * @param profiles every loaded profile (built-in ones, agentctl's own, are left out of the profile
+ *   settings; they compose the tasks' policies)
+ * @param tasks the project's tasks (their own `worktree:` blocks, and whether their policy turns the
+ *   network on: a task file chooses its profiles, `yolo` included)
  */
-export function hostSettings(config: ProjectConfig, profiles: Iterable<Profile>, tasks: Iterable<Pick<Task, 'file' | 'worktree'>>): HostSetting[] {
+export function hostSettings(config: ProjectConfig, profiles: Iterable<Profile>, tasks: Iterable<HostSettingsTask>): HostSetting[] {
   const out: HostSetting[] = [];
   const add = (setting: string, value: unknown, reach: string) => out.push({ setting, value: JSON.stringify(value), reach });
+  const list = [...profiles]; // read once: an iterator (a Map's values) is empty the second time
+  const byName = new Map(list.map((p) => [p.name, p]));
+  const sortedTasks = [...tasks].sort((a, b) => a.file.localeCompare(b.file));
   if (config.osSandboxBin !== undefined) add('sandbox.bin', config.osSandboxBin, 'runs every process of every run: it is the OS sandbox');
   if (config.osSandboxRead.length) add('sandbox.read', config.osSandboxRead, 'folders of this machine every confined process of every run may read');
   if (config.notify.command !== undefined) add('notify.command', config.notify.command, 'runs on this machine, outside the sandbox, at each notification');
   if (config.notify.webhook !== undefined) add('notify.webhook', config.notify.webhook, 'receives each notification (run, task, project) from this machine');
-  for (const p of [...profiles].filter((p) => p.origin !== 'builtin').sort((a, b) => a.origin.localeCompare(b.origin))) {
+  for (const p of list.filter((p) => p.origin !== 'builtin').sort((a, b) => a.origin.localeCompare(b.origin))) {
     if (p.env.length) add(`${p.origin}: env`, p.env, 'host variables passed into the sandbox');
     if (p.sandbox === 'none') add(`${p.origin}: sandbox`, 'none', 'the agents of its tasks run on this machine as you, unconfined');
   }
@@ -69,13 +79,28 @@ export function hostSettings(config: ProjectConfig, profiles: Iterable<Profile>,
     if (args.length && name !== 'command') add(`agents.${name}.args`, args, `flags given to ${name} before agentctl's own, which can loosen the permissions agentctl renders for it`);
     if (Object.keys(env).length) add(`agents.${name}.env`, Object.fromEntries(Object.entries(env).sort(([a], [b]) => a.localeCompare(b))), 'also the environment of the OS sandbox\'s own program, on this machine (NODE_OPTIONS, PATH)');
   }
-  const blocks: [string, WorktreeBlock | undefined][] = [['', config.worktree], ...[...tasks].sort((a, b) => a.file.localeCompare(b.file)).map((t): [string, WorktreeBlock | undefined] => [`${t.file}: `, t.worktree])];
+  const blocks: [string, WorktreeBlock | undefined][] = [['', config.worktree], ...sortedTasks.map((t): [string, WorktreeBlock | undefined] => [`${t.file}: `, t.worktree])];
   for (const [where, block] of blocks) {
     if (block?.copy?.length) add(`${where}worktree.copy`, block.copy, 'files of your checkout, untracked ones too (.env), copied into the sandbox');
     if (block?.shared?.length) add(`${where}worktree.shared`, block.shared, 'files of your checkout, untracked ones too (.envrc, terraform.tfstate), readable in the sandbox');
     if (block?.network?.length) add(`${where}worktree.network`, block.network, 'hosts the setup and teardown commands may reach');
   }
+  for (const t of sortedTasks) {
+    if (networkOn(t, byName, config)) {
+      add(`${t.file}: network`, true, `the registries and code hosts (npm, PyPI, GitHub…) from inside the sandbox, where code the agent runs can read the agent's API key and publish it (profiles ${t.profiles.join(', ')})`);
+    }
+  }
   return out;
+}
+
+/** Whether a task's composed policy turns the network on; a task whose profiles do not compose cannot run (false). */
+function networkOn(task: HostSettingsTask, profiles: ReadonlyMap<string, Profile>, config: ProjectConfig): boolean {
+  try {
+    return composePolicy(task, profiles, { tasksDir: config.tasksDir, profilesDir: config.profilesDir }).network.value;
+  } catch (error) {
+    if (error instanceof InputError) return false;
+    throw error;
+  }
 }
 
 /** The clone on this machine that first used a project name (settingsApproval.ts records one per name). */

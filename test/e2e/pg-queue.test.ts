@@ -308,7 +308,7 @@ describe('the run queue (built CLI, PostgreSQL, two clones of one remote)', () =
     const [homeA, homeB] = homes(f.home, 2) as [string, string];
     const env = { AGENTCTL_STORE: f.url };
     const [a, b] = clones as [string, string];
-    writeFileSync(join(b, 'tasks', 'd1.md'), taskFile({ agent: 'command', type: 'docs', autonomy: 'review', profile: 'yolo' }, 'd1'));
+    writeFileSync(join(b, 'tasks', 'd1.md'), taskFile({ agent: 'command', type: 'docs', autonomy: 'review', priority: 9 }, 'd1 edited'));
     expect((await agentctl(a, homeA, ['run', 'd1', '--queue'], env)).code).toBe(0);
     const r = await agentctl(b, homeB, ['worker', '--drain', '--json'], env);
     expect(r.code, r.stderr).toBe(0);

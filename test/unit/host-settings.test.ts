@@ -2,16 +2,43 @@
 import { expect, it } from 'vitest';
 import { parseProfile } from '../../src/authz/profile.js';
 import { parseConfig } from '../../src/definition/config.js';
-import { approvalCode, hostSettings, hostSettingsFingerprint, projectNameSetting } from '../../src/definition/hostSettings.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { approvalCode, hostSettings, hostSettingsFingerprint, projectNameSetting, type HostSettingsTask } from '../../src/definition/hostSettings.js';
+import { ROOT } from '../helpers.js';
 
 const config = (text: string) => parseConfig('/r', text, 'r');
 const builtin = parseProfile('implement', 'implement.yaml', 'env: [NODE_OPTIONS]\n', 'builtin');
 const project = (env: string) => parseProfile('p', '.agentctl/profiles/p.yaml', `env: [${env}]\n`, '.agentctl/profiles/p.yaml');
+const task = (file: string, profiles: string[], worktree?: { network: string[] }): HostSettingsTask => ({ id: file.replace(/^tasks\/|\.md$/g, ''), file, profiles, paths: [], autonomy: 'review', worktree });
+const builtinDir = join(ROOT, 'profiles');
+const builtins = () => ['research', 'implement', 'careful', 'yolo'].map((n) => parseProfile(n, `${n}.yaml`, readFileSync(join(builtinDir, `${n}.yaml`), 'utf8'), 'builtin'));
+
+it('a task whose policy turns the network on (yolo, or a project profile saying network: true) is a setting; its profiles are named; a forbidding profile wins', () => {
+  const online = parseProfile('online', '.agentctl/profiles/online.yaml', 'read: ["**"]\nwrite: ["docs/**"]\nnetwork: true\n', '.agentctl/profiles/online.yaml');
+  const offline = parseProfile('offline', '.agentctl/profiles/offline.yaml', 'network: false\n', '.agentctl/profiles/offline.yaml');
+  const settings = hostSettings(config(''), [...builtins(), online, offline], [
+    task('tasks/z.md', ['yolo']),
+    task('tasks/docs.md', ['implement']),
+    task('tasks/on.md', ['online']),
+    task('tasks/both.md', ['online', 'offline']),
+    task('tasks/broken.md', ['nowhere']),
+  ]);
+  expect(settings.map((s) => [s.setting, s.value])).toEqual([
+    ['tasks/on.md: network', 'true'],
+    ['tasks/z.md: network', 'true'],
+  ]);
+  expect(settings[1]!.reach).toMatch(/API key.*\(profiles yolo\)/);
+  // Given as a Map's values (an iterator, as loadProfiles gives them): read once, profile settings included.
+  const fast = parseProfile('fast', '.agentctl/profiles/fast.yaml', 'extends: implement\nsandbox: none\n', '.agentctl/profiles/fast.yaml');
+  const profiles = new Map([...builtins(), online, fast].map((p) => [p.name, p]));
+  expect(hostSettings(config(''), profiles.values(), [task('tasks/on.md', ['online'])]).map((s) => s.setting)).toEqual(['.agentctl/profiles/fast.yaml: sandbox', 'tasks/on.md: network']);
+});
 
 it('lists sandbox.bin, notify, a project profile\'s env and the tools\' args; not built-in profiles, nor the command agent\'s args', () => {
   const c = config('sandbox:\n  bin: /opt/srt\n  read: [~/.rustup, /srv/data]\nnotify:\n  command: notify-team\n  webhook: https://hook.example/x\nagents:\n  claude:\n    args: [--dangerously-skip-permissions]\n  command:\n    bin: ./a.sh\n    args: [--fast]\n    env: {NODE_OPTIONS: --require ./evil.cjs}\nworktree:\n  copy: [.env]\n  shared: [.envrc]\n');
   const unconfined = parseProfile('fast', '.agentctl/profiles/fast.yaml', 'extends: implement\nsandbox: none\n', '.agentctl/profiles/fast.yaml');
-  const tasks = [{ file: 'tasks/b.md', worktree: { network: ['attacker.example'] } }, { file: 'tasks/a.md', worktree: undefined }];
+  const tasks = [task('tasks/b.md', ['implement'], { network: ['attacker.example'] }), task('tasks/a.md', ['implement'])];
   expect(hostSettings(c, [builtin, project('GITHUB_TOKEN'), unconfined], tasks).map((s) => [s.setting, s.value])).toEqual([
     ['sandbox.bin', '"/opt/srt"'],
     ['sandbox.read', '["~/.rustup","/srv/data"]'],
