@@ -120,7 +120,7 @@ export async function scanMergedRuns(ctx: Context): Promise<number> {
   if (scan.events.length) ctx.store.append(scan.events);
   // Saved when something moved: a trust read with nothing new in git or the log writes nothing.
   const after = JSON.stringify(state);
-  if (after !== before || merges.length || saved.lastSeq === 0) ctx.store.saveProjection({ name, lastSeq: seq, rulesHash: version, state: after });
+  if (after !== before || merges.length) ctx.store.saveProjection({ name, lastSeq: seq, rulesHash: version, state: after });
   return scan.events.length;
 }
 
