@@ -261,6 +261,15 @@ describe('the checkpoint of a burst of appends', () => {
     again.close();
   });
 
+  it('a retried key inside a burst (its older event returned) does not move the pending checkpoint back', () => {
+    const { file, store } = keyedLog(0);
+    store.append({ ...message(1), key: 'k1' });
+    for (let i = 2; i <= 4; i++) store.append(message(i));
+    expect(store.append({ ...message(1), key: 'k1' }).map((e) => e.seq)).toEqual([1]);
+    store.close();
+    expect(seqOf(file)).toBe(4);
+  });
+
   it('a log whose checkpoint was left behind (the process was killed) opens, verifies its tail, and the next append catches the checkpoint up', () => {
     const { file, store } = keyedLog(1);
     const code = `

@@ -54,7 +54,7 @@ export interface EventStore {
   saveProjection(snapshot: ProjectionSnapshot): void;
   /** Row projections (derived data, authenticated like snapshots): see projectionTables.ts. */
   projections(): ProjectionTables;
-  /** Write the checkpoint an append left pending (see CHECKPOINT_COALESCE_MS), then close the database. */
+  /** Write the checkpoint an append left pending (see CHECKPOINT_COALESCE_MS; a failed write leaves it behind, as after a crash), then close the database. */
   close(): void;
 }
 
@@ -282,21 +282,24 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
   let pendingCheckpoint: { seq: number; hash: string; keyedFrom: number } | undefined;
   let lastCheckpointAt = Number.NEGATIVE_INFINITY;
   let checkpointTimer: NodeJS.Timeout | undefined;
+  /** Write the pending checkpoint now; it stays pending when the write fails. @throws what writeCheckpoint throws */
   const flushCheckpoint = (): void => {
     if (checkpointTimer) clearTimeout(checkpointTimer);
     checkpointTimer = undefined;
-    unflushedCheckpoints.delete(flushCheckpoint);
+    unflushedCheckpoints.delete(flushQuietly);
     const c = pendingCheckpoint;
-    pendingCheckpoint = undefined;
     if (!c || !auth) return;
     lastCheckpointAt = performance.now();
     writeCheckpoint(file, auth.key, c);
+    if (pendingCheckpoint === c) pendingCheckpoint = undefined;
   };
-  const flushLater = (): void => {
+  /** {@link flushCheckpoint} from a timer, the process's exit or close(): a failure leaves it behind, as after a crash (the next append writes it, and opening verifies the tail). */
+  const flushQuietly = (): void => {
     try {
       flushCheckpoint();
     } catch {
-      // Left behind, as after a crash: the next append writes it, and opening verifies the tail.
+      // left behind; the process's exit tries once more
+      unflushedCheckpoints.add(flushQuietly);
     }
   };
 
@@ -314,13 +317,15 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
       for (const e of list) checkPayload(e.type, e.payload); // a writer's bad payload: nothing is written
       // One time for the whole append (events that set their own `ts` keep it).
       const stored = appendTx.immediate(list, key, now().toISOString());
-      const last = stored.at(-1);
-      if (last) {
-        pendingCheckpoint = { seq: last.seq, hash: last.hash, keyedFrom };
+      // The newest event this append returned: a retried key returns its older stored event, which must
+      // not move a pending checkpoint back.
+      const top = stored.reduce<StoredEvent | undefined>((a, e) => (!a || e.seq > a.seq ? e : a), undefined);
+      if (top && (!pendingCheckpoint || top.seq > pendingCheckpoint.seq)) {
+        pendingCheckpoint = { seq: top.seq, hash: top.hash, keyedFrom };
         if (performance.now() - lastCheckpointAt >= CHECKPOINT_COALESCE_MS) flushCheckpoint();
         else if (!checkpointTimer) {
-          checkpointTimer = setTimeout(flushLater, CHECKPOINT_COALESCE_MS).unref();
-          flushOnExit(flushLater);
+          checkpointTimer = setTimeout(flushQuietly, CHECKPOINT_COALESCE_MS).unref();
+          flushOnExit(flushQuietly);
         }
       }
       return stored;
@@ -357,11 +362,8 @@ export function openEventStore(file: string, options: OpenOptions = {}): EventSt
       }).immediate();
     },
     close() {
-      try {
-        flushCheckpoint();
-      } finally {
-        db.close();
-      }
+      flushQuietly();
+      db.close();
     },
   };
 }
