@@ -87,7 +87,8 @@ export function hostSettings(config: ProjectConfig, profiles: Iterable<Profile>,
   }
   for (const t of sortedTasks) {
     if (networkOn(t, byName, config)) {
-      add(`${t.file}: network`, true, `the registries and code hosts (npm, PyPI, GitHub…) from inside the sandbox, where code the agent runs can read the agent's API key and publish it (profiles ${t.profiles.join(', ')})`);
+      // The value is the task's profiles: an approval for one profile does not carry over to another (yolo adds every command).
+      add(`${t.file}: network`, t.profiles, `the registries and code hosts (npm, PyPI, GitHub…) from inside the sandbox, where code the agent runs can read the agent's API key and publish it`);
     }
   }
   return out;

@@ -9,11 +9,12 @@
  * snapshot, authenticated like the others; lost, damaged or made for another follow-up window, it is
  * rebuilt from the oldest merge of each branch.
  */
+import { randomBytes } from 'node:crypto';
 import { borrowsProjectName } from './settingsApproval.js';
 import { storedView } from '../evidence/eventSchemas.js';
 import type { EventInput } from '../evidence/events.js';
 import type { RunView } from '../evidence/projections/runs.js';
-import { getRun } from '../evidence/runsStore.js';
+import { getRun, listRuns } from '../evidence/runsStore.js';
 import type { Context } from './context.js';
 
 /** A run's merge as its `run.merged` event records it. */
@@ -31,18 +32,24 @@ interface OpenWindow {
 
 /** Where the scan of one base branch stopped. */
 interface BranchCursor {
+  branch: string;
   /** The branch's commit read up to (inclusive). */
   tip: string;
   open: OpenWindow[];
 }
 
-/** The saved state: per base branch, its cursor. */
+/**
+ * The saved state: per base branch, its cursor (a list, never an object keyed by branch name: a branch
+ * named `constructor` or `__proto__` would find the object's own prototype), and the merges recorded
+ * whose commit this repository has but their branch does not (yet): merged elsewhere, not pulled.
+ */
 interface ScanState {
-  branches: Record<string, BranchCursor>;
+  branches: BranchCursor[];
+  pending: Merge[];
 }
 
 /** Version of the scan's state and rules: a saved state of another version is rebuilt. */
-const SCAN_LOGIC = 'git-scan/1';
+const SCAN_LOGIC = 'git-scan/2';
 
 /**
  * Open follow-up windows kept per base branch: the newest merges'. An older run's window closes when this
@@ -50,6 +57,18 @@ const SCAN_LOGIC = 'git-scan/1';
  * agents merge all day and people rarely commit): the state, and the work for each human commit, stay bounded.
  */
 export const MAX_OPEN_WINDOWS = 100;
+
+/** Human commits whose changed paths are read in one git call. */
+const TOUCHED_BATCH = 100;
+
+/** Merged runs a reverted commit without agentctl's subject is looked up among (the newest). */
+const RECENT_MERGED = 1000;
+
+/** Merges kept waiting for their branch to hold them (the newest); more are dropped. */
+const MAX_PENDING_MERGES = 100;
+
+/** Reverted commits read from one commit's message (a message of 70,000 such lines once made git's arguments too long). */
+const MAX_REVERT_TARGETS = 16;
 
 const FULL_SHA = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
 
@@ -70,58 +89,74 @@ export async function scanMergedRuns(ctx: Context): Promise<number> {
   const version = `${SCAN_LOGIC} followUpCommits=${window}`;
   const saved = loadState(ctx, name, version);
   const before = JSON.stringify(saved.state);
+  const cursors = new Map(saved.state.branches.map((c) => [c.branch, c]));
   // Events first, then the tips: a merge recorded after this point is read by the next scan (handled
   // there even when its commit is below the tip saved now, see catchUp).
   const seq = ctx.store.headSeq();
-  let merges = mergesAfter(ctx, project, saved.lastSeq, seq);
-  const state = saved.state;
-  const names = [...new Set([...Object.keys(state.branches), ...merges.map((m) => m.branch)])];
+  const fresh = mergesAfter(ctx, project, saved.lastSeq, seq);
+  const names = [...new Set([...cursors.keys(), ...saved.state.pending.map((m) => m.branch), ...fresh.map((m) => m.branch)])];
   const tips = await branchTips(ctx, names);
   // A rewritten branch (its saved tip no longer below the tip) is read again from its oldest merge.
-  const rewritten: string[] = [];
-  for (const branch of names) {
-    const cursor = state.branches[branch];
+  const rewritten = new Set<string>();
+  for (const [branch, cursor] of cursors) {
     const tip = tips.get(branch);
-    if (!cursor || !tip || cursor.tip === tip) continue;
-    if (!(await ctx.git.isAncestor(ctx.project.root, cursor.tip, tip).catch(() => false))) rewritten.push(branch);
+    if (tip && cursor.tip !== tip && !(await ctx.git.isAncestor(ctx.project.root, cursor.tip, tip).catch(() => false))) rewritten.add(branch);
   }
-  if (rewritten.length) {
-    for (const branch of rewritten) delete state.branches[branch];
-    merges = merges.concat(mergesAfter(ctx, project, 0, saved.lastSeq).filter((m) => rewritten.includes(m.branch)));
-  }
+  for (const branch of rewritten) cursors.delete(branch);
+  // In the order they were recorded: the waiting ones, every earlier merge of a rewritten branch, the new ones.
+  const merges = [
+    ...saved.state.pending.filter((m) => !rewritten.has(m.branch)),
+    ...(rewritten.size ? mergesAfter(ctx, project, 0, saved.lastSeq).filter((m) => rewritten.has(m.branch)) : []),
+    ...fresh,
+  ];
+  const waiting: Merge[] = [];
 
   const scan = new Scan(ctx, project, window);
   for (const branch of names) {
     const tip = tips.get(branch);
+    const mine = merges.filter((m) => m.branch === branch);
     if (!tip) {
-      delete state.branches[branch]; // deleted: nothing to read
+      cursors.delete(branch); // deleted: nothing to read; its merges wait for it
+      waiting.push(...mine);
       continue;
     }
-    const cursor = state.branches[branch];
-    const mine = merges.filter((m) => m.branch === branch);
+    const cursor = cursors.get(branch);
     if (cursor?.tip === tip && !mine.length) continue;
     const open = cursor?.open ?? [];
-    const bySha = new Map(mine.map((m) => [m.sha, m]));
-    let exclude: string[];
-    if (cursor) exclude = [`^${cursor.tip}`];
+    let exclude: string;
+    if (cursor) exclude = `^${cursor.tip}`;
     else {
       const oldest = await oldestOnBranch(ctx, mine, tip);
       if (!oldest) {
-        state.branches[branch] = { tip, open };
+        cursors.set(branch, { branch, tip, open });
+        waiting.push(...(await presentOf(ctx, mine)));
         continue;
       }
-      exclude = [`^${oldest}^@`];
+      exclude = `^${oldest}^@`;
     }
-    const seen = await scan.walk(await commitsOf(ctx, [tip, ...exclude]), bySha, open);
-    // A merge recorded after the last scan whose commit was already below its saved tip.
-    for (const m of mine) if (!seen.has(m.sha) && cursor) await scan.catchUp(m, tip);
-    state.branches[branch] = { tip, open };
+    const seen = await scan.walk(await commitsOf(ctx, [tip, exclude]), new Map(mine.map((m) => [m.sha, m])), open);
+    // Merges not read in this walk: already below the saved tip (merged while the last scan ran), or
+    // not on this branch yet (merged elsewhere and not pulled, or this repository lacks the commit).
+    for (const m of mine.filter((m) => !seen.has(m.sha))) {
+      if (cursor && (await scan.catchUp(m, tip, open))) continue;
+      waiting.push(...(await presentOf(ctx, [m])));
+    }
+    if (open.length > MAX_OPEN_WINDOWS) open.splice(0, open.length - MAX_OPEN_WINDOWS);
+    cursors.set(branch, { branch, tip, open });
   }
   if (scan.events.length) ctx.store.append(scan.events);
+  const state: ScanState = { branches: [...cursors.values()], pending: waiting.slice(-MAX_PENDING_MERGES) };
   // Saved when something moved: a trust read with nothing new in git or the log writes nothing.
   const after = JSON.stringify(state);
-  if (after !== before || merges.length) ctx.store.saveProjection({ name, lastSeq: seq, rulesHash: version, state: after });
+  if (after !== before || fresh.length) ctx.store.saveProjection({ name, lastSeq: seq, rulesHash: version, state: after });
   return scan.events.length;
+}
+
+/** Those of `merges` whose commit this repository has (one git call; none for an empty list). */
+async function presentOf(ctx: Context, merges: readonly Merge[]): Promise<Merge[]> {
+  if (!merges.length) return [];
+  const present = new Set((await ctx.git.out(ctx.project.root, ['rev-list', '--no-walk', '--ignore-missing', ...merges.map((m) => m.sha)], { readOnly: true })).split('\n').filter(Boolean));
+  return merges.filter((m) => present.has(m.sha));
 }
 
 /** The saved state when authentic and of this version, else an empty one at sequence 0. */
@@ -130,12 +165,14 @@ function loadState(ctx: Context, name: string, version: string): { state: ScanSt
   if (snap && snap.rulesHash === version) {
     try {
       const state = JSON.parse(snap.state) as ScanState;
-      if (state && typeof state.branches === 'object' && state.branches !== null) return { state, lastSeq: snap.lastSeq };
+      const shaOk = (v: unknown) => typeof v === 'string' && FULL_SHA.test(v);
+      const ok = Array.isArray(state.branches) && Array.isArray(state.pending) && state.branches.every((c) => typeof c.branch === 'string' && shaOk(c.tip) && Array.isArray(c.open)) && state.pending.every((m) => shaOk(m.sha));
+      if (ok) return { state, lastSeq: snap.lastSeq };
     } catch {
       // rebuilt below
     }
   }
-  return { state: { branches: {} }, lastSeq: 0 };
+  return { state: { branches: [], pending: [] }, lastSeq: 0 };
 }
 
 /** Merges of `project` recorded after sequence `after` up to `upTo`, oldest first (an index read of `run.merged` events). */
@@ -219,7 +256,8 @@ const isAgentctlCommit = (c: Commit) => c.subject.startsWith('agentctl:');
  */
 function revertTargets(c: Commit): string[] {
   if (isAgentctlCommit(c)) return [];
-  return [...c.body.matchAll(/^This reverts commit ([0-9a-f]{40}(?:[0-9a-f]{24})?)\b/gm)].map((m) => m[1]!);
+  const targets = new Set([...c.body.matchAll(/^This reverts commit ([0-9a-f]{40}(?:[0-9a-f]{24})?)\b/gm)].map((m) => m[1]!));
+  return [...targets].slice(0, MAX_REVERT_TARGETS);
 }
 
 /** One scan's work: the events found, and what it read about runs (each once). */
@@ -244,7 +282,7 @@ class Scan {
    */
   async walk(commits: readonly Commit[], merges: ReadonlyMap<string, Merge>, open: OpenWindow[]): Promise<Set<string>> {
     const seen = new Set<string>();
-    for (const c of commits) {
+    for (const [i, c] of commits.entries()) {
       const merge = merges.get(c.sha);
       if (merge) {
         seen.add(c.sha);
@@ -260,25 +298,33 @@ class Scan {
           removeWindow(open, run.runId);
         }
       }
-      if (open.length) await this.countHuman(c, open);
+      if (open.length) await this.countHuman(c, open, commits.slice(i + 1));
     }
     return seen;
   }
 
   /**
    * A merge recorded after the last scan whose commit the saved tip already covered (merged while that
-   * scan ran): its commits up to `tip` are read for it alone.
+   * scan ran, or pulled since): its commits up to `tip` are read for it alone, and its window, if still
+   * open, joins the branch's.
+   * @param open the branch's open windows, updated in place
+   * @returns false when the merge is not below `tip` (nothing read)
    */
-  async catchUp(merge: Merge, tip: string): Promise<void> {
-    if (!(await this.ctx.git.isAncestor(this.ctx.project.root, merge.sha, tip).catch(() => false))) return;
-    const open: OpenWindow[] = [];
+  async catchUp(merge: Merge, tip: string, open: OpenWindow[]): Promise<boolean> {
+    if (!(await this.ctx.git.isAncestor(this.ctx.project.root, merge.sha, tip).catch(() => false))) return false;
+    const own: OpenWindow[] = [];
     const commits = await commitsOf(this.ctx, [tip, `^${merge.sha}`]);
-    await this.walk([{ sha: merge.sha, subject: '', body: '' }, ...commits], new Map([[merge.sha, merge]]), open);
+    await this.walk([{ sha: merge.sha, subject: '', body: '' }, ...commits], new Map([[merge.sha, merge]]), own);
+    open.push(...own.filter((w) => !open.some((o) => o.runId === w.runId)));
+    return true;
   }
 
-  /** Count human commit `c` in each open window; a window whose run's files it touches records a follow-up and closes. */
-  private async countHuman(c: Commit, open: OpenWindow[]): Promise<void> {
-    const touched = (await this.ctx.git.out(this.ctx.project.root, ['diff-tree', '--no-commit-id', '--name-only', '-r', '-z', c.sha], { readOnly: true, drivers: false })).split('\0').filter(Boolean);
+  /**
+   * Count human commit `c` in each open window; a window whose run's files it touches records a follow-up and closes.
+   * @param later the commits after `c` in the walk (the files of the next human ones are read with c's)
+   */
+  private async countHuman(c: Commit, open: OpenWindow[], later: readonly Commit[]): Promise<void> {
+    const touched = await this.touchedBy(c, later);
     for (const w of [...open]) {
       w.humans += 1;
       const run = this.run(w.runId);
@@ -288,6 +334,35 @@ class Scan {
       if (run && overlap.length && !this.hasEvidence(run.runId)) this.record(run, 'review.followup', `followup:${run.runId}`, { commit: c.sha, subject: c.subject, files: overlap });
       if (overlap.length || w.humans >= this.window) removeWindow(open, w.runId);
     }
+  }
+
+  private readonly touched = new Map<string, string[]>();
+
+  /**
+   * The paths commit `c` changed (none for a merge, as `git diff-tree` without `-m` shows), read in one
+   * `git log --no-walk` with those of up to {@link TOUCHED_BATCH} - 1 later human commits of `later`:
+   * a first scan over a long history does not start a process per commit. Each commit's record starts
+   * with a random marker chosen for this call, which no file name committed before it can hold.
+   */
+  private async touchedBy(c: Commit, later: readonly Commit[]): Promise<string[]> {
+    const known = this.touched.get(c.sha);
+    if (known) return known;
+    const batch = [c.sha, ...later.filter((x) => !isAgentctlCommit(x) && !this.touched.has(x.sha)).slice(0, TOUCHED_BATCH - 1).map((x) => x.sha)];
+    const marker = `agentctl-${randomBytes(12).toString('hex')}-`;
+    const log = await this.ctx.git.out(this.ctx.project.root, ['log', '--no-walk=unsorted', '-z', '--name-only', '--no-renames', `--format=${marker}%H`, ...batch, '--'], { readOnly: true, drivers: false });
+    for (const sha of batch) this.touched.set(sha, []);
+    let files: string[] | undefined;
+    let first = false;
+    for (const token of log.split('\0')) {
+      if (token.startsWith(marker)) {
+        files = this.touched.get(token.slice(marker.length));
+        first = true;
+      } else if (files && token) {
+        files.push(first && token.startsWith('\n') ? token.slice(1) : token);
+        first = false;
+      }
+    }
+    return this.touched.get(c.sha) ?? [];
   }
 
   /** Whether the run already has a regression or follow-up recorded (an index read by run). */
@@ -311,19 +386,36 @@ class Scan {
    * The merged runs whose merge or captured head is one of `shas`. A run is named by its commits'
    * subjects (`agentctl: merge <task> (run <id>)`, `agentctl: <task> (run <id>)`); a name counts only
    * when that run's recorded merge or head is this very commit, so a subject cannot point elsewhere.
+   * A commit with another subject (work an unconfined agent, or a person driving a claimed run,
+   * committed in the worktree) is looked up among the {@link RECENT_MERGED} newest merged runs.
    */
   private async runsOf(shas: readonly string[]): Promise<RunView[]> {
     const log = await this.ctx.git.out(this.ctx.project.root, ['log', '--no-walk', '--ignore-missing', '-z', '--format=%H%n%s', ...shas, '--'], { readOnly: true, drivers: false });
     const found = new Map<string, RunView>();
     for (const record of log.split('\0').filter(Boolean)) {
       const [sha = '', subject = ''] = record.split('\n');
-      if (!subject.startsWith('agentctl:')) continue;
-      for (const m of subject.matchAll(/\brun ([0-9a-z]{26})\b/g)) {
-        const run = this.run(m[1]!);
-        if (run?.state === 'merged' && (run.mergeSha === sha || run.headSha === sha)) found.set(run.runId, run);
+      let named = false;
+      if (subject.startsWith('agentctl:')) {
+        for (const m of subject.matchAll(/\brun ([0-9a-z]{26})\b/g)) {
+          const run = this.run(m[1]!);
+          if (run?.state === 'merged' && (run.mergeSha === sha || run.headSha === sha)) (found.set(run.runId, run), (named = true));
+        }
       }
+      if (!named) for (const run of this.recentBySha().get(sha) ?? []) found.set(run.runId, run);
     }
     return [...found.values()];
+  }
+
+  private recent: Map<string, RunView[]> | undefined;
+
+  /** The {@link RECENT_MERGED} newest merged runs by their merge and head commits (read once per scan, when needed). */
+  private recentBySha(): Map<string, RunView[]> {
+    if (this.recent) return this.recent;
+    this.recent = new Map();
+    for (const run of listRuns(this.ctx.store, this.project, { states: ['merged'], limit: RECENT_MERGED }).runs) {
+      for (const sha of new Set([run.mergeSha, run.headSha])) if (sha) this.recent.set(sha, [...(this.recent.get(sha) ?? []), run]);
+    }
+    return this.recent;
   }
 
   /**

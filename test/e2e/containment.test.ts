@@ -394,7 +394,7 @@ describe.runIf(sandboxAvailable)('containment: network: true', () => {
       // the repository's .npmrc publishes it).
       const refused = await agentctl(repo, home, ['run', 't', '--json']);
       expect(refused.code, refused.stderr).toBe(3);
-      expect(refused.stderr).toMatch(/"tasks\/t\.md: network": true \(.*API key.*\(profiles online\)\)/);
+      expect(refused.stderr).toMatch(/"tasks\/t\.md: network": \["online"\] \(.*API key/);
       expect(existsSync(join(home, 'worktrees'))).toBe(false);
       approveRepo(repo, home);
       const r = await agentctl(repo, home, ['run', 't', '--json']);

@@ -25,21 +25,30 @@ interface Made {
   task: string;
   head: string;
   merge: string;
+  base: string;
 }
 
-/** Commit a run's work on its branch and merge it into main as `review merge` does (no events). */
-function mergeInGit(repo: string, task: string): Made {
+/** Commit a run's work on its branch and merge it into `base` as `review merge` does (no events); the checkout ends on main. */
+function mergeInGit(repo: string, task: string, base = 'main'): Made {
   const runId = ulid().toLowerCase();
   const branch = `agentctl/${task}/${runId}`;
-  git(repo, 'checkout', '-q', '-b', branch, 'main');
+  git(repo, 'checkout', '-q', '-b', branch, base);
   mkdirSync(join(repo, 'docs'), { recursive: true });
   writeFileSync(join(repo, 'docs', `${task}.md`), `# ${task}\n`);
   git(repo, 'add', '-A');
   git(repo, '-c', 'user.name=agentctl', 'commit', '-qm', `agentctl: ${task} (run ${runId})`);
   const head = git(repo, 'rev-parse', 'HEAD');
-  git(repo, 'checkout', '-q', 'main');
+  git(repo, 'checkout', '-q', base);
   git(repo, '-c', 'user.name=agentctl', 'merge', '-q', '--no-ff', '-m', `agentctl: merge ${task} (run ${runId})`, branch);
-  return { runId, task, head, merge: git(repo, 'rev-parse', 'HEAD') };
+  const merge = git(repo, 'rev-parse', 'HEAD');
+  git(repo, 'checkout', '-q', 'main');
+  return { runId, task, head, merge, base };
+}
+
+/** A human edit of a run's file on the checked-out branch, committed. */
+function humanFix(repo: string, task: string): void {
+  writeFileSync(join(repo, 'docs', `${task}.md`), `# ${task}, fixed by a human ${Math.random()}\n`);
+  git(repo, 'commit', '-qam', `fix ${task} docs`);
 }
 
 /** Record merged runs in the log as a run and its merge record them (planned, sandbox, committed work, merged). */
@@ -50,10 +59,10 @@ function record(home: string, repo: string, runs: readonly Made[]): void {
       const subject = { runId: r.runId, task: r.task, agent: 'command', project: PROJECT, taskType: 'docs' };
       const base = git(repo, 'rev-parse', `${r.head}^`);
       store.append([
-        { ...subject, type: 'run.planned', payload: { ...SAMPLES['run.planned'], title: r.task, taskFile: `tasks/${r.task}.md`, repoRoot: repo, baseSha: base } },
+        { ...subject, type: 'run.planned', payload: { ...SAMPLES['run.planned'], title: r.task, taskFile: `tasks/${r.task}.md`, repoRoot: repo, baseBranch: r.base, baseSha: base } },
         { ...subject, type: 'sandbox.created', payload: { path: join(home, 'wt', r.task), branch: `agentctl/${r.task}/${r.runId}`, baseSha: base, gitDir: null } },
         { ...subject, type: 'sandbox.committed', payload: { headSha: r.head, files: [{ path: `docs/${r.task}.md`, insertions: 1, deletions: 0, bytes: 10, mode: '100644' }], insertions: 1, deletions: 0, bytes: 10 } },
-        { ...subject, type: 'run.merged', payload: { mergeSha: r.merge, baseBranch: 'main', by: 'dev', host: 'laptop', auto: false, strategy: 'merge' } },
+        { ...subject, type: 'run.merged', payload: { mergeSha: r.merge, baseBranch: r.base, by: 'dev', host: 'laptop', auto: false, strategy: 'merge' } },
       ]);
     }
   } finally {
@@ -119,7 +128,7 @@ describe('the git scan over months of merges', () => {
     expect((await agentctl(repo, home, ['promote', '--json'], env)).code).toBe(0);
     const calls = counting.calls();
     // The branch's tip, whether the saved tip is below it, the new commits and those of them that revert, the fix's files.
-    expect(calls.filter((c) => c.startsWith('log ')), calls.join('\n')).toHaveLength(2);
+    expect(calls.filter((c) => c.startsWith('log ')), calls.join('\n')).toHaveLength(3);
     expect(calls.length, calls.join('\n')).toBe(5);
     expect((await events(repo, home, 'review.followup')).map((e) => e.runId)).toEqual([runs[30]!.runId, late.runId]);
   }, 120_000);
@@ -133,8 +142,9 @@ describe('the git scan over months of merges', () => {
     const raced = mergeInGit(repo, 'raced');
     expect((await agentctl(repo, home, ['promote', '--json'])).code).toBe(0);
     record(home, repo, [raced]);
-    writeFileSync(join(repo, 'docs', 'raced.md'), '# raced, fixed\n');
-    git(repo, 'commit', '-qam', 'fix raced docs');
+    // Caught up by this scan (nothing to find yet), its window stays open for the next.
+    expect((await agentctl(repo, home, ['promote', '--json'])).code).toBe(0);
+    humanFix(repo, 'raced');
     git(repo, 'revert', '--no-edit', '-m', '1', early.merge);
     expect((await agentctl(repo, home, ['promote', '--json'])).code).toBe(0);
     expect((await events(repo, home, 'review.followup')).map((e) => e.runId)).toEqual([raced.runId]);
@@ -147,5 +157,53 @@ describe('the git scan over months of merges', () => {
     const before = (await agentctl(repo, home, ['log', '--json'])).stdout;
     expect((await agentctl(repo, home, ['promote', '--json'])).code).toBe(0);
     expect(JSON.parse((await agentctl(repo, home, ['log', '--json'])).stdout).events).toHaveLength(JSON.parse(before).events.length);
+  }, 120_000);
+
+  it('a merge recorded before its branch holds it (merged elsewhere, pulled later) waits for it; a branch named constructor works; a rewritten branch with a new merge is read again from its oldest merge; a message of 70,000 revert lines is read', async () => {
+    const { repo, home } = makeRepo({ '.agentrc.yaml': `project: ${PROJECT}\n` });
+    // Merged on a branch the local main does not have yet.
+    git(repo, 'branch', 'incoming', 'main');
+    const elsewhere = mergeInGit(repo, 'elsewhere', 'incoming');
+    elsewhere.base = 'main';
+    record(home, repo, [elsewhere]);
+    expect((await agentctl(repo, home, ['promote', '--json'])).code).toBe(0);
+    git(repo, 'merge', '-q', '--ff-only', 'incoming');
+    humanFix(repo, 'elsewhere');
+    const p = await agentctl(repo, home, ['promote', '--json']);
+    expect(p.code, p.stderr).toBe(0);
+    expect((await events(repo, home, 'review.followup')).map((e) => e.runId)).toEqual([elsewhere.runId]);
+
+    // A base branch whose name is an Object.prototype property.
+    git(repo, 'branch', 'constructor', 'main');
+    const odd = mergeInGit(repo, 'odd', 'constructor');
+    record(home, repo, [odd]);
+    git(repo, 'checkout', '-q', 'constructor');
+    git(repo, 'revert', '--no-edit', '-m', '1', odd.merge);
+    git(repo, 'checkout', '-q', 'main');
+    const q = await agentctl(repo, home, ['promote', '--json']);
+    expect(q.code, q.stderr).toBe(0);
+    expect((await events(repo, home, 'regression.detected')).map((e) => e.runId)).toEqual([odd.runId]);
+
+    // main rewritten (a human commit amended to fix a run's file) while another run merged.
+    const a = mergeInGit(repo, 'aa');
+    record(home, repo, [a]);
+    writeFileSync(join(repo, 'notes.txt'), 'notes\n');
+    git(repo, 'add', 'notes.txt');
+    git(repo, 'commit', '-qm', 'notes');
+    expect((await agentctl(repo, home, ['promote', '--json'])).code).toBe(0);
+    writeFileSync(join(repo, 'docs', 'aa.md'), '# aa, fixed in the amended commit\n');
+    git(repo, 'commit', '-q', '-a', '--amend', '-m', 'notes, and fix aa docs');
+    const b = mergeInGit(repo, 'bb');
+    record(home, repo, [b]);
+    // A human commit whose message names 70,000 commits as reverted (git's arguments would be too long).
+    const lines = Array.from({ length: 70_000 }, (_, i) => `This reverts commit ${i.toString(16).padStart(40, '0')}.`).join('\n');
+    writeFileSync(join(repo, 'long.txt'), 'x\n');
+    git(repo, 'add', 'long.txt');
+    const message = join(tempDir(), 'message.txt');
+    writeFileSync(message, `many reverts\n\n${lines}\n`);
+    git(repo, 'commit', '-q', '-F', message);
+    const r = await agentctl(repo, home, ['promote', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await events(repo, home, 'review.followup')).map((e) => e.runId)).toEqual([elsewhere.runId, a.runId]);
   }, 120_000);
 });

@@ -14,7 +14,7 @@ const task = (file: string, profiles: string[], worktree?: { network: string[] }
 const builtinDir = join(ROOT, 'profiles');
 const builtins = () => ['research', 'implement', 'careful', 'yolo'].map((n) => parseProfile(n, `${n}.yaml`, readFileSync(join(builtinDir, `${n}.yaml`), 'utf8'), 'builtin'));
 
-it('a task whose policy turns the network on (yolo, or a project profile saying network: true) is a setting; its profiles are named; a forbidding profile wins', () => {
+it('a task whose policy turns the network on (yolo, or a project profile saying network: true) is a setting valued by its profiles; a forbidding profile wins', () => {
   const online = parseProfile('online', '.agentctl/profiles/online.yaml', 'read: ["**"]\nwrite: ["docs/**"]\nnetwork: true\n', '.agentctl/profiles/online.yaml');
   const offline = parseProfile('offline', '.agentctl/profiles/offline.yaml', 'network: false\n', '.agentctl/profiles/offline.yaml');
   const settings = hostSettings(config(''), [...builtins(), online, offline], [
@@ -25,10 +25,13 @@ it('a task whose policy turns the network on (yolo, or a project profile saying 
     task('tasks/broken.md', ['nowhere']),
   ]);
   expect(settings.map((s) => [s.setting, s.value])).toEqual([
-    ['tasks/on.md: network', 'true'],
-    ['tasks/z.md: network', 'true'],
+    ['tasks/on.md: network', '["online"]'],
+    ['tasks/z.md: network', '["yolo"]'],
   ]);
-  expect(settings[1]!.reach).toMatch(/API key.*\(profiles yolo\)/);
+  expect(settings[1]!.reach).toMatch(/API key/);
+  // Approved with one profile, the same task with another is a new setting (its fingerprint changes).
+  const other = hostSettings(config(''), [...builtins(), online], [task('tasks/on.md', ['yolo'])]);
+  expect(hostSettingsFingerprint(other)).not.toBe(hostSettingsFingerprint(hostSettings(config(''), [...builtins(), online], [task('tasks/on.md', ['online'])])));
   // Given as a Map's values (an iterator, as loadProfiles gives them): read once, profile settings included.
   const fast = parseProfile('fast', '.agentctl/profiles/fast.yaml', 'extends: implement\nsandbox: none\n', '.agentctl/profiles/fast.yaml');
   const profiles = new Map([...builtins(), online, fast].map((p) => [p.name, p]));
