@@ -53,12 +53,19 @@ export async function loadProject(git: Git, cwd: string): Promise<Project> {
 export const MAX_DEFINITION_FILE_BYTES = 256 * 1024;
 
 /**
- * Largest project profile read, in bytes (32 KiB; a profile's rules take a few), and most project
- * profiles read (64). Every command reads every profile, and YAML is the cost: 200 profiles of 256 KiB
- * (a small git pack) would make each command of the clone take about a minute (measured for task files).
+ * Largest project profile read, in bytes (16 KiB; a profile's rules take a few), and most project
+ * profiles read (32). Every command reads every profile, and YAML is the cost: 64 profiles of 32 KiB
+ * took 7 s per command; at these limits ~2 s at most.
  */
-export const MAX_PROFILE_FILE_BYTES = 32 * 1024;
-export const MAX_PROJECT_PROFILES = 64;
+export const MAX_PROFILE_FILE_BYTES = 16 * 1024;
+export const MAX_PROJECT_PROFILES = 32;
+
+/**
+ * Largest front matter of all task files together, in bytes (1 MiB: a thousand tasks take a third of
+ * it). Task files past it are refused, named, unread: one 8 KiB front matter takes ~24 ms to parse, so
+ * 2,000 such files (a small git pack) would add ~50 s to every command; this bounds it to ~3 s.
+ */
+export const MAX_FRONT_MATTER_TOTAL_BYTES = 1024 * 1024;
 
 /**
  * What agentctl itself reads from the repository (`.agentrc.yaml`, task files, profiles) must be in it:
@@ -145,10 +152,16 @@ export function loadTasks(project: Project): Loaded<Task> {
   const errors: InputError[] = [];
   const items: Task[] = [];
   const seen = new Map<string, string>();
+  let frontMatter = 0;
   for (const full of markdownFiles(join(project.root, project.config.tasksDir), errors, project.root)) {
     const file = relative(project.root, full);
     try {
-      const task = parseTaskFile(file, readRepositoryFile(project.root, file, MAX_TASK_FILE_BYTES) ?? '', project.config.taskDefaults);
+      const text = readRepositoryFile(project.root, file, MAX_TASK_FILE_BYTES) ?? '';
+      // Every command reads every task file: their front matter together is bounded too (YAML is the cost).
+      const end = text.indexOf('\n---', 3);
+      frontMatter += end < 0 ? 0 : end;
+      if (frontMatter > MAX_FRONT_MATTER_TOTAL_BYTES) throw new InputError(`${file}: not read: the task files' front matter is above ${MAX_FRONT_MATTER_TOTAL_BYTES} bytes in all`, { file });
+      const task = parseTaskFile(file, text, project.config.taskDefaults);
       const other = seen.get(task.id);
       if (other) throw new InputError(`${file}: task field "id": "${task.id}" is already used by ${other}`, { file, field: 'id' });
       seen.set(task.id, file);
