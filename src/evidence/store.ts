@@ -83,6 +83,7 @@ export const CHECKPOINT_COALESCE_MS = 50;
 const unflushedCheckpoints = new Set<() => void>();
 let exitHookInstalled = false;
 
+/** Run `flush` when the process exits unless it ran before (it removes itself); one exit listener for all stores. */
 function flushOnExit(flush: () => void): void {
   unflushedCheckpoints.add(flush);
   if (exitHookInstalled) return;
