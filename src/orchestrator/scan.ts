@@ -175,15 +175,23 @@ function loadState(ctx: Context, name: string, version: string): { state: ScanSt
   return { state: { branches: [], pending: [] }, lastSeq: 0 };
 }
 
-/** Merges of `project` recorded after sequence `after` up to `upTo`, oldest first (an index read of `run.merged` events). */
+/**
+ * Merges of `project` recorded after sequence `after` up to `upTo`, oldest first: an index read of
+ * `run.merged` events, in pages (a first scan of a year's log holds the merges, not their events).
+ */
 function mergesAfter(ctx: Context, project: string, after: number, upTo: number): Merge[] {
+  const PAGE = 5000;
   const out: Merge[] = [];
-  for (const e of ctx.store.query({ project, types: ['run.merged'], afterSeq: after })) {
-    if (e.seq > upTo || !e.runId) continue;
-    const t = storedView(e);
-    if (t?.type === 'run.merged' && FULL_SHA.test(t.payload.mergeSha)) out.push({ runId: e.runId, sha: t.payload.mergeSha, branch: t.payload.baseBranch });
+  for (let from = after; ; ) {
+    const page = ctx.store.query({ project, types: ['run.merged'], afterSeq: from, limit: PAGE });
+    for (const e of page) {
+      if (e.seq > upTo) return out;
+      const t = e.runId ? storedView(e) : undefined;
+      if (t?.type === 'run.merged' && FULL_SHA.test(t.payload.mergeSha)) out.push({ runId: e.runId!, sha: t.payload.mergeSha, branch: t.payload.baseBranch });
+    }
+    if (page.length < PAGE) return out;
+    from = page.at(-1)!.seq;
   }
-  return out;
 }
 
 /** The commit each of `branches` (local branch names) points at; a branch that does not exist is absent. One git call. */
