@@ -110,6 +110,7 @@ export async function scanMergedRuns(ctx: Context): Promise<number> {
     ...fresh,
   ];
   const waiting: Merge[] = [];
+  const isFresh = new Set(fresh.map((m) => m.sha));
 
   const scan = new Scan(ctx, project, window);
   for (const branch of names) {
@@ -121,7 +122,11 @@ export async function scanMergedRuns(ctx: Context): Promise<number> {
       continue;
     }
     const cursor = cursors.get(branch);
-    if (cursor?.tip === tip && !mine.length) continue;
+    // Nothing new on the branch and no merge recorded since: what waits goes on waiting (no git call).
+    if (cursor?.tip === tip && !mine.some((m) => isFresh.has(m.sha))) {
+      waiting.push(...mine);
+      continue;
+    }
     const open = cursor?.open ?? [];
     let exclude: string;
     if (cursor) exclude = `^${cursor.tip}`;
@@ -138,8 +143,9 @@ export async function scanMergedRuns(ctx: Context): Promise<number> {
     // Merges not read in this walk: already below the saved tip (merged while the last scan ran), or
     // not on this branch yet (merged elsewhere and not pulled, or this repository lacks the commit).
     for (const m of mine.filter((m) => !seen.has(m.sha))) {
-      if (cursor && (await scan.catchUp(m, tip, open))) continue;
-      waiting.push(...(await presentOf(ctx, [m])));
+      // One that was waiting is read when a pull brings it: it is then among the new commits.
+      if (!isFresh.has(m.sha)) waiting.push(m);
+      else if (!(cursor && (await scan.catchUp(m, tip, open)))) waiting.push(...(await presentOf(ctx, [m])));
     }
     if (open.length > MAX_OPEN_WINDOWS) open.splice(0, open.length - MAX_OPEN_WINDOWS);
     cursors.set(branch, { branch, tip, open });

@@ -167,6 +167,10 @@ describe('the git scan over months of merges', () => {
     elsewhere.base = 'main';
     record(home, repo, [elsewhere]);
     expect((await agentctl(repo, home, ['promote', '--json'])).code).toBe(0);
+    // While it waits and nothing is new, a trust read looks at the branch's tip only.
+    const counting = countingGit();
+    expect((await agentctl(repo, home, ['promote', '--json'], { PATH: `${counting.bin}:${process.env.PATH}` })).code).toBe(0);
+    expect(counting.calls()).toEqual([expect.stringMatching(/^for-each-ref /)]);
     git(repo, 'merge', '-q', '--ff-only', 'incoming');
     humanFix(repo, 'elsewhere');
     const p = await agentctl(repo, home, ['promote', '--json']);
