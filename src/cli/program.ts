@@ -84,7 +84,7 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
 
   program
     .command('approve [code]')
-    .description("let this repository's settings that reach outside the OS sandbox apply on this machine (sandbox.bin and read, notify, agents' env and args, profile env and sandbox: none, worktree copy, shared and network): the ones whose approval code a refusal printed, or, on a terminal, the ones it shows you and you confirm")
+    .description("let this repository's settings that reach outside the OS sandbox apply on this machine (sandbox.bin and read, notify, agents' env and args, profile env and sandbox: none, worktree copy, shared and network, tasks that turn the network on, a project name another clone used first): the ones whose approval code a refusal printed, or, on a terminal, the ones it shows you and you confirm")
     .option('--json', 'print JSON (the settings approved)')
     .addHelpText('after', examples('agentctl approve                    # on a terminal: shows them and asks', 'agentctl approve 3f9c0a7d1e2b4c5a   # the code a refusal or doctor printed', 'agentctl doctor                     # lists the settings that need approval'))
     .action(act(() => import('../commands/approve.js')));
