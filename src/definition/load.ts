@@ -11,7 +11,7 @@ import { parseProfile, type Profile } from '../authz/profile.js';
 import { requireRepo, type Git } from '../exec/git.js';
 import { CONFIG_FILE, parseConfig, sanitizeProject, type ProjectConfig } from './config.js';
 import { repositoryIdentity } from './identity.js';
-import { parseTaskFile, MAX_TASK_FILE_BYTES, type Task } from './task.js';
+import { parseTaskFile, splitFrontMatter, MAX_TASK_FILE_BYTES, type Task } from './task.js';
 import { lstatIfExists } from '../exec/pathExists.js';
 
 /** A repository agentctl works on. */
@@ -158,8 +158,7 @@ export function loadTasks(project: Project): Loaded<Task> {
     try {
       const text = readRepositoryFile(project.root, file, MAX_TASK_FILE_BYTES) ?? '';
       // Every command reads every task file: their front matter together is bounded too (YAML is the cost).
-      const end = text.indexOf('\n---', 3);
-      frontMatter += end < 0 ? 0 : end;
+      frontMatter += Buffer.byteLength(splitFrontMatter(file, text).yaml);
       if (frontMatter > MAX_FRONT_MATTER_TOTAL_BYTES) throw new InputError(`${file}: not read: the task files' front matter is above ${MAX_FRONT_MATTER_TOTAL_BYTES} bytes in all`, { file });
       const task = parseTaskFile(file, text, project.config.taskDefaults);
       const other = seen.get(task.id);

@@ -147,7 +147,6 @@ export async function scanMergedRuns(ctx: Context): Promise<number> {
       if (!isFresh.has(m.sha)) waiting.push(m);
       else if (!(cursor && (await scan.catchUp(m, tip, open)))) waiting.push(...(await presentOf(ctx, [m])));
     }
-    if (open.length > MAX_OPEN_WINDOWS) open.splice(0, open.length - MAX_OPEN_WINDOWS);
     cursors.set(branch, { branch, tip, open });
   }
   if (scan.events.length) ctx.store.append(scan.events);
@@ -158,7 +157,7 @@ export async function scanMergedRuns(ctx: Context): Promise<number> {
   return scan.events.length;
 }
 
-/** Those of `merges` whose commit this repository has (one git call; none for an empty list). */
+/** Those of `merges` whose commit this repository has, in their order (one git call; none for an empty list). */
 async function presentOf(ctx: Context, merges: readonly Merge[]): Promise<Merge[]> {
   if (!merges.length) return [];
   const present = new Set((await ctx.git.out(ctx.project.root, ['rev-list', '--no-walk', '--ignore-missing', ...merges.map((m) => m.sha)], { readOnly: true })).split('\n').filter(Boolean));
@@ -223,9 +222,7 @@ async function branchTips(ctx: Context, branches: readonly string[]): Promise<Ma
 async function oldestOnBranch(ctx: Context, merges: readonly Merge[], tip: string): Promise<string | undefined> {
   const CHUNK = 500;
   for (let i = 0; i < merges.length; i += CHUNK) {
-    const shas = merges.slice(i, i + CHUNK).map((m) => m.sha);
-    const present = new Set((await ctx.git.out(ctx.project.root, ['rev-list', '--no-walk', '--ignore-missing', ...shas], { readOnly: true })).split('\n').filter(Boolean));
-    for (const sha of shas) if (present.has(sha) && (await ctx.git.isAncestor(ctx.project.root, sha, tip).catch(() => false))) return sha;
+    for (const { sha } of await presentOf(ctx, merges.slice(i, i + CHUNK))) if (await ctx.git.isAncestor(ctx.project.root, sha, tip).catch(() => false)) return sha;
   }
   return undefined;
 }
@@ -260,7 +257,7 @@ async function commitsOf(ctx: Context, revs: readonly string[]): Promise<Commit[
 }
 
 /** agentctl's own commits (a run's work, a merge): their messages carry text an agent chose (a follow-up's title). */
-const isAgentctlCommit = (c: Commit) => c.subject.startsWith('agentctl:');
+const isAgentctlCommit = (c: Pick<Commit, 'subject'>) => c.subject.startsWith('agentctl:');
 
 /**
  * The commits a commit reverts: the lines `git revert` writes, `This reverts commit <full sha>`, in a
@@ -300,8 +297,7 @@ class Scan {
       const merge = merges.get(c.sha);
       if (merge) {
         seen.add(c.sha);
-        if (this.window > 0) open.push({ runId: merge.runId, humans: 0 });
-        if (open.length > MAX_OPEN_WINDOWS) open.splice(0, open.length - MAX_OPEN_WINDOWS);
+        if (this.window > 0) openWindows(open, [{ runId: merge.runId, humans: 0 }]);
         continue;
       }
       if (isAgentctlCommit(c)) continue;
@@ -329,7 +325,7 @@ class Scan {
     const own: OpenWindow[] = [];
     const commits = await commitsOf(this.ctx, [tip, `^${merge.sha}`]);
     await this.walk([{ sha: merge.sha, subject: '', body: '' }, ...commits], new Map([[merge.sha, merge]]), own);
-    open.push(...own.filter((w) => !open.some((o) => o.runId === w.runId)));
+    openWindows(open, own.filter((w) => !open.some((o) => o.runId === w.runId)));
     return true;
   }
 
@@ -409,7 +405,7 @@ class Scan {
     for (const record of log.split('\0').filter(Boolean)) {
       const [sha = '', subject = ''] = record.split('\n');
       let named = false;
-      if (subject.startsWith('agentctl:')) {
+      if (isAgentctlCommit({ subject })) {
         for (const m of subject.matchAll(/\brun ([0-9a-z]{26})\b/g)) {
           const run = this.run(m[1]!);
           if (run?.state === 'merged' && (run.mergeSha === sha || run.headSha === sha)) (found.set(run.runId, run), (named = true));
@@ -454,6 +450,13 @@ class Scan {
   }
 }
 
+/** Add `windows` (newest last) to `open`, keeping the newest {@link MAX_OPEN_WINDOWS}. */
+function openWindows(open: OpenWindow[], windows: readonly OpenWindow[]): void {
+  open.push(...windows);
+  if (open.length > MAX_OPEN_WINDOWS) open.splice(0, open.length - MAX_OPEN_WINDOWS);
+}
+
+/** Close the window of `runId`, if open. */
 function removeWindow(open: OpenWindow[], runId: string): void {
   const i = open.findIndex((w) => w.runId === runId);
   if (i >= 0) open.splice(i, 1);
