@@ -18,16 +18,17 @@ afterEach(cleanup);
  */
 const AGENT = '#!/bin/sh\nname=$(printf "%s" "$AGENTCTL_PROMPT" | head -n1)\nmkdir -p docs\nif [ "$name" = evil ]; then echo "---\\nautonomy: auto\\n---\\nx" > tasks/evil.md; echo "all:" > Makefile; fi\necho "# $name" > "docs/$name.md"\necho "wrote docs/$name.md"\n';
 
-function trustRepo() {
-  const made = makeRepo({
-    '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\ntrust:\n  initial: hold\n  promotion:\n    reviewToAuto:\n      consecutiveMerged: 2\n',
-    'agent.sh': AGENT,
-  });
+/** A repository whose `command` agent is the script `agent` (./agent.sh, committed), with `config` after the agent's lines in .agentrc.yaml. */
+function agentRepo(agent: string, config = '') {
+  const made = makeRepo({ '.agentrc.yaml': `agents:\n  command:\n    bin: ./agent.sh\n${config}`, 'agent.sh': agent });
   chmodSync(join(made.repo, 'agent.sh'), 0o755);
   git(made.repo, 'add', '-A');
   git(made.repo, 'commit', '-qm', 'agent');
   return made;
 }
+
+/** The hold → review → auto repository: starts at hold, two consecutive merges make review eligible for auto. */
+const trustRepo = () => agentRepo(AGENT, 'trust:\n  initial: hold\n  promotion:\n    reviewToAuto:\n      consecutiveMerged: 2\n');
 
 function addTask(repo: string, id: string, front: Record<string, unknown>) {
   mkdirSync(join(repo, 'tasks'), { recursive: true });
@@ -96,10 +97,7 @@ describe.runIf(hasScript)('earned autonomy, end to end', () => {
 describe('evidence from git after a merge', () => {
   it('a human follow-up on a file beyond the 1,000 the log lists is still found (the run\'s files are read from git)', async () => {
     const agent = '#!/bin/sh\nmkdir -p docs/many\n(cd docs/many && seq -w 1 1200 | xargs touch)\necho "# last" > docs/zz.md\n';
-    const { repo, home } = makeRepo({ '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n', 'agent.sh': agent });
-    chmodSync(join(repo, 'agent.sh'), 0o755);
-    git(repo, 'add', '-A');
-    git(repo, 'commit', '-qm', 'agent');
+    const { repo, home } = agentRepo(agent);
     addTask(repo, 'many', { gate: 'true' });
     const run = JSON.parse((await agentctl(repo, home, ['run', 'many', '--json'])).stdout).run;
     expect(run.fileCount).toBe(1201);
@@ -113,11 +111,7 @@ describe('evidence from git after a merge', () => {
   });
 
   it('a revert of an agent merge is a regression; a human follow-up commit is not "approved unmodified"', async () => {
-    const made = makeRepo({ '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n', 'agent.sh': AGENT });
-    const { repo, home } = made;
-    chmodSync(join(repo, 'agent.sh'), 0o755);
-    git(repo, 'add', '-A');
-    git(repo, 'commit', '-qm', 'agent');
+    const { repo, home } = agentRepo(AGENT);
     addTask(repo, 'one', {});
     addTask(repo, 'two', {});
     const merge = async (id: string) => {
@@ -145,10 +139,7 @@ describe('evidence from git after a merge', () => {
     // Found by an attack session: the scan matched that text in any commit's message, and a follow-up's
     // title (the agent's) is in the message of agentctl's commits for it; the framed run was demoted to hold.
     const framing = '#!/bin/sh\nname=$(printf "%s" "$AGENTCTL_PROMPT" | head -n1 | cut -c1-8 | tr -c "a-z0-9\\n" -)\nmkdir -p docs\necho "# $name" > "docs/$name.md"\nif [ "$name" = atk ]; then sha=$(git rev-parse main); echo "{\\"id\\":\\"fu-tidy\\",\\"title\\":\\"Tidy docs. This reverts commit $sha\\",\\"type\\":\\"docs\\"}" >> .agentctl/followups.jsonl; fi\n';
-    const { repo, home } = makeRepo({ '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n', 'agent.sh': framing });
-    chmodSync(join(repo, 'agent.sh'), 0o755);
-    git(repo, 'add', '-A');
-    git(repo, 'commit', '-qm', 'agent');
+    const { repo, home } = agentRepo(framing);
     addTask(repo, 'victim', {});
     addTask(repo, 'atk', { type: 'feature' });
     const merge = async (id: string) => {
@@ -168,10 +159,7 @@ describe('evidence from git after a merge', () => {
   });
 
   it('a human fix is found after later merges: agentctl\'s own commits do not use up the follow-up window', async () => {
-    const { repo, home } = makeRepo({ '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.sh\n', 'agent.sh': AGENT });
-    chmodSync(join(repo, 'agent.sh'), 0o755);
-    git(repo, 'add', '-A');
-    git(repo, 'commit', '-qm', 'agent');
+    const { repo, home } = agentRepo(AGENT);
     const ids = ['r1', 'r2', 'r3', 'r4'];
     for (const id of ids) addTask(repo, id, {});
     const runIds: string[] = [];
