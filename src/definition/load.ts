@@ -58,6 +58,7 @@ export const MAX_DEFINITION_FILE_BYTES = 256 * 1024;
  * took 7 s per command; at these limits ~2 s at most.
  */
 export const MAX_PROFILE_FILE_BYTES = 16 * 1024;
+/** Most project profile files read (see {@link MAX_PROFILE_FILE_BYTES}); more is an error naming the folder, and none is read. */
 export const MAX_PROJECT_PROFILES = 32;
 
 /**
