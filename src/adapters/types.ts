@@ -5,6 +5,7 @@
  * through the one process runner.
  */
 import type { Policy } from '../authz/policy.js';
+import type { SandboxCredentials } from '../authz/render/os.js';
 import type { RenderContext, RenderedConfig } from '../authz/render/types.js';
 import type { AgentSettings } from '../definition/config.js';
 import type { AgentName } from '../definition/task.js';
@@ -184,6 +185,25 @@ export function clipInput(input: unknown, depth = 0): unknown {
   if (depth >= 8) return '[nested deeper]';
   if (Array.isArray(input)) return input.slice(0, 50).map((v) => clipInput(v, depth + 1));
   return Object.fromEntries(Object.entries(input as Record<string, unknown>).slice(0, 50).map(([k, v]) => [k, clipInput(v, depth + 1)]));
+}
+
+/**
+ * The adapter's credential variables that carry a key or token (its base-URL override is not one).
+ * @returns variable names, in the adapter's order
+ */
+export function keyVariables(adapter: Pick<AgentAdapter, 'credentialEnv'>): string[] {
+  return adapter.credentialEnv.filter((name) => !name.endsWith('_BASE_URL'));
+}
+
+/**
+ * The tool's API keys that the OS sandbox masks for a confined process of the tool (the agent, a
+ * reviewer): those of {@link keyVariables} set in `env`, and whether the tool's base URL (a
+ * `*_BASE_URL` of its credential variables) is plain `http:`. Pure.
+ * @param env the environment the confined process is started with
+ */
+export function maskedCredentials(adapter: Pick<AgentAdapter, 'credentialEnv'>, env: Readonly<Record<string, string | undefined>>): SandboxCredentials {
+  const plaintext = adapter.credentialEnv.some((name) => name.endsWith('_BASE_URL') && /^http:/i.test(env[name] ?? ''));
+  return { names: keyVariables(adapter).filter((name) => !!env[name]), plaintext };
 }
 
 /** The host of a base-URL override, else the tool's default API hosts. */

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { packageRoot } from '../core/paths.js';
 import type { Policy } from '../authz/policy.js';
-import { gitConfigHoldsCredentials, renderOsSandbox, toolchainFolders, type SandboxLayout } from '../authz/render/os.js';
+import { gitConfigHoldsCredentials, renderOsSandbox, toolchainFolders, type SandboxCredentials, type SandboxLayout } from '../authz/render/os.js';
 import { resolveExecutable } from './runner.js';
 
 /** Programs srt needs on Linux besides itself (bubblewrap, the network bridge, the deny-glob scanner). */
@@ -168,10 +168,11 @@ export function realProgram(program: string, env: NodeJS.ProcessEnv, cwd: string
  * but not write) and return the command that runs `cmd` inside the sandbox.
  * @param name settings file name below `layout.runDir` (one per kind of process: agent, gate, setup)
  * @param apiHosts hosts reachable even when the policy turns the network off (the agent's model API)
+ * @param credentials the agent tool's API keys, masked inside the sandbox (see osSandboxSettings)
  * @returns the wrapped command and the settings file's path
  */
-export function confine(sandbox: OsSandbox, cmd: { file: string; args: readonly string[] }, policy: Policy, layout: SandboxLayout, apiHosts: readonly string[], name: string): { file: string; args: string[]; settingsFile: string } {
-  const settings = renderOsSandbox(policy, layout, apiHosts, name);
+export function confine(sandbox: OsSandbox, cmd: { file: string; args: readonly string[] }, policy: Policy, layout: SandboxLayout, apiHosts: readonly string[], name: string, credentials?: SandboxCredentials): { file: string; args: string[]; settingsFile: string } {
+  const settings = renderOsSandbox(policy, layout, apiHosts, name, credentials);
   mkdirSync(layout.runDir, { recursive: true, mode: 0o700 });
   for (const dir of layout.writable) mkdirSync(dir, { recursive: true, mode: 0o700 });
   rmSync(settings.path, { force: true });

@@ -7,6 +7,7 @@ import { realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { sep } from 'node:path';
 import { adapterFor } from '../adapters/registry.js';
+import { keyVariables } from '../adapters/types.js';
 import { installCommand, testedAgentVersions, type ToolAgent } from '../core/agentTools.js';
 import type { AgentSettings } from '../definition/config.js';
 import type { ProcessRunner } from './doctor.js';
@@ -36,10 +37,6 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-/** The credential variables that carry a key or token (base-URL overrides are not credentials). */
-function keyVariables(agent: ToolAgent): string[] {
-  return adapterFor(agent).credentialEnv.filter((name) => !name.endsWith('_BASE_URL'));
-}
 
 /** True when `path` (symlinks resolved) lies inside `dir`. */
 function inside(path: string, dir: string | undefined): boolean {
@@ -62,7 +59,7 @@ function inside(path: string, dir: string | undefined): boolean {
  * @param run the process runner (`<bin> --version` goes through it, with a short timeout, from a neutral folder)
  */
 export async function checkToolAgent(agent: ToolAgent, settings: AgentSettings, env: NodeJS.ProcessEnv, repoRoot: string | undefined, run: ProcessRunner, tested = testedAgentVersions()[agent]): Promise<DoctorCheck> {
-  const keys = keyVariables(agent);
+  const keys = keyVariables(adapterFor(agent));
   const present = keys.filter((k) => (env[k] ?? '') !== '');
   const keyFix = `export ${keys[0]}=… (passed to ${agent} only; a login in its own config folder is not visible in the sandbox)`;
   const base = { id: agent, group: 'agents' as const, title: agent };

@@ -6,7 +6,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { parseLine } from '../adapters/admit.js';
 import { adapterFor } from '../adapters/registry.js';
-import { clip, launchablePrompt } from '../adapters/types.js';
+import { clip, launchablePrompt, maskedCredentials } from '../adapters/types.js';
 import { StateError } from '../core/errors.js';
 import { runDir, runTempDir } from '../core/paths.js';
 import type { AgentName } from '../definition/task.js';
@@ -112,11 +112,12 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
   // The reviewer is an agent like any other: the same OS sandbox, under the research profile.
   const confined = { plan: { osSandbox, policy, runId: run.runId, worktree, task: { id: run.task } }, layout: sandboxLayout(ctx, worktree, dir, tmpDir, rendered), tmpDir };
   const spec = adapter.launch({ prompt: launchablePrompt(prompt), worktree, settings, rendered, interactive: false });
-  const cmd = confineCommand(confined, 'reviewer', commandFor(spec.bin, spec.args), adapter.apiHosts(ctx.env), { bin: spec.bin, env: ctx.env });
+  const env = runEnv(ctx, confined, { ...settings.env, ...spec.env, AGENTCTL_REVIEW_OF: run.runId }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]);
+  const cmd = confineCommand(confined, 'reviewer', commandFor(spec.bin, spec.args), adapter.apiHosts(ctx.env), { bin: spec.bin, env: ctx.env }, maskedCredentials(adapter, env));
   const parser = adapter.parser(worktree);
   const result = await runProcess(cmd.file, cmd.args, {
     cwd: worktree,
-    env: runEnv(ctx, confined, { ...settings.env, ...spec.env, AGENTCTL_REVIEW_OF: run.runId }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]),
+    env,
     acceptExitCodes: 'any',
     processGroup: true,
     timeoutMs: REVIEW_TIMEOUT_MS,

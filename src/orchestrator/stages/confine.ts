@@ -5,7 +5,7 @@
  * is capped at review (decide.ts sandboxCaps).
  */
 import { dirname } from 'node:path';
-import type { SandboxLayout } from '../../authz/render/os.js';
+import type { SandboxCredentials, SandboxLayout } from '../../authz/render/os.js';
 import { toolchainFolders } from '../../authz/render/os.js';
 import { confine, realProgram } from '../../exec/osSandbox.js';
 import type { ConfinedRun } from './types.js';
@@ -32,9 +32,11 @@ export function layoutFor(run: ConfinedRun, purpose: ConfinedPurpose): SandboxLa
  *   the file it really is stays readable although it may lie in a hidden folder (the checkout); for a
  *   name found on PATH's absolute entries outside the checkout, the folder it really lives in (through
  *   links) is readable as a toolchain
+ * @param credentials the agent tool's API keys in the environment the process gets, which the sandbox
+ *   masks (the agent and a reviewer: `maskedCredentials`); none for gates and setup commands
  * @returns the command to start (through exec/runner.ts)
  */
-export function confineCommand(run: ConfinedRun, purpose: ConfinedPurpose, cmd: { file: string; args: readonly string[] }, apiHosts: readonly string[] = [], tool?: { bin: string; env: NodeJS.ProcessEnv }): { file: string; args: string[] } {
+export function confineCommand(run: ConfinedRun, purpose: ConfinedPurpose, cmd: { file: string; args: readonly string[] }, apiHosts: readonly string[] = [], tool?: { bin: string; env: NodeJS.ProcessEnv }, credentials?: SandboxCredentials): { file: string; args: string[] } {
   const sandbox = run.plan.osSandbox;
   if (!sandbox) return { file: cmd.file, args: [...cmd.args] };
   const layout = layoutFor(run, purpose);
@@ -48,6 +50,6 @@ export function confineCommand(run: ConfinedRun, purpose: ConfinedPurpose, cmd: 
   const foundHidden = program !== undefined && hidden.some((h) => program.found === h || program.found.startsWith(`${h}/`));
   const readable = program && !byName ? [program.real] : [];
   const toolchains = [...(layout.toolchains ?? []), ...(program && byName && !foundHidden ? toolchainFolders([dirname(program.real)], layout.homeDir, hidden) : [])];
-  const wrapped = confine(sandbox, cmd, run.plan.policy, { ...layout, readable: [...(layout.readable ?? []), ...readable], toolchains: [...new Set(toolchains)] }, apiHosts, `os-sandbox.${purpose}.json`);
+  const wrapped = confine(sandbox, cmd, run.plan.policy, { ...layout, readable: [...(layout.readable ?? []), ...readable], toolchains: [...new Set(toolchains)] }, apiHosts, `os-sandbox.${purpose}.json`, credentials);
   return { file: wrapped.file, args: wrapped.args };
 }

@@ -3,7 +3,7 @@
  * the agent's own reports, and turn its output into events until it exits (event `agent.exited`).
  */
 import { admitAgentEvents, OutputBudget, parseLine } from '../../adapters/admit.js';
-import { clip, launchablePrompt, MAX_SUMMARY_CHARS, type AgentEvent, type StreamSummary } from '../../adapters/types.js';
+import { clip, launchablePrompt, maskedCredentials, MAX_SUMMARY_CHARS, type AgentEvent, type StreamSummary } from '../../adapters/types.js';
 import { decidePath } from '../../authz/check.js';
 import type { Policy } from '../../authz/policy.js';
 import type { EventOf } from '../../evidence/events.js';
@@ -59,8 +59,9 @@ export async function launchAgent(ctx: Context, run: PreparedRun, options: Launc
   const prompt = launchablePrompt(run.plan.prompt);
   const interactive = options.interactive;
   const spec = adapter.launch({ prompt, worktree, settings, rendered: run.rendered, interactive, resume: options.resume });
-  const cmd = confineCommand(run, 'agent', commandFor(spec.bin, spec.args), adapter.apiHosts(ctx.env), { bin: spec.bin, env: ctx.env });
   const env = runEnv(ctx, run, { ...settings.env, ...spec.env }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]);
+  // The tool's API keys are masked in the sandbox: srt's proxy puts them in on the way to the API.
+  const cmd = confineCommand(run, 'agent', commandFor(spec.bin, spec.args), adapter.apiHosts(ctx.env), { bin: spec.bin, env: ctx.env }, maskedCredentials(adapter, env));
   if (interactive) {
     process.stderr.write(`\nagentctl: you are driving ${task.agent} in the sandbox ${terminalSafe(worktree)}\nTask prompt:\n\n${terminalSafe(task.prompt, { multiline: true })}\n\n`);
   }
