@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { claudeAdapter } from '../../src/adapters/claude.js';
 import { codexAdapter } from '../../src/adapters/codex.js';
 import { geminiAdapter } from '../../src/adapters/gemini.js';
-import type { AgentAdapter } from '../../src/adapters/types.js';
+import { keyVariables, maskedCredentials, type AgentAdapter } from '../../src/adapters/types.js';
 import { composePolicy, type Policy } from '../../src/authz/policy.js';
 import { parseProfile, type Profile } from '../../src/authz/profile.js';
 import type { RenderedConfig } from '../../src/authz/render/types.js';
@@ -148,6 +148,11 @@ export interface RunOutcome {
   gate: RunResult | undefined;
   /** The CLI and the gate ran in the OS sandbox. */
   confined: boolean;
+  /**
+   * The tool's API key on the host. In the OS sandbox the CLI holds srt's stand-in for it, and srt's
+   * proxy puts this back in its requests (authz/render/os.ts osSandboxSettings).
+   */
+  apiKey: string;
 }
 
 /** Host locations of one run (all absolute). */
@@ -316,8 +321,8 @@ export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
   // As src/orchestrator/stages/launch.ts does: the command in the OS sandbox, the run's environment.
   const runCtx = { env: hostEnv } as Context;
   const spec = adapter.launch({ prompt, worktree, settings, rendered, interactive: false });
-  const cmd = confineCommand(confined, 'agent', commandFor(spec.bin, spec.args), adapter.apiHosts(hostEnv), { bin: spec.bin, env: hostEnv });
   const env = runEnv(runCtx, confined, { ...settings.env, ...spec.env }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]);
+  const cmd = confineCommand(confined, 'agent', commandFor(spec.bin, spec.args), adapter.apiHosts(hostEnv), { bin: spec.bin, env: hostEnv }, maskedCredentials(adapter, env));
   const stdoutLines: string[] = [];
   let result: RunResult;
   try {
@@ -347,7 +352,8 @@ export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
       timeoutMs: 120_000,
     });
   }
-  return { tool, profile, policy, rendered, worktree, result, mock, results: mock.results(), stdoutLines, host, gate, confined: confined.plan.osSandbox !== undefined };
+  const apiKey = keyVariables(adapter).map((name) => hostEnv[name]).find(Boolean)!;
+  return { tool, profile, policy, rendered, worktree, result, mock, results: mock.results(), stdoutLines, host, gate, confined: confined.plan.osSandbox !== undefined, apiKey };
 }
 
 /** Read a worktree file, or undefined when it does not exist. */

@@ -49,6 +49,15 @@ export interface RecordedRequest {
   method: string;
   path: string;
   body: unknown;
+  /** The API key the request carried (`x-api-key`, `x-goog-api-key`, a bearer token or a `key` parameter), if any. */
+  key: string | undefined;
+}
+
+/** The API key an HTTP request carries, in whichever of the three tools' ways. */
+function keyOf(req: IncomingMessage): string | undefined {
+  const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : undefined);
+  const bearer = /^Bearer (.+)$/i.exec(header('authorization') ?? '')?.[1];
+  return header('x-api-key') ?? header('x-goog-api-key') ?? bearer ?? new URL(req.url ?? '/', 'http://mock').searchParams.get('key') ?? undefined;
 }
 
 const FINAL_TEXT = 'All scripted steps are done.';
@@ -170,7 +179,7 @@ export class MockModelServer {
       res.end(`probe ${probe[1]} reached\n`);
       return;
     }
-    const recorded: RecordedRequest = { method: req.method ?? 'GET', path, body };
+    const recorded: RecordedRequest = { method: req.method ?? 'GET', path, body, key: keyOf(req) };
     this.requests.push(recorded);
     if (this.tool === 'claude') return this.claude(recorded, res);
     if (this.tool === 'gemini') return this.gemini(recorded, res);

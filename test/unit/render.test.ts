@@ -8,7 +8,10 @@ import { claudePermissions, claudeSandbox, renderClaude } from '../../src/authz/
 import { codexHiddenPaths, codexPermissions, renderCodex } from '../../src/authz/render/codex.js';
 import { guardDecision, guardDenyJson, guardFailure, guardFiles, guardHooks, guardRules, sha256Hex } from '../../src/authz/guard.js';
 import { hasGlob } from '../../src/authz/check.js';
-import { gitConfigHoldsCredentials, osSandboxSettings, toolchainFolders } from '../../src/authz/render/os.js';
+import { gitConfigHoldsCredentials, NETWORK_ON_HOSTS, osSandboxSettings, toolchainFolders } from '../../src/authz/render/os.js';
+import { claudeAdapter } from '../../src/adapters/claude.js';
+import { commandAdapter } from '../../src/adapters/command.js';
+import { maskedCredentials } from '../../src/adapters/types.js';
 import { commandMentionPattern, filePathPattern, geminiApprovalMode, geminiRules, isSafeGeminiRegex, renderGemini } from '../../src/authz/render/gemini.js';
 import { ROOT } from '../helpers.js';
 
@@ -367,6 +370,33 @@ describe('OS sandbox reads: an allow list', () => {
     // A path srt would expand is refused, not passed on.
     expect(() => osSandboxSettings(policyOf(['implement']), { ...layout, readable: ['/repo/**'] }, [])).toThrow(/glob character/);
     expect(osSandboxSettings(policyOf(['implement']), { ...layout, toolchains: ['/home/u/[x]'] }, []).filesystem.allowRead).not.toContain('/home/u/[x]');
+  });
+
+  it('osSandboxSettings: the tool\'s API keys are masked and put back in for the API hosts only, whose TLS alone is terminated; none without keys', () => {
+    const layout = { worktree: '/h/wt', repoRoot: '/repo', commonGitDir: '/repo/.git', agentctlHome: '/h', runDir: '/h/runs/r', writable: [], readOnlyFiles: [], homeDir: '/home/u' };
+    const api = ['api.anthropic.com'];
+    const off = osSandboxSettings(policyOf(['implement']), layout, api, { names: ['ANTHROPIC_API_KEY'], plaintext: false });
+    expect(off.credentials).toEqual({ envVars: [{ name: 'ANTHROPIC_API_KEY', mode: 'mask', injectHosts: api }] });
+    expect(off.network).toEqual({ allowedDomains: api, deniedDomains: [], tlsTerminate: { excludeDomains: [] } });
+    // Network on: every other host stays an opaque tunnel, never terminated, never given the key.
+    const on = osSandboxSettings(policyOf(['yolo']), layout, api, { names: ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN'], plaintext: false });
+    expect(on.network.tlsTerminate!.excludeDomains).toEqual([...NETWORK_ON_HOSTS]);
+    expect(on.credentials!.envVars.map((v) => [v.name, v.injectHosts])).toEqual([['ANTHROPIC_API_KEY', api], ['ANTHROPIC_AUTH_TOKEN', api]]);
+    // An API host that a network-on pattern covers is terminated (excluded from the exclusions).
+    expect(osSandboxSettings(policyOf(['yolo']), layout, ['api.github.com'], { names: ['K'], plaintext: false }).network.tlsTerminate!.excludeDomains).not.toContain('*.github.com');
+    // A plain-http base URL: the key goes in on the plain path, where the tool sent it anyway.
+    expect(osSandboxSettings(policyOf(['implement']), layout, ['127.0.0.2'], { names: ['K'], plaintext: true }).credentials!.allowPlaintextInject).toBe(true);
+    for (const none of [undefined, { names: [], plaintext: true }]) {
+      const s = osSandboxSettings(policyOf(['implement']), layout, api, none);
+      expect(s.credentials).toBeUndefined();
+      expect(s.network.tlsTerminate).toBeUndefined();
+    }
+  });
+
+  it('maskedCredentials: the key variables set in the environment, not the base URL; plaintext when the base URL is http', () => {
+    expect(maskedCredentials(claudeAdapter, { ANTHROPIC_API_KEY: 'sk', ANTHROPIC_AUTH_TOKEN: '', ANTHROPIC_BASE_URL: 'https://gw.example' })).toEqual({ names: ['ANTHROPIC_API_KEY'], plaintext: false });
+    expect(maskedCredentials(claudeAdapter, { ANTHROPIC_AUTH_TOKEN: 't', ANTHROPIC_BASE_URL: 'HTTP://10.0.0.5:8080' })).toEqual({ names: ['ANTHROPIC_AUTH_TOKEN'], plaintext: true });
+    expect(maskedCredentials(commandAdapter, { ANTHROPIC_API_KEY: 'sk' })).toEqual({ names: [], plaintext: false });
   });
 
   it('osSandboxSettings: a write deny at any depth (srt skips glob write denies on Linux) also names the worktree root\'s file', () => {
