@@ -11,8 +11,9 @@
  *   notification (run, task, project) from it.
  * - a project profile's `env` passes host variables into the sandbox: `GITHUB_TOKEN`, `PGPASSWORD`.
  * - `agents.<tool>.bin` written as a path into or beside the repository (`./steal.sh`): that program is
- *   run as Claude Code, Gemini CLI or Codex and gets the tool's API key; an attack session had it write
- *   the key where `review show` printed it (and a profile with `network: true` could send it out).
+ *   run as Claude Code, Gemini CLI or Codex and gets the use of the tool's API key; an attack session had
+ *   it write the key where `review show` printed it (in the OS sandbox it now holds a stand-in that srt's
+ *   proxy replaces on the way to the API, but the program still spends on your account).
  * - `agents.<tool>.args` go to Claude Code, Gemini CLI or Codex before agentctl's own flags, and can
  *   loosen the permission settings agentctl renders for them (`--dangerously-skip-permissions`).
  * - `agents.<name>.env` is also the environment of the sandbox's own program, which runs on the host:
@@ -75,7 +76,7 @@ export function hostSettings(config: ProjectConfig, profiles: Iterable<Profile>,
   }
   for (const name of AGENT_NAMES) {
     const { args, env, bin, binFromRepository } = config.agents[name];
-    if (binFromRepository && name !== 'command') add(`agents.${name}.bin`, bin, `a program the repository chose, run as ${name} and given your ${name} credentials (its API key variables)`);
+    if (binFromRepository && name !== 'command') add(`agents.${name}.bin`, bin, `a program the repository chose, run as ${name} and given the use of your ${name} credentials (its API key variables)`);
     if (args.length && name !== 'command') add(`agents.${name}.args`, args, `flags given to ${name} before agentctl's own, which can loosen the permissions agentctl renders for it`);
     if (Object.keys(env).length) add(`agents.${name}.env`, Object.fromEntries(Object.entries(env).sort(([a], [b]) => a.localeCompare(b))), 'also the environment of the OS sandbox\'s own program, on this machine (NODE_OPTIONS, PATH)');
   }
@@ -88,7 +89,7 @@ export function hostSettings(config: ProjectConfig, profiles: Iterable<Profile>,
   for (const t of sortedTasks) {
     if (networkOn(t, byName, config)) {
       // The value is the task's profiles: an approval for one profile does not carry over to another (yolo adds every command).
-      add(`${t.file}: network`, t.profiles, `the registries and code hosts (npm, PyPI, GitHub…) from inside the sandbox, where code the agent runs can read the agent's API key and publish it`);
+      add(`${t.file}: network`, t.profiles, `the registries and code hosts (npm, PyPI, GitHub…) from inside the sandbox, which take uploads of whatever code the agent runs can read`);
     }
   }
   return out;

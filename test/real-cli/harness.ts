@@ -20,6 +20,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generate } from 'selfsigned';
 import { claudeAdapter } from '../../src/adapters/claude.js';
 import { codexAdapter } from '../../src/adapters/codex.js';
 import { geminiAdapter } from '../../src/adapters/gemini.js';
@@ -211,6 +212,14 @@ function confinedRun(policy: Policy, at: { repo: string; agentctlHome: string; w
  */
 const CONFINED_MOCK = { api: '127.0.0.2', probe: '127.0.0.1' };
 
+let certificate: Promise<{ cert: string; key: string }> | undefined;
+
+/** A self-signed certificate for the confined mock's address (made once per test process). */
+function mockCertificate(): Promise<{ cert: string; key: string }> {
+  certificate ??= generate([{ name: 'commonName', value: 'agentctl real-CLI mock' }], { keySize: 2048, days: 2, extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: CONFINED_MOCK.api }] }] }).then((p) => ({ cert: p.cert, key: p.private }));
+  return certificate;
+}
+
 /** Paths written outside everything a run owns, removed by {@link cleanupRealCli}. */
 const strayPrefixes: string[] = [];
 
@@ -290,12 +299,21 @@ export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
   const confined = confinedRun(policy, { repo, agentctlHome, worktree, runDir, tmpDir, home }, rendered);
 
   const at = confined.plan.osSandbox ? CONFINED_MOCK : { api: '127.0.0.1', probe: '127.0.0.1' };
-  const mock = await new MockModelServer(tool, [], MODEL[tool], at.api, at.probe).start();
+  // In the OS sandbox the model API speaks HTTPS, as the real ones do: the CLI's requests then go through
+  // srt's TLS termination, where its stand-in for the API key is replaced (authz/render/os.ts). srt, on
+  // the host, checks the mock's certificate: its CA reaches srt as a user's would, in agents.<tool>.env.
+  const tls = confined.plan.osSandbox ? await mockCertificate() : undefined;
+  const mock = await new MockModelServer(tool, [], MODEL[tool], at.api, at.probe, tls).start();
   // The script may name the mock's address (network probes): build it once the port is known.
   mock.script = options.script({ worktree, probeUrl: (id) => `${mock.probeOrigin}/probe/${id}`, host });
 
   // What a user's .agentrc.yaml would hold for this tool (agents.<tool>.{bin,args,model,env}).
   const settings: AgentSettings = { bin: CLI_BIN[tool], args: [], model: MODEL[tool], env: {} };
+  if (tls) {
+    const caFile = join(base, 'mock-api-ca.pem');
+    writeFileSync(caFile, tls.cert);
+    settings.env.NODE_EXTRA_CA_CERTS = caFile;
+  }
   // Host environment agentctl runs in: credentials and endpoint for the tool, nothing else of ours.
   const hostEnv: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,

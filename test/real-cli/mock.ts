@@ -20,6 +20,7 @@
  *   `custom_tool_call_output` input item.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export type ToolName = 'claude' | 'gemini' | 'codex';
@@ -96,6 +97,8 @@ export class MockModelServer {
    * @param host loopback address the model API listens on
    * @param probeHost loopback address the network probes listen on (a second listener when it differs:
    *   inside the OS sandbox the API host is reachable whatever the policy, so probes need another one)
+   * @param tls the model API's certificate and key (PEM): it then speaks HTTPS, as the real APIs do
+   *   (the probes stay plain HTTP)
    */
   constructor(
     readonly tool: ToolName,
@@ -103,11 +106,12 @@ export class MockModelServer {
     readonly model: string,
     readonly host = '127.0.0.1',
     readonly probeHost = host,
+    readonly tls?: { cert: string; key: string },
   ) {}
 
   /** Base URL of the model API (no trailing slash). */
   get origin(): string {
-    return `http://${this.host}:${this.port}`;
+    return `${this.tls ? 'https' : 'http'}://${this.host}:${this.port}`;
   }
 
   /** Base URL of the network probes (no trailing slash). */
@@ -116,17 +120,18 @@ export class MockModelServer {
   }
 
   async start(): Promise<this> {
-    const listen = async (host: string): Promise<[Server, number]> => {
-      const server = createServer((req, res) => {
+    const listen = async (host: string, tls?: { cert: string; key: string }): Promise<[Server, number]> => {
+      const handler = (req: IncomingMessage, res: ServerResponse) => {
         this.handle(req, res).catch((error: unknown) => {
           res.writeHead(500, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ error: { message: String(error) } }));
         });
-      });
+      };
+      const server = tls ? createTlsServer(tls, handler) : createServer(handler);
       await new Promise<void>((resolve) => server.listen(0, host, resolve));
       return [server, (server.address() as AddressInfo).port];
     };
-    [this.server, this.port] = await listen(this.host);
+    [this.server, this.port] = await listen(this.host, this.tls);
     if (this.probeHost !== this.host) [this.probeServer, this.probePort] = await listen(this.probeHost);
     return this;
   }
