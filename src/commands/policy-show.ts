@@ -2,6 +2,7 @@
 import { homedir } from 'node:os';
 import chalk from 'chalk';
 import { adapterFor } from '../adapters/registry.js';
+import { maskedCredentials } from '../adapters/types.js';
 import { EXIT } from '../core/errors.js';
 import { runDir, worktreePath } from '../core/paths.js';
 import { osSandboxSettings } from '../authz/render/os.js';
@@ -28,7 +29,8 @@ export default async function policyShow(taskId: string, opts: { tool?: 'claude'
       available: 'sandbox' in located,
       missing: 'missing' in located ? located.missing : [],
       // What the agent's processes may see and write, for a run with a placeholder id.
-      settings: osSandboxSettings(policy, { ...sandboxLayoutFor(ctx, ctxPaths.worktree, ctxPaths.runDir), readOnlyFiles: [] }, adapterFor(task.agent).apiHosts(ctx.env)),
+      // The tool's API keys set here are masked, as for a run (stages/launch.ts).
+      settings: osSandboxSettings(policy, { ...sandboxLayoutFor(ctx, ctxPaths.worktree, ctxPaths.runDir), readOnlyFiles: [] }, adapterFor(task.agent).apiHosts(ctx.env), maskedCredentials(adapterFor(task.agent), ctx.env)),
     };
     if (opts.json) {
       printJson({ task: task.id, policy, osSandbox, rendered });
@@ -55,6 +57,9 @@ export default async function policyShow(taskId: string, opts: { tool?: 'claude'
             `  hidden even inside those: ${osSandbox.settings.filesystem.denyRead.filter((p) => p !== '/').map((p) => terminalSafe(p)).join(', ')}`,
             `  writable: ${osSandbox.settings.filesystem.allowWrite.map((p) => terminalSafe(p)).join(', ')}`,
             `  network: ${osSandbox.settings.network.allowedDomains.length ? osSandbox.settings.network.allowedDomains.map((p) => terminalSafe(p)).join(', ') : 'none'}`,
+            ...(osSandbox.settings.credentials
+              ? [`  API keys: ${osSandbox.settings.credentials.envVars.map((v) => terminalSafe(v.name)).join(', ')} hold a stand-in inside; the sandbox's proxy puts the real key in for ${osSandbox.settings.credentials.envVars[0]!.injectHosts.map((h) => terminalSafe(h)).join(', ')} only`]
+              : []),
           ]
         : []),
     );

@@ -98,6 +98,12 @@ describe.runIf(sandboxAvailable)('the agent tool\'s API key in the OS sandbox', 
       // The API got the real key in place of the stand-in (header and body): the tool keeps working.
       expect(api.seen.map((s) => s.key)).toEqual([realKey]);
       expect(api.seen[0]!.body).toContain(`the key is ${realKey}`);
+      // policy show says so, as the run renders it.
+      const shown = await agentctl(repo, home, ['policy', 'show', 't', '--tool', 'claude'], { ANTHROPIC_API_KEY: realKey, ANTHROPIC_BASE_URL: api.origin });
+      expect(shown.stdout).toContain('API keys: ANTHROPIC_API_KEY hold a stand-in inside; the sandbox\'s proxy puts the real key in for 127.0.0.2 only');
+      expect(shown.stdout).not.toContain(realKey);
+      const json = JSON.parse((await agentctl(repo, home, ['policy', 'show', 't', '--json'], { ANTHROPIC_API_KEY: realKey, ANTHROPIC_BASE_URL: api.origin })).stdout);
+      expect(json.osSandbox.settings.credentials.envVars).toEqual([{ name: 'ANTHROPIC_API_KEY', mode: 'mask', injectHosts: ['127.0.0.2'] }]);
     } finally {
       api.server.close();
     }
