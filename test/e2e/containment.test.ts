@@ -389,12 +389,12 @@ describe.runIf(sandboxAvailable)('containment: network: true', () => {
         '.agentctl/profiles/online.yaml': 'description: docs with the network on\nread: ["**"]\nwrite: ["docs/**"]\nnetwork: true\n',
         'tasks/t.md': taskFile({ agent: 'command', type: 'docs', profile: 'online' }, 'work'),
       });
-      // A task the repository turned the network on for is a setting to approve: code the agent runs can
-      // read the agent's API key, and the registries and code hosts take uploads (an attacker's token in
-      // the repository's .npmrc publishes it).
+      // A task the repository turned the network on for is a setting to approve: the registries and code
+      // hosts take uploads of whatever code the agent runs can read (an attacker's token in the
+      // repository's .npmrc publishes it).
       const refused = await agentctl(repo, home, ['run', 't', '--json']);
       expect(refused.code, refused.stderr).toBe(3);
-      expect(refused.stderr).toMatch(/"tasks\/t\.md: network": \["online"\] \(.*API key/);
+      expect(refused.stderr).toMatch(/"tasks\/t\.md: network": \["online"\] \(.*take uploads/);
       expect(existsSync(join(home, 'worktrees'))).toBe(false);
       approveRepo(repo, home);
       const r = await agentctl(repo, home, ['run', 't', '--json']);
