@@ -5,7 +5,6 @@
  * through the one process runner.
  */
 import type { Policy } from '../authz/policy.js';
-import type { SandboxCredentials } from '../authz/render/os.js';
 import type { RenderContext, RenderedConfig } from '../authz/render/types.js';
 import type { AgentSettings } from '../definition/config.js';
 import type { AgentName } from '../definition/task.js';
@@ -93,7 +92,10 @@ export interface AgentAdapter {
   readonly name: AgentName;
   /** Host environment variables the tool needs for its own credentials and endpoint (passed through when set). */
   readonly credentialEnv: readonly string[];
-  /** Hosts the tool must reach for its model API (for the OS sandbox's network allowlist). */
+  /**
+   * Where the tool reaches its model API, as `host:port`, its API proper first (for the OS sandbox's
+   * network allowlist; its API keys are put back in for the first only: see stages/confine.ts maskKeys).
+   */
   apiHosts(env: NodeJS.ProcessEnv): string[];
   /**
    * Programs the rendered config makes the tool depend on, by name on PATH (e.g. Claude Code's sandbox
@@ -196,24 +198,27 @@ export function keyVariables(adapter: Pick<AgentAdapter, 'credentialEnv'>): stri
 }
 
 /**
- * The tool's API keys that the OS sandbox masks for a confined process of the tool (the agent, a
- * reviewer): those of {@link keyVariables} set in `env`, and whether the tool's base URL (a
- * `*_BASE_URL` of its credential variables) is plain `http:`. Pure.
- * @param env the environment the confined process is started with
+ * Whether the tool's base URL (a `*_BASE_URL` of its credential variables, set in `env`) is plain
+ * `http:`: its key then travels in cleartext, as the tool itself sends it. Pure.
  */
-export function maskedCredentials(adapter: Pick<AgentAdapter, 'credentialEnv'>, env: Readonly<Record<string, string | undefined>>): SandboxCredentials {
-  const plaintext = adapter.credentialEnv.some((name) => name.endsWith('_BASE_URL') && /^http:/i.test(env[name] ?? ''));
-  return { names: keyVariables(adapter).filter((name) => !!env[name]), plaintext };
+export function plainHttpApi(adapter: Pick<AgentAdapter, 'credentialEnv'>, env: Readonly<Record<string, string | undefined>>): boolean {
+  return adapter.credentialEnv.some((name) => name.endsWith('_BASE_URL') && /^http:/i.test(env[name] ?? ''));
 }
 
-/** The host of a base-URL override, else the tool's default API hosts. */
+/**
+ * The API's endpoint as `host:port`: a base-URL override's (its port, else 443 for https and 80 for
+ * http), else the tool's default hosts on 443. Pure.
+ * @param defaults host names
+ * @returns `host:port` strings, the tool's own API first
+ */
 export function hostsOf(baseUrl: string | undefined, defaults: readonly string[]): string[] {
   if (baseUrl) {
     try {
-      return [new URL(baseUrl).hostname];
+      const url = new URL(baseUrl);
+      return [`${url.hostname}:${url.port || (url.protocol === 'http:' ? 80 : 443)}`];
     } catch {
-      return [...defaults];
+      // A base URL that is not a URL: the tool cannot use it either; the defaults stay reachable.
     }
   }
-  return [...defaults];
+  return defaults.map((h) => `${h}:443`);
 }

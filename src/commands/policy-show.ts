@@ -2,7 +2,7 @@
 import { homedir } from 'node:os';
 import chalk from 'chalk';
 import { adapterFor } from '../adapters/registry.js';
-import { maskedCredentials } from '../adapters/types.js';
+import { keyVariables, plainHttpApi } from '../adapters/types.js';
 import { EXIT } from '../core/errors.js';
 import { runDir, worktreePath } from '../core/paths.js';
 import { osSandboxSettings } from '../authz/render/os.js';
@@ -23,14 +23,19 @@ export default async function policyShow(taskId: string, opts: { tool?: 'claude'
     const tools = opts.tool ? [opts.tool] : (['claude', 'gemini', 'codex'] as const);
     const rendered = Object.fromEntries(tools.map((t) => [t, adapterFor(t).render(policy, ctxPaths)]));
     const located = locateOsSandbox(ctx.env, ctx.project.root, ctx.project.config.osSandboxBin);
+    const adapter = adapterFor(task.agent);
+    const apiHosts = adapter.apiHosts(ctx.env);
+    // The tool's API keys set here become stand-ins, as for a run (stages/confine.ts maskKeys).
+    const standIns = 'sandbox' in located && located.sandbox.injectsKeys && apiHosts.length ? keyVariables(adapter).filter((name) => ctx.env[name]) : [];
     const osSandbox = {
       mode: policy.sandbox.value,
       source: policy.sandbox.source,
       available: 'sandbox' in located,
       missing: 'missing' in located ? located.missing : [],
       // What the agent's processes may see and write, for a run with a placeholder id.
-      // The tool's API keys set here are masked, as for a run (stages/launch.ts).
-      settings: osSandboxSettings(policy, { ...sandboxLayoutFor(ctx, ctxPaths.worktree, ctxPaths.runDir), readOnlyFiles: [] }, adapterFor(task.agent).apiHosts(ctx.env), maskedCredentials(adapterFor(task.agent), ctx.env)),
+      settings: osSandboxSettings(policy, { ...sandboxLayoutFor(ctx, ctxPaths.worktree, ctxPaths.runDir), readOnlyFiles: [] }, apiHosts, standIns.length ? { plaintext: plainHttpApi(adapter, ctx.env) } : undefined),
+      /** The variables that hold a stand-in inside, and the one `host:port` that gets the real keys. */
+      apiKeys: standIns.length ? { standIns, realKeysFor: apiHosts[0]! } : null,
     };
     if (opts.json) {
       printJson({ task: task.id, policy, osSandbox, rendered });
@@ -57,8 +62,8 @@ export default async function policyShow(taskId: string, opts: { tool?: 'claude'
             `  hidden even inside those: ${osSandbox.settings.filesystem.denyRead.filter((p) => p !== '/').map((p) => terminalSafe(p)).join(', ')}`,
             `  writable: ${osSandbox.settings.filesystem.allowWrite.map((p) => terminalSafe(p)).join(', ')}`,
             `  network: ${osSandbox.settings.network.allowedDomains.length ? osSandbox.settings.network.allowedDomains.map((p) => terminalSafe(p)).join(', ') : 'none'}`,
-            ...(osSandbox.settings.credentials
-              ? [`  API keys: ${osSandbox.settings.credentials.envVars.map((v) => terminalSafe(v.name)).join(', ')} hold a stand-in inside; the sandbox's proxy puts the real key in for ${osSandbox.settings.credentials.envVars[0]!.injectHosts.map((h) => terminalSafe(h)).join(', ')} only`]
+            ...(osSandbox.apiKeys
+              ? [`  API keys: ${osSandbox.apiKeys.standIns.join(', ')} hold a stand-in inside; the sandbox's proxy puts the real key in the authentication header of requests to ${terminalSafe(osSandbox.apiKeys.realKeysFor)} only`]
               : []),
           ]
         : []),

@@ -8,13 +8,13 @@
  * command and everything it starts (background, `setsid`, `nohup`) live in one PID namespace that the
  * kernel tears down when the command ends or srt is killed.
  */
-import { mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { packageRoot } from '../core/paths.js';
 import type { Policy } from '../authz/policy.js';
-import { gitConfigHoldsCredentials, renderOsSandbox, toolchainFolders, type SandboxCredentials, type SandboxLayout } from '../authz/render/os.js';
+import { gitConfigHoldsCredentials, renderOsSandbox, toolchainFolders, type KeyInjectionSettings, type SandboxLayout } from '../authz/render/os.js';
 import { resolveExecutable } from './runner.js';
 
 /** Programs srt needs on Linux besides itself (bubblewrap, the network bridge, the deny-glob scanner). */
@@ -27,15 +27,26 @@ const DEBIAN_PACKAGE: Record<string, string> = { bwrap: 'bubblewrap', socat: 'so
 export interface OsSandbox {
   file: string;
   args: string[];
+  /**
+   * The srt installed with agentctl, started through agentctl's entry point (exec/srtMain.ts), whose
+   * proxy puts the agent tool's API keys back in for the API (authz/credentials.ts): confined agents
+   * then hold stand-ins. False for a `sandbox.bin` of the user's, which gets the keys themselves.
+   */
+  injectsKeys: boolean;
 }
 
-/** The srt CLI installed with agentctl (run with this Node), or undefined when it is not installed. */
+/**
+ * srt as installed with agentctl: its entry point in agentctl's build (exec/srtMain.ts, run with this
+ * Node), or undefined when srt is not installed or the build lacks it.
+ */
 function bundledSrt(): string | undefined {
+  const main = join(packageRoot(), 'dist', 'exec', 'srtMain.js');
   try {
-    return createRequire(import.meta.url).resolve('@anthropic-ai/sandbox-runtime/dist/cli.js');
+    createRequire(import.meta.url).resolve('@anthropic-ai/sandbox-runtime/dist/cli.js');
   } catch {
     return undefined;
   }
+  return existsSync(main) ? main : undefined;
 }
 
 /**
@@ -50,12 +61,12 @@ export function locateOsSandbox(env: NodeJS.ProcessEnv, cwd: string, configuredB
   let sandbox: OsSandbox | undefined;
   if (configuredBin) {
     const srt = resolveExecutable(configuredBin, env.PATH, cwd);
-    if (srt) sandbox = { file: srt, args: [] };
+    if (srt) sandbox = { file: srt, args: [], injectsKeys: false };
     else missing.push(`srt (${configuredBin})`);
   } else {
-    const cli = bundledSrt();
-    if (cli) sandbox = { file: process.execPath, args: [cli] };
-    else missing.push('srt (@anthropic-ai/sandbox-runtime is not installed with agentctl)');
+    const main = bundledSrt();
+    if (main) sandbox = { file: process.execPath, args: [main], injectsKeys: true };
+    else missing.push('srt (@anthropic-ai/sandbox-runtime is not installed with agentctl, or dist/exec/srtMain.js is not built: npm run build)');
   }
   if (process.platform === 'linux') missing.push(...OS_SANDBOX_PROGRAMS.filter((p) => !resolveExecutable(p, env.PATH, cwd)));
   else if (process.platform !== 'darwin') missing.push(`an OS sandbox for ${process.platform} (only Linux and macOS have one)`);
@@ -168,11 +179,11 @@ export function realProgram(program: string, env: NodeJS.ProcessEnv, cwd: string
  * but not write) and return the command that runs `cmd` inside the sandbox.
  * @param name settings file name below `layout.runDir` (one per kind of process: agent, gate, setup)
  * @param apiHosts hosts reachable even when the policy turns the network off (the agent's model API)
- * @param credentials the agent tool's API keys, masked inside the sandbox (see osSandboxSettings)
+ * @param keys set when the process holds stand-ins for the agent tool's API keys (see osSandboxSettings)
  * @returns the wrapped command and the settings file's path
  */
-export function confine(sandbox: OsSandbox, cmd: { file: string; args: readonly string[] }, policy: Policy, layout: SandboxLayout, apiHosts: readonly string[], name: string, credentials?: SandboxCredentials): { file: string; args: string[]; settingsFile: string } {
-  const settings = renderOsSandbox(policy, layout, apiHosts, name, credentials);
+export function confine(sandbox: OsSandbox, cmd: { file: string; args: readonly string[] }, policy: Policy, layout: SandboxLayout, apiHosts: readonly string[], name: string, keys?: KeyInjectionSettings): { file: string; args: string[]; settingsFile: string } {
+  const settings = renderOsSandbox(policy, layout, apiHosts, name, keys);
   mkdirSync(layout.runDir, { recursive: true, mode: 0o700 });
   for (const dir of layout.writable) mkdirSync(dir, { recursive: true, mode: 0o700 });
   rmSync(settings.path, { force: true });

@@ -6,7 +6,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { parseLine } from '../adapters/admit.js';
 import { adapterFor } from '../adapters/registry.js';
-import { clip, launchablePrompt, maskedCredentials } from '../adapters/types.js';
+import { clip, launchablePrompt } from '../adapters/types.js';
 import { StateError } from '../core/errors.js';
 import { runDir, runTempDir } from '../core/paths.js';
 import type { AgentName } from '../definition/task.js';
@@ -22,7 +22,7 @@ import type { Context } from './context.js';
 import { policyFor, requireLaunchable } from './plan.js';
 import { PROTOCOL_PATHS } from './protocol.js';
 import { runDiff, runGitTarget } from './review.js';
-import { confineCommand } from './stages/confine.js';
+import { confineCommand, maskKeys } from './stages/confine.js';
 import { runEnv } from './stages/launch.js';
 import { sandboxLayout } from './stages/prepare.js';
 import { writeRendered } from './stages/render.js';
@@ -112,8 +112,9 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
   // The reviewer is an agent like any other: the same OS sandbox, under the research profile.
   const confined = { plan: { osSandbox, policy, runId: run.runId, worktree, task: { id: run.task } }, layout: sandboxLayout(ctx, worktree, dir, tmpDir, rendered), tmpDir };
   const spec = adapter.launch({ prompt: launchablePrompt(prompt), worktree, settings, rendered, interactive: false });
-  const env = runEnv(ctx, confined, { ...settings.env, ...spec.env, AGENTCTL_REVIEW_OF: run.runId }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]);
-  const cmd = confineCommand(confined, 'reviewer', commandFor(spec.bin, spec.args), adapter.apiHosts(ctx.env), { bin: spec.bin, env: ctx.env }, maskedCredentials(adapter, env));
+  const apiHosts = adapter.apiHosts(ctx.env);
+  const { env, keys } = maskKeys(confined, adapter, runEnv(ctx, confined, { ...settings.env, ...spec.env, AGENTCTL_REVIEW_OF: run.runId }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]), apiHosts);
+  const cmd = confineCommand(confined, 'reviewer', commandFor(spec.bin, spec.args), apiHosts, { bin: spec.bin, env: ctx.env }, keys);
   const parser = adapter.parser(worktree);
   const result = await runProcess(cmd.file, cmd.args, {
     cwd: worktree,

@@ -24,7 +24,7 @@ import { generate } from 'selfsigned';
 import { claudeAdapter } from '../../src/adapters/claude.js';
 import { codexAdapter } from '../../src/adapters/codex.js';
 import { geminiAdapter } from '../../src/adapters/gemini.js';
-import { keyVariables, maskedCredentials, type AgentAdapter } from '../../src/adapters/types.js';
+import { keyVariables, type AgentAdapter } from '../../src/adapters/types.js';
 import { composePolicy, type Policy } from '../../src/authz/policy.js';
 import { parseProfile, type Profile } from '../../src/authz/profile.js';
 import type { RenderedConfig } from '../../src/authz/render/types.js';
@@ -33,7 +33,7 @@ import { commandFor, runProcess, type RunResult } from '../../src/exec/runner.js
 import { removePlaceholders } from '../../src/exec/worktree.js';
 import { installProtocol } from '../../src/orchestrator/protocol.js';
 import type { Context } from '../../src/orchestrator/context.js';
-import { confineCommand } from '../../src/orchestrator/stages/confine.js';
+import { confineCommand, maskKeys } from '../../src/orchestrator/stages/confine.js';
 import { runEnv } from '../../src/orchestrator/stages/launch.js';
 import { sandboxLayout, standInsForSandbox } from '../../src/orchestrator/stages/prepare.js';
 import { writeRendered } from '../../src/orchestrator/stages/render.js';
@@ -150,8 +150,8 @@ export interface RunOutcome {
   /** The CLI and the gate ran in the OS sandbox. */
   confined: boolean;
   /**
-   * The tool's API key on the host. In the OS sandbox the CLI holds srt's stand-in for it, and srt's
-   * proxy puts this back in its requests (authz/render/os.ts osSandboxSettings).
+   * The tool's API key on the host. In the OS sandbox the CLI holds a stand-in for it, and the sandbox's
+   * proxy puts this back in its requests' key header (authz/credentials.ts).
    */
   apiKey: string;
 }
@@ -339,8 +339,9 @@ export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
   // As src/orchestrator/stages/launch.ts does: the command in the OS sandbox, the run's environment.
   const runCtx = { env: hostEnv } as Context;
   const spec = adapter.launch({ prompt, worktree, settings, rendered, interactive: false });
-  const env = runEnv(runCtx, confined, { ...settings.env, ...spec.env }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]);
-  const cmd = confineCommand(confined, 'agent', commandFor(spec.bin, spec.args), adapter.apiHosts(hostEnv), { bin: spec.bin, env: hostEnv }, maskedCredentials(adapter, env));
+  const apiHosts = adapter.apiHosts(hostEnv);
+  const { env, keys } = maskKeys(confined, adapter, runEnv(runCtx, confined, { ...settings.env, ...spec.env }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]), apiHosts);
+  const cmd = confineCommand(confined, 'agent', commandFor(spec.bin, spec.args), apiHosts, { bin: spec.bin, env: hostEnv }, keys);
   const stdoutLines: string[] = [];
   let result: RunResult;
   try {

@@ -112,8 +112,8 @@ export function checkCell(expect: (v: unknown, msg?: string) => any, outcome: Ru
   expect(outcome.result.timedOut, `${where} timed out\n${diag}`).toBe(false);
   expect(outcome.result.exitCode, `${where} exit code\n${diag}`).toBe(0);
   if (outcome.gate) expect(outcome.gate.timedOut, `${where}: the gate timed out`).toBe(false);
-  // Every model request authenticated with the host's key: in the OS sandbox the CLI held only srt's
-  // stand-in, which srt's proxy replaced on the way (osSandboxSettings `credentials`).
+  // Every model request authenticated with the host's key: in the OS sandbox the CLI held only a
+  // stand-in, which the sandbox's proxy replaced in its key header (authz/credentials.ts).
   const keys = outcome.mock.requests.map((r) => r.key);
   expect(keys.length, `${where}: no model request reached the mock`).toBeGreaterThan(0);
   expect(keys.filter((k) => k !== outcome.apiKey), `${where}: model requests without the host's API key`).toEqual([]);

@@ -11,7 +11,8 @@ import { hasGlob } from '../../src/authz/check.js';
 import { gitConfigHoldsCredentials, NETWORK_ON_HOSTS, osSandboxSettings, toolchainFolders } from '../../src/authz/render/os.js';
 import { claudeAdapter } from '../../src/adapters/claude.js';
 import { commandAdapter } from '../../src/adapters/command.js';
-import { maskedCredentials } from '../../src/adapters/types.js';
+import { plainHttpApi } from '../../src/adapters/types.js';
+import { injectedHeaders, parseKeyInjection } from '../../src/authz/credentials.js';
 import { commandMentionPattern, filePathPattern, geminiApprovalMode, geminiRules, isSafeGeminiRegex, renderGemini } from '../../src/authz/render/gemini.js';
 import { ROOT } from '../helpers.js';
 
@@ -372,31 +373,49 @@ describe('OS sandbox reads: an allow list', () => {
     expect(osSandboxSettings(policyOf(['implement']), { ...layout, toolchains: ['/home/u/[x]'] }, []).filesystem.allowRead).not.toContain('/home/u/[x]');
   });
 
-  it('osSandboxSettings: the tool\'s API keys are masked and put back in for the API hosts only, whose TLS alone is terminated; none without keys', () => {
+  it('osSandboxSettings: with stand-ins for the API keys, TLS is terminated for the API host alone (its port only), Host must match, plain-HTTP header sets only for an http base URL', () => {
     const layout = { worktree: '/h/wt', repoRoot: '/repo', commonGitDir: '/repo/.git', agentctlHome: '/h', runDir: '/h/runs/r', writable: [], readOnlyFiles: [], homeDir: '/home/u' };
-    const api = ['api.anthropic.com'];
-    const off = osSandboxSettings(policyOf(['implement']), layout, api, { names: ['ANTHROPIC_API_KEY'], plaintext: false });
-    expect(off.credentials).toEqual({ envVars: [{ name: 'ANTHROPIC_API_KEY', mode: 'mask', injectHosts: api }] });
-    expect(off.network).toEqual({ allowedDomains: api, deniedDomains: [], tlsTerminate: { excludeDomains: [] } });
-    // Network on: every other host stays an opaque tunnel, never terminated, never given the key.
-    const on = osSandboxSettings(policyOf(['yolo']), layout, api, { names: ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN'], plaintext: false });
+    const api = ['api.anthropic.com:443'];
+    const off = osSandboxSettings(policyOf(['implement']), layout, api, { plaintext: false });
+    expect(off.network).toEqual({ allowedDomains: api, deniedDomains: [], tlsTerminate: { excludeDomains: [] }, requireHostMatch: true });
+    // Network on: every other host stays an opaque tunnel, never terminated.
+    const on = osSandboxSettings(policyOf(['yolo']), layout, api, { plaintext: false });
     expect(on.network.tlsTerminate!.excludeDomains).toEqual([...NETWORK_ON_HOSTS]);
-    expect(on.credentials!.envVars.map((v) => [v.name, v.injectHosts])).toEqual([['ANTHROPIC_API_KEY', api], ['ANTHROPIC_AUTH_TOKEN', api]]);
-    // An API host that a network-on pattern covers is terminated (excluded from the exclusions).
-    expect(osSandboxSettings(policyOf(['yolo']), layout, ['api.github.com'], { names: ['K'], plaintext: false }).network.tlsTerminate!.excludeDomains).not.toContain('*.github.com');
-    // A plain-http base URL: the key goes in on the plain path, where the tool sent it anyway.
-    expect(osSandboxSettings(policyOf(['implement']), layout, ['127.0.0.2'], { names: ['K'], plaintext: true }).credentials!.allowPlaintextInject).toBe(true);
-    for (const none of [undefined, { names: [], plaintext: true }]) {
-      const s = osSandboxSettings(policyOf(['implement']), layout, api, none);
-      expect(s.credentials).toBeUndefined();
-      expect(s.network.tlsTerminate).toBeUndefined();
-    }
+    expect(on.network.allowedDomains).toEqual([...api, ...NETWORK_ON_HOSTS]);
+    // An API host that a network-on pattern covers is terminated (left out of the exclusions).
+    expect(osSandboxSettings(policyOf(['yolo']), layout, ['api.github.com:443'], { plaintext: false }).network.tlsTerminate!.excludeDomains).not.toContain('*.github.com');
+    expect(osSandboxSettings(policyOf(['implement']), layout, ['127.0.0.2:8080'], { plaintext: true }).network.allowPlaintextHeaderSet).toBe(true);
+    const none = osSandboxSettings(policyOf(['implement']), layout, api);
+    expect(none.network).toEqual({ allowedDomains: api, deniedDomains: [] });
   });
 
-  it('maskedCredentials: the key variables set in the environment, not the base URL; plaintext when the base URL is http', () => {
-    expect(maskedCredentials(claudeAdapter, { ANTHROPIC_API_KEY: 'sk', ANTHROPIC_AUTH_TOKEN: '', ANTHROPIC_BASE_URL: 'https://gw.example' })).toEqual({ names: ['ANTHROPIC_API_KEY'], plaintext: false });
-    expect(maskedCredentials(claudeAdapter, { ANTHROPIC_AUTH_TOKEN: 't', ANTHROPIC_BASE_URL: 'HTTP://10.0.0.5:8080' })).toEqual({ names: ['ANTHROPIC_AUTH_TOKEN'], plaintext: true });
-    expect(maskedCredentials(commandAdapter, { ANTHROPIC_API_KEY: 'sk' })).toEqual({ names: [], plaintext: false });
+  it('hostsOf: the API as host:port, a base URL\'s port or its scheme\'s; plainHttpApi: an http base URL', () => {
+    expect(claudeAdapter.apiHosts({})).toEqual(['api.anthropic.com:443']);
+    expect(claudeAdapter.apiHosts({ ANTHROPIC_BASE_URL: 'https://GW.example.com/v1' })).toEqual(['gw.example.com:443']);
+    expect(claudeAdapter.apiHosts({ ANTHROPIC_BASE_URL: 'http://10.0.0.5/' })).toEqual(['10.0.0.5:80']);
+    expect(claudeAdapter.apiHosts({ ANTHROPIC_BASE_URL: 'https://127.0.0.2:9443' })).toEqual(['127.0.0.2:9443']);
+    expect(plainHttpApi(claudeAdapter, { ANTHROPIC_BASE_URL: 'HTTP://10.0.0.5:8080' })).toBe(true);
+    expect(plainHttpApi(claudeAdapter, { ANTHROPIC_BASE_URL: 'https://gw.example' })).toBe(false);
+    expect(plainHttpApi(commandAdapter, { ANTHROPIC_BASE_URL: 'http://x' })).toBe(false);
+  });
+
+  it('injectedHeaders: the real key goes in the key header of a request to the API\'s host:port only, replacing a whole stand-in; nothing else is rewritten', () => {
+    const injection = { hosts: ['api.anthropic.com:443'], keys: [{ standIn: 'agentctl-stand-in-aaaa', value: 'sk-real-1' }, { standIn: 'agentctl-stand-in-bbbb', value: 'tok-real-2' }] };
+    const h = (o: Record<string, string>) => new Headers(o);
+    const api = { host: 'api.anthropic.com', port: 443 };
+    expect(injectedHeaders(injection, api, h({ 'x-api-key': 'agentctl-stand-in-aaaa' }))).toEqual([['x-api-key', 'sk-real-1']]);
+    expect(injectedHeaders(injection, api, h({ Authorization: 'Bearer agentctl-stand-in-bbbb' }))).toEqual([['authorization', 'Bearer tok-real-2']]);
+    expect(injectedHeaders(injection, api, h({ 'x-goog-api-key': 'agentctl-stand-in-aaaa' }))).toEqual([['x-goog-api-key', 'sk-real-1']]);
+    // Another port on the same host, another host, no target: nothing.
+    expect(injectedHeaders(injection, { host: 'api.anthropic.com', port: 8443 }, h({ 'x-api-key': 'agentctl-stand-in-aaaa' }))).toEqual([]);
+    expect(injectedHeaders(injection, { host: 'evil.example', port: 443 }, h({ 'x-api-key': 'agentctl-stand-in-aaaa' }))).toEqual([]);
+    expect(injectedHeaders(injection, undefined, h({ 'x-api-key': 'agentctl-stand-in-aaaa' }))).toEqual([]);
+    // The stand-in anywhere else (another header, inside a value, twice, without Bearer): never replaced.
+    expect(injectedHeaders(injection, api, h({ 'anthropic-beta': 'agentctl-stand-in-aaaa', 'x-api-key': 'x agentctl-stand-in-aaaa' }))).toEqual([]);
+    expect(injectedHeaders(injection, api, new Headers([['x-api-key', 'agentctl-stand-in-aaaa'], ['x-api-key', 'agentctl-stand-in-aaaa']]))).toEqual([]);
+    expect(injectedHeaders(injection, api, h({ authorization: 'agentctl-stand-in-aaaa' }))).toEqual([]);
+    expect(() => parseKeyInjection('{"hosts":["a:443"],"keys":[{"standIn":"short","value":"v"}]}')).toThrow(/AGENTCTL_SANDBOX_KEYS/);
+    expect(parseKeyInjection(JSON.stringify(injection))).toEqual(injection);
   });
 
   it('osSandboxSettings: a write deny at any depth (srt skips glob write denies on Linux) also names the worktree root\'s file', () => {

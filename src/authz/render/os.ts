@@ -24,20 +24,20 @@ import type { GeneratedFile } from './types.js';
 /** srt settings. */
 export interface SrtSettings {
   filesystem: { denyRead: string[]; allowRead: string[]; allowWrite: string[]; denyWrite: string[] };
-  network: { allowedDomains: string[]; deniedDomains: string[]; tlsTerminate?: { excludeDomains: string[] } };
-  credentials?: { envVars: { name: string; mode: 'mask'; injectHosts: string[] }[]; allowPlaintextInject?: true };
+  network: {
+    allowedDomains: string[];
+    deniedDomains: string[];
+    tlsTerminate?: { excludeDomains: string[] };
+    requireHostMatch?: true;
+    allowPlaintextHeaderSet?: true;
+  };
 }
 
-/**
- * The agent tool's API keys, which the confined process must use but never see (see
- * {@link osSandboxSettings}).
- */
-export interface SandboxCredentials {
-  /** Names of the environment variables holding them (only those set: srt skips an unset one). */
-  names: readonly string[];
+/** The confined process holds stand-ins for the agent tool's API keys (authz/credentials.ts). */
+export interface KeyInjectionSettings {
   /**
-   * The tool's base URL is `http:`: the key is put in on the plain-HTTP path too, where the tool itself
-   * would have sent it in cleartext (a gateway on the local network, a test's stand-in).
+   * The tool's base URL is `http:`: the key goes in on the plain-HTTP path too, where the tool itself
+   * would have sent it in cleartext.
    */
   plaintext: boolean;
 }
@@ -336,32 +336,32 @@ function writeDenies(glob: string, layout: SandboxLayout): string[] {
   return name !== undefined && name !== '' && !hasSrtGlob(name) ? [path, join(layout.worktree, name)] : [path];
 }
 
-/** Whether the srt domain pattern `pattern` (`host` or `*.suffix`) covers `host`. Pure. */
-function coversHost(pattern: string, host: string): boolean {
+/** Whether the srt domain pattern `pattern` (`host` or `*.suffix`) covers the host of `endpoint` (`host` or `host:port`). Pure. */
+function coversHost(pattern: string, endpoint: string): boolean {
+  const host = endpoint.replace(/:\d+$/, '');
   return pattern === host || (pattern.startsWith('*.') && host.endsWith(pattern.slice(1)));
 }
 
 /**
  * Build srt settings for one confined process (an agent, a gate, a setup command).
  *
- * With `credentials`, the tool's API keys are masked (srt `credentials.envVars`, mode `mask`): the
- * process and everything it starts see a per-session stand-in (`fake_value_<uuid>`) in each variable,
- * and srt's proxy on the host puts the real key back in place of the stand-in in requests to the API
- * hosts only (`injectHosts`), headers and bodies. For that it terminates TLS to those hosts
- * (`network.tlsTerminate`, an ephemeral CA that srt points the confined process at through
- * `NODE_EXTRA_CA_CERTS`, `SSL_CERT_FILE` and the like); every other allowed host stays an opaque tunnel
- * (`excludeDomains`). So code the agent writes and runs cannot print, commit or send the key itself.
- * Source: @anthropic-ai/sandbox-runtime 0.0.83 `dist/sandbox/sandbox-config.js`
- * (CredentialEnvVarConfigSchema, CredentialsConfigSchema.allowPlaintextInject, NetworkConfigSchema.tlsTerminate).
+ * With `keys`, the process holds stand-ins for the agent tool's API keys, and srt's proxy on the host
+ * puts the real key in the authentication header of requests to the API's `host:port` only
+ * (authz/credentials.ts, through the filter exec/srtMain.ts adds). For that it terminates TLS to the API
+ * host (`network.tlsTerminate`: a CA srt makes for the session and points the confined process at
+ * through `NODE_EXTRA_CA_CERTS`, `SSL_CERT_FILE` and the like); every other allowed host stays an opaque
+ * tunnel (`excludeDomains`). `requireHostMatch` refuses a request whose Host or TLS server name is not
+ * where it goes. Source: @anthropic-ai/sandbox-runtime 0.0.83 `dist/sandbox/sandbox-config.js`
+ * (NetworkConfigSchema: allowedDomains with `:port`, tlsTerminate, requireHostMatch, allowPlaintextHeaderSet).
  * @param policy the run's policy: its denied paths are unreadable, its network rule applies
  * @param layout the run's folders
- * @param apiHosts hosts reachable even when the policy turns the network off (the agent tool's model API;
- *   empty for gates and setup commands)
- * @param credentials the tool's API keys to mask (agents and reviewers; none for gates and setup commands)
+ * @param apiHosts `host:port` of the agent tool's model API, reachable even when the policy turns the
+ *   network off (that port only); empty for gates and setup commands
+ * @param keys set when the process holds stand-ins for the tool's API keys (agents and reviewers)
  * @returns the settings; pure
  * @throws ConfigError when a path to allow holds a glob character srt would expand
  */
-export function osSandboxSettings(policy: Policy, layout: SandboxLayout, apiHosts: readonly string[], credentials?: SandboxCredentials): SrtSettings {
+export function osSandboxSettings(policy: Policy, layout: SandboxLayout, apiHosts: readonly string[], keys?: KeyInjectionSettings): SrtSettings {
   // A toolchain whose path srt would read as a pattern is not granted (PATH is the user's; a grant must
   // name one folder).
   const toolchains = (layout.toolchains ?? []).filter((t) => !hasSrtGlob(t));
@@ -375,13 +375,13 @@ export function osSandboxSettings(policy: Policy, layout: SandboxLayout, apiHost
     // The worktree's `.git` pointer is masked as a whole; metadata globs (`.git`, `.git/**`) are covered by it.
     denyWrite: [join(layout.worktree, '.git'), ...layout.readOnlyFiles, ...[...policy.deny, ...policy.protected].filter((d) => !isGitMetadataGlob(d.value)).flatMap((d) => writeDenies(d.value, layout))],
   };
-  const allowedDomains = [...new Set([...apiHosts, ...(policy.network.value ? NETWORK_ON_HOSTS : [])])];
-  const masked = credentials?.names ?? [];
-  if (!masked.length) return { filesystem, network: { allowedDomains, deniedDomains: [] } };
+  const networkOn = policy.network.value ? NETWORK_ON_HOSTS : [];
+  const allowedDomains = [...new Set([...apiHosts, ...networkOn])];
+  if (!keys) return { filesystem, network: { allowedDomains, deniedDomains: [] } };
+  const excludeDomains = networkOn.filter((d) => !apiHosts.some((h) => coversHost(d, h)));
   return {
     filesystem,
-    network: { allowedDomains, deniedDomains: [], tlsTerminate: { excludeDomains: allowedDomains.filter((d) => !apiHosts.some((h) => coversHost(d, h))) } },
-    credentials: { envVars: masked.map((name) => ({ name, mode: 'mask', injectHosts: [...apiHosts] })), ...(credentials?.plaintext ? { allowPlaintextInject: true as const } : {}) },
+    network: { allowedDomains, deniedDomains: [], tlsTerminate: { excludeDomains }, requireHostMatch: true, ...(keys.plaintext ? { allowPlaintextHeaderSet: true as const } : {}) },
   };
 }
 
@@ -389,6 +389,6 @@ export function osSandboxSettings(policy: Policy, layout: SandboxLayout, apiHost
  * Render the srt settings file for one confined process.
  * @param name file name below `runDir` (e.g. `os-sandbox.agent.json`)
  */
-export function renderOsSandbox(policy: Policy, layout: SandboxLayout, apiHosts: readonly string[], name: string, credentials?: SandboxCredentials): GeneratedFile {
-  return { path: join(layout.runDir, name), content: JSON.stringify(osSandboxSettings(policy, layout, apiHosts, credentials), null, 2) + '\n' };
+export function renderOsSandbox(policy: Policy, layout: SandboxLayout, apiHosts: readonly string[], name: string, keys?: KeyInjectionSettings): GeneratedFile {
+  return { path: join(layout.runDir, name), content: JSON.stringify(osSandboxSettings(policy, layout, apiHosts, keys), null, 2) + '\n' };
 }

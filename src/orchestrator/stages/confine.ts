@@ -5,7 +5,10 @@
  * is capped at review (decide.ts sandboxCaps).
  */
 import { dirname } from 'node:path';
-import type { SandboxCredentials, SandboxLayout } from '../../authz/render/os.js';
+import { randomBytes } from 'node:crypto';
+import { keyVariables, plainHttpApi, type AgentAdapter } from '../../adapters/types.js';
+import { KEY_INJECTION_ENV, type KeyInjection } from '../../authz/credentials.js';
+import type { KeyInjectionSettings, SandboxLayout } from '../../authz/render/os.js';
 import { toolchainFolders } from '../../authz/render/os.js';
 import { confine, realProgram } from '../../exec/osSandbox.js';
 import type { ConfinedRun } from './types.js';
@@ -32,11 +35,10 @@ export function layoutFor(run: ConfinedRun, purpose: ConfinedPurpose): SandboxLa
  *   the file it really is stays readable although it may lie in a hidden folder (the checkout); for a
  *   name found on PATH's absolute entries outside the checkout, the folder it really lives in (through
  *   links) is readable as a toolchain
- * @param credentials the agent tool's API keys in the environment the process gets, which the sandbox
- *   masks (the agent and a reviewer: `maskedCredentials`); none for gates and setup commands
+ * @param keys set when the process's environment holds stand-ins for the tool's API keys ({@link maskKeys})
  * @returns the command to start (through exec/runner.ts)
  */
-export function confineCommand(run: ConfinedRun, purpose: ConfinedPurpose, cmd: { file: string; args: readonly string[] }, apiHosts: readonly string[] = [], tool?: { bin: string; env: NodeJS.ProcessEnv }, credentials?: SandboxCredentials): { file: string; args: string[] } {
+export function confineCommand(run: ConfinedRun, purpose: ConfinedPurpose, cmd: { file: string; args: readonly string[] }, apiHosts: readonly string[] = [], tool?: { bin: string; env: NodeJS.ProcessEnv }, keys?: KeyInjectionSettings): { file: string; args: string[] } {
   const sandbox = run.plan.osSandbox;
   if (!sandbox) return { file: cmd.file, args: [...cmd.args] };
   const layout = layoutFor(run, purpose);
@@ -50,6 +52,34 @@ export function confineCommand(run: ConfinedRun, purpose: ConfinedPurpose, cmd: 
   const foundHidden = program !== undefined && hidden.some((h) => program.found === h || program.found.startsWith(`${h}/`));
   const readable = program && !byName ? [program.real] : [];
   const toolchains = [...(layout.toolchains ?? []), ...(program && byName && !foundHidden ? toolchainFolders([dirname(program.real)], layout.homeDir, hidden) : [])];
-  const wrapped = confine(sandbox, cmd, run.plan.policy, { ...layout, readable: [...(layout.readable ?? []), ...readable], toolchains: [...new Set(toolchains)] }, apiHosts, `os-sandbox.${purpose}.json`, credentials);
+  const wrapped = confine(sandbox, cmd, run.plan.policy, { ...layout, readable: [...(layout.readable ?? []), ...readable], toolchains: [...new Set(toolchains)] }, apiHosts, `os-sandbox.${purpose}.json`, keys);
   return { file: wrapped.file, args: wrapped.args };
+}
+
+/**
+ * The environment of a confined agent tool (the agent, a reviewer) with its API keys replaced by
+ * stand-ins: the tool and everything it starts (code the agent wrote included) never hold a real key,
+ * which the sandbox's proxy puts back in the authentication header of requests to the tool's API
+ * (authz/credentials.ts). Needs agentctl's own srt (OsSandbox.injectsKeys); otherwise, and without the
+ * OS sandbox, the environment is returned as it is.
+ * @param env the process's environment, real keys included (the keys of {@link keyVariables} set in it)
+ * @param apiHosts the tool's `host:port` endpoints ({@link AgentAdapter.apiHosts}): the keys go to the
+ *   first only, the tool's API proper (Codex's second, chatgpt.com, is its ChatGPT sign-in backend)
+ * @returns the environment to start the process with (stand-ins, and the keys for srt's entry point in
+ *   {@link KEY_INJECTION_ENV}, which it removes before starting anything), and `keys` for
+ *   {@link confineCommand}, undefined when nothing was replaced
+ */
+export function maskKeys(run: ConfinedRun, adapter: Pick<AgentAdapter, 'credentialEnv'>, env: Record<string, string>, apiHosts: readonly string[]): { env: Record<string, string>; keys: KeyInjectionSettings | undefined } {
+  const names = keyVariables(adapter).filter((name) => env[name]);
+  if (!run.plan.osSandbox?.injectsKeys || !names.length || !apiHosts.length) return { env, keys: undefined };
+  const out = { ...env };
+  const injection: KeyInjection = { hosts: [apiHosts[0]!.toLowerCase()], keys: [] };
+  for (const name of names) {
+    // 32 random hex digits: no key of its own, nothing a request could guess.
+    const standIn = `agentctl-stand-in-${randomBytes(16).toString('hex')}`;
+    injection.keys.push({ standIn, value: env[name]! });
+    out[name] = standIn;
+  }
+  out[KEY_INJECTION_ENV] = JSON.stringify(injection);
+  return { env: out, keys: { plaintext: plainHttpApi(adapter, env) } };
 }

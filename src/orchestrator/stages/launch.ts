@@ -3,7 +3,7 @@
  * the agent's own reports, and turn its output into events until it exits (event `agent.exited`).
  */
 import { admitAgentEvents, OutputBudget, parseLine } from '../../adapters/admit.js';
-import { clip, launchablePrompt, maskedCredentials, MAX_SUMMARY_CHARS, type AgentEvent, type StreamSummary } from '../../adapters/types.js';
+import { clip, launchablePrompt, MAX_SUMMARY_CHARS, type AgentEvent, type StreamSummary } from '../../adapters/types.js';
 import { decidePath } from '../../authz/check.js';
 import type { Policy } from '../../authz/policy.js';
 import type { EventOf } from '../../evidence/events.js';
@@ -13,7 +13,7 @@ import { MAX_LINE_CHARS } from '../../exec/lines.js';
 import { terminalSafe } from '../../ui/terminal.js';
 import type { Context } from '../context.js';
 import { startGuard, type GuardReport } from '../guard.js';
-import { confineCommand } from './confine.js';
+import { confineCommand, maskKeys } from './confine.js';
 import type { ConfinedRun, Emit, PreparedRun } from './types.js';
 
 /** Options for {@link launchAgent}. */
@@ -59,9 +59,10 @@ export async function launchAgent(ctx: Context, run: PreparedRun, options: Launc
   const prompt = launchablePrompt(run.plan.prompt);
   const interactive = options.interactive;
   const spec = adapter.launch({ prompt, worktree, settings, rendered: run.rendered, interactive, resume: options.resume });
-  const env = runEnv(ctx, run, { ...settings.env, ...spec.env }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]);
-  // The tool's API keys are masked in the sandbox: srt's proxy puts them in on the way to the API.
-  const cmd = confineCommand(run, 'agent', commandFor(spec.bin, spec.args), adapter.apiHosts(ctx.env), { bin: spec.bin, env: ctx.env }, maskedCredentials(adapter, env));
+  const apiHosts = adapter.apiHosts(ctx.env);
+  // In the OS sandbox the tool holds stand-ins for its API keys: the sandbox's proxy puts them back in for its API.
+  const { env, keys } = maskKeys(run, adapter, runEnv(ctx, run, { ...settings.env, ...spec.env }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]), apiHosts);
+  const cmd = confineCommand(run, 'agent', commandFor(spec.bin, spec.args), apiHosts, { bin: spec.bin, env: ctx.env }, keys);
   if (interactive) {
     process.stderr.write(`\nagentctl: you are driving ${task.agent} in the sandbox ${terminalSafe(worktree)}\nTask prompt:\n\n${terminalSafe(task.prompt, { multiline: true })}\n\n`);
   }
