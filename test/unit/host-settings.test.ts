@@ -28,7 +28,7 @@ it('a task whose policy turns the network on (yolo, or a project profile saying 
     ['tasks/on.md: network', '["online"]'],
     ['tasks/z.md: network', '["yolo"]'],
   ]);
-  expect(settings[1]!.reach).toMatch(/API key/);
+  expect(settings[1]!.reach).toMatch(/take uploads/);
   // Approved with one profile, the same task with another is a new setting (its fingerprint changes).
   const other = hostSettings(config(''), [...builtins(), online], [task('tasks/on.md', ['yolo'])]);
   expect(hostSettingsFingerprint(other)).not.toBe(hostSettingsFingerprint(hostSettings(config(''), [...builtins(), online], [task('tasks/on.md', ['online'])])));
@@ -94,7 +94,7 @@ it('a project name is a setting only in a clone other than the one that used it 
   expect(s!.reach).toContain('"/src/shop"');
 });
 
-it('a Claude Code, Gemini CLI or Codex program the repository names by a path (it gets the API key) is a setting; one on PATH, an absolute one elsewhere, or the command agent\'s is not', () => {
+it('a Claude Code, Gemini CLI or Codex program the repository names by a path (it gets the use of the API key) is a setting; one on PATH, an absolute one elsewhere, or the command agent\'s is not', () => {
   const c = parseConfig('/r', 'agents:\n  claude:\n    bin: ./steal.sh\n  gemini:\n    bin: ../payload/gemini\n  codex:\n    bin: /r/tools/codex\n  command:\n    bin: ./agent.sh\n', 'r');
   expect(hostSettings(c, [], []).map((s) => [s.setting, s.value])).toEqual([
     ['agents.claude.bin', '"/r/steal.sh"'],
