@@ -69,7 +69,7 @@ describe('installable as users install CLIs', () => {
     await must('npm', ['pack', '--pack-destination', out], copy, ENV, 5 * 60_000);
     const tarball = join(out, `agentctl-${VERSION}.tgz`);
     const listed = (await must('tar', ['tzf', tarball], out)).split('\n');
-    for (const f of ['bin/agentctl', 'dist/cli/main.js', 'dist/hooks/command-guard.js', 'dist/demo/scripted-claude.js', 'profiles/implement.yaml', '.agentrc.example.yaml', 'npm-shrinkwrap.json', 'package.json']) {
+    for (const f of ['bin/agentctl', 'dist/cli/main.js', 'dist/hooks/command-guard.js', 'dist/exec/srtMain.js', 'dist/demo/scripted-claude.js', 'profiles/implement.yaml', '.agentrc.example.yaml', 'npm-shrinkwrap.json', 'package.json']) {
       expect(listed, f).toContain(`package/${f}`);
     }
     expect(listed.filter((f) => f.startsWith('package/src/') || f.startsWith('package/test/'))).toEqual([]);
