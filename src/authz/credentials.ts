@@ -57,12 +57,19 @@ export function injectedHeaders(injection: KeyInjection, target: { host: string;
 
 /**
  * Read {@link KeyInjection} from its variable's JSON.
- * @throws Error when it is not the shape agentctl writes (the sandbox then does not start)
+ * @throws Error when it is not the shape agentctl writes (the sandbox then does not start); the message
+ *   never quotes the text
  */
 export function parseKeyInjection(text: string): KeyInjection {
-  const v = JSON.parse(text) as Partial<KeyInjection>;
+  let v: Partial<KeyInjection>;
+  try {
+    v = JSON.parse(text) as Partial<KeyInjection>;
+  } catch {
+    // Not JSON.parse's own message: it quotes the text, keys included.
+    throw new Error(`${KEY_INJECTION_ENV} is not what agentctl writes`);
+  }
   const strings = (a: unknown): a is string[] => Array.isArray(a) && a.every((x) => typeof x === 'string' && x.length > 0);
-  if (!strings(v.hosts) || !Array.isArray(v.keys) || !v.keys.every((k) => k && typeof k.standIn === 'string' && k.standIn.length >= 16 && typeof k.value === 'string' && k.value.length > 0)) {
+  if (!v || typeof v !== 'object' || !strings(v.hosts) || !v.hosts.length || !Array.isArray(v.keys) || !v.keys.every((k) => k && typeof k.standIn === 'string' && k.standIn.length >= 16 && typeof k.value === 'string' && k.value.length > 0)) {
     throw new Error(`${KEY_INJECTION_ENV} is not what agentctl writes`);
   }
   return { hosts: v.hosts, keys: v.keys.map((k) => ({ standIn: k.standIn, value: k.value })) };

@@ -24,16 +24,17 @@ export default async function policyShow(taskId: string, opts: { tool?: 'claude'
     const rendered = Object.fromEntries(tools.map((t) => [t, adapterFor(t).render(policy, ctxPaths)]));
     const located = locateOsSandbox(ctx.env, ctx.project.root, ctx.project.config.osSandboxBin);
     const adapter = adapterFor(task.agent);
-    const apiHosts = adapter.apiHosts(ctx.env);
-    // The tool's API keys set here become stand-ins, as for a run (stages/confine.ts maskKeys).
-    const standIns = 'sandbox' in located && located.sandbox.injectsKeys && apiHosts.length ? keyVariables(adapter).filter((name) => ctx.env[name]) : [];
+    // As for a run (stages/confine.ts maskKeys): the API and its keys as the tool gets them (agents.<tool>.env over this environment).
+    const toolEnv = { ...ctx.env, ...ctx.project.config.agents[task.agent].env };
+    const apiHosts = adapter.apiHosts(toolEnv);
+    const standIns = 'sandbox' in located && located.sandbox.injectsKeys && apiHosts.length ? keyVariables(adapter).filter((name) => toolEnv[name]) : [];
     const osSandbox = {
       mode: policy.sandbox.value,
       source: policy.sandbox.source,
       available: 'sandbox' in located,
       missing: 'missing' in located ? located.missing : [],
       // What the agent's processes may see and write, for a run with a placeholder id.
-      settings: osSandboxSettings(policy, { ...sandboxLayoutFor(ctx, ctxPaths.worktree, ctxPaths.runDir), readOnlyFiles: [] }, apiHosts, standIns.length ? { plaintext: plainHttpApi(adapter, ctx.env) } : undefined),
+      settings: osSandboxSettings(policy, { ...sandboxLayoutFor(ctx, ctxPaths.worktree, ctxPaths.runDir), readOnlyFiles: [] }, apiHosts, standIns.length ? { plaintext: plainHttpApi(adapter, toolEnv) } : undefined),
       /** The variables that hold a stand-in inside, and the one `host:port` that gets the real keys. */
       apiKeys: standIns.length ? { standIns, realKeysFor: apiHosts[0]! } : null,
     };

@@ -112,8 +112,7 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
   // The reviewer is an agent like any other: the same OS sandbox, under the research profile.
   const confined = { plan: { osSandbox, policy, runId: run.runId, worktree, task: { id: run.task } }, layout: sandboxLayout(ctx, worktree, dir, tmpDir, rendered), tmpDir };
   const spec = adapter.launch({ prompt: launchablePrompt(prompt), worktree, settings, rendered, interactive: false });
-  const apiHosts = adapter.apiHosts(ctx.env);
-  const { env, keys } = maskKeys(confined, adapter, runEnv(ctx, confined, { ...settings.env, ...spec.env, AGENTCTL_REVIEW_OF: run.runId }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]), apiHosts);
+  const { env, apiHosts, keys } = maskKeys(confined, adapter, runEnv(ctx, confined, { ...settings.env, ...spec.env, AGENTCTL_REVIEW_OF: run.runId }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]));
   const cmd = confineCommand(confined, 'reviewer', commandFor(spec.bin, spec.args), apiHosts, { bin: spec.bin, env: ctx.env }, keys);
   const parser = adapter.parser(worktree);
   const result = await runProcess(cmd.file, cmd.args, {

@@ -339,8 +339,7 @@ export async function runCli(options: RunCliOptions): Promise<RunOutcome> {
   // As src/orchestrator/stages/launch.ts does: the command in the OS sandbox, the run's environment.
   const runCtx = { env: hostEnv } as Context;
   const spec = adapter.launch({ prompt, worktree, settings, rendered, interactive: false });
-  const apiHosts = adapter.apiHosts(hostEnv);
-  const { env, keys } = maskKeys(confined, adapter, runEnv(runCtx, confined, { ...settings.env, ...spec.env }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]), apiHosts);
+  const { env, apiHosts, keys } = maskKeys(confined, adapter, runEnv(runCtx, confined, { ...settings.env, ...spec.env }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]));
   const cmd = confineCommand(confined, 'agent', commandFor(spec.bin, spec.args), apiHosts, { bin: spec.bin, env: hostEnv }, keys);
   const stdoutLines: string[] = [];
   let result: RunResult;

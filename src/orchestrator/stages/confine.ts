@@ -61,25 +61,29 @@ export function confineCommand(run: ConfinedRun, purpose: ConfinedPurpose, cmd: 
  * stand-ins: the tool and everything it starts (code the agent wrote included) never hold a real key,
  * which the sandbox's proxy puts back in the authentication header of requests to the tool's API
  * (authz/credentials.ts). Needs agentctl's own srt (OsSandbox.injectsKeys); otherwise, and without the
- * OS sandbox, the environment is returned as it is.
- * @param env the process's environment, real keys included (the keys of {@link keyVariables} set in it)
- * @param apiHosts the tool's `host:port` endpoints ({@link AgentAdapter.apiHosts}): the keys go to the
- *   first only, the tool's API proper (Codex's second, chatgpt.com, is its ChatGPT sign-in backend)
+ * OS sandbox, the keys stay as they are. The API's endpoints and whether it is plain HTTP are read from
+ * `env` itself, the base URL the tool will use: one source for what is reachable and what gets a key.
+ * @param env the process's environment, real keys included (the keys of {@link keyVariables} set in it,
+ *   its base URL); a {@link KEY_INJECTION_ENV} in it (from `agents.<tool>.env`) is dropped
  * @returns the environment to start the process with (stand-ins, and the keys for srt's entry point in
- *   {@link KEY_INJECTION_ENV}, which it removes before starting anything), and `keys` for
+ *   {@link KEY_INJECTION_ENV}, which it removes before starting anything); `apiHosts`, the tool's
+ *   `host:port` endpoints for {@link confineCommand} (the keys go to the first only, the tool's API
+ *   proper: Codex's second, chatgpt.com, is its ChatGPT sign-in backend); and `keys` for
  *   {@link confineCommand}, undefined when nothing was replaced
  */
-export function maskKeys(run: ConfinedRun, adapter: Pick<AgentAdapter, 'credentialEnv'>, env: Record<string, string>, apiHosts: readonly string[]): { env: Record<string, string>; keys: KeyInjectionSettings | undefined } {
-  const names = keyVariables(adapter).filter((name) => env[name]);
-  if (!run.plan.osSandbox?.injectsKeys || !names.length || !apiHosts.length) return { env, keys: undefined };
+export function maskKeys(run: ConfinedRun, adapter: Pick<AgentAdapter, 'credentialEnv' | 'apiHosts'>, env: Record<string, string>): { env: Record<string, string>; apiHosts: string[]; keys: KeyInjectionSettings | undefined } {
   const out = { ...env };
+  delete out[KEY_INJECTION_ENV];
+  const apiHosts = adapter.apiHosts(out);
+  const names = keyVariables(adapter).filter((name) => out[name]);
+  if (!run.plan.osSandbox?.injectsKeys || !names.length || !apiHosts.length) return { env: out, apiHosts, keys: undefined };
   const injection: KeyInjection = { hosts: [apiHosts[0]!.toLowerCase()], keys: [] };
   for (const name of names) {
     // 32 random hex digits: no key of its own, nothing a request could guess.
     const standIn = `agentctl-stand-in-${randomBytes(16).toString('hex')}`;
-    injection.keys.push({ standIn, value: env[name]! });
+    injection.keys.push({ standIn, value: out[name]! });
     out[name] = standIn;
   }
   out[KEY_INJECTION_ENV] = JSON.stringify(injection);
-  return { env: out, keys: { plaintext: plainHttpApi(adapter, env) } };
+  return { env: out, apiHosts, keys: { plaintext: plainHttpApi(adapter, env) } };
 }

@@ -59,9 +59,8 @@ export async function launchAgent(ctx: Context, run: PreparedRun, options: Launc
   const prompt = launchablePrompt(run.plan.prompt);
   const interactive = options.interactive;
   const spec = adapter.launch({ prompt, worktree, settings, rendered: run.rendered, interactive, resume: options.resume });
-  const apiHosts = adapter.apiHosts(ctx.env);
   // In the OS sandbox the tool holds stand-ins for its API keys: the sandbox's proxy puts them back in for its API.
-  const { env, keys } = maskKeys(run, adapter, runEnv(ctx, run, { ...settings.env, ...spec.env }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]), apiHosts);
+  const { env, apiHosts, keys } = maskKeys(run, adapter, runEnv(ctx, run, { ...settings.env, ...spec.env }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]));
   const cmd = confineCommand(run, 'agent', commandFor(spec.bin, spec.args), apiHosts, { bin: spec.bin, env: ctx.env }, keys);
   if (interactive) {
     process.stderr.write(`\nagentctl: you are driving ${task.agent} in the sandbox ${terminalSafe(worktree)}\nTask prompt:\n\n${terminalSafe(task.prompt, { multiline: true })}\n\n`);
