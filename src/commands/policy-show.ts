@@ -2,12 +2,12 @@
 import { homedir } from 'node:os';
 import chalk from 'chalk';
 import { adapterFor } from '../adapters/registry.js';
-import { keyVariables, plainHttpApi } from '../adapters/types.js';
 import { EXIT } from '../core/errors.js';
 import { runDir, worktreePath } from '../core/paths.js';
 import { osSandboxSettings } from '../authz/render/os.js';
 import { locateOsSandbox } from '../exec/osSandbox.js';
 import { policyFor } from '../orchestrator/plan.js';
+import { keyStandIns } from '../orchestrator/stages/confine.js';
 import { sandboxLayoutFor } from '../orchestrator/stages/prepare.js';
 import { findRunnableTask } from '../orchestrator/tasks.js';
 import { printJson, println } from '../ui/output.js';
@@ -23,18 +23,15 @@ export default async function policyShow(taskId: string, opts: { tool?: 'claude'
     const tools = opts.tool ? [opts.tool] : (['claude', 'gemini', 'codex'] as const);
     const rendered = Object.fromEntries(tools.map((t) => [t, adapterFor(t).render(policy, ctxPaths)]));
     const located = locateOsSandbox(ctx.env, ctx.project.root, ctx.project.config.osSandboxBin);
-    const adapter = adapterFor(task.agent);
     // As for a run (stages/confine.ts maskKeys): the API and its keys as the tool gets them (agents.<tool>.env over this environment).
-    const toolEnv = { ...ctx.env, ...ctx.project.config.agents[task.agent].env };
-    const apiHosts = adapter.apiHosts(toolEnv);
-    const standIns = 'sandbox' in located && located.sandbox.injectsKeys && apiHosts.length ? keyVariables(adapter).filter((name) => toolEnv[name]) : [];
+    const { apiHosts, names: standIns, keys } = keyStandIns(policy.sandbox.value === 'os' && 'sandbox' in located ? located.sandbox : undefined, adapterFor(task.agent), { ...ctx.env, ...ctx.project.config.agents[task.agent].env });
     const osSandbox = {
       mode: policy.sandbox.value,
       source: policy.sandbox.source,
       available: 'sandbox' in located,
       missing: 'missing' in located ? located.missing : [],
       // What the agent's processes may see and write, for a run with a placeholder id.
-      settings: osSandboxSettings(policy, { ...sandboxLayoutFor(ctx, ctxPaths.worktree, ctxPaths.runDir), readOnlyFiles: [] }, apiHosts, standIns.length ? { plaintext: plainHttpApi(adapter, toolEnv) } : undefined),
+      settings: osSandboxSettings(policy, { ...sandboxLayoutFor(ctx, ctxPaths.worktree, ctxPaths.runDir), readOnlyFiles: [] }, apiHosts, keys),
       /** The variables that hold a stand-in inside, and the one `host:port` that gets the real keys. */
       apiKeys: standIns.length ? { standIns, realKeysFor: apiHosts[0]! } : null,
     };

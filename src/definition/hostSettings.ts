@@ -12,8 +12,8 @@
  * - a project profile's `env` passes host variables into the sandbox: `GITHUB_TOKEN`, `PGPASSWORD`.
  * - `agents.<tool>.bin` written as a path into or beside the repository (`./steal.sh`): that program is
  *   run as Claude Code, Gemini CLI or Codex and gets the use of the tool's API key; an attack session had
- *   it write the key where `review show` printed it (in the OS sandbox it now holds a stand-in that srt's
- *   proxy replaces on the way to the API, but the program still spends on your account).
+ *   it write the key where `review show` printed it (in the OS sandbox it now holds a stand-in that the
+ *   sandbox's proxy replaces on the way to the API, but the program still spends on your account).
  * - `agents.<tool>.args` go to Claude Code, Gemini CLI or Codex before agentctl's own flags, and can
  *   loosen the permission settings agentctl renders for them (`--dangerously-skip-permissions`).
  * - `agents.<name>.env` is also the environment of the sandbox's own program, which runs on the host:

@@ -109,6 +109,9 @@ describe.runIf(sandboxAvailable)('the agent tool\'s API key in the OS sandbox', 
         '.agentrc.yaml': `agents:\n  claude:\n    bin: ${SCRIPTED_CLAUDE}\n    env:\n      NODE_EXTRA_CA_CERTS: ${caFile}\n`,
         'package.json': JSON.stringify({ name: 'victim', version: '1.0.0', scripts: { test: 'node test/x.test.js' } }),
         'tasks/t.md': taskFile({ agent: 'claude', type: 'docs' }, script({ write: 'test/x.test.js', content: ATTACK.replace('__OTHER__', JSON.stringify(other.origin)) }, { bash: 'npm test' }, { say: 'done' })),
+        // Without the OS sandbox nothing replaces the keys: policy show must not claim stand-ins.
+        '.agentctl/profiles/open.yaml': 'extends: implement\nsandbox: none\n',
+        'tasks/open.md': taskFile({ agent: 'claude', type: 'docs', profile: 'open' }, 'work'),
       });
       approveRepo(repo, home);
       const env = { ANTHROPIC_API_KEY: realKey, ANTHROPIC_BASE_URL: api.origin };
@@ -145,6 +148,10 @@ describe.runIf(sandboxAvailable)('the agent tool\'s API key in the OS sandbox', 
       const json = JSON.parse((await agentctl(repo, home, ['policy', 'show', 't', '--json'], env)).stdout);
       expect(json.osSandbox.apiKeys).toEqual({ standIns: ['ANTHROPIC_API_KEY'], realKeysFor: api.origin.slice('https://'.length) });
       expect(json.osSandbox.settings.network).toMatchObject({ allowedDomains: [api.origin.slice('https://'.length)], tlsTerminate: { excludeDomains: [] }, requireHostMatch: true });
+      const open = await agentctl(repo, home, ['policy', 'show', 'open', '--json'], env);
+      expect(open.code, open.stderr).toBe(0);
+      expect(JSON.parse(open.stdout).osSandbox.apiKeys).toBeNull();
+      expect(JSON.parse(open.stdout).osSandbox.settings.network.tlsTerminate).toBeUndefined();
     } finally {
       api.server.close();
       other.server.close();

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { claudeAdapter } from '../../src/adapters/claude.js';
 import { codexAdapter } from '../../src/adapters/codex.js';
 import { KEY_INJECTION_ENV, parseKeyInjection } from '../../src/authz/credentials.js';
-import { maskKeys } from '../../src/orchestrator/stages/confine.js';
+import { keyStandIns, maskKeys } from '../../src/orchestrator/stages/confine.js';
 import type { ConfinedRun } from '../../src/orchestrator/stages/types.js';
 
 /** A run confined by agentctl's own srt (or a `sandbox.bin` of the user's, which cannot put keys back in). */
@@ -46,6 +46,16 @@ describe('maskKeys', () => {
     const none = maskKeys(runIn(true), claudeAdapter, { PATH: '/bin', [KEY_INJECTION_ENV]: '{"hosts":["x:1"],"keys":[]}' });
     expect(none.env).toEqual({ PATH: '/bin' });
     expect(none.keys).toBeUndefined();
+  });
+});
+
+describe('keyStandIns', () => {
+  it('names the keys set in the environment only for agentctl\'s own srt; the API from that environment either way', () => {
+    const env = { ANTHROPIC_API_KEY: 'sk-real', ANTHROPIC_AUTH_TOKEN: '', ANTHROPIC_BASE_URL: 'https://gw.example:8443' };
+    expect(keyStandIns({ file: 'node', args: [], injectsKeys: true }, claudeAdapter, env)).toEqual({ apiHosts: ['gw.example:8443'], names: ['ANTHROPIC_API_KEY'], keys: { plaintext: false } });
+    for (const sandbox of [{ file: 'srt', args: [], injectsKeys: false }, undefined]) {
+      expect(keyStandIns(sandbox, claudeAdapter, env)).toEqual({ apiHosts: ['gw.example:8443'], names: [], keys: undefined });
+    }
   });
 });
 

@@ -10,7 +10,7 @@ import { keyVariables, plainHttpApi, type AgentAdapter } from '../../adapters/ty
 import { KEY_INJECTION_ENV, type KeyInjection } from '../../authz/credentials.js';
 import type { KeyInjectionSettings, SandboxLayout } from '../../authz/render/os.js';
 import { toolchainFolders } from '../../authz/render/os.js';
-import { confine, realProgram } from '../../exec/osSandbox.js';
+import { confine, realProgram, type OsSandbox } from '../../exec/osSandbox.js';
 import type { ConfinedRun } from './types.js';
 
 /** What a confined process is for: it picks the settings file and what it may write. */
@@ -57,26 +57,39 @@ export function confineCommand(run: ConfinedRun, purpose: ConfinedPurpose, cmd: 
 }
 
 /**
- * The environment of a confined agent tool (the agent, a reviewer) with its API keys replaced by
- * stand-ins: the tool and everything it starts (code the agent wrote included) never hold a real key,
- * which the sandbox's proxy puts back in the authentication header of requests to the tool's API
- * (authz/credentials.ts). Needs agentctl's own srt (OsSandbox.injectsKeys); otherwise, and without the
- * OS sandbox, the keys stay as they are. The API's endpoints and whether it is plain HTTP are read from
- * `env` itself, the base URL the tool will use: one source for what is reachable and what gets a key.
- * @param env the process's environment, real keys included (the keys of {@link keyVariables} set in it,
- *   its base URL); a {@link KEY_INJECTION_ENV} in it (from `agents.<tool>.env`) is dropped
+ * Which of the agent tool's API keys a confined process of it gets as stand-ins, and where its API is:
+ * the one decision behind {@link maskKeys} and `policy show`. Stand-ins need agentctl's own srt
+ * (OsSandbox.injectsKeys), whose proxy puts the keys back in (authz/credentials.ts); without it, and
+ * without the OS sandbox, the tool keeps its keys. The API and whether it is plain HTTP are read from
+ * `env`, the base URL the tool will use: one source for what is reachable and what gets a key. Pure.
+ * @param sandbox the OS sandbox the process runs in, or undefined for none
+ * @param env the environment the tool gets (its key variables, its base URL)
+ * @returns `apiHosts`, the tool's `host:port` endpoints, its API proper first (the only one that gets
+ *   the keys: Codex's second, chatgpt.com, is its ChatGPT sign-in backend); `names`, the key variables
+ *   set in `env` that become stand-ins (empty when none do); `keys`, for {@link confineCommand}
+ *   (undefined when `names` is empty)
+ */
+export function keyStandIns(sandbox: OsSandbox | undefined, adapter: Pick<AgentAdapter, 'credentialEnv' | 'apiHosts'>, env: Readonly<Record<string, string | undefined>>): { apiHosts: string[]; names: string[]; keys: KeyInjectionSettings | undefined } {
+  const apiHosts = adapter.apiHosts(env);
+  const names = sandbox?.injectsKeys && apiHosts.length ? keyVariables(adapter).filter((name) => env[name]) : [];
+  return { apiHosts, names, keys: names.length ? { plaintext: plainHttpApi(adapter, env) } : undefined };
+}
+
+/**
+ * The environment of a confined agent tool (the agent, a reviewer) with the API keys
+ * {@link keyStandIns} names replaced by stand-ins: the tool and everything it starts (code the agent
+ * wrote included) never hold a real key.
+ * @param env the process's environment, real keys included; a {@link KEY_INJECTION_ENV} in it (from
+ *   `agents.<tool>.env`) is dropped
  * @returns the environment to start the process with (stand-ins, and the keys for srt's entry point in
- *   {@link KEY_INJECTION_ENV}, which it removes before starting anything); `apiHosts`, the tool's
- *   `host:port` endpoints for {@link confineCommand} (the keys go to the first only, the tool's API
- *   proper: Codex's second, chatgpt.com, is its ChatGPT sign-in backend); and `keys` for
- *   {@link confineCommand}, undefined when nothing was replaced
+ *   {@link KEY_INJECTION_ENV}, which it removes before starting anything), with `apiHosts` and `keys`
+ *   for {@link confineCommand} as {@link keyStandIns} gives them
  */
 export function maskKeys(run: ConfinedRun, adapter: Pick<AgentAdapter, 'credentialEnv' | 'apiHosts'>, env: Record<string, string>): { env: Record<string, string>; apiHosts: string[]; keys: KeyInjectionSettings | undefined } {
   const out = { ...env };
   delete out[KEY_INJECTION_ENV];
-  const apiHosts = adapter.apiHosts(out);
-  const names = keyVariables(adapter).filter((name) => out[name]);
-  if (!run.plan.osSandbox?.injectsKeys || !names.length || !apiHosts.length) return { env: out, apiHosts, keys: undefined };
+  const { apiHosts, names, keys } = keyStandIns(run.plan.osSandbox, adapter, out);
+  if (!keys) return { env: out, apiHosts, keys };
   const injection: KeyInjection = { hosts: [apiHosts[0]!.toLowerCase()], keys: [] };
   for (const name of names) {
     // 32 random hex digits: no key of its own, nothing a request could guess.
@@ -85,5 +98,5 @@ export function maskKeys(run: ConfinedRun, adapter: Pick<AgentAdapter, 'credenti
     out[name] = standIn;
   }
   out[KEY_INJECTION_ENV] = JSON.stringify(injection);
-  return { env: out, apiHosts, keys: { plaintext: plainHttpApi(adapter, env) } };
+  return { env: out, apiHosts, keys };
 }
