@@ -58,7 +58,7 @@ export default async function reviewShow(id: string, opts: { json?: boolean }): 
       ...(run.fileCount > run.files.length ? [chalk.dim(`  … and ${run.fileCount - run.files.length} more (the log lists the first ${run.files.length})`)] : []),
       '',
       chalk.bold('Gate'),
-      run.gate ? `  ${one(run.gate.command)}: ${colorState(run.gate.passed ? 'passed' : 'failed')} (exit ${run.gate.exitCode})` : '  no gate configured',
+      run.gate ? `  ${one(run.gate.command)}: ${colorState(run.gate.passed ? 'passed' : 'failed')} (exit ${run.gate.exitCode})` : '  no gate ran (none configured, or the run ended before its gate)',
       ...(run.gate && !run.gate.passed ? [chalk.dim(block(run.gate.output.trim().split('\n').slice(-15).join('\n'), '    '))] : []),
       '',
       chalk.bold('Scope'),

@@ -99,6 +99,17 @@ describe('run → review → merge → promote', () => {
   });
 });
 
+describe('review show of a run whose agent failed', () => {
+  it('says no gate ran, not that none is configured (the task has one; the run ended before it)', async () => {
+    const { repo, home } = makeRepo({ 'tasks/t.md': taskFile({ agent: 'claude', type: 'docs', gate: 'true' }, script({ fail: 'could not finish' })) });
+    const run = await runJson(repo, home, 't');
+    expect(run.json.run.state, run.stderr).toBe('failed');
+    const shown = (await agentctl(repo, home, ['review', 'show', run.json.run.runId])).stdout;
+    expect(shown).toContain('Gate\n  no gate ran (none configured, or the run ended before its gate)');
+    expect(shown).not.toContain('no gate configured');
+  });
+});
+
 describe('refusals change nothing', () => {
   const worktreesOf = (home: string) => (existsSync(join(home, 'worktrees')) ? readdirSync(join(home, 'worktrees')).flatMap((d) => readdirSync(join(home, 'worktrees', d))) : []);
 
