@@ -142,11 +142,13 @@ export async function scanMergedRuns(ctx: Context): Promise<number> {
     const seen = await scan.walk(await commitsOf(ctx, [tip, exclude]), new Map(mine.map((m) => [m.sha, m])), open);
     // Merges not read in this walk: already below the saved tip (merged while the last scan ran), or
     // not on this branch yet (merged elsewhere and not pulled, or this repository lacks the commit).
+    const notOnBranch: Merge[] = [];
     for (const m of mine.filter((m) => !seen.has(m.sha))) {
       // One that was waiting is read when a pull brings it: it is then among the new commits.
       if (!isFresh.has(m.sha)) waiting.push(m);
-      else if (!(cursor && (await scan.catchUp(m, tip, open)))) waiting.push(...(await presentOf(ctx, [m])));
+      else if (!(cursor && (await scan.catchUp(m, tip, open)))) notOnBranch.push(m);
     }
+    waiting.push(...(await presentOf(ctx, notOnBranch)));
     cursors.set(branch, { branch, tip, open });
   }
   if (scan.events.length) ctx.store.append(scan.events);
