@@ -1,7 +1,8 @@
 /**
  * `projections rebuild` reads the log once for every projection (real SQLite files): across pages of
  * that one read, with events appended while it reads, and with an incremental row forged in the
- * database, it rebuilds what a fold from zero gives and reports whether the incremental one agreed.
+ * database, it rebuilds what a fold from zero gives and reports whether the incremental one agreed. Its
+ * scratch rows stay in the connection's private tables, out of the log file.
  */
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -87,6 +88,43 @@ describe('rebuilding every projection in one read of the log', () => {
       expect(persisted(store, 'p')).toEqual(fromZero(store.query(), 'p'));
       expect(rebuildAll(store, 'p', rules).agreed).toBe(true);
     } finally {
+      store.close();
+    }
+  });
+
+  it('folds into private scratch tables: another connection never sees them, and scratch rows an earlier version left in the log are removed', () => {
+    const file = join(tempDir(), 'agentctl.db');
+    const store = openEventStore(file);
+    const other = openEventStore(file);
+    try {
+      const s = (run: number, kind: 'run.planned' | 'run.discarded') => eventOf({ run, project: 'p', agent: 'claude', taskType: 'docs', kind, n: 1 });
+      store.append([s(1, 'run.planned'), s(2, 'run.planned'), s(1, 'run.discarded'), s(3, 'run.planned'), s(4, 'run.planned')]);
+      persisted(store, 'p');
+      // What a rebuild of the previous version, stopped half-way, left among the log's projections.
+      store.projections().write('runs:p~rebuild', (w) => {
+        w.put({ key: 'p-run-1', value: '{}', kind: null, group: null, order: 1 });
+        w.setHead({ lastSeq: 1, version: 'old' });
+      });
+      const inLog = () => (other.db.prepare("SELECT count(*) AS n FROM projection_rows WHERE name LIKE '%~rebuild'").get() as { n: number }).n;
+      const inScratch = () => (store.db.prepare("SELECT count(*) AS n FROM temp.scratch_rows WHERE name = 'runs:p~rebuild'").get() as { n: number }).n;
+      const seen: { log: number; scratch: number }[] = [];
+      const watched: EventStore = Object.create(store) as EventStore;
+      watched.query = (q) => {
+        if (q?.limit === rebuildPaging.events) seen.push({ log: inLog(), scratch: inScratch() });
+        return store.query(q);
+      };
+      rebuildPaging.events = 2;
+      expect(rebuildAll(watched, 'p', rules).agreed).toBe(true);
+      // Read after the first pages were folded: the rows were in the scratch tables, none in the log.
+      expect(seen.length).toBeGreaterThanOrEqual(3);
+      expect(Math.max(...seen.map((x) => x.scratch))).toBeGreaterThan(0);
+      expect(seen.slice(1).every((x) => x.log === 0)).toBe(true);
+      expect(store.projections().names()).not.toContain('runs:p~rebuild');
+      expect(inLog()).toBe(0);
+      expect(inScratch()).toBe(0);
+      expect(persisted(store, 'p')).toEqual(fromZero(store.query(), 'p'));
+    } finally {
+      other.close();
       store.close();
     }
   });

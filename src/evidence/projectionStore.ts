@@ -94,26 +94,59 @@ export function verifiedHead(key: KeyObject, name: string, head: ProjectionHead,
   return head;
 }
 
+/** Where a set of projection tables lives, and whether its rows carry authentication codes. */
+interface Place {
+  rows: string;
+  heads: string;
+  /** False for the connection's private scratch tables (no other process can write them). */
+  authenticated: boolean;
+}
+
+/** SQL creating the private scratch tables of a connection (only the primary key: rebuilds read by key). */
+const SCRATCH_TABLES_SQL = `
+  CREATE TEMP TABLE IF NOT EXISTS scratch_heads (name TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, version TEXT NOT NULL, mac TEXT NOT NULL);
+  CREATE TEMP TABLE IF NOT EXISTS scratch_rows (
+    name TEXT NOT NULL, key TEXT NOT NULL, kind TEXT, grp TEXT, ord INTEGER NOT NULL, value TEXT NOT NULL, mac TEXT NOT NULL,
+    PRIMARY KEY (name, key)
+  );
+`;
+
 /**
  * The SQLite implementation over an open database whose tables exist ({@link PROJECTION_TABLES_SQL}).
+ * Its `scratch()` tables are temporary tables of the same connection, made on first use.
  * @param key the log key, or undefined when the log was opened for inspection only (reads find nothing, writes throw)
  */
 export function sqliteProjectionTables(db: Database.Database, key: KeyObject | undefined): ProjectionTables {
-  const getHead = db.prepare('SELECT last_seq, version, mac FROM projection_heads WHERE name = ?');
-  const getRow = db.prepare('SELECT key, kind, grp, ord, value, mac FROM projection_rows WHERE name = ? AND key = ?');
+  let scratch: ProjectionTables | undefined;
+  return tablesAt(db, key, { rows: 'projection_rows', heads: 'projection_heads', authenticated: true }, () => {
+    if (!scratch) {
+      db.exec(SCRATCH_TABLES_SQL);
+      scratch = tablesAt(db, key, { rows: 'temp.scratch_rows', heads: 'temp.scratch_heads', authenticated: false }, () => scratch!);
+    }
+    return scratch;
+  });
+}
+
+/** Projection tables at `place` (see {@link sqliteProjectionTables}); `scratch` gives the scratch tables. */
+function tablesAt(db: Database.Database, key: KeyObject | undefined, place: Place, scratch: () => ProjectionTables): ProjectionTables {
+  const { rows: ROWS, heads: HEADS, authenticated } = place;
+  const getHead = db.prepare(`SELECT last_seq, version, mac FROM ${HEADS} WHERE name = ?`);
+  const getRow = db.prepare(`SELECT key, kind, grp, ord, value, mac FROM ${ROWS} WHERE name = ? AND key = ?`);
   const putRow = db.prepare(
-    `INSERT INTO projection_rows (name, key, kind, grp, ord, value, mac) VALUES (?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO ${ROWS} (name, key, kind, grp, ord, value, mac) VALUES (?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT(name, key) DO UPDATE SET kind = excluded.kind, grp = excluded.grp, ord = excluded.ord, value = excluded.value, mac = excluded.mac`,
   );
-  const deleteRow = db.prepare('DELETE FROM projection_rows WHERE name = ? AND key = ?');
+  const deleteRow = db.prepare(`DELETE FROM ${ROWS} WHERE name = ? AND key = ?`);
   const putHead = db.prepare(
-    `INSERT INTO projection_heads (name, last_seq, version, mac) VALUES (?, ?, ?, ?)
+    `INSERT INTO ${HEADS} (name, last_seq, version, mac) VALUES (?, ?, ?, ?)
      ON CONFLICT(name) DO UPDATE SET last_seq = excluded.last_seq, version = excluded.version, mac = excluded.mac`,
   );
   const listCache = new Map<string, Database.Statement>();
 
-  const verified = (name: string, r: RowRecord): ProjectionRow => verifiedRow(key, name, { key: r.key, value: r.value, kind: r.kind, group: r.grp, order: r.ord }, r.mac);
-
+  const verified = (name: string, r: RowRecord): ProjectionRow => {
+    const row = { key: r.key, value: r.value, kind: r.kind, group: r.grp, order: r.ord };
+    return authenticated ? verifiedRow(key, name, row, r.mac) : row;
+  };
   const where = (name: string, q: ProjectionRowQuery): { sql: string; params: unknown[] } => {
     const parts = ['name = ?'];
     const params: unknown[] = [name];
@@ -128,7 +161,7 @@ export function sqliteProjectionTables(db: Database.Database, key: KeyObject | u
   // Without statistics SQLite answers `kind IN (a, b) ORDER BY ord` by walking every row of the
   // projection in order (to avoid a sort); the few rows of the named kinds or group, sorted, cost less.
   const indexFor = (q: ProjectionRowQuery): string =>
-    q.byKey ? '' : q.kinds ? ' INDEXED BY projection_rows_by_kind' : q.group !== undefined ? ' INDEXED BY projection_rows_by_group' : '';
+    q.byKey || !authenticated ? '' : q.kinds ? ' INDEXED BY projection_rows_by_kind' : q.group !== undefined ? ' INDEXED BY projection_rows_by_group' : '';
   const prepared = (sql: string) => {
     let st = listCache.get(sql);
     if (!st) listCache.set(sql, (st = db.prepare(sql)));
@@ -139,7 +172,8 @@ export function sqliteProjectionTables(db: Database.Database, key: KeyObject | u
     head() {
       const r = getHead.get(name) as { last_seq: number; version: string; mac: string } | undefined;
       if (!r || !key) return undefined;
-      return verifiedHead(key, name, { lastSeq: r.last_seq, version: r.version }, r.mac);
+      const head = { lastSeq: r.last_seq, version: r.version };
+      return authenticated ? verifiedHead(key, name, head, r.mac) : head;
     },
     get(k) {
       if (!key) return undefined;
@@ -159,12 +193,12 @@ export function sqliteProjectionTables(db: Database.Database, key: KeyObject | u
       const w = where(name, q);
       const order = q.byKey ? 'key ASC' : 'ord DESC';
       const limit = q.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(q.limit))}` : '';
-      return (prepared(`SELECT key, kind, grp, ord, value, mac FROM projection_rows${indexFor(q)} WHERE ${w.sql} ORDER BY ${order}${limit}`).all(...w.params) as RowRecord[]).map((r) => verified(name, r));
+      return (prepared(`SELECT key, kind, grp, ord, value, mac FROM ${ROWS}${indexFor(q)} WHERE ${w.sql} ORDER BY ${order}${limit}`).all(...w.params) as RowRecord[]).map((r) => verified(name, r));
     },
     count(q = {}) {
       if (!key) return 0;
       const w = where(name, q);
-      return (prepared(`SELECT count(*) AS n FROM projection_rows WHERE ${w.sql}`).get(...w.params) as { n: number }).n;
+      return (prepared(`SELECT count(*) AS n FROM ${ROWS} WHERE ${w.sql}`).get(...w.params) as { n: number }).n;
     },
   });
 
@@ -177,23 +211,24 @@ export function sqliteProjectionTables(db: Database.Database, key: KeyObject | u
         ...r,
         put(input) {
           const row = { ...input, order: Math.floor(input.order) };
-          putRow.run(name, row.key, row.kind, row.group, row.order, row.value, projectionRowMac(key, name, row));
+          putRow.run(name, row.key, row.kind, row.group, row.order, row.value, authenticated ? projectionRowMac(key, name, row) : '');
         },
         delete(k) {
           deleteRow.run(name, k);
         },
         clear() {
-          db.prepare('DELETE FROM projection_rows WHERE name = ?').run(name);
-          db.prepare('DELETE FROM projection_heads WHERE name = ?').run(name);
+          db.prepare(`DELETE FROM ${ROWS} WHERE name = ?`).run(name);
+          db.prepare(`DELETE FROM ${HEADS} WHERE name = ?`).run(name);
         },
         setHead(h) {
-          putHead.run(name, h.lastSeq, h.version, projectionHeadMac(key, name, h));
+          putHead.run(name, h.lastSeq, h.version, authenticated ? projectionHeadMac(key, name, h) : '');
         },
       };
       return db.transaction(() => fn(w)).immediate();
     },
     names() {
-      return (db.prepare('SELECT name FROM projection_heads ORDER BY name').all() as { name: string }[]).map((r) => r.name);
+      return (db.prepare(`SELECT name FROM ${HEADS} ORDER BY name`).all() as { name: string }[]).map((r) => r.name);
     },
+    scratch,
   };
 }

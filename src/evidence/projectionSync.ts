@@ -8,7 +8,7 @@
 import { InternalError } from '../core/errors.js';
 import { canonicalJson } from './canonical.js';
 import type { StoredEvent } from './events.js';
-import { ProjectionDamagedError, type ProjectionReader, type ProjectionRow, type ProjectionWriter } from './projectionTables.js';
+import { ProjectionDamagedError, type ProjectionReader, type ProjectionRow, type ProjectionTables, type ProjectionWriter } from './projectionTables.js';
 import type { EventQuery, EventStore } from './store.js';
 
 /** Events folded per transaction: bounds memory and how long appends wait for the lock. Tests lower it to cross pages. */
@@ -159,7 +159,7 @@ export function selects(filter: Pick<EventQuery, 'project' | 'types'>, e: Stored
  */
 export function foldScratchPage<V>(store: EventStore, fold: RowFold<V>, page: readonly StoredEvent[], afterSeq: number, lastSeq: number): void {
   const scratch = scratchOf(fold);
-  store.projections().write(scratch.name, (w) => {
+  store.projections().scratch().write(scratch.name, (w) => {
     const head = w.head();
     if ((head?.lastSeq ?? 0) !== afterSeq || (head && head.version !== fold.version)) throw new InternalError(`projection ${scratch.name} changed during its rebuild (another rebuild at once?)`);
     foldInto(scratch, w, page.filter((e) => selects(fold.filter, e)));
@@ -167,14 +167,20 @@ export function foldScratchPage<V>(store: EventStore, fold: RowFold<V>, page: re
   });
 }
 
-/** The projection a rebuild of `fold` folds into, beside the incremental one. */
+/** The projection a rebuild of `fold` folds into, in the scratch tables ({@link ProjectionTables.scratch}). */
 function scratchOf<V>(fold: RowFold<V>): RowFold<V> {
   return { ...fold, name: `${fold.name}~rebuild` };
 }
 
-/** Empty the scratch projection of `fold` (before a rebuild folds into it from zero). */
+/**
+ * Empty the scratch projection of `fold` (before a rebuild folds into it from zero). Also drops one left
+ * in the shared tables by a rebuild of an earlier version that stopped half-way (it kept them there).
+ */
 export function clearScratch(store: EventStore, fold: RowFold<unknown>): void {
-  store.projections().write(scratchOf(fold).name, (w) => w.clear());
+  const name = scratchOf(fold).name;
+  const tables = store.projections();
+  tables.scratch().write(name, (w) => w.clear());
+  if (tables.scratch() !== tables && tables.names().includes(name)) tables.write(name, (w) => w.clear());
 }
 
 /** True when the projection's stored head is current (no lock taken). */
@@ -283,13 +289,14 @@ export interface RebuildReport {
  */
 export function finishRebuildRows<V>(store: EventStore, fold: RowFold<V>): RebuildReport {
   const tables = store.projections();
+  const scratchTables = tables.scratch();
   const scratch = scratchOf(fold);
   for (;;) {
     syncRows(store, fold);
-    while (!tables.write(scratch.name, (w) => foldPage(store, scratch, w)));
+    while (!scratchTables.write(scratch.name, (w) => foldPage(store, scratch, w)));
     // Appends between the two may leave them at different heads: fold both again until they meet.
     const a = tables.reader(fold.name).head()?.lastSeq;
-    const b = tables.reader(scratch.name).head()?.lastSeq;
+    const b = scratchTables.reader(scratch.name).head()?.lastSeq;
     if (a === b) break;
   }
   const differences = { count: 0, keys: [] as string[] };
@@ -300,7 +307,7 @@ export function finishRebuildRows<V>(store: EventStore, fold: RowFold<V>): Rebui
   const PAGE = 1_000;
   // Walk both in key order, a page at a time (a merge join).
   const inc = tables.reader(fold.name);
-  const reb = tables.reader(scratch.name);
+  const reb = scratchTables.reader(scratch.name);
   let incPage: ProjectionRow[] = [];
   let rebPage: ProjectionRow[] = [];
   let incAfter: string | undefined;
@@ -344,8 +351,8 @@ export function finishRebuildRows<V>(store: EventStore, fold: RowFold<V>): Rebui
   if (damaged) note('(a row failed authentication)');
   const lastSeq = reb.head()!.lastSeq;
   const rows = reb.count();
-  if (differences.count) copyRows(store, scratch.name, fold.name, { lastSeq, version: fold.version });
-  tables.write(scratch.name, (w) => w.clear());
+  if (differences.count) copyRows(tables, reb, fold.name, { lastSeq, version: fold.version });
+  scratchTables.write(scratch.name, (w) => w.clear());
   return { name: fold.name, rows, lastSeq, differences };
 }
 
@@ -359,14 +366,13 @@ function sameRow(a: ProjectionRow, b: ProjectionRow): boolean {
   return a.value === b.value || canonicalJson(JSON.parse(a.value)) === canonicalJson(JSON.parse(b.value));
 }
 
-/** Replace projection `to` by the rows of `from`, in one transaction (readers never see a half copy). */
-function copyRows(store: EventStore, from: string, to: string, head: { lastSeq: number; version: string }): void {
-  const tables = store.projections();
+/** Replace projection `to` of `tables` by the rows of `from`, in one transaction (readers never see a half copy). */
+function copyRows(tables: ProjectionTables, from: ProjectionReader, to: string, head: { lastSeq: number; version: string }): void {
   tables.write(to, (w) => {
     w.clear();
     let after: string | undefined;
     for (;;) {
-      const page = tables.reader(from).list({ byKey: true, afterKey: after, limit: 1_000 });
+      const page = from.list({ byKey: true, afterKey: after, limit: 1_000 });
       for (const r of page) w.put(r);
       if (page.length < 1_000) break;
       after = page.at(-1)!.key;

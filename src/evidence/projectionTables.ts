@@ -78,6 +78,14 @@ export interface ProjectionTables {
   write<T>(name: string, fn: (w: ProjectionWriter) => T): T;
   /** Names of the projections with a head (for rebuilds and clean-up). */
   names(): string[];
+  /**
+   * Tables for a rebuild's scratch projections (the rows folded from zero to compare with the incremental
+   * ones), with the same interface. SQLite: private to this connection (a temporary table, in a file SQLite
+   * deletes on close, so memory stays bounded), not durable and not authenticated, since no other process
+   * can write them. Their writes still run in the log's write transaction, so a fold reads one committed
+   * state of the log. PostgreSQL: the shared tables themselves (scratch names must not collide with others).
+   */
+  scratch(): ProjectionTables;
 }
 
 /** A row or head whose authentication code does not verify: edited outside agentctl. Rebuild the projection. */

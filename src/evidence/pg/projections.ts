@@ -169,8 +169,10 @@ export function pgProjectionTables(s: PgSession, key: KeyObject | undefined): Pr
     },
   });
 
-  return {
+  const tables: ProjectionTables = {
     reader,
+    // The shared tables: a rebuild's scratch rows are authenticated and named apart (`<name>~rebuild`).
+    scratch: () => tables,
     write(name, fn) {
       if (!key) throw new InternalError('the event log was opened for inspection only; refusing to write projections');
       if (active) throw new InternalError('a projection write is already in progress on this connection');
@@ -215,4 +217,5 @@ export function pgProjectionTables(s: PgSession, key: KeyObject | undefined): Pr
       return read<{ name: string }>(`SELECT name FROM ${HEADS} ORDER BY name COLLATE "C"`, []).map((r) => r.name);
     },
   };
+  return tables;
 }
