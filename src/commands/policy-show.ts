@@ -4,7 +4,7 @@ import chalk from 'chalk';
 import { adapterFor } from '../adapters/registry.js';
 import { EXIT } from '../core/errors.js';
 import { runDir, worktreePath } from '../core/paths.js';
-import { osSandboxSettings } from '../authz/render/os.js';
+import { osSandboxSettings, srtPathText } from '../authz/render/os.js';
 import { locateOsSandbox } from '../exec/osSandbox.js';
 import { policyFor } from '../orchestrator/plan.js';
 import { keyStandIns } from '../orchestrator/stages/confine.js';
@@ -56,9 +56,9 @@ export default async function policyShow(taskId: string, opts: { tool?: 'claude'
         : `  os  ${chalk.dim(`← ${terminalSafe(osSandbox.source)}`)}  ${osSandbox.available ? chalk.green('can start here') : chalk.red(`CANNOT start here (missing: ${osSandbox.missing.join(', ')}): runs are refused`)}`,
       ...(osSandbox.mode === 'os'
         ? [
-            `  readable (everything else is hidden): ${osSandbox.settings.filesystem.allowRead.map((p) => terminalSafe(p)).join(', ')}`,
-            `  hidden even inside those: ${osSandbox.settings.filesystem.denyRead.filter((p) => p !== '/').map((p) => terminalSafe(p)).join(', ')}`,
-            `  writable: ${osSandbox.settings.filesystem.allowWrite.map((p) => terminalSafe(p)).join(', ')}`,
+            `  readable (everything else is hidden): ${osSandbox.settings.filesystem.allowRead.map((p) => terminalSafe(srtPathText(p))).join(', ')}`,
+            `  hidden even inside those: ${osSandbox.settings.filesystem.denyRead.filter((p) => p !== '/').map((p) => terminalSafe(srtPathText(p))).join(', ')}`,
+            `  writable: ${osSandbox.settings.filesystem.allowWrite.map((p) => terminalSafe(srtPathText(p))).join(', ')}`,
             `  network: ${osSandbox.settings.network.allowedDomains.length ? osSandbox.settings.network.allowedDomains.map((p) => terminalSafe(p)).join(', ') : 'none'}`,
             ...(osSandbox.apiKeys
               ? [`  API keys: ${osSandbox.apiKeys.standIns.join(', ')} hold a stand-in inside; the sandbox's proxy puts the real key in the authentication header of requests to ${terminalSafe(osSandbox.apiKeys.realKeysFor)} only`]

@@ -330,6 +330,35 @@ describe.runIf(sandboxAvailable)('containment: reads outside the run', () => {
     expect(glob.stderr).toMatch(/agents\.command\.bin.*without \* \? \[ \]/s);
   });
 
+  it('a checkout and an AGENTCTL_HOME whose paths hold glob characters ([team], [a]*b) run confined: srt takes them as names, so the checkout stays hidden, a look-alike folder is not granted and the policy\'s denies still cover the worktree', async () => {
+    const { repo: made, home: madeHome } = victimRepo({
+      // git reads the common .git below "[team]"; the checkout's .env and the look-alike's config stay hidden.
+      'agent.sh': `#!/bin/sh\nmkdir -p docs\ncommon="$(git rev-parse --path-format=absolute --git-common-dir)"\ngit log -1 --format=%s > docs/out.md\ncat "$common/../.env" >> docs/out.md 2>/dev/null || echo denied >> docs/out.md\ncat "$common/../../../t/repo/.git/config" >> docs/out.md 2>/dev/null || echo denied >> docs/out.md\ncat sub/.env.local >> docs/out.md 2>/dev/null || echo denied >> docs/out.md\n`,
+      'sub/.env.local': 'DEEP-SECRET\n',
+      'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'x'),
+    });
+    // As patterns, "[team]" matches the folder "t" and "[a]*b" the folder "ab": put look-alikes there.
+    const base = dirname(made);
+    const repo = join(base, '[team]', 'repo');
+    mkdirSync(dirname(repo));
+    rmSync(join(base, 'elsewhere'), { recursive: true });
+    spawnSync('mv', [made, repo]);
+    mkdirSync(join(base, 't', 'repo', '.git'), { recursive: true });
+    writeFileSync(join(base, 't', 'repo', '.git', 'config'), `LOOKALIKE-${SECRET}\n`);
+    const home = join(base, '[a]*b', 'home');
+    mkdirSync(join(base, 'ab', 'home'), { recursive: true });
+    const r = await agentctl(repo, home, ['run', 't', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const run = JSON.parse(r.stdout).run;
+    expect(run.worktree.startsWith(join(base, '[a]*b'))).toBe(true);
+    expect(readFileSync(join(run.worktree, 'docs/out.md'), 'utf8')).toBe('setup\ndenied\ndenied\ndenied\n');
+    const settings = JSON.parse(readFileSync(join(home, 'runs', run.runId, 'os-sandbox.agent.json'), 'utf8'));
+    expect(settings.filesystem.denyRead).toContainEqual({ path: repo, literal: true });
+    expect(settings.filesystem.allowRead).toContainEqual({ path: run.worktree, literal: true });
+    expect(JSON.stringify(settings)).not.toContain(join(base, 't'));
+    expect(JSON.stringify(settings)).not.toContain(join(base, 'ab'));
+  });
+
   it('a CI checkout\'s token in the common .git/config (remote URL, extraheader), which git in the worktree must read, refuses the run before anything is made; without it the run goes', async () => {
     const { repo, home } = victimRepo({
       'agent.sh': '#!/bin/sh\nmkdir -p docs\ncat "$(git rev-parse --git-common-dir)/config" > docs/cfg.md 2>&1\ngit log --format=%s -1 > docs/log.md 2>&1\n',

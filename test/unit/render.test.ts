@@ -8,7 +8,7 @@ import { claudePermissions, claudeSandbox, renderClaude } from '../../src/authz/
 import { codexHiddenPaths, codexPermissions, renderCodex } from '../../src/authz/render/codex.js';
 import { guardDecision, guardDenyJson, guardFailure, guardFiles, guardHooks, guardRules, sha256Hex } from '../../src/authz/guard.js';
 import { hasGlob } from '../../src/authz/check.js';
-import { gitConfigHoldsCredentials, NETWORK_ON_HOSTS, osSandboxSettings, toolchainFolders } from '../../src/authz/render/os.js';
+import { gitConfigHoldsCredentials, hasSrtGlob, NETWORK_ON_HOSTS, osSandboxSettings, toolchainFolders } from '../../src/authz/render/os.js';
 import { claudeAdapter } from '../../src/adapters/claude.js';
 import { commandAdapter } from '../../src/adapters/command.js';
 import { plainHttpApi } from '../../src/adapters/types.js';
@@ -368,9 +368,13 @@ describe('OS sandbox reads: an allow list', () => {
     // The common .git only in the parts git needs: a credential store file there stays hidden.
     expect(s.filesystem.allowRead).not.toContain('/repo/.git');
     expect(s.filesystem.denyRead).toContain('/home/u/.cargo/etc/npmrc');
-    // A path srt would expand is refused, not passed on.
-    expect(() => osSandboxSettings(policyOf(['implement']), { ...layout, readable: ['/repo/**'] }, [])).toThrow(/glob character/);
-    expect(osSandboxSettings(policyOf(['implement']), { ...layout, toolchains: ['/home/u/[x]'] }, []).filesystem.allowRead).not.toContain('/home/u/[x]');
+    // A path of the layout that srt would read as a pattern goes as a name (marked literal), never as that pattern.
+    const odd = osSandboxSettings(policyOf(['implement']), { ...layout, worktree: '/h/[t]/wt', repoRoot: '/r*', commonGitDir: '/r*/.git', readable: ['/repo/**'], toolchains: ['/home/u/[x]'] }, []).filesystem;
+    expect(odd.allowRead).toEqual(expect.arrayContaining([{ path: '/repo/**', literal: true }, { path: '/home/u/[x]', literal: true }, { path: '/h/[t]/wt', literal: true }, { path: '/r*/.git/objects', literal: true }]));
+    expect(odd.allowWrite).toContainEqual({ path: '/h/[t]/wt', literal: true });
+    expect(odd.denyRead).toEqual(expect.arrayContaining([{ path: '/r*', literal: true }, { path: '/home/u/[x]/etc/npmrc', literal: true }]));
+    expect(odd.denyWrite).toEqual(expect.arrayContaining([{ path: '/h/[t]/wt/.git', literal: true }, { path: '/h/[t]/wt/.env', literal: true }]));
+    expect([...odd.allowRead, ...odd.allowWrite].filter((p) => typeof p === 'string' && hasSrtGlob(p))).toEqual([]);
   });
 
   it('osSandboxSettings: with stand-ins for the API keys, TLS is terminated for the API host alone (its port only), Host must match, plain-HTTP header sets only for an http base URL', () => {

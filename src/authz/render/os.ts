@@ -17,13 +17,22 @@
  * denied unless a domain is allowed, through proxies on the host.
  */
 import { basename, dirname, join, normalize } from 'node:path';
-import { ConfigError } from '../../core/errors.js';
 import { isGitMetadataGlob, type Policy } from '../policy.js';
 import type { GeneratedFile } from './types.js';
 
+/**
+ * A filesystem entry of srt settings: a spelling (a pattern when it holds a glob character), or a path
+ * marked literal, which srt takes as that one name whatever it holds. Source: @anthropic-ai/sandbox-runtime
+ * 0.0.83 `dist/sandbox/sandbox-config.js` (filesystemPathEntrySchema).
+ */
+export type SrtPath = string | { path: string; literal: true };
+
+/** The path an {@link SrtPath} names or spells. */
+export const srtPathText = (p: SrtPath): string => (typeof p === 'string' ? p : p.path);
+
 /** srt settings. */
 export interface SrtSettings {
-  filesystem: { denyRead: string[]; allowRead: string[]; allowWrite: string[]; denyWrite: string[] };
+  filesystem: { denyRead: SrtPath[]; allowRead: SrtPath[]; allowWrite: SrtPath[]; denyWrite: SrtPath[] };
   network: {
     allowedDomains: string[];
     deniedDomains: string[];
@@ -303,21 +312,23 @@ export const NETWORK_ON_HOSTS = [
   'security.debian.org',
 ] as const;
 
-/** A policy glob as an absolute srt path pattern: `~/x` below the home dir, else inside the worktree (`**\/` for a bare name). */
+/**
+ * A policy glob as an absolute srt path pattern: `~/x` below the home dir, else inside the worktree (`**\/`
+ * for a bare name). A folder above it whose name holds a glob character (`[team]`) needs no escape: srt
+ * also reads a pattern's existing leading folders as names (path-entries.js `literalReadings`).
+ */
 function abs(glob: string, layout: SandboxLayout): string {
   if (glob.startsWith('~/')) return join(layout.homeDir, glob.slice(2));
   return join(layout.worktree, glob.includes('/') ? glob : `**/${glob}`);
 }
 
 /**
- * Paths srt must take as names: one with a glob character would be expanded (a file named `**` in the
- * checkout made the whole checkout readable).
- * @throws ConfigError naming the path
+ * Paths srt must take as names: one holding a glob character (a checkout under `[team]/`) is marked
+ * literal, so srt neither expands it into other paths (a file named `**` in the checkout once made the
+ * whole checkout readable) nor drops it. Pure.
  */
-function literal(paths: string[]): string[] {
-  const pattern = paths.find(hasSrtGlob);
-  if (pattern !== undefined) throw new ConfigError(`${JSON.stringify(pattern)} holds a glob character (* ? [ ]), which the OS sandbox would expand into other paths, so it cannot be made readable or writable; rename or move it`);
-  return paths;
+function names(paths: readonly string[]): SrtPath[] {
+  return paths.map((p) => (hasSrtGlob(p) ? { path: p, literal: true as const } : p));
 }
 
 /**
@@ -329,11 +340,11 @@ function literal(paths: string[]): string[] {
  * and the scope check. Pure.
  * @returns absolute paths or patterns for srt's `denyWrite`
  */
-function writeDenies(glob: string, layout: SandboxLayout): string[] {
+function writeDenies(glob: string, layout: SandboxLayout): SrtPath[] {
   const path = abs(glob, layout);
   const anyDepth = `${join(layout.worktree, '**')}/`;
   const name = path.startsWith(anyDepth) ? path.slice(anyDepth.length) : undefined;
-  return name !== undefined && name !== '' && !hasSrtGlob(name) ? [path, join(layout.worktree, name)] : [path];
+  return name !== undefined && name !== '' && !hasSrtGlob(name) ? [path, ...names([join(layout.worktree, name)])] : [path];
 }
 
 /** Whether the srt domain pattern `pattern` (`host` or `*.suffix`) covers the host of `endpoint` (`host` or `host:port`). Pure. */
@@ -359,21 +370,25 @@ function coversHost(pattern: string, endpoint: string): boolean {
  *   network off (that port only); empty for gates and setup commands
  * @param keys set when the process holds stand-ins for the tool's API keys (agents and reviewers)
  * @returns the settings; pure
- * @throws ConfigError when a path to allow holds a glob character srt would expand
  */
 export function osSandboxSettings(policy: Policy, layout: SandboxLayout, apiHosts: readonly string[], keys?: KeyInjectionSettings): SrtSettings {
-  // A toolchain whose path srt would read as a pattern is not granted (PATH is the user's; a grant must
-  // name one folder).
-  const toolchains = (layout.toolchains ?? []).filter((t) => !hasSrtGlob(t));
+  // Every path of the run's layout is a name (marked literal where it holds a glob character); only the
+  // policy's globs are patterns.
+  const toolchains = layout.toolchains ?? [];
   const system = layout.platform === 'darwin' ? [...SYSTEM_READ, ...MACOS_SYSTEM_READ] : SYSTEM_READ;
   const filesystem: SrtSettings['filesystem'] = {
-    denyRead: ['/', ...SYSTEM_SECRETS, ...toolchains.map((t) => join(t, 'etc', 'npmrc')), layout.agentctlHome, layout.repoRoot, ...(layout.tempRoot ? [layout.tempRoot] : []), ...HOME_SECRETS.map((s) => join(layout.homeDir, s)), ...policy.deny.map((d) => abs(d.value, layout))],
+    denyRead: [
+      '/',
+      ...SYSTEM_SECRETS,
+      ...names([...toolchains.map((t) => join(t, 'etc', 'npmrc')), layout.agentctlHome, layout.repoRoot, ...(layout.tempRoot ? [layout.tempRoot] : []), ...HOME_SECRETS.map((s) => join(layout.homeDir, s))]),
+      ...policy.deny.map((d) => abs(d.value, layout)),
+    ],
     // The run's generated files one by one, not its folder: a read-only mount of the folder would cover
     // the writable tool homes below it.
-    allowRead: literal([...system, ...toolchains, layout.worktree, ...COMMON_GIT_READ.map((p) => join(layout.commonGitDir, p)), ...layout.readOnlyFiles, ...layout.writable, ...(layout.readable ?? []), ...(layout.shared ?? [])]),
-    allowWrite: literal([layout.worktree, ...layout.writable]),
+    allowRead: names([...system, ...toolchains, layout.worktree, ...COMMON_GIT_READ.map((p) => join(layout.commonGitDir, p)), ...layout.readOnlyFiles, ...layout.writable, ...(layout.readable ?? []), ...(layout.shared ?? [])]),
+    allowWrite: names([layout.worktree, ...layout.writable]),
     // The worktree's `.git` pointer is masked as a whole; metadata globs (`.git`, `.git/**`) are covered by it.
-    denyWrite: [join(layout.worktree, '.git'), ...layout.readOnlyFiles, ...[...policy.deny, ...policy.protected].filter((d) => !isGitMetadataGlob(d.value)).flatMap((d) => writeDenies(d.value, layout))],
+    denyWrite: [...names([join(layout.worktree, '.git'), ...layout.readOnlyFiles]), ...[...policy.deny, ...policy.protected].filter((d) => !isGitMetadataGlob(d.value)).flatMap((d) => writeDenies(d.value, layout))],
   };
   const networkOn = policy.network.value ? NETWORK_ON_HOSTS : [];
   const allowedDomains = [...new Set([...apiHosts, ...networkOn])];
