@@ -6,6 +6,7 @@ import { rebuildAll } from '../evidence/projectionCatalog.js';
 import { scanMergedRuns } from '../orchestrator/scan.js';
 import { trustOf } from '../orchestrator/context.js';
 import { printJson, println } from '../ui/output.js';
+import { stderrProgress } from '../ui/progress.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
 
@@ -41,7 +42,7 @@ export async function rebuild(opts: { json?: boolean }): Promise<number> {
   return withContext(async (ctx) => {
     // Git evidence first, as every trust read does, so both sides see the same events.
     await scanMergedRuns(ctx);
-    const summary = rebuildAll(ctx.store, ctx.project.config.project, ctx.project.config.trust);
+    const summary = rebuildAll(ctx.store, ctx.project.config.project, ctx.project.config.trust, stderrProgress('rebuilding projections'));
     const { trust, runs, requests, activity, controls, agreed } = summary;
     if (opts.json) printJson({ profiles: trust.profiles, lastSeq: trust.lastSeq, agreed, projections: summary });
     else {

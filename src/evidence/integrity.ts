@@ -13,6 +13,7 @@ import { closeSync, constants, fstatSync, fsyncSync, openSync, readFileSync, rea
 import { dirname } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import { reporting, type ProgressFn } from '../core/progress.js';
 import { canonicalJson, hmacSha256, sameDigest, sha256 } from './canonical.js';
 import { verifyChain, type ChainLink } from './events.js';
 import { startIntegrityCheck, withScanCache } from './integrityCheck.js';
@@ -276,9 +277,10 @@ function* chainLinks(db: Database.Database): Generator<ChainLink> {
  * @param key the installation's log key (undefined when the key file does not exist)
  * @param checkpoint the checkpoint file as read by {@link readCheckpointFor} (read it before calling: the
  *   checkpointed event is then inside the snapshot this reads)
+ * @param onProgress told how many of the events were verified (every 10,000, and at the end)
  * @returns the report; `ok` only when every check passed (a legacy log with no key yet passes unauthenticated)
  */
-export function verifyLog(db: Database.Database, expectedFingerprint: string, key: KeyObject | undefined, checkpoint: CheckpointFile): VerifyReport {
+export function verifyLog(db: Database.Database, expectedFingerprint: string, key: KeyObject | undefined, checkpoint: CheckpointFile, onProgress?: ProgressFn): VerifyReport {
   const integrityCheck = startIntegrityCheck(db);
   const problems: string[] = [];
   const missing = missingTriggers(db);
@@ -289,7 +291,7 @@ export function verifyLog(db: Database.Database, expectedFingerprint: string, ke
   const snapshot = db.transaction(() => {
     const { count, head } = db.prepare('SELECT count(*) AS count, coalesce(max(seq), 0) AS head FROM events').get() as { count: number; head: number };
     const at = cp && cp.seq > 0 ? (db.prepare('SELECT hash FROM events WHERE seq = ?').get(cp.seq) as { hash: string } | undefined) : undefined;
-    const chain = verifyChain(chainLinks(db), { key, keyedFrom: plan.keyedFrom });
+    const chain = verifyChain(reporting(chainLinks(db), count, onProgress), { key, keyedFrom: plan.keyedFrom });
     return { count, head, at, chain };
   });
   const { count, head, at, chain } = withScanCache(db, () => snapshot.deferred());

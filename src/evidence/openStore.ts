@@ -8,6 +8,7 @@ import { basename, dirname, join, resolve, sep } from 'node:path';
 import { existsSync, realpathSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
 import type { HomePaths } from '../core/paths.js';
+import type { ProgressFn } from '../core/progress.js';
 import { readCheckpointFor, verifyLog, type VerifyReport } from './integrity.js';
 import { readLogKey } from './key.js';
 import { readLocalCheckpoint } from './pg/auth.js';
@@ -100,9 +101,10 @@ export function openStore(target: StoreTarget, paths: HomePaths, env: NodeJS.Pro
 
 /**
  * Verify a store without writing anything (no key created, no checkpoint moved).
+ * @param onProgress told how many events were verified (every 10,000, and at the end)
  * @returns the report, or undefined when a SQLite log does not exist yet
  */
-export function verifyStore(target: StoreTarget, paths: HomePaths, env: NodeJS.ProcessEnv): VerifyReport | undefined {
+export function verifyStore(target: StoreTarget, paths: HomePaths, env: NodeJS.ProcessEnv, onProgress?: ProgressFn): VerifyReport | undefined {
   if (target.kind === 'sqlite') {
     if (!existsSync(target.file)) return undefined;
     const key = readLogKey(paths.keyFile);
@@ -111,7 +113,7 @@ export function verifyStore(target: StoreTarget, paths: HomePaths, env: NodeJS.P
       // The checkpoint first: verifyLog's snapshot, taken after, then holds the event it records even while
       // another process appends. The events are streamed (constant memory), never loaded as a whole.
       const checkpoint = readCheckpointFor(target.file, key);
-      return verifyLog(store.db, expectedSchemaFingerprint(), key, checkpoint);
+      return verifyLog(store.db, expectedSchemaFingerprint(), key, checkpoint, onProgress);
     } finally {
       store.close();
     }
@@ -123,7 +125,7 @@ export function verifyStore(target: StoreTarget, paths: HomePaths, env: NodeJS.P
     if (!store.schema.version) return verifyPgLog(store.schema, [], undefined, key, local);
     // Events and head row from one snapshot, so appends by other machines meanwhile do not look like tampering.
     const [events, head] = store.session.snapshot(() => [store.query(), readHead(store.session)] as const);
-    return verifyPgLog(store.schema, events, head, key, local);
+    return verifyPgLog(store.schema, events, head, key, local, onProgress);
   } finally {
     store.close();
   }

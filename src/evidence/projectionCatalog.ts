@@ -4,6 +4,7 @@
  * rebuild of them all that `agentctl projections rebuild` (and `trust rebuild`) runs.
  */
 import { canonicalJson } from './canonical.js';
+import type { ProgressFn } from '../core/progress.js';
 import type { StoredEvent } from './events.js';
 import { CONTROL_EVENT_TYPES, HOUR_MS, activityOf, addActivity, applyControlEvent, emptyControls, type Activity, type Controls } from './projections/breakers.js';
 import type { TrustRules } from './projections/trust-rules.js';
@@ -234,11 +235,15 @@ export const rebuildPaging = { events: 5_000 };
  * incremental version, and keep the rebuilt ones. The log is read once, a page at a time, each page
  * folded into every projection (the row projections' scratch copies, the snapshots' states); each is
  * then brought to the head and compared on its own. Linear in the log's length, flat in memory.
+ * @param onProgress told how far it got, out of four times the log's events at the start: reading them
+ *   (three per event, the bulk of the time) then the comparisons (a quarter of the rest per row projection)
  */
-export function rebuildAll(store: EventStore, project: string, rules: TrustRules): RebuildSummary {
+export function rebuildAll(store: EventStore, project: string, rules: TrustRules, onProgress?: ProgressFn): RebuildSummary {
   const rowFolds = [runsFold(project), requestsFold(project), verdictsFold(project), activityFold(project)] as RowFold<unknown>[];
   const snapshotFolds = [trustFold(project, rules), controlsFold, factsFold(project)] as SnapshotFold<unknown>[];
   for (const f of rowFolds) clearScratch(store, f);
+  const events = store.headSeq();
+  const report = (done: number) => onProgress?.(Math.min(done, 4 * events), 4 * events);
   const states = snapshotFolds.map((f) => f.empty());
   // A row projection's events wait until they fill a page (one transaction each, as when it is synced
   // on its own): a projection of few events (follow-up requests) is not written once per page read.
@@ -265,12 +270,17 @@ export function rebuildAll(store: EventStore, project: string, rules: TrustRules
       for (const e of page) if (selects(f.filter, e)) f.apply(states[i], e);
     });
     seq = lastSeq;
+    report(3 * Math.min(seq, events));
     if (!full) break;
   }
   rowFolds.forEach((_f, i) => {
     if (pending[i]!.length || written[i]! < seq) flush(i, seq);
   });
-  const [runs, requests, verdicts, activity] = rowFolds.map((f) => finishRebuildRows(store, f)) as [RebuildReport, RebuildReport, RebuildReport, RebuildReport];
+  const [runs, requests, verdicts, activity] = rowFolds.map((f, i) => {
+    const r = finishRebuildRows(store, f);
+    report(3 * events + Math.floor((events * (i + 1)) / rowFolds.length));
+    return r;
+  }) as [RebuildReport, RebuildReport, RebuildReport, RebuildReport];
   const sameJson = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
   // canonicalJson drops undefined properties, so an in-memory state compares equal to its JSON round trip.
   const [t, c, f] = snapshotFolds.map((fold, i) => rebuildSnapshot(store, fold, sameJson, { state: states[i], lastSeq: seq }));

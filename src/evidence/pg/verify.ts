@@ -3,6 +3,7 @@
  * triggers, the whole chain under the team key, the head row and this machine's checkpoint.
  */
 import type { KeyObject } from 'node:crypto';
+import { reporting, type ProgressFn } from '../../core/progress.js';
 import { verifyChain, type StoredEvent } from '../events.js';
 import { authentic, type CheckpointFile, type VerifyReport } from '../integrity.js';
 import { PG_KEYED_FROM, headAuthentic, type HeadRow } from './auth.js';
@@ -15,15 +16,16 @@ import { PG_SCHEMA_VERSION, type PgSchemaState } from './schema.js';
  * @param head the head row
  * @param key the team key (undefined when this machine has none)
  * @param local this machine's checkpoint of the log
+ * @param onProgress told how many of the events were verified (every 10,000, and at the end)
  * @returns the report; `ok` only when every check passed
  */
-export function verifyPgLog(schema: PgSchemaState, events: readonly StoredEvent[], head: HeadRow | undefined, key: KeyObject | undefined, local: CheckpointFile): VerifyReport {
+export function verifyPgLog(schema: PgSchemaState, events: readonly StoredEvent[], head: HeadRow | undefined, key: KeyObject | undefined, local: CheckpointFile, onProgress?: ProgressFn): VerifyReport {
   const problems: string[] = [];
   const schemaOk = schema.version === PG_SCHEMA_VERSION && schema.badTriggers.length === 0;
   if (schema.badTriggers.length) problems.push(`the events table's append-only triggers are missing or disabled (${schema.badTriggers.join(', ')}): tampering`);
   if (schema.version !== PG_SCHEMA_VERSION) problems.push(`schema version ${schema.version}, expected ${PG_SCHEMA_VERSION}`);
   if (!key) problems.push("the team's log key is missing on this machine, so the log cannot be verified (AGENTCTL_LOG_KEY_FILE)");
-  const chain = verifyChain(events, { key, keyedFrom: PG_KEYED_FROM });
+  const chain = verifyChain(reporting(events, events.length, onProgress), { key, keyedFrom: PG_KEYED_FROM });
   if (!chain.ok) problems.push(`hash chain broken at sequence ${chain.firstBadSeq}: ${chain.problem}`);
   let firstBad = chain.firstBadSeq;
   const last = events.at(-1);
