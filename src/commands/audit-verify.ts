@@ -23,7 +23,13 @@ export default async function auditVerify(opts: { json?: boolean }): Promise<num
   const target = await storeTargetAt(process.cwd());
   const database = storeName(target);
   // Read-only: verification never creates a key or moves a checkpoint.
-  const report = verifyStore(target, paths, process.env, stderrProgress('verifying events'));
+  const progress = stderrProgress('verifying events');
+  let report;
+  try {
+    report = verifyStore(target, paths, process.env, progress.report);
+  } finally {
+    progress.end();
+  }
   if (!report) {
     if (opts.json) printJson({ ok: true, events: 0, problems: [] });
     else println(`No event log yet at ${terminalSafe(database)}.`);

@@ -42,7 +42,13 @@ export async function rebuild(opts: { json?: boolean }): Promise<number> {
   return withContext(async (ctx) => {
     // Git evidence first, as every trust read does, so both sides see the same events.
     await scanMergedRuns(ctx);
-    const summary = rebuildAll(ctx.store, ctx.project.config.project, ctx.project.config.trust, stderrProgress('rebuilding projections'));
+    const progress = stderrProgress('rebuilding projections');
+    let summary;
+    try {
+      summary = rebuildAll(ctx.store, ctx.project.config.project, ctx.project.config.trust, progress.report);
+    } finally {
+      progress.end();
+    }
     const { trust, runs, requests, activity, controls, agreed } = summary;
     if (opts.json) printJson({ profiles: trust.profiles, lastSeq: trust.lastSeq, agreed, projections: summary });
     else {

@@ -4,15 +4,20 @@
 export type ProgressFn = (done: number, total: number) => void;
 
 /**
- * The items of `items`, in order, reporting to `onProgress` after every `every` of them and once at the
- * end (with `total`). Without `onProgress`, `items` itself (nothing is added to a hot loop).
+ * The items of `items`, in order, reporting to `onProgress` before the first (0), after every `every` of
+ * them and once at the end (with `total`). A walk stopped early (a consumer that returns at a bad item)
+ * gets no final report.
+ * @param items what the work walks (e.g. the log's events, read lazily)
  * @param total how many items there are (known beforehand, e.g. a count read in the same snapshot)
+ * @param onProgress told (done, total), both counts of items; undefined: nothing is reported
  * @param every items between two reports (a count)
+ * @returns the same items; `items` itself without `onProgress` (nothing is added to a hot loop)
  */
 export function reporting<T>(items: Iterable<T>, total: number, onProgress: ProgressFn | undefined, every = 10_000): Iterable<T> {
   if (!onProgress) return items;
   return (function* () {
     let done = 0;
+    onProgress(0, total);
     for (const item of items) {
       yield item;
       if (++done % every === 0) onProgress(done, total);

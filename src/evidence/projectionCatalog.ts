@@ -244,6 +244,7 @@ export function rebuildAll(store: EventStore, project: string, rules: TrustRules
   for (const f of rowFolds) clearScratch(store, f);
   const events = store.headSeq();
   const report = (done: number) => onProgress?.(Math.min(done, 4 * events), 4 * events);
+  report(0);
   const states = snapshotFolds.map((f) => f.empty());
   // A row projection's events wait until they fill a page (one transaction each, as when it is synced
   // on its own): a projection of few events (follow-up requests) is not written once per page read.

@@ -3,10 +3,11 @@
  * progress bar on stderr when it is a terminal, and erase it before their report; piped, they print none.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync } from 'node:fs';
+import { chmodSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentctl, BIN, cleanup, git, makeRepo, taskFile } from '../helpers.js';
+import Database from 'better-sqlite3';
+import { agentctl, BIN, cleanup, git, makeRepo, taskFile, tempDir } from '../helpers.js';
 
 afterAll(cleanup);
 
@@ -23,8 +24,8 @@ beforeAll(async () => {
 });
 
 /** What a terminal got from `agentctl <args>` (stdout and stderr both go to it), and the exit code. */
-function onTerminal(args: string): { screen: string; code: number | null } {
-  const r = spawnSync('script', ['-qec', `${process.execPath} ${BIN} ${args}`, '/dev/null'], { cwd: repo, env: { PATH: process.env.PATH, HOME: process.env.HOME, AGENTCTL_HOME: home, NO_COLOR: '1', TERM: 'dumb' }, encoding: 'utf8' });
+function onTerminal(args: string, term = 'xterm', at = home): { screen: string; code: number | null } {
+  const r = spawnSync('script', ['-qec', `${process.execPath} ${BIN} ${args}`, '/dev/null'], { cwd: repo, env: { PATH: process.env.PATH, HOME: process.env.HOME, AGENTCTL_HOME: at, NO_COLOR: '1', TERM: term }, encoding: 'utf8' });
   return { screen: r.stdout, code: r.status };
 }
 
@@ -49,5 +50,25 @@ describe.runIf(hasScript)('progress on a terminal', () => {
     expect(piped.code).toBe(0);
     expect(piped.stderr).not.toContain('rebuilding');
     expect(JSON.parse(piped.stdout).agreed).toBe(true);
+  });
+
+  it('a verification that fails half-way erases its bar before the report; a dumb terminal gets no bar', () => {
+    const copy = join(tempDir(), 'home');
+    cpSync(home, copy, { recursive: true });
+    const db = new Database(join(copy, 'agentctl.db'));
+    const triggers = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'").all() as { name: string; sql: string }[];
+    for (const t of triggers) db.exec(`DROP TRIGGER ${t.name}`);
+    db.prepare("UPDATE events SET payload = '{}' WHERE seq = 5").run();
+    for (const t of triggers) db.exec(t.sql);
+    db.close();
+    const t = onTerminal('audit verify', 'xterm', copy);
+    expect(t.code).toBe(7);
+    expect(t.screen).toContain('verifying events');
+    // The bar never reached 100%: it is erased (ESC [2K) before FAILED, not left with the report glued on.
+    const after = t.screen.slice(t.screen.lastIndexOf('verifying events'));
+    expect(after).toMatch(/^verifying events [^\n]*\u001b\[2K[^\n]*FAILED/);
+    const dumb = onTerminal('audit verify', 'dumb');
+    expect(dumb.code).toBe(0);
+    expect(dumb.screen).not.toContain('verifying');
   });
 });
