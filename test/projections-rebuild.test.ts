@@ -128,4 +128,44 @@ describe('rebuilding every projection in one read of the log', () => {
       store.close();
     }
   });
+
+  it('compares on one snapshot: another process appending and syncing while the rows are compared is no difference', () => {
+    const file = join(tempDir(), 'agentctl.db');
+    const store = openEventStore(file);
+    const other = openEventStore(file);
+    try {
+      const s = (run: number, kind: 'run.planned' | 'run.discarded') => eventOf({ run, project: 'p', agent: 'claude', taskType: 'docs', kind, n: 1 });
+      // More runs than one page of the comparison (1,000 rows), so it reads the incremental rows twice.
+      store.append(Array.from({ length: 1500 }, (_, i) => s(i + 1, 'run.planned')));
+      persisted(store, 'p');
+      const tables = store.projections();
+      const reader = tables.reader.bind(tables);
+      let raced = false;
+      // Between the comparison's first and second page of incremental rows: another process appends and syncs.
+      tables.reader = (name) => {
+        const r = reader(name);
+        if (name !== 'runs:p') return r;
+        return {
+          ...r,
+          list: (q) => {
+            if (q?.byKey && q.afterKey !== undefined && !raced) {
+              raced = true;
+              other.append([s(999, 'run.discarded')]);
+              persisted(other, 'p');
+            }
+            return r.list(q);
+          },
+        };
+      };
+      const summary = rebuildAll(store, 'p', rules);
+      tables.reader = reader;
+      expect(raced).toBe(true);
+      expect(summary.runs.differences).toEqual({ count: 0, keys: [] });
+      expect(summary.agreed).toBe(true);
+      expect(persisted(store, 'p')).toEqual(fromZero(store.query(), 'p'));
+    } finally {
+      other.close();
+      store.close();
+    }
+  });
 });

@@ -102,8 +102,13 @@ interface Place {
   authenticated: boolean;
 }
 
-/** SQL creating the private scratch tables of a connection (only the primary key: rebuilds read by key). */
+/**
+ * SQL creating the private scratch tables of a connection (only the primary key: rebuilds read by key), in
+ * a temporary file, not in memory (SQLite pages them out past its cache, so a rebuild's memory stays flat
+ * whatever the log's size; the pragma also drops the connection's other temporary tables: there are none).
+ */
 const SCRATCH_TABLES_SQL = `
+  PRAGMA temp_store = FILE;
   CREATE TEMP TABLE IF NOT EXISTS scratch_heads (name TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, version TEXT NOT NULL, mac TEXT NOT NULL);
   CREATE TEMP TABLE IF NOT EXISTS scratch_rows (
     name TEXT NOT NULL, key TEXT NOT NULL, kind TEXT, grp TEXT, ord INTEGER NOT NULL, value TEXT NOT NULL, mac TEXT NOT NULL,
@@ -229,6 +234,8 @@ function tablesAt(db: Database.Database, key: KeyObject | undefined, place: Plac
     names() {
       return (db.prepare(`SELECT name FROM ${HEADS} ORDER BY name`).all() as { name: string }[]).map((r) => r.name);
     },
+    // A deferred transaction reads one snapshot of the WAL (writers go on; they are not seen).
+    snapshot: (fn) => db.transaction(fn).deferred(),
     scratch,
   };
 }

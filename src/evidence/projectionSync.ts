@@ -283,31 +283,47 @@ export interface RebuildReport {
 /**
  * Finish the rebuild of a row projection from zero, once its scratch projection was folded from zero (to
  * any sequence, e.g. by one read of the log shared with other projections, {@link foldScratchPage}):
- * fold both it and the incremental one to the head, compare them row by row (paged: memory stays flat)
- * and keep the rebuilt rows. Linear in the log's length, constant in memory.
+ * fold both it and the incremental one to the head, compare them row by row on one snapshot (paged: memory
+ * stays flat) and keep the rebuilt rows. Linear in the log's length, constant in memory.
  * @returns what differed (nothing when the incremental projection was right)
  */
 export function finishRebuildRows<V>(store: EventStore, fold: RowFold<V>): RebuildReport {
   const tables = store.projections();
   const scratchTables = tables.scratch();
   const scratch = scratchOf(fold);
-  for (;;) {
+  const inc = tables.reader(fold.name);
+  const reb = scratchTables.reader(scratch.name);
+  let compared: { differences: RebuildReport['differences']; lastSeq: number; rows: number } | undefined;
+  while (!compared) {
     syncRows(store, fold);
     while (!scratchTables.write(scratch.name, (w) => foldPage(store, scratch, w)));
-    // Appends between the two may leave them at different heads: fold both again until they meet.
-    const a = tables.reader(fold.name).head()?.lastSeq;
-    const b = scratchTables.reader(scratch.name).head()?.lastSeq;
-    if (a === b) break;
+    // On one snapshot: another process syncing the incremental projection meanwhile would otherwise show
+    // rows of a later head than the one checked. Appends between the two folds leave them at different
+    // heads: fold both again until they meet.
+    compared = tables.snapshot(() => {
+      const lastSeq = reb.head()?.lastSeq;
+      if (lastSeq === undefined || inc.head()?.lastSeq !== lastSeq) return undefined;
+      return { differences: compareRows(inc, reb), lastSeq, rows: reb.count() };
+    });
   }
+  const { differences, lastSeq, rows } = compared;
+  if (differences.count) copyRows(tables, reb, fold.name, { lastSeq, version: fold.version });
+  scratchTables.write(scratch.name, (w) => w.clear());
+  return { name: fold.name, rows, lastSeq, differences };
+}
+
+/**
+ * The keys whose rows differ between the incremental projection `inc` and its rebuild `reb` (at most 20
+ * listed), and how many: both walked in key order a page at a time (a merge join). A row of `inc` that
+ * fails authentication counts as one more difference.
+ */
+function compareRows(inc: ProjectionReader, reb: ProjectionReader): RebuildReport['differences'] {
   const differences = { count: 0, keys: [] as string[] };
   const note = (key: string) => {
     differences.count++;
     if (differences.keys.length < 20) differences.keys.push(key);
   };
   const PAGE = 1_000;
-  // Walk both in key order, a page at a time (a merge join).
-  const inc = tables.reader(fold.name);
-  const reb = scratchTables.reader(scratch.name);
   let incPage: ProjectionRow[] = [];
   let rebPage: ProjectionRow[] = [];
   let incAfter: string | undefined;
@@ -349,11 +365,7 @@ export function finishRebuildRows<V>(store: EventStore, fold: RowFold<V>): Rebui
     }
   }
   if (damaged) note('(a row failed authentication)');
-  const lastSeq = reb.head()!.lastSeq;
-  const rows = reb.count();
-  if (differences.count) copyRows(tables, reb, fold.name, { lastSeq, version: fold.version });
-  scratchTables.write(scratch.name, (w) => w.clear());
-  return { name: fold.name, rows, lastSeq, differences };
+  return differences;
 }
 
 /**

@@ -79,6 +79,12 @@ export interface ProjectionTables {
   /** Names of the projections with a head (for rebuilds and clean-up). */
   names(): string[];
   /**
+   * Run `fn`'s reads (of these tables, the scratch ones and the log) on one committed state: what other
+   * processes append or write meanwhile is not seen. `fn` must not write.
+   * @returns what `fn` returns
+   */
+  snapshot<T>(fn: () => T): T;
+  /**
    * Tables for a rebuild's scratch projections (the rows folded from zero to compare with the incremental
    * ones), with the same interface. SQLite: private to this connection (a temporary table, in a file SQLite
    * deletes on close, so memory stays bounded), not durable and not authenticated, since no other process

@@ -173,6 +173,7 @@ export function pgProjectionTables(s: PgSession, key: KeyObject | undefined): Pr
     reader,
     // The shared tables: a rebuild's scratch rows are authenticated and named apart (`<name>~rebuild`).
     scratch: () => tables,
+    snapshot: (fn) => s.snapshot(fn),
     write(name, fn) {
       if (!key) throw new InternalError('the event log was opened for inspection only; refusing to write projections');
       if (active) throw new InternalError('a projection write is already in progress on this connection');
