@@ -327,7 +327,7 @@ function abs(glob: string, layout: SandboxLayout): string {
  * literal, so srt neither expands it into other paths (a file named `**` in the checkout once made the
  * whole checkout readable) nor drops it. Pure.
  */
-function names(paths: readonly string[]): SrtPath[] {
+function srtNames(paths: readonly string[]): SrtPath[] {
   return paths.map((p) => (hasSrtGlob(p) ? { path: p, literal: true as const } : p));
 }
 
@@ -344,7 +344,7 @@ function writeDenies(glob: string, layout: SandboxLayout): SrtPath[] {
   const path = abs(glob, layout);
   const anyDepth = `${join(layout.worktree, '**')}/`;
   const name = path.startsWith(anyDepth) ? path.slice(anyDepth.length) : undefined;
-  return name !== undefined && name !== '' && !hasSrtGlob(name) ? [path, ...names([join(layout.worktree, name)])] : [path];
+  return name !== undefined && name !== '' && !hasSrtGlob(name) ? [path, ...srtNames([join(layout.worktree, name)])] : [path];
 }
 
 /** Whether the srt domain pattern `pattern` (`host` or `*.suffix`) covers the host of `endpoint` (`host` or `host:port`). Pure. */
@@ -380,15 +380,15 @@ export function osSandboxSettings(policy: Policy, layout: SandboxLayout, apiHost
     denyRead: [
       '/',
       ...SYSTEM_SECRETS,
-      ...names([...toolchains.map((t) => join(t, 'etc', 'npmrc')), layout.agentctlHome, layout.repoRoot, ...(layout.tempRoot ? [layout.tempRoot] : []), ...HOME_SECRETS.map((s) => join(layout.homeDir, s))]),
+      ...srtNames([...toolchains.map((t) => join(t, 'etc', 'npmrc')), layout.agentctlHome, layout.repoRoot, ...(layout.tempRoot ? [layout.tempRoot] : []), ...HOME_SECRETS.map((s) => join(layout.homeDir, s))]),
       ...policy.deny.map((d) => abs(d.value, layout)),
     ],
     // The run's generated files one by one, not its folder: a read-only mount of the folder would cover
     // the writable tool homes below it.
-    allowRead: names([...system, ...toolchains, layout.worktree, ...COMMON_GIT_READ.map((p) => join(layout.commonGitDir, p)), ...layout.readOnlyFiles, ...layout.writable, ...(layout.readable ?? []), ...(layout.shared ?? [])]),
-    allowWrite: names([layout.worktree, ...layout.writable]),
+    allowRead: srtNames([...system, ...toolchains, layout.worktree, ...COMMON_GIT_READ.map((p) => join(layout.commonGitDir, p)), ...layout.readOnlyFiles, ...layout.writable, ...(layout.readable ?? []), ...(layout.shared ?? [])]),
+    allowWrite: srtNames([layout.worktree, ...layout.writable]),
     // The worktree's `.git` pointer is masked as a whole; metadata globs (`.git`, `.git/**`) are covered by it.
-    denyWrite: [...names([join(layout.worktree, '.git'), ...layout.readOnlyFiles]), ...[...policy.deny, ...policy.protected].filter((d) => !isGitMetadataGlob(d.value)).flatMap((d) => writeDenies(d.value, layout))],
+    denyWrite: [...srtNames([join(layout.worktree, '.git'), ...layout.readOnlyFiles]), ...[...policy.deny, ...policy.protected].filter((d) => !isGitMetadataGlob(d.value)).flatMap((d) => writeDenies(d.value, layout))],
   };
   const networkOn = policy.network.value ? NETWORK_ON_HOSTS : [];
   const allowedDomains = [...new Set([...apiHosts, ...networkOn])];
