@@ -5,7 +5,9 @@
 import chalk from 'chalk';
 import { CommanderError } from 'commander';
 import { AgentctlError, EXIT } from '../core/errors.js';
+import { catchUp } from '../core/progress.js';
 import { configureColor } from '../ui/output.js';
+import { stderrProgress } from '../ui/progress.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { buildProgram } from './program.js';
 
@@ -16,6 +18,8 @@ import { buildProgram } from './program.js';
  */
 export async function main(argv: readonly string[]): Promise<number> {
   configureColor();
+  // A saved projection far behind the log (first use, or after an upgrade) takes seconds to bring up to date.
+  catchUp.begin = stderrProgress;
   // `agentctl … | head`: the reader went away; stop quietly instead of crashing on EPIPE.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(EXIT.OK);

@@ -3,6 +3,21 @@
 /** Called as long work advances: `done` of `total` units (events), `done` reaching `total` at the end. */
 export type ProgressFn = (done: number, total: number) => void;
 
+/** A progress display for one piece of work. */
+export interface Progress {
+  /** The callback to pass to the work; undefined when nothing is shown (the work adds nothing to its loop). */
+  report: ProgressFn | undefined;
+  /** End the display, finished or not (call it in a `finally`). */
+  end(): void;
+}
+
+/**
+ * Where work that no command asked for and that may take seconds is shown: bringing a saved projection
+ * up to date from far behind (on first use of a large log, or after an upgrade changed a projection's
+ * logic). The CLI sets `begin` (a bar on stderr when it is a terminal); elsewhere nothing is shown.
+ */
+export const catchUp: { begin?: (what: string) => Progress } = {};
+
 /**
  * The items of `items`, in order, reporting to `onProgress` before the first (0), after every `every` of
  * them and once at the end (with `total`). A walk stopped early (a consumer that returns at a bad item)

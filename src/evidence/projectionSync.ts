@@ -6,6 +6,7 @@
  * pages events in and rows out.
  */
 import { InternalError } from '../core/errors.js';
+import { catchUp, type Progress } from '../core/progress.js';
 import { canonicalJson } from './canonical.js';
 import type { StoredEvent } from './events.js';
 import { ProjectionDamagedError, type ProjectionReader, type ProjectionRow, type ProjectionTables, type ProjectionWriter } from './projectionTables.js';
@@ -115,9 +116,9 @@ function keysTouched<V>(fold: RowFold<V>, events: readonly StoredEvent[]): Set<s
 
 /**
  * Fold one page of events into `w` (the caller holds the write transaction).
- * @returns true when the projection reached the head of the log
+ * @returns whether the projection reached the head of the log, and the sequence it is at
  */
-function foldPage<V>(store: EventStore, fold: RowFold<V>, w: ProjectionWriter): boolean {
+function foldPage<V>(store: EventStore, fold: RowFold<V>, w: ProjectionWriter): { atHead: boolean; lastSeq: number } {
   let head;
   try {
     head = w.head();
@@ -133,7 +134,7 @@ function foldPage<V>(store: EventStore, fold: RowFold<V>, w: ProjectionWriter): 
   foldInto(fold, w, events);
   const lastSeq = full ? endSeq : Math.max(head.lastSeq, store.headSeq());
   w.setHead({ lastSeq, version: fold.version });
-  return !full;
+  return { atHead: !full, lastSeq };
 }
 
 /** Fold `events` (the fold's own, in sequence order) into `w`: the page's rows read in one go, written once. */
@@ -183,13 +184,14 @@ export function clearScratch(store: EventStore, fold: RowFold<unknown>): void {
   if (tables.scratch() !== tables && tables.names().includes(name)) tables.write(name, (w) => w.clear());
 }
 
-/** True when the projection's stored head is current (no lock taken). */
-function isCurrent(store: EventStore, fold: RowFold<unknown>): boolean {
+/** `current` when the projection's stored head is at the log's head (no lock taken), else the sequence it would fold from (0: from zero). */
+function currentSeq(store: EventStore, fold: RowFold<unknown>): number | 'current' {
   try {
     const head = store.projections().reader(fold.name).head();
-    return head !== undefined && head.version === fold.version && head.lastSeq >= store.headSeq();
+    if (head === undefined || head.version !== fold.version) return 0;
+    return head.lastSeq >= store.headSeq() ? 'current' : head.lastSeq;
   } catch (error) {
-    if (error instanceof ProjectionDamagedError) return false;
+    if (error instanceof ProjectionDamagedError) return 0;
     throw error;
   }
 }
@@ -200,18 +202,35 @@ function isCurrent(store: EventStore, fold: RowFold<unknown>): boolean {
  * @throws whatever the store throws (e.g. InternalError on a log opened for inspection only)
  */
 function syncRows<V>(store: EventStore, fold: RowFold<V>): void {
-  if (isCurrent(store, fold as RowFold<unknown>)) return;
+  const from = currentSeq(store, fold as RowFold<unknown>);
+  if (from === 'current') return;
   const tables = store.projections();
-  for (let attempt = 0; ; attempt++) {
-    try {
-      while (!tables.write(fold.name, (w) => foldPage(store, fold, w)));
-      return;
-    } catch (error) {
-      // A damaged row met while folding: drop the projection and fold it again from zero, once.
-      if (!(error instanceof ProjectionDamagedError) || attempt > 0) throw error;
-      tables.write(fold.name, (w) => w.clear());
+  const progress = showCatchUp(store, from);
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        for (;;) {
+          const page = tables.write(fold.name, (w) => foldPage(store, fold, w));
+          progress?.report?.(page.lastSeq - from, store.headSeq() - from);
+          if (page.atHead) return;
+        }
+      } catch (error) {
+        // A damaged row met while folding: drop the projection and fold it again from zero, once.
+        if (!(error instanceof ProjectionDamagedError) || attempt > 0) throw error;
+        tables.write(fold.name, (w) => w.clear());
+      }
     }
+  } finally {
+    progress?.end();
   }
+}
+
+/**
+ * A progress display ({@link catchUp}) for bringing a projection at `from` up to the log's head, when that
+ * is more than a page of events away; else undefined.
+ */
+export function showCatchUp(store: EventStore, from: number): Progress | undefined {
+  return store.headSeq() - from > paging.events ? catchUp.begin?.('bringing saved projections up to date') : undefined;
 }
 
 /**
@@ -296,7 +315,7 @@ export function finishRebuildRows<V>(store: EventStore, fold: RowFold<V>): Rebui
   let compared: { differences: RebuildReport['differences']; lastSeq: number; rows: number } | undefined;
   while (!compared) {
     syncRows(store, fold);
-    while (!scratchTables.write(scratch.name, (w) => foldPage(store, scratch, w)));
+    while (!scratchTables.write(scratch.name, (w) => foldPage(store, scratch, w)).atHead);
     // On one snapshot: another process syncing the incremental projection meanwhile would otherwise show
     // rows of a later head than the one checked. Appends between the two folds leave them at different
     // heads: fold both again until they meet.

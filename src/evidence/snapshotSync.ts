@@ -3,8 +3,9 @@
  * facts) saved as one authenticated snapshot with the last sequence folded in, advanced a page of
  * events at a time (see projectionSync.ts for row projections).
  */
+import type { ProgressFn } from '../core/progress.js';
 import type { StoredEvent } from './events.js';
-import { eventPage, paging } from './projectionSync.js';
+import { eventPage, paging, showCatchUp } from './projectionSync.js';
 import type { EventQuery, EventStore } from './store.js';
 
 /** A projection stored as one bounded state (trust profiles, breaker controls). */
@@ -41,9 +42,10 @@ function* pagesAfter(store: EventStore, filter: SnapshotFold<unknown>['filter'],
 
 /**
  * Fold the events after `from` into `state` (paged), saving as it goes.
+ * @param onProgress told, after each page, the events covered since `from` and those to cover
  * @returns the sequence covered
  */
-function advanceSnapshot<S>(store: EventStore, fold: SnapshotFold<S>, state: S, from: number, save: boolean): number {
+function advanceSnapshot<S>(store: EventStore, fold: SnapshotFold<S>, state: S, from: number, save: boolean, onProgress?: ProgressFn): number {
   let lastSeq = from;
   let saved = from;
   let changed = false;
@@ -61,6 +63,7 @@ function advanceSnapshot<S>(store: EventStore, fold: SnapshotFold<S>, state: S, 
       saved = lastSeq;
       changed = false;
     }
+    onProgress?.(lastSeq - from, Math.max(lastSeq, store.headSeq()) - from);
   }
   return lastSeq;
 }
@@ -90,7 +93,12 @@ export function syncSnapshot<S>(store: EventStore, fold: SnapshotFold<S>): S {
 /** {@link syncSnapshot}, with the sequence the returned state covers. */
 export function syncSnapshotAt<S>(store: EventStore, fold: SnapshotFold<S>): { state: S; lastSeq: number } {
   const { state, lastSeq } = loadSnapshot(store, fold);
-  return { state, lastSeq: advanceSnapshot(store, fold, state, lastSeq, true) };
+  const progress = showCatchUp(store, lastSeq);
+  try {
+    return { state, lastSeq: advanceSnapshot(store, fold, state, lastSeq, true, progress?.report) };
+  } finally {
+    progress?.end();
+  }
 }
 
 /**

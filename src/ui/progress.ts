@@ -1,22 +1,15 @@
 /** A progress bar on stderr for long work, drawn with the `progress` package. */
 import ProgressBar from 'progress';
-import type { ProgressFn } from '../core/progress.js';
-
-/** A progress bar to feed and then end. */
-export interface StderrProgress {
-  /** The callback to pass to the work; undefined when nothing is drawn (the work then adds nothing to its loop). */
-  report: ProgressFn | undefined;
-  /** Erase the bar, finished or not (call it in a `finally`: a failure's report must not follow a half bar). */
-  end(): void;
-}
+import type { Progress } from '../core/progress.js';
 
 /**
  * A progress bar on stderr (`verifying events [=====     ] 45% 3.1s`), for work that may take seconds on a
  * large log. Drawn only when stderr is a terminal that takes cursor moves (not `TERM=dumb`), at most every
- * 100 ms, and erased at the end, so a pipe, a log file or `--json` output never holds it.
+ * 100 ms, and erased at the end (also by `end()` when the work stopped half-way: a failure's report must
+ * not follow a half bar), so a pipe, a log file or `--json` output never holds it.
  * @param what what is being done, a fixed text (e.g. `verifying events`)
  */
-export function stderrProgress(what: string): StderrProgress {
+export function stderrProgress(what: string): Progress {
   if (!process.stderr.isTTY || process.env.TERM === 'dumb') return { report: undefined, end: () => undefined };
   let bar: ProgressBar | undefined;
   return {

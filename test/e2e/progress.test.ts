@@ -1,12 +1,14 @@
 /**
  * Progress on long work, in a real terminal (`script`): `audit verify` and `projections rebuild` draw a
  * progress bar on stderr when it is a terminal, and erase it before their report; piped, they print none.
+ * So does any command that brings a saved projection up to date from far behind (first use, an upgrade).
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
+import { openEventStore } from '../../src/evidence/store.js';
 import { agentctl, BIN, cleanup, git, makeRepo, taskFile, tempDir } from '../helpers.js';
 
 afterAll(cleanup);
@@ -70,5 +72,23 @@ describe.runIf(hasScript)('progress on a terminal', () => {
     const dumb = onTerminal('audit verify', 'dumb');
     expect(dumb.code).toBe(0);
     expect(dumb.screen).not.toContain('verifying');
+  });
+
+  it('a command whose saved projection is more than a page of events behind draws "bringing saved projections up to date", then erases it', async () => {
+    const copy = join(tempDir(), 'home');
+    cpSync(home, copy, { recursive: true });
+    const store = openEventStore(join(copy, 'agentctl.db'));
+    const planned = store.query({ types: ['run.planned'] })[0]!;
+    const subject = { runId: planned.runId, task: planned.task, agent: planned.agent, project: planned.project, taskType: planned.taskType };
+    // 6,000 tool calls of an earlier run: more than one page (5,000) for the runs projection to fold.
+    store.append(Array.from({ length: 6000 }, (_, i) => ({ type: 'tool.called' as const, ...subject, payload: { id: `t${i}`, tool: 'Edit', input: { file_path: 'docs/a.md' }, path: 'docs/a.md' } })));
+    store.close();
+    const t = onTerminal('runs', 'xterm', copy);
+    expect(t.code).toBe(0);
+    expect(t.screen).toMatch(/bringing saved projections up to date \[.*\] 100%/);
+    // Erased before the table: the header starts a clean line.
+    expect(t.screen.slice(t.screen.lastIndexOf('100%'))).toMatch(/^100%[^\n]*\u001b\[2K\u001b\[1GRUN +TASK/);
+    // Now current: no bar.
+    expect(onTerminal('runs', 'xterm', copy).screen).not.toContain('bringing');
   });
 });
