@@ -10,9 +10,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { rebuildAll, rebuildPaging } from '../src/evidence/projectionCatalog.js';
 import { openEventStore, type EventStore } from '../src/evidence/store.js';
 import { cleanup, tempDir } from './helpers.js';
-import { PROJECTS, eventOf, fromZero, history, persisted, rules, step } from './support/projectionHistory.js';
+import { PROJECTS, eventOf, fromZero, history, persisted, rules, type Step } from './support/projectionHistory.js';
 
 const defaultPage = rebuildPaging.events;
+/** An event of run `run` of project p. */
+const s = (run: number, kind: Step['kind']) => eventOf({ run, project: 'p', agent: 'claude', taskType: 'docs', kind, n: 1 });
 afterEach(() => {
   rebuildPaging.events = defaultPage;
   cleanup();
@@ -49,7 +51,6 @@ describe('rebuilding every projection in one read of the log', () => {
     const store = openEventStore(file);
     const other = openEventStore(file);
     try {
-      const s = (run: number, kind: (typeof step extends fc.Arbitrary<infer T> ? T : never)['kind']) => eventOf({ run, project: 'p', agent: 'claude', taskType: 'docs', kind, n: 1 });
       store.append([s(1, 'run.planned'), s(1, 'sandbox.created'), s(2, 'run.planned'), s(1, 'run.merged'), s(3, 'run.planned')]);
       persisted(store, 'p');
       // Another process appends right after the rebuild reads its first page, and its last (incomplete) one.
@@ -77,7 +78,6 @@ describe('rebuilding every projection in one read of the log', () => {
   it('an incremental row forged in the database is reported and replaced by the rebuilt one', () => {
     const store = openEventStore(join(tempDir(), 'agentctl.db'));
     try {
-      const s = (run: number, kind: 'run.planned' | 'run.discarded') => eventOf({ run, project: 'p', agent: 'claude', taskType: 'docs', kind, n: 1 });
       store.append([s(1, 'run.planned'), s(2, 'run.planned'), s(1, 'run.discarded')]);
       persisted(store, 'p');
       store.db.prepare("UPDATE projection_rows SET ord = 99 WHERE name = 'runs:p' AND key = 'p-run-1'").run();
@@ -97,7 +97,6 @@ describe('rebuilding every projection in one read of the log', () => {
     const store = openEventStore(file);
     const other = openEventStore(file);
     try {
-      const s = (run: number, kind: 'run.planned' | 'run.discarded') => eventOf({ run, project: 'p', agent: 'claude', taskType: 'docs', kind, n: 1 });
       store.append([s(1, 'run.planned'), s(2, 'run.planned'), s(1, 'run.discarded'), s(3, 'run.planned'), s(4, 'run.planned')]);
       persisted(store, 'p');
       // What a rebuild of the previous version, stopped half-way, left among the log's projections.
@@ -134,7 +133,6 @@ describe('rebuilding every projection in one read of the log', () => {
     const store = openEventStore(file);
     const other = openEventStore(file);
     try {
-      const s = (run: number, kind: 'run.planned' | 'run.discarded') => eventOf({ run, project: 'p', agent: 'claude', taskType: 'docs', kind, n: 1 });
       // More runs than one page of the comparison (1,000 rows), so it reads the incremental rows twice.
       store.append(Array.from({ length: 1500 }, (_, i) => s(i + 1, 'run.planned')));
       persisted(store, 'p');
