@@ -202,8 +202,9 @@ function currentSeq(store: EventStore, fold: RowFold<unknown>): number | 'curren
  * @throws whatever the store throws (e.g. InternalError on a log opened for inspection only)
  */
 function syncRows<V>(store: EventStore, fold: RowFold<V>): void {
-  const from = currentSeq(store, fold as RowFold<unknown>);
-  if (from === 'current') return;
+  const at = currentSeq(store, fold as RowFold<unknown>);
+  if (at === 'current') return;
+  let from = at;
   const tables = store.projections();
   const progress = showCatchUp(store, from);
   try {
@@ -218,6 +219,7 @@ function syncRows<V>(store: EventStore, fold: RowFold<V>): void {
         // A damaged row met while folding: drop the projection and fold it again from zero, once.
         if (!(error instanceof ProjectionDamagedError) || attempt > 0) throw error;
         tables.write(fold.name, (w) => w.clear());
+        from = 0;
       }
     }
   } finally {
@@ -226,8 +228,10 @@ function syncRows<V>(store: EventStore, fold: RowFold<V>): void {
 }
 
 /**
- * A progress display ({@link catchUp}) for bringing a projection at `from` up to the log's head, when that
- * is more than a page of events away; else undefined.
+ * A progress display ({@link catchUp}) for bringing a projection up to the log's head, when that is more
+ * than a page of events away.
+ * @param from the sequence the projection is at (0: from zero)
+ * @returns the display to report to and end, or undefined (close enough, or nothing set `catchUp.begin`)
  */
 export function showCatchUp(store: EventStore, from: number): Progress | undefined {
   return store.headSeq() - from > paging.events ? catchUp.begin?.('bringing saved projections up to date') : undefined;
