@@ -91,6 +91,26 @@ export function agentctl(cwd: string, home: string, args: string[], extraEnv: Re
 }
 
 /**
+ * Run the built `bin/agentctl` in a child process and measure its peak resident set size (the child
+ * reports `process.resourceUsage().maxRSS` at exit, whatever the command did). Not for timing.
+ * @returns the exit code, stdout, and the peak RSS in MB
+ */
+export function agentctlPeak(cwd: string, home: string, args: string[], extraEnv: Record<string, string> = {}): { code: number | null; stdout: string; peakMB: number } {
+  const dir = tempDir();
+  const out = join(dir, 'maxrss');
+  const preload = join(dir, 'maxrss.cjs');
+  // maxRSS is in kilobytes.
+  writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, String(process.resourceUsage().maxRSS)));\n`);
+  const r = spawnSync(process.execPath, ['--require', preload, BIN, ...args], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', AGENTCTL_HOME: home, NO_COLOR: '1', CI: '1', ...extraEnv },
+    encoding: 'utf8',
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return { code: r.status, stdout: r.stdout, peakMB: Number(readFileSync(out, 'utf8')) / 1024 };
+}
+
+/**
  * `agentctl approve <code>` in a repository, as the machine's user would from a script: the code comes
  * from `agentctl approve`'s refusal without one (which lists the settings). For tests whose repository
  * sets something that reaches outside the OS sandbox on purpose (a `sandbox: none` profile,

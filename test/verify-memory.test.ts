@@ -8,15 +8,14 @@
  * default 16 MB one, the larger log's ~35 MB filled it and the difference was 14 MB; with it, 4 MB.
  * Not a timing assertion.
  */
-import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EventInput } from '../src/evidence/events.js';
 import { PARALLEL_FROM_BYTES, SCAN_CACHE_KIB, withScanCache } from '../src/evidence/integrityCheck.js';
 import { openEventStore } from '../src/evidence/store.js';
-import { BIN, cleanup, tempDir } from './helpers.js';
+import { agentctlPeak, cleanup, tempDir } from './helpers.js';
 
 afterEach(cleanup);
 
@@ -37,17 +36,8 @@ function logOf(n: number): string {
 
 /** Run `audit verify --json` on `home`; its exit code, report, and the child's peak RSS in MB. */
 function verifyPeak(home: string): { code: number | null; report: { ok: boolean; events: number }; peakMB: number } {
-  const dir = tempDir();
-  const out = join(dir, 'maxrss');
-  const preload = join(dir, 'maxrss.cjs');
-  // process.resourceUsage().maxRSS is in kilobytes; written at exit, whatever the command did.
-  writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, String(process.resourceUsage().maxRSS)));\n`);
-  const r = spawnSync(process.execPath, ['--require', preload, BIN, 'audit', 'verify', '--json'], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, AGENTCTL_HOME: home, NO_COLOR: '1', CI: '1' },
-    encoding: 'utf8',
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  return { code: r.status, report: JSON.parse(r.stdout) as { ok: boolean; events: number }, peakMB: Number(readFileSync(out, 'utf8')) / 1024 };
+  const r = agentctlPeak(tempDir(), home, ['audit', 'verify', '--json']);
+  return { code: r.code, report: JSON.parse(r.stdout) as { ok: boolean; events: number }, peakMB: r.peakMB };
 }
 
 describe('audit verify memory', () => {

@@ -12,7 +12,7 @@ import type { ProgressFn } from '../core/progress.js';
 import { readCheckpointFor, verifyLog, type VerifyReport } from './integrity.js';
 import { readLogKey } from './key.js';
 import { readLocalCheckpoint } from './pg/auth.js';
-import { openPgEventStore, readHead } from './pg/pgStore.js';
+import { openPgEventStore, pgLogView, readHead } from './pg/pgStore.js';
 import { redactUrl } from '../core/urlSecrets.js';
 import { verifyPgLog } from './pg/verify.js';
 import { isStoreApproved } from './storeApproval.js';
@@ -122,10 +122,10 @@ export function verifyStore(target: StoreTarget, paths: HomePaths, env: NodeJS.P
   const store = openPgEventStore(target.url, { keyFile: teamKeyFile(paths, env), checkpointDir: paths.storesDir, allowTampered: true });
   try {
     const local = store.schema.logId ? readLocalCheckpoint(paths.storesDir, store.schema.logId) : ({ kind: 'none' } as const);
-    if (!store.schema.version) return verifyPgLog(store.schema, [], undefined, key, local);
-    // Events and head row from one snapshot, so appends by other machines meanwhile do not look like tampering.
-    const [events, head] = store.session.snapshot(() => [store.query(), readHead(store.session)] as const);
-    return verifyPgLog(store.schema, events, head, key, local, onProgress);
+    if (!store.schema.version) return verifyPgLog(store.schema, { events: [], count: 0, newest: undefined, hashAt: () => undefined }, undefined, key, local);
+    // Everything from one snapshot, so appends by other machines meanwhile do not look like tampering; the
+    // events a page at a time inside it (memory does not grow with the log).
+    return store.session.snapshot(() => verifyPgLog(store.schema, pgLogView(store), readHead(store.session), key, local, onProgress));
   } finally {
     store.close();
   }

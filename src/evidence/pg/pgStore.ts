@@ -19,6 +19,7 @@ import { pgProjectionTables } from './projections.js';
 import { PG_SCHEMA_VERSION, SCHEMA, inspectPgSchema, type PgSchemaState } from './schema.js';
 import { redactUrl } from '../../core/urlSecrets.js';
 import { connectPg, type PgSession } from './session.js';
+import type { PgLogView } from './verify.js';
 
 /** Options for {@link openPgEventStore}. */
 export interface PgOpenOptions {
@@ -159,6 +160,29 @@ export function openPgEventStore(url: string, options: PgOpenOptions): PgEventSt
       s.close();
     },
   };
+}
+
+/** Events read per page when a PostgreSQL log is verified. */
+export const VERIFY_PAGE_EVENTS = 1_000;
+
+/**
+ * What verification reads of a PostgreSQL log: the events a page at a time ({@link VERIFY_PAGE_EVENTS}), their
+ * count, the newest, and a lookup by sequence. Call it, and walk the events, inside one snapshot
+ * (`session.snapshot`): every read is then of one state of the database.
+ */
+export function pgLogView(store: PgEventStore): PgLogView {
+  const { count, seq } = store.session.query<{ count: string; seq: string | null }>(`SELECT count(*) AS count, max(seq) AS seq FROM ${SCHEMA}.events`)[0]!;
+  const hashAt = (at: number): string | undefined => store.session.query<{ hash: string }>(`SELECT hash FROM ${SCHEMA}.events WHERE seq = $1`, [at])[0]?.hash;
+  const newest = seq === null ? undefined : { seq: Number(seq), hash: hashAt(Number(seq))! };
+  function* events(): Generator<StoredEvent> {
+    for (let after = 0; ; ) {
+      const page = store.query({ afterSeq: after, limit: VERIFY_PAGE_EVENTS });
+      yield* page;
+      if (page.length < VERIFY_PAGE_EVENTS) return;
+      after = page.at(-1)!.seq;
+    }
+  }
+  return { events: events(), count: Number(count), newest, hashAt };
 }
 
 /** The head row. */
