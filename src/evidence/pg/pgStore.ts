@@ -171,7 +171,7 @@ export const VERIFY_PAGE_EVENTS = 1_000;
  * (`session.snapshot`): every read is then of one state of the database.
  */
 export function pgLogView(store: PgEventStore): PgLogView {
-  const { count, seq } = store.session.query<{ count: string; seq: string | null }>(`SELECT count(*) AS count, max(seq) AS seq FROM ${SCHEMA}.events`)[0]!;
+  const { count, seq } = store.session.query<{ count: number; seq: number | null }>(`SELECT count(*) AS count, max(seq) AS seq FROM ${SCHEMA}.events`)[0]!;
   const hashAt = (at: number): string | undefined => store.session.query<{ hash: string }>(`SELECT hash FROM ${SCHEMA}.events WHERE seq = $1`, [at])[0]?.hash;
   const newest = seq === null ? undefined : { seq: Number(seq), hash: hashAt(Number(seq))! };
   function* events(): Generator<StoredEvent> {
