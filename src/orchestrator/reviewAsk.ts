@@ -16,14 +16,13 @@ import type { VerdictRow } from '../evidence/projectionCatalog.js';
 import type { RunView } from '../evidence/projections/runs.js';
 import { DIFF_BIG_FILE_BYTES } from '../exec/git.js';
 import { requireAgentSandbox } from '../exec/osSandbox.js';
-import { commandFor, runProcess } from '../exec/runner.js';
+import { runProcess } from '../exec/runner.js';
 import { resetToCommit } from '../exec/worktree.js';
 import type { Context } from './context.js';
 import { policyFor, requireLaunchable } from './plan.js';
 import { PROTOCOL_PATHS } from './protocol.js';
 import { runDiff, runGitTarget } from './review.js';
-import { confineCommand, maskKeys } from './stages/confine.js';
-import { runEnv } from './stages/launch.js';
+import { toolCommand } from './stages/launch.js';
 import { sandboxLayout } from './stages/prepare.js';
 import { writeRendered } from './stages/render.js';
 import { describeFileChange, diffWithLeftOut, gitAttributesWarning } from '../ui/describe.js';
@@ -112,8 +111,7 @@ export async function askReviewer(ctx: Context, run: RunView, reviewer: AgentNam
   // The reviewer is an agent like any other: the same OS sandbox, under the research profile.
   const confined = { plan: { osSandbox, policy, runId: run.runId, worktree, task: { id: run.task } }, layout: sandboxLayout(ctx, worktree, dir, tmpDir, rendered), tmpDir };
   const spec = adapter.launch({ prompt: launchablePrompt(prompt), worktree, settings, rendered, interactive: false });
-  const { env, apiHosts, keys } = maskKeys(confined, adapter, runEnv(ctx, confined, { ...settings.env, ...spec.env, AGENTCTL_REVIEW_OF: run.runId }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]));
-  const cmd = confineCommand(confined, 'reviewer', commandFor(spec.bin, spec.args), apiHosts, { bin: spec.bin, env: ctx.env }, keys);
+  const { cmd, env } = toolCommand(ctx, confined, 'reviewer', adapter, spec, { ...settings.env, ...spec.env, AGENTCTL_REVIEW_OF: run.runId });
   const parser = adapter.parser(worktree);
   const result = await runProcess(cmd.file, cmd.args, {
     cwd: worktree,

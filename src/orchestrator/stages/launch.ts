@@ -3,7 +3,7 @@
  * the agent's own reports, and turn its output into events until it exits (event `agent.exited`).
  */
 import { admitAgentEvents, OutputBudget, parseLine } from '../../adapters/admit.js';
-import { clip, launchablePrompt, MAX_SUMMARY_CHARS, type AgentEvent, type StreamSummary } from '../../adapters/types.js';
+import { clip, launchablePrompt, MAX_SUMMARY_CHARS, type AgentAdapter, type AgentEvent, type LaunchSpec, type StreamSummary } from '../../adapters/types.js';
 import { decidePath } from '../../authz/check.js';
 import type { Policy } from '../../authz/policy.js';
 import type { EventOf } from '../../evidence/events.js';
@@ -50,6 +50,20 @@ export function runEnv(ctx: Context, run: ConfinedRun, extra: Record<string, str
 }
 
 /**
+ * How an agent tool (the run's agent, or a reviewer) is started: in the OS sandbox with its API
+ * reachable, with the run's environment ({@link runEnv}), the tool's own variables, the policy's `env`
+ * and the tool's credential variables passed through, its API keys as stand-ins there ({@link maskKeys}).
+ * @param purpose which settings file and write rules the sandbox uses
+ * @param spec what the adapter launches (its program, arguments and variables)
+ * @param toolEnv the tool's variables (`agents.<tool>.env`, the spec's, and any of the caller's)
+ * @returns the command to give the process runner and the environment to start it with
+ */
+export function toolCommand(ctx: Context, run: ConfinedRun, purpose: 'agent' | 'reviewer', adapter: AgentAdapter, spec: LaunchSpec, toolEnv: Record<string, string | undefined>): { cmd: { file: string; args: string[] }; env: Record<string, string> } {
+  const { env, apiHosts, keys } = maskKeys(run, adapter, runEnv(ctx, run, toolEnv, [...run.plan.policy.env.map((e) => e.value), ...adapter.credentialEnv]));
+  return { cmd: confineCommand(run, purpose, commandFor(spec.bin, spec.args), apiHosts, { bin: spec.bin, env: ctx.env }, keys), env };
+}
+
+/**
  * Launch the agent and wait for it.
  * @returns the outcome; the `agent.launched` / `agent.exited` (with the tool's `sessionId`, or null) events
  *   and everything the agent reported are recorded
@@ -60,8 +74,7 @@ export async function launchAgent(ctx: Context, run: PreparedRun, options: Launc
   const interactive = options.interactive;
   const spec = adapter.launch({ prompt, worktree, settings, rendered: run.rendered, interactive, resume: options.resume });
   // In the OS sandbox the tool holds stand-ins for its API keys: the sandbox's proxy puts them back in for its API.
-  const { env, apiHosts, keys } = maskKeys(run, adapter, runEnv(ctx, run, { ...settings.env, ...spec.env }, [...policy.env.map((e) => e.value), ...adapter.credentialEnv]));
-  const cmd = confineCommand(run, 'agent', commandFor(spec.bin, spec.args), apiHosts, { bin: spec.bin, env: ctx.env }, keys);
+  const { cmd, env } = toolCommand(ctx, run, 'agent', adapter, spec, { ...settings.env, ...spec.env });
   if (interactive) {
     process.stderr.write(`\nagentctl: you are driving ${task.agent} in the sandbox ${terminalSafe(worktree)}\nTask prompt:\n\n${terminalSafe(task.prompt, { multiline: true })}\n\n`);
   }
