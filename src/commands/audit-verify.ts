@@ -6,7 +6,7 @@ import type { VerifyReport } from '../evidence/integrity.js';
 import { storeName, verifyStore } from '../evidence/openStore.js';
 import { storeTargetAt } from '../orchestrator/context.js';
 import { printJson, println } from '../ui/output.js';
-import { stderrProgress } from '../ui/progress.js';
+import { withStderrProgress } from '../ui/progress.js';
 import { terminalSafe } from '../ui/terminal.js';
 
 function okLine(r: VerifyReport): string {
@@ -23,13 +23,7 @@ export default async function auditVerify(opts: { json?: boolean }): Promise<num
   const target = await storeTargetAt(process.cwd());
   const database = storeName(target);
   // Read-only: verification never creates a key or moves a checkpoint.
-  const progress = stderrProgress('verifying events');
-  let report;
-  try {
-    report = verifyStore(target, paths, process.env, progress.report);
-  } finally {
-    progress.end();
-  }
+  const report = withStderrProgress('verifying events', (progress) => verifyStore(target, paths, process.env, progress));
   if (!report) {
     if (opts.json) printJson({ ok: true, events: 0, problems: [] });
     else println(`No event log yet at ${terminalSafe(database)}.`);

@@ -6,7 +6,7 @@ import { rebuildAll } from '../evidence/projectionCatalog.js';
 import { scanMergedRuns } from '../orchestrator/scan.js';
 import { trustOf } from '../orchestrator/context.js';
 import { printJson, println } from '../ui/output.js';
-import { stderrProgress } from '../ui/progress.js';
+import { withStderrProgress } from '../ui/progress.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
 
@@ -42,13 +42,7 @@ export async function rebuild(opts: { json?: boolean }): Promise<number> {
   return withContext(async (ctx) => {
     // Git evidence first, as every trust read does, so both sides see the same events.
     await scanMergedRuns(ctx);
-    const progress = stderrProgress('rebuilding projections');
-    let summary;
-    try {
-      summary = rebuildAll(ctx.store, ctx.project.config.project, ctx.project.config.trust, progress.report);
-    } finally {
-      progress.end();
-    }
+    const summary = withStderrProgress('rebuilding projections', (progress) => rebuildAll(ctx.store, ctx.project.config.project, ctx.project.config.trust, progress));
     const { trust, runs, requests, activity, controls, agreed } = summary;
     if (opts.json) printJson({ profiles: trust.profiles, lastSeq: trust.lastSeq, agreed, projections: summary });
     else {

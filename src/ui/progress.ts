@@ -1,6 +1,6 @@
 /** A progress bar on stderr for long work, drawn with the `progress` package. */
 import ProgressBar from 'progress';
-import type { Progress } from '../core/progress.js';
+import type { Progress, ProgressFn } from '../core/progress.js';
 
 /**
  * A progress bar on stderr (`verifying events [=====     ] 45% 3.1s`), for work that may take seconds on a
@@ -22,4 +22,19 @@ export function stderrProgress(what: string): Progress {
       if (bar && !bar.complete) bar.terminate();
     },
   };
+}
+
+/**
+ * Run `work` with a {@link stderrProgress} bar, erased when it returns or throws.
+ * @param what what is being done, a fixed text
+ * @param work gets the callback to report to (undefined when nothing is drawn)
+ * @returns what `work` returns; throws what it throws
+ */
+export function withStderrProgress<T>(what: string, work: (report: ProgressFn | undefined) => T): T {
+  const progress = stderrProgress(what);
+  try {
+    return work(progress.report);
+  } finally {
+    progress.end();
+  }
 }
