@@ -94,12 +94,16 @@ export function verifiedHead(key: KeyObject, name: string, head: ProjectionHead,
   return head;
 }
 
-/** Where a set of projection tables lives, and whether its rows carry authentication codes. */
+/** Where a set of projection tables lives, and what kind it is. */
 interface Place {
   rows: string;
   heads: string;
-  /** False for the connection's private scratch tables (no other process can write them). */
-  authenticated: boolean;
+  /**
+   * True for the log file's tables, which other processes share: every row and head carries an
+   * authentication code, and rows have the secondary indexes. False for the connection's private scratch
+   * tables: no other process can write them, and rebuilds read them by key only.
+   */
+  shared: boolean;
 }
 
 /**
@@ -123,10 +127,10 @@ const SCRATCH_TABLES_SQL = `
  */
 export function sqliteProjectionTables(db: Database.Database, key: KeyObject | undefined): ProjectionTables {
   let scratch: ProjectionTables | undefined;
-  return tablesAt(db, key, { rows: 'projection_rows', heads: 'projection_heads', authenticated: true }, () => {
+  return tablesAt(db, key, { rows: 'projection_rows', heads: 'projection_heads', shared: true }, () => {
     if (!scratch) {
       db.exec(SCRATCH_TABLES_SQL);
-      scratch = tablesAt(db, key, { rows: 'temp.scratch_rows', heads: 'temp.scratch_heads', authenticated: false }, () => scratch!);
+      scratch = tablesAt(db, key, { rows: 'temp.scratch_rows', heads: 'temp.scratch_heads', shared: false }, () => scratch!);
     }
     return scratch;
   });
@@ -134,7 +138,7 @@ export function sqliteProjectionTables(db: Database.Database, key: KeyObject | u
 
 /** Projection tables at `place` (see {@link sqliteProjectionTables}); `scratch` gives the scratch tables. */
 function tablesAt(db: Database.Database, key: KeyObject | undefined, place: Place, scratch: () => ProjectionTables): ProjectionTables {
-  const { rows: ROWS, heads: HEADS, authenticated } = place;
+  const { rows: ROWS, heads: HEADS, shared } = place;
   const getHead = db.prepare(`SELECT last_seq, version, mac FROM ${HEADS} WHERE name = ?`);
   const getRow = db.prepare(`SELECT key, kind, grp, ord, value, mac FROM ${ROWS} WHERE name = ? AND key = ?`);
   const putRow = db.prepare(
@@ -150,7 +154,7 @@ function tablesAt(db: Database.Database, key: KeyObject | undefined, place: Plac
 
   const verified = (name: string, r: RowRecord): ProjectionRow => {
     const row = { key: r.key, value: r.value, kind: r.kind, group: r.grp, order: r.ord };
-    return authenticated ? verifiedRow(key, name, row, r.mac) : row;
+    return shared ? verifiedRow(key, name, row, r.mac) : row;
   };
   const where = (name: string, q: ProjectionRowQuery): { sql: string; params: unknown[] } => {
     const parts = ['name = ?'];
@@ -166,7 +170,7 @@ function tablesAt(db: Database.Database, key: KeyObject | undefined, place: Plac
   // Without statistics SQLite answers `kind IN (a, b) ORDER BY ord` by walking every row of the
   // projection in order (to avoid a sort); the few rows of the named kinds or group, sorted, cost less.
   const indexFor = (q: ProjectionRowQuery): string =>
-    q.byKey || !authenticated ? '' : q.kinds ? ' INDEXED BY projection_rows_by_kind' : q.group !== undefined ? ' INDEXED BY projection_rows_by_group' : '';
+    q.byKey || !shared ? '' : q.kinds ? ' INDEXED BY projection_rows_by_kind' : q.group !== undefined ? ' INDEXED BY projection_rows_by_group' : '';
   const prepared = (sql: string) => {
     let st = listCache.get(sql);
     if (!st) listCache.set(sql, (st = db.prepare(sql)));
@@ -178,7 +182,7 @@ function tablesAt(db: Database.Database, key: KeyObject | undefined, place: Plac
       const r = getHead.get(name) as { last_seq: number; version: string; mac: string } | undefined;
       if (!r || !key) return undefined;
       const head = { lastSeq: r.last_seq, version: r.version };
-      return authenticated ? verifiedHead(key, name, head, r.mac) : head;
+      return shared ? verifiedHead(key, name, head, r.mac) : head;
     },
     get(k) {
       if (!key) return undefined;
@@ -216,7 +220,7 @@ function tablesAt(db: Database.Database, key: KeyObject | undefined, place: Plac
         ...r,
         put(input) {
           const row = { ...input, order: Math.floor(input.order) };
-          putRow.run(name, row.key, row.kind, row.group, row.order, row.value, authenticated ? projectionRowMac(key, name, row) : '');
+          putRow.run(name, row.key, row.kind, row.group, row.order, row.value, shared ? projectionRowMac(key, name, row) : '');
         },
         delete(k) {
           deleteRow.run(name, k);
@@ -226,7 +230,7 @@ function tablesAt(db: Database.Database, key: KeyObject | undefined, place: Plac
           db.prepare(`DELETE FROM ${HEADS} WHERE name = ?`).run(name);
         },
         setHead(h) {
-          putHead.run(name, h.lastSeq, h.version, authenticated ? projectionHeadMac(key, name, h) : '');
+          putHead.run(name, h.lastSeq, h.version, shared ? projectionHeadMac(key, name, h) : '');
         },
       };
       return db.transaction(() => fn(w)).immediate();
