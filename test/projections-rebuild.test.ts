@@ -13,6 +13,19 @@ import { cleanup, tempDir } from './helpers.js';
 import { PROJECTS, eventOf, fromZero, history, persisted, rules, type Step } from './support/projectionHistory.js';
 
 const defaultPage = rebuildPaging.events;
+
+/** Two connections to one new log file (this process and, in effect, another), closed when `fn` ends. */
+function twoConnections(fn: (store: EventStore, other: EventStore) => void): void {
+  const file = join(tempDir(), 'agentctl.db');
+  const store = openEventStore(file);
+  const other = openEventStore(file);
+  try {
+    fn(store, other);
+  } finally {
+    other.close();
+    store.close();
+  }
+}
 /** An event of run `run` of project p. */
 const s = (run: number, kind: Step['kind']) => eventOf({ run, project: 'p', agent: 'claude', taskType: 'docs', kind, n: 1 });
 afterEach(() => {
@@ -47,10 +60,7 @@ describe('rebuilding every projection in one read of the log', () => {
   });
 
   it('events appended while it reads are folded into every projection before they are compared', () => {
-    const file = join(tempDir(), 'agentctl.db');
-    const store = openEventStore(file);
-    const other = openEventStore(file);
-    try {
+    twoConnections((store, other) => {
       store.append([s(1, 'run.planned'), s(1, 'sandbox.created'), s(2, 'run.planned'), s(1, 'run.merged'), s(3, 'run.planned')]);
       persisted(store, 'p');
       // Another process appends right after the rebuild reads its first page, and its last (incomplete) one.
@@ -69,10 +79,7 @@ describe('rebuilding every projection in one read of the log', () => {
       expect(summary.runs).toMatchObject({ rows: 5, lastSeq: 9 });
       expect(summary.trust.lastSeq).toBe(9);
       expect(persisted(store, 'p')).toEqual(fromZero(store.query(), 'p'));
-    } finally {
-      other.close();
-      store.close();
-    }
+    });
   });
 
   it('an incremental row forged in the database is reported and replaced by the rebuilt one', () => {
@@ -93,10 +100,7 @@ describe('rebuilding every projection in one read of the log', () => {
   });
 
   it('folds into private scratch tables: another connection never sees them, and scratch rows an earlier version left in the log are removed', () => {
-    const file = join(tempDir(), 'agentctl.db');
-    const store = openEventStore(file);
-    const other = openEventStore(file);
-    try {
+    twoConnections((store, other) => {
       store.append([s(1, 'run.planned'), s(2, 'run.planned'), s(1, 'run.discarded'), s(3, 'run.planned'), s(4, 'run.planned')]);
       persisted(store, 'p');
       // What a rebuild of the previous version, stopped half-way, left among the log's projections.
@@ -122,17 +126,11 @@ describe('rebuilding every projection in one read of the log', () => {
       expect(inLog()).toBe(0);
       expect(inScratch()).toBe(0);
       expect(persisted(store, 'p')).toEqual(fromZero(store.query(), 'p'));
-    } finally {
-      other.close();
-      store.close();
-    }
+    });
   });
 
   it('compares on one snapshot: another process appending and syncing while the rows are compared is no difference', () => {
-    const file = join(tempDir(), 'agentctl.db');
-    const store = openEventStore(file);
-    const other = openEventStore(file);
-    try {
+    twoConnections((store, other) => {
       // More runs than one page of the comparison (1,000 rows), so it reads the incremental rows twice.
       store.append(Array.from({ length: 1500 }, (_, i) => s(i + 1, 'run.planned')));
       persisted(store, 'p');
@@ -161,9 +159,6 @@ describe('rebuilding every projection in one read of the log', () => {
       expect(summary.runs.differences).toEqual({ count: 0, keys: [] });
       expect(summary.agreed).toBe(true);
       expect(persisted(store, 'p')).toEqual(fromZero(store.query(), 'p'));
-    } finally {
-      other.close();
-      store.close();
-    }
+    });
   });
 });
