@@ -8,7 +8,7 @@
  * command and everything it starts (background, `setsid`, `nohup`) live in one PID namespace that the
  * kernel tears down when the command ends or srt is killed.
  */
-import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { ConfigError } from '../core/errors.js';
@@ -160,15 +160,19 @@ export function confinedToolchains(env: NodeJS.ProcessEnv, homeDir: string, hidd
  * @param program a name or a path
  * @param env the environment whose PATH is searched
  * @param cwd folder a relative path is resolved against
- * @returns `found` (where the lookup found it) and `real` (absolute, links followed), or undefined when
- *   it is not found (or gone)
+ * @returns `found` (where the lookup found it), `real` (absolute, links followed) and `runnable`: the real
+ *   file is one a program could be, a regular file with an execute bit or named `.js`, `.mjs`, `.cjs`
+ *   (a `.js` bin needs only to be readable, and a committed link `agent.js -> ~/notes/todo.txt` would
+ *   otherwise pass); undefined when it is not found (or gone)
  */
-export function realProgram(program: string, env: NodeJS.ProcessEnv, cwd: string): { found: string; real: string } | undefined {
+export function realProgram(program: string, env: NodeJS.ProcessEnv, cwd: string): { found: string; real: string; runnable: boolean } | undefined {
   const absolutePath = (env.PATH ?? '').split(':').filter((e) => e.startsWith('/')).join(':');
   const found = resolveExecutable(program, absolutePath, cwd);
   if (!found) return undefined;
   try {
-    return { found, real: realpathSync(found) };
+    const real = realpathSync(found);
+    const stat = statSync(real);
+    return { found, real, runnable: stat.isFile() && ((stat.mode & 0o111) !== 0 || /\.(c|m)?js$/.test(real)) };
   } catch {
     return undefined;
   }

@@ -302,6 +302,27 @@ describe.runIf(sandboxAvailable)('containment: reads outside the run', () => {
     expect(readFileSync(join(JSON.parse(r.stdout).run.worktree, 'docs/out.md'), 'utf8')).toBe('ran\ndenied\n');
   });
 
+  it('an agent bin that is a committed link to a file no program would be (a private note) is not granted to the sandbox (srt let node read it and print it in its error); an executable one still is', async () => {
+    const fakeHome = tempDir('agentctl-home-');
+    mkdirSync(join(fakeHome, 'notes'), { recursive: true });
+    writeFileSync(join(fakeHome, 'notes/todo.txt'), 'NOTE_SECRET_7731\n');
+    const { repo, home } = victimRepo({ '.agentrc.yaml': 'agents:\n  command:\n    bin: ./agent.js\n', 'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'x') });
+    symlinkSync(join(fakeHome, 'notes/todo.txt'), join(repo, 'agent.js'));
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'agent link');
+    const r = await agentctl(repo, home, ['run', 't', '--json'], { HOME: fakeHome });
+    const runId = JSON.parse(r.stdout).run.runId as string;
+    const settings = JSON.parse(readFileSync(join(home, 'runs', runId, 'os-sandbox.agent.json'), 'utf8'));
+    expect(settings.filesystem.allowRead.filter((p: string) => p.startsWith(fakeHome))).toEqual([]);
+    const shown = await agentctl(repo, home, ['review', 'show', runId, '--json']);
+    expect(`${r.stdout}${r.stderr}${shown.stdout}${readFileSync(join(home, 'agentctl.db')).toString('latin1')}`).not.toMatch(/NOTE_SECRET/);
+    // An executable file is still granted, as before: the bin a repository names runs.
+    chmodSync(join(fakeHome, 'notes/todo.txt'), 0o755);
+    const again = await agentctl(repo, home, ['run', 't', '--json'], { HOME: fakeHome });
+    const rerun = JSON.parse(readFileSync(join(home, 'runs', JSON.parse(again.stdout).run.runId, 'os-sandbox.agent.json'), 'utf8'));
+    expect(rerun.filesystem.allowRead).toContain(join(fakeHome, 'notes/todo.txt'));
+  });
+
   it('a bare-name agent bin found through a relative PATH entry (node_modules/.bin, a link the repository commits) grants nothing; a bin with a glob character is refused', async () => {
     const fakeHome = tempDir('agentctl-home-');
     mkdirSync(join(fakeHome, '.config/rclone'), { recursive: true });

@@ -50,7 +50,8 @@ export function confineCommand(run: ConfinedRun, purpose: ConfinedPurpose, cmd: 
   const program = tool ? realProgram(tool.bin, tool.env, run.plan.worktree) : undefined;
   const byName = tool !== undefined && !tool.bin.includes('/');
   const foundHidden = program !== undefined && hidden.some((h) => program.found === h || program.found.startsWith(`${h}/`));
-  const readable = program && !byName ? [program.real] : [];
+  // A path may be a committed link to any file (`agent.js -> ~/notes/todo.txt`): only one a program could be is granted.
+  const readable = program && !byName && program.runnable ? [program.real] : [];
   const toolchains = [...(layout.toolchains ?? []), ...(program && byName && !foundHidden ? toolchainFolders([dirname(program.real)], layout.homeDir, hidden) : [])];
   const wrapped = confine(sandbox, cmd, run.plan.policy, { ...layout, readable: [...(layout.readable ?? []), ...readable], toolchains: [...new Set(toolchains)] }, apiHosts, `os-sandbox.${purpose}.json`, keys);
   return { file: wrapped.file, args: wrapped.args };
