@@ -16,7 +16,7 @@ import { existsSync, statSync } from 'node:fs';
 import { simpleGit, GitPluginError, type SimpleGit, type SimpleGitOptions } from 'simple-git';
 import { ConfigError, InternalError, InterruptedError, OutputTooLargeError } from '../core/errors.js';
 import { childEnv } from './runner.js';
-import { configEnv, driverOverrides, DRIVER_LIST_ARGS, mayRunDrivers, HARDENED_CONFIG, SAFE_GIT_ENV, SIMPLE_GIT_UNSAFE, withDiffFlags } from './gitHarden.js';
+import { configEnv, driverOverrides, DRIVER_LIST_ARGS, mayRunDrivers, HARDENED_CONFIG, nestedRepoExclusions, SAFE_GIT_ENV, SIMPLE_GIT_UNSAFE, withDiffFlags } from './gitHarden.js';
 import { locateRepo, type GitTarget } from './gitPointer.js';
 
 export type { GitTarget } from './gitPointer.js';
@@ -158,8 +158,10 @@ export interface Git {
    * @param author name/email recorded as author and committer
    * @param exclude repository-relative paths left out of the commit
    * @param base commit whose version of the excluded paths the commit keeps (absent if it lacks them); default HEAD
+   * @param nestedRepos worktree-relative folders holding a `.git` of their own (found by
+   *   worktree.ts prepareForGit): never staged, and git never steps into them ({@link nestedRepoExclusions})
    */
-  commitAll(where: GitWhere, message: string, author: { name: string; email: string }, exclude?: readonly string[], base?: string): Promise<string | null>;
+  commitAll(where: GitWhere, message: string, author: { name: string; email: string }, exclude?: readonly string[], base?: string, nestedRepos?: readonly string[]): Promise<string | null>;
   /** True when `ancestor` is an ancestor of (or equal to) `descendant`. */
   isAncestor(where: GitWhere, ancestor: string, descendant: string): Promise<boolean>;
   /**
@@ -298,7 +300,7 @@ export function createGit(options: GitOptions = {}): Git {
     },
     diff: (where, from, to, pathspecs = [], options = {}) =>
       out(where, ['-c', `core.bigFileThreshold=${DIFF_BIG_FILE_BYTES}`, 'diff', '--no-color', '--ignore-submodules=none', ...(options.text ? ['--text'] : []), from, to, ...(pathspecs.length ? ['--', ...pathspecs] : [])], { ...treesOnly, maxOutputBytes: DIFF_MAX_BYTES }),
-    async commitAll(where, message, author, exclude = [], base) {
+    async commitAll(where, message, author, exclude = [], base, nestedRepos = []) {
       // An exclude pathspec naming an ignored path makes `git add` fail ("paths are ignored", exit 1),
       // e.g. a shared `node_modules` link under a `.gitignore` line `node_modules`: such a path is left
       // out by the ignore rules anyway, so only the paths git would otherwise add are excluded. (A name git
@@ -312,8 +314,11 @@ export function createGit(options: GitOptions = {}): Git {
       // so one such file no longer fails the capture, and every discard of the run. Left out like the
       // files above, and named in the commit message.
       const unstorable: string[] = [];
+      // The index is read only when there are nested repositories (rare): its gitlinks decide how they are left out.
+      const gitlinks = nestedRepos.length ? indexGitlinks((await raw(where, ['ls-files', '--stage', '-z'], { ...ro, drivers: false })).stdout) : new Set<string>();
+      const nested = nestedRepoExclusions(nestedRepos, gitlinks);
       for (;;) {
-        const added = await raw(where, ['add', '--all', '--ignore-errors', '--', '.', ...[...exclude.filter((p) => !ignored.has(p)), ...unstorable].map((p) => `:(exclude,literal)${p}`)], { accept: [0, 1, 128] });
+        const added = await raw(where, ['add', '--all', '--ignore-errors', '--', '.', ...[...exclude.filter((p) => !ignored.has(p)), ...nested, ...unstorable].map((p) => `:(exclude,literal)${p}`)], { accept: [0, 1, 128] });
         if (added.exitCode !== 128) break;
         const path = unencodablePath(added.stderr);
         if (path === undefined || unstorable.includes(path) || unstorable.length >= MAX_UNENCODABLE) throw new GitCommandError(['add', '--all'], 128, added.stdout, added.stderr);
@@ -346,6 +351,16 @@ export function createGit(options: GitOptions = {}): Git {
       return out(where, args, { env: configured.exitCode === 0 ? {} : identityEnv(AGENTCTL_IDENTITY) });
     },
   };
+}
+
+/** The gitlinks (mode 160000) of `git ls-files --stage -z` output (`<mode> <sha> <stage>\t<path>\0`…). */
+function indexGitlinks(listing: string): Set<string> {
+  const out = new Set<string>();
+  for (const entry of listing.split('\0')) {
+    const tab = entry.indexOf('\t');
+    if (tab > 0 && entry.startsWith('160000 ')) out.add(entry.slice(tab + 1));
+  }
+  return out;
 }
 
 /** Most files {@link Git.commitAll} leaves out for their `working-tree-encoding` before it gives up (each costs one more `git add`). */

@@ -37,7 +37,9 @@ export const HARDENED_CONFIG: readonly string[] = [
   // No background gc/maintenance processes started by a commit.
   'gc.auto=0',
   'maintenance.auto=false',
-  // Never step into (agent-made) nested repositories, whose own config would apply there.
+  // No checkout, reset or merge steps into nested repositories, whose own config would apply there.
+  // (`git add` and a work-tree diff still ask a populated one for its status, running git there with
+  // its config: {@link nestedRepoExclusions} keeps them out of a capture.)
   'submodule.recurse=false',
   'color.ui=false',
   'diff.relative=false',
@@ -189,4 +191,30 @@ export function withDiffFlags(args: readonly string[]): string[] {
   const at = subcommandIndex(args);
   const sub = args[at];
   return sub !== undefined && DIFF_FAMILY.has(sub) ? [...args.slice(0, at + 1), ...DIFF_FLAGS, ...args.slice(at + 1)] : [...args];
+}
+
+/**
+ * The pathspecs a capture's `git add --all` leaves out so that git never steps into a nested repository.
+ * For a gitlink in the index whose folder holds a `.git` (a repository's submodule the agent populated,
+ * or a nested repository an earlier capture staged), `git add` runs `git status` inside it, with that
+ * repository's own config and attributes: a clean filter an agent wrote there ran on the host, outside
+ * the OS sandbox (an attack session read the log key with it). An untracked nested repository would be
+ * staged as a gitlink, and so met the same way at the next capture. Pure.
+ * @param nested worktree-relative folders (no trailing `/`) that hold a `.git` entry of any kind
+ * @param gitlinks worktree-relative paths of the index's gitlinks (mode 160000)
+ * @returns the folders to exclude, each once, none inside another: a nested repository inside a gitlink's
+ *   folder is left out as that gitlink (git refuses a pathspec inside a submodule), sorted
+ */
+export function nestedRepoExclusions(nested: readonly string[], gitlinks: ReadonlySet<string>): string[] {
+  const within = (p: string, dir: string) => p === dir || p.startsWith(`${dir}/`);
+  const mapped = nested.map((dir) => {
+    const parts = dir.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const ancestor = parts.slice(0, i).join('/');
+      if (gitlinks.has(ancestor)) return ancestor;
+    }
+    return dir;
+  });
+  const sorted = [...new Set(mapped)].sort();
+  return sorted.filter((p) => !sorted.some((q) => q !== p && within(p, q)));
 }

@@ -73,21 +73,41 @@ export interface Capture {
   repaired: { from: string | null } | undefined;
 }
 
+/** Most nested repositories a capture leaves out by pathspec; above it their `.git` entries are removed ({@link prepareForGit}). */
+export const MAX_NESTED_REPOS = 1000;
+
+/** What {@link prepareForGit} found and did (worktree-relative paths). */
+export interface PreparedWorktree {
+  /** FIFOs, sockets and device files removed. */
+  removed: string[];
+  /**
+   * Folders below the root holding a `.git` entry of their own (a nested repository, a submodule the
+   * agent populated, a `.git` file leading elsewhere), each listed once; empty when there were more than
+   * {@link MAX_NESTED_REPOS} and their `.git` entries were removed instead.
+   */
+  nestedRepos: string[];
+}
+
 /**
- * Remove the FIFOs, sockets and device files anywhere in a worktree (nested `.git` folders included;
- * only the worktree's own `.git` pointer is skipped) before git reads it: git opens a FIFO and waits for
- * a writer that never comes, whether it is a file to hash, a `.gitignore`, or the `HEAD` of what looks
- * like a nested repository (an agent's `mkfifo` made the capture, and then every discard, hang for the
- * git timeout of 120 s while holding the repository lock, so other runs failed). They hold no data; git
- * cannot store them anyway. Found by reading directories (entry types, no stat, no link followed), so no
- * git command meets them first. A folder the walk cannot read (an agent's `chmod 111`) is made readable
- * by its owner first.
- * @returns the worktree-relative paths removed
+ * Make a worktree safe for agentctl's own git to read, before every git call on its files:
+ * - Remove the FIFOs, sockets and device files anywhere in it (nested `.git` folders included; only the
+ *   worktree's own `.git` pointer is skipped): git opens a FIFO and waits for a writer that never comes,
+ *   whether it is a file to hash, a `.gitignore`, or the `HEAD` of what looks like a nested repository
+ *   (an agent's `mkfifo` made the capture, and then every discard, hang for the git timeout of 120 s
+ *   while holding the repository lock, so other runs failed). They hold no data; git cannot store them.
+ * - List the nested repositories, which a capture must keep git out of (Git.commitAll `nestedRepos`):
+ *   git would run `git status` inside them with their own config (an agent's clean filter ran on the
+ *   host). Past {@link MAX_NESTED_REPOS} (too many to leave out by pathspec) their `.git` entries are
+ *   removed: what they held is the agent's, in a disposable worktree.
+ *
+ * Found by reading directories (entry types, no stat, no link followed), so no git command meets them
+ * first. A folder the walk cannot read (an agent's `chmod 111`) is made readable by its owner first.
  * @throws InternalError when a folder stays unreadable: git could meet a FIFO there
  */
-export async function removeSpecialFiles(git: Git, worktree: GitWhere): Promise<string[]> {
+export async function prepareForGit(git: Git, worktree: GitWhere): Promise<PreparedWorktree> {
   const dir = typeof worktree === 'string' ? ((await git.topLevel(worktree)) ?? worktree) : worktree.workTree;
   const removed: string[] = [];
+  const nested: string[] = [];
   const walk = (folder: string): void => {
     let entries: Dirent[];
     try {
@@ -105,6 +125,7 @@ export async function removeSpecialFiles(git: Git, worktree: GitWhere): Promise<
     for (const e of entries) {
       const full = join(folder, e.name);
       if (folder === dir && e.name === '.git') continue;
+      if (e.name === '.git') nested.push(relative(dir, folder));
       if (e.isDirectory()) walk(full);
       else if (e.isFIFO() || e.isSocket() || e.isCharacterDevice() || e.isBlockDevice()) {
         try {
@@ -117,7 +138,9 @@ export async function removeSpecialFiles(git: Git, worktree: GitWhere): Promise<
     }
   };
   walk(dir);
-  return removed;
+  if (nested.length <= MAX_NESTED_REPOS) return { removed, nestedRepos: nested };
+  for (const folder of nested) rmSync(join(dir, folder, '.git'), { recursive: true, force: true });
+  return { removed, nestedRepos: [] };
 }
 
 /**
@@ -135,8 +158,8 @@ export async function captureWork(git: Git, worktree: GitWhere, branch: string, 
   // uses this worktree's index, so a lock older than a few seconds is stale.
   const indexLock = join(await git.gitDir(worktree), 'index.lock');
   if (existsSync(indexLock) && Date.now() - statSync(indexLock).mtimeMs > STALE_INDEX_LOCK_MS) rmSync(indexLock);
-  await removeSpecialFiles(git, worktree);
-  await git.commitAll(worktree, message, author, exclude, base);
+  const { nestedRepos } = await prepareForGit(git, worktree);
+  await git.commitAll(worktree, message, author, exclude, base, nestedRepos);
   const headSha = await git.resolve(worktree, 'HEAD');
   if (!headSha) throw new InternalError(`worktree ${worktree} has no HEAD`);
   const current = await git.currentBranch(worktree);
@@ -149,7 +172,7 @@ export async function captureWork(git: Git, worktree: GitWhere, branch: string, 
 
 /**
  * Put a worktree back to `headSha`: tracked files reset, FIFOs and the like removed
- * ({@link removeSpecialFiles}), every untracked file and folder removed except the paths in `keep`.
+ * ({@link prepareForGit}), every untracked file and folder removed except the paths in `keep`.
  * Ignored files stay (`git add` never takes them; a later capture would inspect any it did). For after
  * something ran code in the worktree that is not the agent's captured work (a gate, a reviewer): what it
  * wrote, under `.agentctl/` as anywhere else, must not reach a discard's archive or a restored run.
@@ -159,9 +182,12 @@ export async function resetToCommit(git: Git, worktree: GitWhere, headSha: strin
   await putFilesAt(git, worktree, ['reset', '--hard', '--quiet', headSha], keep);
 }
 
-/** Special files removed, `move` run (a reset or checkout), untracked files but `keep` removed. */
+/**
+ * Special files removed, `move` run (a reset or checkout), untracked files but `keep` removed. Neither
+ * steps into a nested repository (`submodule.recurse=false`; `clean` without a second `-f` leaves them).
+ */
 async function putFilesAt(git: Git, worktree: GitWhere, move: readonly string[], keep: readonly string[]): Promise<void> {
-  await removeSpecialFiles(git, worktree);
+  await prepareForGit(git, worktree);
   await git.raw(worktree, move);
   await git.raw(worktree, ['clean', '-fdq', ...keep.flatMap((p) => ['-e', `/${p}`])]);
 }

@@ -310,7 +310,8 @@ async function landRun(ctx: Context, run: RunView, worktree: GitTarget, decision
     if (head !== run.headSha) return refuse(`run ${run.runId}'s worktree is at ${head ?? 'no commit'}, not at the reviewed ${run.headSha}; nothing was merged`, `agentctl review discard ${run.runId}`);
     const r = await git.raw(worktree, ['rebase', '--quiet', baseNow], { accept: [0, 1, 128], env: { GIT_COMMITTER_NAME: AGENTCTL_IDENTITY.name, GIT_COMMITTER_EMAIL: AGENTCTL_IDENTITY.email } });
     if (r.exitCode !== 0) {
-      const conflicts = (await git.out(worktree, ['diff', '--name-only', '--diff-filter=U'], { readOnly: true }).catch(() => '')).split('\n').filter(Boolean);
+      // `all`: a work-tree diff asks a populated submodule for its status, running git there with its config.
+      const conflicts = (await git.out(worktree, ['diff', '--name-only', '--diff-filter=U', '--ignore-submodules=all'], { readOnly: true }).catch(() => '')).split('\n').filter(Boolean);
       await git.raw(worktree, ['rebase', '--abort'], { accept: [0, 128] });
       return refuse(`rebasing run ${run.runId} onto "${base}" conflicts in: ${conflicts.join(', ') || 'unknown files'}; nothing was merged, the worktree is kept`);
     }

@@ -428,6 +428,66 @@ describe.runIf(sandboxAvailable)('containment: reads outside the run', () => {
   });
 });
 
+describe.runIf(sandboxAvailable)("containment: agentctl's own git never steps into a nested repository the agent made", () => {
+  /**
+   * The agent's half, in the sandbox: a repository below the worktree whose own config names a clean
+   * filter that touches `marker` (hidden from the sandbox: only a process on the host can create it),
+   * with an index git must check by content, so a `git status` there runs the filter.
+   */
+  const plantFilter = (marker: string) => `
+printf '#!/bin/sh\\ntouch ${marker}\\ncat\\n' > .git/p.sh
+echo '* filter=x' > .git/info/attributes
+git config filter.x.clean 'sh .git/p.sh'
+git config filter.x.required true
+rm -f .git/index; git read-tree HEAD
+`;
+
+  it('a nested repository with its own clean filter: neither the capture nor the discard runs it on the host, and it is never staged', async () => {
+    const marker = join(tempDir('agentctl-marks-'), 'filter-ran-on-host');
+    const { repo, home } = victimRepo({
+      'agent.sh': `#!/bin/sh\nmkdir -p docs/sub && echo work > docs/work.md && cd docs/sub && git init -q . && git config user.name x && git config user.email x@y\necho hello > a.txt && git add -A && git commit -qm c1\n${plantFilter(marker)}`,
+      'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'work'),
+    });
+    const r = await agentctl(repo, home, ['run', 't', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const run = JSON.parse(r.stdout).run;
+    expect(existsSync(join(run.worktree, 'docs/sub/.git/p.sh')), 'the agent made its repository').toBe(true);
+    expect(existsSync(marker), 'after the capture').toBe(false);
+    expect(git(repo, 'ls-tree', '-r', run.headSha)).not.toMatch(/^160000 /m);
+    expect(git(repo, 'ls-tree', '-r', '--name-only', run.headSha)).toContain('docs/work.md');
+    const d = await agentctl(repo, home, ['review', 'discard', run.runId, '--reason', 'nested repository']);
+    expect(d.code, d.stderr).toBe(0);
+    expect(existsSync(marker), 'after the discard').toBe(false);
+    expect(git(repo, 'ls-tree', '-r', `refs/agentctl/archive/${run.runId}`)).not.toMatch(/^160000 /m);
+  });
+
+  it("a repository's submodule the agent populates with a filter (objects borrowed from the common .git): the run's capture does not run it on the host and keeps the base's gitlink", async () => {
+    const marker = join(tempDir('agentctl-marks-'), 'filter-ran-on-host');
+    const { repo, home } = victimRepo({
+      'agent.sh': `#!/bin/sh
+echo work > docs-work.md
+COMMON=$(cd "$(git rev-parse --git-common-dir)" && pwd)
+SHA=$(git ls-files -s vendor/lib | cut -d' ' -f2)
+mkdir -p vendor/lib && cd vendor/lib && git init -q .
+echo "$COMMON/objects" > .git/objects/info/alternates
+git update-ref --no-deref HEAD $SHA
+git read-tree HEAD && git checkout-index -a -f
+${plantFilter(marker)}`,
+      'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'work'),
+    });
+    const base = git(repo, 'rev-parse', 'HEAD');
+    git(repo, 'update-index', '--add', '--cacheinfo', `160000,${base},vendor/lib`);
+    git(repo, 'commit', '-qm', 'a submodule');
+    const r = await agentctl(repo, home, ['run', 't', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const run = JSON.parse(r.stdout).run;
+    expect(existsSync(join(run.worktree, 'vendor/lib/.git/p.sh')), 'the agent populated the submodule').toBe(true);
+    expect(existsSync(marker)).toBe(false);
+    expect(git(repo, 'ls-tree', run.headSha, 'vendor/lib')).toBe(`160000 commit ${base}\tvendor/lib`);
+    expect(git(repo, 'ls-tree', '-r', '--name-only', run.headSha)).toContain('docs-work.md');
+  });
+});
+
 describe.runIf(sandboxAvailable)('containment: network: true', () => {
   it('opens the registries and code hosts through the sandbox proxy, never this machine\'s loopback (an attack session tunnelled raw TCP through the proxy to a host service)', async () => {
     const { server, url, hits } = await localServer();
