@@ -453,11 +453,11 @@ rm -f .git/index; git read-tree HEAD
     const run = JSON.parse(r.stdout).run;
     expect(existsSync(join(run.worktree, 'docs/sub/.git/p.sh')), 'the agent made its repository').toBe(true);
     expect(existsSync(marker), 'after the capture').toBe(false);
-    expect(git(repo, 'ls-tree', '-r', run.headSha)).not.toMatch(/^160000 /m);
-    expect(git(repo, 'ls-tree', '-r', '--name-only', run.headSha)).toContain('docs/work.md');
     const d = await agentctl(repo, home, ['review', 'discard', run.runId, '--reason', 'nested repository']);
     expect(d.code, d.stderr).toBe(0);
     expect(existsSync(marker), 'after the discard').toBe(false);
+    expect(git(repo, 'ls-tree', '-r', run.headSha)).not.toMatch(/^160000 /m);
+    expect(git(repo, 'ls-tree', '-r', '--name-only', run.headSha)).toContain('docs/work.md');
     expect(git(repo, 'ls-tree', '-r', `refs/agentctl/archive/${run.runId}`)).not.toMatch(/^160000 /m);
   });
 
