@@ -10,7 +10,7 @@ import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:f
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createGit } from '../../src/exec/git.js';
-import { captureWork, createSandbox, removeSandbox, sandboxTarget } from '../../src/exec/worktree.js';
+import { captureWork, createSandbox, MAX_NESTED_REPOS, removeSandbox, sandboxTarget } from '../../src/exec/worktree.js';
 import { cleanup, git, makeRepo, tempDir, writeFiles } from '../helpers.js';
 
 afterEach(cleanup);
@@ -111,6 +111,39 @@ describe("agentctl's git ignores what a repository or an agent controls", () => 
       /* the hostile programs may make git fail; what matters is that they ran */
     }
     expect(readdirSync(marks)).toEqual(expect.arrayContaining(['filter-clean', 'fsmonitor']));
+  }, 60_000);
+
+  it('a capture leaves nested repositories out whatever their place: one inside an unpopulated gitlink, one beside it, a .git file; past the cap their .git entries go and their files are captured', async () => {
+    const { repo } = makeRepo({ 'a.txt': 'a\n' });
+    const base0 = git(repo, 'rev-parse', 'HEAD');
+    git(repo, 'update-index', '--add', '--cacheinfo', `160000,${base0},G`);
+    git(repo, 'commit', '-qm', 'a submodule');
+    const base = git(repo, 'rev-parse', 'HEAD');
+    const gitApi = createGit();
+    const wt = join(tempDir('wt-'), 'run');
+    const sandbox = await createSandbox(gitApi, repo, join(tempDir('lock-'), 'lock'), wt, 'agentctl/t/r1', base, 'test');
+    const target = sandboxTarget(sandbox);
+    const nestedRepo = (dir: string) => {
+      mkdirSync(dir, { recursive: true });
+      execFileSync('git', ['init', '-q', dir]);
+      writeFileSync(join(dir, 'f'), 'inside\n');
+    };
+    // Inside G (git refuses a pathspec there: "is in submodule"), beside it, and a bare .git file.
+    nestedRepo(join(wt, 'G/x/D'));
+    nestedRepo(join(wt, 'other'));
+    writeFiles(wt, { 'gitfile/.git': 'gitdir: /nonexistent\n', 'gitfile/g': 'g\n', 'a.txt': 'changed\n', 'new.txt': 'n\n' });
+    const first = await captureWork(gitApi, target, sandbox.branch, 'work', author);
+    const entries = (sha: string) => git(repo, 'ls-tree', '-r', sha).split('\n').map((l) => { const [mode, , rest] = l.split(' '); return `${mode} ${rest!.split('\t')[1]}`; });
+    expect(entries(first.headSha).sort()).toEqual(['100644 .agentrc.yaml', '100644 README.md', '100644 a.txt', '100644 new.txt', '160000 G']);
+    expect(git(repo, 'rev-parse', `${first.headSha}:G`)).toBe(base0);
+
+    // Past MAX_NESTED_REPOS: too many to leave out by pathspec, so their .git entries are removed.
+    for (let i = 0; i <= MAX_NESTED_REPOS; i++) writeFiles(wt, { [`many/d${i}/.git`]: 'gitdir: /nonexistent\n', [`many/d${i}/f`]: `${i}\n` });
+    const second = await captureWork(gitApi, target, sandbox.branch, 'many', author);
+    const files = git(repo, 'ls-tree', '-r', '--name-only', second.headSha).split('\n');
+    expect(files.filter((f) => f.startsWith('many/'))).toHaveLength(MAX_NESTED_REPOS + 1);
+    expect(files.some((f) => f.endsWith('/.git'))).toBe(false);
+    expect(readdirSync(join(wt, 'many/d0'))).toEqual(['f']);
   }, 60_000);
 
   it('does not honour core.worktree: the work tree is the directory holding .git', async () => {
