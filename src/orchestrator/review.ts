@@ -260,6 +260,12 @@ async function landRun(ctx: Context, run: RunView, worktree: GitTarget, decision
     ctx.store.append({ ...subjectOf(run), type: 'merge.failed', payload: { reason: message, auto: decision.auto } });
     throw new StateError(message, hint ? { hint } : {});
   };
+  // The person's own checkout not ready (another branch, uncommitted changes) says nothing about the run:
+  // a person is told and nothing is written; an auto merge, which no one watched, is recorded.
+  const refuseCheckout = (message: string, hint: string): never => {
+    if (decision.auto) return refuse(message, hint);
+    throw new StateError(message, { hint });
+  };
   const veto = await decision.verify?.();
   if (veto) return refuse(`${veto}; nothing was merged`);
   const baseNow = await git.resolve(ctx.project.root, `refs/heads/${base}`);
@@ -276,11 +282,11 @@ async function landRun(ctx: Context, run: RunView, worktree: GitTarget, decision
   const checkout = await checkoutOf(ctx, base);
   if (!checkout) {
     const current = await git.currentBranch(ctx.project.root);
-    return refuse(`your checkout at ${ctx.project.root} is on ${current ?? 'a detached HEAD'}, not "${base}"; nothing was merged`, `git switch ${base}, then merge again`);
+    return refuseCheckout(`your checkout at ${ctx.project.root} is on ${current ?? 'a detached HEAD'}, not "${base}"; nothing was merged`, `git switch ${base}, then merge again`);
   }
   const dirty = (await git.status(checkout)).filter((f) => f.index !== '?');
   if (dirty.length > 0) {
-    return refuse(`your checkout of "${base}" at ${checkout} has uncommitted changes; nothing was merged`, 'Commit or stash them, then run the merge again.');
+    return refuseCheckout(`your checkout of "${base}" at ${checkout} has uncommitted changes; nothing was merged`, 'Commit or stash them, then run the merge again.');
   }
 
   // What lands, whichever the strategy: the inspected head merged into the base as it is now.
