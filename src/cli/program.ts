@@ -11,6 +11,9 @@ import { Argument, Command, Option } from 'commander';
 import { packageVersion } from '../core/paths.js';
 import { COMPLETION_SHELLS } from './completion.js';
 
+/** What a `<run>` argument takes (context.ts findRun). */
+const RUN_ARG = 'run id: the whole id, a unique prefix, or the short id shown in progress lines and `log` (4+ characters)';
+
 /** A help-text "Examples" block: each line indented, ending with a newline (commander prints it as is). */
 function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
@@ -33,8 +36,8 @@ Examples:
   agentctl tasks                       tasks with requested and effective autonomy
   agentctl run fix-readme              run a task in a fresh worktree sandbox
   agentctl review                      runs awaiting your decision
-  agentctl review show 01jf            diff, gate result and the agent's summary
-  agentctl review merge 01jf --note "looks good"
+  agentctl review show k2dnf8          diff, gate result and the agent's summary
+  agentctl review merge k2dnf8 --note "looks good"
   agentctl promote --json              evidence per agent × project × task type
 
 Environment:
@@ -138,7 +141,7 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
   program
     .command('restore')
     .description('recreate a discarded run\'s worktree from its archive (or a lost worktree from its branch); it awaits review again')
-    .argument('<run>', 'run id or unique prefix')
+    .argument('<run>', RUN_ARG)
     .option('--json', 'print JSON')
     .action(act(() => import('../commands/restore.js')));
 
@@ -152,7 +155,7 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
   program
     .command('log')
     .description('show the event log of this project (or one run)')
-    .option('--run <id>', 'only this run (id or unique prefix)')
+    .option('--run <id>', `only this run; ${RUN_ARG}`)
     .option('--limit <n>', 'only the last n events', (v) => Number.parseInt(v, 10))
     .option('--json', 'print JSON (one array of events)')
     .action(act(() => import('../commands/log.js')));
@@ -165,38 +168,38 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
   review
     .command('show')
     .description('what a run did: diff stat, diff, gate result, the agent\'s final summary (a run made in another clone: its branch is fetched from origin)')
-    .argument('<run>', 'run id or unique prefix')
+    .argument('<run>', RUN_ARG)
     .option('--json', 'print JSON')
     .action(act(() => import('../commands/review-show.js')));
   review
     .command('ask')
     .description('ask a second agent (read-only, research profile) for an independent verdict on a run')
-    .argument('<run>', 'run id or unique prefix')
+    .argument('<run>', RUN_ARG)
     .requiredOption('--agent <agent>', 'reviewer agent (claude, gemini, codex, command)')
     .option('--json', 'print JSON')
     .action(act(() => import('../commands/review-ask.js')));
   review
     .command('merge')
     .description('merge a run into its base branch (your checkout must be clean); a run made in another clone is merged onto origin\'s base and pushed')
-    .argument('<run>', 'run id or unique prefix')
+    .argument('<run>', RUN_ARG)
     .option('--note <text>', 'review note, kept as evidence')
     .option('--json', 'print JSON')
     .action(act(() => import('../commands/review-merge.js')));
   review
     .command('discard')
     .description('discard a run; its work is kept under refs/agentctl/archive/<run> (a run made in another clone: its branch is deleted on origin)')
-    .argument('<run>', 'run id or unique prefix')
+    .argument('<run>', RUN_ARG)
     .option('--reason <text>', 'why, kept as evidence')
     .option('--json', 'print JSON')
     .action(act(() => import('../commands/review-discard.js')));
   review
     .command('request-changes')
     .description('send a run awaiting review back to the same agent in the same worktree, with your notes and the current diff; it becomes the next attempt and awaits review again')
-    .argument('<run>', 'run id or unique prefix')
+    .argument('<run>', RUN_ARG)
     .option('--note <text>', 'what to change (kept in the log with the attempt)')
     .option('--file <path>', 'read the notes from a file (after --note when both are given)')
     .option('--json', 'print the run after the attempt as JSON (progress goes to stderr)')
-    .addHelpText('after', examples('agentctl review request-changes 01jf --note "handle an empty name too"', 'agentctl review request-changes 01jf --file review.md', 'agentctl review request-changes 01jf --note "see the file" --file review.md --json'))
+    .addHelpText('after', examples('agentctl review request-changes k2dnf8 --note "handle an empty name too"', 'agentctl review request-changes k2dnf8 --file review.md', 'agentctl review request-changes k2dnf8 --note "see the file" --file review.md --json'))
     .action(act(() => import('../commands/review-request-changes.js')));
 
   program
@@ -251,14 +254,14 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
   audit
     .command('agree')
     .description('the audited auto merge was right')
-    .argument('<run>', 'run id or unique prefix')
+    .argument('<run>', RUN_ARG)
     .option('--note <text>', 'comment')
     .option('--json', 'print JSON')
     .action(act(() => import('../commands/audit.js'), 'agree'));
   audit
     .command('disagree')
     .description('the audited auto merge should not have landed (evidence against the agent)')
-    .argument('<run>', 'run id or unique prefix')
+    .argument('<run>', RUN_ARG)
     .requiredOption('--note <text>', 'what was wrong')
     .option('--json', 'print JSON')
     .action(act(() => import('../commands/audit.js'), 'disagree'));

@@ -81,6 +81,18 @@ export function getRun(store: EventStore, project: string, runId: string): RunVi
   });
 }
 
+/**
+ * Runs among the newest `scan` of `project` whose id ends with `suffix`: the short id progress lines and
+ * `log` print (a run id's last characters, its random part; the leading ones are the time, shared by
+ * every run of a day). Only recent runs, so the cost does not grow with the history: an older run is
+ * named by its id or a prefix.
+ * @param scan how many of the newest runs are searched
+ * @returns the matches, newest first
+ */
+export function runsBySuffix(store: EventStore, project: string, suffix: string, scan = 1000): RunView[] {
+  return readRows(store, runsFold(project), (r) => r.list({ limit: scan }).filter((row) => row.key.endsWith(suffix)).map((row) => valueOf<RunView>(row)));
+}
+
 /** Runs whose id starts with `prefix` (at most `limit`, newest first). */
 export function runsByPrefix(store: EventStore, project: string, prefix: string, limit = 10): RunView[] {
   return readRows(store, runsFold(project), (r) => r.list({ keyPrefix: prefix, limit }).map((row) => valueOf<RunView>(row)));

@@ -13,7 +13,7 @@ import { projectRuns, type RunView } from '../evidence/projections/runs.js';
 import type { Controls } from '../evidence/projections/breakers.js';
 import type { TrustView } from '../evidence/projections/trust.js';
 import { currentControls } from '../evidence/projectionCatalog.js';
-import { getRun, runsByPrefix } from '../evidence/runsStore.js';
+import { getRun, runsByPrefix, runsBySuffix } from '../evidence/runsStore.js';
 import { currentTrust } from '../evidence/trustStore.js';
 import { recoverOrphanedRuns } from './recovery.js';
 import { scanMergedRuns } from './scan.js';
@@ -90,9 +90,14 @@ export async function trustOf(ctx: Context): Promise<TrustView> {
   return currentTrust(ctx.store, ctx.project.config.project, ctx.project.config.trust);
 }
 
+/** Fewest characters of a run id {@link findRun} matches by prefix or by suffix. */
+export const MIN_RUN_ID_CHARS = 4;
+
 /**
- * Find a run by id or unique id prefix (at least 4 characters), like git does for commits.
- * @throws InputError when no run or several runs match
+ * Find a run by its id, a unique prefix of it (like git does for commits), or the short id agentctl
+ * prints (its last characters: {@link runsBySuffix}, among the newest 1,000 runs), each at least
+ * {@link MIN_RUN_ID_CHARS} characters.
+ * @throws InputError when no run or several runs match, or the text is too short to look up
  */
 export function findRun(ctx: Context, idOrPrefix: string): RunView {
   const project = ctx.project.config.project;
@@ -101,8 +106,10 @@ export function findRun(ctx: Context, idOrPrefix: string): RunView {
   const exact = getRun(ctx.store, project, idOrPrefix);
   const fresh = (r: RunView) => runFromLog(ctx, r.runId) ?? r;
   if (exact) return fresh(exact);
-  if (idOrPrefix.length >= 4) {
-    const matches = runsByPrefix(ctx.store, project, idOrPrefix.toLowerCase(), 10);
+  if (idOrPrefix.length < MIN_RUN_ID_CHARS) throw new InputError(`"${idOrPrefix}" is too short to name a run: give at least ${MIN_RUN_ID_CHARS} characters of its id`, { hint: 'List runs with: agentctl runs' });
+  const id = idOrPrefix.toLowerCase();
+  for (const lookup of [() => runsByPrefix(ctx.store, project, id, 10), () => runsBySuffix(ctx.store, project, id).slice(0, 10)]) {
+    const matches = lookup();
     if (matches.length === 1) return fresh(matches[0]!);
     if (matches.length > 1) throw new InputError(`run id "${idOrPrefix}" is ambiguous: ${matches.map((m) => m.runId).join(', ')}${matches.length === 10 ? ', …' : ''}`);
   }

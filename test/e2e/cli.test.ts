@@ -62,9 +62,14 @@ describe('run → review → merge → promote', () => {
 
   it('discard removes the worktree and branch but keeps the work in an archive ref', async () => {
     const { repo, home } = makeRepo({ 'tasks/add-flags.md': docsTask() });
-    const { json } = await runJson(repo, home, 'add-flags');
+    const { json, stderr } = await runJson(repo, home, 'add-flags');
     const id = json.run.runId;
-    const d = await agentctl(repo, home, ['review', 'discard', id, '--reason', 'not needed', '--json']);
+    // The short id the progress lines print names the run; fewer than 4 characters name none.
+    const short = /\[add-flags ([0-9a-z]+)\]/.exec(stderr)![1]!;
+    expect(id.endsWith(short) && short.length).toBe(6);
+    const tooShort = await agentctl(repo, home, ['review', 'show', short.slice(-3)]);
+    expect([tooShort.code, tooShort.stderr]).toEqual([2, expect.stringMatching(/too short to name a run: give at least 4 characters/)]);
+    const d = await agentctl(repo, home, ['review', 'discard', short, '--reason', 'not needed', '--json']);
     expect(d.code, d.stderr).toBe(0);
     expect(JSON.parse(d.stdout)).toMatchObject({ discarded: true, archiveRef: `refs/agentctl/archive/${id}` });
     expect(existsSync(json.run.worktree)).toBe(false);
@@ -219,9 +224,12 @@ describe('refusals change nothing', () => {
     const { json } = await runJson(repo, home, 't');
     writeFileSync(join(repo, 'README.md'), 'local edit\n');
     const before = git(repo, 'rev-parse', 'HEAD');
+    const events = async () => JSON.parse((await agentctl(repo, home, ['log', '--json'])).stdout).events.length as number;
+    const count = await events();
     const m = await agentctl(repo, home, ['review', 'merge', json.run.runId]);
     expect(m.code).toBe(5);
     expect(m.stderr).toMatch(/uncommitted changes/);
+    expect(await events(), 'no event written').toBe(count);
     expect(git(repo, 'rev-parse', 'HEAD')).toBe(before);
     expect(readFileSync(join(repo, 'README.md'), 'utf8')).toBe('local edit\n');
     expect(existsSync(json.run.worktree)).toBe(true);
