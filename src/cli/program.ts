@@ -14,6 +14,12 @@ import { COMPLETION_SHELLS } from './completion.js';
 /** What a `<run>` argument takes (context.ts findRun). */
 const RUN_ARG = 'run id: the whole id, a unique prefix, or the short id shown in progress lines and `log` (4+ characters)';
 
+/**
+ * A count flag's value (`--limit`, `--concurrency`) as a number: digits only, else NaN, which the command
+ * refuses naming the flag (`Number.parseInt` read `5abc` as 5 and `1.5` as 1).
+ */
+const wholeNumber = (v: string): number => (/^[0-9]+$/.test(v) ? Number(v) : Number.NaN);
+
 /** A help-text "Examples" block: each line indented, ending with a newline (commander prints it as is). */
 function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
@@ -107,7 +113,7 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .option('--all', 'run every task')
     .option('--tag <tag>', 'run the tasks with this tag')
     .option('--type <type>', 'run the tasks of this type')
-    .option('--concurrency <n>', 'runs at once with --all/--tag/--type (default 2)', (v) => Number(v))
+    .option('--concurrency <n>', 'runs at once with --all/--tag/--type (default 2)', wholeNumber)
     .option('--queue', 'queue the run(s) for the team\'s workers instead of running here (PostgreSQL store)')
     .option('--json', 'print the finished run(s) as JSON (progress goes to stderr)')
     .addHelpText('after', examples('agentctl run fix-readme', 'agentctl run risky-migration --claim', 'agentctl run --tag docs --concurrency 4', 'agentctl run --all --queue'))
@@ -116,7 +122,7 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
   program
     .command('worker')
     .description('claim this project\'s queued runs and run them here: fetch the base from the remote, run, push the run branch')
-    .option('--concurrency <n>', 'runs at once (default 1)', (v) => Number(v))
+    .option('--concurrency <n>', 'runs at once (default 1)', wholeNumber)
     .option('--drain', 'exit once nothing waits or runs in the queue')
     .option('--json', 'print the jobs worked as JSON when done (progress goes to stderr)')
     .addHelpText('after', examples('agentctl worker --concurrency 2', 'agentctl worker --drain'))
@@ -134,7 +140,7 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .option('--json', 'print JSON')
     .addOption(new Option('--state <state>', 'only runs in this state').choices(['planned', 'running', 'awaiting_review', 'merged', 'discarded', 'failed', 'interrupted']))
     .option('--archived', 'only discarded runs whose work is kept under refs/agentctl/archive/')
-    .option('--limit <n>', 'at most n runs, newest first (default 50)', (v) => Number.parseInt(v, 10))
+    .option('--limit <n>', 'at most n runs, newest first (default 50)', wholeNumber)
     .option('--all', 'every run (no limit)')
     .action(act(() => import('../commands/runs.js')));
 
@@ -156,7 +162,7 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .command('log')
     .description('show the event log of this project (or one run)')
     .option('--run <id>', `only this run; ${RUN_ARG}`)
-    .option('--limit <n>', 'only the last n events', (v) => Number.parseInt(v, 10))
+    .option('--limit <n>', 'only the last n events', wholeNumber)
     .option('--json', 'print JSON (one array of events)')
     .action(act(() => import('../commands/log.js')));
 

@@ -8,7 +8,7 @@ import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
 
 export default async function log(opts: { run?: string; limit?: number; json?: boolean }): Promise<number> {
-  if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit <= 0)) throw new InputError('--limit must be a positive whole number', { field: '--limit' });
+  if (opts.limit !== undefined && (!Number.isSafeInteger(opts.limit) || opts.limit <= 0)) throw new InputError('--limit must be a positive whole number', { field: '--limit' });
   return withContext((ctx) => {
     const runId = opts.run ? findRun(ctx, opts.run).runId : undefined;
     // The project's events, plus the global ones (kill switch) that apply to every project.

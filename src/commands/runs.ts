@@ -38,7 +38,7 @@ function select(ctx: Context, state: RunState | undefined, archived: boolean, li
 }
 
 export default async function runs(opts: { json?: boolean; state?: string; archived?: boolean; limit?: number; all?: boolean }): Promise<number> {
-  if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1)) throw new InputError('--limit must be a positive whole number', { field: '--limit' });
+  if (opts.limit !== undefined && (!Number.isSafeInteger(opts.limit) || opts.limit < 1)) throw new InputError('--limit must be a positive whole number', { field: '--limit' });
   if (opts.limit !== undefined && opts.all) throw new InputError('give --limit or --all, not both', { field: '--all' });
   return withContext((ctx) => {
     const limit = opts.all ? undefined : (opts.limit ?? DEFAULT_RUNS_LIMIT);

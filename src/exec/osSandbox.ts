@@ -187,7 +187,8 @@ export function realProgram(program: string, env: NodeJS.ProcessEnv, cwd: string
  * @returns the wrapped command and the settings file's path
  */
 export function confine(sandbox: OsSandbox, cmd: { file: string; args: readonly string[] }, policy: Policy, layout: SandboxLayout, apiHosts: readonly string[], name: string, keys?: KeyInjectionSettings): { file: string; args: string[]; settingsFile: string } {
-  const settings = renderOsSandbox(policy, layout, apiHosts, name, keys);
+  // On Linux srt starts agentctl's bubblewrap, which keeps the kernel's settings read-only (bin/agentctl-bwrap).
+  const settings = renderOsSandbox(policy, process.platform === 'linux' ? { ...layout, bwrap: join(packageRoot(), 'bin', 'agentctl-bwrap') } : layout, apiHosts, name, keys);
   mkdirSync(layout.runDir, { recursive: true, mode: 0o700 });
   for (const dir of layout.writable) mkdirSync(dir, { recursive: true, mode: 0o700 });
   rmSync(settings.path, { force: true });

@@ -42,6 +42,11 @@ report('read-db', () => fs.readFileSync(${JSON.stringify(join(home, 'agentctl.db
 report('list-home', () => fs.readdirSync(${JSON.stringify(home)}).join(','));
 report('promote', () => execSync(${JSON.stringify(`${process.execPath} ${BIN} promote command --type docs --to auto --force --note pwned`)}, { stdio: 'pipe', env: { ...process.env, AGENTCTL_HOME: ${JSON.stringify(home)} } }).toString());
 report('ssh-keys', () => fs.readdirSync(path.join(require('node:os').homedir(), '.ssh')).join(','));
+// Opened for writing only, never written: as root, a write to core_pattern ran a program of the agent's as
+// root on the host, and one to sysrq-trigger reboots it.
+report('write-sysctl', () => fs.closeSync(fs.openSync('/proc/sys/kernel/core_pattern', fs.constants.O_WRONLY)));
+report('write-sysrq', () => fs.closeSync(fs.openSync('/proc/sysrq-trigger', fs.constants.O_WRONLY)));
+report('read-timer-list', () => { const t = fs.readFileSync('/proc/timer_list', 'utf8'); if (!t) throw new Error('masked'); return t.split('\\n')[0]; });
 `;
 }
 
@@ -50,7 +55,7 @@ report('ssh-keys', () => fs.readdirSync(path.join(require('node:os').homedir(), 
 // run may see): writing there (`write-checkout`, `write-tmp`) or running `agentctl promote` succeeds in a
 // world that vanishes with the run. Those are judged by their effect on the host (assertHostUntouched,
 // the real trust history), the rest must fail outright.
-const ATTACKS = ['read-secret', 'read-secret-direct', 'read-elsewhere', 'read-shadow', 'write-hook', 'write-config', 'read-db'];
+const ATTACKS = ['read-secret', 'read-secret-direct', 'read-elsewhere', 'read-shadow', 'write-hook', 'write-config', 'read-db', 'write-sysctl', 'write-sysrq', 'read-timer-list'];
 
 /** Another checkout's secret on the same machine, outside the run's repository and AGENTCTL_HOME. */
 function elsewhereSecret(repo: string): string {

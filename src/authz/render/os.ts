@@ -33,6 +33,8 @@ export const srtPathText = (p: SrtPath): string => (typeof p === 'string' ? p : 
 /** srt settings. */
 export interface SrtSettings {
   filesystem: { denyRead: SrtPath[]; allowRead: SrtPath[]; allowWrite: SrtPath[]; denyWrite: SrtPath[] };
+  /** Linux: the bubblewrap srt starts (srt 0.0.83 `bwrapPath`, an absolute path): agentctl's `bin/agentctl-bwrap`. */
+  bwrapPath?: string;
   network: {
     allowedDomains: string[];
     deniedDomains: string[];
@@ -90,6 +92,8 @@ export interface SandboxLayout {
   toolchains?: string[];
   /** The machine's platform (`process.platform`): macOS adds {@link MACOS_SYSTEM_READ}. Default: Linux's folders only. */
   platform?: NodeJS.Platform;
+  /** Linux: the bubblewrap srt starts instead of PATH's (SrtSettings.bwrapPath). */
+  bwrap?: string;
 }
 
 /**
@@ -392,9 +396,11 @@ export function osSandboxSettings(policy: Policy, layout: SandboxLayout, apiHost
   };
   const networkOn = policy.network.value ? NETWORK_ON_HOSTS : [];
   const allowedDomains = [...new Set([...apiHosts, ...networkOn])];
-  if (!keys) return { filesystem, network: { allowedDomains, deniedDomains: [] } };
+  const bwrap = layout.bwrap ? { bwrapPath: layout.bwrap } : {};
+  if (!keys) return { filesystem, network: { allowedDomains, deniedDomains: [] }, ...bwrap };
   const excludeDomains = networkOn.filter((d) => !apiHosts.some((h) => coversHost(d, h)));
   return {
+    ...bwrap,
     filesystem,
     network: { allowedDomains, deniedDomains: [], tlsTerminate: { excludeDomains }, requireHostMatch: true, ...(keys.plaintext ? { allowPlaintextHeaderSet: true as const } : {}) },
   };
