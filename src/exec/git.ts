@@ -158,10 +158,11 @@ export interface Git {
    * @param author name/email recorded as author and committer
    * @param exclude repository-relative paths left out of the commit
    * @param base commit whose version of the excluded paths the commit keeps (absent if it lacks them); default HEAD
-   * @param nestedRepos worktree-relative folders holding a `.git` of their own (found by
-   *   worktree.ts prepareForGit): never staged, and git never steps into them ({@link nestedRepoExclusions})
+   * @param leaveOut what worktree.ts prepareForGit found: `nestedRepos`, folders holding a `.git` of
+   *   their own, never staged and never stepped into ({@link nestedRepoExclusions}); `oversized`, files
+   *   too large to hash, left out and named in the commit message
    */
-  commitAll(where: GitWhere, message: string, author: { name: string; email: string }, exclude?: readonly string[], base?: string, nestedRepos?: readonly string[]): Promise<string | null>;
+  commitAll(where: GitWhere, message: string, author: { name: string; email: string }, exclude?: readonly string[], base?: string, leaveOut?: { nestedRepos?: readonly string[]; oversized?: readonly string[] }): Promise<string | null>;
   /** True when `ancestor` is an ancestor of (or equal to) `descendant`. */
   isAncestor(where: GitWhere, ancestor: string, descendant: string): Promise<boolean>;
   /**
@@ -300,7 +301,8 @@ export function createGit(options: GitOptions = {}): Git {
     },
     diff: (where, from, to, pathspecs = [], options = {}) =>
       out(where, ['-c', `core.bigFileThreshold=${DIFF_BIG_FILE_BYTES}`, 'diff', '--no-color', '--ignore-submodules=none', ...(options.text ? ['--text'] : []), from, to, ...(pathspecs.length ? ['--', ...pathspecs] : [])], { ...treesOnly, maxOutputBytes: DIFF_MAX_BYTES }),
-    async commitAll(where, message, author, exclude = [], base, nestedRepos = []) {
+    async commitAll(where, message, author, exclude = [], base, leaveOut = {}) {
+      const { nestedRepos = [], oversized = [] } = leaveOut;
       // An exclude pathspec naming an ignored path makes `git add` fail ("paths are ignored", exit 1),
       // e.g. a shared `node_modules` link under a `.gitignore` line `node_modules`: such a path is left
       // out by the ignore rules anyway, so only the paths git would otherwise add are excluded. (A name git
@@ -318,13 +320,17 @@ export function createGit(options: GitOptions = {}): Git {
       const gitlinks = nestedRepos.length ? indexGitlinks((await raw(where, ['ls-files', '--stage', '-z'], { ...ro, drivers: false })).stdout) : new Set<string>();
       const nested = nestedRepoExclusions(nestedRepos, gitlinks);
       for (;;) {
-        const added = await raw(where, ['add', '--all', '--ignore-errors', '--', '.', ...[...exclude.filter((p) => !ignored.has(p)), ...nested, ...unstorable].map((p) => `:(exclude,literal)${p}`)], { accept: [0, 1, 128] });
+        const added = await raw(where, ['add', '--all', '--ignore-errors', '--', '.', ...[...exclude.filter((p) => !ignored.has(p)), ...nested, ...oversized, ...unstorable].map((p) => `:(exclude,literal)${p}`)], { accept: [0, 1, 128] });
         if (added.exitCode !== 128) break;
         const path = unencodablePath(added.stderr);
         if (path === undefined || unstorable.includes(path) || unstorable.length >= MAX_UNENCODABLE) throw new GitCommandError(['add', '--all'], 128, added.stdout, added.stderr);
         unstorable.push(path);
       }
-      const body = unstorable.length ? `${message}\n\nNot committed: git cannot encode ${unstorable.map((p) => JSON.stringify(p)).join(', ')} as the working-tree-encoding attribute says` : message;
+      const notes = [
+        ...(unstorable.length ? [`Not committed: git cannot encode ${unstorable.map((p) => JSON.stringify(p)).join(', ')} as the working-tree-encoding attribute says`] : []),
+        ...(oversized.length ? [`Not committed, too large to capture (above ${MAX_CAPTURE_FILE_BYTES / 1024 / 1024} MiB, or sparse): ${oversized.slice(0, 20).map((p) => JSON.stringify(p)).join(', ')}${oversized.length > 20 ? ` and ${oversized.length - 20} more` : ''}`] : []),
+      ];
+      const body = notes.length ? `${message}\n\n${notes.join('\n')}` : message;
       // Excluded paths go back to what the base commit has, even if the agent staged or committed them
       // itself: gone when the base lacks them, the base's version when it tracks them.
       if (exclude.length) await raw(where, ['reset', '-q', base ?? 'HEAD', '--', ...exclude.map((p) => `:(literal)${p}`)], { accept: [0, 1] });
@@ -352,6 +358,9 @@ export function createGit(options: GitOptions = {}): Git {
     },
   };
 }
+
+/** Largest file a capture commits, in bytes (100 MiB, the largest file GitHub takes); see worktree.ts prepareForGit. */
+export const MAX_CAPTURE_FILE_BYTES = 100 * 1024 * 1024;
 
 /** The gitlinks (mode 160000) of `git ls-files --stage -z` output (`<mode> <sha> <stage>\t<path>\0`…). */
 function indexGitlinks(listing: string): Set<string> {

@@ -12,10 +12,11 @@
  *   (`<commonDir>/worktrees/<name>`) from the common dir's own records, and later git calls on the
  *   worktree take it explicitly ({@link sandboxTarget}).
  */
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync, type Dirent } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, type Dirent } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { InternalError, StateError } from '../core/errors.js';
-import type { Git, GitTarget, GitWhere } from './git.js';
+import { MAX_CAPTURE_FILE_BYTES, type Git, type GitTarget, type GitWhere } from './git.js';
 import { adminDirOf, checkGitPointer, restoreGitPointer } from './gitPointer.js';
 import { withFileLock } from '../core/lock.js';
 
@@ -73,12 +74,21 @@ export interface Capture {
   repaired: { from: string | null } | undefined;
 }
 
-/** Most nested repositories a capture leaves out by pathspec; above it their `.git` entries are removed ({@link prepareForGit}). */
+/**
+ * Most nested repositories (and, apart, oversized files) a capture leaves out by pathspec; above it
+ * their `.git` entries (the files) are removed ({@link prepareForGit}).
+ */
 export const MAX_NESTED_REPOS = 1000;
+
+/**
+ * Longest path below which {@link prepareForGit} reads a folder, in bytes: with one more name (255 bytes
+ * at most) a path stays under Linux's 4,096. A folder deeper than that is moved up and removed.
+ */
+const MAX_WALK_PATH_BYTES = 3072;
 
 /** What {@link prepareForGit} found and did (worktree-relative paths). */
 export interface PreparedWorktree {
-  /** FIFOs, sockets and device files removed. */
+  /** FIFOs, sockets and device files removed, and folders too deep for any path to reach (removed whole). */
   removed: string[];
   /**
    * Folders below the root holding a `.git` entry of their own (a nested repository, a submodule the
@@ -86,6 +96,13 @@ export interface PreparedWorktree {
    * {@link MAX_NESTED_REPOS} and their `.git` entries were removed instead.
    */
   nestedRepos: string[];
+  /**
+   * Files a capture leaves out for their size: above {@link MAX_CAPTURE_FILE_BYTES}, or sparse (above
+   * 1 MiB with less than half of it on disk: `truncate -s 24G` costs no disk, and git hashed it for
+   * minutes, while holding the repository lock at every discard). Past {@link MAX_NESTED_REPOS} of them
+   * they are removed instead (and listed in `removed`).
+   */
+  oversized: string[];
 }
 
 /**
@@ -95,19 +112,26 @@ export interface PreparedWorktree {
  *   whether it is a file to hash, a `.gitignore`, or the `HEAD` of what looks like a nested repository
  *   (an agent's `mkfifo` made the capture, and then every discard, hang for the git timeout of 120 s
  *   while holding the repository lock, so other runs failed). They hold no data; git cannot store them.
+ * - Remove folders deeper than any path can name (an agent's 30 nested 200-character folders): git
+ *   skips them, but neither it nor this walk could remove the worktree afterwards, so the run could never
+ *   be discarded. Each is moved up to the worktree's root first, as often as needed, then removed.
  * - List the nested repositories, which a capture must keep git out of (Git.commitAll `nestedRepos`):
  *   git would run `git status` inside them with their own config (an agent's clean filter ran on the
  *   host). Past {@link MAX_NESTED_REPOS} (too many to leave out by pathspec) their `.git` entries are
  *   removed: what they held is the agent's, in a disposable worktree.
+ * - List the files too large to capture ({@link PreparedWorktree.oversized}).
  *
- * Found by reading directories (entry types, no stat, no link followed), so no git command meets them
- * first. A folder the walk cannot read (an agent's `chmod 111`) is made readable by its owner first.
+ * Found by reading directories (entry types, no link followed; regular files are `lstat`ed for their
+ * size), so no git command meets them first. A folder the walk cannot read (an agent's `chmod 111`) is
+ * made readable by its owner first.
  * @throws InternalError when a folder stays unreadable: git could meet a FIFO there
  */
 export async function prepareForGit(git: Git, worktree: GitWhere): Promise<PreparedWorktree> {
   const dir = typeof worktree === 'string' ? ((await git.topLevel(worktree)) ?? worktree) : worktree.workTree;
   const removed: string[] = [];
   const nested: string[] = [];
+  const oversized: string[] = [];
+  const tooDeep: string[] = [];
   const walk = (folder: string): void => {
     let entries: Dirent[];
     try {
@@ -126,8 +150,20 @@ export async function prepareForGit(git: Git, worktree: GitWhere): Promise<Prepa
       const full = join(folder, e.name);
       if (folder === dir && e.name === '.git') continue;
       if (e.name === '.git') nested.push(relative(dir, folder));
-      if (e.isDirectory()) walk(full);
-      else if (e.isFIFO() || e.isSocket() || e.isCharacterDevice() || e.isBlockDevice()) {
+      if (e.isDirectory()) {
+        if (Buffer.byteLength(full) <= MAX_WALK_PATH_BYTES) walk(full);
+        else {
+          // Moved up to the root (a short path), then read again: what is deeper still moves up in turn.
+          const up = join(dir, `.agentctl-too-deep-${randomBytes(6).toString('hex')}`);
+          renameSync(full, up);
+          removed.push(relative(dir, full).slice(0, 200));
+          tooDeep.push(up);
+          walk(up);
+        }
+      } else if (e.isFile()) {
+        const { size, blocks } = lstatSync(full);
+        if (size > MAX_CAPTURE_FILE_BYTES || (size > 1024 * 1024 && blocks * 512 < size / 2)) oversized.push(relative(dir, full));
+      } else if (e.isFIFO() || e.isSocket() || e.isCharacterDevice() || e.isBlockDevice()) {
         try {
           unlinkSync(full);
           removed.push(relative(dir, full));
@@ -138,9 +174,20 @@ export async function prepareForGit(git: Git, worktree: GitWhere): Promise<Prepa
     }
   };
   walk(dir);
-  if (nested.length <= MAX_NESTED_REPOS) return { removed, nestedRepos: nested };
-  for (const folder of nested) rmSync(join(dir, folder, '.git'), { recursive: true, force: true });
-  return { removed, nestedRepos: [] };
+  // Each moved folder now holds nothing deeper than a path can name (its deep part was moved out in turn).
+  for (const up of tooDeep) rmSync(up, { recursive: true, force: true });
+  const live = nested.filter((n) => !tooDeep.some((up) => n === relative(dir, up) || n.startsWith(`${relative(dir, up)}/`)));
+  const big = oversized.filter((n) => !tooDeep.some((up) => n.startsWith(`${relative(dir, up)}/`)));
+  // Past the cap (too many to leave out by pathspec): what they hold is the agent's, in a disposable worktree.
+  if (big.length > MAX_NESTED_REPOS) {
+    for (const file of big.splice(0)) {
+      rmSync(join(dir, file), { force: true });
+      removed.push(file);
+    }
+  }
+  if (live.length <= MAX_NESTED_REPOS) return { removed, nestedRepos: live, oversized: big };
+  for (const folder of live) rmSync(join(dir, folder, '.git'), { recursive: true, force: true });
+  return { removed, nestedRepos: [], oversized: big };
 }
 
 /**
@@ -158,8 +205,8 @@ export async function captureWork(git: Git, worktree: GitWhere, branch: string, 
   // uses this worktree's index, so a lock older than a few seconds is stale.
   const indexLock = join(await git.gitDir(worktree), 'index.lock');
   if (existsSync(indexLock) && Date.now() - statSync(indexLock).mtimeMs > STALE_INDEX_LOCK_MS) rmSync(indexLock);
-  const { nestedRepos } = await prepareForGit(git, worktree);
-  await git.commitAll(worktree, message, author, exclude, base, nestedRepos);
+  const { nestedRepos, oversized } = await prepareForGit(git, worktree);
+  await git.commitAll(worktree, message, author, exclude, base, { nestedRepos, oversized });
   const headSha = await git.resolve(worktree, 'HEAD');
   if (!headSha) throw new InternalError(`worktree ${worktree} has no HEAD`);
   const current = await git.currentBranch(worktree);

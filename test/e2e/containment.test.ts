@@ -433,7 +433,7 @@ describe.runIf(sandboxAvailable)('containment: reads outside the run', () => {
   });
 });
 
-describe.runIf(sandboxAvailable)("containment: agentctl's own git never steps into a nested repository the agent made", () => {
+describe.runIf(sandboxAvailable)("containment: agentctl's own git on what an agent leaves in its worktree (nested repositories, folders too deep, huge files)", () => {
   /**
    * The agent's half, in the sandbox: a repository below the worktree whose own config names a clean
    * filter that touches `marker` (hidden from the sandbox: only a process on the host can create it),
@@ -465,6 +465,27 @@ rm -f .git/index; git read-tree HEAD
     expect(git(repo, 'ls-tree', '-r', '--name-only', run.headSha)).toContain('docs/work.md');
     expect(git(repo, 'ls-tree', '-r', `refs/agentctl/archive/${run.runId}`)).not.toMatch(/^160000 /m);
   });
+
+  it('folders deeper than a path can name and a 24 GiB sparse file: the capture leaves them out and the discard removes the worktree (both failed every time, the sparse file after two minutes of hashing)', async () => {
+    const { repo, home } = victimRepo({
+      'agent.sh': `#!/bin/sh
+echo work > docs-work.md
+truncate -s 24G cache.bin
+d=$(printf 'd%.0s' $(seq 1 200))
+for i in $(seq 1 30); do mkdir "$d" && cd "$d"; done
+echo deep > f
+`,
+      'tasks/t.md': taskFile({ agent: 'command', type: 'docs' }, 'work'),
+    });
+    const r = await agentctl(repo, home, ['run', 't', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const run = JSON.parse(r.stdout).run;
+    expect(git(repo, 'ls-tree', '-r', '--name-only', run.headSha).split('\n')).toEqual(['.agentrc.yaml', '.gitignore', 'README.md', 'agent.sh', 'docs-work.md', 'package.json', 'tasks/t.md']);
+    expect(git(repo, 'log', '-1', '--format=%B', run.headSha)).toContain('Not committed, too large to capture (above 100 MiB, or sparse): "cache.bin"');
+    const d = await agentctl(repo, home, ['review', 'discard', run.runId, '--reason', 'too deep']);
+    expect(d.code, d.stderr).toBe(0);
+    expect(existsSync(run.worktree)).toBe(false);
+  }, 60_000);
 
   it("a repository's submodule the agent populates with a filter (objects borrowed from the common .git): the run's capture does not run it on the host and keeps the base's gitlink", async () => {
     const marker = join(tempDir('agentctl-marks-'), 'filter-ran-on-host');
