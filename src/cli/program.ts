@@ -163,7 +163,7 @@ Exit codes: 0 ok · 1 internal error · 2 bad input · 3 config/environment · 4
     .description('show the event log of this project (or one run)')
     .option('--run <id>', `only this run; ${RUN_ARG}`)
     .option('--limit <n>', 'only the last n events', wholeNumber)
-    .option('--json', 'print JSON (one array of events)')
+    .option('--json', 'print JSON: {"events": [...]}')
     .action(act(() => import('../commands/log.js')));
 
   const review = program

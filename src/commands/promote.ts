@@ -34,7 +34,11 @@ export default async function promoteCmd(agent: string | undefined, opts: { type
         });
       if (opts.html) {
         const file = resolve(process.cwd(), opts.html);
-        writeFileSync(file, trustReportHtml(cfg.project, rows, new Date().toISOString()));
+        try {
+          writeFileSync(file, trustReportHtml(cfg.project, rows, new Date().toISOString()));
+        } catch (error) {
+          throw new InputError(`cannot write the report to ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { field: '--html', hint: 'Name a file in a folder that exists and that you can write.' });
+        }
         if (!opts.json) println(`Wrote ${terminalSafe(file)}`);
       }
       if (opts.json) {

@@ -44,7 +44,7 @@ export default async function runs(opts: { json?: boolean; state?: string; archi
     const limit = opts.all ? undefined : (opts.limit ?? DEFAULT_RUNS_LIMIT);
     const { runs: list, more } = select(ctx, opts.state as RunState | undefined, opts.archived === true, limit);
     if (opts.json) printJson({ runs: list, more });
-    else if (list.length === 0) println('No runs yet. Start one with: agentctl run <task>');
+    else if (list.length === 0) println(opts.state || opts.archived ? `No ${opts.archived ? 'archived' : `${opts.state}`} runs.` : 'No runs yet. Start one with: agentctl run <task>');
     else {
       println(
         table(
