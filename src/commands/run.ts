@@ -117,6 +117,11 @@ async function runOne(taskId: string, opts: RunOpts): Promise<number> {
   }
 }
 
+/** The batch selection as typed (`--tag docs`), for an error message (cli/main.ts makes it safe to print). */
+function selectionText(opts: RunOpts): string {
+  return [opts.all ? '--all' : '', opts.tag ? `--tag ${opts.tag}` : '', opts.type ? `--type ${opts.type}` : ''].filter(Boolean).join(' ');
+}
+
 async function runMany(opts: RunOpts): Promise<number> {
   const mode = outputMode(opts.json);
   const { controller, dispose } = interruptible();
@@ -152,16 +157,19 @@ async function runMany(opts: RunOpts): Promise<number> {
       });
       view?.unmount();
       view = undefined;
+      // A selection that names nothing is a mistake (a mistyped tag in a cron job), not a quiet success.
+      if (items.length === 0) throw new InputError(`no task matches the selection (${selectionText(opts)})`, { hint: 'See the tasks with: agentctl tasks' });
       if (mode === 'json') printJson({ runs: items.map((i) => ({ task: i.task, run: i.result?.run ?? null, decision: i.result?.decision ?? null, skipped: i.skipped ?? null })) });
       else {
         const count = (s: string) => items.filter((i) => i.result?.run.state === s).length;
         println('', `${items.length} task(s): ${count('merged')} merged, ${count('awaiting_review')} awaiting review, ${count('failed')} failed, ${count('interrupted')} interrupted, ${items.filter((i) => i.skipped).length} skipped`);
-        if (items.length === 0) println('No task matches the selection.');
       }
       const codes = items.map((i) => (i.result ? exitOf(i.result) : i.exitCode));
       if (codes.includes(EXIT.INTERRUPTED)) return EXIT.INTERRUPTED;
       if (codes.includes(EXIT.AGENT)) return EXIT.AGENT;
       if (codes.includes(EXIT.GATE_FAILED)) return EXIT.GATE_FAILED;
+      // Nothing ran (every task refused: a breaker, the kill switch, a hold task): that refusal's code, as for one task.
+      if (items.every((i) => i.skipped)) return codes.find((c) => c !== EXIT.OK) ?? EXIT.STATE;
       return EXIT.OK;
     });
   } finally {
