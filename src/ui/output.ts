@@ -1,6 +1,7 @@
 /**
- * Output mode, decided once per command: `json` (--json), `interactive` (stdout is a TTY: ink views,
- * colors) or `plain` (pipes, CI: line output). Colors follow NO_COLOR / FORCE_COLOR and the TTY.
+ * Output mode, decided once per command: `json` (--json), `interactive` (stdout is a TTY that can move
+ * its cursor: ink views, colors) or `plain` (pipes, CI, `TERM=dumb`: line output). Colors follow
+ * NO_COLOR / FORCE_COLOR and the TTY.
  */
 import chalk from 'chalk';
 import { jsonText } from './terminal.js';
@@ -10,12 +11,12 @@ export type OutputMode = 'json' | 'plain' | 'interactive';
 /**
  * Decide the output mode.
  * @param json the --json flag
- * @param env process environment (NO_COLOR, FORCE_COLOR, CI)
+ * @param env process environment (CI; TERM: `dumb` cannot draw a view)
  * @param stdoutIsTTY whether stdout is a terminal
  */
 export function outputMode(json: boolean | undefined, env: NodeJS.ProcessEnv = process.env, stdoutIsTTY = process.stdout.isTTY === true): OutputMode {
   if (json) return 'json';
-  return stdoutIsTTY && !env.CI ? 'interactive' : 'plain';
+  return stdoutIsTTY && !env.CI && env.TERM !== 'dumb' ? 'interactive' : 'plain';
 }
 
 /** Apply color settings: NO_COLOR (any value) turns colors off; FORCE_COLOR turns them on. */

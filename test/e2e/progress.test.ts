@@ -27,7 +27,7 @@ beforeAll(async () => {
 
 /** What a terminal got from `agentctl <args>` (stdout and stderr both go to it), and the exit code. */
 function onTerminal(args: string, term = 'xterm', at = home): { screen: string; code: number | null } {
-  const r = spawnSync('script', ['-qec', `${process.execPath} ${BIN} ${args}`, '/dev/null'], { cwd: repo, env: { PATH: process.env.PATH, HOME: process.env.HOME, AGENTCTL_HOME: at, NO_COLOR: '1', TERM: term }, encoding: 'utf8' });
+  const r = spawnSync('script', ['-qec', `${process.execPath} ${BIN} ${args}`, '/dev/null'], { cwd: repo, env: { PATH: process.env.PATH, HOME: process.env.HOME, AGENTCTL_HOME: at, NO_COLOR: '1', TERM: term }, encoding: 'utf8', timeout: 60_000 });
   return { screen: r.stdout, code: r.status };
 }
 
@@ -72,6 +72,16 @@ describe.runIf(hasScript)('progress on a terminal', () => {
     const dumb = onTerminal('audit verify', 'dumb');
     expect(dumb.code).toBe(0);
     expect(dumb.screen).not.toContain('verifying');
+  });
+
+  it('a dumb terminal (TERM=dumb) gets lines, never a view: run and review move no cursor and open no alternate screen', () => {
+    for (const args of ['run t', 'review']) {
+      const t = onTerminal(args, 'dumb');
+      expect(t.code, `${args}: ${t.screen}`).toBe(0);
+      // ESC [ ? … h/l: cursor hiding, the alternate screen, synchronized output (ink's views).
+      expect(t.screen, args).not.toMatch(/\u001b\[\?\d+[hl]/);
+    }
+    expect(onTerminal('review', 'dumb').screen).toMatch(/t +command/);
   });
 
   it('a command whose saved projection is more than a page of events behind draws "bringing saved projections up to date", then erases it', async () => {

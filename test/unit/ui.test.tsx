@@ -22,6 +22,7 @@ describe('ui', () => {
     expect(outputMode(false, {}, true)).toBe('interactive');
     expect(outputMode(false, { CI: '1' }, true)).toBe('plain');
     expect(outputMode(false, {}, false)).toBe('plain');
+    expect(outputMode(false, { TERM: 'dumb' }, true)).toBe('plain');
   });
 
   it('table aligns columns', () => {
