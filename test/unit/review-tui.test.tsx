@@ -133,8 +133,8 @@ describe('review screens', () => {
     expect(at('Scope violation (1)')).toBeLessThan(at('task-r-scope'));
     expect(at('task-r-scope')).toBeLessThan(at('Ready (1)'));
     expect(at('Ready (1)')).toBeLessThan(at('task-r-ready'));
-    // Columns: agent, diff size, gate, confidence.
-    expect(lineOf(f, 'task-r-gate')).toMatch(/command\s+1f \+2 -1\s+failed\s+0\.80/);
+    // Columns: the short id (the run id's end, which `review show` takes), agent, diff size, gate, confidence.
+    expect(lineOf(f, 'task-r-gate')).toMatch(/task-r-gate\s+r-gate\s+command\s+1f \+2 -1\s+failed\s+0\.80/);
     // The first run in display order is selected.
     expect(lineOf(f, 'task-r-gate').startsWith('> ')).toBe(true);
   });

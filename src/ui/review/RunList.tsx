@@ -13,11 +13,13 @@ export interface RunListProps {
 
 type Line = { kind: 'group'; text: string } | { kind: 'run'; run: ReviewRun };
 
-const COLS = { task: 24, agent: 8, diff: 16, gate: 7 };
+/** Column widths; RUN is the short id progress lines and `log` print (its last 6 characters: findRun takes it). */
+const COLS = { run: 6, task: 24, agent: 8, diff: 16, gate: 7 };
 
 /** Column cells of one run (plain text, escaped). */
-function cells(r: ReviewRun): { task: string; agent: string; diff: string; gate: string; conf: string } {
+function cells(r: ReviewRun): { run: string; task: string; agent: string; diff: string; gate: string; conf: string } {
   return {
+    run: one(r.runId.slice(-COLS.run)),
     task: one(r.task),
     agent: one(r.agent),
     diff: `${r.fileCount}f +${r.insertions} -${r.deletions}`,
@@ -34,11 +36,11 @@ export function RunList({ runs, selected, height, width }: RunListProps) {
   // The window scrolls only as far as it must to keep the selected line inside it.
   const start = at < rows ? 0 : at - rows + 1;
   const shown = lines.slice(start, start + rows);
-  const taskW = Math.max(8, Math.min(COLS.task, width - 2 - COLS.agent - COLS.diff - COLS.gate - 4 - 5));
+  const taskW = Math.max(8, Math.min(COLS.task, width - 2 - COLS.run - COLS.agent - COLS.diff - COLS.gate - 5 - 5));
   return (
     <Box flexDirection="column">
       <Text bold wrap="truncate-end">
-        {fit(`  ${fit('TASK', taskW, true)} ${fit('AGENT', COLS.agent, true)} ${fit('DIFF', COLS.diff, true)} ${fit('GATE', COLS.gate, true)} CONF`, width)}
+        {fit(`  ${fit('TASK', taskW, true)} ${fit('RUN', COLS.run, true)} ${fit('AGENT', COLS.agent, true)} ${fit('DIFF', COLS.diff, true)} ${fit('GATE', COLS.gate, true)} CONF`, width)}
       </Text>
       {shown.map((l, i) => {
         if (l.kind === 'group') return <Text key={`g${i}`} bold underline wrap="truncate-end">{fit(l.text, width)}</Text>;
@@ -47,7 +49,7 @@ export function RunList({ runs, selected, height, width }: RunListProps) {
         return (
           <Text key={l.run.runId} inverse={sel} wrap="truncate-end">
             {sel ? '> ' : '  '}
-            {fit(c.task, taskW, true)} {fit(c.agent, COLS.agent, true)} {fit(c.diff, COLS.diff, true)}{' '}
+            {fit(c.task, taskW, true)} {fit(c.run, COLS.run, true)} {fit(c.agent, COLS.agent, true)} {fit(c.diff, COLS.diff, true)}{' '}
             <Text color={c.gate === 'failed' ? 'red' : c.gate === 'passed' ? 'green' : undefined}>{fit(c.gate, COLS.gate, true)}</Text> {c.conf}
           </Text>
         );
