@@ -53,13 +53,15 @@ export type AgentName = (typeof AGENT_NAMES)[number];
 export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /**
- * Timeouts: a number of seconds or an `ms` duration string (`90s`, `20m`, `1h`), in milliseconds after
+ * Timeouts: a number of seconds (also quoted: `"90"`) or an `ms` duration string (`90s`, `20m`, `1h`), in milliseconds after
  * parsing; at least 1 s (0 ms would mean no timeout at all) and at most {@link MAX_TIMEOUT_MS}.
  */
 export const durationSchema = z
   .union([z.number().positive(), z.string().min(1)])
   .transform((value, ctx) => {
-    const millis = typeof value === 'number' ? value * 1000 : ms(value as ms.StringValue);
+    // A bare number is seconds, quoted or not (`ms` alone reads "90" as 90 milliseconds).
+    const seconds = typeof value === 'number' ? value : /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : undefined;
+    const millis = seconds !== undefined ? seconds * 1000 : ms(value as ms.StringValue);
     if (typeof millis !== 'number' || !Number.isFinite(millis) || millis < 1000) {
       ctx.addIssue({ code: 'custom', message: `not a duration of at least a second: "${value}" (use seconds or e.g. 90s, 20m, 1h)` });
       return z.NEVER;

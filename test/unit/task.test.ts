@@ -147,6 +147,12 @@ describe('timeouts', () => {
     // Rounded to 0 ms it meant no timeout at all.
     expectInputError(() => parseTaskFile('tasks/a.md', '---\ntimeout: 0.0004\n---\nx', defaults), 'not a duration of at least a second');
   });
+
+  it('a quoted number is seconds too ("90" was refused, and "1500" meant 1.5 s while 1500 meant 25 minutes)', () => {
+    expect(parseTaskFile('tasks/a.md', '---\ntimeout: "90"\n---\nx', defaults).timeoutMs).toBe(90_000);
+    expect(parseTaskFile('tasks/a.md', '---\ntimeout: "1500"\n---\nx', defaults).timeoutMs).toBe(parseTaskFile('tasks/a.md', '---\ntimeout: 1500\n---\nx', defaults).timeoutMs);
+    expect(parseTaskFile('tasks/a.md', '---\ntimeout: "90s"\n---\nx', defaults).timeoutMs).toBe(90_000);
+  });
 });
 
 it('baseBranch is a branch name git accepts: a newline, a space, a leading dash or `..` is refused', () => {
