@@ -314,6 +314,16 @@ describe('CLI surface', () => {
     [['review', 'merge'], 2, /missing required argument/],
     [['promote', 'claude', '--to', 'sideways'], 2, /invalid/],
     [['log', '--limit', '0'], 2, /--limit/],
+    // Each of these was read as something else (5abc as 5, 1.5 as 1) or crashed (a SQLite datatype mismatch).
+    [['runs', '--limit', '5abc'], 2, /--limit must be a positive whole number/],
+    [['runs', '--limit', '1.5'], 2, /--limit must be a positive whole number/],
+    [['runs', '--limit', '99999999999999999999'], 2, /--limit must be a positive whole number/],
+    [['log', '--limit', '99999999999999999999'], 2, /--limit must be a positive whole number/],
+    [['run', '--all', '--concurrency', '4x'], 2, /--concurrency must be a whole number/],
+    [['promote', '--html', '/nonexistent/dir/r.html'], 2, /cannot write the report to \/nonexistent\/dir\/r\.html: ENOENT/],
+    // A selection that names no task is a mistake, not a quiet success.
+    [['run', '--tag', 'nosuch'], 2, /no task matches the selection \(--tag nosuch\)/],
+    [['run', '--all', '--json'], 2, /no task matches the selection \(--all\)/],
   ])('agentctl %j exits %i', async (args, code, pattern) => {
     const { repo, home } = makeRepo();
     const r = await agentctl(repo, home, args as string[]);
@@ -334,6 +344,15 @@ describe('CLI surface', () => {
     });
     expect(piped.stderr).not.toMatch(/EPIPE|Error/);
     expect(piped.stdout.length).toBe(10);
+  });
+
+  it('a batch in which every task is refused exits as one refused task does (5), not 0', async () => {
+    const { repo, home } = makeRepo({ 'tasks/a.md': taskFile({ agent: 'command', type: 'docs' }, 'Do it.'), 'tasks/b.md': taskFile({ agent: 'command', type: 'docs' }, 'Do it.') });
+    expect((await agentctl(repo, home, ['halt', '--reason', 'incident'])).code).toBe(0);
+    const one = await agentctl(repo, home, ['run', 'a']);
+    const all = await agentctl(repo, home, ['run', '--all']);
+    expect([one.code, all.code]).toEqual([5, 5]);
+    expect(all.stdout).toContain('2 task(s): 0 merged, 0 awaiting review, 0 failed, 0 interrupted, 2 skipped');
   });
 
   it('tasks shows the effective autonomy run would use: the kill switch caps it at hold', async () => {
