@@ -328,7 +328,8 @@ export function createGit(options: GitOptions = {}): Git {
       }
       const notes = [
         ...(unstorable.length ? [`Not committed: git cannot encode ${unstorable.map((p) => JSON.stringify(p)).join(', ')} as the working-tree-encoding attribute says`] : []),
-        ...(oversized.length ? [`Not committed, too large to capture (above ${MAX_CAPTURE_FILE_BYTES / 1024 / 1024} MiB, or sparse): ${oversized.slice(0, 20).map((p) => JSON.stringify(p)).join(', ')}${oversized.length > 20 ? ` and ${oversized.length - 20} more` : ''}`] : []),
+        ...(oversized.length ? [`Not committed, too large to capture (above ${MAX_CAPTURE_FILE_BYTES / 1024 / 1024} MiB, or sparse): ${namedList(oversized)}`] : []),
+        ...(nested.length ? [`Not committed, a repository of its own (git is never run inside one): ${namedList(nested)}`] : []),
       ];
       const body = notes.length ? `${message}\n\n${notes.join('\n')}` : message;
       // Excluded paths go back to what the base commit has, even if the agent staged or committed them
@@ -361,6 +362,11 @@ export function createGit(options: GitOptions = {}): Git {
 
 /** Largest file a capture commits, in bytes (100 MiB, the largest file GitHub takes); see worktree.ts prepareForGit. */
 export const MAX_CAPTURE_FILE_BYTES = 100 * 1024 * 1024;
+
+/** Paths for a commit message: quoted, the first 20, then how many more. */
+function namedList(paths: readonly string[]): string {
+  return `${paths.slice(0, 20).map((p) => JSON.stringify(p)).join(', ')}${paths.length > 20 ? ` and ${paths.length - 20} more` : ''}`;
+}
 
 /** The gitlinks (mode 160000) of `git ls-files --stage -z` output (`<mode> <sha> <stage>\t<path>\0`…). */
 function indexGitlinks(listing: string): Set<string> {

@@ -463,6 +463,7 @@ rm -f .git/index; git read-tree HEAD
     expect(existsSync(marker), 'after the discard').toBe(false);
     expect(git(repo, 'ls-tree', '-r', run.headSha)).not.toMatch(/^160000 /m);
     expect(git(repo, 'ls-tree', '-r', '--name-only', run.headSha)).toContain('docs/work.md');
+    expect(git(repo, 'log', '-1', '--format=%B', run.headSha)).toContain('Not committed, a repository of its own (git is never run inside one): "docs/sub"');
     expect(git(repo, 'ls-tree', '-r', `refs/agentctl/archive/${run.runId}`)).not.toMatch(/^160000 /m);
   });
 
