@@ -303,11 +303,6 @@ export function createGit(options: GitOptions = {}): Git {
       out(where, ['-c', `core.bigFileThreshold=${DIFF_BIG_FILE_BYTES}`, 'diff', '--no-color', '--ignore-submodules=none', ...(options.text ? ['--text'] : []), from, to, ...(pathspecs.length ? ['--', ...pathspecs] : [])], { ...treesOnly, maxOutputBytes: DIFF_MAX_BYTES }),
     async commitAll(where, message, author, exclude = [], base, leaveOut = {}) {
       const { nestedRepos = [], oversized = [] } = leaveOut;
-      // An exclude pathspec naming an ignored path makes `git add` fail ("paths are ignored", exit 1),
-      // e.g. a shared `node_modules` link under a `.gitignore` line `node_modules`: such a path is left
-      // out by the ignore rules anyway, so only the paths git would otherwise add are excluded. (A name git
-      // would print quoted stays excluded: the worst case is the old refusal, never an added path.)
-      const ignored = exclude.length ? new Set((await raw(where, ['check-ignore', '--', ...exclude], { ...ro, accept: [0, 1] })).stdout.split('\n')) : new Set<string>();
       // --ignore-errors: a path git refuses to store (`docs/.Git/x`, which it guards as `.git` on other
       // systems) is left out, and the rest is added (exit 1), instead of failing the whole capture, and
       // then every discard of the run. What is left out stays in the worktree, never committed or merged.
@@ -316,19 +311,34 @@ export function createGit(options: GitOptions = {}): Git {
       // so one such file no longer fails the capture, and every discard of the run. Left out like the
       // files above, and named in the commit message.
       const unstorable: string[] = [];
-      // The index is read only when there are nested repositories (rare): its gitlinks decide how they are left out.
-      const gitlinks = nestedRepos.length ? indexGitlinks((await raw(where, ['ls-files', '--stage', '-z'], { ...ro, drivers: false })).stdout) : new Set<string>();
-      const nested = nestedRepoExclusions(nestedRepos, gitlinks);
+      // The index is read only when something is left out (rare): a nested repository inside a gitlink's
+      // folder is left out as that gitlink, and an oversized file there needs nothing (git never adds
+      // below a gitlink): a pathspec inside a submodule fails the whole `git add`.
+      const index = nestedRepos.length || oversized.length ? indexEntries((await raw(where, ['ls-files', '--stage', '-z'], { ...ro, drivers: false })).stdout) : { gitlinks: new Set<string>(), tracked: new Set<string>() };
+      const nested = nestedRepoExclusions(nestedRepos, index.gitlinks);
+      const below = (p: string, dirs: Iterable<string>) => [...dirs].some((d) => p.startsWith(`${d}/`));
+      const tooLarge = oversized.filter((p) => !below(p, index.gitlinks) && !below(p, nested));
+      // An exclude pathspec naming an ignored path makes `git add` fail ("paths are ignored", exit 1),
+      // e.g. a shared `node_modules` link under a `.gitignore` line `node_modules`: such a path is left
+      // out by the ignore rules anyway, so only the paths git would otherwise add are excluded. (A name git
+      // would print quoted stays excluded: the worst case is the old refusal, never an added path.)
+      const mayIgnore = [...exclude, ...tooLarge.filter((p) => !index.tracked.has(p))];
+      const ignored = mayIgnore.length ? new Set((await raw(where, ['check-ignore', '--', ...mayIgnore], { ...ro, accept: [0, 1] })).stdout.split('\n')) : new Set<string>();
+      const leftOut = tooLarge.filter((p) => !ignored.has(p));
       for (;;) {
-        const added = await raw(where, ['add', '--all', '--ignore-errors', '--', '.', ...[...exclude.filter((p) => !ignored.has(p)), ...nested, ...oversized, ...unstorable].map((p) => `:(exclude,literal)${p}`)], { accept: [0, 1, 128] });
+        const added = await raw(where, ['add', '--all', '--ignore-errors', '--', '.', ...[...exclude.filter((p) => !ignored.has(p)), ...nested, ...leftOut, ...unstorable].map((p) => `:(exclude,literal)${p}`)], { accept: [0, 1, 128] });
         if (added.exitCode !== 128) break;
         const path = unencodablePath(added.stderr);
         if (path === undefined || unstorable.includes(path) || unstorable.length >= MAX_UNENCODABLE) throw new GitCommandError(['add', '--all'], 128, added.stdout, added.stderr);
         unstorable.push(path);
       }
+      const mib = `above ${MAX_CAPTURE_FILE_BYTES / 1024 / 1024} MiB`;
+      const untrackedBig = leftOut.filter((p) => !index.tracked.has(p));
+      const trackedBig = leftOut.filter((p) => index.tracked.has(p));
       const notes = [
         ...(unstorable.length ? [`Not committed: git cannot encode ${unstorable.map((p) => JSON.stringify(p)).join(', ')} as the working-tree-encoding attribute says`] : []),
-        ...(oversized.length ? [`Not committed, too large to capture (above ${MAX_CAPTURE_FILE_BYTES / 1024 / 1024} MiB, or sparse): ${namedList(oversized)}`] : []),
+        ...(untrackedBig.length ? [`Not committed, too large to capture (${mib}): ${namedList(untrackedBig)}`] : []),
+        ...(trackedBig.length ? [`Kept as the base has them, whatever was changed (too large to capture, ${mib}): ${namedList(trackedBig)}`] : []),
         ...(nested.length ? [`Not committed, a repository of its own (git is never run inside one): ${namedList(nested)}`] : []),
       ];
       const body = notes.length ? `${message}\n\n${notes.join('\n')}` : message;
@@ -368,14 +378,17 @@ function namedList(paths: readonly string[]): string {
   return `${paths.slice(0, 20).map((p) => JSON.stringify(p)).join(', ')}${paths.length > 20 ? ` and ${paths.length - 20} more` : ''}`;
 }
 
-/** The gitlinks (mode 160000) of `git ls-files --stage -z` output (`<mode> <sha> <stage>\t<path>\0`…). */
-function indexGitlinks(listing: string): Set<string> {
-  const out = new Set<string>();
+/** The paths of `git ls-files --stage -z` output (`<mode> <sha> <stage>\t<path>\0`…): every tracked one, and the gitlinks (mode 160000). */
+function indexEntries(listing: string): { gitlinks: Set<string>; tracked: Set<string> } {
+  const gitlinks = new Set<string>();
+  const tracked = new Set<string>();
   for (const entry of listing.split('\0')) {
     const tab = entry.indexOf('\t');
-    if (tab > 0 && entry.startsWith('160000 ')) out.add(entry.slice(tab + 1));
+    if (tab <= 0) continue;
+    tracked.add(entry.slice(tab + 1));
+    if (entry.startsWith('160000 ')) gitlinks.add(entry.slice(tab + 1));
   }
-  return out;
+  return { gitlinks, tracked };
 }
 
 /** Most files {@link Git.commitAll} leaves out for their `working-tree-encoding` before it gives up (each costs one more `git add`). */

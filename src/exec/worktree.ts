@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, type Dirent } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { InternalError, StateError } from '../core/errors.js';
 import { MAX_CAPTURE_FILE_BYTES, type Git, type GitTarget, type GitWhere } from './git.js';
 import { adminDirOf, checkGitPointer, restoreGitPointer } from './gitPointer.js';
@@ -75,10 +75,11 @@ export interface Capture {
 }
 
 /**
- * Most nested repositories (and, apart, oversized files) a capture leaves out by pathspec; above it
- * their `.git` entries (the files) are removed ({@link prepareForGit}).
+ * Most nested repositories (and, apart, oversized files) a capture leaves out by pathspec, and most bytes
+ * of their paths: past either, their `.git` entries (the untracked files) are removed instead
+ * ({@link prepareForGit}). The bytes keep git's command line far below the kernel's 2 MiB (E2BIG).
  */
-export const MAX_NESTED_REPOS = 1000;
+export const MAX_LEFT_OUT = { count: 1000, bytes: 256 * 1024 } as const;
 
 /**
  * Longest path below which {@link prepareForGit} reads a folder, in bytes: with one more name (255 bytes
@@ -88,21 +89,31 @@ const MAX_WALK_PATH_BYTES = 3072;
 
 /** What {@link prepareForGit} found and did (worktree-relative paths). */
 export interface PreparedWorktree {
-  /** FIFOs, sockets and device files removed, and folders too deep for any path to reach (removed whole). */
+  /**
+   * FIFOs, sockets and device files removed; folders too deep for any path to reach (removed whole);
+   * `.git` entries and oversized files removed because they could not be left out by pathspec.
+   */
   removed: string[];
   /**
    * Folders below the root holding a `.git` entry of their own (a nested repository, a submodule the
-   * agent populated, a `.git` file leading elsewhere), each listed once; empty when there were more than
-   * {@link MAX_NESTED_REPOS} and their `.git` entries were removed instead.
+   * agent populated, a `.git` file leading elsewhere; `.GIT` too, which a case-insensitive file system
+   * opens as `.git`), each listed once. Those whose path is not UTF-8 (no command line can name them),
+   * and all of them past {@link MAX_LEFT_OUT}, lose their `.git` entry instead and are not listed.
    */
   nestedRepos: string[];
   /**
-   * Files a capture leaves out for their size: above {@link MAX_CAPTURE_FILE_BYTES}, or sparse (above
-   * 1 MiB with less than half of it on disk: `truncate -s 24G` costs no disk, and git hashed it for
-   * minutes, while holding the repository lock at every discard). Past {@link MAX_NESTED_REPOS} of them
-   * they are removed instead (and listed in `removed`).
+   * Files a capture leaves out for their size, above {@link MAX_CAPTURE_FILE_BYTES} (a 24 GiB sparse
+   * file costs no disk, and git hashed it for minutes, while holding the repository lock at every
+   * discard). Nothing inside a nested repository is listed (it is left out whole). Untracked ones whose
+   * path is not UTF-8, or past {@link MAX_LEFT_OUT}, are removed instead.
    */
   oversized: string[];
+}
+
+/** A worktree-relative path as git names it, or undefined when its bytes are not UTF-8 (a command line cannot carry it). */
+function utf8Name(path: Buffer): string | undefined {
+  const text = path.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(path) ? text : undefined;
 }
 
 /**
@@ -117,77 +128,121 @@ export interface PreparedWorktree {
  *   be discarded. Each is moved up to the worktree's root first, as often as needed, then removed.
  * - List the nested repositories, which a capture must keep git out of (Git.commitAll `nestedRepos`):
  *   git would run `git status` inside them with their own config (an agent's clean filter ran on the
- *   host). Past {@link MAX_NESTED_REPOS} (too many to leave out by pathspec) their `.git` entries are
- *   removed: what they held is the agent's, in a disposable worktree.
+ *   host).
  * - List the files too large to capture ({@link PreparedWorktree.oversized}).
  *
- * Found by reading directories (entry types, no link followed; regular files are `lstat`ed for their
- * size), so no git command meets them first. A folder the walk cannot read (an agent's `chmod 111`) is
- * made readable by its owner first.
+ * Names are read as bytes (a name that is not UTF-8 came back altered as text, and the walk lost what
+ * was below it: an agent's `sub\xff/.git` was never seen), by reading directories (entry types, no link
+ * followed; regular files are `lstat`ed for their size), so no git command meets them first. A folder
+ * the walk cannot read (an agent's `chmod 111`), or whose entry it must move, is made its owner's first.
  * @throws InternalError when a folder stays unreadable: git could meet a FIFO there
  */
 export async function prepareForGit(git: Git, worktree: GitWhere): Promise<PreparedWorktree> {
   const dir = typeof worktree === 'string' ? ((await git.topLevel(worktree)) ?? worktree) : worktree.workTree;
+  const root = Buffer.from(dir);
+  const rel = (full: Buffer): Buffer => full.subarray(root.length + 1);
+  const shown = (full: Buffer): string => rel(full).toString('utf8');
   const removed: string[] = [];
-  const nested: string[] = [];
-  const oversized: string[] = [];
-  const tooDeep: string[] = [];
-  const walk = (folder: string): void => {
-    let entries: Dirent[];
+  const nested: Buffer[] = [];
+  const oversized: Buffer[] = [];
+  const tooDeep: Buffer[] = [];
+  const readFolder = (folder: Buffer): Dirent<Buffer>[] => {
     try {
-      entries = readdirSync(folder, { withFileTypes: true });
+      return readdirSync(folder, { withFileTypes: true, encoding: 'buffer' });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return [];
       try {
         chmodSync(folder, 0o700);
-        entries = readdirSync(folder, { withFileTypes: true });
+        return readdirSync(folder, { withFileTypes: true, encoding: 'buffer' });
       } catch {
-        throw new InternalError(`cannot read the folder ${folder} of the worktree (${code ?? 'error'}); nothing was captured`);
+        throw new InternalError(`cannot read the folder ${folder.toString('utf8')} of the worktree (${code ?? 'error'}); nothing was captured`);
       }
     }
+  };
+  const walk = (folder: Buffer, inRepo: boolean): void => {
+    const entries = readFolder(folder);
+    const atRoot = folder.equals(root);
+    // A folder with a `.git` of its own is a repository: left out whole, so nothing in it is sized.
+    const isRepo = !atRoot && entries.some((e) => e.name.toString('latin1').toLowerCase() === '.git');
+    if (isRepo) nested.push(rel(folder));
     for (const e of entries) {
-      const full = join(folder, e.name);
-      if (folder === dir && e.name === '.git') continue;
-      if (e.name === '.git') nested.push(relative(dir, folder));
+      const full = Buffer.concat([folder, Buffer.from('/'), e.name]);
+      if (atRoot && e.name.toString('latin1') === '.git') continue;
       if (e.isDirectory()) {
-        if (Buffer.byteLength(full) <= MAX_WALK_PATH_BYTES) walk(full);
+        if (full.length <= MAX_WALK_PATH_BYTES) walk(full, inRepo || isRepo);
         else {
           // Moved up to the root (a short path), then read again: what is deeper still moves up in turn.
-          const up = join(dir, `.agentctl-too-deep-${randomBytes(6).toString('hex')}`);
+          const up = Buffer.from(join(dir, `.agentctl-too-deep-${randomBytes(6).toString('hex')}`));
+          chmodSync(folder, 0o700);
           renameSync(full, up);
-          removed.push(relative(dir, full).slice(0, 200));
+          removed.push(shown(full).slice(0, 200));
           tooDeep.push(up);
-          walk(up);
+          walk(up, true);
         }
       } else if (e.isFile()) {
-        const { size, blocks } = lstatSync(full);
-        if (size > MAX_CAPTURE_FILE_BYTES || (size > 1024 * 1024 && blocks * 512 < size / 2)) oversized.push(relative(dir, full));
+        if (!inRepo && !isRepo && lstatSync(full).size > MAX_CAPTURE_FILE_BYTES) oversized.push(rel(full));
       } else if (e.isFIFO() || e.isSocket() || e.isCharacterDevice() || e.isBlockDevice()) {
         try {
           unlinkSync(full);
-          removed.push(relative(dir, full));
+          removed.push(shown(full));
         } catch {
           /* gone meanwhile */
         }
       }
     }
   };
-  walk(dir);
+  walk(root, false);
   // Each moved folder now holds nothing deeper than a path can name (its deep part was moved out in turn).
-  for (const up of tooDeep) rmSync(up, { recursive: true, force: true });
-  const live = nested.filter((n) => !tooDeep.some((up) => n === relative(dir, up) || n.startsWith(`${relative(dir, up)}/`)));
-  const big = oversized.filter((n) => !tooDeep.some((up) => n.startsWith(`${relative(dir, up)}/`)));
-  // Past the cap (too many to leave out by pathspec): what they hold is the agent's, in a disposable worktree.
-  if (big.length > MAX_NESTED_REPOS) {
-    for (const file of big.splice(0)) {
-      rmSync(join(dir, file), { force: true });
-      removed.push(file);
+  for (const up of tooDeep) removeTree(up);
+  const moved = (p: Buffer) => tooDeep.some((up) => p.equals(rel(up)) || (p.length > rel(up).length && p.subarray(0, rel(up).length + 1).equals(Buffer.concat([rel(up), Buffer.from('/')]))));
+  const repos = nested.filter((p) => !moved(p));
+  const repoNames = repos.map(utf8Name);
+  // Each pathspec is its path and `:(exclude,literal)`.
+  const tooMany = (paths: Buffer[]) => paths.length > MAX_LEFT_OUT.count || paths.reduce((n, p) => n + p.length + 20, 0) > MAX_LEFT_OUT.bytes;
+  // A repository no pathspec can name (or one of too many) loses its `.git`: then it is plain folders.
+  const keepRepos = !tooMany(repos);
+  repos.forEach((p, i) => {
+    if (keepRepos && repoNames[i] !== undefined) return;
+    for (const e of readFolder(Buffer.concat([root, Buffer.from('/'), p]))) {
+      if (e.name.toString('latin1').toLowerCase() !== '.git') continue;
+      const entry = Buffer.concat([root, Buffer.from('/'), p, Buffer.from('/'), e.name]);
+      rmSync(entry, { recursive: true, force: true });
+      removed.push(shown(entry));
     }
+  });
+  const big = oversized.filter((p) => !moved(p));
+  const bigNames = big.map(utf8Name);
+  let leftOut = bigNames;
+  if (tooMany(big) || bigNames.includes(undefined)) {
+    // Untracked ones go (the agent's, in a disposable worktree); a tracked one stays, left out by name
+    // (one whose name is not UTF-8 cannot be looked up, nor left out: it goes too).
+    const tracked = new Set((await git.raw(worktree, ['ls-files', '-z', '--cached'], { readOnly: true, drivers: false })).stdout.split('\0'));
+    leftOut = [];
+    big.forEach((p, i) => {
+      const name = bigNames[i];
+      if (name !== undefined && tracked.has(name)) leftOut.push(name);
+      else {
+        rmSync(Buffer.concat([root, Buffer.from('/'), p]), { force: true });
+        removed.push(p.toString('utf8'));
+      }
+    });
   }
-  if (live.length <= MAX_NESTED_REPOS) return { removed, nestedRepos: live, oversized: big };
-  for (const folder of live) rmSync(join(dir, folder, '.git'), { recursive: true, force: true });
-  return { removed, nestedRepos: [], oversized: big };
+  return { removed, nestedRepos: keepRepos ? repoNames.filter((n): n is string => n !== undefined) : [], oversized: leftOut.filter((n): n is string => n !== undefined) };
+}
+
+/** Remove a folder tree whose folders may have been made read-only or unreadable (by an agent): each is made its owner's first. */
+function removeTree(path: Buffer): void {
+  const open = (folder: Buffer): void => {
+    try {
+      chmodSync(folder, 0o700);
+      for (const e of readdirSync(folder, { withFileTypes: true, encoding: 'buffer' })) if (e.isDirectory()) open(Buffer.concat([folder, Buffer.from('/'), e.name]));
+    } catch {
+      /* rmSync reports what stays */
+    }
+  };
+  open(path);
+  rmSync(path, { recursive: true, force: true });
 }
 
 /**

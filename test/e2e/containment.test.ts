@@ -482,7 +482,7 @@ echo deep > f
     expect(r.code, r.stderr).toBe(0);
     const run = JSON.parse(r.stdout).run;
     expect(git(repo, 'ls-tree', '-r', '--name-only', run.headSha).split('\n')).toEqual(['.agentrc.yaml', '.gitignore', 'README.md', 'agent.sh', 'docs-work.md', 'package.json', 'tasks/t.md']);
-    expect(git(repo, 'log', '-1', '--format=%B', run.headSha)).toContain('Not committed, too large to capture (above 100 MiB, or sparse): "cache.bin"');
+    expect(git(repo, 'log', '-1', '--format=%B', run.headSha)).toContain('Not committed, too large to capture (above 100 MiB): "cache.bin"');
     const d = await agentctl(repo, home, ['review', 'discard', run.runId, '--reason', 'too deep']);
     expect(d.code, d.stderr).toBe(0);
     expect(existsSync(run.worktree)).toBe(false);

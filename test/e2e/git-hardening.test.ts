@@ -6,11 +6,11 @@
  * so the setup is real.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createGit } from '../../src/exec/git.js';
-import { captureWork, createSandbox, MAX_NESTED_REPOS, removeSandbox, sandboxTarget } from '../../src/exec/worktree.js';
+import { captureWork, createSandbox, MAX_LEFT_OUT, removeSandbox, sandboxTarget } from '../../src/exec/worktree.js';
 import { cleanup, git, makeRepo, tempDir, writeFiles } from '../helpers.js';
 
 afterEach(cleanup);
@@ -137,13 +137,44 @@ describe("agentctl's git ignores what a repository or an agent controls", () => 
     expect(entries(first.headSha).sort()).toEqual(['100644 .agentrc.yaml', '100644 README.md', '100644 a.txt', '100644 new.txt', '160000 G']);
     expect(git(repo, 'rev-parse', `${first.headSha}:G`)).toBe(base0);
 
-    // Past MAX_NESTED_REPOS: too many to leave out by pathspec, so their .git entries are removed.
-    for (let i = 0; i <= MAX_NESTED_REPOS; i++) writeFiles(wt, { [`many/d${i}/.git`]: 'gitdir: /nonexistent\n', [`many/d${i}/f`]: `${i}\n` });
+    // Past MAX_LEFT_OUT: too many to leave out by pathspec, so their .git entries are removed.
+    for (let i = 0; i <= MAX_LEFT_OUT.count; i++) writeFiles(wt, { [`many/d${i}/.git`]: 'gitdir: /nonexistent\n', [`many/d${i}/f`]: `${i}\n` });
     const second = await captureWork(gitApi, target, sandbox.branch, 'many', author);
     const files = git(repo, 'ls-tree', '-r', '--name-only', second.headSha).split('\n');
-    expect(files.filter((f) => f.startsWith('many/'))).toHaveLength(MAX_NESTED_REPOS + 1);
+    expect(files.filter((f) => f.startsWith('many/'))).toHaveLength(MAX_LEFT_OUT.count + 1);
     expect(files.some((f) => f.endsWith('/.git'))).toBe(false);
     expect(readdirSync(join(wt, 'many/d0'))).toEqual(['f']);
+  }, 60_000);
+
+  it('names that are not UTF-8, a submodule holding a file over 100 MiB, paths too long for one command line: the capture neither runs a nested filter nor fails (a review found each)', async () => {
+    const { repo } = makeRepo({ 'a.txt': 'a\n' });
+    git(repo, 'update-index', '--add', '--cacheinfo', `160000,${git(repo, 'rev-parse', 'HEAD')},vendor/lib`);
+    git(repo, 'commit', '-qm', 'a submodule');
+    const base = git(repo, 'rev-parse', 'HEAD');
+    const gitApi = createGit();
+    const wt = join(tempDir('wt-'), 'run');
+    const sandbox = await createSandbox(gitApi, repo, join(tempDir('lock-'), 'lock'), wt, 'agentctl/t/r1', base, 'test');
+    const target = sandboxTarget(sandbox);
+    const marker = join(tempDir('marks-'), 'filter-ran');
+    const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { cwd: wt, stdio: 'ignore' });
+    // A repository in a folder named "sub\xff" (read as text, the name came back altered and the walk
+    // lost it), whose clean filter git would run at the second capture; a file named "f\xff".
+    sh(`d=$(printf 'sub\\377'); mkdir "$d" && cd "$d" && git init -q . && git config user.name x && git config user.email x@y && echo hi > a.txt && git add -A && git commit -qm c1 && printf '#!/bin/sh\\ntouch ${marker}\\ncat\\n' > .git/p.sh && echo '* filter=x' > .git/info/attributes && git config filter.x.clean 'sh .git/p.sh' && git config filter.x.required true && rm -f .git/index && git read-tree HEAD`);
+    sh(`echo x > "$(printf 'f\\377')"`);
+    // The submodule populated, with a pack above 100 MiB (sparse): no pathspec may point inside it.
+    sh('mkdir -p vendor/lib && cd vendor/lib && git init -q . && truncate -s 150M .git/objects/pack/pack-big.pack');
+    // 900 .git files each ~2,900 bytes deep: as pathspecs they were more than a command line holds (E2BIG).
+    const long = Array.from({ length: 14 }, (_, i) => `${String(i).padStart(2, '0')}${'x'.repeat(198)}`).join('/');
+    for (let i = 0; i < 900; i++) writeFiles(wt, { [`deep/${long}/${i}/.git`]: 'gitdir: /nonexistent\n' });
+    writeFileSync(join(wt, 'a.txt'), 'changed\n');
+    await captureWork(gitApi, target, sandbox.branch, 'first', author);
+    writeFileSync(join(wt, 'b.txt'), 'b\n');
+    const { headSha } = await captureWork(gitApi, target, sandbox.branch, 'second', author);
+    expect(existsSync(marker), 'the nested filter ran on the host').toBe(false);
+    const tree = git(repo, 'ls-tree', '-r', headSha);
+    expect(tree).not.toMatch(/\tsub/);
+    expect(tree).toMatch(/^160000 commit [0-9a-f]+\tvendor\/lib$/m);
+    expect(git(repo, 'ls-tree', '-r', '--name-only', headSha).split('\n')).toEqual(expect.arrayContaining(['a.txt', 'b.txt']));
   }, 60_000);
 
   it('does not honour core.worktree: the work tree is the directory holding .git', async () => {
