@@ -2,7 +2,7 @@
 import chalk from 'chalk';
 import { EXIT, InputError } from '../core/errors.js';
 import { findRun } from '../orchestrator/context.js';
-import { describeEvent } from '../ui/describe.js';
+import { describeEvent, shortRunId } from '../ui/describe.js';
 import { printJson, println } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { withContext } from './shared.js';
@@ -17,7 +17,7 @@ export default async function log(opts: { run?: string; limit?: number; json?: b
     if (opts.json) printJson({ events });
     else {
       for (const e of events) {
-        println(`${chalk.dim(`#${e.seq}`)} ${chalk.dim(e.ts.replace('T', ' ').slice(0, 19))} ${chalk.cyan(terminalSafe(e.type).padEnd(17))} ${e.runId ? chalk.dim(terminalSafe(e.runId.slice(-6))) + ' ' : ''}${describeEvent(e) ?? ''}`);
+        println(`${chalk.dim(`#${e.seq}`)} ${chalk.dim(e.ts.replace('T', ' ').slice(0, 19))} ${chalk.cyan(terminalSafe(e.type).padEnd(17))} ${e.runId ? chalk.dim(shortRunId(e.runId)) + ' ' : ''}${describeEvent(e) ?? ''}`);
       }
       if (events.length === 0) println('No events yet.');
     }

@@ -6,7 +6,7 @@ import { EXIT, InputError } from '../core/errors.js';
 import type { StoredEvent } from '../evidence/events.js';
 import { currentHuman, findRun } from '../orchestrator/context.js';
 import { requestChanges } from '../orchestrator/requestChanges.js';
-import { describeEvent } from '../ui/describe.js';
+import { describeEvent, shortRunId } from '../ui/describe.js';
 import { printJson, println } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { interruptible } from '../cli/interrupt.js';
@@ -40,7 +40,7 @@ export default async function reviewRequestChanges(id: string, opts: Opts): Prom
   // Progress goes to stderr as for `run`; every line went through terminalSafe (describeEvent).
   const onEvent = (e: StoredEvent): void => {
     const text = describeEvent(e);
-    if (text && e.type !== 'agent.message') process.stderr.write(`${chalk.dim(`[${terminalSafe(e.task ?? '')} ${terminalSafe(e.runId?.slice(-6))}]`)} ${text}\n`);
+    if (text && e.type !== 'agent.message') process.stderr.write(`${chalk.dim(`[${terminalSafe(e.task ?? '')} ${shortRunId(e.runId)}]`)} ${text}\n`);
   };
   try {
     return await withContext(async (ctx) => {

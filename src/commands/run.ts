@@ -8,7 +8,7 @@ import { awaitsDecision } from '../evidence/projections/runs.js';
 import { runBatch, type BatchItem } from '../orchestrator/batch.js';
 import { runTask, type RunTaskResult } from '../orchestrator/run.js';
 import { BatchProgress, type BatchRow } from '../ui/BatchProgress.js';
-import { describeEvent } from '../ui/describe.js';
+import { describeEvent, shortRunId } from '../ui/describe.js';
 import { outputMode, printJson, println } from '../ui/output.js';
 import { RunProgress } from '../ui/RunProgress.js';
 import { terminalSafe } from '../ui/terminal.js';
@@ -37,7 +37,7 @@ function exitOf(result: RunTaskResult): number {
 
 const line = (e: StoredEvent): void => {
   const text = describeEvent(e);
-  if (text && e.type !== 'agent.message') process.stderr.write(`${chalk.dim(`[${terminalSafe(e.task ?? '')} ${terminalSafe(e.runId?.slice(-6))}]`)} ${text}\n`);
+  if (text && e.type !== 'agent.message') process.stderr.write(`${chalk.dim(`[${terminalSafe(e.task ?? '')} ${shortRunId(e.runId)}]`)} ${text}\n`);
 };
 
 export default async function run(taskId: string | undefined, opts: RunOpts): Promise<number> {

@@ -3,7 +3,7 @@ import chalk from 'chalk';
 import { EXIT, InputError, StateError } from '../core/errors.js';
 import type { StoredEvent } from '../evidence/events.js';
 import { storeTargetAt } from '../orchestrator/context.js';
-import { describeEvent } from '../ui/describe.js';
+import { describeEvent, shortRunId } from '../ui/describe.js';
 import { outputMode, printJson, println } from '../ui/output.js';
 import { terminalSafe } from '../ui/terminal.js';
 import { interruptible } from '../cli/interrupt.js';
@@ -19,7 +19,7 @@ export default async function worker(opts: { concurrency?: number; drain?: boole
   // Ctrl-C, SIGTERM and SIGHUP (the terminal closed): stop claiming, interrupt the runs in progress
   // (recorded), exit; a second Ctrl-C forces (cli/interrupt.ts, as for `agentctl run`).
   const { controller, dispose } = interruptible('the worker (the runs in progress are interrupted and recorded)');
-  const tag = (task: string, runId?: string) => chalk.dim(`[${terminalSafe(task)}${runId ? ` ${terminalSafe(runId.slice(-6))}` : ''}]`);
+  const tag = (task: string, runId?: string) => chalk.dim(`[${terminalSafe(task)}${runId ? ` ${shortRunId(runId)}` : ''}]`);
   try {
     return await withContext(async (ctx) => {
       const boss = await openBoss(target.url, { superviseEverySeconds: Math.max(1, Math.floor(ctx.project.config.queue.leaseSeconds / 4)), poolSize: concurrency + 3 });

@@ -260,7 +260,8 @@ async function landRun(ctx: Context, run: RunView, worktree: GitTarget, decision
     ctx.store.append({ ...subjectOf(run), type: 'merge.failed', payload: { reason: message, auto: decision.auto } });
     throw new StateError(message, hint ? { hint } : {});
   };
-  // The person's own checkout not ready (another branch, uncommitted changes) says nothing about the run:
+  // The person's own checkout not ready (another branch, uncommitted changes, untracked files in the way,
+  // a fast-forward git refused) says nothing about the run:
   // a person is told and nothing is written; an auto merge, which no one watched, is recorded.
   const refuseCheckout = (message: string, hint: string): never => {
     if (decision.auto) return refuse(message, hint);
@@ -300,7 +301,7 @@ async function landRun(ctx: Context, run: RunView, worktree: GitTarget, decision
   const taken = added.filter((p) => occupied(checkout, p));
   if (taken.length) {
     const named = taken.slice(0, 5).map((p) => JSON.stringify(p)).join(', ');
-    return refuse(`merging run ${run.runId} would replace untracked file(s) in your checkout at ${checkout}: ${named}${taken.length > 5 ? ` and ${taken.length - 5} more` : ''}; nothing was merged`, 'Move them away (they may be ignored by .gitignore), then merge again.');
+    return refuseCheckout(`merging run ${run.runId} would replace untracked file(s) in your checkout at ${checkout}: ${named}${taken.length > 5 ? ` and ${taken.length - 5} more` : ''}; nothing was merged`, 'Move them away (they may be ignored by .gitignore), then merge again.');
   }
 
   let target: string;
@@ -336,7 +337,7 @@ async function landRun(ctx: Context, run: RunView, worktree: GitTarget, decision
   const r = await git.raw(checkout, ['merge', '--ff-only', '--quiet', target], { accept: [0, 1, 128] });
   if (r.exitCode !== 0) {
     await unrebase();
-    return refuse(`git refused to update your checkout at ${checkout}: ${(r.stderr || r.stdout).trim().split('\n')[0]}; nothing was merged`);
+    return refuseCheckout(`git refused to update your checkout at ${checkout}: ${(r.stderr || r.stdout).trim().split('\n')[0]}; nothing was merged`, 'Look at your checkout (git status), then merge again.');
   }
   return target;
 }

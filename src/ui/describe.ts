@@ -13,6 +13,17 @@ const short = (s: unknown, n = 90): string => {
 
 const note = (v: unknown): string => (typeof v === 'string' && v !== '' ? `: ${v}` : '');
 
+/** Characters of a run id's end that progress lines, `log` and the review screen show (findRun takes them). */
+export const SHORT_RUN_ID_CHARS = 6;
+
+/**
+ * The short id of a run: its id's last {@link SHORT_RUN_ID_CHARS} characters (the random part; the
+ * leading ones are the time, shared by every run of a day), made safe to print.
+ */
+export function shortRunId(runId: string | undefined): string {
+  return terminalSafe(runId?.slice(-SHORT_RUN_ID_CHARS));
+}
+
 /**
  * Describe an event in one line, or undefined for events not worth a progress line and for events
  * whose older-version payload does not parse (`agentctl log` goes on past them). Payloads hold

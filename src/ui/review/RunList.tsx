@@ -1,6 +1,7 @@
 /** The review queue: runs awaiting a decision, grouped, one line each, with the cursor on one. */
 import { Box, Text } from 'ink';
 import { groupRuns, type ReviewRun } from './model.js';
+import { shortRunId, SHORT_RUN_ID_CHARS } from '../describe.js';
 import { fit, one } from './text.js';
 
 /** Props: the runs (any order; shown grouped), the selected run id, and the lines and columns available. */
@@ -13,13 +14,13 @@ export interface RunListProps {
 
 type Line = { kind: 'group'; text: string } | { kind: 'run'; run: ReviewRun };
 
-/** Column widths; RUN is the short id progress lines and `log` print (its last 6 characters: findRun takes it). */
-const COLS = { run: 6, task: 24, agent: 8, diff: 16, gate: 7 };
+/** Column widths; RUN is the short id progress lines and `log` print ({@link shortRunId}). */
+const COLS = { run: SHORT_RUN_ID_CHARS, task: 24, agent: 8, diff: 16, gate: 7 };
 
 /** Column cells of one run (plain text, escaped). */
 function cells(r: ReviewRun): { run: string; task: string; agent: string; diff: string; gate: string; conf: string } {
   return {
-    run: one(r.runId.slice(-COLS.run)),
+    run: shortRunId(r.runId),
     task: one(r.task),
     agent: one(r.agent),
     diff: `${r.fileCount}f +${r.insertions} -${r.deletions}`,
