@@ -81,11 +81,8 @@ export interface Capture {
  */
 export const MAX_LEFT_OUT = { count: 1000, bytes: 256 * 1024 } as const;
 
-/**
- * Longest path below which {@link prepareForGit} reads a folder, in bytes: with one more name (255 bytes
- * at most) a path stays under Linux's 4,096. A folder deeper than that is moved up and removed.
- */
-const MAX_WALK_PATH_BYTES = 3072;
+/** Longest path the system can name, in bytes (Linux's PATH_MAX, 4,096, holds the terminating NUL). */
+const PATH_LIMIT = 4095;
 
 /** What {@link prepareForGit} found and did (worktree-relative paths). */
 export interface PreparedWorktree {
@@ -96,8 +93,7 @@ export interface PreparedWorktree {
   removed: string[];
   /**
    * Folders below the root holding a `.git` entry of their own (a nested repository, a submodule the
-   * agent populated, a `.git` file leading elsewhere; `.GIT` too, which a case-insensitive file system
-   * opens as `.git`), each listed once. Those whose path is not UTF-8 (no command line can name them),
+   * agent populated, a `.git` file leading elsewhere; on macOS and Windows `.GIT` too), each listed once. Those whose path is not UTF-8 (no command line can name them),
    * and all of them past {@link MAX_LEFT_OUT}, lose their `.git` entry instead and are not listed.
    */
   nestedRepos: string[];
@@ -108,6 +104,16 @@ export interface PreparedWorktree {
    * path is not UTF-8, or past {@link MAX_LEFT_OUT}, are removed instead.
    */
   oversized: string[];
+}
+
+/**
+ * Whether an entry's name is one git opens as `.git`: exactly that, and on macOS and Windows, whose file
+ * systems ignore case by default, `.GIT` or `.Git` too. (On Linux `docs/.Git` is a plain folder, which
+ * git refuses to store; taking it for a repository would leave all of `docs/` out.)
+ */
+function isDotGit(name: Buffer): boolean {
+  const text = name.toString('latin1');
+  return process.platform === 'darwin' || process.platform === 'win32' ? text.toLowerCase() === '.git' : text === '.git';
 }
 
 /** A worktree-relative path as git names it, or undefined when its bytes are not UTF-8 (a command line cannot carry it). */
@@ -123,9 +129,10 @@ function utf8Name(path: Buffer): string | undefined {
  *   whether it is a file to hash, a `.gitignore`, or the `HEAD` of what looks like a nested repository
  *   (an agent's `mkfifo` made the capture, and then every discard, hang for the git timeout of 120 s
  *   while holding the repository lock, so other runs failed). They hold no data; git cannot store them.
- * - Remove folders deeper than any path can name (an agent's 30 nested 200-character folders): git
- *   skips them, but neither it nor this walk could remove the worktree afterwards, so the run could never
- *   be discarded. Each is moved up to the worktree's root first, as often as needed, then removed.
+ * - Remove folders holding an entry deeper than any path can name (an agent's 30 nested 200-character
+ *   folders): git skips those, but neither it nor this walk could remove the worktree afterwards, so the
+ *   run could never be discarded. Each is moved up to the worktree's root first, as often as needed,
+ *   then removed.
  * - List the nested repositories, which a capture must keep git out of (Git.commitAll `nestedRepos`):
  *   git would run `git status` inside them with their own config (an agent's clean filter ran on the
  *   host).
@@ -163,24 +170,26 @@ export async function prepareForGit(git: Git, worktree: GitWhere): Promise<Prepa
   const walk = (folder: Buffer, inRepo: boolean): void => {
     const entries = readFolder(folder);
     const atRoot = folder.equals(root);
+    if (!atRoot && entries.some((e) => folder.length + 1 + e.name.length > PATH_LIMIT)) {
+      // An entry no path can name: git skips it, and nothing could remove the worktree afterwards. The
+      // folder moves up to the root, where its names are short, and is read again there (what is deeper
+      // still moves up in turn); it is removed at the end.
+      const up = Buffer.from(join(dir, `.agentctl-too-deep-${randomBytes(6).toString('hex')}`));
+      chmodSync(folder.subarray(0, folder.lastIndexOf('/')), 0o700);
+      renameSync(folder, up);
+      removed.push(shown(folder).slice(0, 200));
+      tooDeep.push(up);
+      walk(up, true);
+      return;
+    }
     // A folder with a `.git` of its own is a repository: left out whole, so nothing in it is sized.
-    const isRepo = !atRoot && entries.some((e) => e.name.toString('latin1').toLowerCase() === '.git');
+    const isRepo = !atRoot && entries.some((e) => isDotGit(e.name));
     if (isRepo) nested.push(rel(folder));
     for (const e of entries) {
       const full = Buffer.concat([folder, Buffer.from('/'), e.name]);
       if (atRoot && e.name.toString('latin1') === '.git') continue;
-      if (e.isDirectory()) {
-        if (full.length <= MAX_WALK_PATH_BYTES) walk(full, inRepo || isRepo);
-        else {
-          // Moved up to the root (a short path), then read again: what is deeper still moves up in turn.
-          const up = Buffer.from(join(dir, `.agentctl-too-deep-${randomBytes(6).toString('hex')}`));
-          chmodSync(folder, 0o700);
-          renameSync(full, up);
-          removed.push(shown(full).slice(0, 200));
-          tooDeep.push(up);
-          walk(up, true);
-        }
-      } else if (e.isFile()) {
+      if (e.isDirectory()) walk(full, inRepo || isRepo);
+      else if (e.isFile()) {
         if (!inRepo && !isRepo && lstatSync(full).size > MAX_CAPTURE_FILE_BYTES) oversized.push(rel(full));
       } else if (e.isFIFO() || e.isSocket() || e.isCharacterDevice() || e.isBlockDevice()) {
         try {
@@ -205,7 +214,7 @@ export async function prepareForGit(git: Git, worktree: GitWhere): Promise<Prepa
   repos.forEach((p, i) => {
     if (keepRepos && repoNames[i] !== undefined) return;
     for (const e of readFolder(Buffer.concat([root, Buffer.from('/'), p]))) {
-      if (e.name.toString('latin1').toLowerCase() !== '.git') continue;
+      if (!isDotGit(e.name)) continue;
       const entry = Buffer.concat([root, Buffer.from('/'), p, Buffer.from('/'), e.name]);
       rmSync(entry, { recursive: true, force: true });
       removed.push(shown(entry));

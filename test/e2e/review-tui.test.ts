@@ -105,8 +105,8 @@ describe('agentctl review on a terminal', () => {
     const rows = list.split('\n');
     const at = (re: RegExp) => rows.findIndex((l) => re.test(l));
     expect(at(/^Gate failed \(1\)/)).toBeGreaterThanOrEqual(0);
-    expect(at(/^> beta +command +2f \+61 -0 +failed +0\.70/)).toBe(at(/^Gate failed/) + 1);
-    expect(at(/^ {2}alpha +command +2f \+61 -0 +passed +0\.70/)).toBe(at(/^Ready \(1\)/) + 1);
+    expect(at(/^> beta +[0-9a-z]{6} +command +2f \+61 -0 +failed +0\.70/)).toBe(at(/^Gate failed/) + 1);
+    expect(at(/^ {2}alpha +[0-9a-z]{6} +command +2f \+61 -0 +passed +0\.70/)).toBe(at(/^Ready \(1\)/) + 1);
     expect(screen(s, true)).not.toMatch(/\u001b\[(3\d|4\d|7|1|4)m/);
     keys(s, 'Enter');
     const detail = await waitFor(s, 'file 1/2: docs/beta.md');
