@@ -57,6 +57,21 @@ function poison(repo: string, marks: string, worktree?: string): void {
   writeFileSync(join(repo, '.git', 'info', 'attributes'), '*.txt filter=evil diff=evil merge=evil\n*.p filter=proc\n');
 }
 
+/**
+ * A repository whose second commit adds a gitlink at `path` (to its own first commit, `base0`), and a run
+ * worktree made from it.
+ */
+async function withSubmodule(path: string) {
+  const { repo } = makeRepo({ 'a.txt': 'a\n' });
+  const base0 = git(repo, 'rev-parse', 'HEAD');
+  git(repo, 'update-index', '--add', '--cacheinfo', `160000,${base0},${path}`);
+  git(repo, 'commit', '-qm', 'a submodule');
+  const gitApi = createGit();
+  const wt = join(tempDir('wt-'), 'run');
+  const sandbox = await createSandbox(gitApi, repo, join(tempDir('lock-'), 'lock'), wt, 'agentctl/t/r1', git(repo, 'rev-parse', 'HEAD'), 'test');
+  return { repo, base0, gitApi, wt, sandbox, target: sandboxTarget(sandbox) };
+}
+
 describe("agentctl's git ignores what a repository or an agent controls", () => {
   it('runs no hook, fsmonitor, filter, textconv, external diff, merge driver or signer during create, capture, diff, merge and remove', async () => {
     const { repo } = makeRepo({ 'shared.txt': 'base\n', 'doc.p': 'p\n' });
@@ -114,15 +129,7 @@ describe("agentctl's git ignores what a repository or an agent controls", () => 
   }, 60_000);
 
   it('a capture leaves nested repositories out whatever their place: one inside an unpopulated gitlink, one beside it, a .git file; past the cap their .git entries go and their files are captured', async () => {
-    const { repo } = makeRepo({ 'a.txt': 'a\n' });
-    const base0 = git(repo, 'rev-parse', 'HEAD');
-    git(repo, 'update-index', '--add', '--cacheinfo', `160000,${base0},G`);
-    git(repo, 'commit', '-qm', 'a submodule');
-    const base = git(repo, 'rev-parse', 'HEAD');
-    const gitApi = createGit();
-    const wt = join(tempDir('wt-'), 'run');
-    const sandbox = await createSandbox(gitApi, repo, join(tempDir('lock-'), 'lock'), wt, 'agentctl/t/r1', base, 'test');
-    const target = sandboxTarget(sandbox);
+    const { repo, base0, gitApi, wt, sandbox, target } = await withSubmodule('G');
     const nestedRepo = (dir: string) => {
       mkdirSync(dir, { recursive: true });
       execFileSync('git', ['init', '-q', dir]);
@@ -147,14 +154,7 @@ describe("agentctl's git ignores what a repository or an agent controls", () => 
   }, 60_000);
 
   it('names that are not UTF-8, a submodule holding a file over 100 MiB, paths too long for one command line: the capture neither runs a nested filter nor fails (a review found each)', async () => {
-    const { repo } = makeRepo({ 'a.txt': 'a\n' });
-    git(repo, 'update-index', '--add', '--cacheinfo', `160000,${git(repo, 'rev-parse', 'HEAD')},vendor/lib`);
-    git(repo, 'commit', '-qm', 'a submodule');
-    const base = git(repo, 'rev-parse', 'HEAD');
-    const gitApi = createGit();
-    const wt = join(tempDir('wt-'), 'run');
-    const sandbox = await createSandbox(gitApi, repo, join(tempDir('lock-'), 'lock'), wt, 'agentctl/t/r1', base, 'test');
-    const target = sandboxTarget(sandbox);
+    const { repo, gitApi, wt, sandbox, target } = await withSubmodule('vendor/lib');
     const marker = join(tempDir('marks-'), 'filter-ran');
     const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { cwd: wt, stdio: 'ignore' });
     // A repository in a folder named "sub\xff" (read as text, the name came back altered and the walk
