@@ -89,7 +89,12 @@ describe('kill loops', () => {
         buf = lines.pop()!;
         acked.push(...lines.filter(Boolean));
       });
-      await new Promise((r) => setTimeout(r, 60 + Math.floor(Math.random() * 250)));
+      // Every other kill comes while it opens the log (60–310 ms after the start), the others while it
+      // appends (0–250 ms after its first acknowledgement): opening took 0.5–1 s on a loaded 2-core
+      // machine, where every kill came before any append and nothing was acknowledged.
+      const firstAck = new Promise((r) => child.stdout.once('data', r));
+      if (i % 2 === 0) await new Promise((r) => setTimeout(r, 60 + Math.floor(Math.random() * 250)));
+      else await Promise.race([firstAck.then(() => new Promise((r) => setTimeout(r, Math.floor(Math.random() * 250)))), closed]);
       child.kill('SIGKILL');
       await closed;
       const db = new Database(file);
