@@ -15,7 +15,7 @@ import { ConfigError } from '../core/errors.js';
 import { packageRoot } from '../core/paths.js';
 import type { Policy } from '../authz/policy.js';
 import { gitConfigHoldsCredentials, renderOsSandbox, toolchainFolders, type KeyInjectionSettings, type SandboxLayout } from '../authz/render/os.js';
-import { resolveExecutable } from './runner.js';
+import { isJavaScript, resolveExecutable } from './runner.js';
 
 /** Programs srt needs on Linux besides itself (bubblewrap, the network bridge, the deny-glob scanner). */
 export const OS_SANDBOX_PROGRAMS = ['bwrap', 'socat', 'rg'] as const;
@@ -172,7 +172,7 @@ export function realProgram(program: string, env: NodeJS.ProcessEnv, cwd: string
   try {
     const real = realpathSync(found);
     const stat = statSync(real);
-    return { found, real, runnable: stat.isFile() && ((stat.mode & 0o111) !== 0 || /\.(c|m)?js$/.test(real)) };
+    return { found, real, runnable: stat.isFile() && ((stat.mode & 0o111) !== 0 || isJavaScript(real)) };
   } catch {
     return undefined;
   }

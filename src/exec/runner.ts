@@ -348,7 +348,7 @@ export function resolveExecutable(bin: string, pathEnv: string | undefined, cwd:
   const candidates = bin.includes('/') ? [resolvePath(cwd, bin)] : (pathEnv ?? '').split(delimiter).filter(Boolean).map((d) => join(d, bin));
   for (const c of candidates) {
     try {
-      accessSync(c, bin.endsWith('.js') || bin.endsWith('.mjs') ? constants.R_OK : constants.X_OK);
+      accessSync(c, isJavaScript(bin) ? constants.R_OK : constants.X_OK);
       if (statSync(c).isFile()) return c;
     } catch {
       /* try the next one */
@@ -357,7 +357,15 @@ export function resolveExecutable(bin: string, pathEnv: string | undefined, cwd:
   return null;
 }
 
-/** How to start `bin`: JavaScript files run with this Node binary, everything else directly. */
+/**
+ * Whether a program named `name` is JavaScript (`.js`, `.mjs`, `.cjs`): it runs with this Node binary
+ * ({@link commandFor}) and needs only to be readable, not executable. The one definition of that rule.
+ */
+export function isJavaScript(name: string): boolean {
+  return /\.(c|m)?js$/.test(name);
+}
+
+/** How to start `bin`: JavaScript files ({@link isJavaScript}) run with this Node binary, everything else directly. */
 export function commandFor(bin: string, args: readonly string[]): { file: string; args: string[] } {
-  return /\.(c|m)?js$/.test(bin) ? { file: process.execPath, args: [bin, ...args] } : { file: bin, args: [...args] };
+  return isJavaScript(bin) ? { file: process.execPath, args: [bin, ...args] } : { file: bin, args: [...args] };
 }
