@@ -12,6 +12,7 @@
  *   (`<commonDir>/worktrees/<name>`) from the common dir's own records, and later git calls on the
  *   worktree take it explicitly ({@link sandboxTarget}).
  */
+import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, type Dirent } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -87,11 +88,6 @@ const PATH_LIMIT = 4095;
 /** What {@link prepareForGit} found and did (worktree-relative paths). */
 export interface PreparedWorktree {
   /**
-   * FIFOs, sockets and device files removed; folders too deep for any path to reach (removed whole);
-   * `.git` entries and oversized files removed because they could not be left out by pathspec.
-   */
-  removed: string[];
-  /**
    * Folders below the root holding a `.git` entry of their own (a nested repository, a submodule the
    * agent populated, a `.git` file leading elsewhere; on macOS and Windows `.GIT` too), each listed once. Those whose path is not UTF-8 (no command line can name them),
    * and all of them past {@link MAX_LEFT_OUT}, lose their `.git` entry instead and are not listed.
@@ -118,8 +114,7 @@ function isDotGit(name: Buffer): boolean {
 
 /** A worktree-relative path as git names it, or undefined when its bytes are not UTF-8 (a command line cannot carry it). */
 function utf8Name(path: Buffer): string | undefined {
-  const text = path.toString('utf8');
-  return Buffer.from(text, 'utf8').equals(path) ? text : undefined;
+  return isUtf8(path) ? path.toString('utf8') : undefined;
 }
 
 /**
@@ -148,8 +143,6 @@ export async function prepareForGit(git: Git, worktree: GitWhere): Promise<Prepa
   const dir = typeof worktree === 'string' ? ((await git.topLevel(worktree)) ?? worktree) : worktree.workTree;
   const root = Buffer.from(dir);
   const rel = (full: Buffer): Buffer => full.subarray(root.length + 1);
-  const shown = (full: Buffer): string => rel(full).toString('utf8');
-  const removed: string[] = [];
   const nested: Buffer[] = [];
   const oversized: Buffer[] = [];
   const tooDeep: Buffer[] = [];
@@ -177,7 +170,6 @@ export async function prepareForGit(git: Git, worktree: GitWhere): Promise<Prepa
       const up = Buffer.from(join(dir, `.agentctl-too-deep-${randomBytes(6).toString('hex')}`));
       chmodSync(folder.subarray(0, folder.lastIndexOf('/')), 0o700);
       renameSync(folder, up);
-      removed.push(shown(folder).slice(0, 200));
       tooDeep.push(up);
       walk(up, true);
       return;
@@ -194,7 +186,6 @@ export async function prepareForGit(git: Git, worktree: GitWhere): Promise<Prepa
       } else if (e.isFIFO() || e.isSocket() || e.isCharacterDevice() || e.isBlockDevice()) {
         try {
           unlinkSync(full);
-          removed.push(shown(full));
         } catch {
           /* gone meanwhile */
         }
@@ -217,7 +208,6 @@ export async function prepareForGit(git: Git, worktree: GitWhere): Promise<Prepa
       if (!isDotGit(e.name)) continue;
       const entry = Buffer.concat([root, Buffer.from('/'), p, Buffer.from('/'), e.name]);
       rmSync(entry, { recursive: true, force: true });
-      removed.push(shown(entry));
     }
   });
   const big = oversized.filter((p) => !moved(p));
@@ -233,11 +223,10 @@ export async function prepareForGit(git: Git, worktree: GitWhere): Promise<Prepa
       if (name !== undefined && tracked.has(name)) leftOut.push(name);
       else {
         rmSync(Buffer.concat([root, Buffer.from('/'), p]), { force: true });
-        removed.push(p.toString('utf8'));
       }
     });
   }
-  return { removed, nestedRepos: keepRepos ? repoNames.filter((n): n is string => n !== undefined) : [], oversized: leftOut.filter((n): n is string => n !== undefined) };
+  return { nestedRepos: keepRepos ? repoNames.filter((n): n is string => n !== undefined) : [], oversized: leftOut.filter((n): n is string => n !== undefined) };
 }
 
 /** Remove a folder tree whose folders may have been made read-only or unreadable (by an agent): each is made its owner's first. */
